@@ -1,0 +1,1 @@
+//! Bytes <-> frames, methods, field tables and properties. No state.

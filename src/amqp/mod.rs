@@ -1,0 +1,3 @@
+//! The AMQP 0-9-1 wire protocol, sans-IO: bytes in, engine calls, bytes out.
+
+pub mod codec;

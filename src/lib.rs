@@ -1,0 +1,13 @@
+//! Warren: an AMQP 0-9-1 broker whose engine runs natively and in WebAssembly.
+//!
+//! - [`broker`]: the engine. Pure and deterministic: commands in, effects out;
+//!   time is an argument (`now_ms`), never read from a clock.
+//! - [`amqp`]: the wire protocol, sans-IO: a codec and a per-connection state
+//!   machine that turns bytes into engine calls and engine effects into bytes.
+//! - `wasm` (wasm32 only): the thin binding layer for JavaScript.
+//!
+//! Hosts (Node, browsers, edge workers) own sockets, timers and storage; they
+//! feed bytes and the time in, and carry bytes and store records out.
+
+pub mod amqp;
+pub mod broker;
