@@ -189,7 +189,10 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for c in [311u16, 312, 313, 320, 402, 403, 404, 405, 406, 501, 502, 503, 504, 505, 506, 530, 540, 541] {
+        for c in [
+            311u16, 312, 313, 320, 402, 403, 404, 405, 406, 501, 502, 503, 504, 505, 506, 530, 540,
+            541,
+        ] {
             assert_eq!(ReplyCode::from_code(c).unwrap().code(), c);
         }
         assert_eq!(ReplyCode::from_code(200), None);

@@ -61,6 +61,12 @@ impl ShortStr {
     }
 }
 
+impl Default for ShortStr {
+    fn default() -> Self {
+        ShortStr::empty()
+    }
+}
+
 impl TryFrom<&str> for ShortStr {
     type Error = TooLong;
     fn try_from(s: &str) -> Result<Self, TooLong> {
@@ -220,7 +226,10 @@ impl FieldTable {
     }
 
     pub fn get(&self, key: &str) -> Option<&FieldValue> {
-        self.0.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
     }
 
     /// Sets `key`, replacing an existing entry in place or appending.

@@ -1,0 +1,302 @@
+//! Queue arguments (`x-...`), parsed and checked once at declare.
+
+use super::dedup::DedupCache;
+use super::error::AmqpError;
+use super::value::{FieldTable, FieldValue, ShortStr};
+
+/// What happens to a publish when a queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Drop (or dead-letter as `maxlen`) the oldest ready messages.
+    #[default]
+    DropHead,
+    /// Refuse the publish: a confirm nack.
+    RejectPublish,
+    /// Refuse the publish and dead-letter the refused message.
+    RejectPublishDlx,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dedup {
+    pub cache_size: usize,
+    pub cache_ttl_ms: Option<u64>,
+    pub header: Option<ShortStr>,
+}
+
+/// A requeued message waits `min(min_ms * delivery_count, max_ms)` before it is
+/// ready again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DelayedRetry {
+    pub min_ms: u64,
+    pub max_ms: u64,
+}
+
+impl DelayedRetry {
+    pub fn delay(&self, delivery_count: u32) -> u64 {
+        self.min_ms
+            .saturating_mul(delivery_count.max(1) as u64)
+            .min(self.max_ms)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueArgs {
+    pub message_ttl: Option<u64>,
+    pub expires: Option<u64>,
+    pub max_length: Option<u64>,
+    pub max_length_bytes: Option<u64>,
+    pub overflow: Overflow,
+    pub dead_letter_exchange: Option<ShortStr>,
+    pub dead_letter_routing_key: Option<ShortStr>,
+    pub max_priority: Option<u8>,
+    pub delivery_limit: Option<u64>,
+    pub single_active_consumer: bool,
+    pub consumer_timeout: Option<u64>,
+    pub dedup: Option<Dedup>,
+    pub delayed_retry: Option<DelayedRetry>,
+}
+
+/// The arguments compared when a queue is declared again (RabbitMQ answers a
+/// difference in any of these with 406).
+pub const EQUIVALENCE_KEYS: &[&str] = &[
+    "x-message-ttl",
+    "x-expires",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-overflow",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-priority",
+    "x-delivery-limit",
+    "x-single-active-consumer",
+    "x-message-deduplication",
+    "x-delayed-retry-min",
+    "x-delayed-retry-max",
+];
+
+/// Checks one argument: RabbitMQ rejects a bad value with 406 naming the argument.
+struct Checker<'a> {
+    args: &'a FieldTable,
+    what: &'a str,
+}
+
+impl Checker<'_> {
+    fn invalid(&self, key: &str, why: &str) -> AmqpError {
+        AmqpError::precondition(format_args!("invalid arg '{key}' for {}: {why}", self.what))
+    }
+
+    fn uint(&self, key: &str, min: u64) -> Result<Option<u64>, AmqpError> {
+        let Some(v) = self.args.get(key) else {
+            return Ok(None);
+        };
+        match v.as_i64() {
+            Some(n) if n >= min as i64 => Ok(Some(n as u64)),
+            Some(_) if min > 0 => Err(self.invalid(key, &format!("must be at least {min}"))),
+            Some(_) => Err(self.invalid(key, "must not be negative")),
+            None => Err(self.invalid(key, "must be an integer")),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<ShortStr>, AmqpError> {
+        let Some(v) = self.args.get(key) else {
+            return Ok(None);
+        };
+        match v.as_str().map(ShortStr::new) {
+            Some(Ok(s)) => Ok(Some(s)),
+            _ => Err(self.invalid(key, "must be a string of at most 255 bytes")),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<bool, AmqpError> {
+        match self.args.get(key) {
+            None => Ok(false),
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| self.invalid(key, "must be a boolean")),
+        }
+    }
+}
+
+impl QueueArgs {
+    /// Parses `arguments`; `what` names the queue for error texts
+    /// (`queue 'q' in vhost '/'`). Unknown arguments are kept but ignored, as
+    /// RabbitMQ does.
+    pub fn parse(arguments: &FieldTable, what: &str) -> Result<QueueArgs, AmqpError> {
+        let c = Checker {
+            args: arguments,
+            what,
+        };
+        let overflow = match c.string("x-overflow")?.as_deref() {
+            None | Some("drop-head") => Overflow::DropHead,
+            Some("reject-publish") => Overflow::RejectPublish,
+            Some("reject-publish-dlx") => Overflow::RejectPublishDlx,
+            Some(other) => {
+                return Err(c.invalid(
+                    "x-overflow",
+                    &format!("'{other}' is not drop-head, reject-publish or reject-publish-dlx"),
+                ))
+            }
+        };
+        let max_priority = match c.uint("x-max-priority", 0)? {
+            None => None,
+            Some(p) if p <= 255 => Some(p as u8),
+            Some(_) => return Err(c.invalid("x-max-priority", "must be at most 255")),
+        };
+        let dedup = if c.boolean("x-message-deduplication")? {
+            Some(Dedup {
+                cache_size: c
+                    .uint("x-cache-size", 1)?
+                    .unwrap_or(DedupCache::DEFAULT_SIZE as u64)
+                    as usize,
+                cache_ttl_ms: c.uint("x-cache-ttl", 0)?,
+                header: c.string("x-deduplication-header")?,
+            })
+        } else {
+            None
+        };
+        let delayed_retry = match (
+            c.uint("x-delayed-retry-min", 1)?,
+            c.uint("x-delayed-retry-max", 1)?,
+        ) {
+            (None, None) => None,
+            (Some(min), max) => {
+                let max = max.unwrap_or(min);
+                if max < min {
+                    return Err(c.invalid(
+                        "x-delayed-retry-max",
+                        "must not be below x-delayed-retry-min",
+                    ));
+                }
+                Some(DelayedRetry {
+                    min_ms: min,
+                    max_ms: max,
+                })
+            }
+            (None, Some(_)) => {
+                return Err(c.invalid("x-delayed-retry-max", "needs x-delayed-retry-min"))
+            }
+        };
+        let dead_letter_routing_key = c.string("x-dead-letter-routing-key")?;
+        let dead_letter_exchange = c.string("x-dead-letter-exchange")?;
+        if dead_letter_routing_key.is_some() && dead_letter_exchange.is_none() {
+            return Err(AmqpError::precondition(format_args!(
+                "invalid arg 'x-dead-letter-routing-key' for {what}: requires x-dead-letter-exchange"
+            )));
+        }
+        Ok(QueueArgs {
+            message_ttl: c.uint("x-message-ttl", 0)?,
+            expires: c.uint("x-expires", 1)?,
+            max_length: c.uint("x-max-length", 0)?,
+            max_length_bytes: c.uint("x-max-length-bytes", 0)?,
+            overflow,
+            dead_letter_exchange,
+            dead_letter_routing_key,
+            max_priority,
+            delivery_limit: c.uint("x-delivery-limit", 0)?,
+            single_active_consumer: c.boolean("x-single-active-consumer")?,
+            consumer_timeout: c.uint("x-consumer-timeout", 1)?,
+            dedup,
+            delayed_retry,
+        })
+    }
+}
+
+/// The first argument whose value differs between two declarations.
+pub fn inequivalent_key<'a>(current: &FieldTable, received: &FieldTable) -> Option<&'a str> {
+    EQUIVALENCE_KEYS
+        .iter()
+        .find(|k| !same_value(current.get(k), received.get(k)))
+        .copied()
+}
+
+/// Integers compare by value whatever their wire type: clients differ in the
+/// type they pick for the same number.
+fn same_value(a: Option<&FieldValue>, b: Option<&FieldValue>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x == y,
+        },
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// A consumer's `x-priority` and `x-consumer-timeout` arguments.
+pub fn consumer_args(arguments: &FieldTable, what: &str) -> Result<(i32, Option<u64>), AmqpError> {
+    let c = Checker {
+        args: arguments,
+        what,
+    };
+    let priority = match arguments.get("x-priority") {
+        None => 0,
+        Some(v) => match v.as_i64() {
+            Some(p) if i32::try_from(p).is_ok() => p as i32,
+            _ => return Err(c.invalid("x-priority", "must be a 32-bit integer")),
+        },
+    };
+    Ok((priority, c.uint("x-consumer-timeout", 1)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn what() -> &'static str {
+        "queue 'q' in vhost '/'"
+    }
+
+    #[test]
+    fn parses_known_arguments() {
+        let t = FieldTable::new()
+            .with("x-message-ttl", FieldValue::I32(1000))
+            .with("x-max-length", FieldValue::I64(3))
+            .with("x-overflow", FieldValue::str("reject-publish"))
+            .with("x-dead-letter-exchange", FieldValue::str("dlx"))
+            .with("x-delivery-limit", FieldValue::U8(2));
+        let a = QueueArgs::parse(&t, what()).unwrap();
+        assert_eq!(a.message_ttl, Some(1000));
+        assert_eq!(a.max_length, Some(3));
+        assert_eq!(a.overflow, Overflow::RejectPublish);
+        assert_eq!(a.dead_letter_exchange.as_deref(), Some("dlx"));
+        assert_eq!(a.delivery_limit, Some(2));
+    }
+
+    #[test]
+    fn negative_ttl_is_precondition_failed() {
+        let t = FieldTable::new().with("x-message-ttl", FieldValue::I32(-1));
+        let e = QueueArgs::parse(&t, what()).unwrap_err();
+        assert_eq!(e.code.code(), 406);
+        assert!(e.text.contains("x-message-ttl"), "{}", e.text);
+    }
+
+    #[test]
+    fn unknown_overflow_mode_is_refused() {
+        let t = FieldTable::new().with("x-overflow", FieldValue::str("drop-tail"));
+        assert_eq!(QueueArgs::parse(&t, what()).unwrap_err().code.code(), 406);
+    }
+
+    #[test]
+    fn equivalence_ignores_integer_width() {
+        let a = FieldTable::new().with("x-max-length", FieldValue::I32(5));
+        let b = FieldTable::new().with("x-max-length", FieldValue::I64(5));
+        assert_eq!(inequivalent_key(&a, &b), None);
+        let c = FieldTable::new().with("x-max-length", FieldValue::I64(6));
+        assert_eq!(inequivalent_key(&a, &c), Some("x-max-length"));
+        assert_eq!(
+            inequivalent_key(&a, &FieldTable::new()),
+            Some("x-max-length")
+        );
+    }
+
+    #[test]
+    fn delayed_retry_grows_linearly_up_to_the_max() {
+        let d = DelayedRetry {
+            min_ms: 100,
+            max_ms: 250,
+        };
+        assert_eq!(d.delay(1), 100);
+        assert_eq!(d.delay(2), 200);
+        assert_eq!(d.delay(3), 250);
+    }
+}

@@ -1,0 +1,142 @@
+//! A channel's state in the engine: its outstanding deliveries, prefetch,
+//! confirm or transaction mode.
+
+use super::ids::{ChannelRef, QueueId};
+use super::message::Message;
+use super::queue::{Entry, NEVER};
+use super::value::ShortStr;
+use std::collections::VecDeque;
+
+/// A delivery waiting for its ack.
+#[derive(Debug)]
+pub struct Unacked {
+    pub tag: u64,
+    pub queue: QueueId,
+    pub entry: Entry,
+    /// None for `basic.get`.
+    pub consumer: Option<ShortStr>,
+    /// Consumer timeout deadline (NEVER without one).
+    pub deadline: u64,
+}
+
+/// A settlement as the client sent it, kept until `tx.commit` in a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    Ack {
+        tag: u64,
+        multiple: bool,
+    },
+    Nack {
+        tag: u64,
+        multiple: bool,
+        requeue: bool,
+    },
+    Reject {
+        tag: u64,
+        requeue: bool,
+    },
+}
+
+/// A publisher confirm not yet sent, in publish order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// Decided: ack (true) or nack.
+    Ready(bool),
+    /// Acked once the store reports this record number durable.
+    Durable(u64),
+}
+
+#[derive(Debug, Default)]
+pub enum Mode {
+    #[default]
+    Plain,
+    Confirm {
+        next_seq: u64,
+        pending: VecDeque<(u64, Pending)>,
+    },
+    Tx {
+        publishes: Vec<(Message, bool)>,
+        settles: Vec<Settle>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Channel {
+    pub id: ChannelRef,
+    pub next_tag: u64,
+    /// Sorted by tag: tags only grow.
+    pub unacked: VecDeque<Unacked>,
+    /// Prefetch given to consumers created from now on (`global = false`).
+    pub consumer_prefetch: u16,
+    /// Limit over all the channel's consumers (`global = true`; 0: none).
+    pub channel_prefetch: u16,
+    pub flow_active: bool,
+    pub mode: Mode,
+    /// (queue, consumer tag) of the channel's consumers.
+    pub consumers: Vec<(QueueId, ShortStr)>,
+}
+
+impl Channel {
+    pub fn new(id: ChannelRef) -> Self {
+        Channel {
+            id,
+            next_tag: 1,
+            unacked: VecDeque::new(),
+            consumer_prefetch: 0,
+            channel_prefetch: 0,
+            flow_active: true,
+            mode: Mode::Plain,
+            consumers: Vec::new(),
+        }
+    }
+
+    pub fn take_tag(&mut self) -> u64 {
+        let t = self.next_tag;
+        self.next_tag += 1;
+        t
+    }
+
+    /// Room left under the channel-wide prefetch.
+    pub fn has_room(&self) -> bool {
+        self.flow_active
+            && (self.channel_prefetch == 0 || self.unacked.len() < self.channel_prefetch as usize)
+    }
+
+    pub fn position(&self, tag: u64) -> Option<usize> {
+        self.unacked.binary_search_by_key(&tag, |u| u.tag).ok()
+    }
+
+    /// Removes the deliveries a settlement names, in tag order. `None` when a
+    /// tag is unknown (the caller closes the channel with 406).
+    pub fn take(&mut self, tag: u64, multiple: bool) -> Option<Vec<Unacked>> {
+        if multiple {
+            // tag 0 with multiple: everything outstanding. Otherwise the tag
+            // itself must be outstanding, as in RabbitMQ: acking "up to 5"
+            // after 5 was settled is an unknown tag.
+            let end = if tag == 0 {
+                self.unacked.len()
+            } else {
+                self.position(tag)? + 1
+            };
+            return Some(self.unacked.drain(..end).collect());
+        }
+        let at = self.position(tag)?;
+        self.unacked.remove(at).map(|u| vec![u])
+    }
+
+    /// Confirm sequence number of the next publish, when in confirm mode.
+    pub fn next_confirm_seq(&mut self) -> Option<u64> {
+        match &mut self.mode {
+            Mode::Confirm { next_seq, .. } => {
+                let s = *next_seq;
+                *next_seq += 1;
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn has_deadlines(&self) -> bool {
+        self.unacked.iter().any(|u| u.deadline != NEVER)
+    }
+}

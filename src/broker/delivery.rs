@@ -1,0 +1,375 @@
+//! Consumers and deliveries: consume, cancel, get, prefetch, flow, and the
+//! dispatch loop that hands ready messages to consumers with room.
+
+use super::args::consumer_args;
+use super::channel::Unacked;
+use super::command::{Consume, Qos};
+use super::effect::Effect;
+use super::engine::Broker;
+use super::error::{AmqpError, ReplyCode, Result};
+use super::event::EventKind;
+use super::ids::{ChannelRef, QueueId};
+use super::message::Message;
+use super::queue::{Entry, QueueConsumer, NEVER};
+use super::value::{FieldValue, ShortStr};
+use std::rc::Rc;
+
+impl Broker {
+    /// `basic.consume`: returns the consumer tag (generated when empty).
+    /// Deliveries start at the next [`poll`](Broker::poll), after the reply.
+    pub fn basic_consume(&mut self, now_ms: u64, ch: ChannelRef, c: Consume) -> Result<ShortStr> {
+        let now = self.advance(now_ms);
+        let r = self.consume_inner(now, ch, c);
+        self.fail(ch, r)
+    }
+
+    fn consume_inner(&mut self, now: u64, ch: ChannelRef, c: Consume) -> Result<ShortStr> {
+        let prefetch = self.open_channel(ch)?.consumer_prefetch;
+        let q = self.find_queue(ch, &c.queue)?;
+        let vname = self.vhost_name(self.conn_vhost(ch.conn)?).to_owned();
+        let what = format!("queue '{}' in vhost '{vname}'", c.queue);
+        let (priority, timeout) = consumer_args(&c.arguments, &what)?;
+        let tag = if c.consumer_tag.is_empty() {
+            self.generate_name("amq.ctag-")
+        } else {
+            c.consumer_tag.clone()
+        };
+        let channel = self.open_channel(ch)?;
+        if channel.consumers.iter().any(|(_, t)| *t == tag) {
+            return Err(AmqpError::new(
+                ReplyCode::NotAllowed,
+                format_args!("attempt to reuse consumer tag '{tag}'"),
+            ));
+        }
+        let queue = self
+            .queue_mut(q)
+            .ok_or_else(|| AmqpError::not_found(&what))?;
+        if queue.consumers.iter().any(|x| x.exclusive)
+            || (c.exclusive && !queue.consumers.is_empty())
+        {
+            return Err(AmqpError::access_refused(format_args!(
+                "{what} in exclusive use"
+            )));
+        }
+        queue.consumers.push(QueueConsumer {
+            tag: tag.clone(),
+            channel: ch,
+            no_ack: c.no_ack,
+            exclusive: c.exclusive,
+            prefetch,
+            unacked: 0,
+            priority,
+            timeout_ms: timeout,
+        });
+        queue.had_consumer = true;
+        queue.last_used = now;
+        let name = queue.name.clone();
+        if let Some(channel) = self.channel_mut(ch) {
+            channel.consumers.push((q, tag.clone()));
+        }
+        self.mark_dirty(q);
+        let t = tag.clone();
+        self.event(|| EventKind::ConsumerAdded {
+            queue: name,
+            to: ch,
+            consumer_tag: t,
+        });
+        Ok(tag)
+    }
+
+    /// `basic.cancel`: the consumer stops; its deliveries stay ackable. An
+    /// unknown tag is not an error (RabbitMQ answers cancel-ok).
+    pub fn basic_cancel(&mut self, now_ms: u64, ch: ChannelRef, consumer_tag: &str) -> Result<()> {
+        self.advance(now_ms);
+        let r = self.open_channel(ch).map(|c| {
+            let at = c
+                .consumers
+                .iter()
+                .position(|(_, t)| t.as_str() == consumer_tag);
+            at.map(|i| c.consumers.remove(i))
+        });
+        let r = r.map(|found| {
+            if let Some((q, tag)) = found {
+                self.remove_consumer(q, &tag, ch);
+            }
+        });
+        self.fail(ch, r)
+    }
+
+    /// Takes a consumer off its queue; an auto-delete queue goes with its
+    /// last consumer.
+    pub(crate) fn remove_consumer(&mut self, q: QueueId, tag: &ShortStr, ch: ChannelRef) {
+        let now = self.now;
+        let Some(queue) = self.queue_mut(q) else {
+            return;
+        };
+        let Some(at) = queue
+            .consumers
+            .iter()
+            .position(|c| c.tag == *tag && c.channel == ch)
+        else {
+            return;
+        };
+        queue.consumers.remove(at);
+        if queue.next_consumer > at {
+            queue.next_consumer -= 1;
+        }
+        queue.last_used = now;
+        let delete = queue.auto_delete && queue.consumers.is_empty() && queue.had_consumer;
+        let expires = queue.args.expires.filter(|_| queue.consumers.is_empty());
+        let name = queue.name.clone();
+        // Single active consumer: the next one takes over what is ready.
+        self.mark_dirty(q);
+        if let Some(ms) = expires {
+            self.schedule(now.saturating_add(ms));
+        }
+        self.event(|| EventKind::ConsumerRemoved {
+            queue: name,
+            to: ch,
+            consumer_tag: tag.clone(),
+        });
+        if delete {
+            self.delete_queue(q);
+        }
+    }
+
+    /// `basic.get`: answers with a `GetOk` or `GetEmpty` effect.
+    pub fn basic_get(
+        &mut self,
+        now_ms: u64,
+        ch: ChannelRef,
+        queue: &str,
+        no_ack: bool,
+    ) -> Result<()> {
+        let now = self.advance(now_ms);
+        let r = self.get_inner(now, ch, queue, no_ack);
+        self.fail(ch, r)
+    }
+
+    fn get_inner(&mut self, now: u64, ch: ChannelRef, queue: &str, no_ack: bool) -> Result<()> {
+        self.open_channel(ch)?;
+        let q = self.find_queue(ch, queue)?;
+        let entry = loop {
+            let Some(queue) = self.queue_mut(q) else {
+                break None;
+            };
+            queue.last_used = now;
+            match queue.pop_ready() {
+                Some(e) if e.expires_at <= now => self.expire(q, e),
+                other => break other,
+            }
+        };
+        let Some(entry) = entry else {
+            self.emit(Effect::GetEmpty { to: ch });
+            return Ok(());
+        };
+        let message_count = self.queue(q).map_or(0, |q| q.message_count());
+        let (tag, redelivered, message) = self.hand_out(q, ch, None, no_ack, NEVER, entry);
+        self.emit(Effect::GetOk {
+            to: ch,
+            delivery_tag: tag,
+            redelivered,
+            message_count,
+            message,
+        });
+        Ok(())
+    }
+
+    /// `basic.qos`. `prefetch_size` is not supported, as in RabbitMQ (540).
+    pub fn basic_qos(&mut self, now_ms: u64, ch: ChannelRef, qos: Qos) -> Result<()> {
+        self.advance(now_ms);
+        let r = self.qos_inner(ch, qos);
+        self.fail(ch, r)
+    }
+
+    fn qos_inner(&mut self, ch: ChannelRef, qos: Qos) -> Result<()> {
+        if qos.prefetch_size != 0 {
+            return Err(AmqpError::not_implemented(format_args!(
+                "prefetch_size!=0 ({})",
+                qos.prefetch_size
+            )));
+        }
+        let c = self.open_channel(ch)?;
+        if qos.global {
+            c.channel_prefetch = qos.prefetch_count;
+        } else {
+            c.consumer_prefetch = qos.prefetch_count;
+        }
+        let queues: Vec<QueueId> = c.consumers.iter().map(|(q, _)| *q).collect();
+        for q in queues {
+            self.mark_dirty(q);
+        }
+        Ok(())
+    }
+
+    /// `channel.flow`: pauses or resumes deliveries to the channel.
+    pub fn channel_flow(&mut self, now_ms: u64, ch: ChannelRef, active: bool) -> Result<bool> {
+        self.advance(now_ms);
+        let r = self.open_channel(ch).map(|c| {
+            c.flow_active = active;
+            c.consumers.iter().map(|(q, _)| *q).collect::<Vec<_>>()
+        });
+        let r = r.map(|queues| {
+            for q in queues {
+                self.mark_dirty(q);
+            }
+            active
+        });
+        self.fail(ch, r)
+    }
+
+    // ---- dispatch ----------------------------------------------------------
+
+    /// Hands ready messages to consumers with room until one side runs out.
+    pub(crate) fn dispatch(&mut self, q: QueueId) {
+        let now = self.now;
+        loop {
+            let Some(queue) = self.queue(q) else {
+                return;
+            };
+            if queue.ready.is_empty() || queue.consumers.is_empty() {
+                return;
+            }
+            let Some(at) = self.pick_consumer(q) else {
+                return;
+            };
+            let Some(queue) = self.queue_mut(q) else {
+                return;
+            };
+            let Some(entry) = queue.pop_ready() else {
+                return;
+            };
+            // Due now but not yet run by the timers: a TTL of 0 still reaches
+            // a consumer that is ready at the moment of publishing.
+            if entry.expires_at < now {
+                self.expire(q, entry);
+                continue;
+            }
+            let c = &mut queue.consumers[at];
+            queue.next_consumer = at + 1;
+            let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
+            if !no_ack {
+                c.unacked += 1;
+            }
+            let timeout = c
+                .timeout_ms
+                .or(queue.args.consumer_timeout)
+                .or(self.config.consumer_timeout_ms);
+            let deadline = timeout.map_or(NEVER, |t| now.saturating_add(t));
+            let (delivery_tag, redelivered, message) =
+                self.hand_out(q, ch, Some(tag.clone()), no_ack, deadline, entry);
+            self.emit(Effect::Deliver {
+                to: ch,
+                consumer_tag: tag,
+                delivery_tag,
+                redelivered,
+                message,
+            });
+        }
+    }
+
+    /// The consumer that gets the next message: round-robin among those of
+    /// the highest priority with room; with single active consumer, only the
+    /// first.
+    fn pick_consumer(&self, q: QueueId) -> Option<usize> {
+        let queue = self.queue(q)?;
+        let n = queue.consumers.len();
+        let has_room = |c: &QueueConsumer| {
+            let Some(ch) = self.channel(c.channel) else {
+                return false;
+            };
+            if c.no_ack {
+                return ch.flow_active;
+            }
+            (c.prefetch == 0 || c.unacked < c.prefetch as u32) && ch.has_room()
+        };
+        if queue.args.single_active_consumer {
+            return queue.consumers.first().filter(|c| has_room(c)).map(|_| 0);
+        }
+        if n == 1 {
+            return has_room(&queue.consumers[0]).then_some(0);
+        }
+        let top = queue
+            .consumers
+            .iter()
+            .filter(|c| has_room(c))
+            .map(|c| c.priority)
+            .max()?;
+        (0..n)
+            .map(|i| (queue.next_consumer + i) % n)
+            .find(|&i| queue.consumers[i].priority == top && has_room(&queue.consumers[i]))
+    }
+
+    /// Gives an entry to a channel: a tag, the redelivered flag, the
+    /// `x-delivery-count` header on redeliveries, and an unacked record unless
+    /// automatic acknowledgment ends the message here.
+    pub(crate) fn hand_out(
+        &mut self,
+        q: QueueId,
+        ch: ChannelRef,
+        consumer: Option<ShortStr>,
+        no_ack: bool,
+        deadline: u64,
+        mut entry: Entry,
+    ) -> (u64, bool, Rc<Message>) {
+        let redelivered = entry.deliveries > 0;
+        // x-delivery-count as quorum queues set it: absent on the first
+        // delivery, then the number of earlier deliveries. Warren sets it on
+        // every queue type (LavinMQ does the same for queues with a limit).
+        let message = if redelivered {
+            let mut m = (*entry.msg).clone();
+            let props = m.properties.make_mut();
+            props.headers.get_or_insert_with(Default::default).insert(
+                ShortStr::truncated("x-delivery-count"),
+                FieldValue::I64(entry.deliveries as i64),
+            );
+            Rc::new(m)
+        } else {
+            entry.msg.clone()
+        };
+        entry.deliveries += 1;
+        let Some(channel) = self.channel_mut(ch) else {
+            return (0, redelivered, message);
+        };
+        let tag = channel.take_tag();
+        if self.config.events {
+            let queue = self
+                .queue(q)
+                .map(|q| q.name.clone())
+                .unwrap_or_else(ShortStr::empty);
+            let (msg, count) = (entry.msg_id, entry.deliveries - 1);
+            let consumer_tag = consumer.clone();
+            self.event(|| EventKind::Delivered {
+                msg,
+                queue,
+                to: ch,
+                consumer_tag,
+                delivery_tag: tag,
+                redelivered,
+                delivery_count: count,
+                auto_ack: no_ack,
+            });
+        }
+        if no_ack {
+            self.entry_settled(q, &entry);
+            return (tag, redelivered, message);
+        }
+        if let Some(queue) = self.queue_mut(q) {
+            queue.unacked += 1;
+        }
+        if deadline != NEVER {
+            self.timeouts.insert((deadline, ch, tag));
+            self.schedule(deadline);
+        }
+        if let Some(channel) = self.channel_mut(ch) {
+            channel.unacked.push_back(Unacked {
+                tag,
+                queue: q,
+                entry,
+                consumer,
+                deadline,
+            });
+        }
+        (tag, redelivered, message)
+    }
+}

@@ -1,0 +1,544 @@
+//! The broker: its tables, connections and channels, and the calling contract.
+//!
+//! # Calling contract
+//! - Every command takes `now_ms`, the host's clock in milliseconds. Time never
+//!   goes backwards inside the engine (an earlier `now_ms` counts as the latest).
+//! - A command returns its reply (or an [`AmqpError`]). Effects it caused are
+//!   queued; the host sends them *before* the reply. After a soft error the
+//!   engine has already closed the channel (its deliveries requeued); after a
+//!   hard error, the connection.
+//! - After each command the host calls [`Broker::poll`], which runs due timers
+//!   and delivers to consumers; after a batch of input it calls
+//!   [`Broker::flush`], which also releases publisher confirms (batched with
+//!   `multiple`). Then it drains [`Broker::take_effects`].
+//! - The engine asks to be woken at [`Broker::next_deadline`].
+//! - Store records (durable topology, persistent messages in durable queues and
+//!   their settlement) come out of [`Broker::take_store_records`], numbered from
+//!   1 in order; once the host has made records up to `n` durable it calls
+//!   [`Broker::store_durable`]`(n)`, which releases the confirms waiting on them.
+
+use super::channel::{Channel, Mode};
+use super::command::ConnectionInfo;
+use super::effect::Effect;
+use super::error::{AmqpError, ReplyCode, Result};
+use super::event::{Event, EventKind};
+use super::exchange::Exchange;
+use super::fxhash::FxHashMap;
+use super::ids::{ChannelRef, ConnId, MsgId, QueueId, VhostId};
+use super::queue::{Queue, NEVER};
+use super::routing::ExchangeKind;
+use super::store::StoreRecord;
+use super::value::{FieldTable, ShortStr};
+use std::collections::BTreeSet;
+
+/// Settings a host chooses for its broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// Emit store records and hold confirms of persistent messages in durable
+    /// queues until the host reports them durable. Off for a memory-only broker.
+    pub durable_store: bool,
+    /// Record lifecycle events for [`Broker::take_events`].
+    pub events: bool,
+    /// Consumer timeout for every queue without `x-consumer-timeout` (RabbitMQ's
+    /// default is 30 minutes; None disables it).
+    pub consumer_timeout_ms: Option<u64>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            durable_store: false,
+            events: false,
+            consumer_timeout_ms: None,
+        }
+    }
+}
+
+pub(crate) struct Vhost {
+    pub name: ShortStr,
+    pub exchanges: FxHashMap<ShortStr, Exchange>,
+    pub queues: FxHashMap<ShortStr, QueueId>,
+}
+
+pub(crate) struct Conn {
+    pub info: ConnectionInfo,
+    pub vhost: VhostId,
+    /// Indexed by channel number.
+    pub channels: Vec<Option<Channel>>,
+}
+
+pub(crate) struct QueueSlot {
+    pub gen: u32,
+    pub queue: Option<Box<Queue>>,
+}
+
+pub struct Broker {
+    pub(crate) config: BrokerConfig,
+    pub(crate) now: u64,
+    pub(crate) vhosts: Vec<Vhost>,
+    pub(crate) queues: Vec<QueueSlot>,
+    pub(crate) free_queue_slots: Vec<u32>,
+    pub(crate) conns: FxHashMap<ConnId, Conn>,
+    pub(crate) next_conn: u32,
+    /// Position counter for queue entries (see `queue::Entry::seq`).
+    pub(crate) next_seq: u64,
+    pub(crate) next_msg_id: MsgId,
+    pub(crate) name_counter: u64,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) store: Vec<StoreRecord>,
+    pub(crate) store_emitted: u64,
+    pub(crate) store_durable: u64,
+    /// Queues that may be able to deliver.
+    pub(crate) dirty: Vec<QueueId>,
+    /// Channels with confirms to release.
+    pub(crate) confirm_dirty: Vec<ChannelRef>,
+    /// Consumer timeouts: (deadline, channel, delivery tag).
+    pub(crate) timeouts: BTreeSet<(u64, ChannelRef, u64)>,
+    /// No timer is due before this moment.
+    pub(crate) wake_at: u64,
+    /// Scratch space for routing, reused across publishes.
+    pub(crate) route_scratch: Vec<QueueId>,
+    /// The reason given to publishers while blocked (`connection.blocked`).
+    pub(crate) blocked: Option<ShortStr>,
+}
+
+impl Default for Broker {
+    fn default() -> Self {
+        Broker::new(BrokerConfig::default())
+    }
+}
+
+impl Broker {
+    pub fn new(config: BrokerConfig) -> Broker {
+        let mut b = Broker {
+            config,
+            now: 0,
+            vhosts: Vec::new(),
+            queues: Vec::new(),
+            free_queue_slots: Vec::new(),
+            conns: FxHashMap::default(),
+            next_conn: 1,
+            next_seq: 1,
+            next_msg_id: 1,
+            name_counter: 0,
+            effects: Vec::new(),
+            events: Vec::new(),
+            store: Vec::new(),
+            store_emitted: 0,
+            store_durable: 0,
+            dirty: Vec::new(),
+            confirm_dirty: Vec::new(),
+            timeouts: BTreeSet::new(),
+            wake_at: NEVER,
+            route_scratch: Vec::new(),
+            blocked: None,
+        };
+        b.add_vhost("/");
+        b
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// Adds a virtual host with its standard exchanges; existing ones are kept.
+    pub fn add_vhost(&mut self, name: &str) -> VhostId {
+        if let Some(id) = self.vhost_id(name) {
+            return id;
+        }
+        let mut v = Vhost {
+            name: ShortStr::truncated(name),
+            exchanges: FxHashMap::default(),
+            queues: FxHashMap::default(),
+        };
+        for (n, kind) in [
+            ("", ExchangeKind::Direct),
+            ("amq.direct", ExchangeKind::Direct),
+            ("amq.fanout", ExchangeKind::Fanout),
+            ("amq.topic", ExchangeKind::Topic),
+            ("amq.headers", ExchangeKind::Headers),
+            ("amq.match", ExchangeKind::Headers),
+        ] {
+            let name = ShortStr::truncated(n);
+            v.exchanges.insert(
+                name.clone(),
+                Exchange {
+                    name,
+                    kind,
+                    durable: true,
+                    auto_delete: false,
+                    internal: false,
+                    arguments: FieldTable::new(),
+                    bindings: Vec::new(),
+                    dedup: None,
+                },
+            );
+        }
+        self.vhosts.push(v);
+        VhostId(self.vhosts.len() as u32 - 1)
+    }
+
+    pub fn vhost_id(&self, name: &str) -> Option<VhostId> {
+        self.vhosts
+            .iter()
+            .position(|v| v.name.as_str() == name)
+            .map(|i| VhostId(i as u32))
+    }
+
+    pub(crate) fn vhost_name(&self, v: VhostId) -> &str {
+        self.vhosts
+            .get(v.0 as usize)
+            .map_or("", |v| v.name.as_str())
+    }
+
+    pub(crate) fn advance(&mut self, now_ms: u64) -> u64 {
+        if now_ms > self.now {
+            self.now = now_ms;
+        }
+        self.now
+    }
+
+    // ---- effects, events, store ------------------------------------------
+
+    /// Takes the effects queued so far, in the order they must be sent.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Moves the queued effects into `out` (reusing its allocation).
+    pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
+        out.append(&mut self.effects);
+    }
+
+    pub fn has_effects(&self) -> bool {
+        !self.effects.is_empty()
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub(crate) fn emit(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+
+    #[inline]
+    pub(crate) fn event(&mut self, kind: impl FnOnce() -> EventKind) {
+        if self.config.events {
+            self.events.push(Event {
+                at_ms: self.now,
+                kind: kind(),
+            });
+        }
+    }
+
+    /// Store records emitted since the last call, numbered from
+    /// `first_number` (the number of the first record returned).
+    pub fn take_store_records(&mut self) -> (u64, Vec<StoreRecord>) {
+        let records = std::mem::take(&mut self.store);
+        let first = self.store_emitted - records.len() as u64 + 1;
+        (first, records)
+    }
+
+    pub(crate) fn record(&mut self, r: StoreRecord) -> u64 {
+        self.store.push(r);
+        self.store_emitted += 1;
+        self.store_emitted
+    }
+
+    /// The host made every store record up to number `n` durable.
+    pub fn store_durable(&mut self, n: u64) {
+        if n <= self.store_durable {
+            return;
+        }
+        self.store_durable = n.min(self.store_emitted);
+        for (id, conn) in &self.conns {
+            for ch in conn.channels.iter().flatten() {
+                if let Mode::Confirm { pending, .. } = &ch.mode {
+                    if !pending.is_empty() {
+                        self.confirm_dirty.push(ChannelRef::new(*id, ch.id.channel));
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- scheduling --------------------------------------------------------
+
+    /// The next moment the engine must be polled (TTL expiry, consumer
+    /// timeouts, delayed retries, queue expiry), if any.
+    pub fn next_deadline(&self) -> Option<u64> {
+        (self.wake_at != NEVER).then_some(self.wake_at)
+    }
+
+    pub(crate) fn schedule(&mut self, at: u64) {
+        if at < self.wake_at {
+            self.wake_at = at;
+        }
+    }
+
+    pub(crate) fn mark_dirty(&mut self, q: QueueId) {
+        if !self.dirty.contains(&q) {
+            self.dirty.push(q);
+        }
+    }
+
+    /// Runs due timers and delivers to consumers that have room.
+    pub fn poll(&mut self, now_ms: u64) {
+        let now = self.advance(now_ms);
+        if now >= self.wake_at {
+            self.run_timers(now);
+        }
+        while let Some(q) = self.dirty.pop() {
+            self.dispatch(q);
+        }
+    }
+
+    /// [`poll`](Self::poll), then releases publisher confirms.
+    pub fn flush(&mut self, now_ms: u64) {
+        self.poll(now_ms);
+        while let Some(ch) = self.confirm_dirty.pop() {
+            self.release_confirms(ch);
+        }
+    }
+
+    // ---- lookups -----------------------------------------------------------
+
+    pub(crate) fn queue(&self, id: QueueId) -> Option<&Queue> {
+        let slot = self.queues.get(id.index())?;
+        (slot.gen == id.gen()).then_some(())?;
+        slot.queue.as_deref()
+    }
+
+    pub(crate) fn queue_mut(&mut self, id: QueueId) -> Option<&mut Queue> {
+        let slot = self.queues.get_mut(id.index())?;
+        (slot.gen == id.gen()).then_some(())?;
+        slot.queue.as_deref_mut()
+    }
+
+    pub(crate) fn channel(&self, ch: ChannelRef) -> Option<&Channel> {
+        self.conns
+            .get(&ch.conn)?
+            .channels
+            .get(ch.channel as usize)?
+            .as_ref()
+    }
+
+    pub(crate) fn channel_mut(&mut self, ch: ChannelRef) -> Option<&mut Channel> {
+        self.conns
+            .get_mut(&ch.conn)?
+            .channels
+            .get_mut(ch.channel as usize)?
+            .as_mut()
+    }
+
+    /// The open channel, or the connection error a client gets for using a
+    /// channel it did not open.
+    pub(crate) fn open_channel(&mut self, ch: ChannelRef) -> Result<&mut Channel> {
+        self.channel_mut(ch).ok_or_else(|| {
+            AmqpError::new(
+                ReplyCode::ChannelError,
+                format_args!("expected 'channel.open' on channel {}", ch.channel),
+            )
+        })
+    }
+
+    pub(crate) fn conn_vhost(&self, conn: ConnId) -> Result<VhostId> {
+        self.conns
+            .get(&conn)
+            .map(|c| c.vhost)
+            .ok_or_else(|| AmqpError::command_invalid("connection is not open"))
+    }
+
+    /// Turns an error into the close it implies: a soft error closes the
+    /// channel, a hard one the connection. The error is returned for the
+    /// caller to send as `channel.close`/`connection.close`.
+    pub(crate) fn fail<T>(&mut self, ch: ChannelRef, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            if e.is_soft() {
+                self.close_channel_state(ch);
+            } else {
+                self.close_connection_state(ch.conn);
+            }
+        }
+        r
+    }
+
+    /// A broker-generated name: `amq.gen-` or `amq.ctag-` and 22 characters.
+    pub(crate) fn generate_name(&mut self, prefix: &str) -> ShortStr {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        self.name_counter += 1;
+        let mut x = self.name_counter;
+        let mut s = String::with_capacity(prefix.len() + 22);
+        s.push_str(prefix);
+        for i in 0..22 {
+            if i % 10 == 0 {
+                x = splitmix64(x);
+            }
+            s.push(ALPHABET[(x & 63) as usize] as char);
+            x >>= 6;
+        }
+        ShortStr::truncated(&s)
+    }
+
+    // ---- connections and channels -----------------------------------------
+
+    /// Registers a connection that completed its handshake. An unknown vhost
+    /// is 530 NOT_ALLOWED.
+    pub fn connection_open(&mut self, now_ms: u64, info: ConnectionInfo) -> Result<ConnId> {
+        self.advance(now_ms);
+        let vhost = self.vhost_id(&info.vhost).ok_or_else(|| {
+            AmqpError::new(
+                ReplyCode::NotAllowed,
+                format_args!("vhost {} not found", info.vhost),
+            )
+        })?;
+        let id = ConnId(self.next_conn);
+        self.next_conn = self.next_conn.wrapping_add(1).max(1);
+        let blocked = self.blocked.clone().filter(|_| info.connection_blocked);
+        self.conns.insert(
+            id,
+            Conn {
+                info,
+                vhost,
+                channels: Vec::new(),
+            },
+        );
+        if let Some(reason) = blocked {
+            self.emit(Effect::Blocked {
+                to: id,
+                reason: Some(reason),
+            });
+        }
+        self.event(|| EventKind::ConnectionOpened { conn: id });
+        Ok(id)
+    }
+
+    /// The connection is gone (closed or transport lost): its unacked
+    /// deliveries are requeued, its consumers and exclusive queues removed.
+    pub fn connection_close(&mut self, now_ms: u64, conn: ConnId) {
+        self.advance(now_ms);
+        self.close_connection_state(conn);
+    }
+
+    pub fn connection_info(&self, conn: ConnId) -> Option<&ConnectionInfo> {
+        self.conns.get(&conn).map(|c| &c.info)
+    }
+
+    pub fn channel_open(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
+        self.advance(now_ms);
+        let conn = self
+            .conns
+            .get_mut(&ch.conn)
+            .ok_or_else(|| AmqpError::command_invalid("connection is not open"))?;
+        let idx = ch.channel as usize;
+        if conn.channels.len() <= idx {
+            conn.channels.resize_with(idx + 1, || None);
+        }
+        if conn.channels[idx].is_some() {
+            let e = AmqpError::new(
+                ReplyCode::ChannelError,
+                format_args!("second 'channel.open' seen on channel {}", ch.channel),
+            );
+            self.close_connection_state(ch.conn);
+            return Err(e);
+        }
+        conn.channels[idx] = Some(Channel::new(ch));
+        self.event(|| EventKind::ChannelOpened { channel: ch });
+        Ok(())
+    }
+
+    /// The client closed the channel (or acknowledged the broker's close).
+    /// Unacked deliveries are requeued; consumers are cancelled.
+    pub fn channel_close(&mut self, now_ms: u64, ch: ChannelRef) {
+        self.advance(now_ms);
+        self.close_channel_state(ch);
+    }
+
+    pub fn channel_is_open(&self, ch: ChannelRef) -> bool {
+        self.channel(ch).is_some()
+    }
+
+    pub(crate) fn close_channel_state(&mut self, ch: ChannelRef) {
+        let Some(conn) = self.conns.get_mut(&ch.conn) else {
+            return;
+        };
+        let Some(mut channel) = conn
+            .channels
+            .get_mut(ch.channel as usize)
+            .and_then(Option::take)
+        else {
+            return;
+        };
+        for (q, tag) in std::mem::take(&mut channel.consumers) {
+            self.remove_consumer(q, &tag, ch);
+        }
+        let unacked: Vec<_> = channel.unacked.drain(..).collect();
+        self.requeue_all(ch, unacked);
+        self.event(|| EventKind::ChannelClosed { channel: ch });
+    }
+
+    pub(crate) fn close_connection_state(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let numbers: Vec<u16> = c
+            .channels
+            .iter()
+            .flatten()
+            .map(|ch| ch.id.channel)
+            .collect();
+        let vhost = c.vhost;
+        for n in numbers {
+            self.close_channel_state(ChannelRef::new(conn, n));
+        }
+        self.conns.remove(&conn);
+        let exclusive: Vec<QueueId> = self
+            .vhosts
+            .get(vhost.0 as usize)
+            .map(|v| v.queues.values().copied().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|q| {
+                self.queue(*q)
+                    .is_some_and(|q| q.exclusive_owner == Some(conn))
+            })
+            .collect();
+        for q in exclusive {
+            self.delete_queue(q);
+        }
+        self.event(|| EventKind::ConnectionClosed { conn });
+    }
+
+    /// Sends `connection.blocked` (Some) or `connection.unblocked` (None) to
+    /// every connection that understands it, as a memory alarm does.
+    pub fn set_blocked(&mut self, reason: Option<&str>) {
+        let reason = reason.map(ShortStr::truncated);
+        if reason == self.blocked {
+            return;
+        }
+        self.blocked = reason.clone();
+        let mut ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.info.connection_blocked)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        for to in ids {
+            self.emit(Effect::Blocked {
+                to,
+                reason: reason.clone(),
+            });
+        }
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}

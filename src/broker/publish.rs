@@ -1,0 +1,517 @@
+//! Publishing: routing through exchanges, enqueueing under each queue's
+//! limits, mandatory returns, publisher confirms and transactions.
+
+use super::args::Overflow;
+use super::channel::{Mode, Pending};
+use super::dead_letter::{is_cycle, DeadLetterReason};
+use super::dedup::dedup_key;
+use super::effect::Effect;
+use super::engine::Broker;
+use super::error::{AmqpError, ReplyCode, Result};
+use super::event::{DropReason, EventKind};
+use super::exchange::Destination;
+use super::ids::{ChannelRef, MsgId, QueueId, VhostId};
+use super::message::Message;
+use super::queue::Entry;
+use super::store::StoreRecord;
+use super::value::{FieldValue, ShortStr};
+use std::rc::Rc;
+
+/// What one queue did with a message offered to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Enqueued {
+    /// Accepted; `Some(n)` when it waits for store record `n`.
+    Accepted(Option<u64>),
+    /// A duplicate under deduplication: accepted and dropped.
+    Duplicate,
+    /// Refused by `reject-publish` overflow.
+    Refused,
+}
+
+impl Broker {
+    /// `basic.publish` with its content. `mandatory` messages that reach no
+    /// queue come back as a `basic.return`. `immediate` is not supported, as
+    /// in RabbitMQ (540).
+    pub fn basic_publish(
+        &mut self,
+        now_ms: u64,
+        ch: ChannelRef,
+        message: Message,
+        mandatory: bool,
+        immediate: bool,
+    ) -> Result<()> {
+        let now = self.advance(now_ms);
+        let r = self.publish_inner(now, ch, message, mandatory, immediate);
+        self.fail(ch, r)
+    }
+
+    fn publish_inner(
+        &mut self,
+        now: u64,
+        ch: ChannelRef,
+        message: Message,
+        mandatory: bool,
+        immediate: bool,
+    ) -> Result<()> {
+        if immediate {
+            return Err(AmqpError::not_implemented("immediate=true"));
+        }
+        let v = self.conn_vhost(ch.conn)?;
+        let channel = self.open_channel(ch)?;
+        if let Mode::Tx { publishes, .. } = &mut channel.mode {
+            // Checked now so the client hears of a bad exchange at once.
+            publishes.push((message, mandatory));
+            let Some((m, _)) = publishes.last() else {
+                return Ok(());
+            };
+            let exchange = m.exchange.clone();
+            return self.check_publishable(v, &exchange);
+        }
+        let seq = channel.next_confirm_seq();
+        self.publish_one(now, ch, v, message, mandatory, seq)
+    }
+
+    fn check_publishable(&self, v: VhostId, exchange: &str) -> Result<()> {
+        let vname = self.vhost_name(v);
+        match self.vhost_ref(v).exchanges.get(exchange) {
+            None => Err(AmqpError::not_found(format_args!(
+                "no exchange '{exchange}' in vhost '{vname}'"
+            ))),
+            Some(x) if x.internal => Err(AmqpError::access_refused(format_args!(
+                "cannot publish to internal exchange '{exchange}' in vhost '{vname}'"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Routes and enqueues one publish; settles its confirm (`seq`).
+    pub(crate) fn publish_one(
+        &mut self,
+        now: u64,
+        ch: ChannelRef,
+        v: VhostId,
+        mut message: Message,
+        mandatory: bool,
+        seq: Option<u64>,
+    ) -> Result<()> {
+        self.check_publishable(v, &message.exchange)?;
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        self.event(|| EventKind::Published {
+            msg: msg_id,
+            channel: Some(ch),
+            exchange: message.exchange.clone(),
+            routing_key: message.routing_key.clone(),
+            size: message.body.len(),
+            persistent: message.persistent(),
+            confirm_seq: seq,
+        });
+        // BCC routes but is never seen by consumers.
+        let bcc = match message.properties.header("BCC") {
+            Some(_) => message
+                .properties
+                .make_mut()
+                .headers
+                .as_mut()
+                .and_then(|h| h.remove("BCC")),
+            None => None,
+        };
+        if self.exchange_drops_duplicate(v, &message, now) {
+            self.event(|| EventKind::Dropped {
+                msg: msg_id,
+                queue: ShortStr::empty(),
+                reason: DropReason::Duplicate,
+            });
+            self.settle_confirm(ch, seq, Pending::Ready(true));
+            return Ok(());
+        }
+        let mut targets = std::mem::take(&mut self.route_scratch);
+        targets.clear();
+        self.route(v, &message, bcc.as_ref(), &mut targets);
+        if self.config.events {
+            let queues = targets
+                .iter()
+                .filter_map(|q| self.queue(*q).map(|q| q.name.clone()))
+                .collect();
+            self.event(|| EventKind::Routed {
+                msg: msg_id,
+                queues,
+            });
+        }
+        let message = Rc::new(message);
+        let mut outcome = Pending::Ready(true);
+        if targets.is_empty() && mandatory {
+            self.emit(Effect::Return {
+                to: ch,
+                reply_code: ReplyCode::NoRoute.code(),
+                reply_text: ShortStr::truncated("NO_ROUTE"),
+                message: message.clone(),
+            });
+            self.event(|| EventKind::Returned { msg: msg_id });
+        }
+        for &q in &targets {
+            match self.enqueue(now, q, message.clone(), msg_id) {
+                Enqueued::Refused => outcome = Pending::Ready(false),
+                Enqueued::Accepted(Some(n)) if outcome != Pending::Ready(false) => {
+                    outcome = Pending::Durable(n)
+                }
+                _ => {}
+            }
+            self.dispatch(q);
+        }
+        self.route_scratch = targets;
+        self.settle_confirm(ch, seq, outcome);
+        Ok(())
+    }
+
+    fn exchange_drops_duplicate(&mut self, v: VhostId, message: &Message, now: u64) -> bool {
+        let Some(x) = self.vhosts[v.0 as usize]
+            .exchanges
+            .get_mut(&message.exchange)
+        else {
+            return false;
+        };
+        let header = x
+            .arguments
+            .get("x-deduplication-header")
+            .and_then(FieldValue::as_str)
+            .map(str::to_owned);
+        match (&mut x.dedup, dedup_key(message, header.as_deref())) {
+            (Some(cache), Some(key)) => cache.is_duplicate(&key, now),
+            _ => false,
+        }
+    }
+
+    /// Collects the queues a message reaches: bindings (exchange to exchange
+    /// included), CC/BCC routing keys, and alternate exchanges when an
+    /// exchange routes nowhere.
+    pub(crate) fn route(
+        &self,
+        v: VhostId,
+        message: &Message,
+        bcc: Option<&FieldValue>,
+        out: &mut Vec<QueueId>,
+    ) {
+        let vhost = self.vhost_ref(v);
+        let mut keys: Vec<&str> = vec![message.routing_key.as_str()];
+        let cc = message.properties.header("CC");
+        for list in [cc, bcc].into_iter().flatten() {
+            if let Some(items) = list.as_array() {
+                keys.extend(items.iter().filter_map(FieldValue::as_str));
+            }
+        }
+        let headers = message.properties.headers.as_ref();
+        if message.exchange.is_empty() {
+            // The default exchange binds every queue by its name.
+            for k in &keys {
+                if let Some(&q) = vhost.queues.get(*k) {
+                    if !out.contains(&q) {
+                        out.push(q);
+                    }
+                }
+            }
+            return;
+        }
+        let mut visited: Vec<&str> = Vec::new();
+        let mut pending: Vec<&str> = vec![message.exchange.as_str()];
+        while let Some(name) = pending.pop() {
+            if visited.contains(&name) {
+                continue;
+            }
+            visited.push(name);
+            let Some(x) = vhost.exchanges.get(name) else {
+                continue;
+            };
+            let mut routed = false;
+            x.route(&keys, headers, |d| {
+                routed = true;
+                match d {
+                    Destination::Queue(q, _) => {
+                        if !out.contains(q) {
+                            out.push(*q);
+                        }
+                    }
+                    Destination::Exchange(n) => pending.push(n.as_str()),
+                }
+            });
+            if !routed {
+                if let Some(ae) = x.alternate() {
+                    pending.push(ae);
+                }
+            }
+        }
+    }
+
+    /// Offers a message to one queue: deduplication, then the length limit and
+    /// its overflow mode, then the ready list.
+    pub(crate) fn enqueue(
+        &mut self,
+        now: u64,
+        q: QueueId,
+        msg: Rc<Message>,
+        msg_id: MsgId,
+    ) -> Enqueued {
+        let persist = self.queue(q).is_some_and(|q| self.persists_queue(q)) && msg.persistent();
+        let Some(queue) = self.queue_mut(q) else {
+            return Enqueued::Refused;
+        };
+        if let Some(cache) = &mut queue.dedup {
+            let header = queue.args.dedup.as_ref().and_then(|d| d.header.clone());
+            if let Some(key) = dedup_key(&msg, header.as_deref()) {
+                if cache.is_duplicate(&key, now) {
+                    let queue = queue.name.clone();
+                    self.event(|| EventKind::Dropped {
+                        msg: msg_id,
+                        queue,
+                        reason: DropReason::Duplicate,
+                    });
+                    return Enqueued::Duplicate;
+                }
+            }
+        }
+        let expires_at = queue.expiry_for(&msg, now);
+        let entry = Entry {
+            seq: 0,
+            msg_id,
+            msg,
+            deliveries: 0,
+            expires_at,
+        };
+        if queue.over_limit(1, entry.size()) {
+            match queue.args.overflow {
+                Overflow::DropHead => {
+                    let mut dropped = Vec::new();
+                    while queue.over_limit(1, entry.size()) {
+                        match queue.pop_oldest() {
+                            Some(e) => dropped.push(e),
+                            None => break,
+                        }
+                    }
+                    let fits = !queue.over_limit(1, entry.size());
+                    for e in dropped {
+                        self.dead_letter(q, e, DeadLetterReason::MaxLen);
+                    }
+                    if !fits {
+                        // x-max-length 0: the new message itself is the head.
+                        self.dead_letter(q, entry, DeadLetterReason::MaxLen);
+                        return Enqueued::Accepted(None);
+                    }
+                }
+                Overflow::RejectPublish | Overflow::RejectPublishDlx => {
+                    let dlx = queue.args.overflow == Overflow::RejectPublishDlx;
+                    let name = queue.name.clone();
+                    self.event(|| EventKind::Refused {
+                        msg: msg_id,
+                        queue: name,
+                    });
+                    if dlx {
+                        self.dead_letter(q, entry, DeadLetterReason::MaxLen);
+                    }
+                    return Enqueued::Refused;
+                }
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let entry = Entry { seq, ..entry };
+        let record = persist.then(|| self.message_record(q, &entry)).flatten();
+        let waits_for = record.map(|r| self.record(r));
+        if expires_at != super::queue::NEVER {
+            self.schedule(expires_at);
+        }
+        let Some(queue) = self.queue_mut(q) else {
+            return Enqueued::Refused;
+        };
+        let name = queue.name.clone();
+        queue.push_ready(entry);
+        self.event(|| EventKind::Enqueued {
+            msg: msg_id,
+            queue: name,
+        });
+        Enqueued::Accepted(waits_for)
+    }
+
+    pub(crate) fn message_record(&self, q: QueueId, e: &Entry) -> Option<StoreRecord> {
+        let queue = self.queue(q)?;
+        Some(StoreRecord::Message {
+            vhost: self.vhost_ref(queue.vhost).name.clone(),
+            queue: queue.name.clone(),
+            seq: e.seq,
+            msg_id: e.msg_id,
+            deliveries: e.deliveries,
+            expires_at: e.expires_at,
+            message: e.msg.clone(),
+        })
+    }
+
+    /// Routes a dead-lettered message from queue `from` through `dlx`. Messages
+    /// that would return to a queue they died in without a rejection along the
+    /// way are dropped, as RabbitMQ does, so cycles end.
+    pub(crate) fn route_dead_letter(
+        &mut self,
+        from: &ShortStr,
+        v: VhostId,
+        message: Message,
+        msg_id: MsgId,
+    ) {
+        let now = self.now;
+        if self.check_publishable(v, &message.exchange).is_err() {
+            self.event(|| EventKind::Dropped {
+                msg: msg_id,
+                queue: from.clone(),
+                reason: DropReason::DeadLetterFailed,
+            });
+            return;
+        }
+        let mut targets = Vec::new();
+        self.route(v, &message, None, &mut targets);
+        targets.retain(|q| {
+            self.queue(*q)
+                .is_some_and(|queue| !is_cycle(&message, &queue.name))
+        });
+        if targets.is_empty() {
+            self.event(|| EventKind::Dropped {
+                msg: msg_id,
+                queue: from.clone(),
+                reason: DropReason::DeadLetterFailed,
+            });
+            return;
+        }
+        let message = Rc::new(message);
+        for q in targets {
+            self.enqueue(now, q, message.clone(), msg_id);
+            self.mark_dirty(q);
+        }
+    }
+
+    // ---- confirms ----------------------------------------------------------
+
+    /// Records the outcome of publish `seq` (if the channel is in confirm mode).
+    fn settle_confirm(&mut self, ch: ChannelRef, seq: Option<u64>, outcome: Pending) {
+        let Some(seq) = seq else {
+            return;
+        };
+        if let Some(Mode::Confirm { pending, .. }) = self.channel_mut(ch).map(|c| &mut c.mode) {
+            let first = pending.is_empty();
+            pending.push_back((seq, outcome));
+            if first {
+                self.confirm_dirty.push(ch);
+            }
+        }
+    }
+
+    /// Sends the decided confirms at the front of a channel's queue, in order,
+    /// one `multiple` confirm per run of the same outcome.
+    pub(crate) fn release_confirms(&mut self, ch: ChannelRef) {
+        let durable = self.store_durable;
+        let Some(channel) = self.channel_mut(ch) else {
+            return;
+        };
+        let Mode::Confirm { pending, .. } = &mut channel.mode else {
+            return;
+        };
+        let mut runs: Vec<(u64, u64, bool)> = Vec::new(); // (first, last, ack)
+        while let Some(&(seq, p)) = pending.front() {
+            let ack = match p {
+                Pending::Ready(ack) => ack,
+                Pending::Durable(n) if n <= durable => true,
+                Pending::Durable(_) => break,
+            };
+            pending.pop_front();
+            match runs.last_mut() {
+                Some(run) if run.2 == ack && run.1 + 1 == seq => run.1 = seq,
+                _ => runs.push((seq, seq, ack)),
+            }
+        }
+        for (first, last, ack) in runs {
+            self.emit(Effect::Confirm {
+                to: ch,
+                delivery_tag: last,
+                multiple: last > first,
+                ack,
+            });
+            if self.config.events {
+                for seq in first..=last {
+                    self.event(|| EventKind::Confirmed { to: ch, seq, ack });
+                }
+            }
+        }
+    }
+
+    pub fn confirm_select(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
+        self.advance(now_ms);
+        let r = self.open_channel(ch).and_then(|c| match c.mode {
+            Mode::Tx { .. } => Err(AmqpError::precondition(
+                "cannot switch from tx to confirm mode",
+            )),
+            Mode::Confirm { .. } => Ok(()),
+            Mode::Plain => {
+                c.mode = Mode::Confirm {
+                    next_seq: 1,
+                    pending: Default::default(),
+                };
+                Ok(())
+            }
+        });
+        self.fail(ch, r)
+    }
+
+    // ---- transactions ------------------------------------------------------
+
+    pub fn tx_select(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
+        self.advance(now_ms);
+        let r = self.open_channel(ch).and_then(|c| match c.mode {
+            Mode::Confirm { .. } => Err(AmqpError::precondition(
+                "cannot switch from confirm to tx mode",
+            )),
+            Mode::Tx { .. } => Ok(()),
+            Mode::Plain => {
+                c.mode = Mode::Tx {
+                    publishes: Vec::new(),
+                    settles: Vec::new(),
+                };
+                Ok(())
+            }
+        });
+        self.fail(ch, r)
+    }
+
+    /// Applies the transaction's publishes, then its acks, in the order they
+    /// came. Returns of mandatory publishes are queued before the reply.
+    pub fn tx_commit(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
+        let now = self.advance(now_ms);
+        let r = self.tx_commit_inner(now, ch);
+        self.fail(ch, r)
+    }
+
+    fn tx_commit_inner(&mut self, now: u64, ch: ChannelRef) -> Result<()> {
+        let v = self.conn_vhost(ch.conn)?;
+        let (publishes, settles) = self.take_tx(ch)?;
+        for (message, mandatory) in publishes {
+            self.publish_one(now, ch, v, message, mandatory, None)?;
+        }
+        for s in settles {
+            self.apply_settle(ch, s)?;
+        }
+        Ok(())
+    }
+
+    pub fn tx_rollback(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
+        self.advance(now_ms);
+        let r = self.take_tx(ch).map(|_| ());
+        self.fail(ch, r)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn take_tx(
+        &mut self,
+        ch: ChannelRef,
+    ) -> Result<(Vec<(Message, bool)>, Vec<super::channel::Settle>)> {
+        match &mut self.open_channel(ch)?.mode {
+            Mode::Tx { publishes, settles } => {
+                Ok((std::mem::take(publishes), std::mem::take(settles)))
+            }
+            _ => Err(AmqpError::precondition("channel is not transactional")),
+        }
+    }
+}

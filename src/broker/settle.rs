@@ -1,0 +1,344 @@
+//! Settling deliveries: ack, nack, reject, recover, requeue to the original
+//! position, delivery limits, dead-lettering and expiry.
+
+use super::channel::{Mode, Settle, Unacked};
+use super::dead_letter::{dead_letter, DeadLetterReason};
+use super::engine::Broker;
+use super::error::{AmqpError, Result};
+use super::event::{DropReason, EventKind};
+use super::ids::{ChannelRef, QueueId};
+use super::queue::{Entry, NEVER};
+use super::store::StoreRecord;
+
+impl Broker {
+    pub fn basic_ack(
+        &mut self,
+        now_ms: u64,
+        ch: ChannelRef,
+        delivery_tag: u64,
+        multiple: bool,
+    ) -> Result<()> {
+        self.settle(
+            now_ms,
+            ch,
+            Settle::Ack {
+                tag: delivery_tag,
+                multiple,
+            },
+        )
+    }
+
+    pub fn basic_nack(
+        &mut self,
+        now_ms: u64,
+        ch: ChannelRef,
+        delivery_tag: u64,
+        multiple: bool,
+        requeue: bool,
+    ) -> Result<()> {
+        self.settle(
+            now_ms,
+            ch,
+            Settle::Nack {
+                tag: delivery_tag,
+                multiple,
+                requeue,
+            },
+        )
+    }
+
+    pub fn basic_reject(
+        &mut self,
+        now_ms: u64,
+        ch: ChannelRef,
+        delivery_tag: u64,
+        requeue: bool,
+    ) -> Result<()> {
+        self.settle(
+            now_ms,
+            ch,
+            Settle::Reject {
+                tag: delivery_tag,
+                requeue,
+            },
+        )
+    }
+
+    fn settle(&mut self, now_ms: u64, ch: ChannelRef, s: Settle) -> Result<()> {
+        self.advance(now_ms);
+        let r = match self.open_channel(ch) {
+            Err(e) => Err(e),
+            Ok(c) => match &mut c.mode {
+                Mode::Tx { settles, .. } => {
+                    settles.push(s);
+                    Ok(())
+                }
+                _ => self.apply_settle(ch, s),
+            },
+        };
+        self.fail(ch, r)
+    }
+
+    /// Applies one settlement: 406 for a tag that is not outstanding.
+    pub(crate) fn apply_settle(&mut self, ch: ChannelRef, s: Settle) -> Result<()> {
+        let (tag, multiple) = match s {
+            Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. } => (tag, multiple),
+            Settle::Reject { tag, .. } => (tag, false),
+        };
+        let taken = self
+            .open_channel(ch)?
+            .take(tag, multiple)
+            .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))?;
+        match s {
+            Settle::Ack { .. } => {
+                for u in taken {
+                    self.release_unacked(ch, &u);
+                    if self.config.events {
+                        let queue = self.queue_name(u.queue);
+                        self.event(|| EventKind::Acked {
+                            msg: u.entry.msg_id,
+                            queue,
+                        });
+                    }
+                    self.entry_settled(u.queue, &u.entry);
+                }
+            }
+            Settle::Nack { requeue, .. } | Settle::Reject { requeue, .. } => {
+                let nack = matches!(s, Settle::Nack { .. });
+                for u in &taken {
+                    if self.config.events {
+                        let (msg, queue) = (u.entry.msg_id, self.queue_name(u.queue));
+                        self.event(|| match nack {
+                            true => EventKind::Nacked {
+                                msg,
+                                queue,
+                                requeue,
+                            },
+                            false => EventKind::Rejected {
+                                msg,
+                                queue,
+                                requeue,
+                            },
+                        });
+                    }
+                }
+                if requeue {
+                    self.requeue_all(ch, taken);
+                } else {
+                    // Dead-lettered in the order they were rejected.
+                    for u in taken {
+                        self.release_unacked(ch, &u);
+                        self.dead_letter(u.queue, u.entry, DeadLetterReason::Rejected);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `basic.recover`: every unacked delivery of the channel is requeued.
+    /// `requeue = false` is not supported, as in RabbitMQ (540).
+    pub fn basic_recover(&mut self, now_ms: u64, ch: ChannelRef, requeue: bool) -> Result<()> {
+        self.advance(now_ms);
+        let r = if !requeue {
+            Err(AmqpError::not_implemented("requeue=false"))
+        } else {
+            self.open_channel(ch)
+                .map(|c| c.unacked.drain(..).collect::<Vec<_>>())
+        };
+        let r = r.map(|taken| self.requeue_all(ch, taken));
+        self.fail(ch, r)
+    }
+
+    /// Moves one delivery's consumer-timeout deadline to `now + ms` (a lease
+    /// for long processing). 406 for a tag that is not outstanding.
+    pub fn extend_lease(
+        &mut self,
+        now_ms: u64,
+        ch: ChannelRef,
+        delivery_tag: u64,
+        ms: u64,
+    ) -> Result<()> {
+        let now = self.advance(now_ms);
+        let r = self.open_channel(ch).and_then(|c| {
+            let at = c.position(delivery_tag).ok_or_else(|| {
+                AmqpError::precondition(format_args!("unknown delivery tag {delivery_tag}"))
+            })?;
+            let u = &mut c.unacked[at];
+            let old = u.deadline;
+            u.deadline = now
+                .saturating_add(ms)
+                .max(if old == NEVER { 0 } else { old });
+            Ok((old, u.deadline))
+        });
+        let r = r.map(|(old, new)| {
+            self.timeouts.remove(&(old, ch, delivery_tag));
+            self.timeouts.insert((new, ch, delivery_tag));
+            self.schedule(new);
+        });
+        self.fail(ch, r)
+    }
+
+    pub(crate) fn queue_name(&self, q: QueueId) -> super::value::ShortStr {
+        self.queue(q)
+            .map(|q| q.name.clone())
+            .unwrap_or_else(super::value::ShortStr::empty)
+    }
+
+    /// Frees the consumer's prefetch slot and the timeout of a settled delivery.
+    pub(crate) fn release_unacked(&mut self, ch: ChannelRef, u: &Unacked) {
+        if u.deadline != NEVER {
+            self.timeouts.remove(&(u.deadline, ch, u.tag));
+        }
+        let Some(queue) = self.queue_mut(u.queue) else {
+            return;
+        };
+        queue.unacked = queue.unacked.saturating_sub(1);
+        if let Some(tag) = &u.consumer {
+            if let Some(c) = queue
+                .consumers
+                .iter_mut()
+                .find(|c| c.tag == *tag && c.channel == ch)
+            {
+                c.unacked = c.unacked.saturating_sub(1);
+            }
+        }
+        if !queue.consumers.is_empty() {
+            self.mark_dirty(u.queue);
+        }
+    }
+
+    /// Returns deliveries to their queues, each at its original position, in
+    /// tag order; past a delivery limit or expired ones are dead-lettered.
+    pub(crate) fn requeue_all(&mut self, ch: ChannelRef, taken: Vec<Unacked>) {
+        for u in taken {
+            self.release_unacked(ch, &u);
+            self.requeue(u.queue, u.entry);
+        }
+    }
+
+    pub(crate) fn requeue(&mut self, q: QueueId, entry: Entry) {
+        let now = self.now;
+        let Some(queue) = self.queue(q) else {
+            return; // its queue was deleted: the message goes with it
+        };
+        if entry.expires_at <= now {
+            return self.expire(q, entry);
+        }
+        if queue
+            .args
+            .delivery_limit
+            .is_some_and(|limit| entry.deliveries as u64 > limit)
+        {
+            // RabbitMQ (quorum queues): a message returned more often than the
+            // limit is dead-lettered. LavinMQ counts the delivery itself, one
+            // attempt fewer; Warren follows RabbitMQ.
+            return self.dead_letter(q, entry, DeadLetterReason::DeliveryLimit);
+        }
+        let delay = queue
+            .args
+            .delayed_retry
+            .map_or(0, |d| d.delay(entry.deliveries));
+        let persisted = self.persists_queue(queue) && entry.msg.persistent();
+        let name = queue.name.clone();
+        if persisted {
+            self.record(StoreRecord::Delivered {
+                seq: entry.seq,
+                deliveries: entry.deliveries,
+            });
+        }
+        self.event(|| EventKind::Requeued {
+            msg: entry.msg_id,
+            queue: name,
+            delay_ms: delay,
+        });
+        let Some(queue) = self.queue_mut(q) else {
+            return;
+        };
+        if delay > 0 {
+            let due = now.saturating_add(delay);
+            queue.delayed.insert((due, entry.seq), entry);
+            self.schedule(due);
+        } else {
+            queue.push_ready(entry);
+            self.mark_dirty(q);
+        }
+    }
+
+    /// Sends an entry to its queue's dead-letter exchange, or drops it.
+    pub(crate) fn dead_letter(&mut self, q: QueueId, entry: Entry, reason: DeadLetterReason) {
+        let now = self.now;
+        let Some(queue) = self.queue(q) else {
+            return;
+        };
+        let Some(dlx) = queue.args.dead_letter_exchange.clone() else {
+            let why = match reason {
+                DeadLetterReason::Rejected => DropReason::Rejected,
+                DeadLetterReason::Expired => DropReason::Expired,
+                DeadLetterReason::MaxLen => DropReason::MaxLen,
+                DeadLetterReason::DeliveryLimit => DropReason::DeliveryLimit,
+            };
+            if reason == DeadLetterReason::Expired {
+                let queue = queue.name.clone();
+                self.event(|| EventKind::Expired {
+                    msg: entry.msg_id,
+                    queue,
+                });
+            }
+            return self.entry_gone(q, &entry, why);
+        };
+        let (name, vhost) = (queue.name.clone(), queue.vhost);
+        let message = dead_letter(
+            &entry.msg,
+            &name,
+            reason,
+            now,
+            &dlx,
+            queue.args.dead_letter_routing_key.as_deref(),
+        );
+        if reason == DeadLetterReason::Expired {
+            let queue = name.clone();
+            self.event(|| EventKind::Expired {
+                msg: entry.msg_id,
+                queue,
+            });
+        }
+        let (msg, queue, exchange) = (entry.msg_id, name.clone(), dlx.clone());
+        self.event(|| EventKind::DeadLettered {
+            msg,
+            queue,
+            reason,
+            exchange,
+        });
+        self.entry_settled(q, &entry);
+        self.route_dead_letter(&name, vhost, message, entry.msg_id);
+    }
+
+    pub(crate) fn expire(&mut self, q: QueueId, entry: Entry) {
+        self.dead_letter(q, entry, DeadLetterReason::Expired);
+    }
+
+    /// The entry left its queue without being dead-lettered.
+    pub(crate) fn entry_gone(&mut self, q: QueueId, entry: &Entry, reason: DropReason) {
+        let queue = self.queue_name(q);
+        self.event(|| EventKind::Dropped {
+            msg: entry.msg_id,
+            queue,
+            reason,
+        });
+        self.entry_settled(q, entry);
+    }
+
+    /// The entry's life in its queue is over: its store record goes.
+    pub(crate) fn entry_settled(&mut self, q: QueueId, entry: &Entry) {
+        if !self.config.durable_store || !entry.msg.persistent() {
+            return;
+        }
+        if self
+            .queue(q)
+            .is_some_and(|queue| self.persists_queue(queue))
+        {
+            self.record(StoreRecord::Settled { seq: entry.seq });
+        }
+    }
+}

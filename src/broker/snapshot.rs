@@ -1,0 +1,154 @@
+//! A read-only view of the broker for management APIs and the tutorial page:
+//! cheap enough to take every animation frame for a small broker.
+
+use super::engine::Broker;
+use super::ids::{ChannelRef, MsgId};
+use super::value::ShortStr;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub ready: usize,
+    pub ready_bytes: usize,
+    pub unacked: usize,
+    pub delayed: usize,
+    pub consumers: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueView {
+    pub vhost: ShortStr,
+    pub name: ShortStr,
+    pub durable: bool,
+    pub exclusive: bool,
+    pub auto_delete: bool,
+    pub counts: QueueCounts,
+    /// Ready messages in delivery order: (message id, earlier deliveries).
+    pub ready: Vec<(MsgId, u32)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExchangeView {
+    pub vhost: ShortStr,
+    pub name: ShortStr,
+    pub kind: &'static str,
+    pub durable: bool,
+    pub bindings: Vec<(ShortStr, ShortStr)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerView {
+    pub queue: ShortStr,
+    pub channel: ChannelRef,
+    pub tag: ShortStr,
+    pub no_ack: bool,
+    pub prefetch: u16,
+    pub unacked: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelView {
+    pub channel: ChannelRef,
+    pub prefetch: u16,
+    pub global_prefetch: u16,
+    /// (delivery tag, message id, queue) of each unacked delivery.
+    pub unacked: Vec<(u64, MsgId, ShortStr)>,
+    pub confirm: bool,
+    pub tx: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub now_ms: u64,
+    pub exchanges: Vec<ExchangeView>,
+    pub queues: Vec<QueueView>,
+    pub consumers: Vec<ConsumerView>,
+    pub channels: Vec<ChannelView>,
+}
+
+impl Broker {
+    /// Message counts of one queue.
+    pub fn queue_counts(&self, vhost: &str, queue: &str) -> Option<QueueCounts> {
+        let q = self.queue(self.queue_id(vhost, queue)?)?;
+        Some(QueueCounts {
+            ready: q.ready.len(),
+            ready_bytes: q.ready.bytes(),
+            unacked: q.unacked as usize,
+            delayed: q.delayed.len(),
+            consumers: q.consumers.len(),
+        })
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snap = Snapshot {
+            now_ms: self.now,
+            ..Default::default()
+        };
+        for v in &self.vhosts {
+            for x in v.exchanges.values() {
+                snap.exchanges.push(ExchangeView {
+                    vhost: v.name.clone(),
+                    name: x.name.clone(),
+                    kind: x.kind.as_str(),
+                    durable: x.durable,
+                    bindings: x
+                        .bindings
+                        .iter()
+                        .map(|b| (b.destination.name().clone(), b.routing_key.clone()))
+                        .collect(),
+                });
+            }
+            for id in v.queues.values() {
+                let Some(q) = self.queue(*id) else { continue };
+                snap.queues.push(QueueView {
+                    vhost: v.name.clone(),
+                    name: q.name.clone(),
+                    durable: q.durable,
+                    exclusive: q.exclusive_owner.is_some(),
+                    auto_delete: q.auto_delete,
+                    counts: QueueCounts {
+                        ready: q.ready.len(),
+                        ready_bytes: q.ready.bytes(),
+                        unacked: q.unacked as usize,
+                        delayed: q.delayed.len(),
+                        consumers: q.consumers.len(),
+                    },
+                    ready: q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
+                });
+                for c in &q.consumers {
+                    snap.consumers.push(ConsumerView {
+                        queue: q.name.clone(),
+                        channel: c.channel,
+                        tag: c.tag.clone(),
+                        no_ack: c.no_ack,
+                        prefetch: c.prefetch,
+                        unacked: c.unacked,
+                    });
+                }
+            }
+        }
+        for conn in self.conns.values() {
+            for ch in conn.channels.iter().flatten() {
+                snap.channels.push(ChannelView {
+                    channel: ch.id,
+                    prefetch: ch.consumer_prefetch,
+                    global_prefetch: ch.channel_prefetch,
+                    unacked: ch
+                        .unacked
+                        .iter()
+                        .map(|u| (u.tag, u.entry.msg_id, self.queue_name(u.queue)))
+                        .collect(),
+                    confirm: matches!(ch.mode, super::channel::Mode::Confirm { .. }),
+                    tx: matches!(ch.mode, super::channel::Mode::Tx { .. }),
+                });
+            }
+        }
+        snap.exchanges
+            .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
+        snap.queues
+            .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
+        snap.channels.sort_by_key(|c| c.channel);
+        snap.consumers
+            .sort_by(|a, b| (a.channel, &a.tag).cmp(&(b.channel, &b.tag)));
+        snap
+    }
+}

@@ -1,0 +1,334 @@
+//! Durability as an effect: the records a host stores, and the broker rebuilt
+//! from them.
+//!
+//! Records name things (vhost, queue, exchange) rather than engine ids, so a
+//! log replays into a fresh engine. A message is identified by its queue
+//! entry's `seq`, unique in the broker's lifetime and kept across restarts.
+
+use super::command::{Bind, ExchangeDeclare, QueueDeclare};
+use super::engine::{Broker, BrokerConfig};
+use super::error::AmqpError;
+use super::ids::{ChannelRef, ConnId, QueueId};
+use super::message::Message;
+use super::queue::{Entry, NEVER};
+use super::value::ShortStr;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreRecord {
+    /// A durable exchange was declared.
+    Exchange {
+        vhost: ShortStr,
+        declare: ExchangeDeclare,
+    },
+    ExchangeDeleted {
+        vhost: ShortStr,
+        name: ShortStr,
+    },
+    /// A durable queue was declared.
+    Queue {
+        vhost: ShortStr,
+        declare: QueueDeclare,
+    },
+    QueueDeleted {
+        vhost: ShortStr,
+        name: ShortStr,
+    },
+    /// A binding between durable ends.
+    Binding {
+        vhost: ShortStr,
+        to_queue: bool,
+        bind: Bind,
+    },
+    Unbinding {
+        vhost: ShortStr,
+        to_queue: bool,
+        bind: Bind,
+    },
+    /// A persistent message entered a durable queue.
+    Message {
+        vhost: ShortStr,
+        queue: ShortStr,
+        seq: u64,
+        msg_id: u64,
+        deliveries: u32,
+        expires_at: u64,
+        message: Rc<Message>,
+    },
+    /// The message was requeued after `deliveries` deliveries.
+    Delivered {
+        seq: u64,
+        deliveries: u32,
+    },
+    /// The message left its queue for good (acked, dropped, expired, dead-lettered).
+    Settled {
+        seq: u64,
+    },
+}
+
+/// A record that does not fit the state built from the records before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecoveryError {
+    pub index: usize,
+    pub error: AmqpError,
+}
+
+impl std::fmt::Display for RecoveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store record {}: {}", self.index, self.error)
+    }
+}
+
+impl std::error::Error for RecoveryError {}
+
+struct Recovered {
+    vhost: ShortStr,
+    queue: ShortStr,
+    entry: Entry,
+}
+
+/// The engine-internal connection that replays topology records.
+const RECOVERY: ConnId = ConnId(0);
+
+impl Broker {
+    /// Rebuilds a broker from its store records: durable exchanges, queues and
+    /// bindings, and the persistent messages still in them with their delivery
+    /// counts. Vhosts named in the records are created.
+    pub fn recover(
+        config: BrokerConfig,
+        now_ms: u64,
+        records: impl IntoIterator<Item = StoreRecord>,
+    ) -> Result<Broker, RecoveryError> {
+        let mut b = Broker::new(BrokerConfig {
+            durable_store: false, // replaying must not emit records again
+            ..config.clone()
+        });
+        b.advance(now_ms);
+        let mut messages: BTreeMap<u64, Recovered> = BTreeMap::new();
+        let mut next_msg_id = 0;
+        for (index, r) in records.into_iter().enumerate() {
+            let fail = |error| RecoveryError { index, error };
+            match r {
+                StoreRecord::Exchange { vhost, declare } => {
+                    let ch = b.recovery_channel(&vhost);
+                    b.exchange_declare(now_ms, ch, declare).map_err(fail)?;
+                }
+                StoreRecord::ExchangeDeleted { vhost, name } => {
+                    let ch = b.recovery_channel(&vhost);
+                    b.exchange_delete(now_ms, ch, &name, false).map_err(fail)?;
+                }
+                StoreRecord::Queue { vhost, declare } => {
+                    let ch = b.recovery_channel(&vhost);
+                    b.queue_declare(now_ms, ch, declare).map_err(fail)?;
+                }
+                StoreRecord::QueueDeleted { vhost, name } => {
+                    let ch = b.recovery_channel(&vhost);
+                    b.queue_delete(now_ms, ch, &name, false, false)
+                        .map_err(fail)?;
+                    messages.retain(|_, m| !(m.vhost == vhost && m.queue == name));
+                }
+                StoreRecord::Binding {
+                    vhost,
+                    to_queue,
+                    bind,
+                } => {
+                    let ch = b.recovery_channel(&vhost);
+                    let r = if to_queue {
+                        b.queue_bind(now_ms, ch, bind)
+                    } else {
+                        b.exchange_bind(now_ms, ch, bind)
+                    };
+                    r.map_err(fail)?;
+                }
+                StoreRecord::Unbinding {
+                    vhost,
+                    to_queue,
+                    bind,
+                } => {
+                    let ch = b.recovery_channel(&vhost);
+                    let r = if to_queue {
+                        b.queue_unbind(now_ms, ch, bind)
+                    } else {
+                        b.exchange_unbind(now_ms, ch, bind)
+                    };
+                    r.map_err(fail)?;
+                }
+                StoreRecord::Message {
+                    vhost,
+                    queue,
+                    seq,
+                    msg_id,
+                    deliveries,
+                    expires_at,
+                    message,
+                } => {
+                    next_msg_id = next_msg_id.max(msg_id);
+                    messages.insert(
+                        seq,
+                        Recovered {
+                            vhost,
+                            queue,
+                            entry: Entry {
+                                seq,
+                                msg_id,
+                                msg: message,
+                                deliveries,
+                                expires_at,
+                            },
+                        },
+                    );
+                }
+                StoreRecord::Delivered { seq, deliveries } => {
+                    if let Some(m) = messages.get_mut(&seq) {
+                        m.entry.deliveries = deliveries;
+                    }
+                }
+                StoreRecord::Settled { seq } => {
+                    messages.remove(&seq);
+                }
+            }
+        }
+        b.close_connection_state(RECOVERY);
+        b.next_seq = messages.keys().next_back().map_or(1, |s| s + 1);
+        b.next_msg_id = next_msg_id + 1;
+        for (_, m) in messages {
+            let Some(q) = b.queue_id(&m.vhost, &m.queue) else {
+                continue; // its queue is gone: nothing to deliver it to
+            };
+            if let Some(queue) = b.queue_mut(q) {
+                if m.entry.expires_at != NEVER {
+                    let at = m.entry.expires_at;
+                    queue.push_ready(m.entry);
+                    b.schedule(at);
+                } else {
+                    queue.push_ready(m.entry);
+                }
+            }
+        }
+        b.config = config;
+        b.effects.clear();
+        b.events.clear();
+        Ok(b)
+    }
+
+    /// A channel of the internal recovery connection on `vhost`.
+    fn recovery_channel(&mut self, vhost: &str) -> ChannelRef {
+        let id = self.add_vhost(vhost);
+        let ch = ChannelRef::new(RECOVERY, id.0 as u16);
+        if !self.conns.contains_key(&RECOVERY) {
+            self.conns.insert(
+                RECOVERY,
+                super::engine::Conn {
+                    info: Default::default(),
+                    vhost: id,
+                    channels: Vec::new(),
+                },
+            );
+        }
+        if let Some(c) = self.conns.get_mut(&RECOVERY) {
+            c.vhost = id;
+            c.channels.clear();
+            c.channels.push(Some(super::channel::Channel::new(ch)));
+        }
+        ChannelRef::new(RECOVERY, 0)
+    }
+
+    pub(crate) fn queue_id(&self, vhost: &str, name: &str) -> Option<QueueId> {
+        let v = self.vhost_id(vhost)?;
+        self.vhosts.get(v.0 as usize)?.queues.get(name).copied()
+    }
+
+    /// The records that rebuild the current durable state, for compacting a
+    /// log: topology, then every persistent message still held (ready,
+    /// delayed or unacked) in a durable queue.
+    pub fn snapshot_records(&self) -> Vec<StoreRecord> {
+        let mut out = Vec::new();
+        for v in &self.vhosts {
+            let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
+            names.sort();
+            for name in &names {
+                let x = &v.exchanges[*name];
+                if x.durable && !is_builtin(name) {
+                    out.push(StoreRecord::Exchange {
+                        vhost: v.name.clone(),
+                        declare: x.declaration(),
+                    });
+                }
+            }
+            let mut queues: Vec<(&ShortStr, &QueueId)> = v.queues.iter().collect();
+            queues.sort();
+            for (_, id) in &queues {
+                if let Some(q) = self.queue(**id).filter(|q| self.persists_queue(q)) {
+                    out.push(StoreRecord::Queue {
+                        vhost: v.name.clone(),
+                        declare: q.declaration(),
+                    });
+                }
+            }
+            for name in &names {
+                let x = &v.exchanges[*name];
+                for bnd in &x.bindings {
+                    if let Some((to_queue, bind)) = self.durable_binding(v, x, bnd) {
+                        out.push(StoreRecord::Binding {
+                            vhost: v.name.clone(),
+                            to_queue,
+                            bind,
+                        });
+                    }
+                }
+            }
+        }
+        let mut held: Vec<StoreRecord> = Vec::new();
+        let mut push = |q: &super::queue::Queue, e: &Entry, vhost: &ShortStr| {
+            held.push(StoreRecord::Message {
+                vhost: vhost.clone(),
+                queue: q.name.clone(),
+                seq: e.seq,
+                msg_id: e.msg_id,
+                deliveries: e.deliveries,
+                expires_at: e.expires_at,
+                message: e.msg.clone(),
+            })
+        };
+        for slot in &self.queues {
+            let Some(q) = slot.queue.as_deref() else {
+                continue;
+            };
+            if !self.persists_queue(q) {
+                continue;
+            }
+            let vhost = &self.vhosts[q.vhost.0 as usize].name;
+            for e in q.ready.iter().chain(q.delayed.values()) {
+                if e.msg.persistent() {
+                    push(q, e, vhost);
+                }
+            }
+        }
+        for conn in self.conns.values() {
+            for ch in conn.channels.iter().flatten() {
+                for u in &ch.unacked {
+                    if let Some(q) = self.queue(u.queue).filter(|q| self.persists_queue(q)) {
+                        if u.entry.msg.persistent() {
+                            let vhost = &self.vhosts[q.vhost.0 as usize].name;
+                            push(q, &u.entry, vhost);
+                        }
+                    }
+                }
+            }
+        }
+        held.sort_by_key(|r| match r {
+            StoreRecord::Message { seq, .. } => *seq,
+            _ => 0,
+        });
+        out.extend(held);
+        out
+    }
+}
+
+pub(crate) fn is_builtin(name: &str) -> bool {
+    matches!(
+        name,
+        "" | "amq.direct" | "amq.fanout" | "amq.topic" | "amq.headers" | "amq.match"
+    )
+}
