@@ -171,6 +171,9 @@ impl Broker {
         else {
             return false;
         };
+        if x.dedup.is_none() {
+            return false;
+        }
         let header = x
             .arguments
             .get("x-deduplication-header")
@@ -193,17 +196,23 @@ impl Broker {
         out: &mut Vec<QueueId>,
     ) {
         let vhost = self.vhost_ref(v);
-        let mut keys: Vec<&str> = vec![message.routing_key.as_str()];
         let cc = message.properties.header("CC");
-        for list in [cc, bcc].into_iter().flatten() {
-            if let Some(items) = list.as_array() {
-                keys.extend(items.iter().filter_map(FieldValue::as_str));
+        let single = [message.routing_key.as_str()];
+        let mut extra: Vec<&str> = Vec::new();
+        if cc.is_some() || bcc.is_some() {
+            extra.push(message.routing_key.as_str());
+            for list in [cc, bcc].into_iter().flatten() {
+                if let Some(items) = list.as_array() {
+                    extra.extend(items.iter().filter_map(FieldValue::as_str));
+                }
             }
         }
+        // Most publishes carry one routing key: no allocation for them.
+        let keys: &[&str] = if extra.is_empty() { &single } else { &extra };
         let headers = message.properties.headers.as_ref();
         if message.exchange.is_empty() {
             // The default exchange binds every queue by its name.
-            for k in &keys {
+            for k in keys {
                 if let Some(&q) = vhost.queues.get(*k) {
                     if !out.contains(&q) {
                         out.push(q);
@@ -223,7 +232,7 @@ impl Broker {
                 continue;
             };
             let mut routed = false;
-            x.route(&keys, headers, |d| {
+            x.route(keys, headers, |d| {
                 routed = true;
                 match d {
                     Destination::Queue(q, _) => {
