@@ -11,3 +11,6 @@
 
 pub mod amqp;
 pub mod broker;
+pub mod storage;
+#[cfg(target_family = "wasm")]
+pub mod wasm;

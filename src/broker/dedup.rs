@@ -315,6 +315,27 @@ mod tests {
     use crate::broker::message::Properties;
     use crate::broker::value::{FieldTable, ShortStr};
 
+    fn msg_with_id_only(id: &str) -> Message {
+        Message::new(
+            ShortStr::empty(),
+            ShortStr::new("q").unwrap(),
+            Properties {
+                message_id: Some(ShortStr::new(id).unwrap()),
+                ..Default::default()
+            },
+            &b""[..],
+        )
+    }
+
+    fn msg_without_id() -> Message {
+        Message::new(
+            ShortStr::empty(),
+            ShortStr::new("q").unwrap(),
+            Properties::default(),
+            &b""[..],
+        )
+    }
+
     fn msg(headers: FieldTable) -> Message {
         Message::new(
             ShortStr::empty(),
@@ -421,14 +442,21 @@ mod tests {
     }
 
     #[test]
-    fn key_comes_from_the_default_or_named_header_only() {
+    fn key_comes_from_the_named_header_or_default_header_or_message_id() {
         let m = msg(FieldTable::new().with(DEFAULT_HEADER, FieldValue::str("k1")));
         assert!(dedup_key(&m, None).is_some());
         assert_eq!(dedup_key(&m, Some("order-id")), None);
         let m = msg(FieldTable::new().with("order-id", FieldValue::str("k1")));
         assert!(dedup_key(&m, Some("order-id")).is_some());
-        // The message-id property is not a key.
-        assert_eq!(dedup_key(&m, None), None);
+        // Without the default header, the message-id property is the key.
+        assert_eq!(
+            dedup_key(&m, None),
+            dedup_key(&msg_with_id_only("id-1"), None)
+        );
+        assert_ne!(
+            dedup_key(&msg_with_id_only("id-2"), None),
+            dedup_key(&msg_with_id_only("id-1"), None)
+        );
         let m = msg(FieldTable::new().with(DEFAULT_HEADER, FieldValue::Void));
         assert_eq!(dedup_key(&m, None), None);
     }
@@ -469,7 +497,7 @@ mod tests {
         assert!(c.is_duplicate_message(&plain, None, 999));
         assert!(!c.is_duplicate_message(&plain, None, 1_000));
 
-        let keyless = msg(FieldTable::new());
+        let keyless = msg_without_id();
         assert!(!c.is_duplicate_message(&keyless, None, 0));
         assert!(!c.is_duplicate_message(&keyless, None, 0));
     }

@@ -31,8 +31,9 @@ use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
 use std::collections::BTreeSet;
 
-/// Settings a host chooses for its broker.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Settings a host chooses for its broker. The default: memory only, no
+/// events, no consumer timeout.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BrokerConfig {
     /// Emit store records and hold confirms of persistent messages in durable
     /// queues until the host reports them durable. Off for a memory-only broker.
@@ -42,16 +43,6 @@ pub struct BrokerConfig {
     /// Consumer timeout for every queue without `x-consumer-timeout` (RabbitMQ's
     /// default is 30 minutes; None disables it).
     pub consumer_timeout_ms: Option<u64>,
-}
-
-impl Default for BrokerConfig {
-    fn default() -> Self {
-        BrokerConfig {
-            durable_store: false,
-            events: false,
-            consumer_timeout_ms: None,
-        }
-    }
 }
 
 pub(crate) struct Vhost {
@@ -101,6 +92,11 @@ pub struct Broker {
     pub(crate) route_scratch: Vec<QueueId>,
     /// The reason given to publishers while blocked (`connection.blocked`).
     pub(crate) blocked: Option<ShortStr>,
+    /// Dead letters waiting to be routed while another one is (see
+    /// `route_dead_letter`), and whether that routing is under way.
+    pub(crate) dead_letters:
+        std::collections::VecDeque<(ShortStr, VhostId, super::message::Message, MsgId)>,
+    pub(crate) routing_dead_letters: bool,
 }
 
 impl Default for Broker {
@@ -133,6 +129,8 @@ impl Broker {
             wake_at: NEVER,
             route_scratch: Vec::new(),
             blocked: None,
+            dead_letters: Default::default(),
+            routing_dead_letters: false,
         };
         b.add_vhost("/");
         b

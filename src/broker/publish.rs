@@ -56,6 +56,15 @@ impl Broker {
         if immediate {
             return Err(AmqpError::not_implemented("immediate=true"));
         }
+        if let Some(e) = message.properties.expiration.as_deref() {
+            // RabbitMQ refuses what is not a non-negative integer, even in a
+            // transaction.
+            if e.parse::<u64>().is_err() {
+                return Err(AmqpError::precondition(format_args!(
+                    "invalid expiration '{e}'"
+                )));
+            }
+        }
         let v = self.conn_vhost(ch.conn)?;
         let channel = self.open_channel(ch)?;
         if let Mode::Tx { publishes, .. } = &mut channel.mode {
@@ -356,6 +365,10 @@ impl Broker {
     /// Routes a dead-lettered message from queue `from` through `dlx`. Messages
     /// that would return to a queue they died in without a rejection along the
     /// way are dropped, as RabbitMQ does, so cycles end.
+    ///
+    /// Dead letters caused while one is being routed (a full queue on the way
+    /// dropping its head, say) wait in a queue and are routed after it, so a
+    /// long chain of dead-letter queues cannot overflow the stack.
     pub(crate) fn route_dead_letter(
         &mut self,
         from: &ShortStr,
@@ -363,8 +376,28 @@ impl Broker {
         message: Message,
         msg_id: MsgId,
     ) {
+        self.dead_letters
+            .push_back((from.clone(), v, message, msg_id));
+        if self.routing_dead_letters {
+            return;
+        }
+        self.routing_dead_letters = true;
+        while let Some((from, v, message, msg_id)) = self.dead_letters.pop_front() {
+            self.route_one_dead_letter(&from, v, message, msg_id);
+        }
+        self.routing_dead_letters = false;
+    }
+
+    fn route_one_dead_letter(
+        &mut self,
+        from: &ShortStr,
+        v: VhostId,
+        message: Message,
+        msg_id: MsgId,
+    ) {
         let now = self.now;
-        if self.check_publishable(v, &message.exchange).is_err() {
+        // An internal exchange is fine: it only refuses clients' publishes.
+        if !self.vhost_ref(v).exchanges.contains_key(&message.exchange) {
             self.event(|| EventKind::Dropped {
                 msg: msg_id,
                 queue: from.clone(),

@@ -2,6 +2,7 @@
 //! index of their expiry times, delayed retries and its consumers.
 
 use super::args::QueueArgs;
+use super::command::QueueDeclare;
 use super::dedup::DedupCache;
 use super::ids::{ChannelRef, ConnId, MsgId, VhostId};
 use super::message::Message;
@@ -157,13 +158,12 @@ pub struct Queue {
 }
 
 impl Queue {
+    /// A new queue from its declaration (`d.queue` already resolved to the
+    /// final name) and its parsed arguments.
     pub fn new(
         vhost: VhostId,
-        name: ShortStr,
-        durable: bool,
-        exclusive_owner: Option<ConnId>,
-        auto_delete: bool,
-        arguments: FieldTable,
+        d: QueueDeclare,
+        owner: Option<ConnId>,
         args: QueueArgs,
         now: u64,
     ) -> Queue {
@@ -174,11 +174,11 @@ impl Queue {
             .map(|d| DedupCache::new(d.cache_size, d.cache_ttl_ms));
         Queue {
             vhost,
-            name,
-            durable,
-            exclusive_owner,
-            auto_delete,
-            arguments,
+            name: d.queue,
+            durable: d.durable,
+            exclusive_owner: owner,
+            auto_delete: d.auto_delete,
+            arguments: d.arguments,
             args,
             ready: ReadyList::new(levels),
             expiry: BTreeSet::new(),

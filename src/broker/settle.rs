@@ -68,13 +68,31 @@ impl Broker {
         self.advance(now_ms);
         let r = match self.open_channel(ch) {
             Err(e) => Err(e),
-            Ok(c) => match &mut c.mode {
-                Mode::Tx { settles, .. } => {
-                    settles.push(s);
-                    Ok(())
+            Ok(c) => {
+                // In a transaction the tag is checked now, as RabbitMQ does;
+                // the settlement itself waits for the commit.
+                let tag = match s {
+                    Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. }
+                        if multiple && tag == 0 =>
+                    {
+                        None
+                    }
+                    Settle::Ack { tag, .. }
+                    | Settle::Nack { tag, .. }
+                    | Settle::Reject { tag, .. } => Some(tag),
+                };
+                let unknown = tag.filter(|t| c.position(*t).is_none());
+                match (&mut c.mode, unknown) {
+                    (Mode::Tx { .. }, Some(tag)) => Err(AmqpError::precondition(format_args!(
+                        "unknown delivery tag {tag}"
+                    ))),
+                    (Mode::Tx { settles, .. }, None) => {
+                        settles.push(s);
+                        Ok(())
+                    }
+                    _ => self.apply_settle(ch, s),
                 }
-                _ => self.apply_settle(ch, s),
-            },
+            }
         };
         self.fail(ch, r)
     }
@@ -189,6 +207,15 @@ impl Broker {
     pub(crate) fn release_unacked(&mut self, ch: ChannelRef, u: &Unacked) {
         if u.deadline != NEVER {
             self.timeouts.remove(&(u.deadline, ch, u.tag));
+        }
+        // A slot under the channel-wide prefetch is free: every queue the
+        // channel consumes from may deliver again, not only this one.
+        let wake: Vec<QueueId> = match self.channel(ch) {
+            Some(c) if c.channel_prefetch != 0 => c.consumers.iter().map(|(q, _)| *q).collect(),
+            _ => Vec::new(),
+        };
+        for q in wake {
+            self.mark_dirty(q);
         }
         let Some(queue) = self.queue_mut(u.queue) else {
             return;

@@ -215,23 +215,19 @@ impl Broker {
     /// A channel of the internal recovery connection on `vhost`.
     fn recovery_channel(&mut self, vhost: &str) -> ChannelRef {
         let id = self.add_vhost(vhost);
-        let ch = ChannelRef::new(RECOVERY, id.0 as u16);
-        if !self.conns.contains_key(&RECOVERY) {
-            self.conns.insert(
-                RECOVERY,
-                super::engine::Conn {
-                    info: Default::default(),
-                    vhost: id,
-                    channels: Vec::new(),
-                },
-            );
-        }
-        if let Some(c) = self.conns.get_mut(&RECOVERY) {
-            c.vhost = id;
-            c.channels.clear();
-            c.channels.push(Some(super::channel::Channel::new(ch)));
-        }
-        ChannelRef::new(RECOVERY, 0)
+        let ch = ChannelRef::new(RECOVERY, 0);
+        let conn = self
+            .conns
+            .entry(RECOVERY)
+            .or_insert_with(|| super::engine::Conn {
+                info: Default::default(),
+                vhost: id,
+                channels: Vec::new(),
+            });
+        conn.vhost = id;
+        conn.channels.clear();
+        conn.channels.push(Some(super::channel::Channel::new(ch)));
+        ch
     }
 
     pub(crate) fn queue_id(&self, vhost: &str, name: &str) -> Option<QueueId> {

@@ -27,6 +27,27 @@ fn inequivalent(
     ))
 }
 
+/// An argument in an inequivalence text, as RabbitMQ prints it: `none` or
+/// `the value '5' of type 'signedint'`.
+fn arg_value(v: Option<&super::value::FieldValue>) -> String {
+    use super::routing::headers::{erlang_term, erlang_type};
+    use super::value::FieldValue;
+    let Some(v) = v else {
+        return "none".to_owned();
+    };
+    let shown = match v {
+        FieldValue::LongStr(b) | FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        other => erlang_term(other),
+    };
+    format!("the value '{shown}' of type '{}'", erlang_type(v))
+}
+
+fn locked_queue(name: &str, vname: &str) -> AmqpError {
+    AmqpError::locked(format_args!(
+        "cannot obtain exclusive access to locked queue '{name}' in vhost '{vname}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration."
+    ))
+}
+
 fn reserved(kind: &str, name: &str) -> AmqpError {
     AmqpError::access_refused(format_args!(
         "{kind} name '{name}' contains reserved prefix 'amq.*'"
@@ -190,7 +211,7 @@ impl Broker {
         }
         if name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format_args!(
-                "deletion of system exchange '{name}' in vhost '{vname}' is not allowed"
+                "deletion of system exchange '{name}' in vhost '{vname}' not allowed"
             )));
         }
         let Some(x) = self.vhost_ref(v).exchanges.get(name) else {
@@ -270,16 +291,13 @@ impl Broker {
                 .queue_mut(id)
                 .ok_or_else(|| AmqpError::not_found(format_args!("no {what}")))?;
             if !d.passive {
+                // As RabbitMQ: a differing `exclusive` is checked first and is
+                // 405 (the owner must match exactly), not an inequivalent arg.
+                if q.exclusive_owner.is_some() != d.exclusive {
+                    return Err(locked_queue(&name, &vname));
+                }
                 if q.durable != d.durable {
                     return Err(inequivalent(&what, "durable", d.durable, q.durable));
-                }
-                if q.exclusive_owner.is_some() != d.exclusive {
-                    return Err(inequivalent(
-                        &what,
-                        "exclusive",
-                        d.exclusive,
-                        q.exclusive_owner.is_some(),
-                    ));
                 }
                 if q.auto_delete != d.auto_delete {
                     return Err(inequivalent(
@@ -290,14 +308,11 @@ impl Broker {
                     ));
                 }
                 if let Some(key) = inequivalent_key(&q.arguments, &d.arguments) {
-                    let show =
-                        |t: &FieldTable| t.get(key).map_or("none".to_owned(), |v| format!("{v:?}"));
-                    return Err(inequivalent(
-                        &what,
-                        key,
-                        show(&d.arguments),
-                        show(&q.arguments),
-                    ));
+                    return Err(AmqpError::precondition(format_args!(
+                        "inequivalent arg '{key}' for {what}: received {} but current is {}",
+                        arg_value(d.arguments.get(key)),
+                        arg_value(q.arguments.get(key)),
+                    )));
                 }
             }
             q.last_used = now;
@@ -317,11 +332,11 @@ impl Broker {
         let owner = d.exclusive.then_some(ch.conn);
         let q = Queue::new(
             v,
-            name.clone(),
-            d.durable,
+            QueueDeclare {
+                queue: name.clone(),
+                ..d
+            },
             owner,
-            d.auto_delete,
-            d.arguments,
             args,
             now,
         );
@@ -367,10 +382,9 @@ impl Broker {
     /// 405 when another connection owns the exclusive queue.
     pub(crate) fn check_exclusive(&self, id: QueueId, ch: ChannelRef, vname: &str) -> Result<()> {
         match self.queue(id) {
-            Some(q) if q.exclusive_owner.is_some_and(|o| o != ch.conn) => Err(AmqpError::locked(format_args!(
-                "cannot obtain exclusive access to locked queue '{}' in vhost '{vname}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.",
-                q.name
-            ))),
+            Some(q) if q.exclusive_owner.is_some_and(|o| o != ch.conn) => {
+                Err(locked_queue(&q.name, vname))
+            }
             _ => Ok(()),
         }
     }
@@ -419,7 +433,7 @@ impl Broker {
         }
         if if_empty && !q.ready.is_empty() {
             return Err(AmqpError::precondition(format_args!(
-                "queue '{name}' in vhost '{vname}' is not empty"
+                "queue '{name}' in vhost '{vname}' not empty"
             )));
         }
         let count = q.message_count();

@@ -168,7 +168,7 @@ pub fn validate_x_match(args: &FieldTable) -> Result<(), AmqpError> {
 }
 
 /// The type names RabbitMQ's decoder gives field values (used in its texts).
-fn erlang_type(v: &FieldValue) -> &'static str {
+pub(crate) fn erlang_type(v: &FieldValue) -> &'static str {
     use FieldValue::*;
     match v {
         Bool(_) => "bool",
@@ -193,7 +193,7 @@ fn erlang_type(v: &FieldValue) -> &'static str {
 
 /// A value printed the way Erlang's `~tp` prints the decoded term, so error
 /// texts read like RabbitMQ's.
-fn erlang_term(v: &FieldValue) -> String {
+pub(crate) fn erlang_term(v: &FieldValue) -> String {
     let mut out = String::new();
     write_term(&mut out, v);
     out

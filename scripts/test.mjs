@@ -1,0 +1,67 @@
+// npm test: builds, then runs every suite in turn, streaming its output. A failing
+// suite does not stop the others; the exit code is non-zero if any failed.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, run } from './build.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Test files under `dir` whose names match `re`, as repo-relative paths. */
+function files(dir, re) {
+  const abs = path.join(root, dir);
+  if (!fs.existsSync(abs)) return [];
+  return fs
+    .readdirSync(abs, { recursive: true })
+    .filter((f) => re.test(f) && !f.split(path.sep).includes('node_modules'))
+    .map((f) => path.join(dir, f))
+    .sort();
+}
+
+// A `needs` check returns how to install what is missing, or nothing when all is there.
+const ok = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+const needChromium = () =>
+  fs.existsSync('/usr/bin/chromium') ? null : 'apt-get update && apt-get install -y chromium chromium-driver';
+const needPika = () => (ok('python3', ['-c', 'import pika']) ? null : 'pip install pika');
+
+const jsTests = files('tests/js', /\.test\.mjs$/);
+const browserTests = files('tests/browser', /\.test\.mjs$/);
+const pythonTests = files('tests/python', /(^|\/)test_[^/]*\.py$/);
+
+// One line per suite; `when` drops a suite that has no tests yet.
+const suites = [
+  { name: 'build', fn: build },
+  { name: 'cargo fmt', cmd: ['cargo', 'fmt', '--check'] },
+  { name: 'cargo clippy', cmd: ['cargo', 'clippy', '--all-targets', '--', '-D', 'warnings'] },
+  { name: 'cargo test', cmd: ['cargo', 'test', '--no-fail-fast'] },
+  { name: 'node tests', when: jsTests.length, cmd: ['node', '--test', ...jsTests] },
+  { name: 'browser tests', when: browserTests.length, needs: needChromium, cmd: ['node', '--test', ...browserTests] },
+  { name: 'pika tests', when: pythonTests.length, needs: needPika, cmd: ['python3', '-m', 'unittest', '-v', ...pythonTests] },
+].filter((s) => s.when ?? true);
+
+const results = [];
+for (const s of suites) {
+  console.log(`\n=== ${s.name} ===`);
+  const t0 = performance.now();
+  let status = 'ok';
+  const missing = s.needs?.();
+  if (missing) {
+    console.error(`${s.name}: a system part is missing; install it with:\n  ${missing}`);
+    status = 'MISSING';
+  } else {
+    try {
+      s.fn ? s.fn() : run(s.cmd[0], s.cmd.slice(1));
+    } catch (e) {
+      console.error(`${s.name}: ${e.message}`);
+      status = 'FAILED';
+    }
+  }
+  results.push({ name: s.name, status, secs: (performance.now() - t0) / 1000 });
+}
+
+console.log('\n=== summary ===');
+for (const r of results) console.log(`${r.name.padEnd(16)} ${r.status.padEnd(8)} ${r.secs.toFixed(1).padStart(6)}s`);
+const bad = results.filter((r) => r.status !== 'ok').map((r) => r.name);
+console.log(bad.length ? `not ok: ${bad.join(', ')}` : 'all suites ok');
+process.exit(bad.length ? 1 : 0);
