@@ -34,7 +34,8 @@ use super::value::{FieldTable, FieldValue, ShortStr};
 
 /// Why a message was dead-lettered; the words are those of the `reason`
 /// field in `x-death`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DeadLetterReason {
     /// `basic.reject` or `basic.nack` with `requeue = false`.
     Rejected,

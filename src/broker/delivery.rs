@@ -271,7 +271,7 @@ impl Broker {
     /// The consumer that gets the next message: round-robin among those of
     /// the highest priority with room; with single active consumer, only the
     /// first.
-    fn pick_consumer(&self, q: QueueId) -> Option<usize> {
+    pub(crate) fn pick_consumer(&self, q: QueueId) -> Option<usize> {
         let queue = self.queue(q)?;
         let n = queue.consumers.len();
         let has_room = |c: &QueueConsumer| {

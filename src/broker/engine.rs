@@ -245,6 +245,11 @@ impl Broker {
         self.store_emitted
     }
 
+    /// How many store records have been emitted (the number of the last one).
+    pub fn store_emitted(&self) -> u64 {
+        self.store_emitted
+    }
+
     /// The host made every store record up to number `n` durable.
     pub fn store_durable(&mut self, n: u64) {
         if n <= self.store_durable {

@@ -6,14 +6,18 @@ use super::dead_letter::DeadLetterReason;
 use super::ids::{ChannelRef, ConnId, MsgId};
 use super::value::ShortStr;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Event {
+    #[serde(rename = "at")]
     pub at_ms: u64,
+    #[serde(flatten)]
     pub kind: EventKind,
 }
 
 /// Why a message left a queue without being acked or dead-lettered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DropReason {
     /// `x-max-length`/`-bytes` with `drop-head` and no dead-letter exchange.
     MaxLen,
@@ -32,7 +36,12 @@ pub enum DropReason {
     DeadLetterFailed,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
 pub enum EventKind {
     Published {
         msg: MsgId,

@@ -4,7 +4,6 @@
 use super::args::Overflow;
 use super::channel::{Mode, Pending};
 use super::dead_letter::{is_cycle, DeadLetterReason};
-use super::dedup::dedup_key;
 use super::effect::Effect;
 use super::engine::Broker;
 use super::error::{AmqpError, ReplyCode, Result};
@@ -188,10 +187,10 @@ impl Broker {
             .get("x-deduplication-header")
             .and_then(FieldValue::as_str)
             .map(str::to_owned);
-        match (&mut x.dedup, dedup_key(message, header.as_deref())) {
-            (Some(cache), Some(key)) => cache.is_duplicate(&key, now),
-            _ => false,
-        }
+        // The message's own `x-cache-ttl` header, if any, sets its key's TTL.
+        x.dedup
+            .as_mut()
+            .is_some_and(|cache| cache.is_duplicate_message(message, header.as_deref(), now))
     }
 
     /// Collects the queues a message reaches: bindings (exchange to exchange
@@ -275,16 +274,15 @@ impl Broker {
         };
         if let Some(cache) = &mut queue.dedup {
             let header = queue.args.dedup.as_ref().and_then(|d| d.header.clone());
-            if let Some(key) = dedup_key(&msg, header.as_deref()) {
-                if cache.is_duplicate(&key, now) {
-                    let queue = queue.name.clone();
-                    self.event(|| EventKind::Dropped {
-                        msg: msg_id,
-                        queue,
-                        reason: DropReason::Duplicate,
-                    });
-                    return Enqueued::Duplicate;
-                }
+            // The message's own `x-cache-ttl` header, if any, sets its key's TTL.
+            if cache.is_duplicate_message(&msg, header.as_deref(), now) {
+                let queue = queue.name.clone();
+                self.event(|| EventKind::Dropped {
+                    msg: msg_id,
+                    queue,
+                    reason: DropReason::Duplicate,
+                });
+                return Enqueued::Duplicate;
             }
         }
         let expires_at = queue.expiry_for(&msg, now);
@@ -309,8 +307,10 @@ impl Broker {
                     for e in dropped {
                         self.dead_letter(q, e, DeadLetterReason::MaxLen);
                     }
-                    if !fits {
-                        // x-max-length 0: the new message itself is the head.
+                    // x-max-length 0 (or a body over x-max-length-bytes): the
+                    // new message itself is the head, unless a consumer is
+                    // ready to take it at once, as in RabbitMQ.
+                    if !fits && self.pick_consumer(q).is_none() {
                         self.dead_letter(q, entry, DeadLetterReason::MaxLen);
                         return Enqueued::Accepted(None);
                     }

@@ -5,7 +5,8 @@ use super::engine::Broker;
 use super::ids::{ChannelRef, MsgId};
 use super::value::ShortStr;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct QueueCounts {
     pub ready: usize,
     pub ready_bytes: usize,
@@ -14,7 +15,8 @@ pub struct QueueCounts {
     pub consumers: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct QueueView {
     pub vhost: ShortStr,
     pub name: ShortStr,
@@ -26,7 +28,8 @@ pub struct QueueView {
     pub ready: Vec<(MsgId, u32)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ExchangeView {
     pub vhost: ShortStr,
     pub name: ShortStr,
@@ -35,7 +38,8 @@ pub struct ExchangeView {
     pub bindings: Vec<(ShortStr, ShortStr)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ConsumerView {
     pub queue: ShortStr,
     pub channel: ChannelRef,
@@ -45,7 +49,8 @@ pub struct ConsumerView {
     pub unacked: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChannelView {
     pub channel: ChannelRef,
     pub prefetch: u16,
@@ -56,7 +61,8 @@ pub struct ChannelView {
     pub tx: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     pub now_ms: u64,
     pub exchanges: Vec<ExchangeView>,

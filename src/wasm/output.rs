@@ -1,0 +1,130 @@
+//! Effects for in-process (direct) clients, packed into one byte buffer per
+//! drain so a burst of deliveries crosses into JavaScript in one call.
+//!
+//! Layout, little-endian: per effect `kind u8, conn u32, channel u16`, then
+//! the kind's fields. Strings are `len u8 + UTF-8`; blobs `len u32 + bytes`;
+//! tags are f64 (exact up to 2^53). Properties travel as an AMQP content
+//! header, decoded on demand by `decodeProperties`. `js/output.js` reads it.
+
+use crate::amqp::codec::encode_content_header;
+use crate::broker::{Effect, Message, ShortStr};
+
+pub const DELIVER: u8 = 1;
+pub const GET_OK: u8 = 2;
+pub const GET_EMPTY: u8 = 3;
+pub const CONFIRM: u8 = 4;
+pub const RETURN: u8 = 5;
+pub const CANCEL: u8 = 6;
+pub const CLOSE_CHANNEL: u8 = 7;
+pub const CLOSE_CONNECTION: u8 = 8;
+pub const BLOCKED: u8 = 9;
+
+fn str8(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let n = b.len().min(255);
+    out.push(n as u8);
+    out.extend_from_slice(&b[..n]);
+}
+
+fn blob(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+fn head(out: &mut Vec<u8>, kind: u8, conn: u32, channel: u16) {
+    out.push(kind);
+    out.extend_from_slice(&conn.to_le_bytes());
+    out.extend_from_slice(&channel.to_le_bytes());
+}
+
+fn message(out: &mut Vec<u8>, m: &Message) {
+    str8(out, &m.exchange);
+    str8(out, &m.routing_key);
+    if m.properties.is_empty() {
+        blob(out, &[]);
+    } else {
+        let mut h = Vec::new();
+        encode_content_header(m.body.len() as u64, &m.properties, &mut h);
+        blob(out, &h);
+    }
+    blob(out, &m.body);
+}
+
+fn error(out: &mut Vec<u8>, code: u16, text: &str, class_id: u16, method_id: u16) {
+    out.extend_from_slice(&code.to_le_bytes());
+    str8(out, text);
+    out.extend_from_slice(&class_id.to_le_bytes());
+    out.extend_from_slice(&method_id.to_le_bytes());
+}
+
+/// Appends one effect.
+pub fn pack(e: &Effect, out: &mut Vec<u8>) {
+    match e {
+        Effect::Deliver {
+            to,
+            consumer_tag,
+            delivery_tag,
+            redelivered,
+            message: m,
+        } => {
+            head(out, DELIVER, to.conn.0, to.channel);
+            out.extend_from_slice(&(*delivery_tag as f64).to_le_bytes());
+            out.push(u8::from(*redelivered));
+            str8(out, consumer_tag);
+            message(out, m);
+        }
+        Effect::GetOk {
+            to,
+            delivery_tag,
+            redelivered,
+            message_count,
+            message: m,
+        } => {
+            head(out, GET_OK, to.conn.0, to.channel);
+            out.extend_from_slice(&(*delivery_tag as f64).to_le_bytes());
+            out.push(u8::from(*redelivered));
+            out.extend_from_slice(&message_count.to_le_bytes());
+            message(out, m);
+        }
+        Effect::GetEmpty { to } => head(out, GET_EMPTY, to.conn.0, to.channel),
+        Effect::Confirm {
+            to,
+            delivery_tag,
+            multiple,
+            ack,
+        } => {
+            head(out, CONFIRM, to.conn.0, to.channel);
+            out.extend_from_slice(&(*delivery_tag as f64).to_le_bytes());
+            out.push(u8::from(*multiple));
+            out.push(u8::from(*ack));
+        }
+        Effect::Return {
+            to,
+            reply_code,
+            reply_text,
+            message: m,
+        } => {
+            head(out, RETURN, to.conn.0, to.channel);
+            out.extend_from_slice(&reply_code.to_le_bytes());
+            str8(out, reply_text);
+            message(out, m);
+        }
+        Effect::Cancel { to, consumer_tag } => {
+            head(out, CANCEL, to.conn.0, to.channel);
+            str8(out, consumer_tag);
+        }
+        Effect::CloseChannel { to, error: e } => {
+            head(out, CLOSE_CHANNEL, to.conn.0, to.channel);
+            error(out, e.code.code(), &e.text, e.class_id, e.method_id);
+        }
+        Effect::CloseConnection { to, error: e } => {
+            head(out, CLOSE_CONNECTION, to.0, 0);
+            error(out, e.code.code(), &e.text, e.class_id, e.method_id);
+        }
+        Effect::Blocked { to, reason } => {
+            head(out, BLOCKED, to.0, 0);
+            out.push(u8::from(reason.is_some()));
+            str8(out, reason.as_ref().map_or("", ShortStr::as_str));
+        }
+    }
+}
