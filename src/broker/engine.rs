@@ -484,9 +484,14 @@ impl Broker {
     }
 
     pub(crate) fn close_connection_state(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        // Nothing more goes to a connection on its way out, not even while
+        // its first channels' messages are requeued or dead-lettered.
+        for ch in c.channels.iter_mut().flatten() {
+            ch.flow_active = false;
+        }
         let numbers: Vec<u16> = c
             .channels
             .iter()

@@ -422,7 +422,9 @@ impl Broker {
         let message = Rc::new(message);
         for q in targets {
             self.enqueue(now, q, message.clone(), msg_id);
-            self.mark_dirty(q);
+            // At once, as for a publish: a TTL of 0 still reaches a consumer
+            // that is ready now (the timers would expire it first).
+            self.dispatch(q);
         }
     }
 

@@ -247,7 +247,8 @@ impl Broker {
     pub(crate) fn requeue(&mut self, q: QueueId, entry: Entry) {
         let now = self.now;
         let Some(queue) = self.queue(q) else {
-            return; // its queue was deleted: the message goes with it
+            // Its queue was deleted: the message goes with it.
+            return self.entry_gone(q, &entry, DropReason::QueueDeleted);
         };
         if entry.expires_at <= now {
             return self.expire(q, entry);
@@ -296,7 +297,8 @@ impl Broker {
     pub(crate) fn dead_letter(&mut self, q: QueueId, entry: Entry, reason: DeadLetterReason) {
         let now = self.now;
         let Some(queue) = self.queue(q) else {
-            return;
+            // A delivery of a deleted queue: nothing to dead-letter it from.
+            return self.entry_gone(q, &entry, DropReason::QueueDeleted);
         };
         let Some(dlx) = queue.args.dead_letter_exchange.clone() else {
             let why = match reason {
