@@ -250,6 +250,13 @@ fn settling_a_persistent_message_is_recorded() {
     w.prefetch(ch, 3);
     w.consume(ch, "dq", false);
     assert_eq!(w.bodies(ch), ["ack", "requeue", "drop"]);
+    // Each delivery of a persistent message is recorded, so a crash while it
+    // is out brings it back marked redelivered.
+    let delivered: Vec<StoreRecord> = seqs
+        .iter()
+        .map(|&seq| StoreRecord::Delivered { seq, deliveries: 1 })
+        .collect();
+    assert_eq!(log(&mut w), delivered);
     w.broker.channel_flow(w.now, ch, false).unwrap();
     w.ack(ch, 1, false).unwrap();
     w.reject(ch, 2, true).unwrap();
@@ -364,7 +371,12 @@ fn unacked_messages_at_a_crash_come_back() {
     assert_eq!(r.ready("/", "dq"), 1);
     let c = r.client();
     r.consume(c, "dq", false);
-    assert_eq!(r.bodies(c), ["held"]);
+    let got = r.deliveries(c);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "held");
+    // It had been delivered once: it comes back marked so, as in RabbitMQ.
+    assert!(got[0].redelivered);
+    assert_eq!(got[0].header("x-delivery-count"), Some(&FieldValue::I64(1)));
 }
 
 #[test]

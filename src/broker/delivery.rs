@@ -11,6 +11,7 @@ use super::event::EventKind;
 use super::ids::{ChannelRef, QueueId};
 use super::message::Message;
 use super::queue::{Entry, QueueConsumer, NEVER};
+use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
 use std::rc::Rc;
 
@@ -356,6 +357,18 @@ impl Broker {
         }
         if let Some(queue) = self.queue_mut(q) {
             queue.unacked += 1;
+        }
+        if entry.msg.persistent()
+            && self
+                .queue(q)
+                .is_some_and(|queue| self.persists_queue(queue))
+        {
+            // So that a message out at a crash comes back marked redelivered,
+            // as RabbitMQ's queue index does.
+            self.record(StoreRecord::Delivered {
+                seq: entry.seq,
+                deliveries: entry.deliveries,
+            });
         }
         if deadline != NEVER {
             self.timeouts.insert((deadline, ch, tag));
