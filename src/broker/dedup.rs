@@ -2,11 +2,12 @@
 //! a queue or exchange declared with `x-message-deduplication = true` drops a
 //! message whose deduplication key it has seen recently.
 //!
-//! - The key is the value of the header named by `x-deduplication-header`
-//!   (default: the header `x-deduplication-header` itself). A message without
-//!   it is never a duplicate. There is no fallback to `message-id`: LavinMQ
-//!   has none, and with one, apps reusing message ids would lose messages
-//!   without having asked for deduplication.
+//! - The key is the value of the header named by `x-deduplication-header`;
+//!   without that argument, the header `x-deduplication-header` itself as in
+//!   LavinMQ, and failing that the `message-id` property (LavinMQ has no such
+//!   fallback; publishers that set message ids get deduplication without
+//!   extra headers, and only on queues that asked for it). A message without
+//!   a key is never a duplicate.
 //! - `x-cache-size` bounds the number of remembered keys (LavinMQ's default
 //!   is 128); when full, the oldest remembered key is forgotten.
 //! - `x-cache-ttl` (ms) makes keys expire; absent, they stay until evicted.
@@ -126,6 +127,16 @@ impl DedupCache {
         };
         let ttl = dedup_ttl(msg).or(self.ttl_ms);
         self.is_duplicate_with_ttl(&key, ttl, now_ms)
+    }
+
+    /// Forgets a message's key: a publish that was refused (a full queue with
+    /// `reject-publish`) was not accepted, so its retry must not count as a
+    /// duplicate and be dropped after an ack.
+    pub fn forget_message(&mut self, msg: &Message, header: Option<&str>) {
+        if let Some(key) = dedup_key(msg, header) {
+            // Its entry in `order` goes stale and is skipped.
+            self.slots.remove(&key[..]);
+        }
     }
 
     fn remember(&mut self, key: &[u8], ttl_ms: Option<u64>, now_ms: u64) {

@@ -317,6 +317,10 @@ impl Broker {
                 }
                 Overflow::RejectPublish | Overflow::RejectPublishDlx => {
                     let dlx = queue.args.overflow == Overflow::RejectPublishDlx;
+                    if let Some(cache) = &mut queue.dedup {
+                        let header = queue.args.dedup.as_ref().and_then(|d| d.header.clone());
+                        cache.forget_message(&entry.msg, header.as_deref());
+                    }
                     let name = queue.name.clone();
                     self.event(|| EventKind::Refused {
                         msg: msg_id,

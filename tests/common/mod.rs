@@ -354,3 +354,137 @@ pub fn table(pairs: &[(&str, FieldValue)]) -> FieldTable {
         .iter()
         .fold(FieldTable::new(), |t, (k, v)| t.with(k, v.clone()))
 }
+
+// ---- publishing in bursts, confirms, dead-letter headers -------------------
+
+impl World {
+    /// Publishes without running timers or releasing confirms, so that
+    /// several publishes can be flushed together as one burst.
+    pub fn send(
+        &mut self,
+        ch: ChannelRef,
+        x: &str,
+        key: &str,
+        body: &str,
+        props: Properties,
+        mandatory: bool,
+    ) -> Result<(), AmqpError> {
+        let m = Message::new(s(x), s(key), props, body.as_bytes().to_vec());
+        self.broker.basic_publish(self.now, ch, m, mandatory, false)
+    }
+
+    pub fn confirm_select(&mut self, ch: ChannelRef) {
+        self.broker.confirm_select(self.now, ch).unwrap();
+        self.settle();
+    }
+
+    pub fn durable_queue_with(&mut self, ch: ChannelRef, q: &str, args: FieldTable) {
+        self.broker
+            .queue_declare(
+                self.now,
+                ch,
+                QueueDeclare {
+                    queue: s(q),
+                    durable: true,
+                    arguments: args,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        self.settle();
+    }
+
+    /// `basic.get`: the message, if the queue had one ready.
+    pub fn get(&mut self, ch: ChannelRef, q: &str, no_ack: bool) -> Option<Seen> {
+        self.broker.basic_get(self.now, ch, q, no_ack).unwrap();
+        self.settle();
+        let mut got = self.deliveries(ch);
+        let empty = self
+            .effects
+            .iter()
+            .position(|e| matches!(e, Effect::GetEmpty { to } if *to == ch));
+        if let Some(at) = empty {
+            self.effects.remove(at);
+        }
+        got.pop()
+    }
+
+    /// Does the queue exist?
+    pub fn exists(&self, q: &str) -> bool {
+        self.broker.queue_counts("/", q).is_some()
+    }
+
+    /// The lifecycle events recorded since the last call.
+    pub fn events(&mut self) -> Vec<warren::broker::EventKind> {
+        self.broker
+            .take_events()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+}
+
+/// Properties of a persistent message (`delivery-mode = 2`).
+pub fn persistent() -> Properties {
+    Properties {
+        delivery_mode: Some(2),
+        ..Default::default()
+    }
+}
+
+/// Properties with a per-message TTL (`expiration`).
+pub fn expiring(ms: &str) -> Properties {
+    Properties {
+        expiration: Some(s(ms)),
+        ..Default::default()
+    }
+}
+
+/// Properties carrying the given headers.
+pub fn with_headers(pairs: &[(&str, FieldValue)]) -> Properties {
+    Properties {
+        headers: Some(table(pairs)),
+        ..Default::default()
+    }
+}
+
+/// The entries of a message's `x-death` header, newest first.
+pub fn deaths(m: &Message) -> Vec<FieldTable> {
+    match m.properties.header("x-death") {
+        Some(FieldValue::Array(items)) => items
+            .iter()
+            .map(|v| v.as_table().cloned().expect("x-death entry is a table"))
+            .collect(),
+        None => Vec::new(),
+        Some(other) => panic!("x-death is {other:?}"),
+    }
+}
+
+/// A string field of a table.
+pub fn text(t: &FieldTable, k: &str) -> Option<String> {
+    t.get(k).and_then(FieldValue::as_str).map(str::to_owned)
+}
+
+/// A string header of a message.
+pub fn header_text(m: &Message, k: &str) -> Option<String> {
+    m.properties
+        .header(k)
+        .and_then(FieldValue::as_str)
+        .map(str::to_owned)
+}
+
+/// Confirms as (tag, multiple, ack) turned into one (sequence number, ack)
+/// per publish, in the order they were confirmed.
+pub fn per_publish(confirms: &[(u64, bool, bool)]) -> Vec<(u64, bool)> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    for &(tag, multiple, ack) in confirms {
+        if multiple {
+            out.extend((last + 1..=tag).map(|seq| (seq, ack)));
+        } else {
+            out.push((tag, ack));
+        }
+        last = last.max(tag);
+    }
+    out
+}
