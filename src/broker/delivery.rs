@@ -329,59 +329,57 @@ impl Broker {
             entry.msg.clone()
         };
         entry.deliveries += 1;
+        let (seq, msg_id, deliveries) = (entry.seq, entry.msg_id, entry.deliveries);
+        let persisted = entry.msg.persistent()
+            && self
+                .queue(q)
+                .is_some_and(|queue| self.persists_queue(queue));
+        // One channel lookup: the tag, and the unacked record unless automatic
+        // acknowledgment ends the message here.
         let Some(channel) = self.channel_mut(ch) else {
             return (0, redelivered, message);
         };
         let tag = channel.take_tag();
+        let settled = if no_ack {
+            Some(entry)
+        } else {
+            channel.unacked.push_back(Unacked {
+                tag,
+                queue: q,
+                entry,
+                consumer: consumer.clone(),
+                deadline,
+            });
+            None
+        };
         if self.config.events {
-            let queue = self
-                .queue(q)
-                .map(|q| q.name.clone())
-                .unwrap_or_else(ShortStr::empty);
-            let (msg, count) = (entry.msg_id, entry.deliveries - 1);
-            let consumer_tag = consumer.clone();
+            let queue = self.queue_name(q);
             self.event(|| EventKind::Delivered {
-                msg,
+                msg: msg_id,
                 queue,
                 to: ch,
-                consumer_tag,
+                consumer_tag: consumer,
                 delivery_tag: tag,
                 redelivered,
-                delivery_count: count,
+                delivery_count: deliveries - 1,
                 auto_ack: no_ack,
             });
         }
-        if no_ack {
+        if let Some(entry) = settled {
             self.entry_settled(q, &entry);
             return (tag, redelivered, message);
         }
         if let Some(queue) = self.queue_mut(q) {
             queue.unacked += 1;
         }
-        if entry.msg.persistent()
-            && self
-                .queue(q)
-                .is_some_and(|queue| self.persists_queue(queue))
-        {
+        if persisted {
             // So that a message out at a crash comes back marked redelivered,
             // as RabbitMQ's queue index does.
-            self.record(StoreRecord::Delivered {
-                seq: entry.seq,
-                deliveries: entry.deliveries,
-            });
+            self.record(StoreRecord::Delivered { seq, deliveries });
         }
         if deadline != NEVER {
             self.timeouts.insert((deadline, ch, tag));
             self.schedule(deadline);
-        }
-        if let Some(channel) = self.channel_mut(ch) {
-            channel.unacked.push_back(Unacked {
-                tag,
-                queue: q,
-                entry,
-                consumer,
-                deadline,
-            });
         }
         (tag, redelivered, message)
     }

@@ -347,6 +347,26 @@ impl Broker {
         })
     }
 
+    /// The connection's vhost and the open channel, in one lookup.
+    pub(crate) fn vhost_and_channel(&mut self, ch: ChannelRef) -> Result<(VhostId, &mut Channel)> {
+        let conn = self
+            .conns
+            .get_mut(&ch.conn)
+            .ok_or_else(|| AmqpError::command_invalid("connection is not open"))?;
+        let vhost = conn.vhost;
+        match conn
+            .channels
+            .get_mut(ch.channel as usize)
+            .and_then(Option::as_mut)
+        {
+            Some(c) => Ok((vhost, c)),
+            None => Err(AmqpError::new(
+                ReplyCode::ChannelError,
+                format_args!("expected 'channel.open' on channel {}", ch.channel),
+            )),
+        }
+    }
+
     pub(crate) fn conn_vhost(&self, conn: ConnId) -> Result<VhostId> {
         self.conns
             .get(&conn)

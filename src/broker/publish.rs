@@ -64,8 +64,7 @@ impl Broker {
                 )));
             }
         }
-        let v = self.conn_vhost(ch.conn)?;
-        let channel = self.open_channel(ch)?;
+        let (v, channel) = self.vhost_and_channel(ch)?;
         if let Mode::Tx { publishes, .. } = &mut channel.mode {
             // Checked now so the client hears of a bad exchange at once.
             publishes.push((message, mandatory));
@@ -73,13 +72,15 @@ impl Broker {
                 return Ok(());
             };
             let exchange = m.exchange.clone();
-            return self.check_publishable(v, &exchange);
+            return self.check_publishable(v, &exchange).map(|_| ());
         }
         let seq = channel.next_confirm_seq();
         self.publish_one(now, ch, v, message, mandatory, seq)
     }
 
-    fn check_publishable(&self, v: VhostId, exchange: &str) -> Result<()> {
+    /// A client may publish to `exchange`: it exists and is not internal.
+    /// Returns whether the exchange deduplicates.
+    fn check_publishable(&self, v: VhostId, exchange: &str) -> Result<bool> {
         let vname = self.vhost_name(v);
         match self.vhost_ref(v).exchanges.get(exchange) {
             None => Err(AmqpError::not_found(format_args!(
@@ -88,7 +89,7 @@ impl Broker {
             Some(x) if x.internal => Err(AmqpError::access_refused(format_args!(
                 "cannot publish to internal exchange '{exchange}' in vhost '{vname}'"
             ))),
-            Some(_) => Ok(()),
+            Some(x) => Ok(x.dedup.is_some()),
         }
     }
 
@@ -102,7 +103,7 @@ impl Broker {
         mandatory: bool,
         seq: Option<u64>,
     ) -> Result<()> {
-        self.check_publishable(v, &message.exchange)?;
+        let dedup = self.check_publishable(v, &message.exchange)?;
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         self.event(|| EventKind::Published {
@@ -124,7 +125,7 @@ impl Broker {
                 .and_then(|h| h.remove("BCC")),
             None => None,
         };
-        if self.exchange_drops_duplicate(v, &message, now) {
+        if dedup && self.exchange_drops_duplicate(v, &message, now) {
             self.event(|| EventKind::Dropped {
                 msg: msg_id,
                 queue: ShortStr::empty(),
