@@ -1,3 +1,5 @@
 //! The AMQP 0-9-1 wire protocol, sans-IO: bytes in, engine calls, bytes out.
 
 pub mod codec;
+pub mod connection;
+pub mod server;

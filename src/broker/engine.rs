@@ -54,8 +54,9 @@ pub(crate) struct Vhost {
 pub(crate) struct Conn {
     pub info: ConnectionInfo,
     pub vhost: VhostId,
-    /// Indexed by channel number.
-    pub channels: Vec<Option<Channel>>,
+    /// Indexed by channel number; boxed so a client that opens a high
+    /// channel number costs a pointer per lower number, not a whole channel.
+    pub channels: Vec<Option<Box<Channel>>>,
 }
 
 pub(crate) struct QueueSlot {
@@ -325,7 +326,7 @@ impl Broker {
             .get(&ch.conn)?
             .channels
             .get(ch.channel as usize)?
-            .as_ref()
+            .as_deref()
     }
 
     pub(crate) fn channel_mut(&mut self, ch: ChannelRef) -> Option<&mut Channel> {
@@ -333,7 +334,7 @@ impl Broker {
             .get_mut(&ch.conn)?
             .channels
             .get_mut(ch.channel as usize)?
-            .as_mut()
+            .as_deref_mut()
     }
 
     /// The open channel, or the connection error a client gets for using a
@@ -409,7 +410,8 @@ impl Broker {
     // ---- connections and channels -----------------------------------------
 
     /// Registers a connection that completed its handshake. An unknown vhost
-    /// is 530 NOT_ALLOWED.
+    /// is 530 NOT_ALLOWED. While the broker is blocked, a `Blocked` effect for
+    /// the new connection is queued: send it after `connection.open-ok`.
     pub fn connection_open(&mut self, now_ms: u64, info: ConnectionInfo) -> Result<ConnId> {
         self.advance(now_ms);
         let vhost = self.vhost_id(&info.vhost).ok_or_else(|| {
@@ -468,7 +470,7 @@ impl Broker {
             self.close_connection_state(ch.conn);
             return Err(e);
         }
-        conn.channels[idx] = Some(Channel::new(ch));
+        conn.channels[idx] = Some(Box::new(Channel::new(ch)));
         self.event(|| EventKind::ChannelOpened { channel: ch });
         Ok(())
     }

@@ -226,7 +226,8 @@ impl Broker {
             });
         conn.vhost = id;
         conn.channels.clear();
-        conn.channels.push(Some(super::channel::Channel::new(ch)));
+        conn.channels
+            .push(Some(Box::new(super::channel::Channel::new(ch))));
         ch
     }
 

@@ -1,0 +1,157 @@
+//! What a host decides for its connections: users, vhosts, tuning proposals
+//! and resource limits. The defaults follow RabbitMQ's.
+
+use crate::amqp::codec::method::ConnectionStart;
+use crate::amqp::codec::{write_method_frame, Method};
+use crate::broker::{FieldTable, FieldValue};
+
+/// A login the server accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+    /// The vhosts this user may open; `None` allows every vhost.
+    pub vhosts: Option<Vec<String>>,
+}
+
+impl User {
+    pub fn new(name: &str, password: &str, vhosts: &[&str]) -> User {
+        User {
+            name: name.to_owned(),
+            password: password.to_owned(),
+            vhosts: Some(vhosts.iter().map(|v| (*v).to_owned()).collect()),
+        }
+    }
+
+    pub fn may_open(&self, vhost: &str) -> bool {
+        self.vhosts
+            .as_ref()
+            .map_or(true, |list| list.iter().any(|v| v == vhost))
+    }
+}
+
+/// Resource limits enforced per connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message body accepted; a bigger `body-size` closes the channel
+    /// with 406, as RabbitMQ's `max_message_size` does (default 128 MiB).
+    pub max_message_size: u64,
+    /// Output bytes a connection may have queued (produced and not yet
+    /// handed out, plus what the host reports with
+    /// [`Server::set_backlog`](crate::amqp::server::Server::set_backlog))
+    /// before reading from it should stop and deliveries to it pause.
+    pub max_output_bytes: usize,
+    /// Time from accepting a transport to `connection.open-ok` (RabbitMQ:
+    /// 10 s); a peer that takes longer is dropped.
+    pub handshake_timeout_ms: u64,
+    /// How long to wait for `connection.close-ok` after sending
+    /// `connection.close` before dropping the transport.
+    pub close_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: 128 * 1024 * 1024,
+            max_output_bytes: 4 * 1024 * 1024,
+            handshake_timeout_ms: 10_000,
+            close_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Settings for a [`Server`](crate::amqp::server::Server) and its connections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Logins; `guest`/`guest` on `/` by default.
+    pub users: Vec<User>,
+    /// Virtual hosts created in the broker at start (`/` always exists).
+    pub vhosts: Vec<String>,
+    /// Heartbeat interval proposed in `connection.tune`, in seconds (0: off).
+    /// The client's answer in `tune-ok` is the one used, as in RabbitMQ.
+    pub heartbeat_secs: u16,
+    /// Largest frame the server accepts (0: no limit). A client may choose
+    /// less, down to 4096, not more.
+    pub frame_max: u32,
+    /// Highest channel number (0: no limit). A client may choose less.
+    pub channel_max: u16,
+    pub limits: Limits,
+    /// `product`, `version` and `platform` in `connection.start`.
+    pub product: String,
+    pub version: String,
+    pub platform: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            users: vec![User::new("guest", "guest", &["/"])],
+            vhosts: vec!["/".to_owned()],
+            heartbeat_secs: 60,
+            frame_max: 131_072,
+            channel_max: 2047,
+            limits: Limits::default(),
+            product: "Warren".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            platform: "Rust".to_owned(),
+        }
+    }
+}
+
+/// The configuration as connections use it: shared by all of them, with the
+/// `connection.start` frame encoded once.
+#[derive(Debug)]
+pub struct Settings {
+    pub(crate) config: ServerConfig,
+    pub(crate) start_frame: Vec<u8>,
+}
+
+impl Settings {
+    pub fn new(config: ServerConfig) -> Settings {
+        let mut start_frame = Vec::new();
+        write_method_frame(0, &start_method(&config), &mut start_frame);
+        Settings {
+            config,
+            start_frame,
+        }
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+}
+
+/// Capabilities the server announces; the client keys `Warren` reads back
+/// from the client's properties are in `handshake.rs`.
+const CAPABILITIES: &[&str] = &[
+    "publisher_confirms",
+    "exchange_exchange_bindings",
+    "basic.nack",
+    "consumer_cancel_notify",
+    "connection.blocked",
+    "consumer_priorities",
+    "authentication_failure_close",
+    "per_consumer_qos",
+];
+
+fn start_method(config: &ServerConfig) -> Method {
+    let capabilities = CAPABILITIES
+        .iter()
+        .fold(FieldTable::new(), |t, c| t.with(c, FieldValue::Bool(true)));
+    let server_properties = FieldTable::new()
+        .with("capabilities", FieldValue::Table(capabilities))
+        .with("product", FieldValue::str(&config.product))
+        .with("version", FieldValue::str(&config.version))
+        .with("platform", FieldValue::str(&config.platform))
+        .with(
+            "information",
+            FieldValue::str("An AMQP 0-9-1 broker that runs natively and in WebAssembly"),
+        );
+    Method::from(ConnectionStart {
+        version_major: 0,
+        version_minor: 9,
+        server_properties,
+        mechanisms: b"PLAIN AMQPLAIN".to_vec(),
+        locales: b"en_US".to_vec(),
+    })
+}

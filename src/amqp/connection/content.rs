@@ -1,0 +1,147 @@
+//! Content assembly: `basic.publish`, then a content header, then body
+//! frames until `body-size` bytes have come, per channel, interleaved across
+//! channels. A header or body where none is expected is 505, as is a method
+//! where content is expected.
+
+use super::channels::ChanState;
+use super::{Connection, Env};
+use crate::amqp::codec::method::BasicPublish;
+use crate::amqp::codec::ContentHeader;
+use crate::broker::{AmqpError, Message, Props, ReplyCode};
+
+/// Bodies up to this size get their exact buffer at once; bigger ones grow
+/// as their frames come, so a header alone cannot reserve much memory.
+const RESERVE_MAX: u64 = 1 << 20;
+
+/// A publish waiting for its content.
+#[derive(Default)]
+pub(super) struct Assembly {
+    publish: Option<BasicPublish>,
+    /// The content header came.
+    has_header: bool,
+    /// Boxed only when there are any: moved cheaply, and the common case
+    /// (no properties) allocates nothing.
+    properties: Props,
+    body_size: u64,
+    body: Vec<u8>,
+}
+
+impl Connection {
+    pub(super) fn start_content(&mut self, channel: u16, publish: BasicPublish) {
+        let mut a = self.channels.take_spare().unwrap_or_default();
+        a.publish = Some(publish);
+        a.has_header = false;
+        a.body_size = 0;
+        if let Some(slot) = self.channels.slot_mut(channel) {
+            slot.content = Some(a);
+        }
+    }
+
+    pub(super) fn content_header(
+        &mut self,
+        env: &mut Env<'_>,
+        channel: u16,
+        header: ContentHeader,
+    ) {
+        match self.channels.state(channel) {
+            ChanState::Closing => return,
+            ChanState::Closed => return self.unexpected_content(env, channel, "header"),
+            ChanState::Open => {}
+        }
+        let max = self.settings.config.limits.max_message_size;
+        let Some(a) = self
+            .channels
+            .slot_mut(channel)
+            .and_then(|s| s.content.as_mut())
+            .filter(|a| !a.has_header)
+        else {
+            return self.unexpected_content(env, channel, "header");
+        };
+        if header.body_size > max {
+            let e = AmqpError::precondition(format_args!(
+                "message size {} is larger than configured max size {max}",
+                header.body_size
+            ));
+            self.fail_channel(env, channel, e.on(60, 40));
+            return self.poll_engine(env);
+        }
+        a.body_size = header.body_size;
+        a.has_header = true;
+        a.properties = Props::new(header.properties);
+        let reserve = usize::try_from(header.body_size.min(RESERVE_MAX)).unwrap_or(0);
+        a.body = Vec::with_capacity(reserve);
+        if header.body_size == 0 {
+            self.publish_content(env, channel);
+        }
+    }
+
+    pub(super) fn content_body(&mut self, env: &mut Env<'_>, channel: u16, payload: &[u8]) {
+        match self.channels.state(channel) {
+            ChanState::Closing => return,
+            ChanState::Closed => return self.unexpected_content(env, channel, "body"),
+            ChanState::Open => {}
+        }
+        let Some(a) = self
+            .channels
+            .slot_mut(channel)
+            .and_then(|s| s.content.as_mut())
+            .filter(|a| a.has_header)
+        else {
+            return self.unexpected_content(env, channel, "body");
+        };
+        let have = a.body.len() as u64;
+        let after = have.saturating_add(payload.len() as u64);
+        if after > a.body_size {
+            let e = AmqpError::new(
+                ReplyCode::UnexpectedFrame,
+                format_args!(
+                    "content body frames on channel {channel} exceed the announced body size {}",
+                    a.body_size
+                ),
+            );
+            return self.fail_connection(env, e);
+        }
+        a.body.extend_from_slice(payload);
+        if after == a.body_size {
+            self.publish_content(env, channel);
+        }
+    }
+
+    fn unexpected_content(&mut self, env: &mut Env<'_>, channel: u16, what: &str) {
+        let e = AmqpError::new(
+            ReplyCode::UnexpectedFrame,
+            format_args!("unexpected content {what} frame on channel {channel}"),
+        );
+        self.fail_connection(env, e);
+    }
+
+    /// The content is complete: the engine gets the message.
+    fn publish_content(&mut self, env: &mut Env<'_>, channel: u16) {
+        let Some(mut a) = self
+            .channels
+            .slot_mut(channel)
+            .and_then(|s| s.content.take())
+        else {
+            return;
+        };
+        let Some(publish) = a.publish.take().filter(|_| a.has_header) else {
+            return self.channels.put_spare(a);
+        };
+        let properties = std::mem::take(&mut a.properties);
+        let body = std::mem::take(&mut a.body).into_boxed_slice();
+        self.channels.put_spare(a);
+        let message = Message {
+            exchange: publish.exchange,
+            routing_key: publish.routing_key,
+            properties,
+            body,
+        };
+        let Some(ch) = self.channel_ref(channel) else {
+            return;
+        };
+        let r =
+            env.broker
+                .basic_publish(env.now, ch, message, publish.mandatory, publish.immediate);
+        self.answer(env, channel, (60, 40), r, |()| None);
+    }
+}

@@ -1,0 +1,300 @@
+//! One peer's protocol state: handshake, channels, content assembly,
+//! heartbeats and limits. Frames in become engine commands; engine effects
+//! and replies become frames out.
+//!
+//! Most hosts use [`Server`](crate::amqp::server::Server), which owns the
+//! broker and every connection and routes effects between them. A
+//! [`Connection`] is the per-peer part it drives.
+//!
+//! Input is untrusted: nothing here may panic, whatever the bytes. The lints
+//! below keep indexing, `unwrap` and friends out of this module.
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+
+mod channels;
+mod config;
+mod content;
+mod dispatch;
+mod handshake;
+mod input;
+mod output;
+mod timers;
+
+pub use config::{Limits, ServerConfig, Settings, User};
+
+use crate::amqp::codec::FRAME_MIN_SIZE;
+use crate::broker::{AmqpError, Broker, ChannelRef, ConnId, Effect, ShortStr};
+use channels::Channels;
+use std::rc::Rc;
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the 8-byte protocol header.
+    AwaitHeader,
+    /// `connection.start` sent.
+    AwaitStartOk,
+    /// `connection.tune` sent.
+    AwaitTuneOk,
+    /// Tuned; waiting for `connection.open`.
+    AwaitOpen,
+    /// Open: channels and methods flow.
+    Open,
+    /// `connection.close` sent; only `close`/`close-ok` count now.
+    Closing,
+    /// Done: the transport closes once the output is sent.
+    Closed,
+}
+
+/// Routes engine effects addressed to other connections.
+pub trait Peers {
+    fn deliver(&mut self, now_ms: u64, effect: Effect);
+}
+
+/// Drops every effect: for a connection that is alone with its broker.
+pub struct NoPeers;
+
+impl Peers for NoPeers {
+    fn deliver(&mut self, _now_ms: u64, _effect: Effect) {}
+}
+
+/// What a connection works with during one call.
+pub struct Env<'a> {
+    /// The host's clock, in milliseconds.
+    pub now: u64,
+    pub broker: &'a mut Broker,
+    pub peers: &'a mut dyn Peers,
+}
+
+/// What the client said about itself in `connection.start-ok`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Client {
+    pub user: ShortStr,
+    pub consumer_cancel_notify: bool,
+    pub connection_blocked: bool,
+    pub authentication_failure_close: bool,
+    pub connection_name: Option<String>,
+}
+
+/// One AMQP 0-9-1 connection, sans-IO.
+///
+/// # Calling contract
+/// - [`receive`](Self::receive) the transport's bytes as they come, split
+///   anywhere. Each method frame runs its engine command at once; effects for
+///   this connection are written to its output, those for others go to
+///   [`Env::peers`]. At the end of each call the broker is flushed (publisher
+///   confirms).
+/// - [`apply_effect`](Self::apply_effect) an engine effect addressed to this
+///   connection that arose elsewhere (another connection's publish, a timer).
+/// - Take bytes to send with [`take_output`](Self::take_output) after each
+///   call; when [`is_closed`](Self::is_closed) and the output is sent, close
+///   the transport.
+/// - Call [`handle_timeout`](Self::handle_timeout) at
+///   [`deadline`](Self::deadline) (heartbeats, handshake and close timeouts).
+/// - Call [`transport_closed`](Self::transport_closed) when the transport is
+///   gone: the engine requeues this connection's unacked deliveries.
+/// - Time is `Env::now`; it never goes backwards for a connection.
+pub struct Connection {
+    settings: Rc<Settings>,
+    phase: Phase,
+    id: Option<ConnId>,
+    peer: String,
+    client: Client,
+    /// The time of the current call.
+    now: u64,
+    /// Bytes of a frame (or protocol header) not complete yet.
+    partial: Vec<u8>,
+    /// Input is no longer parsed (after a framing error).
+    input_dead: bool,
+    /// Negotiated; 0 means no limit.
+    frame_max: u32,
+    channel_max: u16,
+    heartbeat_ms: u64,
+    last_recv: u64,
+    last_send: u64,
+    /// Handshake or close-ok deadline.
+    phase_deadline: Option<u64>,
+    channels: Channels,
+    out: Vec<u8>,
+    /// Scratch space for engine effects.
+    fx: Vec<Effect>,
+    /// Output the host reports as still queued in its transport.
+    backlog: usize,
+    /// Deliveries paused because output is over the limit.
+    paused: bool,
+}
+
+impl Connection {
+    /// A new transport, accepted at `now`. `peer` names it in logs and
+    /// management views (for example the remote address).
+    pub fn new(now: u64, peer: &str, settings: Rc<Settings>) -> Connection {
+        let handshake = settings.config.limits.handshake_timeout_ms;
+        Connection {
+            settings,
+            phase: Phase::AwaitHeader,
+            id: None,
+            peer: peer.to_owned(),
+            client: Client::default(),
+            now,
+            partial: Vec::new(),
+            input_dead: false,
+            frame_max: FRAME_MIN_SIZE,
+            channel_max: 0,
+            heartbeat_ms: 0,
+            last_recv: now,
+            last_send: now,
+            phase_deadline: Some(now.saturating_add(handshake)),
+            channels: Channels::default(),
+            out: Vec::new(),
+            fx: Vec::new(),
+            backlog: 0,
+            paused: false,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The engine's id for this connection, once `connection.open` succeeded.
+    pub fn conn_id(&self) -> Option<ConnId> {
+        self.id
+    }
+
+    pub fn peer_name(&self) -> &str {
+        &self.peer
+    }
+
+    /// The transport should be closed once the output is sent.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Takes the bytes to send, leaving `spare` (cleared) as the buffer to
+    /// write into next, so hosts can hand buffers back.
+    pub fn take_output(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        spare.clear();
+        std::mem::replace(&mut self.out, spare)
+    }
+
+    /// The transport is gone: the engine forgets the connection, requeueing
+    /// its unacked deliveries and removing its exclusive queues and consumers.
+    pub fn transport_closed(&mut self, env: &mut Env<'_>) {
+        self.enter(env.now);
+        self.out.clear();
+        self.finish(env);
+    }
+
+    /// Closes the connection from the server side (shutdown, a management
+    /// action): `connection.close` with 320 CONNECTION_FORCED.
+    pub fn force_close(&mut self, env: &mut Env<'_>, reason: &str) {
+        self.enter(env.now);
+        match self.phase {
+            Phase::Closing | Phase::Closed => {}
+            Phase::AwaitHeader => self.finish(env),
+            _ => {
+                let e = AmqpError::new(
+                    crate::broker::ReplyCode::ConnectionForced,
+                    format_args!("broker forced connection closure with reason '{reason}'"),
+                );
+                self.fail_connection(env, e);
+            }
+        }
+    }
+
+    /// Marks the start of a call at `now` (never earlier than the last one).
+    fn enter(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    fn channel_ref(&self, channel: u16) -> Option<ChannelRef> {
+        self.id.map(|id| ChannelRef::new(id, channel))
+    }
+
+    /// Sends the engine's queued effects on their way: this connection's to
+    /// its output, others' to their connections.
+    fn route(&mut self, env: &mut Env<'_>) {
+        if !env.broker.has_effects() {
+            return;
+        }
+        let mut fx = std::mem::take(&mut self.fx);
+        env.broker.drain_effects_into(&mut fx);
+        for effect in fx.drain(..) {
+            if Some(effect.conn()) == self.id {
+                self.write_effect(effect);
+            } else {
+                env.peers.deliver(env.now, effect);
+            }
+        }
+        self.fx = fx;
+    }
+
+    /// Runs the engine's timers and deliveries, then routes what they made.
+    fn poll_engine(&mut self, env: &mut Env<'_>) {
+        env.broker.poll(env.now);
+        self.route(env);
+    }
+
+    /// A connection exception: `connection.close` is sent, the engine forgets
+    /// the connection (if it has not already), and only `close-ok` (or
+    /// `close`) is heeded from now on.
+    fn fail_connection(&mut self, env: &mut Env<'_>, error: AmqpError) {
+        if matches!(self.phase, Phase::Closing | Phase::Closed) {
+            return;
+        }
+        self.write_connection_close(&error);
+        self.begin_closing();
+        if let Some(id) = self.id {
+            env.broker.connection_close(env.now, id);
+            self.poll_engine(env);
+        }
+    }
+
+    /// `connection.close` is out: wait for close-ok, but not forever.
+    fn begin_closing(&mut self) {
+        self.phase = Phase::Closing;
+        let wait = self.settings.config.limits.close_timeout_ms;
+        self.phase_deadline = Some(self.now.saturating_add(wait));
+    }
+
+    /// The connection is over: the engine forgets it and the transport is
+    /// to be closed once the output is sent.
+    fn finish(&mut self, env: &mut Env<'_>) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.phase_deadline = None;
+        self.partial = Vec::new();
+        if let Some(id) = self.id {
+            env.broker.connection_close(env.now, id);
+            self.poll_engine(env);
+        }
+    }
+
+    /// An error from an engine command: it has already released the channel
+    /// (soft error) or the connection (hard error); the peer is told.
+    fn engine_error(&mut self, env: &mut Env<'_>, channel: u16, error: AmqpError) {
+        if error.is_soft() {
+            self.fail_channel(env, channel, error);
+        } else {
+            self.fail_connection(env, error);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Bytes out: replies, closes, and engine effects encoded into the
+//! connection's one output buffer.
+
+use super::channels::ChanState;
+use super::{Connection, Phase};
+use crate::amqp::codec::method::{
+    BasicAck, BasicCancel, BasicDeliver, BasicGetEmpty, BasicGetOk, BasicNack, BasicReturn,
+    ChannelClose, ConnectionBlocked, ConnectionClose, ConnectionUnblocked, Method,
+};
+use crate::amqp::codec::{write_message, write_method_frame};
+use crate::broker::{AmqpError, Effect, Message, ShortStr};
+
+impl Connection {
+    pub(super) fn send_method(&mut self, channel: u16, method: &Method) {
+        write_method_frame(channel, method, &mut self.out);
+        self.last_send = self.now;
+    }
+
+    fn send_message(&mut self, channel: u16, method: &Method, message: &Message) {
+        write_message(
+            channel,
+            method,
+            &message.properties,
+            &message.body,
+            self.frame_max,
+            &mut self.out,
+        );
+        self.last_send = self.now;
+    }
+
+    pub(super) fn write_connection_close(&mut self, e: &AmqpError) {
+        let close = ConnectionClose {
+            reply_code: e.code.code(),
+            reply_text: ShortStr::truncated(&e.text),
+            class_id: e.class_id,
+            method_id: e.method_id,
+        };
+        self.send_method(0, &close.into());
+    }
+
+    pub(super) fn write_channel_close(&mut self, channel: u16, e: &AmqpError) {
+        let close = ChannelClose {
+            reply_code: e.code.code(),
+            reply_text: ShortStr::truncated(&e.text),
+            class_id: e.class_id,
+            method_id: e.method_id,
+        };
+        self.send_method(channel, &close.into());
+    }
+
+    /// An engine effect addressed to this connection that arose elsewhere
+    /// (another connection's command, a timer).
+    pub fn apply_effect(&mut self, now: u64, effect: Effect) {
+        self.enter(now);
+        self.write_effect(effect);
+    }
+
+    /// Encodes an effect. Effects for a connection or channel that is
+    /// closing are dropped: the engine has already released it.
+    pub(super) fn write_effect(&mut self, effect: Effect) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let channel = match &effect {
+            Effect::CloseConnection { .. } | Effect::Blocked { .. } => 0,
+            Effect::Deliver { to, .. }
+            | Effect::GetOk { to, .. }
+            | Effect::GetEmpty { to }
+            | Effect::Confirm { to, .. }
+            | Effect::Return { to, .. }
+            | Effect::Cancel { to, .. }
+            | Effect::CloseChannel { to, .. } => to.channel,
+        };
+        if channel != 0 && self.channels.state(channel) != ChanState::Open {
+            return;
+        }
+        match effect {
+            Effect::Deliver {
+                consumer_tag,
+                delivery_tag,
+                redelivered,
+                message,
+                ..
+            } => {
+                let m = BasicDeliver {
+                    consumer_tag,
+                    delivery_tag,
+                    redelivered,
+                    exchange: message.exchange.clone(),
+                    routing_key: message.routing_key.clone(),
+                };
+                self.send_message(channel, &m.into(), &message);
+            }
+            Effect::GetOk {
+                delivery_tag,
+                redelivered,
+                message_count,
+                message,
+                ..
+            } => {
+                let m = BasicGetOk {
+                    delivery_tag,
+                    redelivered,
+                    exchange: message.exchange.clone(),
+                    routing_key: message.routing_key.clone(),
+                    message_count,
+                };
+                self.send_message(channel, &m.into(), &message);
+            }
+            Effect::GetEmpty { .. } => {
+                let m = BasicGetEmpty {
+                    cluster_id: ShortStr::empty(),
+                };
+                self.send_method(channel, &m.into());
+            }
+            Effect::Confirm {
+                delivery_tag,
+                multiple,
+                ack: true,
+                ..
+            } => self.send_method(
+                channel,
+                &BasicAck {
+                    delivery_tag,
+                    multiple,
+                }
+                .into(),
+            ),
+            Effect::Confirm {
+                delivery_tag,
+                multiple,
+                ack: false,
+                ..
+            } => {
+                let m = BasicNack {
+                    delivery_tag,
+                    multiple,
+                    requeue: false,
+                };
+                self.send_method(channel, &m.into());
+            }
+            Effect::Return {
+                reply_code,
+                reply_text,
+                message,
+                ..
+            } => {
+                let m = BasicReturn {
+                    reply_code,
+                    reply_text,
+                    exchange: message.exchange.clone(),
+                    routing_key: message.routing_key.clone(),
+                };
+                self.send_message(channel, &m.into(), &message);
+            }
+            // RabbitMQ sends it with nowait: clients do not answer.
+            Effect::Cancel { consumer_tag, .. } => {
+                let m = BasicCancel {
+                    consumer_tag,
+                    nowait: true,
+                };
+                self.send_method(channel, &m.into());
+            }
+            Effect::CloseChannel { error, .. } => {
+                self.write_channel_close(channel, &error);
+                self.channels.set_state(channel, ChanState::Closing);
+            }
+            Effect::CloseConnection { error, .. } => {
+                self.write_connection_close(&error);
+                self.begin_closing();
+            }
+            Effect::Blocked {
+                reason: Some(reason),
+                ..
+            } => self.send_method(0, &ConnectionBlocked { reason }.into()),
+            Effect::Blocked { reason: None, .. } => {
+                self.send_method(0, &ConnectionUnblocked {}.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Publishing and consuming as a client's bytes: confirms, deliveries and
+//! acks, returns, content split across reads and channels, frame_max
+//! splitting, requeue on connection loss.
+
+mod protocol_support;
+
+use protocol_support::*;
+use warren::amqp::connection::{Limits, ServerConfig};
+
+/// `queue.declare-ok` for an empty queue without consumers.
+fn declare_ok(channel: u16, queue: &str, messages: u32, consumers: u32) -> Vec<u8> {
+    method(
+        channel,
+        50,
+        11,
+        Args::new().short(queue).u32(messages).u32(consumers),
+    )
+}
+
+#[test]
+fn publish_with_confirms() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &confirm_select(1));
+    // confirm.select-ok
+    assert_eq!(h.take_bytes(c), [1, 0, 1, 0, 0, 0, 4, 0, 85, 0, 11, 0xce]);
+    h.send(c, &queue_declare(1, "jobs", true, false));
+    assert_eq!(h.take_bytes(c), declare_ok(1, "jobs", 0, 0));
+
+    h.send(c, &publish_message(1, "", "jobs", b"one"));
+    // basic.ack, delivery-tag 1, multiple false
+    assert_eq!(
+        h.take_bytes(c),
+        [1, 0, 1, 0, 0, 0, 13, 0, 60, 0, 80, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0xce]
+    );
+    // Two publishes in one read are confirmed together.
+    let mut two = publish_message(1, "", "jobs", b"two");
+    two.extend(publish_message(1, "", "jobs", b"three"));
+    h.send(c, &two);
+    assert_eq!(
+        h.take_bytes(c),
+        [1, 0, 1, 0, 0, 0, 13, 0, 60, 0, 80, 0, 0, 0, 0, 0, 0, 0, 3, 1, 0xce]
+    );
+    h.send(c, &queue_declare(1, "jobs", true, true));
+    assert_eq!(h.take_bytes(c), declare_ok(1, "jobs", 3, 0));
+}
+
+#[test]
+fn unroutable_mandatory_publish_comes_back_before_its_confirm() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &confirm_select(1));
+    h.take_bytes(c);
+    let mut bytes = publish(1, "amq.direct", "nowhere", true);
+    bytes.extend(header(1, 2, &[]));
+    bytes.extend(body(1, b"hi"));
+    h.send(c, &bytes);
+    let f = h.take_frames(c);
+    assert_eq!(f.len(), 4, "{f:?}");
+    // basic.return 312 NO_ROUTE, exchange, routing key
+    assert_eq!(
+        f[0].bytes(),
+        method(
+            1,
+            60,
+            50,
+            Args::new()
+                .u16(312)
+                .short("NO_ROUTE")
+                .short("amq.direct")
+                .short("nowhere")
+        )
+    );
+    assert_eq!(f[1].bytes(), header(1, 2, &[]));
+    assert_eq!(f[2].bytes(), body(1, b"hi"));
+    assert_eq!(f[3].ids(), (60, 80));
+}
+
+#[test]
+fn consume_deliver_ack() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "work", false, false));
+    h.take_bytes(c);
+    // delivery-mode 2 (persistent): flags bit 12, then the octet
+    let mut bytes = publish(1, "", "work", false);
+    bytes.extend(header(1, 5, &[0x10, 0x00, 2]));
+    bytes.extend(body(1, b"hello"));
+    h.send(c, &bytes);
+    assert!(h.take_bytes(c).is_empty());
+
+    h.send(c, &consume(1, "work", "c1", false));
+    let f = h.take_frames(c);
+    assert_eq!(f.len(), 4, "{f:?}");
+    // consume-ok first, then the delivery
+    assert_eq!(f[0].bytes(), method(1, 60, 21, Args::new().short("c1")));
+    assert_eq!(
+        f[1].bytes(),
+        method(
+            1,
+            60,
+            60,
+            Args::new()
+                .short("c1")
+                .u64(1)
+                .bits(&[false])
+                .short("")
+                .short("work")
+        )
+    );
+    assert_eq!(f[2].bytes(), header(1, 5, &[0x10, 0x00, 2]));
+    assert_eq!(f[3].bytes(), body(1, b"hello"));
+
+    h.send(c, &ack(1, 1, false));
+    assert!(h.take_bytes(c).is_empty());
+    h.send(c, &queue_declare(1, "work", false, true));
+    assert_eq!(h.take_bytes(c), declare_ok(1, "work", 0, 1));
+}
+
+#[test]
+fn basic_get_ok_and_empty() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "q", false, false));
+    h.take_bytes(c);
+    h.send(c, &publish_message(1, "", "q", b"x"));
+    let get = method(1, 60, 70, Args::new().u16(0).short("q").bits(&[true]));
+    h.send(c, &get);
+    let f = h.take_frames(c);
+    assert_eq!(
+        f[0].bytes(),
+        method(
+            1,
+            60,
+            71,
+            Args::new()
+                .u64(1)
+                .bits(&[false])
+                .short("")
+                .short("q")
+                .u32(0)
+        )
+    );
+    assert_eq!(f[2].bytes(), body(1, b"x"));
+    h.send(c, &get);
+    assert_eq!(h.take_bytes(c), method(1, 60, 72, Args::new().short("")));
+}
+
+#[test]
+fn content_split_across_reads_and_interleaved_across_channels() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &channel_open(2));
+    h.take_bytes(c);
+    h.send(c, &queue_declare(1, "q", false, false));
+    h.take_bytes(c);
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    // Channel 1 starts a message, channel 2 publishes a whole one in the
+    // middle, then channel 1's bodies follow in two frames.
+    let mut bytes = publish(1, "", "q", false);
+    bytes.extend(header(1, payload.len() as u64, &[]));
+    bytes.extend(body(1, &payload[..1000]));
+    bytes.extend(publish_message(2, "", "q", b"from two"));
+    bytes.extend(body(1, &payload[1000..]));
+    // ... delivered to the server in pieces of 7 bytes.
+    for piece in bytes.chunks(7) {
+        h.send(c, piece);
+    }
+    assert!(h.take_bytes(c).is_empty());
+    h.send(c, &consume(1, "q", "t", true));
+    let f = h.take_frames(c);
+    let bodies: Vec<&[u8]> = f
+        .iter()
+        .filter(|f| f.kind == 3)
+        .map(|f| &f.payload[..])
+        .collect();
+    assert_eq!(bodies, [&b"from two"[..], &payload[..]]);
+}
+
+#[test]
+fn large_deliveries_are_split_by_frame_max() {
+    let mut h = Harness::new();
+    let c = h.connect_with(4096, 0);
+    h.send(c, &channel_open(1));
+    h.take_bytes(c);
+    h.send(c, &queue_declare(1, "big", false, false));
+    h.take_bytes(c);
+    let payload: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+    let mut bytes = publish(1, "", "big", false);
+    bytes.extend(header(1, payload.len() as u64, &[]));
+    for chunk in payload.chunks(4088) {
+        bytes.extend(body(1, chunk));
+    }
+    h.send(c, &bytes);
+    h.send(c, &consume(1, "big", "t", true));
+    let f = h.take_frames(c);
+    let sizes: Vec<usize> = f
+        .iter()
+        .filter(|f| f.kind == 3)
+        .map(|f| f.payload.len())
+        .collect();
+    // 4096 bytes per frame: 4088 of payload and 8 of framing.
+    assert_eq!(sizes, [4088, 4088, 1824]);
+    let got: Vec<u8> = f
+        .iter()
+        .filter(|f| f.kind == 3)
+        .flat_map(|f| f.payload.clone())
+        .collect();
+    assert_eq!(got, payload);
+}
+
+#[test]
+fn transport_loss_requeues_to_another_consumer_as_redelivered() {
+    let mut h = Harness::new();
+    let a = h.connect();
+    let b = h.connect();
+    h.send(a, &queue_declare(1, "tasks", true, false));
+    h.take_bytes(a);
+    h.send(a, &publish_message(1, "", "tasks", b"job"));
+    h.send(a, &consume(1, "tasks", "first", false));
+    let f = h.take_frames(a);
+    assert_eq!(f[1].ids(), (60, 60));
+    h.send(b, &consume(1, "tasks", "second", false));
+    assert_eq!(h.take_frames(b).len(), 1, "only consume-ok");
+
+    h.server.transport_closed(h.now, a);
+    h.drain();
+    let f = h.take_frames(b);
+    assert_eq!(f.len(), 3, "{f:?}");
+    assert_eq!(
+        f[0].bytes(),
+        method(
+            1,
+            60,
+            60,
+            Args::new()
+                .short("second")
+                .u64(1)
+                .bits(&[true])
+                .short("")
+                .short("tasks")
+        )
+    );
+    assert_eq!(f[2].bytes(), body(1, b"job"));
+    assert_eq!(h.server.connection_count(), 1);
+}
+
+#[test]
+fn a_message_over_the_size_limit_closes_only_its_channel() {
+    let config = ServerConfig {
+        limits: Limits {
+            max_message_size: 100,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut h = Harness::with_config(config);
+    let c = h.connect();
+    h.send(c, &channel_open(2));
+    h.take_bytes(c);
+    let mut bytes = publish(1, "", "q", false);
+    bytes.extend(header(1, 101, &[]));
+    bytes.extend(body(1, &[0; 101]));
+    h.send(c, &bytes);
+    let f = h.take_frames(c);
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        close_args(&f[0]),
+        (
+            406,
+            "PRECONDITION_FAILED - message size 101 is larger than configured max size 100"
+                .to_owned(),
+            60,
+            40
+        )
+    );
+    h.send(c, &channel_close_ok(1));
+    h.send(c, &queue_declare(2, "still-here", false, false));
+    assert_eq!(h.take_bytes(c), declare_ok(2, "still-here", 0, 0));
+}
+
+#[test]
+fn transactions_commit_publishes() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "tx", false, false));
+    h.take_bytes(c);
+    h.send(c, &method(1, 90, 10, Args::new()));
+    assert_eq!(h.take_frames(c)[0].ids(), (90, 11));
+    h.send(c, &publish_message(1, "", "tx", b"a"));
+    h.send(c, &queue_declare(1, "tx", false, true));
+    assert_eq!(h.take_bytes(c), declare_ok(1, "tx", 0, 0));
+    h.send(c, &method(1, 90, 20, Args::new()));
+    assert_eq!(h.take_frames(c)[0].ids(), (90, 21));
+    h.send(c, &queue_declare(1, "tx", false, true));
+    assert_eq!(h.take_bytes(c), declare_ok(1, "tx", 1, 0));
+}
