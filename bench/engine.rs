@@ -48,14 +48,38 @@ fn setup() -> (Broker, ChannelRef, ShortStr, ShortStr) {
     let ch = ChannelRef::new(c, 1);
     b.channel_open(0, ch).unwrap();
     let q = ShortStr::new("bench").unwrap();
-    b.queue_declare(0, ch, QueueDeclare { queue: q.clone(), ..Default::default() }).unwrap();
+    b.queue_declare(
+        0,
+        ch,
+        QueueDeclare {
+            queue: q.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     (b, ch, ShortStr::empty(), q)
 }
 
 fn throughput(n: u64, batch: u64) -> f64 {
     let (mut b, ch, exchange, q) = setup();
-    b.basic_qos(0, ch, Qos { prefetch_count: 1000, ..Default::default() }).unwrap();
-    b.basic_consume(0, ch, Consume { queue: q.clone(), ..Default::default() }).unwrap();
+    b.basic_qos(
+        0,
+        ch,
+        Qos {
+            prefetch_count: 1000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    b.basic_consume(
+        0,
+        ch,
+        Consume {
+            queue: q.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     b.poll(0);
     let mut effects = Vec::with_capacity(batch as usize);
     let start = Instant::now();
@@ -71,7 +95,12 @@ fn throughput(n: u64, batch: u64) -> f64 {
         b.drain_effects_into(&mut effects);
         let mut last = 0;
         for e in effects.drain(..) {
-            if let Effect::Deliver { delivery_tag, message, .. } = e {
+            if let Effect::Deliver {
+                delivery_tag,
+                message,
+                ..
+            } = e
+            {
                 black_box(&message.body);
                 last = delivery_tag;
                 delivered += 1;
@@ -108,7 +137,10 @@ fn main() {
         // warm-up run, then the measured one
         throughput(n / 10, batch);
         let rate = throughput(n, batch);
-        println!("engine publish->deliver->ack, 16 B bodies, batch {batch:>4}: {:>12.0} msg/s", rate);
+        println!(
+            "engine publish->deliver->ack, 16 B bodies, batch {batch:>4}: {:>12.0} msg/s",
+            rate
+        );
     }
     let (bytes, allocs) = memory_per_message(1_000_000);
     println!(
