@@ -241,7 +241,7 @@ proptest! {
         encode_content_header(body_size, &p, &mut bytes);
         let header = decode_content_header(&bytes).unwrap();
         prop_assert_eq!(header.body_size, body_size);
-        prop_assert_eq!(header.properties, p);
+        prop_assert_eq!(&*header.properties, &p);
     }
 
     #[test]

@@ -249,7 +249,7 @@ fn basic_publish_header_and_body() {
             channel: 1,
             header: ContentHeader {
                 body_size: 5,
-                properties
+                properties: properties.into()
             }
         })
     );
@@ -439,7 +439,7 @@ fn frame_max_splits_a_large_body() {
             channel: 3,
             header: ContentHeader {
                 body_size: 10_000,
-                properties
+                properties: properties.into()
             }
         }
     );

@@ -250,7 +250,12 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
                 msg_id,
                 deliveries,
                 expires_at,
-                message: Rc::new(Message::new(exchange, routing_key, header.properties, body)),
+                message: Rc::new(Message {
+                    exchange,
+                    routing_key,
+                    properties: header.properties,
+                    body: body.into(),
+                }),
             }
         }
         DELIVERED => StoreRecord::Delivered {

@@ -11,7 +11,7 @@ use super::method::FieldKind;
 use super::reader::Reader;
 use super::table::{encode_field_table, read_table};
 use super::writer::Writer;
-use crate::broker::Properties;
+use crate::broker::{Properties, Props};
 
 /// The class whose content header carries [`Properties`]: `basic`.
 pub const BASIC_CLASS_ID: u16 = 60;
@@ -59,8 +59,8 @@ const CONTINUATION: u16 = 1;
 pub struct ContentHeader {
     /// Total size of the body frames that follow.
     pub body_size: u64,
-    /// The 14 `basic` properties, each optional.
-    pub properties: Properties,
+    /// The 14 `basic` properties, each optional; out of line, so frames stay small.
+    pub properties: Props,
 }
 
 /// Decodes a header frame's payload. Only `basic` carries content, and weight
@@ -80,7 +80,7 @@ pub fn decode_content_header(payload: &[u8]) -> Result<ContentHeader, DecodeErro
         read_properties(&mut r).map_err(|cause| DecodeError::ContentHeader { cause })?;
     Ok(ContentHeader {
         body_size,
-        properties,
+        properties: Props::new(properties),
     })
 }
 
@@ -267,7 +267,7 @@ mod tests {
         encode_content_header(u64::MAX, &p, &mut out);
         assert_eq!(&out[12..14], &[0xff, 0xfc]);
         let h = decode_content_header(&out).unwrap();
-        assert_eq!(h.properties, p);
+        assert_eq!(*h.properties, p);
         assert_eq!(h.body_size, u64::MAX);
     }
 

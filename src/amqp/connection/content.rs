@@ -67,7 +67,7 @@ impl Connection {
         }
         a.body_size = header.body_size;
         a.has_header = true;
-        a.properties = Props::new(header.properties);
+        a.properties = header.properties;
         let reserve = usize::try_from(header.body_size.min(RESERVE_MAX)).unwrap_or(0);
         a.body = Vec::with_capacity(reserve);
         if header.body_size == 0 {
