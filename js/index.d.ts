@@ -4,7 +4,8 @@
 
 /** An AMQP error: the reply code and text a client would see. */
 export class AMQPError extends Error {
-  readonly code: number; // 404, 406, 530 ...
+  constructor(code: number, replyText: string, classId?: number, methodId?: number);
+  readonly code: number; // 404, 406, 530 ... (0 for a nack or a broker-side cancel)
   readonly replyText: string; // "NOT_FOUND - no queue 'q' in vhost '/'"
   readonly classId: number;
   readonly methodId: number;
@@ -54,7 +55,7 @@ export interface Limits {
   frameMax?: number;
   /** heartbeat offered to clients, seconds (default 60; 0 disables) */
   heartbeat?: number;
-  /** unsent bytes per connection before reading from it pauses (default 16 MiB) */
+  /** unsent bytes per connection before reading from it pauses (default 4 MiB) */
   maxQueuedBytes?: number;
 }
 
@@ -66,12 +67,23 @@ export interface Store {
   append(bytes: Uint8Array): Promise<void>;
   /** Replaces the whole log with `bytes` (a compacted snapshot), durably. Optional. */
   compact?(bytes: Uint8Array): Promise<void>;
+  /**
+   * Keeps only the first `length` bytes: recovery cuts a torn tail with it
+   * (or with `compact` when there is no `truncate`). Optional.
+   */
+  truncate?(length: number): Promise<void>;
   close?(): Promise<void>;
 }
 
 export interface Clock {
   now(): number;
   /** Runs `fn` at time `at` (ms, same scale as now()); returns a cancel function. */
+  at(at: number, fn: () => void): () => void;
+}
+
+/** Wall-clock time (ms since the epoch) and setTimeout: the default. */
+export class RealClock implements Clock {
+  now(): number;
   at(at: number, fn: () => void): () => void;
 }
 
@@ -99,6 +111,12 @@ export interface BrokerOptions {
   consumerTimeout?: number;
   /** record engine events for subscribe() (default true) */
   events?: boolean;
+  /**
+   * Compact the store's log (replace it with a snapshot of the durable
+   * state) once it holds more than this many bytes (default: 8 MiB or twice
+   * the last snapshot, whichever is more). Needs `Store.compact`.
+   */
+  compactAfterBytes?: number;
 }
 
 /** One step in a message's or consumer's life, as the engine reports it. */
@@ -108,34 +126,55 @@ export interface BrokerEvent {
   [field: string]: unknown;
 }
 
+/** A channel: the engine's connection id and the channel number. */
+export interface ChannelRef {
+  conn: number;
+  channel: number;
+}
+
 export interface QueueView {
   vhost: string;
   name: string;
   durable: boolean;
   exclusive: boolean;
   autoDelete: boolean;
-  ready: number;
-  readyBytes: number;
-  unacked: number;
-  delayed: number;
-  consumers: number;
-  /** ready messages in delivery order */
-  messages: { id: number; deliveries: number }[];
+  counts: { ready: number; readyBytes: number; unacked: number; delayed: number; consumers: number };
+  /** ready messages in delivery order: [message id, earlier deliveries] */
+  ready: [id: number, deliveries: number][];
 }
 
+/** The broker as plain data, as the engine reports it (`Broker.snapshot()`). */
 export interface Snapshot {
-  now: number;
-  exchanges: { vhost: string; name: string; type: string; durable: boolean; bindings: { destination: string; routingKey: string }[] }[];
+  nowMs: number;
+  exchanges: {
+    vhost: string;
+    name: string;
+    kind: string;
+    durable: boolean;
+    /** [destination, routing key] */
+    bindings: [destination: string, routingKey: string][];
+  }[];
   queues: QueueView[];
-  consumers: { queue: string; connection: number; channel: number; tag: string; noAck: boolean; prefetch: number; unacked: number }[];
-  channels: { connection: number; channel: number; prefetch: number; globalPrefetch: number; confirm: boolean; tx: boolean; unacked: { tag: number; id: number; queue: string }[] }[];
-  connections: { id: number; name: string; user: string; vhost: string }[];
+  consumers: { queue: string; channel: ChannelRef; tag: string; noAck: boolean; prefetch: number; unacked: number }[];
+  channels: {
+    channel: ChannelRef;
+    prefetch: number;
+    globalPrefetch: number;
+    confirm: boolean;
+    tx: boolean;
+    /** [delivery tag, message id, queue] of each unacked delivery */
+    unacked: [tag: number, id: number, queue: string][];
+  }[];
 }
 
 /** Any byte transport: a WebSocket, a TCP socket, a MessagePort. */
 export interface Transport {
+  /** Bytes to write, in order. The array is never reused by the broker. */
   send(bytes: Uint8Array): void;
+  /** Close after writing what was sent before. */
   close(): void;
+  /** Bytes the transport still holds unsent (read after each send and on drained()). */
+  readonly bufferedAmount?: number;
 }
 
 export interface AcceptedConnection {
@@ -143,8 +182,13 @@ export interface AcceptedConnection {
   receive(bytes: Uint8Array): void;
   /** the transport closed: unacked deliveries are requeued */
   closed(): void;
-  /** false while this connection's unsent output is over the limit */
+  /** the transport sent what it held (re-reads its bufferedAmount) */
+  drained(): void;
+  /** false while this connection's unsent output is over the limit: stop reading until true */
   readonly wantsRead: boolean;
+  /** Closes from the broker's side (320 CONNECTION_FORCED, then the transport). */
+  forceClose(reason?: string): void;
+  readonly id: number;
 }
 
 export class Broker {
@@ -164,15 +208,28 @@ export class Broker {
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
   close(): Promise<void>;
   readonly clock: Clock;
+  /** Called when the store fails (nothing more is written); default: console.error. */
+  onerror: ((err: unknown) => void) | null;
+  /** Why recovery cut the store's log short (a torn tail), or null. */
+  readonly recoveryDamage: string | null;
 }
 
 export class Connection {
   readonly id: number;
-  channel(): Promise<Channel>;
+  readonly channelMax: number;
+  /** Opens a channel on the lowest free number, or on `id`. */
+  channel(id?: number): Promise<Channel>;
   close(): Promise<void>;
   readonly closed: boolean;
+  /** set while the broker blocks publishers: the reason */
+  readonly blocked: string | undefined;
+  onblocked: ((reason: string) => void) | null;
+  onunblocked: (() => void) | null;
+  /** The broker closed this connection. */
+  onerror: ((err: AMQPError) => void) | null;
 }
 
+/** Defaults as in amqp-client.js: a named queue is durable; a server-named one exclusive and auto-delete. */
 export interface QueueOptions {
   passive?: boolean;
   durable?: boolean;
@@ -180,6 +237,7 @@ export interface QueueOptions {
   autoDelete?: boolean;
 }
 
+/** Defaults as in amqp-client.js: durable. */
 export interface ExchangeOptions {
   passive?: boolean;
   durable?: boolean;
@@ -188,13 +246,17 @@ export interface ExchangeOptions {
 }
 
 export interface ConsumeOptions {
+  /** default: a tag the broker generates */
   tag?: string;
+  /** default true, as in amqp-client.js: pass false to acknowledge messages */
   noAck?: boolean;
   exclusive?: boolean;
   args?: FieldTable;
 }
 
 export class Message {
+  readonly channel: Channel;
+  /** a view into the drained output: copy it to keep it apart from other messages' bytes */
   readonly body: Uint8Array;
   readonly properties: Properties;
   readonly exchange: string;
@@ -204,8 +266,13 @@ export class Message {
   readonly consumerTag?: string;
   /** for basicGet: messages left in the queue */
   readonly messageCount?: number;
+  /** for returned messages */
+  readonly replyCode?: number;
+  readonly replyText?: string;
   bodyString(): string;
+  bodyToString(): string;
   ack(multiple?: boolean): Promise<void>;
+  /** defaults as in amqp-client.js: requeue false */
   nack(requeue?: boolean, multiple?: boolean): Promise<void>;
   reject(requeue?: boolean): Promise<void>;
   /** Pushes this delivery's consumer-timeout deadline to now + ms. */
@@ -216,10 +283,17 @@ export class Consumer {
   readonly tag: string;
   readonly channel: Channel;
   cancel(): Promise<void>;
+  /**
+   * Resolves when the client cancels the consumer; rejects with an AMQPError
+   * when the broker cancels it or its channel closes, or with an Error after
+   * `timeout` ms.
+   */
+  wait(timeout?: number): Promise<void>;
 }
 
 export class Channel {
   readonly id: number;
+  readonly connection: Connection;
   readonly closed: boolean;
   exchangeDeclare(name: string, type: string, options?: ExchangeOptions, args?: FieldTable): Promise<void>;
   exchangeDelete(name: string, options?: { ifUnused?: boolean }): Promise<void>;
@@ -236,8 +310,16 @@ export class Channel {
    * otherwise it resolves at once with 0.
    */
   basicPublish(exchange: string, routingKey: string, body: string | Uint8Array | ArrayBuffer | null, properties?: Properties, mandatory?: boolean): Promise<number>;
+  /**
+   * Publishes many bodies to one exchange and routing key with the same
+   * properties in one call into the engine. On a confirm channel resolves
+   * with the last sequence number once all are acked, rejects if any is
+   * nacked; otherwise resolves at once with 0.
+   */
+  basicPublishBatch(exchange: string, routingKey: string, bodies: (string | Uint8Array | ArrayBuffer | null)[], properties?: Properties, mandatory?: boolean): Promise<number>;
   basicConsume(queue: string, options: ConsumeOptions, onMessage: (msg: Message) => void): Promise<Consumer>;
   basicCancel(tag: string): Promise<void>;
+  /** `noAck` defaults to true, as in amqp-client.js */
   basicGet(queue: string, options?: { noAck?: boolean }): Promise<Message | null>;
   basicAck(deliveryTag: number, multiple?: boolean): Promise<void>;
   basicNack(deliveryTag: number, requeue?: boolean, multiple?: boolean): Promise<void>;
@@ -245,6 +327,7 @@ export class Channel {
   basicRecover(requeue?: boolean): Promise<void>;
   basicQos(prefetchCount: number, prefetchSize?: number, global?: boolean): Promise<void>;
   prefetch(count: number): Promise<void>;
+  basicFlow(active?: boolean): Promise<boolean>;
   extendLease(deliveryTag: number, ms: number): Promise<void>;
   confirmSelect(): Promise<void>;
   txSelect(): Promise<void>;
@@ -252,12 +335,60 @@ export class Channel {
   txRollback(): Promise<void>;
   /** mandatory messages that reached no queue */
   onReturn: ((msg: Message & { replyCode: number; replyText: string }) => void) | null;
+  /** The broker closed this channel (a soft error); the error is also what later calls reject with. */
+  onerror: ((err: AMQPError) => void) | null;
   close(): Promise<void>;
+}
+
+/** A Store kept in memory: survives a new Broker in the same process, not the process. */
+export class MemoryStore implements Store {
+  readonly size: number;
+  load(): Promise<Uint8Array | null>;
+  append(bytes: Uint8Array): Promise<void>;
+  compact(bytes: Uint8Array): Promise<void>;
+  truncate(length: number): Promise<void>;
+}
+
+/**
+ * Loads the engine: by default fetches warren_bg.wasm next to the glue;
+ * pass a URL, a Response, bytes or a WebAssembly.Module to load it from
+ * elsewhere. `Broker.create` calls it.
+ */
+export function loadEngine(moduleOrPath?: string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module | PromiseLike<unknown>): Promise<void>;
+
+/** What the WebSocket stand-in implements of the WebSocket API. */
+export interface BrokerWebSocket extends EventTarget {
+  readonly url: string;
+  readonly readyState: 0 | 1 | 2 | 3;
+  readonly bufferedAmount: number;
+  readonly protocol: string;
+  readonly extensions: string;
+  binaryType: "blob" | "arraybuffer";
+  onopen: ((ev: Event) => void) | null;
+  /** `ev.data`: an ArrayBuffer (binaryType "arraybuffer") or a Blob */
+  onmessage: ((ev: Event & { data: unknown }) => void) | null;
+  onclose: ((ev: Event & { code: number; reason: string; wasClean: boolean }) => void) | null;
+  onerror: ((ev: Event) => void) | null;
+  send(data: ArrayBuffer | ArrayBufferView | string): void;
+  close(code?: number, reason?: string): void;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+}
+
+export interface BrokerWebSocketConstructor {
+  new (url: string | URL, protocols?: string | string[]): BrokerWebSocket;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
 }
 
 /**
  * A WebSocket stand-in for amqp-client.js's AMQPWebSocketClient (and any
  * code written for the WebSocket API): binary frames go to `broker` in the
- * same page or worker instead of over the network.
+ * same page or worker instead of over the network. Install it where the
+ * client looks for WebSocket, e.g. `globalThis.WebSocket = webSocketFor(broker)`.
  */
-export function webSocketFor(broker: Broker): typeof WebSocket;
+export function webSocketFor(broker: Broker): BrokerWebSocketConstructor;

@@ -23,9 +23,22 @@ function files(dir, re) {
 const ok = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 const needChromium = () =>
   fs.existsSync('/usr/bin/chromium') ? null : 'apt-get update && apt-get install -y chromium chromium-driver';
+const needChromedriver = () =>
+  needChromium() ?? (fs.existsSync('/usr/bin/chromedriver') ? null : 'apt-get update && apt-get install -y chromium-driver');
 const needPika = () => (ok('python3', ['-c', 'import pika']) ? null : 'pip install pika');
 
+// wasm-bindgen-test: tests/wasm.rs compiled to wasm, run by the pinned runner
+// in Node, or in headless Chromium through chromedriver.
+const wasmTestEnv = { CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: path.join(root, '.tools', 'bin', 'wasm-bindgen-test-runner') };
+const wasmInChromium = {
+  WASM_BINDGEN_USE_BROWSER: '1',
+  CHROMEDRIVER: '/usr/bin/chromedriver',
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON: path.join(root, 'tests', 'wasm-webdriver.json'),
+};
+
 const jsTests = files('tests/js', /\.test\.mjs$/);
+const packagingTests = files('tests/packaging', /\.test\.mjs$/);
+const workerTests = files('tests/worker', /\.test\.mjs$/);
 const browserTests = files('tests/browser', /\.test\.mjs$/);
 const pythonTests = files('tests/python', /(^|\/)test_[^/]*\.py$/);
 
@@ -36,7 +49,11 @@ const suites = [
   { name: 'cargo clippy', cmd: ['cargo', 'clippy', '--all-targets', '--', '-D', 'warnings'] },
   { name: 'cargo test', cmd: ['cargo', 'test', '--no-fail-fast'] },
   { name: 'node tests', when: jsTests.length, cmd: ['node', '--test', ...jsTests] },
+  { name: 'packaging tests', when: packagingTests.length, cmd: ['node', '--test', ...packagingTests] },
+  { name: 'workerd tests', when: workerTests.length, cmd: ['node', '--test', ...workerTests] },
   { name: 'browser tests', when: browserTests.length, needs: needChromium, cmd: ['node', '--test', ...browserTests] },
+  { name: 'wasm in node', env: wasmTestEnv, cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'] },
+  { name: 'wasm in chromium', env: { ...wasmTestEnv, ...wasmInChromium }, needs: needChromedriver, cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'] },
   { name: 'pika tests', when: pythonTests.length, needs: needPika, cmd: ['python3', '-m', 'unittest', '-v', ...pythonTests] },
 ].filter((s) => s.when ?? true);
 
@@ -51,7 +68,7 @@ for (const s of suites) {
     status = 'MISSING';
   } else {
     try {
-      s.fn ? s.fn() : run(s.cmd[0], s.cmd.slice(1));
+      s.fn ? s.fn() : run(s.cmd[0], s.cmd.slice(1), s.env ? { env: { ...process.env, ...s.env } } : {});
     } catch (e) {
       console.error(`${s.name}: ${e.message}`);
       status = 'FAILED';

@@ -1,23 +1,38 @@
 //! The JavaScript binding layer: converts between JS values and engine types
 //! and forwards calls. No broker logic lives here; `js/` drives it.
 //!
-//! Every command takes `now` (ms). Effects for in-process clients come out of
-//! [`WasmBroker::take_output`] as one packed buffer (see `output.rs`); errors
-//! are thrown as `Error`s carrying `code`, `replyText`, `classId`, `methodId`.
+//! [`WasmBroker`] holds an [`amqp::Server`](crate::amqp::server::Server)
+//! that owns the engine: AMQP connections over any byte transport
+//! (`transport.rs`) and in-process client connections (`commands.rs`) share
+//! one broker. Every call takes `now` (ms) and ends with a server tick, so
+//! effects are routed before the call returns: bytes for transports and
+//! effects for in-process clients come out of [`WasmBroker::take_output`] as
+//! one packed buffer in wasm memory (see `output.rs`). Engine errors are thrown as `Error`s
+//! carrying `code`, `replyText`, `classId`, `methodId` and `soft` (the channel
+//! is closed) ; bad arguments as `TypeError`s.
 
+mod bench;
+mod commands;
 mod js_value;
+mod options;
 mod output;
+mod transport;
 
 use crate::amqp::codec::decode_content_header;
-use crate::broker::{
-    AmqpError, Bind, Broker, BrokerConfig, ChannelRef, ConnId, ConnectionInfo, Consume, Effect,
-    ExchangeDeclare, Message, Qos, QueueDeclare,
-};
+use crate::amqp::server::{Output, Server};
+use crate::broker::{AmqpError, Broker};
 use crate::storage::log;
 use js_sys::{Object, Reflect, Uint8Array};
-use js_value::{properties_from_js, properties_to_js, short, table_from_js};
-use serde::Deserialize;
+use js_value::properties_to_js;
+use options::{ms, Options};
 use wasm_bindgen::prelude::*;
+
+pub use bench::bench_engine;
+
+// Talc instead of the default dlmalloc: every publish allocates (the message,
+// its queue entry), and talc is both faster and smaller on wasm.
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 /// The crate version, so JS can check which engine build it loaded.
 #[wasm_bindgen]
@@ -44,71 +59,52 @@ fn amqp_error(e: AmqpError) -> JsValue {
     set("replyText", JsValue::from_str(&e.text));
     set("classId", e.class_id.into());
     set("methodId", e.method_id.into());
+    set("soft", e.is_soft().into());
     err.into()
 }
 
-fn ms(now: f64) -> u64 {
-    if now.is_finite() && now > 0.0 {
-        now as u64
-    } else {
-        0
+impl WasmBroker {
+    /// The output packed by the last `take_output`, for Rust callers (tests).
+    pub fn output(&self) -> &[u8] {
+        &self.out
     }
 }
 
-fn tag(t: f64) -> Result<u64, JsValue> {
-    if t.is_finite() && t >= 0.0 && t.fract() == 0.0 {
-        Ok(t as u64)
-    } else {
-        Err(js_sys::TypeError::new("a delivery tag is a non-negative integer").into())
-    }
+/// Plain objects all the way down: events flatten their kind into the
+/// event, which serde writes as a map, and a JS `Map` is not what callers expect.
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let s = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+    Ok(value.serialize(&s)?)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct Options {
-    durable: bool,
-    events: Option<bool>,
-    consumer_timeout: Option<f64>,
-    vhosts: Option<Vec<String>>,
-}
-
-const PASSIVE: u8 = 1;
-const DURABLE: u8 = 2;
-const AUTO_DELETE: u8 = 4;
-const INTERNAL: u8 = 8;
-const EXCLUSIVE: u8 = 16;
-const NO_ACK: u8 = 32;
+/// Output buffers above this are not kept between drains.
+const OUT_KEEP: usize = 1 << 20;
 
 #[wasm_bindgen]
 pub struct WasmBroker {
-    broker: Broker,
+    server: Server,
     out: Vec<u8>,
-    effects: Vec<Effect>,
+    /// `[address of out, next deadline]` after `take_output` (boxed: JS keeps its address).
+    status: Box<[f64; 2]>,
 }
 
 #[wasm_bindgen]
 impl WasmBroker {
-    /// `options`: `{ durable, events, consumerTimeout, vhosts }`.
+    /// `options`: `{ durable, events, consumerTimeout, vhosts, users, limits }`
+    /// (see `BrokerOptions` in `js/index.d.ts`).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<WasmBroker, JsValue> {
         let o: Options = if options.is_undefined() || options.is_null() {
             Options::default()
         } else {
-            serde_wasm_bindgen::from_value(options)?
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| js_sys::TypeError::new(&format!("Broker options: {e}")))?
         };
-        let config = BrokerConfig {
-            durable_store: o.durable,
-            events: o.events.unwrap_or(true),
-            consumer_timeout_ms: o.consumer_timeout.map(ms),
-        };
-        let mut broker = Broker::new(config);
-        for v in o.vhosts.unwrap_or_default() {
-            broker.add_vhost(&v);
-        }
+        let broker = Broker::new(o.broker_config());
         Ok(WasmBroker {
-            broker,
+            server: Server::new(o.server_config(), broker),
             out: Vec::new(),
-            effects: Vec::new(),
+            status: Box::new([0.0, -1.0]),
         })
     }
 
@@ -116,24 +112,18 @@ impl WasmBroker {
     /// number of valid bytes: a torn tail beyond it must be cut by the host.
     pub fn recover(&mut self, now: f64, log_bytes: &[u8]) -> Result<f64, JsValue> {
         let scan = log::scan(log_bytes);
-        let config = self.broker.config().clone();
-        let vhosts: Vec<String> = self
-            .broker
-            .snapshot()
-            .queues
-            .iter()
-            .map(|q| q.vhost.to_string())
-            .collect();
+        let config = self.server.broker().config().clone();
         let mut b = Broker::recover(config, ms(now), scan.records)
             .map_err(|e| js_sys::Error::new(&e.to_string()))?;
-        for v in vhosts {
-            b.add_vhost(&v);
+        for v in &self.server.config().vhosts {
+            b.add_vhost(v);
         }
-        self.broker = b;
+        *self.server.broker_mut() = b;
+        self.server.tick(ms(now));
         Ok(scan.valid_len as f64)
     }
 
-    /// Why the last `recover` stopped early, for the host's log.
+    /// Why a scan of this log stops early (a torn or corrupt tail), if it does.
     #[wasm_bindgen(js_name = scanDamage)]
     pub fn scan_damage(log_bytes: &[u8]) -> Option<String> {
         log::scan(log_bytes).damage
@@ -143,7 +133,7 @@ impl WasmBroker {
     /// number of the last one is in `storeEmitted`.
     #[wasm_bindgen(js_name = takeStoreBytes)]
     pub fn take_store_bytes(&mut self) -> Option<Uint8Array> {
-        let (_, records) = self.broker.take_store_records();
+        let (_, records) = self.server.broker_mut().take_store_records();
         if records.is_empty() {
             return None;
         }
@@ -157,425 +147,92 @@ impl WasmBroker {
     /// The number of store records emitted so far.
     #[wasm_bindgen(js_name = storeEmitted)]
     pub fn store_emitted(&self) -> f64 {
-        self.broker.store_emitted() as f64
+        self.server.broker().store_emitted() as f64
     }
 
-    /// The host made records up to `n` durable: their confirms may go out.
+    /// The host made records up to `n` durable: their confirms go out.
     #[wasm_bindgen(js_name = storeDurable)]
-    pub fn store_durable(&mut self, n: f64) {
-        self.broker.store_durable(ms(n));
+    pub fn store_durable(&mut self, now: f64, n: f64) {
+        self.server.broker_mut().store_durable(ms(n));
+        self.server.tick(ms(now));
     }
 
     /// The whole durable state as a framed log, for compaction.
     #[wasm_bindgen(js_name = snapshotLog)]
     pub fn snapshot_log(&self) -> Uint8Array {
         let mut buf = Vec::new();
-        for r in self.broker.snapshot_records() {
+        for r in self.server.broker().snapshot_records() {
             log::append(&r, &mut buf);
         }
         Uint8Array::from(&buf[..])
     }
 
-    pub fn poll(&mut self, now: f64) {
-        self.broker.poll(ms(now));
+    /// Runs what is due at `now`: engine timers, heartbeats, timeouts.
+    pub fn tick(&mut self, now: f64) {
+        self.server.tick(ms(now));
     }
 
-    pub fn flush(&mut self, now: f64) {
-        self.broker.flush(ms(now));
-    }
-
-    /// When the engine must next be polled, or -1.
+    /// When `tick` must next run, or -1.
     #[wasm_bindgen(js_name = nextDeadline)]
-    pub fn next_deadline(&self) -> f64 {
-        self.broker.next_deadline().map_or(-1.0, |d| d as f64)
+    pub fn next_deadline(&mut self) -> f64 {
+        self.server.next_deadline().map_or(-1.0, |d| d as f64)
     }
 
-    /// Effects since the last call, packed (see `js/output.js`), or undefined.
+    /// Packs everything for the host since the last call (see `js/output.js`)
+    /// and returns its length, 0 when there is nothing. The bytes stay at
+    /// `status[0]` in wasm memory until the next call; `status[1]` is then
+    /// the next deadline (see `statusPtr`). JS reads both in place: no JS
+    /// object is made per call.
     #[wasm_bindgen(js_name = takeOutput)]
-    pub fn take_output(&mut self) -> Option<Uint8Array> {
-        self.broker.drain_effects_into(&mut self.effects);
-        if self.effects.is_empty() {
-            return None;
+    pub fn take_output(&mut self) -> u32 {
+        if self.out.capacity() > OUT_KEEP {
+            self.out = Vec::new();
         }
         self.out.clear();
-        for e in self.effects.drain(..) {
-            output::pack(&e, &mut self.out);
+        while let Some(o) = self.server.poll_output() {
+            match o {
+                Output::Send { conn, bytes } => {
+                    output::send(conn.0 as u32, &bytes, &mut self.out);
+                    self.server.recycle(bytes);
+                }
+                Output::Close { conn } => output::close(conn.0 as u32, &mut self.out),
+                Output::Effect(e) => output::pack(&e, &mut self.out),
+            }
         }
-        Some(Uint8Array::from(&self.out[..]))
+        self.status[0] = self.out.as_ptr() as usize as f64;
+        self.status[1] = self.server.next_deadline().map_or(-1.0, |d| d as f64);
+        self.out.len() as u32
     }
 
+    /// Where in wasm memory `takeOutput` leaves `[output address, next
+    /// deadline or -1]`, two f64s. Fixed for the broker's lifetime.
+    #[wasm_bindgen(js_name = statusPtr)]
+    pub fn status_ptr(&self) -> u32 {
+        self.status.as_ptr() as usize as u32
+    }
+
+    /// Engine events since the last call, as plain objects.
     #[wasm_bindgen(js_name = takeEvents)]
     pub fn take_events(&mut self) -> Result<JsValue, JsValue> {
-        let events = self.broker.take_events();
-        Ok(serde_wasm_bindgen::to_value(&events)?)
+        let events = self.server.broker_mut().take_events();
+        to_js(&events)
+    }
+
+    /// Discards the events recorded so far (nobody is listening).
+    #[wasm_bindgen(js_name = dropEvents)]
+    pub fn drop_events(&mut self) {
+        self.server.broker_mut().take_events();
     }
 
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(serde_wasm_bindgen::to_value(&self.broker.snapshot())?)
+        Ok(serde_wasm_bindgen::to_value(
+            &self.server.broker().snapshot(),
+        )?)
     }
 
     #[wasm_bindgen(js_name = setBlocked)]
-    pub fn set_blocked(&mut self, reason: Option<String>) {
-        self.broker.set_blocked(reason.as_deref());
+    pub fn set_blocked(&mut self, now: f64, reason: Option<String>) {
+        self.server.broker_mut().set_blocked(reason.as_deref());
+        self.server.tick(ms(now));
     }
-
-    // ---- in-process connections ----------------------------------------
-
-    /// Opens an in-process connection; returns its id.
-    #[wasm_bindgen(js_name = openConnection)]
-    pub fn open_connection(&mut self, now: f64, vhost: &str, name: &str) -> Result<u32, JsValue> {
-        let info = ConnectionInfo {
-            vhost: short(vhost, "vhost")?,
-            name: name.to_owned(),
-            ..Default::default()
-        };
-        self.broker
-            .connection_open(ms(now), info)
-            .map(|c| c.0)
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = closeConnection)]
-    pub fn close_connection(&mut self, now: f64, conn: u32) {
-        self.broker.connection_close(ms(now), ConnId(conn));
-    }
-
-    #[wasm_bindgen(js_name = openChannel)]
-    pub fn open_channel(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.broker
-            .channel_open(ms(now), chan(conn, ch))
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = closeChannel)]
-    pub fn close_channel(&mut self, now: f64, conn: u32, ch: u16) {
-        self.broker.channel_close(ms(now), chan(conn, ch));
-    }
-
-    #[wasm_bindgen(js_name = exchangeDeclare)]
-    pub fn exchange_declare(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        name: &str,
-        kind: &str,
-        flags: u8,
-        args: JsValue,
-    ) -> Result<(), JsValue> {
-        let d = ExchangeDeclare {
-            exchange: short(name, "exchange name")?,
-            kind: short(kind, "exchange type")?,
-            passive: flags & PASSIVE != 0,
-            durable: flags & DURABLE != 0,
-            auto_delete: flags & AUTO_DELETE != 0,
-            internal: flags & INTERNAL != 0,
-            arguments: table_from_js(&args)?,
-        };
-        self.broker
-            .exchange_declare(ms(now), chan(conn, ch), d)
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = exchangeDelete)]
-    pub fn exchange_delete(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        name: &str,
-        if_unused: bool,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .exchange_delete(ms(now), chan(conn, ch), name, if_unused)
-            .map_err(amqp_error)
-    }
-
-    /// `kind`: 0 queue.bind, 1 queue.unbind, 2 exchange.bind, 3 exchange.unbind.
-    pub fn bind(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        kind: u8,
-        destination: &str,
-        source: &str,
-        routing_key: &str,
-        args: JsValue,
-    ) -> Result<(), JsValue> {
-        let b = Bind {
-            destination: short(destination, "destination")?,
-            source: short(source, "source exchange")?,
-            routing_key: short(routing_key, "routing key")?,
-            arguments: table_from_js(&args)?,
-        };
-        let (now, c) = (ms(now), chan(conn, ch));
-        match kind {
-            0 => self.broker.queue_bind(now, c, b),
-            1 => self.broker.queue_unbind(now, c, b),
-            2 => self.broker.exchange_bind(now, c, b),
-            _ => self.broker.exchange_unbind(now, c, b),
-        }
-        .map_err(amqp_error)
-    }
-
-    /// Returns `[name, messageCount, consumerCount]`.
-    #[wasm_bindgen(js_name = queueDeclare)]
-    pub fn queue_declare(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        name: &str,
-        flags: u8,
-        args: JsValue,
-    ) -> Result<js_sys::Array, JsValue> {
-        let d = QueueDeclare {
-            queue: short(name, "queue name")?,
-            passive: flags & PASSIVE != 0,
-            durable: flags & DURABLE != 0,
-            exclusive: flags & EXCLUSIVE != 0,
-            auto_delete: flags & AUTO_DELETE != 0,
-            arguments: table_from_js(&args)?,
-        };
-        let ok = self
-            .broker
-            .queue_declare(ms(now), chan(conn, ch), d)
-            .map_err(amqp_error)?;
-        Ok(js_sys::Array::of3(
-            &ok.queue.as_str().into(),
-            &ok.message_count.into(),
-            &ok.consumer_count.into(),
-        ))
-    }
-
-    #[wasm_bindgen(js_name = queueDelete)]
-    pub fn queue_delete(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        name: &str,
-        if_unused: bool,
-        if_empty: bool,
-    ) -> Result<u32, JsValue> {
-        self.broker
-            .queue_delete(ms(now), chan(conn, ch), name, if_unused, if_empty)
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = queuePurge)]
-    pub fn queue_purge(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        name: &str,
-    ) -> Result<u32, JsValue> {
-        self.broker
-            .queue_purge(ms(now), chan(conn, ch), name)
-            .map_err(amqp_error)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn publish(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        exchange: &str,
-        routing_key: &str,
-        properties: JsValue,
-        body: &[u8],
-        mandatory: bool,
-    ) -> Result<(), JsValue> {
-        let m = Message::new(
-            short(exchange, "exchange name")?,
-            short(routing_key, "routing key")?,
-            properties_from_js(&properties)?,
-            body,
-        );
-        self.broker
-            .basic_publish(ms(now), chan(conn, ch), m, mandatory, false)
-            .map_err(amqp_error)
-    }
-
-    /// Returns the consumer tag.
-    pub fn consume(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        queue: &str,
-        consumer_tag: &str,
-        flags: u8,
-        args: JsValue,
-    ) -> Result<String, JsValue> {
-        let c = Consume {
-            queue: short(queue, "queue name")?,
-            consumer_tag: short(consumer_tag, "consumer tag")?,
-            no_local: false,
-            no_ack: flags & NO_ACK != 0,
-            exclusive: flags & EXCLUSIVE != 0,
-            arguments: table_from_js(&args)?,
-        };
-        self.broker
-            .basic_consume(ms(now), chan(conn, ch), c)
-            .map(|t| t.to_string())
-            .map_err(amqp_error)
-    }
-
-    pub fn cancel(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        consumer_tag: &str,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .basic_cancel(ms(now), chan(conn, ch), consumer_tag)
-            .map_err(amqp_error)
-    }
-
-    pub fn get(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        queue: &str,
-        no_ack: bool,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .basic_get(ms(now), chan(conn, ch), queue, no_ack)
-            .map_err(amqp_error)
-    }
-
-    pub fn ack(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        delivery_tag: f64,
-        multiple: bool,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .basic_ack(ms(now), chan(conn, ch), tag(delivery_tag)?, multiple)
-            .map_err(amqp_error)
-    }
-
-    pub fn nack(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        delivery_tag: f64,
-        multiple: bool,
-        requeue: bool,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .basic_nack(
-                ms(now),
-                chan(conn, ch),
-                tag(delivery_tag)?,
-                multiple,
-                requeue,
-            )
-            .map_err(amqp_error)
-    }
-
-    pub fn reject(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        delivery_tag: f64,
-        requeue: bool,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .basic_reject(ms(now), chan(conn, ch), tag(delivery_tag)?, requeue)
-            .map_err(amqp_error)
-    }
-
-    pub fn recover_channel(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        requeue: bool,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .basic_recover(ms(now), chan(conn, ch), requeue)
-            .map_err(amqp_error)
-    }
-
-    pub fn qos(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        prefetch_count: u16,
-        prefetch_size: u32,
-        global: bool,
-    ) -> Result<(), JsValue> {
-        let q = Qos {
-            prefetch_size,
-            prefetch_count,
-            global,
-        };
-        self.broker
-            .basic_qos(ms(now), chan(conn, ch), q)
-            .map_err(amqp_error)
-    }
-
-    pub fn flow(&mut self, now: f64, conn: u32, ch: u16, active: bool) -> Result<bool, JsValue> {
-        self.broker
-            .channel_flow(ms(now), chan(conn, ch), active)
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = extendLease)]
-    pub fn extend_lease(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        delivery_tag: f64,
-        lease_ms: f64,
-    ) -> Result<(), JsValue> {
-        self.broker
-            .extend_lease(ms(now), chan(conn, ch), tag(delivery_tag)?, ms(lease_ms))
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = confirmSelect)]
-    pub fn confirm_select(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.broker
-            .confirm_select(ms(now), chan(conn, ch))
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = txSelect)]
-    pub fn tx_select(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.broker
-            .tx_select(ms(now), chan(conn, ch))
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = txCommit)]
-    pub fn tx_commit(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.broker
-            .tx_commit(ms(now), chan(conn, ch))
-            .map_err(amqp_error)
-    }
-
-    #[wasm_bindgen(js_name = txRollback)]
-    pub fn tx_rollback(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.broker
-            .tx_rollback(ms(now), chan(conn, ch))
-            .map_err(amqp_error)
-    }
-}
-
-fn chan(conn: u32, ch: u16) -> ChannelRef {
-    ChannelRef::new(ConnId(conn), ch)
 }

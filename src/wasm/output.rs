@@ -1,7 +1,9 @@
-//! Effects for in-process (direct) clients, packed into one byte buffer per
-//! drain so a burst of deliveries crosses into JavaScript in one call.
+//! Output for the host, packed into one byte buffer per drain so a burst of
+//! deliveries crosses into JavaScript in one call: effects for in-process
+//! (direct) clients, and bytes to send / transports to close for AMQP
+//! connections (`conn` is then the id `accept` returned, `channel` 0).
 //!
-//! Layout, little-endian: per effect `kind u8, conn u32, channel u16`, then
+//! Layout, little-endian: per record `kind u8, conn u32, channel u16`, then
 //! the kind's fields. Strings are `len u8 + UTF-8`; blobs `len u32 + bytes`;
 //! tags are f64 (exact up to 2^53). Properties travel as an AMQP content
 //! header, decoded on demand by `decodeProperties`. `js/output.js` reads it.
@@ -18,6 +20,8 @@ pub const CANCEL: u8 = 6;
 pub const CLOSE_CHANNEL: u8 = 7;
 pub const CLOSE_CONNECTION: u8 = 8;
 pub const BLOCKED: u8 = 9;
+pub const SEND: u8 = 10;
+pub const CLOSE: u8 = 11;
 
 fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
@@ -127,4 +131,15 @@ pub fn pack(e: &Effect, out: &mut Vec<u8>) {
             str8(out, reason.as_ref().map_or("", ShortStr::as_str));
         }
     }
+}
+
+/// Bytes for a transport: `SEND, conn, 0, blob`.
+pub fn send(conn: u32, bytes: &[u8], out: &mut Vec<u8>) {
+    head(out, SEND, conn, 0);
+    blob(out, bytes);
+}
+
+/// Close a transport (after the bytes sent before): `CLOSE, conn, 0`.
+pub fn close(conn: u32, out: &mut Vec<u8>) {
+    head(out, CLOSE, conn, 0);
 }

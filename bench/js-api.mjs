@@ -1,0 +1,105 @@
+// Publish -> deliver -> ack through the in-process JS API in Node, 16-byte
+// bodies, one queue, one consumer; then the same engine loop run entirely
+// inside wasm, set against the native figure from `cargo bench --bench engine`.
+//
+//   npm run build && node bench/js-api.mjs [--messages N] [--no-native]
+//
+// Prints msg/s per variant and the wasm/native ratio per batch size.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchEngine } from '../pkg/warren.js';
+import { Broker } from '../js/entry-node.js';
+
+const { values: opts } = parseArgs({
+  options: { messages: { type: 'string', default: '2000000' }, 'no-native': { type: 'boolean', default: false } },
+});
+const N = Number(opts.messages);
+const BODY = new TextEncoder().encode('0123456789abcdef');
+const root = fileURLToPath(new URL('..', import.meta.url));
+const rate = (n, ms) => (n / ms) * 1000;
+const fmt = (r) => `${(r / 1e6).toFixed(2)}M msg/s`.padStart(14);
+
+/** A broker with one queue and one consumer; `onMessage(msg, count)` acks as the variant wants. */
+async function setup(options, prefetch, onMessage) {
+  const broker = new Broker({ events: false, ...options });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('bench', { durable: false });
+  await ch.prefetch(prefetch);
+  const state = { delivered: 0 };
+  await ch.basicConsume('bench', { noAck: false }, (msg) => onMessage(msg, ++state.delivered));
+  return { broker, ch, state };
+}
+
+/** Every message published, delivered and acked on its own. */
+async function oneByOne(n, options = {}) {
+  const { broker, ch, state } = await setup(options, 1000, (msg) => msg.ack());
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) ch.basicPublish('', 'bench', BODY);
+  const ms = performance.now() - t0;
+  if (state.delivered !== n) throw new Error(`delivered ${state.delivered} of ${n}`);
+  await broker.close();
+  return rate(n, ms);
+}
+
+/** Published one by one, acked with `multiple` every `every` deliveries. */
+async function ackEvery(n, every) {
+  const { broker, ch, state } = await setup({}, 2 * every, (msg, count) => {
+    if (count % every === 0) msg.ack(true);
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) ch.basicPublish('', 'bench', BODY);
+  const ms = performance.now() - t0;
+  if (state.delivered !== n) throw new Error(`delivered ${state.delivered} of ${n}`);
+  await broker.close();
+  return rate(n, ms);
+}
+
+/** basicPublishBatch of `batch` bodies, acked with `multiple` once per batch. */
+async function batched(n, batch) {
+  const { broker, ch, state } = await setup({}, 2 * batch, (msg, count) => {
+    if (count % batch === 0) msg.ack(true);
+  });
+  const bodies = Array.from({ length: batch }, () => BODY);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += batch) ch.basicPublishBatch('', 'bench', bodies);
+  const ms = performance.now() - t0;
+  if (state.delivered !== n) throw new Error(`delivered ${state.delivered} of ${n}`);
+  await broker.close();
+  return rate(n, ms);
+}
+
+/** Best of three runs after a warm-up: the figure least disturbed by GC and other load. */
+async function best(fn) {
+  await fn(Math.min(N, 200_000));
+  let top = 0;
+  for (let i = 0; i < 3; i++) top = Math.max(top, await fn(N));
+  return top;
+}
+
+function native() {
+  const out = execFileSync('cargo', ['bench', '--bench', 'engine'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const figures = new Map();
+  for (const m of out.matchAll(/batch\s+(\d+):\s+([\d.]+) msg\/s/g)) figures.set(Number(m[1]), Number(m[2]));
+  return figures;
+}
+
+console.log(`JS API, ${N} messages, 16 B bodies, events off (node ${process.version}):`);
+console.log(`  publish, deliver, ack each            ${fmt(await best((n) => oneByOne(n)))}`);
+console.log(`  same, events on (default)             ${fmt(await best((n) => oneByOne(n, { events: true })))}`);
+console.log(`  publish each, ack multiple every 100  ${fmt(await best((n) => ackEvery(n, 100)))}`);
+console.log(`  basicPublishBatch 100, ack multiple   ${fmt(await best((n) => batched(n, 100)))}`);
+console.log(`  basicPublishBatch 1000, ack multiple  ${fmt(await best((n) => batched(n, 1000)))}`);
+
+const inWasm = new Map();
+for (const batch of [1, 64, 1000]) {
+  benchEngine(Math.min(N, 200_000), batch);
+  inWasm.set(batch, Math.max(...[0, 1, 2].map(() => benchEngine(N, batch))));
+}
+const nat = opts['no-native'] ? new Map() : native();
+console.log('engine loop (publish batch, flush, ack multiple), 16 B bodies:');
+for (const [batch, w] of inWasm) {
+  const n = nat.get(batch);
+  const ratio = n ? `  native ${fmt(n)}  wasm/native ${(w / n).toFixed(2)}` : '';
+  console.log(`  batch ${String(batch).padStart(4)}: wasm ${fmt(w)}${ratio}`);
+}

@@ -1,0 +1,89 @@
+// `broker.accept(transport)`: an AMQP connection over any byte transport.
+// Bytes from the peer go into the engine's protocol state machine; bytes it
+// produces come back through `transport.send`, in order.
+import { report, toBytes } from './client.js';
+
+export class AcceptedConnection {
+  #core;
+  #transport;
+  #id;
+  #gone = false;
+
+  constructor(core, transport, name) {
+    this.#core = core;
+    this.#transport = transport;
+    this.#id = core.wasm.accept(core.now(), name);
+    core.transports.set(this.#id, this);
+    core.drain();
+  }
+
+  /** This connection's id in the engine's server. */
+  get id() {
+    return this.#id;
+  }
+
+  /** Bytes from the peer, any split. */
+  receive(bytes) {
+    if (this.#gone) return;
+    const core = this.#core;
+    core.wasm.receive(core.now(), this.#id, toBytes('receive', bytes));
+    core.drain();
+  }
+
+  /** The transport closed: unacked deliveries are requeued. */
+  closed() {
+    if (this.#gone) return;
+    this.#forget();
+    const core = this.#core;
+    core.wasm.transportClosed(core.now(), this.#id);
+    core.drain();
+  }
+
+  /** The transport sent what it held: reads its `bufferedAmount` again. */
+  drained() {
+    if (this.#gone) return;
+    this.#reportBacklog();
+    this.#core.drain();
+  }
+
+  /** False while this connection's unsent output is over the limit. */
+  get wantsRead() {
+    return !this.#gone && this.#core.wasm.wantsRead(this.#id);
+  }
+
+  /** Closes from the broker's side with 320 CONNECTION_FORCED. */
+  forceClose(reason = 'broker shutdown') {
+    if (this.#gone) return;
+    const core = this.#core;
+    core.wasm.forceClose(core.now(), this.#id, reason);
+    core.drain();
+  }
+
+  #reportBacklog() {
+    const held = this.#transport.bufferedAmount;
+    if (typeof held === 'number') this.#core.wasm.setBacklog(this.#id, held);
+  }
+
+  #forget() {
+    this.#gone = true;
+    this.#core.transports.delete(this.#id);
+  }
+
+  _send(bytes) {
+    try {
+      this.#transport.send(bytes);
+    } catch (e) {
+      report(e);
+    }
+    this.#reportBacklog();
+  }
+
+  _close() {
+    this.#forget();
+    try {
+      this.#transport.close();
+    } catch (e) {
+      report(e);
+    }
+  }
+}

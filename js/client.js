@@ -1,0 +1,665 @@
+// The in-process client: Connection, Channel, Consumer and Message, named as
+// in amqp-client.js (defaults included). Each method validates its arguments,
+// forwards one engine command and lets the broker drain what it caused; the
+// engine decides everything else. Callbacks run synchronously from the drain.
+import { AMQPError, argError, fromEngine } from './errors.js';
+
+const RESOLVED = Promise.resolve();
+const ZERO = Promise.resolve(0);
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// Flag bits of the wasm declare/consume calls (src/wasm/commands.rs).
+const PASSIVE = 1;
+const DURABLE = 2;
+const AUTO_DELETE = 4;
+const INTERNAL = 8;
+const EXCLUSIVE = 16;
+const NO_ACK = 32;
+
+/** A body as bytes: strings are UTF-8, views keep their window. */
+export function toBytes(method, body) {
+  if (body instanceof Uint8Array) return body;
+  if (typeof body === 'string') return encoder.encode(body);
+  if (body === null || body === undefined) return EMPTY;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  throw argError(method, 'body must be a string, Uint8Array, ArrayBuffer or null', body);
+}
+
+function str(method, what, v) {
+  if (typeof v !== 'string') throw argError(method, `${what} must be a string`, v);
+}
+
+function obj(method, what, v) {
+  if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) {
+    throw argError(method, `${what} must be an object`, v);
+  }
+}
+
+function int(method, what, v, max) {
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new TypeError(`${method}: ${what} must be an integer from 0 to ${max} (got ${String(v)})`);
+  }
+}
+
+function fn(method, what, v) {
+  if (typeof v !== 'function') throw argError(method, `${what} must be a function`, v);
+}
+
+const flag = (on, bit) => (on ? bit : 0);
+
+/** Reports an exception thrown by user code without stopping the broker. */
+export function report(err) {
+  queueMicrotask(() => {
+    throw err;
+  });
+}
+
+/** A delivered (or fetched, or returned) message. */
+export class Message {
+  constructor(channel, deliveryTag, redelivered, consumerTag) {
+    this.channel = channel;
+    this.exchange = '';
+    this.routingKey = '';
+    this.deliveryTag = deliveryTag;
+    this.redelivered = redelivered;
+    this.consumerTag = consumerTag;
+    this.messageCount = undefined;
+    this.body = EMPTY;
+    // AMQP content header, decoded on first access to `properties`.
+    this._header = EMPTY;
+    this._properties = undefined;
+  }
+
+  get properties() {
+    if (this._properties === undefined) {
+      this._properties = this._header.length === 0 ? {} : this.channel._decodeProperties(this._header);
+    }
+    return this._properties;
+  }
+
+  bodyString() {
+    return decoder.decode(this.body);
+  }
+
+  bodyToString() {
+    return this.bodyString();
+  }
+
+  ack(multiple = false) {
+    return this.channel.basicAck(this.deliveryTag, multiple);
+  }
+
+  nack(requeue = false, multiple = false) {
+    return this.channel.basicNack(this.deliveryTag, requeue, multiple);
+  }
+
+  reject(requeue = false) {
+    return this.channel.basicReject(this.deliveryTag, requeue);
+  }
+
+  extendLease(ms) {
+    return this.channel.extendLease(this.deliveryTag, ms);
+  }
+}
+
+export class Consumer {
+  #done = null;
+  #settled = false;
+  #result = null;
+
+  constructor(channel, tag, onMessage) {
+    this.channel = channel;
+    this.tag = tag;
+    this.onMessage = onMessage;
+  }
+
+  cancel() {
+    return this.channel.basicCancel(this.tag);
+  }
+
+  /**
+   * Resolves when the consumer is cancelled by the client, rejects with an
+   * AMQPError when the broker cancels it or its channel closes; `timeout` ms
+   * (real time) rejects with a plain Error instead.
+   */
+  wait(timeout) {
+    if (this.#settled) return this.#result;
+    this.#done ??= withResolvers();
+    if (timeout === undefined) return this.#done.promise;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`consumer ${this.tag}: still running after ${timeout} ms`)), timeout);
+      this.#done.promise.then(resolve, reject).finally(() => clearTimeout(t));
+    });
+  }
+
+  _settle(err) {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#result = err ? Promise.reject(err) : RESOLVED;
+    this.#result.catch(() => {});
+    if (this.#done) {
+      if (err) this.#done.reject(err);
+      else this.#done.resolve();
+    }
+  }
+}
+
+function withResolvers() {
+  let resolve, reject;
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+export class Channel {
+  #core;
+  #closeError = null;
+  /** pending basic.get answers, in order: [resolve, reject] */
+  #gets = [];
+  #confirm = false;
+  #seq = 0;
+  /** unconfirmed publishes: seq -> [resolve, reject], in seq order */
+  #unconfirmed = new Map();
+  /** consumers by tag */
+  _consumers = new Map();
+
+  constructor(core, connection, id) {
+    this.#core = core;
+    this.connection = connection;
+    this.id = id;
+    this.closed = false;
+    /** mandatory messages that reached no queue */
+    this.onReturn = null;
+    /** the broker closed this channel */
+    this.onerror = null;
+  }
+
+  // ---- plumbing ------------------------------------------------------------
+
+  /** Throws if this channel can no longer be used. */
+  #live() {
+    if (!this.closed) return;
+    throw this.#closeError ?? new AMQPError(504, `CHANNEL_ERROR - channel ${this.id} is closed`);
+  }
+
+  /**
+   * A failed command: an engine error closed this channel (soft) or the
+   * connection (hard); anything else (a TypeError) changed nothing.
+   */
+  #failed(e) {
+    const amqp = fromEngine(e);
+    if (amqp) {
+      if (amqp.soft) this._closed(amqp.err, false);
+      else this.connection._closed(amqp.err, false);
+    }
+    this.#core.drain();
+    return Promise.reject(amqp ? amqp.err : e);
+  }
+
+  /** One command with nothing to register before the drain. */
+  #run(call) {
+    let value;
+    try {
+      this.#live();
+      value = call(this.#core.wasm, this.#core.now(), this.connection.id, this.id);
+    } catch (e) {
+      return this.#failed(e);
+    }
+    this.#core.drain();
+    return value === undefined ? RESOLVED : Promise.resolve(value);
+  }
+
+  _decodeProperties(header) {
+    return this.#core.decodeProperties(header);
+  }
+
+  // ---- exchanges and queues -------------------------------------------------
+
+  exchangeDeclare(name, type, options = {}, args = {}) {
+    return this.#run((w, now, c, ch) => {
+      str('exchangeDeclare', 'name', name);
+      str('exchangeDeclare', 'type', type);
+      obj('exchangeDeclare', 'options', options);
+      const { passive = false, durable = true, autoDelete = false, internal = false } = options ?? {};
+      const flags = flag(passive, PASSIVE) | flag(durable, DURABLE) | flag(autoDelete, AUTO_DELETE) | flag(internal, INTERNAL);
+      w.exchangeDeclare(now, c, ch, name, type, flags, args);
+    });
+  }
+
+  exchangeDelete(name, { ifUnused = false } = {}) {
+    return this.#run((w, now, c, ch) => {
+      str('exchangeDelete', 'name', name);
+      w.exchangeDelete(now, c, ch, name, Boolean(ifUnused));
+    });
+  }
+
+  #bind(method, kind, destination, source, routingKey, args) {
+    return this.#run((w, now, c, ch) => {
+      str(method, 'destination', destination);
+      str(method, 'source exchange', source);
+      str(method, 'routingKey', routingKey);
+      obj(method, 'args', args);
+      w.bind(now, c, ch, kind, destination, source, routingKey, args);
+    });
+  }
+
+  exchangeBind(destination, source, routingKey = '', args = {}) {
+    return this.#bind('exchangeBind', 2, destination, source, routingKey, args);
+  }
+
+  exchangeUnbind(destination, source, routingKey = '', args = {}) {
+    return this.#bind('exchangeUnbind', 3, destination, source, routingKey, args);
+  }
+
+  queueDeclare(name = '', options = {}, args = {}) {
+    return this.#run((w, now, c, ch) => {
+      str('queueDeclare', 'name', name);
+      obj('queueDeclare', 'options', options);
+      obj('queueDeclare', 'args', args);
+      const { passive = false, durable = name !== '', exclusive = name === '', autoDelete = name === '' } = options ?? {};
+      const flags =
+        flag(passive, PASSIVE) | flag(durable, DURABLE) | flag(exclusive, EXCLUSIVE) | flag(autoDelete, AUTO_DELETE);
+      const [queue, messageCount, consumerCount] = w.queueDeclare(now, c, ch, name, flags, args);
+      return { name: queue, messageCount, consumerCount };
+    });
+  }
+
+  queueDelete(name = '', { ifUnused = false, ifEmpty = false } = {}) {
+    return this.#run((w, now, c, ch) => {
+      str('queueDelete', 'name', name);
+      return { messageCount: w.queueDelete(now, c, ch, name, Boolean(ifUnused), Boolean(ifEmpty)) };
+    });
+  }
+
+  queueBind(queue, exchange, routingKey = '', args = {}) {
+    return this.#bind('queueBind', 0, queue, exchange, routingKey, args);
+  }
+
+  queueUnbind(queue, exchange, routingKey = '', args = {}) {
+    return this.#bind('queueUnbind', 1, queue, exchange, routingKey, args);
+  }
+
+  queuePurge(name) {
+    return this.#run((w, now, c, ch) => {
+      str('queuePurge', 'name', name);
+      return { messageCount: w.queuePurge(now, c, ch, name) };
+    });
+  }
+
+  // ---- publishing -------------------------------------------------------------
+
+  /**
+   * On a confirm channel the promise settles on the broker's confirm:
+   * resolves with the sequence number on ack, rejects on nack.
+   */
+  basicPublish(exchange, routingKey, body, properties, mandatory = false) {
+    const core = this.#core;
+    try {
+      this.#live();
+      str('basicPublish', 'exchange', exchange);
+      str('basicPublish', 'routingKey', routingKey);
+      if (properties !== undefined) obj('basicPublish', 'properties', properties);
+      const bytes = body instanceof Uint8Array ? body : toBytes('basicPublish', body);
+      core.wasm.publish(core.now(), this.connection.id, this.id, exchange, routingKey, properties, bytes, mandatory === true);
+    } catch (e) {
+      return this.#failed(e);
+    }
+    const p = this.#confirm ? this.#awaitConfirm(++this.#seq) : ZERO;
+    core.drain();
+    return p;
+  }
+
+  /**
+   * Publishes many bodies to one exchange and routing key with the same
+   * properties, in one call into the engine. Settles like basicPublish for
+   * the last one: on a confirm channel, resolves with its sequence number
+   * once all are acked and rejects if any is nacked.
+   */
+  basicPublishBatch(exchange, routingKey, bodies, properties, mandatory = false) {
+    const core = this.#core;
+    let count;
+    try {
+      this.#live();
+      str('basicPublishBatch', 'exchange', exchange);
+      str('basicPublishBatch', 'routingKey', routingKey);
+      if (!Array.isArray(bodies)) throw argError('basicPublishBatch', 'bodies must be an array', bodies);
+      if (properties !== undefined) obj('basicPublishBatch', 'properties', properties);
+      const packed = packBodies(bodies);
+      count = core.wasm.publishBatch(core.now(), this.connection.id, this.id, exchange, routingKey, properties, packed, mandatory === true);
+    } catch (e) {
+      return this.#failed(e);
+    }
+    let p = ZERO;
+    if (this.#confirm && count > 0) {
+      const all = [];
+      for (let i = 0; i < count; i++) all.push(this.#awaitConfirm(++this.#seq));
+      const last = this.#seq;
+      p = Promise.all(all).then(() => last);
+    }
+    core.drain();
+    return p;
+  }
+
+  #awaitConfirm(seq) {
+    return new Promise((resolve, reject) => this.#unconfirmed.set(seq, [resolve, reject]));
+  }
+
+  _confirm(tag, multiple, ack) {
+    const settle = (seq, fns) => {
+      if (ack) fns[0](seq);
+      else fns[1](new AMQPError(0, `message ${seq} was nacked by the broker`));
+    };
+    if (!multiple) {
+      const fns = this.#unconfirmed.get(tag);
+      if (fns) {
+        this.#unconfirmed.delete(tag);
+        settle(tag, fns);
+      }
+      return;
+    }
+    for (const [seq, fns] of this.#unconfirmed) {
+      if (seq > tag) break;
+      this.#unconfirmed.delete(seq);
+      settle(seq, fns);
+    }
+  }
+
+  // ---- consuming ----------------------------------------------------------------
+
+  basicConsume(queue, options, onMessage) {
+    const core = this.#core;
+    let consumer;
+    try {
+      this.#live();
+      str('basicConsume', 'queue', queue);
+      obj('basicConsume', 'options', options);
+      fn('basicConsume', 'onMessage', onMessage);
+      const { tag = '', noAck = true, exclusive = false, args = {} } = options ?? {};
+      str('basicConsume', 'options.tag', tag);
+      const flags = flag(noAck, NO_ACK) | flag(exclusive, EXCLUSIVE);
+      const given = core.wasm.consume(core.now(), this.connection.id, this.id, queue, tag, flags, args);
+      consumer = new Consumer(this, given, onMessage);
+      this._consumers.set(given, consumer);
+    } catch (e) {
+      return this.#failed(e);
+    }
+    core.drain();
+    return Promise.resolve(consumer);
+  }
+
+  basicCancel(tag) {
+    return this.#run((w, now, c, ch) => {
+      str('basicCancel', 'tag', tag);
+      w.cancel(now, c, ch, tag);
+      const consumer = this._consumers.get(tag);
+      this._consumers.delete(tag);
+      consumer?._settle(null);
+    });
+  }
+
+  _deliver(m) {
+    if (this.closed) return; // the engine requeued it when the channel closed
+    const consumer = this._consumers.get(m.consumerTag);
+    if (consumer === undefined) return;
+    try {
+      consumer.onMessage(m);
+    } catch (e) {
+      report(e);
+    }
+  }
+
+  /** The broker cancelled a consumer (queue deleted, consumer timeout). */
+  _cancelled(tag) {
+    const consumer = this._consumers.get(tag);
+    if (!consumer) return;
+    this._consumers.delete(tag);
+    consumer._settle(new AMQPError(0, `consumer ${tag} was cancelled by the broker`));
+  }
+
+  /** Resolves with the message, or null when the queue is empty. */
+  basicGet(queue, { noAck = true } = {}) {
+    const core = this.#core;
+    try {
+      this.#live();
+      str('basicGet', 'queue', queue);
+      core.wasm.get(core.now(), this.connection.id, this.id, queue, Boolean(noAck));
+    } catch (e) {
+      return this.#failed(e);
+    }
+    const p = new Promise((resolve, reject) => this.#gets.push([resolve, reject]));
+    core.drain();
+    return p;
+  }
+
+  _got(m) {
+    this.#gets.shift()?.[0](m);
+  }
+
+  _returned(m) {
+    if (!this.onReturn) return;
+    try {
+      this.onReturn(m);
+    } catch (e) {
+      report(e);
+    }
+  }
+
+  // ---- acknowledgements ----------------------------------------------------------
+
+  basicAck(deliveryTag, multiple = false) {
+    // The hot path: no closure, no new promise.
+    const core = this.#core;
+    try {
+      this.#live();
+      core.wasm.ack(core.now(), this.connection.id, this.id, deliveryTag, multiple === true);
+    } catch (e) {
+      return this.#failed(e);
+    }
+    core.drain();
+    return RESOLVED;
+  }
+
+  basicNack(deliveryTag, requeue = false, multiple = false) {
+    return this.#run((w, now, c, ch) => w.nack(now, c, ch, deliveryTag, multiple === true, requeue === true));
+  }
+
+  basicReject(deliveryTag, requeue = false) {
+    return this.#run((w, now, c, ch) => w.reject(now, c, ch, deliveryTag, requeue === true));
+  }
+
+  basicRecover(requeue = false) {
+    return this.#run((w, now, c, ch) => w.recoverChannel(now, c, ch, requeue === true));
+  }
+
+  /** Pushes a delivery's consumer-timeout deadline to now + ms. */
+  extendLease(deliveryTag, ms) {
+    return this.#run((w, now, c, ch) => {
+      if (!(ms >= 0)) throw argError('extendLease', 'ms must be a number >= 0', ms);
+      w.extendLease(now, c, ch, deliveryTag, ms);
+    });
+  }
+
+  basicQos(prefetchCount, prefetchSize = 0, global = false) {
+    return this.#run((w, now, c, ch) => {
+      int('basicQos', 'prefetchCount', prefetchCount, 65535);
+      int('basicQos', 'prefetchSize', prefetchSize, 2 ** 32 - 1);
+      w.qos(now, c, ch, prefetchCount, prefetchSize, global === true);
+    });
+  }
+
+  prefetch(count) {
+    return this.basicQos(count);
+  }
+
+  basicFlow(active = true) {
+    return this.#run((w, now, c, ch) => w.flow(now, c, ch, active !== false));
+  }
+
+  // ---- modes ------------------------------------------------------------------------
+
+  confirmSelect() {
+    return this.#run((w, now, c, ch) => {
+      w.confirmSelect(now, c, ch);
+      this.#confirm = true;
+    });
+  }
+
+  txSelect() {
+    return this.#run((w, now, c, ch) => w.txSelect(now, c, ch));
+  }
+
+  txCommit() {
+    return this.#run((w, now, c, ch) => w.txCommit(now, c, ch));
+  }
+
+  txRollback() {
+    return this.#run((w, now, c, ch) => w.txRollback(now, c, ch));
+  }
+
+  // ---- closing ----------------------------------------------------------------------
+
+  close() {
+    if (this.closed) return RESOLVED;
+    const core = this.#core;
+    core.wasm.closeChannel(core.now(), this.connection.id, this.id);
+    this._closed(null, false);
+    core.drain();
+    return RESOLVED;
+  }
+
+  /**
+   * Marks the channel closed (by the client when `err` is null, else by the
+   * broker) and settles everything waiting on it. `notify`: call onerror.
+   */
+  _closed(err, notify = true) {
+    if (this.closed) return;
+    this.closed = true;
+    this.#closeError = err;
+    this.connection._forget(this.id);
+    const why = err ?? new AMQPError(504, `CHANNEL_ERROR - channel ${this.id} is closed`);
+    for (const [, fns] of this.#unconfirmed) fns[1](why);
+    this.#unconfirmed.clear();
+    for (const [, reject] of this.#gets.splice(0)) reject(why);
+    for (const consumer of this._consumers.values()) consumer._settle(err);
+    this._consumers.clear();
+    if (err && notify && this.onerror) {
+      try {
+        this.onerror(err);
+      } catch (e) {
+        report(e);
+      }
+    }
+  }
+}
+
+/** Bodies packed for publishBatch: (len u32 LE, bytes)*. */
+function packBodies(bodies) {
+  const parts = new Array(bodies.length);
+  let size = 0;
+  for (let i = 0; i < bodies.length; i++) {
+    const b = bodies[i] instanceof Uint8Array ? bodies[i] : toBytes('basicPublishBatch', bodies[i]);
+    parts[i] = b;
+    size += 4 + b.length;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const b of parts) {
+    view.setUint32(at, b.length, true);
+    out.set(b, at + 4);
+    at += 4 + b.length;
+  }
+  return out;
+}
+
+export class Connection {
+  #core;
+  /** open channels, indexed by number */
+  _channels = [];
+  #closeError = null;
+
+  constructor(core, id, channelMax) {
+    this.#core = core;
+    this.id = id;
+    this.channelMax = channelMax;
+    this.closed = false;
+    /** set while the broker blocks publishers (connection.blocked reason) */
+    this.blocked = undefined;
+    this.onblocked = null;
+    this.onunblocked = null;
+    /** the broker closed this connection */
+    this.onerror = null;
+  }
+
+  /** Opens a channel on the lowest free number (or `id`). */
+  channel(id) {
+    const core = this.#core;
+    let channel;
+    try {
+      if (this.closed) throw this.#closeError ?? new AMQPError(504, 'CHANNEL_ERROR - connection is closed');
+      if (id === undefined) {
+        id = 1;
+        while (id <= this.channelMax && this._channels[id]) id++;
+        if (id > this.channelMax) throw new AMQPError(530, `NOT_ALLOWED - all ${this.channelMax} channels are open`);
+      } else {
+        int('channel', 'id', id, this.channelMax);
+        if (id === 0) throw new TypeError('channel: id must be from 1 (channel 0 is the connection itself)');
+        if (this._channels[id]) throw new TypeError(`channel: channel ${id} is already open`);
+      }
+      core.wasm.openChannel(core.now(), this.id, id);
+      channel = new Channel(core, this, id);
+      this._channels[id] = channel;
+    } catch (e) {
+      const amqp = fromEngine(e);
+      if (amqp) this._closed(amqp.err, false);
+      core.drain();
+      return Promise.reject(amqp ? amqp.err : e);
+    }
+    core.drain();
+    return Promise.resolve(channel);
+  }
+
+  close() {
+    if (this.closed) return RESOLVED;
+    const core = this.#core;
+    core.wasm.closeConnection(core.now(), this.id);
+    this._closed(null, false);
+    core.drain();
+    return RESOLVED;
+  }
+
+  _forget(id) {
+    if (this._channels[id]) this._channels[id] = undefined;
+  }
+
+  _blocked(reason) {
+    const fn = reason === null ? this.onunblocked : this.onblocked;
+    this.blocked = reason ?? undefined;
+    try {
+      fn?.(reason ?? undefined);
+    } catch (e) {
+      report(e);
+    }
+  }
+
+  _closed(err, notify = true) {
+    if (this.closed) return;
+    this.closed = true;
+    this.#closeError = err;
+    this.#core.conns.delete(this.id);
+    for (const ch of this._channels) ch?._closed(err, false);
+    this._channels = [];
+    if (err && notify && this.onerror) {
+      try {
+        this.onerror(err);
+      } catch (e) {
+        report(e);
+      }
+    }
+  }
+}

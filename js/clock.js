@@ -1,0 +1,70 @@
+// Clocks: the engine never reads time; the host passes `now` into every call
+// and wakes the engine at its next deadline through `at`.
+
+// setTimeout takes at most 2^31-1 ms; a later deadline wakes early and re-arms.
+const MAX_DELAY = 2 ** 31 - 1;
+
+/** Wall-clock time (ms since the epoch) and real timers. */
+export class RealClock {
+  now() {
+    return Date.now();
+  }
+
+  at(at, fn) {
+    const id = setTimeout(fn, Math.min(MAX_DELAY, Math.max(0, at - Date.now())));
+    return () => clearTimeout(id);
+  }
+}
+
+/** A clock that moves only when told: for tests and the tutorial's time controls. */
+export class ManualClock {
+  #now;
+  /** pending timers: { at, fn, seq } */
+  #timers = [];
+  #seq = 0;
+
+  constructor(start = 0) {
+    if (!Number.isFinite(start)) throw new TypeError(`ManualClock: start must be a finite number (got ${start})`);
+    this.#now = start;
+  }
+
+  now() {
+    return this.#now;
+  }
+
+  at(at, fn) {
+    const t = { at, fn, seq: this.#seq++ };
+    this.#timers.push(t);
+    return () => {
+      const i = this.#timers.indexOf(t);
+      if (i >= 0) this.#timers.splice(i, 1);
+    };
+  }
+
+  /** Moves time forward by `ms`, running what falls due, in order, each at its own time. */
+  advance(ms) {
+    if (!(ms >= 0)) throw new TypeError(`ManualClock.advance: ms must be a number >= 0 (got ${ms})`);
+    this.#runUntil(this.#now + ms);
+  }
+
+  /** Jumps to `now` (never backwards), running what falls due on the way. */
+  set(now) {
+    if (!Number.isFinite(now)) throw new TypeError(`ManualClock.set: now must be a finite number (got ${now})`);
+    if (now > this.#now) this.#runUntil(now);
+  }
+
+  #runUntil(end) {
+    // A timer may schedule another that is also due: keep going, but not forever.
+    for (let runs = 0; runs < 1_000_000; runs++) {
+      let next = null;
+      for (const t of this.#timers) {
+        if (t.at <= end && (next === null || t.at < next.at || (t.at === next.at && t.seq < next.seq))) next = t;
+      }
+      if (next === null) break;
+      this.#timers.splice(this.#timers.indexOf(next), 1);
+      if (next.at > this.#now) this.#now = next.at;
+      next.fn();
+    }
+    this.#now = end;
+  }
+}

@@ -1,0 +1,228 @@
+// The run loop around one WasmBroker: after every call into the engine,
+// `drain` takes its packed output and dispatches each record (deliveries,
+// confirms, closes to in-process clients; bytes and closes to transports),
+// then re-arms the one timer at the engine's next deadline, queues events
+// for subscribers and lets the store writer pick up new records.
+import { AMQPError } from './errors.js';
+import { report, Message } from './client.js';
+import { engineMemory } from './engine.js';
+import * as K from './output.js';
+
+// Output buffers taken per drain before yielding to the event loop, so a
+// consumer that acks from its callback cannot keep the broker spinning.
+const MAX_ROUNDS = 256;
+
+export class Core {
+  /** in-process connections by engine id */
+  conns = new Map();
+  /** accepted transports by id */
+  transports = new Map();
+  /** called after each drain (the store writer) */
+  afterDrain = null;
+  closed = false;
+
+  #reader;
+  /** [output address, next deadline] as takeOutput leaves them, in wasm memory */
+  #status = new Float64Array(0);
+  #statusPtr;
+  #draining = false;
+  #resumeQueued = false;
+  #timerAt = -1;
+  #cancelTimer = null;
+  #events;
+  #listeners = new Set();
+  #eventsQueued = false;
+
+  constructor(wasm, clock, decodeProperties, events) {
+    this.wasm = wasm;
+    this.clock = clock;
+    this.decodeProperties = decodeProperties;
+    this.#events = events;
+    this.#reader = new K.OutputReader(engineMemory());
+    this.#statusPtr = wasm.statusPtr();
+  }
+
+  /** The status words, re-viewed after wasm memory grew. */
+  #statusView() {
+    if (this.#status.length === 0) this.#status = new Float64Array(engineMemory().buffer, this.#statusPtr, 2);
+    return this.#status;
+  }
+
+  now() {
+    return this.clock.now();
+  }
+
+  /**
+   * Dispatches everything the engine has for the host. Re-entrant calls
+   * (a callback acking from inside the dispatch) return at once: the loop
+   * below picks up what they caused, in order.
+   */
+  drain() {
+    if (this.#draining || this.closed) return;
+    this.#draining = true;
+    try {
+      for (let round = 0; ; round++) {
+        if (round === MAX_ROUNDS) {
+          this.#resumeLater();
+          break;
+        }
+        const len = this.wasm.takeOutput();
+        if (len === 0) break;
+        this.#dispatch(this.#statusView()[0], len);
+      }
+    } finally {
+      this.#draining = false;
+    }
+    this.#armTimer();
+    if (this.#events) this.#queueEvents();
+    this.afterDrain?.();
+  }
+
+  #resumeLater() {
+    if (this.#resumeQueued) return;
+    this.#resumeQueued = true;
+    setTimeout(() => {
+      this.#resumeQueued = false;
+      this.drain();
+    }, 0);
+  }
+
+  #dispatch(ptr, len) {
+    const r = this.#reader;
+    r.reset(ptr, len);
+    while (r.more()) {
+      const kind = r.u8();
+      const conn = r.u32();
+      const ch = r.u16();
+      switch (kind) {
+        case K.DELIVER: {
+          const tag = r.f64();
+          const redelivered = r.u8() === 1;
+          const consumerTag = r.str8(r.tag);
+          const channel = this.conns.get(conn)?._channels[ch];
+          const m = new Message(channel ?? null, tag, redelivered, consumerTag);
+          r.message(m);
+          channel?._deliver(m);
+          break;
+        }
+        case K.GET_OK: {
+          const tag = r.f64();
+          const redelivered = r.u8() === 1;
+          const channel = this.conns.get(conn)?._channels[ch];
+          const m = new Message(channel ?? null, tag, redelivered, undefined);
+          m.messageCount = r.u32();
+          r.message(m);
+          channel?._got(m);
+          break;
+        }
+        case K.GET_EMPTY:
+          this.conns.get(conn)?._channels[ch]?._got(null);
+          break;
+        case K.CONFIRM: {
+          const tag = r.f64();
+          const multiple = r.u8() === 1;
+          const ack = r.u8() === 1;
+          this.conns.get(conn)?._channels[ch]?._confirm(tag, multiple, ack);
+          break;
+        }
+        case K.RETURN: {
+          const replyCode = r.u16();
+          const replyText = r.str8();
+          const channel = this.conns.get(conn)?._channels[ch];
+          const m = new Message(channel ?? null, 0, false, undefined);
+          r.message(m);
+          m.replyCode = replyCode;
+          m.replyText = replyText;
+          channel?._returned(m);
+          break;
+        }
+        case K.CANCEL:
+          this.conns.get(conn)?._channels[ch]?._cancelled(r.str8());
+          break;
+        case K.CLOSE_CHANNEL: {
+          const e = r.error();
+          this.conns.get(conn)?._channels[ch]?._closed(new AMQPError(e.code, e.text, e.classId, e.methodId));
+          break;
+        }
+        case K.CLOSE_CONNECTION: {
+          const e = r.error();
+          this.conns.get(conn)?._closed(new AMQPError(e.code, e.text, e.classId, e.methodId));
+          break;
+        }
+        case K.BLOCKED: {
+          const blocked = r.u8() === 1;
+          const reason = r.str8();
+          this.conns.get(conn)?._blocked(blocked ? reason : null);
+          break;
+        }
+        case K.SEND: {
+          const bytes = r.blob();
+          this.transports.get(conn)?._send(bytes);
+          break;
+        }
+        case K.CLOSE:
+          this.transports.get(conn)?._close();
+          break;
+        default:
+          throw new Error(`warren: unknown output record ${kind}: the JS and wasm builds do not match`);
+      }
+    }
+  }
+
+  // ---- the timer ---------------------------------------------------------------
+
+  #armTimer() {
+    // As the last takeOutput of the drain saw it.
+    const at = this.#statusView()[1];
+    if (at === this.#timerAt) return;
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
+    this.#timerAt = at;
+    if (at < 0) return;
+    this.#cancelTimer = this.clock.at(at, () => {
+      this.#cancelTimer = null;
+      this.#timerAt = -1;
+      if (this.closed) return;
+      this.wasm.tick(this.clock.now());
+      this.drain();
+    });
+  }
+
+  // ---- events ------------------------------------------------------------------
+
+  subscribe(listener) {
+    if (!this.#events) throw new TypeError('subscribe: this broker was created with { events: false }');
+    if (typeof listener !== 'function') throw new TypeError('subscribe: listener must be a function');
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Events go out once per burst of calls, in a microtask. */
+  #queueEvents() {
+    if (this.#eventsQueued) return;
+    this.#eventsQueued = true;
+    queueMicrotask(() => {
+      this.#eventsQueued = false;
+      if (this.closed) return;
+      if (this.#listeners.size === 0) {
+        this.wasm.dropEvents();
+        return;
+      }
+      const events = this.wasm.takeEvents();
+      if (events.length === 0) return;
+      for (const listener of [...this.#listeners]) {
+        try {
+          listener(events);
+        } catch (e) {
+          report(e);
+        }
+      }
+    });
+  }
+
+  stop() {
+    this.closed = true;
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
+  }
+}

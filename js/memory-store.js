@@ -1,0 +1,44 @@
+// A Store kept in memory: survives a new Broker in the same process (a
+// "restart" in a demo or a test), not the process itself.
+
+export class MemoryStore {
+  #chunks = [];
+  #size = 0;
+
+  /** Bytes in the log. */
+  get size() {
+    return this.#size;
+  }
+
+  async load() {
+    return this.#size === 0 ? null : this.#bytes();
+  }
+
+  async append(bytes) {
+    this.#chunks.push(bytes.slice());
+    this.#size += bytes.length;
+  }
+
+  async compact(bytes) {
+    this.#chunks = [bytes.slice()];
+    this.#size = bytes.length;
+  }
+
+  async truncate(length) {
+    const all = this.#bytes();
+    this.#chunks = [all.slice(0, length)];
+    this.#size = Math.min(length, all.length);
+  }
+
+  #bytes() {
+    if (this.#chunks.length === 1) return this.#chunks[0].slice();
+    const out = new Uint8Array(this.#size);
+    let at = 0;
+    for (const c of this.#chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    this.#chunks = [out.slice()];
+    return out;
+  }
+}

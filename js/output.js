@@ -1,0 +1,172 @@
+// Reader of the engine's packed output (layout: src/wasm/output.rs), read in
+// place in wasm memory: every record starts with `kind u8, conn u32,
+// channel u16`, little-endian. Bodies, headers and bytes for transports are
+// copied out, since the engine reuses that memory on its next drain.
+
+export const DELIVER = 1;
+export const GET_OK = 2;
+export const GET_EMPTY = 3;
+export const CONFIRM = 4;
+export const RETURN = 5;
+export const CANCEL = 6;
+export const CLOSE_CHANNEL = 7;
+export const CLOSE_CONNECTION = 8;
+export const BLOCKED = 9;
+export const SEND = 10;
+export const CLOSE = 11;
+
+const utf8 = new TextDecoder();
+// Drains bigger than this are copied out whole (see OutputReader.reset).
+const COPY_ABOVE = 2048;
+const EMPTY = new Uint8Array(0);
+
+/** UTF-8 of buf[start, end): short ASCII strings without TextDecoder's call overhead. */
+function decode(buf, start, end) {
+  if (end - start > 32) return utf8.decode(buf.subarray(start, end));
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c > 127) return utf8.decode(buf.subarray(start, end));
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * Remembers the last string read for one field: exchange names, routing keys
+ * and consumer tags repeat from one delivery to the next.
+ */
+class LastString {
+  bytes = EMPTY;
+  str = '';
+
+  read(buf, pos, n) {
+    const b = this.bytes;
+    if (b.length === n) {
+      let i = 0;
+      while (i < n && b[i] === buf[pos + i]) i++;
+      if (i === n) return this.str;
+    }
+    this.bytes = buf.slice(pos, pos + n);
+    this.str = decode(buf, pos, pos + n);
+    return this.str;
+  }
+}
+
+export class OutputReader {
+  /** what is being read: wasm memory itself, or a copy of one drain */
+  buf = EMPTY;
+  view = new DataView(EMPTY.buffer);
+  pos = 0;
+  end = 0;
+  copied = false;
+  /** views of the whole wasm memory, re-made when it grows */
+  #mem = EMPTY;
+  #memView = this.view;
+  exchange = new LastString();
+  routingKey = new LastString();
+  tag = new LastString();
+
+  constructor(memory) {
+    this.memory = memory;
+  }
+
+  /**
+   * Reads `len` bytes at `ptr` in wasm memory. A big drain (a burst of
+   * deliveries) is copied out once and its bodies are views into the copy;
+   * a small one is read in place and its few bodies copied.
+   */
+  reset(ptr, len) {
+    this.#refresh();
+    if (len > COPY_ABOVE) {
+      this.buf = this.#mem.slice(ptr, ptr + len);
+      this.view = new DataView(this.buf.buffer);
+      this.copied = true;
+      this.pos = 0;
+      this.end = len;
+    } else {
+      this.buf = this.#mem;
+      this.view = this.#memView;
+      this.copied = false;
+      this.pos = ptr;
+      this.end = ptr + len;
+    }
+  }
+
+  /**
+   * True while records remain. Reading in place, it also re-makes the views
+   * when wasm memory has grown (a callback called into the engine): growth
+   * detaches the old buffer, but the bytes being read stay at their address.
+   */
+  more() {
+    if (this.buf.length === 0) {
+      this.#refresh();
+      this.buf = this.#mem;
+      this.view = this.#memView;
+    }
+    return this.pos < this.end;
+  }
+
+  #refresh() {
+    const buffer = this.memory.buffer;
+    if (this.#mem.buffer === buffer) return;
+    this.#mem = new Uint8Array(buffer);
+    this.#memView = new DataView(buffer);
+  }
+
+  u8() {
+    return this.buf[this.pos++];
+  }
+
+  u16() {
+    const v = this.view.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+
+  u32() {
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  f64() {
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+
+  /** A short string; `last` (a LastString) caches a field that repeats. */
+  str8(last) {
+    const n = this.buf[this.pos++];
+    const s = last ? last.read(this.buf, this.pos, n) : decode(this.buf, this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+
+  /** The next `len u32 + bytes`, never a view of wasm memory. */
+  blob() {
+    const n = this.u32();
+    const start = this.pos;
+    this.pos += n;
+    if (n === 0) return EMPTY;
+    return this.copied ? this.buf.subarray(start, this.pos) : this.buf.slice(start, this.pos);
+  }
+
+  /** exchange, routing key, content header, body: into `m`. */
+  message(m) {
+    m.exchange = this.str8(this.exchange);
+    m.routingKey = this.str8(this.routingKey);
+    m._header = this.blob();
+    m.body = this.blob();
+  }
+
+  /** code u16, text str8, class u16, method u16. */
+  error() {
+    const code = this.u16();
+    const text = this.str8();
+    const classId = this.u16();
+    const methodId = this.u16();
+    return { code, text, classId, methodId };
+  }
+}

@@ -1,0 +1,86 @@
+// Group commit: the engine's store records go to the Store in batches, one
+// append in flight at a time; records emitted meanwhile wait in the engine
+// and form the next batch. Once an append resolves, the engine hears which
+// records are durable and releases the confirms waiting on them. When the log
+// has grown well past the live state, a snapshot of that state replaces it.
+
+const MIN_COMPACT = 8 * 1024 * 1024;
+
+export class StoreWriter {
+  #store;
+  #core;
+  /** the append or compaction in flight */
+  #busy = null;
+  #failed = null;
+  /** bytes in the store's log, and the size at which to compact it */
+  #size;
+  #compactAt;
+
+  constructor(store, core, logSize, compactAfterBytes) {
+    this.#store = store;
+    this.#core = core;
+    this.#size = logSize;
+    this.#compactAt = compactAfterBytes ?? Math.max(MIN_COMPACT, 2 * logSize);
+    this.fixedThreshold = compactAfterBytes !== undefined;
+  }
+
+  /** Starts the next batch if none is in flight. */
+  pump() {
+    if (this.#busy || this.#failed) return;
+    const wasm = this.#core.wasm;
+    const bytes = wasm.takeStoreBytes();
+    if (bytes === undefined) return;
+    // The batch covers every record up to this number.
+    const upTo = wasm.storeEmitted();
+    if (this.#store.compact && this.#size + bytes.length > this.#compactAt) {
+      // The snapshot includes what `bytes` held: it replaces the whole log.
+      const snapshot = wasm.snapshotLog();
+      this.#run(this.#store.compact(snapshot), upTo, () => {
+        this.#size = snapshot.length;
+        if (!this.fixedThreshold) this.#compactAt = Math.max(MIN_COMPACT, 2 * snapshot.length);
+      });
+    } else {
+      this.#run(this.#store.append(bytes), upTo, () => {
+        this.#size += bytes.length;
+      });
+    }
+  }
+
+  #run(promise, upTo, done) {
+    this.#busy = Promise.resolve(promise).then(
+      () => {
+        this.#busy = null;
+        done();
+        const core = this.#core;
+        if (core.closed) return;
+        core.wasm.storeDurable(core.now(), upTo);
+        core.drain(); // sends the released confirms and pumps again
+      },
+      (err) => {
+        this.#busy = null;
+        this.#failed = err;
+        this.onerror?.(err);
+      },
+    );
+  }
+
+  /** Waits until everything emitted so far is in the store. */
+  async flush() {
+    for (let i = 0; i < 1000; i++) {
+      if (this.#failed) throw this.#failed;
+      if (this.#busy) await this.#busy;
+      else {
+        this.pump();
+        if (!this.#busy) return;
+      }
+    }
+    throw new Error('store flush: the engine kept emitting records');
+  }
+
+  /** Set when an append or compaction failed: nothing more is written. */
+  get failed() {
+    return this.#failed;
+  }
+
+  onerror = null;
+}

@@ -1,0 +1,136 @@
+// A WebSocket stand-in for code written against the WebSocket API, such as
+// amqp-client.js's AMQPWebSocketClient: binary frames go to a broker in the
+// same page or worker (through broker.accept) instead of over the network.
+// Events are dispatched as tasks, as a real socket's are: after the promise
+// callbacks of the code that caused them (clients rely on that ordering).
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** Runs `fn` as a new task: setImmediate in Node, a MessageChannel in browsers and workers. */
+const nextTask = (() => {
+  if (typeof setImmediate === 'function') return setImmediate;
+  if (typeof MessageChannel !== 'function') return (fn) => setTimeout(fn, 0);
+  const queue = [];
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => queue.shift()?.();
+  return (fn) => {
+    queue.push(fn);
+    channel.port2.postMessage(null);
+  };
+})();
+
+function event(type, fields) {
+  if (type === 'message' && typeof MessageEvent === 'function') return new MessageEvent('message', fields);
+  return Object.assign(new Event(type), fields);
+}
+
+function bytesOf(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof data === 'string') return new TextEncoder().encode(data);
+  throw new TypeError('WebSocket.send: data must be an ArrayBuffer, a typed array or a string');
+}
+
+/** A class with the WebSocket API whose instances connect to `broker`. */
+export function webSocketFor(broker) {
+  if (typeof broker?.accept !== 'function') throw new TypeError('webSocketFor: broker must be a Broker');
+
+  return class BrokerWebSocket extends EventTarget {
+    static CONNECTING = CONNECTING;
+    static OPEN = OPEN;
+    static CLOSING = CLOSING;
+    static CLOSED = CLOSED;
+    CONNECTING = CONNECTING;
+    OPEN = OPEN;
+    CLOSING = CLOSING;
+    CLOSED = CLOSED;
+
+    binaryType = 'blob';
+    bufferedAmount = 0;
+    extensions = '';
+    protocol = '';
+    readyState = CONNECTING;
+    onopen = null;
+    onmessage = null;
+    onclose = null;
+    onerror = null;
+    #conn = null;
+
+    constructor(url, protocols) {
+      super();
+      this.url = String(url);
+      void protocols;
+      nextTask(() => this.#open());
+    }
+
+    #open() {
+      if (this.readyState !== CONNECTING) return;
+      try {
+        this.#conn = broker.accept(
+          {
+            send: (bytes) => this.#received(bytes),
+            close: () => this.#closedByBroker(),
+          },
+          { name: `websocket ${this.url}` },
+        );
+      } catch (e) {
+        this.readyState = CLOSED;
+        this.#emit('error', { error: e, message: String(e) });
+        this.#emit('close', { code: 1006, reason: String(e), wasClean: false });
+        return;
+      }
+      this.readyState = OPEN;
+      this.#emit('open', {});
+    }
+
+    send(data) {
+      if (this.readyState === CONNECTING) {
+        throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+      }
+      if (this.readyState !== OPEN) return;
+      // The engine copies the bytes before this returns: the caller may reuse its buffer.
+      this.#conn.receive(bytesOf(data));
+    }
+
+    close(code = 1000, reason = '') {
+      if (this.readyState === CLOSING || this.readyState === CLOSED) return;
+      const wasOpen = this.readyState === OPEN;
+      this.readyState = CLOSING;
+      if (wasOpen) this.#conn.closed();
+      this.readyState = CLOSED;
+      this.#emit('close', { code, reason, wasClean: true });
+    }
+
+    #received(bytes) {
+      // Each message is its own ArrayBuffer, exactly the bytes sent.
+      const copy = bytes.slice();
+      const data = this.binaryType === 'arraybuffer' ? copy.buffer : new Blob([copy]);
+      this.#emit('message', { data });
+    }
+
+    #closedByBroker() {
+      if (this.readyState === CLOSED) return;
+      this.readyState = CLOSED;
+      this.#emit('close', { code: 1000, reason: '', wasClean: true });
+    }
+
+    /** One task per event, as a socket has: promise callbacks run between two messages. */
+    #emit(type, fields) {
+      nextTask(() => {
+        const ev = event(type, fields);
+        try {
+          this[`on${type}`]?.call(this, ev);
+        } catch (e) {
+          queueMicrotask(() => {
+            throw e;
+          });
+        }
+        this.dispatchEvent(ev);
+      });
+    }
+  };
+}

@@ -1,0 +1,468 @@
+//! Commands of in-process client connections: one method per AMQP method,
+//! forwarded to the engine. Replies are return values; what the command
+//! caused (deliveries, confirms, closes) comes out of `takeOutput`.
+
+use super::js_value::{properties_from_js, short, table_from_js};
+use super::options::ms;
+use super::{amqp_error, WasmBroker};
+use crate::broker::{
+    AmqpError, Bind, Broker, ChannelRef, ConnId, ConnectionInfo, Consume, ExchangeDeclare, Message,
+    Qos, QueueDeclare,
+};
+use wasm_bindgen::prelude::*;
+
+const PASSIVE: u8 = 1;
+const DURABLE: u8 = 2;
+const AUTO_DELETE: u8 = 4;
+const INTERNAL: u8 = 8;
+const EXCLUSIVE: u8 = 16;
+const NO_ACK: u8 = 32;
+
+fn chan(conn: u32, ch: u16) -> ChannelRef {
+    ChannelRef::new(ConnId(conn), ch)
+}
+
+fn tag(t: f64) -> Result<u64, JsValue> {
+    if t.is_finite() && t >= 0.0 && t.fract() == 0.0 {
+        Ok(t as u64)
+    } else {
+        Err(js_sys::TypeError::new("a delivery tag is a non-negative integer").into())
+    }
+}
+
+impl WasmBroker {
+    /// Runs one engine command, then lets the server route what it caused
+    /// (to AMQP connections or to `takeOutput`). After an error the engine
+    /// has already closed the channel (soft) or connection (hard).
+    /// `method`: the AMQP (class, method) the command stands for, named in
+    /// errors as a client would see them.
+    fn run<T>(
+        &mut self,
+        now: f64,
+        (class_id, method_id): (u16, u16),
+        f: impl FnOnce(&mut Broker, u64) -> Result<T, AmqpError>,
+    ) -> Result<T, JsValue> {
+        let now = ms(now);
+        let r = f(self.server.broker_mut(), now);
+        self.server.tick(now);
+        r.map_err(|e| {
+            if e.class_id == 0 {
+                amqp_error(e.on(class_id, method_id))
+            } else {
+                amqp_error(e)
+            }
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl WasmBroker {
+    /// Opens an in-process connection; returns its id.
+    #[wasm_bindgen(js_name = openConnection)]
+    pub fn open_connection(&mut self, now: f64, vhost: &str, name: &str) -> Result<u32, JsValue> {
+        let info = ConnectionInfo {
+            vhost: short(vhost, "vhost")?,
+            name: name.to_owned(),
+            ..Default::default()
+        };
+        self.run(now, (10, 40), |b, now| {
+            b.connection_open(now, info).map(|c| c.0)
+        })
+    }
+
+    #[wasm_bindgen(js_name = closeConnection)]
+    pub fn close_connection(&mut self, now: f64, conn: u32) {
+        let _ = self.run(now, (10, 50), |b, now| {
+            b.connection_close(now, ConnId(conn));
+            Ok(())
+        });
+    }
+
+    #[wasm_bindgen(js_name = openChannel)]
+    pub fn open_channel(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
+        self.run(now, (20, 10), |b, now| b.channel_open(now, chan(conn, ch)))
+    }
+
+    #[wasm_bindgen(js_name = closeChannel)]
+    pub fn close_channel(&mut self, now: f64, conn: u32, ch: u16) {
+        let _ = self.run(now, (20, 40), |b, now| {
+            b.channel_close(now, chan(conn, ch));
+            Ok(())
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = exchangeDeclare)]
+    pub fn exchange_declare(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        name: &str,
+        kind: &str,
+        flags: u8,
+        args: JsValue,
+    ) -> Result<(), JsValue> {
+        let d = ExchangeDeclare {
+            exchange: short(name, "exchange name")?,
+            kind: short(kind, "exchange type")?,
+            passive: flags & PASSIVE != 0,
+            durable: flags & DURABLE != 0,
+            auto_delete: flags & AUTO_DELETE != 0,
+            internal: flags & INTERNAL != 0,
+            arguments: table_from_js(&args)?,
+        };
+        self.run(now, (40, 10), |b, now| {
+            b.exchange_declare(now, chan(conn, ch), d)
+        })
+    }
+
+    #[wasm_bindgen(js_name = exchangeDelete)]
+    pub fn exchange_delete(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        name: &str,
+        if_unused: bool,
+    ) -> Result<(), JsValue> {
+        self.run(now, (40, 20), |b, now| {
+            b.exchange_delete(now, chan(conn, ch), name, if_unused)
+        })
+    }
+
+    /// `kind`: 0 queue.bind, 1 queue.unbind, 2 exchange.bind, 3 exchange.unbind.
+    #[allow(clippy::too_many_arguments)]
+    pub fn bind(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        kind: u8,
+        destination: &str,
+        source: &str,
+        routing_key: &str,
+        args: JsValue,
+    ) -> Result<(), JsValue> {
+        let bind = Bind {
+            destination: short(destination, "destination")?,
+            source: short(source, "source exchange")?,
+            routing_key: short(routing_key, "routing key")?,
+            arguments: table_from_js(&args)?,
+        };
+        let method = match kind {
+            0 => (50, 20),
+            1 => (50, 50),
+            2 => (40, 30),
+            _ => (40, 40),
+        };
+        self.run(now, method, |b, now| {
+            let c = chan(conn, ch);
+            match kind {
+                0 => b.queue_bind(now, c, bind),
+                1 => b.queue_unbind(now, c, bind),
+                2 => b.exchange_bind(now, c, bind),
+                _ => b.exchange_unbind(now, c, bind),
+            }
+        })
+    }
+
+    /// Returns `[name, messageCount, consumerCount]`.
+    #[wasm_bindgen(js_name = queueDeclare)]
+    pub fn queue_declare(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        name: &str,
+        flags: u8,
+        args: JsValue,
+    ) -> Result<js_sys::Array, JsValue> {
+        let d = QueueDeclare {
+            queue: short(name, "queue name")?,
+            passive: flags & PASSIVE != 0,
+            durable: flags & DURABLE != 0,
+            exclusive: flags & EXCLUSIVE != 0,
+            auto_delete: flags & AUTO_DELETE != 0,
+            arguments: table_from_js(&args)?,
+        };
+        let ok = self.run(now, (50, 10), |b, now| {
+            b.queue_declare(now, chan(conn, ch), d)
+        })?;
+        Ok(js_sys::Array::of3(
+            &ok.queue.as_str().into(),
+            &ok.message_count.into(),
+            &ok.consumer_count.into(),
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = queueDelete)]
+    pub fn queue_delete(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        name: &str,
+        if_unused: bool,
+        if_empty: bool,
+    ) -> Result<u32, JsValue> {
+        self.run(now, (50, 40), |b, now| {
+            b.queue_delete(now, chan(conn, ch), name, if_unused, if_empty)
+        })
+    }
+
+    #[wasm_bindgen(js_name = queuePurge)]
+    pub fn queue_purge(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        name: &str,
+    ) -> Result<u32, JsValue> {
+        self.run(now, (50, 30), |b, now| {
+            b.queue_purge(now, chan(conn, ch), name)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        exchange: &str,
+        routing_key: &str,
+        properties: JsValue,
+        body: &[u8],
+        mandatory: bool,
+    ) -> Result<(), JsValue> {
+        let m = Message::new(
+            short(exchange, "exchange name")?,
+            short(routing_key, "routing key")?,
+            properties_from_js(&properties)?,
+            body,
+        );
+        self.run(now, (60, 40), |b, now| {
+            b.basic_publish(now, chan(conn, ch), m, mandatory, false)
+        })
+    }
+
+    /// Publishes many bodies with the same exchange, routing key and
+    /// properties. `bodies` is packed as `(len u32 LE, bytes)*`. Returns how
+    /// many were published; an engine error stops the batch (the channel is
+    /// then closed).
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = publishBatch)]
+    pub fn publish_batch(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        exchange: &str,
+        routing_key: &str,
+        properties: JsValue,
+        bodies: &[u8],
+        mandatory: bool,
+    ) -> Result<u32, JsValue> {
+        let exchange = short(exchange, "exchange name")?;
+        let routing_key = short(routing_key, "routing key")?;
+        let properties = properties_from_js(&properties)?;
+        let mut parts = Vec::new();
+        let mut rest = bodies;
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_le_bytes(*len) as usize;
+            let (body, tail) = tail
+                .split_at_checked(len)
+                .ok_or_else(|| js_sys::TypeError::new("publishBatch: truncated body"))?;
+            parts.push(body);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            return Err(js_sys::TypeError::new("publishBatch: truncated length").into());
+        }
+        let mut published = 0u32;
+        self.run(now, (60, 40), |b, now| {
+            for body in parts {
+                let m = Message::new(
+                    exchange.clone(),
+                    routing_key.clone(),
+                    properties.clone(),
+                    body,
+                );
+                b.basic_publish(now, chan(conn, ch), m, mandatory, false)?;
+                published += 1;
+            }
+            Ok(())
+        })?;
+        Ok(published)
+    }
+
+    /// Returns the consumer tag.
+    #[allow(clippy::too_many_arguments)]
+    pub fn consume(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        queue: &str,
+        consumer_tag: &str,
+        flags: u8,
+        args: JsValue,
+    ) -> Result<String, JsValue> {
+        let c = Consume {
+            queue: short(queue, "queue name")?,
+            consumer_tag: short(consumer_tag, "consumer tag")?,
+            no_local: false,
+            no_ack: flags & NO_ACK != 0,
+            exclusive: flags & EXCLUSIVE != 0,
+            arguments: table_from_js(&args)?,
+        };
+        self.run(now, (60, 20), |b, now| {
+            b.basic_consume(now, chan(conn, ch), c)
+        })
+        .map(|t| t.to_string())
+    }
+
+    pub fn cancel(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        consumer_tag: &str,
+    ) -> Result<(), JsValue> {
+        self.run(now, (60, 30), |b, now| {
+            b.basic_cancel(now, chan(conn, ch), consumer_tag)
+        })
+    }
+
+    /// The answer (get-ok or get-empty) comes out of `takeOutput`.
+    pub fn get(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        queue: &str,
+        no_ack: bool,
+    ) -> Result<(), JsValue> {
+        self.run(now, (60, 70), |b, now| {
+            b.basic_get(now, chan(conn, ch), queue, no_ack)
+        })
+    }
+
+    pub fn ack(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        delivery_tag: f64,
+        multiple: bool,
+    ) -> Result<(), JsValue> {
+        let t = tag(delivery_tag)?;
+        self.run(now, (60, 80), |b, now| {
+            b.basic_ack(now, chan(conn, ch), t, multiple)
+        })
+    }
+
+    pub fn nack(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        delivery_tag: f64,
+        multiple: bool,
+        requeue: bool,
+    ) -> Result<(), JsValue> {
+        let t = tag(delivery_tag)?;
+        self.run(now, (60, 120), |b, now| {
+            b.basic_nack(now, chan(conn, ch), t, multiple, requeue)
+        })
+    }
+
+    pub fn reject(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        delivery_tag: f64,
+        requeue: bool,
+    ) -> Result<(), JsValue> {
+        let t = tag(delivery_tag)?;
+        self.run(now, (60, 90), |b, now| {
+            b.basic_reject(now, chan(conn, ch), t, requeue)
+        })
+    }
+
+    #[wasm_bindgen(js_name = recoverChannel)]
+    pub fn recover_channel(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        requeue: bool,
+    ) -> Result<(), JsValue> {
+        self.run(now, (60, 110), |b, now| {
+            b.basic_recover(now, chan(conn, ch), requeue)
+        })
+    }
+
+    pub fn qos(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        prefetch_count: u16,
+        prefetch_size: u32,
+        global: bool,
+    ) -> Result<(), JsValue> {
+        let q = Qos {
+            prefetch_size,
+            prefetch_count,
+            global,
+        };
+        self.run(now, (60, 10), |b, now| b.basic_qos(now, chan(conn, ch), q))
+    }
+
+    pub fn flow(&mut self, now: f64, conn: u32, ch: u16, active: bool) -> Result<bool, JsValue> {
+        self.run(now, (20, 20), |b, now| {
+            b.channel_flow(now, chan(conn, ch), active)
+        })
+    }
+
+    #[wasm_bindgen(js_name = extendLease)]
+    pub fn extend_lease(
+        &mut self,
+        now: f64,
+        conn: u32,
+        ch: u16,
+        delivery_tag: f64,
+        lease_ms: f64,
+    ) -> Result<(), JsValue> {
+        let t = tag(delivery_tag)?;
+        self.run(now, (0, 0), |b, now| {
+            b.extend_lease(now, chan(conn, ch), t, ms(lease_ms))
+        })
+    }
+
+    #[wasm_bindgen(js_name = confirmSelect)]
+    pub fn confirm_select(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
+        self.run(now, (85, 10), |b, now| {
+            b.confirm_select(now, chan(conn, ch))
+        })
+    }
+
+    #[wasm_bindgen(js_name = txSelect)]
+    pub fn tx_select(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
+        self.run(now, (90, 10), |b, now| b.tx_select(now, chan(conn, ch)))
+    }
+
+    #[wasm_bindgen(js_name = txCommit)]
+    pub fn tx_commit(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
+        self.run(now, (90, 20), |b, now| b.tx_commit(now, chan(conn, ch)))
+    }
+
+    #[wasm_bindgen(js_name = txRollback)]
+    pub fn tx_rollback(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
+        self.run(now, (90, 30), |b, now| b.tx_rollback(now, chan(conn, ch)))
+    }
+}

@@ -1,0 +1,55 @@
+//! AMQP over any byte transport the host holds (a WebSocket, a TCP socket,
+//! a MessagePort): bytes in through `receive`, bytes out through
+//! `takeOutput` (`SEND` and `CLOSE` records addressed by the id `accept`
+//! returned).
+
+use super::options::ms;
+use super::WasmBroker;
+use crate::amqp::server::ConnToken;
+use wasm_bindgen::prelude::*;
+
+fn token(id: u32) -> ConnToken {
+    ConnToken(u64::from(id))
+}
+
+#[wasm_bindgen]
+impl WasmBroker {
+    /// A new transport; `name` names the peer (an address, "websocket").
+    /// Returns its id. The server speaks first once the client's protocol
+    /// header arrives.
+    pub fn accept(&mut self, now: f64, name: &str) -> u32 {
+        // Ids count up from 1 per broker; u32 lasts 4 billion connections.
+        self.server.accept(ms(now), name).0 as u32
+    }
+
+    /// Bytes from the transport, split anywhere.
+    pub fn receive(&mut self, now: f64, id: u32, bytes: &[u8]) {
+        self.server.receive(ms(now), token(id), bytes);
+    }
+
+    /// The transport is gone: unacked deliveries are requeued.
+    #[wasm_bindgen(js_name = transportClosed)]
+    pub fn transport_closed(&mut self, now: f64, id: u32) {
+        self.server.transport_closed(ms(now), token(id));
+    }
+
+    /// Closes the connection from the server side (320 CONNECTION_FORCED).
+    #[wasm_bindgen(js_name = forceClose)]
+    pub fn force_close(&mut self, now: f64, id: u32, reason: &str) {
+        self.server.close(ms(now), token(id), reason);
+    }
+
+    /// False while the connection's unsent output is over the limit: stop
+    /// reading from the transport until it is true again.
+    #[wasm_bindgen(js_name = wantsRead)]
+    pub fn wants_read(&self, id: u32) -> bool {
+        self.server.wants_read(token(id))
+    }
+
+    /// Bytes handed out that the transport still holds (a socket's
+    /// `writableLength`, a WebSocket's `bufferedAmount`).
+    #[wasm_bindgen(js_name = setBacklog)]
+    pub fn set_backlog(&mut self, id: u32, bytes: f64) {
+        self.server.set_backlog(token(id), ms(bytes) as usize);
+    }
+}

@@ -1,0 +1,168 @@
+// Durability: group commit to a Store, confirms after the append, recovery,
+// torn tails and compaction.
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { Broker, MemoryStore } from '../../js/entry-node.js';
+
+/** A Store in memory that records every call; appends wait for `release()` when held. */
+class RecordingStore {
+  chunks = [];
+  calls = [];
+  held = [];
+  hold = false;
+
+  async load() {
+    this.calls.push('load');
+    return this.chunks.length ? concat(this.chunks) : null;
+  }
+
+  append(bytes) {
+    this.calls.push(`append ${bytes.length}`);
+    const write = () => this.chunks.push(bytes.slice());
+    if (!this.hold) {
+      write();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.held.push(() => (write(), resolve())));
+  }
+
+  async compact(bytes) {
+    this.calls.push(`compact ${bytes.length}`);
+    this.chunks = [bytes.slice()];
+  }
+
+  async truncate(length) {
+    this.calls.push(`truncate ${length}`);
+    this.chunks = [concat(this.chunks).slice(0, length)];
+  }
+
+  /** Lets the oldest held append complete. */
+  release() {
+    this.held.shift()();
+  }
+}
+
+function concat(chunks) {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Lets queued promise callbacks run. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+function tracked(promise) {
+  const t = { done: false, value: undefined };
+  promise.then((v) => Object.assign(t, { done: true, value: v }));
+  return t;
+}
+
+test('a persistent message in a durable queue is confirmed only once its append completes', async () => {
+  const store = new RecordingStore();
+  const broker = await Broker.create({ store, events: false });
+  const ch = await (await broker.connect()).channel();
+  store.hold = true;
+  await ch.queueDeclare('dq', { durable: true });
+  await ch.confirmSelect();
+  assert.equal(store.held.length, 1, 'the queue record is being appended');
+
+  const transient = tracked(ch.basicPublish('', 'dq', 'fleeting'));
+  const persistent = tracked(ch.basicPublish('', 'dq', 'keep me', { deliveryMode: 2 }));
+  await settle();
+  assert.equal(transient.done, true, 'a transient message needs no append');
+  assert.equal(persistent.done, false);
+  assert.equal(store.held.length, 1, 'one append in flight; the message record waits for the next');
+
+  store.release(); // the queue record is durable; the message record goes next
+  await settle();
+  assert.equal(persistent.done, false);
+  assert.equal(store.held.length, 1);
+
+  store.release();
+  await settle();
+  assert.deepEqual(persistent, { done: true, value: 2 });
+  store.hold = false;
+  await broker.close();
+
+  // A new broker from the same store has the durable queue and the persistent message only.
+  const again = await Broker.create({ store, events: false });
+  const ch2 = await (await again.connect()).channel();
+  const { messageCount } = await ch2.queueDeclare('dq', { passive: true });
+  assert.equal(messageCount, 1);
+  assert.equal((await ch2.basicGet('dq')).bodyString(), 'keep me');
+  await again.close();
+});
+
+test('records emitted while an append is in flight go out together in the next one', async () => {
+  const store = new RecordingStore();
+  const broker = await Broker.create({ store, events: false });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('dq', { durable: true });
+  await settle();
+  store.hold = true;
+  await ch.confirmSelect();
+  const first = ch.basicPublish('', 'dq', '1', { deliveryMode: 2 });
+  const rest = [2, 3, 4, 5].map((n) => ch.basicPublish('', 'dq', String(n), { deliveryMode: 2 }));
+  await settle();
+  assert.equal(store.held.length, 1);
+  store.release();
+  await first;
+  await settle();
+  assert.equal(store.held.length, 1, 'the four later records share one append');
+  store.release();
+  assert.deepEqual(await Promise.all(rest), [2, 3, 4, 5]);
+  const appends = store.calls.filter((c) => c.startsWith('append'));
+  assert.equal(appends.length, 3);
+  store.hold = false;
+  await broker.close();
+});
+
+test('a torn tail is cut from the store and the whole records before it recover', async () => {
+  const store = new RecordingStore();
+  const broker = await Broker.create({ store, events: false });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('dq', { durable: true });
+  await ch.confirmSelect();
+  await ch.basicPublish('', 'dq', 'whole', { deliveryMode: 2 });
+  await broker.close();
+
+  const valid = concat(store.chunks).length;
+  store.chunks.push(new Uint8Array([0, 0, 0, 90, 1, 2, 3, 4, 5])); // a frame cut short by a crash
+  const again = await Broker.create({ store, events: false });
+  assert.match(again.recoveryDamage, /truncated/);
+  assert.equal(store.calls.at(-1), `truncate ${valid}`);
+  assert.equal(concat(store.chunks).length, valid);
+  const ch2 = await (await again.connect()).channel();
+  assert.equal((await ch2.basicGet('dq')).bodyString(), 'whole');
+  await again.close();
+});
+
+test('a grown log is compacted to the live state', async () => {
+  const store = new MemoryStore();
+  const broker = await Broker.create({ store, events: false, compactAfterBytes: 2000 });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('dq', { durable: true });
+  await ch.confirmSelect();
+  for (let i = 0; i < 50; i++) {
+    await ch.basicPublish('', 'dq', `m${i}`, { deliveryMode: 2 });
+    if (i < 49) await ch.basicGet('dq', { noAck: true });
+  }
+  await broker.close();
+  assert.ok(store.size < 2000, `compacted to ${store.size} bytes`);
+
+  const again = await Broker.create({ store, events: false });
+  const ch2 = await (await again.connect()).channel();
+  const msg = await ch2.basicGet('dq');
+  assert.equal(msg.bodyString(), 'm49');
+  assert.equal(await ch2.basicGet('dq'), null);
+  await again.close();
+});
+
+test('a durable store needs Broker.create', () => {
+  assert.throws(() => new Broker({ store: new MemoryStore() }), /Broker\.create/);
+  assert.throws(() => new Broker({ store: {} }), /load\(\) and append\(bytes\)/);
+});

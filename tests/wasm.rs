@@ -1,0 +1,213 @@
+//! The wasm bindings, run in wasm: in Node by default, in headless Chromium
+//! with `WASM_BINDGEN_USE_BROWSER=1` (see scripts/test.mjs).
+//!
+//! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=.tools/bin/wasm-bindgen-test-runner
+//!  cargo test --target wasm32-unknown-unknown --test wasm`
+#![cfg(target_family = "wasm")]
+
+use js_sys::{Array, Reflect, Uint8Array, JSON};
+use warren::wasm::{decode_properties, WasmBroker};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const NOW: f64 = 1_000.0;
+const DELIVER: u8 = 1;
+const SEND: u8 = 10;
+
+fn json(s: &str) -> JsValue {
+    JSON::parse(s).unwrap()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+/// Records of one packed output buffer: (kind, conn, channel, fields).
+fn records(out: &[u8]) -> Vec<(u8, u32, u16, &[u8])> {
+    // Only the record kinds these tests produce, each read to its end.
+    let mut v = Vec::new();
+    let mut at = 0;
+    while at < out.len() {
+        let kind = out[at];
+        let conn = u32::from_le_bytes(out[at + 1..at + 5].try_into().unwrap());
+        let ch = u16::from_le_bytes(out[at + 5..at + 7].try_into().unwrap());
+        let start = at + 7;
+        let end = match kind {
+            SEND => {
+                start + 4 + u32::from_le_bytes(out[start..start + 4].try_into().unwrap()) as usize
+            }
+            DELIVER => {
+                // tag f64, redelivered u8, consumer tag, exchange, routing key, header, body
+                let mut p = start + 9;
+                for _ in 0..3 {
+                    p += 1 + out[p] as usize;
+                }
+                for _ in 0..2 {
+                    p += 4 + u32::from_le_bytes(out[p..p + 4].try_into().unwrap()) as usize;
+                }
+                p
+            }
+            k => panic!("unexpected record kind {k}"),
+        };
+        v.push((kind, conn, ch, &out[start..end]));
+        at = end;
+    }
+    v
+}
+
+fn open(b: &mut WasmBroker) -> u32 {
+    let conn = b.open_connection(NOW, "/", "test").unwrap();
+    b.open_channel(NOW, conn, 1).unwrap();
+    conn
+}
+
+#[wasm_bindgen_test]
+fn publish_reaches_a_consumer_as_a_packed_delivery_with_lazy_properties() {
+    let mut b = WasmBroker::new(json(r#"{"events": false}"#)).unwrap();
+    let conn = open(&mut b);
+    b.queue_declare(NOW, conn, 1, "q", 0, JsValue::UNDEFINED)
+        .unwrap();
+    let tag = b
+        .consume(NOW, conn, 1, "q", "c1", 32, JsValue::UNDEFINED)
+        .unwrap();
+    assert_eq!(tag, "c1");
+    let props = json(r#"{"contentType": "text/plain", "headers": {"n": 7}}"#);
+    b.publish(NOW, conn, 1, "", "q", props, b"hello", false)
+        .unwrap();
+
+    let len = b.take_output();
+    let out = b.output().to_vec();
+    assert_eq!(out.len(), len as usize);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1);
+    let (kind, c, ch, fields) = recs[0];
+    assert_eq!((kind, c, ch), (DELIVER, conn, 1));
+    assert!(fields.ends_with(b"hello"));
+    // The content header sits just before the body: find it by its class id (60).
+    let header_at = fields.windows(2).position(|w| w == [0, 60]).unwrap();
+    let len = u32::from_le_bytes(fields[header_at - 4..header_at].try_into().unwrap()) as usize;
+    let p = decode_properties(&fields[header_at..header_at + len]).unwrap();
+    assert_eq!(get(&p, "contentType"), "text/plain");
+    assert_eq!(get(&get(&p, "headers"), "n"), 7);
+    assert_eq!(b.take_output(), 0, "drained");
+}
+
+#[wasm_bindgen_test]
+fn engine_errors_carry_the_amqp_reply_and_bad_arguments_are_type_errors() {
+    let mut b = WasmBroker::new(JsValue::UNDEFINED).unwrap();
+    let conn = open(&mut b);
+    let err = b
+        .queue_declare(NOW, conn, 1, "missing", 1, JsValue::UNDEFINED)
+        .unwrap_err();
+    assert_eq!(get(&err, "code"), 404);
+    assert_eq!(get(&err, "classId"), 50);
+    assert_eq!(get(&err, "methodId"), 10);
+    assert_eq!(get(&err, "soft"), true);
+    assert!(get(&err, "replyText")
+        .as_string()
+        .unwrap()
+        .starts_with("NOT_FOUND"));
+
+    b.open_channel(NOW, conn, 2).unwrap();
+    let long = "q".repeat(300);
+    let err = b
+        .queue_declare(NOW, conn, 2, &long, 0, JsValue::UNDEFINED)
+        .unwrap_err();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    let err = b.ack(NOW, conn, 2, 1.5, false).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    let err = b
+        .publish(
+            NOW,
+            conn,
+            2,
+            "",
+            "q",
+            json(r#"{"priority": "high"}"#),
+            b"",
+            false,
+        )
+        .unwrap_err();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    // The channel is still open after the TypeErrors.
+    b.queue_declare(NOW, conn, 2, "q", 0, JsValue::UNDEFINED)
+        .unwrap();
+
+    let bad = WasmBroker::new(json(r#"{"limits": {"channelMax": "many"}}"#))
+        .err()
+        .unwrap();
+    assert!(bad.is_instance_of::<js_sys::TypeError>());
+}
+
+#[wasm_bindgen_test]
+fn accepted_transports_get_bytes_out_as_send_records() {
+    let mut b = WasmBroker::new(JsValue::UNDEFINED).unwrap();
+    let id = b.accept(NOW, "peer");
+    assert!(b.wants_read(id));
+    b.receive(NOW, id, b"AMQP\x00\x00\x09\x01");
+    assert!(b.take_output() > 0);
+    let out = b.output().to_vec();
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1);
+    let (kind, conn, ch, fields) = recs[0];
+    assert_eq!((kind, conn, ch), (SEND, id, 0));
+    // a method frame on channel 0: connection.start
+    assert_eq!(&fields[4..7], &[1, 0, 0]);
+    assert_eq!(&fields[11..15], &[0, 10, 0, 10]);
+    b.transport_closed(NOW, id);
+    assert!(!b.wants_read(id));
+}
+
+#[wasm_bindgen_test]
+fn events_and_snapshots_are_plain_objects() {
+    let mut b = WasmBroker::new(JsValue::UNDEFINED).unwrap();
+    let conn = open(&mut b);
+    b.queue_declare(NOW, conn, 1, "q", 0, JsValue::UNDEFINED)
+        .unwrap();
+    b.publish(NOW, conn, 1, "", "q", JsValue::UNDEFINED, b"x", false)
+        .unwrap();
+    let events: Array = b.take_events().unwrap().dyn_into().unwrap();
+    let types: Vec<String> = events
+        .iter()
+        .map(|e| get(&e, "type").as_string().unwrap())
+        .collect();
+    assert!(types.contains(&"published".to_string()), "{types:?}");
+    assert!(types.contains(&"enqueued".to_string()), "{types:?}");
+    let snap = b.snapshot().unwrap();
+    assert_eq!(get(&snap, "nowMs"), NOW);
+    let queue = Array::from(&get(&snap, "queues")).get(0);
+    assert_eq!(get(&get(&queue, "counts"), "ready"), 1);
+}
+
+#[wasm_bindgen_test]
+fn store_records_come_out_framed_and_recover_into_a_new_broker() {
+    let mut b = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
+    let conn = open(&mut b);
+    b.queue_declare(NOW, conn, 1, "dq", 2, JsValue::UNDEFINED)
+        .unwrap();
+    b.publish(
+        NOW,
+        conn,
+        1,
+        "",
+        "dq",
+        json(r#"{"deliveryMode": 2}"#),
+        b"kept",
+        false,
+    )
+    .unwrap();
+    let log: Uint8Array = b.take_store_bytes().unwrap();
+    assert_eq!(b.store_emitted(), 2.0);
+    let mut bytes = log.to_vec();
+    let valid = bytes.len() as f64;
+    bytes.extend_from_slice(&[0, 0, 0, 50, 1]); // a torn tail
+
+    let mut again = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
+    assert_eq!(again.recover(NOW, &bytes).unwrap(), valid);
+    assert!(WasmBroker::scan_damage(&bytes).is_some());
+    let conn = open(&mut again);
+    let counts = again
+        .queue_declare(NOW, conn, 1, "dq", 1, JsValue::UNDEFINED)
+        .unwrap();
+    assert_eq!(counts.get(1), 1);
+}
