@@ -165,6 +165,8 @@ export interface Snapshot {
     /** [delivery tag, message id, queue] of each unacked delivery */
     unacked: [tag: number, id: number, queue: string][];
   }[];
+  /** open connections: AMQP transports and in-process clients */
+  connections: { id: number; name: string; user: string; vhost: string; channels: number }[];
 }
 
 /** Any byte transport: a WebSocket, a TCP socket, a MessagePort. */

@@ -2,7 +2,7 @@
 //! cheap enough to take every animation frame for a small broker.
 
 use super::engine::Broker;
-use super::ids::{ChannelRef, MsgId};
+use super::ids::{ChannelRef, ConnId, MsgId};
 use super::value::ShortStr;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -61,6 +61,16 @@ pub struct ChannelView {
     pub tx: bool,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionView {
+    pub id: ConnId,
+    pub name: String,
+    pub user: ShortStr,
+    pub vhost: ShortStr,
+    pub channels: usize,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
@@ -69,6 +79,7 @@ pub struct Snapshot {
     pub queues: Vec<QueueView>,
     pub consumers: Vec<ConsumerView>,
     pub channels: Vec<ChannelView>,
+    pub connections: Vec<ConnectionView>,
 }
 
 impl Broker {
@@ -132,7 +143,17 @@ impl Broker {
                 }
             }
         }
-        for conn in self.conns.values() {
+        for (id, conn) in &self.conns {
+            if id.0 == 0 {
+                continue; // the engine's own recovery connection
+            }
+            snap.connections.push(ConnectionView {
+                id: *id,
+                name: conn.info.name.clone(),
+                user: conn.info.user.clone(),
+                vhost: conn.info.vhost.clone(),
+                channels: conn.channels.iter().flatten().count(),
+            });
             for ch in conn.channels.iter().flatten() {
                 snap.channels.push(ChannelView {
                     channel: ch.id,
@@ -153,8 +174,41 @@ impl Broker {
         snap.queues
             .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
         snap.channels.sort_by_key(|c| c.channel);
+        snap.connections.sort_by_key(|c| c.id);
         snap.consumers
             .sort_by(|a, b| (a.channel, &a.tag).cmp(&(b.channel, &b.tag)));
         snap
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::{BrokerConfig, ConnectionInfo};
+
+    #[test]
+    fn snapshot_lists_open_connections_with_their_channels() {
+        let mut b = Broker::new(BrokerConfig::default());
+        let info = ConnectionInfo {
+            name: "10.0.0.7:5000".into(),
+            ..Default::default()
+        };
+        let c = b.connection_open(0, info).unwrap();
+        b.channel_open(0, ChannelRef::new(c, 1)).unwrap();
+        b.channel_open(0, ChannelRef::new(c, 2)).unwrap();
+        let snap = b.snapshot();
+        assert_eq!(snap.connections.len(), 1);
+        let v = &snap.connections[0];
+        assert_eq!(
+            (
+                v.name.as_str(),
+                v.user.as_str(),
+                v.vhost.as_str(),
+                v.channels
+            ),
+            ("10.0.0.7:5000", "guest", "/", 2)
+        );
+        b.connection_close(0, c);
+        assert!(b.snapshot().connections.is_empty());
     }
 }
