@@ -30,7 +30,29 @@ fn tag(t: f64) -> Result<u64, JsValue> {
     }
 }
 
+/// The limit AMQP connections enforce on content headers, applied to
+/// in-process publishes too: 406 and the channel is closed, as RabbitMQ does.
+fn check_size(
+    b: &mut Broker,
+    now: u64,
+    ch: ChannelRef,
+    len: usize,
+    max: u64,
+) -> Result<(), AmqpError> {
+    if len as u64 <= max {
+        return Ok(());
+    }
+    b.channel_close(now, ch);
+    Err(AmqpError::precondition(format_args!(
+        "message size {len} is larger than configured max size {max}"
+    )))
+}
+
 impl WasmBroker {
+    fn max_message_size(&self) -> u64 {
+        self.server.config().limits.max_message_size
+    }
+
     /// Runs one engine command, then lets the server route what it caused
     /// (to AMQP connections or to `takeOutput`). After an error the engine
     /// has already closed the channel (soft) or connection (hard).
@@ -243,7 +265,9 @@ impl WasmBroker {
             properties_from_js(&properties)?,
             body,
         );
+        let max = self.max_message_size();
         self.run(now, (60, 40), |b, now| {
+            check_size(b, now, chan(conn, ch), body.len(), max)?;
             b.basic_publish(now, chan(conn, ch), m, mandatory, false)
         })
     }
@@ -282,8 +306,10 @@ impl WasmBroker {
             return Err(js_sys::TypeError::new("publishBatch: truncated length").into());
         }
         let mut published = 0u32;
+        let max = self.max_message_size();
         self.run(now, (60, 40), |b, now| {
             for body in parts {
+                check_size(b, now, chan(conn, ch), body.len(), max)?;
                 let m = Message::new(
                     exchange.clone(),
                     routing_key.clone(),

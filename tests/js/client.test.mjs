@@ -194,3 +194,17 @@ test('Broker.create loads the engine and closing rejects what is pending', async
   assert.equal(conn.closed, true);
   await assert.rejects(broker.connect(), /closed/);
 });
+
+test('in-process publishes obey limits.maxMessageSize like AMQP connections', async () => {
+  const { broker, conn, ch } = await open({ events: false, limits: { maxMessageSize: 8 } });
+  await ch.queueDeclare('small');
+  await ch.basicPublish('', 'small', '12345678');
+  const err = await ch.basicPublish('', 'small', '123456789').catch((e) => e);
+  assert.equal(err.code, 406);
+  assert.match(err.replyText, /message size 9 is larger than configured max size 8/);
+  assert.equal(ch.closed, true);
+  const ch2 = await conn.channel();
+  assert.equal((await ch2.basicGet('small')).bodyString(), '12345678');
+  assert.equal(await ch2.basicGet('small'), null);
+  await broker.close();
+});
