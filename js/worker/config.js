@@ -1,0 +1,67 @@
+// This host's settings: the platform's limits, and what a deployment may set
+// through its environment (wrangler.toml [vars] or secrets).
+
+// What the platform allows, and where the broker stops short of it.
+export const PLATFORM = {
+  // One isolate's memory; objects of one namespace may share an isolate.
+  isolateMemory: 128 * 1024 * 1024,
+  // A WebSocket message received by a Worker: 32 MiB (1 MiB on older runtimes).
+  // amqp-client.js sends a whole publish as one message.
+  wsMessage: 32 * 1024 * 1024,
+};
+
+export const DEFAULTS = {
+  // Bodies above this get 406 PRECONDITION_FAILED. A body is copied a few
+  // times on its way in (message, engine, store record, storage value), so
+  // it stays far below the isolate's memory.
+  maxMessageSize: 1024 * 1024,
+  // 0: no heartbeats, so idle connections let the object hibernate.
+  heartbeat: 0,
+  // Estimated bytes queued in the broker above which publishers are blocked.
+  maxQueuedBytes: 48 * 1024 * 1024,
+};
+
+const int = (v, name, min, max) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max} (got ${v})`);
+  return n;
+};
+
+/**
+ * Options from env:
+ * - WARREN_USERS: JSON { "name": { "password": "..." } } (default guest/guest)
+ * - WARREN_HEARTBEAT: seconds (default 0)
+ * - WARREN_MAX_MESSAGE_SIZE: bytes (default 1 MiB)
+ * - WARREN_MAX_QUEUED_BYTES: bytes (default 48 MiB)
+ * - WARREN_WS_ORIGINS: comma-separated Origins allowed; "self", "*" (default self)
+ * - WARREN_DEBUG: "1" serves /debug/<vhost> (cold-start time, alarm count, snapshot)
+ */
+export function hostConfig(env = {}) {
+  const users = env.WARREN_USERS ? JSON.parse(env.WARREN_USERS) : { guest: { password: 'guest' } };
+  return {
+    users,
+    heartbeat: env.WARREN_HEARTBEAT === undefined ? DEFAULTS.heartbeat : int(env.WARREN_HEARTBEAT, 'WARREN_HEARTBEAT', 0, 65535),
+    maxMessageSize:
+      env.WARREN_MAX_MESSAGE_SIZE === undefined
+        ? DEFAULTS.maxMessageSize
+        : int(env.WARREN_MAX_MESSAGE_SIZE, 'WARREN_MAX_MESSAGE_SIZE', 4096, PLATFORM.wsMessage - 64 * 1024),
+    maxQueuedBytes:
+      env.WARREN_MAX_QUEUED_BYTES === undefined
+        ? DEFAULTS.maxQueuedBytes
+        : int(env.WARREN_MAX_QUEUED_BYTES, 'WARREN_MAX_QUEUED_BYTES', 1024 * 1024, PLATFORM.isolateMemory),
+    origins: (env.WARREN_WS_ORIGINS ?? 'self').split(',').map((s) => s.trim()).filter(Boolean),
+    debug: env.WARREN_DEBUG === '1',
+  };
+}
+
+/** Broker options for the object that holds `vhost`: every user may open that vhost only. */
+export function brokerOptions(config, vhost) {
+  const users = {};
+  for (const [name, u] of Object.entries(config.users)) users[name] = { password: u.password, vhosts: [vhost] };
+  return {
+    users,
+    vhosts: [vhost],
+    limits: { heartbeat: config.heartbeat, maxMessageSize: config.maxMessageSize },
+    events: false,
+  };
+}

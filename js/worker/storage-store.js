@@ -1,0 +1,99 @@
+// The broker's Store on Durable Object storage: the log of framed records
+// kept as chunks under ordered keys (`log:000000000000`, ...), so recovery is
+// one list() and a concatenation.
+//
+// Group commit: an append puts its chunks (one atomic batch: no await between
+// the calls), yields one turn so the events already waiting (more publishes)
+// run and emit their records into the engine, then sync()s. The append
+// resolves once the batch is on disk, and only then does the engine release
+// the confirms it covers; the records emitted meanwhile form the next batch.
+// sync() holds back new events while it waits (the input gate), so without
+// the yield every batch would hold one publish. The output gate holds every
+// outgoing message until the writes before it are on disk, confirms included.
+
+const PREFIX = 'log:';
+// A value holds at most 128 KiB on key-value-backed objects (2 MB on SQLite-backed ones).
+export const CHUNK_BYTES = 128 * 1024;
+// put() and delete() take at most 128 keys per call.
+const KEYS_PER_CALL = 128;
+
+const keyOf = (n) => PREFIX + String(n).padStart(12, '0');
+const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Copies, not views: a stored view would carry its whole underlying buffer. */
+function chunks(bytes) {
+  const out = [];
+  for (let at = 0; at < bytes.length; at += CHUNK_BYTES) out.push(bytes.slice(at, at + CHUNK_BYTES));
+  return out;
+}
+
+export class StorageStore {
+  #storage;
+  /** chunks in storage, under keys 0 .. #count-1 */
+  #count = 0;
+  /** the log's size when load() read it */
+  loadedBytes = 0;
+  /** batches committed and their bytes, for the debug view */
+  batches = 0;
+  writtenBytes = 0;
+
+  constructor(storage) {
+    this.#storage = storage;
+  }
+
+  async load() {
+    const entries = await this.#storage.list({ prefix: PREFIX });
+    let size = 0;
+    let n = 0;
+    for (const [key, v] of entries) {
+      // Batches are atomic and keys dense from 0: a gap is damage, not a torn write.
+      if (key !== keyOf(n++)) throw new Error(`store: chunk ${keyOf(n - 1)} is missing (found ${key})`);
+      size += v.byteLength;
+    }
+    this.#count = n;
+    this.loadedBytes = size;
+    if (size === 0) return null;
+    const log = new Uint8Array(size);
+    let at = 0;
+    for (const v of entries.values()) {
+      log.set(new Uint8Array(v.buffer ?? v, v.byteOffset ?? 0, v.byteLength), at);
+      at += v.byteLength;
+    }
+    return log;
+  }
+
+  append(bytes) {
+    this.writtenBytes += bytes.length;
+    return this.#commit(this.#put(chunks(bytes), this.#count));
+  }
+
+  /** Replaces the log with `bytes`: chunks from 0, the old ones past them deleted, in one batch. */
+  compact(bytes) {
+    const parts = chunks(bytes);
+    const stale = [];
+    for (let n = parts.length; n < this.#count; n++) stale.push(keyOf(n));
+    const writes = this.#put(parts, 0);
+    for (let i = 0; i < stale.length; i += KEYS_PER_CALL) writes.push(this.#storage.delete(stale.slice(i, i + KEYS_PER_CALL)));
+    this.#count = parts.length;
+    this.writtenBytes += bytes.length;
+    return this.#commit(writes);
+  }
+
+  #put(parts, first) {
+    const writes = [];
+    for (let i = 0; i < parts.length; i += KEYS_PER_CALL) {
+      const entries = {};
+      parts.slice(i, i + KEYS_PER_CALL).forEach((p, j) => (entries[keyOf(first + i + j)] = p));
+      writes.push(this.#storage.put(entries));
+    }
+    this.#count = Math.max(this.#count, first + parts.length);
+    return writes;
+  }
+
+  async #commit(writes) {
+    this.batches++;
+    await Promise.all(writes);
+    await nextTurn();
+    await this.#storage.sync();
+  }
+}
