@@ -41,6 +41,9 @@ const packagingTests = files('tests/packaging', /\.test\.mjs$/);
 const workerTests = files('tests/worker', /\.test\.mjs$/);
 const browserTests = files('tests/browser', /\.test\.mjs$/);
 const pythonTests = files('tests/python', /(^|\/)test_[^/]*\.py$/);
+// The server (warren-mq serve) against real clients; pika's part needs python3-pika.
+const serverTests = files('tests/node', /\.test\.mjs$/).filter((f) => !f.endsWith('pika.test.mjs'));
+const pikaServerTests = files('tests/node', /pika\.test\.mjs$/);
 
 // One line per suite; `when` drops a suite that has no tests yet.
 const suites = [
@@ -52,9 +55,12 @@ const suites = [
   { name: 'packaging tests', when: packagingTests.length, cmd: ['node', '--test', ...packagingTests] },
   { name: 'workerd tests', when: workerTests.length, cmd: ['node', '--test', ...workerTests] },
   { name: 'browser tests', when: browserTests.length, needs: needChromium, cmd: ['node', '--test', ...browserTests] },
+  { name: 'page tests', when: files('tests/page', /\.test\.mjs$/).length, needs: needChromium, cmd: ['node', '--test', ...files('tests/page', /\.test\.mjs$/)] },
   { name: 'wasm in node', env: wasmTestEnv, cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'] },
   { name: 'wasm in chromium', env: { ...wasmTestEnv, ...wasmInChromium }, needs: needChromedriver, cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'] },
   { name: 'pika tests', when: pythonTests.length, needs: needPika, cmd: ['python3', '-m', 'unittest', '-v', ...pythonTests] },
+  { name: 'server tests', when: serverTests.length, cmd: ['node', '--test', ...serverTests] },
+  { name: 'server vs pika', when: pikaServerTests.length, needs: needPika, cmd: ['node', '--test', ...pikaServerTests] },
 ].filter((s) => s.when ?? true);
 
 const results = [];

@@ -1,0 +1,135 @@
+// Warren vs RabbitMQ: the same workload, the same client (amqp-client.js over
+// TCP, one connection), on the same machine, in one run. Starts `warren-mq
+// serve` (file store in a temporary directory) and Debian's RabbitMQ on spare
+// ports, runs every mode with 16-byte and 1 KiB bodies on each, stops both and
+// prints messages/s and the broker's own CPU time per message, with ratios.
+//
+//   node bench/vs-rabbitmq.mjs [--scale 1] [--repeat 3]
+//
+// Needs `npm run build` and `apt-get install -y rabbitmq-server`.
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { startServer, tmpDir } from '../tests/node/server.mjs';
+import { rabbitmqInstalled, startRabbitMQ } from './rabbitmq.mjs';
+import { MODES, PREFETCH, runWorkload, WINDOW } from './workload.mjs';
+
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, repeat: { type: 'string', default: '3' } } });
+const scale = Number(values.scale);
+const repeat = Number(values.repeat);
+const SIZES = [16, 1024];
+const COUNTS = { 'auto-ack': 100000, 'confirms + acks': 50000, 'persistent + confirms + acks': 30000 };
+
+const TICKS = 100; // USER_HZ on Linux
+/** CPU seconds used so far by every process in process group `pgid`. */
+function cpuSeconds(pgid) {
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / TICKS;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median messages/s and broker CPU µs per message over `repeat` runs. */
+async function measure(broker, mode, size) {
+  const count = Math.round(COUNTS[mode] * scale);
+  await runWorkload(broker.url, mode, size, Math.min(5000, count)); // warm-up
+  const rates = [];
+  const cpus = [];
+  const clients = [];
+  for (let i = 0; i < repeat; i++) {
+    const cpu0 = cpuSeconds(broker.pgid);
+    const client0 = process.cpuUsage();
+    const rate = await runWorkload(broker.url, mode, size, count);
+    const { user, system } = process.cpuUsage(client0);
+    rates.push(rate);
+    cpus.push(((cpuSeconds(broker.pgid) - cpu0) / count) * 1e6);
+    // The client's busy share of the run: near 100% means it set the pace.
+    clients.push((user + system) / 1e6 / (count / rate));
+  }
+  return { rate: median(rates), cpu: median(cpus), client: median(clients), count };
+}
+
+if (!fs.existsSync(new URL('../pkg/warren_bg.wasm', import.meta.url))) {
+  console.error('vs-rabbitmq: pkg/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+if (!rabbitmqInstalled()) {
+  console.error('vs-rabbitmq: RabbitMQ is missing: apt-get update && apt-get install -y rabbitmq-server');
+  process.exit(1);
+}
+
+const dataDir = tmpDir('warren-bench-');
+console.log('starting RabbitMQ and Warren ...');
+const rabbit = await startRabbitMQ();
+let warren;
+const results = [];
+try {
+  warren = await startServer({ dataDir, args: ['--log-level', 'warn'], detached: true });
+  const brokers = {
+    rabbitmq: { url: rabbit.url, pgid: rabbit.pgid },
+    warren: { url: warren.url, pgid: warren.child.pid },
+  };
+  for (const mode of Object.keys(MODES)) {
+    for (const size of SIZES) {
+      // Alternating brokers per row spreads the load of a shared machine evenly.
+      const r = await measure(brokers.rabbitmq, mode, size);
+      const w = await measure(brokers.warren, mode, size);
+      results.push({ mode, size, r, w });
+      console.log(`  ${mode}, ${size} B: RabbitMQ ${Math.round(r.rate)}/s, Warren ${Math.round(w.rate)}/s`);
+    }
+  }
+} finally {
+  await warren?.stop();
+  await rabbit.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const rows = [
+  ['mode', 'body', 'messages', 'RabbitMQ msg/s', 'Warren msg/s', 'ratio', 'RabbitMQ CPU µs/msg', 'Warren CPU µs/msg', 'ratio', 'client busy (R / W)'],
+  ...results.map(({ mode, size, r, w }) => [
+    mode,
+    size === 1024 ? '1 KiB' : `${size} B`,
+    fmt(w.count),
+    fmt(r.rate),
+    fmt(w.rate),
+    `${(w.rate / r.rate).toFixed(1)}x`,
+    r.cpu.toFixed(1),
+    w.cpu.toFixed(1),
+    `${(r.cpu / w.cpu).toFixed(1)}x`,
+    `${Math.round(r.client * 100)}% / ${Math.round(w.client * 100)}%`,
+  ]),
+];
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+const line = (row) => `| ${row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+console.log(
+  `\nWarren ${JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url))).version} vs RabbitMQ ${rabbit.version}` +
+    ` on ${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), node ${process.version}`,
+);
+console.log(
+  `client: amqp-client.js over TCP (TCP_NODELAY), one connection, a publishing and a consuming channel; ` +
+    `${WINDOW} publishes in flight, prefetch ${PREFETCH}, median of ${repeat} runs`,
+);
+console.log(`Warren: file store (fdatasync per group commit); RabbitMQ: Debian defaults, classic queues\n`);
+console.log(line(rows[0]));
+console.log(`|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+for (const row of rows.slice(1)) console.log(line(row));
+console.log(
+  [
+    '',
+    'msg/s: from the first publish until the last message is consumed (and the last confirm is in).',
+    "CPU µs/msg: CPU time of the broker's processes only, per message.",
+    'client busy: CPU time of this (single-threaded) client process over the run; near 100% means',
+    'the client, not the broker, set the pace.',
+  ].join('\n'),
+);

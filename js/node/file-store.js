@@ -1,0 +1,289 @@
+// The durable store for Node: the engine's framed records in an append-only log
+// split over segment files in one directory.
+//
+//   seg-00000001.log   appended to; a new one starts past `segmentSize`
+//   seg-00000007.snap  a compacted log: the log starts here, older files are dead
+//   *.tmp              a compaction that did not finish: ignored and deleted
+//   LOCK               the pid of the process using the directory
+//
+// The log is the concatenation of the newest .snap (if any) and the .log files
+// numbered after it. Every append is written and fdatasync'ed before its promise
+// resolves; appends that arrive while a sync runs share the next one (group
+// commit). Records are opaque here: the engine frames and checks them, and on
+// recovery tells how many bytes are valid; `truncate` cuts the rest.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+
+const SEGMENT = /^seg-(\d{8})\.(log|snap)$/;
+const name = (n, kind) => `seg-${String(n).padStart(8, '0')}.${kind}`;
+
+async function syncDir(dir) {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+/** Takes the directory's LOCK, or throws if a live process holds it. */
+function lock(dir) {
+  const file = path.join(dir, 'LOCK');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return file;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      if (pid && pid !== process.pid && pidAlive(pid)) {
+        throw new Error(`data directory ${dir} is in use by process ${pid}`);
+      }
+      // Left by a process that is gone (killed, crashed): take it over.
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`cannot lock data directory ${dir}`);
+}
+
+export class FileStore {
+  #dir;
+  #segmentSize;
+  #log;
+  #lockFile;
+  /** the log's files in order: { n, kind, file, size } */
+  #segments = [];
+  /** the open .log segment appends go to, or null until the next append */
+  #active = null;
+  #pending = [];
+  #queue = Promise.resolve();
+  #failed = null;
+  #closed = false;
+
+  /**
+   * Opens (creating if needed) the store in `dir`.
+   * `segmentSize`: bytes after which appends go to a new segment file.
+   * `log(level, message)`: where damage and failures are reported.
+   */
+  static async open(dir, { segmentSize = 64 * 1024 * 1024, log = () => {} } = {}) {
+    const store = new FileStore(dir, segmentSize, log);
+    await store.#scan();
+    return store;
+  }
+
+  constructor(dir, segmentSize, log) {
+    this.#dir = path.resolve(dir);
+    this.#segmentSize = segmentSize;
+    this.#log = log;
+  }
+
+  get dir() {
+    return this.#dir;
+  }
+
+  /** Bytes in the log now (written, not only durable). */
+  get size() {
+    return this.#segments.reduce((sum, s) => sum + s.size, 0);
+  }
+
+  /** Names of the log's files in order, for tests and diagnostics. */
+  get files() {
+    return this.#segments.map((s) => path.basename(s.file));
+  }
+
+  async #scan() {
+    fs.mkdirSync(this.#dir, { recursive: true });
+    this.#lockFile = lock(this.#dir);
+    const found = [];
+    for (const f of fs.readdirSync(this.#dir)) {
+      if (f.endsWith('.tmp')) {
+        fs.rmSync(path.join(this.#dir, f), { force: true });
+        continue;
+      }
+      const m = SEGMENT.exec(f);
+      if (m) found.push({ n: Number(m[1]), kind: m[2], file: path.join(this.#dir, f) });
+    }
+    found.sort((a, b) => a.n - b.n || (a.kind === 'snap' ? -1 : 1));
+    const base = found.findLast((s) => s.kind === 'snap');
+    // Files before the newest snapshot are what a compaction left behind when it
+    // stopped before deleting them: dead.
+    const dead = base ? found.filter((s) => s.n < base.n || (s.n === base.n && s !== base)) : [];
+    for (const s of dead) fs.rmSync(s.file, { force: true });
+    this.#segments = found
+      .filter((s) => !dead.includes(s))
+      .map((s) => ({ ...s, size: fs.statSync(s.file).size }));
+    if (dead.length) await syncDir(this.#dir);
+  }
+
+  /** The whole log: every segment's bytes in order, or null when empty. */
+  async load() {
+    await this.#queue;
+    const parts = [];
+    for (const s of this.#segments) parts.push(await fsp.readFile(s.file));
+    const bytes = Buffer.concat(parts);
+    return bytes.length ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : null;
+  }
+
+  /** Appends framed records; resolves once they are on disk (fdatasync). */
+  append(bytes) {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#closed) return Promise.reject(new Error('store is closed'));
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ bytes, resolve, reject });
+      if (this.#pending.length === 1) this.#run(() => this.#flush()).catch(() => {});
+    });
+  }
+
+  /** Replaces the log with `bytes`, a compacted snapshot of the same state. */
+  compact(bytes) {
+    return this.#run(async () => {
+      await this.#flush();
+      const n = (this.#segments.at(-1)?.n ?? 0) + 1;
+      const file = path.join(this.#dir, name(n, 'snap'));
+      const tmp = `${file}.tmp`;
+      const fh = await fsp.open(tmp, 'w');
+      try {
+        await writeAll(fh, bytes, 0);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      // The rename is the commit point: from here on load() starts at this file.
+      await fsp.rename(tmp, file);
+      await syncDir(this.#dir);
+      const old = this.#segments;
+      await this.#closeActive();
+      this.#segments = [{ n, kind: 'snap', file, size: bytes.length }];
+      for (const s of old) await fsp.rm(s.file, { force: true });
+      await syncDir(this.#dir);
+    });
+  }
+
+  /**
+   * Cuts the log to its first `validLength` bytes: what recovery found to be a
+   * torn or corrupt tail goes, so new records follow the last valid one.
+   */
+  truncate(validLength) {
+    return this.#run(async () => {
+      await this.#flush();
+      const total = this.size;
+      if (validLength >= total) return;
+      await this.#closeActive();
+      let offset = 0;
+      const keep = [];
+      for (const s of this.#segments) {
+        if (offset >= validLength) {
+          await fsp.rm(s.file, { force: true });
+        } else {
+          if (offset + s.size > validLength) {
+            s.size = validLength - offset;
+            await fsp.truncate(s.file, s.size);
+            const fh = await fsp.open(s.file, 'r+');
+            await fh.sync().finally(() => fh.close());
+          }
+          keep.push(s);
+        }
+        offset += s.size;
+      }
+      this.#segments = keep;
+      await syncDir(this.#dir);
+      this.#log('warn', `store: cut ${total - validLength} damaged bytes at the end of the log (kept ${validLength})`);
+    });
+  }
+
+  /** Waits for pending appends, then closes the files and releases the lock. */
+  close() {
+    if (this.#closed) return this.#queue;
+    this.#closed = true;
+    return this.#run(async () => {
+      await this.#flush();
+      await this.#closeActive();
+      fs.rmSync(this.#lockFile, { force: true });
+    });
+  }
+
+  /** Runs `op` after every operation queued before it. */
+  #run(op) {
+    const p = this.#queue.then(() => {
+      if (this.#failed) throw this.#failed;
+      return op();
+    });
+    this.#queue = p.catch((e) => this.#fail(e));
+    return p;
+  }
+
+  #fail(e) {
+    // After a failed write or sync the file's state is unknown: the store stops
+    // rather than append after bytes it cannot vouch for.
+    if (!this.#failed) {
+      this.#failed = e;
+      this.#log('error', `store: ${e.message}; no further writes`);
+    }
+    for (const p of this.#pending.splice(0)) p.reject(e);
+  }
+
+  async #flush() {
+    while (this.#pending.length) {
+      const batch = this.#pending;
+      this.#pending = [];
+      try {
+        const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((p) => p.bytes));
+        const seg = await this.#activeSegment();
+        await writeAll(seg.fh, bytes, seg.size);
+        await seg.fh.datasync();
+        seg.size += bytes.length;
+      } catch (e) {
+        for (const p of batch) p.reject(e);
+        throw e;
+      }
+      for (const p of batch) p.resolve();
+    }
+  }
+
+  async #activeSegment() {
+    if (this.#active && this.#active.size < this.#segmentSize) return this.#active;
+    const last = this.#segments.at(-1);
+    if (!this.#active && last?.kind === 'log' && last.size < this.#segmentSize) {
+      last.fh = await fsp.open(last.file, 'r+');
+      this.#active = last;
+      return last;
+    }
+    await this.#closeActive();
+    const n = (last?.n ?? 0) + 1;
+    const file = path.join(this.#dir, name(n, 'log'));
+    const seg = { n, kind: 'log', file, size: 0, fh: await fsp.open(file, 'w') };
+    // The new name must be durable before anything in the file counts as written.
+    await syncDir(this.#dir);
+    this.#segments.push(seg);
+    this.#active = seg;
+    return seg;
+  }
+
+  async #closeActive() {
+    const seg = this.#active;
+    this.#active = null;
+    if (seg?.fh) {
+      const fh = seg.fh;
+      delete seg.fh;
+      await fh.close();
+    }
+  }
+}
+
+async function writeAll(fh, bytes, position) {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+    done += bytesWritten;
+  }
+}

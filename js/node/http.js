@@ -1,0 +1,101 @@
+// The HTTP side: the tutorial page (www/), the engine build it loads (pkg/, js/),
+// the management API (/api/...) and its event stream (/api/events).
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { toJson } from './event-stream.js';
+import { managementApi } from './management.js';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json',
+  '.ts': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm', // needed for WebAssembly.instantiateStreaming
+};
+
+/** URL prefixes served from directories of the package; '/' is the page. */
+function staticDirs(root) {
+  return [
+    ['/pkg/', path.join(root, 'pkg')],
+    ['/js/', path.join(root, 'js')],
+    ['/', path.join(root, 'www')],
+  ];
+}
+
+function sendFile(req, res, dirs, pathname) {
+  const [prefix, dir] = dirs.find(([p]) => pathname.startsWith(p));
+  let file = path.join(dir, pathname.slice(prefix.length));
+  if (pathname.endsWith('/')) file = path.join(file, 'index.html');
+  // path.join resolves '..': anything outside dir is an escape attempt.
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!(file === dir || file.startsWith(dir + path.sep)) || !stat?.isFile()) return false;
+  res.writeHead(200, {
+    'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+    'content-length': stat.size,
+    'cache-control': 'no-cache',
+  });
+  if (req.method === 'HEAD') res.end();
+  else fs.createReadStream(file).pipe(res);
+  return true;
+}
+
+function json(res, status, body) {
+  const text = toJson(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/**
+ * An http.Server for `root` (the package directory). `info`: what
+ * /api/overview reports besides the snapshot; `events`: the /api/events stream.
+ */
+export function createHttpServer({ broker, root, info, events, log }) {
+  const dirs = staticDirs(root);
+  return http.createServer((req, res) => {
+    let url;
+    try {
+      url = new URL(req.url, 'http://x');
+    } catch {
+      return json(res, 400, { error: 'bad_request', reason: 'bad URL' });
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return json(res, 405, { error: 'method_not_allowed', reason: 'this API is read-only' });
+    }
+    const { pathname } = url;
+    if (pathname === '/api/events') return events.handle(req, res);
+    if (pathname === '/api' || pathname.startsWith('/api/')) {
+      let parts;
+      try {
+        // Split before decoding: the vhost "/" is sent as %2F.
+        parts = pathname.slice(5).split('/').filter(Boolean).map(decodeURIComponent);
+      } catch {
+        return json(res, 400, { error: 'bad_request', reason: 'bad percent-encoding' });
+      }
+      try {
+        const answer = managementApi(broker, info, parts);
+        if (answer) return json(res, ...answer);
+      } catch (e) {
+        log('error', `http ${pathname}: ${e.stack ?? e}`);
+        return json(res, 500, { error: 'internal_error', reason: e.message });
+      }
+      return json(res, 404, { error: 'Object Not Found', reason: 'Not Found' });
+    }
+    let decoded;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      decoded = null;
+    }
+    if (decoded === null || !sendFile(req, res, dirs, decoded)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+}

@@ -1,0 +1,80 @@
+// Binds one byte stream (a TCP socket, a WebSocket) to the broker as an AMQP
+// connection: bytes in go to `receive`, bytes out to the stream, and reading
+// pauses while the peer is slow, so nothing is buffered without bound.
+import { closeWatcher } from './close-reasons.js';
+
+/**
+ * `remote`: { address, port } of the peer; `peers`: the Set of live peers'
+ * stats, which this adds to and removes from.
+ * `io`: { write(bytes), end(), pause(), resume(), backlog(): bytes written and
+ * not yet sent }. Returns { data(bytes), drained(), closed() } for the stream's
+ * events to call.
+ */
+export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers }) {
+  const name = `${remote.address}:${remote.port}`;
+  // What /api/connections shows for this peer.
+  const stats = { name, protocol: kind, host: remote.address, port: remote.port, connectedAt: Date.now(), bytesIn: 0, bytesOut: 0, paused: false };
+  peers.add(stats);
+  let done = false;
+  let lastError = null;
+
+  const watch = closeWatcher((c) => {
+    lastError = c;
+    const where = c.scope === 'channel' ? `channel ${c.channel} closed` : 'connection closed';
+    const method = c.classId ? ` (method ${c.classId}.${c.methodId})` : '';
+    log(c.code === 320 ? 'info' : 'warn', `${kind} ${name}: ${where}: ${c.code} ${c.text}${method}`);
+  });
+
+  const transport = {
+    send(bytes) {
+      stats.bytesOut += bytes.byteLength;
+      watch(bytes);
+      io.write(bytes);
+      if (!stats.paused && io.backlog() > maxQueuedBytes) flow();
+    },
+    close() {
+      io.end();
+    },
+    // How much this transport still holds: the broker may hold back deliveries.
+    get bufferedAmount() {
+      return io.backlog();
+    },
+  };
+  // Assigned before any byte arrives; `flow` may run during accept itself.
+  let conn = null;
+  conn = broker.accept(transport, { name });
+  log('info', `${kind} ${name}: connected`);
+
+  // Reading pauses while the broker has too much unsent for this peer (its
+  // `wantsRead`) or the stream holds more than the limit; a drain resumes it.
+  function flow() {
+    if (!conn) return;
+    const want = conn.wantsRead && io.backlog() <= maxQueuedBytes;
+    if (want === !stats.paused) return;
+    stats.paused = !want;
+    if (stats.paused) io.pause();
+    else io.resume();
+    log('debug', `${kind} ${name}: reading ${stats.paused ? 'paused' : 'resumed'}`);
+  }
+
+  return {
+    data(bytes) {
+      stats.bytesIn += bytes.byteLength;
+      conn.receive(bytes);
+      flow();
+    },
+    drained() {
+      conn.drained?.();
+      flow();
+    },
+    closed() {
+      if (done) return;
+      done = true;
+      peers.delete(stats);
+      conn.closed();
+      const secs = ((Date.now() - stats.connectedAt) / 1000).toFixed(1);
+      const why = lastError ? `, last error ${lastError.code}` : '';
+      log('info', `${kind} ${name}: disconnected after ${secs}s, ${stats.bytesIn} bytes in, ${stats.bytesOut} out${why}`);
+    },
+  };
+}

@@ -1,0 +1,99 @@
+// The file store on its own: segments, group commit, compaction, truncation,
+// the directory lock, and what a compaction interrupted at any step leaves.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'node:test';
+import { FileStore } from '../../js/node/file-store.js';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'warren-store-'));
+const bytes = (text) => new TextEncoder().encode(text);
+const text = (b) => (b ? new TextDecoder().decode(b) : null);
+
+test('appends load back in order, across segment files', async () => {
+  const dir = tmp();
+  const store = await FileStore.open(dir, { segmentSize: 10 });
+  assert.equal(await store.load(), null);
+  for (const part of ['alpha-', 'beta-', 'gamma-', 'delta']) await store.append(bytes(part));
+  assert.ok(store.files.length >= 2, `rotated: ${store.files}`);
+  assert.equal(text(await store.load()), 'alpha-beta-gamma-delta');
+  await store.close();
+  const again = await FileStore.open(dir, { segmentSize: 10 });
+  assert.equal(text(await again.load()), 'alpha-beta-gamma-delta');
+  await again.append(bytes('!'));
+  assert.equal(text(await again.load()), 'alpha-beta-gamma-delta!');
+  await again.close();
+});
+
+test('appends made while a sync runs share the next one and keep their order', async () => {
+  const store = await FileStore.open(tmp());
+  const parts = Array.from({ length: 200 }, (_, i) => `${i},`);
+  await Promise.all(parts.map((p) => store.append(bytes(p))));
+  assert.equal(text(await store.load()), parts.join(''));
+  await store.close();
+});
+
+test('compaction replaces the log; later appends follow the snapshot', async () => {
+  const dir = tmp();
+  const store = await FileStore.open(dir, { segmentSize: 8 });
+  for (const part of ['one;', 'two;', 'three;', 'four;']) await store.append(bytes(part));
+  await store.compact(bytes('SNAP;'));
+  await store.append(bytes('five;'));
+  const [snap, log] = store.files;
+  assert.match(snap, /\.snap$/);
+  assert.match(log, /\.log$/);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['LOCK', snap, log]);
+  await store.close();
+  const again = await FileStore.open(dir);
+  assert.equal(text(await again.load()), 'SNAP;five;');
+  await again.close();
+});
+
+test('a compaction cut short at any step leaves the old log or the new one, never both', async () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, 'seg-00000001.log'), 'old-1;');
+  fs.writeFileSync(path.join(dir, 'seg-00000002.log'), 'old-2;');
+  // Before the rename: only a .tmp exists, and it is ignored.
+  fs.writeFileSync(path.join(dir, 'seg-00000003.snap.tmp'), 'half');
+  let store = await FileStore.open(dir);
+  assert.equal(text(await store.load()), 'old-1;old-2;');
+  assert.ok(!fs.existsSync(path.join(dir, 'seg-00000003.snap.tmp')));
+  await store.close();
+  // After the rename, before the old files were deleted: the snapshot wins.
+  fs.writeFileSync(path.join(dir, 'seg-00000003.snap'), 'NEW;');
+  store = await FileStore.open(dir);
+  assert.equal(text(await store.load()), 'NEW;');
+  assert.deepEqual(store.files, ['seg-00000003.snap']);
+  await store.close();
+});
+
+test('truncate cuts a damaged tail, including later segments, and appends continue after it', async () => {
+  const dir = tmp();
+  const logged = [];
+  const store = await FileStore.open(dir, { segmentSize: 6, log: (lvl, msg) => logged.push([lvl, msg]) });
+  for (const part of ['abcdef', 'ghijkl', 'mnopqr']) await store.append(bytes(part));
+  await store.truncate(9);
+  assert.equal(text(await store.load()), 'abcdefghi');
+  assert.deepEqual(store.files, ['seg-00000001.log', 'seg-00000002.log']);
+  assert.match(logged.at(-1)[1], /cut 9 damaged bytes/);
+  await store.append(bytes('XY'));
+  assert.equal(text(await store.load()), 'abcdefghiXY');
+  await store.close();
+  const again = await FileStore.open(dir);
+  assert.equal(text(await again.load()), 'abcdefghiXY');
+  await again.truncate(100); // nothing to cut
+  assert.equal(text(await again.load()), 'abcdefghiXY');
+  await again.close();
+});
+
+test('a directory in use by a live process is refused; a dead one\'s lock is taken over', async () => {
+  const dir = tmp();
+  const store = await FileStore.open(dir);
+  fs.writeFileSync(path.join(dir, 'LOCK'), `${process.ppid}\n`);
+  await assert.rejects(FileStore.open(dir), /in use by process/);
+  fs.writeFileSync(path.join(dir, 'LOCK'), '2147483646\n'); // no such process
+  const other = await FileStore.open(dir);
+  await other.close();
+  await store.close();
+});

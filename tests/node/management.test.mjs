@@ -1,0 +1,136 @@
+// The HTTP side: the management API (shaped like RabbitMQ's), the event stream
+// (server-sent events), and static files.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { AMQPClient } from '@cloudamqp/amqp-client';
+import { startServer } from './server.mjs';
+
+let server;
+let client;
+let ch;
+
+before(async () => {
+  server = await startServer();
+  client = new AMQPClient(server.url);
+  await client.connect();
+  ch = await client.channel();
+  await ch.queueDeclare('api.q', { durable: true });
+  await ch.exchangeDeclare('api.x', 'topic');
+  await ch.queueBind('api.q', 'api.x', 'a.#');
+  for (let i = 0; i < 3; i++) await ch.basicPublish('api.x', 'a.b', `m${i}`);
+  await ch.queueDeclare('api.q', { passive: true }); // a round trip: the publishes are in
+});
+after(async () => {
+  await client.close();
+  assert.equal(await server.stop(), 0);
+});
+
+const get = async (path) => {
+  const res = await fetch(server.http + path);
+  return { status: res.status, type: res.headers.get('content-type'), body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text() };
+};
+
+test('/api/overview: product, listeners and totals', async () => {
+  const { status, body } = await get('/api/overview');
+  assert.equal(status, 200);
+  assert.equal(body.product_name, 'Warren');
+  assert.deepEqual(
+    body.listeners.map((l) => [l.protocol, l.port]),
+    [['amqp', server.amqpPort], ['http', server.httpPort]],
+  );
+  assert.equal(body.object_totals.connections, 1);
+  assert.ok(body.object_totals.queues >= 1);
+  assert.equal(body.queue_totals.messages_ready, 3);
+});
+
+test('/api/queues and /api/queues/{vhost}/{name}', async () => {
+  const all = await get('/api/queues');
+  const q = all.body.find((x) => x.name === 'api.q');
+  assert.equal(q.vhost, '/');
+  assert.equal(q.durable, true);
+  assert.equal(q.messages, 3);
+  assert.equal(q.messages_ready, 3);
+  assert.equal(q.messages_unacknowledged, 0);
+  assert.deepEqual((await get('/api/queues/%2F/api.q')).body, q);
+  assert.deepEqual((await get('/api/queues/%2F')).body.map((x) => x.name), all.body.map((x) => x.name));
+  const missing = await get('/api/queues/%2F/nope');
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.error, 'Object Not Found');
+});
+
+test('/api/exchanges and /api/bindings', async () => {
+  const xs = (await get('/api/exchanges')).body;
+  assert.deepEqual(xs.find((x) => x.name === 'amq.direct'), { name: 'amq.direct', vhost: '/', type: 'direct', durable: true });
+  assert.equal((await get('/api/exchanges/%2F/api.x')).body.type, 'topic');
+  const bindings = (await get('/api/bindings')).body;
+  assert.ok(bindings.some((b) => b.source === 'api.x' && b.destination === 'api.q' && b.routing_key === 'a.#'));
+});
+
+test('/api/connections, /api/channels and /api/consumers', async () => {
+  const consumerCh = await client.channel();
+  await consumerCh.prefetch(10);
+  await consumerCh.basicConsume('api.q', { noAck: false, tag: 'api-consumer' }, () => {});
+  await new Promise((r) => setTimeout(r, 100));
+  const conns = (await get('/api/connections')).body;
+  assert.equal(conns.length, 1);
+  assert.equal(conns[0].protocol, 'amqp');
+  assert.equal(conns[0].peer_host, '127.0.0.1');
+  assert.equal(conns[0].user, 'guest');
+  assert.equal(conns[0].vhost, '/');
+  assert.equal(conns[0].channels, 2);
+  assert.ok(conns[0].recv_oct > 0 && conns[0].send_oct > 0);
+  const consumers = (await get('/api/consumers')).body;
+  const c = consumers.find((x) => x.consumer_tag === 'api-consumer');
+  assert.deepEqual(c.queue, { name: 'api.q', vhost: '/' });
+  assert.equal(c.ack_required, true);
+  assert.equal(c.prefetch_count, 10);
+  const channels = (await get('/api/channels')).body;
+  assert.ok(channels.some((x) => x.prefetch_count === 10 && x.messages_unacknowledged === 3));
+  assert.equal((await get('/api/queues/%2F/api.q')).body.messages_unacknowledged, 3);
+  await consumerCh.close();
+});
+
+test('the API is read-only; unknown paths are 404', async () => {
+  const res = await fetch(`${server.http}/api/queues`, { method: 'POST' });
+  assert.equal(res.status, 405);
+  assert.equal((await get('/api/nothing')).status, 404);
+});
+
+test('/api/events streams a snapshot, then the engine\'s events as they happen', async () => {
+  const controller = new AbortController();
+  const res = await fetch(`${server.http}/api/events`, { signal: controller.signal });
+  assert.equal(res.headers.get('content-type'), 'text/event-stream');
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  const until = async (re) => {
+    while (!re.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`stream ended; got:\n${text}`);
+      text += value;
+    }
+  };
+  await until(/event: snapshot\ndata: .*\n\n/);
+  const snapshot = JSON.parse(text.match(/event: snapshot\ndata: (.*)\n\n/)[1]);
+  assert.ok(snapshot.queues.some((q) => q.name === 'api.q'));
+  await ch.basicPublish('api.x', 'a.c', 'watched');
+  await until(/"type":"enqueued"/);
+  const events = text
+    .split('\n\n')
+    .filter((m) => m.startsWith('data: '))
+    .flatMap((m) => JSON.parse(m.slice(6)));
+  const published = events.find((e) => e.type === 'published');
+  assert.equal(published.exchange, 'api.x');
+  assert.equal(published.routingKey, 'a.c');
+  assert.ok(events.some((e) => e.type === 'enqueued' && e.queue === 'api.q'));
+  controller.abort();
+});
+
+test('static files: the engine build with its MIME type; no escape from the served folders', async () => {
+  const wasm = await fetch(`${server.http}/pkg/warren_bg.wasm`);
+  assert.equal(wasm.status, 200);
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+  await wasm.arrayBuffer();
+  assert.equal((await get('/pkg/../package.json')).status, 404);
+  assert.equal((await get('/%2e%2e/package.json')).status, 404);
+  assert.equal((await get('/no-such-file.html')).status, 404);
+});

@@ -1,0 +1,118 @@
+// A few AMQP frames by hand, for tests that must send what no client library
+// would: frames on unopened channels, stray content, bad frame ends.
+import net from 'node:net';
+
+const shortstr = (s) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
+const longstr = (b) => {
+  const n = Buffer.alloc(4);
+  n.writeUInt32BE(b.length);
+  return Buffer.concat([n, b]);
+};
+const u16 = (n) => Buffer.from([n >> 8, n & 255]);
+const u32 = (n) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+
+export function frame(type, channel, payload, end = 0xce) {
+  return Buffer.concat([Buffer.from([type]), u16(channel), u32(payload.length), payload, Buffer.from([end])]);
+}
+
+export const method = (channel, classId, methodId, ...args) => frame(1, channel, Buffer.concat([u16(classId), u16(methodId), ...args]));
+
+export const frames = {
+  startOk: () => method(0, 10, 11, u32(0), shortstr('PLAIN'), longstr(Buffer.from('\0guest\0guest')), shortstr('en_US')),
+  tuneOk: () => method(0, 10, 31, u16(2047), u32(131072), u16(0)),
+  open: (vhost = '/') => method(0, 10, 40, shortstr(vhost), shortstr(''), Buffer.from([0])),
+  channelOpen: (ch) => method(ch, 20, 10, shortstr('')),
+  publish: (ch, queue) => method(ch, 60, 40, u16(0), shortstr(''), shortstr(queue), Buffer.from([0])),
+  // A content header: class 60, weight 0, body size, no properties.
+  header: (ch, size) => frame(2, ch, Buffer.concat([u16(60), u16(0), u32(0), u32(size), u16(0)])),
+  body: (ch, bytes) => frame(3, ch, bytes),
+  queueDeclare: (ch, name) => method(ch, 50, 10, u16(0), shortstr(name), Buffer.from([0]), u32(0)),
+};
+
+/** A TCP connection that collects the frames it receives. */
+export async function rawConnection(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let buf = Buffer.alloc(0);
+  const received = [];
+  let closed = false;
+  const waiters = new Set();
+  const wake = () => waiters.forEach((w) => w());
+  socket.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    if (received.length === 0 && buf.length >= 8 && buf.toString('latin1', 0, 4) === 'AMQP') {
+      received.push({ header: buf.subarray(0, 8) });
+      buf = buf.subarray(8);
+    }
+    while (buf.length >= 7 && buf.length >= 8 + buf.readUInt32BE(3)) {
+      const size = buf.readUInt32BE(3);
+      const f = { type: buf[0], channel: buf.readUInt16BE(1), payload: buf.subarray(7, 7 + size) };
+      if (f.type === 1) {
+        f.classId = f.payload.readUInt16BE(0);
+        f.methodId = f.payload.readUInt16BE(2);
+      }
+      received.push(f);
+      buf = buf.subarray(8 + size);
+    }
+    wake();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    closed = true;
+    wake();
+  });
+
+  /** Resolves with the first received frame matching `pred` (after `from`). */
+  function next(pred, ms = 5000) {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const f = received.find(pred);
+        if (f) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(f);
+        } else if (closed) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`socket closed; received ${JSON.stringify(received.map((r) => [r.type, r.classId, r.methodId]))}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error('timeout waiting for a frame'));
+      }, ms);
+      waiters.add(check);
+      check();
+    });
+  }
+  const isMethod = (c, m) => (f) => f.classId === c && f.methodId === m;
+
+  return {
+    socket,
+    received,
+    next,
+    isMethod,
+    send: (...bufs) => socket.write(Buffer.concat(bufs)),
+    /** Resolves once the socket is closed. */
+    closed: () => new Promise((r) => (closed ? r() : socket.once('close', r))),
+    /** The handshake up to open-ok. */
+    async handshake(vhost = '/') {
+      socket.write('AMQP\x00\x00\x09\x01');
+      await next(isMethod(10, 10));
+      socket.write(frames.startOk());
+      await next(isMethod(10, 30));
+      socket.write(Buffer.concat([frames.tuneOk(), frames.open(vhost)]));
+      await next(isMethod(10, 41));
+    },
+    /** Reply code and text of a connection.close (10.50) or channel.close (20.40). */
+    async closeReason(c, m) {
+      const f = await next(isMethod(c, m));
+      const len = f.payload[6];
+      return { code: f.payload.readUInt16BE(4), text: f.payload.toString('utf8', 7, 7 + len), channel: f.channel };
+    },
+  };
+}
