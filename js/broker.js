@@ -176,6 +176,14 @@ export class Broker {
     return this.#core.wasm.snapshot();
   }
 
+  /**
+   * Bytes the queued messages take, estimated: their bodies plus a fixed
+   * overhead per message. Walks every queue: for a periodic check.
+   */
+  heldBytes() {
+    return this.#core.wasm.heldBytes();
+  }
+
   /** Sends connection.blocked (reason) or unblocked (null) to publishers that understand it. */
   setBlocked(reason) {
     this.#live();

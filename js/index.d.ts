@@ -205,6 +205,8 @@ export class Broker {
   /** Follows the engine's events; returns the unsubscribe function. */
   subscribe(listener: (events: BrokerEvent[]) => void): () => void;
   snapshot(): Snapshot;
+  /** Bytes the queued messages take, estimated (bodies plus a per-message overhead); walks every queue. */
+  heldBytes(): number;
   /** Sends connection.blocked (reason) or unblocked (null) to publishers. */
   setBlocked(reason: string | null): void;
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */

@@ -1,6 +1,9 @@
 // The memory high-watermark: above it publishers get connection.blocked, below
-// it connection.unblocked. A low-frequency check of the resident set is enough:
-// memory grows with what is queued, which takes far longer than a second.
+// it connection.unblocked. It measures what the engine holds for its queues
+// (message bodies plus a per-message overhead), not the resident set: the
+// WebAssembly memory never shrinks once grown, so the resident set would keep
+// publishers blocked after the queues drained. A check a second is enough:
+// queues grow far more slowly than that.
 import os from 'node:os';
 
 const CHECK_MS = 1000;
@@ -14,17 +17,17 @@ export function watermarkBytes(watermark) {
 }
 
 /** Starts the check; returns a function that stops it. */
-export function memoryAlarm(broker, watermark, log, rss = () => process.memoryUsage.rss()) {
+export function memoryAlarm(broker, watermark, log, held = () => broker.heldBytes()) {
   const limit = watermarkBytes(watermark);
   if (!limit) return () => {};
-  const mib = (n) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  const size = (n) => (n < 2 ** 20 ? `${Math.round(n / 2 ** 10)} KiB` : `${Math.round(n / 2 ** 20)} MiB`);
   let blocked = false;
   const check = () => {
-    const used = rss();
+    const used = held();
     if (used > limit === blocked) return;
     blocked = !blocked;
     broker.setBlocked(blocked ? 'low on memory' : null);
-    log('warn', `memory ${mib(used)} is ${blocked ? 'above' : 'below'} the high watermark of ${mib(limit)}: publishers ${blocked ? 'blocked' : 'unblocked'}`);
+    log('warn', `queued messages hold ${size(used)}, ${blocked ? 'above' : 'below'} the high watermark of ${size(limit)}: publishers ${blocked ? 'blocked' : 'unblocked'}`);
   };
   const timer = setInterval(check, CHECK_MS);
   timer.unref();

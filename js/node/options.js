@@ -91,7 +91,7 @@ export const OPTIONS = [
   { key: 'channelMax', flag: 'channel-max', arg: 'N', def: '2047', parse: integer(1, 65535), help: 'highest channel number a connection may open' },
   { key: 'maxQueuedBytes', flag: 'max-queued-bytes', arg: 'SIZE', def: '16MiB', parse: atLeast(64 * KIB, parseBytes), help: 'unsent bytes per connection before reading from it and deliveries to it pause (at least 64KiB)' },
   { key: 'wsOrigins', flag: 'ws-origins', arg: 'LIST', def: 'self', parse: list, help: 'Origin headers allowed on /ws/amqp, comma-separated; "self" is this server\'s page, "*" any; clients that send no Origin are always allowed' },
-  { key: 'memoryHighWatermark', flag: 'memory-high-watermark', arg: 'LIMIT', def: '0.4', parse: watermark, help: 'block publishers above this resident memory: a fraction of RAM, a size (1GiB), or off' },
+  { key: 'memoryHighWatermark', flag: 'memory-high-watermark', arg: 'LIMIT', def: '0.4', parse: watermark, help: 'block publishers while queued messages hold more than this: a fraction of RAM, a size (1GiB), or off' },
   { key: 'consumerTimeout', flag: 'consumer-timeout', arg: 'MS', def: 'off', parse: millisOrOff, help: 'a delivery unacked this long cancels its consumer and is requeued (406 channel close for clients without cancel notifications); off for none' },
   { key: 'logLevel', flag: 'log-level', arg: 'LEVEL', def: 'info', parse: logLevel, help: 'error, warn, info (connections and errors) or debug' },
 ].map((o) => {

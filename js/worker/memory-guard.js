@@ -1,13 +1,11 @@
 // Publishers are blocked (connection.blocked) before the isolate runs out of
 // memory, and unblocked once consumers have drained the queues, as RabbitMQ's
 // memory alarm does. The wasm memory only grows, so its size says when to
-// look; what is queued (from the snapshot, at most once a second) decides.
+// look; what the engine says its queues hold (at most once a second) decides.
 // connection.blocked only asks: a publisher that goes on past the hard limit
 // is closed (the host picks which: the connections that sent the most).
 
 const CHECK_MS = 1000;
-// Engine bookkeeping per message beyond its body, as an estimate.
-const PER_MESSAGE = 256;
 
 export class MemoryGuard {
   #broker;
@@ -24,14 +22,9 @@ export class MemoryGuard {
     this.#limit = limit;
   }
 
-  /** Estimated bytes held by queued messages. */
+  /** Estimated bytes held by queued messages (bodies plus a per-message overhead). */
   queuedBytes() {
-    let bytes = 0;
-    for (const q of this.#broker.snapshot().queues) {
-      const c = q.counts;
-      bytes += c.readyBytes + (c.ready + c.unacked + c.delayed) * PER_MESSAGE;
-    }
-    return bytes;
+    return this.#broker.heldBytes();
   }
 
   /**

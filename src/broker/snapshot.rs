@@ -95,6 +95,27 @@ impl Broker {
         })
     }
 
+    /// What the broker holds for its queues: messages (ready, delayed and
+    /// unacked copies) and their body bytes. Walks every queue and channel,
+    /// so it is for a periodic check such as a memory high-watermark.
+    pub fn held(&self) -> (usize, usize) {
+        let mut messages = 0;
+        let mut bytes = 0;
+        for q in self.queues.iter().filter_map(|s| s.queue.as_deref()) {
+            messages += q.ready.len() + q.delayed.len();
+            bytes += q.ready.bytes() + q.delayed.values().map(|e| e.size()).sum::<usize>();
+        }
+        for ch in self
+            .conns
+            .values()
+            .flat_map(|c| c.channels.iter().flatten())
+        {
+            messages += ch.unacked.len();
+            bytes += ch.unacked.iter().map(|u| u.entry.size()).sum::<usize>();
+        }
+        (messages, bytes)
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let mut snap = Snapshot {
             now_ms: self.now,
@@ -210,5 +231,57 @@ mod tests {
         );
         b.connection_close(0, c);
         assert!(b.snapshot().connections.is_empty());
+    }
+
+    #[test]
+    fn held_counts_ready_and_unacked_copies_and_their_bytes() {
+        use crate::broker::{Consume, Message, Properties, QueueDeclare, ShortStr};
+        let mut b = Broker::new(BrokerConfig::default());
+        let c = b.connection_open(0, ConnectionInfo::default()).unwrap();
+        let ch = ChannelRef::new(c, 1);
+        b.channel_open(0, ch).unwrap();
+        let q = ShortStr::new("q").unwrap();
+        b.queue_declare(
+            0,
+            ch,
+            QueueDeclare {
+                queue: q.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for body in ["abc", "defgh"] {
+            let m = Message::new(
+                ShortStr::empty(),
+                q.clone(),
+                Properties::default(),
+                body.as_bytes(),
+            );
+            b.basic_publish(0, ch, m, false, false).unwrap();
+        }
+        assert_eq!(b.held(), (2, 8));
+        b.basic_qos(
+            0,
+            ch,
+            crate::broker::Qos {
+                prefetch_count: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        b.basic_consume(
+            0,
+            ch,
+            Consume {
+                queue: q,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        b.poll(0);
+        assert_eq!(b.held(), (2, 8), "one ready, one unacked");
+        b.basic_ack(0, ch, 1, false).unwrap();
+        b.poll(0);
+        assert_eq!(b.held(), (1, 5));
     }
 }

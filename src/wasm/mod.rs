@@ -224,6 +224,15 @@ impl WasmBroker {
         self.server.broker_mut().take_events();
     }
 
+    /// An estimate of the memory queued messages take: their bodies plus a
+    /// fixed overhead per message (`bench/engine.rs` measures about 114 bytes).
+    #[wasm_bindgen(js_name = heldBytes)]
+    pub fn held_bytes(&self) -> f64 {
+        const PER_MESSAGE: usize = 128;
+        let (messages, bytes) = self.server.broker().held();
+        (bytes + messages * PER_MESSAGE) as f64
+    }
+
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
         Ok(serde_wasm_bindgen::to_value(
             &self.server.broker().snapshot(),

@@ -46,14 +46,24 @@ test('a consumer that stops reading: deliveries pause and messages wait in the q
   }
 });
 
-test('above the memory high-watermark publishers get connection.blocked', async () => {
-  const server = await startServer({ args: ['--memory-high-watermark', '1MiB'] });
+test('publishers are blocked while queued messages pass the high-watermark, and unblocked once drained', async () => {
+  const server = await startServer({ args: ['--memory-high-watermark', '64KiB'] });
   try {
     const c = new AMQPClient(server.url);
-    const blocked = new Promise((resolve) => (c.onblocked = resolve));
+    let blockedWith = null;
+    const blocked = new Promise((resolve) => (c.onblocked = (reason) => resolve((blockedWith = reason))));
+    const unblocked = new Promise((resolve) => (c.onunblocked = resolve));
     await c.connect();
+    const ch = await c.channel();
+    await ch.queueDeclare('fill');
+    const body = new Uint8Array(1024);
+    for (let i = 0; i < 100; i++) await ch.basicPublish('', 'fill', body);
     assert.equal(await blocked, 'low on memory');
-    await server.waitFor(/above the high watermark of 1 MiB: publishers blocked/);
+    await server.waitFor(/above the high watermark of 64 KiB: publishers blocked/);
+    await ch.queuePurge('fill');
+    await unblocked;
+    await server.waitFor(/below the high watermark of 64 KiB: publishers unblocked/);
+    assert.equal(blockedWith, 'low on memory');
     await c.close();
   } finally {
     assert.equal(await server.stop(), 0);
@@ -63,7 +73,7 @@ test('above the memory high-watermark publishers get connection.blocked', async 
 test('the alarm blocks above the watermark and unblocks below it, logging each change once', async () => {
   const calls = [];
   const logged = [];
-  let rss = 10 * MiB;
+  let held = 10 * MiB;
   const broker = { setBlocked: (reason) => calls.push(reason) };
   const realSetInterval = globalThis.setInterval;
   let tick;
@@ -72,12 +82,12 @@ test('the alarm blocks above the watermark and unblocks below it, logging each c
     return { unref() {} };
   };
   try {
-    const stop = memoryAlarm(broker, { bytes: 64 * MiB }, (lvl, msg) => logged.push(msg), () => rss);
+    const stop = memoryAlarm(broker, { bytes: 64 * MiB }, (lvl, msg) => logged.push(msg), () => held);
     tick();
-    rss = 100 * MiB;
+    held = 100 * MiB;
     tick();
     tick();
-    rss = 20 * MiB;
+    held = 20 * MiB;
     tick();
     stop();
   } finally {
