@@ -1,6 +1,21 @@
-// warren-mq/browser: the universal API plus the IndexedDB store.
+// warren-mq/browser: the universal API plus the IndexedDB store and servePort.
 export * from './index.js';
-import type { Store } from './index.js';
+import type { Broker, Store } from './index.js';
+
+/** What servePort listens on: a MessagePort or a worker's global scope. */
+export interface PortListener {
+  addEventListener(type: 'message', listener: (ev: MessageEvent) => void): void;
+  removeEventListener(type: 'message', listener: (ev: MessageEvent) => void): void;
+  start?(): void;
+}
+
+/**
+ * Accepts the AMQP connections that `webSocketFor(worker or port)` opens on
+ * the other side of `port` (e.g. `servePort(broker, self)` in a worker): one
+ * MessageChannel and one `broker.accept` per connection. Returns a function
+ * that stops accepting; open connections stay.
+ */
+export function servePort(broker: Broker, port: PortListener): () => void;
 
 /**
  * A Store in IndexedDB: each append is one strict-durability transaction,

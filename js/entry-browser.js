@@ -1,4 +1,6 @@
 // warren-mq for browsers and bundlers: the universal API plus the IndexedDB
-// store. `await Broker.create()` fetches the engine on first use.
+// store and servePort (a broker in a worker, clients in the page).
+// `await Broker.create()` fetches the engine on first use.
 export * from './index.js';
 export { IndexedDBStore } from './browser/indexeddb-store.js';
+export { servePort } from './port.js';

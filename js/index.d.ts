@@ -390,9 +390,20 @@ export interface BrokerWebSocketConstructor {
 }
 
 /**
+ * Where a port stand-in connects: a Worker or a MessagePort (anything with
+ * `postMessage(message, transfer)`) whose other side runs `servePort` from
+ * `warren-mq/browser`.
+ */
+export interface PortTarget {
+  postMessage(message: unknown, transfer: Transferable[]): void;
+}
+
+/**
  * A WebSocket stand-in for amqp-client.js's AMQPWebSocketClient (and any
  * code written for the WebSocket API): binary frames go to `broker` in the
- * same page or worker instead of over the network. Install it where the
- * client looks for WebSocket, e.g. `globalThis.WebSocket = webSocketFor(broker)`.
+ * same page or worker instead of over the network, or, given a Worker or a
+ * MessagePort, to the broker serving it (each socket gets its own
+ * MessageChannel). Install it where the client looks for WebSocket, e.g.
+ * `globalThis.WebSocket = webSocketFor(broker)`.
  */
-export function webSocketFor(broker: Broker): BrokerWebSocketConstructor;
+export function webSocketFor(target: Broker | PortTarget): BrokerWebSocketConstructor;

@@ -1,8 +1,10 @@
 // A WebSocket stand-in for code written against the WebSocket API, such as
 // amqp-client.js's AMQPWebSocketClient: binary frames go to a broker in the
-// same page or worker (through broker.accept) instead of over the network.
+// same page or worker (through broker.accept), or to one in a worker of the
+// page (through a MessagePort it serves, see port.js), instead of over the network.
 // Events are dispatched as tasks, as a real socket's are: after the promise
 // callbacks of the code that caused them (clients rely on that ordering).
+import { connectPort } from './port.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -35,9 +37,27 @@ function bytesOf(data) {
   throw new TypeError('WebSocket.send: data must be an ArrayBuffer, a typed array or a string');
 }
 
-/** A class with the WebSocket API whose instances connect to `broker`. */
-export function webSocketFor(broker) {
-  if (typeof broker?.accept !== 'function') throw new TypeError('webSocketFor: broker must be a Broker');
+/** A connection straight to `broker.accept`, with the hooks connectPort has. */
+function connectBroker(broker, url, on) {
+  const conn = broker.accept(
+    // Each message is its own ArrayBuffer, exactly the bytes sent.
+    { send: (bytes) => on.message(bytes.slice().buffer), close: () => on.close() },
+    { name: `websocket ${url}` },
+  );
+  on.open();
+  // The engine copies the bytes before receive returns: the caller may reuse its buffer.
+  return { send: (bytes) => conn.receive(bytes), close: () => conn.closed() };
+}
+
+/**
+ * A class with the WebSocket API whose instances connect to `target`: a
+ * Broker, or a Worker or MessagePort whose other side runs servePort.
+ */
+export function webSocketFor(target) {
+  let connect;
+  if (typeof target?.accept === 'function') connect = (url, on) => connectBroker(target, url, on);
+  else if (typeof target?.postMessage === 'function') connect = (url, on) => connectPort(target, url, on);
+  else throw new TypeError('webSocketFor: target must be a Broker, a Worker or a MessagePort');
 
   return class BrokerWebSocket extends EventTarget {
     static CONNECTING = CONNECTING;
@@ -58,33 +78,40 @@ export function webSocketFor(broker) {
     onmessage = null;
     onclose = null;
     onerror = null;
-    #conn = null;
+    #link = null;
 
     constructor(url, protocols) {
       super();
       this.url = String(url);
       void protocols;
-      nextTask(() => this.#open());
+      nextTask(() => this.#connect());
     }
 
-    #open() {
+    #connect() {
       if (this.readyState !== CONNECTING) return;
       try {
-        this.#conn = broker.accept(
-          {
-            send: (bytes) => this.#received(bytes),
-            close: () => this.#closedByBroker(),
-          },
-          { name: `websocket ${this.url}` },
-        );
+        this.#link = connect(this.url, {
+          open: () => this.#opened(),
+          message: (buf) => this.#received(buf),
+          close: () => this.#closedByBroker(),
+          error: (e) => this.#failed(e),
+        });
       } catch (e) {
-        this.readyState = CLOSED;
-        this.#emit('error', { error: e, message: String(e) });
-        this.#emit('close', { code: 1006, reason: String(e), wasClean: false });
-        return;
+        this.#failed(e);
       }
+    }
+
+    #opened() {
+      if (this.readyState !== CONNECTING) return;
       this.readyState = OPEN;
       this.#emit('open', {});
+    }
+
+    #failed(e) {
+      if (this.readyState === CLOSED) return;
+      this.readyState = CLOSED;
+      this.#emit('error', { error: e, message: String(e) });
+      this.#emit('close', { code: 1006, reason: String(e), wasClean: false });
     }
 
     send(data) {
@@ -92,23 +119,20 @@ export function webSocketFor(broker) {
         throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
       }
       if (this.readyState !== OPEN) return;
-      // The engine copies the bytes before this returns: the caller may reuse its buffer.
-      this.#conn.receive(bytesOf(data));
+      this.#link.send(bytesOf(data));
     }
 
     close(code = 1000, reason = '') {
       if (this.readyState === CLOSING || this.readyState === CLOSED) return;
-      const wasOpen = this.readyState === OPEN;
       this.readyState = CLOSING;
-      if (wasOpen) this.#conn.closed();
+      // A port link exists while connecting too: the other side may accept before it hears this.
+      this.#link?.close();
       this.readyState = CLOSED;
       this.#emit('close', { code, reason, wasClean: true });
     }
 
-    #received(bytes) {
-      // Each message is its own ArrayBuffer, exactly the bytes sent.
-      const copy = bytes.slice();
-      const data = this.binaryType === 'arraybuffer' ? copy.buffer : new Blob([copy]);
+    #received(buf) {
+      const data = this.binaryType === 'arraybuffer' ? buf : new Blob([buf]);
       this.#emit('message', { data });
     }
 

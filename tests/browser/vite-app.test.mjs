@@ -1,13 +1,14 @@
 // The packed tarball in a Vite app, in headless Chromium: a broker in the
 // page, amqp-client.js's AMQPWebSocketClient connected through the WebSocket
 // stand-in (publish with confirms, consume with acks), and the IndexedDB
-// store keeping a durable message across a reload.
+// store keeping a durable message across a reload; then the broker in a
+// module worker, the client in the page, connected through a MessagePort.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import test from 'node:test';
+import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { devVersion, install, pack, root, tempDir } from '../packaging/tarball.mjs';
 
@@ -40,9 +41,20 @@ function serve(dir) {
   );
 }
 
-test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 300_000 }, async (t) => {
-  const [dir, remove] = tempDir('warren-vite-');
-  t.after(remove);
+// The app is packed, installed and built once; each test opens its own page.
+let url;
+let context;
+let dir;
+const cleanup = [];
+
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn();
+});
+
+before(async () => {
+  let remove;
+  [dir, remove] = tempDir('warren-vite-');
+  cleanup.push(remove);
   const { tarball } = pack(dir);
   const app = path.join(dir, 'app');
   fs.cpSync(path.join(root, 'tests', 'packaging', 'vite-app'), app, { recursive: true });
@@ -53,25 +65,35 @@ test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 
     timeout: 120_000,
   });
   const dist = path.join(app, 'dist');
-  const assets = fs.readdirSync(path.join(dist, 'assets'));
-  assert.ok(assets.some((f) => f.endsWith('.wasm')), `the wasm is emitted as an asset: ${assets}`);
-
-  const [url, stop] = await serve(dist);
-  t.after(stop);
-  const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+  let stop;
+  [url, stop] = await serve(dist);
+  cleanup.push(stop);
+  context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
     timeout: 60_000,
   });
-  t.after(() => context.close());
+  cleanup.push(() => context.close());
+}, { timeout: 300_000 });
+
+/** A page of the app; `errors` collects uncaught errors and console errors. */
+async function open(t) {
   const page = await context.newPage();
+  t.after(() => page.close());
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.setDefaultTimeout(30_000);
-
   await page.goto(url);
   await page.waitForFunction(() => window.warren !== undefined);
+  return [page, errors];
+}
+
+test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 120_000 }, async (t) => {
+  const assets = fs.readdirSync(path.join(dir, 'app', 'dist', 'assets'));
+  assert.ok(assets.some((f) => f.endsWith('.wasm')), `the wasm is emitted as an asset: ${assets}`);
+  const [page, errors] = await open(t);
   const first = await page.evaluate(() => window.warren.firstVisit());
   assert.deepEqual(first.seqs, [1, 2, 3, 4]);
   assert.deepEqual(first.consumed, ['a', 'b', 'c']);
@@ -84,5 +106,19 @@ test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 
   await page.waitForFunction(() => window.warren !== undefined);
   const second = await page.evaluate(() => window.warren.secondVisit());
   assert.deepEqual(second, { kept: 'survives a reload', redelivered: false, jobs: null });
+  assert.deepEqual(errors, []);
+});
+
+test('the broker in a module worker, AMQPWebSocketClient in the page', { timeout: 120_000 }, async (t) => {
+  const assets = fs.readdirSync(path.join(dir, 'app', 'dist', 'assets'));
+  assert.ok(assets.some((f) => /^broker-worker.*\.js$/.test(f)), `the worker is bundled: ${assets}`);
+  const [page, errors] = await open(t);
+  const r = await page.evaluate(() => window.warren.workerVisit());
+  assert.deepEqual(r.seqs, [1, 2, 3]);
+  assert.deepEqual(r.consumed, ['one', 'two', 'three']);
+  assert.equal(r.readyState, 3);
+  assert.equal(r.dropped.at(-1), 'connection not cleanly closed (1000)', 'the client saw its socket go');
+  assert.deepEqual(r.redelivered, ['three', true], 'the unacked delivery comes back to the second client');
+  assert.equal(r.left, 0);
   assert.deepEqual(errors, []);
 });

@@ -1,5 +1,6 @@
 // A broker in the page, an AMQP client talking to it through the WebSocket
-// stand-in, and an IndexedDB store. The test drives it through window.warren.
+// stand-in, and an IndexedDB store; then a broker in a worker, reached through
+// a MessagePort. The test drives it through window.warren.
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client/amqp-websocket-client';
 import { Broker, IndexedDBStore, webSocketFor } from 'warren-mq';
 
@@ -46,5 +47,75 @@ async function secondVisit() {
   return result;
 }
 
-window.warren = { firstVisit, secondVisit };
+/** Resolves once the worker's broker serves its port; rejects on its errors. */
+function started(worker) {
+  return new Promise((resolve, reject) => {
+    worker.addEventListener('message', ({ data }) => (data === 'ready' ? resolve() : reject(new Error(data.error))));
+    worker.addEventListener('error', (e) => reject(new Error(`worker: ${e.message}`)));
+  });
+}
+
+/** Resolves with the first delivery on `queue`, or null after `ms`. */
+function firstDelivery(ch, queue, ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), ms);
+    ch.basicConsume(queue, { noAck: false }, (msg) => {
+      clearTimeout(timer);
+      resolve(msg);
+    });
+  });
+}
+
+/**
+ * The broker in a module worker, the client in the page: publish with
+ * confirms, consume with acks, then drop the socket with a delivery unacked;
+ * a second client gets it redelivered.
+ */
+async function workerVisit() {
+  const worker = new Worker(new URL('./broker-worker.js', import.meta.url), { type: 'module' });
+  try {
+    await started(worker);
+    window.WebSocket = webSocketFor(worker);
+    const client = new AMQPWebSocketClient({ url: 'ws://worker/amqp' });
+    const dropped = [];
+    client.onerror = (e) => dropped.push(e.message); // the default logs to the console
+    const ch = await (await client.connect()).channel();
+    await ch.queueDeclare('work');
+    await ch.confirmSelect();
+    const seqs = [];
+    for (const body of ['one', 'two', 'three']) seqs.push(await ch.basicPublish('', 'work', body));
+
+    const consumed = [];
+    await ch.prefetch(1);
+    await new Promise((resolve) => {
+      ch.basicConsume('work', { noAck: false }, async (msg) => {
+        consumed.push(msg.bodyToString());
+        if (consumed.length < 3) await msg.ack();
+        else resolve();
+      });
+    });
+    // The socket itself, no AMQP close: as a tab that goes away.
+    const socket = client.socket;
+    socket.close();
+
+    const other = new AMQPWebSocketClient({ url: 'ws://worker/amqp' });
+    const ch2 = await (await other.connect()).channel();
+    const msg = await firstDelivery(ch2, 'work', 5000);
+    await msg?.ack();
+    const left = await ch2.queueDeclare('work', { passive: true });
+    await other.close();
+    return {
+      seqs,
+      consumed,
+      redelivered: msg && [msg.bodyToString(), msg.redelivered],
+      left: left.messageCount,
+      readyState: socket.readyState,
+      dropped,
+    };
+  } finally {
+    worker.terminate();
+  }
+}
+
+window.warren = { firstVisit, secondVisit, workerVisit };
 document.getElementById('status').textContent = 'ready';
