@@ -1,0 +1,147 @@
+// What the page tests share: a static server for www/ (at /), js/ and pkg/
+// on 127.0.0.1:0, and a headless Chromium with a fresh profile that records
+// console errors and uncaught exceptions.
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+export const shots = path.join(root, 'test-results', 'page');
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
+
+/** Serves the page as `warren-mq serve` lays it out; resolves with its base URL and a close(). */
+export function serveStatic() {
+  const dirs = [
+    ['/pkg/', path.join(root, 'pkg')],
+    ['/js/', path.join(root, 'js')],
+    ['/', path.join(root, 'www')],
+  ];
+  const server = http.createServer((req, res) => {
+    const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const [prefix, dir] = dirs.find(([p]) => url.startsWith(p));
+    let file = path.join(dir, url.slice(prefix.length));
+    if (url.endsWith('/')) file = path.join(file, 'index.html');
+    if (!file.startsWith(dir) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) });
+    });
+  });
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/**
+ * A Chromium with a fresh profile; `errors` collects console errors and page
+ * exceptions. Service workers are off unless asked for: tests see the files as served.
+ */
+export async function launch({ serviceWorkers = 'block' } = {}) {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-page-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    serviceWorkers,
+  });
+  const errors = [];
+  const watch = (page) => {
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`exception: ${e.stack ?? e.message}`));
+  };
+  context.on('page', watch);
+  for (const p of context.pages()) watch(p);
+  return {
+    context,
+    errors,
+    async close() {
+      await context.close();
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens `hash` and waits until the lesson (or view) has its broker running. */
+export async function open(page, base, hash) {
+  await page.goto(`${base}#${hash}`);
+  await page.waitForFunction((h) => document.documentElement.dataset.ready === 'true' && location.hash === `#${h}`, hash);
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+/** The value of one counter as the page shows it. */
+export async function counter(page, key) {
+  return Number(await page.locator(`[data-counter="${key}"] .n`).textContent());
+}
+
+/** Waits until a counter reaches `at least`. */
+export async function waitCounter(page, key, atLeast, timeout = 20000) {
+  await page.waitForFunction(
+    ([k, n]) => Number(document.querySelector(`[data-counter="${k}"] .n`)?.textContent) >= n,
+    [key, atLeast],
+    { timeout },
+  );
+}
+
+/** Sets the speed slider (0.1 to 10) through the range input. */
+export async function setSpeed(page, speed) {
+  await page.locator('#speed').fill(String(Math.log10(speed)));
+}
+
+/** Runs `fn` (a click that resets the lesson) and waits until the new broker is up. */
+export async function whileResetting(page, fn) {
+  const before = await page.evaluate(() => Number(document.documentElement.dataset.resets ?? 0));
+  await fn();
+  await page.waitForFunction((n) => Number(document.documentElement.dataset.resets ?? 0) > n, before);
+}
+
+export const action = (page, name) => page.click(`[data-action="${name}"]`);
+
+/** Pauses time, runs `fn`, plays again: a crash lands while the consumer is surely mid-work. */
+export async function whilePaused(page, fn) {
+  await page.click('.time-controls .play');
+  await page.waitForSelector('.time-controls.paused');
+  await fn();
+  await page.click('.time-controls .play');
+}
+
+/** Waits for a visible token in `state` (and redelivered, if asked). */
+export async function waitToken(page, state, { redelivered } = {}) {
+  const r = redelivered === undefined ? '' : `[data-redelivered="${redelivered}"]`;
+  await page.locator(`.tokens .tok[data-state="${state}"]${r}`).first().waitFor({ state: 'visible' });
+}
+
+/** The "what you should see" items still not seen, after giving the checks (run a few times a second) time to tick. */
+export async function unseen(page) {
+  await page.waitForFunction(() => !document.querySelector('#see-list li[data-ok="false"]'), null, { timeout: 3000 }).catch(() => {});
+  return (await page.locator('#see-list li[data-ok="false"]').allInnerTexts()).map((t) => t.replace(/^○\s*not yet:\s*/, ''));
+}

@@ -1,0 +1,180 @@
+// The page as a whole: load time, time controls (pause, step, speed),
+// keyboard use and labels, the playground and its share link, phone width,
+// and working offline once loaded.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { LESSONS } from '../../www/lessons/index.js';
+import { action, counter, launch, open, root, screenshot, serveStatic, setSpeed, waitCounter } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await serveStatic();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+function noErrors() {
+  assert.deepEqual(browser.errors.splice(0), [], 'console errors or exceptions');
+}
+
+const clockText = (page) => page.locator('.time-controls .clock').textContent();
+
+describe('page', () => {
+  test('index.html preloads exactly the page\'s modules', () => {
+    const www = path.join(root, 'www');
+    const html = fs.readFileSync(path.join(www, 'index.html'), 'utf8');
+    const preloaded = [...html.matchAll(/rel="modulepreload" href="([^"]+)"/g)].map((m) => m[1]).sort();
+    const scripts = [...html.matchAll(/<script type="module" src="([^"]+)"/g)].map((m) => m[1]);
+    const modules = fs
+      .readdirSync(www, { recursive: true })
+      .filter((f) => f.endsWith('.js') && f !== 'sw.js' && !scripts.includes(f))
+      .map((f) => f.split(path.sep).join('/'))
+      .sort();
+    assert.deepEqual(preloaded, modules);
+  });
+
+  test('loads and starts its broker quickly on loopback', async () => {
+    const page = await browser.context.newPage();
+    const t0 = Date.now();
+    await open(page, server.url, 'lesson-1');
+    const ms = Date.now() - t0;
+    const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].toJSON());
+    console.log(`# page ready in ${ms} ms (DOMContentLoaded ${nav.domContentLoadedEventEnd.toFixed(0)} ms, load ${nav.loadEventEnd.toFixed(0)} ms)`);
+    // The target is under a second; the bound here only catches a gross regression on a busy machine.
+    assert.ok(ms < 5000, `ready after ${ms} ms`);
+    await page.close();
+    noErrors();
+  });
+
+  test('pause stops the clock; step shows one event at a time; speed spans 0.1x to 10x', async () => {
+    const page = await browser.context.newPage();
+    await open(page, server.url, 'lesson-1');
+    await page.click('.time-controls .play');
+    await page.waitForSelector('.time-controls.paused');
+    const t = await clockText(page);
+    await page.waitForTimeout(300);
+    assert.equal(await clockText(page), t, 'paused: the broker clock stands still');
+
+    await action(page, 'publish');
+    await page.waitForFunction(() => /waiting/.test(document.querySelector('.time-controls .waiting').textContent));
+    assert.equal(await counter(page, 'published'), 0, 'events wait while paused');
+    const lines = () => page.locator('#timeline .events li').count();
+    await page.click('.time-controls .step');
+    await waitCounter(page, 'published', 1);
+    assert.equal(await lines(), 1);
+    await page.click('.time-controls .step');
+    await page.waitForFunction(() => document.querySelectorAll('#timeline .events li').length === 2);
+    assert.equal(await counter(page, 'delivered'), 0, 'one event per step: routed, not yet delivered');
+    for (let i = 0; i < 3; i++) await page.click('.time-controls .step');
+    await waitCounter(page, 'delivered', 1);
+    assert.equal(await page.locator('#timeline .events li').last().getAttribute('data-type'), 'processing');
+    // Nothing waits now: the next step moves time to the end of the processing.
+    await page.click('.time-controls .step');
+    await page.waitForFunction((before) => document.querySelector('.time-controls .clock').textContent !== before, t);
+    assert.match(await clockText(page), /t = 4\.\d\d s/);
+
+    await setSpeed(page, 0.1);
+    assert.equal(await page.locator('.speed-out').textContent(), '0.1×');
+    await setSpeed(page, 10);
+    assert.equal(await page.locator('.speed-out').textContent(), '10×');
+    await page.close();
+    noErrors();
+  });
+
+  test('keyboard: controls are reachable, labelled, and show focus', async () => {
+    const page = await browser.context.newPage();
+    for (const hash of [...LESSONS.map((l) => `lesson-${l.number}`), 'playground']) {
+      await open(page, server.url, hash);
+      const unlabelled = await page.evaluate(() =>
+        [...document.querySelectorAll('input, select, textarea')]
+          .filter((e) => !e.labels?.length && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+          .map((e) => e.outerHTML.slice(0, 80)),
+      );
+      assert.deepEqual(unlabelled, [], `${hash}: controls without a label`);
+      const nameless = await page.evaluate(() => [...document.querySelectorAll('button')].filter((b) => !b.textContent.trim() && !b.getAttribute('aria-label')).length);
+      assert.equal(nameless, 0, `${hash}: buttons without a name`);
+    }
+    await open(page, server.url, 'lesson-1');
+    await setSpeed(page, 10);
+    // Tab to "Publish a message" and press Enter.
+    let focused = '';
+    for (let i = 0; i < 40 && focused !== 'publish'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(() => document.activeElement?.dataset?.action ?? '');
+    }
+    assert.equal(focused, 'publish', 'reached by Tab');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.equal(outline, 'solid', 'visible focus');
+    await page.keyboard.press('Enter');
+    await waitCounter(page, 'published', 1);
+    await page.close();
+    noErrors();
+  });
+
+  test('playground: runs a topology, shares it as a link that rebuilds it', async () => {
+    const page = await browser.context.newPage();
+    await open(page, server.url, 'playground');
+    await setSpeed(page, 10);
+    await waitCounter(page, 'delivered', 5);
+    await page.locator('#pg-consumers-0-prefetch').fill('7');
+    await page.locator('#pg-consumers-0-processMs').fill('250');
+    await page.locator('#pg-consumers-0-processMs').press('Tab');
+    await page.click('#apply');
+    await page.click('#share');
+    const link = await page.locator('#share-link').inputValue();
+    assert.match(link, /#playground=[\w-]+$/);
+    await screenshot(page, 'playground-1280');
+
+    const other = await browser.context.newPage();
+    await other.goto(link);
+    await other.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+    assert.equal(await other.locator('#pg-consumers-0-prefetch').inputValue(), '7');
+    assert.equal(await other.locator('#pg-consumers-0-processMs').inputValue(), '250');
+    await other.locator('[data-node="c:c1"]').waitFor();
+    await setSpeed(other, 10);
+    await waitCounter(other, 'acked', 3);
+    await other.click('[data-crash="c1"]');
+    await other.locator('[data-node="c:c1"].down').waitFor();
+    await other.close();
+
+    await page.selectOption('#preset', '2,000 messages a second');
+    await page.waitForFunction(() => Number(document.querySelector('[data-counter="published"] .n').textContent) > 2000, null, { timeout: 20000 });
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.waitForTimeout(300);
+    await screenshot(page, 'playground-375');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the playground scrolls sideways at 375px by ${overflow}px`);
+    await page.close();
+    noErrors();
+  });
+
+  test('works offline once loaded', async () => {
+    const online = await launch({ serviceWorkers: 'allow' });
+    try {
+      const page = await online.context.newPage();
+      await open(page, server.url, 'lesson-1');
+      await page.evaluate(() => navigator.serviceWorker.ready);
+      // Once the worker controls the page, a reload passes every file through its cache.
+      await page.reload();
+      await page.waitForFunction(() => document.documentElement.dataset.ready === 'true' && navigator.serviceWorker.controller);
+      await online.context.setOffline(true);
+      await page.reload();
+      await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+      await setSpeed(page, 10);
+      await action(page, 'publish');
+      await waitCounter(page, 'acked', 1);
+      await page.close();
+      assert.deepEqual(online.errors, [], 'console errors or exceptions');
+    } finally {
+      await online.close();
+    }
+  });
+});

@@ -1,0 +1,127 @@
+// The page: loads the engine, routes between lessons, the playground and the
+// server view (by the URL's hash), and runs the frame loop that moves the
+// broker's clock and redraws the scene, counters and timeline.
+
+import { CodePanel } from './code-panel.js';
+import { TimeControls } from './controls.js';
+import { Counters } from './counters.js';
+import { h, text } from './dom.js';
+import { warrenReady } from './engine.js';
+import { LESSONS } from './lessons/index.js';
+import { LessonView } from './lesson-view.js';
+import { legend } from './legend.js';
+import { Playground } from './playground.js';
+import { Scene } from './scene/scene.js';
+import { ServerView } from './server-view.js';
+import { LiveSource } from './sim/live-source.js';
+import { Timeline } from './timeline.js';
+
+const $ = (id) => document.getElementById(id);
+const dom = { title: $('lesson-title'), text: $('lesson-text'), controls: $('lesson-controls'), see: $('see-list'), seeBox: document.querySelector('.see') };
+
+const controls = new TimeControls($('time-controls'));
+const counters = new Counters($('counters'));
+const scene = new Scene($('scene'), $('scene-summary'));
+const timeline = new Timeline($('timeline'));
+const code = new CodePanel($('code-panel'));
+$('legend').replaceChildren(...legend());
+
+let view = null; // the lesson, playground or server view shown
+let live = null; // { source, feed } drawn by the frame loop
+let route = '';
+
+function buildNav() {
+  const items = LESSONS.map((l) => h('li', {}, h('a', { href: `#lesson-${l.number}`, dataset: { route: `lesson-${l.number}` } }, h('span', { class: 'num' }, `${l.number}`), ` ${l.short}`)));
+  items.push(h('li', { class: 'extra' }, h('a', { href: '#playground', dataset: { route: 'playground' } }, 'Playground')));
+  items.push(h('li', { class: 'extra' }, h('a', { href: '#server', dataset: { route: 'server' } }, 'Server')));
+  $('nav').replaceChildren(...items);
+}
+
+/** Shows a live broker: a World on this page or a server's stream. */
+function showLive({ source, feed, code: snippets, counters: extra = [], realTime = false }) {
+  live = { source, feed };
+  scene.show(source);
+  counters.show(extra);
+  controls.attach(feed, { realTime });
+  if (snippets) code.show(snippets);
+  timeline.onselect = (id) => (source.selected = id);
+  scene.onselect = (id) => (source.selected = id);
+}
+
+function showWorld(world, snippets, extra) {
+  const source = new LiveSource(world);
+  source.name = (key) => world.channels.get(key)?.label ?? (key.startsWith(`${world.adminConnection?.id}:`) ? 'the page' : `channel ${key}`);
+  Object.defineProperty(source, 'selected', { get: () => world.selected, set: (v) => (world.selected = v) });
+  showLive({ source, feed: world, code: snippets, counters: extra });
+}
+
+async function go(warren) {
+  const hash = location.hash.slice(1);
+  const name = hash.startsWith('playground') ? 'playground' : hash === 'server' ? 'server' : /^lesson-\d$/.test(hash) ? hash : 'lesson-1';
+  // The playground keeps its state in the hash: editing it is not a new route.
+  if (name === route) {
+    if (name === 'playground') view.fromHash?.(hash);
+    return;
+  }
+  route = name;
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (a.dataset.route !== name) {
+      a.removeAttribute('aria-current');
+      continue;
+    }
+    a.setAttribute('aria-current', 'page');
+    // On a narrow screen the list scrolls sideways: bring the current item into view.
+    const list = a.closest('ol');
+    list.scrollLeft = a.parentElement.offsetLeft - (list.clientWidth - a.offsetWidth) / 2;
+  }
+  view?.dispose();
+  live = null;
+  document.documentElement.dataset.ready = 'false';
+  document.body.dataset.view = name.startsWith('lesson') ? 'lesson' : name;
+  dom.seeBox.hidden = !name.startsWith('lesson');
+  const deps = { warren, dom, onworld: showWorld, onlive: showLive, oncode: (c) => code.show(c) };
+  if (name === 'playground') view = new Playground(deps, hash);
+  else if (name === 'server') view = new ServerView(deps);
+  else view = new LessonView(LESSONS[Number(name.slice(7)) - 1], deps);
+  await view.mount();
+  document.documentElement.dataset.ready = 'true';
+}
+
+function loop() {
+  let last = performance.now();
+  const frame = (now) => {
+    // Asked first, so one failing frame does not stop the page.
+    requestAnimationFrame(frame);
+    const dt = now - last;
+    last = now;
+    controls.frame(dt);
+    if (live) {
+      scene.render(now);
+      counters.update(live.source.model.counters);
+      timeline.render(live.source, now);
+    }
+    view?.render?.(now);
+  };
+  requestAnimationFrame(frame);
+}
+
+async function main() {
+  buildNav();
+  let warren;
+  try {
+    warren = await warrenReady;
+  } catch (e) {
+    text(dom.title, 'The broker could not be loaded');
+    dom.text.replaceChildren(h('p', { class: 'error' }, `${e.message}. Build it with "npm run build", then serve the page with "npm start".`));
+    throw e;
+  }
+  window.addEventListener('hashchange', () => go(warren));
+  await go(warren);
+  loop();
+  if ('serviceWorker' in navigator && location.protocol.startsWith('http')) {
+    // Works offline once loaded; see sw.js.
+    navigator.serviceWorker.register('sw.js').catch(() => {});
+  }
+}
+
+main();

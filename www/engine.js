@@ -1,0 +1,13 @@
+// Loads warren-mq's browser entry. `warren-mq serve` and `npm start` serve
+// this page at / with the package's js/ beside it; the repository served as
+// plain files has it one level up, next to www/. index.html runs this module
+// first, so the engine downloads while the page's own modules do.
+const nested = /\/www\/(index\.html)?$/.test(location.pathname);
+
+export const warrenReady = import(nested ? '../js/entry-browser.js' : './js/entry-browser.js').then(async (warren) => {
+  // Fetch and compile the WebAssembly now, not at the first Broker.create.
+  await warren.loadEngine?.();
+  return warren;
+});
+// The page reports a failure itself; this keeps it from also being an unhandled rejection.
+warrenReady.catch(() => {});

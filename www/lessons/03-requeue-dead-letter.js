@@ -1,0 +1,151 @@
+// Lesson 3: requeue, nack and reject; a poison message that loops until a
+// delivery limit stops it; dead-lettering and its x-death history.
+
+import { escape } from '../dom.js';
+import { JS_HEAD, PY_HEAD, counter, formatTable, workQueue } from './common.js';
+
+const LIMIT = 3;
+
+const FAILS = {
+  'nack-requeue': { words: 'basic.nack, requeue', how: 'nack', requeue: true },
+  'reject-requeue': { words: 'basic.reject, requeue', how: 'reject', requeue: true },
+  reject: { words: 'basic.reject, no requeue', how: 'reject', requeue: false },
+};
+
+export default {
+  number: 3,
+  slug: 'requeue',
+  short: 'Requeue, nack, reject, dead letters',
+  title: 'Requeue, nack, reject and dead letters',
+  defaults: { fail: 'nack-requeue', limit: false, dlx: true },
+  counters: ['nacked', 'rejected', 'requeued'],
+  text: `
+    <p>A consumer that cannot process a message can hand it back: <code>basic.reject</code> (one message)
+    or <code>basic.nack</code> (one, or many with <code>multiple</code>). With <code>requeue=true</code> the
+    message goes back to the head of its queue and is delivered again, marked <em>redelivered</em>.</p>
+    <p>A <em>poison message</em>, one that fails every time, then loops forever: delivered, nacked,
+    requeued, delivered… Each redelivery carries an <code>x-delivery-count</code> header.</p>
+    <p>Two things stop the loop. A <strong>delivery limit</strong> (<code>x-delivery-limit</code>) drops
+    or dead-letters a message returned more often than the limit. A <strong>dead-letter exchange</strong>
+    (<code>x-dead-letter-exchange</code>) receives what a queue gives up on (rejected without requeue,
+    expired, over the limit), with an <code>x-death</code> header telling where it died and why.</p>
+    <p><strong>Try it:</strong> publish a poison message and watch it loop. Then tick the delivery limit
+    (the lesson restarts), publish it again and read the dead-letter queue.</p>`,
+  controls: [
+    { choice: 'When processing fails, worker sends', id: 'fail', options: Object.entries(FAILS).map(([k, v]) => [k, v.words]) },
+    { toggle: `<code>x-delivery-limit = ${LIMIT}</code> on queue work`, id: 'limit' },
+    { toggle: '<code>x-dead-letter-exchange = dlx</code> on queue work (dlx → queue dead)', id: 'dlx' },
+    {
+      group: [
+        { button: 'Publish a good message', id: 'publish-good', run: (ctx) => ctx.producer.publish(`order-${++ctx.state.n}`) },
+        { button: 'Publish a poison message', id: 'publish-poison', kind: 'warn', run: (ctx) => ctx.producer.publish('poison', { messageId: 'poison' }) },
+        { button: 'Read the dead-letter queue', id: 'read-dead', run: readDead, enabled: (ctx) => ctx.settings.dlx },
+      ],
+    },
+    {
+      panel: 'Last delivery to worker',
+      id: 'last',
+      render: (ctx) => {
+        const d = ctx.state.last;
+        if (!d) return '<p class="hint">Nothing delivered yet.</p>';
+        return `<p>${escape(d.body)}, delivery tag ${d.tag}${d.redelivered ? ', <strong>redelivered</strong>' : ''}</p><pre>${escape(d.headers ? formatTable(d.headers) : 'no headers')}</pre>`;
+      },
+    },
+    {
+      panel: 'Read from the dead-letter queue',
+      id: 'dead',
+      live: true,
+      render: (ctx) => {
+        const d = ctx.state.dead;
+        if (d === undefined) return '<p class="hint">Not read yet.</p>';
+        if (d === null) return '<p>The queue <em>dead</em> is empty.</p>';
+        return `<p>${escape(d.body)}</p><pre class="x-death">${escape(formatTable(d.headers))}</pre>`;
+      },
+    },
+  ],
+  async setup(ctx) {
+    const { world, settings } = ctx;
+    ctx.state.n = 0;
+    const args = {};
+    if (settings.limit) args['x-delivery-limit'] = LIMIT;
+    if (settings.dlx) {
+      args['x-dead-letter-exchange'] = 'dlx';
+      await world.declareExchange('dlx', 'fanout');
+      await world.declareQueue('dead');
+      await world.bind('dead', 'dlx');
+    }
+    const fail = FAILS[settings.fail];
+    await workQueue(ctx, {
+      args,
+      consumer: {
+        prefetch: 1,
+        processMs: 800,
+        onReceive: (d) => {
+          ctx.state.last = { body: d.m.bodyString(), tag: d.tag, redelivered: d.m.redelivered, headers: d.m.properties.headers };
+        },
+        onProcessed: (d, c) => {
+          if (d.m.bodyString() === 'poison') c.settle(d, fail.how, { requeue: fail.requeue });
+          else c.settle(d, 'ack');
+        },
+      },
+    });
+  },
+  checks(ctx) {
+    const { settings } = ctx;
+    const requeue = FAILS[settings.fail].requeue;
+    const died = (reason) => [...ctx.world.model.messages.values()].some((m) => m.deaths.some((d) => d.reason === reason));
+    const list = [];
+    if (requeue) {
+      list.push({ text: 'The poison message is requeued and delivered again and again (watch <code>x-delivery-count</code> grow).', ok: () => counter(ctx, 'redelivered') >= 2 });
+    } else {
+      list.push({ text: 'Rejected without requeue, the poison message leaves the queue at once' + (settings.dlx ? ': dead-lettered with reason <code>rejected</code>.' : ' and is dropped.'), ok: () => (settings.dlx ? died('rejected') : counter(ctx, 'dropped') >= 1) });
+    }
+    if (requeue && settings.limit) {
+      list.push({ text: `With <code>x-delivery-limit = ${LIMIT}</code> it is delivered ${LIMIT + 1} times, then ${settings.dlx ? 'dead-lettered (reason <code>delivery_limit</code>)' : 'dropped'}.`, ok: () => (settings.dlx ? died('delivery_limit') : counter(ctx, 'dropped') >= 1) });
+    }
+    if (requeue && !settings.limit) list.push({ text: 'Nothing stops it. Tick the delivery limit to end the loop.', ok: () => counter(ctx, 'redelivered') >= 4 });
+    if (settings.dlx && (settings.limit || !requeue)) {
+      list.push({ text: '<em>Read the dead-letter queue</em>: <code>x-death</code> names the queue, the reason, a count and the time.', ok: () => Boolean(ctx.state.dead?.headers?.['x-death']) });
+    }
+    return list;
+  },
+  code(ctx) {
+    const { settings } = ctx;
+    const fail = FAILS[settings.fail];
+    const args = [];
+    if (settings.limit) args.push(`'x-delivery-limit': ${LIMIT}`);
+    if (settings.dlx) args.push("'x-dead-letter-exchange': 'dlx'");
+    const jsFail = fail.how === 'nack' ? `msg.nack(${fail.requeue})` : `msg.reject(${fail.requeue})`;
+    const pyFail = fail.how === 'nack' ? `ch.basic_nack(method.delivery_tag, requeue=${fail.requeue ? 'True' : 'False'})` : `ch.basic_reject(method.delivery_tag, requeue=${fail.requeue ? 'True' : 'False'})`;
+    return {
+      js: `${JS_HEAD}${settings.dlx ? "await ch.exchangeDeclare('dlx', 'fanout', { durable: true })\nawait ch.queueDeclare('dead', { durable: true })\nawait ch.queueBind('dead', 'dlx', '')\n" : ''}await ch.queueDeclare('work', { durable: true }, { ${args.join(', ')} })
+
+await ch.basicConsume('work', { noAck: false }, async (msg) => {
+  // on a redelivery: msg.properties.headers['x-delivery-count']
+  try {
+    await process(msg.bodyString())
+    await msg.ack()
+  } catch (err) {
+    await ${jsFail}
+  }
+})${settings.dlx ? "\n\n// x-death: where, why, how often\nconst m = await ch.basicGet('dead', { noAck: true })\nconsole.log(m?.properties.headers['x-death'])" : ''}`,
+      py: `${PY_HEAD}${settings.dlx ? "ch.exchange_declare('dlx', 'fanout', durable=True)\nch.queue_declare('dead', durable=True)\nch.queue_bind('dead', 'dlx')\n" : ''}ch.queue_declare('work', durable=True, arguments={${args.join(', ')}})
+
+def on_message(ch, method, properties, body):
+    try:
+        process(body)
+        ch.basic_ack(method.delivery_tag)
+    except Exception:
+        ${pyFail}
+
+ch.basic_consume('work', on_message)
+${settings.dlx ? "\nmethod, props, body = ch.basic_get('dead', auto_ack=True)\nprint(props.headers['x-death'])\n" : ''}`,
+    };
+  },
+};
+
+async function readDead(ctx) {
+  const ch = await ctx.world.admin();
+  const m = await ch.basicGet('dead', { noAck: true });
+  ctx.state.dead = m ? { body: m.bodyString(), headers: m.properties.headers ?? {} } : null;
+}

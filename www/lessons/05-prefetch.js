@@ -1,0 +1,96 @@
+// Lesson 5: prefetch bounds how many unacked messages a consumer holds, and
+// so how many a crash sends back.
+
+import { JS_HEAD, PY_HEAD, counter, workQueue } from './common.js';
+
+export default {
+  number: 5,
+  slug: 'prefetch',
+  short: 'Prefetch',
+  title: 'Prefetch: how much a consumer holds',
+  defaults: { prefetch: 3 },
+  counters: ['requeued'],
+  text: `
+    <p><code>basic.qos(prefetch_count)</code> caps the number of messages delivered to a consumer and
+    not yet acked. The broker sends up to that many, then waits for acks. With no limit (0) it sends
+    everything it has: one slow consumer can sit on the whole queue while others idle.</p>
+    <p>Those held messages are also what a crash puts back: every unacked delivery returns to the queue,
+    marked redelivered. A large prefetch means more work redone after a crash and more latency for
+    messages stuck behind a slow consumer; a prefetch of 1 means a round trip per message.</p>
+    <p><strong>Try it:</strong> set a prefetch, publish 10 messages (each takes worker 3 s), and crash
+    worker while it holds a full window.</p>`,
+  controls: [
+    { number: 'Prefetch count', id: 'prefetch', min: 1, max: 20 },
+    {
+      group: [
+        { button: 'Publish 10 messages', id: 'publish', run: (ctx) => { for (let i = 0; i < 10; i++) ctx.producer.publish(); } },
+        { button: 'Crash now', id: 'crash', kind: 'danger', run: crash, enabled: (ctx) => ctx.consumer.status === 'running' },
+      ],
+    },
+    {
+      panel: 'Right now',
+      id: 'now',
+      live: true,
+      render: (ctx) => {
+        const held = ctx.consumer.holding().length;
+        const ready = ctx.world.model.queues.get('work')?.ready.size ?? 0;
+        const back = ctx.state.crashAt === undefined ? '' : `<p>The crash sent <strong data-returned>${returnedSinceCrash(ctx)}</strong> messages back to the queue.</p>`;
+        return `<p>worker holds <strong data-held>${held}</strong> of at most ${ctx.settings.prefetch} (most so far: ${ctx.state.maxHeld}); ${ready} ready in the queue.</p>${back}`;
+      },
+    },
+  ],
+  async setup(ctx) {
+    ctx.state.maxHeld = 0;
+    await workQueue(ctx, {
+      consumer: {
+        prefetch: ctx.settings.prefetch,
+        processMs: 3000,
+        restartMs: 2000,
+        onReceive: (d, c) => (ctx.state.maxHeld = Math.max(ctx.state.maxHeld, c.holding().length)),
+      },
+    });
+  },
+  checks(ctx) {
+    const p = ctx.settings.prefetch;
+    const returned = () => returnedSinceCrash(ctx);
+    return [
+      { text: `worker holds at most <strong>${p}</strong> message${p === 1 ? '' : 's'} at a time; the rest wait in the queue.`, ok: () => ctx.state.maxHeld === p },
+      { text: `<em>Crash now</em> with a full window sends those <strong>${p}</strong> back, marked <strong>R</strong>.`, ok: () => ctx.state.crashAt !== undefined && returned() === ctx.state.heldAtCrash && ctx.state.heldAtCrash === p },
+      { text: 'After the restart they are delivered again: <strong>redelivered</strong> counts them.', ok: () => ctx.state.crashAt !== undefined && counter(ctx, 'redelivered') >= ctx.state.heldAtCrash && ctx.state.heldAtCrash > 0 },
+    ];
+  },
+  code(ctx) {
+    const p = ctx.settings.prefetch;
+    return {
+      js: `${JS_HEAD}await ch.prefetch(${p})   // at most ${p} unacked deliveries on this channel
+await ch.queueDeclare('work', { durable: true })
+await ch.basicConsume('work', { noAck: false }, async (msg) => {
+  await process(msg.bodyString())   // 3 s each
+  await msg.ack()                   // frees a slot: the broker sends the next
+})`,
+      py: `${PY_HEAD}ch.basic_qos(prefetch_count=${p})   # at most ${p} unacked deliveries
+
+def on_message(ch, method, properties, body):
+    process(body)                        # 3 s each
+    ch.basic_ack(method.delivery_tag)    # frees a slot
+
+ch.basic_consume('work', on_message)
+ch.start_consuming()`,
+    };
+  },
+};
+
+function crash(ctx) {
+  ctx.state.heldAtCrash = ctx.consumer.holding().length;
+  ctx.state.crashAt = ctx.world.now();
+  ctx.consumer.crash();
+}
+
+/** Messages the broker put back in the queue since the crash (requeued events, as applied so far). */
+function returnedSinceCrash(ctx) {
+  let n = 0;
+  for (const m of ctx.world.model.messages.values()) {
+    if (m.events.some((e) => e.type === 'requeued' && e.at >= ctx.state.crashAt)) n++;
+  }
+  return n;
+}

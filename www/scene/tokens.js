@@ -1,0 +1,126 @@
+// Message tokens: one SVG group per visible message copy, kept in a pool and
+// moved by CSS transitions on `transform`, so a frame only writes the few
+// attributes that changed. The number drawn is bounded whatever the rate.
+
+import { TOKEN } from './layout.js';
+import { BADGES, GLYPHS } from './glyphs.js';
+import { setText, svgEl } from './svg.js';
+
+const R = TOKEN / 2;
+const CONFIRM_WORDS = { waiting: '…conf', confirmed: '✓conf', nacked: '✗nack' };
+
+export class TokenLayer {
+  constructor(group) {
+    this.group = group;
+    /** copy key -> token */
+    this.live = new Map();
+    this.pool = [];
+    this.entering = [];
+  }
+
+  #make() {
+    const g = svgEl('g', { class: 'tok' }, this.group);
+    const t = {
+      g,
+      body: svgEl('rect', { x: -R, y: -R, width: TOKEN, height: TOKEN, class: 'body' }, g),
+      id: svgEl('text', { y: 4, class: 'tid', 'text-anchor': 'middle' }, g),
+      mark: svgEl('text', { x: R + 1, y: R + 2, class: 'tmark', 'text-anchor': 'middle' }, g),
+      badge: svgEl('g', { class: 'badge', transform: `translate(${R - 1},${-R + 1})` }, g),
+      tag: svgEl('text', { y: -R - 4, class: 'ttag', 'text-anchor': 'middle' }, g),
+      state: '',
+      x: NaN,
+      y: NaN,
+    };
+    svgEl('circle', { r: 7 }, t.badge);
+    t.badgeText = svgEl('text', { y: 3.5, 'text-anchor': 'middle' }, t.badge);
+    return t;
+  }
+
+  /**
+   * Draws exactly `wanted`: [{ copy, x, y, from?, fading? }]. Tokens already
+   * on screen move to their new place; new ones appear at `from` and move.
+   */
+  draw(wanted, selected) {
+    // Tokens that appeared last frame (drawn at their origin) start moving now.
+    for (const t of this.entering) {
+      t.g.style.transition = '';
+      this.#moveTo(t, t.tx, t.ty);
+      t.entering = false;
+    }
+    this.entering.length = 0;
+    const keep = new Set();
+    for (const w of wanted) {
+      keep.add(w.copy.key);
+      let t = this.live.get(w.copy.key);
+      if (!t) {
+        t = this.pool.pop() ?? this.#make();
+        t.g.style.display = '';
+        this.live.set(w.copy.key, t);
+        // Placed without a transition, at its origin (or its place); moving starts next frame.
+        const from = w.from ?? w;
+        t.g.style.transition = 'none';
+        this.#moveTo(t, from.x, from.y);
+        t.entering = true;
+        this.entering.push(t);
+      }
+      if (t.entering) {
+        t.tx = w.x;
+        t.ty = w.y;
+      } else {
+        this.#moveTo(t, w.x, w.y);
+      }
+      this.#paint(t, w.copy, w.fading, selected);
+    }
+    for (const [key, t] of this.live) {
+      if (keep.has(key)) continue;
+      this.live.delete(key);
+      t.g.style.display = 'none';
+      t.state = '';
+      t.entering = false;
+      this.pool.push(t);
+    }
+  }
+
+  /** Where a copy's token is now, if it has one. */
+  at(key) {
+    const t = this.live.get(key);
+    return t ? { x: t.x, y: t.y } : null;
+  }
+
+  #moveTo(t, x, y) {
+    if (t.x === x && t.y === y) return;
+    t.x = x;
+    t.y = y;
+    t.g.style.transform = `translate(${x}px,${y}px)`;
+  }
+
+  #paint(t, c, fading, selected) {
+    const sig = `${c.state}|${c.redelivered}|${c.dead ? 1 : 0}|${c.acked && !fading}|${c.tag}|${fading ? 1 : 0}|${selected === c.msg}|${c.confirm}`;
+    if (t.state === sig) return;
+    t.state = sig;
+    const glyph = GLYPHS[c.state] ?? GLYPHS.ready;
+    const g = t.g;
+    g.setAttribute('class', `tok s-${c.state} shape-${glyph.shape}${fading ? ' fading' : ''}${selected === c.msg ? ' sel' : ''}`);
+    g.dataset.msg = c.msg;
+    g.dataset.key = c.key;
+    g.dataset.state = c.state;
+    g.dataset.redelivered = c.redelivered;
+    g.dataset.queue = c.queue ?? '';
+    if (c.tag && !fading) g.dataset.tag = c.tag;
+    else delete g.dataset.tag;
+    t.body.setAttribute('rx', glyph.shape === 'round' ? R : 4);
+    if (glyph.shape === 'diamond') t.body.setAttribute('transform', 'rotate(45) scale(0.82)');
+    else t.body.removeAttribute('transform');
+    setText(t.id, String(c.msg));
+    // A message acked on receipt and still being processed shows both.
+    setText(t.mark, c.state === 'processing' && c.acked ? '⚙✓' : glyph.mark);
+    const badge = c.redelivered ? BADGES.redelivered.mark : c.dead ? BADGES.dead.mark : '';
+    t.badge.style.display = badge ? '' : 'none';
+    setText(t.badgeText, badge);
+    const inFlight = c.state === 'delivered' || c.state === 'processing' || c.state === 'processed';
+    // Above the token: its delivery tag while in flight, else what its publisher heard.
+    setText(t.tag, inFlight && c.tag ? `tag ${c.tag}` : c.confirm ? CONFIRM_WORDS[c.confirm] : '');
+    const title = `message ${c.msg}: ${glyph.words}${c.redelivered ? ', redelivered' : ''}${inFlight ? `, delivery tag ${c.tag}` : ''}${c.confirm ? `, publisher confirm: ${c.confirm}` : ''}`;
+    g.setAttribute('aria-label', title);
+  }
+}

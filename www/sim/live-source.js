@@ -1,0 +1,61 @@
+// Feeds the scene from a World on this page: the topology from the broker's
+// snapshot plus the page's actors, and the words for each actor's box.
+
+import { buildTopology } from '../scene/topology.js';
+
+const ACK_WORDS = { manual: 'ack after work', auto: 'automatic ack', early: 'ack on receipt' };
+const SNAPSHOT_EVERY = 2000; // ms; sooner when the page changed the topology
+
+export class LiveSource {
+  constructor(world) {
+    this.world = world;
+    this.model = world.model;
+    this.dirty = true;
+    this.at = -Infinity;
+    this.last = null;
+    world.onchange = () => (this.dirty = true);
+  }
+
+  origin() {
+    return this.world.t0;
+  }
+
+  get selected() {
+    return this.world.selected;
+  }
+
+  topology() {
+    const w = this.world;
+    const now = performance.now();
+    if (this.last && (!w.up || (!this.dirty && now - this.at < SNAPSHOT_EVERY))) return this.last;
+    this.at = now;
+    const snap = w.snapshot();
+    const producers = [];
+    const consumers = [];
+    for (const a of w.actors) {
+      if (a.kind === 'producer') producers.push({ key: a.id, label: a.label, exchange: a.exchange, routingKey: a.routingKey, actor: a });
+      else consumers.push({ key: a.id, label: a.label, queue: a.queue, actor: a, get holder() { return a.channelKey; } });
+    }
+    this.last = buildTopology(snap, { producers, consumers, declared: w.queues });
+    return this.last;
+  }
+
+  describe(id, item) {
+    const a = item.actor;
+    if (!a) return null;
+    if (a.kind === 'producer') {
+      const sub = [a.confirm ? 'confirms on' : 'no confirms', a.persistent ? 'persistent' : 'transient'];
+      if (a.rate) sub.push(`${a.rate}/s`);
+      const t = a.tally;
+      const status = `${a.count} sent${a.confirm ? ` · ${t.confirmed} confirmed${t.waiting ? ` · ${t.waiting} waiting` : ''}${t.nacked ? ` · ${t.nacked} nacked` : ''}` : ''}`;
+      return { sub: sub.join(' · '), status, down: a.status !== 'running' };
+    }
+    const sub = `${ACK_WORDS[a.ack]} · prefetch ${a.prefetch || '∞'}`;
+    const work = a.processMs === null ? 'holds what it gets' : `${a.processMs / 1000} s per message`;
+    let right;
+    if (a.status === 'running') right = '● running';
+    else if (a.status === 'crashed') right = '✗ crashed';
+    else right = `◌ ${a.status}`;
+    return { sub, status: `${work} · ${a.processedCount} done`, right, down: a.status !== 'running' };
+  }
+}

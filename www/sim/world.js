@@ -1,0 +1,192 @@
+// One live scenario: a broker on the page's clock, the simulated producers
+// and consumers using it, and the feed of events the views are drawn from.
+//
+// Events wait in `pending` until applied to the model: all at once while
+// time runs, one at a time under "step", so the scene, counters and
+// timeline always agree with each other.
+
+import { steppingClockClass, switchableClock } from './clock.js';
+import { Model } from './model.js';
+import { channelKey } from './keys.js';
+import { normalizeSnapshot } from './snapshot-view.js';
+
+/** Lets queued microtasks (the broker's event batches, promise callbacks) run. */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+export class World {
+  /**
+   * `warren`: the warren-mq module. `store(clock)`: makes a Store kept across
+   * simulated restarts (lesson 6); none for memory.
+   */
+  constructor(warren, { store = null, consumerTimeout } = {}) {
+    const SteppingClock = steppingClockClass(warren.ManualClock);
+    this.warren = warren;
+    // Real wall-clock start, so timestamps the broker writes (x-death's time) read as today.
+    this.t0 = Math.floor(Date.now() / 1000) * 1000;
+    this.clock = new SteppingClock(this.t0);
+    this.store = store ? store(this.clock) : null;
+    this.consumerTimeout = consumerTimeout;
+    this.model = new Model();
+    this.pending = [];
+    this.head = 0;
+    /** simulated producers and consumers */
+    this.actors = [];
+    /** "conn:channel" -> actor, so the scene can place deliveries */
+    this.channels = new Map();
+    /** what the page declared: queue name -> { args, durable }; exchange name -> type */
+    this.queues = new Map();
+    this.exchanges = new Map();
+    this.selected = null; // message id whose timeline is shown
+    this.up = false;
+    this.restarts = 0;
+    this.onchange = null; // topology changed: the scene lays itself out again
+    this.disposed = false;
+  }
+
+  async start() {
+    this.brokerClock = switchableClock(this.clock);
+    const options = { clock: this.brokerClock, events: true };
+    if (this.store) options.store = this.store;
+    if (this.consumerTimeout) options.consumerTimeout = this.consumerTimeout;
+    this.broker = await this.warren.Broker.create(options);
+    this.unsubscribe = this.broker.subscribe((events) => {
+      for (const e of events) this.pending.push(e);
+    });
+    this.adminConnection = await this.broker.connect({ name: 'page setup' });
+    this.adminChannel = null;
+    this.up = true;
+  }
+
+  /** A channel for declarations; a failed one (406 ...) is replaced. */
+  async admin() {
+    if (!this.adminChannel || this.adminChannel.closed) this.adminChannel = await this.adminConnection.channel();
+    return this.adminChannel;
+  }
+
+  async declareQueue(name, { durable = true, args = {} } = {}) {
+    const ch = await this.admin();
+    await ch.queueDeclare(name, { durable, autoDelete: false, exclusive: false }, args);
+    this.queues.set(name, { durable, args });
+    this.onchange?.();
+  }
+
+  async declareExchange(name, type, { durable = true } = {}) {
+    const ch = await this.admin();
+    await ch.exchangeDeclare(name, type, { durable });
+    this.exchanges.set(name, type);
+    this.onchange?.();
+  }
+
+  async bind(queue, exchange, routingKey = '') {
+    const ch = await this.admin();
+    await ch.queueBind(queue, exchange, routingKey);
+    this.onchange?.();
+  }
+
+  add(actor) {
+    this.actors.push(actor);
+    this.onchange?.();
+    return actor;
+  }
+
+  /** An actor's channel is known once it has connected. */
+  registerChannel(conn, channel, actor) {
+    this.channels.set(channelKey(conn, channel), actor);
+  }
+
+  /** Adds a page event (what only the simulated consumers know) to the feed. */
+  page(e) {
+    this.pending.push({ at: this.clock.now(), page: true, ...e });
+  }
+
+  /** Page time since this world started, ms. */
+  now() {
+    return this.clock.now() - this.t0;
+  }
+
+  get waiting() {
+    return this.pending.length - this.head;
+  }
+
+  #applyNext() {
+    const e = this.pending[this.head];
+    this.pending[this.head++] = undefined;
+    if (this.head > 4096 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    return this.model.apply(e);
+  }
+
+  /** Applies every waiting event. */
+  applyAll() {
+    let n = 0;
+    while (this.head < this.pending.length) {
+      this.#applyNext();
+      n++;
+    }
+    if (n === 0) return 0;
+    this.pending.length = 0;
+    this.head = 0;
+    return n;
+  }
+
+  /** Moves the page's time forward by `ms`; the broker and the actors act on the way. */
+  advance(ms) {
+    if (ms > 0) this.clock.advance(ms);
+  }
+
+  /**
+   * "Step one event": shows the next waiting event, or first moves time to
+   * the next thing scheduled. Returns the event shown, or null.
+   */
+  async step() {
+    if (this.waiting === 0) {
+      const due = this.clock.nextDue();
+      if (due === null) return null;
+      this.clock.set(due);
+      await settle();
+      if (this.waiting === 0) return null;
+    }
+    // A page event about a delivery not shown yet waits for it: show the next one too.
+    do this.#applyNext();
+    while (this.model.stashed && this.waiting > 0);
+    return this.model.lastEvent;
+  }
+
+  snapshot() {
+    return normalizeSnapshot(this.broker.snapshot());
+  }
+
+  /**
+   * The power goes out and comes back: the broker is dropped as it is, with
+   * only what its store holds surviving; a new one recovers from that store
+   * and the actors reconnect.
+   */
+  async restart() {
+    this.up = false;
+    for (const a of this.actors) a.detach?.();
+    this.brokerClock.off();
+    this.store?.cut?.();
+    this.unsubscribe();
+    this.applyAll();
+    const old = this.broker;
+    // Nothing of the old broker reaches the page any more; closing it only frees it.
+    old.close().catch(() => {});
+    this.page({ type: 'broker-restart' });
+    this.restarts++;
+    await this.start();
+    this.applyAll();
+    this.model.resync(this.snapshot(), this.clock.now());
+    for (const a of this.actors) await a.attach?.();
+    this.onchange?.();
+  }
+
+  dispose() {
+    this.disposed = true;
+    for (const a of this.actors) a.stop?.();
+    this.brokerClock?.off();
+    this.unsubscribe?.();
+    this.broker?.close().catch(() => {});
+  }
+}
