@@ -109,6 +109,7 @@ impl Broker {
         let mut next_msg_id = 0;
         for (index, r) in records.into_iter().enumerate() {
             let fail = |error| RecoveryError { index, error };
+            let add = matches!(r, StoreRecord::Binding { .. });
             match r {
                 StoreRecord::Exchange { vhost, declare } => {
                     let ch = b.recovery_channel(&vhost);
@@ -132,27 +133,14 @@ impl Broker {
                     vhost,
                     to_queue,
                     bind,
-                } => {
-                    let ch = b.recovery_channel(&vhost);
-                    let r = if to_queue {
-                        b.queue_bind(now_ms, ch, bind)
-                    } else {
-                        b.exchange_bind(now_ms, ch, bind)
-                    };
-                    r.map_err(fail)?;
                 }
-                StoreRecord::Unbinding {
+                | StoreRecord::Unbinding {
                     vhost,
                     to_queue,
                     bind,
                 } => {
                     let ch = b.recovery_channel(&vhost);
-                    let r = if to_queue {
-                        b.queue_unbind(now_ms, ch, bind)
-                    } else {
-                        b.exchange_unbind(now_ms, ch, bind)
-                    };
-                    r.map_err(fail)?;
+                    b.bind_inner(ch, bind, to_queue, add).map_err(fail)?;
                 }
                 StoreRecord::Message {
                     vhost,

@@ -551,7 +551,13 @@ impl Broker {
         self.fail(ch, r)
     }
 
-    fn bind_inner(&mut self, ch: ChannelRef, b: Bind, to_queue: bool, add: bool) -> Result<()> {
+    pub(crate) fn bind_inner(
+        &mut self,
+        ch: ChannelRef,
+        b: Bind,
+        to_queue: bool,
+        add: bool,
+    ) -> Result<()> {
         self.require_channel(ch)?;
         let (v, vname) = self.vhost_of(ch)?;
         let destination = if to_queue {
