@@ -13,7 +13,7 @@ use super::queue::Queue;
 use super::routing::headers::validate_x_match;
 use super::routing::topic::TopicPattern;
 use super::routing::ExchangeKind;
-use super::store::{is_builtin, StoreRecord};
+use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
 
 fn inequivalent(
@@ -650,7 +650,7 @@ impl Broker {
         x: &Exchange,
         b: &Binding,
     ) -> Option<(bool, Bind)> {
-        if !x.durable || is_builtin(&x.name) && x.name.is_empty() {
+        if !x.durable || x.name.is_empty() {
             return None;
         }
         let (to_queue, durable) = match &b.destination {
