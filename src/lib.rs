@@ -10,6 +10,8 @@
 //! feed bytes and the time in, and carry bytes and store records out.
 
 pub mod amqp;
+#[doc(hidden)]
+pub mod bench_loop;
 pub mod broker;
 pub mod storage;
 #[cfg(target_family = "wasm")]

@@ -44,8 +44,12 @@ impl ShortStr {
         ShortStr(Rc::from(&s[..end]))
     }
 
+    /// The empty string, shared: making one does not allocate.
     pub fn empty() -> Self {
-        ShortStr(Rc::from(""))
+        thread_local! {
+            static EMPTY: ShortStr = ShortStr(Rc::from(""));
+        }
+        EMPTY.with(ShortStr::clone)
     }
 
     pub fn as_str(&self) -> &str {

@@ -1,0 +1,99 @@
+//! The engine loop the benchmarks time: one queue, one consumer (prefetch
+//! 1000), 16-byte bodies, `batch` publishes between flushes, each batch acked
+//! with `multiple`. Kept in the library so that `bench/engine.rs` (native) and
+//! `benchEngine` (wasm) time exactly the same code.
+
+use crate::broker::{
+    AmqpError, Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect, Message,
+    Properties, Qos, QueueDeclare, ShortStr,
+};
+
+pub const BODY: [u8; 16] = *b"0123456789abcdef";
+
+pub struct EngineLoop {
+    pub broker: Broker,
+    pub channel: ChannelRef,
+    pub queue: ShortStr,
+    effects: Vec<Effect>,
+}
+
+impl EngineLoop {
+    /// A broker with the queue `bench` declared on one open channel.
+    pub fn new() -> Result<EngineLoop, AmqpError> {
+        let mut broker = Broker::new(BrokerConfig::default());
+        let conn = broker.connection_open(0, ConnectionInfo::default())?;
+        let channel = ChannelRef::new(conn, 1);
+        broker.channel_open(0, channel)?;
+        let queue = ShortStr::truncated("bench");
+        let declare = QueueDeclare {
+            queue: queue.clone(),
+            ..Default::default()
+        };
+        broker.queue_declare(0, channel, declare)?;
+        Ok(EngineLoop {
+            broker,
+            channel,
+            queue,
+            effects: Vec::new(),
+        })
+    }
+
+    /// One message for the queue through the default exchange.
+    pub fn message(&self) -> Message {
+        Message::new(
+            ShortStr::empty(),
+            self.queue.clone(),
+            Properties::default(),
+            BODY,
+        )
+    }
+
+    /// Starts the consumer the loop delivers to.
+    pub fn consume(&mut self) -> Result<(), AmqpError> {
+        let qos = Qos {
+            prefetch_count: 1000,
+            ..Default::default()
+        };
+        self.broker.basic_qos(0, self.channel, qos)?;
+        let consume = Consume {
+            queue: self.queue.clone(),
+            ..Default::default()
+        };
+        self.broker.basic_consume(0, self.channel, consume)?;
+        self.broker.poll(0);
+        Ok(())
+    }
+
+    /// Publishes, delivers and acks at least `n` messages; returns how many
+    /// were delivered.
+    pub fn run(&mut self, n: u64, batch: u64) -> Result<u64, AmqpError> {
+        let batch = batch.max(1);
+        let mut delivered = 0u64;
+        while delivered < n {
+            for _ in 0..batch {
+                let m = self.message();
+                self.broker
+                    .basic_publish(0, self.channel, m, false, false)?;
+            }
+            self.broker.flush(0);
+            self.broker.drain_effects_into(&mut self.effects);
+            let mut last = 0;
+            for e in self.effects.drain(..) {
+                if let Effect::Deliver {
+                    delivery_tag,
+                    message,
+                    ..
+                } = e
+                {
+                    std::hint::black_box(&message.body);
+                    last = delivery_tag;
+                    delivered += 1;
+                }
+            }
+            if last > 0 {
+                self.broker.basic_ack(0, self.channel, last, true)?;
+            }
+        }
+        Ok(delivered)
+    }
+}
