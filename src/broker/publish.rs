@@ -269,7 +269,7 @@ impl Broker {
         msg: Rc<Message>,
         msg_id: MsgId,
     ) -> Enqueued {
-        let persist = self.queue(q).is_some_and(|q| self.persists_queue(q)) && msg.persistent();
+        let persist = msg.persistent() && self.queue(q).is_some_and(|q| self.persists_queue(q));
         let Some(queue) = self.queue_mut(q) else {
             return Enqueued::Refused;
         };
