@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use warren::broker::event::DropReason;
-use warren::broker::{ChannelRef, EventKind, FieldValue, Properties, QueueDeclare};
+use warren::broker::{ChannelRef, EventKind, FieldValue, Properties};
 
 fn keyed(key: &str) -> Properties {
     with_headers(&[("x-deduplication-header", FieldValue::str(key))])
@@ -303,18 +303,7 @@ fn invalid_cache_size_is_precondition_failed() {
         vec![("x-message-deduplication", FieldValue::str("yes"))],
     ] {
         let ch = w.client();
-        let e = w
-            .broker
-            .queue_declare(
-                w.now,
-                ch,
-                QueueDeclare {
-                    queue: s("bad"),
-                    arguments: table(&args),
-                    ..Default::default()
-                },
-            )
-            .unwrap_err();
+        let e = w.declare_error(ch, &args);
         assert_eq!(e.code.code(), 406, "{args:?}");
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use warren::broker::{ChannelRef, EventKind, FieldValue, QueueDeclare};
+use warren::broker::{ChannelRef, EventKind, FieldValue};
 
 fn retrying(min: i32, max: Option<i32>) -> (World, ChannelRef) {
     let mut w = World::new();
@@ -201,18 +201,7 @@ fn invalid_delayed_retry_arguments_are_precondition_failed() {
         vec![("x-delayed-retry-min", FieldValue::str("100"))],
     ] {
         let ch = w.client();
-        let e = w
-            .broker
-            .queue_declare(
-                w.now,
-                ch,
-                QueueDeclare {
-                    queue: s("bad"),
-                    arguments: table(&args),
-                    ..Default::default()
-                },
-            )
-            .unwrap_err();
+        let e = w.declare_error(ch, &args);
         assert_eq!(e.code.code(), 406, "{args:?}");
         assert!(e.text.contains("x-delayed-retry"), "{}", e.text);
     }

@@ -4,21 +4,7 @@
 
 mod common;
 use common::*;
-use warren::broker::{ChannelRef, FieldValue, QueueDeclare};
-
-/// Queue `q` with `args`, dead-lettering into `dead`.
-fn limited(args: &[(&str, FieldValue)]) -> (World, ChannelRef) {
-    let mut w = World::new();
-    let ch = w.client();
-    w.declare(ch, "dead");
-    let mut all = vec![
-        ("x-dead-letter-exchange", FieldValue::str("")),
-        ("x-dead-letter-routing-key", FieldValue::str("dead")),
-    ];
-    all.extend(args.iter().cloned());
-    w.declare_with(ch, "q", table(&all));
-    (w, ch)
-}
+use warren::broker::FieldValue;
 
 fn drain(w: &mut World, q: &str) -> Vec<String> {
     let c = w.client();
@@ -50,7 +36,7 @@ fn max_length_drops_the_oldest_ready_messages() {
 
 #[test]
 fn drop_head_dead_letters_as_maxlen_oldest_first() {
-    let (mut w, ch) = limited(&[("x-max-length", FieldValue::I32(1))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(1))]);
     w.fill(ch, "q", &["m1", "m2", "m3"]);
     assert_eq!(drain(&mut w, "q"), ["m3"]);
     let c = w.client();
@@ -65,7 +51,7 @@ fn drop_head_dead_letters_as_maxlen_oldest_first() {
 
 #[test]
 fn max_length_bytes_counts_message_bodies() {
-    let (mut w, ch) = limited(&[("x-max-length-bytes", FieldValue::I32(10))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length-bytes", FieldValue::I32(10))]);
     w.fill(ch, "q", &["12345", "abcde"]);
     assert_eq!(w.broker.queue_counts("/", "q").unwrap().ready_bytes, 10);
     w.publish(ch, "", "q", "xyz").unwrap();
@@ -75,7 +61,7 @@ fn max_length_bytes_counts_message_bodies() {
 
 #[test]
 fn a_message_larger_than_max_length_bytes_is_dropped_itself() {
-    let (mut w, ch) = limited(&[("x-max-length-bytes", FieldValue::I32(4))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length-bytes", FieldValue::I32(4))]);
     w.fill(ch, "q", &["ok"]);
     w.publish(ch, "", "q", "far too large").unwrap();
     assert_eq!(w.ready("/", "q"), 0);
@@ -104,7 +90,7 @@ fn both_limits_apply_together() {
 
 #[test]
 fn unacked_messages_do_not_count_against_the_limit() {
-    let (mut w, ch) = limited(&[
+    let (mut w, ch) = dead_lettering_queue(&[
         ("x-max-length", FieldValue::I32(1)),
         ("x-max-length-bytes", FieldValue::I32(100)),
     ]);
@@ -125,7 +111,7 @@ fn unacked_messages_do_not_count_against_the_limit() {
 
 #[test]
 fn reject_publish_refuses_new_messages_with_a_nack() {
-    let (mut w, ch) = limited(&[
+    let (mut w, ch) = dead_lettering_queue(&[
         ("x-max-length", FieldValue::I32(2)),
         ("x-overflow", FieldValue::str("reject-publish")),
     ]);
@@ -160,7 +146,7 @@ fn reject_publish_without_confirms_drops_silently() {
 
 #[test]
 fn reject_publish_accepts_again_once_there_is_room() {
-    let (mut w, ch) = limited(&[
+    let (mut w, ch) = dead_lettering_queue(&[
         ("x-max-length", FieldValue::I32(1)),
         ("x-overflow", FieldValue::str("reject-publish")),
     ]);
@@ -176,7 +162,7 @@ fn reject_publish_accepts_again_once_there_is_room() {
 
 #[test]
 fn reject_publish_by_bytes_refuses_what_does_not_fit() {
-    let (mut w, ch) = limited(&[
+    let (mut w, ch) = dead_lettering_queue(&[
         ("x-max-length-bytes", FieldValue::I32(5)),
         ("x-overflow", FieldValue::str("reject-publish")),
     ]);
@@ -191,7 +177,7 @@ fn reject_publish_by_bytes_refuses_what_does_not_fit() {
 
 #[test]
 fn reject_publish_dlx_nacks_and_dead_letters_the_refused_message() {
-    let (mut w, ch) = limited(&[
+    let (mut w, ch) = dead_lettering_queue(&[
         ("x-max-length", FieldValue::I32(1)),
         ("x-overflow", FieldValue::str("reject-publish-dlx")),
     ]);
@@ -209,7 +195,7 @@ fn reject_publish_dlx_nacks_and_dead_letters_the_refused_message() {
 
 #[test]
 fn a_requeued_message_is_accepted_even_when_the_queue_is_full() {
-    let (mut w, ch) = limited(&[
+    let (mut w, ch) = dead_lettering_queue(&[
         ("x-max-length", FieldValue::I32(1)),
         ("x-overflow", FieldValue::str("reject-publish")),
     ]);
@@ -226,7 +212,7 @@ fn a_requeued_message_is_accepted_even_when_the_queue_is_full() {
 
 #[test]
 fn a_requeued_message_does_not_push_out_others_under_drop_head() {
-    let (mut w, ch) = limited(&[("x-max-length", FieldValue::I32(1))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(1))]);
     let c = w.client();
     w.publish(ch, "", "q", "m1").unwrap();
     let got = w.get(c, "q", false).unwrap();
@@ -239,7 +225,7 @@ fn a_requeued_message_does_not_push_out_others_under_drop_head() {
 
 #[test]
 fn max_length_zero_with_drop_head_passes_everything_to_the_dead_letter_exchange() {
-    let (mut w, ch) = limited(&[("x-max-length", FieldValue::I32(0))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(0))]);
     w.confirm_select(ch);
     w.fill(ch, "q", &["a", "b"]);
     assert_eq!(w.confirms(ch), [(1, false, true), (2, false, true)]);
@@ -251,7 +237,7 @@ fn max_length_zero_with_drop_head_passes_everything_to_the_dead_letter_exchange(
 fn max_length_zero_with_drop_head_still_reaches_a_ready_consumer() {
     // As RabbitMQ: a message handed straight to a consumer is never in the
     // queue, so there is no head to drop.
-    let (mut w, ch) = limited(&[("x-max-length", FieldValue::I32(0))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(0))]);
     let c = w.client();
     w.prefetch(c, 1);
     w.consume(c, "q", false);
@@ -266,7 +252,7 @@ fn max_length_zero_with_drop_head_still_reaches_a_ready_consumer() {
 
 #[test]
 fn reject_publish_refuses_at_max_length_zero_even_with_a_ready_consumer() {
-    let (mut w, ch) = limited(&[
+    let (mut w, ch) = dead_lettering_queue(&[
         ("x-max-length", FieldValue::I32(0)),
         ("x-overflow", FieldValue::str("reject-publish")),
     ]);
@@ -290,18 +276,7 @@ fn invalid_length_arguments_are_precondition_failed() {
         vec![("x-overflow", FieldValue::I32(1))],
     ] {
         let ch = w.client();
-        let e = w
-            .broker
-            .queue_declare(
-                w.now,
-                ch,
-                QueueDeclare {
-                    queue: s("bad"),
-                    arguments: table(&args),
-                    ..Default::default()
-                },
-            )
-            .unwrap_err();
+        let e = w.declare_error(ch, &args);
         assert_eq!(e.code.code(), 406, "{args:?}");
         assert!(e.text.contains(args[0].0), "{}", e.text);
         assert!(!w.broker.channel_is_open(ch));

@@ -4,36 +4,10 @@
 
 mod common;
 use common::*;
-use warren::broker::{ChannelRef, FieldValue, QueueDeclare};
-
-/// Queue `q` with the given arguments, dead-lettering into `dead` through
-/// the default exchange.
-fn with_dead(args: &[(&str, FieldValue)]) -> (World, ChannelRef) {
-    let mut w = World::new();
-    let ch = w.client();
-    w.declare(ch, "dead");
-    let mut all = vec![
-        ("x-dead-letter-exchange", FieldValue::str("")),
-        ("x-dead-letter-routing-key", FieldValue::str("dead")),
-    ];
-    all.extend(args.iter().cloned());
-    w.declare_with(ch, "q", table(&all));
-    (w, ch)
-}
+use warren::broker::{ChannelRef, FieldValue};
 
 fn declare_err(w: &mut World, ch: ChannelRef, args: &[(&str, FieldValue)]) -> (u16, String) {
-    let e = w
-        .broker
-        .queue_declare(
-            w.now,
-            ch,
-            QueueDeclare {
-                queue: s("bad"),
-                arguments: table(args),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
+    let e = w.declare_error(ch, args);
     (e.code.code(), e.text)
 }
 
@@ -45,7 +19,7 @@ fn reason_of(w: &mut World) -> String {
 
 #[test]
 fn queue_ttl_expires_ready_messages_on_time() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(100))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(100))]);
     w.publish(ch, "", "q", "m").unwrap();
     assert_eq!(w.broker.next_deadline(), Some(w.now + 100));
     w.advance(99);
@@ -59,7 +33,7 @@ fn queue_ttl_expires_ready_messages_on_time() {
 
 #[test]
 fn queue_ttl_counts_from_when_each_message_entered() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(100))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(100))]);
     w.publish(ch, "", "q", "first").unwrap();
     w.advance(60);
     w.publish(ch, "", "q", "second").unwrap();
@@ -73,7 +47,7 @@ fn queue_ttl_counts_from_when_each_message_entered() {
 
 #[test]
 fn per_message_expiration_expires_the_message() {
-    let (mut w, ch) = with_dead(&[]);
+    let (mut w, ch) = dead_lettering_queue(&[]);
     w.publish_props(ch, "", "q", "m", expiring("250")).unwrap();
     assert_eq!(w.broker.next_deadline(), Some(w.now + 250));
     w.advance(249);
@@ -85,7 +59,7 @@ fn per_message_expiration_expires_the_message() {
 
 #[test]
 fn the_lower_of_queue_ttl_and_message_expiration_wins() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(100))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(100))]);
     w.publish_props(ch, "", "q", "short", expiring("30"))
         .unwrap();
     w.publish_props(ch, "", "q", "long", expiring("5000"))
@@ -99,7 +73,7 @@ fn the_lower_of_queue_ttl_and_message_expiration_wins() {
 
 #[test]
 fn expiration_is_removed_on_dead_lettering_and_kept_as_original_expiration() {
-    let (mut w, ch) = with_dead(&[]);
+    let (mut w, ch) = dead_lettering_queue(&[]);
     w.publish_props(ch, "", "q", "m", expiring("20")).unwrap();
     w.advance(20);
     let c = w.client();
@@ -115,7 +89,7 @@ fn expiration_is_removed_on_dead_lettering_and_kept_as_original_expiration() {
 
 #[test]
 fn a_short_ttl_message_behind_a_long_one_expires_on_time() {
-    let (mut w, ch) = with_dead(&[]);
+    let (mut w, ch) = dead_lettering_queue(&[]);
     w.publish_props(ch, "", "q", "long", expiring("10000"))
         .unwrap();
     w.publish_props(ch, "", "q", "short", expiring("10"))
@@ -132,7 +106,7 @@ fn a_short_ttl_message_behind_a_long_one_expires_on_time() {
 
 #[test]
 fn ttl_zero_reaches_a_consumer_that_is_ready() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(0))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(0))]);
     let c = w.client();
     w.consume(c, "q", false);
     w.publish(ch, "", "q", "now").unwrap();
@@ -142,7 +116,7 @@ fn ttl_zero_reaches_a_consumer_that_is_ready() {
 
 #[test]
 fn ttl_zero_without_a_ready_consumer_expires_at_once() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(0))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(0))]);
     w.publish(ch, "", "q", "nobody").unwrap();
     assert_eq!(w.ready("/", "q"), 0);
     assert_eq!(w.ready("/", "dead"), 1);
@@ -151,7 +125,7 @@ fn ttl_zero_without_a_ready_consumer_expires_at_once() {
 
 #[test]
 fn ttl_zero_expires_when_the_consumer_has_no_room() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(0))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(0))]);
     let c = w.client();
     w.prefetch(c, 1);
     w.consume(c, "q", false);
@@ -165,7 +139,7 @@ fn ttl_zero_expires_when_the_consumer_has_no_room() {
 
 #[test]
 fn per_message_expiration_zero_behaves_like_ttl_zero() {
-    let (mut w, ch) = with_dead(&[]);
+    let (mut w, ch) = dead_lettering_queue(&[]);
     w.publish_props(ch, "", "q", "gone", expiring("0")).unwrap();
     assert_eq!(w.ready("/", "q"), 0);
     assert_eq!(w.ready("/", "dead"), 1);
@@ -178,7 +152,7 @@ fn per_message_expiration_zero_behaves_like_ttl_zero() {
 
 #[test]
 fn an_unacked_message_does_not_expire_while_it_is_out() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(100))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(100))]);
     let c = w.client();
     w.consume(c, "q", false);
     w.publish(ch, "", "q", "m").unwrap();
@@ -192,7 +166,7 @@ fn an_unacked_message_does_not_expire_while_it_is_out() {
 
 #[test]
 fn a_message_that_expired_while_unacked_is_dead_lettered_when_nacked_back() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(100))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(100))]);
     let c = w.client();
     w.consume(c, "q", false);
     w.publish(ch, "", "q", "m").unwrap();
@@ -207,7 +181,7 @@ fn a_message_that_expired_while_unacked_is_dead_lettered_when_nacked_back() {
 
 #[test]
 fn a_message_that_expired_while_unacked_is_dead_lettered_when_its_channel_closes() {
-    let (mut w, ch) = with_dead(&[]);
+    let (mut w, ch) = dead_lettering_queue(&[]);
     let c = w.client();
     w.consume(c, "q", false);
     w.publish_props(ch, "", "q", "m", expiring("100")).unwrap();
@@ -220,7 +194,7 @@ fn a_message_that_expired_while_unacked_is_dead_lettered_when_its_channel_closes
 
 #[test]
 fn a_message_requeued_before_its_ttl_keeps_its_original_deadline() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(100))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(100))]);
     let c = w.client();
     w.publish(ch, "", "q", "m").unwrap();
     let got = w.get(c, "q", false).unwrap();
@@ -236,7 +210,7 @@ fn a_message_requeued_before_its_ttl_keeps_its_original_deadline() {
 
 #[test]
 fn basic_get_never_returns_an_expired_message() {
-    let (mut w, ch) = with_dead(&[("x-message-ttl", FieldValue::I32(100))]);
+    let (mut w, ch) = dead_lettering_queue(&[("x-message-ttl", FieldValue::I32(100))]);
     w.publish(ch, "", "q", "m").unwrap();
     let c = w.client();
     // The get arrives after the deadline, before any timer ran.

@@ -488,3 +488,36 @@ pub fn per_publish(confirms: &[(u64, bool, bool)]) -> Vec<(u64, bool)> {
     }
     out
 }
+
+/// A world with queue `q` declared with `args`, dead-lettering through the
+/// default exchange into queue `dead`.
+pub fn dead_lettering_queue(args: &[(&str, FieldValue)]) -> (World, ChannelRef) {
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "dead");
+    let mut all = vec![
+        ("x-dead-letter-exchange", FieldValue::str("")),
+        ("x-dead-letter-routing-key", FieldValue::str("dead")),
+    ];
+    all.extend(args.iter().cloned());
+    w.declare_with(ch, "q", table(&all));
+    (w, ch)
+}
+
+impl World {
+    /// Declares queue `bad` with `args` on `ch`, expecting the engine to
+    /// refuse it; returns the error.
+    pub fn declare_error(&mut self, ch: ChannelRef, args: &[(&str, FieldValue)]) -> AmqpError {
+        self.broker
+            .queue_declare(
+                self.now,
+                ch,
+                QueueDeclare {
+                    queue: s("bad"),
+                    arguments: table(args),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err()
+    }
+}
