@@ -44,6 +44,8 @@ for (let cycle = 1; cycle <= cycles + 1; cycle++) {
   await loading;
 }
 const secs = ((performance.now() - t0) / 1000).toFixed(0);
-console.log(`\n${cycles} kills in ${secs}s: ${confirmedTotal} confirmed messages checked, ${lostTotal} lost; a torn tail was cut on ${torn} restarts`);
+console.log(
+  `\n${cycles} kills in ${secs}s: ${confirmedTotal} confirmed messages checked, ${lostTotal} lost; a torn tail was cut on ${torn} restarts`,
+);
 if (!keep) fs.rmSync(dataDir, { recursive: true, force: true });
 process.exit(lostTotal ? 1 : 0);

@@ -78,7 +78,11 @@ async function best(fn) {
 }
 
 function native() {
-  const out = execFileSync('cargo', ['bench', '--bench', 'engine'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('cargo', ['bench', '--bench', 'engine'], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const figures = new Map();
   for (const m of out.matchAll(/batch\s+(\d+):\s+([\d.]+) msg\/s/g)) figures.set(Number(m[1]), Number(m[2]));
   return figures;

@@ -15,7 +15,18 @@ const WARMUP_MS = 2000;
 
 const setup = {
   exchanges: [{ name: 'firehose', type: 'direct' }],
-  queues: [{ name: 'events', durable: true, ttl: 0, maxLength: 0, overflow: 'drop-head', dlx: '', deliveryLimit: 0, consumerTimeout: 0 }],
+  queues: [
+    {
+      name: 'events',
+      durable: true,
+      ttl: 0,
+      maxLength: 0,
+      overflow: 'drop-head',
+      dlx: '',
+      deliveryLimit: 0,
+      consumerTimeout: 0,
+    },
+  ],
   bindings: [{ exchange: 'firehose', queue: 'events', key: 'e' }],
   producers: [{ exchange: 'firehose', key: 'e', rate, persistent: false, confirm: false }],
   consumers: [
@@ -62,7 +73,8 @@ try {
   await page.addInitScript(instrument);
   await page.goto(`${server.url}#${hash}`);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
-  const published = () => page.evaluate(() => Number(document.querySelector('[data-counter="published"] .n').textContent));
+  const published = () =>
+    page.evaluate(() => Number(document.querySelector('[data-counter="published"] .n').textContent));
   await page.waitForTimeout(WARMUP_MS);
   const p0 = await published();
   await page.evaluate(() => (window.__frames.on = true));
@@ -78,13 +90,23 @@ try {
   const onTime = gaps.filter((g) => g <= 17.5).length;
   const dropped = gaps.filter((g) => g > 25).length;
   const version = await page.evaluate(() => navigator.userAgent.match(/Chrom(e|ium)\/[\d.]+/)?.[0]);
-  console.log(`page-frames: ${version}, playground at ${rate} msg/s for ${seconds} s (after ${WARMUP_MS / 1000} s warm-up)`);
+  console.log(
+    `page-frames: ${version}, playground at ${rate} msg/s for ${seconds} s (after ${WARMUP_MS / 1000} s warm-up)`,
+  );
   console.log(`  messages published: ${((p1 - p0) / elapsed).toFixed(0)} msg/s of page time at speed 1x`);
   console.log(`  frames: ${at.length} (${(at.length / elapsed).toFixed(1)} fps)`);
-  console.log(`  frame interval ms: mean ${f(gaps.reduce((a, b) => a + b, 0) / gaps.length)}  p50 ${f(pct(gaps, 50))}  p95 ${f(pct(gaps, 95))}  p99 ${f(pct(gaps, 99))}  max ${f(Math.max(...gaps))}`);
-  console.log(`  frames on time (interval <= 17.5 ms, one 60 Hz vsync): ${((100 * onTime) / gaps.length).toFixed(1)}%; dropped (> 25 ms): ${dropped}`);
-  console.log(`  page work per frame ms: mean ${f(work.reduce((a, b) => a + b, 0) / work.length)}  p50 ${f(pct(work, 50))}  p95 ${f(pct(work, 95))}  p99 ${f(pct(work, 99))}  max ${f(Math.max(...work))}`);
-  console.log(`  long animation frames (> 50 ms): ${loaf.length}${loaf.length ? `, longest ${f(Math.max(...loaf))} ms` : ''}`);
+  console.log(
+    `  frame interval ms: mean ${f(gaps.reduce((a, b) => a + b, 0) / gaps.length)}  p50 ${f(pct(gaps, 50))}  p95 ${f(pct(gaps, 95))}  p99 ${f(pct(gaps, 99))}  max ${f(Math.max(...gaps))}`,
+  );
+  console.log(
+    `  frames on time (interval <= 17.5 ms, one 60 Hz vsync): ${((100 * onTime) / gaps.length).toFixed(1)}%; dropped (> 25 ms): ${dropped}`,
+  );
+  console.log(
+    `  page work per frame ms: mean ${f(work.reduce((a, b) => a + b, 0) / work.length)}  p50 ${f(pct(work, 50))}  p95 ${f(pct(work, 95))}  p99 ${f(pct(work, 99))}  max ${f(Math.max(...work))}`,
+  );
+  console.log(
+    `  long animation frames (> 50 ms): ${loaf.length}${loaf.length ? `, longest ${f(Math.max(...loaf))} ms` : ''}`,
+  );
   if (browser.errors.length) console.log(`  page errors:\n    ${browser.errors.join('\n    ')}`);
 } finally {
   await browser.close();

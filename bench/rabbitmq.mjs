@@ -44,7 +44,15 @@ export async function startRabbitMQ({ timeoutMs = 90000 } = {}) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-rabbitmq-'));
   const [port, distPort, epmdPort] = [await freePort(), await freePort(), await freePort()];
   const config = path.join(base, 'rabbitmq.conf');
-  fs.writeFileSync(config, ['listeners.tcp.1 = 127.0.0.1:' + port, 'loopback_users = none', 'vm_memory_high_watermark.relative = 0.6', ''].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      'listeners.tcp.1 = 127.0.0.1:' + port,
+      'loopback_users = none',
+      'vm_memory_high_watermark.relative = 0.6',
+      '',
+    ].join('\n'),
+  );
   fs.writeFileSync(path.join(base, 'enabled_plugins'), '[].\n');
   const env = {
     ...process.env,
@@ -91,7 +99,9 @@ export async function startRabbitMQ({ timeoutMs = 90000 } = {}) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  const version = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'rabbitmq-server'], { encoding: 'utf8' }).stdout.trim();
+  const version = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'rabbitmq-server'], {
+    encoding: 'utf8',
+  }).stdout.trim();
   // pgid: the server's process group (beam.smp and its helpers), for CPU time.
   return { port, url: `amqp://guest:guest@127.0.0.1:${port}`, pgid: child.pid, version, stop, log: () => out };
 }

@@ -14,7 +14,9 @@ import { startServer, tmpDir } from '../tests/node/server.mjs';
 import { rabbitmqInstalled, startRabbitMQ } from './rabbitmq.mjs';
 import { MODES, PREFETCH, runWorkload, WINDOW } from './workload.mjs';
 
-const { values } = parseArgs({ options: { scale: { type: 'string', default: '1' }, repeat: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { scale: { type: 'string', default: '1' }, repeat: { type: 'string', default: '3' } },
+});
 const scale = Number(values.scale);
 const repeat = Number(values.repeat);
 const SIZES = [16, 1024];
@@ -96,7 +98,18 @@ try {
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const rows = [
-  ['mode', 'body', 'messages', 'RabbitMQ msg/s', 'Warren msg/s', 'ratio', 'RabbitMQ CPU µs/msg', 'Warren CPU µs/msg', 'ratio', 'client busy (R / W)'],
+  [
+    'mode',
+    'body',
+    'messages',
+    'RabbitMQ msg/s',
+    'Warren msg/s',
+    'ratio',
+    'RabbitMQ CPU µs/msg',
+    'Warren CPU µs/msg',
+    'ratio',
+    'client busy (R / W)',
+  ],
   ...results.map(({ mode, size, r, w }) => [
     mode,
     size === 1024 ? '1 KiB' : `${size} B`,

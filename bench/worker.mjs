@@ -101,7 +101,9 @@ async function measure(name, url, vhost) {
     for (let i = 0; i < REPEAT; i++) runs.push(await run(url, vhost, persistent, COUNT));
     const best = runs.sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)];
     rows.push({ host: name, mode: persistent ? 'persistent + confirms + acks' : 'confirms + acks', ...best });
-    console.log(`  ${name}, ${rows.at(-1).mode}: ${Math.round(best.rate)} msg/s, confirm p50 ${best.p50.toFixed(1)} ms`);
+    console.log(
+      `  ${name}, ${rows.at(-1).mode}: ${Math.round(best.rate)} msg/s, confirm p50 ${best.p50.toFixed(1)} ms`,
+    );
   }
   return { rows, unloaded: await unloadedLatency(url, vhost) };
 }
@@ -167,22 +169,35 @@ try {
 fs.rmSync(persistDir, { recursive: true, force: true });
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
-console.log(`\nWarren on workerd ${JSON.parse(fs.readFileSync(new URL('../node_modules/workerd/package.json', import.meta.url))).version}` +
-  ` (Miniflare, SQLite-backed storage on local disk) vs the Node host, on ${os.cpus().length} CPUs` +
-  ` (${os.cpus()[0].model.trim()}), node ${process.version}`);
-console.log(`client: AMQPWebSocketClient, one connection, ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
-  ` prefetch ${PREFETCH}, ${fmt(COUNT)} messages, median of ${REPEAT} runs\n`);
+console.log(
+  `\nWarren on workerd ${JSON.parse(fs.readFileSync(new URL('../node_modules/workerd/package.json', import.meta.url))).version}` +
+    ` (Miniflare, SQLite-backed storage on local disk) vs the Node host, on ${os.cpus().length} CPUs` +
+    ` (${os.cpus()[0].model.trim()}), node ${process.version}`,
+);
+console.log(
+  `client: AMQPWebSocketClient, one connection, ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
+    ` prefetch ${PREFETCH}, ${fmt(COUNT)} messages, median of ${REPEAT} runs\n`,
+);
 console.log('| host | mode | msg/s | confirm p50 ms | confirm p99 ms |');
 console.log('|---|---|--:|--:|--:|');
-for (const r of results) console.log(`| ${r.host} | ${r.mode} | ${fmt(r.rate)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`);
-console.log(`\nunloaded publish-to-confirm latency (persistent, one at a time, median):` +
-  ` workerd ${unloaded.workerd.toFixed(2)} ms, node ${unloaded.node.toFixed(2)} ms`);
+for (const r of results)
+  console.log(`| ${r.host} | ${r.mode} | ${fmt(r.rate)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`);
+console.log(
+  `\nunloaded publish-to-confirm latency (persistent, one at a time, median):` +
+    ` workerd ${unloaded.workerd.toFixed(2)} ms, node ${unloaded.node.toFixed(2)} ms`,
+);
 const persistentMessages = Math.min(2000, COUNT) + REPEAT * COUNT + 200;
-console.log(`workerd storage: ${fmt(storeStats.storeBatches)} committed batches (put + sync) for ${fmt(persistentMessages)}` +
-  ` persistent messages, each with a publish and an ack record (${fmt(storeStats.storeBytes / 1024)} KiB)`);
+console.log(
+  `workerd storage: ${fmt(storeStats.storeBatches)} committed batches (put + sync) for ${fmt(persistentMessages)}` +
+    ` persistent messages, each with a publish and an ack record (${fmt(storeStats.storeBytes / 1024)} KiB)`,
+);
 const ms = (xs, k) => median(xs.map((x) => x[k])).toFixed(1);
 console.log(`\ncold start, median of ${COLD} (ms, measured inside the object; workerd's clock has 1 ms steps):`);
 console.log(`  new object, warm isolate:   broker ready ${ms(fresh, 'coldStartMs')} (wasm already instantiated)`);
-console.log(`  empty object, fresh runtime: instantiate wasm ${ms(woken, 'instantiateMs')}, broker ready ${ms(woken, 'coldStartMs')}` +
-  ` (instantiate + recover); first request from outside ${ms(woken, 'requestMs')}`);
-console.log('\nreference: Cloudflare reported ~400 msg/s at ~200 ms median latency for its first Queues design (one Durable Object per queue).');
+console.log(
+  `  empty object, fresh runtime: instantiate wasm ${ms(woken, 'instantiateMs')}, broker ready ${ms(woken, 'coldStartMs')}` +
+    ` (instantiate + recover); first request from outside ${ms(woken, 'requestMs')}`,
+);
+console.log(
+  '\nreference: Cloudflare reported ~400 msg/s at ~200 ms median latency for its first Queues design (one Durable Object per queue).',
+);

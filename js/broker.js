@@ -17,9 +17,11 @@ const USER = ['password', 'vhosts'];
 /** Rejects keys outside `known`: a misspelt option would otherwise be ignored. */
 function knownKeys(what, value, known) {
   if (value === undefined) return;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw argError('Broker', `${what} must be an object`, value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw argError('Broker', `${what} must be an object`, value);
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new TypeError(`Broker: unknown option '${what}.${key}' (known: ${known.join(', ')})`);
+    if (!known.includes(key))
+      throw new TypeError(`Broker: unknown option '${what}.${key}' (known: ${known.join(', ')})`);
   }
 }
 const DEFAULT_CHANNEL_MAX = 2047;
@@ -38,7 +40,12 @@ function checkOptions(options) {
   for (const [name, user] of Object.entries(options.users ?? {})) knownKeys(`users.${name}`, user, USER);
   const { store, clock, consumerTimeout, compactAfterBytes } = options;
   if (store !== undefined && store !== 'memory') {
-    if (typeof store !== 'object' || store === null || typeof store.load !== 'function' || typeof store.append !== 'function') {
+    if (
+      typeof store !== 'object' ||
+      store === null ||
+      typeof store.load !== 'function' ||
+      typeof store.append !== 'function'
+    ) {
       throw new TypeError("Broker: store must be 'memory' or an object with load() and append(bytes)");
     }
   }
@@ -115,7 +122,10 @@ export class Broker {
         this.recoveryDamage = WasmBroker.scanDamage(log) ?? 'unreadable tail';
         if (store.truncate) await store.truncate(valid);
         else if (store.compact) await store.compact(log.slice(0, valid));
-        else throw new Error(`store: the log's tail is damaged (${this.recoveryDamage}) and the store has no truncate() or compact()`);
+        else
+          throw new Error(
+            `store: the log's tail is damaged (${this.recoveryDamage}) and the store has no truncate() or compact()`,
+          );
       }
       size = valid;
     }
@@ -140,7 +150,8 @@ export class Broker {
     let conn;
     try {
       this.#live();
-      if (options === null || typeof options !== 'object') throw argError('connect', 'options must be an object', options);
+      if (options === null || typeof options !== 'object')
+        throw argError('connect', 'options must be an object', options);
       const { vhost = '/', name = 'in-process' } = options;
       if (typeof vhost !== 'string') throw argError('connect', 'vhost must be a string', vhost);
       if (typeof name !== 'string') throw argError('connect', 'name must be a string', name);
@@ -187,7 +198,8 @@ export class Broker {
   /** Sends connection.blocked (reason) or unblocked (null) to publishers that understand it. */
   setBlocked(reason) {
     this.#live();
-    if (reason !== null && typeof reason !== 'string') throw argError('setBlocked', 'reason must be a string or null', reason);
+    if (reason !== null && typeof reason !== 'string')
+      throw argError('setBlocked', 'reason must be a string or null', reason);
     const core = this.#core;
     core.wasm.setBlocked(core.now(), reason ?? undefined);
     core.drain();

@@ -226,7 +226,8 @@ export class Channel {
       str('exchangeDeclare', 'type', type);
       obj('exchangeDeclare', 'options', options);
       const { passive = false, durable = true, autoDelete = false, internal = false } = options ?? {};
-      const flags = flag(passive, PASSIVE) | flag(durable, DURABLE) | flag(autoDelete, AUTO_DELETE) | flag(internal, INTERNAL);
+      const flags =
+        flag(passive, PASSIVE) | flag(durable, DURABLE) | flag(autoDelete, AUTO_DELETE) | flag(internal, INTERNAL);
       w.exchangeDeclare(now, c, ch, name, type, flags, args);
     });
   }
@@ -261,7 +262,12 @@ export class Channel {
       str('queueDeclare', 'name', name);
       obj('queueDeclare', 'options', options);
       obj('queueDeclare', 'args', args);
-      const { passive = false, durable = name !== '', exclusive = name === '', autoDelete = name === '' } = options ?? {};
+      const {
+        passive = false,
+        durable = name !== '',
+        exclusive = name === '',
+        autoDelete = name === '',
+      } = options ?? {};
       const flags =
         flag(passive, PASSIVE) | flag(durable, DURABLE) | flag(exclusive, EXCLUSIVE) | flag(autoDelete, AUTO_DELETE);
       const [queue, messageCount, consumerCount] = w.queueDeclare(now, c, ch, name, flags, args);
@@ -305,7 +311,16 @@ export class Channel {
       str('basicPublish', 'routingKey', routingKey);
       if (properties !== undefined) obj('basicPublish', 'properties', properties);
       const bytes = body instanceof Uint8Array ? body : toBytes('basicPublish', body);
-      core.wasm.publish(core.now(), this.connection.id, this.id, exchange, routingKey, properties, bytes, mandatory === true);
+      core.wasm.publish(
+        core.now(),
+        this.connection.id,
+        this.id,
+        exchange,
+        routingKey,
+        properties,
+        bytes,
+        mandatory === true,
+      );
     } catch (e) {
       return this.#failed(e);
     }
@@ -330,7 +345,16 @@ export class Channel {
       if (!Array.isArray(bodies)) throw argError('basicPublishBatch', 'bodies must be an array', bodies);
       if (properties !== undefined) obj('basicPublishBatch', 'properties', properties);
       const packed = packBodies(bodies);
-      count = core.wasm.publishBatch(core.now(), this.connection.id, this.id, exchange, routingKey, properties, packed, mandatory === true);
+      count = core.wasm.publishBatch(
+        core.now(),
+        this.connection.id,
+        this.id,
+        exchange,
+        routingKey,
+        properties,
+        packed,
+        mandatory === true,
+      );
     } catch (e) {
       return this.#failed(e);
     }

@@ -12,15 +12,7 @@ export class AMQPError extends Error {
 }
 
 export type FieldValue =
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | Date
-  | null
-  | FieldValue[]
-  | { [key: string]: FieldValue };
+  boolean | number | bigint | string | Uint8Array | Date | null | FieldValue[] | { [key: string]: FieldValue };
 export type FieldTable = { [key: string]: FieldValue };
 
 export interface Properties {
@@ -104,7 +96,7 @@ export interface BrokerOptions {
   vhosts?: string[];
   limits?: Limits;
   /** memory (default) or a durable store */
-  store?: "memory" | Store;
+  store?: 'memory' | Store;
   /** real time (default) or a ManualClock */
   clock?: Clock;
   /** consumer timeout for every queue without x-consumer-timeout, ms (default none) */
@@ -303,7 +295,11 @@ export class Channel {
   exchangeDelete(name: string, options?: { ifUnused?: boolean }): Promise<void>;
   exchangeBind(destination: string, source: string, routingKey?: string, args?: FieldTable): Promise<void>;
   exchangeUnbind(destination: string, source: string, routingKey?: string, args?: FieldTable): Promise<void>;
-  queueDeclare(name?: string, options?: QueueOptions, args?: FieldTable): Promise<{ name: string; messageCount: number; consumerCount: number }>;
+  queueDeclare(
+    name?: string,
+    options?: QueueOptions,
+    args?: FieldTable,
+  ): Promise<{ name: string; messageCount: number; consumerCount: number }>;
   queueDelete(name: string, options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<{ messageCount: number }>;
   queueBind(queue: string, exchange: string, routingKey?: string, args?: FieldTable): Promise<void>;
   queueUnbind(queue: string, exchange: string, routingKey?: string, args?: FieldTable): Promise<void>;
@@ -313,14 +309,26 @@ export class Channel {
    * confirm (resolves with the sequence number on ack, rejects on nack);
    * otherwise it resolves at once with 0.
    */
-  basicPublish(exchange: string, routingKey: string, body: string | Uint8Array | ArrayBuffer | null, properties?: Properties, mandatory?: boolean): Promise<number>;
+  basicPublish(
+    exchange: string,
+    routingKey: string,
+    body: string | Uint8Array | ArrayBuffer | null,
+    properties?: Properties,
+    mandatory?: boolean,
+  ): Promise<number>;
   /**
    * Publishes many bodies to one exchange and routing key with the same
    * properties in one call into the engine. On a confirm channel resolves
    * with the last sequence number once all are acked, rejects if any is
    * nacked; otherwise resolves at once with 0.
    */
-  basicPublishBatch(exchange: string, routingKey: string, bodies: (string | Uint8Array | ArrayBuffer | null)[], properties?: Properties, mandatory?: boolean): Promise<number>;
+  basicPublishBatch(
+    exchange: string,
+    routingKey: string,
+    bodies: (string | Uint8Array | ArrayBuffer | null)[],
+    properties?: Properties,
+    mandatory?: boolean,
+  ): Promise<number>;
   basicConsume(queue: string, options: ConsumeOptions, onMessage: (msg: Message) => void): Promise<Consumer>;
   basicCancel(tag: string): Promise<void>;
   /** `noAck` defaults to true, as in amqp-client.js */
@@ -358,7 +366,9 @@ export class MemoryStore implements Store {
  * pass a URL, a Response, bytes or a WebAssembly.Module to load it from
  * elsewhere. `Broker.create` calls it.
  */
-export function loadEngine(moduleOrPath?: string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module | PromiseLike<unknown>): Promise<void>;
+export function loadEngine(
+  moduleOrPath?: string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module | PromiseLike<unknown>,
+): Promise<void>;
 
 /** What the WebSocket stand-in implements of the WebSocket API. */
 export interface BrokerWebSocket extends EventTarget {
@@ -367,7 +377,7 @@ export interface BrokerWebSocket extends EventTarget {
   readonly bufferedAmount: number;
   readonly protocol: string;
   readonly extensions: string;
-  binaryType: "blob" | "arraybuffer";
+  binaryType: 'blob' | 'arraybuffer';
   onopen: ((ev: Event) => void) | null;
   /** `ev.data`: an ArrayBuffer (binaryType "arraybuffer") or a Blob */
   onmessage: ((ev: Event & { data: unknown }) => void) | null;

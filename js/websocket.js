@@ -116,7 +116,10 @@ export function webSocketFor(target) {
 
     send(data) {
       if (this.readyState === CONNECTING) {
-        throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+        throw new DOMException(
+          "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+          'InvalidStateError',
+        );
       }
       if (this.readyState !== OPEN) return;
       this.#link.send(bytesOf(data));

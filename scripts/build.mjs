@@ -64,9 +64,7 @@ function step(name, { inputs, outputs, key = '', writesInputs = false }, action)
   const stamp = path.join(stampDir, `${name.replace(/\W+/g, '-')}.key`);
   const newestInput = Math.max(...inputs.map((f) => (fs.statSync(f).isDirectory() ? newestIn(f) : mtime(f))));
   const fresh =
-    outputs.every((f) => fs.existsSync(f)) &&
-    mtime(stamp) >= newestInput &&
-    fs.readFileSync(stamp, 'utf8') === key;
+    outputs.every((f) => fs.existsSync(f)) && mtime(stamp) >= newestInput && fs.readFileSync(stamp, 'utf8') === key;
   if (fresh) {
     console.log(`build: ${name}: up to date`);
     return;

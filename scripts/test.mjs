@@ -24,17 +24,23 @@ const ok = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0
 const needChromium = () =>
   fs.existsSync('/usr/bin/chromium') ? null : 'apt-get update && apt-get install -y chromium chromium-driver';
 const needChromedriver = () =>
-  needChromium() ?? (fs.existsSync('/usr/bin/chromedriver') ? null : 'apt-get update && apt-get install -y chromium-driver');
+  needChromium() ??
+  (fs.existsSync('/usr/bin/chromedriver') ? null : 'apt-get update && apt-get install -y chromium-driver');
 const needPika = () => (ok('python3', ['-c', 'import pika']) ? null : 'pip install pika');
 
 // wasm-bindgen-test: tests/wasm.rs compiled to wasm, run by the pinned runner
 // in Node, or in headless Chromium through chromedriver.
-const wasmTestEnv = { CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: path.join(root, '.tools', 'bin', 'wasm-bindgen-test-runner') };
+const wasmTestEnv = {
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER: path.join(root, '.tools', 'bin', 'wasm-bindgen-test-runner'),
+};
 const wasmInChromium = {
   WASM_BINDGEN_USE_BROWSER: '1',
   CHROMEDRIVER: '/usr/bin/chromedriver',
   WASM_BINDGEN_TEST_WEBDRIVER_JSON: path.join(root, 'tests', 'wasm-webdriver.json'),
 };
+
+// The hand-written JavaScript that prettier and eslint check.
+const jsDirs = ['js', 'www', 'scripts', 'bench', 'tests', 'bin', 'examples', 'eslint.config.js'];
 
 const jsTests = files('tests/js', /\.test\.mjs$/);
 const packagingTests = files('tests/packaging', /\.test\.mjs$/);
@@ -49,18 +55,44 @@ const pikaServerTests = files('tests/node', /pika\.test\.mjs$/);
 const suites = [
   { name: 'build', fn: build },
   { name: 'cargo fmt', cmd: ['cargo', 'fmt', '--check'] },
+  { name: 'js format', cmd: ['npx', '--no-install', 'prettier', '--check', '--log-level', 'warn', ...jsDirs] },
+  { name: 'js lint', cmd: ['npx', '--no-install', 'eslint', ...jsDirs] },
   { name: 'cargo clippy', cmd: ['cargo', 'clippy', '--all-targets', '--', '-D', 'warnings'] },
   { name: 'cargo test', cmd: ['cargo', 'test', '--no-fail-fast'] },
   { name: 'node tests', when: jsTests.length, cmd: ['node', '--test', ...jsTests] },
   { name: 'packaging tests', when: packagingTests.length, cmd: ['node', '--test', ...packagingTests] },
   { name: 'workerd tests', when: workerTests.length, cmd: ['node', '--test', ...workerTests] },
   { name: 'browser tests', when: browserTests.length, needs: needChromium, cmd: ['node', '--test', ...browserTests] },
-  { name: 'page tests', when: files('tests/page', /\.test\.mjs$/).length, needs: needChromium, cmd: ['node', '--test', ...files('tests/page', /\.test\.mjs$/)] },
-  { name: 'wasm in node', env: wasmTestEnv, cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'] },
-  { name: 'wasm in chromium', env: { ...wasmTestEnv, ...wasmInChromium }, needs: needChromedriver, cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'] },
-  { name: 'pika tests', when: pythonTests.length, needs: needPika, cmd: ['python3', '-m', 'unittest', '-v', ...pythonTests] },
+  {
+    name: 'page tests',
+    when: files('tests/page', /\.test\.mjs$/).length,
+    needs: needChromium,
+    cmd: ['node', '--test', ...files('tests/page', /\.test\.mjs$/)],
+  },
+  {
+    name: 'wasm in node',
+    env: wasmTestEnv,
+    cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'],
+  },
+  {
+    name: 'wasm in chromium',
+    env: { ...wasmTestEnv, ...wasmInChromium },
+    needs: needChromedriver,
+    cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'],
+  },
+  {
+    name: 'pika tests',
+    when: pythonTests.length,
+    needs: needPika,
+    cmd: ['python3', '-m', 'unittest', '-v', ...pythonTests],
+  },
   { name: 'server tests', when: serverTests.length, cmd: ['node', '--test', ...serverTests] },
-  { name: 'server vs pika', when: pikaServerTests.length, needs: needPika, cmd: ['node', '--test', ...pikaServerTests] },
+  {
+    name: 'server vs pika',
+    when: pikaServerTests.length,
+    needs: needPika,
+    cmd: ['node', '--test', ...pikaServerTests],
+  },
 ].filter((s) => s.when ?? true);
 
 const results = [];

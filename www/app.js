@@ -17,7 +17,13 @@ import { LiveSource } from './sim/live-source.js';
 import { Timeline } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
-const dom = { title: $('lesson-title'), text: $('lesson-text'), controls: $('lesson-controls'), see: $('see-list'), seeBox: document.querySelector('.see') };
+const dom = {
+  title: $('lesson-title'),
+  text: $('lesson-text'),
+  controls: $('lesson-controls'),
+  see: $('see-list'),
+  seeBox: document.querySelector('.see'),
+};
 
 const controls = new TimeControls($('time-controls'));
 const counters = new Counters($('counters'));
@@ -31,8 +37,21 @@ let live = null; // { source, feed } drawn by the frame loop
 let route = '';
 
 function buildNav() {
-  const items = LESSONS.map((l) => h('li', {}, h('a', { href: `#lesson-${l.number}`, dataset: { route: `lesson-${l.number}` } }, h('span', { class: 'num' }, `${l.number}`), ` ${l.short}`)));
-  items.push(h('li', { class: 'extra' }, h('a', { href: '#playground', dataset: { route: 'playground' } }, 'Playground')));
+  const items = LESSONS.map((l) =>
+    h(
+      'li',
+      {},
+      h(
+        'a',
+        { href: `#lesson-${l.number}`, dataset: { route: `lesson-${l.number}` } },
+        h('span', { class: 'num' }, `${l.number}`),
+        ` ${l.short}`,
+      ),
+    ),
+  );
+  items.push(
+    h('li', { class: 'extra' }, h('a', { href: '#playground', dataset: { route: 'playground' } }, 'Playground')),
+  );
   items.push(h('li', { class: 'extra' }, h('a', { href: '#server', dataset: { route: 'server' } }, 'Server')));
   $('nav').replaceChildren(...items);
 }
@@ -50,14 +69,26 @@ function showLive({ source, feed, code: snippets, counters: extra = [], realTime
 
 function showWorld(world, snippets, extra) {
   const source = new LiveSource(world);
-  source.name = (key) => world.channels.get(key)?.label ?? (key.startsWith(`${world.adminConnection?.id}:`) ? 'the page' : `channel ${key}`);
-  Object.defineProperty(source, 'selected', { get: () => world.selected, set: (v) => (world.selected = v) });
+  source.name = (key) =>
+    world.channels.get(key)?.label ?? (key.startsWith(`${world.adminConnection?.id}:`) ? 'the page' : `channel ${key}`);
+  Object.defineProperty(source, 'selected', {
+    get: () => world.selected,
+    set: (v) => {
+      world.selected = v;
+    },
+  });
   showLive({ source, feed: world, code: snippets, counters: extra });
 }
 
 async function go(warren) {
   const hash = location.hash.slice(1);
-  const name = hash.startsWith('playground') ? 'playground' : hash === 'server' ? 'server' : /^lesson-\d$/.test(hash) ? hash : 'lesson-1';
+  const name = hash.startsWith('playground')
+    ? 'playground'
+    : hash === 'server'
+      ? 'server'
+      : /^lesson-\d$/.test(hash)
+        ? hash
+        : 'lesson-1';
   // The playground keeps its state in the hash: editing it is not a new route.
   if (name === route) {
     if (name === 'playground') view.fromHash?.(hash);
@@ -112,7 +143,9 @@ async function main() {
     warren = await warrenReady;
   } catch (e) {
     text(dom.title, 'The broker could not be loaded');
-    dom.text.replaceChildren(h('p', { class: 'error' }, `${e.message}. Build it with "npm run build", then serve the page with "npm start".`));
+    dom.text.replaceChildren(
+      h('p', { class: 'error' }, `${e.message}. Build it with "npm run build", then serve the page with "npm start".`),
+    );
     throw e;
   }
   window.addEventListener('hashchange', () => go(warren));

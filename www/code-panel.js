@@ -14,18 +14,27 @@ export class CodePanel {
     this.current = 'js';
     this.code = { js: '', py: '' };
     this.tabs = TABS.map(([key, label]) =>
-      h('button', {
-        type: 'button',
-        role: 'tab',
-        id: `code-tab-${key}`,
-        'aria-controls': 'code-body',
-        onclick: () => this.select(key),
-        onkeydown: (e) => this.#keys(e),
-      }, label),
+      h(
+        'button',
+        {
+          type: 'button',
+          role: 'tab',
+          id: `code-tab-${key}`,
+          'aria-controls': 'code-body',
+          onclick: () => this.select(key),
+          onkeydown: (e) => this.#keys(e),
+        },
+        label,
+      ),
     );
     this.pre = h('pre', { id: 'code-body', role: 'tabpanel', tabindex: '0' }, h('code'));
     el.replaceChildren(
-      h('div', { class: 'panel-head' }, h('h3', { id: 'code-title' }, 'The same in code'), h('div', { role: 'tablist', 'aria-label': 'Client library' }, ...this.tabs)),
+      h(
+        'div',
+        { class: 'panel-head' },
+        h('h3', { id: 'code-title' }, 'The same in code'),
+        h('div', { role: 'tablist', 'aria-label': 'Client library' }, ...this.tabs),
+      ),
       this.pre,
     );
     this.select('js');

@@ -13,9 +13,22 @@ export class TimeControls {
     this.paused = false;
     this.speed = 1;
     this.feed = null; // { advance(ms), applyAll(), step(), waiting, now() }
-    this.playButton = h('button', { type: 'button', class: 'play', 'aria-pressed': 'false', onclick: () => this.setPaused(!this.paused) }, 'Pause');
+    this.playButton = h(
+      'button',
+      { type: 'button', class: 'play', 'aria-pressed': 'false', onclick: () => this.setPaused(!this.paused) },
+      'Pause',
+    );
     this.stepButton = h('button', { type: 'button', class: 'step', onclick: () => this.step() }, 'Step one event');
-    this.range = h('input', { id: 'speed', type: 'range', min: '-1', max: '1', step: '0.05', value: '0', 'aria-valuetext': '1×', oninput: () => this.setSpeed(toSpeed(Number(this.range.value))) });
+    this.range = h('input', {
+      id: 'speed',
+      type: 'range',
+      min: '-1',
+      max: '1',
+      step: '0.05',
+      value: '0',
+      'aria-valuetext': '1×',
+      oninput: () => this.setSpeed(toSpeed(Number(this.range.value))),
+    });
     this.speedOut = h('output', { for: 'speed', class: 'speed-out' }, '1×');
     this.clockOut = h('span', { class: 'clock', 'aria-label': 'broker time' }, 't = 0.00 s');
     this.waitingOut = h('span', { class: 'waiting', role: 'status' }, '');
@@ -71,7 +84,8 @@ export class TimeControls {
     }
     text(this.clockOut, `t = ${(feed.now() / 1000).toFixed(2)} s`);
     const w = feed.waiting;
-    if (this.paused || w) text(this.waitingOut, this.paused ? (w ? `paused · ${w} event${w === 1 ? '' : 's'} waiting` : 'paused') : '');
+    if (this.paused || w)
+      text(this.waitingOut, this.paused ? (w ? `paused · ${w} event${w === 1 ? '' : 's'} waiting` : 'paused') : '');
     else text(this.waitingOut, '');
   }
 }

@@ -56,7 +56,22 @@ export class LessonView {
     const items = [];
     this.dynamic = [];
     for (const spec of this.lesson.controls) items.push(this.#control(spec));
-    items.push(h('div', { class: 'row reset-row' }, h('button', { type: 'button', class: 'secondary', dataset: { action: 'reset' }, onclick: () => this.#run(() => this.reset(), 'Reset') }, 'Reset the lesson')));
+    items.push(
+      h(
+        'div',
+        { class: 'row reset-row' },
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            dataset: { action: 'reset' },
+            onclick: () => this.#run(() => this.reset(), 'Reset'),
+          },
+          'Reset the lesson',
+        ),
+      ),
+    );
     box.replaceChildren(...items, this.status);
   }
 
@@ -70,10 +85,24 @@ export class LessonView {
     };
     if (spec.group) {
       const children = spec.group.map((s) => this.#control(s));
-      return h('div', { class: 'row', role: 'group', 'aria-label': spec.group.label ?? spec.label ?? 'actions' }, ...children);
+      return h(
+        'div',
+        { class: 'row', role: 'group', 'aria-label': spec.group.label ?? spec.label ?? 'actions' },
+        ...children,
+      );
     }
     if (spec.button) {
-      const b = h('button', { type: 'button', id, class: spec.kind ?? '', dataset: { action: spec.id }, onclick: () => this.#run(() => spec.run(this.ctx), spec.button) }, spec.button);
+      const b = h(
+        'button',
+        {
+          type: 'button',
+          id,
+          class: spec.kind ?? '',
+          dataset: { action: spec.id },
+          onclick: () => this.#run(() => spec.run(this.ctx), spec.button),
+        },
+        spec.button,
+      );
       if (spec.enabled) this.dynamic.push(() => (b.disabled = !spec.enabled(this.ctx)));
       return b;
     }
@@ -87,23 +116,50 @@ export class LessonView {
           h(
             'label',
             {},
-            h('input', { type: 'radio', name, value, checked: this.settings[spec.id] === value, dataset: { setting: spec.id }, onchange: () => set(value) }),
+            h('input', {
+              type: 'radio',
+              name,
+              value,
+              checked: this.settings[spec.id] === value,
+              dataset: { setting: spec.id },
+              onchange: () => set(value),
+            }),
             ` ${label}`,
           ),
         ),
       );
     }
     if (spec.number) {
-      const input = h('input', { id, type: 'number', min: spec.min, max: spec.max, step: spec.step ?? 1, value: this.settings[spec.id], dataset: { setting: spec.id } });
+      const input = h('input', {
+        id,
+        type: 'number',
+        min: spec.min,
+        max: spec.max,
+        step: spec.step ?? 1,
+        value: this.settings[spec.id],
+        dataset: { setting: spec.id },
+      });
       input.addEventListener('change', () => {
         const v = Math.min(spec.max, Math.max(spec.min, Number(input.value) || spec.min));
         input.value = v;
         set(v);
       });
-      return h('div', { class: 'field' }, h('label', { for: id, html: spec.number }), input, spec.unit ? h('span', { class: 'unit' }, spec.unit) : null);
+      return h(
+        'div',
+        { class: 'field' },
+        h('label', { for: id, html: spec.number }),
+        input,
+        spec.unit ? h('span', { class: 'unit' }, spec.unit) : null,
+      );
     }
     if (spec.toggle) {
-      const input = h('input', { id, type: 'checkbox', checked: Boolean(this.settings[spec.id]), dataset: { setting: spec.id }, onchange: () => set(input.checked) });
+      const input = h('input', {
+        id,
+        type: 'checkbox',
+        checked: Boolean(this.settings[spec.id]),
+        dataset: { setting: spec.id },
+        onchange: () => set(input.checked),
+      });
       return h('div', { class: 'field toggle' }, input, h('label', { for: id, html: spec.toggle }));
     }
     if (spec.panel) {

@@ -10,12 +10,36 @@ import { World } from './sim/world.js';
 
 export const PRESETS = {
   'work queue': {
-    exchanges: [{ name: 'orders', type: 'direct' }, { name: 'dead-letters', type: 'fanout' }],
-    queues: [
-      { name: 'work', durable: true, ttl: 0, maxLength: 0, overflow: 'drop-head', dlx: 'dead-letters', deliveryLimit: 3, consumerTimeout: 0 },
-      { name: 'dead', durable: true, ttl: 0, maxLength: 0, overflow: 'drop-head', dlx: '', deliveryLimit: 0, consumerTimeout: 0 },
+    exchanges: [
+      { name: 'orders', type: 'direct' },
+      { name: 'dead-letters', type: 'fanout' },
     ],
-    bindings: [{ exchange: 'orders', queue: 'work', key: 'new' }, { exchange: 'dead-letters', queue: 'dead', key: '' }],
+    queues: [
+      {
+        name: 'work',
+        durable: true,
+        ttl: 0,
+        maxLength: 0,
+        overflow: 'drop-head',
+        dlx: 'dead-letters',
+        deliveryLimit: 3,
+        consumerTimeout: 0,
+      },
+      {
+        name: 'dead',
+        durable: true,
+        ttl: 0,
+        maxLength: 0,
+        overflow: 'drop-head',
+        dlx: '',
+        deliveryLimit: 0,
+        consumerTimeout: 0,
+      },
+    ],
+    bindings: [
+      { exchange: 'orders', queue: 'work', key: 'new' },
+      { exchange: 'dead-letters', queue: 'dead', key: '' },
+    ],
     producers: [{ exchange: 'orders', key: 'new', rate: 3, persistent: true, confirm: true }],
     consumers: [
       { queue: 'work', prefetch: 2, ack: 'manual', processMs: 700, crash: 0.03 },
@@ -25,10 +49,31 @@ export const PRESETS = {
   'fan-out with a TTL': {
     exchanges: [{ name: 'news', type: 'fanout' }],
     queues: [
-      { name: 'fast-reader', durable: true, ttl: 0, maxLength: 0, overflow: 'drop-head', dlx: '', deliveryLimit: 0, consumerTimeout: 0 },
-      { name: 'slow-reader', durable: true, ttl: 3000, maxLength: 5, overflow: 'drop-head', dlx: '', deliveryLimit: 0, consumerTimeout: 0 },
+      {
+        name: 'fast-reader',
+        durable: true,
+        ttl: 0,
+        maxLength: 0,
+        overflow: 'drop-head',
+        dlx: '',
+        deliveryLimit: 0,
+        consumerTimeout: 0,
+      },
+      {
+        name: 'slow-reader',
+        durable: true,
+        ttl: 3000,
+        maxLength: 5,
+        overflow: 'drop-head',
+        dlx: '',
+        deliveryLimit: 0,
+        consumerTimeout: 0,
+      },
     ],
-    bindings: [{ exchange: 'news', queue: 'fast-reader', key: '' }, { exchange: 'news', queue: 'slow-reader', key: '' }],
+    bindings: [
+      { exchange: 'news', queue: 'fast-reader', key: '' },
+      { exchange: 'news', queue: 'slow-reader', key: '' },
+    ],
     producers: [{ exchange: 'news', key: '', rate: 4, persistent: false, confirm: false }],
     consumers: [
       { queue: 'fast-reader', prefetch: 5, ack: 'auto', processMs: 100, crash: 0 },
@@ -37,7 +82,18 @@ export const PRESETS = {
   },
   '2,000 messages a second': {
     exchanges: [{ name: 'firehose', type: 'direct' }],
-    queues: [{ name: 'events', durable: true, ttl: 0, maxLength: 0, overflow: 'drop-head', dlx: '', deliveryLimit: 0, consumerTimeout: 0 }],
+    queues: [
+      {
+        name: 'events',
+        durable: true,
+        ttl: 0,
+        maxLength: 0,
+        overflow: 'drop-head',
+        dlx: '',
+        deliveryLimit: 0,
+        consumerTimeout: 0,
+      },
+    ],
     bindings: [{ exchange: 'firehose', queue: 'events', key: 'e' }],
     producers: [{ exchange: 'firehose', key: 'e', rate: 2000, persistent: false, confirm: false }],
     consumers: [
@@ -50,7 +106,16 @@ export const PRESETS = {
 
 const NEW = {
   exchanges: () => ({ name: 'exchange', type: 'direct' }),
-  queues: () => ({ name: 'queue', durable: true, ttl: 0, maxLength: 0, overflow: 'drop-head', dlx: '', deliveryLimit: 0, consumerTimeout: 0 }),
+  queues: () => ({
+    name: 'queue',
+    durable: true,
+    ttl: 0,
+    maxLength: 0,
+    overflow: 'drop-head',
+    dlx: '',
+    deliveryLimit: 0,
+    consumerTimeout: 0,
+  }),
   bindings: () => ({ exchange: '', queue: '', key: '' }),
   producers: () => ({ exchange: '', key: '', rate: 1, persistent: false, confirm: false }),
   consumers: () => ({ queue: '', prefetch: 1, ack: 'manual', processMs: 1000, crash: 0 }),
@@ -58,7 +123,10 @@ const NEW = {
 
 // The fields of each kind of row: [key, label, type, extra].
 const FIELDS = {
-  exchanges: [['name', 'Name', 'text'], ['type', 'Type', ['direct', 'fanout', 'topic', 'headers']]],
+  exchanges: [
+    ['name', 'Name', 'text'],
+    ['type', 'Type', ['direct', 'fanout', 'topic', 'headers']],
+  ],
   queues: [
     ['name', 'Name', 'text'],
     ['durable', 'Durable', 'checkbox'],
@@ -69,7 +137,11 @@ const FIELDS = {
     ['deliveryLimit', 'Delivery limit (0: none)', 'number'],
     ['consumerTimeout', 'Consumer timeout (ms, 0: none)', 'number'],
   ],
-  bindings: [['exchange', 'Exchange', 'text'], ['queue', 'Queue', 'text'], ['key', 'Routing key', 'text']],
+  bindings: [
+    ['exchange', 'Exchange', 'text'],
+    ['queue', 'Queue', 'text'],
+    ['key', 'Routing key', 'text'],
+  ],
   producers: [
     ['exchange', 'Exchange', 'text'],
     ['key', 'Routing key', 'text'],
@@ -86,7 +158,13 @@ const FIELDS = {
   ],
 };
 
-const TITLES = { exchanges: 'Exchanges', queues: 'Queues', bindings: 'Bindings', producers: 'Producers', consumers: 'Consumers' };
+const TITLES = {
+  exchanges: 'Exchanges',
+  queues: 'Queues',
+  bindings: 'Bindings',
+  producers: 'Producers',
+  consumers: 'Consumers',
+};
 
 export function encodeSetup(setup) {
   const bytes = new TextEncoder().encode(JSON.stringify(setup));
@@ -175,7 +253,12 @@ export class Playground {
 
   #editor() {
     const box = this.deps.dom.controls;
-    const presets = h('select', { id: 'preset' }, h('option', { value: '' }, 'Choose…'), ...Object.keys(PRESETS).map((k) => h('option', { value: k }, k)));
+    const presets = h(
+      'select',
+      { id: 'preset' },
+      h('option', { value: '' }, 'Choose…'),
+      ...Object.keys(PRESETS).map((k) => h('option', { value: k }, k)),
+    );
     presets.addEventListener('change', () => {
       if (!presets.value) return;
       this.setup = structuredClone(PRESETS[presets.value]);
@@ -190,7 +273,11 @@ export class Playground {
         'div',
         { class: 'row' },
         h('button', { type: 'button', id: 'apply', onclick: () => this.apply() }, 'Apply'),
-        h('button', { type: 'button', id: 'share', class: 'secondary', onclick: () => this.share() }, 'Share as a link'),
+        h(
+          'button',
+          { type: 'button', id: 'share', class: 'secondary', onclick: () => this.share() },
+          'Share as a link',
+        ),
       ),
       h('div', { class: 'field share' }, h('label', { for: 'share-link' }, 'Link'), this.link),
       this.crashes,
@@ -211,15 +298,57 @@ export class Playground {
           input.addEventListener('change', () => (row[key] = input.checked));
         } else {
           input = h('input', { id, type, value: row[key], ...(type === 'number' ? { min: 0, step: 'any' } : {}) });
-          input.addEventListener('change', () => (row[key] = type === 'number' ? Math.max(0, Number(input.value) || 0) : input.value));
+          input.addEventListener(
+            'change',
+            () => (row[key] = type === 'number' ? Math.max(0, Number(input.value) || 0) : input.value),
+          );
         }
-        return h('div', { class: `pg-field pg-${type === 'checkbox' ? 'check' : 'input'}` }, h('label', { for: id }, label), input);
+        return h(
+          'div',
+          { class: `pg-field pg-${type === 'checkbox' ? 'check' : 'input'}` },
+          h('label', { for: id }, label),
+          input,
+        );
       });
-      const remove = h('button', { type: 'button', class: 'secondary small', 'aria-label': `Remove ${kind.slice(0, -1)} ${i + 1}`, onclick: () => { this.setup[kind].splice(i, 1); this.#editor(); } }, 'Remove');
-      return h('div', { class: 'pg-row', role: 'group', 'aria-label': `${TITLES[kind].slice(0, -1)} ${i + 1}` }, ...fields, remove);
+      const remove = h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary small',
+          'aria-label': `Remove ${kind.slice(0, -1)} ${i + 1}`,
+          onclick: () => {
+            this.setup[kind].splice(i, 1);
+            this.#editor();
+          },
+        },
+        'Remove',
+      );
+      return h(
+        'div',
+        { class: 'pg-row', role: 'group', 'aria-label': `${TITLES[kind].slice(0, -1)} ${i + 1}` },
+        ...fields,
+        remove,
+      );
     });
-    const add = h('button', { type: 'button', class: 'secondary small', onclick: () => { this.setup[kind].push(NEW[kind]()); this.#editor(); } }, `Add ${kind.slice(0, -1)}`);
-    return h('details', { class: 'pg-section', open: kind === 'producers' || kind === 'consumers' }, h('summary', {}, `${TITLES[kind]} (${this.setup[kind].length})`), ...rows, add);
+    const add = h(
+      'button',
+      {
+        type: 'button',
+        class: 'secondary small',
+        onclick: () => {
+          this.setup[kind].push(NEW[kind]());
+          this.#editor();
+        },
+      },
+      `Add ${kind.slice(0, -1)}`,
+    );
+    return h(
+      'details',
+      { class: 'pg-section', open: kind === 'producers' || kind === 'consumers' },
+      h('summary', {}, `${TITLES[kind]} (${this.setup[kind].length})`),
+      ...rows,
+      add,
+    );
   }
 
   /** Rebuilds the broker and actors from the setup. */
@@ -235,10 +364,33 @@ export class Playground {
       for (const x of s.exchanges) await world.declareExchange(x.name, x.type);
       for (const q of s.queues) await world.declareQueue(q.name, { durable: q.durable, args: queueArgs(q) });
       for (const b of s.bindings) await world.bind(b.queue, b.exchange, b.key);
-      s.producers.forEach((p, i) => world.add(new SimProducer(world, { id: `p${i + 1}`, label: `producer ${i + 1}`, exchange: p.exchange, routingKey: p.key, rate: p.rate, persistent: p.persistent, confirm: p.confirm })));
+      s.producers.forEach((p, i) =>
+        world.add(
+          new SimProducer(world, {
+            id: `p${i + 1}`,
+            label: `producer ${i + 1}`,
+            exchange: p.exchange,
+            routingKey: p.key,
+            rate: p.rate,
+            persistent: p.persistent,
+            confirm: p.confirm,
+          }),
+        ),
+      );
       const random = seeded(7);
       s.consumers.forEach((c, i) =>
-        world.add(new SimConsumer(world, { id: `c${i + 1}`, label: `consumer ${i + 1}`, queue: c.queue, prefetch: c.prefetch, ack: c.ack, processMs: c.processMs, crashChance: c.crash, random })),
+        world.add(
+          new SimConsumer(world, {
+            id: `c${i + 1}`,
+            label: `consumer ${i + 1}`,
+            queue: c.queue,
+            prefetch: c.prefetch,
+            ack: c.ack,
+            processMs: c.processMs,
+            crashChance: c.crash,
+            random,
+          }),
+        ),
       );
       for (const a of world.actors) await a.attach();
     } catch (e) {
@@ -246,7 +398,15 @@ export class Playground {
     }
     if (this.world !== world) return;
     this.crashes.replaceChildren(
-      ...world.actors.filter((a) => a.kind === 'consumer').map((a) => h('button', { type: 'button', class: 'danger', dataset: { crash: a.id }, onclick: () => a.crash() }, `Crash ${a.label}`)),
+      ...world.actors
+        .filter((a) => a.kind === 'consumer')
+        .map((a) =>
+          h(
+            'button',
+            { type: 'button', class: 'danger', dataset: { crash: a.id }, onclick: () => a.crash() },
+            `Crash ${a.label}`,
+          ),
+        ),
     );
     this.deps.onworld(world, this.#code(), ['expired', 'dropped', 'returned', 'refused']);
     document.documentElement.dataset.resets = String(Number(document.documentElement.dataset.resets ?? 0) + 1);
@@ -279,19 +439,29 @@ export class Playground {
     for (const q of s.queues) {
       const args = JSON.stringify(queueArgs(q));
       js.push(`await ch.queueDeclare('${q.name}', { durable: ${q.durable} }, ${args})`);
-      py.push(`ch.queue_declare('${q.name}', durable=${q.durable ? 'True' : 'False'}, arguments=${args.replace(/true/g, 'True')})`);
+      py.push(
+        `ch.queue_declare('${q.name}', durable=${q.durable ? 'True' : 'False'}, arguments=${args.replace(/true/g, 'True')})`,
+      );
     }
     for (const b of s.bindings) {
       js.push(`await ch.queueBind('${b.queue}', '${b.exchange}', '${b.key}')`);
       py.push(`ch.queue_bind('${b.queue}', '${b.exchange}', '${b.key}')`);
     }
     for (const p of s.producers) {
-      js.push(`\n// ${p.rate} messages a second\nsetInterval(() => ch.basicPublish('${p.exchange}', '${p.key}', 'm', { deliveryMode: ${p.persistent ? 2 : 1} }), ${Math.max(1, Math.round(1000 / Math.max(p.rate, 0.001)))})`);
-      py.push(`\nch.basic_publish('${p.exchange}', '${p.key}', b'm', pika.BasicProperties(delivery_mode=${p.persistent ? 2 : 1}))`);
+      js.push(
+        `\n// ${p.rate} messages a second\nsetInterval(() => ch.basicPublish('${p.exchange}', '${p.key}', 'm', { deliveryMode: ${p.persistent ? 2 : 1} }), ${Math.max(1, Math.round(1000 / Math.max(p.rate, 0.001)))})`,
+      );
+      py.push(
+        `\nch.basic_publish('${p.exchange}', '${p.key}', b'm', pika.BasicProperties(delivery_mode=${p.persistent ? 2 : 1}))`,
+      );
     }
     for (const c of s.consumers) {
-      js.push(`\nawait ch.prefetch(${c.prefetch})\nawait ch.basicConsume('${c.queue}', { noAck: ${c.ack === 'auto'} }, async (msg) => {\n${c.ack === 'early' ? '  await msg.ack()\n' : ''}  await work(${c.processMs})\n${c.ack === 'manual' ? '  await msg.ack()\n' : ''}})`);
-      py.push(`\nch.basic_qos(prefetch_count=${c.prefetch})\ndef handle(ch, method, props, body):\n${c.ack === 'early' ? '    ch.basic_ack(method.delivery_tag)\n' : ''}    work(${c.processMs})\n${c.ack === 'manual' ? '    ch.basic_ack(method.delivery_tag)\n' : ''}ch.basic_consume('${c.queue}', handle, auto_ack=${c.ack === 'auto' ? 'True' : 'False'})`);
+      js.push(
+        `\nawait ch.prefetch(${c.prefetch})\nawait ch.basicConsume('${c.queue}', { noAck: ${c.ack === 'auto'} }, async (msg) => {\n${c.ack === 'early' ? '  await msg.ack()\n' : ''}  await work(${c.processMs})\n${c.ack === 'manual' ? '  await msg.ack()\n' : ''}})`,
+      );
+      py.push(
+        `\nch.basic_qos(prefetch_count=${c.prefetch})\ndef handle(ch, method, props, body):\n${c.ack === 'early' ? '    ch.basic_ack(method.delivery_tag)\n' : ''}    work(${c.processMs})\n${c.ack === 'manual' ? '    ch.basic_ack(method.delivery_tag)\n' : ''}ch.basic_consume('${c.queue}', handle, auto_ack=${c.ack === 'auto' ? 'True' : 'False'})`,
+      );
     }
     return { js: js.join('\n'), py: `${py.join('\n')}\nch.start_consuming()` };
   }

@@ -114,7 +114,9 @@ EOF</pre>
       text(this.state, 'Following the server’s events.');
     });
     es.addEventListener('message', (m) => this.feed.push(JSON.parse(m.data)));
-    es.addEventListener('dropped', (m) => text(this.state, `Missed ${JSON.parse(m.data).count} events (the page fell behind).`));
+    es.addEventListener('dropped', (m) =>
+      text(this.state, `Missed ${JSON.parse(m.data).count} events (the page fell behind).`),
+    );
     es.addEventListener('error', () => text(this.state, 'Lost the event stream; retrying…'));
   }
 
@@ -122,19 +124,30 @@ EOF</pre>
   async #refresh() {
     try {
       const get = (p) => fetch(`api/${p}`).then((r) => r.json());
-      const [queues, exchanges, bindings, consumers] = await Promise.all(['queues', 'exchanges', 'bindings', 'consumers'].map(get));
+      const [queues, exchanges, bindings, consumers] = await Promise.all(
+        ['queues', 'exchanges', 'bindings', 'consumers'].map(get),
+      );
       const snap = {
         queues: queues.map((q) => ({ name: q.name, durable: q.durable })),
         exchanges: exchanges.map((x) => ({
           name: x.name,
           type: x.type,
-          bindings: bindings.filter((b) => b.source === x.name).map((b) => ({ destination: b.destination, routingKey: b.routing_key })),
+          bindings: bindings
+            .filter((b) => b.source === x.name)
+            .map((b) => ({ destination: b.destination, routingKey: b.routing_key })),
         })),
       };
       const cons = consumers.map((c) => {
         const key = channelKey(c.channel_details.connection, c.channel_details.number);
         this.names.set(key, c.consumer_tag);
-        return { key, holder: key, label: c.consumer_tag, queue: c.queue.name, sub: c.ack_required ? `manual ack · prefetch ${c.prefetch_count || '∞'}` : 'automatic ack', status: `${c.messages_unacknowledged} unacked` };
+        return {
+          key,
+          holder: key,
+          label: c.consumer_tag,
+          queue: c.queue.name,
+          sub: c.ack_required ? `manual ack · prefetch ${c.prefetch_count || '∞'}` : 'automatic ack',
+          status: `${c.messages_unacknowledged} unacked`,
+        };
       });
       // Publishers are known from their events: the channel a message came from.
       const pubs = new Map();
@@ -142,7 +155,16 @@ EOF</pre>
         const e = m.events[0];
         if (e?.type === 'published' && e.channel) pubs.set(channelKey(e.channel.conn, e.channel.channel), e);
       }
-      const producers = [...pubs].slice(-6).map(([key, e]) => ({ key, label: `publisher ${key}`, exchange: e.exchange, routingKey: e.routingKey, sub: `to ${e.exchange || '(default)'}`, status: '' }));
+      const producers = [...pubs]
+        .slice(-6)
+        .map(([key, e]) => ({
+          key,
+          label: `publisher ${key}`,
+          exchange: e.exchange,
+          routingKey: e.routingKey,
+          sub: `to ${e.exchange || '(default)'}`,
+          status: '',
+        }));
       this.topology = buildTopology(snap, { producers, consumers: cons });
       this.source.dirty = true;
     } catch (e) {

@@ -1,6 +1,6 @@
 // The selected message's life, from publish to its end, one line per event.
 
-import { h, text } from './dom.js';
+import { h } from './dom.js';
 import { channelKey } from './sim/keys.js';
 import { exchangeLabel } from './scene/topology.js';
 
@@ -37,7 +37,9 @@ export function describe(e, who, origin = 0) {
     case 'dropped':
       return `dropped from ${e.queue} (${e.reason})`;
     case 'confirmed':
-      return e.ack ? `confirmed to the publisher (sequence number ${e.seq})` : `nacked to the publisher (sequence number ${e.seq})`;
+      return e.ack
+        ? `confirmed to the publisher (sequence number ${e.seq})`
+        : `nacked to the publisher (sequence number ${e.seq})`;
     case 'processing':
       return `${e.consumer} starts processing it (done at ${seconds(e.until - origin)})`;
     case 'processed':
@@ -58,11 +60,20 @@ export function describe(e, who, origin = 0) {
 export class Timeline {
   constructor(el) {
     this.el = el;
-    this.select = h('select', { id: 'timeline-message', onchange: () => this.onselect?.(this.select.value === '' ? null : Number(this.select.value)) });
+    this.select = h('select', {
+      id: 'timeline-message',
+      onchange: () => this.onselect?.(this.select.value === '' ? null : Number(this.select.value)),
+    });
     this.list = h('ol', { class: 'events' });
     this.empty = h('p', { class: 'hint' }, 'Publish a message, or click a token in the scene, to follow it here.');
     el.replaceChildren(
-      h('div', { class: 'panel-head' }, h('h3', { id: 'timeline-title' }, 'Timeline'), h('label', { for: 'timeline-message' }, 'Message '), this.select),
+      h(
+        'div',
+        { class: 'panel-head' },
+        h('h3', { id: 'timeline-title' }, 'Timeline'),
+        h('label', { for: 'timeline-message' }, 'Message '),
+        this.select,
+      ),
       this.empty,
       this.list,
     );
@@ -96,7 +107,11 @@ export class Timeline {
     const who = (key) => source.name(key);
     const origin = source.origin?.() ?? 0;
     this.list.replaceChildren(
-      ...m.events.slice(-40).map((e) => h('li', { dataset: { type: e.type } }, h('time', {}, seconds(e.at - origin)), ' ', describe(e, who, origin))),
+      ...m.events
+        .slice(-40)
+        .map((e) =>
+          h('li', { dataset: { type: e.type } }, h('time', {}, seconds(e.at - origin)), ' ', describe(e, who, origin)),
+        ),
     );
     // Keep the end in view; a write only (reading scrollHeight would force a layout).
     if (m.events.length > 8) this.list.scrollTop = 1e6;

@@ -26,7 +26,14 @@ export function closeWatcher(onClose) {
     skip -= at;
     if (first && buf.length >= 4 && buf.toString('latin1', 0, 4) === 'AMQP') {
       // The protocol header the broker answers an unsupported one with.
-      onClose({ scope: 'connection', channel: 0, code: 0, text: 'unsupported protocol header', classId: 0, methodId: 0 });
+      onClose({
+        scope: 'connection',
+        channel: 0,
+        code: 0,
+        text: 'unsupported protocol header',
+        classId: 0,
+        methodId: 0,
+      });
       at = 8;
     }
     first = false;

@@ -119,9 +119,7 @@ export class FileStore {
     // stopped before deleting them: dead.
     const dead = base ? found.filter((s) => s.n < base.n || (s.n === base.n && s !== base)) : [];
     for (const s of dead) fs.rmSync(s.file, { force: true });
-    this.#segments = found
-      .filter((s) => !dead.includes(s))
-      .map((s) => ({ ...s, size: fs.statSync(s.file).size }));
+    this.#segments = found.filter((s) => !dead.includes(s)).map((s) => ({ ...s, size: fs.statSync(s.file).size }));
     if (dead.length) await syncDir(this.#dir);
   }
 

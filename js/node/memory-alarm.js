@@ -27,7 +27,10 @@ export function memoryAlarm(broker, watermark, log, held = () => broker.heldByte
     if (used > limit === blocked) return;
     blocked = !blocked;
     broker.setBlocked(blocked ? 'low on memory' : null);
-    log('warn', `queued messages hold ${size(used)}, ${blocked ? 'above' : 'below'} the high watermark of ${size(limit)}: publishers ${blocked ? 'blocked' : 'unblocked'}`);
+    log(
+      'warn',
+      `queued messages hold ${size(used)}, ${blocked ? 'above' : 'below'} the high watermark of ${size(limit)}: publishers ${blocked ? 'blocked' : 'unblocked'}`,
+    );
   };
   const timer = setInterval(check, CHECK_MS);
   timer.unref();

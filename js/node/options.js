@@ -32,7 +32,11 @@ function atLeast(min, parse) {
     return n;
   };
 }
-const list = (text) => String(text).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (text) =>
+  String(text)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** "off" / "" -> null, else ms */
 function millisOrOff(text) {
@@ -78,22 +82,108 @@ function logLevel(text) {
 // key: property of the parsed options; flag: --name; env: WARREN_NAME.
 // `parse` turns the text into a value; `boolean` options take no value.
 export const OPTIONS = [
-  { key: 'host', arg: 'ADDR', def: '127.0.0.1', help: 'address to listen on (AMQP and HTTP); 0.0.0.0 for every interface' },
+  {
+    key: 'host',
+    arg: 'ADDR',
+    def: '127.0.0.1',
+    help: 'address to listen on (AMQP and HTTP); 0.0.0.0 for every interface',
+  },
   { key: 'port', arg: 'PORT', def: '5672', parse: port, help: 'AMQP over TCP; 0 picks a free port' },
-  { key: 'httpPort', flag: 'http-port', arg: 'PORT', def: '15670', parse: port, help: 'HTTP: the page, /api, and AMQP over WebSocket at /ws/amqp; 0 picks a free port' },
-  { key: 'users', arg: 'USERS', def: 'guest:guest', parse: parseUsers, help: 'user:pass[,user:pass], or a file of such lines or of JSON {"user":{"password":"...","vhosts":["/"]}}' },
+  {
+    key: 'httpPort',
+    flag: 'http-port',
+    arg: 'PORT',
+    def: '15670',
+    parse: port,
+    help: 'HTTP: the page, /api, and AMQP over WebSocket at /ws/amqp; 0 picks a free port',
+  },
+  {
+    key: 'users',
+    arg: 'USERS',
+    def: 'guest:guest',
+    parse: parseUsers,
+    help: 'user:pass[,user:pass], or a file of such lines or of JSON {"user":{"password":"...","vhosts":["/"]}}',
+  },
   { key: 'vhosts', arg: 'LIST', def: '/', parse: list, help: 'virtual hosts, comma-separated' },
-  { key: 'dataDir', flag: 'data-dir', arg: 'DIR', def: './warren-data', help: 'where durable exchanges, queues and persistent messages are kept' },
+  {
+    key: 'dataDir',
+    flag: 'data-dir',
+    arg: 'DIR',
+    def: './warren-data',
+    help: 'where durable exchanges, queues and persistent messages are kept',
+  },
   { key: 'memory', boolean: true, def: 'false', help: 'keep nothing on disk (no data directory)' },
-  { key: 'maxMessageSize', flag: 'max-message-size', arg: 'SIZE', def: '128MiB', parse: parseBytes, help: 'largest message body accepted' },
-  { key: 'frameMax', flag: 'frame-max', arg: 'BYTES', def: '131072', parse: integer(4096, 2 ** 32 - 1), help: 'largest frame offered to clients' },
-  { key: 'heartbeat', arg: 'SECS', def: '60', parse: integer(0, 65535), help: 'heartbeat offered to clients; 0 disables' },
-  { key: 'channelMax', flag: 'channel-max', arg: 'N', def: '2047', parse: integer(1, 65535), help: 'highest channel number a connection may open' },
-  { key: 'maxQueuedBytes', flag: 'max-queued-bytes', arg: 'SIZE', def: '16MiB', parse: atLeast(64 * KIB, parseBytes), help: 'unsent bytes per connection before reading from it and deliveries to it pause (at least 64KiB)' },
-  { key: 'wsOrigins', flag: 'ws-origins', arg: 'LIST', def: 'self', parse: list, help: 'Origin headers allowed on /ws/amqp, comma-separated; "self" is this server\'s page, "*" any; clients that send no Origin are always allowed' },
-  { key: 'memoryHighWatermark', flag: 'memory-high-watermark', arg: 'LIMIT', def: '0.4', parse: watermark, help: 'block publishers while queued messages hold more than this: a fraction of RAM, a size (1GiB), or off' },
-  { key: 'consumerTimeout', flag: 'consumer-timeout', arg: 'MS', def: 'off', parse: millisOrOff, help: 'a delivery unacked this long cancels its consumer and is requeued (406 channel close for clients without cancel notifications); off for none' },
-  { key: 'logLevel', flag: 'log-level', arg: 'LEVEL', def: 'info', parse: logLevel, help: 'error, warn, info (connections and errors) or debug' },
+  {
+    key: 'maxMessageSize',
+    flag: 'max-message-size',
+    arg: 'SIZE',
+    def: '128MiB',
+    parse: parseBytes,
+    help: 'largest message body accepted',
+  },
+  {
+    key: 'frameMax',
+    flag: 'frame-max',
+    arg: 'BYTES',
+    def: '131072',
+    parse: integer(4096, 2 ** 32 - 1),
+    help: 'largest frame offered to clients',
+  },
+  {
+    key: 'heartbeat',
+    arg: 'SECS',
+    def: '60',
+    parse: integer(0, 65535),
+    help: 'heartbeat offered to clients; 0 disables',
+  },
+  {
+    key: 'channelMax',
+    flag: 'channel-max',
+    arg: 'N',
+    def: '2047',
+    parse: integer(1, 65535),
+    help: 'highest channel number a connection may open',
+  },
+  {
+    key: 'maxQueuedBytes',
+    flag: 'max-queued-bytes',
+    arg: 'SIZE',
+    def: '16MiB',
+    parse: atLeast(64 * KIB, parseBytes),
+    help: 'unsent bytes per connection before reading from it and deliveries to it pause (at least 64KiB)',
+  },
+  {
+    key: 'wsOrigins',
+    flag: 'ws-origins',
+    arg: 'LIST',
+    def: 'self',
+    parse: list,
+    help: 'Origin headers allowed on /ws/amqp, comma-separated; "self" is this server\'s page, "*" any; clients that send no Origin are always allowed',
+  },
+  {
+    key: 'memoryHighWatermark',
+    flag: 'memory-high-watermark',
+    arg: 'LIMIT',
+    def: '0.4',
+    parse: watermark,
+    help: 'block publishers while queued messages hold more than this: a fraction of RAM, a size (1GiB), or off',
+  },
+  {
+    key: 'consumerTimeout',
+    flag: 'consumer-timeout',
+    arg: 'MS',
+    def: 'off',
+    parse: millisOrOff,
+    help: 'a delivery unacked this long cancels its consumer and is requeued (406 channel close for clients without cancel notifications); off for none',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    arg: 'LEVEL',
+    def: 'info',
+    parse: logLevel,
+    help: 'error, warn, info (connections and errors) or debug',
+  },
 ].map((o) => {
   const flag = o.flag ?? o.key;
   return { ...o, flag, env: `WARREN_${flag.toUpperCase().replaceAll('-', '_')}` };
@@ -109,9 +199,19 @@ export function resolveOptions(flags, env = process.env) {
   const out = {};
   for (const o of OPTIONS) {
     const [text, from] =
-      flags[o.flag] !== undefined ? [flags[o.flag], `--${o.flag}`] : env[o.env] !== undefined ? [env[o.env], o.env] : [o.def, `default of --${o.flag}`];
+      flags[o.flag] !== undefined
+        ? [flags[o.flag], `--${o.flag}`]
+        : env[o.env] !== undefined
+          ? [env[o.env], o.env]
+          : [o.def, `default of --${o.flag}`];
     try {
-      out[o.key] = o.boolean ? (typeof text === 'boolean' ? text : truthy(text)) : o.parse ? o.parse(text) : String(text);
+      out[o.key] = o.boolean
+        ? typeof text === 'boolean'
+          ? text
+          : truthy(text)
+        : o.parse
+          ? o.parse(text)
+          : String(text);
     } catch (e) {
       throw new Error(`${from}: ${e.message}`);
     }
@@ -120,7 +220,11 @@ export function resolveOptions(flags, env = process.env) {
 }
 
 export function helpText() {
-  const rows = OPTIONS.map((o) => [`  --${o.flag}${o.boolean ? '' : ` ${o.arg}`}`, o.help, `default: ${o.def}   env: ${o.env}`]);
+  const rows = OPTIONS.map((o) => [
+    `  --${o.flag}${o.boolean ? '' : ` ${o.arg}`}`,
+    o.help,
+    `default: ${o.def}   env: ${o.env}`,
+  ]);
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
   const pad = ' '.repeat(width);
   return [

@@ -13,7 +13,16 @@ import { closeWatcher } from './close-reasons.js';
 export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers }) {
   const name = `${remote.address}:${remote.port}`;
   // What /api/connections shows for this peer.
-  const stats = { name, protocol: kind, host: remote.address, port: remote.port, connectedAt: Date.now(), bytesIn: 0, bytesOut: 0, paused: false };
+  const stats = {
+    name,
+    protocol: kind,
+    host: remote.address,
+    port: remote.port,
+    connectedAt: Date.now(),
+    bytesIn: 0,
+    bytesOut: 0,
+    paused: false,
+  };
   peers.add(stats);
   let done = false;
   let lastError = null;
@@ -74,7 +83,10 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       conn.closed();
       const secs = ((Date.now() - stats.connectedAt) / 1000).toFixed(1);
       const why = lastError ? `, last error ${lastError.code}` : '';
-      log('info', `${kind} ${name}: disconnected after ${secs}s, ${stats.bytesIn} bytes in, ${stats.bytesOut} out${why}`);
+      log(
+        'info',
+        `${kind} ${name}: disconnected after ${secs}s, ${stats.bytesIn} bytes in, ${stats.bytesOut} out${why}`,
+      );
     },
   };
 }

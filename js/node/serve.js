@@ -70,7 +70,10 @@ export async function serve(opts, { log }) {
   if (store !== 'memory') {
     const { queues } = normalize(broker.snapshot());
     const messages = queues.reduce((n, q) => n + q.ready + q.unacked, 0);
-    log('info', `store: ${store.dir}: ${queues.filter((q) => q.durable).length} durable queues, ${messages} messages recovered`);
+    log(
+      'info',
+      `store: ${store.dir}: ${queues.filter((q) => q.durable).length} durable queues, ${messages} messages recovered`,
+    );
   }
   if (broker.recoveryDamage) log('warn', `store: recovery stopped at a damaged record: ${broker.recoveryDamage}`);
   // A failed write or fsync: confirms stop; better to stop than to run on

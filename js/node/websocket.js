@@ -56,7 +56,13 @@ export function amqpOverWebSocket(broker, { origins, maxMessageSize, maxQueuedBy
           resume: () => ws.resume(),
           backlog: () => ws.bufferedAmount,
         },
-        { remote: { address: req.socket.remoteAddress, port: req.socket.remotePort }, kind: 'ws', maxQueuedBytes, log, peers },
+        {
+          remote: { address: req.socket.remoteAddress, port: req.socket.remotePort },
+          kind: 'ws',
+          maxQueuedBytes,
+          log,
+          peers,
+        },
       );
       ws.on('message', (data, isBinary) => {
         if (!isBinary) {

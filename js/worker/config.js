@@ -23,7 +23,8 @@ export const DEFAULTS = {
 
 const int = (v, name, min, max) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max} (got ${v})`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be an integer from ${min} to ${max} (got ${v})`);
   return n;
 };
 
@@ -40,7 +41,8 @@ export function hostConfig(env = {}) {
   const users = env.WARREN_USERS ? JSON.parse(env.WARREN_USERS) : { guest: { password: 'guest' } };
   return {
     users,
-    heartbeat: env.WARREN_HEARTBEAT === undefined ? DEFAULTS.heartbeat : int(env.WARREN_HEARTBEAT, 'WARREN_HEARTBEAT', 0, 65535),
+    heartbeat:
+      env.WARREN_HEARTBEAT === undefined ? DEFAULTS.heartbeat : int(env.WARREN_HEARTBEAT, 'WARREN_HEARTBEAT', 0, 65535),
     maxMessageSize:
       env.WARREN_MAX_MESSAGE_SIZE === undefined
         ? DEFAULTS.maxMessageSize
@@ -49,7 +51,10 @@ export function hostConfig(env = {}) {
       env.WARREN_MAX_QUEUED_BYTES === undefined
         ? DEFAULTS.maxQueuedBytes
         : int(env.WARREN_MAX_QUEUED_BYTES, 'WARREN_MAX_QUEUED_BYTES', 1024 * 1024, PLATFORM.isolateMemory),
-    origins: (env.WARREN_WS_ORIGINS ?? 'self').split(',').map((s) => s.trim()).filter(Boolean),
+    origins: (env.WARREN_WS_ORIGINS ?? 'self')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     debug: env.WARREN_DEBUG === '1',
   };
 }

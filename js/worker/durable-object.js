@@ -50,7 +50,14 @@ export class WarrenBroker extends DurableObject {
   /** each socket's AMQP connection, and the bytes it sent since publishers were last shed */
   #sockets = new Map();
   #starting = null;
-  #stats = { startedAt: Date.now(), instantiateMs: 0, coldStartMs: null, recoveredBytes: 0, alarms: 0, restartedSockets: 0 };
+  #stats = {
+    startedAt: Date.now(),
+    instantiateMs: 0,
+    coldStartMs: null,
+    recoveredBytes: 0,
+    alarms: 0,
+    restartedSockets: 0,
+  };
 
   constructor(ctx, env) {
     super(ctx, env);
@@ -84,7 +91,9 @@ export class WarrenBroker extends DurableObject {
     const { memory } = initSync();
     this.#guard = new MemoryGuard(broker, () => memory.buffer.byteLength, this.#config.maxQueuedBytes);
     this.#guard.onchange = (blocked, queued) =>
-      console.warn(`warren ${vhost}: ~${(queued / 2 ** 20).toFixed(0)} MiB queued: publishers ${blocked ? 'blocked' : 'unblocked'}`);
+      console.warn(
+        `warren ${vhost}: ~${(queued / 2 ** 20).toFixed(0)} MiB queued: publishers ${blocked ? 'blocked' : 'unblocked'}`,
+      );
     this.#clock = clock;
     this.#broker = broker;
     this.#stats.vhost = vhost;
@@ -120,7 +129,8 @@ export class WarrenBroker extends DurableObject {
     }
     const vhost = request.headers.get(VHOST_HEADER);
     const broker = await this.#ready(vhost ?? '/');
-    if (vhost !== null && vhost !== this.#stats.vhost) return new Response('wrong object for this vhost', { status: 421 });
+    if (vhost !== null && vhost !== this.#stats.vhost)
+      return new Response('wrong object for this vhost', { status: 421 });
 
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server);
@@ -137,9 +147,16 @@ export class WarrenBroker extends DurableObject {
     );
     this.#sockets.set(server, { conn, bytesIn: 0 });
     // amqp-client.js offers no subprotocol; echo an amqp* one when offered.
-    const offered = request.headers.get('Sec-WebSocket-Protocol')?.split(',').map((p) => p.trim());
+    const offered = request.headers
+      .get('Sec-WebSocket-Protocol')
+      ?.split(',')
+      .map((p) => p.trim());
     const protocol = offered?.find((p) => /^amqp/i.test(p));
-    return new Response(null, { status: 101, webSocket: client, headers: protocol ? { 'Sec-WebSocket-Protocol': protocol } : {} });
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: protocol ? { 'Sec-WebSocket-Protocol': protocol } : {},
+    });
   }
 
   webSocketMessage(ws, message) {

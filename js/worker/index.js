@@ -17,7 +17,10 @@ export default {
     if (vhost === null) return new Response('bad vhost in path', { status: 400 });
     if (vhost !== undefined) {
       if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
-        return new Response('AMQP over WebSocket: connect with a WebSocket client', { status: 426, headers: { Upgrade: 'websocket' } });
+        return new Response('AMQP over WebSocket: connect with a WebSocket client', {
+          status: 426,
+          headers: { Upgrade: 'websocket' },
+        });
       }
       if (!originAllowed(config.origins, request)) return new Response('origin not allowed', { status: 403 });
       const headers = new Headers(request.headers);

@@ -73,7 +73,8 @@ export class StorageStore {
     const stale = [];
     for (let n = parts.length; n < this.#count; n++) stale.push(keyOf(n));
     const writes = this.#put(parts, 0);
-    for (let i = 0; i < stale.length; i += KEYS_PER_CALL) writes.push(this.#storage.delete(stale.slice(i, i + KEYS_PER_CALL)));
+    for (let i = 0; i < stale.length; i += KEYS_PER_CALL)
+      writes.push(this.#storage.delete(stale.slice(i, i + KEYS_PER_CALL)));
     this.#count = parts.length;
     this.writtenBytes += bytes.length;
     return this.#commit(writes);

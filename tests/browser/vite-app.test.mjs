@@ -51,31 +51,38 @@ after(async () => {
   for (const fn of cleanup.reverse()) await fn();
 });
 
-before(async () => {
-  let remove;
-  [dir, remove] = tempDir('warren-vite-');
-  cleanup.push(remove);
-  const { tarball } = pack(dir);
-  const app = path.join(dir, 'app');
-  fs.cpSync(path.join(root, 'tests', 'packaging', 'vite-app'), app, { recursive: true });
-  install(app, { 'warren-mq': `file:${tarball}`, '@cloudamqp/amqp-client': devVersion('@cloudamqp/amqp-client') });
-  execFileSync(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], {
-    cwd: app,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  const dist = path.join(app, 'dist');
-  let stop;
-  [url, stop] = await serve(dist);
-  cleanup.push(stop);
-  context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-    timeout: 60_000,
-  });
-  cleanup.push(() => context.close());
-}, { timeout: 300_000 });
+before(
+  async () => {
+    let remove;
+    [dir, remove] = tempDir('warren-vite-');
+    cleanup.push(remove);
+    const { tarball } = pack(dir);
+    const app = path.join(dir, 'app');
+    fs.cpSync(path.join(root, 'tests', 'packaging', 'vite-app'), app, { recursive: true });
+    install(app, { 'warren-mq': `file:${tarball}`, '@cloudamqp/amqp-client': devVersion('@cloudamqp/amqp-client') });
+    execFileSync(
+      process.execPath,
+      [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'],
+      {
+        cwd: app,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    const dist = path.join(app, 'dist');
+    let stop;
+    [url, stop] = await serve(dist);
+    cleanup.push(stop);
+    context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ARGS,
+      timeout: 60_000,
+    });
+    cleanup.push(() => context.close());
+  },
+  { timeout: 300_000 },
+);
 
 /** A page of the app; `errors` collects uncaught errors and console errors. */
 async function open(t) {
@@ -92,7 +99,10 @@ async function open(t) {
 
 test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 120_000 }, async (t) => {
   const assets = fs.readdirSync(path.join(dir, 'app', 'dist', 'assets'));
-  assert.ok(assets.some((f) => f.endsWith('.wasm')), `the wasm is emitted as an asset: ${assets}`);
+  assert.ok(
+    assets.some((f) => f.endsWith('.wasm')),
+    `the wasm is emitted as an asset: ${assets}`,
+  );
   const [page, errors] = await open(t);
   const first = await page.evaluate(() => window.warren.firstVisit());
   assert.deepEqual(first.seqs, [1, 2, 3, 4]);
@@ -111,7 +121,10 @@ test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 
 
 test('the broker in a module worker, AMQPWebSocketClient in the page', { timeout: 120_000 }, async (t) => {
   const assets = fs.readdirSync(path.join(dir, 'app', 'dist', 'assets'));
-  assert.ok(assets.some((f) => /^broker-worker.*\.js$/.test(f)), `the worker is bundled: ${assets}`);
+  assert.ok(
+    assets.some((f) => /^broker-worker.*\.js$/.test(f)),
+    `the worker is bundled: ${assets}`,
+  );
   const [page, errors] = await open(t);
   const r = await page.evaluate(() => window.warren.workerVisit());
   assert.deepEqual(r.seqs, [1, 2, 3]);

@@ -67,7 +67,10 @@ test('confirms: a reject-publish queue that is full nacks, and the promise rejec
   await ch.queueDeclare('small', {}, { 'x-max-length': 1, 'x-overflow': 'reject-publish' });
   await ch.confirmSelect();
   assert.equal(await ch.basicPublish('', 'small', 'fits'), 1);
-  await assert.rejects(ch.basicPublish('', 'small', 'overflows'), (e) => e instanceof AMQPError && /nack/.test(e.message));
+  await assert.rejects(
+    ch.basicPublish('', 'small', 'overflows'),
+    (e) => e instanceof AMQPError && /nack/.test(e.message),
+  );
   assert.equal(ch.closed, false);
   assert.equal(broker.snapshot().queues[0].counts.ready, 1);
   await broker.close();
@@ -143,7 +146,8 @@ test('bad arguments from JS throw a TypeError saying what is wrong, and change n
     [() => ch.basicAck(1.5), /delivery tag is a non-negative integer/],
     [() => ch.basicGet(null), /basicGet: queue must be a string \(got null\)/],
   ];
-  for (const [call, message] of cases) await assert.rejects(call(), (e) => e instanceof TypeError && message.test(e.message));
+  for (const [call, message] of cases)
+    await assert.rejects(call(), (e) => e instanceof TypeError && message.test(e.message));
   assert.throws(() => new Broker({ limts: {} }), /unknown option 'limts'/);
   assert.throws(() => new Broker({ limits: { channelMax: 'many' } }), TypeError);
   assert.throws(() => broker.accept({}), /transport must have send\(bytes\) and close\(\)/);
@@ -178,7 +182,10 @@ test('a consumer acking from its callback gets every message once, in order', as
     'order',
     Array.from({ length: 100 }, (_, i) => String(i)),
   );
-  assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   await broker.close();
 });
 

@@ -8,6 +8,8 @@ const read = (rel) => readFileSync(new URL(rel, import.meta.url));
 
 test('initSync from bytes, version() matches Cargo.toml', () => {
   initSync({ module: read('../../pkg/warren_bg.wasm') });
-  const cargoVersion = read('../../Cargo.toml').toString().match(/^version = "([^"]+)"/m)[1];
+  const cargoVersion = read('../../Cargo.toml')
+    .toString()
+    .match(/^version = "([^"]+)"/m)[1];
   assert.equal(version(), cargoVersion);
 });

@@ -13,7 +13,12 @@ before(async () => {
   // check that Warren's answers match it; not used in CI.
   const other = process.env.WARREN_TEST_AMQP_URL;
   server = other
-    ? { url: other, amqpPort: new URL(other).port, stop: async () => 0, waitFor: async () => ['connection closed: 530'] }
+    ? {
+        url: other,
+        amqpPort: new URL(other).port,
+        stop: async () => 0,
+        waitFor: async () => ['connection closed: 530'],
+      }
     : await startServer();
 });
 after(async () => {
@@ -75,7 +80,12 @@ test('publish and consume with manual acks; properties arrive intact', async () 
 test('exchanges route: direct, fanout, topic, headers', async () => {
   const c = await connect();
   const ch = await c.channel();
-  for (const [x, type] of [['r.direct', 'direct'], ['r.fanout', 'fanout'], ['r.topic', 'topic'], ['r.headers', 'headers']]) {
+  for (const [x, type] of [
+    ['r.direct', 'direct'],
+    ['r.fanout', 'fanout'],
+    ['r.topic', 'topic'],
+    ['r.headers', 'headers'],
+  ]) {
     await ch.exchangeDeclare(x, type);
   }
   await ch.queueDeclare('r.q');
@@ -91,7 +101,10 @@ test('exchanges route: direct, fanout, topic, headers', async () => {
   await ch.basicPublish('r.headers', '', 'headers', { headers: { kind: 'x' } });
   await ch.basicPublish('r.headers', '', 'lost', { headers: { kind: 'y' } });
   const got = await collect(ch, 'r.q', 4);
-  assert.deepEqual(got.map((m) => m.bodyToString()), ['direct', 'fanout', 'topic', 'headers']);
+  assert.deepEqual(
+    got.map((m) => m.bodyToString()),
+    ['direct', 'fanout', 'topic', 'headers'],
+  );
   assert.equal(got[2].routingKey, 'a.b.c');
   assert.equal(got[2].exchange, 'r.topic');
   await c.close();
@@ -212,7 +225,10 @@ test('publisher confirms: each publish is acked with its sequence number', async
   const tags = await Promise.all(
     Array.from({ length: 100 }, (_, i) => ch.basicPublish('', 'confirmed', `m${i}`, { deliveryMode: 2 })),
   );
-  assert.deepEqual(tags, Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.deepEqual(
+    tags,
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  );
   assert.equal((await ch.queueDeclare('confirmed', { durable: true, passive: true })).messageCount, 100);
   await ch.queueDelete('confirmed');
   await c.close();
@@ -270,17 +286,23 @@ test('channel errors close the channel with the right reply code', async (t) => 
   const cases = [
     [404, (ch) => ch.queueDeclare('no-such-queue', { passive: true })],
     [404, (ch) => ch.basicPublish('no-such-exchange', 'k', 'x').then(() => ch.queueDeclare('q404'))],
-    [406, async (ch) => {
-      await ch.queueDeclare('shape', { durable: false });
-      await ch.queueDeclare('shape', { durable: true });
-    }],
+    [
+      406,
+      async (ch) => {
+        await ch.queueDeclare('shape', { durable: false });
+        await ch.queueDeclare('shape', { durable: true });
+      },
+    ],
     [406, (ch) => ch.basicAck(999).then(() => ch.queueDeclare('q406'))],
     [403, (ch) => ch.exchangeDeclare('amq.mine', 'direct')],
-    [405, async (ch) => {
-      const owner = await connect();
-      await (await owner.channel()).queueDeclare('mine', { exclusive: true });
-      await ch.queueDeclare('mine', { passive: true });
-    }],
+    [
+      405,
+      async (ch) => {
+        const owner = await connect();
+        await (await owner.channel()).queueDeclare('mine', { exclusive: true });
+        await ch.queueDeclare('mine', { passive: true });
+      },
+    ],
   ];
   for (const [code, run] of cases) {
     await t.test(`${code}`, async () => {

@@ -80,7 +80,7 @@ test('a subprotocol amqp* is echoed only when the client offers it', async () =>
   versioned.close();
 });
 
-test('browsers from other origins are refused; this server\'s own page is allowed', async () => {
+test("browsers from other origins are refused; this server's own page is allowed", async () => {
   await assert.rejects(open(server.ws, [], { origin: 'http://evil.example' }), /403/);
   const own = await open(server.ws, [], { origin: server.http });
   own.close();

@@ -89,7 +89,7 @@ test('a channel error rejects with the reply code and closes only that channel',
   await conn.close();
 });
 
-test('transactions through amqplib\'s channel API', async () => {
+test("transactions through amqplib's channel API", async () => {
   const conn = await amqp.connect(server.url);
   const ch = await conn.createChannel();
   await ch.assertQueue('lib.tx');

@@ -9,7 +9,12 @@ import { OPTIONS } from '../../js/node/options.js';
 import { bin, root, startServer } from './server.mjs';
 
 const run = (args, env = {}) =>
-  spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20000 });
+  spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 20000,
+  });
 
 test('--help lists every option with its default and its environment variable', () => {
   const r = run(['serve', '--help']);
@@ -19,7 +24,14 @@ test('--help lists every option with its default and its environment variable', 
     assert.ok(r.stdout.includes(`default: ${o.def}`), `default of --${o.flag}`);
     assert.ok(r.stdout.includes(o.env), o.env);
   }
-  for (const expected of ['--host ADDR', 'default: 127.0.0.1', 'default: 5672', 'default: 15670', 'default: ./warren-data', 'default: guest:guest']) {
+  for (const expected of [
+    '--host ADDR',
+    'default: 127.0.0.1',
+    'default: 5672',
+    'default: 15670',
+    'default: ./warren-data',
+    'default: guest:guest',
+  ]) {
     assert.ok(r.stdout.includes(expected), expected);
   }
   assert.equal(run(['--help']).stdout, r.stdout);

@@ -18,7 +18,8 @@ async function connect(server) {
 
 async function drain(ch, queue) {
   const got = [];
-  for (let m; (m = await ch.basicGet(queue, { noAck: true })); ) got.push({ body: m.bodyToString(), redelivered: m.redelivered });
+  for (let m; (m = await ch.basicGet(queue, { noAck: true }));)
+    got.push({ body: m.bodyToString(), redelivered: m.redelivered });
   return got;
 }
 
@@ -45,7 +46,10 @@ test('a restart recovers durable exchanges, queues, bindings and persistent mess
   await ch.exchangeDeclare('d.x', 'topic', { durable: true, passive: true });
   // The binding survived: a new publish is routed.
   await ch.basicPublish('d.x', 'k.3', 'after restart', { deliveryMode: 2 });
-  assert.deepEqual((await drain(ch, 'd.q')).map((m) => m.body), ['persistent', 'after restart']);
+  assert.deepEqual(
+    (await drain(ch, 'd.q')).map((m) => m.body),
+    ['persistent', 'after restart'],
+  );
   await assert.rejects(ch.queueDeclare('t.q', { passive: true }), /404/);
   await c.close();
   assert.equal(await server.stop(), 0);
@@ -72,7 +76,13 @@ test('after SIGKILL, acked messages stay acked and unacked ones come back redeli
   const after = await drain(await c2.channel(), 'acks');
   await c2.close();
   assert.deepEqual(after.map((m) => m.body).sort(), ['m2', 'm3', 'm4', 'm5', 'marker']);
-  assert.deepEqual(after.filter((m) => m.redelivered).map((m) => m.body).sort(), ['m2', 'm3']);
+  assert.deepEqual(
+    after
+      .filter((m) => m.redelivered)
+      .map((m) => m.body)
+      .sort(),
+    ['m2', 'm3'],
+  );
   assert.equal(await server.stop(), 0);
 });
 
@@ -103,7 +113,10 @@ test('SIGKILL at random moments under confirmed publishing loses no confirmed me
 
 /** The last .log segment of a data directory. */
 function lastSegment(dataDir) {
-  const segs = fs.readdirSync(dataDir).filter((f) => f.endsWith('.log')).sort();
+  const segs = fs
+    .readdirSync(dataDir)
+    .filter((f) => f.endsWith('.log'))
+    .sort();
   return path.join(dataDir, segs.at(-1));
 }
 

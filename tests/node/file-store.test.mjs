@@ -87,7 +87,7 @@ test('truncate cuts a damaged tail, including later segments, and appends contin
   await again.close();
 });
 
-test('a directory in use by a live process is refused; a dead one\'s lock is taken over', async () => {
+test("a directory in use by a live process is refused; a dead one's lock is taken over", async () => {
   const dir = tmp();
   const store = await FileStore.open(dir);
   fs.writeFileSync(path.join(dir, 'LOCK'), `${process.ppid}\n`);

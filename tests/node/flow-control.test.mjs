@@ -82,7 +82,12 @@ test('the alarm blocks above the watermark and unblocks below it, logging each c
     return { unref() {} };
   };
   try {
-    const stop = memoryAlarm(broker, { bytes: 64 * MiB }, (lvl, msg) => logged.push(msg), () => held);
+    const stop = memoryAlarm(
+      broker,
+      { bytes: 64 * MiB },
+      (lvl, msg) => logged.push(msg),
+      () => held,
+    );
     tick();
     held = 100 * MiB;
     tick();

@@ -27,7 +27,11 @@ after(async () => {
 
 const get = async (path) => {
   const res = await fetch(server.http + path);
-  return { status: res.status, type: res.headers.get('content-type'), body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text() };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text(),
+  };
 };
 
 test('/api/overview: product, listeners and totals', async () => {
@@ -36,7 +40,10 @@ test('/api/overview: product, listeners and totals', async () => {
   assert.equal(body.product_name, 'Warren');
   assert.deepEqual(
     body.listeners.map((l) => [l.protocol, l.port]),
-    [['amqp', server.amqpPort], ['http', server.httpPort]],
+    [
+      ['amqp', server.amqpPort],
+      ['http', server.httpPort],
+    ],
   );
   assert.equal(body.object_totals.connections, 1);
   assert.ok(body.object_totals.queues >= 1);
@@ -52,7 +59,10 @@ test('/api/queues and /api/queues/{vhost}/{name}', async () => {
   assert.equal(q.messages_ready, 3);
   assert.equal(q.messages_unacknowledged, 0);
   assert.deepEqual((await get('/api/queues/%2F/api.q')).body, q);
-  assert.deepEqual((await get('/api/queues/%2F')).body.map((x) => x.name), all.body.map((x) => x.name));
+  assert.deepEqual(
+    (await get('/api/queues/%2F')).body.map((x) => x.name),
+    all.body.map((x) => x.name),
+  );
   const missing = await get('/api/queues/%2F/nope');
   assert.equal(missing.status, 404);
   assert.equal(missing.body.error, 'Object Not Found');
@@ -60,7 +70,10 @@ test('/api/queues and /api/queues/{vhost}/{name}', async () => {
 
 test('/api/exchanges and /api/bindings', async () => {
   const xs = (await get('/api/exchanges')).body;
-  assert.deepEqual(xs.find((x) => x.name === 'amq.direct'), { name: 'amq.direct', vhost: '/', type: 'direct', durable: true });
+  assert.deepEqual(
+    xs.find((x) => x.name === 'amq.direct'),
+    { name: 'amq.direct', vhost: '/', type: 'direct', durable: true },
+  );
   assert.equal((await get('/api/exchanges/%2F/api.x')).body.type, 'topic');
   const bindings = (await get('/api/bindings')).body;
   assert.ok(bindings.some((b) => b.source === 'api.x' && b.destination === 'api.q' && b.routing_key === 'a.#'));
@@ -96,7 +109,7 @@ test('the API is read-only; unknown paths are 404', async () => {
   assert.equal((await get('/api/nothing')).status, 404);
 });
 
-test('/api/events streams a snapshot, then the engine\'s events as they happen', async () => {
+test("/api/events streams a snapshot, then the engine's events as they happen", async () => {
   const controller = new AbortController();
   const res = await fetch(`${server.http}/api/events`, { signal: controller.signal });
   assert.equal(res.headers.get('content-type'), 'text/event-stream');

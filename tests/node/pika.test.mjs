@@ -19,7 +19,9 @@ after(async () => {
 
 /** Starts a python script; `waitFor(re)` resolves on matching output. */
 function python(name, ...args) {
-  const child = spawn('python3', [script(name), String(server.amqpPort), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('python3', [script(name), String(server.amqpPort), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const waiters = new Set();
   const onData = (d) => {

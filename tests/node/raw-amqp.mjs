@@ -19,10 +19,12 @@ export function frame(type, channel, payload, end = 0xce) {
   return Buffer.concat([Buffer.from([type]), u16(channel), u32(payload.length), payload, Buffer.from([end])]);
 }
 
-export const method = (channel, classId, methodId, ...args) => frame(1, channel, Buffer.concat([u16(classId), u16(methodId), ...args]));
+export const method = (channel, classId, methodId, ...args) =>
+  frame(1, channel, Buffer.concat([u16(classId), u16(methodId), ...args]));
 
 export const frames = {
-  startOk: () => method(0, 10, 11, u32(0), shortstr('PLAIN'), longstr(Buffer.from('\0guest\0guest')), shortstr('en_US')),
+  startOk: () =>
+    method(0, 10, 11, u32(0), shortstr('PLAIN'), longstr(Buffer.from('\0guest\0guest')), shortstr('en_US')),
   tuneOk: () => method(0, 10, 31, u16(2047), u32(131072), u16(0)),
   open: (vhost = '/') => method(0, 10, 40, shortstr(vhost), shortstr(''), Buffer.from([0])),
   channelOpen: (ch) => method(ch, 20, 10, shortstr('')),
@@ -78,7 +80,11 @@ export async function rawConnection(port) {
         } else if (closed) {
           waiters.delete(check);
           clearTimeout(timer);
-          reject(new Error(`socket closed; received ${JSON.stringify(received.map((r) => [r.type, r.classId, r.methodId]))}`));
+          reject(
+            new Error(
+              `socket closed; received ${JSON.stringify(received.map((r) => [r.type, r.classId, r.methodId]))}`,
+            ),
+          );
         }
       };
       const timer = setTimeout(() => {

@@ -18,7 +18,15 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * so far (`log()`), `waitFor(re)` and `stop(signal)` which resolves with the
  * exit code.
  */
-export async function startServer({ args = [], dataDir, env = {}, timeoutMs = 20000, detached = false, command = bin, cwd = root } = {}) {
+export async function startServer({
+  args = [],
+  dataDir,
+  env = {},
+  timeoutMs = 20000,
+  detached = false,
+  command = bin,
+  cwd = root,
+} = {}) {
   const store = dataDir ? ['--data-dir', dataDir] : ['--memory'];
   const child = spawn(process.execPath, [command, 'serve', '--port', '0', '--http-port', '0', ...store, ...args], {
     cwd,
@@ -54,12 +62,14 @@ export async function startServer({ args = [], dataDir, env = {}, timeoutMs = 20
         waiters.delete(check);
       };
       waiters.add(check);
-      exited.then(() => setImmediate(() => {
-        if (waiters.has(check)) {
-          done();
-          reject(new Error(`server exited before ${re}; output:\n${out}`));
-        }
-      }));
+      exited.then(() =>
+        setImmediate(() => {
+          if (waiters.has(check)) {
+            done();
+            reject(new Error(`server exited before ${re}; output:\n${out}`));
+          }
+        }),
+      );
       check();
     });
   }

@@ -12,10 +12,22 @@ test('npm pack ships the JS, the glue and the wasm, and Node imports it', { time
   const [dir, remove] = tempDir('warren-pack-');
   t.after(remove);
   const { tarball, files } = pack(dir);
-  for (const f of ['package.json', 'js/index.js', 'js/index.d.ts', 'js/entry-node.js', 'js/entry-browser.js', 'js/entry-worker.js', 'pkg/warren.js', 'pkg/warren_bg.wasm']) {
+  for (const f of [
+    'package.json',
+    'js/index.js',
+    'js/index.d.ts',
+    'js/entry-node.js',
+    'js/entry-browser.js',
+    'js/entry-worker.js',
+    'pkg/warren.js',
+    'pkg/warren_bg.wasm',
+  ]) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
-  assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('tests/') || f.startsWith('target/')), 'no sources or tests');
+  assert.ok(
+    !files.some((f) => f.startsWith('src/') || f.startsWith('tests/') || f.startsWith('target/')),
+    'no sources or tests',
+  );
 
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);

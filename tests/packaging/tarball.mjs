@@ -26,7 +26,9 @@ export function pack(dir) {
 /** Writes package.json with `dependencies` into `dir` and installs them. */
 export function install(dir, dependencies) {
   const manifest = path.join(dir, 'package.json');
-  const pkg = fs.existsSync(manifest) ? JSON.parse(fs.readFileSync(manifest, 'utf8')) : { private: true, type: 'module' };
+  const pkg = fs.existsSync(manifest)
+    ? JSON.parse(fs.readFileSync(manifest, 'utf8'))
+    : { private: true, type: 'module' };
   pkg.dependencies = { ...pkg.dependencies, ...dependencies };
   fs.writeFileSync(manifest, JSON.stringify(pkg, null, 2));
   npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir);

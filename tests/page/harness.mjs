@@ -35,7 +35,10 @@ export function serveStatic() {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-cache',
+    });
     fs.createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
@@ -90,7 +93,10 @@ export async function launch({ serviceWorkers = 'block' } = {}) {
 /** Opens `hash` and waits until the lesson (or view) has its broker running. */
 export async function open(page, base, hash) {
   await page.goto(`${base}#${hash}`);
-  await page.waitForFunction((h) => document.documentElement.dataset.ready === 'true' && location.hash === `#${h}`, hash);
+  await page.waitForFunction(
+    (h) => document.documentElement.dataset.ready === 'true' && location.hash === `#${h}`,
+    hash,
+  );
 }
 
 export async function screenshot(page, name) {
@@ -142,6 +148,10 @@ export async function waitToken(page, state, { redelivered } = {}) {
 
 /** The "what you should see" items still not seen, after giving the checks (run a few times a second) time to tick. */
 export async function unseen(page) {
-  await page.waitForFunction(() => !document.querySelector('#see-list li[data-ok="false"]'), null, { timeout: 3000 }).catch(() => {});
-  return (await page.locator('#see-list li[data-ok="false"]').allInnerTexts()).map((t) => t.replace(/^○\s*not yet:\s*/, ''));
+  await page
+    .waitForFunction(() => !document.querySelector('#see-list li[data-ok="false"]'), null, { timeout: 3000 })
+    .catch(() => {});
+  return (await page.locator('#see-list li[data-ok="false"]').allInnerTexts()).map((t) =>
+    t.replace(/^○\s*not yet:\s*/, ''),
+  );
 }

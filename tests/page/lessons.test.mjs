@@ -46,7 +46,9 @@ async function shots(page, name) {
   await page.setViewportSize({ width: 375, height: 800 });
   await page.waitForTimeout(450);
   await screenshot(page, `${name}-375`);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   assert.ok(overflow <= 0, `the page scrolls sideways at 375px by ${overflow}px`);
   await page.setViewportSize({ width: 1280, height: 800 });
 }
@@ -57,11 +59,13 @@ function noErrors() {
 
 /** Whether the lesson's n-th "what you should see" item is ticked (checks run a few times a second). */
 const seen = (page, n) =>
-  page
-    .waitForSelector(`#see-list li:nth-child(${n})[data-ok="true"]`, { timeout: 3000 })
-    .then(() => true, () => false);
+  page.waitForSelector(`#see-list li:nth-child(${n})[data-ok="true"]`, { timeout: 3000 }).then(
+    () => true,
+    () => false,
+  );
 
-const setting = (page, key, value) => page.locator(`[data-setting="${key}"]${value === undefined ? '' : `[value="${value}"]`}`);
+const setting = (page, key, value) =>
+  page.locator(`[data-setting="${key}"]${value === undefined ? '' : `[value="${value}"]`}`);
 
 describe('lessons', () => {
   test('1: manual ack: a crash brings the message back redelivered; automatic ack loses it', async () => {
@@ -69,7 +73,9 @@ describe('lessons', () => {
     await action(page, 'publish');
     await waitToken(page, 'processing');
     await whilePaused(page, () => action(page, 'crash'));
-    await waitToken(page, 'ready', { redelivered: true }).catch(() => waitToken(page, 'processing', { redelivered: true }));
+    await waitToken(page, 'ready', { redelivered: true }).catch(() =>
+      waitToken(page, 'processing', { redelivered: true }),
+    );
     await waitCounter(page, 'redelivered', 1);
     await waitCounter(page, 'acked', 1);
     assert.equal(await counter(page, 'redelivered'), 1);
@@ -154,7 +160,8 @@ describe('lessons', () => {
   test('4: ack and nack of tag 5, with and without multiple', async () => {
     const page = await lesson(4, 1);
     const tags = page.locator('[data-panel="unacked"] ul.tags');
-    const waitTags = (want) => page.waitForFunction((w) => document.querySelector('[data-panel="unacked"] ul.tags')?.dataset.tags === w, want);
+    const waitTags = (want) =>
+      page.waitForFunction((w) => document.querySelector('[data-panel="unacked"] ul.tags')?.dataset.tags === w, want);
     await waitTags('2,3,4,5');
     await action(page, 'ack');
     await waitTags('2,3,4');
@@ -221,7 +228,10 @@ describe('lessons', () => {
     await action(page, 'restart');
     const after = page.locator('[data-after-restart]');
     await after.waitFor();
-    assert.match(await after.innerText(), /orders has 6 message\(s\) \(6 were persistent and confirmed\); cache is gone/);
+    assert.match(
+      await after.innerText(),
+      /orders has 6 message\(s\) \(6 were persistent and confirmed\); cache is gone/,
+    );
     assert.deepEqual(await unseen(page), []);
     await shots(page, 'lesson-6-confirms');
     await page.close();
@@ -231,7 +241,11 @@ describe('lessons', () => {
   test('7: a redelivery double-applies; remembering ids or x-message-deduplication prevents it', async () => {
     const page = await lesson(7);
     const balance = async (want) => {
-      await page.waitForFunction((w) => document.querySelector('[data-balance]')?.dataset.balance === String(w), want, { timeout: 3000 }).catch(() => {});
+      await page
+        .waitForFunction((w) => document.querySelector('[data-balance]')?.dataset.balance === String(w), want, {
+          timeout: 3000,
+        })
+        .catch(() => {});
       return Number(await page.locator('[data-balance]').getAttribute('data-balance'));
     };
     await action(page, 'arm-crash');
@@ -268,7 +282,9 @@ describe('lessons', () => {
     const page = await lesson(8);
     await action(page, 'publish');
     await waitCounter(page, 'redelivered', 1);
-    await page.waitForFunction(() => /unknown delivery tag/i.test(document.querySelector('[data-panel="worker"]')?.textContent ?? ''));
+    await page.waitForFunction(() =>
+      /unknown delivery tag/i.test(document.querySelector('[data-panel="worker"]')?.textContent ?? ''),
+    );
     assert.equal(await counter(page, 'acked'), 0);
     assert.deepEqual(await unseen(page), []);
     await shots(page, 'lesson-8-timeout');

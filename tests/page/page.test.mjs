@@ -28,7 +28,7 @@ function noErrors() {
 const clockText = (page) => page.locator('.time-controls .clock').textContent();
 
 describe('page', () => {
-  test('index.html preloads exactly the page\'s modules', () => {
+  test("index.html preloads exactly the page's modules", () => {
     const www = path.join(root, 'www');
     const html = fs.readFileSync(path.join(www, 'index.html'), 'utf8');
     const preloaded = [...html.matchAll(/rel="modulepreload" href="([^"]+)"/g)].map((m) => m[1]).sort();
@@ -47,7 +47,9 @@ describe('page', () => {
     await open(page, server.url, 'lesson-1');
     const ms = Date.now() - t0;
     const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].toJSON());
-    console.log(`# page ready in ${ms} ms (DOMContentLoaded ${nav.domContentLoadedEventEnd.toFixed(0)} ms, load ${nav.loadEventEnd.toFixed(0)} ms)`);
+    console.log(
+      `# page ready in ${ms} ms (DOMContentLoaded ${nav.domContentLoadedEventEnd.toFixed(0)} ms, load ${nav.loadEventEnd.toFixed(0)} ms)`,
+    );
     // The target is under a second; the bound here only catches a gross regression on a busy machine.
     assert.ok(ms < 5000, `ready after ${ms} ms`);
     await page.close();
@@ -99,7 +101,11 @@ describe('page', () => {
           .map((e) => e.outerHTML.slice(0, 80)),
       );
       assert.deepEqual(unlabelled, [], `${hash}: controls without a label`);
-      const nameless = await page.evaluate(() => [...document.querySelectorAll('button')].filter((b) => !b.textContent.trim() && !b.getAttribute('aria-label')).length);
+      const nameless = await page.evaluate(
+        () =>
+          [...document.querySelectorAll('button')].filter((b) => !b.textContent.trim() && !b.getAttribute('aria-label'))
+            .length,
+      );
       assert.equal(nameless, 0, `${hash}: buttons without a name`);
     }
     await open(page, server.url, 'lesson-1');
@@ -146,11 +152,17 @@ describe('page', () => {
     await other.close();
 
     await page.selectOption('#preset', '2,000 messages a second');
-    await page.waitForFunction(() => Number(document.querySelector('[data-counter="published"] .n').textContent) > 2000, null, { timeout: 20000 });
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-counter="published"] .n').textContent) > 2000,
+      null,
+      { timeout: 20000 },
+    );
     await page.setViewportSize({ width: 375, height: 800 });
     await page.waitForTimeout(300);
     await screenshot(page, 'playground-375');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     assert.ok(overflow <= 0, `the playground scrolls sideways at 375px by ${overflow}px`);
     await page.close();
     noErrors();
@@ -164,7 +176,9 @@ describe('page', () => {
       await page.evaluate(() => navigator.serviceWorker.ready);
       // Once the worker controls the page, a reload passes every file through its cache.
       await page.reload();
-      await page.waitForFunction(() => document.documentElement.dataset.ready === 'true' && navigator.serviceWorker.controller);
+      await page.waitForFunction(
+        () => document.documentElement.dataset.ready === 'true' && navigator.serviceWorker.controller,
+      );
       await online.context.setOffline(true);
       await page.reload();
       await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');

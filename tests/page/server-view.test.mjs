@@ -13,9 +13,23 @@ let browser;
 
 /** Starts `warren-mq serve` on free ports; resolves with its page and AMQP URLs. */
 function startServer() {
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'warren-mq.js'), 'serve', '--port', '0', '--http-port', '0', '--memory', '--host', '127.0.0.1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, 'bin', 'warren-mq.js'),
+      'serve',
+      '--port',
+      '0',
+      '--http-port',
+      '0',
+      '--memory',
+      '--host',
+      '127.0.0.1',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`warren-mq serve did not start:\n${out}`)), 20000);

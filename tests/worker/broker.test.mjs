@@ -31,10 +31,13 @@ test('declare, publish with confirms, consume with manual acks', async () => {
   });
   assert.deepEqual(got, bodies);
   await c.close();
-  const q = await until(async () => {
-    const q = counts(await rt.debug(), 'tasks');
-    return q.ready === 0 && q.unacked === 0 && q;
-  }, { what: 'the acks to settle' });
+  const q = await until(
+    async () => {
+      const q = counts(await rt.debug(), 'tasks');
+      return q.ready === 0 && q.unacked === 0 && q;
+    },
+    { what: 'the acks to settle' },
+  );
   assert.equal(q.consumers, 0);
 });
 

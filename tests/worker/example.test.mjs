@@ -20,7 +20,11 @@ function wranglerDev(persistDir, ms = 60000) {
   const child = spawn(
     path.join(root, 'node_modules/.bin/wrangler'),
     ['dev', '--ip', '127.0.0.1', '--port', '0', '--persist-to', persistDir, '--show-interactive-dev-session=false'],
-    { cwd: path.join(root, 'examples/cloudflare'), env: { ...process.env, ...QUIET }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: path.join(root, 'examples/cloudflare'),
+      env: { ...process.env, ...QUIET },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const stop = async () => {
@@ -58,7 +62,12 @@ test('the example project runs under wrangler dev: page and AMQP over /ws/amqp',
     const wasm = await fetch(`${dev.url}/pkg/warren_bg.wasm`);
     assert.equal(wasm.status, 200);
     await wasm.arrayBuffer();
-    const c = new AMQPWebSocketClient({ url: `${dev.url.replace('http', 'ws')}/ws/amqp`, vhost: '/', username: 'guest', password: 'guest' });
+    const c = new AMQPWebSocketClient({
+      url: `${dev.url.replace('http', 'ws')}/ws/amqp`,
+      vhost: '/',
+      username: 'guest',
+      password: 'guest',
+    });
     await c.connect();
     const ch = await c.channel();
     await ch.confirmSelect();

@@ -46,7 +46,13 @@ export function options({ persistDir, vars = {}, assets = true }) {
     // page, laid out as examples/cloudflare deploys it.
     // (Locally the asset router sits in front and negotiates permessage-deflate:
     // `assets: false` with directWs() measures the Worker alone.)
-    assets: !assets ? undefined : { directory: (assetsDir ??= buildAssets(tmpDir('warren-assets-'))), binding: 'ASSETS', routerConfig: { has_user_worker: true } },
+    assets: !assets
+      ? undefined
+      : {
+          directory: (assetsDir ??= buildAssets(tmpDir('warren-assets-'))),
+          binding: 'ASSETS',
+          routerConfig: { has_user_worker: true },
+        },
     bindings: { WARREN_DEBUG: '1', ...vars },
     // The Worker on a socket of its own, without Miniflare's entry worker in
     // front (which negotiates permessage-deflate whatever the flags say).

@@ -21,11 +21,24 @@ export default {
     sent before the work was done) whose consumer crashed before finishing. The broker cannot see this:
     only the consumer knows its work was not done. This page knows because it runs the consumers.</p>`,
   controls: [
-    { choice: 'Acknowledgment mode', id: 'ack', options: [['manual', 'Manual: ack after processing'], ['auto', 'Automatic (noAck)']] },
+    {
+      choice: 'Acknowledgment mode',
+      id: 'ack',
+      options: [
+        ['manual', 'Manual: ack after processing'],
+        ['auto', 'Automatic (noAck)'],
+      ],
+    },
     {
       group: [
         { button: 'Publish a message', id: 'publish', run: (ctx) => ctx.producer.publish() },
-        { button: 'Crash now', id: 'crash', kind: 'danger', run: (ctx) => ctx.consumer.crash(), enabled: (ctx) => ctx.consumer.status === 'running' },
+        {
+          button: 'Crash now',
+          id: 'crash',
+          kind: 'danger',
+          run: (ctx) => ctx.consumer.crash(),
+          enabled: (ctx) => ctx.consumer.status === 'running',
+        },
       ],
     },
   ],
@@ -35,14 +48,29 @@ export default {
   checks(ctx) {
     if (ctx.settings.ack === 'manual') {
       return [
-        { text: 'The message goes to <em>worker</em>: a square token with its delivery tag, processing ⚙.', ok: () => counter(ctx, 'delivered') >= 1 },
-        { text: 'After <em>Crash now</em> it is back in the queue, marked <strong>R</strong> (redelivered), and <strong>redelivered = 1</strong>.', ok: () => counter(ctx, 'redelivered') >= 1 },
-        { text: 'The restarted worker processes and acks it: <strong>lost = 0</strong>.', ok: () => counter(ctx, 'redelivered') >= 1 && counter(ctx, 'acked') >= 1 && counter(ctx, 'lost') === 0 },
+        {
+          text: 'The message goes to <em>worker</em>: a square token with its delivery tag, processing ⚙.',
+          ok: () => counter(ctx, 'delivered') >= 1,
+        },
+        {
+          text: 'After <em>Crash now</em> it is back in the queue, marked <strong>R</strong> (redelivered), and <strong>redelivered = 1</strong>.',
+          ok: () => counter(ctx, 'redelivered') >= 1,
+        },
+        {
+          text: 'The restarted worker processes and acks it: <strong>lost = 0</strong>.',
+          ok: () => counter(ctx, 'redelivered') >= 1 && counter(ctx, 'acked') >= 1 && counter(ctx, 'lost') === 0,
+        },
       ];
     }
     return [
-      { text: 'The message goes to <em>worker</em> with automatic ack: the broker has already forgotten it.', ok: () => counter(ctx, 'delivered') >= 1 },
-      { text: 'After <em>Crash now</em> nothing comes back: <strong>lost = 1</strong>, redelivered = 0.', ok: () => counter(ctx, 'lost') >= 1 && counter(ctx, 'redelivered') === 0 },
+      {
+        text: 'The message goes to <em>worker</em> with automatic ack: the broker has already forgotten it.',
+        ok: () => counter(ctx, 'delivered') >= 1,
+      },
+      {
+        text: 'After <em>Crash now</em> nothing comes back: <strong>lost = 1</strong>, redelivered = 0.',
+        ok: () => counter(ctx, 'lost') >= 1 && counter(ctx, 'redelivered') === 0,
+      },
     ];
   },
   code(ctx) {
@@ -53,7 +81,7 @@ await ch.prefetch(1)
 
 await ch.basicConsume('work', { noAck: ${!manual} }, async (msg) => {
   await process(msg.bodyString())  // takes a while; a crash here...
-${manual ? "  await msg.ack()                  // ...means no ack: the broker redelivers it\n" : '  // ...loses the message: the broker forgot it when it sent it\n'}})
+${manual ? '  await msg.ack()                  // ...means no ack: the broker redelivers it\n' : '  // ...loses the message: the broker forgot it when it sent it\n'}})
 
 await ch.basicPublish('', 'work', 'm1')`,
       py: `${PY_HEAD}ch.queue_declare('work', durable=True)

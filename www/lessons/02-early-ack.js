@@ -18,11 +18,24 @@ export default {
     (the token shows ⚙✓: processing, ack already sent). Then choose <em>ack after processing</em> and
     repeat: the same crash now costs nothing but a redelivery.</p>`,
   controls: [
-    { choice: 'When worker acks', id: 'ack', options: [['early', 'On receipt, before processing'], ['manual', 'After processing']] },
+    {
+      choice: 'When worker acks',
+      id: 'ack',
+      options: [
+        ['early', 'On receipt, before processing'],
+        ['manual', 'After processing'],
+      ],
+    },
     {
       group: [
         { button: 'Publish a message', id: 'publish', run: (ctx) => ctx.producer.publish() },
-        { button: 'Crash now', id: 'crash', kind: 'danger', run: (ctx) => ctx.consumer.crash(), enabled: (ctx) => ctx.consumer.status === 'running' },
+        {
+          button: 'Crash now',
+          id: 'crash',
+          kind: 'danger',
+          run: (ctx) => ctx.consumer.crash(),
+          enabled: (ctx) => ctx.consumer.status === 'running',
+        },
       ],
     },
   ],
@@ -32,13 +45,25 @@ export default {
   checks(ctx) {
     if (ctx.settings.ack === 'early') {
       return [
-        { text: 'The ack goes out on receipt: <strong>acked = 1</strong> while the message is still processing (⚙✓).', ok: () => counter(ctx, 'acked') >= 1 },
-        { text: 'After <em>Crash now</em>: <strong>lost = 1</strong>, redelivered = 0. The broker kept its promise; the consumer broke its own.', ok: () => counter(ctx, 'lost') >= 1 && counter(ctx, 'redelivered') === 0 },
+        {
+          text: 'The ack goes out on receipt: <strong>acked = 1</strong> while the message is still processing (⚙✓).',
+          ok: () => counter(ctx, 'acked') >= 1,
+        },
+        {
+          text: 'After <em>Crash now</em>: <strong>lost = 1</strong>, redelivered = 0. The broker kept its promise; the consumer broke its own.',
+          ok: () => counter(ctx, 'lost') >= 1 && counter(ctx, 'redelivered') === 0,
+        },
       ];
     }
     return [
-      { text: 'After <em>Crash now</em> the unacked message comes back: <strong>redelivered = 1</strong>.', ok: () => counter(ctx, 'redelivered') >= 1 },
-      { text: 'It is processed, then acked once: <strong>acked = 1, lost = 0</strong>.', ok: () => counter(ctx, 'redelivered') >= 1 && counter(ctx, 'acked') >= 1 && counter(ctx, 'lost') === 0 },
+      {
+        text: 'After <em>Crash now</em> the unacked message comes back: <strong>redelivered = 1</strong>.',
+        ok: () => counter(ctx, 'redelivered') >= 1,
+      },
+      {
+        text: 'It is processed, then acked once: <strong>acked = 1, lost = 0</strong>.',
+        ok: () => counter(ctx, 'redelivered') >= 1 && counter(ctx, 'acked') >= 1 && counter(ctx, 'lost') === 0,
+      },
     ];
   },
   code(ctx) {
@@ -48,11 +73,11 @@ export default {
 await ch.prefetch(1)
 
 await ch.basicConsume('work', { noAck: false }, async (msg) => {
-${early ? "  await msg.ack()                  // \"done!\" (it is not)\n  await process(msg.bodyString())  // a crash here loses the message\n" : "  await process(msg.bodyString())  // a crash here: redelivered\n  await msg.ack()                  // done, truly\n"}})`,
+${early ? '  await msg.ack()                  // "done!" (it is not)\n  await process(msg.bodyString())  // a crash here loses the message\n' : '  await process(msg.bodyString())  // a crash here: redelivered\n  await msg.ack()                  // done, truly\n'}})`,
       py: `${PY_HEAD}ch.basic_qos(prefetch_count=1)
 
 def on_message(ch, method, properties, body):
-${early ? "    ch.basic_ack(method.delivery_tag)  # \"done!\" (it is not)\n    process(body)                      # a crash here loses the message\n" : "    process(body)                      # a crash here: redelivered\n    ch.basic_ack(method.delivery_tag)  # done, truly\n"}
+${early ? '    ch.basic_ack(method.delivery_tag)  # "done!" (it is not)\n    process(body)                      # a crash here loses the message\n' : '    process(body)                      # a crash here: redelivered\n    ch.basic_ack(method.delivery_tag)  # done, truly\n'}
 ch.basic_consume('work', on_message, auto_ack=False)
 ch.start_consuming()`,
     };

@@ -32,13 +32,26 @@ export default {
     <p><strong>Try it:</strong> publish a poison message and watch it loop. Then tick the delivery limit
     (the lesson restarts), publish it again and read the dead-letter queue.</p>`,
   controls: [
-    { choice: 'When processing fails, worker sends', id: 'fail', options: Object.entries(FAILS).map(([k, v]) => [k, v.words]) },
+    {
+      choice: 'When processing fails, worker sends',
+      id: 'fail',
+      options: Object.entries(FAILS).map(([k, v]) => [k, v.words]),
+    },
     { toggle: `<code>x-delivery-limit = ${LIMIT}</code> on queue work`, id: 'limit' },
     { toggle: '<code>x-dead-letter-exchange = dlx</code> on queue work (dlx → queue dead)', id: 'dlx' },
     {
       group: [
-        { button: 'Publish a good message', id: 'publish-good', run: (ctx) => ctx.producer.publish(`order-${++ctx.state.n}`) },
-        { button: 'Publish a poison message', id: 'publish-poison', kind: 'warn', run: (ctx) => ctx.producer.publish('poison', { messageId: 'poison' }) },
+        {
+          button: 'Publish a good message',
+          id: 'publish-good',
+          run: (ctx) => ctx.producer.publish(`order-${++ctx.state.n}`),
+        },
+        {
+          button: 'Publish a poison message',
+          id: 'publish-poison',
+          kind: 'warn',
+          run: (ctx) => ctx.producer.publish('poison', { messageId: 'poison' }),
+        },
         { button: 'Read the dead-letter queue', id: 'read-dead', run: readDead, enabled: (ctx) => ctx.settings.dlx },
       ],
     },
@@ -81,7 +94,12 @@ export default {
         prefetch: 1,
         processMs: 800,
         onReceive: (d) => {
-          ctx.state.last = { body: d.m.bodyString(), tag: d.tag, redelivered: d.m.redelivered, headers: d.m.properties.headers };
+          ctx.state.last = {
+            body: d.m.bodyString(),
+            tag: d.tag,
+            redelivered: d.m.redelivered,
+            headers: d.m.properties.headers,
+          };
         },
         onProcessed: (d, c) => {
           if (d.m.bodyString() === 'poison') c.settle(d, fail.how, { requeue: fail.requeue });
@@ -93,19 +111,38 @@ export default {
   checks(ctx) {
     const { settings } = ctx;
     const requeue = FAILS[settings.fail].requeue;
-    const died = (reason) => [...ctx.world.model.messages.values()].some((m) => m.deaths.some((d) => d.reason === reason));
+    const died = (reason) =>
+      [...ctx.world.model.messages.values()].some((m) => m.deaths.some((d) => d.reason === reason));
     const list = [];
     if (requeue) {
-      list.push({ text: 'The poison message is requeued and delivered again and again (watch <code>x-delivery-count</code> grow).', ok: () => counter(ctx, 'redelivered') >= 2 });
+      list.push({
+        text: 'The poison message is requeued and delivered again and again (watch <code>x-delivery-count</code> grow).',
+        ok: () => counter(ctx, 'redelivered') >= 2,
+      });
     } else {
-      list.push({ text: 'Rejected without requeue, the poison message leaves the queue at once' + (settings.dlx ? ': dead-lettered with reason <code>rejected</code>.' : ' and is dropped.'), ok: () => (settings.dlx ? died('rejected') : counter(ctx, 'dropped') >= 1) });
+      list.push({
+        text:
+          'Rejected without requeue, the poison message leaves the queue at once' +
+          (settings.dlx ? ': dead-lettered with reason <code>rejected</code>.' : ' and is dropped.'),
+        ok: () => (settings.dlx ? died('rejected') : counter(ctx, 'dropped') >= 1),
+      });
     }
     if (requeue && settings.limit) {
-      list.push({ text: `With <code>x-delivery-limit = ${LIMIT}</code> it is delivered ${LIMIT + 1} times, then ${settings.dlx ? 'dead-lettered (reason <code>delivery_limit</code>)' : 'dropped'}.`, ok: () => (settings.dlx ? died('delivery_limit') : counter(ctx, 'dropped') >= 1) });
+      list.push({
+        text: `With <code>x-delivery-limit = ${LIMIT}</code> it is delivered ${LIMIT + 1} times, then ${settings.dlx ? 'dead-lettered (reason <code>delivery_limit</code>)' : 'dropped'}.`,
+        ok: () => (settings.dlx ? died('delivery_limit') : counter(ctx, 'dropped') >= 1),
+      });
     }
-    if (requeue && !settings.limit) list.push({ text: 'Nothing stops it. Tick the delivery limit to end the loop.', ok: () => counter(ctx, 'redelivered') >= 4 });
+    if (requeue && !settings.limit)
+      list.push({
+        text: 'Nothing stops it. Tick the delivery limit to end the loop.',
+        ok: () => counter(ctx, 'redelivered') >= 4,
+      });
     if (settings.dlx && (settings.limit || !requeue)) {
-      list.push({ text: '<em>Read the dead-letter queue</em>: <code>x-death</code> names the queue, the reason, a count and the time.', ok: () => Boolean(ctx.state.dead?.headers?.['x-death']) });
+      list.push({
+        text: '<em>Read the dead-letter queue</em>: <code>x-death</code> names the queue, the reason, a count and the time.',
+        ok: () => Boolean(ctx.state.dead?.headers?.['x-death']),
+      });
     }
     return list;
   },
@@ -116,7 +153,10 @@ export default {
     if (settings.limit) args.push(`'x-delivery-limit': ${LIMIT}`);
     if (settings.dlx) args.push("'x-dead-letter-exchange': 'dlx'");
     const jsFail = fail.how === 'nack' ? `msg.nack(${fail.requeue})` : `msg.reject(${fail.requeue})`;
-    const pyFail = fail.how === 'nack' ? `ch.basic_nack(method.delivery_tag, requeue=${fail.requeue ? 'True' : 'False'})` : `ch.basic_reject(method.delivery_tag, requeue=${fail.requeue ? 'True' : 'False'})`;
+    const pyFail =
+      fail.how === 'nack'
+        ? `ch.basic_nack(method.delivery_tag, requeue=${fail.requeue ? 'True' : 'False'})`
+        : `ch.basic_reject(method.delivery_tag, requeue=${fail.requeue ? 'True' : 'False'})`;
     return {
       js: `${JS_HEAD}${settings.dlx ? "await ch.exchangeDeclare('dlx', 'fanout', { durable: true })\nawait ch.queueDeclare('dead', { durable: true })\nawait ch.queueBind('dead', 'dlx', '')\n" : ''}await ch.queueDeclare('work', { durable: true }, { ${args.join(', ')} })
 

@@ -90,12 +90,32 @@ export default {
     ctx.afterAttach = () => publish(ctx, 5);
   },
   checks(ctx) {
-    const seen = (how, multiple, after) => ctx.state.log.some((l) => l.how === how && l.multiple === multiple && !l.error && (after === undefined || String(l.after) === String(after)));
+    const seen = (how, multiple, after) =>
+      ctx.state.log.some(
+        (l) =>
+          l.how === how &&
+          l.multiple === multiple &&
+          !l.error &&
+          (after === undefined || String(l.after) === String(after)),
+      );
     return [
-      { text: 'At the start, tags <strong>2, 3, 4, 5</strong> are unacknowledged (tag 1 was acked).', ok: () => counter(ctx, 'acked') >= 1 && (ctx.state.log[0]?.before ?? unackedTags(ctx)).join() === '2,3,4,5' },
-      { text: '<code>basic.ack 5</code> without multiple: tags <strong>2, 3, 4</strong> stay unacknowledged.', ok: () => ctx.state.log.some((l) => l.how === 'ack' && l.tag === 5 && !l.multiple && l.after.join() === '2,3,4') },
-      { text: '<code>basic.ack 5</code> with multiple: tags 2 to 5 are all acked, <strong>none</strong> stays.', ok: () => ctx.state.log.some((l) => l.how === 'ack' && l.tag === 5 && l.multiple && l.after.length === 0) },
-      { text: '<code>basic.nack 5</code> with multiple and requeue: 2 to 5 come back <strong>R</strong> with new tags (6 to 9).', ok: () => seen('nack', true) && counter(ctx, 'redelivered') >= 4 },
+      {
+        text: 'At the start, tags <strong>2, 3, 4, 5</strong> are unacknowledged (tag 1 was acked).',
+        ok: () => counter(ctx, 'acked') >= 1 && (ctx.state.log[0]?.before ?? unackedTags(ctx)).join() === '2,3,4,5',
+      },
+      {
+        text: '<code>basic.ack 5</code> without multiple: tags <strong>2, 3, 4</strong> stay unacknowledged.',
+        ok: () =>
+          ctx.state.log.some((l) => l.how === 'ack' && l.tag === 5 && !l.multiple && l.after.join() === '2,3,4'),
+      },
+      {
+        text: '<code>basic.ack 5</code> with multiple: tags 2 to 5 are all acked, <strong>none</strong> stays.',
+        ok: () => ctx.state.log.some((l) => l.how === 'ack' && l.tag === 5 && l.multiple && l.after.length === 0),
+      },
+      {
+        text: '<code>basic.nack 5</code> with multiple and requeue: 2 to 5 come back <strong>R</strong> with new tags (6 to 9).',
+        ok: () => seen('nack', true) && counter(ctx, 'redelivered') >= 4,
+      },
     ];
   },
   code(ctx) {

@@ -23,8 +23,20 @@ export default {
     { number: 'Prefetch count', id: 'prefetch', min: 1, max: 20 },
     {
       group: [
-        { button: 'Publish 10 messages', id: 'publish', run: (ctx) => { for (let i = 0; i < 10; i++) ctx.producer.publish(); } },
-        { button: 'Crash now', id: 'crash', kind: 'danger', run: crash, enabled: (ctx) => ctx.consumer.status === 'running' },
+        {
+          button: 'Publish 10 messages',
+          id: 'publish',
+          run: (ctx) => {
+            for (let i = 0; i < 10; i++) ctx.producer.publish();
+          },
+        },
+        {
+          button: 'Crash now',
+          id: 'crash',
+          kind: 'danger',
+          run: crash,
+          enabled: (ctx) => ctx.consumer.status === 'running',
+        },
       ],
     },
     {
@@ -34,7 +46,10 @@ export default {
       render: (ctx) => {
         const held = ctx.consumer.holding().length;
         const ready = ctx.world.model.queues.get('work')?.ready.size ?? 0;
-        const back = ctx.state.crashAt === undefined ? '' : `<p>The crash sent <strong data-returned>${returnedSinceCrash(ctx)}</strong> messages back to the queue.</p>`;
+        const back =
+          ctx.state.crashAt === undefined
+            ? ''
+            : `<p>The crash sent <strong data-returned>${returnedSinceCrash(ctx)}</strong> messages back to the queue.</p>`;
         return `<p>worker holds <strong data-held>${held}</strong> of at most ${ctx.settings.prefetch} (most so far: ${ctx.state.maxHeld}); ${ready} ready in the queue.</p>${back}`;
       },
     },
@@ -54,9 +69,22 @@ export default {
     const p = ctx.settings.prefetch;
     const returned = () => returnedSinceCrash(ctx);
     return [
-      { text: `worker holds at most <strong>${p}</strong> message${p === 1 ? '' : 's'} at a time; the rest wait in the queue.`, ok: () => ctx.state.maxHeld === p },
-      { text: `<em>Crash now</em> with a full window sends those <strong>${p}</strong> back, marked <strong>R</strong>.`, ok: () => ctx.state.crashAt !== undefined && returned() === ctx.state.heldAtCrash && ctx.state.heldAtCrash === p },
-      { text: 'After the restart they are delivered again: <strong>redelivered</strong> counts them.', ok: () => ctx.state.crashAt !== undefined && counter(ctx, 'redelivered') >= ctx.state.heldAtCrash && ctx.state.heldAtCrash > 0 },
+      {
+        text: `worker holds at most <strong>${p}</strong> message${p === 1 ? '' : 's'} at a time; the rest wait in the queue.`,
+        ok: () => ctx.state.maxHeld === p,
+      },
+      {
+        text: `<em>Crash now</em> with a full window sends those <strong>${p}</strong> back, marked <strong>R</strong>.`,
+        ok: () =>
+          ctx.state.crashAt !== undefined && returned() === ctx.state.heldAtCrash && ctx.state.heldAtCrash === p,
+      },
+      {
+        text: 'After the restart they are delivered again: <strong>redelivered</strong> counts them.',
+        ok: () =>
+          ctx.state.crashAt !== undefined &&
+          counter(ctx, 'redelivered') >= ctx.state.heldAtCrash &&
+          ctx.state.heldAtCrash > 0,
+      },
     ];
   },
   code(ctx) {

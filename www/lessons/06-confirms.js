@@ -7,14 +7,32 @@ import { escape } from '../dom.js';
 import { SlowDisk } from '../sim/slow-disk.js';
 import { JS_HEAD, PY_HEAD, counter, workQueue } from './common.js';
 
-const MARK = { waiting: '… waiting', confirmed: '✓ confirmed', nacked: '✗ nacked', 'never confirmed': '✗ never confirmed' };
+const MARK = {
+  waiting: '… waiting',
+  confirmed: '✓ confirmed',
+  nacked: '✗ nacked',
+  'never confirmed': '✗ never confirmed',
+};
 
 /** Publishes one message and records its confirm in the lesson's list. */
 function pub(ctx, what, { routingKey = 'orders', persistent = true, mandatory = false, batch = null } = {}) {
   const { producer, world, state } = ctx;
-  const row = { id: ++state.rows, seq: producer.seq + 1, what, routingKey, persistent, state: 'waiting', at: world.now(), settledAt: null, batch };
+  const row = {
+    id: ++state.rows,
+    seq: producer.seq + 1,
+    what,
+    routingKey,
+    persistent,
+    state: 'waiting',
+    at: world.now(),
+    settledAt: null,
+    batch,
+  };
   state.history.push(row);
-  const p = producer.publish(`${what} ${row.id}`, persistent ? { deliveryMode: 2 } : { deliveryMode: 1 }, { routingKey, mandatory });
+  const p = producer.publish(`${what} ${row.id}`, persistent ? { deliveryMode: 2 } : { deliveryMode: 1 }, {
+    routingKey,
+    mandatory,
+  });
   p.then(
     () => Object.assign(row, { state: 'confirmed', settledAt: world.now() }),
     () => Object.assign(row, { state: world.up ? 'nacked' : 'never confirmed', settledAt: world.now() }),
@@ -71,20 +89,64 @@ export default {
     messages in the durable queue <em>orders</em> that were confirmed survive; transient messages, the
     transient queue <em>cache</em> and writes still under way are gone, and their confirms never come.</p>`,
   controls: [
-    { number: 'Disk write time', id: 'diskMs', min: 0, max: 5000, step: 100, unit: 'ms', change: (ctx, v) => (ctx.world.store.delayMs = v) },
+    {
+      number: 'Disk write time',
+      id: 'diskMs',
+      min: 0,
+      max: 5000,
+      step: 100,
+      unit: 'ms',
+      change: (ctx, v) => (ctx.world.store.delayMs = v),
+    },
     {
       group: [
-        { button: 'Publish and wait for the confirm', id: 'publish-sync', run: publishSync, enabled: (ctx) => !ctx.state.syncBusy && ctx.world.up },
+        {
+          button: 'Publish and wait for the confirm',
+          id: 'publish-sync',
+          run: publishSync,
+          enabled: (ctx) => !ctx.state.syncBusy && ctx.world.up,
+        },
         { button: 'Publish 5 without waiting', id: 'publish-async', run: publishAsync, enabled: (ctx) => ctx.world.up },
-        { button: 'Publish a transient message', id: 'publish-transient', run: (ctx) => pub(ctx, 'transient', { persistent: false }).catch(() => {}), enabled: (ctx) => ctx.world.up },
-        { button: 'Publish to the transient queue cache', id: 'publish-cache', run: (ctx) => pub(ctx, 'cached', { routingKey: 'cache' }).catch(() => {}), enabled: (ctx) => ctx.world.up },
+        {
+          button: 'Publish a transient message',
+          id: 'publish-transient',
+          run: (ctx) => pub(ctx, 'transient', { persistent: false }).catch(() => {}),
+          enabled: (ctx) => ctx.world.up,
+        },
+        {
+          button: 'Publish to the transient queue cache',
+          id: 'publish-cache',
+          run: (ctx) => pub(ctx, 'cached', { routingKey: 'cache' }).catch(() => {}),
+          enabled: (ctx) => ctx.world.up,
+        },
       ],
     },
     {
       group: [
-        { button: 'Publish 3 to small (max 2, reject-publish)', id: 'publish-small', kind: 'warn', run: (ctx) => { for (let i = 0; i < 3; i++) pub(ctx, 'small', { routingKey: 'small', persistent: false }).catch(() => {}); }, enabled: (ctx) => ctx.world.up },
-        { button: 'Publish mandatory, unroutable', id: 'publish-mandatory', kind: 'warn', run: (ctx) => pub(ctx, 'lost letter', { routingKey: 'nowhere', mandatory: true, persistent: false }).catch(() => {}), enabled: (ctx) => ctx.world.up },
-        { button: 'Restart the broker (power cut)', id: 'restart', kind: 'danger', run: restart, enabled: (ctx) => ctx.world.up },
+        {
+          button: 'Publish 3 to small (max 2, reject-publish)',
+          id: 'publish-small',
+          kind: 'warn',
+          run: (ctx) => {
+            for (let i = 0; i < 3; i++) pub(ctx, 'small', { routingKey: 'small', persistent: false }).catch(() => {});
+          },
+          enabled: (ctx) => ctx.world.up,
+        },
+        {
+          button: 'Publish mandatory, unroutable',
+          id: 'publish-mandatory',
+          kind: 'warn',
+          run: (ctx) =>
+            pub(ctx, 'lost letter', { routingKey: 'nowhere', mandatory: true, persistent: false }).catch(() => {}),
+          enabled: (ctx) => ctx.world.up,
+        },
+        {
+          button: 'Restart the broker (power cut)',
+          id: 'restart',
+          kind: 'danger',
+          run: restart,
+          enabled: (ctx) => ctx.world.up,
+        },
       ],
     },
     {
@@ -93,7 +155,9 @@ export default {
       live: true,
       render: (ctx) => {
         const d = ctx.world.store;
-        const w = d.writing ? `writing ${d.writing.bytes} bytes… (until t = ${((d.writing.doneAt - ctx.world.t0) / 1000).toFixed(2)} s)` : 'idle';
+        const w = d.writing
+          ? `writing ${d.writing.bytes} bytes… (until t = ${((d.writing.doneAt - ctx.world.t0) / 1000).toFixed(2)} s)`
+          : 'idle';
         return `<p data-disk="${d.writing ? 'writing' : 'idle'}">${w}. On disk: ${d.size} bytes in ${d.writes} writes.</p>`;
       },
     },
@@ -103,7 +167,10 @@ export default {
       render: (ctx) => {
         const rows = ctx.state.history.slice(-12).reverse();
         if (!rows.length) return '<p class="hint">Nothing published yet.</p>';
-        const tr = rows.map((r) => `<tr data-state="${r.state}"><td>${r.seq}</td><td>${escape(r.what)} → ${escape(r.routingKey)}${r.persistent ? ', persistent' : ''}</td><td>${MARK[r.state]}${r.settledAt !== null ? ` after ${((r.settledAt - r.at) / 1000).toFixed(2)} s` : ''}</td></tr>`);
+        const tr = rows.map(
+          (r) =>
+            `<tr data-state="${r.state}"><td>${r.seq}</td><td>${escape(r.what)} → ${escape(r.routingKey)}${r.persistent ? ', persistent' : ''}</td><td>${MARK[r.state]}${r.settledAt !== null ? ` after ${((r.settledAt - r.at) / 1000).toFixed(2)} s` : ''}</td></tr>`,
+        );
         return `<table class="confirms"><thead><tr><th scope="col">seq</th><th scope="col">message</th><th scope="col">confirm</th></tr></thead><tbody>${tr.join('')}</tbody></table>`;
       },
     },
@@ -111,7 +178,9 @@ export default {
       panel: 'Returned and restarted',
       id: 'returned',
       render: (ctx) => {
-        const ret = ctx.producer.returned.map((r) => `<li>${escape(r.body)}: ${r.replyCode} ${escape(r.replyText)}</li>`).join('');
+        const ret = ctx.producer.returned
+          .map((r) => `<li>${escape(r.body)}: ${r.replyCode} ${escape(r.replyText)}</li>`)
+          .join('');
         const a = ctx.state.afterRestart;
         const after = a
           ? `<p data-after-restart>After the restart: orders has <strong>${a.orders ?? 0}</strong> message(s) (${ctx.state.beforeRestart.persistentConfirmed} were persistent and confirmed); cache ${a.cache === undefined ? 'is <strong>gone</strong>' : `has ${a.cache}`}.</p>`
@@ -131,11 +200,38 @@ export default {
     const { state } = ctx;
     const delay = ctx.settings.diskMs;
     return [
-      { text: `A persistent message to the durable queue orders waits (… waiting) for the disk (${delay} ms) before its confirm ✓.`, ok: () => state.history.some((r) => r.persistent && r.routingKey === 'orders' && r.state === 'confirmed' && r.settledAt - r.at >= delay) },
-      { text: 'Five publishes without waiting get sequence numbers in order and are all confirmed, in one disk write or two.', ok: () => state.batches > 0 && [...Array(state.batches).keys()].some((b) => { const rows = state.history.filter((r) => r.batch === b + 1); return rows.length === 5 && rows.every((r) => r.state === 'confirmed'); }) },
-      { text: 'The third message to the full queue small is <strong>nacked</strong> (reject-publish).', ok: () => counter(ctx, 'publishNacked') >= 1 },
-      { text: 'The mandatory message with no queue is <strong>returned</strong> (312 NO_ROUTE), then confirmed.', ok: () => counter(ctx, 'returned') >= 1 && ctx.producer.returned.length >= 1 },
-      { text: 'After <em>Restart the broker</em>, orders holds exactly its persistent, confirmed messages; transient ones and the queue cache are gone.', ok: () => state.afterRestart && state.beforeRestart.persistentConfirmed > 0 && state.afterRestart.orders === state.beforeRestart.persistentConfirmed && state.afterRestart.cache === undefined },
+      {
+        text: `A persistent message to the durable queue orders waits (… waiting) for the disk (${delay} ms) before its confirm ✓.`,
+        ok: () =>
+          state.history.some(
+            (r) => r.persistent && r.routingKey === 'orders' && r.state === 'confirmed' && r.settledAt - r.at >= delay,
+          ),
+      },
+      {
+        text: 'Five publishes without waiting get sequence numbers in order and are all confirmed, in one disk write or two.',
+        ok: () =>
+          state.batches > 0 &&
+          [...Array(state.batches).keys()].some((b) => {
+            const rows = state.history.filter((r) => r.batch === b + 1);
+            return rows.length === 5 && rows.every((r) => r.state === 'confirmed');
+          }),
+      },
+      {
+        text: 'The third message to the full queue small is <strong>nacked</strong> (reject-publish).',
+        ok: () => counter(ctx, 'publishNacked') >= 1,
+      },
+      {
+        text: 'The mandatory message with no queue is <strong>returned</strong> (312 NO_ROUTE), then confirmed.',
+        ok: () => counter(ctx, 'returned') >= 1 && ctx.producer.returned.length >= 1,
+      },
+      {
+        text: 'After <em>Restart the broker</em>, orders holds exactly its persistent, confirmed messages; transient ones and the queue cache are gone.',
+        ok: () =>
+          state.afterRestart &&
+          state.beforeRestart.persistentConfirmed > 0 &&
+          state.afterRestart.orders === state.beforeRestart.persistentConfirmed &&
+          state.afterRestart.cache === undefined,
+      },
     ];
   },
   code() {

@@ -40,8 +40,20 @@ export default {
     {
       group: [
         { button: 'Pay €10', id: 'pay', run: (ctx) => pay(ctx) },
-        { button: 'Crash after applying, before ack', id: 'arm-crash', kind: 'danger', run: (ctx) => (ctx.state.crashNext = true), enabled: (ctx) => !ctx.state.crashNext },
-        { button: 'Publisher retries the last payment', id: 'retry', kind: 'warn', run: (ctx) => pay(ctx, ctx.state.lastId), enabled: (ctx) => Boolean(ctx.state.lastId) },
+        {
+          button: 'Crash after applying, before ack',
+          id: 'arm-crash',
+          kind: 'danger',
+          run: (ctx) => (ctx.state.crashNext = true),
+          enabled: (ctx) => !ctx.state.crashNext,
+        },
+        {
+          button: 'Publisher retries the last payment',
+          id: 'retry',
+          kind: 'warn',
+          run: (ctx) => pay(ctx, ctx.state.lastId),
+          enabled: (ctx) => Boolean(ctx.state.lastId),
+        },
       ],
     },
     {
@@ -50,9 +62,13 @@ export default {
       live: true,
       render: (ctx) => {
         const s = ctx.state;
-        const lines = [...s.applied].map(([id, n]) => `<li>${escape(id)}: applied ${n}×${n > 1 ? ' <strong>(double charge)</strong>' : ''}</li>`).join('');
-        return `<p>Charged: <strong data-balance="${s.balance}">€${s.balance}</strong> for ${s.applied.size} payment(s).${s.crashNext ? ' billing will crash after the next charge.' : ''}</p>` +
-          `<ul>${lines}</ul><p>Redeliveries recognised and only acked: ${s.skipped}. Duplicates dropped by the queue: ${counter(ctx, 'dropped')}.</p>`;
+        const lines = [...s.applied]
+          .map(([id, n]) => `<li>${escape(id)}: applied ${n}×${n > 1 ? ' <strong>(double charge)</strong>' : ''}</li>`)
+          .join('');
+        return (
+          `<p>Charged: <strong data-balance="${s.balance}">€${s.balance}</strong> for ${s.applied.size} payment(s).${s.crashNext ? ' billing will crash after the next charge.' : ''}</p>` +
+          `<ul>${lines}</ul><p>Redeliveries recognised and only acked: ${s.skipped}. Duplicates dropped by the queue: ${counter(ctx, 'dropped')}.</p>`
+        );
       },
     },
   ],
@@ -94,14 +110,26 @@ export default {
     const doubled = () => [...s.applied.values()].some((n) => n > 1);
     const list = [];
     if (!ctx.settings.remember) {
-      list.push({ text: 'A crash between the charge and the ack: the payment is redelivered and <strong>charged twice</strong>.', ok: () => doubled() && counter(ctx, 'redelivered') >= 1 });
+      list.push({
+        text: 'A crash between the charge and the ack: the payment is redelivered and <strong>charged twice</strong>.',
+        ok: () => doubled() && counter(ctx, 'redelivered') >= 1,
+      });
     } else {
-      list.push({ text: 'The same crash: the redelivered payment is recognised by its id and only acked: <strong>charged once</strong>.', ok: () => s.skipped >= 1 && !doubled() });
+      list.push({
+        text: 'The same crash: the redelivered payment is recognised by its id and only acked: <strong>charged once</strong>.',
+        ok: () => s.skipped >= 1 && !doubled(),
+      });
     }
     if (ctx.settings.dedup) {
-      list.push({ text: "The publisher's retry carries the same id: the queue <strong>drops</strong> it, billing never sees it.", ok: () => counter(ctx, 'dropped') >= 1 });
+      list.push({
+        text: "The publisher's retry carries the same id: the queue <strong>drops</strong> it, billing never sees it.",
+        ok: () => counter(ctx, 'dropped') >= 1,
+      });
     } else {
-      list.push({ text: "Without deduplication the publisher's retry is a second message, delivered like any other.", ok: () => counter(ctx, 'published') > s.n && counter(ctx, 'delivered') > s.n });
+      list.push({
+        text: "Without deduplication the publisher's retry is a second message, delivered like any other.",
+        ok: () => counter(ctx, 'published') > s.n && counter(ctx, 'delivered') > s.n,
+      });
     }
     return list;
   },

@@ -46,8 +46,15 @@ export default {
         const c = ctx.consumer;
         const d = c.holding()[0];
         const now = ctx.world.now();
-        const job = d ? `<p>Working on ${escape(d.m.bodyString())} (tag ${d.tag}): ${((now - d.started) / 1000).toFixed(1)} s of ${ctx.settings.jobS} s; leases extended: ${d.leases ?? 0}.</p>` : '<p>Idle.</p>';
-        const err = ctx.state.errors.length ? `<ul class="errors">${ctx.state.errors.slice(-3).map((e) => `<li>${escape(e)}</li>`).join('')}</ul>` : '';
+        const job = d
+          ? `<p>Working on ${escape(d.m.bodyString())} (tag ${d.tag}): ${((now - d.started) / 1000).toFixed(1)} s of ${ctx.settings.jobS} s; leases extended: ${d.leases ?? 0}.</p>`
+          : '<p>Idle.</p>';
+        const err = ctx.state.errors.length
+          ? `<ul class="errors">${ctx.state.errors
+              .slice(-3)
+              .map((e) => `<li>${escape(e)}</li>`)
+              .join('')}</ul>`
+          : '';
         return job + err;
       },
     },
@@ -83,15 +90,28 @@ export default {
   checks(ctx) {
     if (ctx.settings.lease) {
       return [
-        { text: 'The lease keeps the delivery alive past the timeout: the job is acked once, <strong>redelivered = 0</strong>.', ok: () => counter(ctx, 'acked') >= 1 && counter(ctx, 'redelivered') === 0 },
+        {
+          text: 'The lease keeps the delivery alive past the timeout: the job is acked once, <strong>redelivered = 0</strong>.',
+          ok: () => counter(ctx, 'acked') >= 1 && counter(ctx, 'redelivered') === 0,
+        },
       ];
     }
     const slow = ctx.settings.jobS > ctx.settings.timeoutS;
     return [
       slow
-        ? { text: 'At the timeout the broker cancels worker and requeues the job: it comes back <strong>R</strong>, <strong>redelivered ≥ 1</strong>.', ok: () => counter(ctx, 'redelivered') >= 1 }
+        ? {
+            text: 'At the timeout the broker cancels worker and requeues the job: it comes back <strong>R</strong>, <strong>redelivered ≥ 1</strong>.',
+            ok: () => counter(ctx, 'redelivered') >= 1,
+          }
         : { text: 'The job finishes within the timeout and is acked.', ok: () => counter(ctx, 'acked') >= 1 },
-      ...(slow ? [{ text: "worker's late ack fails: the broker no longer knows that delivery tag (406).", ok: () => ctx.state.errors.some((e) => /unknown delivery tag|PRECONDITION/i.test(e)) }] : []),
+      ...(slow
+        ? [
+            {
+              text: "worker's late ack fails: the broker no longer knows that delivery tag (406).",
+              ok: () => ctx.state.errors.some((e) => /unknown delivery tag|PRECONDITION/i.test(e)),
+            },
+          ]
+        : []),
     ];
   },
   code(ctx) {
@@ -101,15 +121,19 @@ export default {
 await ch.prefetch(1)
 
 await ch.basicConsume('jobs', { noAck: false }, async (msg) => {
-${lease ? `  // still working: push this delivery's deadline to now + ${timeoutS} s, every 2 s
+${
+  lease
+    ? `  // still working: push this delivery's deadline to now + ${timeoutS} s, every 2 s
   const timer = setInterval(() => ch.extendLease(msg.deliveryTag, ${timeoutS * 1000}), 2000)
   try {
     await slowJob(msg.bodyString())
   } finally {
     clearInterval(timer)
   }
-` : `  await slowJob(msg.bodyString())  // longer than ${timeoutS} s: the broker takes it back
-`}  await msg.ack()
+`
+    : `  await slowJob(msg.bodyString())  // longer than ${timeoutS} s: the broker takes it back
+`
+}  await msg.ack()
 })`,
       py: `${PY_HEAD}ch.queue_declare('jobs', durable=True,
                  arguments={'x-consumer-timeout': ${timeoutS * 1000}})

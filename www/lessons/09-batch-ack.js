@@ -25,8 +25,20 @@ export default {
     { number: 'Ack every', id: 'every', min: 1, max: 10, unit: 'messages' },
     {
       group: [
-        { button: `Publish ${COUNT} messages`, id: 'publish', run: (ctx) => { for (let i = 0; i < COUNT; i++) ctx.producer.publish(); } },
-        { button: 'Crash now', id: 'crash', kind: 'danger', run: crash, enabled: (ctx) => ctx.consumer.status === 'running' },
+        {
+          button: `Publish ${COUNT} messages`,
+          id: 'publish',
+          run: (ctx) => {
+            for (let i = 0; i < COUNT; i++) ctx.producer.publish();
+          },
+        },
+        {
+          button: 'Crash now',
+          id: 'crash',
+          kind: 'danger',
+          run: crash,
+          enabled: (ctx) => ctx.consumer.status === 'running',
+        },
       ],
     },
     {
@@ -37,7 +49,10 @@ export default {
         const held = ctx.consumer.holding();
         const done = held.filter((d) => d.processed).map((d) => d.tag);
         const acks = ctx.state.acks.map((t) => `basic.ack ${t}, multiple`).join('; ') || 'none yet';
-        const crash = ctx.state.crashed === undefined ? '' : `<p>The crash left <strong data-crashed>${ctx.state.crashed}</strong> processed messages unacked: they come back.</p>`;
+        const crash =
+          ctx.state.crashed === undefined
+            ? ''
+            : `<p>The crash left <strong data-crashed>${ctx.state.crashed}</strong> processed messages unacked: they come back.</p>`;
         return `<p>Acks sent: ${acks}.</p><p>Processed but not acked: <strong data-waiting="${done.length}">${done.length ? `tags ${done.join(', ')}` : 'none'}</strong>.</p>${crash}`;
       },
     },
@@ -68,9 +83,19 @@ export default {
     const n = ctx.settings.every;
     const acked = Math.floor(COUNT / n) * n;
     return [
-      { text: `Acks go out every ${n} messages, each with <code>multiple</code> covering the batch.`, ok: () => ctx.state.acks.length >= 1 && counter(ctx, 'acked') >= n },
-      { text: `After ${COUNT} messages: <strong>${acked} acked</strong>, ${COUNT - acked} processed but still unacknowledged.`, ok: () => counter(ctx, 'processed') >= COUNT && counter(ctx, 'acked') === acked && ctx.state.crashed === undefined },
-      { text: 'Crash now: those processed-but-unacked messages are <strong>redelivered</strong> and processed again.', ok: () => ctx.state.crashed > 0 && counter(ctx, 'redelivered') >= ctx.state.crashed },
+      {
+        text: `Acks go out every ${n} messages, each with <code>multiple</code> covering the batch.`,
+        ok: () => ctx.state.acks.length >= 1 && counter(ctx, 'acked') >= n,
+      },
+      {
+        text: `After ${COUNT} messages: <strong>${acked} acked</strong>, ${COUNT - acked} processed but still unacknowledged.`,
+        ok: () =>
+          counter(ctx, 'processed') >= COUNT && counter(ctx, 'acked') === acked && ctx.state.crashed === undefined,
+      },
+      {
+        text: 'Crash now: those processed-but-unacked messages are <strong>redelivered</strong> and processed again.',
+        ok: () => ctx.state.crashed > 0 && counter(ctx, 'redelivered') >= ctx.state.crashed,
+      },
     ];
   },
   code(ctx) {

@@ -11,8 +11,11 @@ export { settle };
 export async function workQueue(ctx, { queue = 'work', args = {}, durable = true, producer = {}, consumer = {} } = {}) {
   const { world } = ctx;
   await world.declareQueue(queue, { durable, args });
-  ctx.producer = world.add(new SimProducer(world, { id: 'producer', label: 'producer', exchange: '', routingKey: queue, ...producer }));
-  ctx.consumer = consumer === null ? null : world.add(new SimConsumer(world, { id: 'worker', label: 'worker', queue, ...consumer }));
+  ctx.producer = world.add(
+    new SimProducer(world, { id: 'producer', label: 'producer', exchange: '', routingKey: queue, ...producer }),
+  );
+  ctx.consumer =
+    consumer === null ? null : world.add(new SimConsumer(world, { id: 'worker', label: 'worker', queue, ...consumer }));
   return ctx;
 }
 
@@ -39,7 +42,8 @@ export function formatTable(t, indent = '') {
       for (const item of v) lines.push(`${indent}  {`, formatTable(item, `${indent}    `), `${indent}  }`);
       lines.push(`${indent}]`);
     } else if (v instanceof Date) lines.push(`${indent}${k}: ${v.toISOString()}`);
-    else if (v && typeof v === 'object' && !(v instanceof Uint8Array)) lines.push(`${indent}${k}:`, formatTable(v, `${indent}  `));
+    else if (v && typeof v === 'object' && !(v instanceof Uint8Array))
+      lines.push(`${indent}${k}:`, formatTable(v, `${indent}  `));
     else lines.push(`${indent}${k}: ${typeof v === 'string' ? `"${v}"` : String(v)}`);
   }
   return lines.join('\n');

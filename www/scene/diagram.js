@@ -41,14 +41,20 @@ export function drawDiagram(group, topology, lay) {
     const center = cls === 'exchange';
     const tx = center ? b.x + b.w / 2 : b.x + 10;
     const anchor = center ? 'middle' : 'start';
-    t.title = svgEl('text', { x: tx, y: b.y + (center ? b.h / 2 - 3 : 17), class: 'title', 'text-anchor': anchor }, g, fit(title, b.w, 7.5));
+    t.title = svgEl(
+      'text',
+      { x: tx, y: b.y + (center ? b.h / 2 - 3 : 17), class: 'title', 'text-anchor': anchor },
+      g,
+      fit(title, b.w, 7.5),
+    );
     t.sub = svgEl('text', { x: tx, y: b.y + (center ? b.h / 2 + 13 : 32), class: 'sub', 'text-anchor': anchor }, g, '');
     if (cls.startsWith('queue') && b.w < NARROW) {
       t.right = svgEl('text', { x: b.x + 10, y: b.y + 47, class: 'count' }, g, '');
     } else if (cls.startsWith('queue') || cls === 'consumer') {
       t.right = svgEl('text', { x: b.x + b.w - 8, y: b.y + 17, class: 'count', 'text-anchor': 'end' }, g, '');
     }
-    if (cls === 'consumer' || cls === 'producer') t.status = svgEl('text', { x: tx, y: b.y + 47, class: 'status' }, g, '');
+    if (cls === 'consumer' || cls === 'producer')
+      t.status = svgEl('text', { x: tx, y: b.y + 47, class: 'status' }, g, '');
     t.more = svgEl('text', { x: b.x + b.w - 8, y: b.y + b.h - 12, class: 'more', 'text-anchor': 'end' }, g, '');
     t.width = b.w;
     Object.assign(t, extra);
@@ -56,7 +62,8 @@ export function drawDiagram(group, topology, lay) {
   };
   for (const p of topology.producers) box(`p:${p.key}`, 'producer', p.label, { item: p });
   for (const x of topology.exchanges) box(`x:${x.name}`, 'exchange', x.label, { item: x });
-  for (const q of topology.queues) box(`q:${q.name}`, topology.dead.has(q.name) ? 'queue dead' : 'queue', q.label, { item: q });
+  for (const q of topology.queues)
+    box(`q:${q.name}`, topology.dead.has(q.name) ? 'queue dead' : 'queue', q.label, { item: q });
   for (const c of topology.consumers) box(`c:${c.key}`, 'consumer', c.label, { item: c });
   for (const [id, t] of texts) {
     if (id.startsWith('x:')) setText(t.sub, t.item.type);
@@ -122,8 +129,21 @@ function drawLink(parent, a, b, l, lay) {
   if (l.label && !detour) {
     const ca = centre(a);
     const cb = centre(b);
-    const mx = backwards ? (vertical ? (ca.x + cb.x) / 2 : (a.x + cb.x) / 2) : (port(a, 'out', vertical).x + port(b, 'in', vertical).x) / 2;
-    const my = backwards ? (vertical ? (ca.y + cb.y) / 2 : (a.y + a.h * 0.7 + b.y) / 2) : (port(a, 'out', vertical).y + port(b, 'in', vertical).y) / 2;
-    svgEl('text', { x: mx + (vertical ? 6 : 0), y: my - 4, class: 'link-label', 'text-anchor': vertical ? 'start' : 'middle' }, parent, l.label);
+    const mx = backwards
+      ? vertical
+        ? (ca.x + cb.x) / 2
+        : (a.x + cb.x) / 2
+      : (port(a, 'out', vertical).x + port(b, 'in', vertical).x) / 2;
+    const my = backwards
+      ? vertical
+        ? (ca.y + cb.y) / 2
+        : (a.y + a.h * 0.7 + b.y) / 2
+      : (port(a, 'out', vertical).y + port(b, 'in', vertical).y) / 2;
+    svgEl(
+      'text',
+      { x: mx + (vertical ? 6 : 0), y: my - 4, class: 'link-label', 'text-anchor': vertical ? 'start' : 'middle' },
+      parent,
+      l.label,
+    );
   }
 }

@@ -17,7 +17,19 @@ export class Scene {
     this.svg = svg;
     this.caption = caption;
     const defs = svgEl('defs', {}, svg);
-    const marker = svgEl('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
+    const marker = svgEl(
+      'marker',
+      {
+        id: 'arrow',
+        viewBox: '0 0 10 10',
+        refX: 9,
+        refY: 5,
+        markerWidth: 7,
+        markerHeight: 7,
+        orient: 'auto-start-reverse',
+      },
+      defs,
+    );
     svgEl('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow' }, marker);
     this.diagram = svgEl('g', { class: 'diagram' }, svg);
     this.tokens = new TokenLayer(svgEl('g', { class: 'tokens' }, svg));
@@ -69,7 +81,8 @@ export class Scene {
     const model = src.model;
     const finals = model.finals;
     const fadingNow = finals.length && now - finals[finals.length - 1].realAt < FADE_MS + 100;
-    if (model.version === this.drawn && !fadingNow && src.selected === this.selected && !this.tokens.entering.length) return;
+    if (model.version === this.drawn && !fadingNow && src.selected === this.selected && !this.tokens.entering.length)
+      return;
     this.drawn = model.version;
     this.selected = src.selected;
     this.#drawTokens(now);
@@ -101,7 +114,11 @@ export class Scene {
       if (mq) {
         for (const c of mq.ready) {
           if (i >= n - (ready > n ? 1 : 0)) break;
-          wanted.push({ copy: c, ...slotAt(box, i++), from: from && { x: from.x + from.w / 2, y: from.y + from.h / 2 } });
+          wanted.push({
+            copy: c,
+            ...slotAt(box, i++),
+            from: from && { x: from.x + from.w / 2, y: from.y + from.h / 2 },
+          });
         }
       }
       setText(texts.more, ready > i ? `+${ready - i}` : '');
@@ -118,7 +135,11 @@ export class Scene {
       if (held) {
         for (const copy of held) {
           if (i >= n - (count > n ? 1 : 0)) break;
-          wanted.push({ copy, ...slotAt(box, i++), from: qbox && { x: qbox.x + qbox.w - 14, y: qbox.y + qbox.h - 21 } });
+          wanted.push({
+            copy,
+            ...slotAt(box, i++),
+            from: qbox && { x: qbox.x + qbox.w - 14, y: qbox.y + qbox.h - 21 },
+          });
         }
       }
       setText(texts.more, count > i ? `+${count - i}` : '');
@@ -157,8 +178,12 @@ export class Scene {
     }
     for (const c of this.topology.consumers) {
       const held = c.holder ? [...(src.model.holders.get(c.holder) ?? [])] : [];
-      const what = held.slice(0, 5).map((m) => `message ${m.msg} ${GLYPHS[m.state]?.words ?? m.state}${m.redelivered ? ' (redelivered)' : ''}`);
-      parts.push(`${c.label} (${this.texts.get(`c:${c.key}`).status.textContent}): ${what.length ? what.join('; ') : 'holds nothing'}.`);
+      const what = held
+        .slice(0, 5)
+        .map((m) => `message ${m.msg} ${GLYPHS[m.state]?.words ?? m.state}${m.redelivered ? ' (redelivered)' : ''}`);
+      parts.push(
+        `${c.label} (${this.texts.get(`c:${c.key}`).status.textContent}): ${what.length ? what.join('; ') : 'holds nothing'}.`,
+      );
     }
     setText(this.caption, parts.join(' '));
   }

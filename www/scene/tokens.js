@@ -100,7 +100,10 @@ export class TokenLayer {
     t.state = sig;
     const glyph = GLYPHS[c.state] ?? GLYPHS.ready;
     const g = t.g;
-    g.setAttribute('class', `tok s-${c.state} shape-${glyph.shape}${fading ? ' fading' : ''}${selected === c.msg ? ' sel' : ''}`);
+    g.setAttribute(
+      'class',
+      `tok s-${c.state} shape-${glyph.shape}${fading ? ' fading' : ''}${selected === c.msg ? ' sel' : ''}`,
+    );
     g.dataset.msg = c.msg;
     g.dataset.key = c.key;
     g.dataset.state = c.state;

@@ -8,7 +8,8 @@ export const exchangeLabel = (name) => (name === '' ? '(default)' : name);
 export function argSummary(args = {}) {
   const parts = [];
   if (args['x-delivery-limit'] !== undefined) parts.push(`delivery limit ${args['x-delivery-limit']}`);
-  if (args['x-max-length'] !== undefined) parts.push(`max ${args['x-max-length']}${args['x-overflow'] === 'reject-publish' ? ', reject-publish' : ''}`);
+  if (args['x-max-length'] !== undefined)
+    parts.push(`max ${args['x-max-length']}${args['x-overflow'] === 'reject-publish' ? ', reject-publish' : ''}`);
   if (args['x-message-ttl'] !== undefined) parts.push(`ttl ${args['x-message-ttl']} ms`);
   if (args['x-consumer-timeout'] !== undefined) parts.push(`consumer timeout ${args['x-consumer-timeout'] / 1000} s`);
   if (args['x-message-deduplication']) parts.push('deduplication');
@@ -23,7 +24,13 @@ export function buildTopology(snapshot, { producers = [], consumers = [], declar
   const queues = snapshot.queues.map((q) => {
     const d = declared.get(q.name);
     const sub = [q.durable ? 'durable' : 'transient', argSummary(d?.args)].filter(Boolean).join(' · ');
-    return { name: q.name, label: q.name, sub, dlx: d?.args?.['x-dead-letter-exchange'], dlk: d?.args?.['x-dead-letter-routing-key'] };
+    return {
+      name: q.name,
+      label: q.name,
+      sub,
+      dlx: d?.args?.['x-dead-letter-exchange'],
+      dlk: d?.args?.['x-dead-letter-routing-key'],
+    };
   });
   const queueNames = new Set(queues.map((q) => q.name));
   const byName = new Map(snapshot.exchanges.map((x) => [x.name, x]));
@@ -40,7 +47,8 @@ export function buildTopology(snapshot, { producers = [], consumers = [], declar
     const x = byName.get(name);
     exchanges.push({ name, label: exchangeLabel(name), type: x.type });
     for (const b of x.bindings) {
-      if (queueNames.has(b.destination)) links.push({ from: `x:${name}`, to: `q:${b.destination}`, label: b.routingKey });
+      if (queueNames.has(b.destination))
+        links.push({ from: `x:${name}`, to: `q:${b.destination}`, label: b.routingKey });
     }
   }
   // Producers' exchanges first, dead-letter exchanges last: the diagram reads left to right, top to bottom.
@@ -60,9 +68,11 @@ export function buildTopology(snapshot, { producers = [], consumers = [], declar
   for (const p of producers) {
     if (!used.has(p.exchange)) continue;
     links.push({ from: `p:${p.key}`, to: `x:${p.exchange}`, label: p.routingKey ?? '' });
-    if (p.exchange === '' && queueNames.has(p.routingKey)) links.push({ from: 'x:', to: `q:${p.routingKey}`, label: p.routingKey });
+    if (p.exchange === '' && queueNames.has(p.routingKey))
+      links.push({ from: 'x:', to: `q:${p.routingKey}`, label: p.routingKey });
   }
-  for (const c of consumers) if (queueNames.has(c.queue)) links.push({ from: `q:${c.queue}`, to: `c:${c.key}`, label: '' });
+  for (const c of consumers)
+    if (queueNames.has(c.queue)) links.push({ from: `q:${c.queue}`, to: `c:${c.key}`, label: '' });
   return { producers, exchanges, queues, consumers, links, dead: deadQueues };
 }
 

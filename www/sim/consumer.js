@@ -57,8 +57,10 @@ export class SimConsumer {
     this.world.registerChannel(this.connection.id, ch.id, this);
     ch.onerror = (err) => this.#failed(err, 'channel closed by the broker', ch);
     if (this.prefetch > 0) await ch.prefetch(this.prefetch);
-    const consumer = await ch.basicConsume(this.queue, { tag: this.id, noAck: this.ack === 'auto', args: this.args }, (m) =>
-      this.#receive(m, ch),
+    const consumer = await ch.basicConsume(
+      this.queue,
+      { tag: this.id, noAck: this.ack === 'auto', args: this.args },
+      (m) => this.#receive(m, ch),
     );
     this.consumer = consumer;
     this.status = 'running';
@@ -71,7 +73,16 @@ export class SimConsumer {
   }
 
   #receive(m, ch) {
-    const d = { m, ch, tag: m.deliveryTag, key: tagKey(channelKey(this.connection.id, ch.id), m.deliveryTag), acked: this.ack === 'auto', processed: false, until: 0, cancel: null };
+    const d = {
+      m,
+      ch,
+      tag: m.deliveryTag,
+      key: tagKey(channelKey(this.connection.id, ch.id), m.deliveryTag),
+      acked: this.ack === 'auto',
+      processed: false,
+      until: 0,
+      cancel: null,
+    };
     this.held.set(d.key, d);
     if (this.ack === 'early') this.settle(d, 'ack', { keep: true });
     this.onReceive?.(d, this);

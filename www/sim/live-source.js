@@ -33,8 +33,18 @@ export class LiveSource {
     const producers = [];
     const consumers = [];
     for (const a of w.actors) {
-      if (a.kind === 'producer') producers.push({ key: a.id, label: a.label, exchange: a.exchange, routingKey: a.routingKey, actor: a });
-      else consumers.push({ key: a.id, label: a.label, queue: a.queue, actor: a, get holder() { return a.channelKey; } });
+      if (a.kind === 'producer')
+        producers.push({ key: a.id, label: a.label, exchange: a.exchange, routingKey: a.routingKey, actor: a });
+      else
+        consumers.push({
+          key: a.id,
+          label: a.label,
+          queue: a.queue,
+          actor: a,
+          get holder() {
+            return a.channelKey;
+          },
+        });
     }
     this.last = buildTopology(snap, { producers, consumers, declared: w.queues });
     return this.last;

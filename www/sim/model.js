@@ -81,7 +81,22 @@ export class Model {
     const m = this.message(msg, at);
     let c = m.copies.get(queue);
     if (!c) {
-      c = { key: `${msg}@${queue}`, msg, queue, state: 'ready', tag: 0, holder: null, redelivered: false, deliveries: 0, autoAck: false, acked: false, processing: false, processed: false, dead: m.deaths.at(-1) ?? null, until: 0 };
+      c = {
+        key: `${msg}@${queue}`,
+        msg,
+        queue,
+        state: 'ready',
+        tag: 0,
+        holder: null,
+        redelivered: false,
+        deliveries: 0,
+        autoAck: false,
+        acked: false,
+        processing: false,
+        processed: false,
+        dead: m.deaths.at(-1) ?? null,
+        until: 0,
+      };
       // A message published on a confirm channel: its copies show whether the publisher has heard back.
       c.confirm = m.seq === undefined ? null : (m.confirm ?? 'waiting');
       m.copies.set(queue, c);

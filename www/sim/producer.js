@@ -49,7 +49,11 @@ export class SimProducer {
    * Publishes one message; resolves with the sequence number once confirmed
    * (on a confirm channel), rejects when nacked.
    */
-  publish(body = `m${this.count + 1}`, properties = {}, { routingKey = this.routingKey, mandatory = this.mandatory } = {}) {
+  publish(
+    body = `m${this.count + 1}`,
+    properties = {},
+    { routingKey = this.routingKey, mandatory = this.mandatory } = {},
+  ) {
     if (!this.channel || this.channel.closed) return Promise.reject(new Error(`${this.label} is not connected`));
     this.count++;
     const props = this.persistent ? { deliveryMode: 2, ...properties } : properties;
