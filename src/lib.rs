@@ -13,6 +13,7 @@ pub mod amqp;
 #[doc(hidden)]
 pub mod bench_loop;
 pub mod broker;
+pub mod image;
 pub mod storage;
 #[cfg(target_family = "wasm")]
 pub mod wasm;

@@ -26,6 +26,8 @@
     clippy::unimplemented
 )]
 
+mod image;
+
 use super::connection::{Connection, Env, NoPeers, Peers, ServerConfig, Settings};
 use crate::broker::{Broker, ConnId, Effect};
 use std::cmp::Reverse;

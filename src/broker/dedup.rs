@@ -88,6 +88,42 @@ impl DedupCache {
         self.slots.is_empty()
     }
 
+    /// The live keys, oldest first, with the moment each stops counting:
+    /// what a broker image keeps of the cache.
+    pub(crate) fn live_keys(&self) -> impl Iterator<Item = (&[u8], Option<u64>)> {
+        self.order.iter().filter_map(|(key, generation)| {
+            let slot = self
+                .slots
+                .get(key)
+                .filter(|s| s.generation == *generation)?;
+            Some((&key[..], slot.expires_at))
+        })
+    }
+
+    /// A cache holding `keys` (oldest first), as a broker image restores it.
+    /// Generations start again from 0: only their equality matters.
+    pub(crate) fn restore(
+        capacity: usize,
+        ttl_ms: Option<u64>,
+        keys: Vec<(Vec<u8>, Option<u64>)>,
+    ) -> DedupCache {
+        let mut cache = DedupCache::new(capacity, ttl_ms);
+        for (key, expires_at) in keys {
+            let key: Key = Rc::from(key);
+            let generation = cache.next_generation;
+            cache.next_generation += 1;
+            cache.slots.insert(
+                key.clone(),
+                Slot {
+                    expires_at,
+                    generation,
+                },
+            );
+            cache.order.push_back((key, generation));
+        }
+        cache
+    }
+
     pub fn clear(&mut self) {
         self.slots.clear();
         self.order.clear();

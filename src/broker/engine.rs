@@ -257,15 +257,18 @@ impl Broker {
             return;
         }
         self.store_durable = n.min(self.store_emitted);
-        for (id, conn) in &self.conns {
+        let start = self.confirm_dirty.len();
+        for conn in self.conns.values() {
             for ch in conn.channels.iter().flatten() {
                 if let Mode::Confirm { pending, .. } = &ch.mode {
                     if !pending.is_empty() {
-                        self.confirm_dirty.push(ChannelRef::new(*id, ch.id.channel));
+                        self.confirm_dirty.push(ch.id);
                     }
                 }
             }
         }
+        // Released from the back: lowest channel first, whatever the map's order.
+        self.confirm_dirty[start..].sort_unstable_by(|a, b| b.cmp(a));
     }
 
     // ---- scheduling --------------------------------------------------------
@@ -448,6 +451,13 @@ impl Broker {
         self.close_connection_state(conn);
     }
 
+    /// The open connections, in id order.
+    pub fn connection_ids(&self) -> Vec<ConnId> {
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub fn connection_info(&self, conn: ConnId) -> Option<&ConnectionInfo> {
         self.conns.get(&conn).map(|c| &c.info)
     }
@@ -525,7 +535,7 @@ impl Broker {
             self.close_channel_state(ChannelRef::new(conn, n));
         }
         self.conns.remove(&conn);
-        let exclusive: Vec<QueueId> = self
+        let mut exclusive: Vec<QueueId> = self
             .vhosts
             .get(vhost.0 as usize)
             .map(|v| v.queues.values().copied().collect::<Vec<_>>())
@@ -536,6 +546,9 @@ impl Broker {
                     .is_some_and(|q| q.exclusive_owner == Some(conn))
             })
             .collect();
+        // In slot order, not the map's: the effects of the deletions must come
+        // out the same in a broker resumed from an image.
+        exclusive.sort_unstable();
         for q in exclusive {
             self.delete_queue(q);
         }

@@ -31,6 +31,7 @@ pub use command::{
 };
 pub use effect::Effect;
 pub use engine::{Broker, BrokerConfig};
+pub(crate) use engine::{Conn, QueueSlot, Vhost};
 pub use error::{AmqpError, ReplyCode};
 pub use event::{Event, EventKind};
 pub use ids::{ChannelRef, ConnId, MsgId};

@@ -43,6 +43,7 @@ pub use properties::{
     decode_content_header, encode_content_header, ContentHeader, BASIC_CLASS_ID, BASIC_PROPERTIES,
     CONTENT_HEADER_MIN,
 };
+pub(crate) use properties::{read_properties, write_properties};
 pub use protocol_header::{check_protocol_header, HeaderStatus, PROTOCOL_HEADER};
 pub use reader::Reader;
 pub use table::{decode_field_table, encode_field_table, MAX_NESTING};

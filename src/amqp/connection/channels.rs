@@ -28,9 +28,9 @@ pub(super) struct Slot {
 /// Channel slots indexed by number, grown on demand up to `channel_max`.
 #[derive(Default)]
 pub(super) struct Channels {
-    slots: Vec<Slot>,
+    pub(super) slots: Vec<Slot>,
     /// A finished assembly kept for the next publish.
-    spare: Option<Box<Assembly>>,
+    pub(super) spare: Option<Box<Assembly>>,
 }
 
 impl Channels {

@@ -16,14 +16,14 @@ const RESERVE_MAX: u64 = 1 << 20;
 /// A publish waiting for its content.
 #[derive(Default)]
 pub(super) struct Assembly {
-    publish: Option<BasicPublish>,
+    pub(super) publish: Option<BasicPublish>,
     /// The content header came.
-    has_header: bool,
+    pub(super) has_header: bool,
     /// Boxed only when there are any: moved cheaply, and the common case
     /// (no properties) allocates nothing.
-    properties: Props,
-    body_size: u64,
-    body: Vec<u8>,
+    pub(super) properties: Props,
+    pub(super) body_size: u64,
+    pub(super) body: Vec<u8>,
 }
 
 impl Connection {

@@ -24,6 +24,7 @@ mod config;
 mod content;
 mod dispatch;
 mod handshake;
+mod image;
 mod input;
 mod output;
 mod timers;

@@ -1,0 +1,305 @@
+//! The primitives an image is written in: LEB128 integers, length-prefixed
+//! bytes and strings, and AMQP's own encodings for field tables and message
+//! properties (reused from the codec, so the image cannot disagree with the
+//! wire). Reading is bounds-checked and names the offset of what is wrong.
+
+use super::ImageError;
+use crate::amqp::codec::{
+    decode_field_table, encode_field_table, read_properties, write_properties, Reader,
+};
+use crate::broker::{FieldTable, Message, Properties, Props, ShortStr};
+
+/// Appends image primitives to a buffer.
+#[derive(Default)]
+pub(crate) struct Enc {
+    pub buf: Vec<u8>,
+}
+
+impl Enc {
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    pub fn bool(&mut self, v: bool) {
+        self.buf.push(u8::from(v));
+    }
+
+    /// Unsigned LEB128: small numbers (counts, tags, most times) stay small.
+    pub fn u64(&mut self, mut v: u64) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.buf.push(byte);
+                return;
+            }
+            self.buf.push(byte | 0x80);
+        }
+    }
+
+    pub fn usize(&mut self, v: usize) {
+        self.u64(v as u64);
+    }
+
+    pub fn i64(&mut self, v: i64) {
+        // Zig-zag, so small negative numbers stay small too.
+        self.u64(((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    pub fn opt_u64(&mut self, v: Option<u64>) {
+        match v {
+            None => self.u8(0),
+            Some(v) => {
+                self.u8(1);
+                self.u64(v);
+            }
+        }
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.usize(b.len());
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+
+    /// AMQP's encoding, with its 32-bit length prefix.
+    pub fn table(&mut self, t: &FieldTable) {
+        encode_field_table(t, &mut self.buf);
+    }
+
+    pub fn properties(&mut self, p: &Properties) {
+        let mut tmp = Vec::new();
+        write_properties(p, &mut tmp);
+        self.bytes(&tmp);
+    }
+
+    pub fn message(&mut self, m: &Message) {
+        self.str(&m.exchange);
+        self.str(&m.routing_key);
+        self.properties(&m.properties);
+        self.bytes(&m.body);
+    }
+}
+
+/// Reads image primitives; every failure names its offset in the body.
+pub(crate) struct Dec<'a> {
+    all: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Dec<'a> {
+    pub fn new(body: &'a [u8]) -> Self {
+        Dec { all: body, at: 0 }
+    }
+
+    /// An error at the current offset.
+    pub fn bad(&self, what: impl Into<String>) -> ImageError {
+        ImageError::Malformed {
+            at: self.at,
+            what: what.into(),
+        }
+    }
+
+    pub fn finish(&self) -> Result<(), ImageError> {
+        match self.all.len() - self.at.min(self.all.len()) {
+            0 => Ok(()),
+            n => Err(self.bad(format!("{n} bytes left over after the image"))),
+        }
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], ImageError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.all.len());
+        let Some(slice) = end.and_then(|e| self.all.get(self.at..e)) else {
+            return Err(self.bad("unexpected end of image"));
+        };
+        self.at += n;
+        Ok(slice)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, ImageError> {
+        Ok(self.take(1)?.first().copied().unwrap_or(0))
+    }
+
+    pub fn bool(&mut self) -> Result<bool, ImageError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => Err(self.bad(format!("{b} is not a boolean"))),
+        }
+    }
+
+    pub fn u64(&mut self) -> Result<u64, ImageError> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8()?;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(self.bad("integer overflows 64 bits"));
+            }
+            v |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(self.bad("integer longer than 10 bytes"))
+    }
+
+    pub fn u32(&mut self) -> Result<u32, ImageError> {
+        let v = self.u64()?;
+        u32::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 32 bits")))
+    }
+
+    pub fn u16(&mut self) -> Result<u16, ImageError> {
+        let v = self.u64()?;
+        u16::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 16 bits")))
+    }
+
+    pub fn usize(&mut self) -> Result<usize, ImageError> {
+        let v = self.u64()?;
+        usize::try_from(v).map_err(|_| self.bad(format!("{v} does not fit a size")))
+    }
+
+    /// A count of items that each take at least one byte: never more than
+    /// the bytes left, so a damaged count cannot make a huge allocation.
+    pub fn count(&mut self) -> Result<usize, ImageError> {
+        let n = self.usize()?;
+        if n > self.all.len().saturating_sub(self.at) {
+            return Err(self.bad(format!("count {n} exceeds the bytes left")));
+        }
+        Ok(n)
+    }
+
+    pub fn i64(&mut self) -> Result<i64, ImageError> {
+        let v = self.u64()?;
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    pub fn opt_u64(&mut self) -> Result<Option<u64>, ImageError> {
+        Ok(if self.bool()? {
+            Some(self.u64()?)
+        } else {
+            None
+        })
+    }
+
+    pub fn bytes(&mut self) -> Result<&'a [u8], ImageError> {
+        let n = self.usize()?;
+        self.take(n)
+    }
+
+    pub fn string(&mut self) -> Result<String, ImageError> {
+        let b = self.bytes()?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.bad("string is not UTF-8"))
+    }
+
+    pub fn opt_string(&mut self) -> Result<Option<String>, ImageError> {
+        Ok(if self.bool()? {
+            Some(self.string()?)
+        } else {
+            None
+        })
+    }
+
+    pub fn short_str(&mut self) -> Result<ShortStr, ImageError> {
+        let b = self.bytes()?;
+        let s = std::str::from_utf8(b).map_err(|_| self.bad("short string is not UTF-8"))?;
+        ShortStr::new(s).map_err(|e| self.bad(e.to_string()))
+    }
+
+    pub fn opt_short_str(&mut self) -> Result<Option<ShortStr>, ImageError> {
+        Ok(if self.bool()? {
+            Some(self.short_str()?)
+        } else {
+            None
+        })
+    }
+
+    pub fn table(&mut self) -> Result<FieldTable, ImageError> {
+        let at = self.at;
+        let len = self.take(4)?;
+        let len = <[u8; 4]>::try_from(len).map_or(0, u32::from_be_bytes) as usize;
+        self.at = at;
+        let bytes = self.take(4usize.saturating_add(len))?;
+        decode_field_table(bytes).map_err(|e| ImageError::Malformed {
+            at,
+            what: format!("field table: {e}"),
+        })
+    }
+
+    pub fn properties(&mut self) -> Result<Props, ImageError> {
+        let at = self.at;
+        let bytes = self.bytes()?;
+        let mut r = Reader::new(bytes);
+        let p = read_properties(&mut r)
+            .and_then(|p| r.finish().map(|()| p))
+            .map_err(|e| ImageError::Malformed {
+                at,
+                what: format!("message properties: {e}"),
+            })?;
+        Ok(Props::new(p))
+    }
+
+    pub fn message(&mut self) -> Result<Message, ImageError> {
+        Ok(Message {
+            exchange: self.short_str()?,
+            routing_key: self.short_str()?,
+            properties: self.properties()?,
+            body: self.bytes()?.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crate::broker::FieldValue;
+
+    #[test]
+    fn primitives_round_trip() {
+        let mut e = Enc::default();
+        for v in [0, 1, 127, 128, 300, u64::MAX] {
+            e.u64(v);
+        }
+        for v in [0, -1, 1, i64::MIN, i64::MAX] {
+            e.i64(v);
+        }
+        let t = FieldTable::new().with("x-death", FieldValue::I32(3));
+        e.table(&t);
+        e.opt_str(Some("café"));
+        let mut d = Dec::new(&e.buf);
+        for v in [0, 1, 127, 128, 300, u64::MAX] {
+            assert_eq!(d.u64().unwrap(), v);
+        }
+        for v in [0, -1, 1, i64::MIN, i64::MAX] {
+            assert_eq!(d.i64().unwrap(), v);
+        }
+        assert_eq!(d.table().unwrap(), t);
+        assert_eq!(d.opt_string().unwrap().as_deref(), Some("café"));
+        d.finish().unwrap();
+    }
+
+    #[test]
+    fn a_damaged_count_is_refused_before_allocating() {
+        let mut e = Enc::default();
+        e.u64(1 << 40);
+        let mut d = Dec::new(&e.buf);
+        assert!(matches!(
+            d.count(),
+            Err(ImageError::Malformed { at: 6, .. })
+        ));
+    }
+}

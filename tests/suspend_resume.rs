@@ -1,0 +1,478 @@
+//! Suspend and resume: a server that is imaged and resumed, at any step and
+//! as often as you like, is indistinguishable from one that never slept.
+//! Same bytes to every client, same closes, same store records, same events,
+//! same snapshots, same deadlines; and an image of a resumed server is the
+//! image it was resumed from, byte for byte.
+
+mod protocol_support;
+
+use proptest::prelude::*;
+use protocol_support::*;
+use warren::amqp::connection::ServerConfig;
+use warren::amqp::server::{ConnToken, Output, Server};
+use warren::broker::{Broker, BrokerConfig};
+use warren::image::ImageError;
+use warren::storage::record;
+
+fn broker_config() -> BrokerConfig {
+    BrokerConfig {
+        durable_store: true,
+        events: true,
+        consumer_timeout_ms: Some(4_000),
+    }
+}
+
+/// What a client can do in one step: bytes cut in two (a suspend may fall
+/// between the halves, leaving a frame half-received), time passing, the
+/// store catching up, a transport lost, a new client.
+#[derive(Clone, Debug)]
+enum Step {
+    Send {
+        conn: usize,
+        bytes: Vec<u8>,
+        cut: usize,
+    },
+    Tick(u64),
+    Durable,
+    Lost(usize),
+    Connect {
+        heartbeat: u16,
+    },
+}
+
+fn short_table(entries: &[Vec<u8>]) -> Vec<u8> {
+    entries.concat()
+}
+
+fn int(key: &str, v: i32) -> Vec<u8> {
+    entry(key, b'I', &v.to_be_bytes())
+}
+
+fn text(key: &str, v: &str) -> Vec<u8> {
+    entry(key, b'S', &long_str(v.as_bytes()))
+}
+
+/// Queues with the arguments that make messages move on their own.
+fn declare(channel: u16, which: u8, durable: bool) -> Vec<u8> {
+    let (name, args) = match which % 5 {
+        0 => (
+            "work",
+            vec![
+                int("x-delivery-limit", 2),
+                text("x-dead-letter-exchange", ""),
+                text("x-dead-letter-routing-key", "dead"),
+            ],
+        ),
+        1 => (
+            "short",
+            vec![
+                int("x-message-ttl", 1_500),
+                int("x-max-length", 3),
+                text("x-dead-letter-exchange", ""),
+                text("x-dead-letter-routing-key", "dead"),
+            ],
+        ),
+        2 => ("dead", vec![]),
+        3 => (
+            "prio",
+            vec![
+                int("x-max-priority", 3),
+                entry("x-message-deduplication", b't', &[1]),
+            ],
+        ),
+        _ => ("", vec![]),
+    };
+    let bits = [false, durable, false, false, false];
+    method(
+        channel,
+        50,
+        10,
+        Args::new()
+            .u16(0)
+            .short(name)
+            .bits(&bits)
+            .table(&short_table(&args)),
+    )
+}
+
+fn queue_name(which: u8) -> &'static str {
+    ["work", "short", "dead", "prio", "work"][which as usize % 5]
+}
+
+/// delivery-mode, priority, expiration and message-id, each optional.
+fn props(persistent: bool, priority: u8, expiration: Option<u16>, id: Option<u8>) -> Vec<u8> {
+    let mut flags = 1u16 << 12 | 1 << 11;
+    let mut fields = vec![if persistent { 2 } else { 1 }, priority];
+    if let Some(ms) = expiration {
+        flags |= 1 << 8;
+        let s = ms.to_string();
+        fields.push(s.len() as u8);
+        fields.extend_from_slice(s.as_bytes());
+    }
+    if let Some(id) = id {
+        flags |= 1 << 7;
+        let s = format!("m{id}");
+        fields.push(s.len() as u8);
+        fields.extend_from_slice(s.as_bytes());
+    }
+    let mut p = flags.to_be_bytes().to_vec();
+    p.extend(fields);
+    p
+}
+
+fn piece() -> impl Strategy<Value = Vec<u8>> {
+    let ch = 1u16..4;
+    let q = 0u8..5;
+    prop_oneof![
+        2 => ch.clone().prop_map(channel_open),
+        3 => (ch.clone(), q.clone(), any::<bool>()).prop_map(|(c, w, d)| declare(c, w, d)),
+        6 => (ch.clone(), q.clone(), any::<bool>(), 0u8..4, prop::option::of(1u16..3_000), prop::option::of(0u8..4), 0usize..40)
+            .prop_map(|(c, w, persistent, prio, exp, id, len)| {
+                let mut v = publish(c, "", queue_name(w), w == 2);
+                v.extend(header(c, len as u64, &props(persistent, prio, exp, id)));
+                if len > 0 {
+                    v.extend(body(c, &vec![b'x'; len]));
+                }
+                v
+            }),
+        3 => (ch.clone(), q.clone(), any::<bool>(), prop::option::of("[ab]")).prop_map(|(c, w, no_ack, tag)| {
+            consume(c, queue_name(w), tag.as_deref().unwrap_or(""), no_ack)
+        }),
+        1 => (ch.clone(), 0u16..4).prop_map(|(c, n)| method(c, 60, 10, Args::new().u32(0).u16(n).bits(&[false]))),
+        4 => (ch.clone(), 0u64..8, any::<bool>()).prop_map(|(c, t, m)| ack(c, t, m)),
+        2 => (ch.clone(), 0u64..8, any::<bool>(), any::<bool>())
+            .prop_map(|(c, t, m, r)| method(c, 60, 120, Args::new().u64(t).bits(&[m, r]))),
+        1 => (ch.clone(), 0u64..8, any::<bool>()).prop_map(|(c, t, r)| method(c, 60, 90, Args::new().u64(t).bits(&[r]))),
+        2 => (ch.clone(), q.clone(), any::<bool>())
+            .prop_map(|(c, w, no_ack)| method(c, 60, 70, Args::new().u16(0).short(queue_name(w)).bits(&[no_ack]))),
+        1 => (ch.clone(), prop::option::of("[ab]")).prop_map(|(c, tag)| {
+            method(c, 60, 30, Args::new().short(tag.as_deref().unwrap_or("x")).bits(&[false]))
+        }),
+        2 => ch.clone().prop_map(confirm_select),
+        1 => ch.clone().prop_map(|c| method(c, 90, 10, Args::new())),
+        1 => ch.clone().prop_map(|c| method(c, 90, 20, Args::new())),
+        1 => ch.clone().prop_map(|c| method(c, 90, 30, Args::new())),
+        1 => (ch.clone(), any::<bool>()).prop_map(|(c, r)| method(c, 60, 110, Args::new().bits(&[r]))),
+        1 => (ch.clone(), q.clone()).prop_map(|(c, w)| method(c, 50, 30, Args::new().u16(0).short(queue_name(w)).bits(&[false]))),
+        1 => (ch.clone(), q.clone())
+            .prop_map(|(c, w)| method(c, 50, 40, Args::new().u16(0).short(queue_name(w)).bits(&[false, false, false]))),
+        1 => (ch.clone(), any::<bool>()).prop_map(|(c, f)| method(c, 20, 20, Args::new().bits(&[f]))),
+        1 => ch.clone().prop_map(|c| method(c, 20, 40, Args::new().u16(200).short("bye").u16(0).u16(0))),
+        2 => ch.clone().prop_map(channel_close_ok),
+        1 => Just(heartbeat()),
+        1 => Just(connection_close_ok()),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        12 => (0usize..3, piece(), any::<prop::sample::Index>()).prop_map(|(conn, bytes, at)| {
+            let cut = at.index(bytes.len() + 1);
+            Step::Send { conn, bytes, cut }
+        }),
+        3 => prop_oneof![Just(0u64), Just(7), Just(600), Just(1_600), Just(4_500), Just(40_000)].prop_map(Step::Tick),
+        2 => Just(Step::Durable),
+        1 => (0usize..3).prop_map(Step::Lost),
+        1 => prop_oneof![Just(0u16), Just(5)].prop_map(|heartbeat| Step::Connect { heartbeat }),
+    ]
+}
+
+/// One run: the server, its clients and everything observable so far.
+struct Run {
+    server: Server,
+    now: u64,
+    conns: Vec<ConnToken>,
+    seen: Vec<String>,
+}
+
+impl Run {
+    fn new() -> Run {
+        let mut run = Run {
+            server: Server::new(ServerConfig::default(), Broker::new(broker_config())),
+            now: 1_000,
+            conns: Vec::new(),
+            seen: Vec::new(),
+        };
+        run.connect(0);
+        run.connect(0);
+        run
+    }
+
+    fn connect(&mut self, heartbeat: u16) {
+        let c = self.server.accept(self.now, "peer");
+        let mut hello = HEADER.to_vec();
+        hello.extend(start_ok_plain("guest", "guest", true));
+        hello.extend(tune_ok(16, 4_096, heartbeat));
+        hello.extend(connection_open("/"));
+        hello.extend(channel_open(1));
+        self.server.receive(self.now, c, &hello);
+        self.conns.push(c);
+        self.observe("connect");
+    }
+
+    /// Records what a host would see after a call.
+    fn observe(&mut self, what: &str) {
+        self.seen.push(format!("-- {what}"));
+        while let Some(out) = self.server.poll_output() {
+            match out {
+                Output::Send { conn, bytes } => {
+                    self.seen.push(format!("send {} {bytes:?}", conn.0))
+                }
+                Output::Close { conn } => self.seen.push(format!("close {}", conn.0)),
+                other => panic!("unexpected output {other:?}"),
+            }
+        }
+        let (first, records) = self.server.broker_mut().take_store_records();
+        for (i, r) in records.iter().enumerate() {
+            let mut bytes = Vec::new();
+            record::encode(r, &mut bytes);
+            self.seen
+                .push(format!("store {} {bytes:?}", first + i as u64));
+        }
+        for e in self.server.broker_mut().take_events() {
+            self.seen.push(format!("event {e:?}"));
+        }
+        self.seen
+            .push(format!("snapshot {:?}", self.server.broker().snapshot()));
+        self.seen
+            .push(format!("deadline {:?}", self.server.next_deadline()));
+    }
+
+    fn step(&mut self, s: &Step, sleep: &mut impl FnMut(&mut Run)) {
+        match s {
+            Step::Send { conn, bytes, cut } => {
+                let Some(&c) = self.conns.get(*conn) else {
+                    return;
+                };
+                let (a, b) = bytes.split_at(*cut);
+                self.server.receive(self.now, c, a);
+                self.observe("first half");
+                sleep(self);
+                self.server.receive(self.now, c, b);
+                self.observe("second half");
+            }
+            Step::Tick(dt) => {
+                self.now += dt;
+                self.server.tick(self.now);
+                self.observe("tick");
+            }
+            Step::Durable => {
+                let n = self.server.broker().store_emitted();
+                self.server.broker_mut().store_durable(n);
+                self.server.tick(self.now);
+                self.observe("durable");
+            }
+            Step::Lost(conn) => {
+                let Some(&c) = self.conns.get(*conn) else {
+                    return;
+                };
+                self.server.transport_closed(self.now, c);
+                self.observe("lost");
+            }
+            Step::Connect { heartbeat } => self.connect(*heartbeat),
+        }
+    }
+
+    fn resume(&mut self) {
+        let image = self.server.image().expect("an image between calls");
+        self.server = Server::resume(ServerConfig::default(), broker_config(), &image)
+            .unwrap_or_else(|e| panic!("resume: {e}"));
+        let again = self.server.image().expect("an image of the resumed server");
+        assert!(
+            again == image,
+            "the image of a resumed server differs from the one it resumed from"
+        );
+    }
+}
+
+fn run(steps: &[Step], sleeps: &[bool]) -> Vec<String> {
+    let mut r = Run::new();
+    let mut at = 0usize;
+    let mut maybe_sleep = |r: &mut Run| {
+        if sleeps
+            .get(at % sleeps.len().max(1))
+            .copied()
+            .unwrap_or(false)
+        {
+            r.resume();
+        }
+        at += 1;
+    };
+    for s in steps {
+        r.step(s, &mut maybe_sleep);
+        maybe_sleep(&mut r);
+    }
+    r.seen
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn sleeping_at_any_step_changes_nothing(
+        steps in prop::collection::vec(step(), 1..80),
+        sleeps in prop::collection::vec(any::<bool>(), 1..16),
+    ) {
+        let awake = run(&steps, &[false]);
+        let slept = run(&steps, &sleeps);
+        if let Some(i) = awake.iter().zip(&slept).position(|(a, b)| a != b) {
+            panic!("runs part at line {i}:\n awake: {}\n slept: {}", awake[i], slept[i]);
+        }
+        prop_assert_eq!(awake.len(), slept.len());
+    }
+}
+
+/// A server with something in every corner: messages ready, unacked, in a
+/// transaction, confirms owed, content half received.
+fn busy_server() -> (Server, ConnToken) {
+    let mut r = Run::new();
+    let c = r.conns[0];
+    let mut bytes = declare(1, 0, true);
+    bytes.extend(confirm_select(1));
+    for i in 0..5u8 {
+        bytes.extend(publish(1, "", "work", false));
+        bytes.extend(header(1, 3, &props(true, 0, None, Some(i))));
+        bytes.extend(body(1, b"abc"));
+    }
+    bytes.extend(consume(1, "work", "a", false));
+    bytes.extend(publish(1, "", "work", false));
+    bytes.extend(header(1, 10, &[]));
+    bytes.extend(body(1, b"half"));
+    r.server.receive(r.now, c, &bytes);
+    r.observe("busy");
+    (r.server, c)
+}
+
+#[test]
+fn damaged_images_are_refused_with_a_reason_never_a_panic() {
+    let (server, _) = busy_server();
+    let image = server.image().unwrap();
+    let resume = |bytes: &[u8]| Server::resume(ServerConfig::default(), broker_config(), bytes);
+    for len in 0..image.len() {
+        let e = resume(&image[..len])
+            .err()
+            .expect("a truncated image is refused");
+        assert!(
+            matches!(e, ImageError::Truncated { .. } | ImageError::NotAnImage),
+            "{len}: {e}"
+        );
+    }
+    for at in (0..image.len()).step_by(7) {
+        let mut bad = image.clone();
+        bad[at] ^= 0x10;
+        assert!(resume(&bad).is_err(), "a flipped bit at {at} is found");
+    }
+    let mut future = image.clone();
+    future[9] += 1;
+    let e = resume(&future).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        "broker image format version 2 is not supported (this build reads version 1)"
+    );
+    assert!(resume(&image).is_ok());
+}
+
+#[test]
+fn an_image_cannot_be_taken_with_output_pending() {
+    let (mut server, c) = busy_server();
+    server.receive(2_000, c, &heartbeat());
+    server.receive(2_000, c, &channel_open(2));
+    assert_eq!(server.image().err(), Some(ImageError::OutputPending));
+    while server.poll_output().is_some() {}
+    assert!(server.image().is_ok());
+}
+
+#[test]
+fn a_resumed_server_finishes_the_half_received_message_and_keeps_tags_and_confirms() {
+    let (server, c) = busy_server();
+    let image = server.image().unwrap();
+    let mut server = Server::resume(ServerConfig::default(), broker_config(), &image).unwrap();
+    // The rest of the body cut by the sleep, then an ack of deliveries made before it.
+    let mut bytes = body(1, b"123456");
+    bytes.extend(ack(1, 2, true));
+    server.receive(3_000, c, &bytes);
+    let n = server.broker().store_emitted();
+    server.broker_mut().store_durable(n);
+    server.tick(3_000);
+    let mut frames = Vec::new();
+    while let Some(out) = server.poll_output() {
+        if let Output::Send { bytes, .. } = out {
+            frames.extend(split_frames(&bytes));
+        }
+    }
+    // confirm-mode publishes continue at 6; basic.ack from the broker (60, 80).
+    let confirms: Vec<u64> = frames
+        .iter()
+        .filter(|f| f.kind == 1 && f.ids() == (60, 80))
+        .map(|f| u64::from_be_bytes(f.args()[..8].try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        confirms.last(),
+        Some(&6),
+        "the publish finished after the resume is confirm 6"
+    );
+    let snap = server.broker().snapshot();
+    let work = snap
+        .queues
+        .iter()
+        .find(|q| q.name.as_str() == "work")
+        .unwrap();
+    assert_eq!(
+        work.counts.unacked, 4,
+        "tags 1 and 2 acked after the resume; 3..=6 out"
+    );
+}
+
+#[test]
+fn in_process_connections_are_closed_after_a_resume_and_their_deliveries_requeued() {
+    use warren::broker::{ChannelRef, ConnectionInfo, Consume, QueueDeclare, ShortStr};
+    let mut server = Server::new(ServerConfig::default(), Broker::new(broker_config()));
+    let b = server.broker_mut();
+    let conn = b.connection_open(0, ConnectionInfo::default()).unwrap();
+    let ch = ChannelRef::new(conn, 1);
+    b.channel_open(0, ch).unwrap();
+    let q = ShortStr::new("jobs").unwrap();
+    b.queue_declare(
+        0,
+        ch,
+        QueueDeclare {
+            queue: q.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    b.basic_consume(
+        0,
+        ch,
+        Consume {
+            queue: q.clone(),
+            consumer_tag: ShortStr::new("c").unwrap(),
+            no_ack: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let m = warren::broker::Message::new(
+        ShortStr::empty(),
+        q.clone(),
+        Default::default(),
+        b"job".to_vec(),
+    );
+    b.basic_publish(0, ch, m, false, false).unwrap();
+    server.tick(0);
+    while server.poll_output().is_some() {}
+    assert_eq!(server.broker().snapshot().queues[0].counts.unacked, 1);
+    let image = server.image().unwrap();
+    let mut resumed = Server::resume(ServerConfig::default(), broker_config(), &image).unwrap();
+    assert_eq!(resumed.broker().snapshot().connections.len(), 1);
+    resumed.close_direct_connections(10);
+    let snap = resumed.broker().snapshot();
+    assert!(snap.connections.is_empty());
+    assert_eq!(
+        (snap.queues[0].counts.ready, snap.queues[0].counts.unacked),
+        (1, 0)
+    );
+}
