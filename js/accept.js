@@ -9,10 +9,11 @@ export class AcceptedConnection {
   #id;
   #gone = false;
 
-  constructor(core, transport, name) {
+  /** `id`: a connection resumed from an image that this transport carries on; else a new one. */
+  constructor(core, transport, name, id = undefined) {
     this.#core = core;
     this.#transport = transport;
-    this.#id = core.wasm.accept(core.now(), name);
+    this.#id = id ?? core.wasm.accept(core.now(), name);
     core.transports.set(this.#id, this);
     core.drain();
   }

@@ -85,8 +85,29 @@ export class Broker {
     return broker;
   }
 
+  /**
+   * A broker resumed from an image taken by `suspend()`: every exchange,
+   * queue and message (transient too), every AMQP connection accepted
+   * through `accept()` with its channels, consumers, unacked deliveries and
+   * confirms owed. In-process connections (`connect()`) of the suspended
+   * broker are gone, as if their client crashed: their unacked deliveries
+   * are requeued. A `store` continues the log the image was taken against.
+   */
+  static async resume(image, options = {}) {
+    checkOptions(options);
+    if (!(image instanceof Uint8Array)) throw argError('Broker.resume', 'image must be a Uint8Array', image);
+    await loadEngine();
+    const broker = new Broker(options, FROM_CREATE, image);
+    if (broker.#store) {
+      // The state is the image's; the log is only continued, not replayed.
+      const log = await broker.#store.load();
+      broker.#startWriter(log?.length ?? 0, options.compactAfterBytes);
+    }
+    return broker;
+  }
+
   /** Only once the engine is loaded (always with the node and worker entries); memory store only. */
-  constructor(options = {}, from = undefined) {
+  constructor(options = {}, from = undefined, image = undefined) {
     checkOptions(options);
     if (!engineReady()) {
       throw new Error(
@@ -104,7 +125,16 @@ export class Broker {
     this.onerror = null;
     /** why recovery cut the store's log short, if it did */
     this.recoveryDamage = null;
-    const wasm = new WasmBroker(engineOptions(options, store !== null));
+    const engine = engineOptions(options, store !== null);
+    let wasm;
+    if (image === undefined) wasm = new WasmBroker(engine);
+    else {
+      try {
+        wasm = WasmBroker.resume(engine, image, this.clock.now());
+      } catch (e) {
+        throw new Error(`Broker.resume: ${e.message}`);
+      }
+    }
     this.#core = new Core(wasm, this.clock, decodeProperties, options.events !== false);
     this.#channelMax = options.limits?.channelMax || DEFAULT_CHANNEL_MAX;
   }
@@ -129,7 +159,12 @@ export class Broker {
       }
       size = valid;
     }
-    this.#writer = new StoreWriter(store, core, size, compactAfterBytes);
+    this.#startWriter(size, compactAfterBytes);
+  }
+
+  #startWriter(logSize, compactAfterBytes) {
+    const core = this.#core;
+    this.#writer = new StoreWriter(this.#store, core, logSize, compactAfterBytes);
     this.#writer.onerror = (err) => this.#storeFailed(err);
     core.afterDrain = () => this.#writer.pump();
     core.drain();
@@ -177,6 +212,44 @@ export class Broker {
     return new AcceptedConnection(this.#core, transport, name);
   }
 
+  /**
+   * After `Broker.resume`: the ids of the resumed AMQP connections that no
+   * transport carries yet.
+   */
+  get unattached() {
+    const core = this.#core;
+    return core.wasm.transportIds().filter((id) => !core.transports.has(id));
+  }
+
+  /**
+   * After `Broker.resume`: `transport` carries on the resumed connection `id`
+   * (a WebSocket that stayed open while the host slept). The connection goes
+   * on where it was: channels, consumers, unacked deliveries, confirms.
+   */
+  reattach(id, transport) {
+    this.#live();
+    if (typeof transport?.send !== 'function' || typeof transport?.close !== 'function') {
+      throw new TypeError('reattach: transport must have send(bytes) and close()');
+    }
+    if (!this.unattached.includes(id)) {
+      throw new Error(`reattach: no resumed connection ${id} is waiting for a transport`);
+    }
+    return new AcceptedConnection(this.#core, transport, 'resumed', id);
+  }
+
+  /**
+   * After `Broker.resume` and `reattach`: the resumed connections whose
+   * transport is gone are closed as a lost transport (unacked deliveries
+   * requeued, exclusive queues deleted). Returns how many.
+   */
+  closeUnattached() {
+    const core = this.#core;
+    const gone = this.unattached;
+    for (const id of gone) core.wasm.transportClosed(core.now(), id);
+    core.drain();
+    return gone.length;
+  }
+
   /** Follows the engine's events, delivered in batches; returns the unsubscribe function. */
   subscribe(listener) {
     return this.#core.subscribe(listener);
@@ -203,6 +276,22 @@ export class Broker {
     const core = this.#core;
     core.wasm.setBlocked(core.now(), reason ?? undefined);
     core.drain();
+  }
+
+  /**
+   * The whole broker as an image for `Broker.resume`, once every store
+   * record emitted so far is durable (so the image and the store agree).
+   * The broker goes on running; an image describes it only until its next
+   * change, so resume from the latest one, once.
+   */
+  async suspend() {
+    this.#live();
+    const core = this.#core;
+    core.drain();
+    await this.#writer?.flush();
+    this.#live();
+    core.drain();
+    return core.wasm.image();
   }
 
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */

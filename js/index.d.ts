@@ -188,6 +188,29 @@ export interface AcceptedConnection {
 export class Broker {
   /** Loads the engine if needed, recovers from the store, and starts. */
   static create(options?: BrokerOptions): Promise<Broker>;
+  /**
+   * A broker resumed from an image taken by `suspend()`: exchanges, queues and
+   * messages (transient too), and every connection accepted through `accept()`
+   * with its channels, consumers, unacked deliveries and confirms owed (the
+   * host re-attaches its transports by `AcceptedConnection.id`; see the
+   * Durable Object host). In-process connections of the suspended broker are
+   * gone: their unacked deliveries are requeued. A damaged image, or one from
+   * another format version, is refused with an Error saying why; fall back to
+   * `Broker.create({ store })`.
+   */
+  static resume(image: Uint8Array, options?: BrokerOptions): Promise<Broker>;
+  /**
+   * Waits until every store record so far is durable, then returns the whole
+   * broker as an image for `Broker.resume`. The broker keeps running: the image
+   * holds only until its next change.
+   */
+  suspend(): Promise<Uint8Array>;
+  /** After `resume`: ids of resumed AMQP connections no transport carries yet. */
+  readonly unattached: number[];
+  /** After `resume`: `transport` carries on resumed connection `id` (channels, consumers, unacked deliveries, confirms). */
+  reattach(id: number, transport: Transport): AcceptedConnection;
+  /** After `resume` and `reattach`: closes the rest as lost transports (deliveries requeued); returns how many. */
+  closeUnattached(): number;
   /** Only once the engine is loaded (always in Node and workers); memory store only. */
   constructor(options?: BrokerOptions);
   /** An in-process client connection. */

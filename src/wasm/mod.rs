@@ -94,18 +94,44 @@ impl WasmBroker {
     /// (see `BrokerOptions` in `js/index.d.ts`).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<WasmBroker, JsValue> {
-        let o: Options = if options.is_undefined() || options.is_null() {
-            Options::default()
-        } else {
-            serde_wasm_bindgen::from_value(options)
-                .map_err(|e| js_sys::TypeError::new(&format!("Broker options: {e}")))?
-        };
+        let o = Options::from_js(options)?;
         let broker = Broker::new(o.broker_config());
         Ok(WasmBroker {
             server: Server::new(o.server_config(), broker),
             out: Vec::new(),
             status: Box::new([0.0, -1.0]),
         })
+    }
+
+    /// A broker resumed from an image taken by [`image`](Self::image), with
+    /// the same options a new one takes. Connections opened in-process are
+    /// closed (their clients are gone): their deliveries are requeued.
+    pub fn resume(options: JsValue, image: &[u8], now: f64) -> Result<WasmBroker, JsValue> {
+        let o = Options::from_js(options)?;
+        let mut server = Server::resume(o.server_config(), o.broker_config(), image)
+            .map_err(|e| js_sys::Error::new(&e.to_string()))?;
+        server.close_direct_connections(ms(now));
+        Ok(WasmBroker {
+            server,
+            out: Vec::new(),
+            status: Box::new([0.0, -1.0]),
+        })
+    }
+
+    /// The whole broker (engine and every connection) as an image; the
+    /// broker goes on unchanged. Take output first.
+    pub fn image(&self) -> Result<Uint8Array, JsValue> {
+        let image = self
+            .server
+            .image()
+            .map_err(|e| js_sys::Error::new(&e.to_string()))?;
+        Ok(Uint8Array::from(&image[..]))
+    }
+
+    /// The ids of the transports accepted and not yet closed.
+    #[wasm_bindgen(js_name = transportIds)]
+    pub fn transport_ids(&self) -> Vec<f64> {
+        self.server.tokens().iter().map(|t| t.0 as f64).collect()
     }
 
     /// Rebuilds the broker from a store log (framed records). Returns the

@@ -45,6 +45,15 @@ pub fn ms(n: f64) -> u64 {
 }
 
 impl Options {
+    /// The options JS passed (undefined or null: all defaults).
+    pub fn from_js(options: wasm_bindgen::JsValue) -> Result<Options, wasm_bindgen::JsValue> {
+        if options.is_undefined() || options.is_null() {
+            return Ok(Options::default());
+        }
+        serde_wasm_bindgen::from_value(options)
+            .map_err(|e| js_sys::TypeError::new(&format!("Broker options: {e}")).into())
+    }
+
     pub fn broker_config(&self) -> BrokerConfig {
         BrokerConfig {
             durable_store: self.durable,
