@@ -19,6 +19,9 @@ export const DEFAULTS = {
   heartbeat: 0,
   // Estimated bytes queued in the broker above which publishers are blocked.
   maxQueuedBytes: 48 * 1024 * 1024,
+  // The runtime evicts an object about 10 s after its last event; the image
+  // must be written before that, and not after every burst of traffic.
+  imageAfterMs: 2000,
 };
 
 const int = (v, name, min, max) => {
@@ -36,6 +39,7 @@ const int = (v, name, min, max) => {
  * - WARREN_MAX_QUEUED_BYTES: bytes (default 48 MiB)
  * - WARREN_WS_ORIGINS: comma-separated Origins allowed; "self", "*" (default self)
  * - WARREN_DEBUG: "1" serves /debug/<vhost> (cold-start time, alarm count, snapshot)
+ * - WARREN_IMAGE_AFTER_MS: idle time after which the broker's image is written (default 2000)
  */
 export function hostConfig(env = {}) {
   const users = env.WARREN_USERS ? JSON.parse(env.WARREN_USERS) : { guest: { password: 'guest' } };
@@ -56,6 +60,10 @@ export function hostConfig(env = {}) {
       .map((s) => s.trim())
       .filter(Boolean),
     debug: env.WARREN_DEBUG === '1',
+    imageAfterMs:
+      env.WARREN_IMAGE_AFTER_MS === undefined
+        ? DEFAULTS.imageAfterMs
+        : int(env.WARREN_IMAGE_AFTER_MS, 'WARREN_IMAGE_AFTER_MS', 100, 8000),
   };
 }
 

@@ -4,16 +4,18 @@
 // deadline is the object's alarm. Host code only: every AMQP decision is the
 // engine's.
 //
-// Hibernation is a broker restart. An idle object (no input, no alarm due;
-// heartbeat 0 by default) is evicted by the runtime with its sockets left
-// open; its memory, wasm instance and AMQP connection state go with it. On the
-// next event the constructor rebuilds the broker from storage, so what a
-// restart keeps survives (durable topology, persistent messages in durable
-// queues) and the rest is gone, as after a RabbitMQ restart. Sockets left
-// from before are closed with 1012 (service restart): their AMQP state is
-// lost, so the client must reconnect. Deployments that want connections to
-// outlive idle periods set a heartbeat (WARREN_HEARTBEAT): heartbeat frames
-// keep the object resident, at the cost of its running time.
+// Sleep is not a crash. The runtime evicts an object about 10 s after its
+// last event, leaving its WebSockets open, and gives no warning. So once the
+// object has been idle for WARREN_IMAGE_AFTER_MS (2 s), it writes an image of
+// the whole broker (engine, connections, channels, consumers, unacked
+// deliveries, transient messages) to storage; the first change after that
+// discards it. An object built after an eviction resumes from the image and
+// re-attaches each surviving socket to its connection (the socket's
+// attachment names it): clients, heartbeat 0 included, notice nothing. Only
+// when there is no image (a crash, a deploy, an eviction in the first
+// seconds after a change) does the object rebuild from its durable records
+// alone, as a RabbitMQ restart does: old sockets are closed with 1012, and
+// the restart is logged and counted.
 import { DurableObject } from 'cloudflare:workers';
 import wasmModule from '../../pkg/warren_bg.wasm';
 import { initSync } from '../../pkg/warren.js';
@@ -21,6 +23,7 @@ import { Broker } from '../broker.js';
 import { engineReady, loadEngineSync } from '../engine.js';
 import { AlarmClock } from './alarm-clock.js';
 import { brokerOptions, hostConfig } from './config.js';
+import { ImageStore } from './image-store.js';
 import { MemoryGuard } from './memory-guard.js';
 import { SocketWriter } from './socket-writer.js';
 import { StorageStore } from './storage-store.js';
@@ -50,6 +53,14 @@ export class WarrenBroker extends DurableObject {
   /** each socket's AMQP connection, and the bytes it sent since publishers were last shed */
   #sockets = new Map();
   #starting = null;
+  #images = null;
+  /** storage holds an image that describes the broker as it is now */
+  #imageValid = false;
+  #lastChange = 0;
+  /** an idle check is set on the clock */
+  #idleArmed = false;
+  /** the image write in flight */
+  #writing = null;
   #stats = {
     startedAt: Date.now(),
     instantiateMs: 0,
@@ -57,6 +68,15 @@ export class WarrenBroker extends DurableObject {
     recoveredBytes: 0,
     alarms: 0,
     restartedSockets: 0,
+    resumes: 0,
+    resumeMs: null,
+    reattachedSockets: 0,
+    restarts: 0,
+    imageErrors: 0,
+    lastImageError: null,
+    imagesWritten: 0,
+    imageBytes: 0,
+    imageWriteMs: null,
   };
 
   constructor(ctx, env) {
@@ -67,26 +87,26 @@ export class WarrenBroker extends DurableObject {
       loadEngineSync(wasmModule);
       this.#stats.instantiateMs = performance.now() - t0;
     }
-    // Sockets accepted before a hibernation: nothing here knows them now.
-    for (const ws of ctx.getWebSockets()) {
-      closeQuietly(ws, RESTARTED);
-      this.#stats.restartedSockets++;
-    }
     ctx.blockConcurrencyWhile(async () => {
       const vhost = await ctx.storage.get(VHOST_KEY);
       // A new object learns its vhost from its first request.
-      if (vhost !== undefined) await this.#start(vhost, t0);
+      if (vhost !== undefined) await this.#start(vhost, t0, true);
     });
   }
 
-  /** Builds the broker from storage. */
-  async #start(vhost, t0 = performance.now()) {
+  /** Builds the broker from storage: from its image after a sleep, else from the durable records. */
+  async #start(vhost, t0 = performance.now(), woken = false) {
     const storage = this.ctx.storage;
     const clock = new AlarmClock(storage, await storage.getAlarm());
     clock.onerror = (e) => this.#fail('setting the alarm failed', e);
+    this.#clock = clock;
     const store = new StorageStore(storage);
     this.#store = store;
-    const broker = await Broker.create({ ...brokerOptions(this.#config, vhost), store, clock });
+    this.#images = new ImageStore(storage);
+    // Every engine timer that goes off may change the broker.
+    const engineClock = { now: () => clock.now(), at: (at, fn) => clock.at(at, () => (this.#changed(), fn())) };
+    const options = { ...brokerOptions(this.#config, vhost), store, clock: engineClock };
+    const broker = (await this.#resume(vhost, options)) ?? (await this.#restart(vhost, options, woken));
     broker.onerror = (e) => this.#fail('a storage write failed', e);
     const { memory } = initSync();
     this.#guard = new MemoryGuard(broker, () => memory.buffer.byteLength, this.#config.maxQueuedBytes);
@@ -94,11 +114,119 @@ export class WarrenBroker extends DurableObject {
       console.warn(
         `warren ${vhost}: ~${(queued / 2 ** 20).toFixed(0)} MiB queued: publishers ${blocked ? 'blocked' : 'unblocked'}`,
       );
-    this.#clock = clock;
     this.#broker = broker;
     this.#stats.vhost = vhost;
     this.#stats.recoveredBytes = store.loadedBytes;
     this.#stats.coldStartMs = performance.now() - t0;
+  }
+
+  /** The broker as the image left it, with the sockets that outlived the sleep re-attached; null without an image. */
+  async #resume(vhost, options) {
+    const t0 = performance.now();
+    let broker;
+    try {
+      const image = await this.#images.load();
+      if (!image) return null;
+      broker = await Broker.resume(image, options);
+      this.#stats.imageBytes = image.length;
+    } catch (e) {
+      console.warn(
+        `warren ${vhost}: the broker image cannot be resumed (${e.message}); recovering from durable records`,
+      );
+      this.#stats.imageErrors++;
+      this.#stats.lastImageError = String(e.message ?? e);
+      return null;
+    }
+    this.#imageValid = true;
+    for (const ws of this.ctx.getWebSockets()) {
+      const id = ws.deserializeAttachment()?.conn;
+      if (broker.unattached.includes(id)) {
+        this.#sockets.set(ws, { conn: broker.reattach(id, this.#transport(ws)), bytesIn: 0 });
+        this.#stats.reattachedSockets++;
+      } else {
+        closeQuietly(ws, RESTARTED);
+        this.#stats.restartedSockets++;
+      }
+    }
+    // Sockets closed while the object slept: their connections end now.
+    if (broker.closeUnattached() > 0) this.#changed();
+    this.#stats.resumes++;
+    this.#stats.resumeMs = performance.now() - t0;
+    return broker;
+  }
+
+  /**
+   * The broker from its durable records: a new object, or (`woken`) one that
+   * lost its memory with no image to resume from: a crash, a deploy, or an
+   * eviction right after a change.
+   */
+  async #restart(vhost, options, woken) {
+    const broker = await Broker.create(options);
+    const sockets = this.ctx.getWebSockets();
+    if (woken) {
+      this.#stats.restarts++;
+      console.warn(
+        `warren ${vhost}: restarted without an image: durable state recovered, ${sockets.length} connection(s) closed`,
+      );
+    }
+    for (const ws of sockets) {
+      closeQuietly(ws, RESTARTED);
+      this.#stats.restartedSockets++;
+    }
+    return broker;
+  }
+
+  /**
+   * The broker is about to change: a stored image no longer describes it
+   * (the delete is ordered before every write and message that follows),
+   * and a new one is due once the object has been idle a while.
+   */
+  #changed() {
+    this.#lastChange = Date.now();
+    if (this.#imageValid) {
+      this.#imageValid = false;
+      this.#images.discard().catch((e) => this.#fail('discarding the image failed', e));
+    }
+    if (!this.#idleArmed) this.#armIdle();
+  }
+
+  #armIdle() {
+    this.#idleArmed = true;
+    this.#clock.at(this.#lastChange + this.#config.imageAfterMs, () => {
+      this.#idleArmed = false;
+      if (Date.now() < this.#lastChange + this.#config.imageAfterMs) this.#armIdle();
+      else this.#writing = this.#writeImage();
+    });
+  }
+
+  async #writeImage() {
+    const mark = this.#lastChange;
+    const t0 = performance.now();
+    let image;
+    try {
+      image = await this.#broker.suspend(); // once the store has every record
+    } catch (e) {
+      console.error('warren: taking the broker image failed:', e);
+      return;
+    }
+    // A change while the store caught up: the idle check it re-armed tries again.
+    if (this.#lastChange !== mark || this.#imageValid) return;
+    const saved = this.#images.save(image);
+    this.#imageValid = true;
+    try {
+      await saved;
+    } catch (e) {
+      return this.#fail('writing the image failed', e);
+    }
+    this.#stats.imagesWritten++;
+    this.#stats.imageBytes = image.length;
+    this.#stats.imageWriteMs = performance.now() - t0;
+  }
+
+  /** A WebSocket as the broker's transport. */
+  #transport(ws) {
+    const writer = new SocketWriter(ws);
+    return { send: (bytes) => writer.send(bytes), close: () => writer.close(1000, 'connection closed') };
   }
 
   /** The broker, created on the first request of a new object. */
@@ -135,16 +263,10 @@ export class WarrenBroker extends DurableObject {
     const [client, server] = Object.values(new WebSocketPair());
     this.ctx.acceptWebSocket(server);
     const peer = request.headers.get('cf-connecting-ip') ?? 'ws';
-    // Survives hibernation for logs; the AMQP state cannot (see the top).
-    server.serializeAttachment({ peer, since: Date.now() });
-    const writer = new SocketWriter(server);
-    const conn = broker.accept(
-      {
-        send: (bytes) => writer.send(bytes),
-        close: () => writer.close(1000, 'connection closed'),
-      },
-      { name: peer },
-    );
+    this.#changed();
+    const conn = broker.accept(this.#transport(server), { name: peer });
+    // Survives hibernation: a resumed broker knows the socket by its connection.
+    server.serializeAttachment({ peer, since: Date.now(), conn: conn.id });
     this.#sockets.set(server, { conn, bytesIn: 0 });
     // amqp-client.js offers no subprotocol; echo an amqp* one when offered.
     const offered = request.headers
@@ -163,6 +285,7 @@ export class WarrenBroker extends DurableObject {
     const s = this.#sockets.get(ws);
     if (!s) return closeQuietly(ws, RESTARTED);
     if (typeof message === 'string') return closeQuietly(ws, [1003, 'AMQP over WebSocket is binary']);
+    this.#changed();
     s.bytesIn += message.byteLength;
     s.conn.receive(new Uint8Array(message));
     if (this.#guard.check(Date.now())) this.#shedPublishers();
@@ -179,6 +302,7 @@ export class WarrenBroker extends DurableObject {
   }
 
   webSocketClose(ws, code) {
+    this.#changed();
     this.#sockets.get(ws)?.conn.closed();
     this.#sockets.delete(ws);
     // Completes the closing handshake (runtimes without automatic close replies).
@@ -186,6 +310,7 @@ export class WarrenBroker extends DurableObject {
   }
 
   webSocketError(ws) {
+    this.#changed();
     this.#sockets.get(ws)?.conn.closed();
     this.#sockets.delete(ws);
   }
@@ -195,6 +320,7 @@ export class WarrenBroker extends DurableObject {
     if (!this.#clock) return;
     this.#stats.alarms++;
     this.#clock.fire();
+    await this.#writing;
   }
 
   /** For the debug route and the benchmark. */
