@@ -240,6 +240,7 @@ pub fn consumer_args(arguments: &FieldTable, what: &str) -> Result<(i32, Option<
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     fn what() -> &'static str {

@@ -249,6 +249,12 @@ fn key(name: &'static str) -> ShortStr {
 
 #[cfg(test)]
 mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        clippy::unreachable
+    )]
     use super::*;
 
     fn sstr(s: &str) -> ShortStr {

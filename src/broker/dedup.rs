@@ -358,6 +358,7 @@ fn encode(out: &mut Vec<u8>, v: &FieldValue) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::broker::message::Properties;
     use crate::broker::value::{FieldTable, ShortStr};

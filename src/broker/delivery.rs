@@ -246,7 +246,10 @@ impl Broker {
                 self.expire(q, entry);
                 continue;
             }
-            let c = &mut queue.consumers[at];
+            let Some(c) = queue.consumers.get_mut(at) else {
+                queue.push_ready(entry);
+                return;
+            };
             queue.next_consumer = at + 1;
             let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
             if !no_ack {
@@ -288,7 +291,7 @@ impl Broker {
             return queue.consumers.first().filter(|c| has_room(c)).map(|_| 0);
         }
         if n == 1 {
-            return has_room(&queue.consumers[0]).then_some(0);
+            return queue.consumers.first().filter(|c| has_room(c)).map(|_| 0);
         }
         let top = queue
             .consumers
@@ -296,9 +299,12 @@ impl Broker {
             .filter(|c| has_room(c))
             .map(|c| c.priority)
             .max()?;
-        (0..n)
-            .map(|i| (queue.next_consumer + i) % n)
-            .find(|&i| queue.consumers[i].priority == top && has_room(&queue.consumers[i]))
+        (0..n).map(|i| (queue.next_consumer + i) % n).find(|&i| {
+            queue
+                .consumers
+                .get(i)
+                .is_some_and(|c| c.priority == top && has_room(c))
+        })
     }
 
     /// Gives an entry to a channel: a tag, the redelivered flag, the

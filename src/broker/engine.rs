@@ -268,7 +268,9 @@ impl Broker {
             }
         }
         // Released from the back: lowest channel first, whatever the map's order.
-        self.confirm_dirty[start..].sort_unstable_by(|a, b| b.cmp(a));
+        if let Some(new) = self.confirm_dirty.get_mut(start..) {
+            new.sort_unstable_by(|a, b| b.cmp(a));
+        }
     }
 
     // ---- scheduling --------------------------------------------------------
@@ -404,7 +406,7 @@ impl Broker {
             if i % 10 == 0 {
                 x = splitmix64(x);
             }
-            s.push(ALPHABET[(x & 63) as usize] as char);
+            s.extend(ALPHABET.get((x & 63) as usize).map(|&c| c as char));
             x >>= 6;
         }
         ShortStr::truncated(&s)
@@ -472,7 +474,10 @@ impl Broker {
         if conn.channels.len() <= idx {
             conn.channels.resize_with(idx + 1, || None);
         }
-        if conn.channels[idx].is_some() {
+        let Some(slot) = conn.channels.get_mut(idx) else {
+            return Err(AmqpError::command_invalid("channel number out of range"));
+        };
+        if slot.is_some() {
             let e = AmqpError::new(
                 ReplyCode::ChannelError,
                 format_args!("second 'channel.open' seen on channel {}", ch.channel),
@@ -480,7 +485,7 @@ impl Broker {
             self.close_connection_state(ch.conn);
             return Err(e);
         }
-        conn.channels[idx] = Some(Box::new(Channel::new(ch)));
+        *slot = Some(Box::new(Channel::new(ch)));
         self.event(|| EventKind::ChannelOpened { channel: ch });
         Ok(())
     }

@@ -170,6 +170,7 @@ pub type Result<T, E = AmqpError> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]

@@ -146,6 +146,7 @@ pub type SharedMessage = Rc<Message>;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]

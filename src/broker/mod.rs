@@ -1,6 +1,19 @@
 //! The engine: exchanges, queues, consumers, acknowledgments, confirms and
 //! every delivery policy. Pure and deterministic: no I/O, no clock reads;
 //! see [`Broker`] for the calling contract.
+//!
+//! A panic would abort the wasm instance and every queue in it, so the same
+//! lints as in `src/amqp` keep indexing, `unwrap` and friends out.
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
 
 pub mod args;
 pub mod channel;

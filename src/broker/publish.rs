@@ -174,10 +174,7 @@ impl Broker {
     }
 
     fn exchange_drops_duplicate(&mut self, v: VhostId, message: &Message, now: u64) -> bool {
-        let Some(x) = self.vhosts[v.0 as usize]
-            .exchanges
-            .get_mut(&message.exchange)
-        else {
+        let Some(x) = self.vhost_mut(v).exchanges.get_mut(&message.exchange) else {
             return false;
         };
         if x.dedup.is_none() {

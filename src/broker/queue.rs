@@ -62,16 +62,22 @@ impl ReadyList {
         self.bytes
     }
 
-    fn level(&mut self, prio: u8) -> &mut VecDeque<Entry> {
-        let top = self.levels.len() - 1;
-        &mut self.levels[(prio as usize).min(top)]
+    /// The level of `prio`: higher priorities than the queue's maximum share its top level.
+    fn level(&mut self, prio: u8) -> Option<&mut VecDeque<Entry>> {
+        let top = self.levels.len().checked_sub(1)?;
+        self.levels.get_mut((prio as usize).min(top))
     }
 
     /// Puts an entry at its place by `seq` (at the back for a new publish).
     pub fn insert(&mut self, entry: Entry, prio: u8) {
         self.len += 1;
         self.bytes += entry.size();
-        let level = self.level(prio);
+        if self.levels.is_empty() {
+            self.levels.push(VecDeque::new()); // `new` makes one at least; never taken
+        }
+        let Some(level) = self.level(prio) else {
+            return;
+        };
         match level.back() {
             Some(last) if last.seq > entry.seq => {
                 let at = level.partition_point(|e| e.seq < entry.seq);
@@ -98,7 +104,7 @@ impl ReadyList {
     }
 
     pub fn remove(&mut self, seq: u64, prio: u8) -> Option<Entry> {
-        let level = self.level(prio);
+        let level = self.level(prio)?;
         let at = level.binary_search_by_key(&seq, |e| e.seq).ok()?;
         let entry = level.remove(at)?;
         self.len -= 1;
@@ -285,6 +291,7 @@ impl Queue {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     fn entry(seq: u64) -> Entry {

@@ -182,7 +182,9 @@ impl Broker {
             let at = c.position(delivery_tag).ok_or_else(|| {
                 AmqpError::precondition(format_args!("unknown delivery tag {delivery_tag}"))
             })?;
-            let u = &mut c.unacked[at];
+            let u = c.unacked.get_mut(at).ok_or_else(|| {
+                AmqpError::precondition(format_args!("unknown delivery tag {delivery_tag}"))
+            })?;
             let old = u.deadline;
             u.deadline = now
                 .saturating_add(ms)

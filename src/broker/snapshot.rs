@@ -204,6 +204,7 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::broker::{BrokerConfig, ConnectionInfo};
 

@@ -8,6 +8,7 @@
 use super::command::{Bind, ExchangeDeclare, QueueDeclare};
 use super::engine::{Broker, BrokerConfig};
 use super::error::AmqpError;
+use super::exchange::Exchange;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
 use super::queue::{Entry, NEVER};
@@ -232,9 +233,10 @@ impl Broker {
         for v in &self.vhosts {
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
             names.sort();
-            for name in &names {
-                let x = &v.exchanges[*name];
-                if x.durable && !is_builtin(name) {
+            let exchanges: Vec<&Exchange> =
+                names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
+            for x in &exchanges {
+                if x.durable && !is_builtin(&x.name) {
                     out.push(StoreRecord::Exchange {
                         vhost: v.name.clone(),
                         declare: x.declaration(),
@@ -251,8 +253,7 @@ impl Broker {
                     });
                 }
             }
-            for name in &names {
-                let x = &v.exchanges[*name];
+            for x in &exchanges {
                 for bnd in &x.bindings {
                     if let Some((to_queue, bind)) = self.durable_binding(v, x, bnd) {
                         out.push(StoreRecord::Binding {
@@ -283,7 +284,7 @@ impl Broker {
             if !self.persists_queue(q) {
                 continue;
             }
-            let vhost = &self.vhosts[q.vhost.0 as usize].name;
+            let vhost = &self.vhost_ref(q.vhost).name;
             for e in q.ready.iter().chain(q.delayed.values()) {
                 if e.msg.persistent() {
                     push(q, e, vhost);
@@ -295,7 +296,7 @@ impl Broker {
                 for u in &ch.unacked {
                     if let Some(q) = self.queue(u.queue).filter(|q| self.persists_queue(q)) {
                         if u.entry.msg.persistent() {
-                            let vhost = &self.vhosts[q.vhost.0 as usize].name;
+                            let vhost = &self.vhost_ref(q.vhost).name;
                             push(q, &u.entry, vhost);
                         }
                     }

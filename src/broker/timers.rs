@@ -73,7 +73,7 @@ impl Broker {
         let Some(channel) = self.channel(ch) else {
             return;
         };
-        let Some(u) = channel.position(tag).map(|i| &channel.unacked[i]) else {
+        let Some(u) = channel.position(tag).and_then(|i| channel.unacked.get(i)) else {
             return;
         };
         if u.deadline != deadline {

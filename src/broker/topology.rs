@@ -91,10 +91,15 @@ impl Broker {
         Ok((v, self.vhost_name(v).to_owned()))
     }
 
+    // Vhost ids come from `add_vhost` and `vhost_id` (or an image that was
+    // checked against its vhosts), and vhosts are never removed: indexing
+    // cannot fail, and an Option here would spread through every caller.
+    #[allow(clippy::indexing_slicing)]
     pub(crate) fn vhost_mut(&mut self, v: VhostId) -> &mut Vhost {
         &mut self.vhosts[v.0 as usize]
     }
 
+    #[allow(clippy::indexing_slicing)]
     pub(crate) fn vhost_ref(&self, v: VhostId) -> &Vhost {
         &self.vhosts[v.0 as usize]
     }
@@ -246,7 +251,7 @@ impl Broker {
     /// exchanges that lost their last binding.
     fn remove_bindings_to(&mut self, v: VhostId, dest: &Destination) {
         let mut emptied = Vec::new();
-        for x in self.vhosts[v.0 as usize].exchanges.values_mut() {
+        for x in self.vhost_mut(v).exchanges.values_mut() {
             let before = x.bindings.len();
             x.bindings.retain(|b| b.destination != *dest);
             if x.auto_delete && before > 0 && x.bindings.is_empty() {
@@ -363,9 +368,9 @@ impl Broker {
     }
 
     fn insert_queue(&mut self, q: Queue) -> QueueId {
-        match self.free_queue_slots.pop() {
-            Some(i) => {
-                let slot = &mut self.queues[i as usize];
+        let free = self.free_queue_slots.pop();
+        match free.and_then(|i| Some((i, self.queues.get_mut(i as usize)?))) {
+            Some((i, slot)) => {
                 slot.gen = slot.gen.wrapping_add(1);
                 slot.queue = Some(Box::new(q));
                 QueueId::new(i, slot.gen)

@@ -291,6 +291,7 @@ impl FromIterator<(ShortStr, FieldValue)> for FieldTable {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]

@@ -36,7 +36,6 @@ mod engine;
 
 pub(crate) use engine::{read_broker, write_broker};
 
-
 use crate::storage::log::crc32;
 use std::fmt;
 

@@ -1,5 +1,7 @@
 //! The server's part of a broker image: which transport token holds which
-//! connection, then the engine. Lookup maps and the timer heap are rebuilt.
+//! connection, the timer entries, then the engine. Lookup maps are rebuilt.
+//! Timer entries are kept as they are, stale ones included: they decide the
+//! order in which connections that fall due in one tick are handled.
 
 use super::{IdMap, Server, Slot};
 use crate::amqp::connection::{Connection, ServerConfig, Settings};
@@ -30,9 +32,18 @@ impl Server {
                 None => w.u64(0),
                 Some(c) => {
                     w.u64(slot.token);
+                    w.opt_u64(slot.timer_at);
                     c.write_image(&mut w);
                 }
             }
+        }
+        let mut timers: Vec<_> = self.timers.iter().map(|r| r.0).collect();
+        timers.sort_unstable();
+        w.usize(timers.len());
+        for (at, index, token) in timers {
+            w.u64(at);
+            w.u64(u64::from(index));
+            w.u64(token);
         }
         w.usize(self.free.len());
         for &i in &self.free {
@@ -60,9 +71,12 @@ impl Server {
         let mut by_token = IdMap::default();
         for index in 0..d.count()? {
             let token = d.u64()?;
-            let conn = match token {
-                0 => None,
-                _ => Some(Box::new(Connection::read_image(&mut d, settings.clone())?)),
+            let (timer_at, conn) = match token {
+                0 => (None, None),
+                _ => (
+                    d.opt_u64()?,
+                    Some(Box::new(Connection::read_image(&mut d, settings.clone())?)),
+                ),
             };
             if token >= next_token || (token != 0 && by_token.insert(token, index as u32).is_some())
             {
@@ -72,8 +86,12 @@ impl Server {
                 token,
                 conn,
                 queued: false,
-                timer_at: None,
+                timer_at,
             });
+        }
+        let mut timers = std::collections::BinaryHeap::new();
+        for _ in 0..d.count()? {
+            timers.push(std::cmp::Reverse((d.u64()?, d.u32()?, d.u64()?)));
         }
         let mut free = Vec::new();
         for _ in 0..d.count()? {
@@ -108,7 +126,7 @@ impl Server {
             next_token,
             ready: Default::default(),
             outputs: Default::default(),
-            timers: Default::default(),
+            timers,
             spare: Vec::new(),
             fx: Vec::new(),
             now,

@@ -292,6 +292,7 @@ fn erlang_binary(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::broker::error::ReplyCode;
 

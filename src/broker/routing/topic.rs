@@ -126,9 +126,7 @@ impl TopicPattern {
                 None => return false,
             }
         }
-        toks[t.min(toks.len())..]
-            .iter()
-            .all(|tok| *tok == Token::Any)
+        toks.iter().skip(t).all(|tok| *tok == Token::Any)
     }
 }
 
@@ -153,7 +151,7 @@ impl<'a> Words<'a> {
         let start = self.at?;
         let rest = self.key.get(start..)?;
         let (word, at) = match rest.iter().position(|&b| b == b'.') {
-            Some(dot) => (&rest[..dot], Some(start + dot + 1)),
+            Some(dot) => (rest.get(..dot)?, Some(start + dot + 1)),
             None => (rest, None),
         };
         Some((word, Words { key: self.key, at }))
@@ -168,6 +166,7 @@ impl fmt::Debug for TopicPattern {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use proptest::prelude::*;
 
