@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use warren::broker::event::DropReason;
+use warren::broker::DropReason;
 use warren::broker::{ChannelRef, EventKind, FieldTable, FieldValue, Properties};
 
 /// Queue `work` dead-letters into direct exchange `dlx`, where queue `dead`
@@ -678,7 +678,7 @@ fn events_of_one_message_share_its_id_across_dead_lettering() {
     assert!(events.iter().any(|e| matches!(
         e,
         EventKind::DeadLettered {
-            reason: warren::broker::dead_letter::DeadLetterReason::Expired,
+            reason: warren::broker::DeadLetterReason::Expired,
             ..
         }
     )));

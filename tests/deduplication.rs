@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use warren::broker::event::DropReason;
+use warren::broker::DropReason;
 use warren::broker::{ChannelRef, EventKind, FieldValue, Properties};
 
 fn keyed(key: &str) -> Properties {

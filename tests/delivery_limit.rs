@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use warren::broker::event::DropReason;
+use warren::broker::DropReason;
 use warren::broker::{ChannelRef, EventKind, FieldValue};
 
 /// Queue `q` with a delivery limit, dead-lettering into `dead` when `dlx`.

@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use warren::broker::snapshot::Snapshot;
+use warren::broker::Snapshot;
 use warren::broker::{
     Bind, Broker, BrokerConfig, ChannelRef, ExchangeDeclare, FieldTable, FieldValue, Properties,
     QueueDeclare, StoreRecord,

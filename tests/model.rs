@@ -17,7 +17,7 @@
 
 use proptest::prelude::*;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use warren::broker::event::DropReason;
+use warren::broker::DropReason;
 use warren::broker::{
     AmqpError, Bind, Broker, BrokerConfig, ChannelRef, ConnId, ConnectionInfo, Consume, Effect,
     EventKind, FieldTable, FieldValue, Message, MsgId, Properties, Qos, QueueDeclare, ShortStr,

@@ -3,7 +3,7 @@
 
 use super::ids::{ChannelRef, QueueId};
 use super::message::Message;
-use super::queue::{Entry, NEVER};
+use super::queue::Entry;
 use super::value::ShortStr;
 use std::collections::VecDeque;
 
@@ -134,9 +134,5 @@ impl Channel {
             }
             _ => None,
         }
-    }
-
-    pub fn has_deadlines(&self) -> bool {
-        self.unacked.iter().any(|u| u.deadline != NEVER)
     }
 }

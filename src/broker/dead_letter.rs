@@ -180,6 +180,7 @@ pub fn is_cycle(msg: &Message, target_queue: &str) -> bool {
 
 /// The queue names of a message's deaths, newest first (for the warning a
 /// host may log when it drops a cycling message).
+#[cfg(test)]
 pub fn death_queues(msg: &Message) -> Vec<String> {
     let Some(FieldValue::Array(deaths)) = msg.properties.header("x-death") else {
         return Vec::new();

@@ -6,7 +6,6 @@
 
 use super::value::{FieldTable, ShortStr};
 use std::ops::Deref;
-use std::rc::Rc;
 
 /// The 14 properties of the `basic` content class, in wire order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -141,8 +140,6 @@ impl Message {
         self.body.len()
     }
 }
-
-pub type SharedMessage = Rc<Message>;
 
 #[cfg(test)]
 mod tests {

@@ -15,39 +15,43 @@
     clippy::unimplemented
 )]
 
-pub mod args;
-pub mod channel;
-pub mod command;
-pub mod dead_letter;
-pub mod dedup;
+pub(crate) mod args;
+pub(crate) mod channel;
+pub(crate) mod command;
+pub(crate) mod dead_letter;
+pub(crate) mod dedup;
 mod delivery;
-pub mod effect;
+pub(crate) mod effect;
 mod engine;
-pub mod error;
-pub mod event;
-pub mod exchange;
+pub(crate) mod error;
+pub(crate) mod event;
+pub(crate) mod exchange;
 mod fxhash;
-pub mod ids;
-pub mod message;
+pub(crate) mod ids;
+pub(crate) mod message;
 mod publish;
-pub mod queue;
-pub mod routing;
+pub(crate) mod queue;
+pub(crate) mod routing;
 mod settle;
-pub mod snapshot;
-pub mod store;
+pub(crate) mod snapshot;
+pub(crate) mod store;
 mod timers;
 mod topology;
-pub mod value;
+pub(crate) mod value;
 
 pub use command::{
     Bind, ConnectionInfo, Consume, ExchangeDeclare, Qos, QueueDeclare, QueueDeclareOk,
 };
+pub use dead_letter::DeadLetterReason;
 pub use effect::Effect;
 pub use engine::{Broker, BrokerConfig};
 pub(crate) use engine::{Conn, QueueSlot, Vhost};
 pub use error::{AmqpError, ReplyCode};
-pub use event::{Event, EventKind};
+pub use event::{DropReason, Event, EventKind};
 pub use ids::{ChannelRef, ConnId, MsgId};
 pub use message::{Message, Properties, Props};
-pub use store::StoreRecord;
+pub use snapshot::{
+    ChannelView, ConnectionView, ConsumerView, ExchangeView, QueueCounts, QueueView, Snapshot,
+};
+pub use store::{RecoveryError, StoreRecord};
 pub use value::{FieldTable, FieldValue, ShortStr};

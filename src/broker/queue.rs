@@ -283,10 +283,6 @@ impl Queue {
         };
         [expiry, retry, unused].into_iter().flatten().min()
     }
-
-    pub fn describe(&self, vhost: &str) -> String {
-        format!("queue '{}' in vhost '{}'", self.name, vhost)
-    }
 }
 
 #[cfg(test)]

@@ -51,15 +51,6 @@ impl XMatch {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            XMatch::All => "all",
-            XMatch::Any => "any",
-            XMatch::AllWithX => "all-with-x",
-            XMatch::AnyWithX => "any-with-x",
-        }
-    }
-
     fn with_x(self) -> bool {
         matches!(self, XMatch::AllWithX | XMatch::AnyWithX)
     }

@@ -16,6 +16,7 @@ pub enum ExchangeKind {
 }
 
 impl ExchangeKind {
+    #[cfg(test)]
     pub const ALL: [ExchangeKind; 4] = [
         ExchangeKind::Direct,
         ExchangeKind::Fanout,

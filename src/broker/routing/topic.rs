@@ -73,11 +73,6 @@ impl TopicPattern {
         }
     }
 
-    /// The binding key this pattern was compiled from.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
     pub fn matches(&self, routing_key: &str) -> bool {
         match self.shape {
             Shape::Literal => *self.key == *routing_key,
