@@ -1,6 +1,6 @@
 // warren-mq/browser: the universal API plus the IndexedDB store and servePort.
 export * from './index.js';
-import type { Broker, Store } from './index.js';
+import type { Broker, BrokerOptions, Store } from './index.js';
 
 /** What servePort listens on: a MessagePort or a worker's global scope. */
 export interface PortListener {
@@ -32,3 +32,22 @@ export class IndexedDBStore implements Store {
   /** Deletes the database (the whole log). */
   static destroy(name?: string): Promise<void>;
 }
+
+/** A broker kept across reloads of its page (see `keepAcrossReloads`). */
+export interface KeptBroker extends Broker {
+  /** This load resumed the broker from the image its page kept. */
+  readonly resumedFromImage: boolean;
+  /** Why a kept image could not be resumed (the broker was created anew), or null. */
+  readonly keptImageError: Error | null;
+  /** Takes an image now, as hiding the page does; resolves once it is in IndexedDB. */
+  keepImage(): Promise<void>;
+}
+
+/**
+ * `Broker.resume` from the image kept in IndexedDB under `name`, or
+ * `Broker.create(options)` when there is none; from then on an image of the
+ * whole broker is kept whenever the page is hidden, so a reload finds its
+ * queues and messages (transient ones too) again. In-process connections die
+ * with the page: their unacked deliveries come back redelivered.
+ */
+export function keepAcrossReloads(name: string, options?: BrokerOptions): Promise<KeptBroker>;

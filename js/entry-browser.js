@@ -3,4 +3,5 @@
 // `await Broker.create()` fetches the engine on first use.
 export * from './index.js';
 export { IndexedDBStore } from './browser/indexeddb-store.js';
+export { keepAcrossReloads } from './browser/kept-broker.js';
 export { servePort } from './port.js';

@@ -119,6 +119,29 @@ test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 
   assert.deepEqual(errors, []);
 });
 
+test(
+  'a broker kept across a reload: transient messages back, the delivery the page held redelivered',
+  { timeout: 120_000 },
+  async (t) => {
+    const [page, errors] = await open(t);
+    const first = await page.evaluate(() => window.warren.keptFirstVisit());
+    assert.deepEqual(first, { resumed: false, held: 'one' });
+    await page.reload();
+    await page.waitForFunction(() => window.warren !== undefined);
+    const second = await page.evaluate(() => window.warren.keptSecondVisit());
+    assert.deepEqual(second, {
+      resumed: true,
+      error: null,
+      got: [
+        ['one', true],
+        ['two', false],
+        ['three', false],
+      ],
+    });
+    assert.deepEqual(errors, []);
+  },
+);
+
 test('the broker in a module worker, AMQPWebSocketClient in the page', { timeout: 120_000 }, async (t) => {
   const assets = fs.readdirSync(path.join(dir, 'app', 'dist', 'assets'));
   assert.ok(

@@ -2,7 +2,7 @@
 // stand-in, and an IndexedDB store; then a broker in a worker, reached through
 // a MessagePort. The test drives it through window.warren.
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client/amqp-websocket-client';
-import { Broker, IndexedDBStore, webSocketFor } from 'warren-mq';
+import { Broker, IndexedDBStore, keepAcrossReloads, webSocketFor } from 'warren-mq';
 
 const DB = 'warren-vite-test';
 
@@ -45,6 +45,32 @@ async function secondVisit() {
   const result = { kept: kept?.bodyString() ?? null, redelivered: kept?.redelivered, jobs: jobs && jobs.bodyString() };
   await broker.close();
   return result;
+}
+
+/** A kept broker: transient messages, one of them out unacked to a consumer in the page, then an image. */
+async function keptFirstVisit() {
+  indexedDB.deleteDatabase('warren-vite-kept:image');
+  const broker = await keepAcrossReloads('warren-vite-kept');
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('scratch', { durable: false });
+  for (const body of ['one', 'two', 'three']) await ch.basicPublish('', 'scratch', body);
+  await ch.basicQos(1);
+  const first = await new Promise((resolve) => ch.basicConsume('scratch', { noAck: false }, resolve));
+  await broker.keepImage();
+  return { resumed: broker.resumedFromImage, held: first.bodyString() };
+}
+
+/** After a reload: everything back, the delivery the page held redelivered first. */
+async function keptSecondVisit() {
+  const broker = await keepAcrossReloads('warren-vite-kept');
+  const ch = await (await broker.connect()).channel();
+  const got = [];
+  for (;;) {
+    const m = await ch.basicGet('scratch', { noAck: true });
+    if (!m) break;
+    got.push([m.bodyString(), m.redelivered]);
+  }
+  return { resumed: broker.resumedFromImage, error: broker.keptImageError?.message ?? null, got };
 }
 
 /** Resolves once the worker's broker serves its port; rejects on its errors. */
@@ -117,5 +143,5 @@ async function workerVisit() {
   }
 }
 
-window.warren = { firstVisit, secondVisit, workerVisit };
+window.warren = { firstVisit, secondVisit, keptFirstVisit, keptSecondVisit, workerVisit };
 document.getElementById('status').textContent = 'ready';
