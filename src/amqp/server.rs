@@ -337,12 +337,14 @@ impl Server {
         self.conn(conn)?.conn_id()
     }
 
-    /// The transports accepted and not yet closed, in token order (after a
-    /// resume: the ones the host must match its transports to).
+    /// The transports accepted and not yet closed (after a resume: the ones
+    /// the host must match its transports to).
     pub fn tokens(&self) -> Vec<ConnToken> {
-        let mut tokens: Vec<ConnToken> = self.by_token.keys().map(|&t| ConnToken(t)).collect();
-        tokens.sort_unstable();
-        tokens
+        self.slots
+            .iter()
+            .filter(|s| s.token != 0 && s.conn.is_some())
+            .map(|s| ConnToken(s.token))
+            .collect()
     }
 
     /// Connections accepted and not yet closed.

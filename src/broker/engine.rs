@@ -257,19 +257,19 @@ impl Broker {
             return;
         }
         self.store_durable = n.min(self.store_emitted);
-        let start = self.confirm_dirty.len();
-        for conn in self.conns.values() {
-            for ch in conn.channels.iter().flatten() {
+        // Released from the back: pushed from the highest channel down, so the
+        // lowest goes first, whatever the map's order.
+        for id in self.connection_ids().into_iter().rev() {
+            let Some(conn) = self.conns.get(&id) else {
+                continue;
+            };
+            for ch in conn.channels.iter().rev().flatten() {
                 if let Mode::Confirm { pending, .. } = &ch.mode {
                     if !pending.is_empty() {
                         self.confirm_dirty.push(ch.id);
                     }
                 }
             }
-        }
-        // Released from the back: lowest channel first, whatever the map's order.
-        if let Some(new) = self.confirm_dirty.get_mut(start..) {
-            new.sort_unstable_by(|a, b| b.cmp(a));
         }
     }
 
@@ -456,7 +456,7 @@ impl Broker {
     /// The open connections, in id order.
     pub fn connection_ids(&self) -> Vec<ConnId> {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        ids.sort_unstable();
+        ids.sort(); // stable: the same sort `set_blocked` uses, one copy in wasm
         ids
     }
 
@@ -540,20 +540,19 @@ impl Broker {
             self.close_channel_state(ChannelRef::new(conn, n));
         }
         self.conns.remove(&conn);
-        let mut exclusive: Vec<QueueId> = self
-            .vhosts
-            .get(vhost.0 as usize)
-            .map(|v| v.queues.values().copied().collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|q| {
-                self.queue(*q)
-                    .is_some_and(|q| q.exclusive_owner == Some(conn))
-            })
-            .collect();
-        // In slot order, not the map's: the effects of the deletions must come
+        // In slot order, not a map's: the effects of the deletions must come
         // out the same in a broker resumed from an image.
-        exclusive.sort_unstable();
+        let exclusive: Vec<QueueId> = self
+            .queues
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.queue
+                    .as_ref()
+                    .is_some_and(|q| q.vhost == vhost && q.exclusive_owner == Some(conn))
+            })
+            .map(|(i, s)| QueueId::new(i as u32, s.gen))
+            .collect();
         for q in exclusive {
             self.delete_queue(q);
         }

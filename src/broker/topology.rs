@@ -258,7 +258,7 @@ impl Broker {
                 emptied.push(x.name.clone());
             }
         }
-        emptied.sort_unstable(); // the map's order is not the same after a resume
+        emptied.sort(); // the map's order is not the same after a resume
         for name in emptied {
             self.remove_exchange(v, &name);
         }

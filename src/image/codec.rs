@@ -9,22 +9,27 @@ use crate::amqp::codec::{
 };
 use crate::broker::{FieldTable, Message, Properties, Props, ShortStr};
 
-/// Appends image primitives to a buffer.
+/// Appends image primitives to a buffer. Every method is `inline(never)`:
+/// images are taken and read once per sleep, and inlined copies at each of
+/// hundreds of call sites would be most of the image code's size in wasm.
 #[derive(Default)]
 pub(crate) struct Enc {
     pub buf: Vec<u8>,
 }
 
 impl Enc {
+    #[inline(never)]
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
 
+    #[inline(never)]
     pub fn bool(&mut self, v: bool) {
         self.buf.push(u8::from(v));
     }
 
     /// Unsigned LEB128: small numbers (counts, tags, most times) stay small.
+    #[inline(never)]
     pub fn u64(&mut self, mut v: u64) {
         loop {
             let byte = (v & 0x7f) as u8;
@@ -37,15 +42,18 @@ impl Enc {
         }
     }
 
+    #[inline(never)]
     pub fn usize(&mut self, v: usize) {
         self.u64(v as u64);
     }
 
+    #[inline(never)]
     pub fn i64(&mut self, v: i64) {
         // Zig-zag, so small negative numbers stay small too.
         self.u64(((v << 1) ^ (v >> 63)) as u64);
     }
 
+    #[inline(never)]
     pub fn opt_u64(&mut self, v: Option<u64>) {
         match v {
             None => self.u8(0),
@@ -56,15 +64,18 @@ impl Enc {
         }
     }
 
+    #[inline(never)]
     pub fn bytes(&mut self, b: &[u8]) {
         self.usize(b.len());
         self.buf.extend_from_slice(b);
     }
 
+    #[inline(never)]
     pub fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
 
+    #[inline(never)]
     pub fn opt_str(&mut self, s: Option<&str>) {
         match s {
             None => self.u8(0),
@@ -76,16 +87,19 @@ impl Enc {
     }
 
     /// AMQP's encoding, with its 32-bit length prefix.
+    #[inline(never)]
     pub fn table(&mut self, t: &FieldTable) {
         encode_field_table(t, &mut self.buf);
     }
 
+    #[inline(never)]
     pub fn properties(&mut self, p: &Properties) {
         let mut tmp = Vec::new();
         write_properties(p, &mut tmp);
         self.bytes(&tmp);
     }
 
+    #[inline(never)]
     pub fn message(&mut self, m: &Message) {
         self.str(&m.exchange);
         self.str(&m.routing_key);
@@ -101,11 +115,13 @@ pub(crate) struct Dec<'a> {
 }
 
 impl<'a> Dec<'a> {
+    #[inline(never)]
     pub fn new(body: &'a [u8]) -> Self {
         Dec { all: body, at: 0 }
     }
 
     /// An error at the current offset.
+    #[inline(never)]
     pub fn bad(&self, what: impl Into<String>) -> ImageError {
         ImageError::Malformed {
             at: self.at,
@@ -113,6 +129,7 @@ impl<'a> Dec<'a> {
         }
     }
 
+    #[inline(never)]
     pub fn finish(&self) -> Result<(), ImageError> {
         match self.all.len() - self.at.min(self.all.len()) {
             0 => Ok(()),
@@ -120,6 +137,7 @@ impl<'a> Dec<'a> {
         }
     }
 
+    #[inline(never)]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], ImageError> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.all.len());
         let Some(slice) = end.and_then(|e| self.all.get(self.at..e)) else {
@@ -129,10 +147,12 @@ impl<'a> Dec<'a> {
         Ok(slice)
     }
 
+    #[inline(never)]
     pub fn u8(&mut self) -> Result<u8, ImageError> {
         Ok(self.take(1)?.first().copied().unwrap_or(0))
     }
 
+    #[inline(never)]
     pub fn bool(&mut self) -> Result<bool, ImageError> {
         match self.u8()? {
             0 => Ok(false),
@@ -141,6 +161,7 @@ impl<'a> Dec<'a> {
         }
     }
 
+    #[inline(never)]
     pub fn u64(&mut self) -> Result<u64, ImageError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
@@ -157,16 +178,19 @@ impl<'a> Dec<'a> {
         Err(self.bad("integer longer than 10 bytes"))
     }
 
+    #[inline(never)]
     pub fn u32(&mut self) -> Result<u32, ImageError> {
         let v = self.u64()?;
         u32::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 32 bits")))
     }
 
+    #[inline(never)]
     pub fn u16(&mut self) -> Result<u16, ImageError> {
         let v = self.u64()?;
         u16::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 16 bits")))
     }
 
+    #[inline(never)]
     pub fn usize(&mut self) -> Result<usize, ImageError> {
         let v = self.u64()?;
         usize::try_from(v).map_err(|_| self.bad(format!("{v} does not fit a size")))
@@ -174,6 +198,7 @@ impl<'a> Dec<'a> {
 
     /// A count of items that each take at least one byte: never more than
     /// the bytes left, so a damaged count cannot make a huge allocation.
+    #[inline(never)]
     pub fn count(&mut self) -> Result<usize, ImageError> {
         let n = self.usize()?;
         if n > self.all.len().saturating_sub(self.at) {
@@ -182,11 +207,13 @@ impl<'a> Dec<'a> {
         Ok(n)
     }
 
+    #[inline(never)]
     pub fn i64(&mut self) -> Result<i64, ImageError> {
         let v = self.u64()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
+    #[inline(never)]
     pub fn opt_u64(&mut self) -> Result<Option<u64>, ImageError> {
         Ok(if self.bool()? {
             Some(self.u64()?)
@@ -195,16 +222,19 @@ impl<'a> Dec<'a> {
         })
     }
 
+    #[inline(never)]
     pub fn bytes(&mut self) -> Result<&'a [u8], ImageError> {
         let n = self.usize()?;
         self.take(n)
     }
 
+    #[inline(never)]
     pub fn string(&mut self) -> Result<String, ImageError> {
         let b = self.bytes()?;
         String::from_utf8(b.to_vec()).map_err(|_| self.bad("string is not UTF-8"))
     }
 
+    #[inline(never)]
     pub fn opt_string(&mut self) -> Result<Option<String>, ImageError> {
         Ok(if self.bool()? {
             Some(self.string()?)
@@ -213,12 +243,14 @@ impl<'a> Dec<'a> {
         })
     }
 
+    #[inline(never)]
     pub fn short_str(&mut self) -> Result<ShortStr, ImageError> {
         let b = self.bytes()?;
         let s = std::str::from_utf8(b).map_err(|_| self.bad("short string is not UTF-8"))?;
         ShortStr::new(s).map_err(|e| self.bad(e.to_string()))
     }
 
+    #[inline(never)]
     pub fn opt_short_str(&mut self) -> Result<Option<ShortStr>, ImageError> {
         Ok(if self.bool()? {
             Some(self.short_str()?)
@@ -227,6 +259,7 @@ impl<'a> Dec<'a> {
         })
     }
 
+    #[inline(never)]
     pub fn table(&mut self) -> Result<FieldTable, ImageError> {
         let at = self.at;
         let len = self.take(4)?;
@@ -239,6 +272,7 @@ impl<'a> Dec<'a> {
         })
     }
 
+    #[inline(never)]
     pub fn properties(&mut self) -> Result<Props, ImageError> {
         let at = self.at;
         let bytes = self.bytes()?;
@@ -252,6 +286,7 @@ impl<'a> Dec<'a> {
         Ok(Props::new(p))
     }
 
+    #[inline(never)]
     pub fn message(&mut self) -> Result<Message, ImageError> {
         Ok(Message {
             exchange: self.short_str()?,

@@ -18,7 +18,7 @@ use crate::broker::queue::{Entry, Queue, QueueConsumer};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
 use crate::broker::{
-    Broker, BrokerConfig, Conn, ConnectionInfo, Message, QueueDeclare, QueueSlot, Vhost,
+    Broker, BrokerConfig, Conn, ConnectionInfo, Message, QueueDeclare, QueueSlot, ShortStr, Vhost,
 };
 use crate::storage::record;
 use std::collections::HashMap;
@@ -101,11 +101,14 @@ impl Writer {
         for &i in &b.free_queue_slots {
             w.u64(u64::from(i));
         }
-        let mut conns: Vec<_> = b.conns.iter().collect();
-        conns.sort_unstable_by_key(|(id, _)| **id);
+        let conns: Vec<_> = b
+            .connection_ids()
+            .into_iter()
+            .filter_map(|id| Some((id, b.conns.get(&id)?)))
+            .collect();
         self.main.usize(conns.len());
         for (id, c) in conns {
-            self.conn(*id, c);
+            self.conn(id, c);
         }
         let w = &mut self.main;
         w.usize(b.dirty.len());
@@ -141,8 +144,10 @@ impl Writer {
 
     fn vhost(&mut self, v: &Vhost) {
         self.main.str(&v.name);
-        let mut xs: Vec<&Exchange> = v.exchanges.values().collect();
-        xs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // By name, with the sort the store's snapshot uses (one copy in wasm).
+        let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
+        names.sort();
+        let xs: Vec<&Exchange> = names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
         self.main.usize(xs.len());
         for x in xs {
             exchange(&mut self.main, x);

@@ -37,10 +37,10 @@ impl Server {
                 }
             }
         }
-        let mut timers: Vec<_> = self.timers.iter().map(|r| r.0).collect();
-        timers.sort_unstable();
+        // Sorted by the heap's own order (no sort of another type in wasm).
+        let timers = self.timers.clone().into_sorted_vec();
         w.usize(timers.len());
-        for (at, index, token) in timers {
+        for std::cmp::Reverse((at, index, token)) in timers {
             w.u64(at);
             w.u64(u64::from(index));
             w.u64(token);
