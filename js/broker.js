@@ -102,8 +102,10 @@ export class Broker {
     this.clock = options.clock ?? new RealClock();
     /** called when the store fails; nothing more is written after that */
     this.onerror = null;
-    /** why recovery cut the store's log short, if it did */
+    /** why recovery cut the store's log short, if it did (the text of `recovery.damage`) */
     this.recoveryDamage = null;
+    /** what recovery read from the store: `{ version, validLength, damage, upgraded }`, or null */
+    this.recovery = null;
     const wasm = new WasmBroker(engineOptions(options, store !== null));
     this.#core = new Core(wasm, this.clock, decodeProperties, options.events !== false);
     this.#channelMax = options.limits?.channelMax || DEFAULT_CHANNEL_MAX;
@@ -115,21 +117,31 @@ export class Broker {
     const log = await store.load();
     let size = 0;
     if (log && log.length > 0) {
-      const valid = core.wasm.recover(core.now(), log);
-      if (valid < log.length) {
+      // Throws StoreLogError for a log it cannot read at all (a newer format):
+      // that log is left as it is.
+      const { validLength, version, damage = null } = core.wasm.recover(core.now(), log);
+      this.recovery = { version, validLength, damage, upgraded: false };
+      size = validLength;
+      if (damage) this.recoveryDamage = damage.message;
+      if (version < WasmBroker.logVersion() && store.compact) {
+        // An older format is rewritten at once as a snapshot in the current
+        // one (which also drops a damaged tail): a log never mixes versions.
+        const snapshot = core.wasm.snapshotLog();
+        await store.compact(snapshot);
+        size = snapshot.length;
+        this.recovery.upgraded = true;
+      } else if (damage) {
         // A torn tail (a crash mid-append): cut it, or later appends would
         // sit behind bytes that can never be read.
-        this.recoveryDamage = WasmBroker.scanDamage(log) ?? 'unreadable tail';
-        if (store.truncate) await store.truncate(valid);
-        else if (store.compact) await store.compact(log.slice(0, valid));
+        if (store.truncate) await store.truncate(validLength);
+        else if (store.compact) await store.compact(log.slice(0, validLength));
         else
           throw new Error(
-            `store: the log's tail is damaged (${this.recoveryDamage}) and the store has no truncate() or compact()`,
+            `store: the log's tail is damaged (${damage.message}) and the store has no truncate() or compact()`,
           );
       }
-      size = valid;
     }
-    this.#writer = new StoreWriter(store, core, size, compactAfterBytes);
+    this.#writer = new StoreWriter(store, core, size, compactAfterBytes, WasmBroker.logHeader());
     this.#writer.onerror = (err) => this.#storeFailed(err);
     core.afterDrain = () => this.#writer.pump();
     core.drain();

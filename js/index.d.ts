@@ -53,9 +53,9 @@ export interface Limits {
 
 /** A store keeps the engine's records (durable topology, persistent messages). */
 export interface Store {
-  /** Returns the bytes of the log written so far (framed records), or null when empty. */
+  /** Returns the bytes of the log written so far (a header, then framed records), or null when empty. */
   load(): Promise<Uint8Array | null>;
-  /** Appends framed records and resolves once they are durable. Calls never overlap. */
+  /** Appends bytes of the log (the first append to an empty log starts with its header) and resolves once they are durable. Calls never overlap. */
   append(bytes: Uint8Array): Promise<void>;
   /** Replaces the whole log with `bytes` (a compacted snapshot), durably. Optional. */
   compact?(bytes: Uint8Array): Promise<void>;
@@ -65,6 +65,28 @@ export interface Store {
    */
   truncate?(length: number): Promise<void>;
   close?(): Promise<void>;
+}
+
+/**
+ * What recovery read from a store's log. The log starts with a header naming
+ * its format (magic and version, see src/storage/log.rs); a log without one is
+ * version 0, and is rewritten in the current format at once when the store has
+ * `compact()` (`upgraded`). A log of a newer version makes `Broker.create`
+ * reject with an Error named `StoreLogError`, leaving the log untouched.
+ */
+export interface StoreRecovery {
+  /** the format version read */
+  version: number;
+  /** bytes holding the header and whole, valid records: the rest was cut */
+  validLength: number;
+  /** why the scan stopped early, where the damaged bytes start, or null */
+  damage: {
+    kind: 'truncated-header' | 'truncated-frame-header' | 'truncated-record' | 'checksum-mismatch' | 'bad-record';
+    offset: number;
+    message: string;
+  } | null;
+  /** whether the log was rewritten in the current format */
+  upgraded: boolean;
 }
 
 export interface Clock {
@@ -208,6 +230,8 @@ export class Broker {
   onerror: ((err: unknown) => void) | null;
   /** Why recovery cut the store's log short (a torn tail), or null. */
   readonly recoveryDamage: string | null;
+  /** What recovery read from the store (null without a store or with an empty log). */
+  readonly recovery: StoreRecovery | null;
 }
 
 export class Connection {

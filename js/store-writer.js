@@ -3,6 +3,8 @@
 // and form the next batch. Once an append resolves, the engine hears which
 // records are durable and releases the confirms waiting on them. When the log
 // has grown well past the live state, a snapshot of that state replaces it.
+// The log starts with a header naming its format (src/storage/log.rs): the
+// first append to an empty log carries it, and every snapshot starts with it.
 
 const MIN_COMPACT = 8 * 1024 * 1024;
 
@@ -15,9 +17,11 @@ export class StoreWriter {
   /** bytes in the store's log, and the size at which to compact it */
   #size;
   #compactAt;
+  #header;
 
-  constructor(store, core, logSize, compactAfterBytes) {
+  constructor(store, core, logSize, compactAfterBytes, header) {
     this.#store = store;
+    this.#header = header;
     this.#core = core;
     this.#size = logSize;
     this.#compactAt = compactAfterBytes ?? Math.max(MIN_COMPACT, 2 * logSize);
@@ -40,8 +44,9 @@ export class StoreWriter {
         if (!this.fixedThreshold) this.#compactAt = Math.max(MIN_COMPACT, 2 * snapshot.length);
       });
     } else {
-      this.#run(this.#store.append(bytes), upTo, () => {
-        this.#size += bytes.length;
+      const batch = this.#size === 0 ? concat(this.#header, bytes) : bytes;
+      this.#run(this.#store.append(batch), upTo, () => {
+        this.#size += batch.length;
       });
     }
   }
@@ -83,4 +88,11 @@ export class StoreWriter {
   }
 
   onerror = null;
+}
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }

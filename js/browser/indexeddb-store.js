@@ -1,7 +1,8 @@
 // A Store in IndexedDB, for browsers: the log is a series of chunks in one
 // object store, keyed in append order. Each append is one readwrite
 // transaction with strict durability, resolved on `complete` (after the
-// browser has flushed it), so confirms wait for it.
+// browser has flushed it), so confirms wait for it. The bytes are opaque here:
+// the log's format header (src/storage/log.rs) opens the first chunk.
 
 const CHUNKS = 'chunks';
 

@@ -10,7 +10,10 @@
 // numbered after it. Every append is written and fdatasync'ed before its promise
 // resolves; appends that arrive while a sync runs share the next one (group
 // commit). Records are opaque here: the engine frames and checks them, and on
-// recovery tells how many bytes are valid; `truncate` cuts the rest.
+// recovery tells how many bytes are valid; `truncate` cuts the rest. The log's
+// format header (magic and version, src/storage/log.rs) is the first bytes of
+// the first file, written by the first append or the snapshot; the store never
+// reads or writes it on its own.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';

@@ -76,6 +76,8 @@ export async function serve(opts, { log }) {
     );
   }
   if (broker.recoveryDamage) log('warn', `store: recovery stopped at a damaged record: ${broker.recoveryDamage}`);
+  if (broker.recovery?.upgraded)
+    log('info', `store: log format version ${broker.recovery.version} rewritten in the current format`);
   // A failed write or fsync: confirms stop; better to stop than to run on
   // without durability. The exit code says so.
   broker.onerror = (err) => {

@@ -1,6 +1,7 @@
 // The broker's Store on Durable Object storage: the log of framed records
 // kept as chunks under ordered keys (`log:000000000000`, ...), so recovery is
-// one list() and a concatenation.
+// one list() and a concatenation. The bytes are opaque here: the log's format
+// header (src/storage/log.rs) opens chunk 0, written like any other bytes.
 //
 // Group commit: an append puts its chunks (one atomic batch: no await between
 // the calls), yields one turn so the events already waiting (more publishes)
