@@ -75,6 +75,9 @@ export class Broker {
   #store = null;
   #writer = null;
   #closing = null;
+  /** why publishers are blocked: the store's reason (out of space), the caller's (setBlocked) */
+  #storeBlocked = null;
+  #userBlocked = null;
 
   /** Loads the engine if needed, recovers from the store, and starts. */
   static async create(options = {}) {
@@ -102,6 +105,8 @@ export class Broker {
     this.clock = options.clock ?? new RealClock();
     /** called when the store fails; nothing more is written after that */
     this.onerror = null;
+    /** called with the error when the store runs out of space, with null once it has room again */
+    this.onstorefull = null;
     /** why recovery cut the store's log short, if it did (the text of `recovery.damage`) */
     this.recoveryDamage = null;
     /** what recovery read from the store: `{ version, validLength, damage, upgraded }`, or null */
@@ -143,13 +148,35 @@ export class Broker {
     }
     this.#writer = new StoreWriter(store, core, size, compactAfterBytes, WasmBroker.logHeader());
     this.#writer.onerror = (err) => this.#storeFailed(err);
+    this.#writer.onfull = (err) => {
+      // RabbitMQ's disk alarm: publishers are blocked until a write succeeds again.
+      this.#storeBlocked = err ? `store full: ${err.code ?? err.message}` : null;
+      this.#applyBlocked();
+      this.onstorefull?.(err);
+    };
     core.afterDrain = () => this.#writer.pump();
     core.drain();
   }
 
+  /**
+   * A write that failed for good: what it held is not durable, and nothing
+   * written after it could be trusted. Like a RabbitMQ node that loses its
+   * disk, the broker closes every connection (320, naming the failure) so no
+   * publisher waits for a confirm that cannot come, and stops.
+   */
   #storeFailed(err) {
+    this.#closing ??= this.#close(`store failed: ${err?.code ?? err?.message ?? err}`);
+    this.#closing.catch(() => {}); // whoever calls close() sees the outcome
     if (this.onerror) this.onerror(err);
-    else console.error('warren: the store failed; persistent messages are no longer confirmed:', err);
+    else console.error('warren: the store failed; the broker closed:', err);
+  }
+
+  /** Publishers are blocked for the store's reason first, else for the one set by `setBlocked`. */
+  #applyBlocked() {
+    if (this.#closing) return;
+    const core = this.#core;
+    core.wasm.setBlocked(core.now(), this.#storeBlocked ?? this.#userBlocked ?? undefined);
+    core.drain();
   }
 
   #live() {
@@ -212,9 +239,8 @@ export class Broker {
     this.#live();
     if (reason !== null && typeof reason !== 'string')
       throw argError('setBlocked', 'reason must be a string or null', reason);
-    const core = this.#core;
-    core.wasm.setBlocked(core.now(), reason ?? undefined);
-    core.drain();
+    this.#userBlocked = reason;
+    this.#applyBlocked();
   }
 
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
@@ -223,11 +249,12 @@ export class Broker {
     return this.#closing;
   }
 
-  async #close() {
+  async #close(reason = 'broker shutdown') {
     const core = this.#core;
     const now = core.now();
-    const forced = new AMQPError(320, 'CONNECTION_FORCED - broker shutdown');
-    for (const t of [...core.transports.values()]) t.forceClose('broker shutdown');
+    const forced = new AMQPError(320, `CONNECTION_FORCED - ${reason}`);
+    this.#writer?.giveUp();
+    for (const t of [...core.transports.values()]) t.forceClose(reason);
     for (const conn of [...core.conns.values()]) {
       core.wasm.closeConnection(now, conn.id);
       conn._closed(forced);
@@ -241,6 +268,9 @@ export class Broker {
     core.drain();
     try {
       await this.#writer?.flush();
+    } catch (e) {
+      // A store that failed said so through onerror already.
+      if (e !== this.#writer?.failed) throw e;
     } finally {
       core.stop();
       await this.#store?.close?.();

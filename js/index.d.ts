@@ -55,7 +55,13 @@ export interface Limits {
 export interface Store {
   /** Returns the bytes of the log written so far (a header, then framed records), or null when empty. */
   load(): Promise<Uint8Array | null>;
-  /** Appends bytes of the log (the first append to an empty log starts with its header) and resolves once they are durable. Calls never overlap. */
+  /**
+   * Appends bytes of the log (the first append to an empty log starts with its
+   * header) and resolves once they are durable. Calls never overlap. A
+   * rejection with `err.retryable` (out of space) promises the log is as it
+   * was before the call: the same bytes are appended again later; any other
+   * rejection stops the broker.
+   */
   append(bytes: Uint8Array): Promise<void>;
   /** Replaces the whole log with `bytes` (a compacted snapshot), durably. Optional. */
   compact?(bytes: Uint8Array): Promise<void>;
@@ -226,8 +232,18 @@ export class Broker {
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
   close(): Promise<void>;
   readonly clock: Clock;
-  /** Called when the store fails (nothing more is written); default: console.error. */
+  /**
+   * Called when the store fails for good (nothing more is written): the broker
+   * has closed every connection with 320 naming the failure, and stops.
+   * Default: console.error.
+   */
   onerror: ((err: unknown) => void) | null;
+  /**
+   * Called when the store runs out of space (a write rejected with
+   * `err.retryable`: publishers get connection.blocked, confirms wait, the
+   * write is retried), and with null once a write succeeds again.
+   */
+  onstorefull: ((err: Error | null) => void) | null;
   /** Why recovery cut the store's log short (a torn tail), or null. */
   readonly recoveryDamage: string | null;
   /** What recovery read from the store (null without a store or with an empty log). */
