@@ -150,7 +150,9 @@ export class Broker {
     this.#writer.onerror = (err) => this.#storeFailed(err);
     this.#writer.onfull = (err) => {
       // RabbitMQ's disk alarm: publishers are blocked until a write succeeds again.
-      this.#storeBlocked = err ? `store full: ${err.code ?? err.message}` : null;
+      this.#storeBlocked = err
+        ? `store full: ${typeof err.code === 'string' ? err.code : (err.name ?? 'error')}`
+        : null;
       this.#applyBlocked();
       this.onstorefull?.(err);
     };
@@ -165,7 +167,7 @@ export class Broker {
    * publisher waits for a confirm that cannot come, and stops.
    */
   #storeFailed(err) {
-    this.#closing ??= this.#close(`store failed: ${err?.code ?? err?.message ?? err}`);
+    this.#closing ??= this.#close(`store failed: ${describe(err)}`);
     this.#closing.catch(() => {}); // whoever calls close() sees the outcome
     if (this.onerror) this.onerror(err);
     else console.error('warren: the store failed; the broker closed:', err);
@@ -276,4 +278,10 @@ export class Broker {
       await this.#store?.close?.();
     }
   }
+}
+
+/** A store error in a line: Node's messages start with their code (EIO: ...); DOM errors name themselves. */
+function describe(err) {
+  if (typeof err?.code === 'string') return err.message;
+  return err instanceof Error || err?.name ? `${err.name}: ${err.message}` : String(err);
 }
