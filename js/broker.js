@@ -75,6 +75,9 @@ export class Broker {
   #store = null;
   #writer = null;
   #closing = null;
+  /** why publishers are blocked: the store's reason (out of space), the caller's (setBlocked) */
+  #storeBlocked = null;
+  #userBlocked = null;
 
   /** Loads the engine if needed, recovers from the store, and starts. */
   static async create(options = {}) {
@@ -123,8 +126,12 @@ export class Broker {
     this.clock = options.clock ?? new RealClock();
     /** called when the store fails; nothing more is written after that */
     this.onerror = null;
-    /** why recovery cut the store's log short, if it did */
+    /** called with the error when the store runs out of space, with null once it has room again */
+    this.onstorefull = null;
+    /** why recovery cut the store's log short, if it did (the text of `recovery.damage`) */
     this.recoveryDamage = null;
+    /** what recovery read from the store: `{ version, validLength, damage, upgraded }`, or null */
+    this.recovery = null;
     const engine = engineOptions(options, store !== null);
     let wasm;
     if (image === undefined) wasm = new WasmBroker(engine);
@@ -145,34 +152,68 @@ export class Broker {
     const log = await store.load();
     let size = 0;
     if (log && log.length > 0) {
-      const valid = core.wasm.recover(core.now(), log);
-      if (valid < log.length) {
+      // Throws StoreLogError for a log it cannot read at all (a newer format):
+      // that log is left as it is.
+      const { validLength, version, damage = null } = core.wasm.recover(core.now(), log);
+      this.recovery = { version, validLength, damage, upgraded: false };
+      size = validLength;
+      if (damage) this.recoveryDamage = damage.message;
+      if (version < WasmBroker.logVersion() && store.compact) {
+        // An older format is rewritten at once as a snapshot in the current
+        // one (which also drops a damaged tail): a log never mixes versions.
+        const snapshot = core.wasm.snapshotLog();
+        await store.compact(snapshot);
+        size = snapshot.length;
+        this.recovery.upgraded = true;
+      } else if (damage) {
         // A torn tail (a crash mid-append): cut it, or later appends would
         // sit behind bytes that can never be read.
-        this.recoveryDamage = WasmBroker.scanDamage(log) ?? 'unreadable tail';
-        if (store.truncate) await store.truncate(valid);
-        else if (store.compact) await store.compact(log.slice(0, valid));
+        if (store.truncate) await store.truncate(validLength);
+        else if (store.compact) await store.compact(log.slice(0, validLength));
         else
           throw new Error(
-            `store: the log's tail is damaged (${this.recoveryDamage}) and the store has no truncate() or compact()`,
+            `store: the log's tail is damaged (${damage.message}) and the store has no truncate() or compact()`,
           );
       }
-      size = valid;
     }
     this.#startWriter(size, compactAfterBytes);
   }
 
   #startWriter(logSize, compactAfterBytes) {
     const core = this.#core;
-    this.#writer = new StoreWriter(this.#store, core, logSize, compactAfterBytes);
+    this.#writer = new StoreWriter(this.#store, core, logSize, compactAfterBytes, WasmBroker.logHeader());
     this.#writer.onerror = (err) => this.#storeFailed(err);
+    this.#writer.onfull = (err) => {
+      // RabbitMQ's disk alarm: publishers are blocked until a write succeeds again.
+      this.#storeBlocked = err
+        ? `store full: ${typeof err.code === 'string' ? err.code : (err.name ?? 'error')}`
+        : null;
+      this.#applyBlocked();
+      this.onstorefull?.(err);
+    };
     core.afterDrain = () => this.#writer.pump();
     core.drain();
   }
 
+  /**
+   * A write that failed for good: what it held is not durable, and nothing
+   * written after it could be trusted. Like a RabbitMQ node that loses its
+   * disk, the broker closes every connection (320, naming the failure) so no
+   * publisher waits for a confirm that cannot come, and stops.
+   */
   #storeFailed(err) {
+    this.#closing ??= this.#close(`store failed: ${describe(err)}`);
+    this.#closing.catch(() => {}); // whoever calls close() sees the outcome
     if (this.onerror) this.onerror(err);
-    else console.error('warren: the store failed; persistent messages are no longer confirmed:', err);
+    else console.error('warren: the store failed; the broker closed:', err);
+  }
+
+  /** Publishers are blocked for the store's reason first, else for the one set by `setBlocked`. */
+  #applyBlocked() {
+    if (this.#closing) return;
+    const core = this.#core;
+    core.wasm.setBlocked(core.now(), this.#storeBlocked ?? this.#userBlocked ?? undefined);
+    core.drain();
   }
 
   #live() {
@@ -273,9 +314,8 @@ export class Broker {
     this.#live();
     if (reason !== null && typeof reason !== 'string')
       throw argError('setBlocked', 'reason must be a string or null', reason);
-    const core = this.#core;
-    core.wasm.setBlocked(core.now(), reason ?? undefined);
-    core.drain();
+    this.#userBlocked = reason;
+    this.#applyBlocked();
   }
 
   /**
@@ -300,11 +340,12 @@ export class Broker {
     return this.#closing;
   }
 
-  async #close() {
+  async #close(reason = 'broker shutdown') {
     const core = this.#core;
     const now = core.now();
-    const forced = new AMQPError(320, 'CONNECTION_FORCED - broker shutdown');
-    for (const t of [...core.transports.values()]) t.forceClose('broker shutdown');
+    const forced = new AMQPError(320, `CONNECTION_FORCED - ${reason}`);
+    this.#writer?.giveUp();
+    for (const t of [...core.transports.values()]) t.forceClose(reason);
     for (const conn of [...core.conns.values()]) {
       core.wasm.closeConnection(now, conn.id);
       conn._closed(forced);
@@ -318,9 +359,18 @@ export class Broker {
     core.drain();
     try {
       await this.#writer?.flush();
+    } catch (e) {
+      // A store that failed said so through onerror already.
+      if (e !== this.#writer?.failed) throw e;
     } finally {
       core.stop();
       await this.#store?.close?.();
     }
   }
+}
+
+/** A store error in a line: Node's messages start with their code (EIO: ...); DOM errors name themselves. */
+function describe(err) {
+  if (typeof err?.code === 'string') return err.message;
+  return err instanceof Error || err?.name ? `${err.name}: ${err.message}` : String(err);
 }

@@ -53,9 +53,15 @@ export interface Limits {
 
 /** A store keeps the engine's records (durable topology, persistent messages). */
 export interface Store {
-  /** Returns the bytes of the log written so far (framed records), or null when empty. */
+  /** Returns the bytes of the log written so far (a header, then framed records), or null when empty. */
   load(): Promise<Uint8Array | null>;
-  /** Appends framed records and resolves once they are durable. Calls never overlap. */
+  /**
+   * Appends bytes of the log (the first append to an empty log starts with its
+   * header) and resolves once they are durable. Calls never overlap. A
+   * rejection with `err.retryable` (out of space) promises the log is as it
+   * was before the call: the same bytes are appended again later; any other
+   * rejection stops the broker.
+   */
   append(bytes: Uint8Array): Promise<void>;
   /** Replaces the whole log with `bytes` (a compacted snapshot), durably. Optional. */
   compact?(bytes: Uint8Array): Promise<void>;
@@ -65,6 +71,28 @@ export interface Store {
    */
   truncate?(length: number): Promise<void>;
   close?(): Promise<void>;
+}
+
+/**
+ * What recovery read from a store's log. The log starts with a header naming
+ * its format (magic and version, see src/storage/log.rs); a log without one is
+ * version 0, and is rewritten in the current format at once when the store has
+ * `compact()` (`upgraded`). A log of a newer version makes `Broker.create`
+ * reject with an Error named `StoreLogError`, leaving the log untouched.
+ */
+export interface StoreRecovery {
+  /** the format version read */
+  version: number;
+  /** bytes holding the header and whole, valid records: the rest was cut */
+  validLength: number;
+  /** why the scan stopped early, where the damaged bytes start, or null */
+  damage: {
+    kind: 'truncated-header' | 'truncated-frame-header' | 'truncated-record' | 'checksum-mismatch' | 'bad-record';
+    offset: number;
+    message: string;
+  } | null;
+  /** whether the log was rewritten in the current format */
+  upgraded: boolean;
 }
 
 export interface Clock {
@@ -227,10 +255,22 @@ export class Broker {
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
   close(): Promise<void>;
   readonly clock: Clock;
-  /** Called when the store fails (nothing more is written); default: console.error. */
+  /**
+   * Called when the store fails for good (nothing more is written): the broker
+   * has closed every connection with 320 naming the failure, and stops.
+   * Default: console.error.
+   */
   onerror: ((err: unknown) => void) | null;
+  /**
+   * Called when the store runs out of space (a write rejected with
+   * `err.retryable`: publishers get connection.blocked, confirms wait, the
+   * write is retried), and with null once a write succeeds again.
+   */
+  onstorefull: ((err: Error | null) => void) | null;
   /** Why recovery cut the store's log short (a torn tail), or null. */
   readonly recoveryDamage: string | null;
+  /** What recovery read from the store (null without a store or with an empty log). */
+  readonly recovery: StoreRecovery | null;
 }
 
 export class Connection {

@@ -3,8 +3,19 @@
 // and form the next batch. Once an append resolves, the engine hears which
 // records are durable and releases the confirms waiting on them. When the log
 // has grown well past the live state, a snapshot of that state replaces it.
+// The log starts with a header naming its format (src/storage/log.rs): the
+// first append to an empty log carries it, and every snapshot starts with it.
+
+//
+// A store that rejects with `err.retryable` (out of space: the write was
+// undone) is retried with the same bytes, backing off up to RETRY_MAX_MS;
+// `onfull(err)` reports the first failure and `onfull(null)` the write that
+// succeeds again. Meanwhile nothing is confirmed. Any other rejection fails
+// the writer for good (`onerror`).
 
 const MIN_COMPACT = 8 * 1024 * 1024;
+const RETRY_FIRST_MS = 20;
+const RETRY_MAX_MS = 2000;
 
 export class StoreWriter {
   #store;
@@ -15,9 +26,11 @@ export class StoreWriter {
   /** bytes in the store's log, and the size at which to compact it */
   #size;
   #compactAt;
+  #header;
 
-  constructor(store, core, logSize, compactAfterBytes) {
+  constructor(store, core, logSize, compactAfterBytes, header) {
     this.#store = store;
+    this.#header = header;
     this.#core = core;
     this.#size = logSize;
     this.#compactAt = compactAfterBytes ?? Math.max(MIN_COMPACT, 2 * logSize);
@@ -35,19 +48,28 @@ export class StoreWriter {
     if (this.#store.compact && this.#size + bytes.length > this.#compactAt) {
       // The snapshot includes what `bytes` held: it replaces the whole log.
       const snapshot = wasm.snapshotLog();
-      this.#run(this.#store.compact(snapshot), upTo, () => {
-        this.#size = snapshot.length;
-        if (!this.fixedThreshold) this.#compactAt = Math.max(MIN_COMPACT, 2 * snapshot.length);
-      });
+      this.#run(
+        () => this.#store.compact(snapshot),
+        upTo,
+        () => {
+          this.#size = snapshot.length;
+          if (!this.fixedThreshold) this.#compactAt = Math.max(MIN_COMPACT, 2 * snapshot.length);
+        },
+      );
     } else {
-      this.#run(this.#store.append(bytes), upTo, () => {
-        this.#size += bytes.length;
-      });
+      const batch = this.#size === 0 ? concat(this.#header, bytes) : bytes;
+      this.#run(
+        () => this.#store.append(batch),
+        upTo,
+        () => {
+          this.#size += batch.length;
+        },
+      );
     }
   }
 
-  #run(promise, upTo, done) {
-    this.#busy = Promise.resolve(promise).then(
+  #run(op, upTo, done) {
+    this.#busy = this.#attempt(op).then(
       () => {
         this.#busy = null;
         done();
@@ -62,6 +84,34 @@ export class StoreWriter {
         this.onerror?.(err);
       },
     );
+  }
+
+  /** Runs `op` until it succeeds or fails for good; retries what the store says may be retried. */
+  async #attempt(op) {
+    for (let n = 0; ; n++) {
+      try {
+        await op();
+        if (n > 0) this.onfull?.(null);
+        return;
+      } catch (err) {
+        if (!err?.retryable || this.#giveUp) throw err;
+        if (n === 0) this.onfull?.(err);
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** n));
+          this.#wake = () => (clearTimeout(timer), resolve());
+        });
+        this.#wake = null;
+      }
+    }
+  }
+
+  /**
+   * Stops retrying a write that waits for space: it fails instead. For a
+   * closing broker: what was not written was never confirmed either.
+   */
+  giveUp() {
+    this.#giveUp = true;
+    this.#wake?.();
   }
 
   /** Waits until everything emitted so far is in the store. */
@@ -83,4 +133,14 @@ export class StoreWriter {
   }
 
   onerror = null;
+  onfull = null;
+  #giveUp = false;
+  #wake = null;
+}
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }

@@ -1,10 +1,10 @@
 // npm test: builds, then runs every suite in turn, streaming its output. A failing
 // suite does not stop the others; the exit code is non-zero if any failed.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, run } from './build.mjs';
+import { needPython, venvDir } from './python-env.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -20,13 +20,14 @@ function files(dir, re) {
 }
 
 // A `needs` check returns how to install what is missing, or nothing when all is there.
-const ok = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 const needChromium = () =>
   fs.existsSync('/usr/bin/chromium') ? null : 'apt-get update && apt-get install -y chromium chromium-driver';
 const needChromedriver = () =>
   needChromium() ??
   (fs.existsSync('/usr/bin/chromedriver') ? null : 'apt-get update && apt-get install -y chromium-driver');
-const needPika = () => (ok('python3', ['-c', 'import pika']) ? null : 'pip install pika');
+
+// Suites that run pika find the project's Python environment first on PATH.
+const withVenv = { PATH: `${path.join(venvDir, 'bin')}${path.delimiter}${process.env.PATH}` };
 
 // wasm-bindgen-test: tests/wasm.rs compiled to wasm, run by the pinned runner
 // in Node, or in headless Chromium through chromedriver.
@@ -42,33 +43,31 @@ const wasmInChromium = {
 // The hand-written JavaScript that prettier and eslint check.
 const jsDirs = ['js', 'www', 'scripts', 'bench', 'tests', 'bin', 'examples', 'eslint.config.js'];
 
+// Test files each suite runs. A suite whose files are missing fails: a glob
+// that matches nothing must not pass quietly.
 const jsTests = files('tests/js', /\.test\.mjs$/);
 const packagingTests = files('tests/packaging', /\.test\.mjs$/);
 const workerTests = files('tests/worker', /\.test\.mjs$/);
 const browserTests = files('tests/browser', /\.test\.mjs$/);
-const pythonTests = files('tests/python', /(^|\/)test_[^/]*\.py$/);
-// The server (warren-mq serve) against real clients; pika's part needs python3-pika.
+const pageTests = files('tests/page', /\.test\.mjs$/);
+// The server (warren-mq serve) against real clients; pika's part (tests/node/pika.test.mjs
+// drives the scripts in tests/python) needs the Python environment.
 const serverTests = files('tests/node', /\.test\.mjs$/).filter((f) => !f.endsWith('pika.test.mjs'));
 const pikaServerTests = files('tests/node', /pika\.test\.mjs$/);
 
-// One line per suite; `when` drops a suite that has no tests yet.
 const suites = [
   { name: 'build', fn: build },
   { name: 'cargo fmt', cmd: ['cargo', 'fmt', '--check'] },
   { name: 'js format', cmd: ['npx', '--no-install', 'prettier', '--check', '--log-level', 'warn', ...jsDirs] },
   { name: 'js lint', cmd: ['npx', '--no-install', 'eslint', ...jsDirs] },
   { name: 'cargo clippy', cmd: ['cargo', 'clippy', '--all-targets', '--', '-D', 'warnings'] },
-  { name: 'cargo test', cmd: ['cargo', 'test', '--no-fail-fast'] },
-  { name: 'node tests', when: jsTests.length, cmd: ['node', '--test', ...jsTests] },
-  { name: 'packaging tests', when: packagingTests.length, cmd: ['node', '--test', ...packagingTests] },
-  { name: 'workerd tests', when: workerTests.length, cmd: ['node', '--test', ...workerTests] },
-  { name: 'browser tests', when: browserTests.length, needs: needChromium, cmd: ['node', '--test', ...browserTests] },
-  {
-    name: 'page tests',
-    when: files('tests/page', /\.test\.mjs$/).length,
-    needs: needChromium,
-    cmd: ['node', '--test', ...files('tests/page', /\.test\.mjs$/)],
-  },
+  // tests/e2e_pika.rs runs pika too.
+  { name: 'cargo test', needs: needPython, env: withVenv, cmd: ['cargo', 'test', '--no-fail-fast'] },
+  { name: 'node tests', tests: jsTests, cmd: ['node', '--test', ...jsTests] },
+  { name: 'packaging tests', tests: packagingTests, cmd: ['node', '--test', ...packagingTests] },
+  { name: 'workerd tests', tests: workerTests, cmd: ['node', '--test', ...workerTests] },
+  { name: 'browser tests', tests: browserTests, needs: needChromium, cmd: ['node', '--test', ...browserTests] },
+  { name: 'page tests', tests: pageTests, needs: needChromium, cmd: ['node', '--test', ...pageTests] },
   {
     name: 'wasm in node',
     env: wasmTestEnv,
@@ -80,37 +79,33 @@ const suites = [
     needs: needChromedriver,
     cmd: ['cargo', 'test', '--target', 'wasm32-unknown-unknown', '--test', 'wasm'],
   },
-  {
-    name: 'pika tests',
-    when: pythonTests.length,
-    needs: needPika,
-    cmd: ['python3', '-m', 'unittest', '-v', ...pythonTests],
-  },
-  { name: 'server tests', when: serverTests.length, cmd: ['node', '--test', ...serverTests] },
+  { name: 'server tests', tests: serverTests, cmd: ['node', '--test', ...serverTests] },
   {
     name: 'server vs pika',
-    when: pikaServerTests.length,
-    needs: needPika,
+    tests: pikaServerTests,
+    needs: needPython,
+    env: withVenv,
     cmd: ['node', '--test', ...pikaServerTests],
   },
-].filter((s) => s.when ?? true);
+];
 
 const results = [];
 for (const s of suites) {
   console.log(`\n=== ${s.name} ===`);
   const t0 = performance.now();
   let status = 'ok';
-  const missing = s.needs?.();
-  if (missing) {
-    console.error(`${s.name}: a system part is missing; install it with:\n  ${missing}`);
-    status = 'MISSING';
-  } else {
-    try {
+  try {
+    if (s.tests?.length === 0) throw new Error('declared, but no test files were found for it');
+    const missing = s.needs?.();
+    if (missing) {
+      console.error(`${s.name}: a system part is missing; install it with:\n  ${missing}`);
+      status = 'MISSING';
+    } else {
       s.fn ? s.fn() : run(s.cmd[0], s.cmd.slice(1), s.env ? { env: { ...process.env, ...s.env } } : {});
-    } catch (e) {
-      console.error(`${s.name}: ${e.message}`);
-      status = 'FAILED';
     }
+  } catch (e) {
+    console.error(`${s.name}: ${e.message}`);
+    status = 'FAILED';
   }
   results.push({ name: s.name, status, secs: (performance.now() - t0) / 1000 });
 }

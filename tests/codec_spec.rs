@@ -1,5 +1,5 @@
 //! Checks the codec against RabbitMQ's machine-readable AMQP 0-9-1 spec
-//! (`shared/spec/amqp-rabbitmq-0.9.1.json`): every class and method, with the
+//! (`spec/amqp-rabbitmq-0.9.1.json`, kept in this repository): every class and method, with the
 //! same ids, argument names, order and types; the basic properties; frame
 //! constants; reply codes.
 
@@ -10,14 +10,11 @@ use warren::amqp::codec::{
 };
 use warren::broker::ReplyCode;
 
-const SPEC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/spec/amqp-rabbitmq-0.9.1.json"
-);
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/amqp-rabbitmq-0.9.1.json");
 
 fn load_spec() -> Json {
     let text = std::fs::read_to_string(SPEC).unwrap_or_else(|e| {
-        panic!("cannot read the AMQP spec at {SPEC}: {e} (it lives in shared/spec beside the repo)")
+        panic!("cannot read the AMQP spec at {SPEC}: {e} (the repository's own copy, see spec/README.md)")
     });
     Json::parse(&text).unwrap_or_else(|e| panic!("cannot parse {SPEC}: {e}"))
 }

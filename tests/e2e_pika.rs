@@ -1,8 +1,9 @@
 //! A real client against the server: pika (Python) over TCP, with a small
 //! host loop in this test (non-blocking std sockets on one thread).
 //!
-//! Needs python3 with pika (`pip install pika`); the tests fail, not skip,
-//! without it.
+//! Needs pika: `npm test` installs it into the project's own Python
+//! environment, `.venv/`, which these tests use when it is there (`python3`
+//! from PATH otherwise). The tests fail, not skip, without it.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -140,15 +141,25 @@ fn serve(listener: TcpListener, stop: &AtomicBool) {
     }
 }
 
+/// The project's Python environment (made by `npm test`), else `python3`.
+fn python() -> PathBuf {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
 fn require_pika() {
-    let ok = Command::new("python3")
+    let ok = Command::new(python())
         .args(["-c", "import pika"])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
     assert!(
         ok,
-        "python3 with pika is needed for this test: pip install pika"
+        "pika is needed for this test: run `npm test` once (it makes .venv/ with pika)"
     );
 }
 
@@ -167,7 +178,7 @@ struct Py {
 
 impl Py {
     fn spawn(name: &str, args: &[&str]) -> Py {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(script(name))
             .args(args)
             .stdout(Stdio::piped())

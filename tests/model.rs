@@ -1099,9 +1099,18 @@ fn run(specs: Vec<QueueSpec>, ops: Vec<Op>, durable: bool) -> Result<(), String>
     r.finish()
 }
 
+/// 256 cases, or as many as `PROPTEST_CASES` asks for (proptest's own
+/// variable, which a fixed count in the config would override).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: cases(),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

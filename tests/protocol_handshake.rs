@@ -267,6 +267,25 @@ fn a_handshake_that_never_finishes_times_out() {
 }
 
 #[test]
+fn a_handshake_dripped_a_byte_a_second_still_times_out() {
+    let mut h = Harness::new();
+    let start = h.now;
+    let c = h.accept();
+    for (i, b) in HEADER.iter().enumerate() {
+        h.now = start + 1000 * i as u64;
+        h.send(c, &[*b]);
+        // the host ticks whenever the server asks it to
+        while let Some(at) = h.server.next_deadline().filter(|&at| at <= h.now) {
+            h.tick(at);
+        }
+    }
+    h.take_bytes(c);
+    assert_eq!(h.server.next_deadline(), Some(start + 10_000));
+    h.tick(start + 10_000);
+    assert!(h.closed(c));
+}
+
+#[test]
 fn client_close_gets_close_ok_and_the_transport_closes() {
     let mut h = Harness::new();
     let c = h.connect();

@@ -94,8 +94,17 @@ fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     chunks
 }
 
+/// 256 cases, or as many as `PROPTEST_CASES` asks for (proptest's own
+/// variable, which a fixed count in the config would override).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn random_bytes_without_a_handshake(bytes in prop::collection::vec(any::<u8>(), 0..512)) {

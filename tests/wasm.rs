@@ -198,13 +198,28 @@ fn store_records_come_out_framed_and_recover_into_a_new_broker() {
     .unwrap();
     let log: Uint8Array = b.take_store_bytes().unwrap();
     assert_eq!(b.store_emitted(), 2.0);
-    let mut bytes = log.to_vec();
+    let mut bytes = WasmBroker::log_header().to_vec();
+    bytes.extend_from_slice(&log.to_vec());
     let valid = bytes.len() as f64;
     bytes.extend_from_slice(&[0, 0, 0, 50, 1]); // a torn tail
 
     let mut again = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
-    assert_eq!(again.recover(NOW, &bytes).unwrap(), valid);
-    assert!(WasmBroker::scan_damage(&bytes).is_some());
+    let report = again.recover(NOW, &bytes).unwrap();
+    assert_eq!(get(&report, "validLength").as_f64(), Some(valid));
+    assert_eq!(get(&report, "version").as_f64(), Some(1.0));
+    let damage = get(&report, "damage");
+    assert_eq!(get(&damage, "offset").as_f64(), Some(valid));
+    assert_eq!(
+        get(&damage, "kind").as_string().as_deref(),
+        Some("truncated-frame-header")
+    );
+
+    // a log from a newer format is refused with a named error
+    let mut newer = bytes.clone();
+    newer[11] = 9;
+    let mut third = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
+    let err: js_sys::Error = third.recover(NOW, &newer).unwrap_err().unchecked_into();
+    assert_eq!(String::from(err.name()), "StoreLogError");
     let conn = open(&mut again);
     let counts = again
         .queue_declare(NOW, conn, 1, "dq", 1, JsValue::UNDEFINED)

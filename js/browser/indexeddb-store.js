@@ -1,7 +1,11 @@
 // A Store in IndexedDB, for browsers: the log is a series of chunks in one
 // object store, keyed in append order. Each append is one readwrite
 // transaction with strict durability, resolved on `complete` (after the
-// browser has flushed it), so confirms wait for it.
+// browser has flushed it), so confirms wait for it. The bytes are opaque here:
+// the log's format header (src/storage/log.rs) opens the first chunk. A
+// transaction that fails (QuotaExceededError, an abort) writes nothing and
+// rejects its append; the broker then closes every connection naming the
+// failure, so no confirm goes out for what it held (js/broker.js).
 
 const CHUNKS = 'chunks';
 

@@ -10,12 +10,24 @@
 // numbered after it. Every append is written and fdatasync'ed before its promise
 // resolves; appends that arrive while a sync runs share the next one (group
 // commit). Records are opaque here: the engine frames and checks them, and on
-// recovery tells how many bytes are valid; `truncate` cuts the rest.
+// recovery tells how many bytes are valid; `truncate` cuts the rest. The log's
+// format header (magic and version, src/storage/log.rs) is the first bytes of
+// the first file, written by the first append or the snapshot; the store never
+// reads or writes it on its own.
+//
+// Failures. A write that fails for want of space (ENOSPC, EDQUOT) is undone:
+// the segment is cut back to its last synced size and the append rejects with
+// `err.retryable = true`; the store stays usable and the same bytes may be
+// appended again once space frees. Any other failure, and every failed fsync
+// (after which the kernel may have dropped the dirty pages: the file's state
+// is unknown), fails the store for good: later calls reject with that error.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 
 const SEGMENT = /^seg-(\d{8})\.(log|snap)$/;
+/** Write errors that leave the file as it was once the write is undone: retry later. */
+const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 const name = (n, kind) => `seg-${String(n).padStart(8, '0')}.${kind}`;
 
 async function syncDir(dir) {
@@ -69,22 +81,26 @@ export class FileStore {
   #queue = Promise.resolve();
   #failed = null;
   #closed = false;
+  #openFile;
 
   /**
    * Opens (creating if needed) the store in `dir`.
    * `segmentSize`: bytes after which appends go to a new segment file.
    * `log(level, message)`: where damage and failures are reported.
+   * `openFile(path, flags)`: opens the files written to (default: fs/promises
+   *   `open`); tests pass one whose handles fail or tear writes.
    */
-  static async open(dir, { segmentSize = 64 * 1024 * 1024, log = () => {} } = {}) {
-    const store = new FileStore(dir, segmentSize, log);
+  static async open(dir, { segmentSize = 64 * 1024 * 1024, log = () => {}, openFile = fsp.open } = {}) {
+    const store = new FileStore(dir, segmentSize, log, openFile);
     await store.#scan();
     return store;
   }
 
-  constructor(dir, segmentSize, log) {
+  constructor(dir, segmentSize, log, openFile = fsp.open) {
     this.#dir = path.resolve(dir);
     this.#segmentSize = segmentSize;
     this.#log = log;
+    this.#openFile = openFile;
   }
 
   get dir() {
@@ -149,7 +165,7 @@ export class FileStore {
       const n = (this.#segments.at(-1)?.n ?? 0) + 1;
       const file = path.join(this.#dir, name(n, 'snap'));
       const tmp = `${file}.tmp`;
-      const fh = await fsp.open(tmp, 'w');
+      const fh = await this.#openFile(tmp, 'w');
       try {
         await writeAll(fh, bytes, 0);
         await fh.sync();
@@ -199,14 +215,21 @@ export class FileStore {
     });
   }
 
-  /** Waits for pending appends, then closes the files and releases the lock. */
+  /**
+   * Waits for pending appends, then closes the files and releases the lock.
+   * A failed store closes too (its pending appends have been rejected).
+   */
   close() {
     if (this.#closed) return this.#queue;
     this.#closed = true;
+    const release = async () => {
+      await this.#closeActive().catch(() => {});
+      fs.rmSync(this.#lockFile, { force: true });
+    };
+    if (this.#failed) return (this.#queue = this.#queue.then(release));
     return this.#run(async () => {
       await this.#flush();
-      await this.#closeActive();
-      fs.rmSync(this.#lockFile, { force: true });
+      await release();
     });
   }
 
@@ -234,17 +257,36 @@ export class FileStore {
     while (this.#pending.length) {
       const batch = this.#pending;
       this.#pending = [];
+      let seg = null;
+      let synced = false;
       try {
         const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((p) => p.bytes));
-        const seg = await this.#activeSegment();
+        seg = await this.#activeSegment();
         await writeAll(seg.fh, bytes, seg.size);
+        synced = true; // from here a failure is the fsync's
         await seg.fh.datasync();
         seg.size += bytes.length;
       } catch (e) {
-        for (const p of batch) p.reject(e);
-        throw e;
+        const retry = !synced && OUT_OF_SPACE.has(e?.code) && (await this.#undo(seg));
+        if (retry) e.retryable = true;
+        // Appends made meanwhile would land before the retried bytes: they fail too.
+        for (const p of retry ? [...batch, ...this.#pending.splice(0)] : batch) p.reject(e);
+        if (!retry) throw e;
+        continue;
       }
       for (const p of batch) p.resolve();
+    }
+  }
+
+  /** Cuts a segment back to its last synced size after a failed write; false if that fails too. */
+  async #undo(seg) {
+    if (!seg?.fh) return seg === null;
+    try {
+      await seg.fh.truncate(seg.size);
+      await seg.fh.datasync();
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -252,14 +294,14 @@ export class FileStore {
     if (this.#active && this.#active.size < this.#segmentSize) return this.#active;
     const last = this.#segments.at(-1);
     if (!this.#active && last?.kind === 'log' && last.size < this.#segmentSize) {
-      last.fh = await fsp.open(last.file, 'r+');
+      last.fh = await this.#openFile(last.file, 'r+');
       this.#active = last;
       return last;
     }
     await this.#closeActive();
     const n = (last?.n ?? 0) + 1;
     const file = path.join(this.#dir, name(n, 'log'));
-    const seg = { n, kind: 'log', file, size: 0, fh: await fsp.open(file, 'w') };
+    const seg = { n, kind: 'log', file, size: 0, fh: await this.#openFile(file, 'w') };
     // The new name must be durable before anything in the file counts as written.
     await syncDir(this.#dir);
     this.#segments.push(seg);

@@ -76,6 +76,12 @@ export async function serve(opts, { log }) {
     );
   }
   if (broker.recoveryDamage) log('warn', `store: recovery stopped at a damaged record: ${broker.recoveryDamage}`);
+  if (broker.recovery?.upgraded)
+    log('info', `store: log format version ${broker.recovery.version} rewritten in the current format`);
+  broker.onstorefull = (err) =>
+    err
+      ? log('warn', `store: ${err.message}; publishers blocked, confirms wait until a write succeeds`)
+      : log('info', 'store: writing again; publishers unblocked');
   // A failed write or fsync: confirms stop; better to stop than to run on
   // without durability. The exit code says so.
   broker.onerror = (err) => {

@@ -1,6 +1,7 @@
 // The broker's Store on Durable Object storage: the log of framed records
 // kept as chunks under ordered keys (`log:000000000000`, ...), so recovery is
-// one list() and a concatenation.
+// one list() and a concatenation. The bytes are opaque here: the log's format
+// header (src/storage/log.rs) opens chunk 0, written like any other bytes.
 //
 // Group commit: an append puts its chunks (one atomic batch: no await between
 // the calls), yields one turn so the events already waiting (more publishes)
@@ -10,6 +11,12 @@
 // sync() holds back new events while it waits (the input gate), so without
 // the yield every batch would hold one publish. The output gate holds every
 // outgoing message until the writes before it are on disk, confirms included.
+//
+// A write that fails (storage full, an internal error) breaks the output gate:
+// the platform drops the messages it held, confirms included, and resets the
+// object, which recovers from what was stored. The rejection also reaches the
+// broker, which closes every connection naming it (js/broker.js); nothing is
+// retried here, since the object does not outlive the failure.
 
 const PREFIX = 'log:';
 // A value holds at most 128 KiB on key-value-backed objects (2 MB on SQLite-backed ones).

@@ -3,8 +3,8 @@
 //! never panics.
 
 use crate::amqp::codec::{
-    decode_content_header, decode_field_table, encode_content_header, encode_field_table, Reader,
-    Writer,
+    decode_content_header, decode_field_table, encode_content_header, encode_field_table,
+    DecodeError, Malformed, Reader, Writer,
 };
 use crate::broker::{
     Bind, ExchangeDeclare, FieldTable, Message, QueueDeclare, ShortStr, StoreRecord,
@@ -22,20 +22,49 @@ const MESSAGE: u8 = 7;
 const DELIVERED: u8 = 8;
 const SETTLED: u8 = 9;
 
-/// A record that cannot be decoded.
+/// Why a record's bytes could not be decoded. Input is a damaged file, so each
+/// cause is named exactly rather than described in text.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordError(pub String);
+#[non_exhaustive]
+pub enum RecordError {
+    /// The record is empty: not even its kind byte is there.
+    Empty,
+    /// The first byte names no record kind this version writes.
+    UnknownKind { kind: u8 },
+    /// A field is malformed: cut short, not UTF-8, trailing bytes, a bad table.
+    Field(Malformed),
+    /// A message's content header (its properties) is malformed.
+    ContentHeader(DecodeError),
+    /// A message's body is not as long as its content header says.
+    BodySize { header: u64, body: usize },
+}
 
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "bad store record: {}", self.0)
+        match self {
+            RecordError::Empty => write!(f, "empty record"),
+            RecordError::UnknownKind { kind } => write!(f, "unknown record kind {kind}"),
+            RecordError::Field(m) => write!(f, "malformed field: {m:?}"),
+            RecordError::ContentHeader(e) => write!(f, "malformed content header: {e:?}"),
+            RecordError::BodySize { header, body } => {
+                write!(f, "body of {body} bytes, its header says {header}")
+            }
+        }
     }
 }
 
 impl std::error::Error for RecordError {}
 
-fn bad(e: impl fmt::Debug) -> RecordError {
-    RecordError(format!("{e:?}"))
+impl From<Malformed> for RecordError {
+    fn from(m: Malformed) -> Self {
+        RecordError::Field(m)
+    }
+}
+
+impl From<DecodeError> for RecordError {
+    fn from(e: DecodeError) -> Self {
+        RecordError::ContentHeader(e)
+    }
 }
 
 fn put_table(buf: &mut Vec<u8>, t: &FieldTable) {
@@ -45,7 +74,7 @@ fn put_table(buf: &mut Vec<u8>, t: &FieldTable) {
 }
 
 fn get_table(r: &mut Reader<'_>) -> Result<FieldTable, RecordError> {
-    decode_field_table(r.long_bytes().map_err(bad)?).map_err(bad)
+    Ok(decode_field_table(r.long_bytes()?)?)
 }
 
 fn flags(bits: &[bool]) -> u8 {
@@ -68,11 +97,11 @@ fn put_bind(buf: &mut Vec<u8>, vhost: &ShortStr, to_queue: bool, b: &Bind) {
 }
 
 fn get_bind(r: &mut Reader<'_>) -> Result<(ShortStr, bool, Bind), RecordError> {
-    let vhost = r.short_str().map_err(bad)?;
-    let to_queue = r.u8().map_err(bad)? != 0;
-    let source = r.short_str().map_err(bad)?;
-    let destination = r.short_str().map_err(bad)?;
-    let routing_key = r.short_str().map_err(bad)?;
+    let vhost = r.short_str()?;
+    let to_queue = r.u8()? != 0;
+    let source = r.short_str()?;
+    let destination = r.short_str()?;
+    let routing_key = r.short_str()?;
     let arguments = get_table(r)?;
     Ok((
         vhost,
@@ -168,12 +197,13 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
 /// Decodes one record that fills `bytes` exactly.
 pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
     let mut r = Reader::new(bytes);
-    let rec = match r.u8().map_err(bad)? {
+    let kind = r.u8().map_err(|_| RecordError::Empty)?;
+    let rec = match kind {
         EXCHANGE => {
-            let vhost = r.short_str().map_err(bad)?;
-            let exchange = r.short_str().map_err(bad)?;
-            let kind = r.short_str().map_err(bad)?;
-            let f = r.u8().map_err(bad)?;
+            let vhost = r.short_str()?;
+            let exchange = r.short_str()?;
+            let kind = r.short_str()?;
+            let f = r.u8()?;
             let arguments = get_table(&mut r)?;
             StoreRecord::Exchange {
                 vhost,
@@ -189,13 +219,13 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         EXCHANGE_DELETED => StoreRecord::ExchangeDeleted {
-            vhost: r.short_str().map_err(bad)?,
-            name: r.short_str().map_err(bad)?,
+            vhost: r.short_str()?,
+            name: r.short_str()?,
         },
         QUEUE => {
-            let vhost = r.short_str().map_err(bad)?;
-            let queue = r.short_str().map_err(bad)?;
-            let f = r.u8().map_err(bad)?;
+            let vhost = r.short_str()?;
+            let queue = r.short_str()?;
+            let f = r.u8()?;
             let arguments = get_table(&mut r)?;
             StoreRecord::Queue {
                 vhost,
@@ -210,8 +240,8 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         QUEUE_DELETED => StoreRecord::QueueDeleted {
-            vhost: r.short_str().map_err(bad)?,
-            name: r.short_str().map_err(bad)?,
+            vhost: r.short_str()?,
+            name: r.short_str()?,
         },
         BINDING => {
             let (vhost, to_queue, bind) = get_bind(&mut r)?;
@@ -230,18 +260,21 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         MESSAGE => {
-            let vhost = r.short_str().map_err(bad)?;
-            let queue = r.short_str().map_err(bad)?;
-            let seq = r.u64().map_err(bad)?;
-            let msg_id = r.u64().map_err(bad)?;
-            let deliveries = r.u32().map_err(bad)?;
-            let expires_at = r.u64().map_err(bad)?;
-            let exchange = r.short_str().map_err(bad)?;
-            let routing_key = r.short_str().map_err(bad)?;
-            let header = decode_content_header(r.long_bytes().map_err(bad)?).map_err(bad)?;
-            let body = r.long_bytes().map_err(bad)?.to_vec();
+            let vhost = r.short_str()?;
+            let queue = r.short_str()?;
+            let seq = r.u64()?;
+            let msg_id = r.u64()?;
+            let deliveries = r.u32()?;
+            let expires_at = r.u64()?;
+            let exchange = r.short_str()?;
+            let routing_key = r.short_str()?;
+            let header = decode_content_header(r.long_bytes()?)?;
+            let body = r.long_bytes()?.to_vec();
             if header.body_size != body.len() as u64 {
-                return Err(RecordError("body size does not match its header".into()));
+                return Err(RecordError::BodySize {
+                    header: header.body_size,
+                    body: body.len(),
+                });
             }
             StoreRecord::Message {
                 vhost,
@@ -259,15 +292,13 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         DELIVERED => StoreRecord::Delivered {
-            seq: r.u64().map_err(bad)?,
-            deliveries: r.u32().map_err(bad)?,
+            seq: r.u64()?,
+            deliveries: r.u32()?,
         },
-        SETTLED => StoreRecord::Settled {
-            seq: r.u64().map_err(bad)?,
-        },
-        other => return Err(RecordError(format!("unknown record kind {other}"))),
+        SETTLED => StoreRecord::Settled { seq: r.u64()? },
+        kind => return Err(RecordError::UnknownKind { kind }),
     };
-    r.finish().map_err(bad)?;
+    r.finish()?;
     Ok(rec)
 }
 
@@ -364,10 +395,14 @@ mod tests {
 
     #[test]
     fn unknown_kind_and_trailing_bytes_are_errors() {
-        assert!(decode(&[99]).is_err());
+        assert_eq!(decode(&[]), Err(RecordError::Empty));
+        assert_eq!(decode(&[99]), Err(RecordError::UnknownKind { kind: 99 }));
         let mut buf = Vec::new();
         encode(&StoreRecord::Settled { seq: 1 }, &mut buf);
         buf.push(0);
-        assert!(decode(&buf).is_err());
+        assert_eq!(
+            decode(&buf),
+            Err(RecordError::Field(Malformed::TrailingBytes { count: 1 }))
+        );
     }
 }

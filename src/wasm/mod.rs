@@ -77,6 +77,23 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     Ok(value.serialize(&s)?)
 }
 
+/// What recovery read from a store log, for the host.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogReport {
+    valid_length: f64,
+    version: u32,
+    damage: Option<DamageReport>,
+}
+
+/// Where and why a log's scan stopped early.
+#[derive(serde::Serialize)]
+struct DamageReport {
+    kind: &'static str,
+    offset: f64,
+    message: String,
+}
+
 /// Output buffers above this are not kept between drains.
 const OUT_KEEP: usize = 1 << 20;
 
@@ -134,10 +151,27 @@ impl WasmBroker {
         self.server.tokens().iter().map(|t| t.0 as f64).collect()
     }
 
-    /// Rebuilds the broker from a store log (framed records). Returns the
-    /// number of valid bytes: a torn tail beyond it must be cut by the host.
-    pub fn recover(&mut self, now: f64, log_bytes: &[u8]) -> Result<f64, JsValue> {
-        let scan = log::scan(log_bytes);
+    /// Rebuilds the broker from a store log (see `storage::log`). Returns
+    /// `{ validLength, version, damage }`: the bytes to keep (a torn or corrupt
+    /// tail beyond them must be cut by the host), the format version read, and
+    /// why the scan stopped early (`{ kind, offset, message }`) or null. A log
+    /// that cannot be read at all (an unknown version, a foreign header) throws
+    /// an `Error` named `StoreLogError`; the host must leave it untouched.
+    pub fn recover(&mut self, now: f64, log_bytes: &[u8]) -> Result<JsValue, JsValue> {
+        let scan = log::scan(log_bytes).map_err(|e| {
+            let err = js_sys::Error::new(&e.to_string());
+            err.set_name("StoreLogError");
+            JsValue::from(err)
+        })?;
+        let report = LogReport {
+            valid_length: scan.valid_len as f64,
+            version: scan.version,
+            damage: scan.damage.as_ref().map(|d| DamageReport {
+                kind: d.kind(),
+                offset: d.offset() as f64,
+                message: d.to_string(),
+            }),
+        };
         let config = self.server.broker().config().clone();
         let mut b = Broker::recover(config, ms(now), scan.records)
             .map_err(|e| js_sys::Error::new(&e.to_string()))?;
@@ -146,13 +180,19 @@ impl WasmBroker {
         }
         *self.server.broker_mut() = b;
         self.server.tick(ms(now));
-        Ok(scan.valid_len as f64)
+        to_js(&report)
     }
 
-    /// Why a scan of this log stops early (a torn or corrupt tail), if it does.
-    #[wasm_bindgen(js_name = scanDamage)]
-    pub fn scan_damage(log_bytes: &[u8]) -> Option<String> {
-        log::scan(log_bytes).damage
+    /// The log format version this build writes (older ones it reads).
+    #[wasm_bindgen(js_name = logVersion)]
+    pub fn log_version() -> u32 {
+        log::VERSION
+    }
+
+    /// The header that starts a log in the format this build writes.
+    #[wasm_bindgen(js_name = logHeader)]
+    pub fn log_header() -> Uint8Array {
+        Uint8Array::from(&log::header()[..])
     }
 
     /// Store records emitted since the last call, framed for the log; the
@@ -183,10 +223,10 @@ impl WasmBroker {
         self.server.tick(ms(now));
     }
 
-    /// The whole durable state as a framed log, for compaction.
+    /// The whole durable state as a log (header and frames), for compaction.
     #[wasm_bindgen(js_name = snapshotLog)]
     pub fn snapshot_log(&self) -> Uint8Array {
-        let mut buf = Vec::new();
+        let mut buf = log::header().to_vec();
         for r in self.server.broker().snapshot_records() {
             log::append(&r, &mut buf);
         }

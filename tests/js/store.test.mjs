@@ -166,3 +166,37 @@ test('a durable store needs Broker.create', () => {
   assert.throws(() => new Broker({ store: new MemoryStore() }), /Broker\.create/);
   assert.throws(() => new Broker({ store: {} }), /load\(\) and append\(bytes\)/);
 });
+
+test('a store whose write fails (an IndexedDB QuotaExceededError): no confirm, the publisher is closed with 320 naming it', async () => {
+  class QuotaStore extends MemoryStore {
+    full = false;
+    async append(bytes) {
+      if (this.full) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      return super.append(bytes);
+    }
+  }
+  const store = new QuotaStore();
+  const broker = await Broker.create({ store, events: false });
+  const errors = [];
+  broker.onerror = (e) => errors.push(e);
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('dq', { durable: true });
+  await ch.confirmSelect();
+  await ch.basicPublish('', 'dq', 'kept', { deliveryMode: 2 });
+  store.full = true;
+  await assert.rejects(ch.basicPublish('', 'dq', 'refused', { deliveryMode: 2 }), (e) => {
+    assert.equal(e.code, 320);
+    assert.match(e.message, /store failed: QuotaExceededError: The quota has been exceeded/);
+    return true;
+  });
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].name, 'QuotaExceededError');
+  await broker.close();
+
+  store.full = false;
+  const again = await Broker.create({ store, events: false });
+  const ch2 = await (await again.connect()).channel();
+  assert.equal((await ch2.basicGet('dq', { noAck: true })).bodyString(), 'kept');
+  assert.equal(await ch2.basicGet('dq'), null);
+  await again.close();
+});

@@ -7,6 +7,7 @@ import path from 'node:path';
 import test from 'node:test';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import { check, load } from './crash-check.mjs';
+import { checkMixed, mixedLoad, newState } from './mixed-load.mjs';
 import { sleep, startServer, tmpDir } from './server.mjs';
 
 async function connect(server) {
@@ -109,6 +110,32 @@ test('SIGKILL at random moments under confirmed publishing loses no confirmed me
   assert.deepEqual(result.lost, []);
   assert.equal(await server.stop(), 0);
   assert.ok(totalConfirmed > 0 || state.next > 1, 'some messages were published');
+});
+
+test('SIGKILL under a mixed load (acks, cut consumers, rejects, TTLs, dead-lettering): nothing confirmed lost, nothing unpublished back', async () => {
+  const dataDir = tmpDir();
+  const state = newState();
+  let checked = 0;
+  for (let cycle = 0; cycle < 3; cycle++) {
+    const server = await startServer({ dataDir });
+    if (cycle > 0) {
+      const r = await checkMixed(server.url, state);
+      assert.deepEqual(r.lost, [], `cycle ${cycle}: confirmed messages lost`);
+      assert.deepEqual(r.phantom, [], `cycle ${cycle}: messages never published`);
+      checked += r.confirmed;
+    }
+    const loading = mixedLoad(server.url, state);
+    await sleep(300 + Math.random() * 600);
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await loading;
+  }
+  const server = await startServer({ dataDir });
+  const r = await checkMixed(server.url, state);
+  assert.deepEqual(r.lost, []);
+  assert.deepEqual(r.phantom, []);
+  assert.equal(await server.stop(), 0);
+  assert.ok(checked + r.confirmed > 0, 'some messages were confirmed');
 });
 
 /** The last .log segment of a data directory. */

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
+import { Broker } from '../../js/entry-node.js';
 import { FileStore } from '../../js/node/file-store.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'warren-store-'));
@@ -96,4 +97,32 @@ test("a directory in use by a live process is refused; a dead one's lock is take
   const other = await FileStore.open(dir);
   await other.close();
   await store.close();
+});
+
+test("a broker's log on disk opens with the format header; a log from before it is rewritten as a snapshot", async () => {
+  const MAGIC = Buffer.from([0x89, 0x57, 0x52, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 1]);
+  const dir = tmp();
+  let store = await FileStore.open(dir);
+  let broker = await Broker.create({ store, events: false });
+  let ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('dq', { durable: true });
+  await ch.confirmSelect();
+  await ch.basicPublish('', 'dq', 'kept', { deliveryMode: 2 });
+  await broker.close();
+  assert.deepEqual(store.files, ['seg-00000001.log']);
+  const log = fs.readFileSync(path.join(dir, 'seg-00000001.log'));
+  assert.deepEqual(log.subarray(0, 12), MAGIC);
+
+  // The directory as a broker before the header left it: the frames alone.
+  const legacy = tmp();
+  fs.writeFileSync(path.join(legacy, 'seg-00000001.log'), log.subarray(12));
+  store = await FileStore.open(legacy);
+  broker = await Broker.create({ store, events: false });
+  assert.equal(broker.recovery.version, 0);
+  assert.equal(broker.recovery.upgraded, true);
+  assert.deepEqual(store.files, ['seg-00000002.snap']);
+  assert.deepEqual(fs.readFileSync(path.join(legacy, 'seg-00000002.snap')).subarray(0, 12), MAGIC);
+  ch = await (await broker.connect()).channel();
+  assert.equal((await ch.basicGet('dq', { noAck: true })).bodyString(), 'kept');
+  await broker.close();
 });

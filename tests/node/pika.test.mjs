@@ -3,11 +3,15 @@
 // features in tests/python/features.py.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { root, startServer, tmpDir } from './server.mjs';
 
 const script = (name) => path.join(root, 'tests', 'python', name);
+// The project's Python environment with pika (npm test makes it), else python3 from PATH.
+const venvPython = path.join(root, '.venv', 'bin', 'python3');
+const PYTHON = fs.existsSync(venvPython) ? venvPython : 'python3';
 let server;
 
 before(async () => {
@@ -19,7 +23,7 @@ after(async () => {
 
 /** Starts a python script; `waitFor(re)` resolves on matching output. */
 function python(name, ...args) {
-  const child = spawn('python3', [script(name), String(server.amqpPort), ...args], {
+  const child = spawn(PYTHON, [script(name), String(server.amqpPort), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

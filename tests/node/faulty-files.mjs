@@ -1,0 +1,66 @@
+// Fault injection for the file store: `FileStore.open(dir, { openFile: faults.openFile })`
+// gives it real files whose handles fail, tear or slow down as told. Faults
+// are set and cleared while the store runs:
+//
+//   faults.write = { code: 'ENOSPC', tearAt: 5 }   the next writes put 5 bytes on disk, then fail
+//   faults.sync = 'EIO'                            fdatasync/fsync fail
+//   faults.delayMs = 50                            every write and sync waits first
+//
+// A torn write reaches the real file (it is what a crash or a full disk
+// leaves), so recovery and the store's undo are tested against real bytes.
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** An Error shaped like Node's own for a failed system call. */
+export function errnoError(code, syscall) {
+  const messages = { ENOSPC: 'no space left on device', EIO: 'i/o error', EDQUOT: 'disk quota exceeded' };
+  const err = new Error(`${code}: ${messages[code] ?? 'injected fault'}, ${syscall}`);
+  return Object.assign(err, { code, syscall, errno: -(os.constants.errno[code] ?? 5) });
+}
+
+export class Faults {
+  /** `{ code, tearAt }` while writes fail */
+  write = null;
+  /** an error code while syncs fail */
+  sync = null;
+  delayMs = 0;
+  /** what happened: lengths of the writes asked for, syncs done, faults raised */
+  writes = [];
+  syncs = 0;
+  raised = [];
+
+  openFile = async (file, flags) => this.#wrap(await fsp.open(file, flags));
+
+  #wrap(fh) {
+    const faults = this;
+    const synced = async (call) => {
+      if (faults.delayMs) await sleep(faults.delayMs);
+      if (faults.sync) {
+        faults.raised.push(`${call} ${faults.sync}`);
+        throw errnoError(faults.sync, call);
+      }
+      await fh[call]();
+      faults.syncs++;
+    };
+    return {
+      async write(buf, offset, length, position) {
+        if (faults.delayMs) await sleep(faults.delayMs);
+        faults.writes.push(length);
+        if (faults.write) {
+          const { code, tearAt = 0 } = faults.write;
+          const torn = Math.min(tearAt, length);
+          if (torn > 0) await fh.write(buf, offset, torn, position);
+          faults.raised.push(`write ${code} after ${torn} of ${length}`);
+          throw errnoError(code, 'write');
+        }
+        return fh.write(buf, offset, length, position);
+      },
+      datasync: () => synced('datasync'),
+      sync: () => synced('sync'),
+      truncate: (len) => fh.truncate(len),
+      close: () => fh.close(),
+    };
+  }
+}
