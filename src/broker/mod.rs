@@ -2,6 +2,7 @@
 //! every delivery policy. Pure and deterministic: no I/O, no clock reads;
 //! see [`Broker`] for the calling contract.
 
+pub mod access;
 pub mod args;
 pub mod channel;
 pub mod command;
@@ -26,6 +27,7 @@ mod timers;
 mod topology;
 pub mod value;
 
+pub use access::{Password, Permission, User};
 pub use command::{
     Bind, ConnectionInfo, Consume, ExchangeDeclare, Qos, QueueDeclare, QueueDeclareOk,
 };
