@@ -8,11 +8,13 @@ export class AcceptedConnection {
   #transport;
   #id;
   #gone = false;
+  #onClose;
 
-  constructor(core, transport, name) {
+  constructor(core, transport, name, { loopback, certUser, onClose } = {}) {
     this.#core = core;
     this.#transport = transport;
-    this.#id = core.wasm.accept(core.now(), name);
+    this.#onClose = onClose;
+    this.#id = core.wasm.accept(core.now(), name, loopback, certUser);
     core.transports.set(this.#id, this);
     core.drain();
   }
@@ -76,6 +78,16 @@ export class AcceptedConnection {
       report(e);
     }
     this.#reportBacklog();
+  }
+
+  /** A close the server made (a `connection.close` or `channel.close` it sent, or a dropped transport: code 0). */
+  _closeReport(channel, e) {
+    if (!this.#onClose) return;
+    try {
+      this.#onClose({ scope: channel === 0 ? 'connection' : 'channel', channel, ...e });
+    } catch (err) {
+      report(err);
+    }
   }
 
   _close() {
