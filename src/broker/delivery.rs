@@ -332,6 +332,10 @@ impl Broker {
             entry.msg.clone()
         };
         entry.deliveries += 1;
+        if let Some(queue) = self.queue_mut(q) {
+            queue.stats.delivered += 1;
+            queue.stats.redelivered += u64::from(redelivered);
+        }
         let (seq, msg_id, deliveries) = (entry.seq, entry.msg_id, entry.deliveries);
         let persisted = entry.msg.persistent()
             && self

@@ -292,6 +292,7 @@ impl Broker {
                 return Enqueued::Duplicate;
             }
         }
+        queue.stats.published += 1;
         let expires_at = queue.expiry_for(&msg, now);
         let entry = Entry {
             seq: 0,

@@ -24,6 +24,8 @@ pub struct QueueView {
     pub exclusive: bool,
     pub auto_delete: bool,
     pub counts: QueueCounts,
+    /// Totals since the queue was declared.
+    pub stats: super::queue::QueueStats,
     /// Ready messages in delivery order: (message id, earlier deliveries).
     pub ready: Vec<(MsgId, u32)>,
 }
@@ -150,6 +152,7 @@ impl Broker {
                         delayed: q.delayed.len(),
                         consumers: q.consumers.len(),
                     },
+                    stats: q.stats,
                     ready: q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
                 });
                 for c in &q.consumers {
