@@ -136,7 +136,7 @@ fn configure_guards_declare_and_delete() {
         &mut h,
         c,
         &queue_declare(1, "other", false, false),
-        "configure access to queue 'other' in vhost '/' refused for user 'app'",
+        "access to queue 'other' in vhost '/' refused for user 'app'",
         (50, 10),
     );
     // Passive declares need no permission (RabbitMQ checks none).
@@ -150,14 +150,14 @@ fn configure_guards_declare_and_delete() {
         &mut h,
         c,
         &declare_exchange(1, "x", &[]),
-        "configure access to exchange 'x' in vhost '/' refused for user 'app'",
+        "access to exchange 'x' in vhost '/' refused for user 'app'",
         (40, 10),
     );
     refused(
         &mut h,
         c,
         &delete_queue(1, "other"),
-        "configure access to queue 'other' in vhost '/' refused for user 'app'",
+        "access to queue 'other' in vhost '/' refused for user 'app'",
         (50, 40),
     );
     assert_eq!(answer(&mut h, c, &delete_queue(1, "app.q")).0, (50, 41));
@@ -178,7 +178,7 @@ fn write_guards_publish_and_the_default_exchange_is_amq_default() {
         &mut h,
         c,
         &publish_message(1, "", "q", b"no"),
-        "write access to exchange 'amq.default' in vhost '/' refused for user 'pub'",
+        "access to exchange 'amq.default' in vhost '/' refused for user 'pub'",
         (60, 40),
     );
 }
@@ -190,7 +190,7 @@ fn read_guards_consume_get_and_purge() {
     answer(&mut h, c, &queue_declare(1, "mine", false, false));
     answer(&mut h, c, &queue_declare(1, "theirs", false, false));
     assert_eq!(answer(&mut h, c, &get(1, "mine")).0, (60, 72));
-    let text = "read access to queue 'theirs' in vhost '/' refused for user 'reader'";
+    let text = "access to queue 'theirs' in vhost '/' refused for user 'reader'";
     refused(&mut h, c, &get(1, "theirs"), text, (60, 70));
     refused(&mut h, c, &consume(1, "theirs", "t", true), text, (60, 20));
     refused(&mut h, c, &purge(1, "theirs"), text, (50, 30));
@@ -212,14 +212,14 @@ fn bind_needs_write_on_the_queue_and_read_on_the_exchange() {
         &mut h,
         c,
         &bind(1, "r", "src"),
-        "write access to queue 'r' in vhost '/' refused for user 'b'",
+        "access to queue 'r' in vhost '/' refused for user 'b'",
         (50, 20),
     );
     refused(
         &mut h,
         c,
         &bind(1, "q", "other"),
-        "read access to exchange 'other' in vhost '/' refused for user 'b'",
+        "access to exchange 'other' in vhost '/' refused for user 'b'",
         (50, 20),
     );
 }
@@ -233,7 +233,7 @@ fn dead_letter_and_alternate_exchanges_need_write_on_them() {
         &mut h,
         c,
         &declare_queue_with(1, "q", &dlx),
-        "write access to exchange 'dlx' in vhost '/' refused for user 'd'",
+        "access to exchange 'dlx' in vhost '/' refused for user 'd'",
         (50, 10),
     );
     dlx = entry("x-dead-letter-exchange", b'S', &long_str(b"x"));
@@ -246,7 +246,7 @@ fn dead_letter_and_alternate_exchanges_need_write_on_them() {
         &mut h,
         c,
         &declare_exchange(1, "x", &ae),
-        "write access to exchange 'ae' in vhost '/' refused for user 'd'",
+        "access to exchange 'ae' in vhost '/' refused for user 'd'",
         (40, 10),
     );
 }
@@ -259,7 +259,7 @@ fn an_empty_expression_allows_nothing() {
         &mut h,
         c,
         &queue_declare(1, "q", false, false),
-        "configure access to queue 'q' in vhost '/' refused for user 'none'",
+        "access to queue 'q' in vhost '/' refused for user 'none'",
         (50, 10),
     );
 }
@@ -305,14 +305,20 @@ fn guest_only_from_loopback_unless_configured() {
         close_args(f.last().unwrap()),
         (
             403,
-            "ACCESS_REFUSED - PLAIN login refused: user 'guest' can only connect via localhost"
+            "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. \
+             For details see the broker logfile."
                 .to_owned(),
             10,
             11
         )
     );
     // The host hears why, with the code.
-    assert_eq!(h.inbox[&c].closes[0].code, 403);
+    let report = &h.inbox[&c].closes[0];
+    assert_eq!(report.code, 403);
+    assert_eq!(
+        report.text,
+        "ACCESS_REFUSED - PLAIN login refused: user 'guest' can only connect via localhost"
+    );
 
     // A client that does not expect a close: the transport is closed, and
     // the host still gets the reason.

@@ -11,9 +11,9 @@
 //!   allowed when the expression matches anywhere in it (RabbitMQ runs
 //!   `re:run` unanchored), an empty expression allows nothing, and the
 //!   default exchange is checked under the name `amq.default`.
-//! - A refusal is 403 ACCESS_REFUSED, a channel error, with RabbitMQ's text
-//!   "`<perm>` access to `<kind>` '`<name>`' in vhost '`<vhost>`' refused for
-//!   user '`<user>`'".
+//! - A refusal is 403 ACCESS_REFUSED, a channel error, with RabbitMQ 3.10's
+//!   text "access to `<kind>` '`<name>`' in vhost '`<vhost>`' refused for
+//!   user '`<user>`'" (it does not name the permission).
 //!
 //! Which operation needs which (RabbitMQ's `rabbit_channel`):
 //! exchange.declare / queue.declare (not passive) and the deletes:
@@ -149,16 +149,6 @@ pub enum Perm {
     Configure,
     Write,
     Read,
-}
-
-impl Perm {
-    fn name(self) -> &'static str {
-        match self {
-            Perm::Configure => "configure",
-            Perm::Write => "write",
-            Perm::Read => "read",
-        }
-    }
 }
 
 /// What a resource is, as RabbitMQ names it in refusals.
@@ -395,9 +385,9 @@ impl Broker {
             Resource::Exchange => "exchange",
             Resource::Queue => "queue",
         };
+        // RabbitMQ 3.10's text does not say which permission was missing.
         Err(AmqpError::access_refused(format_args!(
-            "{} access to {kind} '{name}' in vhost '{}' refused for user '{}'",
-            perm.name(),
+            "access to {kind} '{name}' in vhost '{}' refused for user '{}'",
             self.vhost_name(conn.vhost),
             conn.info.user
         )))

@@ -117,24 +117,26 @@ impl Connection {
             return self.fail_connection(env, e.on(10, 11));
         };
         let name = String::from_utf8_lossy(&user).into_owned();
+        // RabbitMQ (3.10) tells the client only that the login was refused;
+        // why goes to its log, here to the host's close report.
+        let e = AmqpError::access_refused(format_args!(
+            "Login was refused using authentication mechanism {mechanism}. \
+             For details see the broker logfile."
+        ));
         if env
             .broker
             .authenticate(&name, password.as_deref())
             .is_none()
         {
-            let e = AmqpError::access_refused(format_args!(
-                "Login was refused using authentication mechanism {mechanism}. \
-                 For details see the broker logfile."
-            ));
-            return self.refuse_login(env, e);
+            let why = format!("{mechanism} login refused: user '{name}' - invalid credentials");
+            return self.refuse_login(env, e, why);
         }
         let config = &self.settings.config;
         if !self.peer_auth.loopback && config.loopback_users.iter().any(|u| *u == name) {
             // RabbitMQ's loopback_users: `guest` only from this machine.
-            let e = AmqpError::access_refused(format_args!(
-                "{mechanism} login refused: user '{name}' can only connect via localhost"
-            ));
-            return self.refuse_login(env, e);
+            let why =
+                format!("{mechanism} login refused: user '{name}' can only connect via localhost");
+            return self.refuse_login(env, e, why);
         }
         self.client.user = ShortStr::truncated(&name);
         let config = &self.settings.config;
@@ -148,20 +150,26 @@ impl Connection {
     }
 
     /// 403 at login: a `connection.close` for clients that announced
-    /// `authentication_failure_close`, the transport closed for others
-    /// (reported to the host all the same).
-    fn refuse_login(&mut self, env: &mut Env<'_>, e: AmqpError) {
-        if !self.client.authentication_failure_close {
-            self.closes.push(super::CloseReport {
-                channel: 0,
-                code: e.code.code(),
-                text: e.text.clone(),
-                class_id: 10,
-                method_id: 11,
-            });
-            return self.finish(env);
+    /// `authentication_failure_close`, the transport closed for others. The
+    /// host's close report says `why`.
+    fn refuse_login(&mut self, env: &mut Env<'_>, e: AmqpError, why: String) {
+        let code = e.code.code();
+        if self.client.authentication_failure_close {
+            self.fail_connection(env, e.on(10, 11));
+        } else {
+            self.finish(env);
         }
-        self.fail_connection(env, e.on(10, 11));
+        let report = super::CloseReport {
+            channel: 0,
+            code,
+            text: format!("ACCESS_REFUSED - {why}"),
+            class_id: 10,
+            method_id: 11,
+        };
+        match self.closes.last_mut() {
+            Some(last) if last.code == report.code => *last = report,
+            _ => self.closes.push(report),
+        }
     }
 
     fn tune_ok(&mut self, env: &mut Env<'_>, m: ConnectionTuneOk) {
