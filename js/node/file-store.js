@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { Histogram } from './metrics.js';
 
 const SEGMENT = /^seg-(\d{8})\.(log|snap)$/;
 const name = (n, kind) => `seg-${String(n).padStart(8, '0')}.${kind}`;
@@ -57,6 +58,9 @@ function lock(dir) {
 }
 
 export class FileStore {
+  /** How long each fdatasync took (for /metrics). */
+  fsyncSeconds = new Histogram();
+
   #dir;
   #segmentSize;
   #log;
@@ -238,7 +242,9 @@ export class FileStore {
         const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((p) => p.bytes));
         const seg = await this.#activeSegment();
         await writeAll(seg.fh, bytes, seg.size);
+        const started = performance.now();
         await seg.fh.datasync();
+        this.fsyncSeconds.observe((performance.now() - started) / 1000);
         seg.size += bytes.length;
       } catch (e) {
         for (const p of batch) p.reject(e);

@@ -58,6 +58,8 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   };
   // Assigned before any byte arrives; `flow` may run during accept itself.
   let conn = null;
+  /** Closes from the server side (320 CONNECTION_FORCED with `reason`). */
+  stats.close = (reason) => conn?.forceClose(reason);
   conn = broker.accept(transport, { name, loopback: isLoopback(remote.address), certUser, onClose });
   log('info', `${kind} ${name}: connected`);
 

@@ -143,6 +143,8 @@ export async function serve(opts, { log }) {
   }
 
   const stopAlarm = memoryAlarm(broker, opts.memoryHighWatermark, log);
+  info.alarm = stopAlarm;
+  info.store = store === 'memory' ? null : store;
   const scheme = tlsOptions ? 'https' : 'http';
   const url = `${scheme}://${urlHost(opts.host)}:${httpPort}/`;
 

@@ -60,6 +60,8 @@ pub struct ChannelView {
     /// (delivery tag, message id, queue) of each unacked delivery.
     pub unacked: Vec<(u64, MsgId, ShortStr)>,
     pub confirm: bool,
+    /// Publishes on a confirm channel not yet confirmed.
+    pub confirms_pending: usize,
     pub tx: bool,
 }
 
@@ -189,6 +191,10 @@ impl Broker {
                         .map(|u| (u.tag, u.entry.msg_id, self.queue_name(u.queue)))
                         .collect(),
                     confirm: matches!(ch.mode, super::channel::Mode::Confirm { .. }),
+                    confirms_pending: match &ch.mode {
+                        super::channel::Mode::Confirm { pending, .. } => pending.len(),
+                        _ => 0,
+                    },
                     tx: matches!(ch.mode, super::channel::Mode::Tx { .. }),
                 });
             }
