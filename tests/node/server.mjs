@@ -75,7 +75,7 @@ export async function startServer({
   }
 
   const [, amqpPort] = await waitFor(/AMQP +amqp:\/\/[^\s]+:(\d+)/);
-  const [, httpPort] = await waitFor(/page +http:\/\/[^\s]+:(\d+)\//);
+  const [, httpPort] = await waitFor(/page +https?:\/\/[^\s]+:(\d+)\//);
   return {
     child,
     amqpPort: Number(amqpPort),
