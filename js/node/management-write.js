@@ -261,17 +261,15 @@ export function userView(u) {
 }
 
 export function permissionViews(broker) {
-  return broker
-    .users()
-    .flatMap((u) =>
-      u.permissions.map((p) => ({
-        user: u.name,
-        vhost: p.vhost,
-        configure: p.configure,
-        write: p.write,
-        read: p.read,
-      })),
-    );
+  return broker.users().flatMap((u) =>
+    u.permissions.map((p) => ({
+      user: u.name,
+      vhost: p.vhost,
+      configure: p.configure,
+      write: p.write,
+      read: p.read,
+    })),
+  );
 }
 
 function permissions(broker, method, [vhost, user], body) {

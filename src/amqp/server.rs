@@ -296,14 +296,12 @@ impl Server {
             }
             if conn.is_closed() {
                 self.remove(index);
-                let close = Output::Close { conn: token };
-                return Some(match bytes {
-                    Some(bytes) => {
-                        self.outputs.push_back(close);
-                        Output::Send { conn: token, bytes }
-                    }
-                    None => close,
-                });
+                // The bytes, the close reports, then the close itself.
+                self.outputs.push_back(Output::Close { conn: token });
+                return match bytes {
+                    Some(bytes) => Some(Output::Send { conn: token, bytes }),
+                    None => self.outputs.pop_front(),
+                };
             }
             let now = self.now;
             let resumed = self.with_slot(index, |c, env| c.update_flow(env), now);
