@@ -118,7 +118,10 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
       return json(res, 403, { error: 'forbidden', reason: 'cross-origin requests may not change the broker' });
     if (pathname === '/api/events') return events.handle(req, res);
     if (read) {
-      const answer = userReads(broker, user, parts) ?? managementApi(broker, info, parts);
+      const answer =
+        parts[0] === 'redrives' && parts.length === 1
+          ? [200, info.redrives.list()]
+          : (userReads(broker, user, parts) ?? managementApi(broker, info, parts));
       if (answer) return json(res, ...answer);
       return json(res, 404, { error: 'Object Not Found', reason: 'Not Found' });
     }

@@ -330,6 +330,15 @@ export async function managementWrite(broker, info, user, method, parts, body) {
           });
         }
         if (method === 'POST' && action === 'get') return await getMessages(broker, user, vhost, name, body);
+        if (method === 'POST' && action === 'redrive') {
+          if (!broker.vhosts().includes(vhost)) throw notFound();
+          try {
+            return [202, await info.redrives.start(user, vhost, name, body)];
+          } catch (e) {
+            if (e instanceof TypeError) throw bad(e.message);
+            throw fromAmqp(e);
+          }
+        }
         return null;
       }
       case 'exchanges': {
@@ -348,6 +357,12 @@ export async function managementWrite(broker, info, user, method, parts, body) {
       }
       case 'bindings':
         return await bindings(broker, user, method, rest, body);
+      case 'redrives': {
+        const [id] = rest;
+        if (method !== 'DELETE' || id === undefined || rest.length > 1) return null;
+        if (!info.redrives.cancel(id)) throw notFound();
+        return [204, null];
+      }
       case 'connections': {
         const [name] = rest;
         if (method !== 'DELETE' || name === undefined || rest.length > 1) return null;

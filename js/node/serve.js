@@ -11,6 +11,7 @@ import { FileStore } from './file-store.js';
 import { createHttpServer } from './http.js';
 import { normalize } from './management.js';
 import { memoryAlarm } from './memory-alarm.js';
+import { Redrives } from './redrive.js';
 import { listenTcp } from './tcp.js';
 import { loadTls } from './tls-files.js';
 import { amqpOverWebSocket, AMQP_PATH } from './websocket.js';
@@ -144,6 +145,7 @@ export async function serve(opts, { log }) {
 
   const stopAlarm = memoryAlarm(broker, opts.memoryHighWatermark, log);
   info.alarm = stopAlarm;
+  info.redrives = new Redrives(broker, log);
   info.store = store === 'memory' ? null : store;
   const scheme = tlsOptions ? 'https' : 'http';
   const url = `${scheme}://${urlHost(opts.host)}:${httpPort}/`;
@@ -154,6 +156,7 @@ export async function serve(opts, { log }) {
   async function close() {
     closing ??= (async () => {
       stopAlarm();
+      info.redrives.stopAll();
       amqpServer.close();
       amqpsServer?.close();
       httpServer.close();

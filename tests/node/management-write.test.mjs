@@ -230,3 +230,67 @@ test('/metrics: Prometheus text behind the same login', async () => {
   assert.match(text, /# TYPE warren_store_fsync_seconds histogram/);
   assert.match(text, /warren_store_fsync_seconds_count \d+\n/);
 });
+
+test('redrive: dead letters go back to the queue they died in, at the chosen rate', async () => {
+  await call('/api/queues/%2F/work.dlq', { method: 'PUT', body: {} });
+  await call('/api/queues/%2F/work', {
+    method: 'PUT',
+    body: { arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'work.dlq' } },
+  });
+  for (let i = 0; i < 6; i++) {
+    await call('/api/exchanges/%2F/amq.default/publish', {
+      method: 'POST',
+      body: { routing_key: 'work', payload: `job ${i}`, properties: {} },
+    });
+  }
+  // A consumer that fails every job: they end up in work.dlq.
+  await call('/api/queues/%2F/work/get', { method: 'POST', body: { count: 6, ackmode: 'reject_requeue_false' } });
+  assert.equal((await call('/api/queues/%2F/work.dlq')).body.messages, 6);
+
+  const started = Date.now();
+  const job = await call('/api/queues/%2F/work.dlq/redrive', { method: 'POST', body: { rate: 20 } });
+  assert.equal(job.status, 202);
+  assert.deepEqual(job.body.destination, { original: true });
+  let view;
+  while ((view = (await call('/api/redrives')).body.find((j) => j.id === job.body.id)).state === 'running') {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const took = Date.now() - started;
+  assert.equal(view.state, 'done');
+  assert.equal(view.moved, 6);
+  // Six messages at 20 a second: the first at once, the last about 250 ms later.
+  assert.ok(took >= 200, `took ${took} ms`);
+  assert.equal((await call('/api/queues/%2F/work.dlq')).body.messages, 0);
+  const back = await call('/api/queues/%2F/work/get', { method: 'POST', body: { count: 10 } });
+  assert.deepEqual(
+    back.body.map((m) => m.payload),
+    ['job 0', 'job 1', 'job 2', 'job 3', 'job 4', 'job 5'],
+  );
+  assert.equal(back.body[0].properties.headers['x-death'][0].queue, 'work');
+
+  // To an exchange of one's choosing, a given number; an unroutable target stops it, losing nothing.
+  await call('/api/queues/%2F/work/get', { method: 'POST', body: { count: 2, ackmode: 'reject_requeue_false' } });
+  const stuck = await call('/api/queues/%2F/work.dlq/redrive', {
+    method: 'POST',
+    body: { rate: 100, exchange: 'amq.direct', routing_key: 'nowhere' },
+  });
+  while ((view = (await call('/api/redrives')).body.find((j) => j.id === stuck.body.id)).state === 'running') {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(view.state, 'failed');
+  assert.match(view.error, /no queue for the message at exchange 'amq.direct'/);
+  assert.equal((await call('/api/queues/%2F/work.dlq')).body.messages, 2);
+  const one = await call('/api/queues/%2F/work.dlq/redrive', {
+    method: 'POST',
+    body: { rate: 100, count: 1, exchange: '', routing_key: 'work' },
+  });
+  while ((view = (await call('/api/redrives')).body.find((j) => j.id === one.body.id)).state === 'running') {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(view.moved, 1);
+  assert.equal((await call('/api/queues/%2F/work.dlq')).body.messages, 1);
+  // The engine checks the caller's permissions: dev may not read work.dlq.
+  const refused = await call('/api/queues/%2F/work.dlq/redrive', { method: 'POST', body: {}, user: 'dev:dev' });
+  assert.equal(refused.status, 401);
+  assert.equal((await call('/api/queues/%2F/work.dlq/redrive', { method: 'POST', body: { rate: -1 } })).status, 400);
+});

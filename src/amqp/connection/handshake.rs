@@ -132,7 +132,7 @@ impl Connection {
             return self.refuse_login(env, e, why);
         }
         let config = &self.settings.config;
-        if !self.peer_auth.loopback && config.loopback_users.iter().any(|u| *u == name) {
+        if !self.peer_auth.loopback && config.loopback_users.contains(&name) {
             // RabbitMQ's loopback_users: `guest` only from this machine.
             let why =
                 format!("{mechanism} login refused: user '{name}' can only connect via localhost");
