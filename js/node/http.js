@@ -112,7 +112,9 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
       return json(res, 400, { error: 'bad_request', reason: 'bad percent-encoding' });
     }
     const user = authenticate(broker, req);
-    if (user.status) return json(res, user.status, user.body, UNAUTHORIZED);
+    // No challenge for the page's console: a browser would pop up its own dialog.
+    const challenge = req.headers['x-warren-console'] ? {} : UNAUTHORIZED;
+    if (user.status) return json(res, user.status, user.body, challenge);
     const read = req.method === 'GET' || req.method === 'HEAD';
     if (!read && crossOrigin(req))
       return json(res, 403, { error: 'forbidden', reason: 'cross-origin requests may not change the broker' });

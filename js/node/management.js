@@ -32,6 +32,14 @@ function queue(q) {
     messages_delayed: q.delayed,
     message_bytes_ready: q.readyBytes,
     consumers: q.consumers,
+    // Totals since the queue was declared, under RabbitMQ's names.
+    message_stats: {
+      publish: q.stats.published,
+      deliver_get: q.stats.delivered,
+      redeliver: q.stats.redelivered,
+      ack: q.stats.acked,
+      dead_lettered: q.stats.deadLettered,
+    },
     state: 'running',
   };
 }
