@@ -97,13 +97,12 @@ fn get(channel: u16, queue: &str) -> Vec<u8> {
     )
 }
 
+/// A `channel.close`'s code, text, class and method.
+type Close = (u16, String, u16, u16);
+
 /// The one frame the command got back: its ids, and its close arguments
 /// when it is a `channel.close`.
-fn answer(
-    h: &mut Harness,
-    c: ConnToken,
-    bytes: &[u8],
-) -> ((u16, u16), Option<(u16, String, u16, u16)>) {
+fn answer(h: &mut Harness, c: ConnToken, bytes: &[u8]) -> ((u16, u16), Option<Close>) {
     h.send(c, bytes);
     let f = h.take_frames(c);
     let last = f.last().expect("an answer");
