@@ -57,6 +57,8 @@ export class WarrenBroker extends DurableObject {
     recoveredBytes: 0,
     alarms: 0,
     restartedSockets: 0,
+    /** closes the server made, by "scope code" (the engine reports each one) */
+    closes: {},
   };
 
   constructor(ctx, env) {
@@ -143,7 +145,14 @@ export class WarrenBroker extends DurableObject {
         send: (bytes) => writer.send(bytes),
         close: () => writer.close(1000, 'connection closed'),
       },
-      { name: peer },
+      {
+        name: peer,
+        onClose: (c) => {
+          const key = `${c.scope} ${c.code}`;
+          this.#stats.closes[key] = (this.#stats.closes[key] ?? 0) + 1;
+          if (c.code !== 320) console.warn(`warren: ${peer}: ${c.scope} ${c.channel} closed: ${c.code} ${c.text}`);
+        },
+      },
     );
     this.#sockets.set(server, { conn, bytesIn: 0 });
     // amqp-client.js offers no subprotocol; echo an amqp* one when offered.

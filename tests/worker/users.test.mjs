@@ -49,4 +49,6 @@ test('WARREN_USERS: permissions per vhost, enforced by the engine', async () => 
   await ch.queueDeclare('app.jobs');
   await assert.rejects(ch.queueDeclare('other'), /access to queue 'other' in vhost '\/' refused for user 'app'/);
   await client.close();
+  // The host counts the closes the engine reports.
+  assert.equal((await rt.debug()).closes['channel 403'], 1);
 });
