@@ -306,8 +306,10 @@ impl Broker {
         removed
     }
 
-    /// Recompiles the permissions of open connections after a change.
-    fn refresh_permissions(&mut self) {
+    /// Recompiles the permissions of open connections after a change (or
+    /// after the broker is rebuilt from an image: `Conn::perms` is derived
+    /// from `users`, the connection's user and its vhost).
+    pub fn refresh_permissions(&mut self) {
         if !self.access_control {
             return;
         }
