@@ -37,7 +37,7 @@ export function credentials(req) {
  */
 export function authenticate(broker, req) {
   const c = credentials(req);
-  const refuse = (reason) => ({ status: 401, body: { error: 'not_authorized', reason } });
+  const refuse = (reason) => ({ status: 401, body: { error: 'not_authorised', reason } });
   if (!c) return refuse('Login failed');
   const tags = broker.authenticate(c.username, c.password, { loopback: isLoopback(req.socket.remoteAddress) });
   if (!tags) return refuse('Login failed');

@@ -34,15 +34,19 @@ class HttpError extends Error {
 
 const bad = (reason) => new HttpError(400, 'bad_request', reason);
 const notFound = () => new HttpError(404, 'Object Not Found', 'Not Found');
-const notAdmin = () => new HttpError(401, 'not_authorized', 'Not administrator user');
+const notAdmin = () => new HttpError(401, 'not_authorised', 'Not administrator user');
 
-/** An engine error as RabbitMQ's API answers it. */
-function fromAmqp(e) {
+/**
+ * An engine error as RabbitMQ's API (3.10) answers it: 401 not_authorised
+ * with the AMQP text for a refusal ("Access refused." for a declare), 404
+ * Object Not Found, else 400 with the text after the AMQP code name.
+ */
+function fromAmqp(e, { declare = false } = {}) {
   if (typeof e?.code !== 'number') return e;
-  if (e.code === 403) return new HttpError(401, 'not_authorized', 'Access refused.');
-  if (e.code === 404) return new HttpError(404, 'not_found', e.message);
-  if (e.code === 530) return new HttpError(401, 'not_authorized', e.message);
-  return new HttpError(400, 'bad_request', e.message);
+  if (e.code === 403) return new HttpError(401, 'not_authorised', declare ? 'Access refused.' : e.message);
+  if (e.code === 404) return notFound();
+  if (e.code === 530) return new HttpError(401, 'not_authorised', e.message);
+  return new HttpError(400, 'bad_request', e.message.replace(/^[A-Z_]+ - /, ''));
 }
 
 function propertiesFromApi(p = {}) {
@@ -75,7 +79,7 @@ function payloadBytes(body) {
 }
 
 /** Runs `fn(channel)` on a connection of the caller to `vhost`, then closes it. */
-async function asUser(broker, user, vhost, fn) {
+async function asUser(broker, user, vhost, fn, how = {}) {
   if (!broker.vhosts().includes(vhost)) throw notFound();
   let conn;
   try {
@@ -87,7 +91,7 @@ async function asUser(broker, user, vhost, fn) {
     const ch = await conn.channel();
     return await fn(ch);
   } catch (e) {
-    throw fromAmqp(e);
+    throw fromAmqp(e, how);
   } finally {
     await conn.close().catch(() => {});
   }
@@ -96,37 +100,49 @@ async function asUser(broker, user, vhost, fn) {
 // ---- queues and exchanges ----------------------------------------------------
 
 async function putQueue(broker, user, vhost, name, body) {
-  return asUser(broker, user, vhost, async (ch) => {
-    const exists = await ch
-      .queueDeclare(name, { passive: true })
-      .then(() => true)
-      .catch(() => false);
-    const ch2 = exists ? ch : await ch.connection.channel();
-    await ch2.queueDeclare(
-      name,
-      { durable: body.durable !== false, autoDelete: TRUE(body.auto_delete), exclusive: false },
-      body.arguments ?? {},
-    );
-    return [exists ? 204 : 201, null];
-  });
+  return asUser(
+    broker,
+    user,
+    vhost,
+    async (ch) => {
+      const exists = await ch
+        .queueDeclare(name, { passive: true })
+        .then(() => true)
+        .catch(() => false);
+      const ch2 = exists ? ch : await ch.connection.channel();
+      await ch2.queueDeclare(
+        name,
+        { durable: body.durable !== false, autoDelete: TRUE(body.auto_delete), exclusive: false },
+        body.arguments ?? {},
+      );
+      return [exists ? 204 : 201, null];
+    },
+    { declare: true },
+  );
 }
 
 async function putExchange(broker, user, vhost, name, body) {
   if (typeof body.type !== 'string') throw bad('type is required');
-  return asUser(broker, user, vhost, async (ch) => {
-    const exists = await ch
-      .exchangeDeclare(name, body.type, { passive: true })
-      .then(() => true)
-      .catch(() => false);
-    const ch2 = exists ? ch : await ch.connection.channel();
-    await ch2.exchangeDeclare(
-      name,
-      body.type,
-      { durable: body.durable !== false, autoDelete: TRUE(body.auto_delete), internal: TRUE(body.internal) },
-      body.arguments ?? {},
-    );
-    return [exists ? 204 : 201, null];
-  });
+  return asUser(
+    broker,
+    user,
+    vhost,
+    async (ch) => {
+      const exists = await ch
+        .exchangeDeclare(name, body.type, { passive: true })
+        .then(() => true)
+        .catch(() => false);
+      const ch2 = exists ? ch : await ch.connection.channel();
+      await ch2.exchangeDeclare(
+        name,
+        body.type,
+        { durable: body.durable !== false, autoDelete: TRUE(body.auto_delete), internal: TRUE(body.internal) },
+        body.arguments ?? {},
+      );
+      return [exists ? 204 : 201, null];
+    },
+    { declare: true },
+  );
 }
 
 // RabbitMQ's API names the default exchange amq.default in its paths.
@@ -202,7 +218,8 @@ async function bindings(broker, user, method, [vhost, srcKind, source, destKind,
     return asUser(broker, user, vhost, async (ch) => {
       if (toQueue) await ch.queueBind(destination, source, key, body.arguments ?? {});
       else await ch.exchangeBind(destination, source, key, body.arguments ?? {});
-      return [201, null, { location: encodeURIComponent(propsKey(key)) }];
+      // As RabbitMQ: relative to the path posted to, destination/props.
+      return [201, null, { location: `${encodeURIComponent(destination)}/${encodeURIComponent(propsKey(key))}` }];
     });
   }
   if (method === 'DELETE' && props !== undefined) {
@@ -318,6 +335,7 @@ export async function managementWrite(broker, info, user, method, parts, body) {
         if (method === 'PUT' && action === undefined) return await putQueue(broker, user, vhost, name, body);
         if (method === 'DELETE' && action === undefined) {
           return await asUser(broker, user, vhost, async (ch) => {
+            await ch.queueDeclare(name, { passive: true }); // 404 for a queue that is not there
             await ch.queueDelete(name, { ifUnused: TRUE(body['if-unused']), ifEmpty: TRUE(body['if-empty']) });
             return [204, null];
           });
@@ -425,7 +443,7 @@ export function userReads(broker, user, parts) {
   const [what, name, sub] = parts;
   if (what === 'whoami') return [200, { name: user.username, tags: user.tags }];
   if (what !== 'users' && what !== 'permissions') return null;
-  if (!user.admin) return [401, { error: 'not_authorized', reason: 'Not administrator user' }];
+  if (!user.admin) return [401, { error: 'not_authorised', reason: 'Not administrator user' }];
   if (what === 'permissions') {
     try {
       return permissions(broker, 'GET', parts.slice(1), {});

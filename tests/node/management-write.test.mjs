@@ -68,7 +68,7 @@ test('queues: declare, publish, get, purge, delete as RabbitMQ answers them', as
   assert.equal((await call('/api/queues/%2F/orders', { method: 'PUT', body: { durable: true } })).status, 204);
   const clash = await call('/api/queues/%2F/orders', { method: 'PUT', body: { durable: false } });
   assert.equal(clash.status, 400);
-  assert.match(clash.body.reason, /inequivalent arg 'durable'/);
+  assert.match(clash.body.reason, /^inequivalent arg 'durable' for queue 'orders' in vhost '\/'/);
   for (const payload of ['one', 'two']) {
     const pub = await call('/api/exchanges/%2F/amq.default/publish', {
       method: 'POST',
@@ -104,6 +104,7 @@ test('queues: declare, publish, get, purge, delete as RabbitMQ answers them', as
   assert.equal((await call('/api/queues/%2F/orders')).body.messages, 0);
   assert.equal((await call('/api/queues/%2F/orders', { method: 'DELETE' })).status, 204);
   assert.equal((await call('/api/queues/%2F/orders')).status, 404);
+  assert.equal((await call('/api/queues/%2F/orders', { method: 'DELETE' })).status, 404);
   assert.equal((await call('/api/queues/%2F/nope/contents', { method: 'DELETE' })).status, 404);
 });
 
@@ -112,7 +113,7 @@ test('exchanges and bindings', async () => {
   await call('/api/queues/%2F/audit', { method: 'PUT', body: {} });
   const bound = await call('/api/bindings/%2F/e/events/q/audit', { method: 'POST', body: { routing_key: 'user.*' } });
   assert.equal(bound.status, 201);
-  assert.equal(bound.headers.get('location'), 'user.*');
+  assert.equal(bound.headers.get('location'), 'audit/user.*');
   const list = (await call('/api/bindings/%2F')).body;
   assert.ok(list.some((b) => b.source === 'events' && b.destination === 'audit' && b.routing_key === 'user.*'));
   const pub = await call('/api/exchanges/%2F/events/publish', {
@@ -137,7 +138,7 @@ test("a management user's writes are held to its permissions, by the engine", as
   assert.equal((await dev('/api/queues/%2F/dev.q', { method: 'PUT', body: {} })).status, 201);
   const refused = await dev('/api/queues/%2F/prod.q', { method: 'PUT', body: {} });
   assert.equal(refused.status, 401);
-  assert.equal(refused.body.error, 'not_authorized');
+  assert.equal(refused.body.error, 'not_authorised');
   assert.equal((await dev('/api/queues/%2F/audit/contents', { method: 'DELETE' })).status, 401);
   // ... and it may not manage users.
   assert.equal((await dev('/api/users')).status, 401);

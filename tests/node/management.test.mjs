@@ -107,7 +107,7 @@ test('/api/connections, /api/channels and /api/consumers', async () => {
 test('the API wants a login; unknown paths are 404', async () => {
   const anonymous = await get('/api/overview', {});
   assert.equal(anonymous.status, 401);
-  assert.equal(anonymous.body.error, 'not_authorized');
+  assert.equal(anonymous.body.error, 'not_authorised');
   const res = await fetch(`${server.http}/api/queues`, { method: 'POST', headers: auth });
   assert.equal(res.status, 405);
   assert.equal((await get('/api/nothing')).status, 404);
