@@ -96,6 +96,30 @@ function readBody(req) {
 const UNAUTHORIZED = { 'www-authenticate': 'Basic realm="RabbitMQ Management"' };
 
 /**
+ * What a user with only the management (or policymaker) tag may see, as in
+ * RabbitMQ: objects of the vhosts it has permissions in, and its own
+ * connections. Monitoring and administrator users see everything.
+ */
+function visible(broker, user, [what], answer) {
+  const [status, body] = answer;
+  if (user.monitor || status !== 200) return answer;
+  const vhosts = new Set(
+    broker
+      .users()
+      .find((u) => u.name === user.username)
+      ?.permissions.map((p) => p.vhost) ?? [],
+  );
+  // Queues, exchanges, bindings carry a vhost; consumers their queue's.
+  const vhostOf = (x) => (x && typeof x === 'object' ? (x.vhost ?? x.queue?.vhost) : undefined);
+  if (what === 'connections') return [200, body.filter((c) => c.user === user.username)];
+  if (what === 'vhosts') return [200, body.filter((v) => vhosts.has(v.name))];
+  if (Array.isArray(body)) return [200, body.filter((x) => vhostOf(x) === undefined || vhosts.has(vhostOf(x)))];
+  if (body && typeof body === 'object' && typeof body.vhost === 'string' && !vhosts.has(body.vhost))
+    return [404, { error: 'Object Not Found', reason: 'Not Found' }];
+  return answer;
+}
+
+/**
  * An http.Server (https.Server with `tlsOptions`) for `root` (the package
  * directory). `info`: what /api/overview and /metrics report besides the
  * snapshot; `events`: the /api/events stream; `metricsPublic`: /metrics
@@ -124,7 +148,7 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
         parts[0] === 'redrives' && parts.length === 1
           ? [200, info.redrives.list()]
           : (userReads(broker, user, parts) ?? managementApi(broker, info, parts));
-      if (answer) return json(res, ...answer);
+      if (answer) return json(res, ...visible(broker, user, parts, answer));
       return json(res, 404, { error: 'Object Not Found', reason: 'Not Found' });
     }
     if (!['PUT', 'POST', 'DELETE'].includes(req.method)) {

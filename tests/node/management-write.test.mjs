@@ -295,3 +295,23 @@ test('redrive: dead letters go back to the queue they died in, at the chosen rat
   assert.equal(refused.status, 401);
   assert.equal((await call('/api/queues/%2F/work.dlq/redrive', { method: 'POST', body: { rate: -1 } })).status, 400);
 });
+
+test('a management user sees only its vhosts and its own connections; monitoring sees all', async () => {
+  await call('/api/vhosts/private', { method: 'PUT' });
+  await call('/api/queues/private/secret', { method: 'PUT', body: {} });
+  const dev = async (p) => (await call(p, { user: 'dev:dev' })).body;
+  assert.ok(!(await dev('/api/queues')).some((q) => q.vhost === 'private'));
+  assert.ok((await dev('/api/queues')).some((q) => q.vhost === '/'));
+  assert.equal((await call('/api/queues/private/secret', { user: 'dev:dev' })).status, 404);
+  assert.deepEqual(
+    (await dev('/api/vhosts')).map((v) => v.name),
+    ['/'],
+  );
+  const client = new AMQPClient(`amqp://admin:test12@127.0.0.1:${server.amqpPort}/`);
+  await client.connect();
+  assert.equal((await dev('/api/connections')).length, 0);
+  const mon = (await call('/api/connections', { user: 'mon:mon' })).body;
+  assert.ok(mon.some((c) => c.user === 'admin'));
+  assert.ok((await call('/api/queues', { user: 'mon:mon' })).body.some((q) => q.vhost === 'private'));
+  await client.close();
+});
