@@ -58,7 +58,7 @@ fn frames(channel: u16, methods: Vec<Method>) -> Vec<u8> {
 }
 
 fn connect(server: &mut Server) -> ConnToken {
-    let c = server.accept(0, "bench");
+    let c = server.accept(0, "127.0.0.1:1");
     let mut bytes = PROTOCOL_HEADER.to_vec();
     bytes.extend(frames(
         0,

@@ -8,12 +8,14 @@ export class AcceptedConnection {
   #transport;
   #id;
   #gone = false;
+  #onClose;
 
   /** `id`: a connection resumed from an image that this transport carries on; else a new one. */
-  constructor(core, transport, name, id = undefined) {
+  constructor(core, transport, name, { loopback, certUser, onClose, id } = {}) {
     this.#core = core;
     this.#transport = transport;
-    this.#id = id ?? core.wasm.accept(core.now(), name);
+    this.#onClose = onClose;
+    this.#id = id ?? core.wasm.accept(core.now(), name, loopback, certUser);
     core.transports.set(this.#id, this);
     core.drain();
   }
@@ -77,6 +79,16 @@ export class AcceptedConnection {
       report(e);
     }
     this.#reportBacklog();
+  }
+
+  /** A close the server made (a `connection.close` or `channel.close` it sent, or a dropped transport: code 0). */
+  _closeReport(channel, e) {
+    if (!this.#onClose) return;
+    try {
+      this.#onClose({ scope: channel === 0 ? 'connection' : 'channel', channel, ...e });
+    } catch (err) {
+      report(err);
+    }
   }
 
   _close() {

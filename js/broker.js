@@ -10,9 +10,19 @@ import { engineReady, loadEngine } from './engine.js';
 import { AMQPError, argError, fromEngine } from './errors.js';
 import { StoreWriter } from './store-writer.js';
 
-const OPTIONS = ['users', 'vhosts', 'limits', 'store', 'clock', 'consumerTimeout', 'events', 'compactAfterBytes'];
+const OPTIONS = [
+  'users',
+  'loopbackUsers',
+  'vhosts',
+  'limits',
+  'store',
+  'clock',
+  'consumerTimeout',
+  'events',
+  'compactAfterBytes',
+];
 const LIMITS = ['maxMessageSize', 'channelMax', 'frameMax', 'heartbeat', 'maxQueuedBytes'];
-const USER = ['password', 'vhosts'];
+const USER = ['password', 'passwordHash', 'tags', 'vhosts', 'permissions'];
 
 /** Rejects keys outside `known`: a misspelt option would otherwise be ignored. */
 function knownKeys(what, value, known) {
@@ -63,7 +73,7 @@ function checkOptions(options) {
 /** The part of the options the engine reads (src/wasm/options.rs). */
 function engineOptions(options, durable) {
   const o = { durable };
-  for (const key of ['users', 'vhosts', 'limits', 'consumerTimeout', 'events']) {
+  for (const key of ['users', 'loopbackUsers', 'vhosts', 'limits', 'consumerTimeout', 'events']) {
     if (options[key] !== undefined) o[key] = options[key];
   }
   return o;
@@ -228,10 +238,12 @@ export class Broker {
       this.#live();
       if (options === null || typeof options !== 'object')
         throw argError('connect', 'options must be an object', options);
-      const { vhost = '/', name = 'in-process' } = options;
+      const { vhost = '/', name = 'in-process', username = 'guest', password = 'guest' } = options;
       if (typeof vhost !== 'string') throw argError('connect', 'vhost must be a string', vhost);
       if (typeof name !== 'string') throw argError('connect', 'name must be a string', name);
-      const id = core.wasm.openConnection(core.now(), vhost, name);
+      if (typeof username !== 'string') throw argError('connect', 'username must be a string', username);
+      if (typeof password !== 'string') throw argError('connect', 'password must be a string', password);
+      const id = core.wasm.openConnection(core.now(), vhost, name, username, password);
       conn = new Connection(core, id, this.#channelMax);
       core.conns.set(id, conn);
     } catch (e) {
@@ -248,9 +260,70 @@ export class Broker {
     if (typeof transport?.send !== 'function' || typeof transport?.close !== 'function') {
       throw new TypeError('accept: transport must have send(bytes) and close()');
     }
-    const { name = 'transport' } = options ?? {};
+    const { name = 'transport', loopback, certUser, onClose } = options ?? {};
     if (typeof name !== 'string') throw argError('accept', 'options.name must be a string', name);
-    return new AcceptedConnection(this.#core, transport, name);
+    if (loopback !== undefined && typeof loopback !== 'boolean')
+      throw argError('accept', 'options.loopback must be a boolean', loopback);
+    if (certUser !== undefined && typeof certUser !== 'string')
+      throw argError('accept', 'options.certUser must be a string', certUser);
+    if (onClose !== undefined && typeof onClose !== 'function')
+      throw argError('accept', 'options.onClose must be a function', onClose);
+    return new AcceptedConnection(this.#core, transport, name, { loopback, certUser, onClose });
+  }
+
+  // ---- users, permissions, vhosts (the engine checks them for every client) ----
+
+  /** Users with tags and permissions: [{ name, tags, passwordHash, hashingAlgorithm, permissions }]. */
+  users() {
+    return this.#core.wasm.users();
+  }
+
+  /** The user's tags if `password` is right (and a loopback-only user comes from this machine), else null. */
+  authenticate(username, password, { loopback = false } = {}) {
+    if (typeof username !== 'string' || typeof password !== 'string') return null;
+    return this.#core.wasm.authenticate(username, password, loopback) ?? null;
+  }
+
+  /** Adds or updates a user: { password } or { passwordHash } (rabbit_password_hashing_sha256), tags. */
+  putUser(name, { password, passwordHash, tags = [] } = {}) {
+    if (typeof name !== 'string' || !name) throw argError('putUser', 'name must be a non-empty string', name);
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string'))
+      throw argError('putUser', 'tags must be an array of strings', tags);
+    this.#core.wasm.putUser(name, password ?? undefined, passwordHash ?? undefined, tags);
+  }
+
+  /** Removes a user; true if it existed. */
+  deleteUser(name) {
+    return this.#core.wasm.deleteUser(String(name));
+  }
+
+  /** Sets a user's configure, write and read regular expressions in a vhost. */
+  setPermissions(user, vhost, { configure = '', write = '', read = '' } = {}) {
+    for (const [k, v] of Object.entries({ configure, write, read }))
+      if (typeof v !== 'string') throw argError('setPermissions', `${k} must be a string`, v);
+    this.#core.wasm.setPermission(String(user), String(vhost), configure, write, read);
+  }
+
+  /** Removes a user's permissions in a vhost; true if it had some. */
+  clearPermissions(user, vhost) {
+    return this.#core.wasm.clearPermission(String(user), String(vhost));
+  }
+
+  /** Adds a virtual host with its standard exchanges. */
+  addVhost(name) {
+    this.#core.wasm.addVhost(String(name));
+  }
+
+  /** The virtual hosts' names. */
+  vhosts() {
+    return this.#core.wasm.vhostNames();
+  }
+
+  /** RabbitMQ's rabbit_password_hashing_sha256 hash of `password`, with a random salt. */
+  static hashPassword(password) {
+    if (typeof password !== 'string') throw argError('hashPassword', 'password must be a string', password);
+    if (!engineReady()) throw new Error('Broker.hashPassword: the engine is not loaded yet');
+    return WasmBroker.hashPassword(password, globalThis.crypto.getRandomValues(new Uint8Array(4)));
   }
 
   /**
@@ -267,7 +340,7 @@ export class Broker {
    * (a WebSocket that stayed open while the host slept). The connection goes
    * on where it was: channels, consumers, unacked deliveries, confirms.
    */
-  reattach(id, transport) {
+  reattach(id, transport, options = {}) {
     this.#live();
     if (typeof transport?.send !== 'function' || typeof transport?.close !== 'function') {
       throw new TypeError('reattach: transport must have send(bytes) and close()');
@@ -275,7 +348,7 @@ export class Broker {
     if (!this.unattached.includes(id)) {
       throw new Error(`reattach: no resumed connection ${id} is waiting for a transport`);
     }
-    return new AcceptedConnection(this.#core, transport, 'resumed', id);
+    return new AcceptedConnection(this.#core, transport, 'resumed', { id, onClose: options?.onClose });
   }
 
   /**

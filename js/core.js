@@ -163,6 +163,11 @@ export class Core {
         case K.CLOSE:
           this.transports.get(conn)?._close();
           break;
+        case K.CLOSED: {
+          const e = r.error();
+          this.transports.get(conn)?._closeReport(ch, e);
+          break;
+        }
         default:
           throw new Error(`warren: unknown output record ${kind}: the JS and wasm builds do not match`);
       }

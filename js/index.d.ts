@@ -32,10 +32,44 @@ export interface Properties {
   clusterId?: string;
 }
 
+/** A user's configure, write and read regular expressions in one vhost (RabbitMQ's rules). */
+export interface Permission {
+  configure: string;
+  write: string;
+  read: string;
+}
+
 export interface UserEntry {
-  password: string;
-  /** vhosts the user may open; all when omitted */
+  /** a plain password; or */
+  password?: string;
+  /** RabbitMQ's rabbit_password_hashing_sha256 hash (base64 of salt ++ SHA-256(salt ++ password)); neither: EXTERNAL only */
+  passwordHash?: string;
+  /** administrator, management, monitoring, policymaker, impersonator, ...; default ["administrator"] */
+  tags?: string[];
+  /** per vhost; wins over `vhosts` */
+  permissions?: Record<string, Permission>;
+  /** every permission on these vhosts; all configured vhosts when neither this nor `permissions` is given */
   vhosts?: string[];
+}
+
+/** A user as `Broker.users()` lists it. */
+export interface UserInfo {
+  name: string;
+  tags: string[];
+  /** base64, "" for a plain password */
+  passwordHash: string;
+  hashingAlgorithm: 'rabbit_password_hashing_sha256';
+  permissions: (Permission & { vhost: string })[];
+}
+
+/** A close the server made: `connection.close`/`channel.close` sent, or (code 0) a dropped transport. */
+export interface CloseReport {
+  scope: 'connection' | 'channel';
+  channel: number;
+  code: number;
+  text: string;
+  classId: number;
+  methodId: number;
 }
 
 export interface Limits {
@@ -118,8 +152,10 @@ export class ManualClock implements Clock {
 }
 
 export interface BrokerOptions {
-  /** users and passwords; default { guest: { password: "guest" } } */
+  /** users, their tags and permissions; default { guest: { password: "guest" } } (administrator, all on "/") */
   users?: Record<string, UserEntry>;
+  /** users who may log in only from this machine (RabbitMQ's loopback_users); default ["guest"] */
+  loopbackUsers?: string[];
   /** vhosts; default ["/"] */
   vhosts?: string[];
   limits?: Limits;
@@ -241,10 +277,31 @@ export class Broker {
   closeUnattached(): number;
   /** Only once the engine is loaded (always in Node and workers); memory store only. */
   constructor(options?: BrokerOptions);
-  /** An in-process client connection. */
-  connect(options?: { vhost?: string; name?: string }): Promise<Connection>;
-  /** Makes a byte transport an AMQP connection. */
-  accept(transport: Transport, options?: { name?: string }): AcceptedConnection;
+  /** An in-process client connection, logged in as `username` (default guest/guest) and held to its permissions. */
+  connect(options?: { vhost?: string; name?: string; username?: string; password?: string }): Promise<Connection>;
+  /**
+   * Makes a byte transport an AMQP connection. `loopback`: the peer is on
+   * this machine (default: judged from a `name` like "127.0.0.1:5000");
+   * `certUser`: the CN of a client certificate the host verified (offers
+   * EXTERNAL); `onClose`: told of every close the server makes.
+   */
+  accept(
+    transport: Transport,
+    options?: { name?: string; loopback?: boolean; certUser?: string; onClose?: (report: CloseReport) => void },
+  ): AcceptedConnection;
+  /** Users with tags and permissions (what access control checks). */
+  users(): UserInfo[];
+  /** The user's tags if the password is right (and a loopback-only user is local), else null. */
+  authenticate(username: string, password: string, options?: { loopback?: boolean }): string[] | null;
+  /** Adds or updates a user; an existing user keeps its permissions. */
+  putUser(name: string, user: { password?: string; passwordHash?: string; tags?: string[] }): void;
+  deleteUser(name: string): boolean;
+  setPermissions(user: string, vhost: string, permission: Permission): void;
+  clearPermissions(user: string, vhost: string): boolean;
+  addVhost(name: string): void;
+  vhosts(): string[];
+  /** RabbitMQ's rabbit_password_hashing_sha256 hash of `password` with a random salt. */
+  static hashPassword(password: string): string;
   /** Follows the engine's events; returns the unsubscribe function. */
   subscribe(listener: (events: BrokerEvent[]) => void): () => void;
   snapshot(): Snapshot;

@@ -44,7 +44,8 @@ function acceptOn(broker, port, url) {
           port.close();
         },
       },
-      { name: `websocket ${url}` },
+      // In this page or a worker of it: on this machine, so guest may log in.
+      { name: `websocket ${url}`, loopback: true },
     );
   } catch (e) {
     port.postMessage({ error: String(e) });

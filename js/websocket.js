@@ -42,7 +42,8 @@ function connectBroker(broker, url, on) {
   const conn = broker.accept(
     // Each message is its own ArrayBuffer, exactly the bytes sent.
     { send: (bytes) => on.message(bytes.slice().buffer), close: () => on.close() },
-    { name: `websocket ${url}` },
+    // In this page or a worker of it: on this machine, so guest may log in.
+    { name: `websocket ${url}`, loopback: true },
   );
   on.open();
   // The engine copies the bytes before receive returns: the caller may reuse its buffer.

@@ -10,14 +10,15 @@ use warren::amqp::server::{ConnToken, Output, Server};
 /// Everything a server sends to each connection, and the closes, in order.
 fn run(chunks: &[Vec<u8>], second: &[u8]) -> Vec<(u64, Vec<u8>, bool)> {
     let mut server = Server::new(Default::default(), Default::default());
-    let a = server.accept(0, "a");
-    let b = server.accept(0, "b");
+    let a = server.accept(0, "127.0.0.1:1");
+    let b = server.accept(0, "127.0.0.1:2");
     let mut log: Vec<(u64, Vec<u8>, bool)> = Vec::new();
     let mut collect = |server: &mut Server| {
         while let Some(out) = server.poll_output() {
             match out {
                 Output::Send { conn, bytes } => log.push((conn.0, bytes, false)),
                 Output::Close { conn } => log.push((conn.0, Vec::new(), true)),
+                Output::Closed { .. } => {}
                 other => panic!("{other:?}"),
             }
         }

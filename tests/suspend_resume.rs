@@ -199,7 +199,7 @@ impl Run {
     }
 
     fn connect(&mut self, heartbeat: u16) {
-        let c = self.server.accept(self.now, "peer");
+        let c = self.server.accept(self.now, "127.0.0.1:5000");
         let mut hello = HEADER.to_vec();
         hello.extend(start_ok_plain("guest", "guest", true));
         hello.extend(tune_ok(16, 4_096, heartbeat));
@@ -219,6 +219,9 @@ impl Run {
                     self.seen.push(format!("send {} {bytes:?}", conn.0))
                 }
                 Output::Close { conn } => self.seen.push(format!("close {}", conn.0)),
+                Output::Closed { conn, report } => {
+                    self.seen.push(format!("closed {} {report:?}", conn.0))
+                }
                 other => panic!("unexpected output {other:?}"),
             }
         }

@@ -56,7 +56,9 @@ fn records(out: &[u8]) -> Vec<(u8, u32, u16, &[u8])> {
 }
 
 fn open(b: &mut WasmBroker) -> u32 {
-    let conn = b.open_connection(NOW, "/", "test").unwrap();
+    let conn = b
+        .open_connection(NOW, "/", "test", "guest", "guest")
+        .unwrap();
     b.open_channel(NOW, conn, 1).unwrap();
     conn
 }
@@ -142,7 +144,7 @@ fn engine_errors_carry_the_amqp_reply_and_bad_arguments_are_type_errors() {
 #[wasm_bindgen_test]
 fn accepted_transports_get_bytes_out_as_send_records() {
     let mut b = WasmBroker::new(JsValue::UNDEFINED).unwrap();
-    let id = b.accept(NOW, "peer");
+    let id = b.accept(NOW, "127.0.0.1:1", None, None);
     assert!(b.wants_read(id));
     b.receive(NOW, id, b"AMQP\x00\x00\x09\x01");
     assert!(b.take_output() > 0);

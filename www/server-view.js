@@ -2,6 +2,7 @@
 // that broker's event stream (/api/events), so messages sent by pika or
 // amqp-client.js from a terminal show up in the scene and the timeline.
 
+import { api, Console, loggedIn, loginForm, logout } from './console.js';
 import { h, text } from './dom.js';
 import { buildTopology } from './scene/topology.js';
 import { channelKey } from './sim/keys.js';
@@ -62,6 +63,18 @@ export class ServerView {
     const { dom } = this.deps;
     text(dom.title, 'Server: watch your own clients');
     dom.controls.replaceChildren(this.state);
+    // The API wants a user with a management tag: the login is a cookie.
+    let whoami = null;
+    if (loggedIn()) {
+      const r = await api('whoami').catch(() => null);
+      if (r?.status === 200) whoami = r.body;
+      else logout();
+    }
+    if (!whoami) {
+      text(this.state, 'Log in to follow this server.');
+      whoami = await loginForm(dom.text);
+      if (this.disposed) return;
+    }
     let overview;
     try {
       const r = await fetch('api/overview', { headers: { accept: 'application/json' } });
@@ -98,6 +111,9 @@ EOF</pre>
     };
     this.names = new Map();
     this.deps.onlive({ source: this.source, feed: this.feed, code: this.#code(host, port), realTime: true });
+    this.section = h('section', { id: 'console', class: 'console', 'aria-label': 'Console' });
+    document.getElementById('main')?.append(this.section);
+    this.console = new Console(this.section, whoami, { onLogout: () => location.reload() });
     this.#follow();
     await this.#refresh();
     this.timer = setInterval(() => this.#refresh(), TOPOLOGY_EVERY);
@@ -202,7 +218,10 @@ ch.start_consuming()`,
   render() {}
 
   dispose() {
+    this.disposed = true;
     this.events?.close();
     clearInterval(this.timer);
+    this.console?.dispose();
+    this.section?.remove();
   }
 }

@@ -75,8 +75,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut server = Server::new(Default::default(), Default::default());
-    let a = server.accept(0, "a");
-    let b = server.accept(0, "b");
+    let a = server.accept(0, "127.0.0.1:1");
+    let b = server.accept(0, "127.0.0.1:2");
     let mut now = 0;
     if mode & 1 == 1 {
         let prefix = handshake();

@@ -62,6 +62,7 @@ export async function main(argv = process.argv.slice(2), env = process.env) {
     [
       'warren-mq is running',
       `  AMQP       ${server.amqpUrl}`,
+      ...(server.amqpsUrl ? [`  AMQPS      ${server.amqpsUrl}`] : []),
       `  WebSocket  ${server.wsUrl}`,
       `  page       ${server.url}`,
       `  API        ${server.url}api/overview`,

@@ -24,6 +24,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { Histogram } from './metrics.js';
 
 const SEGMENT = /^seg-(\d{8})\.(log|snap)$/;
 /** Write errors that leave the file as it was once the write is undone: retry later. */
@@ -69,6 +70,9 @@ function lock(dir) {
 }
 
 export class FileStore {
+  /** How long each fdatasync took (for /metrics). */
+  fsyncSeconds = new Histogram();
+
   #dir;
   #segmentSize;
   #log;
@@ -264,7 +268,9 @@ export class FileStore {
         seg = await this.#activeSegment();
         await writeAll(seg.fh, bytes, seg.size);
         synced = true; // from here a failure is the fsync's
+        const started = performance.now();
         await seg.fh.datasync();
+        this.fsyncSeconds.observe((performance.now() - started) / 1000);
         seg.size += bytes.length;
       } catch (e) {
         const retry = !synced && OUT_OF_SPACE.has(e?.code) && (await this.#undo(seg));

@@ -1,10 +1,19 @@
 // The HTTP side: the tutorial page (www/), the engine build it loads (pkg/, js/),
-// the management API (/api/...) and its event stream (/api/events).
+// the management API (/api/...) and its event stream (/api/events), and
+// /metrics. The API and /metrics need a user with a management tag (HTTP
+// basic auth or the page's login cookie); writes from another origin are refused.
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
+import { authenticate, crossOrigin } from './auth.js';
 import { toJson } from './event-stream.js';
 import { managementApi } from './management.js';
+import { managementWrite, userReads } from './management-write.js';
+import { metricsText } from './metrics.js';
+
+// The largest request body read (a publish through the API carries one message).
+const MAX_BODY = 16 * 1024 * 1024;
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -46,48 +55,150 @@ function sendFile(req, res, dirs, pathname) {
   return true;
 }
 
-function json(res, status, body) {
+function json(res, status, body, headers = {}) {
+  if (status === 204 || body === null) {
+    res.writeHead(status, { 'cache-control': 'no-store', ...headers });
+    return res.end();
+  }
   const text = toJson(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 
+/** The request's JSON body ({} when empty); rejects with a reason for a bad one. */
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`request body over ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (!text) return resolve({});
+      try {
+        const body = JSON.parse(text);
+        if (body === null || typeof body !== 'object' || Array.isArray(body))
+          reject(new Error('body must be an object'));
+        else resolve(body);
+      } catch (e) {
+        reject(new Error(`body is not JSON: ${e.message}`));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+const UNAUTHORIZED = { 'www-authenticate': 'Basic realm="RabbitMQ Management"' };
+
 /**
- * An http.Server for `root` (the package directory). `info`: what
- * /api/overview reports besides the snapshot; `events`: the /api/events stream.
+ * What a user with only the management (or policymaker) tag may see, as in
+ * RabbitMQ: objects of the vhosts it has permissions in, and its own
+ * connections. Monitoring and administrator users see everything.
  */
-export function createHttpServer({ broker, root, info, events, log }) {
+function visible(broker, user, [what], answer) {
+  const [status, body] = answer;
+  if (user.monitor || status !== 200) return answer;
+  const vhosts = new Set(
+    broker
+      .users()
+      .find((u) => u.name === user.username)
+      ?.permissions.map((p) => p.vhost) ?? [],
+  );
+  // Queues, exchanges, bindings carry a vhost; consumers their queue's.
+  const vhostOf = (x) => (x && typeof x === 'object' ? (x.vhost ?? x.queue?.vhost) : undefined);
+  if (what === 'connections') return [200, body.filter((c) => c.user === user.username)];
+  if (what === 'vhosts') return [200, body.filter((v) => vhosts.has(v.name))];
+  if (Array.isArray(body)) return [200, body.filter((x) => vhostOf(x) === undefined || vhosts.has(vhostOf(x)))];
+  if (body && typeof body === 'object' && typeof body.vhost === 'string' && !vhosts.has(body.vhost))
+    return [404, { error: 'Object Not Found', reason: 'Not Found' }];
+  return answer;
+}
+
+/**
+ * An http.Server (https.Server with `tlsOptions`) for `root` (the package
+ * directory). `info`: what /api/overview and /metrics report besides the
+ * snapshot; `events`: the /api/events stream; `metricsPublic`: /metrics
+ * without authentication.
+ */
+export function createHttpServer({ broker, root, info, events, log, tlsOptions, metricsPublic = false }) {
   const dirs = staticDirs(root);
-  return http.createServer((req, res) => {
+  async function api(req, res, pathname) {
+    let parts;
+    try {
+      // Split before decoding: the vhost "/" is sent as %2F.
+      parts = pathname.slice(5).split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return json(res, 400, { error: 'bad_request', reason: 'bad percent-encoding' });
+    }
+    const user = authenticate(broker, req);
+    // No challenge for the page's console: a browser would pop up its own dialog.
+    const challenge = req.headers['x-warren-console'] ? {} : UNAUTHORIZED;
+    if (user.status) return json(res, user.status, user.body, challenge);
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (!read && crossOrigin(req))
+      return json(res, 403, { error: 'forbidden', reason: 'cross-origin requests may not change the broker' });
+    if (pathname === '/api/events') return events.handle(req, res);
+    if (read) {
+      const answer =
+        parts[0] === 'redrives' && parts.length === 1
+          ? [200, info.redrives.list()]
+          : (userReads(broker, user, parts) ?? managementApi(broker, info, parts));
+      if (answer) return json(res, ...visible(broker, user, parts, answer));
+      return json(res, 404, { error: 'Object Not Found', reason: 'Not Found' });
+    }
+    if (!['PUT', 'POST', 'DELETE'].includes(req.method)) {
+      res.setHeader('allow', 'GET, HEAD, PUT, POST, DELETE');
+      return json(res, 405, { error: 'method_not_allowed', reason: `${req.method} is not supported` });
+    }
+    let body;
+    try {
+      body = await readBody(req);
+    } catch (e) {
+      return json(res, 400, { error: 'bad_request', reason: e.message });
+    }
+    const answer = await managementWrite(broker, info, user, req.method, parts, body);
+    if (answer) {
+      const [status] = answer;
+      if (status < 300) log('info', `http ${user.username}: ${req.method} ${pathname}: ${status}`);
+      return json(res, ...answer);
+    }
+    return json(res, 405, { error: 'method_not_allowed', reason: `${req.method} ${pathname} is not supported` });
+  }
+
+  function metrics(req, res) {
+    if (!metricsPublic) {
+      const user = authenticate(broker, req);
+      if (user.status) return json(res, user.status, user.body, UNAUTHORIZED);
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(metricsText(broker, info));
+  }
+
+  const handler = (req, res) => {
     let url;
     try {
       url = new URL(req.url, 'http://x');
     } catch {
       return json(res, 400, { error: 'bad_request', reason: 'bad URL' });
     }
+    const { pathname } = url;
+    if (pathname === '/api' || pathname.startsWith('/api/')) {
+      return api(req, res, pathname).catch((e) => {
+        log('error', `http ${req.method} ${pathname}: ${e.stack ?? e}`);
+        if (!res.headersSent) json(res, 500, { error: 'internal_error', reason: e.message });
+        else res.destroy();
+      });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      return json(res, 405, { error: 'method_not_allowed', reason: 'this API is read-only' });
+      return json(res, 405, { error: 'method_not_allowed', reason: 'static files are read-only' });
     }
-    const { pathname } = url;
-    if (pathname === '/api/events') return events.handle(req, res);
-    if (pathname === '/api' || pathname.startsWith('/api/')) {
-      let parts;
-      try {
-        // Split before decoding: the vhost "/" is sent as %2F.
-        parts = pathname.slice(5).split('/').filter(Boolean).map(decodeURIComponent);
-      } catch {
-        return json(res, 400, { error: 'bad_request', reason: 'bad percent-encoding' });
-      }
-      try {
-        const answer = managementApi(broker, info, parts);
-        if (answer) return json(res, ...answer);
-      } catch (e) {
-        log('error', `http ${pathname}: ${e.stack ?? e}`);
-        return json(res, 500, { error: 'internal_error', reason: e.message });
-      }
-      return json(res, 404, { error: 'Object Not Found', reason: 'Not Found' });
-    }
+    if (pathname === '/metrics') return metrics(req, res);
     let decoded;
     try {
       decoded = decodeURIComponent(pathname);
@@ -97,5 +208,8 @@ export function createHttpServer({ broker, root, info, events, log }) {
     if (decoded === null || !sendFile(req, res, dirs, decoded)) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  };
+  if (!tlsOptions) return http.createServer(handler);
+  // Browsers present no client certificates: the CA check is for amqps only.
+  return https.createServer({ cert: tlsOptions.cert, key: tlsOptions.key }, handler);
 }

@@ -1,6 +1,6 @@
 // The management API: JSON shaped like RabbitMQ's (/api/overview, /api/queues,
 // /api/exchanges, ...) so its tools and habits carry over, read from one
-// broker.snapshot() per request. Read-only: no declares or deletes over HTTP.
+// broker.snapshot() per request. Writes are in management-write.js.
 const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
 
 // The snapshot (index.d.ts) flattened for the shapes below: queue counts
@@ -32,6 +32,14 @@ function queue(q) {
     messages_delayed: q.delayed,
     message_bytes_ready: q.readyBytes,
     consumers: q.consumers,
+    // Totals since the queue was declared, under RabbitMQ's names.
+    message_stats: {
+      publish: q.stats.published,
+      deliver_get: q.stats.delivered,
+      redeliver: q.stats.redelivered,
+      ack: q.stats.acked,
+      dead_lettered: q.stats.deadLettered,
+    },
     state: 'running',
   };
 }
@@ -148,7 +156,7 @@ export function managementApi(broker, info, parts) {
     case 'consumers':
       return [200, consumers(snap).filter((c) => vhost === undefined || c.queue.vhost === vhost)];
     case 'vhosts':
-      return [200, [...new Set([...info.vhosts, ...snap.queues.map((q) => q.vhost)])].map((v) => ({ name: v }))];
+      return [200, broker.vhosts().map((v) => ({ name: v }))];
     case 'snapshot':
       // The engine's own view, as the tutorial page draws it.
       return [200, raw];

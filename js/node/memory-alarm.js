@@ -16,10 +16,13 @@ export function watermarkBytes(watermark) {
   return Math.floor(watermark.fraction * Math.min(os.totalmem(), constrained));
 }
 
-/** Starts the check; returns a function that stops it. */
+/**
+ * Starts the check; returns a function that stops it, with `limit` (bytes or
+ * null) and `blocked` (whether publishers are blocked now) on it.
+ */
 export function memoryAlarm(broker, watermark, log, held = () => broker.heldBytes()) {
   const limit = watermarkBytes(watermark);
-  if (!limit) return () => {};
+  if (!limit) return Object.assign(() => {}, { limit: null, blocked: false });
   const size = (n) => (n < 2 ** 20 ? `${Math.round(n / 2 ** 10)} KiB` : `${Math.round(n / 2 ** 20)} MiB`);
   let blocked = false;
   const check = () => {
@@ -34,5 +37,9 @@ export function memoryAlarm(broker, watermark, log, held = () => broker.heldByte
   };
   const timer = setInterval(check, CHECK_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  const stop = () => clearInterval(timer);
+  return Object.defineProperties(stop, {
+    limit: { value: limit },
+    blocked: { get: () => blocked },
+  });
 }

@@ -52,15 +52,62 @@ function watermark(text) {
   return { bytes: parseBytes(text) };
 }
 
+const SHA256 = 'rabbit_password_hashing_sha256';
+
 /**
- * Users as `user:pass[,user:pass]`, or the path of a file holding either that
- * (one per line) or JSON `{ "user": { "password": "...", "vhosts": ["/"] } }`.
+ * Users from RabbitMQ's definitions (`rabbitmqctl export_definitions`, or
+ * the management API's /api/definitions): `users` with `password_hash`
+ * (rabbit_password_hashing_sha256) or `password`, `tags`, and `permissions`.
+ */
+function fromDefinitions(defs, file) {
+  const users = {};
+  for (const u of defs.users ?? []) {
+    if (typeof u?.name !== 'string') throw new Error(`${file}: a user without a name`);
+    const algorithm = u.hashing_algorithm ?? SHA256;
+    if (u.password_hash !== undefined && algorithm !== SHA256)
+      throw new Error(`${file}: user '${u.name}': hashing_algorithm ${algorithm} is not supported (only ${SHA256})`);
+    const tags = Array.isArray(u.tags) ? u.tags : String(u.tags ?? '').split(',');
+    users[u.name] = {
+      ...(u.password !== undefined ? { password: u.password } : {}),
+      ...(u.password_hash ? { passwordHash: u.password_hash } : {}),
+      tags: tags.map((t) => t.trim()).filter(Boolean),
+      permissions: {},
+    };
+  }
+  for (const p of defs.permissions ?? []) {
+    const user = users[p.user];
+    if (!user) throw new Error(`${file}: permissions for unknown user '${p.user}'`);
+    user.permissions[p.vhost] = { configure: p.configure ?? '', write: p.write ?? '', read: p.read ?? '' };
+  }
+  return users;
+}
+
+/**
+ * Users as `user:pass[,user:pass]` (every permission on every vhost, tag
+ * administrator), or the path of a file holding that (one per line), or JSON:
+ * RabbitMQ's definitions (users, permissions), or `{ "user": { "password" |
+ * "passwordHash", "tags": [...], "permissions": { "/": { "configure", "write",
+ * "read" } } | "vhosts": ["/"] } }`. Errors name the file and the problem.
  */
 export function parseUsers(text) {
   let source = String(text);
-  if (fs.existsSync(source) && fs.statSync(source).isFile()) {
-    source = fs.readFileSync(source, 'utf8').trim();
-    if (source.startsWith('{')) return JSON.parse(source);
+  // A file when one is there, or when the text cannot be users (no ':').
+  if (fs.existsSync(source) || !source.includes(':')) {
+    const file = source;
+    try {
+      source = fs.readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new Error(`cannot read users file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    }
+    if (source.startsWith('{')) {
+      let json;
+      try {
+        json = JSON.parse(source);
+      } catch (e) {
+        throw new Error(`users file ${file} is not valid JSON: ${e.message}`);
+      }
+      return Array.isArray(json.users) ? fromDefinitions(json, file) : json;
+    }
   }
   const users = {};
   for (const entry of source.split(/[,\n]/).map((s) => s.trim())) {
@@ -102,7 +149,15 @@ export const OPTIONS = [
     arg: 'USERS',
     def: 'guest:guest',
     parse: parseUsers,
-    help: 'user:pass[,user:pass], or a file of such lines or of JSON {"user":{"password":"...","vhosts":["/"]}}',
+    help: 'user:pass[,user:pass], or a file of such lines, of RabbitMQ definitions JSON (users with password_hash, permissions), or of JSON {"user":{"password":"...","tags":["management"],"permissions":{"/":{"configure":".*","write":".*","read":".*"}}}}',
+  },
+  {
+    key: 'loopbackUsers',
+    flag: 'loopback-users',
+    arg: 'LIST',
+    def: 'guest',
+    parse: (t) => (t === 'none' ? [] : list(t)),
+    help: "users who may log in only from this machine (RabbitMQ's loopback_users); none for nobody",
   },
   { key: 'vhosts', arg: 'LIST', def: '/', parse: list, help: 'virtual hosts, comma-separated' },
   {
@@ -175,6 +230,36 @@ export const OPTIONS = [
     def: 'off',
     parse: millisOrOff,
     help: 'a delivery unacked this long cancels its consumer and is requeued (406 channel close for clients without cancel notifications); off for none',
+  },
+  {
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    arg: 'FILE',
+    def: '',
+    help: 'PEM certificate (with its chain) for amqps on --tls-port and https/wss on the HTTP port',
+  },
+  { key: 'tlsKey', flag: 'tls-key', arg: 'FILE', def: '', help: 'PEM private key of --tls-cert' },
+  {
+    key: 'tlsCa',
+    flag: 'tls-ca',
+    arg: 'FILE',
+    def: '',
+    help: 'PEM CA certificates: amqps clients must present a certificate it signed; EXTERNAL logs in as its CN',
+  },
+  {
+    key: 'tlsPort',
+    flag: 'tls-port',
+    arg: 'PORT',
+    def: '5671',
+    parse: port,
+    help: 'amqps (AMQP over TLS), when --tls-cert is given; 0 picks a free port',
+  },
+  {
+    key: 'metricsPublic',
+    flag: 'metrics-public',
+    boolean: true,
+    def: 'false',
+    help: 'serve /metrics without authentication (for a Prometheus scraper on a private network)',
   },
   {
     key: 'logLevel',

@@ -1,16 +1,21 @@
 // Binds one byte stream (a TCP socket, a WebSocket) to the broker as an AMQP
 // connection: bytes in go to `receive`, bytes out to the stream, and reading
 // pauses while the peer is slow, so nothing is buffered without bound.
-import { closeWatcher } from './close-reasons.js';
+/** 127.0.0.0/8, ::1 and IPv4-mapped 127.x: this machine. */
+export function isLoopback(address = '') {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
 
 /**
  * `remote`: { address, port } of the peer; `peers`: the Set of live peers'
- * stats, which this adds to and removes from.
+ * stats, which this adds to and removes from; `certUser`: the CN of a
+ * verified client certificate (the EXTERNAL login); `closes`: a Map counting
+ * the server's closes by "scope code" (for /metrics).
  * `io`: { write(bytes), end(), pause(), resume(), backlog(): bytes written and
  * not yet sent }. Returns { data(bytes), drained(), closed() } for the stream's
  * events to call.
  */
-export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers }) {
+export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers, certUser, closes }) {
   const name = `${remote.address}:${remote.port}`;
   // What /api/connections shows for this peer.
   const stats = {
@@ -27,17 +32,19 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   let done = false;
   let lastError = null;
 
-  const watch = closeWatcher((c) => {
+  // Every close the engine makes, with its reply code and text.
+  const onClose = (c) => {
     lastError = c;
+    const key = `${c.scope} ${c.code}`;
+    closes?.set(key, (closes.get(key) ?? 0) + 1);
     const where = c.scope === 'channel' ? `channel ${c.channel} closed` : 'connection closed';
     const method = c.classId ? ` (method ${c.classId}.${c.methodId})` : '';
     log(c.code === 320 ? 'info' : 'warn', `${kind} ${name}: ${where}: ${c.code} ${c.text}${method}`);
-  });
+  };
 
   const transport = {
     send(bytes) {
       stats.bytesOut += bytes.byteLength;
-      watch(bytes);
       io.write(bytes);
       if (!stats.paused && io.backlog() > maxQueuedBytes) flow();
     },
@@ -51,7 +58,9 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   };
   // Assigned before any byte arrives; `flow` may run during accept itself.
   let conn = null;
-  conn = broker.accept(transport, { name });
+  /** Closes from the server side (320 CONNECTION_FORCED with `reason`). */
+  stats.close = (reason) => conn?.forceClose(reason);
+  conn = broker.accept(transport, { name, loopback: isLoopback(remote.address), certUser, onClose });
   log('info', `${kind} ${name}: connected`);
 
   // Reading pauses while the broker has too much unsent for this peer (its

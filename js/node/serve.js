@@ -11,7 +11,9 @@ import { FileStore } from './file-store.js';
 import { createHttpServer } from './http.js';
 import { normalize } from './management.js';
 import { memoryAlarm } from './memory-alarm.js';
+import { Redrives } from './redrive.js';
 import { listenTcp } from './tcp.js';
+import { loadTls } from './tls-files.js';
 import { amqpOverWebSocket, AMQP_PATH } from './websocket.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -46,11 +48,16 @@ const urlHost = (host) => (host.includes(':') ? `[${host}]` : host === '0.0.0.0'
  * both ports listen.
  */
 export async function serve(opts, { log }) {
+  // Checked before anything else: a bad file stops the start naming it.
+  const tlsFiles =
+    opts.tlsCert || opts.tlsKey ? loadTls({ cert: opts.tlsCert, key: opts.tlsKey, ca: opts.tlsCa }) : null;
+  const tlsOptions = tlsFiles?.options;
   const store = opts.memory ? 'memory' : await FileStore.open(opts.dataDir, { log });
   let broker;
   try {
     broker = await Broker.create({
       users: opts.users,
+      loopbackUsers: opts.loopbackUsers,
       vhosts: opts.vhosts,
       limits: {
         maxMessageSize: opts.maxMessageSize,
@@ -92,29 +99,62 @@ export async function serve(opts, { log }) {
 
   const sockets = new Set();
   const peers = new Set();
-  const limits = { maxQueuedBytes: opts.maxQueuedBytes, maxMessageSize: opts.maxMessageSize, log, sockets, peers };
-  const info = { version, node: `warren@${os.hostname()}`, vhosts: opts.vhosts, listeners: [], peers };
+  // The server's closes by "scope code", for /metrics.
+  const closes = new Map();
+  const limits = {
+    maxQueuedBytes: opts.maxQueuedBytes,
+    maxMessageSize: opts.maxMessageSize,
+    log,
+    sockets,
+    peers,
+    closes,
+  };
+  const info = { version, node: `warren@${os.hostname()}`, vhosts: opts.vhosts, listeners: [], peers, closes };
   const events = eventStream(broker);
-  const httpServer = createHttpServer({ broker, root, info, events, log });
+  const httpServer = createHttpServer({
+    broker,
+    root,
+    info,
+    events,
+    log,
+    tlsOptions,
+    metricsPublic: opts.metricsPublic,
+  });
   httpServer.on('upgrade', amqpOverWebSocket(broker, { origins: opts.wsOrigins, ...limits }));
   let amqpServer;
+  let amqpsServer = null;
   try {
     amqpServer = await listenTcp(broker, { host: opts.host, port: opts.port, ...limits });
+    if (tlsOptions)
+      amqpsServer = await listenTcp(broker, { host: opts.host, port: opts.tlsPort, tlsOptions, ...limits });
     await listen(httpServer, opts.httpPort, opts.host);
   } catch (e) {
     amqpServer?.close();
+    amqpsServer?.close();
     await broker.close(); // closes the store too
     throw e;
   }
   const amqpPort = amqpServer.address().port;
   const httpPort = httpServer.address().port;
+  const amqpsPort = amqpsServer?.address().port ?? null;
   info.listeners.push(
     { protocol: 'amqp', ip_address: opts.host, port: amqpPort },
-    { protocol: 'http', ip_address: opts.host, port: httpPort },
+    { protocol: tlsOptions ? 'https' : 'http', ip_address: opts.host, port: httpPort },
   );
+  if (amqpsServer) {
+    info.listeners.push({ protocol: 'amqp/ssl', ip_address: opts.host, port: amqpsPort });
+    log(
+      'info',
+      `tls: ${tlsFiles.subject}, expires ${tlsFiles.expires}${opts.tlsCa ? '; client certificates required' : ''}`,
+    );
+  }
 
   const stopAlarm = memoryAlarm(broker, opts.memoryHighWatermark, log);
-  const url = `http://${urlHost(opts.host)}:${httpPort}/`;
+  info.alarm = stopAlarm;
+  info.redrives = new Redrives(broker, log);
+  info.store = store === 'memory' ? null : store;
+  const scheme = tlsOptions ? 'https' : 'http';
+  const url = `${scheme}://${urlHost(opts.host)}:${httpPort}/`;
 
   let closing = null;
   let closed;
@@ -122,7 +162,9 @@ export async function serve(opts, { log }) {
   async function close() {
     closing ??= (async () => {
       stopAlarm();
+      info.redrives.stopAll();
       amqpServer.close();
+      amqpsServer?.close();
       httpServer.close();
       events.close();
       // 320 CONNECTION_FORCED to every client, then the store is flushed.
@@ -141,8 +183,10 @@ export async function serve(opts, { log }) {
     amqpPort,
     httpPort,
     url,
+    amqpsPort,
     amqpUrl: `amqp://${urlHost(opts.host)}:${amqpPort}`,
-    wsUrl: `ws://${urlHost(opts.host)}:${httpPort}${AMQP_PATH}`,
+    amqpsUrl: amqpsServer ? `amqps://${urlHost(opts.host)}:${amqpsPort}` : null,
+    wsUrl: `${tlsOptions ? 'wss' : 'ws'}://${urlHost(opts.host)}:${httpPort}${AMQP_PATH}`,
     close,
     /** resolves once the server has closed, whatever closed it */
     done,

@@ -1,16 +1,24 @@
-// AMQP over TCP: every accepted socket becomes a broker connection.
+// AMQP over TCP (or TLS: amqps): every accepted socket becomes a broker connection.
 import net from 'node:net';
+import tls from 'node:tls';
 import { attachPeer } from './peer.js';
 
 // After the broker closes a connection, the time the client gets to close its
 // end before the socket is dropped.
 const LINGER_MS = 5000;
 
-/** Listens on host:port; resolves with the net.Server once it listens. */
-export function listenTcp(broker, { host, port, maxQueuedBytes, log, sockets, peers }) {
-  const server = net.createServer({ noDelay: true }, (socket) => {
+/**
+ * Listens on host:port; resolves with the server once it listens. With
+ * `tlsOptions` (a secure context's cert, key, ca...) it is amqps: a client
+ * certificate verified against the CA names the user for EXTERNAL (its CN).
+ */
+export function listenTcp(broker, { host, port, maxQueuedBytes, log, sockets, peers, closes, tlsOptions }) {
+  const kind = tlsOptions ? 'amqps' : 'amqp';
+  const onSocket = (socket) => {
     sockets.add(socket);
     const remote = { address: socket.remoteAddress, port: socket.remotePort };
+    const cert = tlsOptions && socket.authorized ? socket.getPeerCertificate() : null;
+    const certUser = typeof cert?.subject?.CN === 'string' ? cert.subject.CN : undefined;
     const name = `${remote.address}:${remote.port}`;
     const peer = attachPeer(
       broker,
@@ -24,16 +32,25 @@ export function listenTcp(broker, { host, port, maxQueuedBytes, log, sockets, pe
         resume: () => socket.resume(),
         backlog: () => socket.writableLength,
       },
-      { remote, kind: 'amqp', maxQueuedBytes, log, peers },
+      { remote, kind, maxQueuedBytes, log, peers, certUser, closes },
     );
     socket.on('data', peer.data);
     socket.on('drain', peer.drained);
-    socket.on('error', (e) => log('debug', `amqp ${name}: ${e.message}`));
+    socket.on('error', (e) => log('debug', `${kind} ${name}: ${e.message}`));
     socket.on('close', () => {
       sockets.delete(socket);
       peer.closed();
     });
-  });
+  };
+  const server = tlsOptions
+    ? tls.createServer({ ...tlsOptions, noDelay: true }, onSocket)
+    : net.createServer({ noDelay: true }, onSocket);
+  if (tlsOptions) {
+    // A failed handshake (an unverified client certificate, plain AMQP on the amqps port).
+    server.on('tlsClientError', (e, socket) =>
+      log('warn', `amqps ${socket.remoteAddress}:${socket.remotePort}: TLS handshake failed: ${e.message}`),
+    );
+  }
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

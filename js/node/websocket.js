@@ -23,7 +23,7 @@ export function originAllowed(origins, req) {
 }
 
 /** Handles the HTTP server's upgrade requests for the AMQP endpoint. */
-export function amqpOverWebSocket(broker, { origins, maxMessageSize, maxQueuedBytes, log, sockets, peers }) {
+export function amqpOverWebSocket(broker, { origins, maxMessageSize, maxQueuedBytes, log, sockets, peers, closes }) {
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -58,10 +58,11 @@ export function amqpOverWebSocket(broker, { origins, maxMessageSize, maxQueuedBy
         },
         {
           remote: { address: req.socket.remoteAddress, port: req.socket.remotePort },
-          kind: 'ws',
+          kind: req.socket.encrypted ? 'wss' : 'ws',
           maxQueuedBytes,
           log,
           peers,
+          closes,
         },
       );
       ws.on('message', (data, isBinary) => {

@@ -31,9 +31,19 @@ const int = (v, name, min, max) => {
   return n;
 };
 
+const list = (text) =>
+  String(text)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
 /**
  * Options from env:
- * - WARREN_USERS: JSON { "name": { "password": "..." } } (default guest/guest)
+ * - WARREN_USERS: JSON { "name": { "password": "..." | "passwordHash": "...",
+ *   "tags": [...], "permissions": { "/": { "configure", "write", "read" } } } }
+ *   (default guest/guest)
+ * - WARREN_LOOPBACK_USERS: users who may only log in from this machine, which
+ *   no client of a deployed Worker is (default guest, as RabbitMQ; "none" for nobody)
  * - WARREN_HEARTBEAT: seconds (default 0)
  * - WARREN_MAX_MESSAGE_SIZE: bytes (default 1 MiB)
  * - WARREN_MAX_QUEUED_BYTES: bytes (default 48 MiB)
@@ -42,9 +52,18 @@ const int = (v, name, min, max) => {
  * - WARREN_IMAGE_AFTER_MS: idle time after which the broker's image is written (default 2000)
  */
 export function hostConfig(env = {}) {
-  const users = env.WARREN_USERS ? JSON.parse(env.WARREN_USERS) : { guest: { password: 'guest' } };
+  let users = { guest: { password: 'guest' } };
+  if (env.WARREN_USERS) {
+    try {
+      users = JSON.parse(env.WARREN_USERS);
+    } catch (e) {
+      throw new Error(`WARREN_USERS is not valid JSON: ${e.message}`);
+    }
+  }
+  const loopback = env.WARREN_LOOPBACK_USERS ?? 'guest';
   return {
     users,
+    loopbackUsers: loopback === 'none' ? [] : list(loopback),
     heartbeat:
       env.WARREN_HEARTBEAT === undefined ? DEFAULTS.heartbeat : int(env.WARREN_HEARTBEAT, 'WARREN_HEARTBEAT', 0, 65535),
     maxMessageSize:
@@ -67,12 +86,24 @@ export function hostConfig(env = {}) {
   };
 }
 
-/** Broker options for the object that holds `vhost`: every user may open that vhost only. */
+/**
+ * Broker options for the object that holds `vhost`: users keep their tags and
+ * their permissions there; a user given without permissions may do anything
+ * in the vhosts it lists (all when it lists none).
+ */
 export function brokerOptions(config, vhost) {
   const users = {};
-  for (const [name, u] of Object.entries(config.users)) users[name] = { password: u.password, vhosts: [vhost] };
+  for (const [name, u] of Object.entries(config.users)) {
+    const entry = { tags: u.tags };
+    if (u.passwordHash !== undefined) entry.passwordHash = u.passwordHash;
+    else if (u.password !== undefined) entry.password = u.password;
+    if (u.permissions) entry.permissions = u.permissions[vhost] ? { [vhost]: u.permissions[vhost] } : {};
+    else entry.vhosts = !u.vhosts || u.vhosts.includes(vhost) ? [vhost] : [];
+    users[name] = entry;
+  }
   return {
     users,
+    loopbackUsers: config.loopbackUsers,
     vhosts: [vhost],
     limits: { heartbeat: config.heartbeat, maxMessageSize: config.maxMessageSize },
     events: false,

@@ -77,6 +77,8 @@ export class WarrenBroker extends DurableObject {
     imagesWritten: 0,
     imageBytes: 0,
     imageWriteMs: null,
+    /** closes the server made, by "scope code" (the engine reports each one) */
+    closes: {},
   };
 
   constructor(ctx, env) {
@@ -139,9 +141,10 @@ export class WarrenBroker extends DurableObject {
     }
     this.#imageValid = true;
     for (const ws of this.ctx.getWebSockets()) {
-      const id = ws.deserializeAttachment()?.conn;
+      const { conn: id, peer } = ws.deserializeAttachment() ?? {};
       if (broker.unattached.includes(id)) {
-        this.#sockets.set(ws, { conn: broker.reattach(id, this.#transport(ws)), bytesIn: 0 });
+        const conn = broker.reattach(id, this.#transport(ws), { onClose: this.#closeLogger(peer ?? 'ws') });
+        this.#sockets.set(ws, { conn, bytesIn: 0 });
         this.#stats.reattachedSockets++;
       } else {
         closeQuietly(ws, RESTARTED);
@@ -223,6 +226,15 @@ export class WarrenBroker extends DurableObject {
     this.#stats.imageWriteMs = performance.now() - t0;
   }
 
+  /** Counts and logs the closes the engine reports for one peer's connection. */
+  #closeLogger(peer) {
+    return (c) => {
+      const key = `${c.scope} ${c.code}`;
+      this.#stats.closes[key] = (this.#stats.closes[key] ?? 0) + 1;
+      if (c.code !== 320) console.warn(`warren: ${peer}: ${c.scope} ${c.channel} closed: ${c.code} ${c.text}`);
+    };
+  }
+
   /** A WebSocket as the broker's transport. */
   #transport(ws) {
     const writer = new SocketWriter(ws);
@@ -264,7 +276,7 @@ export class WarrenBroker extends DurableObject {
     this.ctx.acceptWebSocket(server);
     const peer = request.headers.get('cf-connecting-ip') ?? 'ws';
     this.#changed();
-    const conn = broker.accept(this.#transport(server), { name: peer });
+    const conn = broker.accept(this.#transport(server), { name: peer, onClose: this.#closeLogger(peer) });
     // Survives hibernation: a resumed broker knows the socket by its connection.
     server.serializeAttachment({ peer, since: Date.now(), conn: conn.id });
     this.#sockets.set(server, { conn, bytesIn: 0 });

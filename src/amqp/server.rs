@@ -28,7 +28,9 @@
 
 mod image;
 
-use super::connection::{Connection, Env, NoPeers, Peers, ServerConfig, Settings};
+use super::connection::{
+    CloseReport, Connection, Env, NoPeers, PeerAuth, Peers, ServerConfig, Settings,
+};
 use crate::broker::{Broker, ConnId, Effect};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -51,6 +53,13 @@ pub enum Output {
     /// An effect for a connection opened on the broker directly (an
     /// in-process client), not through this server.
     Effect(Effect),
+    /// The server closed a channel or the connection (or dropped the
+    /// transport): the reply code and text, for the host's logs and counts.
+    /// Comes after the bytes that carry the close.
+    Closed {
+        conn: ConnToken,
+        report: CloseReport,
+    },
 }
 
 struct Slot {
@@ -103,10 +112,14 @@ const SPARE_MAX_CAPACITY: usize = 1 << 20;
 
 impl Server {
     /// A server for `broker`; the configured vhosts are added to it.
+    /// Access control is on with the configured users (an expression that
+    /// does not compile allows nothing; check with
+    /// [`access::validate`](crate::broker::access::validate) first).
     pub fn new(config: ServerConfig, mut broker: Broker) -> Server {
         for v in &config.vhosts {
             broker.add_vhost(v);
         }
+        let _ = broker.set_users(config.users.clone());
         Server {
             settings: Rc::new(Settings::new(config)),
             broker,
@@ -137,11 +150,23 @@ impl Server {
     }
 
     /// A new transport. `peer` names it (for example the remote address).
+    /// A loopback address (`127.x`, `::1`) as `peer` counts as loopback.
     pub fn accept(&mut self, now_ms: u64, peer: &str) -> ConnToken {
+        self.accept_with(now_ms, peer, PeerAuth::from_peer_name(peer))
+    }
+
+    /// [`accept`](Self::accept) with what the host knows of the peer:
+    /// whether it is on this machine, the user its certificate names.
+    pub fn accept_with(&mut self, now_ms: u64, peer: &str, auth: PeerAuth) -> ConnToken {
         let now = self.advance(now_ms);
         let token = self.next_token;
         self.next_token += 1;
-        let conn = Box::new(Connection::new(now, peer, self.settings.clone()));
+        let conn = Box::new(Connection::with_auth(
+            now,
+            peer,
+            auth,
+            self.settings.clone(),
+        ));
         let slot = Slot {
             token,
             conn: Some(conn),
@@ -265,16 +290,20 @@ impl Server {
             let bytes = conn
                 .has_output()
                 .then(|| conn.take_output(self.spare.pop().unwrap_or_default()));
+            for report in conn.take_closes() {
+                self.outputs.push_back(Output::Closed {
+                    conn: token,
+                    report,
+                });
+            }
             if conn.is_closed() {
                 self.remove(index);
-                let close = Output::Close { conn: token };
-                return Some(match bytes {
-                    Some(bytes) => {
-                        self.outputs.push_back(close);
-                        Output::Send { conn: token, bytes }
-                    }
-                    None => close,
-                });
+                // The bytes, the close reports, then the close itself.
+                self.outputs.push_back(Output::Close { conn: token });
+                return match bytes {
+                    Some(bytes) => Some(Output::Send { conn: token, bytes }),
+                    None => self.outputs.pop_front(),
+                };
             }
             let now = self.now;
             let resumed = self.with_slot(index, |c, env| c.update_flow(env), now);

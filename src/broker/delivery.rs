@@ -1,6 +1,7 @@
 //! Consumers and deliveries: consume, cancel, get, prefetch, flow, and the
 //! dispatch loop that hands ready messages to consumers with room.
 
+use super::access::{Perm, Resource};
 use super::args::consumer_args;
 use super::channel::Unacked;
 use super::command::{Consume, Qos};
@@ -26,6 +27,7 @@ impl Broker {
 
     fn consume_inner(&mut self, now: u64, ch: ChannelRef, c: Consume) -> Result<ShortStr> {
         let prefetch = self.open_channel(ch)?.consumer_prefetch;
+        self.check_access(ch, Resource::Queue, &c.queue, Perm::Read)?;
         let q = self.find_queue(ch, &c.queue)?;
         let vname = self.vhost_name(self.conn_vhost(ch.conn)?).to_owned();
         let what = format!("queue '{}' in vhost '{vname}'", c.queue);
@@ -149,6 +151,7 @@ impl Broker {
 
     fn get_inner(&mut self, now: u64, ch: ChannelRef, queue: &str, no_ack: bool) -> Result<()> {
         self.open_channel(ch)?;
+        self.check_access(ch, Resource::Queue, queue, Perm::Read)?;
         let q = self.find_queue(ch, queue)?;
         let entry = loop {
             let Some(queue) = self.queue_mut(q) else {
@@ -335,6 +338,10 @@ impl Broker {
             entry.msg.clone()
         };
         entry.deliveries += 1;
+        if let Some(queue) = self.queue_mut(q) {
+            queue.stats.delivered += 1;
+            queue.stats.redelivered += u64::from(redelivered);
+        }
         let (seq, msg_id, deliveries) = (entry.seq, entry.msg_id, entry.deliveries);
         let persisted = entry.msg.persistent()
             && self

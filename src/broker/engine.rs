@@ -57,6 +57,9 @@ pub(crate) struct Conn {
     /// Indexed by channel number; boxed so a client that opens a high
     /// channel number costs a pointer per lower number, not a whole channel.
     pub channels: Vec<Option<Box<Channel>>>,
+    /// The user's permissions in this vhost, compiled at open; None when
+    /// access control is off.
+    pub perms: Option<super::access::Compiled>,
 }
 
 pub(crate) struct QueueSlot {
@@ -98,6 +101,10 @@ pub struct Broker {
     pub(crate) dead_letters:
         std::collections::VecDeque<(ShortStr, VhostId, super::message::Message, MsgId)>,
     pub(crate) routing_dead_letters: bool,
+    /// Users, their passwords, tags and permissions (see `access.rs`).
+    pub(crate) users: Vec<super::access::User>,
+    /// Whether permissions are checked at all (off until `set_users`).
+    pub(crate) access_control: bool,
 }
 
 impl Default for Broker {
@@ -132,6 +139,8 @@ impl Broker {
             blocked: None,
             dead_letters: Default::default(),
             routing_dead_letters: false,
+            users: Vec::new(),
+            access_control: false,
         };
         b.add_vhost("/");
         b
@@ -176,6 +185,11 @@ impl Broker {
         }
         self.vhosts.push(v);
         VhostId(self.vhosts.len() as u32 - 1)
+    }
+
+    /// The vhosts' names, in the order they were added.
+    pub fn vhost_names(&self) -> Vec<String> {
+        self.vhosts.iter().map(|v| v.name.to_string()).collect()
     }
 
     pub fn vhost_id(&self, name: &str) -> Option<VhostId> {
@@ -425,6 +439,7 @@ impl Broker {
                 format_args!("vhost {} not found", info.vhost),
             )
         })?;
+        let perms = self.vhost_access(&info.user, &info.vhost)?;
         let id = ConnId(self.next_conn);
         self.next_conn = self.next_conn.wrapping_add(1).max(1);
         let blocked = self.blocked.clone().filter(|_| info.connection_blocked);
@@ -434,6 +449,7 @@ impl Broker {
                 info,
                 vhost,
                 channels: Vec::new(),
+                perms,
             },
         );
         if let Some(reason) = blocked {

@@ -15,6 +15,7 @@
     clippy::unimplemented
 )]
 
+pub(crate) mod access;
 pub(crate) mod args;
 pub(crate) mod channel;
 pub(crate) mod command;
@@ -39,6 +40,7 @@ mod timers;
 mod topology;
 pub(crate) mod value;
 
+pub use access::{Password, Permission, User};
 pub use command::{
     Bind, ConnectionInfo, Consume, ExchangeDeclare, Qos, QueueDeclare, QueueDeclareOk,
 };
@@ -50,6 +52,7 @@ pub use error::{AmqpError, ReplyCode};
 pub use event::{DropReason, Event, EventKind};
 pub use ids::{ChannelRef, ConnId, MsgId};
 pub use message::{Message, Properties, Props};
+pub use queue::QueueStats;
 pub use snapshot::{
     ChannelView, ConnectionView, ConsumerView, ExchangeView, QueueCounts, QueueView, Snapshot,
 };

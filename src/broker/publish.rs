@@ -1,6 +1,7 @@
 //! Publishing: routing through exchanges, enqueueing under each queue's
 //! limits, mandatory returns, publisher confirms and transactions.
 
+use super::access::{Perm, Resource};
 use super::args::Overflow;
 use super::channel::{Mode, Pending};
 use super::dead_letter::{is_cycle, DeadLetterReason};
@@ -54,6 +55,11 @@ impl Broker {
     ) -> Result<()> {
         if immediate {
             return Err(AmqpError::not_implemented("immediate=true"));
+        }
+        if self.access_control {
+            self.open_channel(ch)?;
+            self.check_access(ch, Resource::Exchange, &message.exchange, Perm::Write)?;
+            self.check_user_id(ch, message.properties.user_id.as_deref())?;
         }
         if let Some(e) = message.properties.expiration.as_deref() {
             // RabbitMQ refuses what is not a non-negative integer, even in a
@@ -283,6 +289,7 @@ impl Broker {
                 return Enqueued::Duplicate;
             }
         }
+        queue.stats.published += 1;
         let expires_at = queue.expiry_for(&msg, now);
         let entry = Entry {
             seq: 0,

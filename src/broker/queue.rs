@@ -161,6 +161,24 @@ pub struct Queue {
     /// For `x-expires`: last declare, get or consumer change.
     pub last_used: u64,
     pub dedup: Option<DedupCache>,
+    /// Totals since the queue was declared, for metrics.
+    pub stats: QueueStats,
+}
+
+/// What went through a queue since it was declared (not kept across a
+/// restart, as RabbitMQ's counters are not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStats {
+    /// Messages routed into the queue (duplicates dropped by deduplication not counted).
+    pub published: u64,
+    /// Deliveries to consumers and `basic.get`, redeliveries included.
+    pub delivered: u64,
+    pub redelivered: u64,
+    /// Deliveries acknowledged by clients.
+    pub acked: u64,
+    /// Messages that left for a dead-letter exchange.
+    pub dead_lettered: u64,
 }
 
 impl Queue {
@@ -195,6 +213,7 @@ impl Queue {
             unacked: 0,
             last_used: now,
             dedup,
+            stats: QueueStats::default(),
         }
     }
 

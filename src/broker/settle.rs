@@ -111,6 +111,9 @@ impl Broker {
             Settle::Ack { .. } => {
                 for u in taken {
                     self.release_unacked(ch, &u);
+                    if let Some(queue) = self.queue_mut(u.queue) {
+                        queue.stats.acked += 1;
+                    }
                     if self.config.events {
                         let queue = self.queue_name(u.queue);
                         self.event(|| EventKind::Acked {
@@ -327,6 +330,9 @@ impl Broker {
             &dlx,
             queue.args.dead_letter_routing_key.as_deref(),
         );
+        if let Some(queue) = self.queue_mut(q) {
+            queue.stats.dead_lettered += 1;
+        }
         if reason == DeadLetterReason::Expired {
             let queue = name.clone();
             self.event(|| EventKind::Expired {

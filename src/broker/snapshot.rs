@@ -24,6 +24,8 @@ pub struct QueueView {
     pub exclusive: bool,
     pub auto_delete: bool,
     pub counts: QueueCounts,
+    /// Totals since the queue was declared.
+    pub stats: super::queue::QueueStats,
     /// Ready messages in delivery order: (message id, earlier deliveries).
     pub ready: Vec<(MsgId, u32)>,
 }
@@ -58,6 +60,8 @@ pub struct ChannelView {
     /// (delivery tag, message id, queue) of each unacked delivery.
     pub unacked: Vec<(u64, MsgId, ShortStr)>,
     pub confirm: bool,
+    /// Publishes on a confirm channel not yet confirmed.
+    pub confirms_pending: usize,
     pub tx: bool,
 }
 
@@ -150,6 +154,7 @@ impl Broker {
                         delayed: q.delayed.len(),
                         consumers: q.consumers.len(),
                     },
+                    stats: q.stats,
                     ready: q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
                 });
                 for c in &q.consumers {
@@ -186,6 +191,10 @@ impl Broker {
                         .map(|u| (u.tag, u.entry.msg_id, self.queue_name(u.queue)))
                         .collect(),
                     confirm: matches!(ch.mode, super::channel::Mode::Confirm { .. }),
+                    confirms_pending: match &ch.mode {
+                        super::channel::Mode::Confirm { pending, .. } => pending.len(),
+                        _ => 0,
+                    },
                     tx: matches!(ch.mode, super::channel::Mode::Tx { .. }),
                 });
             }

@@ -212,6 +212,7 @@ impl Broker {
                 info: Default::default(),
                 vhost: id,
                 channels: Vec::new(),
+                perms: None,
             });
         conn.vhost = id;
         conn.channels.clear();

@@ -1,5 +1,6 @@
 //! Exchanges, queues and bindings: declare, delete, bind, unbind, purge.
 
+use super::access::{Perm, Resource};
 use super::args::{inequivalent_key, QueueArgs};
 use super::command::{Bind, ExchangeDeclare, QueueDeclare, QueueDeclareOk};
 use super::dedup::DedupCache;
@@ -14,7 +15,7 @@ use super::routing::headers::validate_x_match;
 use super::routing::topic::TopicPattern;
 use super::routing::ExchangeKind;
 use super::store::StoreRecord;
-use super::value::{FieldTable, ShortStr};
+use super::value::{FieldTable, FieldValue, ShortStr};
 
 fn inequivalent(
     what: &str,
@@ -142,6 +143,7 @@ impl Broker {
         let kind = ExchangeKind::parse(&d.kind).ok_or_else(|| {
             AmqpError::command_invalid(format_args!("unknown exchange type '{}'", d.kind))
         })?;
+        self.check_access(ch, Resource::Exchange, &d.exchange, Perm::Configure)?;
         if let Some(x) = self.vhost_ref(v).exchanges.get(&d.exchange) {
             if x.kind != kind {
                 return Err(inequivalent(&what, "type", &d.kind, x.kind.as_str()));
@@ -171,6 +173,14 @@ impl Broker {
         }
         if d.exchange.starts_with("amq.") {
             return Err(reserved("exchange", &d.exchange));
+        }
+        if let Some(ae) = d
+            .arguments
+            .get("alternate-exchange")
+            .and_then(FieldValue::as_str)
+        {
+            self.check_access(ch, Resource::Exchange, &d.exchange, Perm::Read)?;
+            self.check_access(ch, Resource::Exchange, ae, Perm::Write)?;
         }
         let dedup = exchange_dedup(&d.arguments, &what)?;
         if d.durable && self.config.durable_store {
@@ -219,6 +229,7 @@ impl Broker {
                 "deletion of system exchange '{name}' in vhost '{vname}' not allowed"
             )));
         }
+        self.check_access(ch, Resource::Exchange, name, Perm::Configure)?;
         let Some(x) = self.vhost_ref(v).exchanges.get(name) else {
             return Ok(()); // deleting what is not there succeeds, as in RabbitMQ
         };
@@ -290,6 +301,9 @@ impl Broker {
         } else {
             d.queue.clone()
         };
+        if !d.passive {
+            self.check_access(ch, Resource::Queue, &name, Perm::Configure)?;
+        }
         let what = format!("queue '{name}' in vhost '{vname}'");
         if let Some(&id) = self.vhost_ref(v).queues.get(&name) {
             self.check_exclusive(id, ch, &vname)?;
@@ -333,6 +347,14 @@ impl Broker {
         }
         if name.starts_with("amq.") && !d.queue.is_empty() {
             return Err(reserved("queue", &name));
+        }
+        if let Some(dlx) = d
+            .arguments
+            .get("x-dead-letter-exchange")
+            .and_then(FieldValue::as_str)
+        {
+            self.check_access(ch, Resource::Queue, &name, Perm::Read)?;
+            self.check_access(ch, Resource::Exchange, dlx, Perm::Write)?;
         }
         let args = QueueArgs::parse(&d.arguments, &what)?;
         let owner = d.exclusive.then_some(ch.conn);
@@ -427,6 +449,7 @@ impl Broker {
     ) -> Result<u32> {
         self.require_channel(ch)?;
         let (v, vname) = self.vhost_of(ch)?;
+        self.check_access(ch, Resource::Queue, name, Perm::Configure)?;
         let Some(&id) = self.vhost_ref(v).queues.get(name) else {
             return Ok(0); // deleting what is not there succeeds, as in RabbitMQ
         };
@@ -517,6 +540,7 @@ impl Broker {
 
     fn queue_purge_inner(&mut self, ch: ChannelRef, name: &str) -> Result<u32> {
         self.require_channel(ch)?;
+        self.check_access(ch, Resource::Queue, name, Perm::Read)?;
         let id = self.find_queue(ch, name)?;
         let Some(q) = self.queue_mut(id) else {
             return Ok(0);
@@ -566,6 +590,15 @@ impl Broker {
     ) -> Result<()> {
         self.require_channel(ch)?;
         let (v, vname) = self.vhost_of(ch)?;
+        let kind = if to_queue {
+            Resource::Queue
+        } else {
+            Resource::Exchange
+        };
+        self.check_access(ch, kind, &b.destination, Perm::Write)?;
+        if !b.source.is_empty() {
+            self.check_access(ch, Resource::Exchange, &b.source, Perm::Read)?;
+        }
         let destination = if to_queue {
             let id = self.find_queue(ch, &b.destination)?;
             Destination::Queue(id, b.destination.clone())

@@ -14,7 +14,7 @@ use crate::broker::channel::{Channel, Mode, Pending, Settle, Unacked};
 use crate::broker::dedup::DedupCache;
 use crate::broker::exchange::{Binding, Destination, Exchange};
 use crate::broker::ids::{ChannelRef, ConnId, QueueId, VhostId};
-use crate::broker::queue::{Entry, Queue, QueueConsumer};
+use crate::broker::queue::{Entry, Queue, QueueConsumer, QueueStats};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
 use crate::broker::{
@@ -188,6 +188,16 @@ impl Writer {
         w.u64(q.unacked);
         w.u64(q.last_used);
         dedup(w, q.dedup.as_ref());
+        let s = &q.stats;
+        for n in [
+            s.published,
+            s.delivered,
+            s.redelivered,
+            s.acked,
+            s.dead_lettered,
+        ] {
+            w.u64(n);
+        }
     }
 
     fn entry(&mut self, e: &Entry) {
@@ -558,6 +568,13 @@ impl Reader<'_, '_> {
         q.unacked = d.u64()?;
         q.last_used = d.u64()?;
         q.dedup = dedup_from(d)?;
+        q.stats = QueueStats {
+            published: d.u64()?,
+            delivered: d.u64()?,
+            redelivered: d.u64()?,
+            acked: d.u64()?,
+            dead_lettered: d.u64()?,
+        };
         Ok(q)
     }
 
@@ -608,6 +625,8 @@ impl Reader<'_, '_> {
                 info,
                 vhost,
                 channels,
+                // Derived from the users, which come from the resuming host.
+                perms: None,
             },
         ))
     }

@@ -80,13 +80,33 @@ impl WasmBroker {
 #[wasm_bindgen]
 impl WasmBroker {
     /// Opens an in-process connection; returns its id.
+    /// `user` logs in with `password` (in-process clients count as on this
+    /// machine, so loopback-only users may).
     #[wasm_bindgen(js_name = openConnection)]
-    pub fn open_connection(&mut self, now: f64, vhost: &str, name: &str) -> Result<u32, JsValue> {
+    pub fn open_connection(
+        &mut self,
+        now: f64,
+        vhost: &str,
+        name: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<u32, JsValue> {
         let info = ConnectionInfo {
             vhost: short(vhost, "vhost")?,
+            user: short(user, "user name")?,
             name: name.to_owned(),
             ..Default::default()
         };
+        let b = self.server.broker();
+        if b.users().is_some() && b.authenticate(user, Some(password.as_bytes())).is_none() {
+            return Err(amqp_error(
+                AmqpError::access_refused(
+                    "Login was refused using authentication mechanism PLAIN. \
+                     For details see the broker logfile.",
+                )
+                .on(10, 11),
+            ));
+        }
         self.run(now, (10, 40), |b, now| {
             b.connection_open(now, info).map(|c| c.0)
         })

@@ -17,6 +17,7 @@ mod js_value;
 mod options;
 mod output;
 mod transport;
+mod users;
 
 use crate::amqp::codec::decode_content_header;
 use crate::amqp::server::{Output, Server};
@@ -113,8 +114,11 @@ impl WasmBroker {
     pub fn new(options: JsValue) -> Result<WasmBroker, JsValue> {
         let o = Options::from_js(options)?;
         let broker = Broker::new(o.broker_config());
+        let config = o
+            .server_config()
+            .map_err(|e| js_sys::TypeError::new(&format!("Broker options: {e}")))?;
         Ok(WasmBroker {
-            server: Server::new(o.server_config(), broker),
+            server: Server::new(config, broker),
             out: Vec::new(),
             status: Box::new([0.0, -1.0]),
         })
@@ -125,7 +129,10 @@ impl WasmBroker {
     /// closed (their clients are gone): their deliveries are requeued.
     pub fn resume(options: JsValue, image: &[u8], now: f64) -> Result<WasmBroker, JsValue> {
         let o = Options::from_js(options)?;
-        let mut server = Server::resume(o.server_config(), o.broker_config(), image)
+        let config = o
+            .server_config()
+            .map_err(|e| js_sys::TypeError::new(&format!("Broker options: {e}")))?;
+        let mut server = Server::resume(config, o.broker_config(), image)
             .map_err(|e| js_sys::Error::new(&e.to_string()))?;
         server.close_direct_connections(ms(now));
         Ok(WasmBroker {
@@ -177,6 +184,10 @@ impl WasmBroker {
             .map_err(|e| js_sys::Error::new(&e.to_string()))?;
         for v in &self.server.config().vhosts {
             b.add_vhost(v);
+        }
+        // Users live beside the durable records: carried over.
+        if let Some(users) = self.server.broker().users() {
+            let _ = b.set_users(users.to_vec());
         }
         *self.server.broker_mut() = b;
         self.server.tick(ms(now));
@@ -263,6 +274,9 @@ impl WasmBroker {
                 }
                 Output::Close { conn } => output::close(conn.0 as u32, &mut self.out),
                 Output::Effect(e) => output::pack(&e, &mut self.out),
+                Output::Closed { conn, report } => {
+                    output::closed(conn.0 as u32, &report, &mut self.out)
+                }
             }
         }
         self.status[0] = self.out.as_ptr() as usize as f64;

@@ -2,8 +2,8 @@
 //! (serde-wasm-bindgen reads only the fields it knows: `js/broker.js`
 //! rejects unknown ones with a message naming them.)
 
-use crate::amqp::connection::{ServerConfig, User};
-use crate::broker::BrokerConfig;
+use crate::amqp::connection::{validate_users, ServerConfig};
+use crate::broker::{BrokerConfig, Password, Permission, User};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -15,14 +15,70 @@ pub struct Options {
     consumer_timeout: Option<f64>,
     vhosts: Option<Vec<String>>,
     users: Option<BTreeMap<String, UserEntry>>,
+    loopback_users: Option<Vec<String>>,
     limits: Limits,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserEntry {
-    password: String,
+/// One user as JS gives it: `password` (plain) or `passwordHash`
+/// (`rabbit_password_hashing_sha256`), `tags`, and either `permissions`
+/// per vhost or `vhosts` (every permission on each; all vhosts if neither).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserEntry {
+    password: Option<String>,
+    password_hash: Option<String>,
+    tags: Option<Vec<String>>,
     vhosts: Option<Vec<String>>,
+    permissions: Option<BTreeMap<String, PermissionEntry>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PermissionEntry {
+    configure: String,
+    write: String,
+    read: String,
+}
+
+impl UserEntry {
+    /// The engine's user; `all_vhosts` stand for "every vhost". Tags default
+    /// to `administrator` (a user given as just a password is trusted).
+    pub fn to_user(&self, name: &str, all_vhosts: &[String]) -> Result<User, String> {
+        let password = match (&self.password, &self.password_hash) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "user '{name}': give password or passwordHash, not both"
+                ))
+            }
+            (Some(p), None) => Password::Plain(p.clone()),
+            (None, Some(h)) => {
+                Password::sha256_from_base64(h).map_err(|e| format!("user '{name}': {e}"))?
+            }
+            (None, None) => Password::None,
+        };
+        let permissions = match (&self.permissions, &self.vhosts) {
+            (Some(p), _) => p
+                .iter()
+                .map(|(vhost, p)| Permission {
+                    vhost: vhost.clone(),
+                    configure: p.configure.clone(),
+                    write: p.write.clone(),
+                    read: p.read.clone(),
+                })
+                .collect(),
+            (None, Some(v)) => v.iter().map(|v| Permission::full(v)).collect(),
+            (None, None) => all_vhosts.iter().map(|v| Permission::full(v)).collect(),
+        };
+        Ok(User {
+            name: name.to_owned(),
+            password,
+            tags: self
+                .tags
+                .clone()
+                .unwrap_or_else(|| vec!["administrator".to_owned()]),
+            permissions,
+        })
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -62,7 +118,8 @@ impl Options {
         }
     }
 
-    pub fn server_config(&self) -> ServerConfig {
+    /// The server's settings; an error names the user or option at fault.
+    pub fn server_config(&self) -> Result<ServerConfig, String> {
         let mut c = ServerConfig::default();
         if let Some(vhosts) = &self.vhosts {
             for v in vhosts {
@@ -74,12 +131,12 @@ impl Options {
         if let Some(users) = &self.users {
             c.users = users
                 .iter()
-                .map(|(name, u)| User {
-                    name: name.clone(),
-                    password: u.password.clone(),
-                    vhosts: u.vhosts.clone(),
-                })
-                .collect();
+                .map(|(name, u)| u.to_user(name, &c.vhosts))
+                .collect::<Result<_, _>>()?;
+            validate_users(&c.users)?;
+        }
+        if let Some(l) = &self.loopback_users {
+            c.loopback_users = l.clone();
         }
         let l = &self.limits;
         if let Some(n) = l.max_message_size {
@@ -98,6 +155,6 @@ impl Options {
             c.heartbeat_secs = n;
         }
         c.platform = "WebAssembly".to_owned();
-        c
+        Ok(c)
     }
 }

@@ -9,6 +9,7 @@
 //! header, decoded on demand by `decodeProperties`. `js/output.js` reads it.
 
 use crate::amqp::codec::encode_content_header;
+use crate::amqp::connection::CloseReport;
 use crate::broker::{Effect, Message, ShortStr};
 
 pub const DELIVER: u8 = 1;
@@ -22,6 +23,7 @@ pub const CLOSE_CONNECTION: u8 = 8;
 pub const BLOCKED: u8 = 9;
 pub const SEND: u8 = 10;
 pub const CLOSE: u8 = 11;
+pub const CLOSED: u8 = 12;
 
 fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
@@ -137,6 +139,14 @@ pub fn pack(e: &Effect, out: &mut Vec<u8>) {
 pub fn send(conn: u32, bytes: &[u8], out: &mut Vec<u8>) {
     head(out, SEND, conn, 0);
     blob(out, bytes);
+}
+
+/// Why the server closed a channel (channel > 0) or the connection of a
+/// transport: `CLOSED, conn, channel, code u16, text, class u16, method u16`
+/// (code 0: the transport was dropped without `connection.close`).
+pub fn closed(conn: u32, r: &CloseReport, out: &mut Vec<u8>) {
+    head(out, CLOSED, conn, r.channel);
+    error(out, r.code, &r.text, r.class_id, r.method_id);
 }
 
 /// Close a transport (after the bytes sent before): `CLOSE, conn, 0`.

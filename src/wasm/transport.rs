@@ -5,6 +5,7 @@
 
 use super::options::ms;
 use super::WasmBroker;
+use crate::amqp::connection::PeerAuth;
 use crate::amqp::server::ConnToken;
 use wasm_bindgen::prelude::*;
 
@@ -17,9 +18,23 @@ impl WasmBroker {
     /// A new transport; `name` names the peer (an address, "websocket").
     /// Returns its id. The server speaks first once the client's protocol
     /// header arrives.
-    pub fn accept(&mut self, now: f64, name: &str) -> u32 {
+    /// `loopback`: the peer is on this machine (undefined: judged from a
+    /// `name` of the form `address:port`); `cert_user`: the CN of a client
+    /// certificate the host verified, offered as the `EXTERNAL` login.
+    pub fn accept(
+        &mut self,
+        now: f64,
+        name: &str,
+        loopback: Option<bool>,
+        cert_user: Option<String>,
+    ) -> u32 {
+        let mut auth = PeerAuth::from_peer_name(name);
+        if let Some(l) = loopback {
+            auth.loopback = l;
+        }
+        auth.cert_user = cert_user;
         // Ids count up from 1 per broker; u32 lasts 4 billion connections.
-        self.server.accept(ms(now), name).0 as u32
+        self.server.accept_with(ms(now), name, auth).0 as u32
     }
 
     /// Bytes from the transport, split anywhere.

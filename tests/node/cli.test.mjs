@@ -78,7 +78,7 @@ test('it prints where it listens, and WARREN_* variables configure it (flags win
     await alice.connect();
     await (await alice.channel()).queueDeclare('in-dev');
     await alice.close();
-    const res = await fetch(`${server.http}/api/queues/dev/in-dev`);
+    const res = await server.api('/api/queues/dev/in-dev', { user: 'alice:secret' });
     assert.equal((await res.json()).vhost, 'dev');
   } finally {
     assert.equal(await server.stop(), 0);

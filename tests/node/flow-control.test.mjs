@@ -30,9 +30,9 @@ test('a consumer that stops reading: deliveries pause and messages wait in the q
     }
     await pch.queueDeclare('slow', { passive: true });
     await sleep(300);
-    const conns = await (await fetch(`${server.http}/api/connections`)).json();
+    const conns = await (await server.api('/api/connections')).json();
     const sent = Math.max(...conns.map((c) => c.send_oct));
-    const q = await (await fetch(`${server.http}/api/queues/%2F/slow`)).json();
+    const q = await (await server.api('/api/queues/%2F/slow')).json();
     assert.ok(sent < 24 * MiB, `sent ${(sent / MiB).toFixed(1)} MiB to a peer that reads nothing`);
     assert.ok(q.messages_ready > 10000, `${q.messages_ready} messages wait in the queue`);
 

@@ -25,8 +25,9 @@ after(async () => {
   assert.equal(await server.stop(), 0);
 });
 
-const get = async (path) => {
-  const res = await fetch(server.http + path);
+const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+const get = async (path, headers = auth) => {
+  const res = await fetch(server.http + path, { headers });
   return {
     status: res.status,
     type: res.headers.get('content-type'),
@@ -103,15 +104,18 @@ test('/api/connections, /api/channels and /api/consumers', async () => {
   await consumerCh.close();
 });
 
-test('the API is read-only; unknown paths are 404', async () => {
-  const res = await fetch(`${server.http}/api/queues`, { method: 'POST' });
+test('the API wants a login; unknown paths are 404', async () => {
+  const anonymous = await get('/api/overview', {});
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.body.error, 'not_authorised');
+  const res = await fetch(`${server.http}/api/queues`, { method: 'POST', headers: auth });
   assert.equal(res.status, 405);
   assert.equal((await get('/api/nothing')).status, 404);
 });
 
 test("/api/events streams a snapshot, then the engine's events as they happen", async () => {
   const controller = new AbortController();
-  const res = await fetch(`${server.http}/api/events`, { signal: controller.signal });
+  const res = await fetch(`${server.http}/api/events`, { signal: controller.signal, headers: auth });
   assert.equal(res.headers.get('content-type'), 'text/event-stream');
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let text = '';

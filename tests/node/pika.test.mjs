@@ -67,7 +67,7 @@ async function finish(name, ...args) {
 }
 
 async function queueMessages(name) {
-  const res = await fetch(`${server.http}/api/queues/%2F/${name}`);
+  const res = await server.api(`/api/queues/%2F/${name}`);
   assert.equal(res.status, 200);
   return (await res.json()).messages;
 }

@@ -75,7 +75,7 @@ export async function startServer({
   }
 
   const [, amqpPort] = await waitFor(/AMQP +amqp:\/\/[^\s]+:(\d+)/);
-  const [, httpPort] = await waitFor(/page +http:\/\/[^\s]+:(\d+)\//);
+  const [, httpPort] = await waitFor(/page +https?:\/\/[^\s]+:(\d+)\//);
   return {
     child,
     amqpPort: Number(amqpPort),
@@ -84,6 +84,18 @@ export async function startServer({
     http: `http://127.0.0.1:${httpPort}`,
     ws: `ws://127.0.0.1:${httpPort}/ws/amqp`,
     log: () => out,
+    /**
+     * A management API call as `user` (guest by default): resolves with the
+     * fetch Response. `body` is sent as JSON.
+     */
+    api(apiPath, { method = 'GET', body, user = 'guest:guest', headers = {} } = {}) {
+      const auth = user ? { authorization: `Basic ${Buffer.from(user).toString('base64')}` } : {};
+      return fetch(`http://127.0.0.1:${httpPort}${apiPath}`, {
+        method,
+        headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
     waitFor,
     exited,
     async stop(signal = 'SIGTERM') {

@@ -61,10 +61,27 @@ after(async () => {
   }
 });
 
-test('server view: messages from an amqp-client.js client show up live', async () => {
+/** Opens the server view and logs in through its form. */
+async function openLoggedIn(user = 'guest', password = 'guest') {
   const page = await browser.context.newPage();
   await page.goto(`${urls.page}#server`);
+  // The view waits for the login before it is ready (the cookie keeps a
+  // login for the next page of the same browser).
+  await page.waitForFunction(
+    () => document.querySelector('form.console-login') || document.documentElement.dataset.ready === 'true',
+  );
+  const form = page.locator('form.console-login');
+  if (await form.count()) {
+    await form.locator('input[name=username]').fill(user);
+    await form.locator('input[name=password]').fill(password);
+    await form.locator('button[type=submit]').click();
+  }
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  return page;
+}
+
+test('server view: messages from an amqp-client.js client show up live', async () => {
+  const page = await openLoggedIn();
   await page
     .waitForFunction(() => /Following/.test(document.querySelector('#lesson-controls').textContent))
     .catch(async (e) => {
@@ -96,6 +113,71 @@ test('server view: messages from an amqp-client.js client show up live', async (
   } finally {
     await conn.close();
   }
+  await page.close();
+  assert.deepEqual(browser.errors, [], 'console errors or exceptions');
+});
+
+test('console: tables, publish, get, purge, close a connection, redrive a dead-letter queue at a rate', async () => {
+  const amqp = new AMQPClient(urls.amqp.replace('amqp://', 'amqp://guest:guest@'));
+  const conn = await amqp.connect();
+  const ch = await conn.channel();
+  await ch.queueDeclare('orders.dlq');
+  await ch.queueDeclare('orders', {}, { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'orders.dlq' });
+  for (let i = 0; i < 5; i++) await ch.basicPublish('', 'orders', `order ${i}`);
+  // A consumer that rejects them all: they are dead-lettered.
+  for (let i = 0; i < 5; i++) await (await ch.basicGet('orders', { noAck: false })).reject(false);
+
+  const page = await openLoggedIn();
+  const row = (q) => page.locator(`#console tr[data-queue="${q}"]`);
+  const ready = (q) => row(q).locator('[data-col=ready]');
+  await row('orders.dlq').waitFor({ timeout: 10000 });
+  await page.waitForFunction(
+    () => document.querySelector('#console tr[data-queue="orders.dlq"] [data-col=ready]')?.textContent === '5',
+  );
+  assert.match(await page.locator('#console').innerText(), /guest \(administrator\)/);
+
+  // Get shows the messages with their x-death, and requeues them.
+  await row('orders.dlq').locator('[data-act=get]').click();
+  await page.locator('.console-message').first().waitFor();
+  assert.match(await page.locator('.console-panel').innerText(), /order 0[\s\S]*x-death/);
+
+  // Redrive back to the queue they died in, at 20 a second.
+  await row('orders.dlq').locator('[data-act=redrive]').click();
+  await page.locator('form.console-form input[name=rate]').fill('20');
+  const started = Date.now();
+  await page.locator('form.console-form button[type=submit]').click();
+  await page.waitForFunction(
+    () => document.querySelector('#console tr[data-redrive]')?.dataset.state === 'done',
+    null,
+    { timeout: 10000 },
+  );
+  assert.ok(Date.now() - started >= 150, 'paced, not all at once');
+  await page.waitForFunction(
+    () => document.querySelector('#console tr[data-queue="orders"] [data-col=ready]')?.textContent === '5',
+  );
+  assert.equal(await ready('orders.dlq').innerText(), '0');
+
+  // Publish through the default exchange, then purge.
+  await page.locator('#console tr[data-exchange="amq.default"] [data-act=publish]').click();
+  await page.locator('form.console-form input[name=routing_key]').fill('orders');
+  await page.locator('form.console-form textarea[name=payload]').fill('from the console');
+  await page.locator('form.console-form button[type=submit]').click();
+  await page.waitForFunction(() => /Published: routed/.test(document.querySelector('#console').textContent));
+  await page.waitForFunction(
+    () => document.querySelector('#console tr[data-queue="orders"] [data-col=ready]')?.textContent === '6',
+  );
+  await row('orders').locator('[data-act=purge]').click();
+  await page.waitForFunction(
+    () => document.querySelector('#console tr[data-queue="orders"] [data-col=ready]')?.textContent === '0',
+  );
+  await screenshot(page, 'console-1280');
+
+  // Close the client's connection from the console: it hears 320.
+  const closed = new Promise((resolve) => (amqp.onerror = resolve));
+  await page.locator('#console tr[data-connection] [data-act=close]').first().click();
+  assert.match(String((await closed).message), /CONNECTION_FORCED/);
+  await row('orders').locator('[data-act=delete]').click();
+  await row('orders').waitFor({ state: 'detached' });
   await page.close();
   assert.deepEqual(browser.errors, [], 'console errors or exceptions');
 });

@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
-use warren::amqp::connection::ServerConfig;
+use warren::amqp::connection::{CloseReport, ServerConfig};
 use warren::amqp::server::{ConnToken, Output, Server};
 use warren::broker::Broker;
 
@@ -297,6 +297,8 @@ pub fn close_args(f: &RawFrame) -> (u16, String, u16, u16) {
 pub struct Received {
     pub bytes: Vec<u8>,
     pub closed: bool,
+    /// The closes the server reported (`Output::Closed`).
+    pub closes: Vec<CloseReport>,
 }
 
 /// A server with a manual clock.
@@ -320,7 +322,8 @@ impl Harness {
     }
 
     pub fn accept(&mut self) -> ConnToken {
-        self.server.accept(self.now, "test-peer")
+        // A loopback peer: `guest` may log in.
+        self.server.accept(self.now, "127.0.0.1:40000")
     }
 
     pub fn send(&mut self, conn: ConnToken, bytes: &[u8]) {
@@ -347,6 +350,9 @@ impl Harness {
                     self.server.recycle(bytes);
                 }
                 Output::Close { conn } => self.inbox.entry(conn).or_default().closed = true,
+                Output::Closed { conn, report } => {
+                    self.inbox.entry(conn).or_default().closes.push(report)
+                }
                 other => panic!("unexpected output {other:?}"),
             }
         }

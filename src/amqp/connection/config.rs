@@ -5,30 +5,7 @@ use crate::amqp::codec::method::ConnectionStart;
 use crate::amqp::codec::{write_method_frame, Method};
 use crate::broker::{FieldTable, FieldValue};
 
-/// A login the server accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub password: String,
-    /// The vhosts this user may open; `None` allows every vhost.
-    pub vhosts: Option<Vec<String>>,
-}
-
-impl User {
-    pub fn new(name: &str, password: &str, vhosts: &[&str]) -> User {
-        User {
-            name: name.to_owned(),
-            password: password.to_owned(),
-            vhosts: Some(vhosts.iter().map(|v| (*v).to_owned()).collect()),
-        }
-    }
-
-    pub fn may_open(&self, vhost: &str) -> bool {
-        self.vhosts
-            .as_ref()
-            .map_or(true, |list| list.iter().any(|v| v == vhost))
-    }
-}
+pub use crate::broker::User;
 
 /// Resource limits enforced per connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,8 +40,12 @@ impl Default for Limits {
 /// Settings for a [`Server`](crate::amqp::server::Server) and its connections.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// Logins; `guest`/`guest` on `/` by default.
+    /// Logins, their tags and permissions; `guest`/`guest` with every
+    /// permission on `/` and the `administrator` tag by default.
     pub users: Vec<User>,
+    /// Users who may log in only over a loopback transport (RabbitMQ's
+    /// `loopback_users`, `guest` by default; empty to allow them anywhere).
+    pub loopback_users: Vec<String>,
     /// Virtual hosts created in the broker at start (`/` always exists).
     pub vhosts: Vec<String>,
     /// Heartbeat interval proposed in `connection.tune`, in seconds (0: off).
@@ -86,6 +67,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             users: vec![User::new("guest", "guest", &["/"])],
+            loopback_users: vec!["guest".to_owned()],
             vhosts: vec!["/".to_owned()],
             heartbeat_secs: 60,
             frame_max: 131_072,
@@ -104,15 +86,21 @@ impl Default for ServerConfig {
 pub struct Settings {
     pub(crate) config: ServerConfig,
     pub(crate) start_frame: Vec<u8>,
+    /// The same, offering `EXTERNAL` first: for transports whose peer was
+    /// authenticated by a client certificate.
+    pub(crate) start_frame_external: Vec<u8>,
 }
 
 impl Settings {
     pub fn new(config: ServerConfig) -> Settings {
         let mut start_frame = Vec::new();
-        write_method_frame(0, &start_method(&config), &mut start_frame);
+        write_method_frame(0, &start_method(&config, false), &mut start_frame);
+        let mut start_frame_external = Vec::new();
+        write_method_frame(0, &start_method(&config, true), &mut start_frame_external);
         Settings {
             config,
             start_frame,
+            start_frame_external,
         }
     }
 
@@ -134,7 +122,7 @@ const CAPABILITIES: &[&str] = &[
     "per_consumer_qos",
 ];
 
-fn start_method(config: &ServerConfig) -> Method {
+fn start_method(config: &ServerConfig, external: bool) -> Method {
     let capabilities = CAPABILITIES
         .iter()
         .fold(FieldTable::new(), |t, c| t.with(c, FieldValue::Bool(true)));
@@ -151,7 +139,11 @@ fn start_method(config: &ServerConfig) -> Method {
         version_major: 0,
         version_minor: 9,
         server_properties,
-        mechanisms: b"PLAIN AMQPLAIN".to_vec(),
+        mechanisms: if external {
+            b"EXTERNAL PLAIN AMQPLAIN".to_vec()
+        } else {
+            b"PLAIN AMQPLAIN".to_vec()
+        },
         locales: b"en_US".to_vec(),
     })
 }

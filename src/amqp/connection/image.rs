@@ -5,7 +5,7 @@
 
 use super::channels::{ChanState, Channels, Slot};
 use super::content::Assembly;
-use super::{Client, Connection, Phase, Settings};
+use super::{Client, CloseReport, Connection, PeerAuth, Phase, Settings};
 use crate::amqp::codec::method::BasicPublish;
 use crate::broker::ConnId;
 use crate::image::codec::{Dec, Enc};
@@ -48,6 +48,16 @@ impl Connection {
         w.bytes(&self.out);
         w.usize(self.backlog);
         w.bool(self.paused);
+        w.bool(self.peer_auth.loopback);
+        w.opt_str(self.peer_auth.cert_user.as_deref());
+        w.usize(self.closes.len());
+        for c in &self.closes {
+            w.u64(u64::from(c.channel));
+            w.u64(u64::from(c.code));
+            w.str(&c.text);
+            w.u64(u64::from(c.class_id));
+            w.u64(u64::from(c.method_id));
+        }
     }
 
     pub(crate) fn read_image(
@@ -88,6 +98,19 @@ impl Connection {
         c.out = d.bytes()?.to_vec();
         c.backlog = d.usize()?;
         c.paused = d.bool()?;
+        c.peer_auth = PeerAuth {
+            loopback: d.bool()?,
+            cert_user: d.opt_string()?,
+        };
+        for _ in 0..d.count()? {
+            c.closes.push(CloseReport {
+                channel: d.u16()?,
+                code: d.u16()?,
+                text: d.string()?,
+                class_id: d.u16()?,
+                method_id: d.u16()?,
+            });
+        }
         Ok(c)
     }
 }

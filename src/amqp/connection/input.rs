@@ -80,6 +80,7 @@ impl Connection {
         match check_protocol_header(&self.partial) {
             HeaderStatus::NeedMore => None,
             HeaderStatus::Unsupported => {
+                self.report_drop("unsupported protocol header");
                 self.out.extend_from_slice(&PROTOCOL_HEADER);
                 self.phase = Phase::Closed;
                 self.partial = Vec::new();
@@ -88,7 +89,11 @@ impl Connection {
             HeaderStatus::Supported => {
                 self.partial.clear();
                 let settings = self.settings.clone();
-                self.out.extend_from_slice(&settings.start_frame);
+                let start = match self.peer_auth.cert_user {
+                    Some(_) => &settings.start_frame_external,
+                    None => &settings.start_frame,
+                };
+                self.out.extend_from_slice(start);
                 self.last_send = self.now;
                 self.phase = Phase::AwaitStartOk;
                 Some(rest)

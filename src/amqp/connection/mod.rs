@@ -29,6 +29,7 @@ mod input;
 mod output;
 mod timers;
 
+pub use crate::broker::access::validate as validate_users;
 pub use config::{Limits, ServerConfig, Settings, User};
 
 use crate::amqp::codec::FRAME_MIN_SIZE;
@@ -73,6 +74,45 @@ pub struct Env<'a> {
     pub now: u64,
     pub broker: &'a mut Broker,
     pub peers: &'a mut dyn Peers,
+}
+
+/// What the host knows of a transport's peer when it accepts it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerAuth {
+    /// The peer is on this machine (a loopback address, an in-page pipe):
+    /// users in `ServerConfig::loopback_users` may log in.
+    pub loopback: bool,
+    /// The user named by a client certificate the host verified (its CN):
+    /// the connection offers the `EXTERNAL` mechanism, which logs in as it.
+    pub cert_user: Option<String>,
+}
+
+impl PeerAuth {
+    /// Loopback when `peer` (as hosts name it, `address:port`) is a
+    /// loopback address: 127.0.0.0/8, ::1 or an IPv4-mapped 127.x.
+    pub fn from_peer_name(peer: &str) -> PeerAuth {
+        let host = peer.trim_start_matches('[');
+        let loopback = host.starts_with("127.")
+            || host.starts_with("::1]")
+            || host == "::1"
+            || host.starts_with("::1:")
+            || host.starts_with("::ffff:127.");
+        PeerAuth {
+            loopback,
+            cert_user: None,
+        }
+    }
+}
+
+/// A close the server made: `connection.close` (channel 0) or
+/// `channel.close` sent, or (code 0) a transport dropped without one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseReport {
+    pub channel: u16,
+    pub code: u16,
+    pub text: String,
+    pub class_id: u16,
+    pub method_id: u16,
 }
 
 /// What the client said about itself in `connection.start-ok`.
@@ -131,12 +171,26 @@ pub struct Connection {
     backlog: usize,
     /// Deliveries paused because output is over the limit.
     paused: bool,
+    /// Loopback peer, certificate user: what the host said at accept.
+    peer_auth: PeerAuth,
+    /// Closes made and not yet taken by the host (see `take_closes`).
+    closes: Vec<CloseReport>,
 }
 
 impl Connection {
     /// A new transport, accepted at `now`. `peer` names it in logs and
     /// management views (for example the remote address).
     pub fn new(now: u64, peer: &str, settings: Rc<Settings>) -> Connection {
+        Connection::with_auth(now, peer, PeerAuth::from_peer_name(peer), settings)
+    }
+
+    /// [`new`](Self::new) with what the host knows of the peer.
+    pub fn with_auth(
+        now: u64,
+        peer: &str,
+        peer_auth: PeerAuth,
+        settings: Rc<Settings>,
+    ) -> Connection {
         let handshake = settings.config.limits.handshake_timeout_ms;
         Connection {
             settings,
@@ -158,6 +212,8 @@ impl Connection {
             fx: Vec::new(),
             backlog: 0,
             paused: false,
+            peer_auth,
+            closes: Vec::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! connection's one output buffer.
 
 use super::channels::ChanState;
-use super::{Connection, Phase};
+use super::{CloseReport, Connection, Phase};
 use crate::amqp::codec::method::{
     BasicAck, BasicCancel, BasicDeliver, BasicGetEmpty, BasicGetOk, BasicNack, BasicReturn,
     ChannelClose, ConnectionBlocked, ConnectionClose, ConnectionUnblocked, Method,
@@ -29,6 +29,7 @@ impl Connection {
     }
 
     pub(super) fn write_connection_close(&mut self, e: &AmqpError) {
+        self.report_close(0, e);
         let close = ConnectionClose {
             reply_code: e.code.code(),
             reply_text: ShortStr::truncated(&e.text),
@@ -39,6 +40,7 @@ impl Connection {
     }
 
     pub(super) fn write_channel_close(&mut self, channel: u16, e: &AmqpError) {
+        self.report_close(channel, e);
         let close = ChannelClose {
             reply_code: e.code.code(),
             reply_text: ShortStr::truncated(&e.text),
@@ -46,6 +48,35 @@ impl Connection {
             method_id: e.method_id,
         };
         self.send_method(channel, &close.into());
+    }
+
+    /// Records a close the server sends, for the host's logs and counts.
+    fn report_close(&mut self, channel: u16, e: &AmqpError) {
+        self.closes.push(CloseReport {
+            channel,
+            code: e.code.code(),
+            text: e.text.clone(),
+            class_id: e.class_id,
+            method_id: e.method_id,
+        });
+    }
+
+    /// Records a transport the server drops without a `connection.close`
+    /// (a foreign protocol header, missed heartbeats, a refused login of a
+    /// client that does not expect a close): code 0 unless one is known.
+    pub(super) fn report_drop(&mut self, text: &str) {
+        self.closes.push(CloseReport {
+            channel: 0,
+            code: 0,
+            text: text.to_owned(),
+            class_id: 0,
+            method_id: 0,
+        });
+    }
+
+    /// The closes made since the last call, oldest first.
+    pub fn take_closes(&mut self) -> Vec<CloseReport> {
+        std::mem::take(&mut self.closes)
     }
 
     /// An engine effect addressed to this connection that arose elsewhere

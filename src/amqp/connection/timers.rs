@@ -40,12 +40,17 @@ impl Connection {
         let now = self.now;
         if self.phase_deadline.is_some_and(|d| now >= d) {
             // Handshake too slow, or no close-ok: drop the transport.
+            if self.phase != Phase::Closing {
+                self.report_drop("handshake timeout");
+            }
             return self.finish(env);
         }
         let Some((send, silent)) = self.heartbeat_deadlines() else {
             return;
         };
         if now >= silent {
+            let secs = self.heartbeat_ms / 1000;
+            self.report_drop(&format!("missed heartbeats from client, timeout: {secs}s"));
             return self.finish(env);
         }
         if now >= send {

@@ -106,6 +106,9 @@ impl Server {
         for v in &settings.config.vhosts {
             broker.add_vhost(v);
         }
+        // Users are the resuming host's (as at `Server::new`); the open
+        // connections' permissions are compiled from them again.
+        let _ = broker.set_users(settings.config.users.clone());
         let mut by_conn = IdMap::default();
         for (index, slot) in slots.iter().enumerate() {
             let Some(id) = slot.conn.as_ref().and_then(|c| c.conn_id()) else {

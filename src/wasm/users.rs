@@ -1,0 +1,187 @@
+//! Users, permissions and vhosts for the hosts' management API: thin
+//! forwards to the engine's access control (`broker/access.rs`).
+
+use super::to_js;
+use super::WasmBroker;
+use crate::broker::{Password, Permission, User};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserView<'a> {
+    name: &'a str,
+    tags: &'a [String],
+    /// RabbitMQ's shape: the base64 hash and its algorithm, or "" for a
+    /// plain password (never sent out).
+    password_hash: String,
+    hashing_algorithm: &'static str,
+    permissions: Vec<PermissionView<'a>>,
+}
+
+#[derive(Serialize)]
+struct PermissionView<'a> {
+    vhost: &'a str,
+    configure: &'a str,
+    write: &'a str,
+    read: &'a str,
+}
+
+fn view(u: &User) -> UserView<'_> {
+    let (password_hash, hashing_algorithm) = match &u.password {
+        Password::Sha256 { salt, hash } => {
+            let mut all = salt.to_vec();
+            all.extend_from_slice(hash);
+            (
+                crate::broker::access::base64(&all),
+                "rabbit_password_hashing_sha256",
+            )
+        }
+        _ => (String::new(), "rabbit_password_hashing_sha256"),
+    };
+    UserView {
+        name: &u.name,
+        tags: &u.tags,
+        password_hash,
+        hashing_algorithm,
+        permissions: u
+            .permissions
+            .iter()
+            .map(|p| PermissionView {
+                vhost: &p.vhost,
+                configure: &p.configure,
+                write: &p.write,
+                read: &p.read,
+            })
+            .collect(),
+    }
+}
+
+fn type_error(e: String) -> JsValue {
+    js_sys::TypeError::new(&e).into()
+}
+
+#[wasm_bindgen]
+impl WasmBroker {
+    /// Every user with tags and permissions (empty when access control is off).
+    pub fn users(&self) -> Result<JsValue, JsValue> {
+        let list: Vec<UserView<'_>> = self
+            .server
+            .broker()
+            .users()
+            .unwrap_or_default()
+            .iter()
+            .map(view)
+            .collect();
+        to_js(&list)
+    }
+
+    /// Checks a login as the management API does: the user's tags, or
+    /// undefined when the name or password is wrong, or the user may only
+    /// log in from this machine and `loopback` is false.
+    pub fn authenticate(&self, name: &str, password: &str, loopback: bool) -> Option<Vec<String>> {
+        let b = self.server.broker();
+        b.users()?;
+        let u = b.authenticate(name, Some(password.as_bytes()))?;
+        let local_only = self
+            .server
+            .config()
+            .loopback_users
+            .iter()
+            .any(|l| l == name);
+        if local_only && !loopback {
+            return None;
+        }
+        Some(u.tags.clone())
+    }
+
+    /// Adds or updates a user. `password` (plain) or `password_hash`
+    /// (`rabbit_password_hashing_sha256`, base64), or neither for a user
+    /// without a password; an existing user keeps its permissions.
+    #[wasm_bindgen(js_name = putUser)]
+    pub fn put_user(
+        &mut self,
+        name: &str,
+        password: Option<String>,
+        password_hash: Option<String>,
+        tags: Vec<String>,
+    ) -> Result<(), JsValue> {
+        let password = match (password, password_hash) {
+            (Some(p), _) => Password::Plain(p),
+            (None, Some(h)) => Password::sha256_from_base64(&h).map_err(type_error)?,
+            (None, None) => Password::None,
+        };
+        let b = self.server.broker_mut();
+        let permissions = b
+            .user(name)
+            .map(|u| u.permissions.clone())
+            .unwrap_or_default();
+        b.put_user(User {
+            name: name.to_owned(),
+            password,
+            tags,
+            permissions,
+        })
+        .map_err(type_error)
+    }
+
+    /// Removes a user; returns whether it existed.
+    #[wasm_bindgen(js_name = deleteUser)]
+    pub fn delete_user(&mut self, name: &str) -> bool {
+        self.server.broker_mut().delete_user(name)
+    }
+
+    /// Sets a user's configure, write and read expressions in a vhost.
+    #[wasm_bindgen(js_name = setPermission)]
+    pub fn set_permission(
+        &mut self,
+        user: &str,
+        vhost: &str,
+        configure: &str,
+        write: &str,
+        read: &str,
+    ) -> Result<(), JsValue> {
+        let p = Permission {
+            vhost: vhost.to_owned(),
+            configure: configure.to_owned(),
+            write: write.to_owned(),
+            read: read.to_owned(),
+        };
+        self.server
+            .broker_mut()
+            .set_permission(user, p)
+            .map_err(type_error)
+    }
+
+    /// Removes a user's permissions in a vhost; returns whether it had any.
+    #[wasm_bindgen(js_name = clearPermission)]
+    pub fn clear_permission(&mut self, user: &str, vhost: &str) -> bool {
+        self.server.broker_mut().clear_permission(user, vhost)
+    }
+
+    /// RabbitMQ's `rabbit_password_hashing_sha256` hash of `password` with
+    /// a 4-byte `salt` the host draws at random.
+    #[wasm_bindgen(js_name = hashPassword)]
+    pub fn hash_password(password: &str, salt: &[u8]) -> Result<String, JsValue> {
+        let salt: [u8; 4] = salt
+            .try_into()
+            .map_err(|_| type_error("the salt is 4 bytes".to_owned()))?;
+        Ok(Password::sha256_base64(salt, password))
+    }
+
+    /// Adds a vhost (its standard exchanges with it); existing ones are kept.
+    #[wasm_bindgen(js_name = addVhost)]
+    pub fn add_vhost(&mut self, name: &str) -> Result<(), JsValue> {
+        if name.is_empty() || name.len() > 255 {
+            return Err(type_error("a vhost name is 1 to 255 bytes".to_owned()));
+        }
+        self.server.broker_mut().add_vhost(name);
+        Ok(())
+    }
+
+    /// The vhosts, in the order they were added.
+    #[wasm_bindgen(js_name = vhostNames)]
+    pub fn vhost_names(&self) -> Vec<String> {
+        self.server.broker().vhost_names()
+    }
+}
