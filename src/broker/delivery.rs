@@ -4,6 +4,7 @@
 use super::args::consumer_args;
 use super::channel::Unacked;
 use super::command::{Consume, Qos};
+use super::direct_reply::REPLY_TO;
 use super::effect::Effect;
 use super::engine::Broker;
 use super::error::{AmqpError, ReplyCode, Result};
@@ -24,8 +25,12 @@ impl Broker {
         self.fail(ch, r)
     }
 
-    fn consume_inner(&mut self, now: u64, ch: ChannelRef, c: Consume) -> Result<ShortStr> {
+    fn consume_inner(&mut self, now: u64, ch: ChannelRef, mut c: Consume) -> Result<ShortStr> {
         let prefetch = self.open_channel(ch)?.consumer_prefetch;
+        c.queue = self.queue_shortcut(ch, c.queue)?;
+        if c.queue.as_str() == REPLY_TO {
+            return self.consume_reply_to(ch, &c.consumer_tag, c.no_ack);
+        }
         let q = self.find_queue(ch, &c.queue)?;
         let vname = self.vhost_name(self.conn_vhost(ch.conn)?).to_owned();
         let what = format!("queue '{}' in vhost '{vname}'", c.queue);
@@ -36,7 +41,8 @@ impl Broker {
             c.consumer_tag.clone()
         };
         let channel = self.open_channel(ch)?;
-        if channel.consumers.iter().any(|(_, t)| *t == tag) {
+        let reply_tag = channel.reply_consumer.as_ref().map(|(t, _)| t);
+        if channel.consumers.iter().any(|(_, t)| *t == tag) || reply_tag == Some(&tag) {
             return Err(AmqpError::new(
                 ReplyCode::NotAllowed,
                 format_args!("attempt to reuse consumer tag '{tag}'"),
@@ -82,6 +88,12 @@ impl Broker {
     /// unknown tag is not an error (RabbitMQ answers cancel-ok).
     pub fn basic_cancel(&mut self, now_ms: u64, ch: ChannelRef, consumer_tag: &str) -> Result<()> {
         self.advance(now_ms);
+        if self.cancel_reply_to(ch, consumer_tag) {
+            return Ok(());
+        }
+        if self.cancel_reply_to(ch, consumer_tag) {
+            return Ok(());
+        }
         let r = self.open_channel(ch).map(|c| {
             let at = c
                 .consumers
@@ -149,7 +161,8 @@ impl Broker {
 
     fn get_inner(&mut self, now: u64, ch: ChannelRef, queue: &str, no_ack: bool) -> Result<()> {
         self.open_channel(ch)?;
-        let q = self.find_queue(ch, queue)?;
+        let queue = self.queue_shortcut(ch, ShortStr::truncated(queue))?;
+        let q = self.find_queue(ch, &queue)?;
         let entry = loop {
             let Some(queue) = self.queue_mut(q) else {
                 break None;

@@ -98,6 +98,9 @@ pub struct Broker {
     pub(crate) dead_letters:
         std::collections::VecDeque<(ShortStr, VhostId, super::message::Message, MsgId)>,
     pub(crate) routing_dead_letters: bool,
+    /// Direct reply-to: the per-channel reply names given out, and their
+    /// channels (see `direct_reply`).
+    pub(crate) replies: FxHashMap<ShortStr, ChannelRef>,
 }
 
 impl Default for Broker {
@@ -132,6 +135,7 @@ impl Broker {
             blocked: None,
             dead_letters: Default::default(),
             routing_dead_letters: false,
+            replies: FxHashMap::default(),
         };
         b.add_vhost("/");
         b
@@ -497,6 +501,7 @@ impl Broker {
         else {
             return;
         };
+        self.drop_reply_to(channel.reply_consumer.take());
         for (q, tag) in std::mem::take(&mut channel.consumers) {
             self.remove_consumer(q, &tag, ch);
         }

@@ -8,6 +8,7 @@ pub mod command;
 pub mod dead_letter;
 pub mod dedup;
 mod delivery;
+mod direct_reply;
 pub mod effect;
 mod engine;
 pub mod error;

@@ -4,6 +4,7 @@
 use super::args::Overflow;
 use super::channel::{Mode, Pending};
 use super::dead_letter::{is_cycle, DeadLetterReason};
+use super::direct_reply::REPLY_TO_PREFIX;
 use super::effect::Effect;
 use super::engine::Broker;
 use super::error::{AmqpError, ReplyCode, Result};
@@ -48,7 +49,7 @@ impl Broker {
         &mut self,
         now: u64,
         ch: ChannelRef,
-        message: Message,
+        mut message: Message,
         mandatory: bool,
         immediate: bool,
     ) -> Result<()> {
@@ -64,6 +65,7 @@ impl Broker {
                 )));
             }
         }
+        self.set_reply_to(ch, &mut message)?;
         let (v, channel) = self.vhost_and_channel(ch)?;
         if let Mode::Tx { publishes, .. } = &mut channel.mode {
             // Checked now so the client hears of a bad exchange at once.
@@ -149,7 +151,10 @@ impl Broker {
         }
         let message = Rc::new(message);
         let mut outcome = Pending::Ready(true);
-        if targets.is_empty() && mandatory {
+        let replied = message.exchange.is_empty()
+            && message.routing_key.starts_with(REPLY_TO_PREFIX)
+            && self.deliver_reply(&message);
+        if targets.is_empty() && mandatory && !replied {
             self.emit(Effect::Return {
                 to: ch,
                 reply_code: ReplyCode::NoRoute.code(),
