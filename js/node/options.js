@@ -38,6 +38,19 @@ const list = (text) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+// Both loopbacks, as RabbitMQ: Node resolves `localhost` to ::1 first on many systems.
+export const DEFAULT_HOSTS = '127.0.0.1,::1';
+
+/** Addresses to listen on; `::` or `0.0.0.0` anywhere in the list means every interface. */
+function hosts(text) {
+  const all = list(text);
+  if (!all.length) throw new Error('no address given');
+  for (const h of all) {
+    if (/[\s/[\]]/.test(h)) throw new Error(`not an address: ${h} (IPv6 addresses go without brackets)`);
+  }
+  return [...new Set(all)];
+}
+
 /** "off" / "" -> null, else ms */
 function millisOrOff(text) {
   if (text === 'off' || text === '' || text === '0') return null;
@@ -84,9 +97,10 @@ function logLevel(text) {
 export const OPTIONS = [
   {
     key: 'host',
-    arg: 'ADDR',
-    def: '127.0.0.1',
-    help: 'address to listen on (AMQP and HTTP); 0.0.0.0 for every interface',
+    arg: 'LIST',
+    def: DEFAULT_HOSTS,
+    parse: hosts,
+    help: 'addresses to listen on (AMQP and HTTP), comma-separated; :: or 0.0.0.0 for every interface',
   },
   { key: 'port', arg: 'PORT', def: '5672', parse: port, help: 'AMQP over TCP; 0 picks a free port' },
   {

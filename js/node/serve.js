@@ -2,6 +2,7 @@
 // with the page and the management API on the HTTP port. Host code only: bytes
 // move between sockets and the engine; every AMQP decision is the engine's.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,8 @@ import { FileStore } from './file-store.js';
 import { createHttpServer } from './http.js';
 import { normalize } from './management.js';
 import { memoryAlarm } from './memory-alarm.js';
-import { listenTcp } from './tcp.js';
+import { DEFAULT_HOSTS } from './options.js';
+import { amqpTcpServer } from './tcp.js';
 import { amqpOverWebSocket, AMQP_PATH } from './websocket.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,6 +32,43 @@ function listen(server, port, host) {
   });
 }
 
+const EVERY_INTERFACE = ['::', '0.0.0.0'];
+// Errors of an address the machine does not have (IPv6 switched off).
+const UNAVAILABLE = ['EADDRNOTAVAIL', 'EAFNOSUPPORT'];
+
+/**
+ * Makes `server` (already listening on the first address) reachable on the
+ * other addresses too, on the same port: each gets a plain net.Server that
+ * hands its sockets to `server`. `::` or `0.0.0.0` mean every interface, IPv4
+ * and IPv6 (Node's default when no host is given). Returns the extra servers
+ * and the addresses listened on. With `optional`, an address the machine
+ * lacks is skipped with a warning (the default ::1 on a host without IPv6).
+ */
+async function listenOn(server, port, hosts, { optional, log, noDelay }) {
+  const every = hosts.some((h) => EVERY_INTERFACE.includes(h));
+  const addresses = every ? [undefined] : hosts;
+  await listen(server, port, addresses[0]);
+  const bound = server.address().port;
+  const extra = [];
+  const listening = [addresses[0] ?? '::'];
+  for (const host of addresses.slice(1)) {
+    const relay = net.createServer({ noDelay }, (socket) => server.emit('connection', socket));
+    try {
+      await listen(relay, bound, host);
+    } catch (e) {
+      if (optional && UNAVAILABLE.includes(e.code)) {
+        log('warn', `not listening on ${host}: ${e.message}`);
+        continue;
+      }
+      for (const r of extra) r.close();
+      throw e;
+    }
+    extra.push(relay);
+    listening.push(host);
+  }
+  return { extra, listening };
+}
+
 /** Resolves when every socket has closed, or after `ms`. */
 function allClosed(sockets, ms) {
   let timer;
@@ -38,7 +77,7 @@ function allClosed(sockets, ms) {
   return Promise.race([all, late]).finally(() => clearTimeout(timer));
 }
 
-const urlHost = (host) => (host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host);
+const urlHost = (host) => (EVERY_INTERFACE.includes(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
 
 /**
  * Starts the server with resolved options (see options.js). Resolves with
@@ -91,24 +130,31 @@ export async function serve(opts, { log }) {
   const events = eventStream(broker);
   const httpServer = createHttpServer({ broker, root, info, events, log });
   httpServer.on('upgrade', amqpOverWebSocket(broker, { origins: opts.wsOrigins, ...limits }));
-  let amqpServer;
+  const hosts = Array.isArray(opts.host) ? opts.host : [opts.host];
+  const how = { optional: hosts.join(',') === DEFAULT_HOSTS, log };
+  const amqpServer = amqpTcpServer(broker, limits);
+  const relays = [];
+  let amqpOn;
+  let httpOn;
   try {
-    amqpServer = await listenTcp(broker, { host: opts.host, port: opts.port, ...limits });
-    await listen(httpServer, opts.httpPort, opts.host);
+    amqpOn = await listenOn(amqpServer, opts.port, hosts, { ...how, noDelay: true });
+    relays.push(...amqpOn.extra);
+    httpOn = await listenOn(httpServer, opts.httpPort, hosts, how);
+    relays.push(...httpOn.extra);
   } catch (e) {
-    amqpServer?.close();
+    amqpServer.close();
+    for (const r of relays) r.close();
     await broker.close(); // closes the store too
     throw e;
   }
   const amqpPort = amqpServer.address().port;
   const httpPort = httpServer.address().port;
-  info.listeners.push(
-    { protocol: 'amqp', ip_address: opts.host, port: amqpPort },
-    { protocol: 'http', ip_address: opts.host, port: httpPort },
-  );
+  for (const ip_address of amqpOn.listening) info.listeners.push({ protocol: 'amqp', ip_address, port: amqpPort });
+  for (const ip_address of httpOn.listening) info.listeners.push({ protocol: 'http', ip_address, port: httpPort });
 
   const stopAlarm = memoryAlarm(broker, opts.memoryHighWatermark, log);
-  const url = `http://${urlHost(opts.host)}:${httpPort}/`;
+  const shown = urlHost(hosts[0]);
+  const url = `http://${shown}:${httpPort}/`;
 
   let closing = null;
   let closed;
@@ -118,6 +164,7 @@ export async function serve(opts, { log }) {
       stopAlarm();
       amqpServer.close();
       httpServer.close();
+      for (const r of relays) r.close();
       events.close();
       // 320 CONNECTION_FORCED to every client, then the store is flushed.
       await broker.close();
@@ -135,8 +182,8 @@ export async function serve(opts, { log }) {
     amqpPort,
     httpPort,
     url,
-    amqpUrl: `amqp://${urlHost(opts.host)}:${amqpPort}`,
-    wsUrl: `ws://${urlHost(opts.host)}:${httpPort}${AMQP_PATH}`,
+    amqpUrl: `amqp://${shown}:${amqpPort}`,
+    wsUrl: `ws://${shown}:${httpPort}${AMQP_PATH}`,
     close,
     /** resolves once the server has closed, whatever closed it */
     done,

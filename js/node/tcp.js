@@ -6,8 +6,8 @@ import { attachPeer } from './peer.js';
 // end before the socket is dropped.
 const LINGER_MS = 5000;
 
-/** Listens on host:port; resolves with the net.Server once it listens. */
-export function listenTcp(broker, { host, port, maxQueuedBytes, log, sockets, peers }) {
+/** A net.Server (not yet listening) whose sockets become broker connections. */
+export function amqpTcpServer(broker, { maxQueuedBytes, log, sockets, peers }) {
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     const remote = { address: socket.remoteAddress, port: socket.remotePort };
@@ -34,11 +34,5 @@ export function listenTcp(broker, { host, port, maxQueuedBytes, log, sockets, pe
       peer.closed();
     });
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
+  return server;
 }
