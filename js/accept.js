@@ -78,6 +78,15 @@ export class AcceptedConnection {
     this.#reportBacklog();
   }
 
+  /** What was sent so far must leave apart from what follows (a gathering transport's `flush`). */
+  _flush() {
+    try {
+      this.#transport.flush?.();
+    } catch (e) {
+      report(e);
+    }
+  }
+
   _close() {
     this.#forget();
     try {

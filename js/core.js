@@ -163,6 +163,9 @@ export class Core {
         case K.CLOSE:
           this.transports.get(conn)?._close();
           break;
+        case K.FLUSH:
+          this.transports.get(conn)?._flush();
+          break;
         default:
           throw new Error(`warren: unknown output record ${kind}: the JS and wasm builds do not match`);
       }

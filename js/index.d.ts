@@ -167,6 +167,12 @@ export interface Transport {
   send(bytes: Uint8Array): void;
   /** Close after writing what was sent before. */
   close(): void;
+  /**
+   * For a transport that gathers sends into larger writes: what was sent so
+   * far must go out now, apart from what follows (basic.consume-ok ahead of
+   * the first deliveries). Transports that write each send at once omit it.
+   */
+  flush?(): void;
   /** Bytes the transport still holds unsent (read after each send and on drained()). */
   readonly bufferedAmount?: number;
 }

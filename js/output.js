@@ -14,6 +14,7 @@ export const CLOSE_CONNECTION = 8;
 export const BLOCKED = 9;
 export const SEND = 10;
 export const CLOSE = 11;
+export const FLUSH = 12;
 
 const utf8 = new TextDecoder();
 // Drains bigger than this are copied out whole (see OutputReader.reset).

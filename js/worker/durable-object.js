@@ -141,6 +141,8 @@ export class WarrenBroker extends DurableObject {
     const conn = broker.accept(
       {
         send: (bytes) => writer.send(bytes),
+        // consume-ok goes out in a message of its own, ahead of deliveries.
+        flush: () => writer.flush(),
         close: () => writer.close(1000, 'connection closed'),
       },
       { name: peer },

@@ -196,6 +196,7 @@ impl WasmBroker {
                     self.server.recycle(bytes);
                 }
                 Output::Close { conn } => output::close(conn.0 as u32, &mut self.out),
+                Output::Flush { conn } => output::flush(conn.0 as u32, &mut self.out),
                 Output::Effect(e) => output::pack(&e, &mut self.out),
             }
         }

@@ -297,6 +297,8 @@ pub fn close_args(f: &RawFrame) -> (u16, String, u16, u16) {
 pub struct Received {
     pub bytes: Vec<u8>,
     pub closed: bool,
+    /// Offsets in `bytes` where the server asked for the write to end.
+    pub flushed_at: Vec<usize>,
 }
 
 /// A server with a manual clock.
@@ -347,6 +349,10 @@ impl Harness {
                     self.server.recycle(bytes);
                 }
                 Output::Close { conn } => self.inbox.entry(conn).or_default().closed = true,
+                Output::Flush { conn } => {
+                    let r = self.inbox.entry(conn).or_default();
+                    r.flushed_at.push(r.bytes.len());
+                }
                 other => panic!("unexpected output {other:?}"),
             }
         }
@@ -355,6 +361,22 @@ impl Harness {
     /// The bytes received since the last call.
     pub fn take_bytes(&mut self, conn: ConnToken) -> Vec<u8> {
         std::mem::take(&mut self.inbox.entry(conn).or_default().bytes)
+    }
+
+    /// The bytes received since the last call, cut where the server asked
+    /// the host to end a write.
+    pub fn take_writes(&mut self, conn: ConnToken) -> Vec<Vec<u8>> {
+        let r = self.inbox.entry(conn).or_default();
+        let bytes = std::mem::take(&mut r.bytes);
+        let mut writes = Vec::new();
+        let mut from = 0;
+        for at in std::mem::take(&mut r.flushed_at) {
+            writes.push(bytes[from..at].to_vec());
+            from = at;
+        }
+        writes.push(bytes[from..].to_vec());
+        writes.retain(|w| !w.is_empty());
+        writes
     }
 
     pub fn take_frames(&mut self, conn: ConnToken) -> Vec<RawFrame> {
