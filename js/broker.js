@@ -195,6 +195,43 @@ export class Broker {
     return this.#core.wasm.heldBytes();
   }
 
+  /**
+   * Adds or replaces a policy (RabbitMQ's: a pattern over queue names, a
+   * priority, apply-to, a definition such as { 'max-length': 1000 }); applied
+   * to the vhost's existing queues at once. A bad one is a TypeError saying why.
+   */
+  setPolicy(name, { pattern, definition, priority = 0, applyTo = 'all', vhost = '/' } = {}) {
+    this.#live();
+    if (typeof name !== 'string' || name === '') throw argError('setPolicy', 'name must be a non-empty string', name);
+    if (typeof pattern !== 'string') throw argError('setPolicy', 'pattern must be a string', pattern);
+    if (definition === null || typeof definition !== 'object' || Array.isArray(definition))
+      throw argError('setPolicy', 'definition must be an object', definition);
+    if (typeof priority !== 'number') throw argError('setPolicy', 'priority must be an integer', priority);
+    if (typeof applyTo !== 'string') throw argError('setPolicy', 'applyTo must be a string', applyTo);
+    if (typeof vhost !== 'string') throw argError('setPolicy', 'vhost must be a string', vhost);
+    const core = this.#core;
+    try {
+      core.wasm.setPolicy(core.now(), vhost, name, pattern, applyTo, priority, definition);
+    } finally {
+      core.drain();
+    }
+  }
+
+  /** Removes a policy; false when the vhost has none of that name. */
+  deletePolicy(name, { vhost = '/' } = {}) {
+    this.#live();
+    if (typeof name !== 'string') throw argError('deletePolicy', 'name must be a string', name);
+    const core = this.#core;
+    const existed = core.wasm.deletePolicy(core.now(), vhost, name);
+    core.drain();
+    return existed;
+  }
+
+  /** Every policy: { vhost, name, pattern, applyTo, priority, definition }. */
+  policies() {
+    return this.#core.wasm.policies();
+  }
+
   /** Sends connection.blocked (reason) or unblocked (null) to publishers that understand it. */
   setBlocked(reason) {
     this.#live();

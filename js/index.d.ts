@@ -131,6 +131,8 @@ export interface QueueView {
   exclusive: boolean;
   autoDelete: boolean;
   counts: { ready: number; readyBytes: number; unacked: number; delayed: number; consumers: number };
+  /** the policy in force, when one matches */
+  policy?: string;
   /** ready messages in delivery order: [message id, earlier deliveries] */
   ready: [id: number, deliveries: number][];
 }
@@ -159,6 +161,28 @@ export interface Snapshot {
   }[];
   /** open connections: AMQP transports and in-process clients */
   connections: { id: number; name: string; user: string; vhost: string; channels: number }[];
+}
+
+/** A policy as RabbitMQ has it: the highest-priority match applies to a queue. */
+export interface PolicyOptions {
+  /** a regular expression over queue (or exchange) names */
+  pattern: string;
+  definition: Record<string, string | number>;
+  /** default 0; the highest wins */
+  priority?: number;
+  /** default 'all' */
+  applyTo?: 'all' | 'queues' | 'exchanges';
+  /** default '/' */
+  vhost?: string;
+}
+
+export interface PolicyView {
+  vhost: string;
+  name: string;
+  pattern: string;
+  applyTo: 'all' | 'queues' | 'exchanges';
+  priority: number;
+  definition: Record<string, string | number>;
 }
 
 /** Any byte transport: a WebSocket, a TCP socket, a MessagePort. */
@@ -207,6 +231,17 @@ export class Broker {
   heldBytes(): number;
   /** Sends connection.blocked (reason) or unblocked (null) to publishers. */
   setBlocked(reason: string | null): void;
+  /**
+   * Adds or replaces a policy, applied to existing queues at once. Keys:
+   * message-ttl, expires, max-length, max-length-bytes, overflow,
+   * dead-letter-exchange, dead-letter-routing-key, delivery-limit,
+   * consumer-timeout. Throws a TypeError saying what is wrong.
+   */
+  setPolicy(name: string, policy: PolicyOptions): void;
+  /** Removes a policy; false when there was none of that name. */
+  deletePolicy(name: string, options?: { vhost?: string }): boolean;
+  /** Every policy, by vhost then name. */
+  policies(): PolicyView[];
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
   close(): Promise<void>;
   readonly clock: Clock;

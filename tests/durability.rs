@@ -90,6 +90,8 @@ fn kinds(records: &[StoreRecord]) -> Vec<&'static str> {
             StoreRecord::Message { .. } => "message",
             StoreRecord::Delivered { .. } => "delivered",
             StoreRecord::Settled { .. } => "settled",
+            StoreRecord::Policy { .. } => "policy",
+            StoreRecord::PolicyDeleted { .. } => "policy-deleted",
         })
         .collect()
 }

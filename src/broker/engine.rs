@@ -49,6 +49,8 @@ pub(crate) struct Vhost {
     pub name: ShortStr,
     pub exchanges: FxHashMap<ShortStr, Exchange>,
     pub queues: FxHashMap<ShortStr, QueueId>,
+    /// Policies set on this vhost (see `policy`).
+    pub policies: Vec<super::policy::Policy>,
 }
 
 pub(crate) struct Conn {
@@ -154,6 +156,7 @@ impl Broker {
             name: ShortStr::truncated(name),
             exchanges: FxHashMap::default(),
             queues: FxHashMap::default(),
+            policies: Vec::new(),
         };
         for (n, kind) in [
             ("", ExchangeKind::Direct),

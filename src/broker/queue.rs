@@ -155,6 +155,8 @@ pub struct Queue {
     /// For `x-expires`: last declare, get or consumer change.
     pub last_used: u64,
     pub dedup: Option<DedupCache>,
+    /// The policy in force (its settings are already in `args`).
+    pub policy: Option<ShortStr>,
 }
 
 impl Queue {
@@ -189,6 +191,7 @@ impl Queue {
             unacked: 0,
             last_used: now,
             dedup,
+            policy: None,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct QueueView {
     pub exclusive: bool,
     pub auto_delete: bool,
     pub counts: QueueCounts,
+    /// The policy in force, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ShortStr>,
     /// Ready messages in delivery order: (message id, earlier deliveries).
     pub ready: Vec<(MsgId, u32)>,
 }
@@ -150,6 +153,7 @@ impl Broker {
                         delayed: q.delayed.len(),
                         consumers: q.consumers.len(),
                     },
+                    policy: q.policy.clone(),
                     ready: q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
                 });
                 for c in &q.consumers {

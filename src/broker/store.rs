@@ -65,6 +65,15 @@ pub enum StoreRecord {
     Settled {
         seq: u64,
     },
+    /// A policy was set (added or replaced).
+    Policy {
+        vhost: ShortStr,
+        policy: super::policy::Policy,
+    },
+    PolicyDeleted {
+        vhost: ShortStr,
+        name: ShortStr,
+    },
 }
 
 /// A record that does not fit the state built from the records before it.
@@ -175,6 +184,14 @@ impl Broker {
                 StoreRecord::Settled { seq } => {
                     messages.remove(&seq);
                 }
+                StoreRecord::Policy { vhost, policy } => {
+                    b.add_vhost(&vhost);
+                    b.set_policy(now_ms, &vhost, policy)
+                        .map_err(|e| fail(super::error::AmqpError::precondition(e)))?;
+                }
+                StoreRecord::PolicyDeleted { vhost, name } => {
+                    b.delete_policy(now_ms, &vhost, &name);
+                }
             }
         }
         b.close_connection_state(RECOVERY);
@@ -230,6 +247,14 @@ impl Broker {
     pub fn snapshot_records(&self) -> Vec<StoreRecord> {
         let mut out = Vec::new();
         for v in &self.vhosts {
+            let mut policies: Vec<&super::policy::Policy> = v.policies.iter().collect();
+            policies.sort_by(|a, b| a.name.cmp(&b.name));
+            for p in policies {
+                out.push(StoreRecord::Policy {
+                    vhost: v.name.clone(),
+                    policy: p.clone(),
+                });
+            }
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
             names.sort();
             for name in &names {

@@ -356,8 +356,10 @@ impl Broker {
             return Err(reserved("queue", &name));
         }
         let args = QueueArgs::parse(&d.arguments, &what)?;
+        let (policy, with_policy) = self.queue_settings(v, &name, &d.arguments, &what);
+        let args = with_policy.unwrap_or(args);
         let owner = d.exclusive.then_some(ch.conn);
-        let q = Queue::new(
+        let mut q = Queue::new(
             v,
             QueueDeclare {
                 queue: name.clone(),
@@ -367,6 +369,7 @@ impl Broker {
             args,
             now,
         );
+        q.policy = policy;
         if let Some(ms) = q.args.expires {
             self.schedule(now.saturating_add(ms));
         }

@@ -7,7 +7,8 @@ use crate::amqp::codec::{
     Writer,
 };
 use crate::broker::{
-    Bind, ExchangeDeclare, FieldTable, Message, QueueDeclare, ShortStr, StoreRecord,
+    ApplyTo, Bind, ExchangeDeclare, FieldTable, Message, Policy, QueueDeclare, ShortStr,
+    StoreRecord,
 };
 use std::fmt;
 use std::rc::Rc;
@@ -21,6 +22,8 @@ const UNBINDING: u8 = 6;
 const MESSAGE: u8 = 7;
 const DELIVERED: u8 = 8;
 const SETTLED: u8 = 9;
+const POLICY: u8 = 10;
+const POLICY_DELETED: u8 = 11;
 
 /// A record that cannot be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +165,20 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             buf.put_u8(SETTLED);
             buf.put_u64(*seq);
         }
+        StoreRecord::Policy { vhost, policy: p } => {
+            buf.put_u8(POLICY);
+            buf.put_short_str(vhost);
+            buf.put_short_str(&p.name);
+            buf.put_long_bytes(p.pattern.as_bytes());
+            buf.put_short_str(&ShortStr::truncated(p.apply_to.as_str()));
+            buf.put_u64(p.priority as u64);
+            put_table(buf, &p.definition);
+        }
+        StoreRecord::PolicyDeleted { vhost, name } => {
+            buf.put_u8(POLICY_DELETED);
+            buf.put_short_str(vhost);
+            buf.put_short_str(name);
+        }
     }
 }
 
@@ -264,6 +281,31 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
         },
         SETTLED => StoreRecord::Settled {
             seq: r.u64().map_err(bad)?,
+        },
+        POLICY => {
+            let vhost = r.short_str().map_err(bad)?;
+            let name = r.short_str().map_err(bad)?;
+            let pattern = String::from_utf8(r.long_bytes().map_err(bad)?.to_vec())
+                .map_err(|_| RecordError("policy pattern is not UTF-8".into()))?;
+            let apply_to = r.short_str().map_err(bad)?;
+            let apply_to = ApplyTo::parse(&apply_to)
+                .ok_or_else(|| RecordError(format!("unknown apply-to '{apply_to}'")))?;
+            let priority = r.u64().map_err(bad)? as i64;
+            let definition = get_table(&mut r)?;
+            StoreRecord::Policy {
+                vhost,
+                policy: Policy {
+                    name,
+                    pattern,
+                    apply_to,
+                    priority,
+                    definition,
+                },
+            }
+        }
+        POLICY_DELETED => StoreRecord::PolicyDeleted {
+            vhost: r.short_str().map_err(bad)?,
+            name: r.short_str().map_err(bad)?,
         },
         other => return Err(RecordError(format!("unknown record kind {other}"))),
     };

@@ -6,8 +6,8 @@ use super::js_value::{properties_from_js, short, table_from_js};
 use super::options::ms;
 use super::{amqp_error, WasmBroker};
 use crate::broker::{
-    AmqpError, Bind, Broker, ChannelRef, ConnId, ConnectionInfo, Consume, ExchangeDeclare, Message,
-    Qos, QueueDeclare,
+    AmqpError, ApplyTo, Bind, Broker, ChannelRef, ConnId, ConnectionInfo, Consume, ExchangeDeclare,
+    Message, Policy, Qos, QueueDeclare,
 };
 use wasm_bindgen::prelude::*;
 
@@ -490,5 +490,70 @@ impl WasmBroker {
     #[wasm_bindgen(js_name = txRollback)]
     pub fn tx_rollback(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
         self.run(now, (90, 30), |b, now| b.tx_rollback(now, chan(conn, ch)))
+    }
+}
+
+#[wasm_bindgen]
+impl WasmBroker {
+    /// Adds or replaces a policy; a bad one is a `TypeError` naming what is wrong.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = setPolicy)]
+    pub fn set_policy(
+        &mut self,
+        now: f64,
+        vhost: &str,
+        name: &str,
+        pattern: &str,
+        apply_to: &str,
+        priority: f64,
+        definition: JsValue,
+    ) -> Result<(), JsValue> {
+        let bad = |m: &str| -> JsValue { js_sys::TypeError::new(m).into() };
+        let apply_to = ApplyTo::parse(apply_to).ok_or_else(|| {
+            bad(&format!(
+                "policy '{name}': apply-to is all, queues or exchanges, not '{apply_to}'"
+            ))
+        })?;
+        if !(priority.is_finite() && priority.fract() == 0.0 && priority.abs() < 9.0e15) {
+            return Err(bad(&format!(
+                "policy '{name}': priority must be an integer"
+            )));
+        }
+        let policy = Policy {
+            name: short(name, "policy name")?,
+            pattern: pattern.to_owned(),
+            apply_to,
+            priority: priority as i64,
+            definition: table_from_js(&definition)?,
+        };
+        let now = ms(now);
+        let r = self.server.broker_mut().set_policy(now, vhost, policy);
+        self.server.tick(now);
+        r.map_err(|e| bad(&e.0))
+    }
+
+    /// Removes a policy; false when there was none of that name.
+    #[wasm_bindgen(js_name = deletePolicy)]
+    pub fn delete_policy(&mut self, now: f64, vhost: &str, name: &str) -> bool {
+        let now = ms(now);
+        let r = self.server.broker_mut().delete_policy(now, vhost, name);
+        self.server.tick(now);
+        r
+    }
+
+    /// Every policy: `[{ vhost, name, pattern, applyTo, priority, definition }]`.
+    pub fn policies(&self) -> Result<JsValue, JsValue> {
+        #[derive(serde::Serialize)]
+        struct WithVhost<'a> {
+            vhost: &'a str,
+            #[serde(flatten)]
+            policy: &'a Policy,
+        }
+        let all = self.server.broker().policies();
+        let list: Vec<WithVhost<'_>> = all
+            .iter()
+            .map(|(vhost, policy)| WithVhost { vhost, policy })
+            .collect();
+        super::to_js(&list)
     }
 }

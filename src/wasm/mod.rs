@@ -72,7 +72,7 @@ impl WasmBroker {
 
 /// Plain objects all the way down: events flatten their kind into the
 /// event, which serde writes as a map, and a JS `Map` is not what callers expect.
-fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let s = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
     Ok(value.serialize(&s)?)
 }
