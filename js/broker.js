@@ -7,6 +7,7 @@ import { Connection } from './client.js';
 import { RealClock } from './clock.js';
 import { Core } from './core.js';
 import { engineReady, loadEngine } from './engine.js';
+import { exportDefinitions, importDefinitions } from './definitions.js';
 import { AMQPError, argError, fromEngine } from './errors.js';
 import { StoreWriter } from './store-writer.js';
 
@@ -75,6 +76,7 @@ export class Broker {
   #store = null;
   #writer = null;
   #closing = null;
+  #users;
 
   /** Loads the engine if needed, recovers from the store, and starts. */
   static async create(options = {}) {
@@ -107,6 +109,7 @@ export class Broker {
     const wasm = new WasmBroker(engineOptions(options, store !== null));
     this.#core = new Core(wasm, this.clock, decodeProperties, options.events !== false);
     this.#channelMax = options.limits?.channelMax || DEFAULT_CHANNEL_MAX;
+    this.#users = options.users ?? { guest: { password: 'guest', vhosts: ['/'] } };
   }
 
   async #recover(compactAfterBytes) {
@@ -230,6 +233,35 @@ export class Broker {
   /** Every policy: { vhost, name, pattern, applyTo, priority, definition }. */
   policies() {
     return this.#core.wasm.policies();
+  }
+
+  /**
+   * The broker's definitions in RabbitMQ's JSON format (users with
+   * rabbit_password_hashing_sha256 hashes, vhosts, permissions, policies,
+   * exchanges, queues, bindings). `version` fills product_version.
+   */
+  exportDefinitions({ version = '' } = {}) {
+    return exportDefinitions(this, { users: this.#users, version });
+  }
+
+  /**
+   * Loads definitions in RabbitMQ's format: vhosts, policies, exchanges,
+   * queues, bindings. Rejects with a DefinitionsError naming the entry.
+   */
+  importDefinitions(definitions) {
+    this.#live();
+    return importDefinitions(this, definitions);
+  }
+
+  /** @internal the declared topology, for exportDefinitions */
+  _topology() {
+    return this.#core.wasm.topology();
+  }
+
+  /** @internal adds a vhost, for importDefinitions */
+  _addVhost(name) {
+    this.#live();
+    this.#core.wasm.addVhost(name);
   }
 
   /** Sends connection.blocked (reason) or unblocked (null) to publishers that understand it. */

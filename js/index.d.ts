@@ -185,6 +185,51 @@ export interface PolicyView {
   definition: Record<string, string | number>;
 }
 
+/** RabbitMQ's definitions.json (the sections Warren reads and writes). */
+export interface Definitions {
+  product_name?: string;
+  product_version?: string;
+  users?: { name: string; password_hash?: string; hashing_algorithm?: string; tags?: string[] }[];
+  vhosts?: { name: string }[];
+  permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
+  policies?: {
+    vhost: string;
+    name: string;
+    pattern: string;
+    'apply-to'?: string;
+    definition: Record<string, string | number>;
+    priority?: number;
+  }[];
+  queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: object }[];
+  exchanges?: {
+    name: string;
+    vhost: string;
+    type: string;
+    durable?: boolean;
+    auto_delete?: boolean;
+    internal?: boolean;
+    arguments?: object;
+  }[];
+  bindings?: {
+    source: string;
+    vhost: string;
+    destination: string;
+    destination_type: 'queue' | 'exchange';
+    routing_key?: string;
+    arguments?: object;
+  }[];
+  [section: string]: unknown;
+}
+
+/** A definitions file or object that does not have RabbitMQ's shape. */
+export class DefinitionsError extends Error {
+  /** where: `queues[3].durable`, or `line 4, column 7 (offset 52)` for JSON syntax */
+  path: string;
+}
+
+/** Parses definitions JSON; a syntax error is a DefinitionsError with line and column. */
+export function parseDefinitions(text: string): Definitions;
+
 /** Any byte transport: a WebSocket, a TCP socket, a MessagePort. */
 export interface Transport {
   /** Bytes to write, in order. The array is never reused by the broker. */
@@ -242,6 +287,21 @@ export class Broker {
   deletePolicy(name: string, options?: { vhost?: string }): boolean;
   /** Every policy, by vhost then name. */
   policies(): PolicyView[];
+  /** Definitions in RabbitMQ's JSON format (GET /api/definitions). */
+  exportDefinitions(options?: { version?: string }): Promise<Definitions>;
+  /**
+   * Loads definitions in RabbitMQ's JSON format (vhosts, policies, exchanges,
+   * queues, bindings; users and permissions are reported in `skipped`).
+   * Rejects with a DefinitionsError whose `path` names the entry at fault.
+   */
+  importDefinitions(definitions: Definitions): Promise<{
+    vhosts: number;
+    policies: number;
+    exchanges: number;
+    queues: number;
+    bindings: number;
+    skipped: { users: string[] };
+  }>;
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
   close(): Promise<void>;
   readonly clock: Clock;

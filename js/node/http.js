@@ -4,7 +4,36 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { toJson } from './event-stream.js';
-import { managementApi } from './management.js';
+import { exportApi, managementApi, writeApi } from './management.js';
+
+// Bodies of PUT/POST (definitions) above this are refused.
+const MAX_BODY = 64 * 1024 * 1024;
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const parts = [];
+    let size = 0;
+    req.on('data', (d) => {
+      size += d.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`request body over ${MAX_BODY} bytes`));
+        req.destroy();
+      } else parts.push(d);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** HTTP Basic credentials of one of the broker's users (the management API's writes need them). */
+function authorized(req, users) {
+  const m = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  const text = Buffer.from(m[1], 'base64').toString('utf8');
+  const at = text.indexOf(':');
+  const user = users[text.slice(0, at)];
+  return at > 0 && user !== undefined && user.password === text.slice(at + 1);
+}
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -47,6 +76,10 @@ function sendFile(req, res, dirs, pathname) {
 }
 
 function json(res, status, body) {
+  if (body === null) {
+    res.writeHead(status, { 'cache-control': 'no-store' }).end();
+    return;
+  }
   const text = toJson(body);
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(text);
@@ -56,7 +89,7 @@ function json(res, status, body) {
  * An http.Server for `root` (the package directory). `info`: what
  * /api/overview reports besides the snapshot; `events`: the /api/events stream.
  */
-export function createHttpServer({ broker, root, info, events, log }) {
+export function createHttpServer({ broker, root, info, events, log, users = {} }) {
   const dirs = staticDirs(root);
   return http.createServer((req, res) => {
     let url;
@@ -65,11 +98,34 @@ export function createHttpServer({ broker, root, info, events, log }) {
     } catch {
       return json(res, 400, { error: 'bad_request', reason: 'bad URL' });
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      return json(res, 405, { error: 'method_not_allowed', reason: 'this API is read-only' });
-    }
     const { pathname } = url;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const write = writeApi(pathname, req.method);
+      if (!write) {
+        res.setHeader('allow', 'GET, HEAD');
+        return json(res, 405, { error: 'method_not_allowed', reason: 'only policies and definitions can be changed' });
+      }
+      if (!authorized(req, users)) {
+        res.setHeader('www-authenticate', 'Basic realm="Warren Management"');
+        return json(res, 401, { error: 'not_authorised', reason: 'Login failed' });
+      }
+      readBody(req)
+        .then(
+          (body) => write(broker, info, body).then((answer) => json(res, ...answer)),
+          (e) => json(res, 413, { error: 'bad_request', reason: e.message }),
+        )
+        .catch((e) => {
+          log('error', `http ${req.method} ${pathname}: ${e.stack ?? e}`);
+          json(res, 500, { error: 'internal_error', reason: e.message });
+        });
+      return;
+    }
+    if (pathname === '/api/definitions' || pathname.startsWith('/api/definitions/')) {
+      return exportApi(broker, info, pathname).then(
+        (answer) => json(res, ...answer),
+        (e) => json(res, 500, { error: 'internal_error', reason: e.message }),
+      );
+    }
     if (pathname === '/api/events') return events.handle(req, res);
     if (pathname === '/api' || pathname.startsWith('/api/')) {
       let parts;

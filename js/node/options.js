@@ -1,6 +1,7 @@
 // The options of `warren-mq serve`: one table drives flag parsing, WARREN_*
 // environment variables and --help, so the three never disagree.
 import fs from 'node:fs';
+import { parseDefinitions } from '../definitions.js';
 
 const KIB = 1024;
 const UNITS = { b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: KIB, mib: KIB ** 2, gib: KIB ** 3 };
@@ -49,6 +50,22 @@ function hosts(text) {
     if (/[\s/[\]]/.test(h)) throw new Error(`not an address: ${h} (IPv6 addresses go without brackets)`);
   }
   return [...new Set(all)];
+}
+
+/** A definitions file, read and parsed now: a bad one stops the start with its path and position. */
+function definitionsFile(file) {
+  if (file === '' || file === 'none') return null;
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  try {
+    return { file, definitions: parseDefinitions(text) };
+  } catch (e) {
+    throw new Error(`${file}: ${e.message}`);
+  }
 }
 
 /** "off" / "" -> null, else ms */
@@ -119,6 +136,13 @@ export const OPTIONS = [
     help: 'user:pass[,user:pass], or a file of such lines or of JSON {"user":{"password":"...","vhosts":["/"]}}',
   },
   { key: 'vhosts', arg: 'LIST', def: '/', parse: list, help: 'virtual hosts, comma-separated' },
+  {
+    key: 'definitions',
+    arg: 'FILE',
+    def: 'none',
+    parse: definitionsFile,
+    help: 'RabbitMQ definitions JSON to load at start (vhosts, policies, exchanges, queues, bindings)',
+  },
   {
     key: 'dataDir',
     flag: 'data-dir',

@@ -114,6 +114,21 @@ export async function serve(opts, { log }) {
       `store: ${store.dir}: ${queues.filter((q) => q.durable).length} durable queues, ${messages} messages recovered`,
     );
   }
+  if (opts.definitions) {
+    const { file, definitions } = opts.definitions;
+    try {
+      const r = await broker.importDefinitions(definitions);
+      log(
+        'info',
+        `definitions ${file}: ${r.vhosts} vhosts, ${r.policies} policies, ${r.exchanges} exchanges, ${r.queues} queues, ${r.bindings} bindings`,
+      );
+      if (r.skipped.users.length)
+        log('warn', `definitions ${file}: users not imported (use --users): ${r.skipped.users.join(', ')}`);
+    } catch (e) {
+      await broker.close();
+      throw new Error(`--definitions ${file}: ${e.message}`);
+    }
+  }
   if (broker.recoveryDamage) log('warn', `store: recovery stopped at a damaged record: ${broker.recoveryDamage}`);
   // A failed write or fsync: confirms stop; better to stop than to run on
   // without durability. The exit code says so.
@@ -128,7 +143,7 @@ export async function serve(opts, { log }) {
   const limits = { maxQueuedBytes: opts.maxQueuedBytes, maxMessageSize: opts.maxMessageSize, log, sockets, peers };
   const info = { version, node: `warren@${os.hostname()}`, vhosts: opts.vhosts, listeners: [], peers };
   const events = eventStream(broker);
-  const httpServer = createHttpServer({ broker, root, info, events, log });
+  const httpServer = createHttpServer({ broker, root, info, events, log, users: opts.users });
   httpServer.on('upgrade', amqpOverWebSocket(broker, { origins: opts.wsOrigins, ...limits }));
   const hosts = Array.isArray(opts.host) ? opts.host : [opts.host];
   const how = { optional: hosts.join(',') === DEFAULT_HOSTS, log };

@@ -7,6 +7,7 @@ pub mod channel;
 pub mod command;
 pub mod dead_letter;
 pub mod dedup;
+pub mod definitions;
 mod delivery;
 mod direct_reply;
 pub mod effect;
