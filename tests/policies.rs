@@ -198,7 +198,7 @@ fn message_ttl_delivery_limit_and_expires_from_a_policy() {
     assert_eq!(w.ready("/", "ttl"), 0);
     w.fill(ch, "ttl", &["once"]);
     let got = w.get(ch, "ttl", false).unwrap();
-    w.nack(ch, got.tag, false, true).unwrap();
+    w.reject(ch, got.tag, true).unwrap();
     assert_eq!(w.ready("/", "ttl"), 0, "delivery-limit 0: no redelivery");
     w.advance(10_001);
     assert!(!w.exists("ttl"), "expires");

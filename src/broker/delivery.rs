@@ -327,16 +327,23 @@ impl Broker {
         mut entry: Entry,
     ) -> (u64, bool, Rc<Message>) {
         let redelivered = entry.deliveries > 0;
-        // x-delivery-count as quorum queues set it: absent on the first
-        // delivery, then the number of earlier deliveries. Warren sets it on
-        // every queue type (LavinMQ does the same for queues with a limit).
+        // The counts as RabbitMQ 4.3 quorum queues set them, on every queue
+        // type here: x-acquired-count, the earlier deliveries (absent on the
+        // first), and x-delivery-count, the failed ones (absent while none).
         let message = if redelivered {
             let mut m = (*entry.msg).clone();
             let props = m.properties.make_mut();
-            props.headers.get_or_insert_with(Default::default).insert(
-                ShortStr::truncated("x-delivery-count"),
+            let headers = props.headers.get_or_insert_with(Default::default);
+            headers.insert(
+                ShortStr::truncated("x-acquired-count"),
                 FieldValue::I64(entry.deliveries as i64),
             );
+            if entry.failed > 0 {
+                headers.insert(
+                    ShortStr::truncated("x-delivery-count"),
+                    FieldValue::I64(entry.failed as i64),
+                );
+            }
             Rc::new(m)
         } else {
             entry.msg.clone()

@@ -508,8 +508,10 @@ impl Broker {
         for (q, tag) in std::mem::take(&mut channel.consumers) {
             self.remove_consumer(q, &tag, ch);
         }
+        // A channel or connection that goes with deliveries outstanding
+        // failed them (RabbitMQ 4.3: x-delivery-count grows).
         let unacked: Vec<_> = channel.unacked.drain(..).collect();
-        self.requeue_all(ch, unacked);
+        self.requeue_all(ch, unacked, true);
         self.event(|| EventKind::ChannelClosed { channel: ch });
     }
 

@@ -297,6 +297,7 @@ impl Broker {
             msg_id,
             msg,
             deliveries: 0,
+            failed: 0,
             expires_at,
         };
         if queue.over_limit(1, entry.size()) {

@@ -20,8 +20,14 @@ pub struct Entry {
     pub seq: u64,
     pub msg_id: MsgId,
     pub msg: Rc<Message>,
-    /// Earlier deliveries of this message from this queue (`x-delivery-count`).
+    /// Earlier deliveries of this message from this queue: every time it was
+    /// handed out (`x-acquired-count`, RabbitMQ 4.3).
     pub deliveries: u32,
+    /// Failed deliveries (`x-delivery-count`, RabbitMQ 4.3): returned by
+    /// `basic.reject` with requeue or by its channel closing or connection
+    /// dropping; not by `basic.nack`, `basic.recover` or a consumer timeout.
+    /// `x-delivery-limit` is checked against this count.
+    pub failed: u32,
     pub expires_at: u64,
 }
 
@@ -301,6 +307,7 @@ mod tests {
                 vec![0u8; 4],
             )),
             deliveries: 0,
+            failed: 0,
             expires_at: NEVER,
         }
     }

@@ -61,6 +61,13 @@ pub enum StoreRecord {
         seq: u64,
         deliveries: u32,
     },
+    /// The message was returned to its queue: handed out `deliveries`
+    /// times, `failed` of them failed (see `queue::Entry`).
+    Returned {
+        seq: u64,
+        deliveries: u32,
+        failed: u32,
+    },
     /// The message left its queue for good (acked, dropped, expired, dead-lettered).
     Settled {
         seq: u64,
@@ -171,6 +178,7 @@ impl Broker {
                                 msg_id,
                                 msg: message,
                                 deliveries,
+                                failed: 0,
                                 expires_at,
                             },
                         },
@@ -179,6 +187,16 @@ impl Broker {
                 StoreRecord::Delivered { seq, deliveries } => {
                     if let Some(m) = messages.get_mut(&seq) {
                         m.entry.deliveries = deliveries;
+                    }
+                }
+                StoreRecord::Returned {
+                    seq,
+                    deliveries,
+                    failed,
+                } => {
+                    if let Some(m) = messages.get_mut(&seq) {
+                        m.entry.deliveries = deliveries;
+                        m.entry.failed = failed;
                     }
                 }
                 StoreRecord::Settled { seq } => {
@@ -299,7 +317,14 @@ impl Broker {
                 deliveries: e.deliveries,
                 expires_at: e.expires_at,
                 message: e.msg.clone(),
-            })
+            });
+            if e.failed > 0 {
+                held.push(StoreRecord::Returned {
+                    seq: e.seq,
+                    deliveries: e.deliveries,
+                    failed: e.failed,
+                });
+            }
         };
         for slot in &self.queues {
             let Some(q) = slot.queue.as_deref() else {
@@ -328,8 +353,9 @@ impl Broker {
             }
         }
         held.sort_by_key(|r| match r {
-            StoreRecord::Message { seq, .. } => *seq,
-            _ => 0,
+            StoreRecord::Message { seq, .. } => (*seq, 0),
+            StoreRecord::Returned { seq, .. } => (*seq, 1),
+            _ => (0, 0),
         });
         out.extend(held);
         out

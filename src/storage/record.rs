@@ -24,6 +24,7 @@ const DELIVERED: u8 = 8;
 const SETTLED: u8 = 9;
 const POLICY: u8 = 10;
 const POLICY_DELETED: u8 = 11;
+const RETURNED: u8 = 12;
 
 /// A record that cannot be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,6 +166,16 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             buf.put_u8(SETTLED);
             buf.put_u64(*seq);
         }
+        StoreRecord::Returned {
+            seq,
+            deliveries,
+            failed,
+        } => {
+            buf.put_u8(RETURNED);
+            buf.put_u64(*seq);
+            buf.put_u32(*deliveries);
+            buf.put_u32(*failed);
+        }
         StoreRecord::Policy { vhost, policy: p } => {
             buf.put_u8(POLICY);
             buf.put_short_str(vhost);
@@ -303,6 +314,11 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
                 },
             }
         }
+        RETURNED => StoreRecord::Returned {
+            seq: r.u64().map_err(bad)?,
+            deliveries: r.u32().map_err(bad)?,
+            failed: r.u32().map_err(bad)?,
+        },
         POLICY_DELETED => StoreRecord::PolicyDeleted {
             vhost: r.short_str().map_err(bad)?,
             name: r.short_str().map_err(bad)?,
@@ -402,6 +418,25 @@ mod tests {
             deliveries: 3,
         });
         round_trip(StoreRecord::Settled { seq: 42 });
+        round_trip(StoreRecord::Returned {
+            seq: 42,
+            deliveries: 5,
+            failed: 2,
+        });
+        round_trip(StoreRecord::Policy {
+            vhost: s("/"),
+            policy: crate::broker::Policy {
+                name: s("p"),
+                pattern: "^a\\.".to_owned(),
+                apply_to: ApplyTo::Queues,
+                priority: -3,
+                definition: FieldTable::new().with("max-length", FieldValue::I64(5)),
+            },
+        });
+        round_trip(StoreRecord::PolicyDeleted {
+            vhost: s("/"),
+            name: s("p"),
+        });
     }
 
     #[test]
