@@ -13,7 +13,7 @@ import { StoreWriter } from './store-writer.js';
 
 const OPTIONS = ['users', 'vhosts', 'limits', 'store', 'clock', 'consumerTimeout', 'events', 'compactAfterBytes'];
 const LIMITS = ['maxMessageSize', 'channelMax', 'frameMax', 'heartbeat', 'maxQueuedBytes'];
-const USER = ['password', 'vhosts'];
+const USER = ['password', 'vhosts', 'passwordHash', 'hashingAlgorithm'];
 
 /** Rejects keys outside `known`: a misspelt option would otherwise be ignored. */
 function knownKeys(what, value, known) {
@@ -256,6 +256,28 @@ export class Broker {
   /** @internal the declared topology, for exportDefinitions */
   _topology() {
     return this.#core.wasm.topology();
+  }
+
+  /**
+   * Adds a login, or replaces the one of that name, for connections from now
+   * on: `{ password }` or RabbitMQ's `{ passwordHash, hashingAlgorithm }`, and
+   * the `vhosts` it may open (all when omitted).
+   */
+  setUser(name, { password, passwordHash, hashingAlgorithm, vhosts } = {}) {
+    this.#live();
+    if (typeof name !== 'string' || name === '') throw argError('setUser', 'name must be a non-empty string', name);
+    if (vhosts !== undefined && !(Array.isArray(vhosts) && vhosts.every((v) => typeof v === 'string')))
+      throw argError('setUser', 'vhosts must be an array of strings', vhosts);
+    for (const [key, v] of Object.entries({ password, passwordHash, hashingAlgorithm })) {
+      if (v !== undefined && typeof v !== 'string') throw argError('setUser', `${key} must be a string`, v);
+    }
+    this.#core.wasm.setUser(name, password, passwordHash, hashingAlgorithm, vhosts);
+    this.#users = { ...this.#users, [name]: { password, passwordHash, hashingAlgorithm, vhosts } };
+  }
+
+  /** Would these credentials log in over AMQP? */
+  checkLogin(name, password) {
+    return typeof name === 'string' && typeof password === 'string' && this.#core.wasm.checkLogin(name, password);
   }
 
   /** @internal adds a vhost, for importDefinitions */

@@ -77,7 +77,7 @@ export async function exportDefinitions(broker, { users = {}, version = '' } = {
   for (const [name, user] of Object.entries(users)) {
     out.users.push({
       name,
-      password_hash: await passwordHash(user.password),
+      password_hash: user.passwordHash ?? (await passwordHash(user.password ?? '')),
       hashing_algorithm: 'rabbit_password_hashing_sha256',
       tags: ['administrator'],
       limits: {},
@@ -108,9 +108,23 @@ function check(defs) {
     return v;
   };
   const vhost = (item, path) => field(item, path, 'vhost', 'string');
-  const out = { vhosts: [], policies: [], queues: [], exchanges: [], bindings: [], users: [] };
+  const out = { vhosts: [], policies: [], queues: [], exchanges: [], bindings: [], users: [], permissions: null };
   for (const [v, path] of items('vhosts')) out.vhosts.push({ name: field(v, path, 'name', 'string'), path });
-  for (const [u, path] of items('users')) out.users.push({ name: field(u, path, 'name', 'string'), path });
+  for (const [u, path] of items('users')) {
+    out.users.push({
+      path,
+      name: field(u, path, 'name', 'string'),
+      password: field(u, path, 'password', 'string', { optional: true }),
+      passwordHash: field(u, path, 'password_hash', 'string', { optional: true }),
+      hashingAlgorithm: field(u, path, 'hashing_algorithm', 'string', { optional: true }),
+    });
+  }
+  const permissions = new Map();
+  for (const [p, path] of items('permissions')) {
+    const user = field(p, path, 'user', 'string');
+    permissions.set(user, [...(permissions.get(user) ?? []), vhost(p, path)]);
+  }
+  out.permissions = permissions;
   for (const [p, path] of items('policies')) {
     const applyTo = field(p, path, 'apply-to', 'string', { optional: true, def: 'all' });
     out.policies.push({
@@ -163,11 +177,11 @@ function check(defs) {
 }
 
 /**
- * Loads definitions into `broker`: vhosts, policies, exchanges, queues, then
- * bindings (RabbitMQ's order). Existing objects must be equivalent, as on a
- * redeclare. Throws a DefinitionsError naming the entry (`queues[3]`) and the
- * engine's reason. Users and permissions are not imported: the broker's users
- * come from its own options; their names are returned in `skipped`.
+ * Loads definitions into `broker`: users (a password hash from RabbitMQ logs
+ * in with the same password; permissions become the vhosts a user may
+ * open), vhosts, policies, exchanges, queues, then bindings (RabbitMQ's
+ * order). Existing objects must be equivalent, as on a redeclare. Throws a
+ * DefinitionsError naming the entry (`queues[3]`) and the engine's reason.
  */
 export async function importDefinitions(broker, defs) {
   const d = check(defs);
@@ -176,6 +190,18 @@ export async function importDefinitions(broker, defs) {
       broker._addVhost(v.name);
     } catch (e) {
       throw new DefinitionsError(v.path, e.message);
+    }
+  }
+  for (const u of d.users) {
+    try {
+      broker.setUser(u.name, {
+        password: u.password,
+        passwordHash: u.passwordHash,
+        hashingAlgorithm: u.hashingAlgorithm,
+        vhosts: d.permissions.get(u.name) ?? [],
+      });
+    } catch (e) {
+      throw new DefinitionsError(u.path, e.message);
     }
   }
   for (const p of d.policies) {
@@ -235,12 +261,12 @@ export async function importDefinitions(broker, defs) {
     for (const ch of channels.values()) await ch.connection.close().catch(() => {});
   }
   return {
+    users: d.users.length,
     vhosts: d.vhosts.length,
     policies: d.policies.length,
     exchanges: d.exchanges.length,
     queues: d.queues.length,
     bindings: d.bindings.length,
-    skipped: { users: d.users.map((u) => u.name) },
   };
 }
 

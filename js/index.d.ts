@@ -33,7 +33,12 @@ export interface Properties {
 }
 
 export interface UserEntry {
-  password: string;
+  /** the password, or instead RabbitMQ's passwordHash */
+  password?: string;
+  /** base64 of a 4-byte salt and SHA-256(salt ++ password), as RabbitMQ's definitions hold it */
+  passwordHash?: string;
+  /** only 'rabbit_password_hashing_sha256' */
+  hashingAlgorithm?: string;
   /** vhosts the user may open; all when omitted */
   vhosts?: string[];
 }
@@ -290,18 +295,29 @@ export class Broker {
   /** Definitions in RabbitMQ's JSON format (GET /api/definitions). */
   exportDefinitions(options?: { version?: string }): Promise<Definitions>;
   /**
-   * Loads definitions in RabbitMQ's JSON format (vhosts, policies, exchanges,
-   * queues, bindings; users and permissions are reported in `skipped`).
+   * Loads definitions in RabbitMQ's JSON format (users with their password
+   * hashes and permissions, vhosts, policies, exchanges, queues, bindings).
    * Rejects with a DefinitionsError whose `path` names the entry at fault.
    */
   importDefinitions(definitions: Definitions): Promise<{
+    users: number;
     vhosts: number;
     policies: number;
     exchanges: number;
     queues: number;
     bindings: number;
-    skipped: { users: string[] };
   }>;
+  /**
+   * Adds a login, or replaces one, for connections from now on: a password,
+   * or RabbitMQ's passwordHash (rabbit_password_hashing_sha256); `vhosts`:
+   * what it may open (all when omitted).
+   */
+  setUser(
+    name: string,
+    login: { password?: string; passwordHash?: string; hashingAlgorithm?: string; vhosts?: string[] },
+  ): void;
+  /** Would these credentials log in over AMQP? */
+  checkLogin(name: string, password: string): boolean;
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
   close(): Promise<void>;
   readonly clock: Clock;

@@ -26,13 +26,12 @@ function readBody(req) {
 }
 
 /** HTTP Basic credentials of one of the broker's users (the management API's writes need them). */
-function authorized(req, users) {
+function authorized(req, broker) {
   const m = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
   if (!m) return false;
   const text = Buffer.from(m[1], 'base64').toString('utf8');
   const at = text.indexOf(':');
-  const user = users[text.slice(0, at)];
-  return at > 0 && user !== undefined && user.password === text.slice(at + 1);
+  return at > 0 && broker.checkLogin(text.slice(0, at), text.slice(at + 1));
 }
 
 const TYPES = {
@@ -89,7 +88,7 @@ function json(res, status, body) {
  * An http.Server for `root` (the package directory). `info`: what
  * /api/overview reports besides the snapshot; `events`: the /api/events stream.
  */
-export function createHttpServer({ broker, root, info, events, log, users = {} }) {
+export function createHttpServer({ broker, root, info, events, log }) {
   const dirs = staticDirs(root);
   return http.createServer((req, res) => {
     let url;
@@ -105,7 +104,7 @@ export function createHttpServer({ broker, root, info, events, log, users = {} }
         res.setHeader('allow', 'GET, HEAD');
         return json(res, 405, { error: 'method_not_allowed', reason: 'only policies and definitions can be changed' });
       }
-      if (!authorized(req, users)) {
+      if (!authorized(req, broker)) {
         res.setHeader('www-authenticate', 'Basic realm="Warren Management"');
         return json(res, 401, { error: 'not_authorised', reason: 'Login failed' });
       }

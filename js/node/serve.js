@@ -120,10 +120,8 @@ export async function serve(opts, { log }) {
       const r = await broker.importDefinitions(definitions);
       log(
         'info',
-        `definitions ${file}: ${r.vhosts} vhosts, ${r.policies} policies, ${r.exchanges} exchanges, ${r.queues} queues, ${r.bindings} bindings`,
+        `definitions ${file}: ${r.users} users, ${r.vhosts} vhosts, ${r.policies} policies, ${r.exchanges} exchanges, ${r.queues} queues, ${r.bindings} bindings`,
       );
-      if (r.skipped.users.length)
-        log('warn', `definitions ${file}: users not imported (use --users): ${r.skipped.users.join(', ')}`);
     } catch (e) {
       await broker.close();
       throw new Error(`--definitions ${file}: ${e.message}`);
@@ -143,7 +141,7 @@ export async function serve(opts, { log }) {
   const limits = { maxQueuedBytes: opts.maxQueuedBytes, maxMessageSize: opts.maxMessageSize, log, sockets, peers };
   const info = { version, node: `warren@${os.hostname()}`, vhosts: opts.vhosts, listeners: [], peers };
   const events = eventStream(broker);
-  const httpServer = createHttpServer({ broker, root, info, events, log, users: opts.users });
+  const httpServer = createHttpServer({ broker, root, info, events, log });
   httpServer.on('upgrade', amqpOverWebSocket(broker, { origins: opts.wsOrigins, ...limits }));
   const hosts = Array.isArray(opts.host) ? opts.host : [opts.host];
   const how = { optional: hosts.join(',') === DEFAULT_HOSTS, log };

@@ -2,4 +2,5 @@
 
 pub mod codec;
 pub mod connection;
+pub mod password;
 pub mod server;

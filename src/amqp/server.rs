@@ -28,7 +28,7 @@
     clippy::unimplemented
 )]
 
-use super::connection::{Connection, Env, NoPeers, Peers, ServerConfig, Settings};
+use super::connection::{Connection, Env, NoPeers, Peers, ServerConfig, Settings, User};
 use crate::broker::{Broker, ConnId, Effect};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -130,6 +130,25 @@ impl Server {
 
     pub fn config(&self) -> &ServerConfig {
         &self.settings.config
+    }
+
+    /// Adds a login, or replaces the one of the same name, for connections
+    /// from now on (open ones keep their session).
+    pub fn set_user(&mut self, user: User) {
+        let mut config = self.settings.config.clone();
+        config.users.retain(|u| u.name != user.name);
+        config.users.push(user);
+        self.settings = Rc::new(Settings::new(config));
+    }
+
+    /// Would `name` and `password` log in? (For a host's own API, such as
+    /// the management API's writes.)
+    pub fn check_login(&self, name: &str, password: &str) -> bool {
+        self.settings
+            .config
+            .users
+            .iter()
+            .any(|u| u.name == name && u.verify(password.as_bytes()))
     }
 
     pub fn broker(&self) -> &Broker {

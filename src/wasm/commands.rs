@@ -636,3 +636,36 @@ impl WasmBroker {
         ])
     }
 }
+
+#[wasm_bindgen]
+impl WasmBroker {
+    /// Adds a login, or replaces the one of that name: a password, or
+    /// RabbitMQ's `password_hash` (base64, `rabbit_password_hashing_sha256`).
+    /// `vhosts`: the vhosts it may open (undefined: every vhost).
+    #[wasm_bindgen(js_name = setUser)]
+    pub fn set_user(
+        &mut self,
+        name: &str,
+        password: Option<String>,
+        password_hash: Option<String>,
+        hashing_algorithm: Option<String>,
+        vhosts: Option<Vec<String>>,
+    ) -> Result<(), JsValue> {
+        let u = super::options::user(
+            name,
+            password,
+            password_hash.as_deref(),
+            hashing_algorithm.as_deref(),
+            vhosts,
+        )
+        .map_err(|e| JsValue::from(js_sys::TypeError::new(&e)))?;
+        self.server.set_user(u);
+        Ok(())
+    }
+
+    /// Would these credentials log in over AMQP?
+    #[wasm_bindgen(js_name = checkLogin)]
+    pub fn check_login(&self, name: &str, password: &str) -> bool {
+        self.server.check_login(name, password)
+    }
+}

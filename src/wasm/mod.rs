@@ -102,7 +102,11 @@ impl WasmBroker {
         };
         let broker = Broker::new(o.broker_config());
         Ok(WasmBroker {
-            server: Server::new(o.server_config(), broker),
+            server: Server::new(
+                o.server_config()
+                    .map_err(|e| js_sys::TypeError::new(&format!("Broker options: {e}")))?,
+                broker,
+            ),
             out: Vec::new(),
             status: Box::new([0.0, -1.0]),
         })

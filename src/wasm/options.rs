@@ -3,6 +3,7 @@
 //! rejects unknown ones with a message naming them.)
 
 use crate::amqp::connection::{ServerConfig, User};
+use crate::amqp::password::{self, PasswordHash};
 use crate::broker::BrokerConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -21,8 +22,46 @@ pub struct Options {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UserEntry {
-    password: String,
+    password: Option<String>,
+    /// RabbitMQ's base64 salted hash, as in its definitions.
+    password_hash: Option<String>,
+    hashing_algorithm: Option<String>,
     vhosts: Option<Vec<String>>,
+}
+
+/// A login from a name and either a password or RabbitMQ's password hash.
+pub fn user(
+    name: &str,
+    password: Option<String>,
+    password_hash: Option<&str>,
+    hashing_algorithm: Option<&str>,
+    vhosts: Option<Vec<String>>,
+) -> Result<User, String> {
+    let password_hash = match password_hash {
+        None => None,
+        Some(text) => {
+            if let Some(a) = hashing_algorithm.filter(|a| *a != password::SHA256) {
+                return Err(format!(
+                    "user '{name}': hashing_algorithm '{a}' is not supported (only {})",
+                    password::SHA256
+                ));
+            }
+            Some(PasswordHash::from_base64(text).ok_or_else(|| {
+                format!("user '{name}': password_hash is not a base64 salted SHA-256 hash")
+            })?)
+        }
+    };
+    if password.is_none() && password_hash.is_none() {
+        return Err(format!(
+            "user '{name}': needs a password or a password_hash"
+        ));
+    }
+    Ok(User {
+        name: name.to_owned(),
+        password: password.unwrap_or_default(),
+        password_hash,
+        vhosts,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -53,7 +92,7 @@ impl Options {
         }
     }
 
-    pub fn server_config(&self) -> ServerConfig {
+    pub fn server_config(&self) -> Result<ServerConfig, String> {
         let mut c = ServerConfig::default();
         if let Some(vhosts) = &self.vhosts {
             for v in vhosts {
@@ -65,12 +104,16 @@ impl Options {
         if let Some(users) = &self.users {
             c.users = users
                 .iter()
-                .map(|(name, u)| User {
-                    name: name.clone(),
-                    password: u.password.clone(),
-                    vhosts: u.vhosts.clone(),
+                .map(|(name, u)| {
+                    user(
+                        name,
+                        u.password.clone(),
+                        u.password_hash.as_deref(),
+                        u.hashing_algorithm.as_deref(),
+                        u.vhosts.clone(),
+                    )
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
         }
         let l = &self.limits;
         if let Some(n) = l.max_message_size {
@@ -89,6 +132,6 @@ impl Options {
             c.heartbeat_secs = n;
         }
         c.platform = "WebAssembly".to_owned();
-        c
+        Ok(c)
     }
 }

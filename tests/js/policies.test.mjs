@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Broker, DefinitionsError, parseDefinitions } from '../../js/entry-node.js';
+import { passwordHash } from '../../js/definitions.js';
 
 test('setPolicy limits an existing queue at once; deletePolicy lifts it', async () => {
   const broker = new Broker({ events: false });
@@ -92,9 +93,12 @@ test('definitions: export, then import into a fresh broker, then export again: t
 
   const b = new Broker({ events: false });
   const r = await b.importDefinitions(JSON.parse(JSON.stringify(defs)));
-  assert.deepEqual(r, { vhosts: 2, policies: 1, exchanges: 2, queues: 1, bindings: 2, skipped: { users: ['guest'] } });
+  assert.deepEqual(r, { users: 1, vhosts: 2, policies: 1, exchanges: 2, queues: 1, bindings: 2 });
+  // The exported hash logs in with the password it was made from, and is exported as it came.
+  assert.equal(b.checkLogin('guest', 'guest'), true);
+  assert.equal(b.checkLogin('guest', 'Guest'), false);
   const again = await b.exportDefinitions({ version: 'test' });
-  for (const key of ['vhosts', 'policies', 'exchanges', 'queues', 'bindings'])
+  for (const key of ['users', 'vhosts', 'permissions', 'policies', 'exchanges', 'queues', 'bindings'])
     assert.deepEqual(again[key], defs[key], key);
   assert.equal(b.snapshot().queues.find((q) => q.name === 'orders.eu').policy, 'ttl');
   // Importing the same again is a no-op; an inequivalent queue is refused with its entry named.
@@ -141,6 +145,29 @@ test('malformed definitions are refused with where and what', async () => {
       policies: [{ vhost: '/', name: 'p', pattern: '.*', definition: { 'ha-mode': 'all' } }],
     }),
     (e) => e.path === 'policies[0]' && /'ha-mode' is not a recognised policy setting/.test(e.message),
+  );
+  await broker.close();
+});
+
+test('users from definitions: a RabbitMQ password hash logs in; permissions are the vhosts it may open', async () => {
+  const broker = new Broker({ events: false });
+  const hash = await passwordHash('s3cret', new Uint8Array([0x90, 0x8d, 0xc6, 0x0a]));
+  await broker.importDefinitions({
+    users: [{ name: 'app', password_hash: hash, hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] }],
+    vhosts: [{ name: 'apps' }],
+    permissions: [{ user: 'app', vhost: 'apps', configure: '.*', write: '.*', read: '.*' }],
+  });
+  assert.equal(broker.checkLogin('app', 's3cret'), true);
+  assert.equal(broker.checkLogin('app', 'secret'), false);
+  await assert.rejects(
+    broker.importDefinitions({
+      users: [{ name: 'old', password_hash: hash, hashing_algorithm: 'rabbit_password_hashing_md5' }],
+    }),
+    (e) => e.path === 'users[0]' && /hashing_algorithm 'rabbit_password_hashing_md5' is not supported/.test(e.message),
+  );
+  await assert.rejects(
+    broker.importDefinitions({ users: [{ name: 'bad', password_hash: 'not base64!' }] }),
+    /users\[0\]: user 'bad': password_hash is not a base64 salted SHA-256 hash/,
   );
   await broker.close();
 });

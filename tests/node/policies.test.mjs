@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import amqplib from 'amqplib';
+import { passwordHash } from '../../js/definitions.js';
 import { bin, root, sleep, startServer, tmpDir } from './server.mjs';
 
 let server;
@@ -128,6 +129,14 @@ test('--definitions FILE at start: policies and topology are there before the fi
   fs.writeFileSync(
     file,
     JSON.stringify({
+      users: [
+        {
+          name: 'shopper',
+          password_hash: await passwordHash('pw'),
+          hashing_algorithm: 'rabbit_password_hashing_sha256',
+        },
+      ],
+      permissions: [{ user: 'shopper', vhost: 'shop', configure: '.*', write: '.*', read: '.*' }],
       vhosts: [{ name: 'shop' }],
       policies: [
         { vhost: 'shop', name: 'one', pattern: '^orders$', 'apply-to': 'queues', definition: { 'max-length': 1 } },
@@ -139,8 +148,13 @@ test('--definitions FILE at start: policies and topology are there before the fi
   );
   const s = await startServer({ args: ['--definitions', file, '--users', 'guest:guest'] });
   try {
-    assert.match(s.log(), /definitions .*definitions\.json: 1 vhosts, 1 policies, 1 exchanges, 1 queues, 1 bindings/);
-    const c = await amqplib.connect(`${s.url}/shop`);
+    assert.match(
+      s.log(),
+      /definitions .*definitions\.json: 1 users, 1 vhosts, 1 policies, 1 exchanges, 1 queues, 1 bindings/,
+    );
+    // The user from the definitions logs in with its password, on its vhost only.
+    await assert.rejects(amqplib.connect(`amqp://shopper:pw@127.0.0.1:${s.amqpPort}/`), /./);
+    const c = await amqplib.connect(`amqp://shopper:pw@127.0.0.1:${s.amqpPort}/shop`);
     const ch = await c.createConfirmChannel();
     ch.publish('in', '', Buffer.from('a'));
     ch.publish('in', '', Buffer.from('b'));

@@ -6,7 +6,7 @@
 //   - policies: combination with queue arguments, priority, re-application on
 //     add and remove, a bad value refused with 400;
 //   - definitions: RabbitMQ -> Warren -> RabbitMQ with the same topology, and
-//     Warren's exported user hash accepted by RabbitMQ.
+//     each one's user password hashes accepted by the other.
 //
 // usage: node tests/rabbitmq/differential.mjs AMQP_PORT HTTP_PORT
 //   (a RabbitMQ 3.10+ with the management plugin, guest/guest allowed from
@@ -135,6 +135,10 @@ try {
     body: JSON.stringify(fromRabbit),
   });
   assert.equal(toWarren.status, 204, await toWarren.text());
+  // RabbitMQ's hash of guest's password now guards guest on Warren.
+  assert.ok(fromRabbit.users.some((u) => u.name === 'guest' && u.password_hash));
+  await (await amqplib.connect(warren.url)).close();
+  await assert.rejects(amqplib.connect(warren.url.replace('guest:guest', 'guest:wrong')));
   const fromWarren = await (await fetch(`${warren.http}/api/definitions`)).json();
   assert.deepEqual(pick(fromWarren), pick(fromRabbit), 'RabbitMQ -> Warren');
   await ch.deleteQueue('rt.q');

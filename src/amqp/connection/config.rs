@@ -3,6 +3,7 @@
 
 use crate::amqp::codec::method::ConnectionStart;
 use crate::amqp::codec::{write_method_frame, Method};
+use crate::amqp::password::PasswordHash;
 use crate::broker::{FieldTable, FieldValue};
 
 /// A login the server accepts.
@@ -10,6 +11,9 @@ use crate::broker::{FieldTable, FieldValue};
 pub struct User {
     pub name: String,
     pub password: String,
+    /// When set, the password is checked against this hash (imported from
+    /// RabbitMQ definitions) and `password` is not used.
+    pub password_hash: Option<PasswordHash>,
     /// The vhosts this user may open; `None` allows every vhost.
     pub vhosts: Option<Vec<String>>,
 }
@@ -19,7 +23,24 @@ impl User {
         User {
             name: name.to_owned(),
             password: password.to_owned(),
+            password_hash: None,
             vhosts: Some(vhosts.iter().map(|v| (*v).to_owned()).collect()),
+        }
+    }
+
+    /// Is `password` this user's? Takes the same time whatever the answer.
+    pub fn verify(&self, password: &[u8]) -> bool {
+        match &self.password_hash {
+            Some(h) => h.verify(password),
+            None => {
+                let mine = self.password.as_bytes();
+                mine.len() == password.len()
+                    && mine
+                        .iter()
+                        .zip(password)
+                        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                        == 0
+            }
         }
     }
 

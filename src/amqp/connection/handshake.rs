@@ -113,9 +113,12 @@ impl Connection {
             );
             return self.fail_connection(env, e.on(10, 11));
         };
-        let known = self.settings.config.users.iter().any(|u| {
-            same_bytes(u.name.as_bytes(), &user) && same_bytes(u.password.as_bytes(), &password)
-        });
+        let known = self
+            .settings
+            .config
+            .users
+            .iter()
+            .any(|u| same_bytes(u.name.as_bytes(), &user) && u.verify(&password));
         if !known {
             if !self.client.authentication_failure_close {
                 // Clients that do not expect a close get the transport closed.
