@@ -120,6 +120,11 @@ export function createHttpServer({ broker, root, info, events, log }) {
       return;
     }
     if (pathname === '/api/definitions' || pathname.startsWith('/api/definitions/')) {
+      // They hold password hashes: a user's credentials, as in RabbitMQ.
+      if (!authorized(req, broker)) {
+        res.setHeader('www-authenticate', 'Basic realm="Warren Management"');
+        return json(res, 401, { error: 'not_authorised', reason: 'Login failed' });
+      }
       return exportApi(broker, info, pathname).then(
         (answer) => json(res, ...answer),
         (e) => json(res, 500, { error: 'internal_error', reason: e.message }),

@@ -103,7 +103,8 @@ test('GET /api/definitions, then POST it to a second server: the same topology',
       body: JSON.stringify(defs),
     });
     assert.equal(post.status, 204);
-    const again = await (await fetch(`${other.http}/api/definitions`)).json();
+    assert.equal((await fetch(`${other.http}/api/definitions`)).status, 401, 'password hashes need a login');
+    const again = await (await fetch(`${other.http}/api/definitions`, { headers: auth })).json();
     for (const key of ['policies', 'queues', 'exchanges', 'bindings']) assert.deepEqual(again[key], defs[key], key);
     const q = await (await fetch(`${other.http}/api/queues/%2F/defs.q`)).json();
     assert.equal(q.policy, 'defs');

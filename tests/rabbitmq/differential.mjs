@@ -139,7 +139,7 @@ try {
   assert.ok(fromRabbit.users.some((u) => u.name === 'guest' && u.password_hash));
   await (await amqplib.connect(warren.url)).close();
   await assert.rejects(amqplib.connect(warren.url.replace('guest:guest', 'guest:wrong')));
-  const fromWarren = await (await fetch(`${warren.http}/api/definitions`)).json();
+  const fromWarren = await (await fetch(`${warren.http}/api/definitions`, { headers: auth })).json();
   assert.deepEqual(pick(fromWarren), pick(fromRabbit), 'RabbitMQ -> Warren');
   await ch.deleteQueue('rt.q');
   await ch.deleteExchange('rt.x');
