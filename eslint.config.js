@@ -14,6 +14,8 @@ export default [
       'test-results/**',
       '**/node_modules/**',
       '**/dist/**',
+      'examples/cloudflare/public/**',
+      'examples/cloudflare/.wrangler/**',
     ],
   },
   js.configs.recommended,

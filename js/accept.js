@@ -91,6 +91,15 @@ export class AcceptedConnection {
     }
   }
 
+  /** What was sent so far must leave apart from what follows (a gathering transport's `flush`). */
+  _flush() {
+    try {
+      this.#transport.flush?.();
+    } catch (e) {
+      report(e);
+    }
+  }
+
   _close() {
     this.#forget();
     try {

@@ -7,6 +7,7 @@ import { Connection } from './client.js';
 import { RealClock } from './clock.js';
 import { Core } from './core.js';
 import { engineReady, loadEngine } from './engine.js';
+import { exportDefinitions, importDefinitions } from './definitions.js';
 import { AMQPError, argError, fromEngine } from './errors.js';
 import { StoreWriter } from './store-writer.js';
 
@@ -88,6 +89,7 @@ export class Broker {
   /** why publishers are blocked: the store's reason (out of space), the caller's (setBlocked) */
   #storeBlocked = null;
   #userBlocked = null;
+  #plainPasswords;
 
   /** Loads the engine if needed, recovers from the store, and starts. */
   static async create(options = {}) {
@@ -154,6 +156,12 @@ export class Broker {
     }
     this.#core = new Core(wasm, this.clock, decodeProperties, options.events !== false);
     this.#channelMax = options.limits?.channelMax || DEFAULT_CHANNEL_MAX;
+    // Plain passwords given in the options, so that exported definitions hash them.
+    this.#plainPasswords = Object.fromEntries(
+      Object.entries(options.users ?? { guest: { password: 'guest' } })
+        .filter(([, u]) => typeof u.password === 'string')
+        .map(([name, u]) => [name, u.password]),
+    );
   }
 
   async #recover(compactAfterBytes) {
@@ -380,6 +388,72 @@ export class Broker {
    */
   heldBytes() {
     return this.#core.wasm.heldBytes();
+  }
+
+  /**
+   * Adds or replaces a policy (RabbitMQ's: a pattern over queue names, a
+   * priority, apply-to, a definition such as { 'max-length': 1000 }); applied
+   * to the vhost's existing queues at once. A bad one is a TypeError saying why.
+   */
+  setPolicy(name, { pattern, definition, priority = 0, applyTo = 'all', vhost = '/' } = {}) {
+    this.#live();
+    if (typeof name !== 'string' || name === '') throw argError('setPolicy', 'name must be a non-empty string', name);
+    if (typeof pattern !== 'string') throw argError('setPolicy', 'pattern must be a string', pattern);
+    if (definition === null || typeof definition !== 'object' || Array.isArray(definition))
+      throw argError('setPolicy', 'definition must be an object', definition);
+    if (typeof priority !== 'number') throw argError('setPolicy', 'priority must be an integer', priority);
+    if (typeof applyTo !== 'string') throw argError('setPolicy', 'applyTo must be a string', applyTo);
+    if (typeof vhost !== 'string') throw argError('setPolicy', 'vhost must be a string', vhost);
+    const core = this.#core;
+    try {
+      core.wasm.setPolicy(core.now(), vhost, name, pattern, applyTo, priority, definition);
+    } finally {
+      core.drain();
+    }
+  }
+
+  /** Removes a policy; false when the vhost has none of that name. */
+  deletePolicy(name, { vhost = '/' } = {}) {
+    this.#live();
+    if (typeof name !== 'string') throw argError('deletePolicy', 'name must be a string', name);
+    const core = this.#core;
+    const existed = core.wasm.deletePolicy(core.now(), vhost, name);
+    core.drain();
+    return existed;
+  }
+
+  /** Every policy: { vhost, name, pattern, applyTo, priority, definition }. */
+  policies() {
+    return this.#core.wasm.policies();
+  }
+
+  /**
+   * The broker's definitions in RabbitMQ's JSON format (users with
+   * rabbit_password_hashing_sha256 hashes, vhosts, permissions, policies,
+   * exchanges, queues, bindings). `version` fills product_version.
+   */
+  exportDefinitions({ version = '' } = {}) {
+    return exportDefinitions(this, { plain: this.#plainPasswords, version });
+  }
+
+  /**
+   * Loads definitions in RabbitMQ's format: vhosts, policies, exchanges,
+   * queues, bindings. Rejects with a DefinitionsError naming the entry.
+   */
+  importDefinitions(definitions) {
+    this.#live();
+    return importDefinitions(this, definitions);
+  }
+
+  /** @internal the declared topology, for exportDefinitions */
+  _topology() {
+    return this.#core.wasm.topology();
+  }
+
+  /** @internal adds a vhost, for importDefinitions */
+  _addVhost(name) {
+    this.#live();
+    this.#core.wasm.addVhost(name);
   }
 
   /** Sends connection.blocked (reason) or unblocked (null) to publishers that understand it. */

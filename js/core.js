@@ -168,6 +168,9 @@ export class Core {
           this.transports.get(conn)?._closeReport(ch, e);
           break;
         }
+        case K.FLUSH:
+          this.transports.get(conn)?._flush();
+          break;
         default:
           throw new Error(`warren: unknown output record ${kind}: the JS and wasm builds do not match`);
       }

@@ -195,6 +195,8 @@ export interface QueueView {
   exclusive: boolean;
   autoDelete: boolean;
   counts: { ready: number; readyBytes: number; unacked: number; delayed: number; consumers: number };
+  /** the policy in force, when one matches */
+  policy?: string;
   /** ready messages in delivery order: [message id, earlier deliveries] */
   ready: [id: number, deliveries: number][];
 }
@@ -225,12 +227,85 @@ export interface Snapshot {
   connections: { id: number; name: string; user: string; vhost: string; channels: number }[];
 }
 
+/** A policy as RabbitMQ has it: the highest-priority match applies to a queue. */
+export interface PolicyOptions {
+  /** a regular expression over queue (or exchange) names */
+  pattern: string;
+  definition: Record<string, string | number>;
+  /** default 0; the highest wins */
+  priority?: number;
+  /** default 'all' */
+  applyTo?: 'all' | 'queues' | 'exchanges';
+  /** default '/' */
+  vhost?: string;
+}
+
+export interface PolicyView {
+  vhost: string;
+  name: string;
+  pattern: string;
+  applyTo: 'all' | 'queues' | 'exchanges';
+  priority: number;
+  definition: Record<string, string | number>;
+}
+
+/** RabbitMQ's definitions.json (the sections Warren reads and writes). */
+export interface Definitions {
+  product_name?: string;
+  product_version?: string;
+  users?: { name: string; password_hash?: string; hashing_algorithm?: string; tags?: string[] }[];
+  vhosts?: { name: string }[];
+  permissions?: { user: string; vhost: string; configure: string; write: string; read: string }[];
+  policies?: {
+    vhost: string;
+    name: string;
+    pattern: string;
+    'apply-to'?: string;
+    definition: Record<string, string | number>;
+    priority?: number;
+  }[];
+  queues?: { name: string; vhost: string; durable?: boolean; auto_delete?: boolean; arguments?: object }[];
+  exchanges?: {
+    name: string;
+    vhost: string;
+    type: string;
+    durable?: boolean;
+    auto_delete?: boolean;
+    internal?: boolean;
+    arguments?: object;
+  }[];
+  bindings?: {
+    source: string;
+    vhost: string;
+    destination: string;
+    destination_type: 'queue' | 'exchange';
+    routing_key?: string;
+    arguments?: object;
+  }[];
+  [section: string]: unknown;
+}
+
+/** A definitions file or object that does not have RabbitMQ's shape. */
+export class DefinitionsError extends Error {
+  /** where: `queues[3].durable`, or `line 4, column 7 (offset 52)` for JSON syntax */
+  path: string;
+}
+
+/** Parses definitions JSON; a syntax error is a DefinitionsError with line and column. */
+export function parseDefinitions(text: string): Definitions;
+
 /** Any byte transport: a WebSocket, a TCP socket, a MessagePort. */
 export interface Transport {
   /** Bytes to write, in order. The array is never reused by the broker. */
   send(bytes: Uint8Array): void;
   /** Close after writing what was sent before. */
   close(): void;
+  /**
+   * For a transport that gathers sends into larger writes: what was sent so
+   * far must go out now, apart from what follows (basic.consume-ok ahead of
+   * the first deliveries). Transports that write each send at once omit it.
+   */
+  flush?(): void;
   /** Bytes the transport still holds unsent (read after each send and on drained()). */
   readonly bufferedAmount?: number;
 }
@@ -309,6 +384,32 @@ export class Broker {
   heldBytes(): number;
   /** Sends connection.blocked (reason) or unblocked (null) to publishers. */
   setBlocked(reason: string | null): void;
+  /**
+   * Adds or replaces a policy, applied to existing queues at once. Keys:
+   * message-ttl, expires, max-length, max-length-bytes, overflow,
+   * dead-letter-exchange, dead-letter-routing-key, delivery-limit,
+   * consumer-timeout. Throws a TypeError saying what is wrong.
+   */
+  setPolicy(name: string, policy: PolicyOptions): void;
+  /** Removes a policy; false when there was none of that name. */
+  deletePolicy(name: string, options?: { vhost?: string }): boolean;
+  /** Every policy, by vhost then name. */
+  policies(): PolicyView[];
+  /** Definitions in RabbitMQ's JSON format (GET /api/definitions). */
+  exportDefinitions(options?: { version?: string }): Promise<Definitions>;
+  /**
+   * Loads definitions in RabbitMQ's JSON format (users with their password
+   * hashes and permissions, vhosts, policies, exchanges, queues, bindings).
+   * Rejects with a DefinitionsError whose `path` names the entry at fault.
+   */
+  importDefinitions(definitions: Definitions): Promise<{
+    users: number;
+    vhosts: number;
+    policies: number;
+    exchanges: number;
+    queues: number;
+    bindings: number;
+  }>;
   /** Closes every connection with 320 CONNECTION_FORCED and flushes the store. */
   close(): Promise<void>;
   readonly clock: Clock;

@@ -5,6 +5,7 @@ export { Broker } from './broker.js';
 export { Channel, Connection, Consumer, Message } from './client.js';
 export { ManualClock, RealClock } from './clock.js';
 export { loadEngine } from './engine.js';
+export { DefinitionsError, parseDefinitions } from './definitions.js';
 export { AMQPError } from './errors.js';
 export { MemoryStore } from './memory-store.js';
 export { webSocketFor } from './websocket.js';

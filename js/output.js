@@ -15,6 +15,7 @@ export const BLOCKED = 9;
 export const SEND = 10;
 export const CLOSE = 11;
 export const CLOSED = 12;
+export const FLUSH = 13;
 
 const utf8 = new TextDecoder();
 // Drains bigger than this are copied out whole (see OutputReader.reset).

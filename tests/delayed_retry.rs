@@ -102,7 +102,7 @@ fn other_messages_are_delivered_while_one_waits() {
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].body, "m1");
     assert_eq!(
-        d[0].header("x-delivery-count").and_then(FieldValue::as_i64),
+        d[0].header("x-acquired-count").and_then(FieldValue::as_i64),
         Some(1)
     );
 }
@@ -155,10 +155,10 @@ fn a_delivery_limit_still_applies_before_any_delay() {
     w.publish(ch, "", "q", "m").unwrap();
     w.consume(ch, "q", false);
     let d = w.deliveries(ch);
-    w.nack(ch, d[0].tag, false, true).unwrap();
+    w.reject(ch, d[0].tag, true).unwrap();
     w.advance(100);
     let d = w.deliveries(ch);
-    w.nack(ch, d[0].tag, false, true).unwrap();
+    w.reject(ch, d[0].tag, true).unwrap();
     assert_eq!(delayed(&w), 0);
     assert_eq!(w.ready("/", "dead"), 1);
 }

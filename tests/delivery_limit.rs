@@ -1,7 +1,11 @@
-//! Delivery limit (`x-delivery-limit`, on any queue): the `x-delivery-count`
-//! header, and dead-lettering with reason `delivery_limit` once a message
-//! has been returned more often than the limit allows (RabbitMQ's quorum
-//! queue semantics: a limit of N allows N + 1 deliveries).
+//! Delivery limit (`x-delivery-limit`, on any queue) and delivery counting
+//! as in RabbitMQ 4.3 quorum queues: `x-acquired-count` counts every earlier
+//! delivery, `x-delivery-count` the failed ones (basic.reject with requeue,
+//! a channel or connection that goes with the message unacked); basic.nack,
+//! basic.recover and a consumer timeout hand a message back without a
+//! failure. The limit is checked against the failures: a limit of N allows
+//! N + 1 failed deliveries, then the message is dead-lettered with reason
+//! `delivery_limit`.
 
 mod common;
 use common::*;
@@ -22,7 +26,7 @@ fn limited(limit: i64, dlx: bool) -> (World, ChannelRef) {
     (w, ch)
 }
 
-/// Delivers the message in `q` to a consumer on `ch` and nacks it with
+/// Delivers the message in `q` to a consumer on `ch` and rejects it with
 /// requeue until it stops coming back; returns how often it was delivered
 /// and the `x-delivery-count` each delivery carried.
 fn bounce(w: &mut World, ch: ChannelRef) -> Vec<Option<i64>> {
@@ -35,12 +39,12 @@ fn bounce(w: &mut World, ch: ChannelRef) -> Vec<Option<i64>> {
         };
         assert!(counts.len() < 100, "never stopped");
         counts.push(d.header("x-delivery-count").and_then(FieldValue::as_i64));
-        w.nack(ch, d.tag, false, true).unwrap();
+        w.reject(ch, d.tag, true).unwrap();
     }
 }
 
 #[test]
-fn x_delivery_count_is_absent_first_then_counts_earlier_deliveries() {
+fn x_delivery_count_is_absent_first_then_counts_failed_deliveries() {
     let mut w = World::new();
     let ch = w.client();
     w.declare(ch, "q");
@@ -118,15 +122,80 @@ fn returns_by_channel_close_count_towards_the_limit() {
 }
 
 #[test]
-fn reject_with_requeue_counts_like_nack() {
-    let (mut w, ch) = limited(1, true);
+fn nack_and_recover_hand_back_without_a_failure_and_never_reach_the_limit() {
+    let (mut w, ch) = limited(0, true);
     w.publish(ch, "", "q", "m").unwrap();
-    for _ in 0..2 {
+    let mut seen = Vec::new();
+    for i in 0..4 {
         let d = w.get(ch, "q", false).unwrap();
-        w.reject(ch, d.tag, true).unwrap();
+        seen.push((
+            d.redelivered,
+            d.header("x-acquired-count").and_then(FieldValue::as_i64),
+            d.header("x-delivery-count").and_then(FieldValue::as_i64),
+        ));
+        if i % 2 == 0 {
+            w.nack(ch, d.tag, false, true).unwrap();
+        } else {
+            w.broker.basic_recover(w.now, ch, true).unwrap();
+            w.settle();
+        }
     }
-    assert!(w.get(ch, "q", false).is_none());
+    assert_eq!(
+        seen,
+        [
+            (false, None, None),
+            (true, Some(1), None),
+            (true, Some(2), None),
+            (true, Some(3), None)
+        ]
+    );
+    assert_eq!(w.ready("/", "dead"), 0);
+    // One failure then, with limit 0, ends it.
+    let d = w.get(ch, "q", false).unwrap();
+    w.reject(ch, d.tag, true).unwrap();
     assert_eq!(w.ready("/", "dead"), 1);
+}
+
+#[test]
+fn acquired_and_failed_counts_grow_apart() {
+    let (mut w, ch) = limited(10, true);
+    w.publish(ch, "", "q", "m").unwrap();
+    let d = w.get(ch, "q", false).unwrap();
+    w.reject(ch, d.tag, true).unwrap();
+    let d = w.get(ch, "q", false).unwrap();
+    w.nack(ch, d.tag, false, true).unwrap();
+    let d = w.get(ch, "q", false).unwrap();
+    assert_eq!(
+        d.header("x-acquired-count").and_then(FieldValue::as_i64),
+        Some(2)
+    );
+    assert_eq!(
+        d.header("x-delivery-count").and_then(FieldValue::as_i64),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_consumer_timeout_is_not_a_failed_delivery() {
+    let (mut w, ch) = limited(0, true);
+    w.publish(ch, "", "q", "slow").unwrap();
+    w.consume_with(
+        ch,
+        "q",
+        false,
+        table(&[("x-consumer-timeout", FieldValue::I64(100))]),
+    );
+    assert_eq!(w.deliveries(ch).len(), 1);
+    w.advance(150);
+    assert_eq!(w.ready("/", "q"), 1, "requeued, not dead-lettered");
+    assert_eq!(w.ready("/", "dead"), 0);
+    let c = w.client();
+    let d = w.get(c, "q", false).unwrap();
+    assert_eq!(
+        d.header("x-acquired-count").and_then(FieldValue::as_i64),
+        Some(1)
+    );
+    assert_eq!(d.header("x-delivery-count"), None);
 }
 
 #[test]
@@ -147,11 +216,11 @@ fn each_message_has_its_own_count() {
     let d = w.deliveries(ch);
     assert_eq!(d.len(), 2);
     // a goes back twice, b once.
-    w.nack(ch, d[0].tag, false, true).unwrap();
+    w.reject(ch, d[0].tag, true).unwrap();
     let again = w.deliveries(ch);
     assert_eq!(again[0].body, "a");
-    w.nack(ch, again[0].tag, false, true).unwrap();
-    w.nack(ch, d[1].tag, false, true).unwrap();
+    w.reject(ch, again[0].tag, true).unwrap();
+    w.reject(ch, d[1].tag, true).unwrap();
     let last = w.deliveries(ch);
     assert_eq!(last.len(), 1);
     assert_eq!(last[0].body, "b");

@@ -89,7 +89,10 @@ fn kinds(records: &[StoreRecord]) -> Vec<&'static str> {
             StoreRecord::Unbinding { .. } => "unbinding",
             StoreRecord::Message { .. } => "message",
             StoreRecord::Delivered { .. } => "delivered",
+            StoreRecord::Returned { .. } => "returned",
             StoreRecord::Settled { .. } => "settled",
+            StoreRecord::Policy { .. } => "policy",
+            StoreRecord::PolicyDeleted { .. } => "policy-deleted",
         })
         .collect()
 }
@@ -265,9 +268,10 @@ fn settling_a_persistent_message_is_recorded() {
         log(&mut w),
         [
             StoreRecord::Settled { seq: seqs[0] },
-            StoreRecord::Delivered {
+            StoreRecord::Returned {
                 seq: seqs[1],
-                deliveries: 1
+                deliveries: 1,
+                failed: 1
             },
             StoreRecord::Settled { seq: seqs[2] },
         ]
@@ -375,8 +379,10 @@ fn unacked_messages_at_a_crash_come_back() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, "held");
     // It had been delivered once: it comes back marked so, as in RabbitMQ.
+    // The broker's own crash is not a failed delivery of the message.
     assert!(got[0].redelivered);
-    assert_eq!(got[0].header("x-delivery-count"), Some(&FieldValue::I64(1)));
+    assert_eq!(got[0].header("x-acquired-count"), Some(&FieldValue::I64(1)));
+    assert_eq!(got[0].header("x-delivery-count"), None);
 }
 
 #[test]

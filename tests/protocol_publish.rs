@@ -295,3 +295,29 @@ fn transactions_commit_publishes() {
     h.send(c, &queue_declare(1, "tx", false, true));
     assert_eq!(h.take_bytes(c), declare_ok(1, "tx", 1, 0));
 }
+
+#[test]
+fn consume_ok_is_written_alone_ahead_of_the_first_deliveries() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "ready", false, false));
+    for body in [&b"a"[..], b"b", b"c"] {
+        h.send(c, &publish_message(1, "", "ready", body));
+    }
+    h.take_writes(c);
+    h.send(c, &consume(1, "ready", "t", true));
+    let writes = h.take_writes(c);
+    assert_eq!(writes.len(), 2, "consume-ok, then the deliveries");
+    let first = split_frames(&writes[0]);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].ids(), (60, 21));
+    let rest = split_frames(&writes[1]);
+    assert_eq!(rest[0].ids(), (60, 60));
+    assert_eq!(rest.iter().filter(|f| f.kind == 1).count(), 3);
+
+    // Without messages waiting there is nothing to separate.
+    h.send(c, &queue_declare(1, "empty", false, false));
+    h.take_writes(c);
+    h.send(c, &consume(1, "empty", "u", true));
+    assert_eq!(h.take_writes(c).len(), 1);
+}

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use protocol_support::*;
 use warren::amqp::connection::ServerConfig;
 use warren::amqp::server::{ConnToken, Output, Server};
-use warren::broker::{Broker, BrokerConfig};
+use warren::broker::{ApplyTo, Broker, BrokerConfig, FieldTable, FieldValue, Policy, ShortStr};
 use warren::image::ImageError;
 use warren::storage::record;
 
@@ -38,6 +38,8 @@ enum Step {
     Connect {
         heartbeat: u16,
     },
+    /// A policy on `work` set (with a length limit and a TTL) or removed.
+    Policy(Option<i32>),
 }
 
 fn short_table(entries: &[Vec<u8>]) -> Vec<u8> {
@@ -161,6 +163,19 @@ fn piece() -> impl Strategy<Value = Vec<u8>> {
         2 => ch.clone().prop_map(channel_close_ok),
         1 => Just(heartbeat()),
         1 => Just(connection_close_ok()),
+        // Direct reply-to: the pseudo-queue's consumer and a request naming it.
+        1 => ch.clone().prop_map(|c| consume(c, "amq.rabbitmq.reply-to", "", true)),
+        1 => ch.clone().prop_map(|c| {
+            let mut v = publish(c, "", "work", false);
+            let to = "amq.rabbitmq.reply-to";
+            let mut p = (1u16 << 9).to_be_bytes().to_vec();
+            p.push(to.len() as u8);
+            p.extend_from_slice(to.as_bytes());
+            v.extend(header(c, 0, &p));
+            v
+        }),
+        // The channel's last declared queue, by the empty name.
+        1 => (ch.clone(), any::<bool>()).prop_map(|(c, no_ack)| consume(c, "", "", no_ack)),
     ]
 }
 
@@ -174,6 +189,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => Just(Step::Durable),
         1 => (0usize..3).prop_map(Step::Lost),
         1 => prop_oneof![Just(0u16), Just(5)].prop_map(|heartbeat| Step::Connect { heartbeat }),
+        1 => prop::option::of(1i32..4).prop_map(Step::Policy),
     ]
 }
 
@@ -222,6 +238,7 @@ impl Run {
                 Output::Closed { conn, report } => {
                     self.seen.push(format!("closed {} {report:?}", conn.0))
                 }
+                Output::Flush { conn } => self.seen.push(format!("flush {}", conn.0)),
                 other => panic!("unexpected output {other:?}"),
             }
         }
@@ -273,6 +290,29 @@ impl Run {
                 self.observe("lost");
             }
             Step::Connect { heartbeat } => self.connect(*heartbeat),
+            Step::Policy(limit) => {
+                let b = self.server.broker_mut();
+                match limit {
+                    Some(n) => {
+                        let definition = FieldTable::new()
+                            .with("max-length", FieldValue::I32(*n))
+                            .with("message-ttl", FieldValue::I32(2_000));
+                        let policy = Policy {
+                            name: ShortStr::new("p").unwrap(),
+                            pattern: "^work$".into(),
+                            apply_to: ApplyTo::Queues,
+                            priority: 0,
+                            definition,
+                        };
+                        b.set_policy(self.now, "/", policy).unwrap();
+                    }
+                    None => {
+                        b.delete_policy(self.now, "/", "p");
+                    }
+                }
+                self.server.tick(self.now);
+                self.observe("policy");
+            }
         }
     }
 

@@ -57,21 +57,8 @@ export async function main(argv = process.argv.slice(2), env = process.env) {
     log('error', `cannot start: ${e.message}${unbuilt ? ' (build the engine first: npm run build)' : ''}`);
     return 1;
   }
-  const data = opts.memory ? 'memory only (--memory): nothing is kept on disk' : path.resolve(opts.dataDir);
-  console.log(
-    [
-      'warren-mq is running',
-      `  AMQP       ${server.amqpUrl}`,
-      ...(server.amqpsUrl ? [`  AMQPS      ${server.amqpsUrl}`] : []),
-      `  WebSocket  ${server.wsUrl}`,
-      `  page       ${server.url}`,
-      `  API        ${server.url}api/overview`,
-      `  data       ${data}`,
-      `  users      ${Object.keys(opts.users).join(', ')}; vhosts ${opts.vhosts.join(', ')}`,
-    ].join('\n'),
-  );
-
-  return new Promise((resolve) => {
+  // Handlers first: a parent that reads the URLs below may signal at once.
+  const exited = new Promise((resolve) => {
     const stop = (signal) => {
       log('info', `${signal}: shutting down`);
       process.once(signal, () => process.exit(1)); // a second signal does not wait
@@ -91,4 +78,19 @@ export async function main(argv = process.argv.slice(2), env = process.env) {
     // Closed from inside (the store failed): exitCode was set there.
     server.done.then(() => resolve(process.exitCode ?? 0));
   });
+  const data = opts.memory ? 'memory only (--memory): nothing is kept on disk' : path.resolve(opts.dataDir);
+  console.log(
+    [
+      'warren-mq is running',
+      `  AMQP       ${server.amqpUrl}`,
+      ...(server.amqpsUrl ? [`  AMQPS      ${server.amqpsUrl}`] : []),
+      `  WebSocket  ${server.wsUrl}`,
+      `  page       ${server.url}`,
+      `  API        ${server.url}api/overview`,
+      `  data       ${data}`,
+      `  users      ${Object.keys(opts.users).join(', ')}; vhosts ${opts.vhosts.join(', ')}`,
+    ].join('\n'),
+  );
+
+  return exited;
 }

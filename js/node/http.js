@@ -8,12 +8,13 @@ import https from 'node:https';
 import path from 'node:path';
 import { authenticate, crossOrigin } from './auth.js';
 import { toJson } from './event-stream.js';
-import { managementApi } from './management.js';
+import { exportApi, managementApi, writeApi } from './management.js';
 import { managementWrite, userReads } from './management-write.js';
 import { metricsText } from './metrics.js';
 
-// The largest request body read (a publish through the API carries one message).
-const MAX_BODY = 16 * 1024 * 1024;
+// The largest request body read (a publish through the API carries one
+// message; POST /api/definitions a whole topology).
+const MAX_BODY = 64 * 1024 * 1024;
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -143,6 +144,24 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
     if (!read && crossOrigin(req))
       return json(res, 403, { error: 'forbidden', reason: 'cross-origin requests may not change the broker' });
     if (pathname === '/api/events') return events.handle(req, res);
+    // Definitions hold password hashes, and policies change every queue they
+    // match: administrators only (and policymakers for policies), as in RabbitMQ.
+    if (parts[0] === 'definitions' || (parts[0] === 'policies' && !read)) {
+      const allowed = user.admin || (parts[0] === 'policies' && user.tags?.includes('policymaker'));
+      if (!allowed) return json(res, 403, { error: 'not_authorised', reason: 'Not administrator user' });
+      if (read) return json(res, ...(await exportApi(broker, info, pathname)));
+      const write = writeApi(pathname, req.method);
+      if (!write) return json(res, 405, { error: 'method_not_allowed', reason: `${req.method} ${pathname}` });
+      let body;
+      try {
+        body = await readBody(req);
+      } catch (e) {
+        return json(res, 413, { error: 'bad_request', reason: e.message });
+      }
+      const answer = await write(broker, info, body);
+      log('info', `http ${user.username}: ${req.method} ${pathname}: ${answer[0]}`);
+      return json(res, ...answer);
+    }
     if (read) {
       const answer =
         parts[0] === 'redrives' && parts.length === 1

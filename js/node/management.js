@@ -1,6 +1,9 @@
 // The management API: JSON shaped like RabbitMQ's (/api/overview, /api/queues,
 // /api/exchanges, ...) so its tools and habits carry over, read from one
-// broker.snapshot() per request. Writes are in management-write.js.
+// broker.snapshot() per request. Writes are in management-write.js, but
+// for policies (PUT/DELETE /api/policies/{vhost}/{name}) and definitions
+// (POST /api/definitions), here.
+import { DefinitionsError, parseDefinitions } from '../definitions.js';
 const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
 
 // The snapshot (index.d.ts) flattened for the shapes below: queue counts
@@ -40,7 +43,106 @@ function queue(q) {
       ack: q.stats.acked,
       dead_lettered: q.stats.deadLettered,
     },
+    policy: q.policy ?? null,
     state: 'running',
+  };
+}
+
+/** A policy as RabbitMQ's API shows it. */
+function policy(p) {
+  return {
+    vhost: p.vhost,
+    name: p.name,
+    pattern: p.pattern,
+    'apply-to': p.applyTo,
+    definition: p.definition,
+    priority: p.priority,
+  };
+}
+
+const badRequest = (reason) => [400, { error: 'bad_request', reason }];
+
+function parseJson(body) {
+  try {
+    return { value: parseDefinitions(body) };
+  } catch (e) {
+    return { error: badRequest(e.message) };
+  }
+}
+
+/** GET /api/definitions[/{vhost}]: RabbitMQ's definitions JSON. */
+export async function exportApi(broker, info, pathname) {
+  const parts = pathname.slice('/api/definitions'.length).split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts.length > 1) return [404, { error: 'Object Not Found', reason: 'Not Found' }];
+  const defs = await broker.exportDefinitions({ version: info.version });
+  if (parts.length === 0) return [200, defs];
+  const [vhost] = parts;
+  const mine = (x) => x.vhost === vhost;
+  return [
+    200,
+    {
+      ...defs,
+      users: undefined,
+      vhosts: undefined,
+      permissions: undefined,
+      policies: defs.policies.filter(mine),
+      queues: defs.queues.filter(mine),
+      exchanges: defs.exchanges.filter(mine),
+      bindings: defs.bindings.filter(mine),
+    },
+  ];
+}
+
+/**
+ * The handler of a write (PUT/DELETE/POST) to `pathname`, or null: it takes
+ * (broker, info, body text) and resolves with [status, body].
+ */
+export function writeApi(pathname, method) {
+  let parts;
+  try {
+    parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+  const [api, what, vhost, name, ...rest] = parts;
+  if (api !== 'api' || rest.length) return null;
+  if (what === 'definitions' && method === 'POST' && vhost === undefined) {
+    return async (broker, _info, body) => {
+      const { value, error } = parseJson(body);
+      if (error) return error;
+      try {
+        await broker.importDefinitions(value);
+      } catch (e) {
+        if (e instanceof DefinitionsError) return badRequest(e.message);
+        throw e;
+      }
+      return [204, null];
+    };
+  }
+  if (what !== 'policies' || vhost === undefined || name === undefined) return null;
+  if (method === 'DELETE') {
+    return async (broker) =>
+      broker.deletePolicy(name, { vhost }) ? [204, null] : [404, { error: 'Object Not Found', reason: 'Not Found' }];
+  }
+  if (method !== 'PUT') return null;
+  return async (broker, _info, body) => {
+    const { value, error } = parseJson(body);
+    if (error) return error;
+    if (value === null || typeof value !== 'object') return badRequest('a policy is a JSON object');
+    const existed = broker.policies().some((p) => p.vhost === vhost && p.name === name);
+    try {
+      broker.setPolicy(name, {
+        vhost,
+        pattern: value.pattern,
+        definition: value.definition,
+        priority: value.priority ?? 0,
+        applyTo: value['apply-to'] ?? 'all',
+      });
+    } catch (e) {
+      if (e instanceof TypeError) return badRequest(e.message);
+      throw e;
+    }
+    return [existed ? 204 : 201, null];
   };
 }
 
@@ -155,6 +257,8 @@ export function managementApi(broker, info, parts) {
       return [200, channels(snap)];
     case 'consumers':
       return [200, consumers(snap).filter((c) => vhost === undefined || c.queue.vhost === vhost)];
+    case 'policies':
+      return pick(broker.policies().map(policy));
     case 'vhosts':
       return [200, broker.vhosts().map((v) => ({ name: v }))];
     case 'snapshot':

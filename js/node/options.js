@@ -1,6 +1,7 @@
 // The options of `warren-mq serve`: one table drives flag parsing, WARREN_*
 // environment variables and --help, so the three never disagree.
 import fs from 'node:fs';
+import { parseDefinitions } from '../definitions.js';
 
 const KIB = 1024;
 const UNITS = { b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: KIB, mib: KIB ** 2, gib: KIB ** 3 };
@@ -37,6 +38,35 @@ const list = (text) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+
+// Both loopbacks, as RabbitMQ: Node resolves `localhost` to ::1 first on many systems.
+export const DEFAULT_HOSTS = '127.0.0.1,::1';
+
+/** Addresses to listen on; `::` or `0.0.0.0` anywhere in the list means every interface. */
+function hosts(text) {
+  const all = list(text);
+  if (!all.length) throw new Error('no address given');
+  for (const h of all) {
+    if (/[\s/[\]]/.test(h)) throw new Error(`not an address: ${h} (IPv6 addresses go without brackets)`);
+  }
+  return [...new Set(all)];
+}
+
+/** A definitions file, read and parsed now: a bad one stops the start with its path and position. */
+function definitionsFile(file) {
+  if (file === '' || file === 'none') return null;
+  let text;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+  try {
+    return { file, definitions: parseDefinitions(text) };
+  } catch (e) {
+    throw new Error(`${file}: ${e.message}`);
+  }
+}
 
 /** "off" / "" -> null, else ms */
 function millisOrOff(text) {
@@ -131,9 +161,10 @@ function logLevel(text) {
 export const OPTIONS = [
   {
     key: 'host',
-    arg: 'ADDR',
-    def: '127.0.0.1',
-    help: 'address to listen on (AMQP and HTTP); 0.0.0.0 for every interface',
+    arg: 'LIST',
+    def: DEFAULT_HOSTS,
+    parse: hosts,
+    help: 'addresses to listen on (AMQP and HTTP), comma-separated; :: or 0.0.0.0 for every interface',
   },
   { key: 'port', arg: 'PORT', def: '5672', parse: port, help: 'AMQP over TCP; 0 picks a free port' },
   {
@@ -160,6 +191,13 @@ export const OPTIONS = [
     help: "users who may log in only from this machine (RabbitMQ's loopback_users); none for nobody",
   },
   { key: 'vhosts', arg: 'LIST', def: '/', parse: list, help: 'virtual hosts, comma-separated' },
+  {
+    key: 'definitions',
+    arg: 'FILE',
+    def: 'none',
+    parse: definitionsFile,
+    help: 'RabbitMQ definitions JSON to load at start (vhosts, policies, exchanges, queues, bindings)',
+  },
   {
     key: 'dataDir',
     flag: 'data-dir',

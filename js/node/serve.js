@@ -2,6 +2,7 @@
 // with the page and the management API on the HTTP port. Host code only: bytes
 // move between sockets and the engine; every AMQP decision is the engine's.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +12,9 @@ import { FileStore } from './file-store.js';
 import { createHttpServer } from './http.js';
 import { normalize } from './management.js';
 import { memoryAlarm } from './memory-alarm.js';
+import { DEFAULT_HOSTS } from './options.js';
 import { Redrives } from './redrive.js';
-import { listenTcp } from './tcp.js';
+import { amqpTcpServer } from './tcp.js';
 import { loadTls } from './tls-files.js';
 import { amqpOverWebSocket, AMQP_PATH } from './websocket.js';
 
@@ -32,6 +34,43 @@ function listen(server, port, host) {
   });
 }
 
+const EVERY_INTERFACE = ['::', '0.0.0.0'];
+// Errors of an address the machine does not have (IPv6 switched off).
+const UNAVAILABLE = ['EADDRNOTAVAIL', 'EAFNOSUPPORT'];
+
+/**
+ * Makes `server` (already listening on the first address) reachable on the
+ * other addresses too, on the same port: each gets a plain net.Server that
+ * hands its sockets to `server`. `::` or `0.0.0.0` mean every interface, IPv4
+ * and IPv6 (Node's default when no host is given). Returns the extra servers
+ * and the addresses listened on. With `optional`, an address the machine
+ * lacks is skipped with a warning (the default ::1 on a host without IPv6).
+ */
+async function listenOn(server, port, hosts, { optional, log, noDelay }) {
+  const every = hosts.some((h) => EVERY_INTERFACE.includes(h));
+  const addresses = every ? [undefined] : hosts;
+  await listen(server, port, addresses[0]);
+  const bound = server.address().port;
+  const extra = [];
+  const listening = [addresses[0] ?? '::'];
+  for (const host of addresses.slice(1)) {
+    const relay = net.createServer({ noDelay }, (socket) => server.emit('connection', socket));
+    try {
+      await listen(relay, bound, host);
+    } catch (e) {
+      if (optional && UNAVAILABLE.includes(e.code)) {
+        log('warn', `not listening on ${host}: ${e.message}`);
+        continue;
+      }
+      for (const r of extra) r.close();
+      throw e;
+    }
+    extra.push(relay);
+    listening.push(host);
+  }
+  return { extra, listening };
+}
+
 /** Resolves when every socket has closed, or after `ms`. */
 function allClosed(sockets, ms) {
   let timer;
@@ -40,7 +79,7 @@ function allClosed(sockets, ms) {
   return Promise.race([all, late]).finally(() => clearTimeout(timer));
 }
 
-const urlHost = (host) => (host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host);
+const urlHost = (host) => (EVERY_INTERFACE.includes(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host);
 
 /**
  * Starts the server with resolved options (see options.js). Resolves with
@@ -82,6 +121,19 @@ export async function serve(opts, { log }) {
       `store: ${store.dir}: ${queues.filter((q) => q.durable).length} durable queues, ${messages} messages recovered`,
     );
   }
+  if (opts.definitions) {
+    const { file, definitions } = opts.definitions;
+    try {
+      const r = await broker.importDefinitions(definitions);
+      log(
+        'info',
+        `definitions ${file}: ${r.users} users, ${r.vhosts} vhosts, ${r.policies} policies, ${r.exchanges} exchanges, ${r.queues} queues, ${r.bindings} bindings`,
+      );
+    } catch (e) {
+      await broker.close();
+      throw new Error(`--definitions ${file}: ${e.message}`);
+    }
+  }
   if (broker.recoveryDamage) log('warn', `store: recovery stopped at a damaged record: ${broker.recoveryDamage}`);
   if (broker.recovery?.upgraded)
     log('info', `store: log format version ${broker.recovery.version} rewritten in the current format`);
@@ -121,28 +173,39 @@ export async function serve(opts, { log }) {
     metricsPublic: opts.metricsPublic,
   });
   httpServer.on('upgrade', amqpOverWebSocket(broker, { origins: opts.wsOrigins, ...limits }));
-  let amqpServer;
-  let amqpsServer = null;
+  const hosts = Array.isArray(opts.host) ? opts.host : [opts.host];
+  const how = { optional: hosts.join(',') === DEFAULT_HOSTS, log };
+  const amqpServer = amqpTcpServer(broker, limits);
+  const amqpsServer = tlsOptions ? amqpTcpServer(broker, { ...limits, tlsOptions }) : null;
+  const relays = [];
+  let amqpOn;
+  let amqpsOn = null;
+  let httpOn;
   try {
-    amqpServer = await listenTcp(broker, { host: opts.host, port: opts.port, ...limits });
-    if (tlsOptions)
-      amqpsServer = await listenTcp(broker, { host: opts.host, port: opts.tlsPort, tlsOptions, ...limits });
-    await listen(httpServer, opts.httpPort, opts.host);
+    amqpOn = await listenOn(amqpServer, opts.port, hosts, { ...how, noDelay: true });
+    relays.push(...amqpOn.extra);
+    if (amqpsServer) {
+      amqpsOn = await listenOn(amqpsServer, opts.tlsPort, hosts, { ...how, noDelay: true });
+      relays.push(...amqpsOn.extra);
+    }
+    httpOn = await listenOn(httpServer, opts.httpPort, hosts, how);
+    relays.push(...httpOn.extra);
   } catch (e) {
-    amqpServer?.close();
+    amqpServer.close();
     amqpsServer?.close();
+    for (const r of relays) r.close();
     await broker.close(); // closes the store too
     throw e;
   }
   const amqpPort = amqpServer.address().port;
   const httpPort = httpServer.address().port;
   const amqpsPort = amqpsServer?.address().port ?? null;
-  info.listeners.push(
-    { protocol: 'amqp', ip_address: opts.host, port: amqpPort },
-    { protocol: tlsOptions ? 'https' : 'http', ip_address: opts.host, port: httpPort },
-  );
+  for (const ip_address of amqpOn.listening) info.listeners.push({ protocol: 'amqp', ip_address, port: amqpPort });
+  for (const ip_address of httpOn.listening)
+    info.listeners.push({ protocol: tlsOptions ? 'https' : 'http', ip_address, port: httpPort });
   if (amqpsServer) {
-    info.listeners.push({ protocol: 'amqp/ssl', ip_address: opts.host, port: amqpsPort });
+    for (const ip_address of amqpsOn.listening)
+      info.listeners.push({ protocol: 'amqp/ssl', ip_address, port: amqpsPort });
     log(
       'info',
       `tls: ${tlsFiles.subject}, expires ${tlsFiles.expires}${opts.tlsCa ? '; client certificates required' : ''}`,
@@ -153,8 +216,9 @@ export async function serve(opts, { log }) {
   info.alarm = stopAlarm;
   info.redrives = new Redrives(broker, log);
   info.store = store === 'memory' ? null : store;
+  const shown = urlHost(hosts[0]);
   const scheme = tlsOptions ? 'https' : 'http';
-  const url = `${scheme}://${urlHost(opts.host)}:${httpPort}/`;
+  const url = `${scheme}://${shown}:${httpPort}/`;
 
   let closing = null;
   let closed;
@@ -166,6 +230,7 @@ export async function serve(opts, { log }) {
       amqpServer.close();
       amqpsServer?.close();
       httpServer.close();
+      for (const r of relays) r.close();
       events.close();
       // 320 CONNECTION_FORCED to every client, then the store is flushed.
       await broker.close();
@@ -184,9 +249,9 @@ export async function serve(opts, { log }) {
     httpPort,
     url,
     amqpsPort,
-    amqpUrl: `amqp://${urlHost(opts.host)}:${amqpPort}`,
-    amqpsUrl: amqpsServer ? `amqps://${urlHost(opts.host)}:${amqpsPort}` : null,
-    wsUrl: `${tlsOptions ? 'wss' : 'ws'}://${urlHost(opts.host)}:${httpPort}${AMQP_PATH}`,
+    amqpUrl: `amqp://${shown}:${amqpPort}`,
+    amqpsUrl: amqpsServer ? `amqps://${shown}:${amqpsPort}` : null,
+    wsUrl: `${tlsOptions ? 'wss' : 'ws'}://${shown}:${httpPort}${AMQP_PATH}`,
     close,
     /** resolves once the server has closed, whatever closed it */
     done,

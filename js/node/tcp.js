@@ -8,11 +8,11 @@ import { attachPeer } from './peer.js';
 const LINGER_MS = 5000;
 
 /**
- * Listens on host:port; resolves with the server once it listens. With
+ * A server (not yet listening) whose sockets become broker connections. With
  * `tlsOptions` (a secure context's cert, key, ca...) it is amqps: a client
  * certificate verified against the CA names the user for EXTERNAL (its CN).
  */
-export function listenTcp(broker, { host, port, maxQueuedBytes, log, sockets, peers, closes, tlsOptions }) {
+export function amqpTcpServer(broker, { maxQueuedBytes, log, sockets, peers, closes, tlsOptions }) {
   const kind = tlsOptions ? 'amqps' : 'amqp';
   const onSocket = (socket) => {
     sockets.add(socket);
@@ -51,11 +51,5 @@ export function listenTcp(broker, { host, port, maxQueuedBytes, log, sockets, pe
       log('warn', `amqps ${socket.remoteAddress}:${socket.remotePort}: TLS handshake failed: ${e.message}`),
     );
   }
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
+  return server;
 }

@@ -238,7 +238,12 @@ export class WarrenBroker extends DurableObject {
   /** A WebSocket as the broker's transport. */
   #transport(ws) {
     const writer = new SocketWriter(ws);
-    return { send: (bytes) => writer.send(bytes), close: () => writer.close(1000, 'connection closed') };
+    return {
+      send: (bytes) => writer.send(bytes),
+      // consume-ok goes out in a message of its own, ahead of deliveries.
+      flush: () => writer.flush(),
+      close: () => writer.close(1000, 'connection closed'),
+    };
   }
 
   /** The broker, created on the first request of a new object. */

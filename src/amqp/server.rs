@@ -11,6 +11,8 @@
 //!         Output::Send { conn, bytes } => { /* write; maybe server.recycle(bytes) */ }
 //!         Output::Close { conn } => { /* close the transport */ }
 //!         Output::Effect(e) => { /* for a client opened on the broker directly */ }
+//!         Output::Flush { conn } => { /* end the write: what follows is sent apart */ }
+//!         _ => {}
 //!     }
 //! }
 //! let wake_at = server.next_deadline();
@@ -60,6 +62,10 @@ pub enum Output {
         conn: ConnToken,
         report: CloseReport,
     },
+    /// What was sent to this transport so far goes out now, on its own: a
+    /// host that gathers writes (into one WebSocket message) must not join
+    /// it with what follows. Hosts that write each `Send` at once ignore it.
+    Flush { conn: ConnToken },
 }
 
 struct Slot {
@@ -287,16 +293,25 @@ impl Server {
             let Some(conn) = slot.conn.as_mut() else {
                 continue;
             };
+            let alone = conn.output_cut();
             let bytes = conn
                 .has_output()
                 .then(|| conn.take_output(self.spare.pop().unwrap_or_default()));
-            for report in conn.take_closes() {
-                self.outputs.push_back(Output::Closed {
-                    conn: token,
-                    report,
-                });
+            if !alone {
+                for report in conn.take_closes() {
+                    self.outputs.push_back(Output::Closed {
+                        conn: token,
+                        report,
+                    });
+                }
             }
-            if conn.is_closed() {
+            if alone {
+                // The rest goes in a later write, after a flush.
+                self.outputs.push_back(Output::Flush { conn: token });
+                slot.queued = true;
+                self.ready.push_back(index);
+            }
+            if conn.is_closed() && !alone {
                 self.remove(index);
                 // The bytes, the close reports, then the close itself.
                 self.outputs.push_back(Output::Close { conn: token });

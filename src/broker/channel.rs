@@ -74,6 +74,12 @@ pub struct Channel {
     pub mode: Mode,
     /// (queue, consumer tag) of the channel's consumers.
     pub consumers: Vec<(QueueId, ShortStr)>,
+    /// The direct reply-to consumer: (consumer tag, the channel's
+    /// `amq.rabbitmq.reply-to.<suffix>` name).
+    pub reply_consumer: Option<(ShortStr, ShortStr)>,
+    /// The queue last declared on this channel: what an empty queue name
+    /// stands for in consume, get, bind, unbind, purge and delete.
+    pub last_queue: Option<ShortStr>,
 }
 
 impl Channel {
@@ -87,6 +93,8 @@ impl Channel {
             flow_active: true,
             mode: Mode::Plain,
             consumers: Vec::new(),
+            reply_consumer: None,
+            last_queue: None,
         }
     }
 

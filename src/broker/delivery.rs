@@ -5,6 +5,7 @@ use super::access::{Perm, Resource};
 use super::args::consumer_args;
 use super::channel::Unacked;
 use super::command::{Consume, Qos};
+use super::direct_reply::REPLY_TO;
 use super::effect::Effect;
 use super::engine::Broker;
 use super::error::{AmqpError, ReplyCode, Result};
@@ -25,8 +26,12 @@ impl Broker {
         self.fail(ch, r)
     }
 
-    fn consume_inner(&mut self, now: u64, ch: ChannelRef, c: Consume) -> Result<ShortStr> {
+    fn consume_inner(&mut self, now: u64, ch: ChannelRef, mut c: Consume) -> Result<ShortStr> {
         let prefetch = self.open_channel(ch)?.consumer_prefetch;
+        c.queue = self.queue_shortcut(ch, c.queue)?;
+        if c.queue.as_str() == REPLY_TO {
+            return self.consume_reply_to(ch, &c.consumer_tag, c.no_ack);
+        }
         self.check_access(ch, Resource::Queue, &c.queue, Perm::Read)?;
         let q = self.find_queue(ch, &c.queue)?;
         let vname = self.vhost_name(self.conn_vhost(ch.conn)?).to_owned();
@@ -38,7 +43,8 @@ impl Broker {
             c.consumer_tag.clone()
         };
         let channel = self.open_channel(ch)?;
-        if channel.consumers.iter().any(|(_, t)| *t == tag) {
+        let reply_tag = channel.reply_consumer.as_ref().map(|(t, _)| t);
+        if channel.consumers.iter().any(|(_, t)| *t == tag) || reply_tag == Some(&tag) {
             return Err(AmqpError::new(
                 ReplyCode::NotAllowed,
                 format_args!("attempt to reuse consumer tag '{tag}'"),
@@ -84,6 +90,12 @@ impl Broker {
     /// unknown tag is not an error (RabbitMQ answers cancel-ok).
     pub fn basic_cancel(&mut self, now_ms: u64, ch: ChannelRef, consumer_tag: &str) -> Result<()> {
         self.advance(now_ms);
+        if self.cancel_reply_to(ch, consumer_tag) {
+            return Ok(());
+        }
+        if self.cancel_reply_to(ch, consumer_tag) {
+            return Ok(());
+        }
         let r = self.open_channel(ch).map(|c| {
             let at = c
                 .consumers
@@ -151,8 +163,9 @@ impl Broker {
 
     fn get_inner(&mut self, now: u64, ch: ChannelRef, queue: &str, no_ack: bool) -> Result<()> {
         self.open_channel(ch)?;
-        self.check_access(ch, Resource::Queue, queue, Perm::Read)?;
-        let q = self.find_queue(ch, queue)?;
+        let queue = self.queue_shortcut(ch, ShortStr::truncated(queue))?;
+        self.check_access(ch, Resource::Queue, &queue, Perm::Read)?;
+        let q = self.find_queue(ch, &queue)?;
         let entry = loop {
             let Some(queue) = self.queue_mut(q) else {
                 break None;
@@ -323,16 +336,23 @@ impl Broker {
         mut entry: Entry,
     ) -> (u64, bool, Rc<Message>) {
         let redelivered = entry.deliveries > 0;
-        // x-delivery-count as quorum queues set it: absent on the first
-        // delivery, then the number of earlier deliveries. Warren sets it on
-        // every queue type (LavinMQ does the same for queues with a limit).
+        // The counts as RabbitMQ 4.3 quorum queues set them, on every queue
+        // type here: x-acquired-count, the earlier deliveries (absent on the
+        // first), and x-delivery-count, the failed ones (absent while none).
         let message = if redelivered {
             let mut m = (*entry.msg).clone();
             let props = m.properties.make_mut();
-            props.headers.get_or_insert_with(Default::default).insert(
-                ShortStr::truncated("x-delivery-count"),
+            let headers = props.headers.get_or_insert_with(Default::default);
+            headers.insert(
+                ShortStr::truncated("x-acquired-count"),
                 FieldValue::I64(entry.deliveries as i64),
             );
+            if entry.failed > 0 {
+                headers.insert(
+                    ShortStr::truncated("x-delivery-count"),
+                    FieldValue::I64(entry.failed as i64),
+                );
+            }
             Rc::new(m)
         } else {
             entry.msg.clone()

@@ -49,6 +49,8 @@ pub(crate) struct Vhost {
     pub name: ShortStr,
     pub exchanges: FxHashMap<ShortStr, Exchange>,
     pub queues: FxHashMap<ShortStr, QueueId>,
+    /// Policies set on this vhost (see `policy`).
+    pub policies: Vec<super::policy::Policy>,
 }
 
 pub(crate) struct Conn {
@@ -105,6 +107,9 @@ pub struct Broker {
     pub(crate) users: Vec<super::access::User>,
     /// Whether permissions are checked at all (off until `set_users`).
     pub(crate) access_control: bool,
+    /// Direct reply-to: the per-channel reply names given out, and their
+    /// channels (see `direct_reply`).
+    pub(crate) replies: FxHashMap<ShortStr, ChannelRef>,
 }
 
 impl Default for Broker {
@@ -141,6 +146,7 @@ impl Broker {
             routing_dead_letters: false,
             users: Vec::new(),
             access_control: false,
+            replies: FxHashMap::default(),
         };
         b.add_vhost("/");
         b
@@ -159,6 +165,7 @@ impl Broker {
             name: ShortStr::truncated(name),
             exchanges: FxHashMap::default(),
             queues: FxHashMap::default(),
+            policies: Vec::new(),
         };
         for (n, kind) in [
             ("", ExchangeKind::Direct),
@@ -528,11 +535,14 @@ impl Broker {
         else {
             return;
         };
+        self.drop_reply_to(channel.reply_consumer.take());
         for (q, tag) in std::mem::take(&mut channel.consumers) {
             self.remove_consumer(q, &tag, ch);
         }
+        // A channel or connection that goes with deliveries outstanding
+        // failed them (RabbitMQ 4.3: x-delivery-count grows).
         let unacked: Vec<_> = channel.unacked.drain(..).collect();
-        self.requeue_all(ch, unacked);
+        self.requeue_all(ch, unacked, true);
         self.event(|| EventKind::ChannelClosed { channel: ch });
     }
 

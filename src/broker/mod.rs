@@ -21,7 +21,9 @@ pub(crate) mod channel;
 pub(crate) mod command;
 pub(crate) mod dead_letter;
 pub(crate) mod dedup;
+pub(crate) mod definitions;
 mod delivery;
+mod direct_reply;
 pub(crate) mod effect;
 mod engine;
 pub(crate) mod error;
@@ -30,6 +32,7 @@ pub(crate) mod exchange;
 mod fxhash;
 pub(crate) mod ids;
 pub(crate) mod message;
+pub(crate) mod policy;
 mod publish;
 pub(crate) mod queue;
 pub(crate) mod routing;
@@ -52,6 +55,7 @@ pub use error::{AmqpError, ReplyCode};
 pub use event::{DropReason, Event, EventKind};
 pub use ids::{ChannelRef, ConnId, MsgId};
 pub use message::{Message, Properties, Props};
+pub use policy::{ApplyTo, Policy, PolicyError};
 pub use queue::QueueStats;
 pub use snapshot::{
     ChannelView, ConnectionView, ConsumerView, ExchangeView, QueueCounts, QueueView, Snapshot,

@@ -5,6 +5,7 @@ use super::access::{Perm, Resource};
 use super::args::Overflow;
 use super::channel::{Mode, Pending};
 use super::dead_letter::{is_cycle, DeadLetterReason};
+use super::direct_reply::REPLY_TO_PREFIX;
 use super::effect::Effect;
 use super::engine::Broker;
 use super::error::{AmqpError, ReplyCode, Result};
@@ -49,7 +50,7 @@ impl Broker {
         &mut self,
         now: u64,
         ch: ChannelRef,
-        message: Message,
+        mut message: Message,
         mandatory: bool,
         immediate: bool,
     ) -> Result<()> {
@@ -70,6 +71,7 @@ impl Broker {
                 )));
             }
         }
+        self.set_reply_to(ch, &mut message)?;
         let (v, channel) = self.vhost_and_channel(ch)?;
         if let Mode::Tx { publishes, .. } = &mut channel.mode {
             // Checked now so the client hears of a bad exchange at once.
@@ -155,7 +157,10 @@ impl Broker {
         }
         let message = Rc::new(message);
         let mut outcome = Pending::Ready(true);
-        if targets.is_empty() && mandatory {
+        let replied = message.exchange.is_empty()
+            && message.routing_key.starts_with(REPLY_TO_PREFIX)
+            && self.deliver_reply(&message);
+        if targets.is_empty() && mandatory && !replied {
             self.emit(Effect::Return {
                 to: ch,
                 reply_code: ReplyCode::NoRoute.code(),
@@ -296,6 +301,7 @@ impl Broker {
             msg_id,
             msg,
             deliveries: 0,
+            failed: 0,
             expires_at,
         };
         if queue.over_limit(1, entry.size()) {

@@ -20,8 +20,14 @@ pub struct Entry {
     pub seq: u64,
     pub msg_id: MsgId,
     pub msg: Rc<Message>,
-    /// Earlier deliveries of this message from this queue (`x-delivery-count`).
+    /// Earlier deliveries of this message from this queue: every time it was
+    /// handed out (`x-acquired-count`, RabbitMQ 4.3).
     pub deliveries: u32,
+    /// Failed deliveries (`x-delivery-count`, RabbitMQ 4.3): returned by
+    /// `basic.reject` with requeue or by its channel closing or connection
+    /// dropping; not by `basic.nack`, `basic.recover` or a consumer timeout.
+    /// `x-delivery-limit` is checked against this count.
+    pub failed: u32,
     pub expires_at: u64,
 }
 
@@ -163,6 +169,8 @@ pub struct Queue {
     pub dedup: Option<DedupCache>,
     /// Totals since the queue was declared, for metrics.
     pub stats: QueueStats,
+    /// The policy in force (its settings are already in `args`).
+    pub policy: Option<ShortStr>,
 }
 
 /// What went through a queue since it was declared (not kept across a
@@ -214,6 +222,7 @@ impl Queue {
             last_used: now,
             dedup,
             stats: QueueStats::default(),
+            policy: None,
         }
     }
 
@@ -292,6 +301,10 @@ impl Queue {
             || self.args.max_length_bytes.is_some_and(|m| bytes > m)
     }
 
+    pub fn describe(&self, vhost: &str) -> String {
+        format!("queue '{}' in vhost '{}'", self.name, vhost)
+    }
+
     /// The earliest moment this queue needs the engine's attention.
     pub fn next_deadline(&self) -> Option<u64> {
         let expiry = self.expiry.first().map(|e| e.0);
@@ -320,6 +333,7 @@ mod tests {
                 vec![0u8; 4],
             )),
             deliveries: 0,
+            failed: 0,
             expires_at: NEVER,
         }
     }

@@ -144,7 +144,9 @@ impl Broker {
                     }
                 }
                 if requeue {
-                    self.requeue_all(ch, taken);
+                    // RabbitMQ 4.3: basic.reject is a failed delivery
+                    // (x-delivery-count); basic.nack only hands it back.
+                    self.requeue_all(ch, taken, !nack);
                 } else {
                     // Dead-lettered in the order they were rejected.
                     for u in taken {
@@ -167,7 +169,7 @@ impl Broker {
             self.open_channel(ch)
                 .map(|c| c.unacked.drain(..).collect::<Vec<_>>())
         };
-        let r = r.map(|taken| self.requeue_all(ch, taken));
+        let r = r.map(|taken| self.requeue_all(ch, taken, false));
         self.fail(ch, r)
     }
 
@@ -242,14 +244,18 @@ impl Broker {
 
     /// Returns deliveries to their queues, each at its original position, in
     /// tag order; past a delivery limit or expired ones are dead-lettered.
-    pub(crate) fn requeue_all(&mut self, ch: ChannelRef, taken: Vec<Unacked>) {
+    /// `failed`: the deliveries failed (see `queue::Entry::failed`).
+    pub(crate) fn requeue_all(&mut self, ch: ChannelRef, taken: Vec<Unacked>, failed: bool) {
         for u in taken {
             self.release_unacked(ch, &u);
-            self.requeue(u.queue, u.entry);
+            self.requeue(u.queue, u.entry, failed);
         }
     }
 
-    pub(crate) fn requeue(&mut self, q: QueueId, entry: Entry) {
+    pub(crate) fn requeue(&mut self, q: QueueId, mut entry: Entry, failed: bool) {
+        if failed {
+            entry.failed = entry.failed.saturating_add(1);
+        }
         let now = self.now;
         let Some(queue) = self.queue(q) else {
             // Its queue was deleted: the message goes with it.
@@ -261,11 +267,12 @@ impl Broker {
         if queue
             .args
             .delivery_limit
-            .is_some_and(|limit| entry.deliveries as u64 > limit)
+            .is_some_and(|limit| entry.failed as u64 > limit)
         {
-            // RabbitMQ (quorum queues): a message returned more often than the
-            // limit is dead-lettered. LavinMQ counts the delivery itself, one
-            // attempt fewer; Warren follows RabbitMQ.
+            // RabbitMQ 4.3 (quorum queues): a message whose failed deliveries
+            // (x-delivery-count) exceed the limit is dead-lettered; returns
+            // that are not failures (nack, recover, consumer timeout) do not
+            // count. LavinMQ counts every delivery; Warren follows RabbitMQ.
             return self.dead_letter(q, entry, DeadLetterReason::DeliveryLimit);
         }
         let delay = queue
@@ -275,9 +282,10 @@ impl Broker {
         let persisted = self.persists_queue(queue) && entry.msg.persistent();
         let name = queue.name.clone();
         if persisted {
-            self.record(StoreRecord::Delivered {
+            self.record(StoreRecord::Returned {
                 seq: entry.seq,
                 deliveries: entry.deliveries,
+                failed: entry.failed,
             });
         }
         self.event(|| EventKind::Requeued {

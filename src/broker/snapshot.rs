@@ -26,6 +26,9 @@ pub struct QueueView {
     pub counts: QueueCounts,
     /// Totals since the queue was declared.
     pub stats: super::queue::QueueStats,
+    /// The policy in force, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<ShortStr>,
     /// Ready messages in delivery order: (message id, earlier deliveries).
     pub ready: Vec<(MsgId, u32)>,
 }
@@ -155,6 +158,7 @@ impl Broker {
                         consumers: q.consumers.len(),
                     },
                     stats: q.stats,
+                    policy: q.policy.clone(),
                     ready: q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
                 });
                 for c in &q.consumers {

@@ -62,9 +62,25 @@ pub enum StoreRecord {
         seq: u64,
         deliveries: u32,
     },
+    /// The message was returned to its queue: handed out `deliveries`
+    /// times, `failed` of them failed (see `queue::Entry`).
+    Returned {
+        seq: u64,
+        deliveries: u32,
+        failed: u32,
+    },
     /// The message left its queue for good (acked, dropped, expired, dead-lettered).
     Settled {
         seq: u64,
+    },
+    /// A policy was set (added or replaced).
+    Policy {
+        vhost: ShortStr,
+        policy: super::policy::Policy,
+    },
+    PolicyDeleted {
+        vhost: ShortStr,
+        name: ShortStr,
     },
 }
 
@@ -163,6 +179,7 @@ impl Broker {
                                 msg_id,
                                 msg: message,
                                 deliveries,
+                                failed: 0,
                                 expires_at,
                             },
                         },
@@ -173,8 +190,26 @@ impl Broker {
                         m.entry.deliveries = deliveries;
                     }
                 }
+                StoreRecord::Returned {
+                    seq,
+                    deliveries,
+                    failed,
+                } => {
+                    if let Some(m) = messages.get_mut(&seq) {
+                        m.entry.deliveries = deliveries;
+                        m.entry.failed = failed;
+                    }
+                }
                 StoreRecord::Settled { seq } => {
                     messages.remove(&seq);
+                }
+                StoreRecord::Policy { vhost, policy } => {
+                    b.add_vhost(&vhost);
+                    b.set_policy(now_ms, &vhost, policy)
+                        .map_err(|e| fail(super::error::AmqpError::precondition(e)))?;
+                }
+                StoreRecord::PolicyDeleted { vhost, name } => {
+                    b.delete_policy(now_ms, &vhost, &name);
                 }
             }
         }
@@ -232,6 +267,14 @@ impl Broker {
     pub fn snapshot_records(&self) -> Vec<StoreRecord> {
         let mut out = Vec::new();
         for v in &self.vhosts {
+            let mut policies: Vec<&super::policy::Policy> = v.policies.iter().collect();
+            policies.sort_by(|a, b| a.name.cmp(&b.name));
+            for p in policies {
+                out.push(StoreRecord::Policy {
+                    vhost: v.name.clone(),
+                    policy: p.clone(),
+                });
+            }
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
             names.sort();
             let exchanges: Vec<&Exchange> =
@@ -276,7 +319,14 @@ impl Broker {
                 deliveries: e.deliveries,
                 expires_at: e.expires_at,
                 message: e.msg.clone(),
-            })
+            });
+            if e.failed > 0 {
+                held.push(StoreRecord::Returned {
+                    seq: e.seq,
+                    deliveries: e.deliveries,
+                    failed: e.failed,
+                });
+            }
         };
         for slot in &self.queues {
             let Some(q) = slot.queue.as_deref() else {
@@ -305,8 +355,9 @@ impl Broker {
             }
         }
         held.sort_by_key(|r| match r {
-            StoreRecord::Message { seq, .. } => *seq,
-            _ => 0,
+            StoreRecord::Message { seq, .. } => (*seq, 0),
+            StoreRecord::Returned { seq, .. } => (*seq, 1),
+            _ => (0, 0),
         });
         out.extend(held);
         out

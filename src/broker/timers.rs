@@ -115,13 +115,21 @@ impl Broker {
                     consumer_tag: consumer_tag.clone(),
                 });
                 self.remove_consumer(queue, &consumer_tag, ch);
-                self.requeue_all(ch, mine);
+                // RabbitMQ 4.3: a consumer timeout is not a failed delivery.
+                self.requeue_all(ch, mine, false);
             }
             _ => {
                 let error = AmqpError::precondition(format_args!(
                     "delivery acknowledgement on channel {} timed out. Timeout value used: {} ms. This timeout value can be configured, see consumers doc guide to learn more",
                     ch.channel, timeout
                 ));
+                // Returned first, not as failures (RabbitMQ 4.3), then the
+                // channel closes.
+                let taken: Vec<_> = match self.channel_mut(ch) {
+                    Some(c) => c.unacked.drain(..).collect(),
+                    None => Vec::new(),
+                };
+                self.requeue_all(ch, taken, false);
                 self.close_channel_state(ch);
                 self.emit(Effect::CloseChannel { to: ch, error });
             }

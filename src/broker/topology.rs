@@ -4,6 +4,7 @@ use super::access::{Perm, Resource};
 use super::args::{inequivalent_key, QueueArgs};
 use super::command::{Bind, ExchangeDeclare, QueueDeclare, QueueDeclareOk};
 use super::dedup::DedupCache;
+use super::direct_reply::is_reply_name;
 use super::effect::Effect;
 use super::engine::{Broker, QueueSlot, Vhost};
 use super::error::{AmqpError, Result};
@@ -285,7 +286,25 @@ impl Broker {
     ) -> Result<QueueDeclareOk> {
         let now = self.advance(now_ms);
         let r = self.queue_declare_inner(now, ch, d);
+        // Declaring a reply-to name does not change the last queue (as in
+        // RabbitMQ 3.10).
+        if let (Ok(ok), Some(c)) = (&r, self.channel_mut(ch)) {
+            if !is_reply_name(&ok.queue) {
+                c.last_queue = Some(ok.queue.clone());
+            }
+        }
         self.fail(ch, r)
+    }
+
+    /// An empty queue name stands for the queue last declared on the
+    /// channel, as in RabbitMQ; with none declared it is 404.
+    pub(crate) fn queue_shortcut(&self, ch: ChannelRef, name: ShortStr) -> Result<ShortStr> {
+        if !name.is_empty() {
+            return Ok(name);
+        }
+        self.channel(ch)
+            .and_then(|c| c.last_queue.clone())
+            .ok_or_else(|| AmqpError::not_found("no previously declared queue"))
     }
 
     fn queue_declare_inner(
@@ -305,6 +324,14 @@ impl Broker {
             self.check_access(ch, Resource::Queue, &name, Perm::Configure)?;
         }
         let what = format!("queue '{name}' in vhost '{vname}'");
+        if is_reply_name(&name) {
+            let (message_count, consumer_count) = self.declare_reply_to(&name, &vname)?;
+            return Ok(QueueDeclareOk {
+                queue: name,
+                message_count,
+                consumer_count,
+            });
+        }
         if let Some(&id) = self.vhost_ref(v).queues.get(&name) {
             self.check_exclusive(id, ch, &vname)?;
             let q = self
@@ -357,8 +384,10 @@ impl Broker {
             self.check_access(ch, Resource::Exchange, dlx, Perm::Write)?;
         }
         let args = QueueArgs::parse(&d.arguments, &what)?;
+        let (policy, with_policy) = self.queue_settings(v, &name, &d.arguments, &what);
+        let args = with_policy.unwrap_or(args);
         let owner = d.exclusive.then_some(ch.conn);
-        let q = Queue::new(
+        let mut q = Queue::new(
             v,
             QueueDeclare {
                 queue: name.clone(),
@@ -368,6 +397,7 @@ impl Broker {
             args,
             now,
         );
+        q.policy = policy;
         if let Some(ms) = q.args.expires {
             self.schedule(now.saturating_add(ms));
         }
@@ -449,6 +479,8 @@ impl Broker {
     ) -> Result<u32> {
         self.require_channel(ch)?;
         let (v, vname) = self.vhost_of(ch)?;
+        let name = self.queue_shortcut(ch, ShortStr::truncated(name))?;
+        let name = name.as_str();
         self.check_access(ch, Resource::Queue, name, Perm::Configure)?;
         let Some(&id) = self.vhost_ref(v).queues.get(name) else {
             return Ok(0); // deleting what is not there succeeds, as in RabbitMQ
@@ -540,8 +572,9 @@ impl Broker {
 
     fn queue_purge_inner(&mut self, ch: ChannelRef, name: &str) -> Result<u32> {
         self.require_channel(ch)?;
-        self.check_access(ch, Resource::Queue, name, Perm::Read)?;
-        let id = self.find_queue(ch, name)?;
+        let name = self.queue_shortcut(ch, ShortStr::truncated(name))?;
+        self.check_access(ch, Resource::Queue, &name, Perm::Read)?;
+        let id = self.find_queue(ch, &name)?;
         let Some(q) = self.queue_mut(id) else {
             return Ok(0);
         };
@@ -584,12 +617,20 @@ impl Broker {
     pub(crate) fn bind_inner(
         &mut self,
         ch: ChannelRef,
-        b: Bind,
+        mut b: Bind,
         to_queue: bool,
         add: bool,
     ) -> Result<()> {
         self.require_channel(ch)?;
         let (v, vname) = self.vhost_of(ch)?;
+        if to_queue && b.destination.is_empty() {
+            // Both shortcuts of RabbitMQ: the last declared queue, and
+            // with an empty routing key too, its name as the key.
+            b.destination = self.queue_shortcut(ch, ShortStr::empty())?;
+            if b.routing_key.is_empty() {
+                b.routing_key = b.destination.clone();
+            }
+        }
         let kind = if to_queue {
             Resource::Queue
         } else {

@@ -18,7 +18,8 @@ use crate::broker::queue::{Entry, Queue, QueueConsumer, QueueStats};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
 use crate::broker::{
-    Broker, BrokerConfig, Conn, ConnectionInfo, Message, QueueDeclare, QueueSlot, ShortStr, Vhost,
+    ApplyTo, Broker, BrokerConfig, Conn, ConnectionInfo, Message, Policy, QueueDeclare, QueueSlot,
+    ShortStr, Vhost,
 };
 use crate::storage::record;
 use std::collections::HashMap;
@@ -152,6 +153,15 @@ impl Writer {
         for x in xs {
             exchange(&mut self.main, x);
         }
+        let w = &mut self.main;
+        w.usize(v.policies.len());
+        for p in &v.policies {
+            w.str(&p.name);
+            w.str(&p.pattern);
+            w.str(p.apply_to.as_str());
+            w.i64(p.priority);
+            w.table(&p.definition);
+        }
     }
 
     fn queue(&mut self, q: &Queue) {
@@ -211,6 +221,7 @@ impl Writer {
         w.u64(e.msg_id);
         w.usize(id);
         w.u64(u64::from(e.deliveries));
+        w.u64(u64::from(e.failed));
         w.u64(time(e.expires_at));
     }
 
@@ -310,6 +321,15 @@ impl Writer {
             queue_id(w, *q);
             w.str(tag);
         }
+        match &ch.reply_consumer {
+            None => w.bool(false),
+            Some((tag, name)) => {
+                w.bool(true);
+                w.str(tag);
+                w.str(name);
+            }
+        }
+        w.opt_str(ch.last_queue.as_deref());
     }
 }
 
@@ -422,6 +442,12 @@ impl Reader<'_, '_> {
         }
         for _ in 0..self.d.count()? {
             let (id, conn) = self.conn(&b)?;
+            // Direct reply-to names lead to their channels.
+            for ch in conn.channels.iter().flatten() {
+                if let Some((_, name)) = &ch.reply_consumer {
+                    b.replies.insert(name.clone(), ch.id);
+                }
+            }
             if b.conns.insert(id, conn).is_some() {
                 return Err(self.d.bad(format!("connection {} twice", id.0)));
             }
@@ -464,12 +490,28 @@ impl Reader<'_, '_> {
             name,
             exchanges: Default::default(),
             queues: Default::default(),
+            policies: Vec::new(),
         };
         for _ in 0..self.d.count()? {
             let x = self.exchange()?;
             if v.exchanges.insert(x.name.clone(), x).is_some() {
                 return Err(self.d.bad("an exchange twice in one vhost"));
             }
+        }
+        let d = &mut *self.d;
+        for _ in 0..d.count()? {
+            let name = d.short_str()?;
+            let pattern = d.string()?;
+            let apply_to = d.string()?;
+            let apply_to = ApplyTo::parse(&apply_to)
+                .ok_or_else(|| d.bad(format!("unknown apply-to '{apply_to}'")))?;
+            v.policies.push(Policy {
+                name,
+                pattern,
+                apply_to,
+                priority: d.i64()?,
+                definition: d.table()?,
+            });
         }
         Ok(v)
     }
@@ -529,8 +571,14 @@ impl Reader<'_, '_> {
             .map_err(|_| d.bad("connection id does not fit 32 bits"))?;
         let auto_delete = d.bool()?;
         let arguments = d.table()?;
-        let what = format!("queue '{name}'");
-        let args = QueueArgs::parse(&arguments, &what).map_err(|e| d.bad(e.text.clone()))?;
+        // The arguments it runs with, and its policy, follow from its own
+        // arguments and the vhost's policies (read before the queues).
+        let what = format!("queue '{name}' in vhost '{}'", b.vhost_name(vhost));
+        let (policy, args) = b.queue_settings(vhost, &name, &arguments, &what);
+        let args = match args {
+            Some(a) => a,
+            None => QueueArgs::parse(&arguments, &what).map_err(|e| d.bad(e.text.clone()))?,
+        };
         let declare = QueueDeclare {
             queue: name,
             passive: false,
@@ -540,6 +588,7 @@ impl Reader<'_, '_> {
             arguments,
         };
         let mut q = Queue::new(vhost, declare, owner, args, 0);
+        q.policy = policy;
         for _ in 0..self.d.count()? {
             let e = self.entry()?;
             q.push_ready(e);
@@ -593,6 +642,7 @@ impl Reader<'_, '_> {
             msg_id,
             msg,
             deliveries: d.u32()?,
+            failed: d.u32()?,
             expires_at: untime(d.u64()?),
         })
     }
@@ -704,6 +754,10 @@ impl Reader<'_, '_> {
             let q = queue_id_from(d)?;
             ch.consumers.push((q, d.short_str()?));
         }
+        if d.bool()? {
+            ch.reply_consumer = Some((d.short_str()?, d.short_str()?));
+        }
+        ch.last_queue = d.opt_short_str()?;
         Ok(ch)
     }
 }

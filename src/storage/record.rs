@@ -7,7 +7,8 @@ use crate::amqp::codec::{
     DecodeError, Malformed, Reader, Writer,
 };
 use crate::broker::{
-    Bind, ExchangeDeclare, FieldTable, Message, QueueDeclare, ShortStr, StoreRecord,
+    ApplyTo, Bind, ExchangeDeclare, FieldTable, Message, Policy, QueueDeclare, ShortStr,
+    StoreRecord,
 };
 use std::fmt;
 use std::rc::Rc;
@@ -21,6 +22,9 @@ const UNBINDING: u8 = 6;
 const MESSAGE: u8 = 7;
 const DELIVERED: u8 = 8;
 const SETTLED: u8 = 9;
+const POLICY: u8 = 10;
+const POLICY_DELETED: u8 = 11;
+const RETURNED: u8 = 12;
 
 /// Why a record's bytes could not be decoded. Input is a damaged file, so each
 /// cause is named exactly rather than described in text.
@@ -37,6 +41,8 @@ pub enum RecordError {
     ContentHeader(DecodeError),
     /// A message's body is not as long as its content header says.
     BodySize { header: u64, body: usize },
+    /// A policy's `apply-to` is none RabbitMQ knows.
+    UnknownApplyTo(String),
 }
 
 impl fmt::Display for RecordError {
@@ -49,6 +55,7 @@ impl fmt::Display for RecordError {
             RecordError::BodySize { header, body } => {
                 write!(f, "body of {body} bytes, its header says {header}")
             }
+            RecordError::UnknownApplyTo(a) => write!(f, "unknown apply-to '{a}'"),
         }
     }
 }
@@ -191,6 +198,30 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             buf.put_u8(SETTLED);
             buf.put_u64(*seq);
         }
+        StoreRecord::Returned {
+            seq,
+            deliveries,
+            failed,
+        } => {
+            buf.put_u8(RETURNED);
+            buf.put_u64(*seq);
+            buf.put_u32(*deliveries);
+            buf.put_u32(*failed);
+        }
+        StoreRecord::Policy { vhost, policy: p } => {
+            buf.put_u8(POLICY);
+            buf.put_short_str(vhost);
+            buf.put_short_str(&p.name);
+            buf.put_long_bytes(p.pattern.as_bytes());
+            buf.put_short_str(&ShortStr::truncated(p.apply_to.as_str()));
+            buf.put_u64(p.priority as u64);
+            put_table(buf, &p.definition);
+        }
+        StoreRecord::PolicyDeleted { vhost, name } => {
+            buf.put_u8(POLICY_DELETED);
+            buf.put_short_str(vhost);
+            buf.put_short_str(name);
+        }
     }
 }
 
@@ -296,6 +327,36 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             deliveries: r.u32()?,
         },
         SETTLED => StoreRecord::Settled { seq: r.u64()? },
+        POLICY => {
+            let vhost = r.short_str()?;
+            let name = r.short_str()?;
+            let pattern = String::from_utf8(r.long_bytes()?.to_vec())
+                .map_err(|_| RecordError::Field(Malformed::NotUtf8))?;
+            let apply_to = r.short_str()?;
+            let apply_to = ApplyTo::parse(&apply_to)
+                .ok_or_else(|| RecordError::UnknownApplyTo(apply_to.to_string()))?;
+            let priority = r.u64()? as i64;
+            let definition = get_table(&mut r)?;
+            StoreRecord::Policy {
+                vhost,
+                policy: Policy {
+                    name,
+                    pattern,
+                    apply_to,
+                    priority,
+                    definition,
+                },
+            }
+        }
+        RETURNED => StoreRecord::Returned {
+            seq: r.u64()?,
+            deliveries: r.u32()?,
+            failed: r.u32()?,
+        },
+        POLICY_DELETED => StoreRecord::PolicyDeleted {
+            vhost: r.short_str()?,
+            name: r.short_str()?,
+        },
         kind => return Err(RecordError::UnknownKind { kind }),
     };
     r.finish()?;
@@ -391,6 +452,25 @@ mod tests {
             deliveries: 3,
         });
         round_trip(StoreRecord::Settled { seq: 42 });
+        round_trip(StoreRecord::Returned {
+            seq: 42,
+            deliveries: 5,
+            failed: 2,
+        });
+        round_trip(StoreRecord::Policy {
+            vhost: s("/"),
+            policy: crate::broker::Policy {
+                name: s("p"),
+                pattern: "^a\\.".to_owned(),
+                apply_to: ApplyTo::Queues,
+                priority: -3,
+                definition: FieldTable::new().with("max-length", FieldValue::I64(5)),
+            },
+        });
+        round_trip(StoreRecord::PolicyDeleted {
+            vhost: s("/"),
+            name: s("p"),
+        });
     }
 
     #[test]

@@ -6,8 +6,8 @@ use super::js_value::{properties_from_js, short, table_from_js};
 use super::options::ms;
 use super::{amqp_error, WasmBroker};
 use crate::broker::{
-    AmqpError, Bind, Broker, ChannelRef, ConnId, ConnectionInfo, Consume, ExchangeDeclare, Message,
-    Qos, QueueDeclare,
+    AmqpError, ApplyTo, Bind, Broker, ChannelRef, ConnId, ConnectionInfo, Consume, ExchangeDeclare,
+    Message, Policy, Qos, QueueDeclare,
 };
 use wasm_bindgen::prelude::*;
 
@@ -510,5 +510,137 @@ impl WasmBroker {
     #[wasm_bindgen(js_name = txRollback)]
     pub fn tx_rollback(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
         self.run(now, (90, 30), |b, now| b.tx_rollback(now, chan(conn, ch)))
+    }
+}
+
+#[wasm_bindgen]
+impl WasmBroker {
+    /// Adds or replaces a policy; a bad one is a `TypeError` naming what is wrong.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = setPolicy)]
+    pub fn set_policy(
+        &mut self,
+        now: f64,
+        vhost: &str,
+        name: &str,
+        pattern: &str,
+        apply_to: &str,
+        priority: f64,
+        definition: JsValue,
+    ) -> Result<(), JsValue> {
+        let bad = |m: &str| -> JsValue { js_sys::TypeError::new(m).into() };
+        let apply_to = ApplyTo::parse(apply_to).ok_or_else(|| {
+            bad(&format!(
+                "policy '{name}': apply-to is all, queues or exchanges, not '{apply_to}'"
+            ))
+        })?;
+        if !(priority.is_finite() && priority.fract() == 0.0 && priority.abs() < 9.0e15) {
+            return Err(bad(&format!(
+                "policy '{name}': priority must be an integer"
+            )));
+        }
+        let policy = Policy {
+            name: short(name, "policy name")?,
+            pattern: pattern.to_owned(),
+            apply_to,
+            priority: priority as i64,
+            definition: table_from_js(&definition)?,
+        };
+        let now = ms(now);
+        let r = self.server.broker_mut().set_policy(now, vhost, policy);
+        self.server.tick(now);
+        r.map_err(|e| bad(&e.0))
+    }
+
+    /// Removes a policy; false when there was none of that name.
+    #[wasm_bindgen(js_name = deletePolicy)]
+    pub fn delete_policy(&mut self, now: f64, vhost: &str, name: &str) -> bool {
+        let now = ms(now);
+        let r = self.server.broker_mut().delete_policy(now, vhost, name);
+        self.server.tick(now);
+        r
+    }
+
+    /// Every policy: `[{ vhost, name, pattern, applyTo, priority, definition }]`.
+    pub fn policies(&self) -> Result<JsValue, JsValue> {
+        let all = self.server.broker().policies();
+        let out = js_sys::Array::new();
+        for (vhost, policy) in &all {
+            let o = super::to_js(policy)?;
+            js_sys::Reflect::set(&o, &"vhost".into(), &vhost.as_str().into())?;
+            out.push(&o);
+        }
+        Ok(out.into())
+    }
+}
+
+#[wasm_bindgen]
+impl WasmBroker {
+    /// The declared topology in the shape of RabbitMQ's definitions:
+    /// `{ vhosts, exchanges, queues, bindings }` (see `broker::definitions`).
+    pub fn topology(&self) -> JsValue {
+        use super::js_value::table_to_js;
+        use js_sys::{Array, Object, Reflect};
+        let obj = |pairs: &[(&str, JsValue)]| -> JsValue {
+            let o = Object::new();
+            for (k, v) in pairs {
+                let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+            }
+            o.into()
+        };
+        let s = |x: &str| JsValue::from_str(x);
+        let t = self.server.broker().topology();
+        let vhosts: Array = t.vhosts.iter().map(|v| s(v)).collect();
+        let exchanges: Array = t
+            .exchanges
+            .iter()
+            .map(|(v, x)| {
+                obj(&[
+                    ("name", s(&x.exchange)),
+                    ("vhost", s(v)),
+                    ("type", s(&x.kind)),
+                    ("durable", x.durable.into()),
+                    ("auto_delete", x.auto_delete.into()),
+                    ("internal", x.internal.into()),
+                    ("arguments", table_to_js(&x.arguments)),
+                ])
+            })
+            .collect();
+        let queues: Array = t
+            .queues
+            .iter()
+            .map(|(v, q)| {
+                obj(&[
+                    ("name", s(&q.queue)),
+                    ("vhost", s(v)),
+                    ("durable", q.durable.into()),
+                    ("auto_delete", q.auto_delete.into()),
+                    ("arguments", table_to_js(&q.arguments)),
+                ])
+            })
+            .collect();
+        let bindings: Array = t
+            .bindings
+            .iter()
+            .map(|(v, to_queue, b)| {
+                obj(&[
+                    ("source", s(&b.source)),
+                    ("vhost", s(v)),
+                    ("destination", s(&b.destination)),
+                    (
+                        "destination_type",
+                        s(if *to_queue { "queue" } else { "exchange" }),
+                    ),
+                    ("routing_key", s(&b.routing_key)),
+                    ("arguments", table_to_js(&b.arguments)),
+                ])
+            })
+            .collect();
+        obj(&[
+            ("vhosts", vhosts.into()),
+            ("exchanges", exchanges.into()),
+            ("queues", queues.into()),
+            ("bindings", bindings.into()),
+        ])
     }
 }

@@ -73,7 +73,7 @@ impl WasmBroker {
 
 /// Plain objects all the way down: events flatten their kind into the
 /// event, which serde writes as a map, and a JS `Map` is not what callers expect.
-fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
     let s = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
     Ok(value.serialize(&s)?)
 }
@@ -273,6 +273,7 @@ impl WasmBroker {
                     self.server.recycle(bytes);
                 }
                 Output::Close { conn } => output::close(conn.0 as u32, &mut self.out),
+                Output::Flush { conn } => output::flush(conn.0 as u32, &mut self.out),
                 Output::Effect(e) => output::pack(&e, &mut self.out),
                 Output::Closed { conn, report } => {
                     output::closed(conn.0 as u32, &report, &mut self.out)

@@ -24,6 +24,7 @@ pub const BLOCKED: u8 = 9;
 pub const SEND: u8 = 10;
 pub const CLOSE: u8 = 11;
 pub const CLOSED: u8 = 12;
+pub const FLUSH: u8 = 13;
 
 fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
@@ -152,4 +153,9 @@ pub fn closed(conn: u32, r: &CloseReport, out: &mut Vec<u8>) {
 /// Close a transport (after the bytes sent before): `CLOSE, conn, 0`.
 pub fn close(conn: u32, out: &mut Vec<u8>) {
     head(out, CLOSE, conn, 0);
+}
+
+/// End the transport's current write: `FLUSH, conn, 0` (see `Output::Flush`).
+pub fn flush(conn: u32, out: &mut Vec<u8>) {
+    head(out, FLUSH, conn, 0);
 }

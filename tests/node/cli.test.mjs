@@ -25,7 +25,8 @@ test('--help lists every option with its default and its environment variable', 
     assert.ok(r.stdout.includes(o.env), o.env);
   }
   for (const expected of [
-    '--host ADDR',
+    '--host LIST',
+    'default: 127.0.0.1,::1',
     'default: 127.0.0.1',
     'default: 5672',
     'default: 15670',

@@ -39,11 +39,14 @@ test('/api/overview: product, listeners and totals', async () => {
   const { status, body } = await get('/api/overview');
   assert.equal(status, 200);
   assert.equal(body.product_name, 'Warren');
+  // Both loopbacks by default, as RabbitMQ.
   assert.deepEqual(
-    body.listeners.map((l) => [l.protocol, l.port]),
+    body.listeners.map((l) => [l.protocol, l.ip_address, l.port]),
     [
-      ['amqp', server.amqpPort],
-      ['http', server.httpPort],
+      ['amqp', '127.0.0.1', server.amqpPort],
+      ['amqp', '::1', server.amqpPort],
+      ['http', '127.0.0.1', server.httpPort],
+      ['http', '::1', server.httpPort],
     ],
   );
   assert.equal(body.object_totals.connections, 1);

@@ -109,3 +109,17 @@ test('nack/reject with requeue, transactions, cancel notification, channel error
     codes: { passive: 404, reserved: 403, unknown_tag: 406 },
   });
 });
+
+test('direct reply-to RPC, its 406 without a reply consumer, and the empty queue name', async () => {
+  const result = JSON.parse(await finish('rpc.py'));
+  assert.deepEqual(result, {
+    replies: [
+      ['fib 0', '0'],
+      ['fib 1', '1'],
+      ['fib 2', '2'],
+    ],
+    no_reply_consumer: [406, 'PRECONDITION_FAILED - fast reply consumer does not exist'],
+    no_previous: [404, 'NOT_FOUND - no previously declared queue'],
+    shortcut: 'shortcut',
+  });
+});

@@ -33,6 +33,8 @@ export const frames = {
   header: (ch, size) => frame(2, ch, Buffer.concat([u16(60), u16(0), u32(0), u32(size), u16(0)])),
   body: (ch, bytes) => frame(3, ch, bytes),
   queueDeclare: (ch, name) => method(ch, 50, 10, u16(0), shortstr(name), Buffer.from([0]), u32(0)),
+  consume: (ch, queue, noAck) =>
+    method(ch, 60, 20, u16(0), shortstr(queue), shortstr(''), Buffer.from([noAck ? 2 : 0]), u32(0)),
 };
 
 /** A TCP connection that collects the frames it receives. */

@@ -127,7 +127,9 @@ describe('lessons', () => {
     const page = await lesson(3);
     await action(page, 'publish-poison');
     await waitCounter(page, 'redelivered', 3);
-    assert.match(await page.locator('[data-panel="last"]').innerText(), /x-delivery-count: \d/);
+    const last = await page.locator('[data-panel="last"]').innerText();
+    assert.match(last, /x-delivery-count: \d/);
+    assert.match(last, /x-acquired-count: \d/);
     assert.equal(await counter(page, 'deadLettered'), 0, 'without a limit nothing stops it');
 
     await whileResetting(page, () => setting(page, 'limit').check());
@@ -145,6 +147,15 @@ describe('lessons', () => {
     assert.deepEqual(await unseen(page), []);
     await shots(page, 'lesson-3-limit');
     await page.click('.time-controls .play');
+
+    // RabbitMQ 4.3: a nack is no failed delivery, so the limit never stops it.
+    await whileResetting(page, () => setting(page, 'fail', 'nack-requeue').check());
+    await action(page, 'publish-poison');
+    await waitCounter(page, 'redelivered', 5);
+    assert.equal(await counter(page, 'deadLettered'), 0, 'nacks do not count towards the limit');
+    const nacked = await page.locator('[data-panel="last"]').innerText();
+    assert.match(nacked, /x-acquired-count: \d/);
+    assert.doesNotMatch(nacked, /x-delivery-count/);
 
     await whileResetting(page, () => setting(page, 'fail', 'reject').check());
     await action(page, 'publish-poison');

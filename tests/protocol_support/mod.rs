@@ -299,6 +299,8 @@ pub struct Received {
     pub closed: bool,
     /// The closes the server reported (`Output::Closed`).
     pub closes: Vec<CloseReport>,
+    /// Offsets in `bytes` where the server asked for the write to end.
+    pub flushed_at: Vec<usize>,
 }
 
 /// A server with a manual clock.
@@ -353,6 +355,10 @@ impl Harness {
                 Output::Closed { conn, report } => {
                     self.inbox.entry(conn).or_default().closes.push(report)
                 }
+                Output::Flush { conn } => {
+                    let r = self.inbox.entry(conn).or_default();
+                    r.flushed_at.push(r.bytes.len());
+                }
                 other => panic!("unexpected output {other:?}"),
             }
         }
@@ -361,6 +367,22 @@ impl Harness {
     /// The bytes received since the last call.
     pub fn take_bytes(&mut self, conn: ConnToken) -> Vec<u8> {
         std::mem::take(&mut self.inbox.entry(conn).or_default().bytes)
+    }
+
+    /// The bytes received since the last call, cut where the server asked
+    /// the host to end a write.
+    pub fn take_writes(&mut self, conn: ConnToken) -> Vec<Vec<u8>> {
+        let r = self.inbox.entry(conn).or_default();
+        let bytes = std::mem::take(&mut r.bytes);
+        let mut writes = Vec::new();
+        let mut from = 0;
+        for at in std::mem::take(&mut r.flushed_at) {
+            writes.push(bytes[from..at].to_vec());
+            from = at;
+        }
+        writes.push(bytes[from..].to_vec());
+        writes.retain(|w| !w.is_empty());
+        writes
     }
 
     pub fn take_frames(&mut self, conn: ConnToken) -> Vec<RawFrame> {

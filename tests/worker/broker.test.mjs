@@ -158,3 +158,63 @@ test('a subprotocol amqp* is echoed only when the client offers it', async () =>
   assert.equal(offered.protocol, 'amqp');
   offered.close();
 });
+
+test('direct reply-to on the edge: RPC without a reply queue, and a mandatory reply to a requester gone', async () => {
+  const responder = await rt.client();
+  const rch = await responder.channel();
+  await rch.queueDeclare('edge-rpc');
+  const returned = [];
+  rch.onReturn = (m) => returned.push([m.replyCode, m.bodyToString()]);
+  let replyTo;
+  await rch.basicConsume('edge-rpc', { noAck: true }, async (req) => {
+    replyTo = req.properties.replyTo;
+    await rch.basicPublish('', replyTo, `echo ${req.bodyToString()}`, { correlationId: req.properties.correlationId });
+  });
+  const requester = await rt.client();
+  const qch = await requester.channel();
+  const replies = [];
+  await qch.basicConsume('amq.rabbitmq.reply-to', { noAck: true }, (m) =>
+    replies.push([m.bodyToString(), m.properties.correlationId]),
+  );
+  await qch.basicPublish('', 'edge-rpc', 'ping', { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'e1' });
+  await until(() => replies.length === 1, { what: 'the reply' });
+  assert.deepEqual(replies, [['echo ping', 'e1']]);
+  assert.match(replyTo, /^amq\.rabbitmq\.reply-to\./);
+  await requester.close();
+  await rch.basicPublish('', replyTo, 'too late', {}, true);
+  await until(() => returned.length === 1, { what: 'the return' });
+  assert.deepEqual(returned, [[312, 'too late']]);
+  assert.deepEqual(
+    (await rt.debug()).snapshot.queues.map((q) => q.name).filter((n) => n.startsWith('amq.')),
+    [],
+  );
+  await responder.close();
+});
+
+test('consume-ok reaches the client before the first delivery: the await-then-cancel pattern', async () => {
+  const total = 20_000;
+  const filler = await rt.client();
+  const fch = await filler.channel();
+  await fch.queueDeclare('edge-backlog');
+  await fch.confirmSelect();
+  for (let sent = 0; sent < total;) {
+    const batch = [];
+    for (let i = 0; i < 2000 && sent < total; i++, sent++) batch.push(fch.basicPublish('', 'edge-backlog', `m${sent}`));
+    await Promise.all(batch);
+  }
+  await filler.close();
+  const c = await rt.client();
+  const ch = await c.channel();
+  let n = 0;
+  let finish;
+  const done = new Promise((resolve, reject) => {
+    finish = resolve;
+    setTimeout(() => reject(new Error(`got ${n} of ${total}`)), 30_000).unref();
+  });
+  const consumer = await ch.basicConsume('edge-backlog', { noAck: true }, () => {
+    if (++n === total) consumer.cancel().then(finish);
+  });
+  await done;
+  assert.equal(n, total);
+  await c.close();
+});

@@ -1,5 +1,6 @@
 // Lesson 3: requeue, nack and reject; a poison message that loops until a
-// delivery limit stops it; dead-lettering and its x-death history.
+// delivery limit stops it (counted as in RabbitMQ 4.3: reject is a failed
+// delivery, nack is not); dead-lettering and its x-death history.
 
 import { escape } from '../dom.js';
 import { JS_HEAD, PY_HEAD, counter, formatTable, workQueue } from './common.js';
@@ -7,8 +8,8 @@ import { JS_HEAD, PY_HEAD, counter, formatTable, workQueue } from './common.js';
 const LIMIT = 3;
 
 const FAILS = {
-  'nack-requeue': { words: 'basic.nack, requeue', how: 'nack', requeue: true },
   'reject-requeue': { words: 'basic.reject, requeue', how: 'reject', requeue: true },
+  'nack-requeue': { words: 'basic.nack, requeue', how: 'nack', requeue: true },
   reject: { words: 'basic.reject, no requeue', how: 'reject', requeue: false },
 };
 
@@ -17,16 +18,21 @@ export default {
   slug: 'requeue',
   short: 'Requeue, nack, reject, dead letters',
   title: 'Requeue, nack, reject and dead letters',
-  defaults: { fail: 'nack-requeue', limit: false, dlx: true },
+  defaults: { fail: 'reject-requeue', limit: false, dlx: true },
   counters: ['nacked', 'rejected', 'requeued'],
   text: `
     <p>A consumer that cannot process a message can hand it back: <code>basic.reject</code> (one message)
     or <code>basic.nack</code> (one, or many with <code>multiple</code>). With <code>requeue=true</code> the
     message goes back to the head of its queue and is delivered again, marked <em>redelivered</em>.</p>
-    <p>A <em>poison message</em>, one that fails every time, then loops forever: delivered, nacked,
-    requeued, delivered… Each redelivery carries an <code>x-delivery-count</code> header.</p>
+    <p>A <em>poison message</em>, one that fails every time, then loops forever: delivered, rejected,
+    requeued, delivered… Each redelivery carries two counts, as in RabbitMQ 4.3:
+    <code>x-acquired-count</code>, how often it was handed out, and <code>x-delivery-count</code>, how
+    often that <em>failed</em>. A reject, or a consumer that crashes or closes its channel with the
+    message unacked, is a failure; a <code>basic.nack</code> only hands the message back, and so does a
+    consumer timeout.</p>
     <p>Two things stop the loop. A <strong>delivery limit</strong> (<code>x-delivery-limit</code>) drops
-    or dead-letters a message returned more often than the limit. A <strong>dead-letter exchange</strong>
+    or dead-letters a message that failed more often than the limit: it counts
+    <code>x-delivery-count</code>, so a consumer that nacks is never stopped by it. A <strong>dead-letter exchange</strong>
     (<code>x-dead-letter-exchange</code>) receives what a queue gives up on (rejected without requeue,
     expired, over the limit), with an <code>x-death</code> header telling where it died and why.</p>
     <p><strong>Try it:</strong> publish a poison message and watch it loop. Then tick the delivery limit
@@ -114,9 +120,12 @@ export default {
     const died = (reason) =>
       [...ctx.world.model.messages.values()].some((m) => m.deaths.some((d) => d.reason === reason));
     const list = [];
+    const nack = FAILS[settings.fail].how === 'nack';
     if (requeue) {
       list.push({
-        text: 'The poison message is requeued and delivered again and again (watch <code>x-delivery-count</code> grow).',
+        text: nack
+          ? 'The poison message is requeued and delivered again and again: <code>x-acquired-count</code> grows, but a nack is no failure, so there is no <code>x-delivery-count</code>.'
+          : 'The poison message is requeued and delivered again and again (watch <code>x-delivery-count</code> and <code>x-acquired-count</code> grow).',
         ok: () => counter(ctx, 'redelivered') >= 2,
       });
     } else {
@@ -127,7 +136,12 @@ export default {
         ok: () => (settings.dlx ? died('rejected') : counter(ctx, 'dropped') >= 1),
       });
     }
-    if (requeue && settings.limit) {
+    if (requeue && settings.limit && nack) {
+      list.push({
+        text: `With <code>x-delivery-limit = ${LIMIT}</code> and nacks, it still loops: the limit counts failed deliveries only. Choose <em>basic.reject</em> to end it.`,
+        ok: () => counter(ctx, 'redelivered') >= LIMIT + 2 && !died('delivery_limit'),
+      });
+    } else if (requeue && settings.limit) {
       list.push({
         text: `With <code>x-delivery-limit = ${LIMIT}</code> it is delivered ${LIMIT + 1} times, then ${settings.dlx ? 'dead-lettered (reason <code>delivery_limit</code>)' : 'dropped'}.`,
         ok: () => (settings.dlx ? died('delivery_limit') : counter(ctx, 'dropped') >= 1),
@@ -135,7 +149,9 @@ export default {
     }
     if (requeue && !settings.limit)
       list.push({
-        text: 'Nothing stops it. Tick the delivery limit to end the loop.',
+        text: nack
+          ? 'Nothing stops it, and a delivery limit would not either: nacks are no failures. Choose <em>basic.reject</em> and tick the limit.'
+          : 'Nothing stops it. Tick the delivery limit to end the loop.',
         ok: () => counter(ctx, 'redelivered') >= 4,
       });
     if (settings.dlx && (settings.limit || !requeue)) {
@@ -161,7 +177,8 @@ export default {
       js: `${JS_HEAD}${settings.dlx ? "await ch.exchangeDeclare('dlx', 'fanout', { durable: true })\nawait ch.queueDeclare('dead', { durable: true })\nawait ch.queueBind('dead', 'dlx', '')\n" : ''}await ch.queueDeclare('work', { durable: true }, { ${args.join(', ')} })
 
 await ch.basicConsume('work', { noAck: false }, async (msg) => {
-  // on a redelivery: msg.properties.headers['x-delivery-count']
+  // on a redelivery: msg.properties.headers['x-acquired-count'], and
+  // ['x-delivery-count'] once a delivery failed (a reject, a crash)
   try {
     await process(msg.bodyString())
     await msg.ack()

@@ -2,7 +2,8 @@
 //!
 //! Order, per the engine's contract: the command runs, the effects it queued
 //! go out, then the reply (unless `nowait`), then `Broker::poll` runs and
-//! its deliveries follow (so `basic.deliver` comes after `consume-ok`).
+//! its deliveries follow (so `basic.deliver` comes after `consume-ok`, and in
+//! a later write: see `Connection::output_cut`).
 
 use super::{Connection, Env};
 use crate::amqp::codec::method::*;
@@ -265,6 +266,9 @@ impl Connection {
             Ok(v) => {
                 if let Some(m) = reply(v) {
                     self.send_method(channel, &m);
+                    if matches!(m, Method::BasicConsumeOk(_)) {
+                        self.cut_output();
+                    }
                 }
             }
             Err(e) => self.engine_error(env, channel, e.on(class_id, method_id)),

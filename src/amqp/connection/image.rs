@@ -46,6 +46,7 @@ impl Connection {
         w.opt_u64(self.phase_deadline);
         self.channels.write_image(w);
         w.bytes(&self.out);
+        w.usize(self.out_cut);
         w.usize(self.backlog);
         w.bool(self.paused);
         w.bool(self.peer_auth.loopback);
@@ -96,6 +97,7 @@ impl Connection {
         c.phase_deadline = d.opt_u64()?;
         c.channels = Channels::read_image(d)?;
         c.out = d.bytes()?.to_vec();
+        c.out_cut = d.usize()?;
         c.backlog = d.usize()?;
         c.paused = d.bool()?;
         c.peer_auth = PeerAuth {

@@ -165,6 +165,9 @@ pub struct Connection {
     phase_deadline: Option<u64>,
     channels: Channels,
     out: Vec<u8>,
+    /// When not 0: the first `out_cut` bytes of `out` go out in a write of
+    /// their own (`basic.consume-ok` ahead of the first deliveries).
+    out_cut: usize,
     /// Scratch space for engine effects.
     fx: Vec<Effect>,
     /// Output the host reports as still queued in its transport.
@@ -209,6 +212,7 @@ impl Connection {
             phase_deadline: Some(now.saturating_add(handshake)),
             channels: Channels::default(),
             out: Vec::new(),
+            out_cut: 0,
             fx: Vec::new(),
             backlog: 0,
             paused: false,
@@ -244,10 +248,31 @@ impl Connection {
     }
 
     /// Takes the bytes to send, leaving `spare` (cleared) as the buffer to
-    /// write into next, so hosts can hand buffers back.
+    /// write into next, so hosts can hand buffers back. When part of the
+    /// output must be written on its own (see [`Self::output_cut`]), only
+    /// that part is taken: the rest stays for the next call.
     pub fn take_output(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        let cut = std::mem::take(&mut self.out_cut);
+        if cut > 0 && cut < self.out.len() {
+            let rest = self.out.split_off(cut);
+            return std::mem::replace(&mut self.out, rest);
+        }
         spare.clear();
         std::mem::replace(&mut self.out, spare)
+    }
+
+    /// True while the output holds a part that must be written (and, over
+    /// WebSocket, sent as a message) before the rest: a client that settles
+    /// `basic.consume-ok` as a promise must see it alone, before deliveries.
+    pub fn output_cut(&self) -> bool {
+        self.out_cut > 0 && self.out_cut < self.out.len()
+    }
+
+    /// What is in the output now goes out in a write of its own.
+    pub(super) fn cut_output(&mut self) {
+        if self.out_cut == 0 {
+            self.out_cut = self.out.len();
+        }
     }
 
     /// The transport is gone: the engine forgets the connection, requeueing
@@ -255,6 +280,7 @@ impl Connection {
     pub fn transport_closed(&mut self, env: &mut Env<'_>) {
         self.enter(env.now);
         self.out.clear();
+        self.out_cut = 0;
         self.finish(env);
     }
 

@@ -1,0 +1,79 @@
+//! The topology as declarations, for exporting definitions (RabbitMQ's
+//! `definitions.json`): exchanges, queues and bindings a client declared,
+//! durable or not. Exclusive queues (and their bindings), the standard
+//! exchanges and the default exchange's implicit bindings are left out, as
+//! RabbitMQ leaves them out.
+
+use super::command::{Bind, ExchangeDeclare, QueueDeclare};
+use super::engine::Broker;
+use super::exchange::{Destination, Exchange};
+use super::value::ShortStr;
+
+/// Declarations per vhost, sorted by name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Topology {
+    pub vhosts: Vec<ShortStr>,
+    pub exchanges: Vec<(ShortStr, ExchangeDeclare)>,
+    pub queues: Vec<(ShortStr, QueueDeclare)>,
+    /// (vhost, destination is a queue, binding)
+    pub bindings: Vec<(ShortStr, bool, Bind)>,
+}
+
+fn is_standard(name: &str) -> bool {
+    name.is_empty() || name.starts_with("amq.")
+}
+
+impl Broker {
+    pub fn topology(&self) -> Topology {
+        let mut t = Topology::default();
+        for v in &self.vhosts {
+            t.vhosts.push(v.name.clone());
+            let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
+            names.sort();
+            let exchanges: Vec<&Exchange> =
+                names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
+            for x in &exchanges {
+                if !is_standard(&x.name) {
+                    t.exchanges.push((v.name.clone(), x.declaration()));
+                }
+            }
+            let mut queues: Vec<(&ShortStr, _)> = v.queues.iter().collect();
+            queues.sort_by(|a, b| a.0.cmp(b.0));
+            for (_, id) in queues {
+                if let Some(q) = self.queue(*id).filter(|q| q.exclusive_owner.is_none()) {
+                    t.queues.push((v.name.clone(), q.declaration()));
+                }
+            }
+            for x in &exchanges {
+                if x.name.is_empty() {
+                    continue;
+                }
+                for b in &x.bindings {
+                    let to_queue = match &b.destination {
+                        Destination::Queue(id, _) => {
+                            if self
+                                .queue(*id)
+                                .map_or(true, |q| q.exclusive_owner.is_some())
+                            {
+                                continue;
+                            }
+                            true
+                        }
+                        Destination::Exchange(_) => false,
+                    };
+                    t.bindings.push((
+                        v.name.clone(),
+                        to_queue,
+                        Bind {
+                            destination: b.destination.name().clone(),
+                            source: x.name.clone(),
+                            routing_key: b.routing_key.clone(),
+                            arguments: b.arguments.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        t
+    }
+}
