@@ -255,10 +255,11 @@ function putUser(broker, name, body) {
   if (body.password === undefined && hash === undefined && !exists) throw bad('password or password_hash is required');
   const keep = exists && body.password === undefined && hash === undefined;
   const current = broker.users().find((u) => u.name === name);
+  // Kept hashed, as RabbitMQ keeps them.
+  const fresh = body.password === undefined ? hash : broker.constructor.hashPassword(String(body.password));
   try {
     broker.putUser(name, {
-      password: body.password,
-      passwordHash: keep ? current.passwordHash || undefined : hash || undefined,
+      passwordHash: keep ? current.passwordHash || undefined : fresh || undefined,
       tags: tagList(body.tags),
     });
   } catch (e) {
