@@ -387,7 +387,7 @@ export async function managementWrite(broker, info, user, method, parts, body) {
         if (method !== 'DELETE' || name === undefined || rest.length > 1) return null;
         const peer = [...info.peers].find((p) => p.name === name);
         if (!peer) throw notFound();
-        const owner = broker.snapshot().connections.find((c) => c.name === name)?.user;
+        const owner = broker.snapshot({ messages: false }).connections.find((c) => c.name === name)?.user;
         if (!user.admin && owner !== user.username) throw notAdmin();
         peer.close(body.reason ?? 'Closed via management plugin');
         return [204, null];
@@ -401,7 +401,7 @@ export async function managementWrite(broker, info, user, method, parts, body) {
           if (!broker.deleteUser(name)) throw notFound();
           const theirs = new Set(
             broker
-              .snapshot()
+              .snapshot({ messages: false })
               .connections.filter((c) => c.user === name)
               .map((c) => c.name),
           );

@@ -80,7 +80,7 @@ export async function serve(opts, { log }) {
   }
 
   if (store !== 'memory') {
-    const { queues } = normalize(broker.snapshot());
+    const { queues } = normalize(broker.snapshot({ messages: false }));
     const messages = queues.reduce((n, q) => n + q.ready + q.unacked, 0);
     log(
       'info',
