@@ -12,6 +12,8 @@ export default [
       '.tools/**',
       'fuzz/**',
       'test-results/**',
+      // The page and engine build copied there by the deploy script (git-ignored).
+      'examples/cloudflare/public/**',
       '**/node_modules/**',
       '**/dist/**',
       'examples/cloudflare/public/**',

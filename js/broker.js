@@ -377,9 +377,13 @@ export class Broker {
     return this.#core.subscribe(listener);
   }
 
-  /** The whole broker as plain data: cheap enough for every animation frame of a small broker. */
-  snapshot() {
-    return this.#core.wasm.snapshot();
+  /**
+   * The whole broker as plain data: cheap enough for every animation frame of
+   * a small broker. `{ messages: false }` leaves out each queue's ready
+   * messages (`ready: []`), so the cost does not grow with the backlog.
+   */
+  snapshot(options = {}) {
+    return this.#core.wasm.snapshot(options?.messages !== false);
   }
 
   /**

@@ -379,7 +379,8 @@ export class Broker {
   static hashPassword(password: string): string;
   /** Follows the engine's events; returns the unsubscribe function. */
   subscribe(listener: (events: BrokerEvent[]) => void): () => void;
-  snapshot(): Snapshot;
+  /** `messages: false`: without each queue's ready messages (cheap with deep queues). */
+  snapshot(options?: { messages?: boolean }): Snapshot;
   /** Bytes the queued messages take, estimated (bodies plus a per-message overhead); walks every queue. */
   heldBytes(): number;
   /** Sends connection.blocked (reason) or unblocked (null) to publishers. */

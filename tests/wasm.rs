@@ -175,7 +175,7 @@ fn events_and_snapshots_are_plain_objects() {
         .collect();
     assert!(types.contains(&"published".to_string()), "{types:?}");
     assert!(types.contains(&"enqueued".to_string()), "{types:?}");
-    let snap = b.snapshot().unwrap();
+    let snap = b.snapshot(None).unwrap();
     assert_eq!(get(&snap, "nowMs"), NOW);
     let queue = Array::from(&get(&snap, "queues")).get(0);
     assert_eq!(get(&get(&queue, "counts"), "ready"), 1);

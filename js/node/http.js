@@ -184,6 +184,7 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
     if (answer) {
       const [status] = answer;
       if (status < 300) log('info', `http ${user.username}: ${req.method} ${pathname}: ${status}`);
+      if (status < 300 && ['users', 'permissions', 'vhosts'].includes(parts[0])) info.definitionsChanged?.();
       return json(res, ...answer);
     }
     return json(res, 405, { error: 'method_not_allowed', reason: `${req.method} ${pathname} is not supported` });

@@ -255,10 +255,11 @@ function putUser(broker, name, body) {
   if (body.password === undefined && hash === undefined && !exists) throw bad('password or password_hash is required');
   const keep = exists && body.password === undefined && hash === undefined;
   const current = broker.users().find((u) => u.name === name);
+  // Kept hashed, as RabbitMQ keeps them.
+  const fresh = body.password === undefined ? hash : broker.constructor.hashPassword(String(body.password));
   try {
     broker.putUser(name, {
-      password: body.password,
-      passwordHash: keep ? current.passwordHash || undefined : hash || undefined,
+      passwordHash: keep ? current.passwordHash || undefined : fresh || undefined,
       tags: tagList(body.tags),
     });
   } catch (e) {
@@ -386,7 +387,7 @@ export async function managementWrite(broker, info, user, method, parts, body) {
         if (method !== 'DELETE' || name === undefined || rest.length > 1) return null;
         const peer = [...info.peers].find((p) => p.name === name);
         if (!peer) throw notFound();
-        const owner = broker.snapshot().connections.find((c) => c.name === name)?.user;
+        const owner = broker.snapshot({ messages: false }).connections.find((c) => c.name === name)?.user;
         if (!user.admin && owner !== user.username) throw notAdmin();
         peer.close(body.reason ?? 'Closed via management plugin');
         return [204, null];
@@ -400,7 +401,7 @@ export async function managementWrite(broker, info, user, method, parts, body) {
           if (!broker.deleteUser(name)) throw notFound();
           const theirs = new Set(
             broker
-              .snapshot()
+              .snapshot({ messages: false })
               .connections.filter((c) => c.user === name)
               .map((c) => c.name),
           );

@@ -1,6 +1,6 @@
 // The management API: JSON shaped like RabbitMQ's (/api/overview, /api/queues,
 // /api/exchanges, ...) so its tools and habits carry over, read from one
-// broker.snapshot() per request. Writes are in management-write.js, but
+// broker.snapshot({ messages: false }) per request. Writes are in management-write.js, but
 // for policies (PUT/DELETE /api/policies/{vhost}/{name}) and definitions
 // (POST /api/definitions), here.
 import { DefinitionsError, parseDefinitions } from '../definitions.js';
@@ -233,7 +233,7 @@ const byVhost = (vhost) => (x) => vhost === undefined || x.vhost === vhost;
  */
 export function managementApi(broker, info, parts) {
   const [what, vhost, name, ...rest] = parts;
-  const raw = broker.snapshot();
+  const raw = broker.snapshot({ messages: false });
   const snap = normalize(raw);
   const notFound = [404, { error: 'Object Not Found', reason: 'Not Found' }];
   const one = (list) => (name === undefined ? [200, list] : (list.find((x) => x.name === name) ?? null));
@@ -262,8 +262,8 @@ export function managementApi(broker, info, parts) {
     case 'vhosts':
       return [200, broker.vhosts().map((v) => ({ name: v }))];
     case 'snapshot':
-      // The engine's own view, as the tutorial page draws it.
-      return [200, raw];
+      // The engine's own view, as the tutorial page draws it (messages too).
+      return [200, broker.snapshot()];
     default:
       return null;
   }

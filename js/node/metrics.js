@@ -49,7 +49,7 @@ class Writer {
  * Histogram, when it is a file store).
  */
 export function metricsText(broker, info) {
-  const snap = broker.snapshot();
+  const snap = broker.snapshot({ messages: false });
   const w = new Writer();
   const q = (f) => snap.queues.map((x) => [{ vhost: x.vhost, queue: x.name }, f(x)]);
   w.metric(

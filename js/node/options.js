@@ -89,7 +89,7 @@ const SHA256 = 'rabbit_password_hashing_sha256';
  * the management API's /api/definitions): `users` with `password_hash`
  * (rabbit_password_hashing_sha256) or `password`, `tags`, and `permissions`.
  */
-function fromDefinitions(defs, file) {
+export function fromDefinitions(defs, file) {
   const users = {};
   for (const u of defs.users ?? []) {
     if (typeof u?.name !== 'string') throw new Error(`${file}: a user without a name`);

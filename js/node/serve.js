@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Broker } from '../entry-node.js';
+import { hashPasswords, loadDefinitions, saveDefinitions } from './definitions.js';
 import { eventStream } from './event-stream.js';
 import { FileStore } from './file-store.js';
 import { createHttpServer } from './http.js';
@@ -94,10 +95,14 @@ export async function serve(opts, { log }) {
   const store = opts.memory ? 'memory' : await FileStore.open(opts.dataDir, { log });
   let broker;
   try {
+    // Users as the API left them, once there is a data directory with them.
+    const saved = opts.memory ? null : loadDefinitions(opts.dataDir);
+    if (saved) log('info', `users: ${saved.file} (kept from earlier runs; --users seeds a new data directory only)`);
+    const users = saved?.users ?? hashPasswords(opts.users, (p) => Broker.hashPassword(p));
     broker = await Broker.create({
-      users: opts.users,
+      users,
       loopbackUsers: opts.loopbackUsers,
-      vhosts: opts.vhosts,
+      vhosts: [...new Set([...opts.vhosts, ...(saved?.vhosts ?? [])])],
       limits: {
         maxMessageSize: opts.maxMessageSize,
         frameMax: opts.frameMax,
@@ -114,7 +119,7 @@ export async function serve(opts, { log }) {
   }
 
   if (store !== 'memory') {
-    const { queues } = normalize(broker.snapshot());
+    const { queues } = normalize(broker.snapshot({ messages: false }));
     const messages = queues.reduce((n, q) => n + q.ready + q.unacked, 0);
     log(
       'info',
@@ -215,6 +220,15 @@ export async function serve(opts, { log }) {
   const stopAlarm = memoryAlarm(broker, opts.memoryHighWatermark, log);
   info.alarm = stopAlarm;
   info.redrives = new Redrives(broker, log);
+  // After the API changed users, permissions or vhosts.
+  info.definitionsChanged = () => {
+    if (opts.memory) return;
+    try {
+      saveDefinitions(opts.dataDir, broker);
+    } catch (e) {
+      log('error', `users: cannot save ${opts.dataDir}/definitions.json: ${e.message}`);
+    }
+  };
   info.store = store === 'memory' ? null : store;
   const shown = urlHost(hosts[0]);
   const scheme = tlsOptions ? 'https' : 'http';

@@ -124,6 +124,17 @@ impl Broker {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_with(true)
+    }
+
+    /// The snapshot without each queue's list of ready messages (empty):
+    /// what management views and metrics need, at a cost that does not grow
+    /// with the backlog.
+    pub fn summary(&self) -> Snapshot {
+        self.snapshot_with(false)
+    }
+
+    fn snapshot_with(&self, messages: bool) -> Snapshot {
         let mut snap = Snapshot {
             now_ms: self.now,
             ..Default::default()
@@ -159,7 +170,10 @@ impl Broker {
                     },
                     stats: q.stats,
                     policy: q.policy.clone(),
-                    ready: q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
+                    ready: match messages {
+                        true => q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
+                        false => Vec::new(),
+                    },
                 });
                 for c in &q.consumers {
                     snap.consumers.push(ConsumerView {

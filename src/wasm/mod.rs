@@ -314,10 +314,15 @@ impl WasmBroker {
         (bytes + messages * PER_MESSAGE) as f64
     }
 
-    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(serde_wasm_bindgen::to_value(
-            &self.server.broker().snapshot(),
-        )?)
+    /// `messages`: include each queue's ready messages (false for the
+    /// cheap summary management views need).
+    pub fn snapshot(&self, messages: Option<bool>) -> Result<JsValue, JsValue> {
+        let b = self.server.broker();
+        let snap = match messages.unwrap_or(true) {
+            true => b.snapshot(),
+            false => b.summary(),
+        };
+        Ok(serde_wasm_bindgen::to_value(&snap)?)
     }
 
     #[wasm_bindgen(js_name = setBlocked)]

@@ -67,3 +67,17 @@ test('with events off, subscribe says so', () => {
   const broker = new Broker({ events: false });
   assert.throws(() => broker.subscribe(() => {}), /events: false/);
 });
+
+test('snapshot({ messages: false }) leaves out the ready messages, keeps the counts and totals', async () => {
+  const broker = new Broker({ events: false });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('deep');
+  await ch.basicPublishBatch('', 'deep', ['a', 'b', 'c']);
+  const [full] = broker.snapshot().queues;
+  const [light] = broker.snapshot({ messages: false }).queues;
+  assert.equal(full.ready.length, 3);
+  assert.deepEqual(light.ready, []);
+  assert.deepEqual(light.counts, full.counts);
+  assert.equal(light.stats.published, 3);
+  await broker.close();
+});

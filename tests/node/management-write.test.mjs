@@ -10,6 +10,8 @@ import { AMQPClient } from '@cloudamqp/amqp-client';
 import { startServer, tmpDir } from './server.mjs';
 
 let server;
+let args;
+const dataDir = tmpDir();
 
 before(async () => {
   const users = path.join(tmpDir(), 'definitions.json');
@@ -37,7 +39,8 @@ before(async () => {
       ],
     }),
   );
-  server = await startServer({ args: ['--users', users], dataDir: tmpDir() });
+  args = ['--users', users];
+  server = await startServer({ args, dataDir });
 });
 after(async () => {
   assert.equal(await server.stop(), 0);
@@ -314,4 +317,21 @@ test('a management user sees only its vhosts and its own connections; monitoring
   assert.ok(mon.some((c) => c.user === 'admin'));
   assert.ok((await call('/api/queues', { user: 'mon:mon' })).body.some((q) => q.vhost === 'private'));
   await client.close();
+});
+
+test('users, permissions and vhosts made through the API outlive a restart, hashed', async () => {
+  await call('/api/users/dave', { method: 'PUT', body: { password: 'd4ve', tags: 'management' } });
+  await call('/api/vhosts/kept', { method: 'PUT' });
+  await call('/api/permissions/kept/dave', { method: 'PUT', body: { configure: '.*', write: '.*', read: '.*' } });
+  const saved = fs.readFileSync(path.join(dataDir, 'definitions.json'), 'utf8');
+  assert.doesNotMatch(saved, /d4ve/);
+  assert.equal(await server.stop(), 0);
+  server = await startServer({ args, dataDir });
+  assert.match(server.log(), /definitions\.json \(kept from earlier runs/);
+  const dave = new AMQPClient(`amqp://dave:d4ve@127.0.0.1:${server.amqpPort}/kept`);
+  await dave.connect();
+  await dave.close();
+  // Users from --users were hashed before they were saved, and still log in.
+  assert.equal((await call('/api/whoami')).status, 200);
+  assert.equal((await call('/api/overview', { user: 'dev:dev' })).status, 200);
 });

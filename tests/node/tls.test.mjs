@@ -23,7 +23,7 @@ before(async () => {
   fs.writeFileSync(
     users,
     JSON.stringify({
-      app: { password: 'pw', tags: ['management'] },
+      app: { password: 'pw', tags: ['monitoring'] },
       // No password: only its certificate logs it in.
       'client-a': { tags: [], permissions: { '/': { configure: '^a\\.', write: '.*', read: '.*' } } },
     }),
