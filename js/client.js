@@ -110,40 +110,10 @@ export class Consumer {
   #settled = false;
   #result = null;
 
-  /**
-   * Deliveries that arrived before `basicConsume`'s promise was taken up
-   * (its consume-ok): held, so that `const c = await ch.basicConsume(...)`
-   * has `c` before the first callback, as over the wire.
-   */
-  _held = [];
-
   constructor(channel, tag, onMessage) {
     this.channel = channel;
     this.tag = tag;
     this.onMessage = onMessage;
-  }
-
-  _receive(m) {
-    if (this._held) this._held.push(m);
-    else this._call(m);
-  }
-
-  _call(m) {
-    try {
-      this.onMessage(m);
-    } catch (e) {
-      report(e);
-    }
-  }
-
-  /** Hands the held deliveries over, in order; later ones queue behind them meanwhile. */
-  _release() {
-    const held = this._held;
-    if (!held) return;
-    while (held.length > 0 && !this.channel.closed) {
-      this._call(held.shift());
-    }
-    this._held = null;
   }
 
   cancel() {
@@ -443,11 +413,7 @@ export class Channel {
       return this.#failed(e);
     }
     core.drain();
-    const ok = Promise.resolve(consumer);
-    // Runs before the caller's `await` continuation is taken up; the release
-    // it queues runs after it.
-    ok.then(() => queueMicrotask(() => consumer._release()));
-    return ok;
+    return Promise.resolve(consumer);
   }
 
   basicCancel(tag) {
@@ -464,7 +430,11 @@ export class Channel {
     if (this.closed) return; // the engine requeued it when the channel closed
     const consumer = this._consumers.get(m.consumerTag);
     if (consumer === undefined) return;
-    consumer._receive(m);
+    try {
+      consumer.onMessage(m);
+    } catch (e) {
+      report(e);
+    }
   }
 
   /** The broker cancelled a consumer (queue deleted, consumer timeout). */

@@ -215,27 +215,3 @@ test('in-process publishes obey limits.maxMessageSize like AMQP connections', as
   assert.equal(await ch2.basicGet('small'), null);
   await broker.close();
 });
-
-test('const c = await ch.basicConsume(...): c is there before the first delivery of a full queue', async () => {
-  const { broker, ch } = await open();
-  await ch.queueDeclare('backlog');
-  const total = 10_000;
-  await ch.basicPublishBatch(
-    '',
-    'backlog',
-    Array.from({ length: total }, (_, i) => `m${i}`),
-  );
-  assert.equal((await ch.queueDeclare('backlog', { passive: true })).messageCount, total);
-  let n = 0;
-  let cancelled;
-  const done = new Promise((resolve, reject) => {
-    cancelled = resolve;
-    setTimeout(() => reject(new Error(`got ${n} of ${total}`)), 10_000).unref();
-  });
-  const c = await ch.basicConsume('backlog', { noAck: true }, () => {
-    if (++n === total) c.cancel().then(cancelled);
-  });
-  await done;
-  assert.equal(n, total);
-  await broker.close();
-});
