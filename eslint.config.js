@@ -14,6 +14,8 @@ export default [
       'test-results/**',
       '**/node_modules/**',
       '**/dist/**',
+      // Built by the example's build-assets.mjs (the workerd tests run it).
+      'examples/cloudflare/public/**',
     ],
   },
   js.configs.recommended,
