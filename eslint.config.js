@@ -16,7 +16,6 @@ export default [
       'examples/cloudflare/public/**',
       '**/node_modules/**',
       '**/dist/**',
-      'examples/cloudflare/public/**',
       'examples/cloudflare/.wrangler/**',
     ],
   },

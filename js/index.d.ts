@@ -235,7 +235,7 @@ export interface PolicyOptions {
   /** default 0; the highest wins */
   priority?: number;
   /** default 'all' */
-  applyTo?: 'all' | 'queues' | 'exchanges';
+  applyTo?: 'all' | 'queues' | 'exchanges' | 'classic_queues' | 'quorum_queues' | 'streams';
   /** default '/' */
   vhost?: string;
 }
@@ -244,7 +244,7 @@ export interface PolicyView {
   vhost: string;
   name: string;
   pattern: string;
-  applyTo: 'all' | 'queues' | 'exchanges';
+  applyTo: 'all' | 'queues' | 'exchanges' | 'classic_queues' | 'quorum_queues' | 'streams';
   priority: number;
   definition: Record<string, string | number>;
 }

@@ -295,3 +295,27 @@ fn policies_are_stored_and_recovered() {
     let again = Broker::recover(config, w.now, b.snapshot_records()).unwrap();
     assert_eq!(again.policies(), b.policies());
 }
+
+#[test]
+fn apply_to_a_queue_type_matches_the_declared_x_queue_type() {
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "plain");
+    w.declare_with(
+        ch,
+        "qq",
+        table(&[("x-queue-type", FieldValue::str("quorum"))]),
+    );
+    let mut quorum = policy("q", ".*", 0, &[("max-length", FieldValue::I64(1))]);
+    quorum.apply_to = ApplyTo::QuorumQueues;
+    set(&mut w, quorum);
+    let mut classic = policy("c", ".*", 0, &[("max-length", FieldValue::I64(2))]);
+    classic.apply_to = ApplyTo::ClassicQueues;
+    set(&mut w, classic);
+    assert_eq!(w.broker.queue_policy("/", "qq").as_deref(), Some("q"));
+    assert_eq!(w.broker.queue_policy("/", "plain").as_deref(), Some("c"));
+    let mut streams = policy("s", ".*", 9, &[("max-length", FieldValue::I64(3))]);
+    streams.apply_to = ApplyTo::Streams;
+    set(&mut w, streams);
+    assert_eq!(w.broker.queue_policy("/", "plain").as_deref(), Some("c"));
+}

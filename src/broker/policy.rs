@@ -24,14 +24,24 @@ use super::ids::{QueueId, VhostId};
 use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
 
-/// What a policy applies to (`apply-to`).
+/// What a policy applies to (`apply-to`). Warren has one kind of queue;
+/// the queue-type values of RabbitMQ 3.12+ match by the `x-queue-type`
+/// argument a queue was declared with (none: `classic`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum ApplyTo {
     #[default]
+    #[serde(rename = "all")]
     All,
+    #[serde(rename = "queues")]
     Queues,
+    #[serde(rename = "exchanges")]
     Exchanges,
+    #[serde(rename = "classic_queues")]
+    ClassicQueues,
+    #[serde(rename = "quorum_queues")]
+    QuorumQueues,
+    #[serde(rename = "streams")]
+    Streams,
 }
 
 impl ApplyTo {
@@ -40,6 +50,9 @@ impl ApplyTo {
             "all" => Some(ApplyTo::All),
             "queues" => Some(ApplyTo::Queues),
             "exchanges" => Some(ApplyTo::Exchanges),
+            "classic_queues" => Some(ApplyTo::ClassicQueues),
+            "quorum_queues" => Some(ApplyTo::QuorumQueues),
+            "streams" => Some(ApplyTo::Streams),
             _ => None,
         }
     }
@@ -49,11 +62,25 @@ impl ApplyTo {
             ApplyTo::All => "all",
             ApplyTo::Queues => "queues",
             ApplyTo::Exchanges => "exchanges",
+            ApplyTo::ClassicQueues => "classic_queues",
+            ApplyTo::QuorumQueues => "quorum_queues",
+            ApplyTo::Streams => "streams",
         }
     }
 
-    fn queues(self) -> bool {
-        self != ApplyTo::Exchanges
+    /// Does it apply to a queue declared with these arguments?
+    fn queue(self, arguments: &FieldTable) -> bool {
+        let kind = arguments
+            .get("x-queue-type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("classic");
+        match self {
+            ApplyTo::All | ApplyTo::Queues => true,
+            ApplyTo::Exchanges => false,
+            ApplyTo::ClassicQueues => kind == "classic",
+            ApplyTo::QuorumQueues => kind == "quorum",
+            ApplyTo::Streams => kind == "stream",
+        }
     }
 }
 
@@ -252,12 +279,17 @@ impl Broker {
     }
 
     /// The policy for a queue named `name`: the highest priority, then the
-    /// first by name.
-    pub(crate) fn policy_for_queue(&self, v: VhostId, name: &str) -> Option<&Policy> {
+    /// first by name (RabbitMQ leaves a tie undetermined).
+    pub(crate) fn policy_for_queue(
+        &self,
+        v: VhostId,
+        name: &str,
+        arguments: &FieldTable,
+    ) -> Option<&Policy> {
         self.vhost_ref(v)
             .policies
             .iter()
-            .filter(|p| p.apply_to.queues() && p.matches(name))
+            .filter(|p| p.apply_to.queue(arguments) && p.matches(name))
             .min_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)))
     }
 
@@ -270,7 +302,7 @@ impl Broker {
         arguments: &FieldTable,
         what: &str,
     ) -> (Option<ShortStr>, Option<QueueArgs>) {
-        let Some(policy) = self.policy_for_queue(v, name) else {
+        let Some(policy) = self.policy_for_queue(v, name, arguments) else {
             return (None, None);
         };
         let merged = effective_arguments(arguments, policy);

@@ -531,7 +531,7 @@ impl WasmBroker {
         let bad = |m: &str| -> JsValue { js_sys::TypeError::new(m).into() };
         let apply_to = ApplyTo::parse(apply_to).ok_or_else(|| {
             bad(&format!(
-                "policy '{name}': apply-to is all, queues or exchanges, not '{apply_to}'"
+                "policy '{name}': apply-to is all, queues, exchanges, classic_queues, quorum_queues or streams, not '{apply_to}'"
             ))
         })?;
         if !(priority.is_finite() && priority.fract() == 0.0 && priority.abs() < 9.0e15) {

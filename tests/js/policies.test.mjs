@@ -42,7 +42,7 @@ test('a bad policy is a TypeError that says what is wrong', async () => {
     /'message-ttl'.*must be an integer/,
   );
   assert.throws(
-    () => broker.setPolicy('p', { pattern: '.*', definition: { expires: 1 }, applyTo: 'streams' }),
+    () => broker.setPolicy('p', { pattern: '.*', definition: { expires: 1 }, applyTo: 'topics' }),
     /apply-to/,
   );
   assert.throws(
