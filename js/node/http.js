@@ -66,8 +66,8 @@ function json(res, status, body, headers = {}) {
   res.end(text);
 }
 
-/** The request's JSON body ({} when empty); rejects with a reason for a bad one. */
-function readBody(req) {
+/** The request's body as text; rejects past MAX_BODY. */
+function readText(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
@@ -78,20 +78,23 @@ function readBody(req) {
         req.destroy();
       } else chunks.push(c);
     });
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (!text) return resolve({});
-      try {
-        const body = JSON.parse(text);
-        if (body === null || typeof body !== 'object' || Array.isArray(body))
-          reject(new Error('body must be an object'));
-        else resolve(body);
-      } catch (e) {
-        reject(new Error(`body is not JSON: ${e.message}`));
-      }
-    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** The request's JSON body ({} when empty); rejects with a reason for a bad one. */
+async function readBody(req) {
+  const text = (await readText(req)).trim();
+  if (!text) return {};
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`body is not JSON: ${e.message}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('body must be an object');
+  return body;
 }
 
 const UNAUTHORIZED = { 'www-authenticate': 'Basic realm="RabbitMQ Management"' };
@@ -152,13 +155,14 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
       if (read) return json(res, ...(await exportApi(broker, info, pathname)));
       const write = writeApi(pathname, req.method);
       if (!write) return json(res, 405, { error: 'method_not_allowed', reason: `${req.method} ${pathname}` });
-      let body;
+      let text;
       try {
-        body = await readBody(req);
+        text = await readText(req);
       } catch (e) {
         return json(res, 413, { error: 'bad_request', reason: e.message });
       }
-      const answer = await write(broker, info, body);
+      // The raw text: a syntax error is reported with its line and column.
+      const answer = await write(broker, info, text);
       log('info', `http ${user.username}: ${req.method} ${pathname}: ${answer[0]}`);
       return json(res, ...answer);
     }

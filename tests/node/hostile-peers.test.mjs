@@ -83,7 +83,7 @@ test('a client that never reads: what the server holds for it stays bounded, oth
     }
   }
   const q = await ch.queueDeclare('never-read', { passive: true });
-  const conns = await (await fetch(`${server.http}/api/connections`)).json();
+  const conns = await (await server.api('/api/connections')).json();
   const sent = Math.max(...conns.map((c) => c.send_oct));
   const grew = rss() - rss0;
   t.diagnostic(
@@ -112,7 +112,7 @@ test('two thousand idle connections are each held, cost little, and do not starv
     );
     conns.push(...batch);
   }
-  const overview = await (await fetch(`${server.http}/api/overview`)).json();
+  const overview = await (await server.api('/api/overview')).json();
   const perConn = ((rss() - rss0) * 1024) / N;
   const ms = await roundTrip();
   t.diagnostic(
@@ -121,11 +121,11 @@ test('two thousand idle connections are each held, cost little, and do not starv
   assert.ok(overview.object_totals.connections >= N);
   for (const c of conns) c.socket.destroy();
   for (let i = 0; i < 100; i++) {
-    const o = await (await fetch(`${server.http}/api/overview`)).json();
+    const o = await (await server.api('/api/overview')).json();
     if (o.object_totals.connections === 0) break;
     await sleep(50);
   }
-  assert.equal((await (await fetch(`${server.http}/api/overview`)).json()).object_totals.connections, 0);
+  assert.equal((await (await server.api('/api/overview')).json()).object_totals.connections, 0);
 });
 
 test('slow-loris handshakes are dropped at the handshake timeout (10 s) while others connect', async (t) => {

@@ -49,7 +49,9 @@ test('by default both loopbacks, AMQP and HTTP, on the same ports; localhost wor
     }
     assert.equal(await amqpRoundTrip(`amqp://guest:guest@[::1]:${amqpPort}`), 'here');
     assert.equal(await amqpRoundTrip(`amqp://guest:guest@localhost:${amqpPort}`), 'here');
-    const res = await fetch(`http://[::1]:${httpPort}/api/overview`);
+    const res = await fetch(`http://[::1]:${httpPort}/api/overview`, {
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+    });
     const { listeners } = await res.json();
     assert.deepEqual(
       listeners.map((l) => `${l.protocol} ${l.ip_address}`),

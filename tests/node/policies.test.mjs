@@ -73,7 +73,7 @@ test('policy writes need a user; a bad policy is 400 with the reason', async () 
   const syntax = await api('PUT', '/api/policies/%2F/p', '{"pattern": ".*",');
   assert.equal(syntax.status, 400);
   assert.match(syntax.body.reason, /line 1, column 18/);
-  assert.equal((await api('DELETE', '/api/queues/%2F/x')).status, 405);
+  assert.equal((await api('DELETE', '/api/queues/%2F/x')).status, 404);
   assert.deepEqual((await api('GET', '/api/policies')).body, []);
 });
 
@@ -106,7 +106,7 @@ test('GET /api/definitions, then POST it to a second server: the same topology',
     assert.equal((await fetch(`${other.http}/api/definitions`)).status, 401, 'password hashes need a login');
     const again = await (await fetch(`${other.http}/api/definitions`, { headers: auth })).json();
     for (const key of ['policies', 'queues', 'exchanges', 'bindings']) assert.deepEqual(again[key], defs[key], key);
-    const q = await (await fetch(`${other.http}/api/queues/%2F/defs.q`)).json();
+    const q = await (await fetch(`${other.http}/api/queues/%2F/defs.q`, { headers: auth })).json();
     assert.equal(q.policy, 'defs');
     const bad = await fetch(`${other.http}/api/definitions`, {
       method: 'POST',

@@ -10,7 +10,7 @@ import test from 'node:test';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import { Broker } from '../../js/entry-node.js';
 import { FileStore } from '../../js/node/file-store.js';
-import { listenTcp } from '../../js/node/tcp.js';
+import { amqpTcpServer } from '../../js/node/tcp.js';
 import { Faults } from './faulty-files.mjs';
 import { tmpDir } from './server.mjs';
 
@@ -58,14 +58,13 @@ test('a failed fsync: no confirm, the publisher (amqp-client.js over TCP) is clo
   const dir = tmpDir();
   const { broker, faults, errors } = await open(dir);
   const sockets = new Set();
-  const server = await listenTcp(broker, {
-    host: '127.0.0.1',
-    port: 0,
+  const server = amqpTcpServer(broker, {
     maxQueuedBytes: 4 * 1024 * 1024,
     log: quiet,
     sockets,
     peers: new Set(),
   });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = new AMQPClient(`amqp://127.0.0.1:${server.address().port}`);
   client.onerror = quiet;
   const conn = await client.connect();
