@@ -155,16 +155,14 @@ EOF</pre>
         const e = m.events[0];
         if (e?.type === 'published' && e.channel) pubs.set(channelKey(e.channel.conn, e.channel.channel), e);
       }
-      const producers = [...pubs]
-        .slice(-6)
-        .map(([key, e]) => ({
-          key,
-          label: `publisher ${key}`,
-          exchange: e.exchange,
-          routingKey: e.routingKey,
-          sub: `to ${e.exchange || '(default)'}`,
-          status: '',
-        }));
+      const producers = [...pubs].slice(-6).map(([key, e]) => ({
+        key,
+        label: `publisher ${key}`,
+        exchange: e.exchange,
+        routingKey: e.routingKey,
+        sub: `to ${e.exchange || '(default)'}`,
+        status: '',
+      }));
       this.topology = buildTopology(snap, { producers, consumers: cons });
       this.source.dirty = true;
     } catch (e) {
