@@ -7,8 +7,10 @@
 
 import { steppingClockClass, switchableClock } from './clock.js';
 import { Model } from './model.js';
-import { channelKey } from './keys.js';
+import { channelKey, tagKey } from './keys.js';
 import { normalizeSnapshot } from './snapshot-view.js';
+
+const SEEN_KEPT = 20000; // deliveries remembered for ordering page events
 
 /** Lets queued microtasks (the broker's event batches, promise callbacks) run. */
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -29,6 +31,10 @@ export class World {
     this.model = new Model();
     this.pending = [];
     this.head = 0;
+    /** deliveries whose engine event has reached the feed: tag key -> true (the latest few) */
+    this.deliveredSeen = new Map();
+    /** page events about a delivery whose engine event has not arrived yet: tag key -> [event] */
+    this.heldPage = new Map();
     /** simulated producers and consumers */
     this.actors = [];
     /** "conn:channel" -> actor, so the scene can place deliveries */
@@ -50,7 +56,10 @@ export class World {
     if (this.consumerTimeout) options.consumerTimeout = this.consumerTimeout;
     this.broker = await this.warren.Broker.create(options);
     this.unsubscribe = this.broker.subscribe((events) => {
-      for (const e of events) this.pending.push(e);
+      for (const e of events) {
+        this.pending.push(e);
+        if (e.type === 'delivered') this.#delivered(tagKey(channelKey(e.to.conn, e.to.channel), e.deliveryTag));
+      }
     });
     this.adminConnection = await this.broker.connect({ name: 'page setup' });
     this.adminChannel = null;
@@ -94,9 +103,36 @@ export class World {
     this.channels.set(channelKey(conn, channel), actor);
   }
 
-  /** Adds a page event (what only the simulated consumers know) to the feed. */
+  /**
+   * Adds a page event (what only the simulated consumers know) to the feed.
+   * A consumer hears of a delivery during the engine call that made it, before
+   * the engine's events for that call arrive (they come in a microtask): an
+   * event about a delivery the feed has not seen yet waits for it, so the feed
+   * stays in the order things happened and "step" shows one event at a time.
+   */
   page(e) {
-    this.pending.push({ at: this.clock.now(), page: true, ...e });
+    const event = { at: this.clock.now(), page: true, ...e };
+    if (event.deliveryTag !== undefined && event.conn !== undefined) {
+      const key = tagKey(channelKey(event.conn, event.channel), event.deliveryTag);
+      if (!this.deliveredSeen.has(key)) {
+        const list = this.heldPage.get(key) ?? [];
+        list.push(event);
+        this.heldPage.set(key, list);
+        return;
+      }
+    }
+    this.pending.push(event);
+  }
+
+  #delivered(key) {
+    // A channel number reused on a new connection restarts its tags: seen again, it moves to the end.
+    this.deliveredSeen.delete(key);
+    this.deliveredSeen.set(key, true);
+    if (this.deliveredSeen.size > SEEN_KEPT) this.deliveredSeen.delete(this.deliveredSeen.keys().next().value);
+    const held = this.heldPage.get(key);
+    if (!held) return;
+    this.heldPage.delete(key);
+    for (const e of held) this.pending.push(e);
   }
 
   /** Page time since this world started, ms. */
