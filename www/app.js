@@ -78,6 +78,8 @@ function showWorld(world, snippets, extra) {
     },
   });
   showLive({ source, feed: world, code: snippets, counters: extra });
+  // For scripts and tests that hold the page to its promise: the live world and its engine.
+  window.warrenPage = { world, snapshot: () => world.snapshot() };
 }
 
 async function go(warren) {
@@ -120,12 +122,12 @@ async function go(warren) {
 
 function loop() {
   let last = performance.now();
-  const frame = (now) => {
+  const frame = async (now) => {
     // Asked first, so one failing frame does not stop the page.
     requestAnimationFrame(frame);
     const dt = now - last;
     last = now;
-    controls.frame(dt);
+    await controls.frame(dt);
     if (live) {
       scene.render(now);
       counters.update(live.source.model.counters);

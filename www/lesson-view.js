@@ -188,8 +188,11 @@ export class LessonView {
     this.checks = this.lesson.checks(this.ctx).map((c) => {
       const mark = h('span', { class: 'mark', 'aria-hidden': 'true' }, '○');
       const state = h('span', { class: 'visually-hidden' }, 'not yet: ');
-      const li = h('li', { dataset: { ok: 'false' } }, mark, state, h('span', { html: c.text }));
-      return { ...c, li, mark, state };
+      // A check's words may follow the settings (lesson 6's disk write time): a function is asked again.
+      const words = typeof c.text === 'function' ? c.text() : c.text;
+      const body = h('span', { html: words });
+      const li = h('li', { dataset: { ok: 'false' } }, mark, state, body);
+      return { ...c, li, mark, state, body, words };
     });
     list.replaceChildren(...this.checks.map((c) => c.li));
   }
@@ -200,6 +203,10 @@ export class LessonView {
     this.lastCheck = now;
     for (const d of this.dynamic) d();
     for (const c of this.checks ?? []) {
+      if (typeof c.text === 'function') {
+        const words = c.text();
+        if (words !== c.words) c.body.innerHTML = c.words = words;
+      }
       // Seen once is seen: a check stays ticked until the lesson is reset.
       if (c.li.dataset.ok === 'true') continue;
       let ok = false;

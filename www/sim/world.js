@@ -10,6 +10,7 @@ import { Model } from './model.js';
 import { channelKey, tagKey } from './keys.js';
 import { normalizeSnapshot } from './snapshot-view.js';
 
+const SETTLE_TURNS = 8; // microtask turns a timer's promise callbacks get before time moves on
 const SEEN_KEPT = 20000; // deliveries remembered for ordering page events
 
 /** Lets queued microtasks (the broker's event batches, promise callbacks) run. */
@@ -35,6 +36,8 @@ export class World {
     this.deliveredSeen = new Map();
     /** page events about a delivery whose engine event has not arrived yet: tag key -> [event] */
     this.heldPage = new Map();
+    /** channels the broker closed: their deliveries' page events come late, never early */
+    this.closedChannels = new Set();
     /** simulated producers and consumers */
     this.actors = [];
     /** "conn:channel" -> actor, so the scene can place deliveries */
@@ -59,6 +62,8 @@ export class World {
       for (const e of events) {
         this.pending.push(e);
         if (e.type === 'delivered') this.#delivered(tagKey(channelKey(e.to.conn, e.to.channel), e.deliveryTag));
+        else if (e.type === 'channel-closed') this.#channelClosed(channelKey(e.channel.conn, e.channel.channel));
+        else if (e.type === 'channel-opened') this.closedChannels.delete(channelKey(e.channel.conn, e.channel.channel));
       }
     });
     this.adminConnection = await this.broker.connect({ name: 'page setup' });
@@ -113,8 +118,9 @@ export class World {
   page(e) {
     const event = { at: this.clock.now(), page: true, ...e };
     if (event.deliveryTag !== undefined && event.conn !== undefined) {
-      const key = tagKey(channelKey(event.conn, event.channel), event.deliveryTag);
-      if (!this.deliveredSeen.has(key)) {
+      const channel = channelKey(event.conn, event.channel);
+      const key = tagKey(channel, event.deliveryTag);
+      if (!this.deliveredSeen.has(key) && !this.closedChannels.has(channel)) {
         const list = this.heldPage.get(key) ?? [];
         list.push(event);
         this.heldPage.set(key, list);
@@ -122,6 +128,13 @@ export class World {
       }
     }
     this.pending.push(event);
+  }
+
+  /** A channel number can be opened again on the same connection, its tags starting at 1. */
+  #channelClosed(channel) {
+    this.closedChannels.add(channel);
+    const prefix = `${channel}:`;
+    for (const key of this.deliveredSeen.keys()) if (key.startsWith(prefix)) this.deliveredSeen.delete(key);
   }
 
   #delivered(key) {
@@ -167,9 +180,23 @@ export class World {
     return n;
   }
 
-  /** Moves the page's time forward by `ms`; the broker and the actors act on the way. */
-  advance(ms) {
-    if (ms > 0) this.clock.advance(ms);
+  /**
+   * Moves the page's time forward by `ms`; the broker and the actors act on the way.
+   * Timer by timer: what a timer sets off in promise callbacks (a consumer hearing it
+   * was cancelled) runs before time moves on, so it is stamped with its own moment,
+   * not the end of the frame.
+   */
+  async advance(ms) {
+    if (!(ms > 0)) return;
+    const end = this.clock.now() + ms;
+    for (;;) {
+      const due = this.clock.nextDue();
+      if (due === null || due > end) break;
+      // advance, not set: a timer due now (set for "at once") runs too.
+      this.clock.advance(Math.max(0, due - this.clock.now()));
+      for (let i = 0; i < SETTLE_TURNS; i++) await null;
+    }
+    this.clock.set(end);
   }
 
   /**
@@ -180,7 +207,7 @@ export class World {
     if (this.waiting === 0) {
       const due = this.clock.nextDue();
       if (due === null) return null;
-      this.clock.set(due);
+      this.clock.advance(Math.max(0, due - this.clock.now()));
       await settle();
       if (this.waiting === 0) return null;
     }
