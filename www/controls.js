@@ -78,8 +78,14 @@ export class TimeControls {
   async frame(realMs) {
     const feed = this.feed;
     if (!feed) return;
-    if (!this.paused) {
-      await feed.advance(Math.min(realMs, MAX_FRAME_MS) * this.speed);
+    if (!this.paused && !this.moving) {
+      // One advance at a time: time moves timer by timer and may take more than a frame's turn.
+      this.moving = true;
+      try {
+        await feed.advance(Math.min(realMs, MAX_FRAME_MS) * this.speed);
+      } finally {
+        this.moving = false;
+      }
       // Paused meanwhile (a click between two timers): what happened waits for "step".
       if (!this.paused && feed === this.feed) feed.applyAll();
     }

@@ -25,7 +25,7 @@ export class SimConsumer {
     /** restart this long after a crash (a supervisor bringing the worker back); null: stay down */
     this.restartMs = options.restartMs === undefined ? 1500 : options.restartMs;
     this.args = options.args ?? {};
-    this.random = options.random ?? Math.random;
+    this.random = options.random ?? world.random ?? Math.random;
     /** one message at a time (a single-threaded worker), the rest wait in arrival order */
     this.serial = options.serial ?? false;
     this.queueOfWork = [];

@@ -13,6 +13,35 @@ import { normalizeSnapshot } from './snapshot-view.js';
 const SETTLE_TURNS = 8; // microtask turns a timer's promise callbacks get before time moves on
 const SEEN_KEPT = 20000; // deliveries remembered for ordering page events
 
+/** A small seeded generator (mulberry32): the same seed, the same numbers. */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Made on first use: an open port would keep Node (which imports the lessons in tests) running.
+let channel = null;
+const waiters = [];
+
+/** The next turn of the event loop, without setTimeout's clamping. */
+export function nextTask() {
+  if (typeof MessageChannel !== 'function') return settle();
+  if (!channel) {
+    channel = new MessageChannel();
+    channel.port1.onmessage = () => waiters.shift()?.();
+  }
+  return new Promise((resolve) => {
+    waiters.push(resolve);
+    channel.port2.postMessage(0);
+  });
+}
+
 /** Lets queued microtasks (the broker's event batches, promise callbacks) run. */
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -21,11 +50,25 @@ export class World {
    * `warren`: the warren-mq module. `store(clock)`: makes a Store kept across
    * simulated restarts (lesson 6); none for memory.
    */
-  constructor(warren, { store = null, consumerTimeout } = {}) {
+  constructor(warren, { store = null, consumerTimeout, seed = 1, t0, exact = false } = {}) {
     const SteppingClock = steppingClockClass(warren.ManualClock);
     this.warren = warren;
     // Real wall-clock start, so timestamps the broker writes (x-death's time) read as today.
-    this.t0 = Math.floor(Date.now() / 1000) * 1000;
+    // A replay passes the first run's t0: the same moments, the same timestamps.
+    this.t0 = t0 ?? Math.floor(Date.now() / 1000) * 1000;
+    /** the only randomness the simulated clients use (a consumer's crash chance): seeded, so a replay repeats it */
+    this.seed = seed;
+    this.random = mulberry32(seed);
+    /** the reader's inputs still to come in a replay, page time order: [{ at, ... }] */
+    this.script = [];
+    /** runs one input of the script (the lesson's) */
+    this.onInput = null;
+    /**
+     * exact: between two timers everything the first set off finishes (a task turn), as
+     * between two frames, so a replay repeats a run exactly (lessons). Otherwise a few
+     * microtask turns, cheaper at thousands of messages a second (the playground).
+     */
+    this.exact = exact;
     this.clock = new SteppingClock(this.t0);
     this.store = store ? store(this.clock) : null;
     this.consumerTimeout = consumerTimeout;
@@ -182,21 +225,39 @@ export class World {
 
   /**
    * Moves the page's time forward by `ms`; the broker and the actors act on the way.
-   * Timer by timer: what a timer sets off in promise callbacks (a consumer hearing it
-   * was cancelled) runs before time moves on, so it is stamped with its own moment,
-   * not the end of the frame.
    */
-  async advance(ms) {
-    if (!(ms > 0)) return;
-    const end = this.clock.now() + ms;
+  advance(ms) {
+    if (!(ms > 0)) return undefined;
+    // Whole milliseconds, as the engine counts them: an event's time is then exactly when it happened,
+    // and a moment found in the timeline can be gone back to exactly.
+    this.carry = (this.carry ?? 0) + ms;
+    const whole = Math.floor(this.carry);
+    this.carry -= whole;
+    if (whole === 0) return undefined;
+    return this.advanceTo(this.clock.now() + whole);
+  }
+
+  /**
+   * Moves the clock to `end` (clock time) timer by timer: what a timer sets off in
+   * promise callbacks (a consumer hearing it was cancelled) runs before time moves on,
+   * so it is stamped with its own moment, not the end of the frame. Inputs of a
+   * replay's script run at their moments, after the timers due by then, as a click does.
+   */
+  async advanceTo(end) {
     for (;;) {
-      const due = this.clock.nextDue();
-      if (due === null || due > end) break;
-      // advance, not set: a timer due now (set for "at once") runs too.
-      this.clock.advance(Math.max(0, due - this.clock.now()));
-      for (let i = 0; i < SETTLE_TURNS; i++) await null;
+      const input = this.script.length ? this.t0 + this.script[0].at : Infinity;
+      const due = this.clock.nextDue() ?? Infinity;
+      if (due <= end && due <= input) {
+        // advance, not set: a timer due now (set for "at once") runs too.
+        this.clock.advance(Math.max(0, due - this.clock.now()));
+      } else if (input <= end) {
+        this.clock.advance(Math.max(0, input - this.clock.now()));
+        await this.onInput?.(this.script.shift());
+      } else break;
+      if (this.exact) await nextTask();
+      else for (let i = 0; i < SETTLE_TURNS; i++) await null;
     }
-    this.clock.set(end);
+    if (end > this.clock.now()) this.clock.set(end);
   }
 
   /**
