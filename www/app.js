@@ -168,7 +168,12 @@ async function main() {
     );
     throw e;
   }
-  window.addEventListener('hashchange', () => go(warren));
+  window.addEventListener('hashchange', async () => {
+    const before = route;
+    await go(warren);
+    // Navigated to another lesson or view: the keyboard goes on from its heading.
+    if (route !== before) dom.title.focus({ preventScroll: false });
+  });
   await go(warren);
   loop();
   if ('serviceWorker' in navigator && location.protocol.startsWith('http')) {

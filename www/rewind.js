@@ -73,7 +73,13 @@ export class RewindBar {
     );
     this.prev = h('button', { type: 'button', class: 'jump-prev', onclick: () => this.#jump(-1) }, '⏮ Previous');
     this.next = h('button', { type: 'button', class: 'jump-next', onclick: () => this.#jump(1) }, 'Next ⏭');
-    this.link = h('input', { id: 'moment-link', type: 'text', readonly: true, 'aria-label': 'Link to this moment' });
+    this.link = h('input', {
+      id: 'moment-link',
+      type: 'text',
+      readonly: true,
+      placeholder: ' ',
+      'aria-label': 'Link to this moment',
+    });
     this.share = h(
       'button',
       { type: 'button', class: 'secondary moment', onclick: () => this.#share() },

@@ -137,4 +137,28 @@ describe('rewind and replay', () => {
     await page.close();
     noErrors();
   });
+
+  test('after navigating, keyboard focus is on the lesson; at 375 px the rewind bar needs no sideways scroll', async () => {
+    const page = await browser.context.newPage();
+    await open(page, server.url, 'lesson-1');
+    await page.click('#nav a[data-route="lesson-3"]');
+    await page.waitForFunction(
+      () => document.documentElement.dataset.ready === 'true' && location.hash === '#lesson-3',
+    );
+    await page.waitForFunction(() => document.activeElement?.id === 'lesson-title');
+    assert.match(await page.evaluate(() => document.activeElement.textContent), /^3\./);
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.click('.moment');
+    assert.match(await page.locator('#moment-link').inputValue(), /#lesson-3~/);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    assert.ok(overflow <= 0, `the lesson scrolls sideways at 375px by ${overflow}px`);
+    for (const sel of ['#scrub', '.jump-prev', '.jump-next', '#jump-kind', '.moment']) {
+      const box = await page.locator(sel).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 375, `${sel} within the width`);
+    }
+    await page.close();
+    noErrors();
+  });
 });
