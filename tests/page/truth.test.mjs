@@ -254,3 +254,31 @@ describe('contradictions once seen', () => {
     noErrors();
   });
 });
+
+describe('deadlines run down', () => {
+  test('lesson 8: the consumer-timeout deadline counts down, and a lease pushes it back', async () => {
+    const page = await browser.context.newPage();
+    await open(page, server.url, 'lesson-8');
+    await page.locator('#ctl-timeout-lease').check();
+    await page.waitForFunction(() => document.documentElement.dataset.resets === '2');
+    await setSpeed(page, 10);
+    await action(page, 'publish');
+    const left = () =>
+      page.evaluate(() => Number(document.querySelector('[data-panel="worker"] [data-deadline]')?.dataset.deadline));
+    await page.waitForFunction(() => document.querySelector('[data-panel="worker"] [data-deadline]'));
+    // Down it goes...
+    const first = await left();
+    await page.waitForFunction(
+      (v) => Number(document.querySelector('[data-panel="worker"] [data-deadline]')?.dataset.deadline) < v - 500,
+      first,
+    );
+    // ...and the lease every 2 s puts it back up to the whole timeout: it never reaches 0, the job is acked.
+    await page.waitForFunction(() =>
+      /leases extended: [1-9]/.test(document.querySelector('[data-panel="worker"]').textContent),
+    );
+    await waitCounter(page, 'acked', 1, 30000);
+    assert.equal(await counter(page, 'redelivered'), 0);
+    await page.close();
+    noErrors();
+  });
+});
