@@ -150,6 +150,14 @@ export class LessonView {
     if (this.ctx !== ctx) return null; // reset again meanwhile
     await ctx.afterAttach?.();
     text(this.status, '');
+    if (this.verdict && !replay) {
+      // A new run: no guess yet.
+      this.guess = this.predicted = null;
+      text(this.verdict, '');
+      delete this.verdict.dataset.verdict;
+      for (const b of this.deps.dom.controls.querySelectorAll('[data-predict]'))
+        b.setAttribute('aria-pressed', 'false');
+    }
     // Tells anyone watching the page (a test, a script) that the new broker is up.
     document.documentElement.dataset.resets = String(Number(document.documentElement.dataset.resets ?? 0) + 1);
     this.#buildChecks();
@@ -181,7 +189,19 @@ export class LessonView {
         ),
       ),
     );
+    const predicting = this.#predictable(this.lesson.controls);
+    if (predicting) items.push(this.#predictBox(predicting));
     box.replaceChildren(...items, this.status);
+  }
+
+  /** The first control with a prediction to make, in groups too. */
+  #predictable(specs) {
+    for (const s of specs) {
+      if (s.predict) return s;
+      const inner = s.group && this.#predictable(s.group);
+      if (inner) return inner;
+    }
+    return null;
   }
 
   #control(spec) {
@@ -211,6 +231,7 @@ export class LessonView {
           class: spec.kind ?? '',
           dataset: { action: spec.id },
           onclick: () => {
+            if (spec.predict) this.#arm(spec);
             this.#input({ b: spec.id });
             this.#run(() => spec.run(this.ctx), spec.button);
           },
@@ -288,6 +309,65 @@ export class LessonView {
     throw new Error(`unknown control ${JSON.stringify(spec)}`);
   }
 
+  /**
+   * Predict, then see: before a key moment (a crash) the reader may say what will
+   * happen; when the moment comes, the verdict is read from the engine's outcome.
+   */
+  #predictBox(spec) {
+    const p = spec.predict;
+    const choices = p.options.map(([value, label]) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          'aria-pressed': 'false',
+          dataset: { predict: value },
+          onclick: () => {
+            this.guess = { spec, value, ctx: this.ctx };
+            for (const c of choices)
+              c.setAttribute('aria-pressed', String(c === choices[p.options.findIndex(([v]) => v === value)]));
+            text(this.verdict, `Your guess: ${label.toLowerCase()}. Now press “${spec.button}”.`);
+            this.verdict.dataset.verdict = 'guessed';
+          },
+        },
+        label,
+      ),
+    );
+    this.verdict = h('p', { class: 'verdict', role: 'status' });
+    return h(
+      'section',
+      { class: 'predict', 'aria-label': 'Predict, then see' },
+      h('p', { class: 'question' }, h('strong', {}, 'Predict: '), p.question),
+      h('div', { class: 'row' }, ...choices),
+      this.verdict,
+    );
+  }
+
+  #arm(spec) {
+    const g = this.guess;
+    if (!g || g.spec !== spec || g.ctx !== this.ctx) return;
+    this.guess = null;
+    this.predicted = g;
+    text(this.verdict, 'Watch…');
+    this.verdict.dataset.verdict = 'waiting';
+  }
+
+  #judge() {
+    const p = this.predicted;
+    if (!p || p.ctx !== this.ctx) return;
+    const outcome = p.spec.predict.outcome(this.ctx);
+    if (outcome == null) return;
+    this.predicted = null;
+    const right = outcome === p.value;
+    const label = Object.fromEntries(p.spec.predict.options)[outcome] ?? outcome;
+    text(
+      this.verdict,
+      `${right ? 'Right' : 'Not this time'}: ${label.toLowerCase()}. ${p.spec.predict.why[outcome] ?? ''}`,
+    );
+    this.verdict.dataset.verdict = right ? 'right' : 'wrong';
+  }
+
   /** Runs an action; an error (an AMQP error from the broker, say) is shown, not thrown. */
   async #run(fn, what) {
     try {
@@ -316,6 +396,7 @@ export class LessonView {
     if (!this.ctx || (!force && now - this.lastCheck < CHECK_EVERY)) return;
     this.lastCheck = now;
     this.rewind?.update();
+    this.#judge();
     for (const d of this.dynamic) d();
     for (const c of this.checks ?? []) {
       if (typeof c.text === 'function') {

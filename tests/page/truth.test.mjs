@@ -292,3 +292,30 @@ describe('deadlines run down', () => {
     noErrors();
   });
 });
+
+describe('predict, then see', () => {
+  for (const [lesson, guess, verdict, words] of [
+    [1, 'back', 'right', /goes back to the queue/i],
+    [2, 'back', 'wrong', /is lost/i],
+  ]) {
+    test(`lesson ${lesson}: guessing "${guess}" before the crash is judged ${verdict} by what the engine did`, async () => {
+      const page = await browser.context.newPage();
+      await open(page, server.url, `lesson-${lesson}`);
+      await setSpeed(page, 10);
+      await page.click(`[data-predict="${guess}"]`);
+      assert.equal(await page.locator('.predict .verdict').getAttribute('data-verdict'), 'guessed');
+      await action(page, 'publish');
+      await waitCounter(page, 'delivered', 1);
+      await action(page, 'crash');
+      await page.waitForFunction(
+        () => ['right', 'wrong'].includes(document.querySelector('.predict .verdict').dataset.verdict),
+        null,
+        { timeout: 30000 },
+      );
+      assert.equal(await page.locator('.predict .verdict').getAttribute('data-verdict'), verdict);
+      assert.match(await page.locator('.predict .verdict').textContent(), words);
+      await page.close();
+      noErrors();
+    });
+  }
+});
