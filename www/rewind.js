@@ -71,8 +71,8 @@ export class RewindBar {
       h('option', { value: 'crash' }, 'crash'),
       h('option', { value: 'redelivery' }, 'redelivery'),
     );
-    this.prev = h('button', { type: 'button', class: 'jump-prev', onclick: () => this.#jump(-1) }, '⏮ Previous');
-    this.next = h('button', { type: 'button', class: 'jump-next', onclick: () => this.#jump(1) }, 'Next ⏭');
+    this.prev = h('button', { type: 'button', class: 'jump-prev', onclick: () => this.#jump(-1) }, '‹ Previous');
+    this.next = h('button', { type: 'button', class: 'jump-next', onclick: () => this.#jump(1) }, 'Next ›');
     this.link = h('input', {
       id: 'moment-link',
       type: 'text',
