@@ -44,11 +44,12 @@ function instrument() {
   window.requestAnimationFrame = (fn) =>
     raf((t) => {
       const t0 = performance.now();
-      fn(t);
+      const done = fn(t);
       if (!frames.on) return;
       frames.at.push(t);
-      // Queued last, so it runs after the microtasks the frame caused (the engine's event batch).
-      queueMicrotask(() => frames.work.push(performance.now() - t0));
+      // The page's frame is async (time moves timer by timer): measured when it has finished,
+      // then after the microtasks it caused (the engine's event batch).
+      Promise.resolve(done).then(() => queueMicrotask(() => frames.work.push(performance.now() - t0)));
     });
   window.__loaf = [];
   try {

@@ -12,6 +12,7 @@ import { LessonView } from './lesson-view.js';
 import { legend } from './legend.js';
 import { Playground } from './playground.js';
 import { Scene } from './scene/scene.js';
+import { decodeMoment } from './rewind.js';
 import { ServerView } from './server-view.js';
 import { LiveSource } from './sim/live-source.js';
 import { Timeline } from './timeline.js';
@@ -23,6 +24,7 @@ const dom = {
   controls: $('lesson-controls'),
   see: $('see-list'),
   seeBox: document.querySelector('.see'),
+  rewind: $('rewind'),
 };
 
 const controls = new TimeControls($('time-controls'));
@@ -78,6 +80,8 @@ function showWorld(world, snippets, extra) {
     },
   });
   showLive({ source, feed: world, code: snippets, counters: extra });
+  // For scripts and tests that hold the page to its promise: the live world and its engine.
+  window.warrenPage = { world, snapshot: () => world.snapshot() };
 }
 
 async function go(warren) {
@@ -86,12 +90,21 @@ async function go(warren) {
     ? 'playground'
     : hash === 'server'
       ? 'server'
-      : /^lesson-\d$/.test(hash)
-        ? hash
+      : /^lesson-\d(~|$)/.test(hash)
+        ? hash.slice(0, 8)
         : 'lesson-1';
+  // A link to a moment of a lesson: "lesson-N~" and the moment, encoded.
+  const moment = name.startsWith('lesson') && hash.length > 9 ? decodeMoment(hash.slice(9)) : null;
   // The playground keeps its state in the hash: editing it is not a new route.
   if (name === route) {
     if (name === 'playground') view.fromHash?.(hash);
+    else if (moment) {
+      document.documentElement.dataset.ready = 'false';
+      view.dispose();
+      view = new LessonView(LESSONS[Number(name.slice(7)) - 1], view.deps, moment);
+      await view.mount();
+      document.documentElement.dataset.ready = 'true';
+    }
     return;
   }
   route = name;
@@ -110,22 +123,29 @@ async function go(warren) {
   document.documentElement.dataset.ready = 'false';
   document.body.dataset.view = name.startsWith('lesson') ? 'lesson' : name;
   dom.seeBox.hidden = !name.startsWith('lesson');
-  const deps = { warren, dom, onworld: showWorld, onlive: showLive, oncode: (c) => code.show(c) };
+  const deps = {
+    warren,
+    dom,
+    onworld: showWorld,
+    onlive: showLive,
+    oncode: (c) => code.show(c),
+    pause: () => controls.setPaused(true),
+  };
   if (name === 'playground') view = new Playground(deps, hash);
   else if (name === 'server') view = new ServerView(deps);
-  else view = new LessonView(LESSONS[Number(name.slice(7)) - 1], deps);
+  else view = new LessonView(LESSONS[Number(name.slice(7)) - 1], deps, moment);
   await view.mount();
   document.documentElement.dataset.ready = 'true';
 }
 
 function loop() {
   let last = performance.now();
-  const frame = (now) => {
+  const frame = async (now) => {
     // Asked first, so one failing frame does not stop the page.
     requestAnimationFrame(frame);
     const dt = now - last;
     last = now;
-    controls.frame(dt);
+    await controls.frame(dt);
     if (live) {
       scene.render(now);
       counters.update(live.source.model.counters);
@@ -148,7 +168,12 @@ async function main() {
     );
     throw e;
   }
-  window.addEventListener('hashchange', () => go(warren));
+  window.addEventListener('hashchange', async () => {
+    const before = route;
+    await go(warren);
+    // Navigated to another lesson or view: the keyboard goes on from its heading.
+    if (route !== before) dom.title.focus({ preventScroll: false });
+  });
   await go(warren);
   loop();
   if ('serviceWorker' in navigator && location.protocol.startsWith('http')) {

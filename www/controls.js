@@ -74,13 +74,20 @@ export class TimeControls {
     if (!e) text(this.waitingOut, 'nothing scheduled');
   }
 
-  /** One animation frame: move time, apply events; returns whether anything was applied. */
-  frame(realMs) {
+  /** One animation frame: move time, apply events. */
+  async frame(realMs) {
     const feed = this.feed;
     if (!feed) return;
-    if (!this.paused) {
-      feed.advance(Math.min(realMs, MAX_FRAME_MS) * this.speed);
-      feed.applyAll();
+    if (!this.paused && !this.moving) {
+      // One advance at a time: time moves timer by timer and may take more than a frame's turn.
+      this.moving = true;
+      try {
+        await feed.advance(Math.min(realMs, MAX_FRAME_MS) * this.speed);
+      } finally {
+        this.moving = false;
+      }
+      // Paused meanwhile (a click between two timers): what happened waits for "step".
+      if (!this.paused && feed === this.feed) feed.applyAll();
     }
     text(this.clockOut, `t = ${(feed.now() / 1000).toFixed(2)} s`);
     const w = feed.waiting;

@@ -155,3 +155,66 @@ export async function unseen(page) {
     t.replace(/^○\s*not yet:\s*/, ''),
   );
 }
+
+/**
+ * Pauses and lets the scene catch up with the engine: steps (which never move
+ * time while events wait) until no event waits, then waits for a frame drawn
+ * after that. The scene then shows the engine's present, not a moment behind it.
+ */
+export async function catchUp(page) {
+  if (!(await page.locator('.time-controls.paused').count())) {
+    await page.click('.time-controls .play');
+    await page.waitForSelector('.time-controls.paused');
+  }
+  for (let i = 0; i < 500; i++) {
+    // Events of the last engine call arrive in a microtask; a macrotask later they are all in.
+    const waiting = await page.evaluate(
+      () => new Promise((r) => setTimeout(() => r(window.warrenPage.world.waiting), 0)),
+    );
+    if (waiting === 0) break;
+    await page.evaluate(() => window.warrenPage.world.step());
+  }
+  await page.evaluate(
+    () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0)))),
+  );
+}
+
+/**
+ * Every number and state the scene shows for queues, consumers and publishers,
+ * against the engine's snapshot taken now: a list of disagreements (empty when none).
+ */
+export function engineMismatches(page) {
+  return page.evaluate(() => {
+    const { world } = window.warrenPage;
+    const snap = world.snapshot();
+    const out = [];
+    const differ = (what, shown, engine) => {
+      if (String(shown) !== String(engine)) out.push(`${what}: page shows ${shown}, engine has ${engine}`);
+    };
+    for (const q of snap.queues) {
+      const g = document.querySelector(`[data-node="q:${CSS.escape(q.name)}"]`);
+      if (!g) continue;
+      differ(`queue ${q.name} ready`, g.dataset.ready, q.ready);
+      differ(`queue ${q.name} unacked`, g.dataset.unacked, q.unacked);
+      const words = g.querySelector('.count')?.textContent ?? '';
+      differ(`queue ${q.name} label`, words, `${q.ready} ready · ${q.unacked} unacked`);
+    }
+    for (const a of world.actors) {
+      const g = document.querySelector(`[data-node="${a.kind === 'producer' ? 'p' : 'c'}:${CSS.escape(a.id)}"]`);
+      if (!g) continue;
+      const key = a.brokerChannelKey;
+      const ch = snap.channels.find((c) => `${c.conn}:${c.channel}` === key);
+      if (a.kind === 'consumer') {
+        const consuming = snap.consumers.some((c) => `${c.conn}:${c.channel}` === key && c.tag === a.id);
+        differ(`consumer ${a.id} consuming`, g.dataset.consuming, consuming);
+        differ(`consumer ${a.id} unacked`, g.dataset.unacked, ch ? ch.unacked.length : 0);
+        const badge = g.querySelector('.count')?.textContent ?? '';
+        if (badge.startsWith('● consuming') !== consuming)
+          out.push(`consumer ${a.id} badge "${badge}" while the engine says consuming=${consuming}`);
+      } else if (ch) {
+        differ(`producer ${a.id} confirms`, g.dataset.confirm, ch.confirm);
+      }
+    }
+    return out;
+  });
+}

@@ -68,20 +68,25 @@ describe('page', () => {
     await action(page, 'publish');
     await page.waitForFunction(() => /waiting/.test(document.querySelector('.time-controls .waiting').textContent));
     assert.equal(await counter(page, 'published'), 0, 'events wait while paused');
-    const lines = () => page.locator('#timeline .events li').count();
+    assert.match(await page.locator('.time-controls .waiting').textContent(), /5 events waiting/);
+    // Each step shows exactly the next event, in the order things happened, and time stands still.
+    const types = () => page.locator('#timeline .events li').evaluateAll((ls) => ls.map((l) => l.dataset.type));
+    const expected = ['published', 'routed', 'enqueued', 'delivered', 'processing'];
+    for (let i = 0; i < expected.length; i++) {
+      await page.click('.time-controls .step');
+      await page.waitForFunction((n) => document.querySelectorAll('#timeline .events li').length >= n, i + 1);
+      assert.deepEqual(await types(), expected.slice(0, i + 1), `after step ${i + 1}`);
+      assert.equal(await clockText(page), t, `step ${i + 1} shows a waiting event without moving time`);
+    }
+    assert.equal(await counter(page, 'delivered'), 1);
+    assert.match(await page.locator('.time-controls .waiting').textContent(), /^paused$/);
+    // Nothing waits now: the next step moves time to the end of the processing, and shows what happened then.
     await page.click('.time-controls .step');
-    await waitCounter(page, 'published', 1);
-    assert.equal(await lines(), 1);
-    await page.click('.time-controls .step');
-    await page.waitForFunction(() => document.querySelectorAll('#timeline .events li').length === 2);
-    assert.equal(await counter(page, 'delivered'), 0, 'one event per step: routed, not yet delivered');
-    for (let i = 0; i < 3; i++) await page.click('.time-controls .step');
-    await waitCounter(page, 'delivered', 1);
-    assert.equal(await page.locator('#timeline .events li').last().getAttribute('data-type'), 'processing');
-    // Nothing waits now: the next step moves time to the end of the processing.
-    await page.click('.time-controls .step');
-    await page.waitForFunction((before) => document.querySelector('.time-controls .clock').textContent !== before, t);
+    await page.waitForFunction(() => document.querySelectorAll('#timeline .events li').length === 6);
+    assert.equal(await page.locator('#timeline .events li').last().getAttribute('data-type'), 'processed');
     assert.match(await clockText(page), /t = 4\.\d\d s/);
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('#timeline .events li').count(), 6, 'paused: nothing more happens by itself');
 
     await setSpeed(page, 0.1);
     assert.equal(await page.locator('.speed-out').textContent(), '0.1×');

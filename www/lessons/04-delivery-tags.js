@@ -9,18 +9,14 @@ async function send(ctx, how) {
   const { settings, consumer } = ctx;
   const tag = settings.tag;
   const multiple = how !== 'reject' && settings.multiple;
-  const ch = consumer.channel;
   const before = unackedTags(ctx);
   const words = `basic.${how} tag ${tag}${multiple ? ', multiple' : ''}${how === 'ack' ? '' : ', requeue'}`;
   let error = null;
   try {
-    if (how === 'ack') await ch.basicAck(tag, multiple);
-    else if (how === 'nack') await ch.basicNack(tag, true, multiple);
-    else await ch.basicReject(tag, true);
+    await consumer.call(how, tag, { multiple, requeue: true });
   } catch (e) {
-    error = e.message;
+    error = `${e.message}. The broker closed worker's channel: its unacked messages went back to the queue, and worker subscribes again on a new channel.`;
   }
-  for (const d of consumer.holding()) if (d.tag === tag || (multiple && d.tag <= tag)) consumer.held.delete(d.key);
   await settle();
   ctx.state.log.push({ how, tag, multiple, words, before, after: unackedTags(ctx), error });
 }

@@ -46,8 +46,12 @@ export default {
         const c = ctx.consumer;
         const d = c.holding()[0];
         const now = ctx.world.now();
+        // The deadline as the broker set it: delivery + x-consumer-timeout, or the last extendLease + its ms.
+        const left = d ? Math.max(0, d.deadline - now) : 0;
+        const limit = ctx.settings.timeoutS * 1000;
         const job = d
-          ? `<p>Working on ${escape(d.m.bodyString())} (tag ${d.tag}): ${((now - d.started) / 1000).toFixed(1)} s of ${ctx.settings.jobS} s; leases extended: ${d.leases ?? 0}.</p>`
+          ? `<p>Working on ${escape(d.m.bodyString())} (tag ${d.tag}): ${((now - d.started) / 1000).toFixed(1)} s of ${ctx.settings.jobS} s; leases extended: ${d.leases ?? 0}.</p>` +
+            `<p><label for="deadline-left">The broker takes it back in</label> <meter id="deadline-left" min="0" max="${limit}" low="${limit / 4}" optimum="${limit}" value="${left}"></meter> <strong data-deadline="${Math.round(left)}">${(left / 1000).toFixed(1)} s</strong></p>`
           : '<p>Idle.</p>';
         const err = ctx.state.errors.length
           ? `<ul class="errors">${ctx.state.errors
@@ -74,11 +78,16 @@ export default {
         onError: (text) => ctx.state.errors.push(text),
         onReceive: (d, c) => {
           d.started = ctx.world.now();
+          d.deadline = d.started + settings.timeoutS * 1000;
           d.leases = 0;
           if (!settings.lease) return;
           const extend = () => {
             if (d.processed || d.stale || d.ch.closed) return;
-            d.m.extendLease(leaseMs).catch((e) => ctx.state.errors.push(e.message));
+            const at = ctx.world.now();
+            d.m.extendLease(leaseMs).then(
+              () => (d.deadline = at + leaseMs),
+              (e) => ctx.state.errors.push(e.message),
+            );
             d.leases++;
             c.after(2000, extend);
           };

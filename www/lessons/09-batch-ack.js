@@ -63,7 +63,9 @@ export default {
     await workQueue(ctx, {
       consumer: {
         prefetch: 20,
-        processMs: 400,
+        // One at a time, as a single-threaded worker: the batches fill and are acked one after another.
+        processMs: 600,
+        serial: true,
         onProcessed: (d, c) => {
           if (++ctx.state.since < ctx.settings.every) return;
           ctx.state.since = 0;

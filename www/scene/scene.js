@@ -93,10 +93,6 @@ export class Scene {
     const { model } = this.source;
     const { nodes } = this.lay;
     const wanted = [];
-    const unacked = new Map();
-    for (const holder of model.holders.values()) {
-      for (const c of holder) unacked.set(c.queue, (unacked.get(c.queue) ?? 0) + 1);
-    }
     const entryOf = new Map(); // queue -> where its messages come from
     for (const l of this.topology.links) {
       if (l.to.startsWith('q:') && !entryOf.has(l.to) && nodes.has(l.from)) entryOf.set(l.to, nodes.get(l.from));
@@ -107,7 +103,11 @@ export class Scene {
       const mq = model.queues.get(q.name);
       const ready = mq ? mq.ready.size : 0;
       const texts = this.texts.get(id);
-      setText(texts.right, `${ready} ready · ${unacked.get(q.name) ?? 0} unacked`);
+      // The broker's counts, kept from its events: unacked is what it waits an ack for.
+      const unacked = model.unackedIn(q.name);
+      setText(texts.right, `${ready} ready · ${unacked} unacked`);
+      texts.g.dataset.ready = ready;
+      texts.g.dataset.unacked = unacked;
       const n = slotsIn(box);
       const from = entryOf.get(id);
       let i = 0;
@@ -168,6 +168,7 @@ export class Scene {
       if (d.status !== undefined) setText(t.status, fit(d.status, t.width, 6.2));
       if (d.right !== undefined && t.right) setText(t.right, d.right);
       t.g.classList.toggle('down', Boolean(d.down));
+      if (d.data) Object.assign(t.g.dataset, d.data);
     }
     if (now - this.lastCaption < 250) return;
     this.lastCaption = now;

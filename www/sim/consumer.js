@@ -25,7 +25,11 @@ export class SimConsumer {
     /** restart this long after a crash (a supervisor bringing the worker back); null: stay down */
     this.restartMs = options.restartMs === undefined ? 1500 : options.restartMs;
     this.args = options.args ?? {};
-    this.random = options.random ?? Math.random;
+    this.random = options.random ?? world.random ?? Math.random;
+    /** one message at a time (a single-threaded worker), the rest wait in arrival order */
+    this.serial = options.serial ?? false;
+    this.queueOfWork = [];
+    this.busy = false;
     /** hooks: (delivery, consumer) => ..., for lessons that ack their own way */
     this.onReceive = options.onReceive ?? null;
     this.onProcessed = options.onProcessed ?? null;
@@ -41,6 +45,11 @@ export class SimConsumer {
 
   get channelKey() {
     return this.channel && !this.channel.closed ? channelKey(this.connection.id, this.channel.id) : null;
+  }
+
+  /** Its latest channel, open or closed, as the broker's events name it. */
+  get brokerChannelKey() {
+    return this.channel && this.connection ? channelKey(this.connection.id, this.channel.id) : null;
   }
 
   /** Connects and starts consuming. */
@@ -87,13 +96,36 @@ export class SimConsumer {
     if (this.ack === 'early') this.settle(d, 'ack', { keep: true });
     this.onReceive?.(d, this);
     if (this.processMs === null) return;
+    if (this.serial && this.busy) {
+      this.queueOfWork.push(d);
+      return;
+    }
+    this.#start(d);
+  }
+
+  #start(d) {
+    this.busy = true;
     d.until = this.world.clock.now() + this.processMs;
     this.#event('processing', d, { until: d.until, consumer: this.label });
     d.cancel = this.after(this.processMs, () => this.#finish(d));
   }
 
+  /** The next message waiting for a serial worker, if any. */
+  #next() {
+    this.busy = false;
+    while (this.queueOfWork.length) {
+      const d = this.queueOfWork.shift();
+      if (this.held.has(d.key) && !d.stale && !d.ch.closed) return this.#start(d);
+    }
+  }
+
   #finish(d) {
     d.cancel = null;
+    this.#finishWork(d);
+    if (this.serial) this.#next();
+  }
+
+  #finishWork(d) {
     if (this.crashChance > 0 && this.random() < this.crashChance) return this.crash();
     d.processed = true;
     this.processedCount++;
@@ -133,11 +165,8 @@ export class SimConsumer {
   settle(d, how, { requeue = false, multiple = false, keep = false } = {}) {
     const ch = d.ch;
     if (ch.closed) return;
-    let p;
-    if (how === 'ack') p = ch.basicAck(d.tag, multiple);
-    else if (how === 'nack') p = ch.basicNack(d.tag, requeue, multiple);
-    else p = ch.basicReject(d.tag, requeue);
-    p.catch((err) => this.#failed(err, `${how} refused`, ch));
+    // What it lets go of leaves its hands before the call: the broker may send the next
+    // delivery from inside it, and the worker never holds more than its prefetch.
     d.acked = true;
     const gone = multiple ? [...this.held.values()].filter((x) => x.ch === ch && x.tag <= d.tag) : [d];
     for (const x of gone) {
@@ -146,6 +175,29 @@ export class SimConsumer {
         x.cancel?.();
         this.held.delete(x.key);
       }
+    }
+    let p;
+    if (how === 'ack') p = ch.basicAck(d.tag, multiple);
+    else if (how === 'nack') p = ch.basicNack(d.tag, requeue, multiple);
+    else p = ch.basicReject(d.tag, requeue);
+    p.catch((err) => this.#failed(err, `${how} refused`, ch));
+  }
+
+  /**
+   * Acks, nacks or rejects `tag` on the current channel for the reader (lesson 4); when the
+   * broker refuses (406 unknown tag) the channel is gone and the worker says so and subscribes again.
+   */
+  async call(how, tag, { multiple = false, requeue = true } = {}) {
+    const ch = this.channel;
+    if (!ch || ch.closed) throw new Error(`${this.label} has no open channel`);
+    for (const d of this.holding()) if (d.tag === tag || (multiple && d.tag <= tag)) this.held.delete(d.key);
+    try {
+      if (how === 'ack') await ch.basicAck(tag, multiple);
+      else if (how === 'nack') await ch.basicNack(tag, requeue, multiple);
+      else await ch.basicReject(tag, requeue);
+    } catch (err) {
+      this.#failed(err, `${how} refused`, ch);
+      throw err;
     }
   }
 
@@ -196,6 +248,8 @@ export class SimConsumer {
   #stopWork() {
     for (const cancel of [...this.timers]) cancel();
     this.held.clear();
+    this.queueOfWork = [];
+    this.busy = false;
   }
 
   /** The broker went away under it (a simulated power cut). */

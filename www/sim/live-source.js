@@ -30,6 +30,7 @@ export class LiveSource {
     if (this.last && (!w.up || (!this.dirty && now - this.at < SNAPSHOT_EVERY))) return this.last;
     this.at = now;
     const snap = w.snapshot();
+    this.snap = snap;
     const producers = [];
     const consumers = [];
     for (const a of w.actors) {
@@ -53,19 +54,56 @@ export class LiveSource {
   describe(id, item) {
     const a = item.actor;
     if (!a) return null;
+    const model = this.model;
+    const key = a.brokerChannelKey;
     if (a.kind === 'producer') {
-      const sub = [a.confirm ? 'confirms on' : 'no confirms', a.persistent ? 'persistent' : 'transient'];
+      // What it really sent and how its channel is set, as the broker saw them.
+      const sent = (key && model.sent.get(key)) ?? { persistent: 0, transient: 0 };
+      const persistence =
+        sent.persistent && sent.transient
+          ? 'persistent and transient'
+          : sent.persistent
+            ? 'persistent'
+            : sent.transient
+              ? 'transient'
+              : a.persistent
+                ? 'will send persistent'
+                : 'will send transient';
+      const confirm = this.channelInfo(key)?.confirm ?? a.confirm;
+      const sub = [confirm ? 'confirms on' : 'no confirms', persistence];
       if (a.rate) sub.push(`${a.rate}/s`);
       const t = a.tally;
       const status = `${a.count} sent${a.confirm ? ` · ${t.confirmed} confirmed${t.waiting ? ` · ${t.waiting} waiting` : ''}${t.nacked ? ` · ${t.nacked} nacked` : ''}` : ''}`;
-      return { sub: sub.join(' · '), status, down: a.status !== 'running' };
+      return {
+        sub: sub.join(' · '),
+        status,
+        down: a.status !== 'running',
+        data: { persistence, confirm: String(confirm) },
+      };
     }
+    const consuming = model.consuming(key, a.id);
+    const unacked = (key && model.unackedOn.get(key)) ?? 0;
     const sub = `${ACK_WORDS[a.ack]} · prefetch ${a.prefetch || '∞'}`;
     const work = a.processMs === null ? 'holds what it gets' : `${a.processMs / 1000} s per message`;
     let right;
-    if (a.status === 'running') right = '● running';
+    // Consuming or not is the broker's word; why not is the client's (a crash, a channel error).
+    if (consuming) right = '● consuming';
     else if (a.status === 'crashed') right = '✗ crashed';
+    else if (a.status === 'running') right = '◌ not consuming';
     else right = `◌ ${a.status}`;
-    return { sub, status: `${work} · ${a.processedCount} done`, right, down: a.status !== 'running' };
+    const status = `${work} · ${a.processedCount} done · ${unacked} unacked`;
+    return {
+      sub,
+      status: !consuming && a.lastError && a.status !== 'crashed' ? a.lastError : status,
+      right,
+      down: !consuming,
+      data: { consuming: String(consuming), unacked: String(unacked) },
+    };
+  }
+
+  /** The broker's view of channel `key` in the latest snapshot. */
+  channelInfo(key) {
+    if (!key || !this.snap) return null;
+    return this.snap.channels.find((c) => `${c.conn}:${c.channel}` === key) ?? null;
   }
 }

@@ -11,6 +11,7 @@ export const FINAL = new Set(['acked', 'done', 'dead-lettered', 'expired', 'drop
 
 const KEEP_MESSAGES = 3000; // older finished messages are forgotten
 const KEEP_FINALS = 48; // recently finished copies, for the fade-out in the scene
+const KEEP_PAST_TAGS = 2000; // settled delivery tags remembered for late page events
 
 export function emptyCounters() {
   return {
@@ -45,6 +46,17 @@ export class Model {
     this.holders = new Map();
     /** "conn:channel:tag" -> copy */
     this.tags = new Map();
+    /** tags the broker has taken back or settled, for late page events: "conn:channel:tag" -> copy (the latest few) */
+    this.pastTags = new Map();
+    // The engine's books, from its events only (never from what the simulated clients believe):
+    /** "conn:channel" -> unacked deliveries on that channel */
+    this.unackedOn = new Map();
+    /** "conn:channel" -> the most unacked deliveries that channel has held at once */
+    this.peakUnacked = new Map();
+    /** "conn:channel" -> Set of consumer tags consuming on it */
+    this.consumers = new Map();
+    /** "conn:channel" -> { persistent, transient } messages published on it */
+    this.sent = new Map();
     /** "conn:channel:seq" -> message, for confirms */
     this.confirms = new Map();
     /** page events that arrived before the delivery they are about */
@@ -57,7 +69,7 @@ export class Model {
 
   queue(name) {
     let q = this.queues.get(name);
-    if (!q) this.queues.set(name, (q = { name, ready: new Set() }));
+    if (!q) this.queues.set(name, (q = { name, ready: new Set(), unacked: 0 }));
     return q;
   }
 
@@ -109,8 +121,13 @@ export class Model {
     this.version++;
     this.lastEvent = e;
     this.stashed = false;
+    this.late = null;
     const h = HANDLERS[e.type];
-    return h ? h.call(this, e) : null;
+    const m = h ? h.call(this, e) : null;
+    if (m || !this.late || !e.page) return m;
+    const c = this.late;
+    this.late = null;
+    return this.record({ ...e, msg: c.msg, queue: c.queue, late: true });
   }
 
   /** Adds `e` to its message's timeline. */
@@ -122,13 +139,39 @@ export class Model {
   }
 
   leaveHolder(c) {
-    if (c.holder) this.holders.get(c.holder)?.delete(c);
-    this.tags.delete(tagKey(c.holder, c.tag));
+    this.settled(c);
+    if (c.holder) {
+      this.holders.get(c.holder)?.delete(c);
+      const key = tagKey(c.holder, c.tag);
+      this.tags.delete(key);
+      this.pastTags.set(key, c);
+      if (this.pastTags.size > KEEP_PAST_TAGS) this.pastTags.delete(this.pastTags.keys().next().value);
+    }
     c.holder = null;
+  }
+
+  /** The broker no longer counts copy `c` as unacknowledged (acked, nacked, rejected, requeued, gone). */
+  settled(c) {
+    if (!c.unacked) return;
+    c.unacked = false;
+    const q = this.queues.get(c.queue);
+    if (q) q.unacked--;
+    if (c.holder) this.unackedOn.set(c.holder, (this.unackedOn.get(c.holder) ?? 1) - 1);
+  }
+
+  /** Unacknowledged deliveries in queue `name`, as the broker counts them. */
+  unackedIn(name) {
+    return this.queues.get(name)?.unacked ?? 0;
+  }
+
+  /** Whether consumer `tag` is consuming on channel `key`, as the broker reports it. */
+  consuming(key, tag) {
+    return Boolean(key && this.consumers.get(key)?.has(tag));
   }
 
   finish(c, state) {
     if (c.state === 'ready') this.queues.get(c.queue)?.ready.delete(c);
+    this.settled(c);
     this.leaveHolder(c);
     c.state = state;
     c.processing = false;
@@ -140,6 +183,12 @@ export class Model {
   byTag(e) {
     const key = tagKey(channelKey(e.conn, e.channel), e.deliveryTag);
     const c = this.tags.get(key);
+    if (!c && this.pastTags.has(key)) {
+      // About a delivery the broker already took back or settled (a late finish after a timeout):
+      // it goes on that message's timeline, in its place in time, and changes nothing.
+      this.late = this.pastTags.get(key);
+      return null;
+    }
     if (!c) {
       const list = this.early.get(key) ?? [];
       list.push(e);
@@ -170,12 +219,21 @@ export class Model {
    */
   resync(snapshot, at) {
     this.version++;
-    for (const q of this.queues.values()) q.ready.clear();
+    for (const q of this.queues.values()) {
+      q.ready.clear();
+      q.unacked = 0;
+    }
     this.holders.clear();
     this.tags.clear();
+    this.pastTags.clear();
+    this.unackedOn.clear();
+    this.consumers.clear();
     this.early.clear();
     for (const m of this.messages.values()) {
-      for (const c of m.copies.values()) if (!FINAL.has(c.state)) c.state = 'gone';
+      for (const c of m.copies.values()) {
+        c.unacked = false;
+        if (!FINAL.has(c.state)) c.state = 'gone';
+      }
     }
     for (const q of snapshot.queues) {
       this.queue(q.name);
@@ -203,6 +261,12 @@ const HANDLERS = {
     m.routingKey = e.routingKey;
     m.stage = 'published';
     this.counters.published++;
+    if (e.channel) {
+      const key = channelKey(e.channel.conn, e.channel.channel);
+      let t = this.sent.get(key);
+      if (!t) this.sent.set(key, (t = { persistent: 0, transient: 0 }));
+      t[e.persistent ? 'persistent' : 'transient']++;
+    }
     if (e.confirmSeq != null && e.channel) {
       m.seq = e.confirmSeq;
       m.channel = channelKey(e.channel.conn, e.channel.channel);
@@ -254,6 +318,7 @@ const HANDLERS = {
       redelivered: e.redelivered,
       deliveries: e.deliveryCount + 1,
       autoAck: e.autoAck,
+      unacked: false,
       acked: false,
       processing: false,
       processed: false,
@@ -261,6 +326,13 @@ const HANDLERS = {
     this.holder(holder).add(c);
     const key = tagKey(holder, e.deliveryTag);
     this.tags.set(key, c);
+    if (!e.autoAck) {
+      c.unacked = true;
+      this.queue(e.queue).unacked++;
+      const n = (this.unackedOn.get(holder) ?? 0) + 1;
+      this.unackedOn.set(holder, n);
+      if (n > (this.peakUnacked.get(holder) ?? 0)) this.peakUnacked.set(holder, n);
+    }
     this.counters.delivered++;
     if (e.redelivered) this.counters.redelivered++;
     // basic.get with automatic ack: the reader has it, the broker is done with it.
@@ -277,6 +349,7 @@ const HANDLERS = {
     const c = this.copy(e.msg, e.queue, e.at);
     this.counters.acked++;
     c.acked = true;
+    this.settled(c);
     // Acked on receipt while still processing: the copy stays with its consumer.
     if (c.processing) return m;
     this.finish(c, 'acked');
@@ -337,6 +410,29 @@ const HANDLERS = {
     for (const c of m.copies.values()) c.confirm = m.confirm;
     m.events.push(e);
     return m;
+  },
+
+  'consumer-added'(e) {
+    const key = channelKey(e.to.conn, e.to.channel);
+    let set = this.consumers.get(key);
+    if (!set) this.consumers.set(key, (set = new Set()));
+    set.add(e.consumerTag);
+    return null;
+  },
+  'consumer-removed'(e) {
+    this.consumers.get(channelKey(e.to.conn, e.to.channel))?.delete(e.consumerTag);
+    return null;
+  },
+  'channel-closed'(e) {
+    const key = channelKey(e.channel.conn, e.channel.channel);
+    this.consumers.delete(key);
+    this.unackedOn.delete(key);
+    return null;
+  },
+  'connection-closed'(e) {
+    for (const key of [...this.consumers.keys()]) if (key.startsWith(`${e.conn}:`)) this.consumers.delete(key);
+    for (const key of [...this.unackedOn.keys()]) if (key.startsWith(`${e.conn}:`)) this.unackedOn.delete(key);
+    return null;
   },
 
   // ---- page events: what only the simulated consumers know ----

@@ -29,6 +29,11 @@ export class SimProducer {
     this.stopRate = null;
   }
 
+  /** Its channel, as the broker's events name it. */
+  get brokerChannelKey() {
+    return this.channel && this.connection ? `${this.connection.id}:${this.channel.id}` : null;
+  }
+
   async attach() {
     if (this.world.disposed || !this.world.up) return;
     this.connection = await this.world.broker.connect({ name: this.label });
@@ -43,6 +48,7 @@ export class SimProducer {
     this.seq = 0;
     this.status = 'running';
     this.setRate(this.rate);
+    this.world.onchange?.();
   }
 
   /**
