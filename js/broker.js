@@ -146,7 +146,9 @@ export class Broker {
           );
       }
     }
-    this.#writer = new StoreWriter(store, core, size, compactAfterBytes, WasmBroker.logHeader());
+    // What a snapshot of the recovered state takes: the log is compacted once it passes twice that.
+    const live = size > 0 && store.compact && compactAfterBytes === undefined ? core.wasm.snapshotLog().length : size;
+    this.#writer = new StoreWriter(store, core, size, compactAfterBytes, WasmBroker.logHeader(), live);
     this.#writer.onerror = (err) => this.#storeFailed(err);
     this.#writer.onfull = (err) => {
       // RabbitMQ's disk alarm: publishers are blocked until a write succeeds again.
