@@ -14,6 +14,8 @@ export default [
       'test-results/**',
       '**/node_modules/**',
       '**/dist/**',
+      // build-assets.mjs copies www/ and pkg/ here: generated, checked at their source
+      'examples/cloudflare/public/**',
     ],
   },
   js.configs.recommended,

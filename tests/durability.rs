@@ -601,13 +601,10 @@ fn a_dead_letter_is_stored_before_its_original_is_settled_so_no_cut_loses_it() {
         "ttl",
         table(&[
             ("x-message-ttl", FieldValue::I32(100)),
-            (
-                "x-dead-letter-exchange",
-                FieldValue::LongStr(b"".to_vec().into()),
-            ),
+            ("x-dead-letter-exchange", FieldValue::LongStr(b"".to_vec())),
             (
                 "x-dead-letter-routing-key",
-                FieldValue::LongStr(b"dead".to_vec().into()),
+                FieldValue::LongStr(b"dead".to_vec()),
             ),
         ]),
     );
