@@ -199,7 +199,11 @@ export class Broker {
 
   #startWriter(logSize, compactAfterBytes) {
     const core = this.#core;
-    this.#writer = new StoreWriter(this.#store, core, logSize, compactAfterBytes, WasmBroker.logHeader());
+    const store = this.#store;
+    // What a snapshot of the live state takes: the log is compacted once it passes twice that.
+    const live =
+      logSize > 0 && store.compact && compactAfterBytes === undefined ? core.wasm.snapshotLog().length : logSize;
+    this.#writer = new StoreWriter(store, core, logSize, compactAfterBytes, WasmBroker.logHeader(), live);
     this.#writer.onerror = (err) => this.#storeFailed(err);
     this.#writer.onfull = (err) => {
       // RabbitMQ's disk alarm: publishers are blocked until a write succeeds again.

@@ -28,12 +28,19 @@ export class StoreWriter {
   #compactAt;
   #header;
 
-  constructor(store, core, logSize, compactAfterBytes, header) {
+  /**
+   * `logSize`: bytes in the store's log; `liveSize`: bytes a snapshot of the
+   * recovered state takes. The threshold follows the live state, not the log:
+   * measured against the log, every restart would raise it, and a broker that
+   * restarts often would never compact (its log, and recovery, growing
+   * without bound).
+   */
+  constructor(store, core, logSize, compactAfterBytes, header, liveSize = logSize) {
     this.#store = store;
     this.#header = header;
     this.#core = core;
     this.#size = logSize;
-    this.#compactAt = compactAfterBytes ?? Math.max(MIN_COMPACT, 2 * logSize);
+    this.#compactAt = compactAfterBytes ?? Math.max(MIN_COMPACT, 2 * liveSize);
     this.fixedThreshold = compactAfterBytes !== undefined;
   }
 

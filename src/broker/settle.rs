@@ -355,8 +355,11 @@ impl Broker {
             reason,
             exchange,
         });
-        self.entry_settled(q, &entry);
+        // The copy is stored before the original is settled: a crash between
+        // the two records (a torn write) leaves the message twice, never
+        // nowhere.
         self.route_dead_letter(&name, vhost, message, entry.msg_id);
+        self.entry_settled(q, &entry);
     }
 
     pub(crate) fn expire(&mut self, q: QueueId, entry: Entry) {

@@ -200,3 +200,35 @@ test('a store whose write fails (an IndexedDB QuotaExceededError): no confirm, t
   assert.equal(await ch2.basicGet('dq'), null);
   await again.close();
 });
+
+test('a restart measures the compaction threshold against the live state, so a log does not grow over restarts', async () => {
+  const store = new MemoryStore();
+  const body = new Uint8Array(4096);
+  // Five runs, each writing 3 MiB of messages that are consumed again: the
+  // live state stays one small queue. Measured against the log at each start,
+  // the threshold would rise run by run (8, 8, 12, 18, 24 MiB) and the log
+  // reach 15 MiB; against the live state it stays at 8 MiB.
+  let most = 0;
+  for (let run = 0; run < 5; run++) {
+    const broker = await Broker.create({ store, events: false });
+    const ch = await (await broker.connect()).channel();
+    await ch.queueDeclare('dq', { durable: true });
+    await ch.queueDeclare('marks', { durable: true });
+    await ch.confirmSelect();
+    for (let i = 0; i < 768; i++) {
+      await ch.basicPublish('', 'dq', body, { deliveryMode: 2 });
+      await ch.basicGet('dq', { noAck: true });
+      most = Math.max(most, store.size);
+    }
+    await ch.basicPublish('', 'marks', `run ${run}`, { deliveryMode: 2 });
+    await broker.close();
+  }
+  assert.ok(most < 9 * 1024 * 1024, `the log reached ${most} bytes`);
+  const broker = await Broker.create({ store, events: false });
+  const ch = await (await broker.connect()).channel();
+  const left = [];
+  for (let m; (m = await ch.basicGet('marks', { noAck: true }));) left.push(m.bodyString());
+  assert.deepEqual(left, ['run 0', 'run 1', 'run 2', 'run 3', 'run 4']);
+  assert.equal(await ch.basicGet('dq'), null);
+  await broker.close();
+});
