@@ -1,10 +1,12 @@
 // What the page tests share: a static server for www/ (at /), js/ and pkg/
 // on 127.0.0.1:0, and a headless Chromium with a fresh profile that records
 // console errors and uncaught exceptions.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -217,4 +219,28 @@ export function engineMismatches(page) {
     }
     return out;
   });
+}
+
+/**
+ * What every page test file sets up: the static page server and a browser,
+ * started before its tests and closed after; `noErrors()` asserts that the
+ * page logged no console error or exception since the last call.
+ */
+export function pageSuite() {
+  const suite = {
+    server: null,
+    browser: null,
+    noErrors() {
+      assert.deepEqual(suite.browser.errors.splice(0), [], 'console errors or exceptions');
+    },
+  };
+  before(async () => {
+    suite.server = await serveStatic();
+    suite.browser = await launch();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.server?.close();
+  });
+  return suite;
 }

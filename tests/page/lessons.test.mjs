@@ -1,14 +1,13 @@
 // Each lesson of the tutorial page, driven through its controls in a real
 // Chromium: the outcome the lesson's text claims must be what the engine does.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   action,
   counter,
-  launch,
   open,
+  pageSuite,
   screenshot,
-  serveStatic,
   setSpeed,
   unseen,
   waitCounter,
@@ -17,23 +16,12 @@ import {
   whileResetting,
 } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveStatic();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const suite = pageSuite();
 
 /** A fresh tab on lesson `n`, sped up so the test does not wait on page time. */
 async function lesson(n, speed = 10) {
-  const page = await browser.context.newPage();
-  await open(page, server.url, `lesson-${n}`);
+  const page = await suite.browser.context.newPage();
+  await open(page, suite.server.url, `lesson-${n}`);
   await setSpeed(page, speed);
   return page;
 }
@@ -54,7 +42,7 @@ async function shots(page, name) {
 }
 
 function noErrors() {
-  assert.deepEqual(browser.errors.splice(0), [], 'console errors or exceptions');
+  assert.deepEqual(suite.browser.errors.splice(0), [], 'console errors or exceptions');
 }
 
 /** Whether the lesson's n-th "what you should see" item is ticked (checks run a few times a second). */

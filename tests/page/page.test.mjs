@@ -4,26 +4,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { LESSONS } from '../../www/lessons/index.js';
-import { action, counter, launch, open, root, screenshot, serveStatic, setSpeed, waitCounter } from './harness.mjs';
+import { action, counter, launch, open, pageSuite, root, screenshot, setSpeed, waitCounter } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveStatic();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-function noErrors() {
-  assert.deepEqual(browser.errors.splice(0), [], 'console errors or exceptions');
-}
+const suite = pageSuite();
+const noErrors = suite.noErrors;
 
 const clockText = (page) => page.locator('.time-controls .clock').textContent();
 
@@ -42,9 +28,9 @@ describe('page', () => {
   });
 
   test('loads and starts its broker quickly on loopback', async () => {
-    const page = await browser.context.newPage();
+    const page = await suite.browser.context.newPage();
     const t0 = Date.now();
-    await open(page, server.url, 'lesson-1');
+    await open(page, suite.server.url, 'lesson-1');
     const ms = Date.now() - t0;
     const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].toJSON());
     console.log(
@@ -57,8 +43,8 @@ describe('page', () => {
   });
 
   test('pause stops the clock; step shows one event at a time; speed spans 0.1x to 10x', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-1');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
     await page.click('.time-controls .play');
     await page.waitForSelector('.time-controls.paused');
     const t = await clockText(page);
@@ -97,9 +83,9 @@ describe('page', () => {
   });
 
   test('keyboard: controls are reachable, labelled, and show focus', async () => {
-    const page = await browser.context.newPage();
+    const page = await suite.browser.context.newPage();
     for (const hash of [...LESSONS.map((l) => `lesson-${l.number}`), 'playground']) {
-      await open(page, server.url, hash);
+      await open(page, suite.server.url, hash);
       const unlabelled = await page.evaluate(() =>
         [...document.querySelectorAll('input, select, textarea')]
           .filter((e) => !e.labels?.length && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
@@ -113,7 +99,7 @@ describe('page', () => {
       );
       assert.equal(nameless, 0, `${hash}: buttons without a name`);
     }
-    await open(page, server.url, 'lesson-1');
+    await open(page, suite.server.url, 'lesson-1');
     await setSpeed(page, 10);
     // Tab to "Publish a message" and press Enter.
     let focused = '';
@@ -131,8 +117,8 @@ describe('page', () => {
   });
 
   test('playground: runs a topology, shares it as a link that rebuilds it', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'playground');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'playground');
     await setSpeed(page, 10);
     await waitCounter(page, 'delivered', 5);
     await page.locator('#pg-consumers-0-prefetch').fill('7');
@@ -144,7 +130,7 @@ describe('page', () => {
     assert.match(link, /#playground=[\w-]+$/);
     await screenshot(page, 'playground-1280');
 
-    const other = await browser.context.newPage();
+    const other = await suite.browser.context.newPage();
     await other.goto(link);
     await other.waitForFunction(() => document.documentElement.dataset.ready === 'true');
     assert.equal(await other.locator('#pg-consumers-0-prefetch').inputValue(), '7');
@@ -177,7 +163,7 @@ describe('page', () => {
     const online = await launch({ serviceWorkers: 'allow' });
     try {
       const page = await online.context.newPage();
-      await open(page, server.url, 'lesson-1');
+      await open(page, suite.server.url, 'lesson-1');
       await page.evaluate(() => navigator.serviceWorker.ready);
       // Once the worker controls the page, a reload passes every file through its cache.
       await page.reload();

@@ -3,25 +3,11 @@
 // crash or redelivery, and opening a link to a moment all land on exactly the
 // engine state of the first run.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { action, catchUp, engineMismatches, launch, open, serveStatic, setSpeed, waitCounter } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { action, catchUp, engineMismatches, open, pageSuite, setSpeed, waitCounter } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveStatic();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-function noErrors() {
-  assert.deepEqual(browser.errors.splice(0), [], 'console errors or exceptions');
-}
+const suite = pageSuite();
+const noErrors = suite.noErrors;
 
 /** The page's counters and the engine's state, in a form two runs can be compared by. */
 function state(page) {
@@ -48,8 +34,8 @@ async function seeked(page, fn) {
 
 describe('rewind and replay', () => {
   test('lesson 1: back to the crash, on to the redelivery, and to the end again: the same engine state', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-1');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
     await setSpeed(page, 10);
     await action(page, 'publish');
     await waitCounter(page, 'delivered', 1);
@@ -92,8 +78,8 @@ describe('rewind and replay', () => {
   });
 
   test('a link restores the lesson and the exact moment; playing on from a rewound moment replays the same future', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-2');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-2');
     await setSpeed(page, 10);
     await action(page, 'publish');
     await waitCounter(page, 'acked', 1);
@@ -113,7 +99,7 @@ describe('rewind and replay', () => {
     const link = await page.locator('#moment-link').inputValue();
     assert.match(link, /#lesson-2~[\w-]+$/);
 
-    const other = await browser.context.newPage();
+    const other = await suite.browser.context.newPage();
     await other.goto(link);
     await other.waitForFunction(() => document.documentElement.dataset.moment !== undefined, null, {
       timeout: 30000,
@@ -139,8 +125,8 @@ describe('rewind and replay', () => {
   });
 
   test('after navigating, keyboard focus is on the lesson; at 375 px the rewind bar needs no sideways scroll', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-1');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
     await page.click('#nav a[data-route="lesson-3"]');
     await page.waitForFunction(
       () => document.documentElement.dataset.ready === 'true' && location.hash === '#lesson-3',

@@ -2,36 +2,12 @@
 // states against broker.snapshot() at many moments of every lesson and the
 // playground, and one test per contradiction a learner once found.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { LESSONS } from '../../www/lessons/index.js';
-import {
-  action,
-  catchUp,
-  counter,
-  engineMismatches,
-  launch,
-  open,
-  serveStatic,
-  setSpeed,
-  waitCounter,
-} from './harness.mjs';
+import { action, catchUp, counter, engineMismatches, open, pageSuite, setSpeed, waitCounter } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await serveStatic();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-function noErrors() {
-  assert.deepEqual(browser.errors.splice(0), [], 'console errors or exceptions');
-}
+const suite = pageSuite();
+const noErrors = suite.noErrors;
 
 const play = (page) => page.click('.time-controls .play');
 const pageTime = (page) => page.evaluate(() => window.warrenPage.world.now());
@@ -56,8 +32,8 @@ const buttons = (page) =>
 describe('the scene agrees with the engine', () => {
   for (const lesson of LESSONS) {
     test(`lesson ${lesson.number}: at many moments while its controls are used`, async () => {
-      const page = await browser.context.newPage();
-      await open(page, server.url, `lesson-${lesson.number}`);
+      const page = await suite.browser.context.newPage();
+      await open(page, suite.server.url, `lesson-${lesson.number}`);
       await setSpeed(page, 10);
       let moments = 0;
       await runAndCompare(page, 500, 'at the start');
@@ -82,8 +58,8 @@ describe('the scene agrees with the engine', () => {
   }
 
   test('playground: at many moments, with a crash and at 2,000 messages a second', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'playground');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'playground');
     await setSpeed(page, 10);
     for (let i = 0; i < 4; i++) await runAndCompare(page, 700 + i * 900, 'default topology');
     await page.locator('[data-crash]').first().click();
@@ -98,8 +74,8 @@ describe('the scene agrees with the engine', () => {
 
 describe('contradictions once seen', () => {
   test('lesson 1, automatic ack: messages being processed are not counted unacked', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-1');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
     await page.locator('input[data-setting="ack"][value="auto"]').check();
     await page.waitForFunction(() => document.documentElement.dataset.resets === '2');
     await setSpeed(page, 10);
@@ -116,8 +92,8 @@ describe('contradictions once seen', () => {
   });
 
   test('lesson 2: after the early ack the queue holds nothing unacked while the work goes on', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-2');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-2');
     await action(page, 'publish');
     await waitCounter(page, 'acked', 1);
     await catchUp(page);
@@ -134,8 +110,8 @@ describe('contradictions once seen', () => {
   });
 
   test('lesson 4: a 406 shows the worker not consuming and why; it subscribes again and later messages reach it', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-4');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-4');
     await setSpeed(page, 10);
     await page.waitForFunction(() => document.querySelector('[data-panel="unacked"] ul')?.dataset.tags === '2,3,4,5');
     await page.locator('#ctl-tags-tag').fill('1');
@@ -163,8 +139,8 @@ describe('contradictions once seen', () => {
   });
 
   test('lesson 5: with prefetch 3 the worker never holds more than 3', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-5');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-5');
     await setSpeed(page, 10);
     await action(page, 'publish');
     // Several acks, each followed by the next delivery, while the window is full.
@@ -185,8 +161,8 @@ describe('contradictions once seen', () => {
   });
 
   test('lesson 6: the publisher of persistent messages is labelled persistent; the check follows the disk time', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-6');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-6');
     await setSpeed(page, 10);
     await action(page, 'publish-sync');
     await waitCounter(page, 'confirmed', 1);
@@ -209,8 +185,8 @@ describe('contradictions once seen', () => {
   });
 
   test('lesson 8: the timeline lists a job timed out and redone in time order', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-8');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-8');
     await setSpeed(page, 10);
     await action(page, 'publish');
     await page.waitForFunction(
@@ -234,8 +210,8 @@ describe('contradictions once seen', () => {
   });
 
   test('lesson 9: twelve messages are processed one by one, so the batch acks unfold', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-9');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-9');
     await setSpeed(page, 10);
     await action(page, 'publish');
     await waitCounter(page, 'processed', 12, 30000);
@@ -267,8 +243,8 @@ describe('contradictions once seen', () => {
 
 describe('deadlines run down', () => {
   test('lesson 8: the consumer-timeout deadline counts down, and a lease pushes it back', async () => {
-    const page = await browser.context.newPage();
-    await open(page, server.url, 'lesson-8');
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-8');
     await page.locator('#ctl-timeout-lease').check();
     await page.waitForFunction(() => document.documentElement.dataset.resets === '2');
     await setSpeed(page, 10);
@@ -299,8 +275,8 @@ describe('predict, then see', () => {
     [2, 'back', 'wrong', /is lost/i],
   ]) {
     test(`lesson ${lesson}: guessing "${guess}" before the crash is judged ${verdict} by what the engine did`, async () => {
-      const page = await browser.context.newPage();
-      await open(page, server.url, `lesson-${lesson}`);
+      const page = await suite.browser.context.newPage();
+      await open(page, suite.server.url, `lesson-${lesson}`);
       await setSpeed(page, 10);
       await page.click(`[data-predict="${guess}"]`);
       assert.equal(await page.locator('.predict .verdict').getAttribute('data-verdict'), 'guessed');
