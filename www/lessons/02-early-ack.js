@@ -1,6 +1,6 @@
 // Lesson 2: an ack sent on receipt promises nothing about the work.
 
-import { JS_HEAD, PY_HEAD, counter, workQueue } from './common.js';
+import { JS_HEAD, PY_HEAD, counter, crashControl, workQueue } from './common.js';
 
 export default {
   number: 2,
@@ -27,28 +27,7 @@ export default {
       ],
     },
     {
-      group: [
-        { button: 'Publish a message', id: 'publish', run: (ctx) => ctx.producer.publish() },
-        {
-          button: 'Crash now',
-          id: 'crash',
-          kind: 'danger',
-          run: (ctx) => ctx.consumer.crash(),
-          predict: {
-            question: 'worker is about to crash while it holds the message. What happens to the message?',
-            options: [
-              ['back', 'It goes back to the queue and is delivered again'],
-              ['lost', 'It is lost'],
-            ],
-            outcome: (ctx) => (counter(ctx, 'redelivered') >= 1 ? 'back' : counter(ctx, 'lost') >= 1 ? 'lost' : null),
-            why: {
-              back: 'The broker still held it unacknowledged; a closed connection puts its unacked deliveries back (redelivered = 1).',
-              lost: 'The broker had already let it go (an ack was sent, or automatic ack): only the crashed worker had it.',
-            },
-          },
-          enabled: (ctx) => ctx.consumer.status === 'running',
-        },
-      ],
+      group: [{ button: 'Publish a message', id: 'publish', run: (ctx) => ctx.producer.publish() }, crashControl()],
     },
   ],
   async setup(ctx) {

@@ -62,3 +62,24 @@ export const PY_HEAD = `import pika
 conn = pika.BlockingConnection(pika.ConnectionParameters('localhost'))
 ch = conn.channel()
 `;
+
+/** The worker's crash, with a prediction asked first (lessons 1 and 2). */
+export const crashControl = () => ({
+  button: 'Crash now',
+  id: 'crash',
+  kind: 'danger',
+  run: (ctx) => ctx.consumer.crash(),
+  predict: {
+    question: 'worker is about to crash while it holds the message. What happens to the message?',
+    options: [
+      ['back', 'It goes back to the queue and is delivered again'],
+      ['lost', 'It is lost'],
+    ],
+    outcome: (ctx) => (counter(ctx, 'redelivered') >= 1 ? 'back' : counter(ctx, 'lost') >= 1 ? 'lost' : null),
+    why: {
+      back: 'The broker still held it unacknowledged; a closed connection puts its unacked deliveries back (redelivered = 1).',
+      lost: 'The broker had already let it go (an ack was sent, or automatic ack): only the crashed worker had it.',
+    },
+  },
+  enabled: (ctx) => ctx.consumer.status === 'running',
+});
