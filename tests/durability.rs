@@ -93,6 +93,8 @@ fn kinds(records: &[StoreRecord]) -> Vec<&'static str> {
             StoreRecord::Settled { .. } => "settled",
             StoreRecord::Policy { .. } => "policy",
             StoreRecord::PolicyDeleted { .. } => "policy-deleted",
+            StoreRecord::VhostDeleted { .. } => "vhost-deleted",
+            StoreRecord::VhostLimits { .. } => "vhost-limits",
         })
         .collect()
 }

@@ -10,7 +10,10 @@ use proptest::prelude::*;
 use protocol_support::*;
 use warren::amqp::connection::ServerConfig;
 use warren::amqp::server::{ConnToken, Output, Server};
-use warren::broker::{ApplyTo, Broker, BrokerConfig, FieldTable, FieldValue, Policy, ShortStr};
+use warren::broker::{
+    ApplyTo, Broker, BrokerConfig, FieldTable, FieldValue, Permission, Policy, ShortStr,
+    VhostLimits,
+};
 use warren::image::ImageError;
 use warren::storage::record;
 
@@ -40,6 +43,11 @@ enum Step {
     },
     /// A policy on `work` set (with a length limit and a TTL) or removed.
     Policy(Option<i32>),
+    /// Vhost limits on `/`: max-connections and max-queues.
+    Limits(Option<u32>, Option<u32>),
+    /// `/` deleted with everything in it (a tombstone in the image), and
+    /// added again, empty.
+    DeleteVhost,
 }
 
 fn short_table(entries: &[Vec<u8>]) -> Vec<u8> {
@@ -190,6 +198,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0usize..3).prop_map(Step::Lost),
         1 => prop_oneof![Just(0u16), Just(5)].prop_map(|heartbeat| Step::Connect { heartbeat }),
         1 => prop::option::of(1i32..4).prop_map(Step::Policy),
+        1 => (prop::option::of(1u32..4), prop::option::of(0u32..3)).prop_map(|(c, q)| Step::Limits(c, q)),
+        1 => Just(Step::DeleteVhost),
     ]
 }
 
@@ -254,6 +264,12 @@ impl Run {
         }
         self.seen
             .push(format!("snapshot {:?}", self.server.broker().snapshot()));
+        let b = self.server.broker();
+        self.seen.push(format!(
+            "vhosts {:?} {:?}",
+            b.vhost_names(),
+            b.vhost_limits("/")
+        ));
         self.seen
             .push(format!("deadline {:?}", self.server.next_deadline()));
     }
@@ -312,6 +328,30 @@ impl Run {
                 }
                 self.server.tick(self.now);
                 self.observe("policy");
+            }
+            Step::Limits(max_connections, max_queues) => {
+                let limits = VhostLimits {
+                    max_connections: *max_connections,
+                    max_queues: *max_queues,
+                };
+                assert!(self
+                    .server
+                    .broker_mut()
+                    .set_vhost_limits(self.now, "/", limits));
+                self.server.tick(self.now);
+                self.observe("limits");
+            }
+            Step::DeleteVhost => {
+                assert!(self.server.broker_mut().delete_vhost(self.now, "/"));
+                self.server.tick(self.now);
+                self.observe("vhost deleted");
+                sleep(self);
+                // The permissions went with the vhost, as in RabbitMQ; a
+                // resumed server takes its host's users again, so give them back.
+                let b = self.server.broker_mut();
+                b.add_vhost("/");
+                b.set_permission("guest", Permission::full("/")).unwrap();
+                self.observe("vhost added");
             }
         }
     }
@@ -413,7 +453,7 @@ fn damaged_images_are_refused_with_a_reason_never_a_panic() {
     let e = resume(&future).err().unwrap();
     assert_eq!(
         e.to_string(),
-        "broker image format version 2 is not supported (this build reads version 1)"
+        "broker image format version 3 is not supported (this build reads version 2)"
     );
     assert!(resume(&image).is_ok());
 }

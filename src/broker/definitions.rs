@@ -26,7 +26,7 @@ fn is_standard(name: &str) -> bool {
 impl Broker {
     pub fn topology(&self) -> Topology {
         let mut t = Topology::default();
-        for v in &self.vhosts {
+        for v in self.live_vhosts() {
             t.vhosts.push(v.name.clone());
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
             names.sort();

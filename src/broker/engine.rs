@@ -51,6 +51,10 @@ pub(crate) struct Vhost {
     pub queues: FxHashMap<ShortStr, QueueId>,
     /// Policies set on this vhost (see `policy`).
     pub policies: Vec<super::policy::Policy>,
+    /// `max-connections` and `max-queues` (see `vhost`).
+    pub limits: super::vhost::VhostLimits,
+    /// Deleted: an empty tombstone that keeps later vhosts' ids (see `vhost`).
+    pub deleted: bool,
 }
 
 pub(crate) struct Conn {
@@ -166,6 +170,8 @@ impl Broker {
             exchanges: FxHashMap::default(),
             queues: FxHashMap::default(),
             policies: Vec::new(),
+            limits: Default::default(),
+            deleted: false,
         };
         for (n, kind) in [
             ("", ExchangeKind::Direct),
@@ -194,15 +200,20 @@ impl Broker {
         VhostId(self.vhosts.len() as u32 - 1)
     }
 
-    /// The vhosts' names, in the order they were added.
+    /// The vhosts' names, in the order they were added (deleted ones left out).
     pub fn vhost_names(&self) -> Vec<String> {
-        self.vhosts.iter().map(|v| v.name.to_string()).collect()
+        self.live_vhosts().map(|v| v.name.to_string()).collect()
+    }
+
+    /// The vhosts that are not deleted.
+    pub(crate) fn live_vhosts(&self) -> impl Iterator<Item = &Vhost> {
+        self.vhosts.iter().filter(|v| !v.deleted)
     }
 
     pub fn vhost_id(&self, name: &str) -> Option<VhostId> {
         self.vhosts
             .iter()
-            .position(|v| v.name.as_str() == name)
+            .position(|v| !v.deleted && v.name.as_str() == name)
             .map(|i| VhostId(i as u32))
     }
 
@@ -447,6 +458,7 @@ impl Broker {
             )
         })?;
         let perms = self.vhost_access(&info.user, &info.vhost)?;
+        self.check_connection_limit(vhost, &info.user)?;
         let id = ConnId(self.next_conn);
         self.next_conn = self.next_conn.wrapping_add(1).max(1);
         let blocked = self.blocked.clone().filter(|_| info.connection_blocked);

@@ -42,6 +42,7 @@ pub(crate) mod store;
 mod timers;
 mod topology;
 pub(crate) mod value;
+pub(crate) mod vhost;
 
 pub use access::{Password, Permission, User};
 pub use command::{
@@ -62,3 +63,4 @@ pub use snapshot::{
 };
 pub use store::{RecoveryError, StoreRecord};
 pub use value::{FieldTable, FieldValue, ShortStr};
+pub use vhost::VhostLimits;

@@ -263,7 +263,7 @@ impl Broker {
     /// Every policy, as (vhost, policy), by vhost then name.
     pub fn policies(&self) -> Vec<(ShortStr, Policy)> {
         let mut out = Vec::new();
-        for v in &self.vhosts {
+        for v in self.live_vhosts() {
             let mut ps: Vec<&Policy> = v.policies.iter().collect();
             ps.sort_by(|a, b| a.name.cmp(&b.name));
             out.extend(ps.into_iter().map(|p| (v.name.clone(), p.clone())));

@@ -139,7 +139,7 @@ impl Broker {
             now_ms: self.now,
             ..Default::default()
         };
-        for v in &self.vhosts {
+        for v in self.live_vhosts() {
             for x in v.exchanges.values() {
                 snap.exchanges.push(ExchangeView {
                     vhost: v.name.clone(),

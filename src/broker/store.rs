@@ -82,6 +82,15 @@ pub enum StoreRecord {
         vhost: ShortStr,
         name: ShortStr,
     },
+    /// A vhost was deleted with everything in it.
+    VhostDeleted {
+        vhost: ShortStr,
+    },
+    /// A vhost's limits were set (all of them; none left is no limit).
+    VhostLimits {
+        vhost: ShortStr,
+        limits: super::vhost::VhostLimits,
+    },
 }
 
 /// A record that does not fit the state built from the records before it.
@@ -211,6 +220,14 @@ impl Broker {
                 StoreRecord::PolicyDeleted { vhost, name } => {
                     b.delete_policy(now_ms, &vhost, &name);
                 }
+                StoreRecord::VhostDeleted { vhost } => {
+                    b.delete_vhost(now_ms, &vhost);
+                    messages.retain(|_, m| m.vhost != vhost);
+                }
+                StoreRecord::VhostLimits { vhost, limits } => {
+                    b.add_vhost(&vhost);
+                    b.set_vhost_limits(now_ms, &vhost, limits);
+                }
             }
         }
         b.close_connection_state(RECOVERY);
@@ -266,7 +283,7 @@ impl Broker {
     /// delayed or unacked) in a durable queue.
     pub fn snapshot_records(&self) -> Vec<StoreRecord> {
         let mut out = Vec::new();
-        for v in &self.vhosts {
+        for v in self.live_vhosts() {
             let mut policies: Vec<&super::policy::Policy> = v.policies.iter().collect();
             policies.sort_by(|a, b| a.name.cmp(&b.name));
             for p in policies {
@@ -307,6 +324,12 @@ impl Broker {
                         });
                     }
                 }
+            }
+            if !v.limits.is_empty() {
+                out.push(StoreRecord::VhostLimits {
+                    vhost: v.name.clone(),
+                    limits: v.limits,
+                });
             }
         }
         let mut held: Vec<StoreRecord> = Vec::new();

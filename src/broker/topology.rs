@@ -94,7 +94,8 @@ impl Broker {
     }
 
     // Vhost ids come from `add_vhost` and `vhost_id` (or an image that was
-    // checked against its vhosts), and vhosts are never removed: indexing
+    // checked against its vhosts), and vhosts are never removed (a deleted
+    // one stays as a tombstone, see `vhost`): indexing
     // cannot fail, and an Option here would spread through every caller.
     #[allow(clippy::indexing_slicing)]
     pub(crate) fn vhost_mut(&mut self, v: VhostId) -> &mut Vhost {
@@ -384,6 +385,10 @@ impl Broker {
             self.check_access(ch, Resource::Exchange, dlx, Perm::Write)?;
         }
         let args = QueueArgs::parse(&d.arguments, &what)?;
+        if ch.conn.0 != 0 {
+            // not when recovering: queues stored before a lower limit stay
+            self.check_queue_limit(v, &name)?;
+        }
         let (policy, with_policy) = self.queue_settings(v, &name, &d.arguments, &what);
         let args = with_policy.unwrap_or(args);
         let owner = d.exclusive.then_some(ch.conn);

@@ -162,6 +162,9 @@ impl Writer {
             w.i64(p.priority);
             w.table(&p.definition);
         }
+        w.bool(v.deleted);
+        w.opt_u64(v.limits.max_connections.map(u64::from));
+        w.opt_u64(v.limits.max_queues.map(u64::from));
     }
 
     fn queue(&mut self, q: &Queue) {
@@ -423,6 +426,11 @@ impl Reader<'_, '_> {
                     let v = b.vhosts.get_mut(q.vhost.0 as usize);
                     let id = QueueId::new(index as u32, gen);
                     if let Some(v) = v {
+                        if v.deleted {
+                            return Err(self
+                                .d
+                                .bad(format!("queue '{}' in a deleted vhost", q.name)));
+                        }
                         if v.queues.insert(q.name.clone(), id).is_some() {
                             return Err(self.d.bad(format!("queue '{}' twice", q.name)));
                         }
@@ -491,6 +499,8 @@ impl Reader<'_, '_> {
             exchanges: Default::default(),
             queues: Default::default(),
             policies: Vec::new(),
+            limits: Default::default(),
+            deleted: false,
         };
         for _ in 0..self.d.count()? {
             let x = self.exchange()?;
@@ -513,6 +523,17 @@ impl Reader<'_, '_> {
                 definition: d.table()?,
             });
         }
+        v.deleted = d.bool()?;
+        if v.deleted && !(v.exchanges.is_empty() && v.policies.is_empty()) {
+            return Err(d.bad(format!("deleted vhost '{}' is not empty", v.name)));
+        }
+        let mut limit = || -> Result<Option<u32>, ImageError> {
+            d.opt_u64()?
+                .map(|l| u32::try_from(l).map_err(|_| d.bad("a vhost limit over u32")))
+                .transpose()
+        };
+        v.limits.max_connections = limit()?;
+        v.limits.max_queues = limit()?;
         Ok(v)
     }
 

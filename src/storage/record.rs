@@ -8,7 +8,7 @@ use crate::amqp::codec::{
 };
 use crate::broker::{
     ApplyTo, Bind, ExchangeDeclare, FieldTable, Message, Policy, QueueDeclare, ShortStr,
-    StoreRecord,
+    StoreRecord, VhostLimits,
 };
 use std::fmt;
 use std::rc::Rc;
@@ -25,6 +25,11 @@ const SETTLED: u8 = 9;
 const POLICY: u8 = 10;
 const POLICY_DELETED: u8 = 11;
 const RETURNED: u8 = 12;
+const VHOST_DELETED: u8 = 13;
+const VHOST_LIMITS: u8 = 14;
+
+/// A missing limit in a `VhostLimits` record.
+const NO_LIMIT: u64 = u64::MAX;
 
 /// Why a record's bytes could not be decoded. Input is a damaged file, so each
 /// cause is named exactly rather than described in text.
@@ -222,6 +227,17 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             buf.put_short_str(vhost);
             buf.put_short_str(name);
         }
+        StoreRecord::VhostDeleted { vhost } => {
+            buf.put_u8(VHOST_DELETED);
+            buf.put_short_str(vhost);
+        }
+        StoreRecord::VhostLimits { vhost, limits } => {
+            buf.put_u8(VHOST_LIMITS);
+            buf.put_short_str(vhost);
+            for l in [limits.max_connections, limits.max_queues] {
+                buf.put_u64(l.map_or(NO_LIMIT, u64::from));
+            }
+        }
     }
 }
 
@@ -357,6 +373,25 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             vhost: r.short_str()?,
             name: r.short_str()?,
         },
+        VHOST_DELETED => StoreRecord::VhostDeleted {
+            vhost: r.short_str()?,
+        },
+        VHOST_LIMITS => {
+            let vhost = r.short_str()?;
+            let mut limit = || -> Result<Option<u32>, RecordError> {
+                let v = r.u64()?;
+                Ok((v != NO_LIMIT).then(|| u32::try_from(v).unwrap_or(u32::MAX)))
+            };
+            let max_connections = limit()?;
+            let max_queues = limit()?;
+            StoreRecord::VhostLimits {
+                vhost,
+                limits: VhostLimits {
+                    max_connections,
+                    max_queues,
+                },
+            }
+        }
         kind => return Err(RecordError::UnknownKind { kind }),
     };
     r.finish()?;
@@ -471,6 +506,17 @@ mod tests {
             vhost: s("/"),
             name: s("p"),
         });
+        round_trip(StoreRecord::VhostDeleted { vhost: s("v") });
+        for (max_connections, max_queues) in [(Some(0), None), (None, Some(7)), (Some(3), Some(9))]
+        {
+            round_trip(StoreRecord::VhostLimits {
+                vhost: s("v"),
+                limits: VhostLimits {
+                    max_connections,
+                    max_queues,
+                },
+            });
+        }
     }
 
     #[test]

@@ -103,8 +103,12 @@ impl Server {
         }
         let mut broker = read_broker(broker_config, &mut d)?;
         d.finish()?;
+        // Vhosts the resuming host configures that the image never had; one
+        // deleted before the image stays deleted.
         for v in &settings.config.vhosts {
-            broker.add_vhost(v);
+            if !broker.vhosts.iter().any(|x| x.name.as_str() == v) {
+                broker.add_vhost(v);
+            }
         }
         // Users are the resuming host's (as at `Server::new`); the open
         // connections' permissions are compiled from them again.
