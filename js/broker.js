@@ -331,6 +331,44 @@ export class Broker {
     return this.#core.wasm.vhostNames();
   }
 
+  /**
+   * Deletes a virtual host as RabbitMQ does: its connections are closed with
+   * 320 CONNECTION_FORCED, its queues (with their messages), exchanges,
+   * bindings, policies, limits and every user's permissions on it go, durably.
+   * False when there is no such vhost.
+   */
+  deleteVhost(name) {
+    this.#live();
+    if (typeof name !== 'string') throw argError('deleteVhost', 'name must be a string', name);
+    const core = this.#core;
+    try {
+      return core.wasm.deleteVhost(core.now(), name);
+    } finally {
+      core.drain();
+    }
+  }
+
+  /**
+   * Sets a vhost limit as `rabbitmqctl set_vhost_limits` does: 'max-connections'
+   * or 'max-queues' to an integer; null or a negative value removes it. Only new
+   * connections and queues are refused; a bad name or value is a TypeError.
+   */
+  setVhostLimit(vhost, name, value) {
+    this.#live();
+    if (typeof vhost !== 'string') throw argError('setVhostLimit', 'vhost must be a string', vhost);
+    if (typeof name !== 'string') throw argError('setVhostLimit', 'name must be a string', name);
+    if (value !== null && !Number.isInteger(value))
+      throw argError('setVhostLimit', 'value must be an integer or null', value);
+    const core = this.#core;
+    core.wasm.setVhostLimit(core.now(), vhost, name, value ?? undefined);
+    core.drain();
+  }
+
+  /** Vhosts with limits, as RabbitMQ's GET /api/vhost-limits: [{ vhost, value: { 'max-queues': n } }]. */
+  vhostLimits() {
+    return this.#core.wasm.vhostLimits();
+  }
+
   /** RabbitMQ's rabbit_password_hashing_sha256 hash of `password`, with a random salt. */
   static hashPassword(password) {
     if (typeof password !== 'string') throw argError('hashPassword', 'password must be a string', password);

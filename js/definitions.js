@@ -54,14 +54,21 @@ export async function passwordHash(password, salt = crypto.getRandomValues(new U
 export async function exportDefinitions(broker, { plain = {}, version = '' } = {}) {
   const t = broker._topology();
   const vhostNames = t.vhosts;
+  const limits = broker.vhostLimits();
   const out = {
     product_name: 'Warren',
     product_version: version,
     users: [],
-    vhosts: vhostNames.map((name) => ({ name, limits: [], metadata: { description: '', tags: [] } })),
+    // RabbitMQ 3.10 lists a vhost's limits as pairs there and imports them
+    // from `parameters` (component vhost-limits).
+    vhosts: vhostNames.map((name) => ({
+      name,
+      limits: Object.entries(limits.find((l) => l.vhost === name)?.value ?? {}),
+      metadata: { description: '', tags: [] },
+    })),
     permissions: [],
     topic_permissions: [],
-    parameters: [],
+    parameters: limits.map((l) => ({ vhost: l.vhost, component: 'vhost-limits', name: 'limits', value: l.value })),
     global_parameters: [],
     policies: broker.policies().map((p) => ({
       vhost: p.vhost,
@@ -120,7 +127,16 @@ function check(defs) {
     return v;
   };
   const vhost = (item, path) => field(item, path, 'vhost', 'string');
-  const out = { vhosts: [], policies: [], queues: [], exchanges: [], bindings: [], users: [], permissions: null };
+  const out = {
+    vhosts: [],
+    policies: [],
+    queues: [],
+    exchanges: [],
+    bindings: [],
+    users: [],
+    permissions: null,
+    limits: [],
+  };
   for (const [v, path] of items('vhosts')) out.vhosts.push({ name: field(v, path, 'name', 'string'), path });
   for (const [u, path] of items('users')) {
     out.users.push({
@@ -141,6 +157,15 @@ function check(defs) {
     write: field(p, path, 'write', 'string', { optional: true, def: '' }),
     read: field(p, path, 'read', 'string', { optional: true, def: '' }),
   }));
+  // Of the runtime parameters only vhost limits mean something here.
+  for (const [p, path] of items('parameters')) {
+    if (field(p, path, 'component', 'string') !== 'vhost-limits') continue;
+    const value = field(p, path, 'value', 'object');
+    for (const [name, v] of Object.entries(value)) {
+      if (!Number.isInteger(v)) throw new DefinitionsError(`${path}.value.${name}`, 'must be an integer');
+      out.limits.push({ path, vhost: vhost(p, path), name, value: v });
+    }
+  }
   for (const [p, path] of items('policies')) {
     const applyTo = field(p, path, 'apply-to', 'string', { optional: true, def: 'all' });
     out.policies.push({
@@ -291,9 +316,19 @@ export async function importDefinitions(broker, defs) {
     for (const ch of channels.values()) await ch.connection.close().catch(() => {});
     broker.deleteUser(importer);
   }
+  // Limits last: the queues of an export and the import's own connection
+  // are not refused by the limits the same file sets.
+  for (const l of d.limits) {
+    try {
+      broker.setVhostLimit(l.vhost, l.name, l.value);
+    } catch (e) {
+      throw new DefinitionsError(l.path, e.message);
+    }
+  }
   return {
     users: d.users.length,
     vhosts: d.vhosts.length,
+    limits: d.limits.length,
     policies: d.policies.length,
     exchanges: d.exchanges.length,
     queues: d.queues.length,

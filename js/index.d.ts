@@ -375,6 +375,15 @@ export class Broker {
   clearPermissions(user: string, vhost: string): boolean;
   addVhost(name: string): void;
   vhosts(): string[];
+  /**
+   * Deletes a vhost as RabbitMQ does: its connections closed with 320, its
+   * queues, messages, exchanges, policies, limits and permissions gone, durably.
+   */
+  deleteVhost(name: string): boolean;
+  /** 'max-connections' or 'max-queues'; null or negative removes the limit. */
+  setVhostLimit(vhost: string, name: 'max-connections' | 'max-queues', value: number | null): void;
+  /** As RabbitMQ's GET /api/vhost-limits. */
+  vhostLimits(): { vhost: string; value: { 'max-connections'?: number; 'max-queues'?: number } }[];
   /** RabbitMQ's rabbit_password_hashing_sha256 hash of `password` with a random salt. */
   static hashPassword(password: string): string;
   /** Follows the engine's events; returns the unsubscribe function. */
@@ -406,6 +415,7 @@ export class Broker {
   importDefinitions(definitions: Definitions): Promise<{
     users: number;
     vhosts: number;
+    limits: number;
     policies: number;
     exchanges: number;
     queues: number;

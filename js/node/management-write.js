@@ -1,9 +1,11 @@
 // The management API's writes, shaped like RabbitMQ's HTTP API so scripts
 // written for it work unchanged: declare and delete queues, exchanges and
-// bindings, purge, publish, get, close connections, users, permissions and
-// vhosts. Queue and exchange operations run on an in-process connection
+// bindings, purge, publish, get, close connections, users, permissions,
+// vhosts and their limits. Queue and exchange operations run on an in-process connection
 // logged in as the caller, so the engine checks the caller's permissions
 // exactly as for an AMQP client.
+
+import { vhostLimitsWrite } from './vhost-api.js';
 
 const TRUE = (v) => v === true || v === 'true';
 
@@ -427,9 +429,16 @@ export async function managementWrite(broker, info, user, method, parts, body) {
           if (!existed) broker.setPermissions(user.username, name, { configure: '.*', write: '.*', read: '.*' });
           return [existed ? 204 : 201, null];
         }
-        if (method === 'DELETE') throw new HttpError(405, 'method_not_allowed', 'vhosts cannot be deleted');
+        // RabbitMQ's deletion: connections closed with 320, everything in it gone.
+        if (method === 'DELETE') {
+          if (!broker.deleteVhost(name)) throw notFound();
+          return [204, null];
+        }
         return null;
       }
+      case 'vhost-limits':
+        if (!user.admin) throw notAdmin();
+        return vhostLimitsWrite(broker, method, rest, body);
       default:
         return null;
     }

@@ -4,6 +4,7 @@
 // for policies (PUT/DELETE /api/policies/{vhost}/{name}) and definitions
 // (POST /api/definitions), here.
 import { DefinitionsError, parseDefinitions } from '../definitions.js';
+import { vhostLimitsRead } from './vhost-api.js';
 const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
 
 // The snapshot (index.d.ts) flattened for the shapes below: queue counts
@@ -261,6 +262,8 @@ export function managementApi(broker, info, parts) {
       return pick(broker.policies().map(policy));
     case 'vhosts':
       return [200, broker.vhosts().map((v) => ({ name: v }))];
+    case 'vhost-limits':
+      return vhostLimitsRead(broker, parts.slice(1));
     case 'snapshot':
       // The engine's own view, as the tutorial page draws it (messages too).
       return [200, broker.snapshot()];

@@ -184,4 +184,65 @@ impl WasmBroker {
     pub fn vhost_names(&self) -> Vec<String> {
         self.server.broker().vhost_names()
     }
+
+    /// Deletes a vhost and everything in it; its connections are closed
+    /// with 320. False when there is no such vhost.
+    #[wasm_bindgen(js_name = deleteVhost)]
+    pub fn delete_vhost(&mut self, now: f64, name: &str) -> bool {
+        let now = super::options::ms(now);
+        let deleted = self.server.broker_mut().delete_vhost(now, name);
+        self.server.tick(now);
+        deleted
+    }
+
+    /// Sets one limit (`max-connections`, `max-queues`) of a vhost; `value`
+    /// null or negative removes it. A `TypeError` names what is wrong.
+    #[wasm_bindgen(js_name = setVhostLimit)]
+    pub fn set_vhost_limit(
+        &mut self,
+        now: f64,
+        vhost: &str,
+        name: &str,
+        value: Option<f64>,
+    ) -> Result<(), JsValue> {
+        let b = self.server.broker_mut();
+        let Some(mut limits) = b.vhost_limits(vhost) else {
+            return Err(type_error(format!("no vhost '{vhost}'")));
+        };
+        let value = match value {
+            None => None,
+            Some(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 => Some(v as i64),
+            Some(v) => return Err(type_error(format!("{name}: {v} is not an integer"))),
+        };
+        limits.set(name, value).map_err(type_error)?;
+        b.set_vhost_limits(super::options::ms(now), vhost, limits);
+        Ok(())
+    }
+
+    /// Every vhost with limits, as RabbitMQ's `GET /api/vhost-limits`:
+    /// `[{ vhost, value: { "max-connections": n, "max-queues": n } }]`.
+    #[wasm_bindgen(js_name = vhostLimits)]
+    pub fn vhost_limits(&self) -> Result<JsValue, JsValue> {
+        let b = self.server.broker();
+        let out = js_sys::Array::new();
+        for name in b.vhost_names() {
+            let Some(l) = b.vhost_limits(&name).filter(|l| !l.is_empty()) else {
+                continue;
+            };
+            let value = js_sys::Object::new();
+            for (k, v) in [
+                ("max-connections", l.max_connections),
+                ("max-queues", l.max_queues),
+            ] {
+                if let Some(v) = v {
+                    js_sys::Reflect::set(&value, &k.into(), &f64::from(v).into())?;
+                }
+            }
+            let o = js_sys::Object::new();
+            js_sys::Reflect::set(&o, &"vhost".into(), &name.as_str().into())?;
+            js_sys::Reflect::set(&o, &"value".into(), &value)?;
+            out.push(&o);
+        }
+        Ok(out.into())
+    }
 }
