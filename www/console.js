@@ -117,7 +117,7 @@ export class Console {
     this.container = container;
     this.whoami = whoami;
     this.onLogout = onLogout;
-    this.history = new Map(); // queue key -> { depth: [], last: stats, at, in, out }
+    this.history = new Map(); // queue key -> { depth: [], in, out }
     this.totals = { in: [], out: [] };
     this.status = h('p', { class: 'console-status', role: 'status' });
     this.tables = h('div', { class: 'console-tables' });
@@ -167,8 +167,8 @@ export class Console {
     this.#render(data);
   }
 
+  // Rates are the server's (`*_details.rate`, sampled as RabbitMQ does).
   #sample(queues) {
-    const now = performance.now();
     let totalIn = 0;
     let totalOut = 0;
     const seen = new Set();
@@ -176,14 +176,9 @@ export class Console {
       const key = `${q.vhost}\u0000${q.name}`;
       seen.add(key);
       const s = q.message_stats ?? {};
-      const hst = this.history.get(key) ?? { depth: [], last: null, at: now, in: 0, out: 0 };
-      if (hst.last) {
-        const secs = Math.max(0.001, (now - hst.at) / 1000);
-        hst.in = Math.max(0, (s.publish - hst.last.publish) / secs);
-        hst.out = Math.max(0, (s.deliver_get - hst.last.deliver_get) / secs);
-      }
-      hst.last = s;
-      hst.at = now;
+      const hst = this.history.get(key) ?? { depth: [], in: 0, out: 0 };
+      hst.in = Math.max(0, s.publish_details?.rate ?? 0);
+      hst.out = Math.max(0, s.deliver_get_details?.rate ?? 0);
       hst.depth = [...hst.depth, q.messages].slice(-HISTORY);
       this.history.set(key, hst);
       totalIn += hst.in;

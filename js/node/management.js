@@ -4,6 +4,7 @@
 // for policies (PUT/DELETE /api/policies/{vhost}/{name}) and definitions
 // (POST /api/definitions), here.
 import { DefinitionsError, parseDefinitions } from '../definitions.js';
+import { detail } from './rates.js';
 import { vhostLimitsRead } from './vhost-api.js';
 const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
 
@@ -23,7 +24,8 @@ export function normalize(snap) {
   };
 }
 
-function queue(q) {
+function queue(q, rates) {
+  const r = rates?.queue(q.vhost, q.name) ?? {};
   return {
     name: q.name,
     vhost: q.vhost,
@@ -31,17 +33,24 @@ function queue(q) {
     exclusive: q.exclusive,
     auto_delete: q.autoDelete,
     messages: q.ready + q.unacked,
+    messages_details: detail(r.messages ?? 0),
     messages_ready: q.ready,
+    messages_ready_details: detail(r.messages_ready ?? 0),
     messages_unacknowledged: q.unacked,
+    messages_unacknowledged_details: detail(r.messages_unacknowledged ?? 0),
     messages_delayed: q.delayed,
     message_bytes_ready: q.readyBytes,
     consumers: q.consumers,
     // Totals since the queue was declared, under RabbitMQ's names.
     message_stats: {
       publish: q.stats.published,
+      publish_details: detail(r.publish ?? 0),
       deliver_get: q.stats.delivered,
+      deliver_get_details: detail(r.deliver_get ?? 0),
       redeliver: q.stats.redelivered,
+      redeliver_details: detail(r.redeliver ?? 0),
       ack: q.stats.acked,
+      ack_details: detail(r.ack ?? 0),
       dead_lettered: q.stats.deadLettered,
     },
     policy: q.policy ?? null,
@@ -204,6 +213,10 @@ function consumers(snap) {
 }
 
 function overview(snap, info) {
+  const r = info.rates?.totals() ?? {};
+  // Summed over queues (RabbitMQ counts publishes per channel; a message
+  // routed to two queues counts twice here).
+  const total = (f) => sum(snap.queues, (q) => q.stats[f]);
   return {
     product_name: 'Warren',
     product_version: info.version,
@@ -217,10 +230,23 @@ function overview(snap, info) {
       queues: snap.queues.length,
       consumers: snap.consumers.length,
     },
+    message_stats: {
+      publish: total('published'),
+      publish_details: detail(r.publish ?? 0),
+      deliver_get: total('delivered'),
+      deliver_get_details: detail(r.deliver_get ?? 0),
+      ack: total('acked'),
+      ack_details: detail(r.ack ?? 0),
+      redeliver: total('redelivered'),
+      redeliver_details: detail(r.redeliver ?? 0),
+    },
     queue_totals: {
       messages: sum(snap.queues, (q) => q.ready + q.unacked),
+      messages_details: detail(r.messages ?? 0),
       messages_ready: sum(snap.queues, (q) => q.ready),
+      messages_ready_details: detail(r.messages_ready ?? 0),
       messages_unacknowledged: sum(snap.queues, (q) => q.unacked),
+      messages_unacknowledged_details: detail(r.messages_unacknowledged ?? 0),
     },
   };
 }
@@ -247,7 +273,7 @@ export function managementApi(broker, info, parts) {
     case 'overview':
       return [200, overview(snap, info)];
     case 'queues':
-      return pick(snap.queues.map(queue));
+      return pick(snap.queues.map((q) => queue(q, info.rates)));
     case 'exchanges':
       return pick(snap.exchanges.map(exchange));
     case 'bindings':

@@ -300,6 +300,14 @@ export const OPTIONS = [
     help: 'serve /metrics without authentication (for a Prometheus scraper on a private network)',
   },
   {
+    key: 'statsInterval',
+    flag: 'stats-interval',
+    arg: 'MS',
+    def: '5000',
+    parse: integer(100, 3_600_000),
+    help: "how often the management API's rates (*_details.rate) are sampled, as RabbitMQ's collect_statistics_interval",
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     arg: 'LEVEL',

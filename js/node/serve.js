@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Broker } from '../entry-node.js';
 import { hashPasswords, loadDefinitions, saveDefinitions } from './definitions.js';
+import { Rates } from './rates.js';
 import { eventStream } from './event-stream.js';
 import { FileStore } from './file-store.js';
 import { createHttpServer } from './http.js';
@@ -220,6 +221,7 @@ export async function serve(opts, { log }) {
   const stopAlarm = memoryAlarm(broker, opts.memoryHighWatermark, log);
   info.alarm = stopAlarm;
   info.redrives = new Redrives(broker, log);
+  info.rates = new Rates(broker, opts.statsInterval);
   // After the API changed users, permissions or vhosts.
   info.definitionsChanged = () => {
     if (opts.memory) return;
@@ -241,6 +243,7 @@ export async function serve(opts, { log }) {
     closing ??= (async () => {
       stopAlarm();
       info.redrives.stopAll();
+      info.rates.stop();
       amqpServer.close();
       amqpsServer?.close();
       httpServer.close();
