@@ -285,6 +285,17 @@ export const OPTIONS = [
     help: 'PEM CA certificates: amqps clients must present a certificate it signed; EXTERNAL logs in as its CN',
   },
   {
+    key: 'tlsVerify',
+    flag: 'tls-verify',
+    arg: 'MODE',
+    def: 'require',
+    parse: (t) => {
+      if (t !== 'require' && t !== 'peer') throw new Error(`expected require or peer, not ${t}`);
+      return t;
+    },
+    help: "with --tls-ca: require refuses clients without a valid certificate; peer verifies one if presented and lets the others log in with a password (RabbitMQ's fail_if_no_peer_cert true / false)",
+  },
+  {
     key: 'tlsPort',
     flag: 'tls-port',
     arg: 'PORT',

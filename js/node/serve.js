@@ -91,7 +91,9 @@ const urlHost = (host) => (EVERY_INTERFACE.includes(host) ? '127.0.0.1' : host.i
 export async function serve(opts, { log }) {
   // Checked before anything else: a bad file stops the start naming it.
   const tlsFiles =
-    opts.tlsCert || opts.tlsKey ? loadTls({ cert: opts.tlsCert, key: opts.tlsKey, ca: opts.tlsCa }) : null;
+    opts.tlsCert || opts.tlsKey
+      ? loadTls({ cert: opts.tlsCert, key: opts.tlsKey, ca: opts.tlsCa, verify: opts.tlsVerify })
+      : null;
   const tlsOptions = tlsFiles?.options;
   const store = opts.memory ? 'memory' : await FileStore.open(opts.dataDir, { log });
   let broker;
@@ -214,7 +216,7 @@ export async function serve(opts, { log }) {
       info.listeners.push({ protocol: 'amqp/ssl', ip_address, port: amqpsPort });
     log(
       'info',
-      `tls: ${tlsFiles.subject}, expires ${tlsFiles.expires}${opts.tlsCa ? '; client certificates required' : ''}`,
+      `tls: ${tlsFiles.subject}, expires ${tlsFiles.expires}${opts.tlsCa ? (opts.tlsVerify === 'peer' ? '; client certificates verified if presented' : '; client certificates required') : ''}`,
     );
   }
 

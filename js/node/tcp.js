@@ -2,6 +2,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { attachPeer } from './peer.js';
+import { refusedCertificate } from './tls-files.js';
 
 // After the broker closes a connection, the time the client gets to close its
 // end before the socket is dropped.
@@ -17,6 +18,13 @@ export function amqpTcpServer(broker, { maxQueuedBytes, log, sockets, peers, clo
   const onSocket = (socket) => {
     sockets.add(socket);
     const remote = { address: socket.remoteAddress, port: socket.remotePort };
+    const refused = tlsOptions && refusedCertificate(socket, tlsOptions);
+    if (refused) {
+      log('info', `${kind} ${remote.address}:${remote.port}: ${refused}`);
+      socket.on('close', () => sockets.delete(socket));
+      socket.destroy();
+      return;
+    }
     const cert = tlsOptions && socket.authorized ? socket.getPeerCertificate() : null;
     const certUser = typeof cert?.subject?.CN === 'string' ? cert.subject.CN : undefined;
     const name = `${remote.address}:${remote.port}`;

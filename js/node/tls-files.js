@@ -28,13 +28,18 @@ function certificates(flag, file, text) {
 }
 
 /**
- * { cert, key, ca? } file names -> options for tls.createServer: the
+ * { cert, key, ca?, verify? } -> options for tls.createServer: the
  * certificate with its chain, the key, and with a CA the verification of
- * client certificates (a client without one is refused, as RabbitMQ's
- * verify_peer with fail_if_no_peer_cert). Also returns `subject`, `expires`.
+ * client certificates. `verify` is RabbitMQ's fail_if_no_peer_cert choice:
+ * 'require' (the default here: a client without a valid certificate is
+ * refused in the handshake) or 'peer' (a certificate is verified if one is
+ * presented; clients without one get in and log in with a password). Also
+ * returns `subject`, `expires`.
  */
-export function loadTls({ cert, key, ca }) {
+export function loadTls({ cert, key, ca, verify = 'require' }) {
   if (!cert || !key) throw new Error('TLS needs both --tls-cert and --tls-key');
+  if (verify !== 'require' && verify !== 'peer') throw new Error(`--tls-verify ${verify}: expected require or peer`);
+  if (verify === 'peer' && !ca) throw new Error('--tls-verify peer needs --tls-ca (the CA to verify against)');
   const certText = read('--tls-cert', cert);
   const chain = certificates('--tls-cert', cert, certText);
   const keyText = read('--tls-key', key);
@@ -53,7 +58,7 @@ export function loadTls({ cert, key, ca }) {
   if (ca) {
     const caText = read('--tls-ca', ca);
     certificates('--tls-ca', ca, caText);
-    Object.assign(options, { ca: caText, requestCert: true, rejectUnauthorized: true });
+    Object.assign(options, { ca: caText, requestCert: true, rejectUnauthorized: verify === 'require' });
   }
   try {
     tls.createSecureContext(options);
@@ -61,4 +66,17 @@ export function loadTls({ cert, key, ca }) {
     throw new Error(`--tls-cert ${cert} / --tls-key ${key}: ${e.message}`);
   }
   return { options, subject: chain[0].subject.replace(/\n/g, ', '), expires: chain[0].validTo };
+}
+
+/**
+ * Why a TLS socket must go although its handshake finished, or null: with
+ * `verify: 'peer'` Node lets every certificate through, so one that was
+ * presented and failed verification is refused here (RabbitMQ refuses it in
+ * the handshake; the client sees the connection closed either way).
+ */
+export function refusedCertificate(socket, tlsOptions) {
+  if (!tlsOptions?.requestCert || tlsOptions.rejectUnauthorized || socket.authorized) return null;
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return null; // none presented: a password login
+  return `client certificate ${cert.subject?.CN ?? '?'} refused: ${socket.authorizationError}`;
 }
