@@ -276,3 +276,31 @@ fn limit_names_and_values_as_rabbitmq_takes_them() {
     let e = l.set("max-channels", Some(1)).unwrap_err();
     assert!(e.contains("max-connections or max-queues"), "{e}");
 }
+
+#[test]
+fn deleting_and_adding_vhosts_again_and_again_does_not_grow_the_broker() {
+    use warren::amqp::connection::ServerConfig;
+    use warren::amqp::server::Server;
+    let mut server = Server::new(ServerConfig::default(), Broker::new(config()));
+    let mut churn = |server: &mut Server| {
+        let b = server.broker_mut();
+        b.add_vhost("tenant");
+        assert!(b.delete_vhost(1_000, "tenant"));
+        b.take_store_records(); // stored by the host
+        let n = b.store_emitted();
+        b.store_durable(n);
+    };
+    churn(&mut server);
+    let once = server.image().unwrap().len();
+    for _ in 0..50 {
+        churn(&mut server);
+    }
+    assert_eq!(server.image().unwrap().len(), once);
+    // The slot a deleted vhost leaves is taken by the next one, empty.
+    let b = server.broker_mut();
+    b.add_vhost("a");
+    assert!(b.delete_vhost(1_000, "/"));
+    b.add_vhost("b");
+    assert_eq!(b.vhost_names(), vec!["b", "a"]);
+    assert!(b.queue_counts("b", "anything").is_none());
+}

@@ -196,11 +196,20 @@ impl Broker {
                 },
             );
         }
+        // A deleted vhost's slot is free again: nothing holds its id once
+        // its connections, queues and dead letters are gone (see `vhost`).
+        if let Some(i) = self.vhosts.iter().position(|v| v.deleted) {
+            if let Some(slot) = self.vhosts.get_mut(i) {
+                *slot = v;
+                return VhostId(i as u32);
+            }
+        }
         self.vhosts.push(v);
         VhostId(self.vhosts.len() as u32 - 1)
     }
 
-    /// The vhosts' names, in the order they were added (deleted ones left out).
+    /// The vhosts' names, in slot order (a vhost added after a deletion may
+    /// take the deleted one's place).
     pub fn vhost_names(&self) -> Vec<String> {
         self.live_vhosts().map(|v| v.name.to_string()).collect()
     }

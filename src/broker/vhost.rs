@@ -3,7 +3,8 @@
 //! A deleted vhost stays in `Broker::vhosts` as an empty tombstone: vhost
 //! ids are indices held by queues, connections and dead letters, and a
 //! tombstone keeps every other id valid. Lookups by name skip tombstones, so
-//! a vhost of the same name can be added again (in a new slot).
+//! a vhost of the same name can be added again; the next vhost added takes
+//! the tombstone's slot, so deleting and adding vhosts does not grow it.
 
 use super::effect::Effect;
 use super::engine::Broker;
