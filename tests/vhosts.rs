@@ -282,7 +282,7 @@ fn deleting_and_adding_vhosts_again_and_again_does_not_grow_the_broker() {
     use warren::amqp::connection::ServerConfig;
     use warren::amqp::server::Server;
     let mut server = Server::new(ServerConfig::default(), Broker::new(config()));
-    let mut churn = |server: &mut Server| {
+    let churn = |server: &mut Server| {
         let b = server.broker_mut();
         b.add_vhost("tenant");
         assert!(b.delete_vhost(1_000, "tenant"));
