@@ -237,6 +237,20 @@ fn max_connections_refuses_connection_open_with_rabbitmqs_error() {
         .broker
         .connection_open(w.now, ConnectionInfo::default())
         .is_err());
+    // The limit is checked before permissions, as RabbitMQ 3.10 does.
+    let users = vec![
+        User::new("guest", "guest", &["/"]),
+        User::new("nope", "x", &[]),
+    ];
+    w.broker.set_users(users).unwrap();
+    let nope = ConnectionInfo {
+        user: s("nope"),
+        ..Default::default()
+    };
+    assert_eq!(
+        w.broker.connection_open(w.now, nope).unwrap_err().text.as_str(),
+        "NOT_ALLOWED - access to vhost '/' refused for user 'nope': connection limit (0) is reached"
+    );
     assert!(
         !w.broker.set_vhost_limits(w.now, "nope", zero),
         "no such vhost"

@@ -466,8 +466,10 @@ impl Broker {
                 format_args!("vhost {} not found", info.vhost),
             )
         })?;
-        let perms = self.vhost_access(&info.user, &info.vhost)?;
+        // Before the permission check, as in RabbitMQ 3.10: a user without
+        // access to a full vhost is told of the limit.
         self.check_connection_limit(vhost, &info.user)?;
+        let perms = self.vhost_access(&info.user, &info.vhost)?;
         let id = ConnId(self.next_conn);
         self.next_conn = self.next_conn.wrapping_add(1).max(1);
         let blocked = self.blocked.clone().filter(|_| info.connection_blocked);
