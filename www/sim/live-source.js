@@ -54,6 +54,8 @@ export class LiveSource {
   describe(id, item) {
     const a = item.actor;
     if (!a) return null;
+    // An actor that knows how to say what the broker shows of it (the live-code program).
+    if (a.describe) return a.describe(this.model, (key) => this.channelInfo(key));
     const model = this.model;
     const key = a.brokerChannelKey;
     if (a.kind === 'producer') {
