@@ -1,7 +1,7 @@
 // Lesson 5: prefetch bounds how many unacked messages a consumer holds, and
 // so how many a crash sends back.
 
-import { JS_HEAD, PY_HEAD, counter, workQueue } from './common.js';
+import { JS_HEAD, PY_HEAD, counter, mark, sinceMark, workQueue } from './common.js';
 
 export default {
   number: 5,
@@ -36,6 +36,27 @@ export default {
           kind: 'danger',
           run: crash,
           enabled: (ctx) => ctx.consumer.status === 'running',
+          predict: {
+            question: 'worker crashes now. How many messages go back to the queue?',
+            options: [
+              ['window', 'Every one it holds unacknowledged: up to the prefetch count'],
+              ['one', 'Only the one it is working on'],
+              ['none', 'None: they are lost with worker'],
+            ],
+            outcome: (ctx) => {
+              if (ctx.state.crashAt === undefined) return null;
+              const back = sinceMark(ctx, 'requeued');
+              // The requeues come with the connection's close; until all are in, wait.
+              if (back < ctx.state.heldAtCrash) return null;
+              return back === 0 ? 'none' : back === 1 && ctx.state.heldAtCrash > 1 ? 'one' : 'window';
+            },
+            why: (ctx) => {
+              const back = sinceMark(ctx, 'requeued');
+              return back === 0
+                ? 'worker held nothing unacknowledged when it crashed, so there was nothing to put back.'
+                : `The broker put back ${back}: every delivery on worker's closed channel that was not acked (it held ${ctx.state.heldAtCrash} of a prefetch of ${ctx.settings.prefetch}), marked redelivered.`;
+            },
+          },
         },
       ],
     },
@@ -120,6 +141,7 @@ function mostHeld(ctx) {
 }
 
 function crash(ctx) {
+  mark(ctx);
   ctx.state.heldAtCrash = unackedNow(ctx);
   ctx.state.crashAt = ctx.world.now();
   ctx.consumer.crash();
