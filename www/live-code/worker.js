@@ -39,8 +39,11 @@ self.onmessage = async ({ data }) => {
       AMQPError: amqp.AMQPError,
       print,
       sleep,
-      // The lessons' stand-in for real work: a second of it.
+      // The lessons' and the playground's stand-ins for real work, in real time.
       process: () => sleep(1000),
+      work: (ms = 1000) => sleep(ms),
+      chargeCard: () => sleep(1500),
+      slowJob: () => sleep(8000),
     };
   } catch (e) {
     say('error', `the program could not start: ${message(e)}`);
