@@ -519,9 +519,12 @@ export class Playground {
         ),
       );
       const random = seeded(7);
+      const timeouts = new Map(s.queues.map((q) => [q.name, q.consumerTimeout]));
       s.consumers.forEach((c, i) =>
         world.add(
           new SimConsumer(world, {
+            // The scene shows the delivery deadline running down when the queue has a consumer timeout.
+            timeoutMs: timeouts.get(c.queue) || 0,
             id: `c${i + 1}`,
             label: `consumer ${i + 1}`,
             queue: c.queue,

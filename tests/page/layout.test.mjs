@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LESSONS } from '../../www/lessons/index.js';
+import { encodeSetup } from '../../www/playground.js';
 import { action, open, pageSuite, setSpeed, waitCounter, whileResetting } from './harness.mjs';
 
 const suite = pageSuite();
@@ -137,6 +138,33 @@ describe('pacing', () => {
     const w2 = snap.consumers.find((c) => c.tag === 'worker-2');
     assert.ok(w2, 'worker 2 consumes');
     assert.equal(w2.unacked, 0, 'the broker has given worker 2 nothing');
+    await page.close();
+    suite.noErrors();
+  });
+
+  test("playground: a queue's consumer timeout shows as a deadline running down on the consumer", async () => {
+    const setup = {
+      exchanges: [{ name: 'x', type: 'direct' }],
+      queues: [{ name: 'jobs', durable: true, consumerTimeout: 3000 }],
+      bindings: [{ exchange: 'x', queue: 'jobs', key: 'k' }],
+      producers: [{ exchange: 'x', key: 'k', rate: 0.5, persistent: false, confirm: false }],
+      consumers: [{ queue: 'jobs', prefetch: 1, ack: 'manual', processMs: 5000, crash: 0 }],
+    };
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, `playground=${encodeSetup(setup)}`);
+    const box = page.locator('[data-node="c:c1"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-node="c:c1"]')?.dataset.deadline) > 0, null, {
+      timeout: 20000,
+    });
+    const first = Number(await box.getAttribute('data-deadline'));
+    assert.ok(first > 0 && first <= 3000, `${first} ms left`);
+    assert.match(await box.textContent(), /⏱ \d+\.\d s/);
+    await page.waitForFunction(
+      (f) => Number(document.querySelector('[data-node="c:c1"]').dataset.deadline) < f - 500,
+      first,
+    );
+    // At the deadline the broker takes the delivery back.
+    await page.waitForFunction(() => window.warrenPage.world.model.counters.requeued >= 1, null, { timeout: 20000 });
     await page.close();
     suite.noErrors();
   });
