@@ -51,7 +51,7 @@ function buildNav() {
         'a',
         { href: `#lesson-${l.number}`, dataset: { route: `lesson-${l.number}` } },
         h('span', { class: 'num' }, `${l.number}`),
-        ` ${l.short}`,
+        h('span', { class: 'name' }, ` ${l.short}`),
       ),
     ),
   );

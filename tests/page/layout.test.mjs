@@ -109,6 +109,36 @@ describe('layout', () => {
   }
 });
 
+test('375 px: every lesson and view is reachable in the navigation without a sideways scroll', async () => {
+  const page = await suite.browser.context.newPage();
+  await page.setViewportSize({ width: 375, height: 800 });
+  await open(page, suite.server.url, 'lesson-9');
+  const nav = await page.evaluate(() => {
+    const ol = document.querySelector('#nav');
+    return {
+      scroll: ol.scrollWidth - ol.clientWidth,
+      outside: [...ol.querySelectorAll('a')]
+        .filter((a) => {
+          const r = a.getBoundingClientRect();
+          return r.left < 0 || r.right > innerWidth;
+        })
+        .map((a) => a.dataset.route),
+      links: ol.querySelectorAll('a').length,
+      names: [...ol.querySelectorAll('a')].map((a) => a.textContent.trim()),
+    };
+  });
+  assert.equal(nav.scroll, 0, 'the navigation scrolls sideways');
+  assert.deepEqual(nav.outside, [], 'links outside the screen');
+  assert.equal(nav.links, 11);
+  // Each link still says what it leads to (read out where not shown).
+  assert.match(nav.names[0], /^1 Manual vs automatic ack$/);
+  await page.click('#nav a[data-route="playground"]');
+  await page.waitForFunction(() => document.activeElement?.id === 'lesson-title');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Playground');
+  await page.close();
+  suite.noErrors();
+});
+
 describe('pacing', () => {
   test('lesson 5: worker 2 idles when a prefetch of 10 let worker take all ten; with 3 it gets the rest', async () => {
     const page = await suite.browser.context.newPage();
