@@ -52,7 +52,11 @@ export class LiveCode {
   /** Shows the editor with `js` (the lesson's program). */
   open(js) {
     this.el.hidden = false;
-    if (!this.source.value || !this.run) this.source.value = runnable(js);
+    // The same program as last time: the reader's edits stay; another lesson's (or setting's) replaces them.
+    if (js !== this.loaded) {
+      this.loaded = js;
+      this.source.value = runnable(js);
+    }
     this.#numbers();
     this.source.focus();
   }
