@@ -86,7 +86,7 @@ for (let i = 1; i <= 3; i++) await ch.basicPublish('', 'mine', 'note ' + i)
     const box = page.locator('[data-node="c:program"]');
     await box.waitFor();
     assert.equal(await box.getAttribute('data-consuming'), 'true');
-    assert.match(await box.textContent(), /prefetch 2/);
+    assert.match(await box.textContent(), /channel 1 · prefetch 2/);
     await page.close();
     suite.noErrors();
   });

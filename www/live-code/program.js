@@ -63,6 +63,12 @@ export class ProgramActor {
 
   /** Follows the broker: the channel the program consumes on and from which queue. */
   refresh() {
+    // Channels it publishes on are named after it in the timeline too.
+    for (const k of this.world.model.sent.keys()) {
+      if (this.world.channels.has(k)) continue;
+      const [conn, channel] = k.split(':').map(Number);
+      if (this.#mine(conn)) this.world.registerChannel(conn, channel, this);
+    }
     let key = null;
     for (const [k, tags] of this.world.model.consumers) {
       if (tags.size && this.#mine(Number(k.split(':')[0]))) key = k;
@@ -90,7 +96,7 @@ export class ProgramActor {
     else if (this.status === 'stopped') right = '■ stopped';
     else right = '◌ not consuming';
     return {
-      sub: `your code · prefetch ${prefetch || '∞'}`,
+      sub: `${key ? `channel ${key.split(':')[1]} · ` : ''}prefetch ${prefetch || '∞'}`,
       status: !consuming && this.lastError ? this.lastError : `${unacked} unacked`,
       right,
       down: !consuming,
