@@ -16,6 +16,8 @@ export default [
       'examples/cloudflare/public/**',
       '**/node_modules/**',
       '**/dist/**',
+      // amqp-client.js's own build, copied for the live-code worker.
+      'www/live-code/vendor/**',
       'examples/cloudflare/.wrangler/**',
     ],
   },

@@ -6,9 +6,10 @@ import { CodePanel } from './code-panel.js';
 import { TimeControls } from './controls.js';
 import { Counters } from './counters.js';
 import { h, text } from './dom.js';
-import { warrenReady } from './engine.js';
+import { packageModule, warrenReady } from './engine.js';
 import { LESSONS } from './lessons/index.js';
 import { LessonView } from './lesson-view.js';
+import { LiveCode } from './live-code/editor.js';
 import { legend } from './legend.js';
 import { Playground } from './playground.js';
 import { Scene } from './scene/scene.js';
@@ -32,6 +33,9 @@ const counters = new Counters($('counters'));
 const scene = new Scene($('scene'), $('scene-summary'));
 const timeline = new Timeline($('timeline'));
 const code = new CodePanel($('code-panel'));
+let pageWorld = null; // the World on this page (a lesson's or the playground's), for the live-code editor
+const liveCode = new LiveCode($('code-panel'), { world: () => pageWorld, websocketUrl: packageModule('websocket.js') });
+code.onedit = (js) => liveCode.open(js);
 $('legend').replaceChildren(...legend());
 
 let view = null; // the lesson, playground or server view shown
@@ -47,7 +51,7 @@ function buildNav() {
         'a',
         { href: `#lesson-${l.number}`, dataset: { route: `lesson-${l.number}` } },
         h('span', { class: 'num' }, `${l.number}`),
-        ` ${l.short}`,
+        h('span', { class: 'name' }, ` ${l.short}`),
       ),
     ),
   );
@@ -70,6 +74,7 @@ function showLive({ source, feed, code: snippets, counters: extra = [], realTime
 }
 
 function showWorld(world, snippets, extra) {
+  pageWorld = world;
   const source = new LiveSource(world);
   source.name = (key) =>
     world.channels.get(key)?.label ?? (key.startsWith(`${world.adminConnection?.id}:`) ? 'the page' : `channel ${key}`);
@@ -120,6 +125,7 @@ async function go(warren) {
   }
   view?.dispose();
   live = null;
+  pageWorld = null;
   document.documentElement.dataset.ready = 'false';
   document.body.dataset.view = name.startsWith('lesson') ? 'lesson' : name;
   dom.seeBox.hidden = !name.startsWith('lesson');
@@ -152,6 +158,7 @@ function loop() {
       timeline.render(live.source, now);
     }
     view?.render?.(now);
+    liveCode.render();
   };
   requestAnimationFrame(frame);
 }

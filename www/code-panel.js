@@ -28,12 +28,19 @@ export class CodePanel {
       ),
     );
     this.pre = h('pre', { id: 'code-body', role: 'tabpanel', tabindex: '0' }, h('code'));
+    /** (js) => ...: opens the amqp-client.js program in the live-code editor */
+    this.onedit = null;
     el.replaceChildren(
       h(
         'div',
         { class: 'panel-head' },
         h('h3', { id: 'code-title' }, 'The same in code'),
         h('div', { role: 'tablist', 'aria-label': 'Client library' }, ...this.tabs),
+        h(
+          'button',
+          { type: 'button', class: 'secondary', id: 'code-edit', onclick: () => this.onedit?.(this.code.js) },
+          'Edit and run',
+        ),
       ),
       this.pre,
     );

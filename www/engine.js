@@ -4,7 +4,10 @@
 // first, so the engine downloads while the page's own modules do.
 const nested = /\/www\/(index\.html)?$/.test(location.pathname);
 
-export const warrenReady = import(nested ? '../js/entry-browser.js' : './js/entry-browser.js').then(async (warren) => {
+/** The URL of a module of the package's js/ (the live-code worker imports js/websocket.js itself). */
+export const packageModule = (file) => new URL(`${nested ? '../js/' : './js/'}${file}`, location.href).href;
+
+export const warrenReady = import(packageModule('entry-browser.js')).then(async (warren) => {
   // Fetch and compile the WebAssembly now, not at the first Broker.create.
   await warren.loadEngine?.();
   return warren;

@@ -361,10 +361,10 @@ export class LessonView {
     this.predicted = null;
     const right = outcome === p.value;
     const label = Object.fromEntries(p.spec.predict.options)[outcome] ?? outcome;
-    text(
-      this.verdict,
-      `${right ? 'Right' : 'Not this time'}: ${label.toLowerCase()}. ${p.spec.predict.why[outcome] ?? ''}`,
-    );
+    // why: words per outcome, or a function of what the engine did (numbers that differ run to run).
+    const why = p.spec.predict.why;
+    const reason = typeof why === 'function' ? why(this.ctx, outcome) : why[outcome];
+    text(this.verdict, `${right ? 'Right' : 'Not this time'}: ${label.toLowerCase()}. ${reason ?? ''}`);
     this.verdict.dataset.verdict = right ? 'right' : 'wrong';
   }
 

@@ -1,12 +1,21 @@
 // The playground: any topology, rates, processing times, crash chances,
 // prefetch, ack modes and queue policies, on a live broker; the whole setup
 // travels in the URL's hash so it can be shared.
+//
+// Rewind: a run is (the setup applied, its start time, the reader's inputs
+// since: crashes and rate changes, with their page times). The world is
+// seeded, so going to a moment applies the same setup again and replays the
+// inputs on its clock up to it; a link to a moment carries all of that.
 
 import { h, text } from './dom.js';
 import { JS_HEAD, PY_HEAD } from './lessons/common.js';
+import { RewindBar, decodeMoment, encodeMoment, marksOf } from './rewind.js';
 import { SimConsumer } from './sim/consumer.js';
 import { SimProducer } from './sim/producer.js';
 import { World } from './sim/world.js';
+
+/** Total producer rate (msg/s) up to which runs are exactly replayable. */
+const EXACT_UP_TO = 200;
 
 export const PRESETS = {
   'work queue': {
@@ -216,6 +225,27 @@ export class Playground {
     this.status = h('p', { class: 'action-status', role: 'status' });
     this.crashes = h('div', { class: 'row crash-row', role: 'group', 'aria-label': 'Crash a consumer' });
     this.link = h('input', { id: 'share-link', type: 'text', readonly: true, class: 'share-link' });
+    this.rates = h('div', { class: 'row rate-row', role: 'group', 'aria-label': 'Change a rate while it runs' });
+    // A link to a moment: "playground~" and { t, setup, in: inputs, t0 }, encoded.
+    const moment = hash.startsWith('playground~') ? decodeMoment(hash.slice('playground~'.length)) : null;
+    if (moment?.setup) this.setup = this.#checked(moment.setup) ?? this.setup;
+    this.restore = moment?.setup ? moment : null;
+    /** the setup the running broker was built from, the run's start, the reader's inputs since */
+    this.applied = null;
+    this.t0 = moment?.t0 ?? null;
+    this.inputs = moment?.in ?? [];
+    /** acks, crashes and redeliveries seen in runs whose inputs still hold */
+    this.known = [];
+    this.lastTick = 0;
+  }
+
+  /** A setup from a link, with every field it needs; null if it is not one. */
+  #checked(setup) {
+    try {
+      return decodeSetup(encodeSetup(setup));
+    } catch {
+      return null;
+    }
   }
 
   #fromHash(hash) {
@@ -230,6 +260,19 @@ export class Playground {
 
   /** The hash changed (a shared link opened in this tab). */
   fromHash(hash) {
+    if (hash.startsWith('playground~')) {
+      const m = decodeMoment(hash.slice('playground~'.length));
+      const setup = m?.setup && this.#checked(m.setup);
+      if (!setup) return;
+      this.setup = setup;
+      this.applied = structuredClone(setup);
+      this.t0 = m.t0 ?? null;
+      this.inputs = m.in ?? [];
+      this.known = [];
+      this.#editor();
+      this.seek(m.t);
+      return;
+    }
     const s = this.#fromHash(hash);
     if (!s || encodeSetup(s) === encodeSetup(this.setup)) return;
     this.setup = s;
@@ -248,7 +291,86 @@ export class Playground {
       <p>Ack modes: <em>manual</em> acks after processing, <em>auto</em> is noAck, <em>early</em> acks on receipt.
       A crashed consumer is restarted 1.5 s later.</p>`;
     this.#editor();
-    await this.apply();
+    if (this.deps.dom.rewind) this.rewind = new RewindBar(this.deps.dom.rewind, this);
+    if (this.restore) {
+      this.applied = structuredClone(this.setup);
+      await this.seek(this.restore.t);
+    } else await this.apply();
+  }
+
+  // ---- rewind and replay (the same bar as the lessons') ----------------------------
+
+  now() {
+    return this.world ? this.world.now() : 0;
+  }
+
+  end() {
+    let end = 0;
+    for (const m of this.marks()) end = Math.max(end, m.at);
+    for (const i of this.inputs) end = Math.max(end, i.at);
+    return end;
+  }
+
+  marks() {
+    const seen = new Set();
+    const out = [];
+    const all = this.world ? [...this.known, ...marksOf(this.world.model, this.world.t0)] : this.known;
+    for (const m of all) {
+      const key = `${m.kind}@${m.at}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(m);
+    }
+    return out.sort((a, b) => a.at - b.at);
+  }
+
+  say(words) {
+    text(this.status, words);
+    this.status.classList.remove('ok');
+  }
+
+  /** The hash of a link to this moment: the setup applied, the start, the inputs, the time. */
+  moment() {
+    const t = Math.round(this.now() * 1000) / 1000;
+    return `playground~${encodeMoment({ t, setup: this.applied, in: this.inputs, t0: this.t0 })}`;
+  }
+
+  /** Goes to page time `t` (ms): the applied setup again, its inputs replayed up to `t`; time stays paused. */
+  async seek(t) {
+    this.deps.pause?.();
+    this.known = this.marks();
+    const world = await this.apply({ replay: true });
+    if (!world) return;
+    await world.advanceTo(world.t0 + t);
+    // What the last timer set off finishes, as before a frame.
+    await new Promise((r) => setTimeout(r, 0));
+    if (this.world !== world) return;
+    world.applyAll();
+    document.documentElement.dataset.moment = String(t);
+  }
+
+  /** A reader's input, with its page time; inputs of a rewound future are dropped. */
+  #input(input) {
+    const world = this.world;
+    if (!world) return;
+    const at = world.now();
+    world.script = [];
+    this.inputs = this.inputs.filter((i) => i.at <= at);
+    this.known = this.known.filter((m) => m.at <= at);
+    this.inputs.push({ at, ...input });
+  }
+
+  /** Runs one recorded input again, as the reader did. */
+  async #replay(input) {
+    const actor = this.world?.actors.find((a) => a.id === (input.crash ?? input.rate));
+    if (input.crash !== undefined) actor?.crash();
+    else if (input.rate !== undefined) {
+      actor?.setRate(input.v);
+      const field = this.rates.querySelector(`[data-rate="${input.rate}"]`);
+      if (field) field.value = input.v;
+    }
+    // A click is followed by at least a turn of the event loop before the next frame.
+    await new Promise((r) => setTimeout(r, 0));
   }
 
   #editor() {
@@ -281,6 +403,7 @@ export class Playground {
       ),
       h('div', { class: 'field share' }, h('label', { for: 'share-link' }, 'Link'), this.link),
       this.crashes,
+      this.rates,
       this.status,
     );
   }
@@ -351,16 +474,34 @@ export class Playground {
     );
   }
 
-  /** Rebuilds the broker and actors from the setup. */
-  async apply() {
+  /**
+   * Rebuilds the broker and actors from the setup (a new run), or, for a replay,
+   * from the setup applied last, with its start and inputs. Returns the world.
+   */
+  async apply({ replay = false } = {}) {
+    if (!replay || !this.applied) {
+      this.applied = structuredClone(this.setup);
+      this.inputs = [];
+      this.known = [];
+      this.t0 = null;
+    }
     this.world?.dispose();
-    const world = new World(this.deps.warren);
+    // exact: between two timers everything the first set off finishes, so a replay repeats the run
+    // exactly (see World). It costs a task turn per timer: above EXACT_UP_TO msg/s the playground
+    // keeps the cheaper microtask turns, and a replay there is close but not guaranteed exact.
+    const rate = this.applied.producers.reduce((sum, p) => sum + (Number(p.rate) || 0), 0);
+    const options = { seed: 1, exact: rate <= EXACT_UP_TO };
+    if (this.t0 !== null) options.t0 = this.t0;
+    const world = new World(this.deps.warren, options);
     this.world = world;
+    this.t0 = world.t0;
+    world.onInput = (input) => this.#replay(input);
+    if (replay) world.script = this.inputs.map((i) => ({ ...i }));
     text(this.status, '');
     this.status.classList.remove('ok');
     try {
       await world.start();
-      const s = this.setup;
+      const s = this.applied;
       for (const x of s.exchanges) await world.declareExchange(x.name, x.type);
       for (const q of s.queues) await world.declareQueue(q.name, { durable: q.durable, args: queueArgs(q) });
       for (const b of s.bindings) await world.bind(b.queue, b.exchange, b.key);
@@ -378,9 +519,12 @@ export class Playground {
         ),
       );
       const random = seeded(7);
+      const timeouts = new Map(s.queues.map((q) => [q.name, q.consumerTimeout]));
       s.consumers.forEach((c, i) =>
         world.add(
           new SimConsumer(world, {
+            // The scene shows the delivery deadline running down when the queue has a consumer timeout.
+            timeoutMs: timeouts.get(c.queue) || 0,
             id: `c${i + 1}`,
             label: `consumer ${i + 1}`,
             queue: c.queue,
@@ -396,20 +540,43 @@ export class Playground {
     } catch (e) {
       text(this.status, `The broker refused the setup: ${e.message}`);
     }
-    if (this.world !== world) return;
+    if (this.world !== world) return null;
     this.crashes.replaceChildren(
       ...world.actors
         .filter((a) => a.kind === 'consumer')
         .map((a) =>
           h(
             'button',
-            { type: 'button', class: 'danger', dataset: { crash: a.id }, onclick: () => a.crash() },
+            {
+              type: 'button',
+              class: 'danger',
+              dataset: { crash: a.id },
+              onclick: () => {
+                this.#input({ crash: a.id });
+                a.crash();
+              },
+            },
             `Crash ${a.label}`,
           ),
         ),
     );
+    this.rates.replaceChildren(...world.actors.filter((a) => a.kind === 'producer').map((a) => this.#rateField(a)));
     this.deps.onworld(world, this.#code(), ['expired', 'dropped', 'returned', 'refused']);
     document.documentElement.dataset.resets = String(Number(document.documentElement.dataset.resets ?? 0) + 1);
+    return world;
+  }
+
+  /** A producer's rate, changed while it runs (an input the rewind replays). */
+  #rateField(a) {
+    const id = `rate-${a.id}`;
+    const input = h('input', { id, type: 'number', min: 0, step: 'any', value: a.rate, dataset: { rate: a.id } });
+    input.addEventListener('change', () => {
+      const v = Math.max(0, Number(input.value) || 0);
+      input.value = v;
+      this.#input({ rate: a.id, v });
+      a.setRate(v);
+    });
+    return h('div', { class: 'field' }, h('label', { for: id }, `${a.label}: msg/s now`), input);
   }
 
   share() {
@@ -466,9 +633,14 @@ export class Playground {
     return { js: js.join('\n'), py: `${py.join('\n')}\nch.start_consuming()` };
   }
 
-  render() {}
+  render(now) {
+    if (now - this.lastTick < 150) return;
+    this.lastTick = now;
+    this.rewind?.update();
+  }
 
   dispose() {
+    this.rewind?.dispose();
     this.world?.dispose();
     this.world = null;
   }

@@ -199,6 +199,9 @@ describe('lessons', () => {
     await whilePaused(page, () => action(page, 'crash'));
     await page.waitForFunction(() => document.querySelector('[data-returned]')?.textContent === '4');
     await waitCounter(page, 'redelivered', 4);
+    // A second consumer joining while messages wait in the queue gets some of them.
+    await action(page, 'second');
+    await page.waitForFunction(() => Number(document.querySelector('[data-held-second]')?.textContent) > 0);
     assert.deepEqual(await unseen(page), []);
     await shots(page, 'lesson-5-prefetch');
     await page.close();

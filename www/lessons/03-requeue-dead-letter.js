@@ -3,7 +3,7 @@
 // delivery, nack is not); dead-lettering and its x-death history.
 
 import { escape } from '../dom.js';
-import { JS_HEAD, PY_HEAD, counter, formatTable, workQueue } from './common.js';
+import { JS_HEAD, PY_HEAD, counter, formatTable, mark, sinceMark, workQueue } from './common.js';
 
 const LIMIT = 3;
 
@@ -56,7 +56,20 @@ export default {
           button: 'Publish a poison message',
           id: 'publish-poison',
           kind: 'warn',
-          run: (ctx) => ctx.producer.publish('poison', { messageId: 'poison' }),
+          run: (ctx) => {
+            mark(ctx);
+            return ctx.producer.publish('poison', { messageId: 'poison' });
+          },
+          predict: {
+            question: 'worker fails on every poison message, as set above. What becomes of it?',
+            options: [
+              ['loops', 'It is delivered again and again, with no end'],
+              ['dead', 'It ends up in the dead-letter queue'],
+              ['dropped', 'It is dropped'],
+            ],
+            outcome: poisonFate,
+            why: poisonWhy,
+          },
         },
         { button: 'Read the dead-letter queue', id: 'read-dead', run: readDead, enabled: (ctx) => ctx.settings.dlx },
       ],
@@ -205,4 +218,31 @@ async function readDead(ctx) {
   const ch = await ctx.world.admin();
   const m = await ch.basicGet('dead', { noAck: true });
   ctx.state.dead = m ? { body: m.bodyString(), headers: m.properties.headers ?? {} } : null;
+}
+
+/** What the engine did with the poison message since it was published: null until it is clear. */
+function poisonFate(ctx) {
+  if (sinceMark(ctx, 'deadLettered') > 0) return 'dead';
+  if (sinceMark(ctx, 'dropped') > 0) return 'dropped';
+  // Past the point where the delivery limit would have stopped it: it loops.
+  return sinceMark(ctx, 'redelivered') >= LIMIT + 2 ? 'loops' : null;
+}
+
+function poisonWhy(ctx, fate) {
+  const fail = FAILS[ctx.settings.fail];
+  const deliveries = sinceMark(ctx, 'delivered');
+  if (fate === 'loops') {
+    return fail.how === 'nack' && ctx.settings.limit
+      ? `A nack hands the message back without counting a failure, so x-delivery-limit never stops it: delivered ${deliveries} times so far.`
+      : `Requeued after every failure with no delivery limit: delivered ${deliveries} times so far, and nothing ends it.`;
+  }
+  const deaths = [...ctx.world.model.messages.values()].flatMap((m) => m.deaths);
+  const reason = deaths.at(-1)?.reason ?? (fail.requeue ? 'delivery_limit' : 'rejected');
+  const how =
+    reason === 'delivery_limit'
+      ? `it failed more often than x-delivery-limit = ${LIMIT} allows (delivered ${deliveries} times)`
+      : 'it was rejected without requeue';
+  return fate === 'dead'
+    ? `The broker dead-lettered it to dlx, reason ${reason}: ${how}.`
+    : `The broker dropped it: ${how}, and queue work has no dead-letter exchange.`;
 }

@@ -46,7 +46,33 @@ export default {
     { toggle: '<code>multiple</code>', id: 'multiple', change: () => {} },
     {
       group: [
-        { button: 'basic.ack', id: 'ack', run: (ctx) => send(ctx, 'ack') },
+        {
+          button: 'basic.ack',
+          id: 'ack',
+          run: (ctx) => {
+            ctx.state.predictFrom = ctx.state.log.length;
+            return send(ctx, 'ack');
+          },
+          predict: {
+            question:
+              'worker holds the tags listed below. You send basic.ack with the tag and multiple set above. What stays unacknowledged?',
+            options: [
+              ['none', 'Nothing: every outstanding tag is settled'],
+              ['some', 'Some tags stay unacknowledged'],
+              ['error', 'The broker closes the channel (406) and takes everything back'],
+            ],
+            outcome: (ctx) => {
+              const l = ctx.state.log[ctx.state.predictFrom ?? Infinity];
+              if (!l) return null;
+              return l.error ? 'error' : l.after.length === 0 ? 'none' : 'some';
+            },
+            why: (ctx) => {
+              const l = ctx.state.log[ctx.state.predictFrom];
+              if (l.error) return `The channel held no tag ${l.tag}: ${l.error}`;
+              return `${l.words}: the broker held ${show(l.before)} and now holds ${show(l.after)}${l.multiple ? ' (multiple settles every tag up to and including the one named)' : ' (without multiple only the tag named is settled)'}.`;
+            },
+          },
+        },
         { button: 'basic.nack (requeue)', id: 'nack', kind: 'warn', run: (ctx) => send(ctx, 'nack') },
         { button: 'basic.reject (requeue)', id: 'reject', kind: 'warn', run: (ctx) => send(ctx, 'reject') },
         { button: 'Publish 5 more', id: 'publish', run: (ctx) => publish(ctx, 5) },

@@ -146,6 +146,26 @@ export default {
           kind: 'danger',
           run: restart,
           enabled: (ctx) => ctx.world.up,
+          predict: {
+            question: 'The power goes out now. After the restart, what does the durable queue orders hold?',
+            options: [
+              ['confirmed', 'Exactly its persistent messages whose confirms came'],
+              ['all', 'Every message published to it'],
+              ['none', 'Nothing: a restart empties the queues'],
+            ],
+            outcome: (ctx) => {
+              const { afterRestart: a, beforeRestart: b } = ctx.state;
+              if (!a) return null;
+              const orders = a.orders ?? 0;
+              if (orders === b.persistentConfirmed) return 'confirmed';
+              return orders === 0 ? 'none' : 'all';
+            },
+            why: (ctx) => {
+              const { afterRestart: a, beforeRestart: b } = ctx.state;
+              const sent = ctx.state.history.filter((r) => r.routingKey === 'orders').length;
+              return `orders came back from the disk with ${a.orders ?? 0} of the ${sent} published to it: ${b.persistentConfirmed} were persistent and confirmed (a confirm waits for the disk); transient messages and writes still under way did not survive${a.cache === undefined ? ', and the transient queue cache is gone' : ''}.`;
+            },
+          },
         },
       ],
     },

@@ -44,8 +44,30 @@ export default {
           button: 'Crash after applying, before ack',
           id: 'arm-crash',
           kind: 'danger',
-          run: (ctx) => (ctx.state.crashNext = true),
+          run: (ctx) => {
+            ctx.state.crashNext = true;
+            ctx.state.crashedId = null;
+          },
           enabled: (ctx) => !ctx.state.crashNext,
+          predict: {
+            question:
+              'billing will crash after charging the next payment, before its ack. How often is that payment charged in the end?',
+            options: [
+              ['twice', 'Twice: the redelivered message is charged again'],
+              ['once', 'Once'],
+            ],
+            outcome: (ctx) => {
+              const s = ctx.state;
+              const id = s.crashedId;
+              if (!id) return null;
+              if ((s.applied.get(id) ?? 0) > 1) return 'twice';
+              return s.skippedIds.has(id) ? 'once' : null;
+            },
+            why: (ctx, outcome) =>
+              outcome === 'twice'
+                ? `The ack never came, so the broker redelivered ${ctx.state.crashedId} and billing, remembering nothing, charged it again (redelivered = ${counter(ctx, 'redelivered')}).`
+                : `The broker redelivered ${ctx.state.crashedId} (the ack never came), but billing remembered its id and only acked it.`,
+          },
         },
         {
           button: 'Publisher retries the last payment',
@@ -73,7 +95,16 @@ export default {
     },
   ],
   async setup(ctx) {
-    Object.assign(ctx.state, { n: 0, balance: 0, applied: new Map(), skipped: 0, crashNext: false, lastId: null });
+    Object.assign(ctx.state, {
+      n: 0,
+      balance: 0,
+      applied: new Map(),
+      skipped: 0,
+      skippedIds: new Set(),
+      crashNext: false,
+      crashedId: null,
+      lastId: null,
+    });
     const seen = new Set();
     const args = ctx.settings.dedup ? { 'x-message-deduplication': true } : {};
     await workQueue(ctx, {
@@ -89,6 +120,7 @@ export default {
           const id = d.m.properties.messageId;
           if (ctx.settings.remember && seen.has(id)) {
             s.skipped++;
+            s.skippedIds.add(id);
             c.note(d, `billing: ${id} was already applied; only acking it`);
             return c.settle(d, 'ack');
           }
@@ -98,6 +130,7 @@ export default {
           c.note(d, `billing charged €10 for ${id} (${s.applied.get(id)}× now)`);
           if (s.crashNext) {
             s.crashNext = false;
+            s.crashedId = id;
             return c.crash();
           }
           c.settle(d, 'ack');

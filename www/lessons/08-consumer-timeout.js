@@ -2,7 +2,7 @@
 // loses it; extending the lease while working keeps it.
 
 import { escape } from '../dom.js';
-import { JS_HEAD, PY_HEAD, counter, workQueue } from './common.js';
+import { JS_HEAD, PY_HEAD, counter, mark, sinceMark, workQueue } from './common.js';
 
 // extendLease is Warren's own and has no AMQP method: it needs warren-mq's
 // in-process client (amqp-client.js's names, plus extendLease).
@@ -37,7 +37,35 @@ export default {
     { number: 'Job takes', id: 'jobS', min: 1, max: 20, unit: 's' },
     { number: '<code>x-consumer-timeout</code>', id: 'timeoutS', min: 1, max: 20, unit: 's' },
     { toggle: 'worker calls <code>extendLease</code> every 2 s (by the timeout)', id: 'lease' },
-    { group: [{ button: 'Publish a job', id: 'publish', run: (ctx) => ctx.producer.publish(`job ${++ctx.state.n}`) }] },
+    {
+      group: [
+        {
+          button: 'Publish a job',
+          id: 'publish',
+          run: (ctx) => {
+            mark(ctx);
+            return ctx.producer.publish(`job ${++ctx.state.n}`);
+          },
+          predict: {
+            question:
+              'worker takes the job, which runs as long as set above, against the timeout above (and the lease, if ticked). What happens?',
+            options: [
+              ['acked', 'It is finished and acked, once'],
+              ['back', 'The broker takes it back and delivers it again'],
+            ],
+            outcome: (ctx) => (sinceMark(ctx, 'requeued') > 0 ? 'back' : sinceMark(ctx, 'acked') > 0 ? 'acked' : null),
+            why: (ctx, outcome) => {
+              const { jobS, timeoutS, lease } = ctx.settings;
+              if (outcome === 'back')
+                return `The job takes ${jobS} s; after ${timeoutS} s with no ack the broker cancelled worker and requeued it${lease ? ' (the lease was not extended in time)' : ''}.`;
+              return lease
+                ? `worker extended its lease every 2 s, each time pushing the broker's deadline to ${timeoutS} s ahead, so a ${jobS} s job outlived the ${timeoutS} s timeout and was acked.`
+                : `The job took ${jobS} s, within the ${timeoutS} s timeout: acked before the deadline.`;
+            },
+          },
+        },
+      ],
+    },
     {
       panel: 'worker',
       id: 'worker',

@@ -1,6 +1,6 @@
 // Lesson 9: acking in batches with `multiple`, and what a crash redelivers then.
 
-import { JS_HEAD, PY_HEAD, counter, workQueue } from './common.js';
+import { JS_HEAD, PY_HEAD, counter, mark, sinceMark, workQueue } from './common.js';
 
 const COUNT = 12;
 
@@ -38,6 +38,26 @@ export default {
           kind: 'danger',
           run: crash,
           enabled: (ctx) => ctx.consumer.status === 'running',
+          predict: {
+            question: 'worker crashes now. Which of its messages does the broker deliver again?',
+            options: [
+              ['unacked', 'Every one not yet acked, processed or not'],
+              ['unprocessed', 'Only those it has not processed yet'],
+              ['none', 'None'],
+            ],
+            outcome: (ctx) => {
+              if (ctx.state.held === undefined) return null;
+              const back = sinceMark(ctx, 'requeued');
+              if (back < ctx.state.held) return null;
+              return back === 0 ? 'none' : 'unacked';
+            },
+            why: (ctx, outcome) => {
+              const back = sinceMark(ctx, 'requeued');
+              if (outcome === 'none') return 'worker held nothing unacknowledged: every batch had been acked.';
+              const twice = ctx.state.crashed;
+              return `The broker put back ${back}: all it had delivered to worker without an ack, processed or not. ${twice} of them were already processed and will be processed again.`;
+            },
+          },
         },
       ],
     },
@@ -132,6 +152,9 @@ ch.start_consuming()`,
 };
 
 function crash(ctx) {
-  ctx.state.crashed = ctx.consumer.holding().filter((d) => d.processed).length;
+  mark(ctx);
+  const held = ctx.consumer.holding();
+  ctx.state.held = held.length;
+  ctx.state.crashed = held.filter((d) => d.processed).length;
   ctx.consumer.crash();
 }

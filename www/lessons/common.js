@@ -21,6 +21,14 @@ export async function workQueue(ctx, { queue = 'work', args = {}, durable = true
 
 export const counter = (ctx, key) => ctx.world.model.counters[key];
 
+/** Notes the engine's counters before a key moment, for a prediction judged by what changed after it. */
+export function mark(ctx) {
+  ctx.state.mark = { ...ctx.world.model.counters, at: ctx.world.now() };
+}
+
+/** How much counter `key` grew since mark(ctx) (0 if never marked). */
+export const sinceMark = (ctx, key) => (ctx.state.mark ? counter(ctx, key) - ctx.state.mark[key] : 0);
+
 /** The broker's unacknowledged delivery tags on a consumer's channel (from its snapshot). */
 export function unackedTags(ctx, actor = ctx.consumer) {
   const conn = actor.connection?.id;

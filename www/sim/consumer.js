@@ -25,6 +25,8 @@ export class SimConsumer {
     /** restart this long after a crash (a supervisor bringing the worker back); null: stay down */
     this.restartMs = options.restartMs === undefined ? 1500 : options.restartMs;
     this.args = options.args ?? {};
+    /** the queue's x-consumer-timeout (ms), when the page wants its deadline shown; 0: none */
+    this.timeoutMs = options.timeoutMs ?? 0;
     this.random = options.random ?? world.random ?? Math.random;
     /** one message at a time (a single-threaded worker), the rest wait in arrival order */
     this.serial = options.serial ?? false;

@@ -54,6 +54,8 @@ export class LiveSource {
   describe(id, item) {
     const a = item.actor;
     if (!a) return null;
+    // An actor that knows how to say what the broker shows of it (the live-code program).
+    if (a.describe) return a.describe(this.model, (key) => this.channelInfo(key));
     const model = this.model;
     const key = a.brokerChannelKey;
     if (a.kind === 'producer') {
@@ -91,14 +93,33 @@ export class LiveSource {
     else if (a.status === 'crashed') right = '✗ crashed';
     else if (a.status === 'running') right = '◌ not consuming';
     else right = `◌ ${a.status}`;
-    const status = `${work} · ${a.processedCount} done · ${unacked} unacked`;
+    // A queue with x-consumer-timeout: the oldest unacked delivery's deadline, running down.
+    const left = a.timeoutMs && consuming ? this.deadlineIn(key, a.timeoutMs) : null;
+    const status = `${left === null ? '' : `⏱ ${(left / 1000).toFixed(1)} s · `}${work} · ${a.processedCount} done · ${unacked} unacked`;
+    const data = { consuming: String(consuming), unacked: String(unacked) };
+    if (a.timeoutMs) data.deadline = left === null ? '' : String(Math.round(left));
     return {
       sub,
       status: !consuming && a.lastError && a.status !== 'crashed' ? a.lastError : status,
       right,
       down: !consuming,
-      data: { consuming: String(consuming), unacked: String(unacked) },
+      data,
     };
+  }
+
+  /**
+   * ms until the broker takes back the oldest unacked delivery on channel `key`:
+   * its delivery (from the engine's event) plus the queue's consumer timeout. null: none held.
+   */
+  deadlineIn(key, timeoutMs) {
+    let first = Infinity;
+    for (const c of this.model.holders.get(key) ?? []) {
+      if (!c.unacked) continue;
+      const events = this.model.messages.get(c.msg)?.events ?? [];
+      const d = events.findLast((e) => e.type === 'delivered' && e.queue === c.queue);
+      if (d) first = Math.min(first, d.at);
+    }
+    return first === Infinity ? null : Math.max(0, first + timeoutMs - this.world.clock.now());
   }
 
   /** The broker's view of channel `key` in the latest snapshot. */
