@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { vendor } from './vendor-amqp-client.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = 'wasm32-unknown-unknown';
@@ -116,6 +117,7 @@ export function build() {
   const t0 = performance.now();
   npmInstall();
   wasmTarget();
+  vendor();
   const bindgenVersion = bindgenCli();
   const rustc = output('rustc', ['-V']);
 

@@ -1,6 +1,7 @@
 // Copies amqp-client.js's browser build into www/live-code/vendor/, where the
 // page's live-code worker imports it: the page is plain files with no bundler,
-// and the npm package ships www/ without its devDependencies.
+// and the npm package ships www/ without its devDependencies. A build output
+// (git-ignored): scripts/build.mjs runs it.
 //   node scripts/vendor-amqp-client.mjs
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,9 +23,15 @@ export function vendoredText() {
 ${body}`;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+/** Writes the vendored copy and its licence unless they are current. */
+export function vendor() {
+  const text = vendoredText();
+  const file = `${to}amqp-client.js`;
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
   fs.mkdirSync(to, { recursive: true });
-  fs.writeFileSync(`${to}amqp-client.js`, vendoredText());
+  fs.writeFileSync(file, text);
   fs.copyFileSync(`${from}LICENSE`, `${to}LICENSE`);
-  console.log(`vendored ${to}amqp-client.js`);
+  console.log(`build: vendored ${file}`);
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) vendor();

@@ -1,6 +1,6 @@
 // The page's live code works from the npm package: the worker, its bridge and
 // amqp-client.js's browser build (vendored, with its licence) are packed, and
-// the vendored copy is exactly the installed amqp-client's.
+// the copy the build makes is exactly the installed amqp-client's.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import test from 'node:test';
@@ -12,7 +12,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 test("the vendored amqp-client.js is the installed package's browser build", () => {
   const vendored = fs.readFileSync(`${root}www/live-code/vendor/amqp-client.js`, 'utf8');
-  assert.ok(vendored === vendoredText(), 'out of date: run node scripts/vendor-amqp-client.mjs');
+  assert.ok(vendored === vendoredText(), 'out of date: run npm run build');
   assert.match(vendored, /export \{[^}]*AMQPWebSocketClient/);
 });
 
