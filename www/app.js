@@ -16,6 +16,7 @@ import { decodeMoment } from './rewind.js';
 import { ServerView } from './server-view.js';
 import { LiveSource } from './sim/live-source.js';
 import { Timeline } from './timeline.js';
+import { WireLane } from './wire/lane.js';
 
 const $ = (id) => document.getElementById(id);
 const dom = {
@@ -32,6 +33,7 @@ const counters = new Counters($('counters'));
 const scene = new Scene($('scene'), $('scene-summary'));
 const timeline = new Timeline($('timeline'));
 const code = new CodePanel($('code-panel'));
+const wire = new WireLane($('wire'));
 $('legend').replaceChildren(...legend());
 
 let view = null; // the lesson, playground or server view shown
@@ -67,6 +69,8 @@ function showLive({ source, feed, code: snippets, counters: extra = [], realTime
   if (snippets) code.show(snippets);
   timeline.onselect = (id) => (source.selected = id);
   scene.onselect = (id) => (source.selected = id);
+  wire.show(source);
+  wire.onselect = (id) => (source.selected = id);
 }
 
 function showWorld(world, snippets, extra) {
@@ -150,6 +154,7 @@ function loop() {
       scene.render(now);
       counters.update(live.source.model.counters);
       timeline.render(live.source, now);
+      wire.render(now);
     }
     view?.render?.(now);
   };
