@@ -11,6 +11,18 @@ const FRAME_HEADER = 2;
 const FRAME_BODY = 3;
 const FRAME_END = 0xce;
 
+/** UTF-8 text; short ASCII without TextDecoder's call overhead (most names and tags). */
+export function text(bytes) {
+  if (bytes.length > 32) return utf8.decode(bytes);
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c > 127) return utf8.decode(bytes);
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
 class Reader {
   constructor(bytes) {
     this.bytes = bytes;
@@ -58,7 +70,7 @@ class Reader {
   }
 
   shortstr() {
-    return utf8.decode(this.raw(this.octet()));
+    return text(this.raw(this.octet()));
   }
 
   longstr() {
@@ -225,8 +237,13 @@ export function decodeMethod(bytes) {
     let size = 0;
     for (let i = 2; i < frames.length; i++) size += frames[i].body.length;
     if (size <= 64) {
-      const parts = frames.slice(2).map((f) => utf8.decode(f.body));
-      out.body = parts.join('');
+      out.body =
+        frames.length === 3
+          ? text(frames[2].body)
+          : frames
+              .slice(2)
+              .map((f) => text(f.body))
+              .join('');
     }
     out.bodySize = h?.bodySize ?? size;
   }

@@ -133,7 +133,18 @@ export class WireLane {
       const row = h(
         'button',
         // One tab stop for the lane (the view), not one per frame: arrow keys move between frames.
-        { type: 'button', class: 'wire-row', tabindex: '-1', onclick: () => this.#pick(row.frame) },
+        {
+          type: 'button',
+          class: 'wire-row',
+          tabindex: '-1',
+          onclick: () => this.#pick(row.frame),
+          // Every field, written when the pointer asks, not for each frame drawn.
+          onpointerenter: () => {
+            const f = row.frame;
+            if (f)
+              row.title = `${f.dir === 'in' ? 'client → broker' : 'broker → client'}, channel ${f.channel}: ${f.name} ${JSON.stringify(f.args)}`;
+          },
+        },
         h('time'),
         h('span', { class: 'wire-arrow' }, h('span', { class: 'wire-label' })),
       );
@@ -204,7 +215,6 @@ export class WireLane {
         // The arrow runs from the broker's lifeline (left) to the connection's column.
         const col = this.columns.get(f.conn)?.index ?? 0;
         arrow.style.width = `calc(${((col + 1) / cols) * 100}% - 0.5em)`;
-        row.title = `${f.dir === 'in' ? 'client → broker' : 'broker → client'}, channel ${f.channel}: ${f.name} ${JSON.stringify(f.args)}`;
       }
       if (f.msg !== null) row.dataset.msg = String(f.msg);
       else delete row.dataset.msg;
