@@ -136,9 +136,11 @@ describe('compare', () => {
       id: 'early',
       lesson: 2,
       run: async (page) => {
+        // At 1x both workers are still processing (4 s) when the crash comes.
         await action(page, 'publish');
         await until(page, (c) => c.every((x) => x.delivered === 1));
         await action(page, 'crash');
+        await setSpeed(page, 10);
         await until(page, (c) => c[0].redelivered === 1 && c[1].lost === 1);
       },
       expect: ([after, early]) => {
@@ -150,6 +152,7 @@ describe('compare', () => {
       id: 'prefetch',
       lesson: 5,
       run: async (page) => {
+        await setSpeed(page, 10);
         await action(page, 'publish-10');
         await until(page, (c) => c[0].delivered >= 1 && c[1].delivered === 10);
       },
@@ -170,6 +173,7 @@ describe('compare', () => {
       id: 'confirms',
       lesson: 6,
       run: async (page) => {
+        await setSpeed(page, 10);
         await action(page, 'publish-3');
         await until(page, (c) => c[0].confirmed === 3 && c[1].published === 3);
       },
@@ -179,6 +183,7 @@ describe('compare', () => {
       id: 'limit',
       lesson: 3,
       run: async (page) => {
+        await setSpeed(page, 10);
         await action(page, 'publish-poison');
         await until(page, (c) => c[0].dropped === 1 && c[1].redelivered >= 5);
       },
@@ -195,7 +200,6 @@ describe('compare', () => {
       await open(page, suite.server.url, `lesson-${c.lesson}`);
       assert.equal(await page.locator('.compare-link a').getAttribute('href'), `#compare-${c.id}`);
       await open(page, suite.server.url, `compare-${c.id}`);
-      await setSpeed(page, 10);
       await c.run(page);
       await catchUp(page);
       assert.deepEqual(await mismatches(page), []);

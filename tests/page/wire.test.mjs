@@ -3,6 +3,7 @@
 // rewind rebuilds the lane from the replay.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { LESSONS } from '../../www/lessons/index.js';
 import { action, catchUp, open, pageSuite, setSpeed, waitCounter } from './harness.mjs';
 
 const suite = pageSuite();
@@ -113,6 +114,26 @@ describe('the wire lane', () => {
     noErrors();
   });
 
+  test("every lesson and the playground: the lane draws its clients' frames under their names", async () => {
+    const page = await suite.browser.context.newPage();
+    for (const hash of [...LESSONS.map((l) => `lesson-${l.number}`), 'playground']) {
+      await open(page, suite.server.url, hash);
+      const open_ = await row(page, { name: 'channel.open-ok', dir: 'out' });
+      assert.equal(open_.text, 'channel.open-ok', hash);
+      // Each connection that spoke has a column, named after the client on it.
+      const heads = await page.locator('.wire-conns span').allTextContents();
+      const labels = await page.evaluate(() =>
+        window.warrenPage.world.actors.filter((a) => a.connection).map((a) => a.label),
+      );
+      for (const label of labels) assert.ok(heads.includes(label), `${hash}: no column for ${label} in ${heads}`);
+    }
+    await setSpeed(page, 10);
+    const deliver = await row(page, { name: 'basic.deliver', dir: 'out' });
+    assert.match(deliver.text, /^basic\.deliver tag \d+/);
+    await page.close();
+    noErrors();
+  });
+
   test('clicking a frame selects its message in the scene and the timeline', async () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-3');
@@ -144,10 +165,11 @@ describe('the wire lane', () => {
   test('after a rewind the lane is rebuilt by the replay: the same frames at the same moments', async () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-1');
-    await setSpeed(page, 10);
+    // At 1x the worker is still processing (4 s) when the crash comes; then on, faster.
     await action(page, 'publish');
     await waitCounter(page, 'delivered', 1);
     await action(page, 'crash');
+    await setSpeed(page, 10);
     await waitCounter(page, 'acked', 1, 30000);
     await catchUp(page);
     const first = await frames(page);

@@ -68,6 +68,9 @@ export class WireLane {
         role: 'group',
         'aria-label': 'AMQP frames, newest last: arrow keys pick a frame and its message',
         onscroll: () => (this.dirty = true),
+        // A frame picked stays in view until the reader scrolls again.
+        onwheel: () => (this.pinned = false),
+        ontouchmove: () => (this.pinned = false),
         onkeydown: (e) => this.#key(e),
       },
       this.spacer,
@@ -98,6 +101,7 @@ export class WireLane {
     this.scanned = 0;
     this.drawn = null;
     this.follow = true;
+    this.pinned = false;
     if (this.recorder) this.toggle.checked = this.recorder.enabled;
     this.dirty = true;
   }
@@ -110,6 +114,7 @@ export class WireLane {
   #pick(f) {
     if (!f) return;
     this.picked = f.n;
+    this.pinned = true;
     if (f.msg !== null && f.msg !== undefined) this.onselect?.(f.msg);
     this.dirty = true;
   }
@@ -179,7 +184,7 @@ export class WireLane {
     this.#columns(frames);
     const height = frames.length * ROW;
     if (this.spacer.style.height !== `${height}px`) this.spacer.style.height = `${height}px`;
-    if (atEnd && this.follow) view.scrollTop = Math.max(0, height - view.clientHeight);
+    if (atEnd && this.follow && !this.pinned) view.scrollTop = Math.max(0, height - view.clientHeight);
     this.follow = atEnd || view.scrollTop + view.clientHeight >= height - ROW;
     this.#heads();
     const from = Math.max(0, Math.floor(view.scrollTop / ROW) - 2);
