@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import test from 'node:test';
 import { Broker, ManualClock } from '../../js/entry-node.js';
-import { decodeFrames, decodeMethod } from '../../www/wire/decode.js';
+import { decodeFrames, decodeMethod, peekMethod } from '../../www/wire/decode.js';
 
 /** Lets the broker's queued work and callbacks run. */
 const settle = () => new Promise((r) => setTimeout(r, 0));
@@ -14,7 +14,7 @@ const settle = () => new Promise((r) => setTimeout(r, 0));
 function tapped(broker) {
   const seen = [];
   const stop = broker.tapWire((conn, channel, toClient, frames) => {
-    seen.push({ conn, channel, dir: toClient ? 'out' : 'in', ...decodeMethod(frames) });
+    seen.push({ conn, channel, dir: toClient ? 'out' : 'in', bytes: frames, ...decodeMethod(frames) });
   });
   return { seen, stop };
 }
@@ -72,6 +72,12 @@ test('the tap shows a confirm publish, deliveries, a nack with requeue, the rede
   assert.ok(names.includes('in confirm.select') && names.includes('out confirm.select-ok'));
   // One frame per record for the page's connection and channel, as each command names it.
   assert.ok(seen.every((f) => f.conn === conn.id));
+  // The recorder's quick look (method and tag only) reads what the full decode reads.
+  for (const f of seen) {
+    const peek = peekMethod(f.bytes);
+    assert.equal(peek.name, f.name);
+    if (/^basic\.(ack|nack|reject|deliver|get-ok)$/.test(f.name)) assert.equal(peek.tag, f.args.deliveryTag, f.name);
+  }
   await broker.close();
 });
 

@@ -249,3 +249,21 @@ export function decodeMethod(bytes) {
   }
   return out;
 }
+
+/**
+ * What a recorder needs of a tapped record without decoding it all: the
+ * method's name and, for the methods that name a delivery, its tag (a
+ * confirm's sequence number). The rest waits until the frame is drawn.
+ */
+export function peekMethod(bytes) {
+  if (bytes.length < 12 || bytes[0] !== FRAME_METHOD) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const m = METHODS[view.getUint16(7) * 65536 + view.getUint16(9)];
+  if (!m) return null;
+  const name = m[0];
+  let tagAt = -1;
+  if (name === 'basic.ack' || name === 'basic.nack' || name === 'basic.reject' || name === 'basic.get-ok') tagAt = 11;
+  else if (name === 'basic.deliver') tagAt = 12 + bytes[11];
+  const tag = tagAt > 0 && tagAt + 8 <= bytes.length ? Number(view.getBigUint64(tagAt)) : undefined;
+  return { name, tag };
+}

@@ -5,7 +5,7 @@
 // delivery and the acks naming its tag to the `delivered` event, a confirm to
 // its sequence number, a return to the `returned` event.
 
-import { decodeMethod } from './decode.js';
+import { decodeMethod, peekMethod } from './decode.js';
 
 const KEEP = 4000; // frames kept for the lane; older ones are dropped in chunks
 const KEEP_KEYS = 20000; // tags and sequence numbers remembered for matching
@@ -13,6 +13,50 @@ const KEEP_KEYS = 20000; // tags and sequence numbers remembered for matching
 // Methods whose message is named by a delivery tag on the frame's channel.
 const BY_TAG = new Set(['basic.deliver', 'basic.get-ok']);
 const SETTLE = new Set(['basic.ack', 'basic.nack', 'basic.reject']);
+
+/**
+ * One tapped record. Only its method and tag are read when it arrives; the
+ * arguments, properties and body are decoded when first asked for (a row
+ * drawn, a test), so thousands of frames a second cost little.
+ */
+class WireFrame {
+  #bytes;
+  #decoded = null;
+
+  constructor(n, at, conn, channel, dir, name, bytes) {
+    this.n = n;
+    this.at = at;
+    this.conn = conn;
+    this.channel = channel;
+    this.dir = dir;
+    this.name = name;
+    this.msg = null;
+    this.#bytes = bytes;
+  }
+
+  #decode() {
+    if (!this.#decoded) {
+      try {
+        this.#decoded = decodeMethod(this.#bytes);
+      } catch (e) {
+        this.#decoded = { args: { error: e.message } };
+      }
+    }
+    return this.#decoded;
+  }
+
+  get args() {
+    return this.#decode().args;
+  }
+
+  get body() {
+    return this.#decode().body;
+  }
+
+  get properties() {
+    return this.#decode().properties;
+  }
+}
 
 export class WireRecorder {
   /** `now()`: page time in ms. */
@@ -64,25 +108,9 @@ export class WireRecorder {
   }
 
   #frame(conn, channel, toClient, bytes) {
-    let m;
-    try {
-      m = decodeMethod(bytes);
-    } catch (e) {
-      m = { name: 'undecodable', args: { error: e.message } };
-    }
+    const m = peekMethod(bytes) ?? { name: 'undecodable' };
     const ch = `${conn}:${channel}`;
-    const f = {
-      n: this.total++,
-      at: this.now(),
-      conn,
-      channel,
-      dir: toClient ? 'out' : 'in',
-      name: m.name,
-      args: m.args,
-      body: m.body,
-      properties: m.properties,
-      msg: null,
-    };
+    const f = new WireFrame(this.total++, this.now(), conn, channel, toClient ? 'out' : 'in', m.name, bytes);
     if (m.name === 'channel.open') {
       this.frameEpoch.set(ch, (this.frameEpoch.get(ch) ?? 0) + 1);
       this.publishes.delete(ch);
@@ -94,12 +122,12 @@ export class WireRecorder {
       list.push(f);
     } else if (m.name === 'basic.return') this.returns.push(f);
     else if (BY_TAG.has(m.name) || (SETTLE.has(m.name) && !toClient)) {
-      const key = `t:${ch}:${epoch}:${m.args.deliveryTag}`;
+      const key = `t:${ch}:${epoch}:${m.tag}`;
       // A tag given out again (after a requeue on a new channel) names a new message.
       if (toClient) this.known.delete(key);
       this.#want(key, f);
     } else if (toClient && (m.name === 'basic.ack' || m.name === 'basic.nack')) {
-      this.#want(`c:${ch}:${epoch}:${m.args.deliveryTag}`, f);
+      this.#want(`c:${ch}:${epoch}:${m.tag}`, f);
     }
     this.frames.push(f);
     if (this.frames.length > KEEP * 1.5) this.frames.splice(0, this.frames.length - KEEP);
