@@ -41,19 +41,19 @@ const setup = {
 };
 const hash = `playground=${Buffer.from(JSON.stringify(setup)).toString('base64url')}`;
 
-// Installed before the page's scripts: times every requestAnimationFrame callback.
+// Installed before the page's scripts: times every requestAnimationFrame callback
+// (the page's and the wire lane's); callbacks of one frame share its timestamp.
 function instrument() {
   const raf = window.requestAnimationFrame.bind(window);
-  const frames = (window.__frames = { at: [], work: [], on: false });
+  const frames = (window.__frames = { calls: [], on: false });
   window.requestAnimationFrame = (fn) =>
     raf((t) => {
       const t0 = performance.now();
       const done = fn(t);
       if (!frames.on) return;
-      frames.at.push(t);
       // The page's frame is async (time moves timer by timer): measured when it has finished,
       // then after the microtasks it caused (the engine's event batch).
-      Promise.resolve(done).then(() => queueMicrotask(() => frames.work.push(performance.now() - t0)));
+      Promise.resolve(done).then(() => queueMicrotask(() => frames.calls.push([t, performance.now() - t0])));
     });
   window.__loaf = [];
   try {
@@ -94,7 +94,12 @@ try {
   const p1 = await published();
   const w1 = await lane();
   const load1 = os.loadavg()[0];
-  const { at, work } = await page.evaluate(() => window.__frames);
+  const { calls } = await page.evaluate(() => window.__frames);
+  // Per frame: its timestamp, and the work of all its callbacks together.
+  const perFrame = new Map();
+  for (const [t, ms] of calls) perFrame.set(t, (perFrame.get(t) ?? 0) + ms);
+  const at = [...perFrame.keys()].sort((a, b) => a - b);
+  const work = at.map((t) => perFrame.get(t));
   const loaf = await page.evaluate(() => window.__loaf);
   const gaps = at.slice(1).map((t, i) => t - at[i]);
   // Timestamps come in steps of about 0.1 ms: an on-time 60 Hz frame reads 16.6 to 16.8.

@@ -164,7 +164,6 @@ function loop() {
       scene.render(now);
       counters.update(live.source.model.counters);
       timeline.render(live.source, now);
-      wire.render(now);
     }
     view?.render?.(now);
   };

@@ -26,11 +26,7 @@ async function row(page, { name, dir, after = -1, where = () => true, arg = null
     { timeout: 20000 },
   );
   const index = await n.jsonValue();
-  await page.evaluate((index) => {
-    const frames = window.warrenPage.world.wire.frames;
-    const view = document.querySelector('.wire-view');
-    view.scrollTop = frames.findIndex((f) => f.n === index) * 22 - 40;
-  }, index);
+  await page.evaluate((index) => document.getElementById('wire').reveal(index), index);
   const locator = page.locator(`.wire-row[data-n="${index}"]`);
   await locator.waitFor({ state: 'visible' });
   return { n: index, locator, text: await locator.locator('.wire-label').textContent() };
@@ -158,6 +154,10 @@ describe('the wire lane', () => {
     await page.focus('.wire-view');
     await page.keyboard.press('ArrowUp');
     await page.waitForSelector(`.wire-row[data-n="${deliver.n - 1}"][aria-pressed="true"]`);
+    // End lets go of the pick and follows the newest frames again.
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => !document.querySelector('.wire-count').textContent.includes('held'));
+    assert.equal(await page.locator('.wire-row[aria-pressed="true"]').count(), 0);
     await page.close();
     noErrors();
   });

@@ -2,8 +2,13 @@
 // the broker and each in-process connection, newest at the bottom, one row
 // per frame, an arrow between the broker's lifeline and the connection's.
 // Cheap at thousands of frames a second: only the rows in view exist (a
-// fixed pool, re-filled), and the lane is redrawn at most once per frame and
-// only when something changed.
+// small pool, re-filled), the lane is redrawn at most once per animation frame
+// and only when something changed, and it never reads layout while drawing:
+// the view scrolls from the bottom (column-reverse), so following the newest
+// frames needs no scroll writes, and the scroll position and height come from
+// scroll events and a ResizeObserver. A layout read after the scene's writes
+// would force a layout of the whole page in the middle of the frame. Scrolled
+// up (or with a frame picked) the lane holds still on the frames in view.
 
 import { h, text } from '../dom.js';
 
@@ -60,21 +65,25 @@ export class WireLane {
     this.spacer = h('div', { class: 'wire-spacer' });
     /** the pool, grown as rows are needed (an empty button would have no name) */
     this.rows = [];
+    /** px from the bottom of the frames to the bottom of the view (0: following the newest) */
+    this.fromBottom = 0;
+    this.viewHeight = 0;
     this.view = h(
       'div',
       {
         class: 'wire-view',
         tabindex: '0',
         role: 'group',
-        'aria-label': 'AMQP frames, newest last: arrow keys pick a frame and its message',
-        onscroll: () => (this.dirty = true),
-        // A frame picked stays in view until the reader scrolls again.
-        onwheel: () => (this.pinned = false),
-        ontouchmove: () => (this.pinned = false),
+        'aria-label': 'AMQP frames, newest last: arrow keys pick a frame and its message, End follows the newest',
+        onscroll: () => this.#scrolled(),
         onkeydown: (e) => this.#key(e),
       },
       this.spacer,
     );
+    new ResizeObserver(([e]) => {
+      this.viewHeight = e.contentRect.height;
+      this.dirty = true;
+    }).observe(this.view);
     this.count = h('span', { class: 'wire-count' });
     el.replaceChildren(
       h(
@@ -87,9 +96,16 @@ export class WireLane {
       this.heads,
       this.view,
     );
+    // For scripts and tests: bring frame `n` into view.
+    el.reveal = (n) => this.reveal(n);
     this.source = null;
     this.onselect = null;
-    this.follow = true;
+    this.held = null;
+    const loop = () => {
+      requestAnimationFrame(loop);
+      this.render();
+    };
+    requestAnimationFrame(loop);
   }
 
   /** source: a LiveSource of a World (its `world.wire` recorder, `name(channel)`, `selected`). */
@@ -100,8 +116,10 @@ export class WireLane {
     this.columns = new Map();
     this.scanned = 0;
     this.drawn = null;
-    this.follow = true;
-    this.pinned = false;
+    this.held = null;
+    this.picked = null;
+    this.view.scrollTop = 0;
+    this.fromBottom = 0;
     if (this.recorder) this.toggle.checked = this.recorder.enabled;
     this.dirty = true;
   }
@@ -111,16 +129,57 @@ export class WireLane {
     this.dirty = true;
   }
 
+  /** In a column-reverse view scrollTop is 0 at the bottom and negative above it. */
+  #scrolled() {
+    this.fromBottom = Math.max(0, -this.view.scrollTop);
+    // Back at the bottom: follow the newest frames again.
+    if (this.fromBottom < ROW / 2 && this.picked === null) this.held = null;
+    else this.#hold();
+    this.dirty = true;
+  }
+
+  /** Holds the lane still: the frames known now keep their places while more arrive. */
+  #hold() {
+    const frames = this.recorder?.frames;
+    if (this.held || !frames?.length) return;
+    this.held = { first: frames[0].n, length: frames.length };
+  }
+
   #pick(f) {
     if (!f) return;
     this.picked = f.n;
-    this.pinned = true;
+    this.#hold();
     if (f.msg !== null && f.msg !== undefined) this.onselect?.(f.msg);
     this.dirty = true;
   }
 
-  /** Up and down pick the previous or next frame and keep it in view. */
+  /** Scrolls so that frame `n` is in view (the lane then holds still). */
+  reveal(n) {
+    // Held on the frames known now, so a frame newer than the last hold can be shown.
+    this.held = null;
+    this.#hold();
+    const h = this.held;
+    if (!h) return;
+    const k = n - h.first;
+    const below = (h.length - 1 - k) * ROW;
+    if (below < this.fromBottom || below + ROW > this.fromBottom + this.viewHeight) {
+      this.fromBottom = Math.max(0, below - this.viewHeight / 2);
+      this.view.scrollTop = -this.fromBottom;
+    }
+    this.dirty = true;
+  }
+
+  /** Up and down pick the previous or next frame and keep it in view; End follows the newest again. */
   #key(e) {
+    if (e.key === 'End') {
+      e.preventDefault();
+      this.picked = null;
+      this.held = null;
+      this.fromBottom = 0;
+      this.view.scrollTop = 0;
+      this.dirty = true;
+      return;
+    }
     const step = { ArrowUp: -1, ArrowDown: 1 }[e.key];
     const frames = this.recorder?.frames;
     if (!step || !frames?.length) return;
@@ -128,9 +187,7 @@ export class WireLane {
     const at = frames.findIndex((f) => f.n === this.picked);
     const i = at < 0 ? frames.length - 1 : Math.min(frames.length - 1, Math.max(0, at + step));
     this.#pick(frames[i]);
-    const view = this.view;
-    if (i * ROW < view.scrollTop) view.scrollTop = i * ROW;
-    else if ((i + 1) * ROW > view.scrollTop + view.clientHeight) view.scrollTop = (i + 1) * ROW - view.clientHeight;
+    this.reveal(frames[i].n);
   }
 
   #row(i) {
@@ -171,26 +228,31 @@ export class WireLane {
     this.scanned = first + frames.length;
   }
 
+  /** Redraws what changed; called every animation frame. Reads no layout. */
   render() {
     const r = this.recorder;
     if (!r || this.el.hidden) return;
     const frames = r.frames;
     const selected = this.source.selected ?? null;
-    const view = this.view;
-    const state = `${r.version}|${selected}|${this.picked}|${view.scrollTop}|${view.clientHeight}|${r.enabled}`;
+    const state = `${r.version}|${selected}|${this.picked}|${this.fromBottom}|${this.viewHeight}|${r.enabled}`;
     if (!this.dirty && state === this.drawn) return;
     this.dirty = false;
-    const atEnd = view.scrollTop + view.clientHeight >= view.scrollHeight - ROW * 1.5;
+    this.drawn = state;
     this.#columns(frames);
-    const height = frames.length * ROW;
-    if (this.spacer.style.height !== `${height}px`) this.spacer.style.height = `${height}px`;
-    if (atEnd && this.follow && !this.pinned) view.scrollTop = Math.max(0, height - view.clientHeight);
-    this.follow = atEnd || view.scrollTop + view.clientHeight >= height - ROW;
     this.#heads();
-    const from = Math.max(0, Math.floor(view.scrollTop / ROW) - 2);
+    // Following: the spacer grows with the frames and the bottom stays in view by itself.
+    // Held: the frames known when it was held keep their places (by number).
+    const first = this.held ? this.held.first : (frames[0]?.n ?? 0);
+    const length = this.held ? this.held.length : frames.length;
+    const height = `${length * ROW}px`;
+    if (this.spacer.style.height !== height) this.spacer.style.height = height;
+    const base = frames[0]?.n ?? 0;
+    const last = length - 1 - Math.floor(this.fromBottom / ROW) + 1;
+    const from = Math.max(0, last - Math.ceil(this.viewHeight / ROW) - 2);
     const cols = Math.max(this.columns.size, 1);
     for (let i = 0; i < POOL; i++) {
-      const f = frames[from + i];
+      const k = from + i;
+      const f = k <= last && k < length ? frames[first + k - base] : undefined;
       if (!f) {
         const row = this.rows[i];
         if (row?.frame) {
@@ -202,8 +264,7 @@ export class WireLane {
       }
       const row = this.#row(i);
       row.hidden = false;
-      const top = (from + i) * ROW;
-      // Older frames are dropped in chunks: a frame drawn before may now sit higher.
+      const top = k * ROW;
       if (row.top !== top) {
         row.top = top;
         row.style.top = `${top}px`;
@@ -223,12 +284,15 @@ export class WireLane {
       }
       if (f.msg !== null) row.dataset.msg = String(f.msg);
       else delete row.dataset.msg;
-      const on = f.msg !== null && f.msg === selected;
-      row.classList.toggle('selected', on);
+      row.classList.toggle('selected', f.msg !== null && f.msg === selected);
       row.setAttribute('aria-pressed', String(f.n === this.picked));
     }
-    text(this.count, r.enabled ? `${r.total} frames` : 'off: the engine encodes nothing');
-    this.drawn = `${r.version}|${selected}|${this.picked}|${view.scrollTop}|${view.clientHeight}|${r.enabled}`;
+    text(
+      this.count,
+      r.enabled
+        ? `${r.total} frames${this.held ? ' · held (End: follow the newest)' : ''}`
+        : 'off: the engine encodes nothing',
+    );
   }
 
   #heads() {
