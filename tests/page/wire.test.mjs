@@ -130,6 +130,29 @@ describe('the wire lane', () => {
     noErrors();
   });
 
+  test('under "step" the lane shows no frame of a moment the scene has not reached', async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
+    await page.click('.time-controls .play');
+    await page.waitForSelector('.time-controls.paused');
+    const before = await page.locator('.wire-row:not([hidden])').count();
+    await action(page, 'publish');
+    // The engine has run the publish (its frames are recorded) but its events wait for "step".
+    await page.waitForFunction(() => window.warrenPage.world.wire.frames.some((f) => f.name === 'basic.publish'));
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.equal(
+      await page.locator('.wire-row[data-name="basic.publish"]').count(),
+      0,
+      'not before its event is shown',
+    );
+    assert.equal(await page.locator('.wire-row:not([hidden])').count(), before);
+    await page.click('.time-controls .step');
+    await page.waitForFunction(() => window.warrenPage.world.model.lastEvent?.type === 'published');
+    await page.locator('.wire-row[data-name="basic.publish"]').waitFor({ state: 'visible' });
+    await page.close();
+    noErrors();
+  });
+
   test('clicking a frame selects its message in the scene and the timeline', async () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-3');

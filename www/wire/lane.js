@@ -228,13 +228,35 @@ export class WireLane {
     this.scanned = first + frames.length;
   }
 
+  /**
+   * How many frames the lane may show: all of them, unless events wait to be
+   * shown one at a time ("step"): then those up to the moment the scene has
+   * reached, so the lane never runs ahead of the scene and timeline.
+   */
+  #shown(frames) {
+    const world = this.source.world;
+    if (!world?.waiting) return frames.length;
+    const last = world.model.lastEvent;
+    const until = last ? last.at - world.t0 : -Infinity;
+    // Frames are in time order: the last one at or before `until`.
+    let lo = 0;
+    let hi = frames.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (frames[mid].at <= until) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Redraws what changed; called every animation frame. Reads no layout. */
   render() {
     const r = this.recorder;
     if (!r || this.el.hidden) return;
     const frames = r.frames;
     const selected = this.source.selected ?? null;
-    const state = `${r.version}|${selected}|${this.picked}|${this.fromBottom}|${this.viewHeight}|${r.enabled}`;
+    const shown = this.#shown(frames);
+    const state = `${r.version}|${shown}|${selected}|${this.picked}|${this.fromBottom}|${this.viewHeight}|${r.enabled}`;
     if (!this.dirty && state === this.drawn) return;
     this.dirty = false;
     this.drawn = state;
@@ -242,11 +264,12 @@ export class WireLane {
     this.#heads();
     // Following: the spacer grows with the frames and the bottom stays in view by itself.
     // Held: the frames known when it was held keep their places (by number).
-    const first = this.held ? this.held.first : (frames[0]?.n ?? 0);
-    const length = this.held ? this.held.length : frames.length;
+    const base = frames[0]?.n ?? 0;
+    const first = this.held ? this.held.first : base;
+    // `shown` counts from the oldest frame kept; a hold may start earlier (frames dropped since).
+    const length = Math.min(this.held ? this.held.length : frames.length, shown + base - first);
     const height = `${length * ROW}px`;
     if (this.spacer.style.height !== height) this.spacer.style.height = height;
-    const base = frames[0]?.n ?? 0;
     const last = length - 1 - Math.floor(this.fromBottom / ROW) + 1;
     const from = Math.max(0, last - Math.ceil(this.viewHeight / ROW) - 2);
     const cols = Math.max(this.columns.size, 1);
