@@ -1,16 +1,20 @@
 // Frame times of the tutorial page's playground while 2,000 messages a second
-// flow through the real engine, measured in headless Chromium.
+// flow through the real engine, measured in headless Chromium, with the wire
+// lane on (every frame tapped, decoded and drawn) unless told "off".
 //
-//   node bench/page-frames.mjs [seconds=5] [rate=2000]
+//   node bench/page-frames.mjs [seconds=5] [rate=2000] [wire=on|off]
 //
 // Reports the interval between animation frames (what a reader sees) and the
 // time the page's own work takes per frame (engine calls for the messages due
 // in that frame, the engine's event batch, applying events, drawing), plus the
-// message rate actually reached. Needs /usr/bin/chromium and a built pkg/.
+// message rate actually reached, and the machine's load average: on a shared
+// machine the figures move with it. Needs /usr/bin/chromium and a built pkg/.
+import os from 'node:os';
 import { launch, serveStatic } from '../tests/page/harness.mjs';
 
 const seconds = Number(process.argv[2] ?? 5);
 const rate = Number(process.argv[3] ?? 2000);
+const wire = (process.argv[4] ?? 'on') !== 'off';
 const WARMUP_MS = 2000;
 
 const setup = {
@@ -37,19 +41,19 @@ const setup = {
 };
 const hash = `playground=${Buffer.from(JSON.stringify(setup)).toString('base64url')}`;
 
-// Installed before the page's scripts: times every requestAnimationFrame callback.
+// Installed before the page's scripts: times every requestAnimationFrame callback
+// (the page's and the wire lane's); callbacks of one frame share its timestamp.
 function instrument() {
   const raf = window.requestAnimationFrame.bind(window);
-  const frames = (window.__frames = { at: [], work: [], on: false });
+  const frames = (window.__frames = { calls: [], on: false });
   window.requestAnimationFrame = (fn) =>
     raf((t) => {
       const t0 = performance.now();
       const done = fn(t);
       if (!frames.on) return;
-      frames.at.push(t);
       // The page's frame is async (time moves timer by timer): measured when it has finished,
       // then after the microtasks it caused (the engine's event batch).
-      Promise.resolve(done).then(() => queueMicrotask(() => frames.work.push(performance.now() - t0)));
+      Promise.resolve(done).then(() => queueMicrotask(() => frames.calls.push([t, performance.now() - t0])));
     });
   window.__loaf = [];
   try {
@@ -74,17 +78,28 @@ try {
   await page.addInitScript(instrument);
   await page.goto(`${server.url}#${hash}`);
   await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  if (!wire) await page.uncheck('#wire-on');
+  const lane = () => page.evaluate(() => window.warrenPage.world.wire.total);
   const published = () =>
     page.evaluate(() => Number(document.querySelector('[data-counter="published"] .n').textContent));
   await page.waitForTimeout(WARMUP_MS);
   const p0 = await published();
+  const w0 = await lane();
+  const load0 = os.loadavg()[0];
   await page.evaluate(() => (window.__frames.on = true));
   const t0 = Date.now();
   await page.waitForTimeout(seconds * 1000);
   await page.evaluate(() => (window.__frames.on = false));
   const elapsed = (Date.now() - t0) / 1000;
   const p1 = await published();
-  const { at, work } = await page.evaluate(() => window.__frames);
+  const w1 = await lane();
+  const load1 = os.loadavg()[0];
+  const { calls } = await page.evaluate(() => window.__frames);
+  // Per frame: its timestamp, and the work of all its callbacks together.
+  const perFrame = new Map();
+  for (const [t, ms] of calls) perFrame.set(t, (perFrame.get(t) ?? 0) + ms);
+  const at = [...perFrame.keys()].sort((a, b) => a - b);
+  const work = at.map((t) => perFrame.get(t));
   const loaf = await page.evaluate(() => window.__loaf);
   const gaps = at.slice(1).map((t, i) => t - at[i]);
   // Timestamps come in steps of about 0.1 ms: an on-time 60 Hz frame reads 16.6 to 16.8.
@@ -95,12 +110,21 @@ try {
     `page-frames: ${version}, playground at ${rate} msg/s for ${seconds} s (after ${WARMUP_MS / 1000} s warm-up)`,
   );
   console.log(`  messages published: ${((p1 - p0) / elapsed).toFixed(0)} msg/s of page time at speed 1x`);
+  console.log(
+    `  wire lane: ${wire ? `on, ${((w1 - w0) / elapsed).toFixed(0)} AMQP frames/s tapped, decoded and drawn` : 'off'}`,
+  );
+  console.log(
+    `  load average (1 min) before/after: ${f(load0)} / ${f(load1)} on ${os.cpus().length} cores (shared machine)`,
+  );
   console.log(`  frames: ${at.length} (${(at.length / elapsed).toFixed(1)} fps)`);
   console.log(
     `  frame interval ms: mean ${f(gaps.reduce((a, b) => a + b, 0) / gaps.length)}  p50 ${f(pct(gaps, 50))}  p95 ${f(pct(gaps, 95))}  p99 ${f(pct(gaps, 99))}  max ${f(Math.max(...gaps))}`,
   );
   console.log(
     `  frames on time (interval <= 17.5 ms, one 60 Hz vsync): ${((100 * onTime) / gaps.length).toFixed(1)}%; dropped (> 25 ms): ${dropped}`,
+  );
+  console.log(
+    `  page work under 16.7 ms: ${((100 * work.filter((w) => w < 16.7).length) / work.length).toFixed(1)}% of frames`,
   );
   console.log(
     `  page work per frame ms: mean ${f(work.reduce((a, b) => a + b, 0) / work.length)}  p50 ${f(pct(work, 50))}  p95 ${f(pct(work, 95))}  p99 ${f(pct(work, 99))}  max ${f(Math.max(...work))}`,

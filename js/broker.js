@@ -420,6 +420,24 @@ export class Broker {
   }
 
   /**
+   * Watches the wire of in-process connections: `listener(conn, channel,
+   * toClient, frames)` gets the AMQP frames each command and each effect
+   * stands for (method, then content header and body), encoded by the
+   * engine's codec as an AMQP connection would carry them. Returns the
+   * function that stops it; the tap costs an encode per frame while on.
+   */
+  tapWire(listener) {
+    if (typeof listener !== 'function') throw argError('tapWire', 'listener must be a function', listener);
+    const core = this.#core;
+    core.wireTaps.add(listener);
+    core.wasm.setWireTap(true);
+    return () => {
+      core.wireTaps.delete(listener);
+      if (core.wireTaps.size === 0 && !core.closed) core.wasm.setWireTap(false);
+    };
+  }
+
+  /**
    * The whole broker as plain data: cheap enough for every animation frame of
    * a small broker. `{ messages: false }` leaves out each queue's ready
    * messages (`ready: []`), so the cost does not grow with the backlog.

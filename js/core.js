@@ -19,6 +19,8 @@ export class Core {
   transports = new Map();
   /** called after each drain (the store writer) */
   afterDrain = null;
+  /** wire taps: (conn, channel, toClient, frames) for each in-process frame (see tapWire) */
+  wireTaps = new Set();
   closed = false;
 
   #reader;
@@ -171,6 +173,18 @@ export class Core {
         case K.FLUSH:
           this.transports.get(conn)?._flush();
           break;
+        case K.WIRE: {
+          const toClient = r.u8() === 1;
+          const frames = r.blob();
+          for (const tap of this.wireTaps) {
+            try {
+              tap(conn, ch, toClient, frames);
+            } catch (e) {
+              report(e);
+            }
+          }
+          break;
+        }
         default:
           throw new Error(`warren: unknown output record ${kind}: the JS and wasm builds do not match`);
       }

@@ -388,6 +388,11 @@ export class Broker {
   static hashPassword(password: string): string;
   /** Follows the engine's events; returns the unsubscribe function. */
   subscribe(listener: (events: BrokerEvent[]) => void): () => void;
+  /**
+   * Watches in-process connections' AMQP frames (method, content header, body), encoded by the
+   * engine's codec: `toClient` is false for a command, true for what the broker sends. Returns the stop function.
+   */
+  tapWire(listener: (conn: number, channel: number, toClient: boolean, frames: Uint8Array) => void): () => void;
   /** `messages: false`: without each queue's ready messages (cheap with deep queues). */
   snapshot(options?: { messages?: boolean }): Snapshot;
   /** Bytes the queued messages take, estimated (bodies plus a per-message overhead); walks every queue. */

@@ -16,6 +16,7 @@ export const SEND = 10;
 export const CLOSE = 11;
 export const CLOSED = 12;
 export const FLUSH = 13;
+export const WIRE = 14;
 
 const utf8 = new TextDecoder();
 // Drains bigger than this are copied out whole (see OutputReader.reset).

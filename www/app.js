@@ -3,6 +3,7 @@
 // broker's clock and redraws the scene, counters and timeline.
 
 import { CodePanel } from './code-panel.js';
+import { CompareView } from './compare/compare-view.js';
 import { TimeControls } from './controls.js';
 import { Counters } from './counters.js';
 import { h, text } from './dom.js';
@@ -17,6 +18,7 @@ import { decodeMoment } from './rewind.js';
 import { ServerView } from './server-view.js';
 import { LiveSource } from './sim/live-source.js';
 import { Timeline } from './timeline.js';
+import { WireLane } from './wire/lane.js';
 
 const $ = (id) => document.getElementById(id);
 const dom = {
@@ -36,6 +38,7 @@ const code = new CodePanel($('code-panel'));
 let pageWorld = null; // the World on this page (a lesson's or the playground's), for the live-code editor
 const liveCode = new LiveCode($('code-panel'), { world: () => pageWorld, websocketUrl: packageModule('websocket.js') });
 code.onedit = (js) => liveCode.open(js);
+const wire = new WireLane($('wire'));
 $('legend').replaceChildren(...legend());
 
 let view = null; // the lesson, playground or server view shown
@@ -58,6 +61,7 @@ function buildNav() {
   items.push(
     h('li', { class: 'extra' }, h('a', { href: '#playground', dataset: { route: 'playground' } }, 'Playground')),
   );
+  items.push(h('li', { class: 'extra' }, h('a', { href: '#compare', dataset: { route: 'compare' } }, 'Compare')));
   items.push(h('li', { class: 'extra' }, h('a', { href: '#server', dataset: { route: 'server' } }, 'Server')));
   $('nav').replaceChildren(...items);
 }
@@ -71,6 +75,8 @@ function showLive({ source, feed, code: snippets, counters: extra = [], realTime
   if (snippets) code.show(snippets);
   timeline.onselect = (id) => (source.selected = id);
   scene.onselect = (id) => (source.selected = id);
+  wire.show(source);
+  wire.onselect = (id) => (source.selected = id);
 }
 
 function showWorld(world, snippets, extra) {
@@ -93,11 +99,13 @@ async function go(warren) {
   const hash = location.hash.slice(1);
   const name = hash.startsWith('playground')
     ? 'playground'
-    : hash === 'server'
-      ? 'server'
-      : /^lesson-\d(~|$)/.test(hash)
-        ? hash.slice(0, 8)
-        : 'lesson-1';
+    : /^compare(-[a-z]+)?$/.test(hash)
+      ? hash
+      : hash === 'server'
+        ? 'server'
+        : /^lesson-\d(~|$)/.test(hash)
+          ? hash.slice(0, 8)
+          : 'lesson-1';
   // A link to a moment of a lesson: "lesson-N~" and the moment, encoded.
   const moment = name.startsWith('lesson') && hash.length > 9 ? decodeMoment(hash.slice(9)) : null;
   // The playground keeps its state in the hash: editing it is not a new route.
@@ -114,7 +122,7 @@ async function go(warren) {
   }
   route = name;
   for (const a of document.querySelectorAll('#nav a')) {
-    if (a.dataset.route !== name) {
+    if (a.dataset.route !== name.replace(/^compare-.*/, 'compare')) {
       a.removeAttribute('aria-current');
       continue;
     }
@@ -127,7 +135,7 @@ async function go(warren) {
   live = null;
   pageWorld = null;
   document.documentElement.dataset.ready = 'false';
-  document.body.dataset.view = name.startsWith('lesson') ? 'lesson' : name;
+  document.body.dataset.view = name.startsWith('lesson') ? 'lesson' : name.replace(/^compare-.*/, 'compare');
   dom.seeBox.hidden = !name.startsWith('lesson');
   const deps = {
     warren,
@@ -136,9 +144,15 @@ async function go(warren) {
     onlive: showLive,
     oncode: (c) => code.show(c),
     pause: () => controls.setPaused(true),
+    // Compare: two worlds in step, drawn by the view itself.
+    onfeed: (feed) => {
+      live = null;
+      controls.attach(feed);
+    },
   };
   if (name === 'playground') view = new Playground(deps, hash);
   else if (name === 'server') view = new ServerView(deps);
+  else if (name.startsWith('compare')) view = new CompareView(deps, name);
   else view = new LessonView(LESSONS[Number(name.slice(7)) - 1], deps, moment);
   await view.mount();
   document.documentElement.dataset.ready = 'true';

@@ -1,6 +1,7 @@
 // Runs one lesson: its text, its controls, its live world and the "what you
 // should see" checks, which read the outcome from the engine's events.
 
+import { comparisonFor } from './compare/scenarios.js';
 import { h, text } from './dom.js';
 import { RewindBar, encodeMoment, marksOf } from './rewind.js';
 import { World } from './sim/world.js';
@@ -33,6 +34,7 @@ export class LessonView {
     text(dom.title, `${l.number}. ${l.title}`);
     dom.text.innerHTML = l.text;
     this.#buildControls();
+    this.#compareLink();
     if (dom.rewind) this.rewind = new RewindBar(dom.rewind, this);
     if (this.restore) await this.seek(this.restore.t);
     else await this.reset();
@@ -164,6 +166,19 @@ export class LessonView {
     this.deps.onworld(world, this.lesson.code(ctx), this.lesson.counters ?? []);
     this.render(performance.now(), true);
     return ctx;
+  }
+
+  /** A link to the side-by-side comparison that is this lesson's point, if there is one. */
+  #compareLink() {
+    const c = comparisonFor(this.lesson.number);
+    if (!c) return;
+    this.deps.dom.controls.append(
+      h(
+        'p',
+        { class: 'compare-link' },
+        h('a', { href: `#compare-${c.id}` }, `Compare side by side: ${c.title.toLowerCase()}`),
+      ),
+    );
   }
 
   #buildControls() {

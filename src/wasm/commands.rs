@@ -4,7 +4,14 @@
 
 use super::js_value::{properties_from_js, short, table_from_js};
 use super::options::ms;
+use super::wire::{self, TO_BROKER, TO_CLIENT};
 use super::{amqp_error, WasmBroker};
+use crate::amqp::codec::method::{
+    BasicAck, BasicCancel, BasicCancelOk, BasicConsume, BasicConsumeOk, BasicGet, BasicNack,
+    BasicPublish, BasicQos, BasicQosOk, BasicRecover, BasicRecoverOk, BasicReject, ChannelClose,
+    ChannelCloseOk, ChannelOpen, ChannelOpenOk, ConfirmSelect, ConfirmSelectOk, Method,
+};
+use crate::broker::ShortStr;
 use crate::broker::{
     AmqpError, ApplyTo, Bind, Broker, ChannelRef, ConnId, ConnectionInfo, Consume, ExchangeDeclare,
     Message, Policy, Qos, QueueDeclare,
@@ -65,15 +72,77 @@ impl WasmBroker {
         f: impl FnOnce(&mut Broker, u64) -> Result<T, AmqpError>,
     ) -> Result<T, JsValue> {
         let now = ms(now);
-        let r = f(self.server.broker_mut(), now);
-        self.server.tick(now);
-        r.map_err(|e| {
+        let r = f(self.server.broker_mut(), now).map_err(|e| {
             if e.class_id == 0 {
-                amqp_error(e.on(class_id, method_id))
+                e.on(class_id, method_id)
             } else {
-                amqp_error(e)
+                e
             }
-        })
+        });
+        self.server.tick(now);
+        if let (Err(e), Some((conn, ch))) = (&r, self.wire_chan.take()) {
+            // What a connection sends for the error: the tapped wire shows it too.
+            let (soft, close) = wire::close_for(e);
+            self.tap_reply((conn, if soft { ch } else { 0 }), || close);
+        }
+        r.map_err(amqp_error)
+    }
+
+    /// With the wire tap on: the frame command `method` stands for, client
+    /// to broker, on channel `at` (an error then closes that channel).
+    fn tap(&mut self, at: (u32, u16), method: impl FnOnce() -> Method, content: Option<&Message>) {
+        if !self.wire {
+            return;
+        }
+        let frame_max = self.server.config().frame_max;
+        wire::record(
+            &mut self.wire_out,
+            at,
+            TO_BROKER,
+            &method(),
+            content,
+            frame_max,
+        );
+        self.wire_chan = Some(at);
+    }
+
+    /// With the wire tap on: a reply the broker sends on channel `at`.
+    fn tap_reply(&mut self, at: (u32, u16), method: impl FnOnce() -> Method) {
+        if !self.wire {
+            return;
+        }
+        let frame_max = self.server.config().frame_max;
+        wire::record(
+            &mut self.wire_out,
+            at,
+            TO_CLIENT,
+            &method(),
+            None,
+            frame_max,
+        );
+    }
+
+    /// Runs a tapped command: its frame, then its reply `ok` when it succeeds.
+    #[allow(clippy::too_many_arguments)]
+    fn run_tapped<T>(
+        &mut self,
+        now: f64,
+        ids: (u16, u16),
+        at: (u32, u16),
+        frame: Option<Method>,
+        ok: impl FnOnce(&T) -> Option<Method>,
+        f: impl FnOnce(&mut Broker, u64) -> Result<T, AmqpError>,
+    ) -> Result<T, JsValue> {
+        if let Some(frame) = frame {
+            self.tap(at, || frame, None);
+        }
+        let r = self.run(now, ids, f);
+        if let Ok(v) = &r {
+            if let Some(reply) = ok(v) {
+                self.tap_reply(at, || reply);
+            }
+        }
+        r
     }
 }
 
@@ -122,12 +191,31 @@ impl WasmBroker {
 
     #[wasm_bindgen(js_name = openChannel)]
     pub fn open_channel(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.run(now, (20, 10), |b, now| b.channel_open(now, chan(conn, ch)))
+        let open = self.wire.then(|| {
+            ChannelOpen {
+                out_of_band: ShortStr::empty(),
+            }
+            .into()
+        });
+        let ok = |_: &()| Some(ChannelOpenOk { channel_id: vec![] }.into());
+        self.run_tapped(now, (20, 10), (conn, ch), open, ok, |b, now| {
+            b.channel_open(now, chan(conn, ch))
+        })
     }
 
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(&mut self, now: f64, conn: u32, ch: u16) {
-        let _ = self.run(now, (20, 40), |b, now| {
+        let close = self.wire.then(|| {
+            ChannelClose {
+                reply_code: 200,
+                reply_text: ShortStr::truncated("Goodbye"),
+                class_id: 0,
+                method_id: 0,
+            }
+            .into()
+        });
+        let ok = |_: &()| Some(ChannelCloseOk {}.into());
+        let _ = self.run_tapped(now, (20, 40), (conn, ch), close, ok, |b, now| {
             b.channel_close(now, chan(conn, ch));
             Ok(())
         });
@@ -286,6 +374,9 @@ impl WasmBroker {
             body,
         );
         let max = self.max_message_size();
+        if self.wire {
+            self.tap((conn, ch), || publish_method(&m, mandatory), Some(&m));
+        }
         self.run(now, (60, 40), |b, now| {
             check_size(b, now, chan(conn, ch), body.len(), max)?;
             b.basic_publish(now, chan(conn, ch), m, mandatory, false)
@@ -327,7 +418,12 @@ impl WasmBroker {
         }
         let mut published = 0u32;
         let max = self.max_message_size();
-        self.run(now, (60, 40), |b, now| {
+        let mut tapped = self.wire.then(Vec::new);
+        let mark = self.wire_out.len();
+        if self.wire {
+            self.wire_chan = Some((conn, ch));
+        }
+        let r = self.run(now, (60, 40), |b, now| {
             for body in parts {
                 check_size(b, now, chan(conn, ch), body.len(), max)?;
                 let m = Message::new(
@@ -336,11 +432,30 @@ impl WasmBroker {
                     properties.clone(),
                     body,
                 );
+                if let Some(t) = tapped.as_mut() {
+                    t.push(m.clone());
+                }
                 b.basic_publish(now, chan(conn, ch), m, mandatory, false)?;
                 published += 1;
             }
             Ok(())
-        })?;
+        });
+        // The batch is many publishes on the wire: their frames go ahead of what they caused.
+        let mut frames = Vec::new();
+        let frame_max = self.server.config().frame_max;
+        for m in tapped.iter().flatten() {
+            let method = publish_method(m, mandatory);
+            wire::record(
+                &mut frames,
+                (conn, ch),
+                TO_BROKER,
+                &method,
+                Some(m),
+                frame_max,
+            );
+        }
+        self.wire_out.splice(mark..mark, frames);
+        r?;
         Ok(published)
     }
 
@@ -364,7 +479,28 @@ impl WasmBroker {
             exclusive: flags & EXCLUSIVE != 0,
             arguments: table_from_js(&args)?,
         };
-        self.run(now, (60, 20), |b, now| {
+        let frame = self.wire.then(|| {
+            BasicConsume {
+                ticket: 0,
+                queue: c.queue.clone(),
+                consumer_tag: c.consumer_tag.clone(),
+                no_local: c.no_local,
+                no_ack: c.no_ack,
+                exclusive: c.exclusive,
+                nowait: false,
+                arguments: c.arguments.clone(),
+            }
+            .into()
+        });
+        let ok = |t: &ShortStr| {
+            Some(
+                BasicConsumeOk {
+                    consumer_tag: t.clone(),
+                }
+                .into(),
+            )
+        };
+        self.run_tapped(now, (60, 20), (conn, ch), frame, ok, |b, now| {
             b.basic_consume(now, chan(conn, ch), c)
         })
         .map(|t| t.to_string())
@@ -377,7 +513,22 @@ impl WasmBroker {
         ch: u16,
         consumer_tag: &str,
     ) -> Result<(), JsValue> {
-        self.run(now, (60, 30), |b, now| {
+        let frame = self.wire.then(|| {
+            BasicCancel {
+                consumer_tag: ShortStr::truncated(consumer_tag),
+                nowait: false,
+            }
+            .into()
+        });
+        let ok = |_: &()| {
+            Some(
+                BasicCancelOk {
+                    consumer_tag: ShortStr::truncated(consumer_tag),
+                }
+                .into(),
+            )
+        };
+        self.run_tapped(now, (60, 30), (conn, ch), frame, ok, |b, now| {
             b.basic_cancel(now, chan(conn, ch), consumer_tag)
         })
     }
@@ -391,9 +542,22 @@ impl WasmBroker {
         queue: &str,
         no_ack: bool,
     ) -> Result<(), JsValue> {
-        self.run(now, (60, 70), |b, now| {
-            b.basic_get(now, chan(conn, ch), queue, no_ack)
-        })
+        let frame = self.wire.then(|| {
+            BasicGet {
+                ticket: 0,
+                queue: ShortStr::truncated(queue),
+                no_ack,
+            }
+            .into()
+        });
+        self.run_tapped(
+            now,
+            (60, 70),
+            (conn, ch),
+            frame,
+            |_| None,
+            |b, now| b.basic_get(now, chan(conn, ch), queue, no_ack),
+        )
     }
 
     pub fn ack(
@@ -405,9 +569,21 @@ impl WasmBroker {
         multiple: bool,
     ) -> Result<(), JsValue> {
         let t = tag(delivery_tag)?;
-        self.run(now, (60, 80), |b, now| {
-            b.basic_ack(now, chan(conn, ch), t, multiple)
-        })
+        let frame = self.wire.then(|| {
+            BasicAck {
+                delivery_tag: t,
+                multiple,
+            }
+            .into()
+        });
+        self.run_tapped(
+            now,
+            (60, 80),
+            (conn, ch),
+            frame,
+            |_| None,
+            |b, now| b.basic_ack(now, chan(conn, ch), t, multiple),
+        )
     }
 
     pub fn nack(
@@ -420,9 +596,22 @@ impl WasmBroker {
         requeue: bool,
     ) -> Result<(), JsValue> {
         let t = tag(delivery_tag)?;
-        self.run(now, (60, 120), |b, now| {
-            b.basic_nack(now, chan(conn, ch), t, multiple, requeue)
-        })
+        let frame = self.wire.then(|| {
+            BasicNack {
+                delivery_tag: t,
+                multiple,
+                requeue,
+            }
+            .into()
+        });
+        self.run_tapped(
+            now,
+            (60, 120),
+            (conn, ch),
+            frame,
+            |_| None,
+            |b, now| b.basic_nack(now, chan(conn, ch), t, multiple, requeue),
+        )
     }
 
     pub fn reject(
@@ -434,9 +623,21 @@ impl WasmBroker {
         requeue: bool,
     ) -> Result<(), JsValue> {
         let t = tag(delivery_tag)?;
-        self.run(now, (60, 90), |b, now| {
-            b.basic_reject(now, chan(conn, ch), t, requeue)
-        })
+        let frame = self.wire.then(|| {
+            BasicReject {
+                delivery_tag: t,
+                requeue,
+            }
+            .into()
+        });
+        self.run_tapped(
+            now,
+            (60, 90),
+            (conn, ch),
+            frame,
+            |_| None,
+            |b, now| b.basic_reject(now, chan(conn, ch), t, requeue),
+        )
     }
 
     #[wasm_bindgen(js_name = recoverChannel)]
@@ -447,7 +648,9 @@ impl WasmBroker {
         ch: u16,
         requeue: bool,
     ) -> Result<(), JsValue> {
-        self.run(now, (60, 110), |b, now| {
+        let frame = self.wire.then(|| BasicRecover { requeue }.into());
+        let ok = |_: &()| Some(BasicRecoverOk {}.into());
+        self.run_tapped(now, (60, 110), (conn, ch), frame, ok, |b, now| {
             b.basic_recover(now, chan(conn, ch), requeue)
         })
     }
@@ -466,7 +669,18 @@ impl WasmBroker {
             prefetch_count,
             global,
         };
-        self.run(now, (60, 10), |b, now| b.basic_qos(now, chan(conn, ch), q))
+        let frame = self.wire.then(|| {
+            BasicQos {
+                prefetch_size,
+                prefetch_count,
+                global,
+            }
+            .into()
+        });
+        let ok = |_: &()| Some(BasicQosOk {}.into());
+        self.run_tapped(now, (60, 10), (conn, ch), frame, ok, |b, now| {
+            b.basic_qos(now, chan(conn, ch), q)
+        })
     }
 
     pub fn flow(&mut self, now: f64, conn: u32, ch: u16, active: bool) -> Result<bool, JsValue> {
@@ -492,7 +706,9 @@ impl WasmBroker {
 
     #[wasm_bindgen(js_name = confirmSelect)]
     pub fn confirm_select(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.run(now, (85, 10), |b, now| {
+        let frame = self.wire.then(|| ConfirmSelect { nowait: false }.into());
+        let ok = |_: &()| Some(ConfirmSelectOk {}.into());
+        self.run_tapped(now, (85, 10), (conn, ch), frame, ok, |b, now| {
             b.confirm_select(now, chan(conn, ch))
         })
     }
@@ -643,4 +859,16 @@ impl WasmBroker {
             ("bindings", bindings.into()),
         ])
     }
+}
+
+/// `basic.publish` as a client sends it for message `m`.
+fn publish_method(m: &Message, mandatory: bool) -> Method {
+    BasicPublish {
+        ticket: 0,
+        exchange: m.exchange.clone(),
+        routing_key: m.routing_key.clone(),
+        mandatory,
+        immediate: false,
+    }
+    .into()
 }

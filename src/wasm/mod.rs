@@ -18,6 +18,7 @@ mod options;
 mod output;
 mod transport;
 mod users;
+mod wire;
 
 use crate::amqp::codec::decode_content_header;
 use crate::amqp::server::{Output, Server};
@@ -104,6 +105,12 @@ pub struct WasmBroker {
     out: Vec<u8>,
     /// `[address of out, next deadline]` after `take_output` (boxed: JS keeps its address).
     status: Box<[f64; 2]>,
+    /// The wire tap is on (`setWireTap`).
+    wire: bool,
+    /// Tapped frames of commands, ahead of what they caused in the next output.
+    wire_out: Vec<u8>,
+    /// The channel of the command being run, while the tap is on: an error closes it.
+    wire_chan: Option<(u32, u16)>,
 }
 
 #[wasm_bindgen]
@@ -121,6 +128,9 @@ impl WasmBroker {
             server: Server::new(config, broker),
             out: Vec::new(),
             status: Box::new([0.0, -1.0]),
+            wire: false,
+            wire_out: Vec::new(),
+            wire_chan: None,
         })
     }
 
@@ -139,6 +149,9 @@ impl WasmBroker {
             server,
             out: Vec::new(),
             status: Box::new([0.0, -1.0]),
+            wire: false,
+            wire_out: Vec::new(),
+            wire_chan: None,
         })
     }
 
@@ -266,6 +279,8 @@ impl WasmBroker {
             self.out = Vec::new();
         }
         self.out.clear();
+        self.out.append(&mut self.wire_out);
+        let frame_max = self.server.config().frame_max;
         while let Some(o) = self.server.poll_output() {
             match o {
                 Output::Send { conn, bytes } => {
@@ -274,7 +289,12 @@ impl WasmBroker {
                 }
                 Output::Close { conn } => output::close(conn.0 as u32, &mut self.out),
                 Output::Flush { conn } => output::flush(conn.0 as u32, &mut self.out),
-                Output::Effect(e) => output::pack(&e, &mut self.out),
+                Output::Effect(e) => {
+                    if self.wire {
+                        wire::effect(&e, &mut self.out, frame_max);
+                    }
+                    output::pack(&e, &mut self.out)
+                }
                 Output::Closed { conn, report } => {
                     output::closed(conn.0 as u32, &report, &mut self.out)
                 }
@@ -283,6 +303,16 @@ impl WasmBroker {
         self.status[0] = self.out.as_ptr() as usize as f64;
         self.status[1] = self.server.next_deadline().map_or(-1.0, |d| d as f64);
         self.out.len() as u32
+    }
+
+    /// Turns the wire tap on or off: with it on, `takeOutput` also carries
+    /// `WIRE` records, the AMQP frames of in-process connections (`wire.rs`).
+    #[wasm_bindgen(js_name = setWireTap)]
+    pub fn set_wire_tap(&mut self, on: bool) {
+        self.wire = on;
+        if !on {
+            self.wire_out = Vec::new();
+        }
     }
 
     /// Where in wasm memory `takeOutput` leaves `[output address, next

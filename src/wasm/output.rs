@@ -25,6 +25,8 @@ pub const SEND: u8 = 10;
 pub const CLOSE: u8 = 11;
 pub const CLOSED: u8 = 12;
 pub const FLUSH: u8 = 13;
+/// Frames of an in-process connection, for a host watching the wire (`wire.rs`).
+pub const WIRE: u8 = 14;
 
 fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
@@ -33,12 +35,12 @@ fn str8(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&b[..n]);
 }
 
-fn blob(out: &mut Vec<u8>, b: &[u8]) {
+pub(super) fn blob(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
     out.extend_from_slice(b);
 }
 
-fn head(out: &mut Vec<u8>, kind: u8, conn: u32, channel: u16) {
+pub(super) fn head(out: &mut Vec<u8>, kind: u8, conn: u32, channel: u16) {
     out.push(kind);
     out.extend_from_slice(&conn.to_le_bytes());
     out.extend_from_slice(&channel.to_le_bytes());

@@ -124,7 +124,15 @@ function drawLink(parent, a, b, l, lay) {
       ? `M${p.x},${p.y} C${p.x},${(p.y + q.y) / 2} ${q.x},${(p.y + q.y) / 2} ${q.x},${q.y}`
       : `M${p.x},${p.y} C${(p.x + q.x) / 2},${p.y} ${(p.x + q.x) / 2},${q.y} ${q.x},${q.y}`;
   }
-  svgEl('path', { d, class: l.dashed ? 'link dashed' : 'link', 'marker-end': 'url(#arrow)' }, parent);
+  svgEl(
+    'path',
+    {
+      d,
+      class: l.dashed ? 'link dashed' : 'link',
+      'marker-end': `url(#${parent.ownerSVGElement?.dataset.arrow ?? 'arrow'})`,
+    },
+    parent,
+  );
   // A detour's label would sit in the gutter; the link's ends say enough.
   if (l.label && !detour) {
     const ca = centre(a);

@@ -9,6 +9,8 @@ import { setText, svgEl } from './svg.js';
 import { TokenLayer } from './tokens.js';
 import { topologyKey } from './topology.js';
 
+let scenes = 0; // each scene's arrow marker gets its own id: two scenes can share a page (compare)
+
 const FADE_MS = 1400; // how long a finished message stays visible (real time)
 const TOPOLOGY_EVERY = 400; // ms between topology checks
 
@@ -20,7 +22,7 @@ export class Scene {
     const marker = svgEl(
       'marker',
       {
-        id: 'arrow',
+        id: `arrow-${++scenes}`,
         viewBox: '0 0 10 10',
         refX: 9,
         refY: 5,
@@ -31,6 +33,7 @@ export class Scene {
       defs,
     );
     svgEl('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow' }, marker);
+    svg.dataset.arrow = marker.id;
     this.diagram = svgEl('g', { class: 'diagram' }, svg);
     this.tokens = new TokenLayer(svgEl('g', { class: 'tokens' }, svg));
     this.source = null;

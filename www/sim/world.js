@@ -9,6 +9,7 @@ import { steppingClockClass, switchableClock } from './clock.js';
 import { Model } from './model.js';
 import { channelKey, tagKey } from './keys.js';
 import { normalizeSnapshot } from './snapshot-view.js';
+import { WireRecorder } from '../wire/recorder.js';
 
 const SETTLE_TURNS = 8; // microtask turns a timer's promise callbacks get before time moves on
 const SEEN_KEPT = 20000; // deliveries remembered for ordering page events
@@ -93,6 +94,8 @@ export class World {
     this.restarts = 0;
     this.onchange = null; // topology changed: the scene lays itself out again
     this.disposed = false;
+    /** the AMQP frames the engine's wire tap encodes for the page's clients */
+    this.wire = new WireRecorder(() => this.now());
   }
 
   async start() {
@@ -101,6 +104,7 @@ export class World {
     if (this.store) options.store = this.store;
     if (this.consumerTimeout) options.consumerTimeout = this.consumerTimeout;
     this.broker = await this.warren.Broker.create(options);
+    this.wire.attach(this.broker);
     this.unsubscribe = this.broker.subscribe((events) => {
       for (const e of events) {
         this.pending.push(e);
@@ -308,6 +312,7 @@ export class World {
 
   dispose() {
     this.disposed = true;
+    this.wire.detach();
     for (const a of this.actors) a.stop?.();
     this.brokerClock?.off();
     this.unsubscribe?.();

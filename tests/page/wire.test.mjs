@@ -1,0 +1,226 @@
+// The wire lane: the AMQP frames the engine's wire tap encoded for the page's
+// clients, shown row by row with their fields; a row selects its message; a
+// rewind rebuilds the lane from the replay.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { LESSONS } from '../../www/lessons/index.js';
+import { action, catchUp, open, pageSuite, setSpeed, waitCounter } from './harness.mjs';
+
+const suite = pageSuite();
+const noErrors = suite.noErrors;
+
+/**
+ * The lane's row for the first frame after frame `after` that matches (`where(frame, arg)`
+ * runs in the page), as the page draws it: scrolled into the lane's window first (only rows in view exist).
+ */
+async function row(page, { name, dir, after = -1, where = () => true, arg = null }) {
+  const n = await page.waitForFunction(
+    ({ name, dir, after, where, arg }) => {
+      const test = new Function('f', 'arg', `return (${where})(f, arg)`);
+      const f = window.warrenPage.world.wire.frames.find(
+        (x) => x.n > after && x.name === name && x.dir === dir && test(x, arg),
+      );
+      return f ? f.n : null;
+    },
+    { name, dir, after, where: where.toString(), arg },
+    { timeout: 20000 },
+  );
+  const index = await n.jsonValue();
+  await page.evaluate((index) => document.getElementById('wire').reveal(index), index);
+  const locator = page.locator(`.wire-row[data-n="${index}"]`);
+  await locator.waitFor({ state: 'visible' });
+  return { n: index, locator, text: await locator.locator('.wire-label').textContent() };
+}
+
+/** The lane's frames without their page-specific numbering: what a replay must rebuild. */
+const frames = (page) =>
+  page.evaluate(() =>
+    window.warrenPage.world.wire.frames.map((f) => ({
+      at: f.at,
+      dir: f.dir,
+      name: f.name,
+      args: f.args,
+      msg: f.msg,
+      body: f.body,
+    })),
+  );
+
+describe('the wire lane', () => {
+  test('lesson 4: a nack with requeue, the redelivery marked redelivered, and the 406 for an unknown tag, as frames', async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-4');
+    await setSpeed(page, 10);
+    await waitCounter(page, 'delivered', 5);
+    const first = await row(page, { name: 'basic.deliver', dir: 'out' });
+    assert.match(first.text, /^basic\.deliver tag 1 "m1"$/);
+    await page.fill('#ctl-tags-tag', '2');
+    await page.dispatchEvent('#ctl-tags-tag', 'change');
+    await action(page, 'nack');
+    const nack = await row(page, { name: 'basic.nack', dir: 'in' });
+    assert.equal(nack.text, 'basic.nack tag 2 requeue');
+    assert.equal(await nack.locator.getAttribute('data-dir'), 'in');
+    const redelivery = await row(page, { name: 'basic.deliver', dir: 'out', after: nack.n });
+    assert.match(redelivery.text, /^basic\.deliver tag 6 redelivered "m2"$/);
+    // Both name the same message: the one the engine delivered as tag 2 and again as tag 6.
+    assert.equal(
+      await nack.locator.getAttribute('data-msg'),
+      await redelivery.locator.getAttribute('data-msg'),
+      'the nack and its redelivery are one message',
+    );
+
+    await page.fill('#ctl-tags-tag', '99');
+    await page.dispatchEvent('#ctl-tags-tag', 'change');
+    await action(page, 'ack');
+    const ack = await row(page, { name: 'basic.ack', dir: 'in', after: redelivery.n });
+    assert.equal(ack.text, 'basic.ack tag 99');
+    const close = await row(page, { name: 'channel.close', dir: 'out', after: ack.n });
+    assert.match(close.text, /^channel\.close 406 PRECONDITION_FAILED - unknown delivery tag 99$/);
+    assert.equal(close.n, ack.n + 1, 'the close answers the ack at once');
+    await page.close();
+    noErrors();
+  });
+
+  test('a confirm channel, a mandatory unroutable publish and a basic.get, scripted on the page broker', async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
+    await page.evaluate(async () => {
+      const conn = await window.warrenPage.world.broker.connect({ name: 'script' });
+      const ch = await conn.channel();
+      await ch.queueDeclare('wire-q', { durable: false });
+      await ch.confirmSelect();
+      await ch.basicPublish('', 'wire-q', 'first', { deliveryMode: 2 });
+      await ch.basicPublish('', 'no-such-queue', 'stray', {}, true);
+      await ch.basicGet('wire-q', { noAck: false });
+    });
+    const publish = await row(page, { name: 'basic.publish', dir: 'in', where: (f) => f.body === 'first' });
+    assert.equal(publish.text, 'basic.publish (default) → wire-q "first"');
+    const confirm = await row(page, { name: 'basic.ack', dir: 'out', after: publish.n });
+    assert.equal(confirm.text, 'basic.ack confirm seq 1');
+    const stray = await row(page, { name: 'basic.publish', dir: 'in', after: publish.n });
+    assert.equal(stray.text, 'basic.publish (default) → no-such-queue mandatory "stray"');
+    const ret = await row(page, { name: 'basic.return', dir: 'out', after: stray.n });
+    assert.equal(ret.text, 'basic.return 312 NO_ROUTE "stray"');
+    assert.equal(await ret.locator.getAttribute('data-msg'), await stray.locator.getAttribute('data-msg'));
+    const second = await row(page, { name: 'basic.ack', dir: 'out', after: stray.n });
+    assert.equal(second.text, 'basic.ack confirm seq 2', 'an unroutable message is confirmed too');
+    const got = await row(page, { name: 'basic.get-ok', dir: 'out' });
+    assert.equal(got.text, 'basic.get-ok tag 1 "first"');
+    assert.equal(await got.locator.getAttribute('data-msg'), await publish.locator.getAttribute('data-msg'));
+    await page.close();
+    noErrors();
+  });
+
+  test("every lesson and the playground: the lane draws its clients' frames under their names", async () => {
+    const page = await suite.browser.context.newPage();
+    for (const hash of [...LESSONS.map((l) => `lesson-${l.number}`), 'playground']) {
+      await open(page, suite.server.url, hash);
+      const open_ = await row(page, { name: 'channel.open-ok', dir: 'out' });
+      assert.equal(open_.text, 'channel.open-ok', hash);
+      // Each connection that spoke has a column, named after the client on it.
+      const heads = await page.locator('.wire-conns span').allTextContents();
+      const labels = await page.evaluate(() =>
+        window.warrenPage.world.actors.filter((a) => a.connection).map((a) => a.label),
+      );
+      for (const label of labels) assert.ok(heads.includes(label), `${hash}: no column for ${label} in ${heads}`);
+    }
+    await setSpeed(page, 10);
+    const deliver = await row(page, { name: 'basic.deliver', dir: 'out' });
+    assert.match(deliver.text, /^basic\.deliver tag \d+/);
+    await page.close();
+    noErrors();
+  });
+
+  test('under "step" the lane shows no frame of a moment the scene has not reached', async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
+    await page.click('.time-controls .play');
+    await page.waitForSelector('.time-controls.paused');
+    const before = await page.locator('.wire-row:not([hidden])').count();
+    await action(page, 'publish');
+    // The engine has run the publish (its frames are recorded) but its events wait for "step".
+    await page.waitForFunction(() => window.warrenPage.world.wire.frames.some((f) => f.name === 'basic.publish'));
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.equal(
+      await page.locator('.wire-row[data-name="basic.publish"]').count(),
+      0,
+      'not before its event is shown',
+    );
+    assert.equal(await page.locator('.wire-row:not([hidden])').count(), before);
+    await page.click('.time-controls .step');
+    await page.waitForFunction(() => window.warrenPage.world.model.lastEvent?.type === 'published');
+    await page.locator('.wire-row[data-name="basic.publish"]').waitFor({ state: 'visible' });
+    await page.close();
+    noErrors();
+  });
+
+  test('clicking a frame selects its message in the scene and the timeline', async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-3');
+    await setSpeed(page, 10);
+    await action(page, 'publish-good');
+    const deliver = await row(page, { name: 'basic.deliver', dir: 'out' });
+    await page.waitForFunction(
+      (n) => document.querySelector(`.wire-row[data-n="${n}"]`)?.dataset.msg !== undefined,
+      deliver.n,
+    );
+    const msg = Number(await deliver.locator.getAttribute('data-msg'));
+    await deliver.locator.click();
+    await page.waitForFunction((m) => window.warrenPage.world.selected === m, msg);
+    await page.waitForFunction((m) => document.querySelector('.timeline select')?.value === String(m), msg);
+    await page.locator('.tokens .tok.sel').first().waitFor({ state: 'attached' });
+    // The row picked is marked as pressed at the next frame.
+    await page.waitForSelector(`.wire-row[data-n="${deliver.n}"][aria-pressed="true"]`);
+    // Every row of that message is marked, the publish included.
+    const publish = await row(page, { name: 'basic.publish', dir: 'in', where: (f, m) => f.msg === m, arg: msg });
+    assert.ok(await publish.locator.evaluate((e) => e.classList.contains('selected')));
+    // From the keyboard: the lane is one tab stop; up picks the frame before (the publish).
+    await page.focus('.wire-view');
+    await page.keyboard.press('ArrowUp');
+    await page.waitForSelector(`.wire-row[data-n="${deliver.n - 1}"][aria-pressed="true"]`);
+    // End lets go of the pick and follows the newest frames again.
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => !document.querySelector('.wire-count').textContent.includes('held'));
+    assert.equal(await page.locator('.wire-row[aria-pressed="true"]').count(), 0);
+    await page.close();
+    noErrors();
+  });
+
+  test('after a rewind the lane is rebuilt by the replay: the same frames at the same moments', async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
+    // At 1x the worker is still processing (4 s) when the crash comes; then on, faster.
+    await action(page, 'publish');
+    await waitCounter(page, 'delivered', 1);
+    await action(page, 'crash');
+    await setSpeed(page, 10);
+    await waitCounter(page, 'acked', 1, 30000);
+    await catchUp(page);
+    const first = await frames(page);
+    assert.ok(first.some((f) => f.name === 'basic.deliver' && f.args.redelivered));
+    const end = await page.evaluate(() => window.warrenPage.world.now());
+
+    await page.evaluate(() => delete document.documentElement.dataset.moment);
+    await page.selectOption('#jump-kind', 'crash');
+    await page.click('.jump-prev');
+    await page.waitForFunction(() => document.documentElement.dataset.moment !== undefined, null, { timeout: 30000 });
+    const atCrash = await frames(page);
+    assert.ok(atCrash.length < first.length, 'the lane went back with the clock');
+    assert.deepEqual(atCrash, first.slice(0, atCrash.length), 'the replay so far is the first run');
+    assert.ok(!atCrash.some((f) => f.name === 'basic.deliver' && f.args.redelivered), 'no redelivery yet');
+
+    await page.evaluate(() => delete document.documentElement.dataset.moment);
+    await page.evaluate((t) => {
+      const scrub = document.getElementById('scrub');
+      scrub.max = String(Math.ceil(t / 10) * 10 + 10);
+      scrub.value = String(t);
+      scrub.dispatchEvent(new Event('change'));
+    }, end);
+    await page.waitForFunction(() => document.documentElement.dataset.moment !== undefined, null, { timeout: 30000 });
+    await catchUp(page);
+    assert.deepEqual(await frames(page), first);
+    const redelivery = await row(page, { name: 'basic.deliver', dir: 'out', where: (f) => f.args.redelivered });
+    assert.match(redelivery.text, /^basic\.deliver tag 1 redelivered "m1"$/);
+    await page.close();
+    noErrors();
+  });
+});
