@@ -3,14 +3,19 @@
 // is accepted by the page's broker. The same messages as servePort in
 // js/port.js, but the page keeps hold of its connections, so that stopping a
 // worker (which tells no one) can drop them: the broker then requeues what the
-// program held unacknowledged, as it would for a killed process.
+// program held unacknowledged, as it would for a killed process. The bytes
+// both ways are cut into frames for the wire lane (`wire`, a WireRecorder):
+// the engine taps only in-process connections, and these frames really crossed.
+
+import { Framer } from '../wire/framer.js';
 
 const CONNECT = 'warren-mq/connect';
 
 export class Bridge {
   /** `name`: the connections' name in the broker (the scene finds the program's by it). */
-  constructor(broker, port, { name = 'your program' } = {}) {
+  constructor(broker, port, { name = 'your program', wire = null } = {}) {
     this.broker = broker;
+    this.wire = wire;
     this.port = port;
     this.name = name;
     /** open connections: { conn, port } */
@@ -23,6 +28,15 @@ export class Bridge {
   #accept(port) {
     port.postMessage('open'); // before any bytes the broker sends
     const link = { port, conn: null };
+    const wire = this.wire;
+    // Records cut before `accept` returned wait for the connection's engine id.
+    const early = [];
+    const take = (toClient) => (channel, bytes) => {
+      if (link.conn) wire.take(link.conn.id, channel, toClient, bytes);
+      else early.push([channel, toClient, bytes]);
+    };
+    const fromClient = wire && new Framer({ client: true, onRecord: take(false) });
+    const toClient = wire && new Framer({ client: false, onRecord: take(true) });
     const end = () => {
       this.open.delete(link);
       port.onmessage = null;
@@ -32,6 +46,7 @@ export class Bridge {
       link.conn = this.broker.accept(
         {
           send: (bytes) => {
+            toClient?.push(bytes, wire.recording);
             const copy = bytes.slice();
             port.postMessage(copy.buffer, [copy.buffer]);
           },
@@ -48,10 +63,15 @@ export class Bridge {
       end();
       return;
     }
+    for (const [channel, dir, bytes] of early) wire.take(link.conn.id, channel, dir, bytes);
     this.open.add(link);
     port.onmessage = ({ data }) => {
-      if (data instanceof ArrayBuffer) link.conn.receive(new Uint8Array(data));
-      else if (data === 'close') {
+      if (data instanceof ArrayBuffer) {
+        const bytes = new Uint8Array(data);
+        // Cut before the engine answers, so the lane has the request before its reply.
+        fromClient?.push(bytes, wire.recording);
+        link.conn.receive(bytes);
+      } else if (data === 'close') {
         end();
         link.conn.closed();
       }
