@@ -10,6 +10,10 @@
 import { Framer } from '../wire/framer.js';
 
 const CONNECT = 'warren-mq/connect';
+const MAX_EARLY = 64; // handshake records kept until the connection opens
+
+/** connection.open-ok (class 10, method 41). */
+const isOpenOk = (b) => b[0] === 1 && b[7] === 0 && b[8] === 10 && b[9] === 0 && b[10] === 41;
 
 export class Bridge {
   /** `name`: the connections' name in the broker (the scene finds the program's by it). */
@@ -29,14 +33,30 @@ export class Bridge {
     port.postMessage('open'); // before any bytes the broker sends
     const link = { port, conn: null };
     const wire = this.wire;
-    // Records cut before `accept` returned wait for the connection's engine id.
+    // The lane names connections by their engine id, which the engine gives
+    // once it opens the connection (its connection.open-ok): the handshake's
+    // records wait for it. The transport's id (`link.conn.id`) is another count.
     const early = [];
     const take = (toClient) => (channel, bytes) => {
-      if (link.conn) wire.take(link.conn.id, channel, toClient, bytes);
-      else early.push([channel, toClient, bytes]);
+      if (link.engineId != null) wire.take(link.engineId, channel, toClient, bytes);
+      else if (early.length < MAX_EARLY) {
+        early.push([channel, toClient, bytes]);
+        if (toClient && isOpenOk(bytes)) link.opened = true;
+      }
     };
     const fromClient = wire && new Framer({ client: true, onRecord: take(false) });
     const toClient = wire && new Framer({ client: false, onRecord: take(true) });
+    /** After the engine's turn: the connection it has just opened is its newest of this name. */
+    const named = () => {
+      if (!link.opened || link.engineId != null) return;
+      const ids = this.broker
+        .snapshot()
+        .connections.filter((c) => c.name === this.name)
+        .map((c) => c.id);
+      if (!ids.length) return;
+      link.engineId = Math.max(...ids);
+      for (const [channel, dir, bytes] of early.splice(0)) wire.take(link.engineId, channel, dir, bytes);
+    };
     const end = () => {
       this.open.delete(link);
       port.onmessage = null;
@@ -63,7 +83,6 @@ export class Bridge {
       end();
       return;
     }
-    for (const [channel, dir, bytes] of early) wire.take(link.conn.id, channel, dir, bytes);
     this.open.add(link);
     port.onmessage = ({ data }) => {
       if (data instanceof ArrayBuffer) {
@@ -71,6 +90,7 @@ export class Bridge {
         // Cut before the engine answers, so the lane has the request before its reply.
         fromClient?.push(bytes, wire.recording);
         link.conn.receive(bytes);
+        if (wire) named();
       } else if (data === 'close') {
         end();
         link.conn.closed();
