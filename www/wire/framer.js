@@ -19,6 +19,7 @@ export class Framer {
     this.onRecord = onRecord;
     this.skip = client ? PROTOCOL_HEADER : 0;
     this.head = new Uint8Array(7);
+    this.headView = new DataView(this.head.buffer);
     this.headLen = 0;
     /** bytes of the current frame's payload and end octet still to come */
     this.need = 0;
@@ -46,7 +47,7 @@ export class Framer {
         this.headLen += k;
         i += k;
         if (this.headLen === 7) {
-          const size = new DataView(this.head.buffer).getUint32(3);
+          const size = this.headView.getUint32(3);
           this.need = size + 1;
           this.frame = keep ? new Uint8Array(size + 8) : null;
           if (this.frame) this.frame.set(this.head);
