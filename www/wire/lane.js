@@ -1,6 +1,7 @@
 // The wire lane: a sequence diagram of the AMQP frames that crossed between
-// the broker and each in-process connection, newest at the bottom, one row
-// per frame, an arrow between the broker's lifeline and the connection's.
+// the broker and each connection of the page (its in-process clients and the
+// live-code program), newest at the bottom, one row per frame, an arrow
+// between the broker's lifeline and the connection's.
 // Cheap at thousands of frames a second: only the rows in view exist (a
 // small pool, re-filled), the lane is redrawn at most once per animation frame
 // and only when something changed, and it never reads layout while drawing:
