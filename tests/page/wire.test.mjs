@@ -185,6 +185,86 @@ describe('the wire lane', () => {
     noErrors();
   });
 
+  test("the live-code program's own frames, cut from its real AMQP bytes, under its connection", async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
+    await setSpeed(page, 10);
+    await page.click('#code-edit');
+    await page.locator('#live-code-source').fill(
+      `const client = new AMQPWebSocketClient('ws://this-tab/amqp', '/', 'guest', 'guest')
+const conn = await client.connect()
+const ch = await conn.channel()
+await ch.queueDeclare('mine', { durable: false })
+await ch.basicConsume('mine', { noAck: false }, async (msg) => {
+  print('got', msg.bodyString())
+  await msg.ack()
+})
+await ch.basicPublish('', 'mine', 'over the wire')
+await sleep(200)
+const other = await conn.channel()
+await other.basicAck(99)
+await sleep(60000)
+`,
+    );
+    await page.click('[data-live="run"]');
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.live-output li')].some((li) => /406/.test(li.textContent)),
+      null,
+      { timeout: 20000 },
+    );
+    // The program's connection in the engine: the one consuming from 'mine'.
+    const conn = await page.evaluate(() => window.warrenPage.snapshot().consumers.find((c) => c.queue === 'mine').conn);
+    const mine = (f, conn) => f.conn === conn;
+    const start = await row(page, { name: 'connection.start', dir: 'out', where: mine, arg: conn });
+    assert.equal(start.text, 'connection.start');
+    await row(page, { name: 'connection.start-ok', dir: 'in', where: mine, arg: conn });
+    await row(page, { name: 'connection.tune', dir: 'out', where: mine, arg: conn });
+    const opened = await row(page, { name: 'connection.open', dir: 'in', where: mine, arg: conn });
+    assert.ok(opened.n > start.n, 'in the order they crossed');
+    const consume = await row(page, { name: 'basic.consume', dir: 'in', where: mine, arg: conn });
+    assert.equal(consume.text, 'basic.consume mine');
+    const publish = await row(page, { name: 'basic.publish', dir: 'in', where: mine, arg: conn });
+    assert.equal(publish.text, 'basic.publish (default) → mine "over the wire"');
+    const deliver = await row(page, { name: 'basic.deliver', dir: 'out', where: mine, arg: conn });
+    assert.equal(deliver.text, 'basic.deliver tag 1 "over the wire"');
+    const ack = await row(page, {
+      name: 'basic.ack',
+      dir: 'in',
+      where: (f, c) => f.conn === c && f.channel === 1,
+      arg: conn,
+    });
+    assert.equal(ack.text, 'basic.ack tag 1');
+    // Tied to the message by the engine's events: the publish, the delivery and the ack name one message.
+    await page.waitForFunction(
+      (n) => document.querySelector(`.wire-row[data-n="${n}"]`)?.dataset.msg !== undefined,
+      deliver.n,
+    );
+    const msg = await deliver.locator.getAttribute('data-msg');
+    assert.equal(await publish.locator.getAttribute('data-msg'), msg);
+    assert.equal(await ack.locator.getAttribute('data-msg'), msg);
+    await deliver.locator.click();
+    await page.waitForFunction((m) => window.warrenPage.world.selected === m, Number(msg));
+    await page.waitForSelector(`.wire-row[data-n="${deliver.n}"].selected`);
+    // The unknown tag on the second channel, and the broker's answer.
+    const bad = await row(page, {
+      name: 'basic.ack',
+      dir: 'in',
+      where: (f, c) => f.conn === c && f.channel === 2,
+      arg: conn,
+    });
+    assert.equal(bad.text, 'basic.ack tag 99');
+    const close = await row(page, { name: 'channel.close', dir: 'out', where: mine, arg: conn, after: bad.n });
+    assert.equal(close.text, 'channel.close 406 PRECONDITION_FAILED - unknown delivery tag 99');
+    // Its column is headed by the program's name, and its rows' arrows reach that column.
+    const columns = await page.locator('.wire-conns span').allTextContents();
+    assert.ok(columns.includes('your program'), `a column for the program in ${columns}`);
+    const width = (r) => r.locator.locator('.wire-arrow').evaluate((e) => e.style.width);
+    const col = columns.indexOf('your program');
+    assert.equal(await width(close), `calc(${((col + 1) / columns.length) * 100}% - 0.5em)`);
+    await page.close();
+    noErrors();
+  });
+
   test('after a rewind the lane is rebuilt by the replay: the same frames at the same moments', async () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-1');

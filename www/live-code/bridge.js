@@ -3,14 +3,23 @@
 // is accepted by the page's broker. The same messages as servePort in
 // js/port.js, but the page keeps hold of its connections, so that stopping a
 // worker (which tells no one) can drop them: the broker then requeues what the
-// program held unacknowledged, as it would for a killed process.
+// program held unacknowledged, as it would for a killed process. The bytes
+// both ways are cut into frames for the wire lane (`wire`, a WireRecorder):
+// the engine taps only in-process connections, and these frames really crossed.
+
+import { Framer } from '../wire/framer.js';
 
 const CONNECT = 'warren-mq/connect';
+const MAX_EARLY = 64; // handshake records kept until the connection opens
+
+/** connection.open-ok (class 10, method 41). */
+const isOpenOk = (b) => b[0] === 1 && b[7] === 0 && b[8] === 10 && b[9] === 0 && b[10] === 41;
 
 export class Bridge {
   /** `name`: the connections' name in the broker (the scene finds the program's by it). */
-  constructor(broker, port, { name = 'your program' } = {}) {
+  constructor(broker, port, { name = 'your program', wire = null } = {}) {
     this.broker = broker;
+    this.wire = wire;
     this.port = port;
     this.name = name;
     /** open connections: { conn, port } */
@@ -23,6 +32,31 @@ export class Bridge {
   #accept(port) {
     port.postMessage('open'); // before any bytes the broker sends
     const link = { port, conn: null };
+    const wire = this.wire;
+    // The lane names connections by their engine id, which the engine gives
+    // once it opens the connection (its connection.open-ok): the handshake's
+    // records wait for it. The transport's id (`link.conn.id`) is another count.
+    const early = [];
+    const take = (toClient) => (channel, bytes) => {
+      if (link.engineId != null) wire.take(link.engineId, channel, toClient, bytes);
+      else if (early.length < MAX_EARLY) {
+        early.push([channel, toClient, bytes]);
+        if (toClient && isOpenOk(bytes)) link.opened = true;
+      }
+    };
+    const fromClient = wire && new Framer({ client: true, onRecord: take(false) });
+    const toClient = wire && new Framer({ client: false, onRecord: take(true) });
+    /** After the engine's turn: the connection it has just opened is its newest of this name. */
+    const named = () => {
+      if (!link.opened || link.engineId != null) return;
+      const ids = this.broker
+        .snapshot()
+        .connections.filter((c) => c.name === this.name)
+        .map((c) => c.id);
+      if (!ids.length) return;
+      link.engineId = Math.max(...ids);
+      for (const [channel, dir, bytes] of early.splice(0)) wire.take(link.engineId, channel, dir, bytes);
+    };
     const end = () => {
       this.open.delete(link);
       port.onmessage = null;
@@ -32,6 +66,7 @@ export class Bridge {
       link.conn = this.broker.accept(
         {
           send: (bytes) => {
+            toClient?.push(bytes, wire.recording);
             const copy = bytes.slice();
             port.postMessage(copy.buffer, [copy.buffer]);
           },
@@ -50,8 +85,13 @@ export class Bridge {
     }
     this.open.add(link);
     port.onmessage = ({ data }) => {
-      if (data instanceof ArrayBuffer) link.conn.receive(new Uint8Array(data));
-      else if (data === 'close') {
+      if (data instanceof ArrayBuffer) {
+        const bytes = new Uint8Array(data);
+        // Cut before the engine answers, so the lane has the request before its reply.
+        fromClient?.push(bytes, wire.recording);
+        link.conn.receive(bytes);
+        if (wire) named();
+      } else if (data === 'close') {
         end();
         link.conn.closed();
       }

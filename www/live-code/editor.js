@@ -103,7 +103,7 @@ export class LiveCode {
     this.output.replaceChildren();
     const { port1, port2 } = new MessageChannel();
     const actor = new ProgramActor(world);
-    const bridge = new Bridge(world.broker, port1, { name: actor.label });
+    const bridge = new Bridge(world.broker, port1, { name: actor.label, wire: world.wire });
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'your program' });
     const run = { worker, bridge, actor, world };
     this.run = run;

@@ -1,6 +1,7 @@
 // The wire lane: a sequence diagram of the AMQP frames that crossed between
-// the broker and each in-process connection, newest at the bottom, one row
-// per frame, an arrow between the broker's lifeline and the connection's.
+// the broker and each connection of the page (its in-process clients and the
+// live-code program), newest at the bottom, one row per frame, an arrow
+// between the broker's lifeline and the connection's.
 // Cheap at thousands of frames a second: only the rows in view exist (a
 // small pool, re-filled), the lane is redrawn at most once per animation frame
 // and only when something changed, and it never reads layout while drawing:
@@ -221,9 +222,13 @@ export class WireLane {
     const first = frames.length ? frames[0].n : 0;
     for (let i = Math.max(this.scanned - first, 0); i < frames.length; i++) {
       const f = frames[i];
-      if (!this.columns.has(f.conn)) this.columns.set(f.conn, { index: this.columns.size, label: null });
+      if (!this.columns.has(f.conn)) this.columns.set(f.conn, { index: this.columns.size, key: null, label: null });
       const c = this.columns.get(f.conn);
-      if (!c.label && f.channel !== 0) c.label = this.source.name(`${f.conn}:${f.channel}`);
+      if (!c.key && f.channel !== 0) c.key = `${f.conn}:${f.channel}`;
+    }
+    // Named again each time: a client may be known by name only after its first frames (the live-code program).
+    for (const c of this.columns.values()) {
+      if (c.key) c.label = this.source.name(c.key);
     }
     this.scanned = first + frames.length;
   }

@@ -3,7 +3,8 @@
 // kept in order with their page time, each tied to the message it concerns
 // from the engine's own events: a publish to its `published` event, a
 // delivery and the acks naming its tag to the `delivered` event, a confirm to
-// its sequence number, a return to the `returned` event.
+// its sequence number, a return to the `returned` event. Real AMQP connections
+// (the live-code program's) are fed the same records by `take`.
 
 import { decodeMethod, peekMethod } from './decode.js';
 
@@ -105,6 +106,19 @@ export class WireRecorder {
     this.enabled = on;
     if (!on) this.detach();
     else if (this.broker && !this.stopTap) this.attach(this.broker);
+  }
+
+  /** True while frames are taken (the lane is on and a broker is tapped). */
+  get recording() {
+    return Boolean(this.stopTap);
+  }
+
+  /**
+   * A record from a connection the engine does not tap (a real AMQP
+   * connection, cut into records by a Framer): the same shape as the tap's.
+   */
+  take(conn, channel, toClient, bytes) {
+    if (this.stopTap) this.#frame(conn, channel, toClient, bytes);
   }
 
   #frame(conn, channel, toClient, bytes) {
