@@ -25,6 +25,15 @@ export class AcceptedConnection {
     return this.#id;
   }
 
+  /**
+   * The engine's id of this connection (the `conn` of events and of
+   * `snapshot().connections`) once the client's `connection.open` is
+   * accepted; null before and after it closes. Not the same count as `id`.
+   */
+  get engineId() {
+    return this.#gone ? null : (this.#core.wasm.engineConn(this.#id) ?? null);
+  }
+
   /** Bytes from the peer, any split. */
   receive(bytes) {
     if (this.#gone) return;

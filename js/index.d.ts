@@ -322,6 +322,8 @@ export interface AcceptedConnection {
   /** Closes from the broker's side (320 CONNECTION_FORCED, then the transport). */
   forceClose(reason?: string): void;
   readonly id: number;
+  /** The engine's id of this connection (the `conn` of events and snapshots) once it is open; null before. */
+  readonly engineId: number | null;
 }
 
 export class Broker {

@@ -37,6 +37,14 @@ impl WasmBroker {
         self.server.accept_with(ms(now), name, auth).0 as u32
     }
 
+    /// The engine's id of the connection this transport carries (the `conn`
+    /// of its events and snapshot), once `connection.open` has been
+    /// accepted; undefined before.
+    #[wasm_bindgen(js_name = engineConn)]
+    pub fn engine_conn(&self, id: u32) -> Option<u32> {
+        self.server.conn_id(token(id)).map(|c| c.0)
+    }
+
     /// Bytes from the transport, split anywhere.
     pub fn receive(&mut self, now: f64, id: u32, bytes: &[u8]) {
         self.server.receive(ms(now), token(id), bytes);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { Broker, webSocketFor } from '../../js/entry-node.js';
+import { frames } from '../node/raw-amqp.mjs';
 
 /** Polls `cond` every few ms; fails after `ms`. */
 async function waitFor(cond, ms = 5000) {
@@ -40,6 +41,22 @@ test('accept: the protocol header gets connection.start back; closing the transp
   other.receive(new TextEncoder().encode('HTTP/1.1'));
   assert.equal(new TextDecoder().decode(bad[0]), 'AMQP\x00\x00\x09\x01');
   assert.equal(badClosed, true);
+  await broker.close();
+});
+
+test("an accepted connection's engineId is the conn its events and snapshot carry, once open", async () => {
+  const broker = new Broker({ loopbackUsers: [] });
+  await broker.connect(); // an in-process connection first, so the two counts differ
+  const conn = broker.accept({ send() {}, close() {} }, { name: 'raw' });
+  conn.receive(new TextEncoder().encode('AMQP\x00\x00\x09\x01'));
+  conn.receive(Buffer.concat([frames.startOk(), frames.tuneOk()]));
+  assert.equal(conn.engineId, null, 'not open yet');
+  conn.receive(frames.open());
+  const [entry] = broker.snapshot().connections.filter((c) => c.name === 'raw');
+  assert.equal(conn.engineId, entry.id);
+  assert.notEqual(conn.engineId, conn.id);
+  conn.closed();
+  assert.equal(conn.engineId, null);
   await broker.close();
 });
 

@@ -12,9 +12,6 @@ import { Framer } from '../wire/framer.js';
 const CONNECT = 'warren-mq/connect';
 const MAX_EARLY = 64; // handshake records kept until the connection opens
 
-/** connection.open-ok (class 10, method 41). */
-const isOpenOk = (b) => b[0] === 1 && b[7] === 0 && b[8] === 10 && b[9] === 0 && b[10] === 41;
-
 export class Bridge {
   /** `name`: the connections' name in the broker (the scene finds the program's by it). */
   constructor(broker, port, { name = 'your program', wire = null } = {}) {
@@ -39,22 +36,15 @@ export class Bridge {
     const early = [];
     const take = (toClient) => (channel, bytes) => {
       if (link.engineId != null) wire.take(link.engineId, channel, toClient, bytes);
-      else if (early.length < MAX_EARLY) {
-        early.push([channel, toClient, bytes]);
-        if (toClient && isOpenOk(bytes)) link.opened = true;
-      }
+      else if (early.length < MAX_EARLY) early.push([channel, toClient, bytes]);
     };
     const fromClient = wire && new Framer({ client: true, onRecord: take(false) });
     const toClient = wire && new Framer({ client: false, onRecord: take(true) });
-    /** After the engine's turn: the connection it has just opened is its newest of this name. */
+    /** After the engine's turn: once it has opened the connection, its id names the records. */
     const named = () => {
-      if (!link.opened || link.engineId != null) return;
-      const ids = this.broker
-        .snapshot()
-        .connections.filter((c) => c.name === this.name)
-        .map((c) => c.id);
-      if (!ids.length) return;
-      link.engineId = Math.max(...ids);
+      if (link.engineId != null) return;
+      link.engineId = link.conn.engineId;
+      if (link.engineId == null) return;
       for (const [channel, dir, bytes] of early.splice(0)) wire.take(link.engineId, channel, dir, bytes);
     };
     const end = () => {
