@@ -6,7 +6,7 @@
 // the broker's own CPU time per message, latency, and the load generator's own
 // CPU, which shows whether the client or the broker set the pace.
 //
-//   node bench/native-load.mjs [--scale 1] [--repeat 1] [--publishers 2] [--consumers 2] [--threads 2]
+//   node bench/native-load.mjs [--scale 1] [--repeat 1] [--publishers 2] [--consumers 2] [--threads 2] [--backlog 2000]
 //
 // Needs `npm run build`, a Rust toolchain and `apt-get install -y rabbitmq-server`.
 import { spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     publishers: { type: 'string', default: '2' },
     consumers: { type: 'string', default: '2' },
     threads: { type: 'string', default: '2' },
+    backlog: { type: 'string', default: '2000' },
   },
 });
 const scale = Number(values.scale);
@@ -70,6 +71,7 @@ function runLoadgen(url, mode, size, count) {
   const args = [
     ...['--url', url, '--mode', mode, '--size', String(size), '--count', String(count)],
     ...['--publishers', values.publishers, '--consumers', values.consumers, '--threads', values.threads],
+    ...['--backlog', values.backlog],
     ...['--timeout', '300', '--json'],
   ];
   const run = spawnSync(loadgen, args, { encoding: 'utf8' });
@@ -187,7 +189,8 @@ console.log(
 );
 console.log(
   `load generator: bench/loadgen (Rust, amqprs), ${values.publishers} publishing and ${values.consumers} consuming ` +
-    `connections, ${values.threads} threads, one queue per consumer, prefetch 256, 512 unconfirmed per publisher; ` +
+    `connections, ${values.threads} threads, one queue per consumer, prefetch 256, 512 unconfirmed per publisher, ` +
+    `at most ${values.backlog} published but not yet consumed; ` +
     `median of ${repeat} run(s)`,
 );
 console.log(`Warren: file store (fdatasync per group commit); RabbitMQ: Debian defaults, classic queues`);

@@ -56,6 +56,7 @@ pub struct Config {
     pub queues: usize,
     pub prefetch: u16,
     pub window: usize,
+    pub backlog: u64,
     pub timeout: Duration,
     pub threads: usize,
     pub json: bool,
@@ -72,6 +73,8 @@ usage: warren-loadgen [options]
   --queues N             queues, messages spread round robin (default: --consumers)
   --prefetch N           consumer prefetch with manual acks (default 256)
   --window N             unconfirmed publishes per publisher with confirms (default 512)
+  --backlog N            publishers wait while this many messages are published but
+                         not yet consumed, so queues stay short (default 2000; 0: no limit)
   --timeout SECS         give up after this long (default 120)
   --threads N            runtime worker threads (default 2)
   --json                 print one JSON object instead of text";
@@ -128,6 +131,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Config, String> {
         queues: 0,
         prefetch: 256,
         window: 512,
+        backlog: 2_000,
         timeout: Duration::from_secs(120),
         threads: 2,
         json: false,
@@ -159,6 +163,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Config, String> {
             "--queues" => config.queues = number(&flag, &value)?,
             "--prefetch" => config.prefetch = number(&flag, &value)?,
             "--window" => config.window = number(&flag, &value)?,
+            "--backlog" => config.backlog = number(&flag, &value)?,
             "--timeout" => config.timeout = Duration::from_secs(number(&flag, &value)?),
             "--threads" => config.threads = number(&flag, &value)?,
             _ => return Err(format!("unknown option {flag:?}\n{USAGE}")),

@@ -14,6 +14,7 @@ use crate::connect;
 /// Deliveries counted across all consumers; `done` flips once the total
 /// reaches the message count, so consumers of emptied queues stop too.
 pub struct Progress {
+    pub published: AtomicU64,
     pub consumed: AtomicU64,
     pub redelivered: AtomicU64,
     pub target: u64,

@@ -105,6 +105,7 @@ async fn run(config: Arc<Config>) -> Result<Outcome, String> {
     let start = Instant::now();
     let (done, _) = tokio::sync::watch::channel(false);
     let progress = Arc::new(consumer::Progress {
+        published: Default::default(),
         consumed: Default::default(),
         redelivered: Default::default(),
         target: config.count,
@@ -127,8 +128,13 @@ async fn run(config: Arc<Config>) -> Result<Outcome, String> {
     }
 
     // Publishers connect first, then all start together at the barrier.
-    let go = Arc::new(tokio::sync::Barrier::new(config.publishers + 1));
-    let counts = Arc::new(publisher::ConfirmCounts::default());
+    let shared = Arc::new(publisher::Shared {
+        queues: queues.to_vec(),
+        counts: Default::default(),
+        progress: progress.clone(),
+        start,
+        go: tokio::sync::Barrier::new(config.publishers + 1),
+    });
     let per = config.count / config.publishers as u64;
     let mut publishers = Vec::new();
     for p in 0..config.publishers {
@@ -137,13 +143,10 @@ async fn run(config: Arc<Config>) -> Result<Outcome, String> {
             config.clone(),
             p,
             per + extra,
-            queues.clone(),
-            counts.clone(),
-            start,
-            go.clone(),
+            shared.clone(),
         )));
     }
-    go.wait().await;
+    shared.go.wait().await;
     let t0 = Instant::now();
     for p in publishers {
         p.await.map_err(|e| e.to_string())??;
@@ -164,8 +167,8 @@ async fn run(config: Arc<Config>) -> Result<Outcome, String> {
         total_secs,
         consumed: progress.consumed.load(Ordering::Relaxed),
         redelivered: progress.redelivered.load(Ordering::Relaxed),
-        acked: counts.acked.load(Ordering::Relaxed),
-        nacked: counts.nacked.load(Ordering::Relaxed),
+        acked: shared.counts.acked.load(Ordering::Relaxed),
+        nacked: shared.counts.nacked.load(Ordering::Relaxed),
         left,
         latencies_us,
     })
@@ -240,13 +243,14 @@ fn main() {
     if config.json {
         let problems_json: Vec<String> = problems.iter().map(|p| format!("{p:?}")).collect();
         println!(
-            "{{\"mode\":\"{}\",\"size\":{},\"count\":{},\"publishers\":{},\"consumers\":{},\"queues\":{},\
+            "{{\"mode\":\"{}\",\"size\":{},\"backlog\":{},\"count\":{},\"publishers\":{},\"consumers\":{},\"queues\":{},\
              \"publish_secs\":{:.6},\"total_secs\":{:.6},\"published_per_sec\":{:.0},\"consumed_per_sec\":{:.0},\
              \"consumed\":{},\"confirmed\":{},\"nacked\":{},\"left\":{},\
              \"latency_us\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}},\
              \"loadgen_cpu_secs\":{:.2},\"problems\":[{}]}}",
             config.mode.name(),
             config.size,
+            config.backlog,
             config.count,
             config.publishers,
             config.consumers,

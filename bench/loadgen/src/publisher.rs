@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use amqprs::callbacks::ChannelCallback;
 use amqprs::channel::{BasicPublishArguments, Channel, ConfirmSelectArguments};
@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::connect;
+use crate::consumer::Progress;
 
 /// Confirms counted across all publishers, for the final check.
 #[derive(Default)]
@@ -26,7 +27,7 @@ pub struct ConfirmCounts {
 /// single confirms above it (brokers may confirm out of order, one at a time).
 struct Confirms {
     window: Arc<Semaphore>,
-    counts: Arc<ConfirmCounts>,
+    shared: Arc<Shared>,
     watermark: u64,
     above: BTreeSet<u64>,
 }
@@ -73,13 +74,23 @@ impl ChannelCallback for Confirms {
     }
     async fn publish_ack(&mut self, _: &Channel, ack: Ack) {
         let n = self.confirm(ack.delivery_tag(), ack.mutiple());
-        self.counts.acked.fetch_add(n, Ordering::Relaxed);
+        self.shared.counts.acked.fetch_add(n, Ordering::Relaxed);
     }
     async fn publish_nack(&mut self, _: &Channel, nack: Nack) {
         let n = self.confirm(nack.delivery_tag(), nack.multiple());
-        self.counts.nacked.fetch_add(n, Ordering::Relaxed);
+        self.shared.counts.nacked.fetch_add(n, Ordering::Relaxed);
     }
     async fn publish_return(&mut self, _: &Channel, _: Return, _: BasicProperties, _: Vec<u8>) {}
+}
+
+/// What all publishers of a run share.
+pub struct Shared {
+    pub queues: Vec<String>,
+    pub counts: ConfirmCounts,
+    pub progress: Arc<Progress>,
+    pub start: Instant,
+    /// All publishers start together, once connected.
+    pub go: tokio::sync::Barrier,
 }
 
 /// Publishes `count` messages; returns when the last is written and, with
@@ -88,11 +99,15 @@ pub async fn run(
     config: Arc<Config>,
     index: usize,
     count: u64,
-    queues: Arc<Vec<String>>,
-    counts: Arc<ConfirmCounts>,
-    start: Instant,
-    go: Arc<tokio::sync::Barrier>,
+    shared: Arc<Shared>,
 ) -> Result<(), String> {
+    let Shared {
+        queues,
+        progress,
+        start,
+        go,
+        ..
+    } = &*shared;
     let connection: Connection = connect(&config).await?;
     let channel = connection
         .open_channel(None)
@@ -103,7 +118,7 @@ pub async fn run(
         channel
             .register_callback(Confirms {
                 window: window.clone(),
-                counts,
+                shared: shared.clone(),
                 watermark: 0,
                 above: BTreeSet::new(),
             })
@@ -125,6 +140,14 @@ pub async fn run(
     let mut body = vec![b'x'; config.size];
     go.wait().await;
     for i in 0..count {
+        // Without it, publishers outrun consumers and every figure becomes
+        // that of a queue growing by the whole run.
+        while config.backlog > 0
+            && progress.published.load(Ordering::Relaxed)
+                >= progress.consumed.load(Ordering::Relaxed) + config.backlog
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         if config.mode.confirms() {
             window
                 .acquire()
@@ -139,6 +162,7 @@ pub async fn run(
             .basic_publish(props.clone(), body.clone(), route.clone())
             .await
             .map_err(|e| format!("publisher {index}: basic.publish: {e}"))?;
+        progress.published.fetch_add(1, Ordering::Relaxed);
     }
     if config.mode.confirms() {
         // Every permit back means every publish confirmed (or nacked).
@@ -158,4 +182,54 @@ pub async fn run(
         .await
         .map_err(|e| format!("publisher {index}: connection.close: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn confirms() -> Confirms {
+        Confirms {
+            window: Arc::new(Semaphore::new(0)),
+            shared: Arc::new(Shared {
+                queues: Vec::new(),
+                counts: ConfirmCounts::default(),
+                progress: Arc::new(Progress {
+                    published: Default::default(),
+                    consumed: Default::default(),
+                    redelivered: Default::default(),
+                    target: 0,
+                    done: tokio::sync::watch::channel(false).0,
+                }),
+                start: Instant::now(),
+                go: tokio::sync::Barrier::new(1),
+            }),
+            watermark: 0,
+            above: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn single_confirms_out_of_order_then_multiple_count_each_tag_once() {
+        let mut c = confirms();
+        assert_eq!(c.confirm(3, false), 1);
+        assert_eq!(c.confirm(5, false), 1);
+        assert_eq!(
+            c.confirm(3, false),
+            0,
+            "a repeated confirm releases nothing"
+        );
+        assert_eq!(c.watermark, 0);
+        // Tags 1, 2 and 4 are new; 3 was confirmed already, 5 lies above the multiple.
+        assert_eq!(c.confirm(4, true), 3);
+        assert_eq!(
+            c.watermark, 5,
+            "the single confirm of 5 joins the watermark"
+        );
+        assert!(c.above.is_empty());
+        assert_eq!(c.confirm(2, true), 0, "below the watermark");
+        assert_eq!(c.confirm(6, false), 1);
+        assert_eq!(c.watermark, 6);
+        assert_eq!(c.window.available_permits(), 6, "one permit back per tag");
+    }
 }
