@@ -66,7 +66,7 @@ pub const USAGE: &str = "\
 usage: warren-loadgen [options]
   --url amqp://user:pass@host:port[/vhost]  broker (default amqp://guest:guest@127.0.0.1:5672)
   --mode auto-ack|manual-ack|confirms-acks|persistent-confirms-acks  (default auto-ack)
-  --size BYTES           message body size, at least 8 (default 16)
+  --size BYTES           message body size, at least 16 (default 16)
   --count N              messages in all, across publishers (default 200000)
   --publishers N         publishing connections (default 2)
   --consumers N          consuming connections (default 2)
@@ -172,9 +172,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Config, String> {
     if config.queues == 0 {
         config.queues = config.consumers;
     }
-    // The body carries the publish time in its first 8 bytes.
-    if config.size < 8 {
-        return Err("--size: at least 8 bytes (the body carries a timestamp)".into());
+    // The body carries the publish time and a message id in its first 16 bytes.
+    if config.size < 16 {
+        return Err("--size: at least 16 bytes (the body carries a timestamp and an id)".into());
     }
     for (name, n) in [
         ("--publishers", config.publishers),

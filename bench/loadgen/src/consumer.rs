@@ -1,6 +1,7 @@
 //! One consuming connection on one queue: acks each message (manual-ack
 //! modes) and records its latency from the timestamp in the body.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +18,7 @@ pub struct Progress {
     pub published: AtomicU64,
     pub consumed: AtomicU64,
     pub redelivered: AtomicU64,
+    pub duplicates: AtomicU64,
     pub target: u64,
     pub done: watch::Sender<bool>,
 }
@@ -61,6 +63,8 @@ pub async fn run(
     let _ = ready.send(());
     let mut done = progress.done.subscribe();
     let mut latencies_us = Vec::with_capacity((progress.target / config.consumers as u64) as usize);
+    // Each queue has one consumer, so a message delivered twice comes here twice.
+    let mut seen = HashSet::with_capacity(latencies_us.capacity());
     loop {
         let message = tokio::select! {
             m = rx.recv() => m,
@@ -87,6 +91,14 @@ pub async fn run(
                 .basic_ack(BasicAckArguments::new(deliver.delivery_tag(), false))
                 .await
                 .map_err(|e| format!("consumer {index}: basic.ack: {e}"))?;
+        }
+        let id = body
+            .get(8..16)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes);
+        if !id.is_some_and(|id| seen.insert(id)) {
+            progress.duplicates.fetch_add(1, Ordering::Relaxed);
+            continue;
         }
         if progress.consumed.fetch_add(1, Ordering::Relaxed) + 1 == progress.target {
             let _ = progress.done.send(true);

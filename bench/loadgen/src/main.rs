@@ -92,6 +92,7 @@ struct Outcome {
     total_secs: f64,
     consumed: u64,
     redelivered: u64,
+    duplicates: u64,
     acked: u64,
     nacked: u64,
     left: u64,
@@ -108,6 +109,7 @@ async fn run(config: Arc<Config>) -> Result<Outcome, String> {
         published: Default::default(),
         consumed: Default::default(),
         redelivered: Default::default(),
+        duplicates: Default::default(),
         target: config.count,
         done,
     });
@@ -167,6 +169,7 @@ async fn run(config: Arc<Config>) -> Result<Outcome, String> {
         total_secs,
         consumed: progress.consumed.load(Ordering::Relaxed),
         redelivered: progress.redelivered.load(Ordering::Relaxed),
+        duplicates: progress.duplicates.load(Ordering::Relaxed),
         acked: shared.counts.acked.load(Ordering::Relaxed),
         nacked: shared.counts.nacked.load(Ordering::Relaxed),
         left,
@@ -187,6 +190,12 @@ fn problems(config: &Config, o: &Outcome) -> Vec<String> {
         out.push(format!(
             "confirms: {} acked, {} nacked of {} published",
             o.acked, o.nacked, config.count
+        ));
+    }
+    if o.duplicates != 0 {
+        out.push(format!(
+            "{} messages delivered more than once",
+            o.duplicates
         ));
     }
     if o.redelivered != 0 {

@@ -157,6 +157,8 @@ pub async fn run(
         }
         let sent = start.elapsed().as_nanos() as u64;
         body[..8].copy_from_slice(&sent.to_le_bytes());
+        // Unique across publishers, so a consumer can tell a duplicate.
+        body[8..16].copy_from_slice(&(((index as u64) << 40) | i).to_le_bytes());
         let route = &args[(index + i as usize) % args.len()];
         channel
             .basic_publish(props.clone(), body.clone(), route.clone())
@@ -198,6 +200,7 @@ mod tests {
                     published: Default::default(),
                     consumed: Default::default(),
                     redelivered: Default::default(),
+                    duplicates: Default::default(),
                     target: 0,
                     done: tokio::sync::watch::channel(false).0,
                 }),

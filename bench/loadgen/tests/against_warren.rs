@@ -127,7 +127,7 @@ fn bad_options_are_refused_with_the_usage() {
     assert!(!ok);
     assert!(err.contains("--mode: unknown mode \"fast\""), "{err}");
     assert!(err.contains("usage: warren-loadgen"), "{err}");
-    let (ok, _, err) = loadgen(&["--size", "4"]);
+    let (ok, _, err) = loadgen(&["--size", "8"]);
     assert!(!ok);
-    assert!(err.contains("at least 8 bytes"), "{err}");
+    assert!(err.contains("at least 16 bytes"), "{err}");
 }
