@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startServer, tmpDir } from '../tests/node/server.mjs';
+import { groupCpuSeconds } from './proc-cpu.mjs';
 import { rabbitmqInstalled, startRabbitMQ } from './rabbitmq.mjs';
 import { MODES, PREFETCH, runWorkload, WINDOW } from './workload.mjs';
 
@@ -22,23 +23,6 @@ const repeat = Number(values.repeat);
 const SIZES = [16, 1024];
 const COUNTS = { 'auto-ack': 100000, 'confirms + acks': 50000, 'persistent + confirms + acks': 30000 };
 
-const TICKS = 100; // USER_HZ on Linux
-/** CPU seconds used so far by every process in process group `pgid`. */
-function cpuSeconds(pgid) {
-  let ticks = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / TICKS;
-}
-
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Median messages/s and broker CPU µs per message over `repeat` runs. */
@@ -49,12 +33,12 @@ async function measure(broker, mode, size) {
   const cpus = [];
   const clients = [];
   for (let i = 0; i < repeat; i++) {
-    const cpu0 = cpuSeconds(broker.pgid);
+    const cpu0 = groupCpuSeconds(broker.pgid);
     const client0 = process.cpuUsage();
     const rate = await runWorkload(broker.url, mode, size, count);
     const { user, system } = process.cpuUsage(client0);
     rates.push(rate);
-    cpus.push(((cpuSeconds(broker.pgid) - cpu0) / count) * 1e6);
+    cpus.push(((groupCpuSeconds(broker.pgid) - cpu0) / count) * 1e6);
     // The client's busy share of the run: near 100% means it set the pace.
     clients.push((user + system) / 1e6 / (count / rate));
   }

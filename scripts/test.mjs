@@ -55,6 +55,8 @@ const pageTests = files('tests/page', /\.test\.mjs$/);
 const serverTests = files('tests/node', /\.test\.mjs$/).filter((f) => !f.endsWith('pika.test.mjs'));
 const pikaServerTests = files('tests/node', /pika\.test\.mjs$/);
 
+const loadgenManifest = path.join('bench', 'loadgen', 'Cargo.toml');
+
 const suites = [
   { name: 'build', fn: build },
   { name: 'cargo fmt', cmd: ['cargo', 'fmt', '--check'] },
@@ -87,6 +89,13 @@ const suites = [
     env: withVenv,
     cmd: ['node', '--test', ...pikaServerTests],
   },
+  // The benchmark's load generator: its own Cargo package, checked and run against warren-mq serve.
+  { name: 'loadgen fmt', cmd: ['cargo', 'fmt', '--check', '--manifest-path', loadgenManifest] },
+  {
+    name: 'loadgen clippy',
+    cmd: ['cargo', 'clippy', '--all-targets', '--manifest-path', loadgenManifest, '--', '-D', 'warnings'],
+  },
+  { name: 'loadgen tests', cmd: ['cargo', 'test', '--manifest-path', loadgenManifest] },
 ];
 
 const results = [];

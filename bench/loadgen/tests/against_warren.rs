@@ -1,0 +1,133 @@
+//! Runs the load generator against a real `warren-mq serve` (this repository's
+//! bin/warren-mq.js, on a spare loopback port, with a file store) in every mode
+//! and checks its own verdict: every message consumed once, every confirm in,
+//! no queue left holding messages. Needs `npm run build` (pkg/) and node.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    data: PathBuf,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+fn start_warren() -> Server {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("pkg/warren_bg.wasm").exists(),
+        "pkg/ is missing: run `npm run build` in the repository first"
+    );
+    let data = std::env::temp_dir().join(format!("warren-loadgen-test-{}", std::process::id()));
+    let mut child = Command::new("node")
+        .arg(root.join("bin/warren-mq.js"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+            "--log-level",
+            "warn",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs bin/warren-mq.js");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut port = None;
+    // "  AMQP       amqp://127.0.0.1:PORT" is among the first lines it prints.
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(url) = line.trim().strip_prefix("AMQP") {
+            port = url.trim().rsplit(':').next().and_then(|p| p.parse().ok());
+            break;
+        }
+    }
+    let port = port.expect("warren-mq serve printed its AMQP URL");
+    Server { child, data, port }
+}
+
+fn loadgen(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_warren-loadgen"))
+        .args(args)
+        .output()
+        .expect("the load generator runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_mode_and_size_passes_its_checks_against_warren() {
+    let server = start_warren();
+    let url = format!("amqp://guest:guest@127.0.0.1:{}", server.port);
+    for mode in [
+        "auto-ack",
+        "manual-ack",
+        "confirms-acks",
+        "persistent-confirms-acks",
+    ] {
+        for size in ["16", "1024"] {
+            let (ok, out, err) = loadgen(&[
+                "--url",
+                &url,
+                "--mode",
+                mode,
+                "--size",
+                size,
+                "--count",
+                "3001",
+                "--publishers",
+                "2",
+                "--consumers",
+                "3",
+                "--backlog",
+                "500",
+                "--timeout",
+                "60",
+                "--json",
+            ]);
+            assert!(ok, "{mode} {size}: exit failure\n{out}{err}");
+            assert!(out.contains("\"problems\":[]"), "{mode} {size}: {out}");
+            assert!(out.contains("\"consumed\":3001,"), "{mode} {size}: {out}");
+            let confirmed = if mode.contains("confirms") { 3001 } else { 0 };
+            assert!(
+                out.contains(&format!("\"confirmed\":{confirmed},")),
+                "{mode} {size}: {out}"
+            );
+            assert!(out.contains("\"left\":0,"), "{mode} {size}: {out}");
+        }
+    }
+}
+
+#[test]
+fn a_broker_that_is_not_there_is_an_error_naming_the_address() {
+    // Port 1 on loopback: nothing listens there.
+    let (ok, out, err) = loadgen(&["--url", "amqp://guest:guest@127.0.0.1:1", "--timeout", "10"]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("connect to 127.0.0.1:1"), "{err}");
+}
+
+#[test]
+fn bad_options_are_refused_with_the_usage() {
+    let (ok, _, err) = loadgen(&["--mode", "fast"]);
+    assert!(!ok);
+    assert!(err.contains("--mode: unknown mode \"fast\""), "{err}");
+    assert!(err.contains("usage: warren-loadgen"), "{err}");
+    let (ok, _, err) = loadgen(&["--size", "8"]);
+    assert!(!ok);
+    assert!(err.contains("at least 16 bytes"), "{err}");
+}

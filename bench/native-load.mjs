@@ -1,0 +1,225 @@
+// Warren vs RabbitMQ under the native load generator (bench/loadgen, Rust,
+// several publishing and consuming connections), in one run: builds the load
+// generator (release), starts `warren-mq serve` (file store in a fresh
+// temporary directory) and Debian's RabbitMQ on spare loopback ports, runs
+// every mode with 16-byte and 1 KiB bodies against each, and prints messages/s,
+// the broker's own CPU time per message, latency, and the load generator's own
+// CPU, which shows whether the client or the broker set the pace.
+//
+//   node bench/native-load.mjs [--scale 1] [--repeat 1] [--publishers 2] [--consumers 2] [--threads 2] [--backlog 2000]
+//
+// Needs `npm run build`, a Rust toolchain and `apt-get install -y rabbitmq-server`.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startServer, tmpDir } from '../tests/node/server.mjs';
+import { groupCpuSeconds } from './proc-cpu.mjs';
+import { rabbitmqInstalled, startRabbitMQ } from './rabbitmq.mjs';
+
+const { values } = parseArgs({
+  options: {
+    scale: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '1' },
+    publishers: { type: 'string', default: '2' },
+    consumers: { type: 'string', default: '2' },
+    threads: { type: 'string', default: '2' },
+    backlog: { type: 'string', default: '2000' },
+  },
+});
+const scale = Number(values.scale);
+const repeat = Number(values.repeat);
+for (const [name, v] of Object.entries(values)) {
+  if (!(Number(v) > 0)) {
+    console.error(`native-load: --${name} must be a positive number, not ${JSON.stringify(v)}`);
+    process.exit(2);
+  }
+}
+
+const SIZES = [16, 1024];
+// Messages per run: each run takes a few seconds on a loaded 2-core machine.
+const COUNTS = {
+  'auto-ack': 200000,
+  'manual-ack': 200000,
+  'confirms-acks': 100000,
+  'persistent-confirms-acks': 50000,
+};
+
+const loadgenDir = fileURLToPath(new URL('./loadgen/', import.meta.url));
+const loadgen = path.join(loadgenDir, 'target', 'release', 'warren-loadgen');
+
+if (!fs.existsSync(new URL('../pkg/warren_bg.wasm', import.meta.url))) {
+  console.error('native-load: pkg/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+if (!rabbitmqInstalled()) {
+  console.error('native-load: RabbitMQ is missing: apt-get update && apt-get install -y rabbitmq-server');
+  process.exit(1);
+}
+
+console.log('building the load generator (cargo build --release in bench/loadgen) ...');
+const build = spawnSync('cargo', ['build', '--release', '--quiet'], { cwd: loadgenDir, stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('native-load: building bench/loadgen failed (is cargo installed?)');
+  process.exit(1);
+}
+
+/** One load generator run; resolves with its JSON report. */
+function runLoadgen(url, mode, size, count) {
+  const args = [
+    ...['--url', url, '--mode', mode, '--size', String(size), '--count', String(count)],
+    ...['--publishers', values.publishers, '--consumers', values.consumers, '--threads', values.threads],
+    ...['--backlog', values.backlog],
+    ...['--timeout', '300', '--json'],
+  ];
+  const run = spawnSync(loadgen, args, { encoding: 'utf8' });
+  const line = run.stdout.trim().split('\n').pop();
+  if (!line?.startsWith('{')) {
+    throw new Error(`warren-loadgen ${args.join(' ')} failed (exit ${run.status}):\n${run.stderr}${run.stdout}`);
+  }
+  return JSON.parse(line);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Medians over `repeat` runs of one mode and size against one broker. */
+function measure(broker, mode, size) {
+  const count = Math.round(COUNTS[mode] * scale);
+  runLoadgen(broker.url, mode, size, Math.min(10000, count)); // warm-up
+  const runs = [];
+  for (let i = 0; i < repeat; i++) {
+    const cpu0 = groupCpuSeconds(broker.pgid);
+    const r = runLoadgen(broker.url, mode, size, count);
+    const brokerCpu = groupCpuSeconds(broker.pgid) - cpu0;
+    runs.push({
+      rate: r.consumed_per_sec,
+      cpu: (brokerCpu / count) * 1e6,
+      // Cores' worth of CPU over the run: the broker's and the load generator's.
+      brokerBusy: brokerCpu / r.total_secs,
+      loadgenBusy: r.loadgen_cpu_secs / r.total_secs,
+      loadgenCpu: (r.loadgen_cpu_secs / count) * 1e6,
+      p50: r.latency_us.p50,
+      p99: r.latency_us.p99,
+      problems: r.problems,
+    });
+  }
+  const pick = (k) => median(runs.map((r) => r[k]));
+  return {
+    count,
+    rate: pick('rate'),
+    cpu: pick('cpu'),
+    brokerBusy: pick('brokerBusy'),
+    loadgenBusy: pick('loadgenBusy'),
+    loadgenCpu: pick('loadgenCpu'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    problems: runs.flatMap((r) => r.problems),
+  };
+}
+
+const dataDir = tmpDir('warren-native-load-');
+const load0 = os.loadavg();
+console.log(`load average before: ${load0.map((l) => l.toFixed(2)).join(', ')}`);
+console.log('starting RabbitMQ and Warren ...');
+const rabbit = await startRabbitMQ();
+let warren;
+const results = [];
+try {
+  warren = await startServer({ dataDir, args: ['--log-level', 'warn'], detached: true });
+  const brokers = {
+    rabbitmq: { url: rabbit.url, pgid: rabbit.pgid },
+    warren: { url: warren.url, pgid: warren.child.pid },
+  };
+  for (const mode of Object.keys(COUNTS)) {
+    for (const size of SIZES) {
+      // Alternating brokers per row spreads the load of a shared machine evenly.
+      const r = measure(brokers.rabbitmq, mode, size);
+      const w = measure(brokers.warren, mode, size);
+      results.push({ mode, size, r, w });
+      console.log(`  ${mode}, ${size} B: RabbitMQ ${Math.round(r.rate)}/s, Warren ${Math.round(w.rate)}/s`);
+    }
+  }
+} finally {
+  await warren?.stop();
+  await rabbit.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+const load1 = os.loadavg();
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const pct = (x) => `${Math.round(x * 100)}%`;
+const ms = (us) => (us / 1000).toFixed(1);
+const rows = [
+  [
+    'mode',
+    'body',
+    'messages',
+    'RabbitMQ msg/s',
+    'Warren msg/s',
+    'ratio',
+    'RabbitMQ CPU µs/msg',
+    'Warren CPU µs/msg',
+    'ratio',
+    'broker busy (R / W)',
+    'loadgen busy (R / W)',
+    'loadgen µs/msg (R / W)',
+    'p50 / p99 ms R',
+    'p50 / p99 ms W',
+  ],
+  ...results.map(({ mode, size, r, w }) => [
+    mode,
+    size === 1024 ? '1 KiB' : `${size} B`,
+    fmt(w.count),
+    fmt(r.rate),
+    fmt(w.rate),
+    `${(w.rate / r.rate).toFixed(1)}x`,
+    r.cpu.toFixed(1),
+    w.cpu.toFixed(1),
+    `${(r.cpu / w.cpu).toFixed(1)}x`,
+    `${pct(r.brokerBusy)} / ${pct(w.brokerBusy)}`,
+    `${pct(r.loadgenBusy)} / ${pct(w.loadgenBusy)}`,
+    `${r.loadgenCpu.toFixed(1)} / ${w.loadgenCpu.toFixed(1)}`,
+    `${ms(r.p50)} / ${ms(r.p99)}`,
+    `${ms(w.p50)} / ${ms(w.p99)}`,
+  ]),
+];
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+const line = (row) => `| ${row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
+console.log(
+  `\nWarren ${JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url))).version} vs RabbitMQ ${rabbit.version}` +
+    ` on ${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), node ${process.version}`,
+);
+console.log(
+  `load generator: bench/loadgen (Rust, amqprs), ${values.publishers} publishing and ${values.consumers} consuming ` +
+    `connections, ${values.threads} threads, one queue per consumer, prefetch 256, 512 unconfirmed per publisher, ` +
+    `at most ${values.backlog} published but not yet consumed; ` +
+    `median of ${repeat} run(s)`,
+);
+console.log(`Warren: file store (fdatasync per group commit); RabbitMQ: Debian defaults, classic queues`);
+console.log(
+  `load average before ${load0.map((l) => l.toFixed(2)).join(', ')}; after ${load1.map((l) => l.toFixed(2)).join(', ')}\n`,
+);
+console.log(line(rows[0]));
+console.log(`|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+for (const row of rows.slice(1)) console.log(line(row));
+console.log(
+  [
+    '',
+    'msg/s: from the first publish until the last message is consumed (and every confirm is in).',
+    "CPU µs/msg: CPU time of the broker's processes only, per message.",
+    'busy: CPU time over the run in cores (100% = one core); the machine has ' + os.cpus().length + '.',
+    "loadgen µs/msg: the load generator's own CPU time per message (all its connections).",
+    'p50 / p99: publish-to-delivery latency, from a timestamp in each body.',
+  ].join('\n'),
+);
+const problems = results.flatMap(({ mode, size, r, w }) => [
+  ...r.problems.map((p) => `RabbitMQ ${mode} ${size} B: ${p}`),
+  ...w.problems.map((p) => `Warren ${mode} ${size} B: ${p}`),
+]);
+if (problems.length) {
+  console.log(`\nchecks FAILED:\n${problems.join('\n')}`);
+  process.exit(1);
+}
+console.log('\nchecks: every run consumed each message once, every confirm arrived, no queue was left with messages.');
