@@ -85,7 +85,7 @@ impl EngineLoop {
                     ..
                 } = e
                 {
-                    std::hint::black_box(&message.body);
+                    std::hint::black_box(&message.body());
                     last = delivery_tag;
                     delivered += 1;
                 }
