@@ -8,6 +8,12 @@
 //!   allocator measures what the engine holds, minus the bodies themselves).
 //!
 //! Run: `cargo bench --bench engine`
+//!
+//! `-- --once BATCH N` runs the loop once, untimed, for a profiler or an
+//! instruction counter, which the other builds on a shared machine do not
+//! disturb. Instructions per message, as the difference of two runs:
+//! `valgrind --tool=cachegrind --cache-sim=no <bench binary> --once 64 N`
+//! for N = 200000 and 400000, (I2 - I1) / 200000.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -78,6 +84,16 @@ fn memory_per_message(n: usize) -> (f64, f64) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--once") {
+        let num = |i: usize| args.get(at + i).and_then(|a| a.parse().ok());
+        let (batch, n) = (num(1).unwrap_or(64), num(2).unwrap_or(1_000_000));
+        let mut l = EngineLoop::new().unwrap();
+        l.consume().unwrap();
+        let delivered = l.run(n, batch).unwrap();
+        println!("delivered {delivered} in batches of {batch}");
+        return;
+    }
     let n = 2_000_000;
     for batch in [1u64, 64, 1000] {
         throughput(n / 4, batch); // warm-up

@@ -5,8 +5,13 @@
 //! expiry) lives in the queue's entry. Dead-lettering makes a new message.
 
 use super::value::{FieldTable, ShortStr};
+use std::cell::Cell;
 use std::ops::Deref;
 use std::rc::Rc;
+
+/// Scratch space kept between messages for laying out blocks; a larger
+/// message's is freed after use.
+const SCRATCH_KEPT: usize = 64 * 1024;
 
 /// The 14 properties of the `basic` content class, in wire order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -148,15 +153,24 @@ impl Message {
         properties: Props,
         body: &[u8],
     ) -> Self {
+        thread_local! {
+            // The block is laid out here, then copied once into its allocation.
+            static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        }
         let (x, k) = (exchange.as_bytes(), routing_key.as_bytes());
         let len_byte = |s: &[u8]| u8::try_from(s.len()).unwrap_or(u8::MAX);
-        // An exact-size iterator: `Rc<[u8]>` is allocated once, at its final size.
-        let block = std::iter::once(len_byte(x))
-            .chain(x.iter().copied())
-            .chain(std::iter::once(len_byte(k)))
-            .chain(k.iter().copied())
-            .chain(body.iter().copied())
-            .collect();
+        let mut buf = SCRATCH.take();
+        buf.clear();
+        buf.reserve(2 + x.len() + k.len() + body.len());
+        buf.push(len_byte(x));
+        buf.extend_from_slice(x);
+        buf.push(len_byte(k));
+        buf.extend_from_slice(k);
+        buf.extend_from_slice(body);
+        let block = Rc::from(&buf[..]);
+        if buf.capacity() <= SCRATCH_KEPT {
+            SCRATCH.set(buf);
+        }
         Message { block, properties }
     }
 
@@ -176,6 +190,9 @@ impl Message {
     }
 
     fn text(&self, at: usize, len: usize) -> &str {
+        if len == 0 {
+            return ""; // the default exchange: no check to make
+        }
         let bytes = self.block.get(at..at + len).unwrap_or_default();
         std::str::from_utf8(bytes).unwrap_or_default()
     }
@@ -186,9 +203,20 @@ impl Message {
         self.text(1, x)
     }
 
+    /// Published to the default exchange (read without decoding text).
+    pub fn to_default_exchange(&self) -> bool {
+        self.block.first().is_none_or(|&x| x == 0)
+    }
+
     pub fn routing_key(&self) -> &str {
         let (at, len) = self.key_at();
         self.text(at, len)
+    }
+
+    /// The routing key's bytes, for comparisons that need no text.
+    pub fn routing_key_bytes(&self) -> &[u8] {
+        let (at, len) = self.key_at();
+        self.block.get(at..at + len).unwrap_or_default()
     }
 
     pub fn body(&self) -> &[u8] {

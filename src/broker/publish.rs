@@ -155,8 +155,10 @@ impl Broker {
             });
         }
         let mut outcome = Pending::Ready(true);
-        let replied = message.exchange().is_empty()
-            && message.routing_key().starts_with(REPLY_TO_PREFIX)
+        let replied = message.to_default_exchange()
+            && message
+                .routing_key_bytes()
+                .starts_with(REPLY_TO_PREFIX.as_bytes())
             && self.deliver_reply(&message);
         if targets.is_empty() && mandatory && !replied {
             self.emit(Effect::Return {
@@ -225,7 +227,7 @@ impl Broker {
         // Most publishes carry one routing key: no allocation for them.
         let keys: &[&str] = if extra.is_empty() { &single } else { &extra };
         let headers = message.properties.headers.as_ref();
-        if message.exchange().is_empty() {
+        if message.to_default_exchange() {
             // The default exchange binds every queue by its name.
             for k in keys {
                 if let Some(&q) = vhost.queues.get(*k) {
