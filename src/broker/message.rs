@@ -205,7 +205,7 @@ impl Message {
 
     /// Published to the default exchange (read without decoding text).
     pub fn to_default_exchange(&self) -> bool {
-        self.block.first().is_none_or(|&x| x == 0)
+        self.block.first().copied().unwrap_or(0) == 0
     }
 
     pub fn routing_key(&self) -> &str {
