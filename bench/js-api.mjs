@@ -2,7 +2,7 @@
 // bodies, one queue, one consumer; then the same engine loop run entirely
 // inside wasm, set against the native figure from `cargo bench --bench engine`.
 //
-//   npm run build && node bench/js-api.mjs [--messages N] [--no-native]
+//   npm run build && node bench/js-api.mjs [--messages N] [--no-native] [--no-wasm-loop]
 //
 // The in-wasm loop comes from a separate build with the `bench` feature
 // (`node scripts/build.mjs --bench`, into target/bench-pkg/), run here if missing:
@@ -17,7 +17,11 @@ import { parseArgs } from 'node:util';
 import { Broker } from '../js/entry-node.js';
 
 const { values: opts } = parseArgs({
-  options: { messages: { type: 'string', default: '2000000' }, 'no-native': { type: 'boolean', default: false } },
+  options: {
+    messages: { type: 'string', default: '2000000' },
+    'no-native': { type: 'boolean', default: false },
+    'no-wasm-loop': { type: 'boolean', default: false },
+  },
 });
 const N = Number(opts.messages);
 const BODY = new TextEncoder().encode('0123456789abcdef');
@@ -100,6 +104,7 @@ console.log(`  publish each, ack multiple every 100  ${fmt(await best((n) => ack
 console.log(`  basicPublishBatch 100, ack multiple   ${fmt(await best((n) => batched(n, 100)))}`);
 console.log(`  basicPublishBatch 1000, ack multiple  ${fmt(await best((n) => batched(n, 1000)))}`);
 
+if (opts['no-wasm-loop']) process.exit(0);
 execFileSync('node', ['scripts/build.mjs', '--bench'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 const benchPkg = path.join(path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), 'bench-pkg');
 const { initSync, benchEngine } = await import(pathToFileURL(path.join(benchPkg, 'warren.js')).href);
