@@ -29,7 +29,7 @@ impl Broker {
         for v in &self.vhosts {
             t.vhosts.push(v.name.clone());
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-            names.sort_unstable();
+            names.sort();
             let exchanges: Vec<&Exchange> =
                 names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
             for x in &exchanges {
@@ -38,7 +38,7 @@ impl Broker {
                 }
             }
             let mut queues: Vec<(&ShortStr, _)> = v.queues.iter().collect();
-            queues.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            queues.sort_by(|a, b| a.0.cmp(b.0));
             for (_, id) in queues {
                 if let Some(q) = self.queue(*id).filter(|q| q.exclusive_owner.is_none()) {
                     t.queues.push((v.name.clone(), q.declaration()));

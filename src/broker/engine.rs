@@ -479,7 +479,7 @@ impl Broker {
     /// The open connections, in id order.
     pub fn connection_ids(&self) -> Vec<ConnId> {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        ids.sort_unstable(); // the same sort `set_blocked` uses: one copy in wasm
+        ids.sort(); // stable: the same sort `set_blocked` uses, one copy in wasm
         ids
     }
 
@@ -599,7 +599,7 @@ impl Broker {
             .filter(|(_, c)| c.info.connection_blocked)
             .map(|(id, _)| *id)
             .collect();
-        ids.sort_unstable();
+        ids.sort();
         for to in ids {
             self.emit(Effect::Blocked {
                 to,

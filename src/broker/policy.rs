@@ -265,7 +265,7 @@ impl Broker {
         let mut out = Vec::new();
         for v in &self.vhosts {
             let mut ps: Vec<&Policy> = v.policies.iter().collect();
-            ps.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+            ps.sort_by(|a, b| a.name.cmp(&b.name));
             out.extend(ps.into_iter().map(|p| (v.name.clone(), p.clone())));
         }
         out
@@ -321,7 +321,7 @@ impl Broker {
             .iter()
             .map(|(n, id)| (n.clone(), *id))
             .collect();
-        ids.sort_unstable();
+        ids.sort();
         let vname = self.vhost_name(v).to_owned();
         for (name, id) in ids {
             let Some(q) = self.queue(id) else {

@@ -218,13 +218,13 @@ impl Broker {
             }
         }
         snap.exchanges
-            .sort_unstable_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
+            .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
         snap.queues
-            .sort_unstable_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
-        snap.channels.sort_unstable_by_key(|c| c.channel);
-        snap.connections.sort_unstable_by_key(|c| c.id);
+            .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
+        snap.channels.sort_by_key(|c| c.channel);
+        snap.connections.sort_by_key(|c| c.id);
         snap.consumers
-            .sort_unstable_by(|a, b| (a.channel, &a.tag).cmp(&(b.channel, &b.tag)));
+            .sort_by(|a, b| (a.channel, &a.tag).cmp(&(b.channel, &b.tag)));
         snap
     }
 }

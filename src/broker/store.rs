@@ -267,7 +267,7 @@ impl Broker {
         let mut out = Vec::new();
         for v in &self.vhosts {
             let mut policies: Vec<&super::policy::Policy> = v.policies.iter().collect();
-            policies.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+            policies.sort_by(|a, b| a.name.cmp(&b.name));
             for p in policies {
                 out.push(StoreRecord::Policy {
                     vhost: v.name.clone(),
@@ -275,7 +275,7 @@ impl Broker {
                 });
             }
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-            names.sort_unstable();
+            names.sort();
             let exchanges: Vec<&Exchange> =
                 names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
             for x in &exchanges {
@@ -287,7 +287,7 @@ impl Broker {
                 }
             }
             let mut queues: Vec<(&ShortStr, &QueueId)> = v.queues.iter().collect();
-            queues.sort_unstable();
+            queues.sort();
             for (_, id) in &queues {
                 if let Some(q) = self.queue(**id).filter(|q| self.persists_queue(q)) {
                     out.push(StoreRecord::Queue {

@@ -270,7 +270,7 @@ impl Broker {
                 emptied.push(x.name.clone());
             }
         }
-        emptied.sort_unstable(); // the map's order is not the same after a resume
+        emptied.sort(); // the map's order is not the same after a resume
         for name in emptied {
             self.remove_exchange(v, &name);
         }
@@ -759,7 +759,7 @@ impl Broker {
             return Vec::new();
         };
         let mut names: Vec<ShortStr> = self.vhost_ref(v).queues.keys().cloned().collect();
-        names.sort_unstable();
+        names.sort();
         names
     }
 }

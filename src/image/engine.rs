@@ -146,7 +146,7 @@ impl Writer {
         self.main.str(&v.name);
         // By name, with the sort the store's snapshot uses (one copy in wasm).
         let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-        names.sort_unstable();
+        names.sort();
         let xs: Vec<&Exchange> = names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
         self.main.usize(xs.len());
         for x in xs {
