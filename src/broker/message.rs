@@ -5,13 +5,8 @@
 //! expiry) lives in the queue's entry. Dead-lettering makes a new message.
 
 use super::value::{FieldTable, ShortStr};
-use std::cell::Cell;
 use std::ops::Deref;
 use std::rc::Rc;
-
-/// Scratch space kept between messages for laying out blocks; a larger
-/// message's is freed after use.
-const SCRATCH_KEPT: usize = 64 * 1024;
 
 /// The 14 properties of the `basic` content class, in wire order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -153,23 +148,21 @@ impl Message {
         properties: Props,
         body: &[u8],
     ) -> Self {
-        thread_local! {
-            // The block is laid out here, then copied once into its allocation.
-            static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-        }
         let (x, k) = (exchange.as_bytes(), routing_key.as_bytes());
         let len_byte = |s: &[u8]| u8::try_from(s.len()).unwrap_or(u8::MAX);
-        let mut buf = SCRATCH.take();
-        buf.clear();
-        buf.reserve(2 + x.len() + k.len() + body.len());
-        buf.push(len_byte(x));
-        buf.extend_from_slice(x);
-        buf.push(len_byte(k));
-        buf.extend_from_slice(k);
-        buf.extend_from_slice(body);
-        let block = Rc::from(&buf[..]);
-        if buf.capacity() <= SCRATCH_KEPT {
-            SCRATCH.set(buf);
+        // Allocated once at its final size (an exact-size iterator), then
+        // filled in place while this is its only reference.
+        let mut block: Rc<[u8]> = std::iter::repeat(0u8)
+            .take(2 + x.len() + k.len() + body.len())
+            .collect();
+        if let Some(bytes) = Rc::get_mut(&mut block) {
+            let mut at = 0;
+            for part in [&[len_byte(x)][..], x, &[len_byte(k)][..], k, body] {
+                if let Some(dst) = bytes.get_mut(at..at + part.len()) {
+                    dst.copy_from_slice(part);
+                }
+                at += part.len();
+            }
         }
         Message { block, properties }
     }
