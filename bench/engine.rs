@@ -1,11 +1,19 @@
 //! The native engine alone: one queue, one consumer, 16-byte bodies (the
 //! loop is `warren::bench_loop`, which the wasm benchmark runs too).
 //!
-//! - publish -> deliver -> ack, messages per second on one core;
+//! - publish -> deliver -> ack, messages per second on one core: a warm-up,
+//!   then `RUNS` timed runs, the median printed with the lowest and highest,
+//!   and the allocations the loop makes per message;
 //! - bytes of memory per queued message with 1M messages queued (a counting
 //!   allocator measures what the engine holds, minus the bodies themselves).
 //!
 //! Run: `cargo bench --bench engine`
+//!
+//! `-- --once BATCH N` runs the loop once, untimed, for a profiler or an
+//! instruction counter, which the other builds on a shared machine do not
+//! disturb. Instructions per message, as the difference of two runs:
+//! `valgrind --tool=cachegrind --cache-sim=no <bench binary> --once 64 N`
+//! for N = 200000 and 400000, (I2 - I1) / 200000.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -16,11 +24,14 @@ use warren::bench_loop::{EngineLoop, BODY};
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+/// Allocations ever made (live ones are `ALLOCS`).
+static MADE: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         LIVE.fetch_add(l.size(), Relaxed);
         ALLOCS.fetch_add(1, Relaxed);
+        MADE.fetch_add(1, Relaxed);
         System.alloc(l)
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
@@ -31,6 +42,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         LIVE.fetch_add(new, Relaxed);
         LIVE.fetch_sub(l.size(), Relaxed);
+        MADE.fetch_add(1, Relaxed);
         System.realloc(p, l, new)
     }
 }
@@ -38,12 +50,19 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn throughput(n: u64, batch: u64) -> f64 {
+/// Timed runs per batch size; the machine is shared, so the median is the figure.
+const RUNS: usize = 7;
+
+/// (messages per second, allocations per message) of one run.
+fn throughput(n: u64, batch: u64) -> (f64, f64) {
     let mut l = EngineLoop::new().unwrap();
     l.consume().unwrap();
+    let made = MADE.load(Relaxed);
     let start = Instant::now();
     let delivered = l.run(n, batch).unwrap();
-    delivered as f64 / start.elapsed().as_secs_f64()
+    let rate = delivered as f64 / start.elapsed().as_secs_f64();
+    let allocs = (MADE.load(Relaxed) - made) as f64 / delivered as f64;
+    (rate, allocs)
 }
 
 /// (requested bytes, allocations) per queued message beyond its body.
@@ -65,14 +84,25 @@ fn memory_per_message(n: usize) -> (f64, f64) {
 }
 
 fn main() {
-    let n = 5_000_000;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--once") {
+        let num = |i: usize| args.get(at + i).and_then(|a| a.parse().ok());
+        let (batch, n) = (num(1).unwrap_or(64), num(2).unwrap_or(1_000_000));
+        let mut l = EngineLoop::new().unwrap();
+        l.consume().unwrap();
+        let delivered = l.run(n, batch).unwrap();
+        println!("delivered {delivered} in batches of {batch}");
+        return;
+    }
+    let n = 2_000_000;
     for batch in [1u64, 64, 1000] {
-        // warm-up run, then the measured one
-        throughput(n / 10, batch);
-        let rate = throughput(n, batch);
+        throughput(n / 4, batch); // warm-up
+        let mut runs: Vec<(f64, f64)> = (0..RUNS).map(|_| throughput(n, batch)).collect();
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (median, allocs) = runs[RUNS / 2];
+        let (low, high) = (runs[0].0, runs[RUNS - 1].0);
         println!(
-            "engine publish->deliver->ack, 16 B bodies, batch {batch:>4}: {:>12.0} msg/s",
-            rate
+            "engine publish->deliver->ack, 16 B bodies, batch {batch:>4}: {median:>11.0} msg/s median of {RUNS} (min {low:.0}, max {high:.0}), {allocs:.2} allocations/msg"
         );
     }
     let (bytes, allocs) = memory_per_message(1_000_000);

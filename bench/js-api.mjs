@@ -2,17 +2,26 @@
 // bodies, one queue, one consumer; then the same engine loop run entirely
 // inside wasm, set against the native figure from `cargo bench --bench engine`.
 //
-//   npm run build && node bench/js-api.mjs [--messages N] [--no-native]
+//   npm run build && node bench/js-api.mjs [--messages N] [--no-native] [--no-wasm-loop]
+//
+// The in-wasm loop comes from a separate build with the `bench` feature
+// (`node scripts/build.mjs --bench`, into target/bench-pkg/), run here if missing:
+// the shipped wasm carries no benchmark code.
 //
 // Prints msg/s per variant and the wasm/native ratio per batch size.
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchEngine } from '../pkg/warren.js';
 import { Broker } from '../js/entry-node.js';
 
 const { values: opts } = parseArgs({
-  options: { messages: { type: 'string', default: '2000000' }, 'no-native': { type: 'boolean', default: false } },
+  options: {
+    messages: { type: 'string', default: '2000000' },
+    'no-native': { type: 'boolean', default: false },
+    'no-wasm-loop': { type: 'boolean', default: false },
+  },
 });
 const N = Number(opts.messages);
 const BODY = new TextEncoder().encode('0123456789abcdef');
@@ -95,6 +104,11 @@ console.log(`  publish each, ack multiple every 100  ${fmt(await best((n) => ack
 console.log(`  basicPublishBatch 100, ack multiple   ${fmt(await best((n) => batched(n, 100)))}`);
 console.log(`  basicPublishBatch 1000, ack multiple  ${fmt(await best((n) => batched(n, 1000)))}`);
 
+if (opts['no-wasm-loop']) process.exit(0);
+execFileSync('node', ['scripts/build.mjs', '--bench'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+const benchPkg = path.join(path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), 'bench-pkg');
+const { initSync, benchEngine } = await import(pathToFileURL(path.join(benchPkg, 'warren.js')).href);
+initSync({ module: readFileSync(path.join(benchPkg, 'warren_bg.wasm')) });
 const inWasm = new Map();
 for (const batch of [1, 64, 1000]) {
   benchEngine(Math.min(N, 200_000), batch);

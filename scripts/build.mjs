@@ -10,11 +10,16 @@ import { vendor } from './vendor-amqp-client.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = 'wasm32-unknown-unknown';
-const targetDir = path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
+// `--bench`: the engine with its benchmark loop (`benchEngine`, feature `bench`),
+// for `bench/js-api.mjs` only. It builds in a target directory of its own into
+// target/bench-pkg/, so the shipped pkg/ never carries benchmark code.
+const BENCH = process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--bench');
+const mainTargetDir = path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
+const targetDir = BENCH ? path.join(mainTargetDir, 'bench') : mainTargetDir;
 const rawWasm = path.join(targetDir, TARGET, 'release', 'warren.wasm');
 const bindgenDir = path.join(targetDir, 'warren-bindgen'); // wasm-bindgen output before wasm-opt
 const stampDir = path.join(targetDir, 'warren-build'); // the tool versions each step last ran with
-const pkgDir = path.join(root, 'pkg');
+const pkgDir = BENCH ? path.join(mainTargetDir, 'bench-pkg') : path.join(root, 'pkg');
 const wasmBindgen = path.join(root, '.tools', 'bin', 'wasm-bindgen');
 const wasmOpt = path.join(root, 'node_modules', '.bin', 'wasm-opt');
 
@@ -123,7 +128,9 @@ export function build() {
 
   const crate = ['src', 'Cargo.toml', 'Cargo.lock'].map((f) => path.join(root, f));
   step('cargo build', { inputs: crate, outputs: [rawWasm], key: rustc }, () =>
-    run('cargo', ['build', '--release', '--target', TARGET, '--lib']),
+    run('cargo', ['build', '--release', '--target', TARGET, '--lib', ...(BENCH ? ['--features', 'bench'] : [])], {
+      env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+    }),
   );
 
   const glue = ['warren.js', 'warren.d.ts', 'warren_bg.wasm.d.ts'];
@@ -160,7 +167,7 @@ export function build() {
   const bytes = fs.readFileSync(finalWasm);
   const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
   const gz = zlib.gzipSync(bytes, { level: 9 }).length;
-  console.log(`build: pkg/warren_bg.wasm ${kb(bytes.length)} raw, ${kb(gz)} gzipped`);
+  console.log(`build: ${path.relative(root, finalWasm)} ${kb(bytes.length)} raw, ${kb(gz)} gzipped`);
   console.log(`build: finished in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
 }
 

@@ -4,8 +4,8 @@
 //! `benchEngine` (wasm) time exactly the same code.
 
 use crate::broker::{
-    AmqpError, Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect, Message,
-    Properties, Qos, QueueDeclare, ShortStr,
+    AmqpError, Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect, Message, Props,
+    Qos, QueueDeclare, ShortStr,
 };
 
 pub const BODY: [u8; 16] = *b"0123456789abcdef";
@@ -40,12 +40,7 @@ impl EngineLoop {
 
     /// One message for the queue through the default exchange.
     pub fn message(&self) -> Message {
-        Message::new(
-            ShortStr::empty(),
-            self.queue.clone(),
-            Properties::default(),
-            BODY,
-        )
+        Message::from_parts(&ShortStr::empty(), &self.queue, Props::default(), &BODY)
     }
 
     /// Starts the consumer the loop delivers to.
@@ -85,7 +80,7 @@ impl EngineLoop {
                     ..
                 } = e
                 {
-                    std::hint::black_box(&message.body);
+                    std::hint::black_box(&message.body());
                     last = delivery_tag;
                     delivered += 1;
                 }

@@ -10,6 +10,8 @@
 //! feed bytes and the time in, and carry bytes and store records out.
 
 pub mod amqp;
+// Native benchmarks always have it; the wasm only with the `bench` feature.
+#[cfg(any(not(target_family = "wasm"), feature = "bench"))]
 #[doc(hidden)]
 pub mod bench_loop;
 pub mod broker;

@@ -115,8 +115,8 @@ fn unroutable_mandatory_publish_is_returned_before_its_ack() {
         } => {
             assert_eq!(*reply_code, 312);
             assert_eq!(reply_text.as_str(), "NO_ROUTE");
-            assert_eq!(&*message.body, b"lost");
-            assert_eq!(message.routing_key.as_str(), "nowhere");
+            assert_eq!(message.body(), b"lost");
+            assert_eq!(message.routing_key(), "nowhere");
         }
         other => panic!("expected basic.return first, got {other:?}"),
     }

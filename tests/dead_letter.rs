@@ -53,8 +53,8 @@ fn rejected_message_is_dead_lettered_with_a_full_x_death_entry() {
     assert_eq!(w.ready("/", "work"), 0);
     let dead = take_dead(&mut w, "dead");
     assert_eq!(dead.body, "job");
-    assert_eq!(dead.message.exchange.as_str(), "dlx");
-    assert_eq!(dead.message.routing_key.as_str(), "work");
+    assert_eq!(dead.message.exchange(), "dlx");
+    assert_eq!(dead.message.routing_key(), "work");
     let x = deaths(&dead.message);
     assert_eq!(x.len(), 1);
     assert_eq!(count(&x[0]), Some(1));
@@ -116,7 +116,7 @@ fn dead_letter_routing_key_replaces_the_routing_key() {
     w.deliveries(ch);
     w.reject(ch, 1, false).unwrap();
     let dead = take_dead(&mut w, "dead");
-    assert_eq!(dead.message.routing_key.as_str(), "parked");
+    assert_eq!(dead.message.routing_key(), "parked");
     assert_eq!(routing_keys(&deaths(&dead.message)[0]), ["work"]);
     assert_eq!(w.ready("/", "by-old-key"), 0);
 }

@@ -40,12 +40,7 @@ fn request(
 }
 
 fn reply_mandatory(w: &mut World, ch: warren::broker::ChannelRef, to: &str, body: &str) {
-    let m = Message::new(
-        s(""),
-        s(to),
-        Properties::default(),
-        body.as_bytes().to_vec(),
-    );
+    let m = Message::new(s(""), s(to), Properties::default(), body.as_bytes());
     w.broker.basic_publish(w.now, ch, m, true, false).unwrap();
     w.settle();
 }
@@ -103,7 +98,7 @@ fn a_reply_goes_straight_to_the_requesting_channel() {
     assert_eq!(seen[0].body, "answer");
     assert_eq!(seen[0].tag, 1);
     assert!(!seen[0].redelivered);
-    assert_eq!(seen[0].message.routing_key.as_str(), reply_to);
+    assert_eq!(seen[0].message.routing_key(), reply_to);
     // No queue was made for it, and no ack is expected.
     assert_eq!(w.broker.queue_names("/"), queues_before);
     assert!(!w

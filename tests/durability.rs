@@ -233,7 +233,7 @@ fn only_persistent_messages_in_durable_queues_are_recorded() {
     assert!(matches!(
         &records[0],
         StoreRecord::Message { queue, deliveries: 0, message, .. }
-            if queue.as_str() == "dq" && &*message.body == b"p"
+            if queue.as_str() == "dq" && message.body() == b"p"
     ));
 }
 
@@ -549,7 +549,7 @@ fn unacked_persistent_messages_are_in_the_snapshot() {
     let held: Vec<&[u8]> = records
         .iter()
         .filter_map(|r| match r {
-            StoreRecord::Message { message, .. } => Some(&*message.body),
+            StoreRecord::Message { message, .. } => Some(message.body()),
             _ => None,
         })
         .collect();

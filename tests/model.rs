@@ -415,7 +415,7 @@ impl Run {
                     self.slots[slot].unconfirmed.insert(n);
                 }
                 self.publishing = Some(seq);
-                let m = Message::new(s(exchange), s(&key), props, b"body".to_vec());
+                let m = Message::new(s(exchange), s(&key), props, b"body");
                 let r = self.b.basic_publish(now, ch, m, mandatory, false);
                 (Some(slot), Expect::Ok, r)
             }

@@ -123,7 +123,7 @@ fn effects_for_in_process_clients_come_out_as_effects() {
     while let Some(out) = h.server.poll_output() {
         if let Output::Effect(Effect::Deliver { to, message, .. }) = out {
             assert_eq!(to, ch);
-            delivered.push(message.body.to_vec());
+            delivered.push(message.body().to_vec());
         }
     }
     assert_eq!(delivered, [b"to js".to_vec()]);

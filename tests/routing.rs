@@ -515,7 +515,7 @@ fn unroutable_mandatory_message_is_returned_with_no_route() {
     assert!(matches!(
         got.as_slice(),
         [Effect::Return { reply_code: 312, reply_text, message, .. }]
-            if reply_text.as_str() == "NO_ROUTE" && &*message.body == b"lost"
+            if reply_text.as_str() == "NO_ROUTE" && message.body() == b"lost"
     ));
     // Without mandatory it is silently dropped.
     w.publish(ch, "amq.direct", "nobody", "lost").unwrap();

@@ -538,12 +538,7 @@ fn in_process_connections_are_closed_after_a_resume_and_their_deliveries_requeue
         },
     )
     .unwrap();
-    let m = warren::broker::Message::new(
-        ShortStr::empty(),
-        q.clone(),
-        Default::default(),
-        b"job".to_vec(),
-    );
+    let m = warren::broker::Message::new(ShortStr::empty(), q.clone(), Default::default(), b"job");
     b.basic_publish(0, ch, m, false, false).unwrap();
     server.tick(0);
     while server.poll_output().is_some() {}

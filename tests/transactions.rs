@@ -143,7 +143,7 @@ fn mandatory_unroutable_publish_is_returned_at_commit_before_commit_ok() {
             assert_eq!(*to, ch);
             assert_eq!(*reply_code, 312);
             assert_eq!(reply_text.as_str(), "NO_ROUTE");
-            assert_eq!(&*message.body, b"lost");
+            assert_eq!(message.body(), b"lost");
         }
         other => panic!("expected basic.return, got {other:?}"),
     }
@@ -152,7 +152,7 @@ fn mandatory_unroutable_publish_is_returned_at_commit_before_commit_ok() {
 #[test]
 fn rolled_back_mandatory_publish_is_never_returned() {
     let (mut w, ch) = tx_world();
-    let m = Message::new(s(""), s("nowhere"), Properties::default(), b"x".to_vec());
+    let m = Message::new(s(""), s("nowhere"), Properties::default(), b"x");
     w.broker.basic_publish(w.now, ch, m, true, false).unwrap();
     rollback(&mut w, ch);
     commit(&mut w, ch);

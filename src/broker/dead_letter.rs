@@ -122,7 +122,7 @@ pub fn dead_letter(
     deaths.insert(0, FieldValue::Table(entry));
     headers.insert(key("x-death"), FieldValue::Array(deaths));
 
-    let exchange = FieldValue::LongStr(msg.exchange.as_bytes().to_vec());
+    let exchange = FieldValue::LongStr(msg.exchange().as_bytes().to_vec());
     for (name, value) in [
         ("x-first-death-reason", FieldValue::str(reason.as_str())),
         ("x-first-death-queue", FieldValue::str(queue)),
@@ -142,16 +142,16 @@ pub fn dead_letter(
             headers.remove("CC");
             ShortStr::truncated(rk)
         }
-        None => msg.routing_key.clone(),
+        None => ShortStr::truncated(msg.routing_key()),
     };
     props.headers = Some(headers);
 
-    Message {
-        exchange: ShortStr::truncated(dlx),
-        routing_key,
-        properties: Props::new(props),
-        body: msg.body.clone(),
-    }
+    Message::from_parts(
+        &ShortStr::truncated(dlx),
+        &routing_key,
+        Props::new(props),
+        msg.body(),
+    )
 }
 
 /// Whether delivering the dead-lettered `msg` (as returned by [`dead_letter`],
@@ -213,7 +213,7 @@ fn new_entry(
     entry.insert(key("time"), FieldValue::Timestamp(now_ms / 1000));
     entry.insert(
         key("exchange"),
-        FieldValue::LongStr(msg.exchange.as_bytes().to_vec()),
+        FieldValue::LongStr(msg.exchange().as_bytes().to_vec()),
     );
     entry.insert(
         key("routing-keys"),
@@ -229,7 +229,7 @@ fn routing_keys(msg: &Message) -> impl Iterator<Item = FieldValue> + '_ {
         Some(FieldValue::Array(items)) => items,
         _ => &[],
     };
-    std::iter::once(FieldValue::LongStr(msg.routing_key.as_bytes().to_vec())).chain(
+    std::iter::once(FieldValue::LongStr(msg.routing_key().as_bytes().to_vec())).chain(
         cc.iter()
             .filter(|v| matches!(v, FieldValue::LongStr(_)))
             .cloned(),
@@ -298,9 +298,9 @@ mod tests {
             "dlx",
             None,
         );
-        assert_eq!(dl.exchange, "dlx");
-        assert_eq!(dl.routing_key, "new");
-        assert_eq!(&*dl.body, b"body");
+        assert_eq!(dl.exchange(), "dlx");
+        assert_eq!(dl.routing_key(), "new");
+        assert_eq!(dl.body(), b"body");
         let d = deaths(&dl);
         assert_eq!(d.len(), 1);
         let keys: Vec<&str> = d[0].iter().map(|(k, _)| k.as_str()).collect();
@@ -357,7 +357,7 @@ mod tests {
             "dlx",
             Some("parking"),
         );
-        assert_eq!(dl.routing_key, "parking");
+        assert_eq!(dl.routing_key(), "parking");
         assert!(dl.properties.header("CC").is_none());
         // The recorded routing keys are those it had before: key plus CC.
         assert_eq!(
@@ -381,7 +381,7 @@ mod tests {
         };
         let msg = published("amq.direct", "work", props);
         let dl = dead_letter(&msg, "work", DeadLetterReason::MaxLen, 0, "dlx", None);
-        assert_eq!(dl.routing_key, "work");
+        assert_eq!(dl.routing_key(), "work");
         assert!(dl.properties.header("CC").is_some());
         assert!(dl.properties.header("BCC").is_none());
         let rks = deaths(&dl)[0].get("routing-keys").cloned().unwrap();

@@ -15,7 +15,6 @@ use super::message::Message;
 use super::queue::{Entry, QueueConsumer, NEVER};
 use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
-use std::rc::Rc;
 
 impl Broker {
     /// `basic.consume`: returns the consumer tag (generated when empty).
@@ -334,15 +333,16 @@ impl Broker {
         no_ack: bool,
         deadline: u64,
         mut entry: Entry,
-    ) -> (u64, bool, Rc<Message>) {
+    ) -> (u64, bool, Message) {
         let redelivered = entry.deliveries > 0;
         // The counts as RabbitMQ 4.3 quorum queues set them, on every queue
         // type here: x-acquired-count, the earlier deliveries (absent on the
         // first), and x-delivery-count, the failed ones (absent while none).
         let message = if redelivered {
-            let mut m = (*entry.msg).clone();
-            let props = m.properties.make_mut();
-            let headers = props.headers.get_or_insert_with(Default::default);
+            // New properties, the same block: a redelivery copies no body.
+            let mut props = entry.msg.properties.clone();
+            let p = props.make_mut();
+            let headers = p.headers.get_or_insert_with(Default::default);
             headers.insert(
                 ShortStr::truncated("x-acquired-count"),
                 FieldValue::I64(entry.deliveries as i64),
@@ -353,7 +353,7 @@ impl Broker {
                     FieldValue::I64(entry.failed as i64),
                 );
             }
-            Rc::new(m)
+            entry.msg.with_properties(props)
         } else {
             entry.msg.clone()
         };

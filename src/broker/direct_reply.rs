@@ -19,7 +19,6 @@ use super::error::{AmqpError, ReplyCode, Result};
 use super::ids::ChannelRef;
 use super::message::Message;
 use super::value::ShortStr;
-use std::rc::Rc;
 
 /// The pseudo-queue a requester consumes from and names in `reply_to`.
 pub const REPLY_TO: &str = "amq.rabbitmq.reply-to";
@@ -120,8 +119,8 @@ impl Broker {
     /// A publish to the default exchange with a reply name as routing key:
     /// straight to the requester's consumer. Returns false when the
     /// requester is gone (the reply is dropped; a mandatory one returned).
-    pub(crate) fn deliver_reply(&mut self, message: &Rc<Message>) -> bool {
-        let Some(&to) = self.replies.get(&message.routing_key) else {
+    pub(crate) fn deliver_reply(&mut self, message: &Message) -> bool {
+        let Some(&to) = self.replies.get(message.routing_key()) else {
             return false;
         };
         let Some(channel) = self.channel_mut(to) else {

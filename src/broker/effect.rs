@@ -9,7 +9,6 @@ use super::error::AmqpError;
 use super::ids::{ChannelRef, ConnId};
 use super::message::Message;
 use super::value::ShortStr;
-use std::rc::Rc;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
@@ -19,7 +18,7 @@ pub enum Effect {
         consumer_tag: ShortStr,
         delivery_tag: u64,
         redelivered: bool,
-        message: Rc<Message>,
+        message: Message,
     },
     /// `basic.get-ok`.
     GetOk {
@@ -27,7 +26,7 @@ pub enum Effect {
         delivery_tag: u64,
         redelivered: bool,
         message_count: u32,
-        message: Rc<Message>,
+        message: Message,
     },
     /// `basic.get-empty`.
     GetEmpty { to: ChannelRef },
@@ -43,7 +42,7 @@ pub enum Effect {
         to: ChannelRef,
         reply_code: u16,
         reply_text: ShortStr,
-        message: Rc<Message>,
+        message: Message,
     },
     /// A broker-initiated `basic.cancel` (queue deleted, consumer timeout).
     Cancel {

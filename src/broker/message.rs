@@ -1,11 +1,12 @@
 //! A published message: where it was published, its basic properties and body.
 //!
-//! Messages are immutable once published and shared (`Rc<Message>`) by every
+//! Messages are immutable once published and shared (see [`Message`]) by every
 //! queue they are routed to; what differs per queue (position, delivery count,
 //! expiry) lives in the queue's entry. Dead-lettering makes a new message.
 
 use super::value::{FieldTable, ShortStr};
 use std::ops::Deref;
+use std::rc::Rc;
 
 /// The 14 properties of the `basic` content class, in wire order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -62,26 +63,29 @@ thread_local! {
     static EMPTY: &'static Properties = Box::leak(Box::default());
 }
 
-/// Properties stored out of line and only when there are any.
+/// Properties stored out of line and only when there are any; shared, so that
+/// copying a message does not copy them.
 #[derive(Clone, Default, PartialEq)]
-pub struct Props(Option<Box<Properties>>);
+pub struct Props(Option<Rc<Properties>>);
 
 impl Props {
     pub fn new(p: Properties) -> Self {
         if p.is_empty() {
             Props(None)
         } else {
-            Props(Some(Box::new(p)))
+            Props(Some(Rc::new(p)))
         }
     }
 
     /// Mutable access, allocating the out-of-line block if needed.
     pub fn make_mut(&mut self) -> &mut Properties {
-        self.0.get_or_insert_with(Box::default)
+        Rc::make_mut(self.0.get_or_insert_with(Rc::default))
     }
 
     pub fn into_inner(self) -> Properties {
-        self.0.map(|b| *b).unwrap_or_default()
+        self.0
+            .map(|p| Rc::try_unwrap(p).unwrap_or_else(|p| (*p).clone()))
+            .unwrap_or_default()
     }
 }
 
@@ -107,13 +111,18 @@ impl From<Properties> for Props {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// A published message: a cheap handle (a clone is a reference count) to one
+/// block `[exchange length][exchange][routing key length][routing key][body]`,
+/// plus its properties, which most messages under load do not have.
+///
+/// The block is the message's only allocation: a queue entry points at it and
+/// every queue the message was routed to shares it; a paged queue can keep the
+/// same bytes in its store. Exchange and routing key are stored in the block,
+/// not as separately counted strings, so a publish makes one allocation.
+#[derive(Clone, PartialEq)]
 pub struct Message {
-    /// The exchange it was published to (empty for the default exchange).
-    pub exchange: ShortStr,
-    pub routing_key: ShortStr,
+    block: Rc<[u8]>,
     pub properties: Props,
-    pub body: Box<[u8]>,
 }
 
 impl Message {
@@ -121,14 +130,97 @@ impl Message {
         exchange: ShortStr,
         routing_key: ShortStr,
         properties: Properties,
-        body: impl Into<Box<[u8]>>,
+        body: impl AsRef<[u8]>,
     ) -> Self {
-        Message {
-            exchange,
-            routing_key,
-            properties: Props::new(properties),
-            body: body.into(),
+        Message::from_parts(
+            &exchange,
+            &routing_key,
+            Props::new(properties),
+            body.as_ref(),
+        )
+    }
+
+    /// Builds the block from its parts; names are `ShortStr`s, so each length
+    /// fits in its byte.
+    pub fn from_parts(
+        exchange: &ShortStr,
+        routing_key: &ShortStr,
+        properties: Props,
+        body: &[u8],
+    ) -> Self {
+        let (x, k) = (exchange.as_bytes(), routing_key.as_bytes());
+        let len_byte = |s: &[u8]| u8::try_from(s.len()).unwrap_or(u8::MAX);
+        // Allocated once at its final size (an exact-size iterator), then
+        // filled in place while this is its only reference.
+        let mut block: Rc<[u8]> = std::iter::repeat(0u8)
+            .take(2 + x.len() + k.len() + body.len())
+            .collect();
+        if let Some(bytes) = Rc::get_mut(&mut block) {
+            let mut at = 0;
+            for part in [&[len_byte(x)][..], x, &[len_byte(k)][..], k, body] {
+                if let Some(dst) = bytes.get_mut(at..at + part.len()) {
+                    dst.copy_from_slice(part);
+                }
+                at += part.len();
+            }
         }
+        Message { block, properties }
+    }
+
+    /// The same message with other properties, sharing the block.
+    pub fn with_properties(&self, properties: Props) -> Self {
+        Message {
+            block: self.block.clone(),
+            properties,
+        }
+    }
+
+    /// Offset and length of the routing key in the block.
+    fn key_at(&self) -> (usize, usize) {
+        let x = usize::from(self.block.first().copied().unwrap_or(0));
+        let k = usize::from(self.block.get(1 + x).copied().unwrap_or(0));
+        (2 + x, k)
+    }
+
+    fn text(&self, at: usize, len: usize) -> &str {
+        if len == 0 {
+            return ""; // the default exchange: no check to make
+        }
+        let bytes = self.block.get(at..at + len).unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The exchange it was published to (empty for the default exchange).
+    pub fn exchange(&self) -> &str {
+        let x = usize::from(self.block.first().copied().unwrap_or(0));
+        self.text(1, x)
+    }
+
+    /// Published to the default exchange (read without decoding text).
+    pub fn to_default_exchange(&self) -> bool {
+        self.block.first().copied().unwrap_or(0) == 0
+    }
+
+    pub fn routing_key(&self) -> &str {
+        let (at, len) = self.key_at();
+        self.text(at, len)
+    }
+
+    /// The routing key's bytes, for comparisons that need no text.
+    pub fn routing_key_bytes(&self) -> &[u8] {
+        let (at, len) = self.key_at();
+        self.block.get(at..at + len).unwrap_or_default()
+    }
+
+    pub fn body(&self) -> &[u8] {
+        let (at, len) = self.key_at();
+        self.block.get(at + len..).unwrap_or_default()
+    }
+
+    /// Identity of the block, shared by every copy of this message: the
+    /// image writes a message once however many queues hold it.
+    pub fn block_ptr(&self) -> *const u8 {
+        Rc::as_ptr(&self.block).cast::<u8>()
     }
 
     pub fn persistent(&self) -> bool {
@@ -137,7 +229,18 @@ impl Message {
 
     /// Size counted against `x-max-length-bytes` (the body, as RabbitMQ does).
     pub fn body_size(&self) -> usize {
-        self.body.len()
+        self.body().len()
+    }
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("exchange", &self.exchange())
+            .field("routing_key", &self.routing_key())
+            .field("properties", &self.properties)
+            .field("body", &self.body())
+            .finish()
     }
 }
 
@@ -156,5 +259,42 @@ mod tests {
             ..Default::default()
         });
         assert!(p.persistent());
+    }
+
+    #[test]
+    fn the_block_holds_names_and_body() {
+        let s = |t: &str| ShortStr::new(t).unwrap();
+        let m = Message::new(s("x"), s("a.b"), Properties::default(), b"hello");
+        assert_eq!(
+            (m.exchange(), m.routing_key(), m.body()),
+            ("x", "a.b", &b"hello"[..])
+        );
+        let m = Message::new(s(""), s(""), Properties::default(), b"");
+        assert_eq!(
+            (m.exchange(), m.routing_key(), m.body()),
+            ("", "", &b""[..])
+        );
+        let long = "k".repeat(255);
+        let m = Message::new(s(&long), s(&long), Properties::default(), [0u8; 3]);
+        assert_eq!(
+            (m.exchange(), m.routing_key(), m.body()),
+            (&*long, &*long, &[0u8; 3][..])
+        );
+    }
+
+    #[test]
+    fn other_properties_share_the_block() {
+        let m = Message::new(
+            ShortStr::empty(),
+            ShortStr::empty(),
+            Properties::default(),
+            b"b",
+        );
+        let n = m.with_properties(Props::new(Properties {
+            priority: Some(1),
+            ..Default::default()
+        }));
+        assert_eq!(m.block_ptr(), n.block_ptr());
+        assert_eq!(n.properties.priority, Some(1));
     }
 }

@@ -16,7 +16,6 @@ use super::message::Message;
 use super::queue::Entry;
 use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
-use std::rc::Rc;
 
 /// What one queue did with a message offered to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +58,7 @@ impl Broker {
         }
         if self.access_control {
             self.open_channel(ch)?;
-            self.check_access(ch, Resource::Exchange, &message.exchange, Perm::Write)?;
+            self.check_access(ch, Resource::Exchange, message.exchange(), Perm::Write)?;
             self.check_user_id(ch, message.properties.user_id.as_deref())?;
         }
         if let Some(e) = message.properties.expiration.as_deref() {
@@ -79,7 +78,7 @@ impl Broker {
             let Some((m, _)) = publishes.last() else {
                 return Ok(());
             };
-            let exchange = m.exchange.clone();
+            let exchange = ShortStr::truncated(m.exchange());
             return self.check_publishable(v, &exchange).map(|_| ());
         }
         let seq = channel.next_confirm_seq();
@@ -111,15 +110,15 @@ impl Broker {
         mandatory: bool,
         seq: Option<u64>,
     ) -> Result<()> {
-        let dedup = self.check_publishable(v, &message.exchange)?;
+        let dedup = self.check_publishable(v, message.exchange())?;
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         self.event(|| EventKind::Published {
             msg: msg_id,
             channel: Some(ch),
-            exchange: message.exchange.clone(),
-            routing_key: message.routing_key.clone(),
-            size: message.body.len(),
+            exchange: ShortStr::truncated(message.exchange()),
+            routing_key: ShortStr::truncated(message.routing_key()),
+            size: message.body().len(),
             persistent: message.persistent(),
             confirm_seq: seq,
         });
@@ -155,10 +154,11 @@ impl Broker {
                 queues,
             });
         }
-        let message = Rc::new(message);
         let mut outcome = Pending::Ready(true);
-        let replied = message.exchange.is_empty()
-            && message.routing_key.starts_with(REPLY_TO_PREFIX)
+        let replied = message.to_default_exchange()
+            && message
+                .routing_key_bytes()
+                .starts_with(REPLY_TO_PREFIX.as_bytes())
             && self.deliver_reply(&message);
         if targets.is_empty() && mandatory && !replied {
             self.emit(Effect::Return {
@@ -185,7 +185,7 @@ impl Broker {
     }
 
     fn exchange_drops_duplicate(&mut self, v: VhostId, message: &Message, now: u64) -> bool {
-        let Some(x) = self.vhost_mut(v).exchanges.get_mut(&message.exchange) else {
+        let Some(x) = self.vhost_mut(v).exchanges.get_mut(message.exchange()) else {
             return false;
         };
         if x.dedup.is_none() {
@@ -214,10 +214,10 @@ impl Broker {
     ) {
         let vhost = self.vhost_ref(v);
         let cc = message.properties.header("CC");
-        let single = [message.routing_key.as_str()];
+        let single = [message.routing_key()];
         let mut extra: Vec<&str> = Vec::new();
         if cc.is_some() || bcc.is_some() {
-            extra.push(message.routing_key.as_str());
+            extra.push(message.routing_key());
             for list in [cc, bcc].into_iter().flatten() {
                 if let Some(items) = list.as_array() {
                     extra.extend(items.iter().filter_map(FieldValue::as_str));
@@ -227,7 +227,7 @@ impl Broker {
         // Most publishes carry one routing key: no allocation for them.
         let keys: &[&str] = if extra.is_empty() { &single } else { &extra };
         let headers = message.properties.headers.as_ref();
-        if message.exchange.is_empty() {
+        if message.to_default_exchange() {
             // The default exchange binds every queue by its name.
             for k in keys {
                 if let Some(&q) = vhost.queues.get(*k) {
@@ -239,7 +239,7 @@ impl Broker {
             return;
         }
         let mut visited: Vec<&str> = Vec::new();
-        let mut pending: Vec<&str> = vec![message.exchange.as_str()];
+        let mut pending: Vec<&str> = vec![message.exchange()];
         while let Some(name) = pending.pop() {
             if visited.contains(&name) {
                 continue;
@@ -274,7 +274,7 @@ impl Broker {
         &mut self,
         now: u64,
         q: QueueId,
-        msg: Rc<Message>,
+        msg: Message,
         msg_id: MsgId,
     ) -> Enqueued {
         let persist = msg.persistent() && self.queue(q).is_some_and(|q| self.persists_queue(q));
@@ -412,7 +412,7 @@ impl Broker {
     ) {
         let now = self.now;
         // An internal exchange is fine: it only refuses clients' publishes.
-        if !self.vhost_ref(v).exchanges.contains_key(&message.exchange) {
+        if !self.vhost_ref(v).exchanges.contains_key(message.exchange()) {
             self.event(|| EventKind::Dropped {
                 msg: msg_id,
                 queue: from.clone(),
@@ -434,7 +434,6 @@ impl Broker {
             });
             return;
         }
-        let message = Rc::new(message);
         for q in targets {
             self.enqueue(now, q, message.clone(), msg_id);
             // At once, as for a publish: a TTL of 0 still reaches a consumer

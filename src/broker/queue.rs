@@ -8,7 +8,6 @@ use super::ids::{ChannelRef, ConnId, MsgId, VhostId};
 use super::message::Message;
 use super::value::{FieldTable, ShortStr};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::rc::Rc;
 
 /// Never expires.
 pub const NEVER: u64 = u64::MAX;
@@ -19,7 +18,7 @@ pub const NEVER: u64 = u64::MAX;
 pub struct Entry {
     pub seq: u64,
     pub msg_id: MsgId,
-    pub msg: Rc<Message>,
+    pub msg: Message,
     /// Earlier deliveries of this message from this queue: every time it was
     /// handed out (`x-acquired-count`, RabbitMQ 4.3).
     pub deliveries: u32,
@@ -33,7 +32,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn size(&self) -> usize {
-        self.msg.body.len()
+        self.msg.body().len()
     }
 }
 
@@ -326,12 +325,12 @@ mod tests {
         Entry {
             seq,
             msg_id: seq,
-            msg: Rc::new(Message::new(
+            msg: Message::new(
                 ShortStr::empty(),
                 ShortStr::empty(),
                 Default::default(),
-                vec![0u8; 4],
-            )),
+                [0u8; 4],
+            ),
             deliveries: 0,
             failed: 0,
             expires_at: NEVER,

@@ -14,7 +14,6 @@ use super::message::Message;
 use super::queue::{Entry, NEVER};
 use super::value::ShortStr;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StoreRecord {
@@ -55,7 +54,7 @@ pub enum StoreRecord {
         msg_id: u64,
         deliveries: u32,
         expires_at: u64,
-        message: Rc<Message>,
+        message: Message,
     },
     /// The message was requeued after `deliveries` deliveries.
     Delivered {

@@ -9,8 +9,23 @@ use std::rc::Rc;
 
 /// A string of at most 255 bytes, the AMQP `shortstr`. Cheap to clone: names,
 /// routing keys and consumer tags are shared between queues, deliveries and events.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct ShortStr(Rc<str>);
+
+impl std::hash::Hash for ShortStr {
+    /// As `str` hashes, so maps keyed by `ShortStr` are looked up by `&str`.
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+    }
+}
+
+impl PartialEq for ShortStr {
+    /// Clones share their text: comparing a consumer tag or queue name with
+    /// a clone of itself (every ack does) needs no look at the bytes.
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
 
 /// A string was longer than the 255 bytes a `shortstr` can hold.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -101,10 +101,10 @@ impl Enc {
 
     #[inline(never)]
     pub fn message(&mut self, m: &Message) {
-        self.str(&m.exchange);
-        self.str(&m.routing_key);
+        self.str(m.exchange());
+        self.str(m.routing_key());
         self.properties(&m.properties);
-        self.bytes(&m.body);
+        self.bytes(m.body());
     }
 }
 
@@ -288,12 +288,16 @@ impl<'a> Dec<'a> {
 
     #[inline(never)]
     pub fn message(&mut self) -> Result<Message, ImageError> {
-        Ok(Message {
-            exchange: self.short_str()?,
-            routing_key: self.short_str()?,
-            properties: self.properties()?,
-            body: self.bytes()?.into(),
-        })
+        let exchange = self.short_str()?;
+        let routing_key = self.short_str()?;
+        let properties = self.properties()?;
+        let body = self.bytes()?;
+        Ok(Message::from_parts(
+            &exchange,
+            &routing_key,
+            properties,
+            body,
+        ))
     }
 }
 

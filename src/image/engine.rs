@@ -23,7 +23,6 @@ use crate::broker::{
 };
 use crate::storage::record;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 /// Writes the engine. Events not yet taken are not part of an image; the
 /// engine's effects must have been taken (a server routes them after every
@@ -49,7 +48,7 @@ pub(crate) fn read_broker(config: BrokerConfig, d: &mut Dec<'_>) -> Result<Broke
     let n = d.count()?;
     let mut messages = Vec::with_capacity(n);
     for _ in 0..n {
-        messages.push(Rc::new(d.message()?));
+        messages.push(d.message()?);
     }
     let mut r = Reader { d, messages };
     r.broker(config)
@@ -67,7 +66,7 @@ fn untime(t: u64) -> u64 {
 struct Writer {
     main: Enc,
     table: Enc,
-    ids: HashMap<*const Message, usize>,
+    ids: HashMap<*const u8, usize>,
 }
 
 impl Writer {
@@ -215,7 +214,7 @@ impl Writer {
 
     fn entry(&mut self, e: &Entry) {
         let next = self.ids.len();
-        let id = *self.ids.entry(Rc::as_ptr(&e.msg)).or_insert_with(|| {
+        let id = *self.ids.entry(e.msg.block_ptr()).or_insert_with(|| {
             self.table.message(&e.msg);
             next
         });
@@ -389,7 +388,7 @@ fn dedup(w: &mut Enc, cache: Option<&DedupCache>) {
 
 struct Reader<'d, 'a> {
     d: &'d mut Dec<'a>,
-    messages: Vec<Rc<Message>>,
+    messages: Vec<Message>,
 }
 
 impl Reader<'_, '_> {

@@ -11,7 +11,6 @@ use crate::broker::{
     StoreRecord, VhostLimits,
 };
 use std::fmt;
-use std::rc::Rc;
 
 const EXCHANGE: u8 = 1;
 const EXCHANGE_DELETED: u8 = 2;
@@ -187,12 +186,16 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             buf.put_u64(*msg_id);
             buf.put_u32(*deliveries);
             buf.put_u64(*expires_at);
-            buf.put_short_str(&message.exchange);
-            buf.put_short_str(&message.routing_key);
+            buf.put_short_str(message.exchange());
+            buf.put_short_str(message.routing_key());
             let mut header = Vec::new();
-            encode_content_header(message.body.len() as u64, &message.properties, &mut header);
+            encode_content_header(
+                message.body().len() as u64,
+                &message.properties,
+                &mut header,
+            );
             buf.put_long_bytes(&header);
-            buf.put_long_bytes(&message.body);
+            buf.put_long_bytes(message.body());
         }
         StoreRecord::Delivered { seq, deliveries } => {
             buf.put_u8(DELIVERED);
@@ -316,7 +319,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             let exchange = r.short_str()?;
             let routing_key = r.short_str()?;
             let header = decode_content_header(r.long_bytes()?)?;
-            let body = r.long_bytes()?.to_vec();
+            let body = r.long_bytes()?;
             if header.body_size != body.len() as u64 {
                 return Err(RecordError::BodySize {
                     header: header.body_size,
@@ -330,12 +333,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
                 msg_id,
                 deliveries,
                 expires_at,
-                message: Rc::new(Message {
-                    exchange,
-                    routing_key,
-                    properties: header.properties,
-                    body: body.into(),
-                }),
+                message: Message::from_parts(&exchange, &routing_key, header.properties, body),
             }
         }
         DELIVERED => StoreRecord::Delivered {
@@ -480,7 +478,7 @@ mod tests {
             msg_id: 7,
             deliveries: 2,
             expires_at: u64::MAX,
-            message: Rc::new(Message::new(s("x"), s("a.b"), props, b"hello".to_vec())),
+            message: Message::new(s("x"), s("a.b"), props, b"hello"),
         });
         round_trip(StoreRecord::Delivered {
             seq: 42,

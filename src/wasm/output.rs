@@ -47,16 +47,16 @@ pub(super) fn head(out: &mut Vec<u8>, kind: u8, conn: u32, channel: u16) {
 }
 
 fn message(out: &mut Vec<u8>, m: &Message) {
-    str8(out, &m.exchange);
-    str8(out, &m.routing_key);
+    str8(out, m.exchange());
+    str8(out, m.routing_key());
     if m.properties.is_empty() {
         blob(out, &[]);
     } else {
         let mut h = Vec::new();
-        encode_content_header(m.body.len() as u64, &m.properties, &mut h);
+        encode_content_header(m.body().len() as u64, &m.properties, &mut h);
         blob(out, &h);
     }
-    blob(out, &m.body);
+    blob(out, m.body());
 }
 
 fn error(out: &mut Vec<u8>, code: u16, text: &str, class_id: u16, method_id: u16) {

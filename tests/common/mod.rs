@@ -2,7 +2,6 @@
 //! clients as (connection, channel) pairs, and the effects each one received.
 #![allow(dead_code)]
 
-use std::rc::Rc;
 use warren::broker::{
     AmqpError, Bind, Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect,
     ExchangeDeclare, FieldTable, FieldValue, Message, Properties, Qos, QueueDeclare, ShortStr,
@@ -24,7 +23,7 @@ pub struct Seen {
     pub tag: u64,
     pub body: String,
     pub redelivered: bool,
-    pub message: Rc<Message>,
+    pub message: Message,
 }
 
 impl Seen {
@@ -166,7 +165,7 @@ impl World {
         body: &str,
         props: Properties,
     ) -> Result<(), AmqpError> {
-        let m = Message::new(s(x), s(key), props, body.as_bytes().to_vec());
+        let m = Message::new(s(x), s(key), props, body.as_bytes());
         let r = self.broker.basic_publish(self.now, ch, m, false, false);
         self.settle();
         r
@@ -179,12 +178,7 @@ impl World {
         key: &str,
         body: &str,
     ) -> Result<(), AmqpError> {
-        let m = Message::new(
-            s(x),
-            s(key),
-            Properties::default(),
-            body.as_bytes().to_vec(),
-        );
+        let m = Message::new(s(x), s(key), Properties::default(), body.as_bytes());
         let r = self.broker.basic_publish(self.now, ch, m, true, false);
         self.settle();
         r
@@ -293,7 +287,7 @@ impl World {
             } if *to == ch => {
                 out.push(Seen {
                     tag: *delivery_tag,
-                    body: String::from_utf8_lossy(&message.body).into_owned(),
+                    body: String::from_utf8_lossy(message.body()).into_owned(),
                     redelivered: *redelivered,
                     message: message.clone(),
                 });
@@ -369,7 +363,7 @@ impl World {
         props: Properties,
         mandatory: bool,
     ) -> Result<(), AmqpError> {
-        let m = Message::new(s(x), s(key), props, body.as_bytes().to_vec());
+        let m = Message::new(s(x), s(key), props, body.as_bytes());
         self.broker.basic_publish(self.now, ch, m, mandatory, false)
     }
 

@@ -177,13 +177,13 @@ impl FrameDecoder {
 }
 
 /// Starts a frame: type, channel and a size to fill in by [`end_frame`].
-fn begin_frame(frame_type: u8, channel: u16, buf: &mut Vec<u8>) -> usize {
+pub(super) fn begin_frame(frame_type: u8, channel: u16, buf: &mut Vec<u8>) -> usize {
     buf.put_u8(frame_type);
     buf.put_u16(channel);
     buf.begin_len32()
 }
 
-fn end_frame(size_at: usize, buf: &mut Vec<u8>) {
+pub(super) fn end_frame(size_at: usize, buf: &mut Vec<u8>) {
     buf.end_len32(size_at);
     buf.put_u8(FRAME_END);
 }

@@ -23,6 +23,7 @@
     clippy::unimplemented
 )]
 
+mod carry;
 mod error;
 mod frame;
 pub mod method;
@@ -32,6 +33,7 @@ mod reader;
 mod table;
 mod writer;
 
+pub use carry::{write_carried, Carrier};
 pub use error::{DecodeError, Malformed};
 pub use frame::{
     max_body_payload, parse_frame, write_body_frame, write_body_frames, write_header_frame,

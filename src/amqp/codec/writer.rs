@@ -2,8 +2,6 @@
 //! are at most 255 bytes by type, and lengths that would not fit their 32-bit
 //! field are cut at `u32::MAX` so the output stays well-formed.
 
-use crate::broker::ShortStr;
-
 /// Big-endian AMQP primitives written straight into the output buffer.
 pub trait Writer {
     /// An `octet`.
@@ -14,8 +12,9 @@ pub trait Writer {
     fn put_u32(&mut self, v: u32);
     /// A big-endian `longlong` (or `timestamp`).
     fn put_u64(&mut self, v: u64);
-    /// A `shortstr`: length octet and text.
-    fn put_short_str(&mut self, s: &ShortStr);
+    /// A `shortstr`: length octet and text (cut at 255 bytes, which a
+    /// `ShortStr` never exceeds).
+    fn put_short_str(&mut self, s: &str);
     /// A `longstr`: 32-bit length and bytes.
     fn put_long_bytes(&mut self, bytes: &[u8]);
     /// Reserves a 32-bit length to fill in with [`Writer::end_len32`] once the
@@ -47,7 +46,7 @@ impl Writer for Vec<u8> {
     }
 
     #[inline]
-    fn put_short_str(&mut self, s: &ShortStr) {
+    fn put_short_str(&mut self, s: &str) {
         let bytes = s.as_bytes();
         let len = u8::try_from(bytes.len()).unwrap_or(u8::MAX);
         self.push(len);
@@ -97,7 +96,7 @@ mod tests {
     #[test]
     fn strings_carry_their_length() {
         let mut buf = Vec::new();
-        buf.put_short_str(&ShortStr::new("ab").unwrap());
+        buf.put_short_str("ab");
         buf.put_long_bytes(b"xyz");
         assert_eq!(buf, [2, b'a', b'b', 0, 0, 0, 3, b'x', b'y', b'z']);
     }

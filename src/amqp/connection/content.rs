@@ -69,7 +69,8 @@ impl Connection {
         a.has_header = true;
         a.properties = header.properties;
         let reserve = usize::try_from(header.body_size.min(RESERVE_MAX)).unwrap_or(0);
-        a.body = Vec::with_capacity(reserve);
+        a.body.clear();
+        a.body.reserve(reserve);
         if header.body_size == 0 {
             self.publish_content(env, channel);
         }
@@ -128,14 +129,16 @@ impl Connection {
             return self.channels.put_spare(a);
         };
         let properties = std::mem::take(&mut a.properties);
-        let body = std::mem::take(&mut a.body).into_boxed_slice();
+        // The body is copied into the message's one block; the assembly
+        // buffer keeps its capacity for the channel's next message.
+        let message =
+            Message::from_parts(&publish.exchange, &publish.routing_key, properties, &a.body);
+        if a.body.capacity() as u64 > RESERVE_MAX {
+            a.body = Vec::new(); // a large message's buffer is not kept
+        } else {
+            a.body.clear();
+        }
         self.channels.put_spare(a);
-        let message = Message {
-            exchange: publish.exchange,
-            routing_key: publish.routing_key,
-            properties,
-            body,
-        };
         let Some(ch) = self.channel_ref(channel) else {
             return;
         };

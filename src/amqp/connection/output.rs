@@ -4,10 +4,10 @@
 use super::channels::ChanState;
 use super::{CloseReport, Connection, Phase};
 use crate::amqp::codec::method::{
-    BasicAck, BasicCancel, BasicDeliver, BasicGetEmpty, BasicGetOk, BasicNack, BasicReturn,
-    ChannelClose, ConnectionBlocked, ConnectionClose, ConnectionUnblocked, Method,
+    BasicAck, BasicCancel, BasicGetEmpty, BasicNack, ChannelClose, ConnectionBlocked,
+    ConnectionClose, ConnectionUnblocked, Method,
 };
-use crate::amqp::codec::{write_message, write_method_frame};
+use crate::amqp::codec::{write_carried, write_method_frame, Carrier};
 use crate::broker::{AmqpError, Effect, Message, ShortStr};
 
 impl Connection {
@@ -16,15 +16,8 @@ impl Connection {
         self.last_send = self.now;
     }
 
-    fn send_message(&mut self, channel: u16, method: &Method, message: &Message) {
-        write_message(
-            channel,
-            method,
-            &message.properties,
-            &message.body,
-            self.frame_max,
-            &mut self.out,
-        );
+    fn send_message(&mut self, channel: u16, carrier: Carrier<'_>, message: &Message) {
+        write_carried(channel, carrier, message, self.frame_max, &mut self.out);
         self.last_send = self.now;
     }
 
@@ -113,14 +106,12 @@ impl Connection {
                 message,
                 ..
             } => {
-                let m = BasicDeliver {
-                    consumer_tag,
+                let carrier = Carrier::Deliver {
+                    consumer_tag: &consumer_tag,
                     delivery_tag,
                     redelivered,
-                    exchange: message.exchange.clone(),
-                    routing_key: message.routing_key.clone(),
                 };
-                self.send_message(channel, &m.into(), &message);
+                self.send_message(channel, carrier, &message);
             }
             Effect::GetOk {
                 delivery_tag,
@@ -129,14 +120,12 @@ impl Connection {
                 message,
                 ..
             } => {
-                let m = BasicGetOk {
+                let carrier = Carrier::GetOk {
                     delivery_tag,
                     redelivered,
-                    exchange: message.exchange.clone(),
-                    routing_key: message.routing_key.clone(),
                     message_count,
                 };
-                self.send_message(channel, &m.into(), &message);
+                self.send_message(channel, carrier, &message);
             }
             Effect::GetEmpty { .. } => {
                 let m = BasicGetEmpty {
@@ -176,13 +165,11 @@ impl Connection {
                 message,
                 ..
             } => {
-                let m = BasicReturn {
+                let carrier = Carrier::Return {
                     reply_code,
-                    reply_text,
-                    exchange: message.exchange.clone(),
-                    routing_key: message.routing_key.clone(),
+                    reply_text: &reply_text,
                 };
-                self.send_message(channel, &m.into(), &message);
+                self.send_message(channel, carrier, &message);
             }
             // RabbitMQ sends it with nowait: clients do not answer.
             Effect::Cancel { consumer_tag, .. } => {

@@ -1,0 +1,160 @@
+//! The three methods that carry a message to a client (`basic.deliver`,
+//! `basic.get-ok`, `basic.return`), encoded with the exchange and routing key
+//! read in place from the message's block: a delivery copies no names.
+//! `tests::same_bytes_as_the_method_encoder` keeps them equal to [`Method::encode`].
+
+use super::frame::{begin_frame, end_frame, write_body_frames, write_header_frame, FRAME_METHOD};
+use super::writer::Writer;
+use crate::broker::{Message, ShortStr};
+
+/// What a carrying method says besides the message's exchange and routing key.
+#[derive(Clone, Copy, Debug)]
+pub enum Carrier<'a> {
+    Deliver {
+        consumer_tag: &'a ShortStr,
+        delivery_tag: u64,
+        redelivered: bool,
+    },
+    GetOk {
+        delivery_tag: u64,
+        redelivered: bool,
+        message_count: u32,
+    },
+    Return {
+        reply_code: u16,
+        reply_text: &'a ShortStr,
+    },
+}
+
+fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
+    let names = |buf: &mut Vec<u8>| {
+        buf.put_short_str(message.exchange());
+        buf.put_short_str(message.routing_key());
+    };
+    match carrier {
+        Carrier::Deliver {
+            consumer_tag,
+            delivery_tag,
+            redelivered,
+        } => {
+            buf.put_u16(60);
+            buf.put_u16(60);
+            buf.put_short_str(consumer_tag);
+            buf.put_u64(delivery_tag);
+            buf.put_u8(u8::from(redelivered));
+            names(buf);
+        }
+        Carrier::GetOk {
+            delivery_tag,
+            redelivered,
+            message_count,
+        } => {
+            buf.put_u16(60);
+            buf.put_u16(71);
+            buf.put_u64(delivery_tag);
+            buf.put_u8(u8::from(redelivered));
+            names(buf);
+            buf.put_u32(message_count);
+        }
+        Carrier::Return {
+            reply_code,
+            reply_text,
+        } => {
+            buf.put_u16(60);
+            buf.put_u16(50);
+            buf.put_u16(reply_code);
+            buf.put_short_str(reply_text);
+            names(buf);
+        }
+    }
+}
+
+/// Appends the method, content header and body frames of a carried message.
+pub fn write_carried(
+    channel: u16,
+    carrier: Carrier<'_>,
+    message: &Message,
+    frame_max: u32,
+    buf: &mut Vec<u8>,
+) {
+    let body = message.body();
+    let frames = body.len() / super::max_body_payload(frame_max).max(1) + 1;
+    buf.reserve(128 + body.len() + frames * super::FRAME_OVERHEAD);
+    let at = begin_frame(FRAME_METHOD, channel, buf);
+    write_method(carrier, message, buf);
+    end_frame(at, buf);
+    let body_size = u64::try_from(body.len()).unwrap_or(u64::MAX);
+    write_header_frame(channel, body_size, &message.properties, buf);
+    write_body_frames(channel, body, frame_max, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::amqp::codec::method::{BasicDeliver, BasicGetOk, BasicReturn, Method};
+    use crate::amqp::codec::write_message;
+    use crate::broker::Properties;
+
+    #[test]
+    fn same_bytes_as_the_method_encoder() {
+        let s = |t: &str| ShortStr::new(t).unwrap();
+        let props = Properties {
+            delivery_mode: Some(2),
+            ..Default::default()
+        };
+        let m = Message::new(s("logs"), s("a.b.c"), props, b"hello world");
+        let (tag, text) = (s("ctag-1"), s("NO_ROUTE"));
+        let cases: [(Carrier<'_>, Method); 3] = [
+            (
+                Carrier::Deliver {
+                    consumer_tag: &tag,
+                    delivery_tag: 7,
+                    redelivered: true,
+                },
+                BasicDeliver {
+                    consumer_tag: tag.clone(),
+                    delivery_tag: 7,
+                    redelivered: true,
+                    exchange: s("logs"),
+                    routing_key: s("a.b.c"),
+                }
+                .into(),
+            ),
+            (
+                Carrier::GetOk {
+                    delivery_tag: 9,
+                    redelivered: false,
+                    message_count: 3,
+                },
+                BasicGetOk {
+                    delivery_tag: 9,
+                    redelivered: false,
+                    exchange: s("logs"),
+                    routing_key: s("a.b.c"),
+                    message_count: 3,
+                }
+                .into(),
+            ),
+            (
+                Carrier::Return {
+                    reply_code: 312,
+                    reply_text: &text,
+                },
+                BasicReturn {
+                    reply_code: 312,
+                    reply_text: text.clone(),
+                    exchange: s("logs"),
+                    routing_key: s("a.b.c"),
+                }
+                .into(),
+            ),
+        ];
+        for (carrier, method) in cases {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            write_carried(3, carrier, &m, 4096, &mut ours);
+            write_message(3, &method, &m.properties, m.body(), 4096, &mut theirs);
+            assert_eq!(ours, theirs, "{}", method.name());
+        }
+    }
+}
