@@ -865,8 +865,8 @@ impl WasmBroker {
 fn publish_method(m: &Message, mandatory: bool) -> Method {
     BasicPublish {
         ticket: 0,
-        exchange: m.exchange.clone(),
-        routing_key: m.routing_key.clone(),
+        exchange: ShortStr::truncated(m.exchange()),
+        routing_key: ShortStr::truncated(m.routing_key()),
         mandatory,
         immediate: false,
     }

@@ -34,7 +34,7 @@ pub fn record(
             channel,
             method,
             &m.properties,
-            &m.body,
+            m.body(),
             frame_max,
             &mut frames,
         ),
@@ -82,8 +82,8 @@ pub fn effect(e: &Effect, out: &mut Vec<u8>, frame_max: u32) {
                 consumer_tag: consumer_tag.clone(),
                 delivery_tag: *delivery_tag,
                 redelivered: *redelivered,
-                exchange: message.exchange.clone(),
-                routing_key: message.routing_key.clone(),
+                exchange: ShortStr::truncated(message.exchange()),
+                routing_key: ShortStr::truncated(message.routing_key()),
             };
             ((to.conn.0, to.channel), m.into(), Some(message))
         }
@@ -97,8 +97,8 @@ pub fn effect(e: &Effect, out: &mut Vec<u8>, frame_max: u32) {
             let m = BasicGetOk {
                 delivery_tag: *delivery_tag,
                 redelivered: *redelivered,
-                exchange: message.exchange.clone(),
-                routing_key: message.routing_key.clone(),
+                exchange: ShortStr::truncated(message.exchange()),
+                routing_key: ShortStr::truncated(message.routing_key()),
                 message_count: *message_count,
             };
             ((to.conn.0, to.channel), m.into(), Some(message))
@@ -140,8 +140,8 @@ pub fn effect(e: &Effect, out: &mut Vec<u8>, frame_max: u32) {
             let m = BasicReturn {
                 reply_code: *reply_code,
                 reply_text: reply_text.clone(),
-                exchange: message.exchange.clone(),
-                routing_key: message.routing_key.clone(),
+                exchange: ShortStr::truncated(message.exchange()),
+                routing_key: ShortStr::truncated(message.routing_key()),
             };
             ((to.conn.0, to.channel), m.into(), Some(message))
         }
