@@ -7,6 +7,28 @@ export function isLoopback(address = '') {
 }
 
 /**
+ * Whether a new connection would go past `maxConnections` (0: no limit), the
+ * serve-wide count of AMQP connections over TCP, TLS and WebSocket, as
+ * RabbitMQ's `connection_max`. RabbitMQ (through Ranch) then stops accepting,
+ * and clients wait in the listen backlog until their handshake times out;
+ * here the socket is closed at once, so a client fails fast, and the refusal
+ * is logged (at most once a second) with the limit to raise.
+ */
+export function overConnectionLimit({ peers, maxConnections, log }, kind, remote) {
+  if (!maxConnections || peers.size < maxConnections) return false;
+  const now = Date.now();
+  if (!(now - (refusedLogAt.get(peers) ?? 0) < 1000)) {
+    refusedLogAt.set(peers, now);
+    log(
+      'warn',
+      `${kind} ${remote}: refused: ${peers.size} connections, the limit (--max-connections ${maxConnections})`,
+    );
+  }
+  return true;
+}
+const refusedLogAt = new WeakMap();
+
+/**
  * `remote`: { address, port } of the peer; `peers`: the Set of live peers'
  * stats, which this adds to and removes from; `certUser`: the CN of a
  * verified client certificate (the EXTERNAL login); `closes`: a Map counting
@@ -49,6 +71,11 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       if (!stats.paused && io.backlog() > maxQueuedBytes) flow();
     },
     close() {
+      ending = true;
+      if (stats.paused) {
+        stats.paused = false;
+        io.resume();
+      }
       io.end();
     },
     // How much this transport still holds: the broker may hold back deliveries.
@@ -58,6 +85,10 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   };
   // Assigned before any byte arrives; `flow` may run during accept itself.
   let conn = null;
+  // Once the broker ends the stream, reading goes on: a WebSocket's closing
+  // handshake needs the peer's close frame (paused, it would hang until ws's
+  // 30 s timeout, and the connection would count against --max-connections).
+  let ending = false;
   /** Closes from the server side (320 CONNECTION_FORCED with `reason`). */
   stats.close = (reason) => conn?.forceClose(reason);
   conn = broker.accept(transport, { name, loopback: isLoopback(remote.address), certUser, onClose });
@@ -66,7 +97,7 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   // Reading pauses while the broker has too much unsent for this peer (its
   // `wantsRead`) or the stream holds more than the limit; a drain resumes it.
   function flow() {
-    if (!conn) return;
+    if (!conn || ending) return;
     const want = conn.wantsRead && io.backlog() <= maxQueuedBytes;
     if (want === !stats.paused) return;
     stats.paused = !want;
