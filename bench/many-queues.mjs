@@ -29,8 +29,14 @@ try {
     `server RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MiB: ${(((rss1 - rss0) * 1024 * 1024) / Math.max(1, r.declared)).toFixed(0)} bytes per queue`,
   );
   console.log(
-    `another client's round trips meanwhile: ${r.rtts.length}, median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
+    `another client's round trips meanwhile: ${r.rtts.length}, median ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${sorted.at(-1)?.toFixed(0)} ms` +
+      (r.rttError ? `; then one failed: ${r.rttError}` : ''),
   );
+  if (r.rttError || server.child.exitCode !== null)
+    console.log(`the server's last lines:\n${server.log().split('\n').slice(-15).join('\n')}`);
+} catch (e) {
+  console.log(`failed: ${e.message}; the server's last lines:\n${server.log().split('\n').slice(-15).join('\n')}`);
+  process.exitCode = 1;
 } finally {
   await server.stop('SIGKILL'); // a million queues need no orderly goodbye
 }

@@ -2,6 +2,7 @@
 // client's round trips are timed. Shared by hostile-peers.test.mjs (a count
 // that fits a test run) and bench/many-queues.mjs (a million).
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import { frames, rawConnection } from './raw-amqp.mjs';
 
@@ -28,9 +29,9 @@ export async function roundTrip(url) {
 /**
  * Declares `count` queues `${prefix}${i}` on one raw connection (channel 1),
  * written in chunks as fast as the socket takes them, and counts the
- * declare-oks without keeping frames. Meanwhile runs round trips on `url`
- * back to back. Stops early after `maxMs`. Resolves with { declared, ms,
- * rtts, closed: { code, text } | null }.
+ * declare-oks without keeping frames. Meanwhile a worker thread
+ * (round-trips.mjs) runs round trips on the server back to back. Stops early after `maxMs`. Resolves with { declared, ms,
+ * rtts, rttError (why a round trip failed, or null), closed: { code, text } | null }.
  */
 export async function declareMany(server, count, { prefix = 'many.', chunk = 2000, maxMs = 600000 } = {}) {
   const c = await rawConnection(server.amqpPort);
@@ -67,15 +68,14 @@ export async function declareMany(server, count, { prefix = 'many.', chunk = 200
   socket.on('close', () => wake());
 
   const t0 = performance.now();
-  let stop = false;
-  const rtts = [];
-  const timing = (async () => {
-    while (!stop) rtts.push(await roundTrip(server.url));
-  })();
+  // The round trips run in a thread of their own: this one is busy writing.
+  const timer = new Worker(new URL('./round-trips.mjs', import.meta.url), { workerData: { url: server.url } });
+  const timing = new Promise((resolve, reject) => timer.once('message', resolve).once('error', reject));
   for (let i = 0; i < count && !closed && !socket.destroyed && performance.now() - t0 < maxMs; i += chunk) {
     const n = Math.min(chunk, count - i);
     const bytes = Buffer.concat(Array.from({ length: n }, (_, k) => frames.queueDeclare(1, `${prefix}${i + k}`)));
     if (!socket.write(bytes)) await new Promise((r) => socket.once('drain', r));
+    else await new Promise((r) => setImmediate(r));
   }
   // Every declare-ok, or the connection's end, or the time is up.
   while (declared < count && !closed && !socket.destroyed && performance.now() - t0 < maxMs) {
@@ -85,8 +85,9 @@ export async function declareMany(server, count, { prefix = 'many.', chunk = 200
     });
   }
   const ms = performance.now() - t0;
-  stop = true;
-  await timing;
+  timer.postMessage('stop');
+  const { rtts, error: rttError } = await timing;
+  await timer.terminate();
   socket.destroy();
-  return { declared, ms, rtts, closed };
+  return { declared, ms, rtts, rttError, closed };
 }
