@@ -172,7 +172,10 @@ export class Broker {
     if (log && log.length > 0) {
       // Throws StoreLogError for a log it cannot read at all (a newer format):
       // that log is left as it is.
-      const { validLength, version, damage = null } = core.wasm.recover(core.now(), log);
+      // After a crash every message comes back flagged redelivered: the
+      // record of a delivery may not have been written (Broker::recover_after_crash).
+      const clean = store.cleanShutdown === true;
+      const { validLength, version, damage = null } = core.wasm.recover(core.now(), log, clean);
       this.recovery = { version, validLength, damage, upgraded: false };
       size = validLength;
       if (damage) this.recoveryDamage = damage.message;
@@ -568,14 +571,17 @@ export class Broker {
       core.wasm.transportClosed(now, t.id);
     }
     core.drain();
+    let clean = false;
     try {
       await this.#writer?.flush();
+      clean = true;
     } catch (e) {
       // A store that failed said so through onerror already.
       if (e !== this.#writer?.failed) throw e;
     } finally {
       core.stop();
-      await this.#store?.close?.();
+      // Not clean when records were left unwritten: the next start must not trust the log's delivery records.
+      await this.#store?.close?.({ clean });
     }
   }
 }

@@ -104,7 +104,18 @@ export interface Store {
    * (or with `compact` when there is no `truncate`). Optional.
    */
   truncate?(length: number): Promise<void>;
-  close?(): Promise<void>;
+  /**
+   * Called by `broker.close()`; `clean` is false when some records could not
+   * be written. A store that remembers it says so in `cleanShutdown`.
+   */
+  close?(options?: { clean: boolean }): Promise<void>;
+  /**
+   * Read after `load()`: true if the broker before closed the store cleanly,
+   * so the log's delivery records are complete. Otherwise (or when absent),
+   * recovery treats the log as left by a crash and every recovered message
+   * comes back flagged redelivered, as RabbitMQ's classic queues do.
+   */
+  readonly cleanShutdown?: boolean;
 }
 
 /**
@@ -594,6 +605,8 @@ export class Channel {
 /** A Store kept in memory: survives a new Broker in the same process, not the process. */
 export class MemoryStore implements Store {
   readonly size: number;
+  readonly cleanShutdown: boolean;
+  close(options?: { clean: boolean }): Promise<void>;
   load(): Promise<Uint8Array | null>;
   append(bytes: Uint8Array): Promise<void>;
   compact(bytes: Uint8Array): Promise<void>;

@@ -4,14 +4,28 @@
 export class MemoryStore {
   #chunks = [];
   #size = 0;
+  #clean = false;
+  #wasClean = false;
 
   /** Bytes in the log. */
   get size() {
     return this.#size;
   }
 
+  /** Whether the broker before closed this store with every record written (read after `load()`). */
+  get cleanShutdown() {
+    return this.#wasClean;
+  }
+
   async load() {
+    // A broker that opens the store and is dropped without close() leaves it unclean.
+    this.#wasClean = this.#clean;
+    this.#clean = false;
     return this.#size === 0 ? null : this.#bytes();
+  }
+
+  async close({ clean = true } = {}) {
+    this.#clean = clean;
   }
 
   async append(bytes) {

@@ -388,6 +388,47 @@ fn unacked_messages_at_a_crash_come_back() {
 }
 
 #[test]
+fn after_a_crash_a_message_whose_delivery_record_was_lost_comes_back_flagged() {
+    let (mut w, ch) = durable_world();
+    w.durable_queue(ch, "dq");
+    send(&mut w, ch, "", "dq", "seen", persistent());
+    send(&mut w, ch, "", "dq", "waiting", persistent());
+    let stored = log(&mut w);
+    // Delivered, and acked by the client, but the process dies before the
+    // batch holding the delivery record (and the ack) is written.
+    w.broker.basic_get(w.now, ch, "dq", false).unwrap();
+    w.settle();
+    assert_eq!(w.deliveries(ch)[0].body, "seen");
+    let unwritten = log(&mut w);
+    assert_eq!(kinds(&unwritten), ["delivered"]);
+
+    // Restarted cleanly, the log is exact: nothing was delivered.
+    let mut clean = recovered(stored.clone());
+    let c = clean.client();
+    let got = clean.get(c, "dq", true).unwrap();
+    assert!(!got.redelivered);
+
+    // After a crash nothing says which were seen: all come back flagged, so
+    // a consumer may trust an unflagged message to be new.
+    let mut r = World::with(config());
+    r.broker = Broker::recover_after_crash(config(), r.now, stored.clone()).unwrap();
+    // The flags are recorded, so that a clean restart after this one keeps them.
+    let flags = log(&mut r);
+    assert_eq!(kinds(&flags), ["delivered", "delivered"]);
+    let c = r.client();
+    for body in ["seen", "waiting"] {
+        let got = r.get(c, "dq", true).unwrap();
+        assert_eq!(got.body, body);
+        assert!(got.redelivered, "{body} not flagged");
+        assert_eq!(got.header("x-acquired-count"), Some(&FieldValue::I64(1)));
+        assert_eq!(got.header("x-delivery-count"), None);
+    }
+    let mut again = recovered(stored.into_iter().chain(flags).collect());
+    let c = again.client();
+    assert!(again.get(c, "dq", true).unwrap().redelivered);
+}
+
+#[test]
 fn exclusive_queues_are_not_recovered() {
     let (mut w, ch) = durable_world();
     exclusive_durable_queue(&mut w, ch, "mine");

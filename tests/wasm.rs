@@ -206,7 +206,7 @@ fn store_records_come_out_framed_and_recover_into_a_new_broker() {
     bytes.extend_from_slice(&[0, 0, 0, 50, 1]); // a torn tail
 
     let mut again = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
-    let report = again.recover(NOW, &bytes).unwrap();
+    let report = again.recover(NOW, &bytes, None).unwrap();
     assert_eq!(get(&report, "validLength").as_f64(), Some(valid));
     assert_eq!(get(&report, "version").as_f64(), Some(1.0));
     let damage = get(&report, "damage");
@@ -220,7 +220,10 @@ fn store_records_come_out_framed_and_recover_into_a_new_broker() {
     let mut newer = bytes.clone();
     newer[11] = 9;
     let mut third = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
-    let err: js_sys::Error = third.recover(NOW, &newer).unwrap_err().unchecked_into();
+    let err: js_sys::Error = third
+        .recover(NOW, &newer, None)
+        .unwrap_err()
+        .unchecked_into();
     assert_eq!(String::from(err.name()), "StoreLogError");
     let conn = open(&mut again);
     let counts = again

@@ -3,9 +3,12 @@
 // transaction with strict durability, resolved on `complete` (after the
 // browser has flushed it), so confirms wait for it. The bytes are opaque here:
 // the log's format header (src/storage/log.rs) opens the first chunk. A
-// transaction that fails (QuotaExceededError, an abort) writes nothing and
-// rejects its append; the broker then closes every connection naming the
-// failure, so no confirm goes out for what it held (js/broker.js).
+// transaction that fails writes nothing and rejects its append. Out of quota
+// (QuotaExceededError) the rejection is marked `retryable`: the broker blocks
+// publishers and holds confirms, and writes the same bytes again until the
+// origin has room (js/store-writer.js). Any other failure (an abort, an
+// error) makes the broker close every connection naming it, so no confirm
+// goes out for what it held (js/broker.js).
 
 const CHUNKS = 'chunks';
 
@@ -21,6 +24,10 @@ function done(tx) {
     tx.oncomplete = () => resolve();
     tx.onerror = () => reject(tx.error);
     tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+  }).catch((e) => {
+    // Nothing of the transaction was written: the same bytes may be tried again.
+    if (e?.name === 'QuotaExceededError') e.retryable = true;
+    throw e;
   });
 }
 

@@ -49,13 +49,17 @@ function pidAlive(pid) {
   }
 }
 
-/** Takes the directory's LOCK, or throws if a live process holds it. */
+/**
+ * Takes the directory's LOCK, or throws if a live process holds it. Returns
+ * `{ file, clean }`: `clean` unless a LOCK was left behind, by a process that
+ * was killed or whose store failed.
+ */
 function lock(dir) {
   const file = path.join(dir, 'LOCK');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-      return file;
+      return { file, clean: attempt === 0 };
     } catch (e) {
       if (e.code !== 'EEXIST') throw e;
       const pid = Number(fs.readFileSync(file, 'utf8').trim());
@@ -77,6 +81,7 @@ export class FileStore {
   #segmentSize;
   #log;
   #lockFile;
+  #cleanShutdown = false;
   /** the log's files in order: { n, kind, file, size } */
   #segments = [];
   /** the open .log segment appends go to, or null until the next append */
@@ -111,6 +116,15 @@ export class FileStore {
     return this.#dir;
   }
 
+  /**
+   * Whether the process that used the directory before closed it with every
+   * write done. If not (killed, or its store failed), recovery cannot trust
+   * the delivery records and flags every message redelivered.
+   */
+  get cleanShutdown() {
+    return this.#cleanShutdown;
+  }
+
   /** Bytes in the log now (written, not only durable). */
   get size() {
     return this.#segments.reduce((sum, s) => sum + s.size, 0);
@@ -123,7 +137,9 @@ export class FileStore {
 
   async #scan() {
     fs.mkdirSync(this.#dir, { recursive: true });
-    this.#lockFile = lock(this.#dir);
+    const { file, clean } = lock(this.#dir);
+    this.#lockFile = file;
+    this.#cleanShutdown = clean;
     const found = [];
     for (const f of fs.readdirSync(this.#dir)) {
       if (f.endsWith('.tmp')) {
@@ -221,14 +237,16 @@ export class FileStore {
 
   /**
    * Waits for pending appends, then closes the files and releases the lock.
-   * A failed store closes too (its pending appends have been rejected).
+   * A failed store closes too (its pending appends have been rejected), and
+   * so does one whose broker says some records were never written
+   * (`clean: false`); both leave the LOCK, so the next open is not clean.
    */
-  close() {
+  close({ clean = true } = {}) {
     if (this.#closed) return this.#queue;
     this.#closed = true;
     const release = async () => {
       await this.#closeActive().catch(() => {});
-      fs.rmSync(this.#lockFile, { force: true });
+      if (clean && !this.#failed) fs.rmSync(this.#lockFile, { force: true });
     };
     if (this.#failed) return (this.#queue = this.#queue.then(release));
     return this.#run(async () => {

@@ -238,6 +238,14 @@ export const OPTIONS = [
     help: 'highest channel number a connection may open',
   },
   {
+    key: 'maxConnections',
+    flag: 'max-connections',
+    arg: 'N',
+    def: '0',
+    parse: integer(0, 2 ** 31 - 1),
+    help: "most AMQP connections at once, TCP, TLS and WebSocket together (RabbitMQ's connection_max); more are closed at once; 0: no limit",
+  },
+  {
     key: 'maxQueuedBytes',
     flag: 'max-queued-bytes',
     arg: 'SIZE',

@@ -6,6 +6,32 @@ export function isLoopback(address = '') {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
+/** Input time a peer may take before its reading yields to others for a turn. */
+const SLICE_MS = 10;
+const PIECE_BYTES = 16 * 1024;
+
+/**
+ * Whether a new connection would go past `maxConnections` (0: no limit), the
+ * serve-wide count of AMQP connections over TCP, TLS and WebSocket, as
+ * RabbitMQ's `connection_max`. RabbitMQ (through Ranch) then stops accepting,
+ * and clients wait in the listen backlog until their handshake times out;
+ * here the socket is closed at once, so a client fails fast, and the refusal
+ * is logged (at most once a second) with the limit to raise.
+ */
+export function overConnectionLimit({ peers, maxConnections, log }, kind, remote) {
+  if (!maxConnections || peers.size < maxConnections) return false;
+  const now = Date.now();
+  if (!(now - (refusedLogAt.get(peers) ?? 0) < 1000)) {
+    refusedLogAt.set(peers, now);
+    log(
+      'warn',
+      `${kind} ${remote}: refused: ${peers.size} connections, the limit (--max-connections ${maxConnections})`,
+    );
+  }
+  return true;
+}
+const refusedLogAt = new WeakMap();
+
 /**
  * `remote`: { address, port } of the peer; `peers`: the Set of live peers'
  * stats, which this adds to and removes from; `certUser`: the CN of a
@@ -49,6 +75,11 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       if (!stats.paused && io.backlog() > maxQueuedBytes) flow();
     },
     close() {
+      ending = true;
+      if (stats.paused) {
+        stats.paused = false;
+        io.resume();
+      }
       io.end();
     },
     // How much this transport still holds: the broker may hold back deliveries.
@@ -58,6 +89,35 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   };
   // Assigned before any byte arrives; `flow` may run during accept itself.
   let conn = null;
+  // Once the broker ends the stream, reading goes on: a WebSocket's closing
+  // handshake needs the peer's close frame (paused, it would hang until ws's
+  // 30 s timeout, and the connection would count against --max-connections).
+  let ending = false;
+  /** bytes received and not yet given to the broker, while reading yields */
+  const unread = [];
+  let yielding = false;
+
+  /** Gives the broker what arrived, in pieces, yielding a turn once SLICE_MS is spent. */
+  function feed() {
+    const t0 = performance.now();
+    while (unread.length > 0) {
+      const b = unread[0];
+      if (b.byteLength > PIECE_BYTES) unread[0] = b.subarray(PIECE_BYTES);
+      else unread.shift();
+      conn.receive(b.byteLength > PIECE_BYTES ? b.subarray(0, PIECE_BYTES) : b);
+      if (done) return;
+      if (unread.length > 0 && performance.now() - t0 > SLICE_MS) {
+        yielding = true;
+        flow();
+        setImmediate(() => {
+          yielding = false;
+          if (!done) feed();
+        });
+        return;
+      }
+    }
+    flow();
+  }
   /** Closes from the server side (320 CONNECTION_FORCED with `reason`). */
   stats.close = (reason) => conn?.forceClose(reason);
   conn = broker.accept(transport, { name, loopback: isLoopback(remote.address), certUser, onClose });
@@ -65,9 +125,14 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
 
   // Reading pauses while the broker has too much unsent for this peer (its
   // `wantsRead`) or the stream holds more than the limit; a drain resumes it.
+  // It also pauses for a turn of the event loop once this peer's input has
+  // taken SLICE_MS: libuv reads a busy socket many times per turn, so a peer
+  // pipelining work (a flood of declares) would otherwise hold the loop for
+  // seconds while others wait. Input is given to the broker in pieces of
+  // PIECE_BYTES so that a slice ends soon after its time is up.
   function flow() {
-    if (!conn) return;
-    const want = conn.wantsRead && io.backlog() <= maxQueuedBytes;
+    if (!conn || ending) return;
+    const want = !yielding && conn.wantsRead && io.backlog() <= maxQueuedBytes;
     if (want === !stats.paused) return;
     stats.paused = !want;
     if (stats.paused) io.pause();
@@ -78,8 +143,8 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   return {
     data(bytes) {
       stats.bytesIn += bytes.byteLength;
-      conn.receive(bytes);
-      flow();
+      unread.push(bytes);
+      if (!yielding) feed();
     },
     drained() {
       conn.drained?.();
@@ -87,6 +152,8 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
     },
     closed() {
       if (done) return;
+      // What arrived before the close is the peer's last word: it counts.
+      for (const b of unread.splice(0)) conn.receive(b);
       done = true;
       peers.delete(stats);
       conn.closed();

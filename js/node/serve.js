@@ -164,6 +164,7 @@ export async function serve(opts, { log }) {
   const limits = {
     maxQueuedBytes: opts.maxQueuedBytes,
     maxMessageSize: opts.maxMessageSize,
+    maxConnections: opts.maxConnections,
     log,
     sockets,
     peers,

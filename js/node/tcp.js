@@ -1,7 +1,7 @@
 // AMQP over TCP (or TLS: amqps): every accepted socket becomes a broker connection.
 import net from 'node:net';
 import tls from 'node:tls';
-import { attachPeer } from './peer.js';
+import { attachPeer, overConnectionLimit } from './peer.js';
 import { refusedCertificate } from './tls-files.js';
 
 // After the broker closes a connection, the time the client gets to close its
@@ -13,9 +13,13 @@ const LINGER_MS = 5000;
  * `tlsOptions` (a secure context's cert, key, ca...) it is amqps: a client
  * certificate verified against the CA names the user for EXTERNAL (its CN).
  */
-export function amqpTcpServer(broker, { maxQueuedBytes, log, sockets, peers, closes, tlsOptions }) {
+export function amqpTcpServer(broker, { maxQueuedBytes, maxConnections, log, sockets, peers, closes, tlsOptions }) {
   const kind = tlsOptions ? 'amqps' : 'amqp';
   const onSocket = (socket) => {
+    if (overConnectionLimit({ peers, maxConnections, log }, kind, `${socket.remoteAddress}:${socket.remotePort}`)) {
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     const remote = { address: socket.remoteAddress, port: socket.remotePort };
     const refused = tlsOptions && refusedCertificate(socket, tlsOptions);

@@ -2,7 +2,7 @@
 // stream in both directions: a frame may span messages and a message may hold
 // many frames. Out, each chunk the broker emits (whole frames) is one message.
 import { WebSocketServer } from 'ws';
-import { attachPeer } from './peer.js';
+import { attachPeer, overConnectionLimit } from './peer.js';
 
 export const AMQP_PATH = '/ws/amqp';
 
@@ -23,7 +23,10 @@ export function originAllowed(origins, req) {
 }
 
 /** Handles the HTTP server's upgrade requests for the AMQP endpoint. */
-export function amqpOverWebSocket(broker, { origins, maxMessageSize, maxQueuedBytes, log, sockets, peers, closes }) {
+export function amqpOverWebSocket(
+  broker,
+  { origins, maxMessageSize, maxQueuedBytes, maxConnections, log, sockets, peers, closes },
+) {
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -45,6 +48,8 @@ export function amqpOverWebSocket(broker, { origins, maxMessageSize, maxQueuedBy
       log('warn', `ws ${remote}: origin ${req.headers.origin} not allowed (see --ws-origins)`);
       return reject(socket, 403, 'Forbidden');
     }
+    if (overConnectionLimit({ peers, maxConnections, log }, 'ws', remote))
+      return reject(socket, 503, 'Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(socket);
       const peer = attachPeer(

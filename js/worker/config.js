@@ -50,6 +50,8 @@ const list = (text) =>
  * - WARREN_WS_ORIGINS: comma-separated Origins allowed; "self", "*" (default self)
  * - WARREN_DEBUG: "1" serves /debug/<vhost> (cold-start time, alarm count, snapshot)
  * - WARREN_IMAGE_AFTER_MS: idle time after which the broker's image is written (default 2000)
+ * - WARREN_TEST_FAULTS: "1" for tests only: POST /test-faults/<vhost> makes the
+ *   object's store writes fail (js/worker/faulty-storage.js)
  */
 export function hostConfig(env = {}) {
   let users = { guest: { password: 'guest' } };
@@ -79,6 +81,7 @@ export function hostConfig(env = {}) {
       .map((s) => s.trim())
       .filter(Boolean),
     debug: env.WARREN_DEBUG === '1',
+    testFaults: env.WARREN_TEST_FAULTS === '1',
     imageAfterMs:
       env.WARREN_IMAGE_AFTER_MS === undefined
         ? DEFAULTS.imageAfterMs

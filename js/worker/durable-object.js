@@ -26,6 +26,7 @@ import { brokerOptions, hostConfig } from './config.js';
 import { ImageStore } from './image-store.js';
 import { MemoryGuard } from './memory-guard.js';
 import { SocketWriter } from './socket-writer.js';
+import { faultyStorage } from './faulty-storage.js';
 import { StorageStore } from './storage-store.js';
 
 /** Header by which the Worker entry tells the object its vhost. */
@@ -50,6 +51,8 @@ export class WarrenBroker extends DurableObject {
   #clock = null;
   #guard = null;
   #store = null;
+  /** injected store failures (tests only) */
+  #faults = { put: null, sync: null };
   /** each socket's AMQP connection, and the bytes it sent since publishers were last shed */
   #sockets = new Map();
   #starting = null;
@@ -102,7 +105,7 @@ export class WarrenBroker extends DurableObject {
     const clock = new AlarmClock(storage, await storage.getAlarm());
     clock.onerror = (e) => this.#fail('setting the alarm failed', e);
     this.#clock = clock;
-    const store = new StorageStore(storage);
+    const store = new StorageStore(this.#config.testFaults ? faultyStorage(storage, this.#faults) : storage);
     this.#store = store;
     this.#images = new ImageStore(storage);
     // Every engine timer that goes off may change the broker.
@@ -265,7 +268,9 @@ export class WarrenBroker extends DurableObject {
   #fail(what, err) {
     console.error(`warren: ${what}; restarting the object:`, err);
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, FAILED);
-    this.ctx.abort?.(what);
+    // One turn later, so the closes already sent (320 naming the failure,
+    // then 1011) leave before the object goes, where the output gate holds.
+    setTimeout(() => this.ctx.abort?.(what), 0);
   }
 
   async fetch(request) {
@@ -338,6 +343,15 @@ export class WarrenBroker extends DurableObject {
     this.#stats.alarms++;
     this.#clock.fire();
     await this.#writing;
+  }
+
+  /** Tests only (WARREN_TEST_FAULTS=1): how later store writes fail; see faulty-storage.js. */
+  setStorageFaults({ put = null, sync = null } = {}) {
+    if (!this.#config.testFaults) throw new Error('storage faults are for tests: set WARREN_TEST_FAULTS=1');
+    const kinds = [null, 'quota', 'error'];
+    if (!kinds.includes(put) || !kinds.includes(sync)) throw new Error('put and sync: null, "quota" or "error"');
+    Object.assign(this.#faults, { put, sync });
+    return { ...this.#faults };
   }
 
   /** For the debug route and the benchmark. */

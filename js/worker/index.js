@@ -3,7 +3,7 @@
 // page, served from static assets.
 import { hostConfig } from './config.js';
 import { VHOST_HEADER, WarrenBroker } from './durable-object.js';
-import { DEBUG_PATH, originAllowed, vhostOf } from './routes.js';
+import { DEBUG_PATH, FAULTS_PATH, originAllowed, vhostOf } from './routes.js';
 
 export { WarrenBroker };
 
@@ -30,6 +30,10 @@ export default {
     if (config.debug) {
       const debugVhost = vhostOf(url.pathname, DEBUG_PATH);
       if (debugVhost) return Response.json(await stubFor(env, debugVhost).stats());
+    }
+    if (config.testFaults && request.method === 'POST') {
+      const faultsVhost = vhostOf(url.pathname, FAULTS_PATH);
+      if (faultsVhost) return Response.json(await stubFor(env, faultsVhost).setStorageFaults(await request.json()));
     }
     if (env.ASSETS) return env.ASSETS.fetch(request);
     return new Response('not found', { status: 404 });

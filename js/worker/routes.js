@@ -3,6 +3,8 @@
 
 export const AMQP_PATH = '/ws/amqp';
 export const DEBUG_PATH = '/debug';
+/** Tests only (WARREN_TEST_FAULTS=1): POST { put, sync } makes store writes fail. */
+export const FAULTS_PATH = '/test-faults';
 
 /**
  * The vhost a path names: `/ws/amqp` and `/ws/amqp/` are "/", `/ws/amqp/x`

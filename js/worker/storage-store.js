@@ -15,8 +15,13 @@
 // A write that fails (storage full, an internal error) breaks the output gate:
 // the platform drops the messages it held, confirms included, and resets the
 // object, which recovers from what was stored. The rejection also reaches the
-// broker, which closes every connection naming it (js/broker.js); nothing is
-// retried here, since the object does not outlive the failure.
+// broker: out of space (SQLite's SQLITE_FULL, a storage limit) it is marked
+// `retryable`, so where the object lives on (workerd with storage that
+// failed a write without breaking the gate, as the tests' faulty-storage.js)
+// publishers are blocked and the same bytes are written again until there is
+// room; any other failure closes every connection naming it (js/broker.js).
+// A failed batch leaves the chunk count as it was, so a retry writes the
+// same keys.
 
 const PREFIX = 'log:';
 // A value holds at most 128 KiB on key-value-backed objects (2 MB on SQLite-backed ones).
@@ -25,6 +30,8 @@ export const CHUNK_BYTES = 128 * 1024;
 const KEYS_PER_CALL = 128;
 
 const keyOf = (n) => PREFIX + String(n).padStart(12, '0');
+/** Storage full: SQLite-backed objects fail with SQLITE_FULL; the limit's message names it. */
+const outOfSpace = (e) => /SQLITE_FULL|storage limit|quota/i.test(String(e?.message ?? ''));
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Copies, not views: a stored view would carry its whole underlying buffer. */
@@ -71,7 +78,9 @@ export class StorageStore {
 
   append(bytes) {
     this.writtenBytes += bytes.length;
-    return this.#commit(this.#put(chunks(bytes), this.#count));
+    const parts = chunks(bytes);
+    const writes = this.#put(parts, this.#count);
+    return this.#commit(writes, this.#count + parts.length);
   }
 
   /** Replaces the log with `bytes`: chunks from 0, the old ones past them deleted, in one batch. */
@@ -82,9 +91,8 @@ export class StorageStore {
     const writes = this.#put(parts, 0);
     for (let i = 0; i < stale.length; i += KEYS_PER_CALL)
       writes.push(this.#storage.delete(stale.slice(i, i + KEYS_PER_CALL)));
-    this.#count = parts.length;
     this.writtenBytes += bytes.length;
-    return this.#commit(writes);
+    return this.#commit(writes, parts.length);
   }
 
   #put(parts, first) {
@@ -94,14 +102,20 @@ export class StorageStore {
       parts.slice(i, i + KEYS_PER_CALL).forEach((p, j) => (entries[keyOf(first + i + j)] = p));
       writes.push(this.#storage.put(entries));
     }
-    this.#count = Math.max(this.#count, first + parts.length);
     return writes;
   }
 
-  async #commit(writes) {
+  /** Waits for `writes` and the sync after them; then the log holds `count` chunks. */
+  async #commit(writes, count) {
     this.batches++;
-    await Promise.all(writes);
-    await nextTurn();
-    await this.#storage.sync();
+    try {
+      await Promise.all(writes);
+      await nextTurn();
+      await this.#storage.sync();
+    } catch (e) {
+      if (outOfSpace(e)) e.retryable = true;
+      throw e;
+    }
+    this.#count = count;
   }
 }

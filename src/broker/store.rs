@@ -120,10 +120,40 @@ impl Broker {
     /// Rebuilds a broker from its store records: durable exchanges, queues and
     /// bindings, and the persistent messages still in them with their delivery
     /// counts. Vhosts named in the records are created.
+    ///
+    /// The delivery counts are exact only if every record was written before
+    /// the broker stopped (a clean shutdown). After a crash use
+    /// [`Broker::recover_after_crash`].
     pub fn recover(
         config: BrokerConfig,
         now_ms: u64,
         records: impl IntoIterator<Item = StoreRecord>,
+    ) -> Result<Broker, RecoveryError> {
+        Self::recover_records(config, now_ms, records, false)
+    }
+
+    /// As [`Broker::recover`], after a crash: every recovered message comes
+    /// back flagged redelivered. A `Delivered` record is written in the batch
+    /// after its `basic.deliver` went out, so a crash can lose it, and a
+    /// message without the flag must not have been seen before (RabbitMQ's
+    /// reliability guide). Classic queues do the same: on a dirty recovery
+    /// their `next_deliver_seq_id` becomes the newest message's, marking all
+    /// of them delivered. This costs nothing per delivery; the price is that
+    /// messages never handed out are flagged too, and count one acquisition
+    /// (`x-acquired-count`) that may not have happened.
+    pub fn recover_after_crash(
+        config: BrokerConfig,
+        now_ms: u64,
+        records: impl IntoIterator<Item = StoreRecord>,
+    ) -> Result<Broker, RecoveryError> {
+        Self::recover_records(config, now_ms, records, true)
+    }
+
+    fn recover_records(
+        config: BrokerConfig,
+        now_ms: u64,
+        records: impl IntoIterator<Item = StoreRecord>,
+        after_crash: bool,
     ) -> Result<Broker, RecoveryError> {
         let mut b = Broker::new(BrokerConfig {
             durable_store: false, // replaying must not emit records again
@@ -232,10 +262,15 @@ impl Broker {
         b.close_connection_state(RECOVERY);
         b.next_seq = messages.keys().next_back().map_or(1, |s| s + 1);
         b.next_msg_id = next_msg_id + 1;
-        for (_, m) in messages {
+        let mut flagged = Vec::new();
+        for (_, mut m) in messages {
             let Some(q) = b.queue_id(&m.vhost, &m.queue) else {
                 continue; // its queue is gone: nothing to deliver it to
             };
+            if after_crash && m.entry.deliveries == 0 {
+                m.entry.deliveries = 1;
+                flagged.push(m.entry.seq);
+            }
             if let Some(queue) = b.queue_mut(q) {
                 if m.entry.expires_at != NEVER {
                     let at = m.entry.expires_at;
@@ -249,6 +284,13 @@ impl Broker {
         b.config = config;
         b.effects.clear();
         b.events.clear();
+        if b.config.durable_store {
+            // The flags are stored too, or a clean restart after this one
+            // would trust the log again and drop them.
+            for seq in flagged {
+                b.record(StoreRecord::Delivered { seq, deliveries: 1 });
+            }
+        }
         Ok(b)
     }
 

@@ -179,7 +179,16 @@ impl WasmBroker {
     /// why the scan stopped early (`{ kind, offset, message }`) or null. A log
     /// that cannot be read at all (an unknown version, a foreign header) throws
     /// an `Error` named `StoreLogError`; the host must leave it untouched.
-    pub fn recover(&mut self, now: f64, log_bytes: &[u8]) -> Result<JsValue, JsValue> {
+    ///
+    /// `clean`: the host knows the broker that wrote the log stopped cleanly
+    /// (every record written); otherwise, as after a crash, every recovered
+    /// message comes back flagged redelivered (see `Broker::recover_after_crash`).
+    pub fn recover(
+        &mut self,
+        now: f64,
+        log_bytes: &[u8],
+        clean: Option<bool>,
+    ) -> Result<JsValue, JsValue> {
         let scan = log::scan(log_bytes).map_err(|e| {
             let err = js_sys::Error::new(&e.to_string());
             err.set_name("StoreLogError");
@@ -195,8 +204,12 @@ impl WasmBroker {
             }),
         };
         let config = self.server.broker().config().clone();
-        let mut b = Broker::recover(config, ms(now), scan.records)
-            .map_err(|e| js_sys::Error::new(&e.to_string()))?;
+        let recovered = if clean == Some(true) {
+            Broker::recover(config, ms(now), scan.records)
+        } else {
+            Broker::recover_after_crash(config, ms(now), scan.records)
+        };
+        let mut b = recovered.map_err(|e| js_sys::Error::new(&e.to_string()))?;
         for v in &self.server.config().vhosts {
             b.add_vhost(v);
         }

@@ -25,11 +25,25 @@ const TARGETS = ['mix.work', 'mix.ttl', 'mix.reject'];
 /** What the load did: ids published, confirmed (id -> queue) and acked. */
 export const newState = () => ({ next: 1, published: 0, confirmed: new Map(), acked: new Set(), cuts: 0 });
 
-async function client(url) {
-  const c = new AMQPClient(url);
+/**
+ * How the load reaches a broker: an amqp:// URL (amqp-client.js over TCP) or
+ * `{ connect(): Promise<client>, cut(client) }` for another transport
+ * (bench/crash-cycles.mjs passes WebSocket clients of workerd).
+ */
+async function client(target) {
+  if (typeof target !== 'string') return target.connect();
+  const c = new AMQPClient(target);
   c.onerror = () => {};
   await c.connect();
   return c;
+}
+
+/** Drops a client's transport without a close handshake; false if it is already gone. */
+function cut(target, c) {
+  if (typeof target !== 'string') return target.cut(c);
+  if (!c.socket) return false;
+  c.socket.destroy();
+  return true;
 }
 
 async function declare(ch) {
@@ -49,19 +63,30 @@ async function crashingConsumer(url, state, live) {
     } catch {
       return; // the server is gone
     }
-    if (!c.socket) return; // the server closed it first: it is gone
-    c.socket.destroy();
+    if (!cut(url, c)) return; // the server closed it first: it is gone
     state.cuts++;
   }
 }
 
 /**
  * Runs the load until the server dies or `maxMessages` are published;
- * records what was confirmed and acked in `state`.
+ * records what was confirmed and acked in `state`. `url`: see `client()`.
  */
-export async function mixedLoad(url, state, { window = 64, maxMessages = 50000 } = {}) {
+export async function mixedLoad(url, state, opts = {}) {
+  const clients = [];
+  try {
+    await runLoad(url, state, opts, clients);
+  } catch {
+    // The server went away while the load was being set up: expected.
+  }
+  await Promise.allSettled(clients.map((c) => c.close()));
+}
+
+async function runLoad(url, state, { window = 64, maxMessages = 50000 }, clients) {
   const pub = await client(url);
+  clients.push(pub);
   const subs = await client(url);
+  clients.push(subs);
   const pch = await pub.channel();
   await declare(pch);
   await pch.confirmSelect();
@@ -108,7 +133,6 @@ export async function mixedLoad(url, state, { window = 64, maxMessages = 50000 }
   }
   live = false;
   await crashing;
-  await Promise.allSettled([pub.close(), subs.close()]);
 }
 
 /**
@@ -118,7 +142,9 @@ export async function mixedLoad(url, state, { window = 64, maxMessages = 50000 }
  * at-least-once allows: `ackedAndBack` (acked before the kill, back because
  * the ack was not yet durable; `ackedBackFlagged` of them redelivered) and
  * `duplicates` (an id in two queues: dead-lettered, and its removal from the
- * source not yet durable).
+ * source not yet durable). An acked message back without the flag is a
+ * violation (`ackedBackUnflagged`): a consumer may take an unflagged message
+ * as never seen before (RabbitMQ's reliability guide).
  */
 export async function checkMixed(url, state) {
   const c = await client(url);
@@ -145,7 +171,9 @@ export async function checkMixed(url, state) {
   await c.close();
   const lost = [...state.confirmed.keys()].filter((id) => !seen.has(id) && !state.acked.has(id));
   const phantom = [...seen.keys()].filter((id) => !(id >= 1 && id < state.next));
-  const ackedAndBack = [...state.acked].filter((id) => seen.has(id)).length;
+  const back = [...state.acked].filter((id) => seen.has(id));
+  const ackedAndBack = back.length;
+  const ackedBackUnflagged = back.filter((id) => !backFlagged.has(id));
   const duplicates = [...seen.values()].filter((n) => n > 1).length;
   const result = {
     confirmed: state.confirmed.size,
@@ -155,6 +183,7 @@ export async function checkMixed(url, state) {
     redelivered,
     ackedAndBack,
     ackedBackFlagged: backFlagged.size,
+    ackedBackUnflagged,
     duplicates,
     lost,
     phantom,
