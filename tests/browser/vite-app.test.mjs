@@ -115,7 +115,9 @@ test('a Vite app from the packed tarball runs a broker in Chromium', { timeout: 
   await page.reload();
   await page.waitForFunction(() => window.warren !== undefined);
   const second = await page.evaluate(() => window.warren.secondVisit());
-  assert.deepEqual(second, { kept: 'survives a reload', redelivered: false, jobs: null });
+  // A reload closes nothing: IndexedDB cannot say the delivery records are
+  // complete, so the recovered message comes back flagged, as after a crash.
+  assert.deepEqual(second, { kept: 'survives a reload', redelivered: true, jobs: null });
   assert.deepEqual(errors, []);
 });
 
