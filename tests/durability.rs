@@ -95,6 +95,7 @@ fn kinds(records: &[StoreRecord]) -> Vec<&'static str> {
             StoreRecord::PolicyDeleted { .. } => "policy-deleted",
             StoreRecord::VhostDeleted { .. } => "vhost-deleted",
             StoreRecord::VhostLimits { .. } => "vhost-limits",
+            StoreRecord::CrashRecovered { .. } => "crash-recovered",
         })
         .collect()
 }
@@ -414,7 +415,7 @@ fn after_a_crash_a_message_whose_delivery_record_was_lost_comes_back_flagged() {
     r.broker = Broker::recover_after_crash(config(), r.now, stored.clone()).unwrap();
     // The flags are recorded, so that a clean restart after this one keeps them.
     let flags = log(&mut r);
-    assert_eq!(kinds(&flags), ["delivered", "delivered"]);
+    assert_eq!(kinds(&flags), ["crash-recovered", "delivered", "delivered"]);
     let c = r.client();
     for body in ["seen", "waiting"] {
         let got = r.get(c, "dq", true).unwrap();
@@ -670,4 +671,65 @@ fn a_dead_letter_is_stored_before_its_original_is_settled_so_no_cut_loses_it() {
         let found = w.ready("/", "ttl") + w.ready("/", "dead");
         assert!(found >= 1, "cut after {cut} records: the message is gone");
     }
+}
+
+#[test]
+fn after_a_crash_a_dead_lettered_copy_of_a_recovered_message_comes_flagged() {
+    // Found by bench/crash-cycles.mjs: a message expires, its dead-lettered
+    // copy is delivered and acked, and the crash takes the batch holding the
+    // copy and the original's removal. After the restart the original expires
+    // again and makes a new copy, which the consumer has seen before.
+    let (mut w, ch) = durable_world();
+    w.durable_queue(ch, "dead");
+    w.durable_queue_with(
+        ch,
+        "ttl",
+        table(&[
+            ("x-message-ttl", FieldValue::I32(100)),
+            ("x-dead-letter-exchange", FieldValue::LongStr(b"".to_vec())),
+            (
+                "x-dead-letter-routing-key",
+                FieldValue::LongStr(b"dead".to_vec()),
+            ),
+        ]),
+    );
+    send(&mut w, ch, "", "ttl", "expiring", persistent());
+    let stored = log(&mut w);
+    w.advance(150);
+    let seen = w.get(ch, "dead", true).unwrap();
+    assert!(!seen.redelivered, "a first copy is not flagged");
+    let copy = |w: &mut World| {
+        w.advance(150);
+        let c = w.client();
+        w.get(c, "dead", true).unwrap()
+    };
+
+    // Restarted cleanly from the same log, nothing was seen: not flagged.
+    let mut clean = recovered(stored.clone());
+    assert!(!copy(&mut clean).redelivered);
+
+    // After a crash the copy is flagged, as every recovered message is.
+    let mut r = World::with(config());
+    r.broker = Broker::recover_after_crash(config(), r.now, stored.clone()).unwrap();
+    let marks = log(&mut r);
+    assert_eq!(kinds(&marks), ["crash-recovered", "delivered"]);
+    assert!(copy(&mut r).redelivered);
+
+    // A clean restart after the crash's recovery keeps it so, from the log
+    // and from a compacted one.
+    let mut after = recovered(stored.iter().cloned().chain(marks).collect());
+    let compacted = after.broker.snapshot_records();
+    assert!(copy(&mut after).redelivered);
+    let mut again = recovered(compacted);
+    assert!(copy(&mut again).redelivered);
+
+    // Messages published after the restart are new: their copies are not flagged.
+    let mut fresh = World::with(config());
+    fresh.broker = Broker::recover_after_crash(config(), fresh.now, stored).unwrap();
+    let c = fresh.client();
+    send(&mut fresh, c, "", "ttl", "later", persistent());
+    fresh.advance(150);
+    let got: Vec<_> = std::iter::from_fn(|| fresh.get(c, "dead", true)).collect();
+    let later = got.iter().find(|m| m.body == "later").unwrap();
+    assert!(!later.redelivered);
 }

@@ -453,7 +453,7 @@ fn damaged_images_are_refused_with_a_reason_never_a_panic() {
     let e = resume(&future).err().unwrap();
     assert_eq!(
         e.to_string(),
-        "broker image format version 3 is not supported (this build reads version 2)"
+        "broker image format version 4 is not supported (this build reads version 3)"
     );
     assert!(resume(&image).is_ok());
 }

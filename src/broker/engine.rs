@@ -84,6 +84,10 @@ pub struct Broker {
     /// Position counter for queue entries (see `queue::Entry::seq`).
     pub(crate) next_seq: u64,
     pub(crate) next_msg_id: MsgId,
+    /// Messages with a lower id were recovered after a crash (0: none). A
+    /// dead-lettered copy of one keeps its id and is flagged redelivered: a
+    /// copy made before the crash may have been delivered and its record lost.
+    pub(crate) crash_below: MsgId,
     pub(crate) name_counter: u64,
     pub(crate) effects: Vec<Effect>,
     pub(crate) events: Vec<Event>,
@@ -134,6 +138,7 @@ impl Broker {
             next_conn: 1,
             next_seq: 1,
             next_msg_id: 1,
+            crash_below: 0,
             name_counter: 0,
             effects: Vec::new(),
             events: Vec::new(),

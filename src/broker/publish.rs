@@ -278,6 +278,7 @@ impl Broker {
         msg_id: MsgId,
     ) -> Enqueued {
         let persist = msg.persistent() && self.queue(q).is_some_and(|q| self.persists_queue(q));
+        let crash_below = self.crash_below;
         let Some(queue) = self.queue_mut(q) else {
             return Enqueued::Refused;
         };
@@ -300,7 +301,10 @@ impl Broker {
             seq: 0,
             msg_id,
             msg,
-            deliveries: 0,
+            // A dead-lettered copy of a message recovered after a crash
+            // (copies keep the original's id) may repeat one delivered
+            // before it: flagged, as the recovered messages are.
+            deliveries: u32::from(msg_id < crash_below),
             failed: 0,
             expires_at,
         };

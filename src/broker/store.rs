@@ -81,6 +81,11 @@ pub enum StoreRecord {
         vhost: ShortStr,
         name: ShortStr,
     },
+    /// Messages with an id below `below` were recovered after a crash (see
+    /// `Broker::crash_below`).
+    CrashRecovered {
+        below: u64,
+    },
     /// A vhost was deleted with everything in it.
     VhostDeleted {
         vhost: ShortStr,
@@ -257,11 +262,17 @@ impl Broker {
                     b.add_vhost(&vhost);
                     b.set_vhost_limits(now_ms, &vhost, limits);
                 }
+                StoreRecord::CrashRecovered { below } => {
+                    b.crash_below = b.crash_below.max(below);
+                }
             }
         }
         b.close_connection_state(RECOVERY);
         b.next_seq = messages.keys().next_back().map_or(1, |s| s + 1);
         b.next_msg_id = next_msg_id + 1;
+        if after_crash {
+            b.crash_below = b.next_msg_id;
+        }
         let mut flagged = Vec::new();
         for (_, mut m) in messages {
             let Some(q) = b.queue_id(&m.vhost, &m.queue) else {
@@ -287,6 +298,10 @@ impl Broker {
         if b.config.durable_store {
             // The flags are stored too, or a clean restart after this one
             // would trust the log again and drop them.
+            if after_crash {
+                let below = b.crash_below;
+                b.record(StoreRecord::CrashRecovered { below });
+            }
             for seq in flagged {
                 b.record(StoreRecord::Delivered { seq, deliveries: 1 });
             }
@@ -324,6 +339,11 @@ impl Broker {
     /// delayed or unacked) in a durable queue.
     pub fn snapshot_records(&self) -> Vec<StoreRecord> {
         let mut out = Vec::new();
+        if self.crash_below > 0 {
+            out.push(StoreRecord::CrashRecovered {
+                below: self.crash_below,
+            });
+        }
         for v in self.live_vhosts() {
             let mut policies: Vec<&super::policy::Policy> = v.policies.iter().collect();
             policies.sort_by(|a, b| a.name.cmp(&b.name));

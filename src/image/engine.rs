@@ -76,6 +76,7 @@ impl Writer {
         w.u64(u64::from(b.next_conn));
         w.u64(b.next_seq);
         w.u64(b.next_msg_id);
+        w.u64(b.crash_below);
         w.u64(b.name_counter);
         w.u64(b.store_emitted);
         w.u64(b.store_durable);
@@ -400,6 +401,7 @@ impl Reader<'_, '_> {
         b.next_conn = d.u32()?;
         b.next_seq = d.u64()?;
         b.next_msg_id = d.u64()?;
+        b.crash_below = d.u64()?;
         b.name_counter = d.u64()?;
         b.store_emitted = d.u64()?;
         b.store_durable = d.u64()?;

@@ -23,6 +23,10 @@
 //!   practice and never 0x89 (a record of 2.2 GiB), so a log starting with
 //!   anything but 0x89 is read as version 0.
 //! - **1**: the header, then the same frames and records as version 0.
+//! - **2**: the same frames; records may also be of the kinds 13 to 15
+//!   (vhost deleted, vhost limits, recovered after a crash). A version 1
+//!   build would take them for damage and cut the log there, so it must
+//!   refuse such a log instead, as it refuses any newer version.
 //!
 //! # Upgrading
 //!
@@ -49,7 +53,7 @@ use std::fmt;
 /// The first bytes of every log and snapshot.
 pub const MAGIC: [u8; 8] = *b"\x89WRN\r\n\x1a\n";
 /// The format this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Magic and version.
 pub const HEADER_LEN: usize = 12;
 /// Length and checksum before each record.
@@ -232,13 +236,14 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, LogError> {
                 return Err(LogError::BadMagic { found });
             }
             let version = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-            if version != VERSION {
+            if !(1..=VERSION).contains(&version) {
                 return Err(LogError::UnsupportedVersion { version });
             }
+            out.version = version;
             HEADER_LEN
         }
     };
-    // Versions 0 and 1 share their frames; a version with other frames
+    // Versions 0 to 2 share their frames; a version with other frames
     // dispatches here.
     let mut at = start;
     out.valid_len = start;
@@ -334,9 +339,9 @@ mod tests {
     fn the_header_is_magic_then_version() {
         let h = header();
         assert_eq!(&h[..8], b"\x89WRN\r\n\x1a\n");
-        assert_eq!(&h[8..], &[0, 0, 0, 1]);
+        assert_eq!(&h[8..], &[0, 0, 0, 2]);
         let s = scan(&h).unwrap();
-        assert_eq!((s.version, s.valid_len, s.damage), (1, HEADER_LEN, None));
+        assert_eq!((s.version, s.valid_len, s.damage), (2, HEADER_LEN, None));
         assert!(s.records.is_empty());
     }
 
@@ -357,11 +362,14 @@ mod tests {
         assert_eq!(s.records.len(), 3);
         assert_eq!(s.valid_len, log.len());
         assert_eq!(s.damage, None);
-        // the same frames after a header: version 1, the same records
-        let mut v1 = header().to_vec();
-        v1.extend_from_slice(&log);
-        let s1 = scan(&v1).unwrap();
-        assert_eq!((s1.version, s1.records), (1, s.records));
+        // the same frames after a header of version 1 or 2: the same records
+        for version in [1u8, 2] {
+            let mut with_header = header().to_vec();
+            with_header[11] = version;
+            with_header.extend_from_slice(&log);
+            let s1 = scan(&with_header).unwrap();
+            assert_eq!((s1.version, &s1.records), (u32::from(version), &s.records));
+        }
     }
 
     #[test]
@@ -377,10 +385,10 @@ mod tests {
     #[test]
     fn a_newer_version_is_refused_not_cut() {
         let mut log = log_of(1..=2);
-        log[11] = 2;
+        log[11] = 3;
         assert_eq!(
             scan(&log).unwrap_err(),
-            LogError::UnsupportedVersion { version: 2 }
+            LogError::UnsupportedVersion { version: 3 }
         );
         log[11] = 0;
         assert_eq!(

@@ -26,6 +26,7 @@ const POLICY_DELETED: u8 = 11;
 const RETURNED: u8 = 12;
 const VHOST_DELETED: u8 = 13;
 const VHOST_LIMITS: u8 = 14;
+const CRASH_RECOVERED: u8 = 15;
 
 /// A missing limit in a `VhostLimits` record.
 const NO_LIMIT: u64 = u64::MAX;
@@ -241,6 +242,10 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
                 buf.put_u64(l.map_or(NO_LIMIT, u64::from));
             }
         }
+        StoreRecord::CrashRecovered { below } => {
+            buf.put_u8(CRASH_RECOVERED);
+            buf.put_u64(*below);
+        }
     }
 }
 
@@ -390,6 +395,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
                 },
             }
         }
+        CRASH_RECOVERED => StoreRecord::CrashRecovered { below: r.u64()? },
         kind => return Err(RecordError::UnknownKind { kind }),
     };
     r.finish()?;
@@ -505,6 +511,7 @@ mod tests {
             name: s("p"),
         });
         round_trip(StoreRecord::VhostDeleted { vhost: s("v") });
+        round_trip(StoreRecord::CrashRecovered { below: 1 << 40 });
         for (max_connections, max_queues) in [(Some(0), None), (None, Some(7)), (Some(3), Some(9))]
         {
             round_trip(StoreRecord::VhostLimits {
