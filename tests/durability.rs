@@ -640,11 +640,9 @@ fn recovery_creates_the_vhosts_it_names() {
     assert!(r.broker.queue_counts("/", "q").is_none());
 }
 
-#[test]
-fn a_dead_letter_is_stored_before_its_original_is_settled_so_no_cut_loses_it() {
-    // Found by bench/crash-cycles.mjs: a TTL'd message settled in its queue and
-    // lost, its dead-lettered copy cut off by a torn write after the settle.
-    let (mut w, ch) = durable_world();
+/// Durable queues "ttl" (100 ms TTL, dead-lettered to "dead") and "dead",
+/// and one persistent message "expiring" in "ttl".
+fn expiring_into_dead(w: &mut World, ch: ChannelRef) {
     w.durable_queue(ch, "dead");
     w.durable_queue_with(
         ch,
@@ -658,7 +656,15 @@ fn a_dead_letter_is_stored_before_its_original_is_settled_so_no_cut_loses_it() {
             ),
         ]),
     );
-    send(&mut w, ch, "", "ttl", "expiring", persistent());
+    send(w, ch, "", "ttl", "expiring", persistent());
+}
+
+#[test]
+fn a_dead_letter_is_stored_before_its_original_is_settled_so_no_cut_loses_it() {
+    // Found by bench/crash-cycles.mjs: a TTL'd message settled in its queue and
+    // lost, its dead-lettered copy cut off by a torn write after the settle.
+    let (mut w, ch) = durable_world();
+    expiring_into_dead(&mut w, ch);
     let mut records = log(&mut w);
     let before = records.len();
     w.advance(150);
@@ -680,20 +686,7 @@ fn after_a_crash_a_dead_lettered_copy_of_a_recovered_message_comes_flagged() {
     // copy and the original's removal. After the restart the original expires
     // again and makes a new copy, which the consumer has seen before.
     let (mut w, ch) = durable_world();
-    w.durable_queue(ch, "dead");
-    w.durable_queue_with(
-        ch,
-        "ttl",
-        table(&[
-            ("x-message-ttl", FieldValue::I32(100)),
-            ("x-dead-letter-exchange", FieldValue::LongStr(b"".to_vec())),
-            (
-                "x-dead-letter-routing-key",
-                FieldValue::LongStr(b"dead".to_vec()),
-            ),
-        ]),
-    );
-    send(&mut w, ch, "", "ttl", "expiring", persistent());
+    expiring_into_dead(&mut w, ch);
     let stored = log(&mut w);
     w.advance(150);
     let seen = w.get(ch, "dead", true).unwrap();

@@ -91,35 +91,30 @@ impl WasmBroker {
     /// With the wire tap on: the frame command `method` stands for, client
     /// to broker, on channel `at` (an error then closes that channel).
     fn tap(&mut self, at: (u32, u16), method: impl FnOnce() -> Method, content: Option<&Message>) {
-        if !self.wire {
-            return;
+        if self.record_wire(at, TO_BROKER, method, content) {
+            self.wire_chan = Some(at);
         }
-        let frame_max = self.server.config().frame_max;
-        wire::record(
-            &mut self.wire_out,
-            at,
-            TO_BROKER,
-            &method(),
-            content,
-            frame_max,
-        );
-        self.wire_chan = Some(at);
     }
 
     /// With the wire tap on: a reply the broker sends on channel `at`.
     fn tap_reply(&mut self, at: (u32, u16), method: impl FnOnce() -> Method) {
+        self.record_wire(at, TO_CLIENT, method, None);
+    }
+
+    /// Records one tapped frame if the tap is on; false when it is off.
+    fn record_wire(
+        &mut self,
+        at: (u32, u16),
+        dir: u8,
+        method: impl FnOnce() -> Method,
+        content: Option<&Message>,
+    ) -> bool {
         if !self.wire {
-            return;
+            return false;
         }
         let frame_max = self.server.config().frame_max;
-        wire::record(
-            &mut self.wire_out,
-            at,
-            TO_CLIENT,
-            &method(),
-            None,
-            frame_max,
-        );
+        wire::record(&mut self.wire_out, at, dir, &method(), content, frame_max);
+        true
     }
 
     /// Runs a tapped command: its frame, then its reply `ok` when it succeeds.
