@@ -38,6 +38,9 @@ const wasmInChromium = {
   WASM_BINDGEN_USE_BROWSER: '1',
   CHROMEDRIVER: '/usr/bin/chromedriver',
   WASM_BINDGEN_TEST_WEBDRIVER_JSON: path.join(root, 'tests', 'wasm-webdriver.json'),
+  // The runner gives chromedriver 5 s to listen by default, which a loaded
+  // machine can miss ("driver failed to bind port during startup").
+  WASM_BINDGEN_TEST_DRIVER_TIMEOUT: '60',
 };
 
 // The hand-written JavaScript that prettier and eslint check.
