@@ -16,7 +16,7 @@ use super::commands::chan;
 use super::options::ms;
 use super::{output, WasmBroker};
 use crate::amqp::codec::method::{BasicAck, BasicNack, BasicPublish, BasicReject, Method};
-use crate::broker::{Effect, Message, ShortStr};
+use crate::broker::{Effect, Message, Props, ShortStr};
 use wasm_bindgen::prelude::*;
 
 const PUBLISH: u8 = 1;
@@ -72,27 +72,37 @@ impl<'a> Reader<'a> {
         Some(f64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
-    fn short(&mut self) -> Option<ShortStr> {
+    /// A short string; `last` keeps the previous one of the same field, which
+    /// a run of publishes repeats.
+    fn short(&mut self, last: &mut Option<ShortStr>) -> Option<ShortStr> {
         let n = self.u8()?;
-        ShortStr::new(std::str::from_utf8(self.take(usize::from(n))?).ok()?).ok()
+        let bytes = self.take(usize::from(n))?;
+        if let Some(s) = last.as_ref().filter(|s| s.as_bytes() == bytes) {
+            return Some(s.clone());
+        }
+        let s = ShortStr::new(std::str::from_utf8(bytes).ok()?).ok()?;
+        *last = Some(s.clone());
+        Some(s)
     }
 }
 
+/// The names of the previous publish in the batch.
+#[derive(Default)]
+struct Names {
+    exchange: Option<ShortStr>,
+    routing_key: Option<ShortStr>,
+}
+
 /// One decoded command: the method and, for a publish, its message.
-fn command(op: u8, r: &mut Reader<'_>) -> Option<(Method, Option<Message>)> {
+fn command(op: u8, r: &mut Reader<'_>, names: &mut Names) -> Option<(Method, Option<Message>)> {
     match op {
         PUBLISH => {
             let mandatory = r.u8()? != 0;
-            let exchange = r.short()?;
-            let routing_key = r.short()?;
+            let exchange = r.short(&mut names.exchange)?;
+            let routing_key = r.short(&mut names.routing_key)?;
             let len = r.u32()? as usize;
             let body = r.take(len)?;
-            let m = Message::new(
-                exchange.clone(),
-                routing_key.clone(),
-                Default::default(),
-                body,
-            );
+            let m = Message::from_parts(&exchange, &routing_key, Props::default(), body);
             let p = BasicPublish {
                 ticket: 0,
                 exchange,
@@ -127,12 +137,13 @@ impl WasmBroker {
         // Channels (channel 0: whole connections) closed by an error in this batch.
         let mut failed: Vec<(u32, u16)> = Vec::new();
         let mut fault = false;
+        let mut names = Names::default();
         while !r.0.is_empty() {
             let Some((op, conn, ch)) = (|| Some((r.u8()?, r.u32()?, r.u16()?)))() else {
                 fault = true;
                 break;
             };
-            let Some((method, content)) = command(op, &mut r) else {
+            let Some((method, content)) = command(op, &mut r, &mut names) else {
                 fault = true;
                 break;
             };
