@@ -154,7 +154,7 @@ pub fn check_message_size(size: u64, max: u64) -> Result<(), AmqpError> {
     Err(AmqpError::precondition(format_args!(
         "message size {size} is larger than configured max size {max}"
     ))
-    .on(60, 40))
+    .on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
 }
 
 /// Channel numbers above a non-zero `channel_max` are refused (530, the
@@ -169,7 +169,7 @@ pub fn check_channel_number(channel: u16, channel_max: u16) -> Result<(), AmqpEr
             "channel number {channel} is higher than the negotiated channel_max ({channel_max})"
         ),
     )
-    .on(20, 10))
+    .on(ChannelOpen::CLASS_ID, ChannelOpen::METHOD_ID))
 }
 
 /// A complete `basic.publish` with its content: the size rule, then the
@@ -188,7 +188,7 @@ pub fn publish(
     }
     broker
         .basic_publish(now, ch, message, publish.mandatory, publish.immediate)
-        .map_err(|e| e.on(60, 40))
+        .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
 }
 
 fn bind(
