@@ -386,6 +386,10 @@ export class Channel {
       for (let i = 0; i < bodies.length; i++) {
         all[i] = bodies[i] instanceof Uint8Array ? bodies[i] : toBytes('basicPublishBatch', bodies[i]);
       }
+      if (!this.#confirm && bare(properties) && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
+        this.#core.queuePublishMany(this, exchange, routingKey, all, mandatory === true);
+        return all.length > 0 ? this.#batchPromise() : ZERO;
+      }
       const confirms = this.#confirm ? [] : null;
       for (const bytes of all) {
         if (this.closed) break;

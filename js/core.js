@@ -39,6 +39,9 @@ export class Core {
   #cmd = new Uint8Array(BATCH_BYTES + 1024);
   #cmdView = new DataView(this.#cmd.buffer);
   #cmdLen = 0;
+  /** where the last publish's record starts, and its body length */
+  #headStart = 0;
+  #headEnd = 0;
   #flushQueued = false;
   /** channels with commands in the batch, settled once its output is dispatched */
   #batched = new Set();
@@ -119,13 +122,34 @@ export class Core {
   queuePublish(channel, exchange, routingKey, body, mandatory) {
     let at = this.#reserve(7 + 1 + 2 + 3 * (exchange.length + routingKey.length) + 4 + body.length);
     const cmd = this.#cmd;
+    this.#headStart = at;
     at = this.#head(at, PUBLISH, channel.connection.id, channel.id);
     cmd[at++] = mandatory ? 1 : 0;
     at = this.#str8(at, exchange);
     at = this.#str8(at, routingKey);
+    this.#headEnd = at;
     this.#cmdView.setUint32(at, body.length, true);
     cmd.set(body, at + 4);
     this.#cmdLen = at + 4 + body.length;
+    this.#batched.add(channel);
+  }
+
+  /** queuePublish of each of `bodies` (Uint8Arrays), the names encoded once. */
+  queuePublishMany(channel, exchange, routingKey, bodies, mandatory) {
+    if (bodies.length === 0) return;
+    this.queuePublish(channel, exchange, routingKey, bodies[0], mandatory);
+    // The first record up to its body length, copied for the others.
+    const head = this.#cmd.slice(this.#headStart, this.#headEnd);
+    for (let i = 1; i < bodies.length; i++) {
+      const body = bodies[i];
+      let at = this.#reserve(head.length + 4 + body.length);
+      if (channel.closed) return; // a full buffer ran, and closed the channel
+      this.#cmd.set(head, at);
+      at += head.length;
+      this.#cmdView.setUint32(at, body.length, true);
+      this.#cmd.set(body, at + 4);
+      this.#cmdLen = at + 4 + body.length;
+    }
     this.#batched.add(channel);
   }
 
