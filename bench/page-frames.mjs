@@ -8,7 +8,12 @@
 // time the page's own work takes per frame (engine calls for the messages due
 // in that frame, the engine's event batch, applying events, drawing), plus the
 // message rate actually reached, and the machine's load average: on a shared
-// machine the figures move with it. Needs /usr/bin/chromium and a built pkg/.
+// machine the figures move with it. The page's own work leaves out what the
+// browser does for the frame after the callbacks (style, layout, paint), so
+// the run is also traced (Chromium's DevTools protocol) and each frame's whole
+// rendering step is reported: the callbacks plus style, layout and paint, the
+// main-thread cost of a frame. Tracing adds a little to every figure.
+// Needs /usr/bin/chromium and a built pkg/.
 import os from 'node:os';
 import { launch, serveStatic } from '../tests/page/harness.mjs';
 
@@ -65,6 +70,40 @@ function instrument() {
   }
 }
 
+/**
+ * Traces the page's main thread; `stop()` resolves with the length in ms of each
+ * frame's rendering step (Chromium's AnimationFrame::Render span: the animation
+ * frame callbacks, then style, layout, paint), in order.
+ */
+async function startTrace(context, page) {
+  const cdp = await context.newCDPSession(page);
+  const events = [];
+  cdp.on('Tracing.dataCollected', (d) => events.push(...d.value));
+  await cdp.send('Tracing.start', {
+    traceConfig: { includedCategories: ['devtools.timeline'], recordMode: 'recordContinuously' },
+    transferMode: 'ReportEvents',
+  });
+  return {
+    async stop() {
+      const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+      await cdp.send('Tracing.end');
+      await complete;
+      await cdp.detach();
+      const begun = new Map();
+      const spans = [];
+      for (const e of events.filter((e) => e.name === 'AnimationFrame::Render').sort((a, b) => a.ts - b.ts)) {
+        const key = `${e.pid}:${e.id2?.local ?? e.id}`;
+        if (e.ph === 'b') begun.set(key, e.ts);
+        else if (e.ph === 'e' && begun.has(key)) {
+          spans.push((e.ts - begun.get(key)) / 1000);
+          begun.delete(key);
+        }
+      }
+      return spans;
+    },
+  };
+}
+
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -88,9 +127,11 @@ try {
   const load0 = os.loadavg()[0];
   await page.evaluate(() => (window.__frames.on = true));
   const t0 = Date.now();
+  const trace = await startTrace(browser.context, page);
   await page.waitForTimeout(seconds * 1000);
   await page.evaluate(() => (window.__frames.on = false));
   const elapsed = (Date.now() - t0) / 1000;
+  const rendering = await trace.stop();
   const p1 = await published();
   const w1 = await lane();
   const load1 = os.loadavg()[0];
@@ -128,6 +169,12 @@ try {
   );
   console.log(
     `  page work per frame ms: mean ${f(work.reduce((a, b) => a + b, 0) / work.length)}  p50 ${f(pct(work, 50))}  p95 ${f(pct(work, 95))}  p99 ${f(pct(work, 99))}  max ${f(Math.max(...work))}`,
+  );
+  console.log(
+    `  frame rendering (callbacks + style, layout, paint) under 16.7 ms: ${((100 * rendering.filter((w) => w < 16.7).length) / rendering.length).toFixed(1)}% of ${rendering.length} frames`,
+  );
+  console.log(
+    `  frame rendering ms: mean ${f(rendering.reduce((a, b) => a + b, 0) / rendering.length)}  p50 ${f(pct(rendering, 50))}  p95 ${f(pct(rendering, 95))}  p99 ${f(pct(rendering, 99))}  max ${f(Math.max(...rendering))}`,
   );
   console.log(
     `  long animation frames (> 50 ms): ${loaf.length}${loaf.length ? `, longest ${f(Math.max(...loaf))} ms` : ''}`,
