@@ -214,6 +214,54 @@ describe('compare', () => {
     });
   }
 
+  test("each side's wire lane: that engine's frames at the shared clock's times; a click selects the message on that side", async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'compare-ack');
+    await action(page, 'publish');
+    await until(page, (c) => c.every((x) => x.delivered === 1));
+    await action(page, 'crash');
+    await until(page, (c) => c[0].redelivered === 1 && c[1].lost === 1);
+    await catchUp(page);
+    const sides = await page.evaluate(() =>
+      window.warrenPage.sides.map((s) =>
+        s.world.wire.frames.map((f) => ({ n: f.n, at: f.at, name: f.name, dir: f.dir, args: f.args, msg: f.msg })),
+      ),
+    );
+    const [manual, auto] = sides;
+    const consume = (frames) => frames.find((f) => f.name === 'basic.consume');
+    assert.equal(consume(manual).args.noAck, false, 'manual ack: the worker consumes with acks');
+    assert.equal(consume(auto).args.noAck, true, 'automatic ack: no-ack on the wire');
+    const delivers = (frames) => frames.filter((f) => f.name === 'basic.deliver');
+    assert.deepEqual(
+      delivers(manual).map((f) => f.args.redelivered),
+      [false, true],
+      'manual ack: delivered, then again after the crash',
+    );
+    assert.deepEqual(
+      delivers(auto).map((f) => f.args.redelivered),
+      [false],
+      'automatic ack: one delivery, then nothing',
+    );
+    // One clock: the first delivery crossed at the same moment on both sides.
+    assert.equal(delivers(manual)[0].at, delivers(auto)[0].at);
+
+    // Each lane draws its own side's frames, under its own heads.
+    const again = delivers(manual)[1];
+    await page.evaluate((n) => document.getElementById('wire-left').reveal(n), again.n);
+    const row = page.locator(`#wire-left .wire-row[data-n="${again.n}"]`);
+    assert.match(await row.locator('.wire-label').textContent(), /^basic\.deliver tag 1 redelivered/);
+    assert.equal(await page.locator('#wire-right .wire-label', { hasText: 'redelivered' }).count(), 0);
+    await row.click();
+    await page.waitForFunction((msg) => window.warrenPage.sides[0].world.selected === msg, again.msg, {
+      timeout: 5000,
+    });
+    assert.notEqual(again.msg, null, 'the redelivery is tied to its message');
+    assert.equal(await page.evaluate(() => window.warrenPage.sides[1].world.selected ?? null), null);
+    await page.waitForSelector(`#wire-left .wire-row.selected[data-n="${again.n}"]`);
+    await page.close();
+    noErrors();
+  });
+
   test('the navigation reaches compare, and its picker switches between the comparisons', async () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-4');

@@ -65,9 +65,10 @@ export function summary(f) {
 }
 
 export class WireLane {
-  constructor(el) {
+  /** `id`: the prefix of the lane's element ids (a page with two lanes, compare, gives each its own). */
+  constructor(el, { id = 'wire' } = {}) {
     this.el = el;
-    this.toggle = h('input', { type: 'checkbox', id: 'wire-on', checked: true, onchange: () => this.#switch() });
+    this.toggle = h('input', { type: 'checkbox', id: `${id}-on`, checked: true, onchange: () => this.#switch() });
     this.heads = h('div', { class: 'wire-heads', 'aria-hidden': 'true' });
     this.spacer = h('div', { class: 'wire-spacer' });
     /** the pool, grown as rows are needed (an empty button would have no name) */
@@ -96,7 +97,7 @@ export class WireLane {
       h(
         'div',
         { class: 'wire-bar' },
-        h('h3', { id: 'wire-title' }, 'The wire'),
+        h('h3', { id: `${id}-title` }, 'The wire'),
         h('label', {}, this.toggle, ' show the AMQP frames'),
         this.count,
       ),
@@ -109,10 +110,16 @@ export class WireLane {
     this.onselect = null;
     this.held = null;
     const loop = () => {
+      if (this.disposed) return;
       requestAnimationFrame(loop);
       this.render();
     };
     requestAnimationFrame(loop);
+  }
+
+  /** Stops drawing (a lane whose page part is gone). */
+  dispose() {
+    this.disposed = true;
   }
 
   /** source: a LiveSource of a World (its `world.wire` recorder, `name(channel)`, `selected`). */
