@@ -3,7 +3,7 @@
 // engine, and the two must differ exactly where the setting says.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { action, open, pageSuite, setSpeed } from './harness.mjs';
+import { action, catchUp, open, pageSuite, setSpeed } from './harness.mjs';
 
 const suite = pageSuite();
 const noErrors = suite.noErrors;
@@ -18,23 +18,6 @@ function until(page, fn, timeout = 30000) {
     fn.toString(),
     { timeout },
   );
-}
-
-/** Pauses, lets every waiting event of both sides be shown, and returns. */
-async function catchUp(page) {
-  if (!(await page.locator('.time-controls.paused').count())) {
-    await page.click('.time-controls .play');
-    await page.waitForSelector('.time-controls.paused');
-  }
-  for (let i = 0; i < 500; i++) {
-    const waiting = await page.evaluate(
-      () => new Promise((r) => setTimeout(() => r(window.warrenPage.feed.waiting), 0)),
-    );
-    if (waiting === 0) break;
-    await page.evaluate(() => window.warrenPage.feed.step());
-  }
-  // One more frame draws what the last step applied.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
 /** Each side's scene (queues, consumers, producers) against its own engine's snapshot. */
@@ -100,7 +83,7 @@ describe('compare', () => {
       () => location.hash === '#compare-ack' && document.documentElement.dataset.ready === 'true',
     );
     assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Compare');
-    assert.deepEqual(await page.locator('.compare-side h3').allTextContents(), ['manual ack', 'automatic ack']);
+    assert.deepEqual(await page.locator('.compare-side > h3').allTextContents(), ['manual ack', 'automatic ack']);
     await action(page, 'publish');
     await until(page, (c) => c.every((x) => x.delivered === 1));
     await action(page, 'crash');
@@ -270,7 +253,7 @@ describe('compare', () => {
     assert.match(await page.locator('#lesson-title').textContent(), /^Compare: /);
     await page.selectOption('#compare-pick', 'prefetch');
     await page.waitForFunction(() => window.warrenPage?.compare === 'prefetch');
-    assert.deepEqual(await page.locator('.compare-side h3').allTextContents(), ['prefetch 1', 'prefetch 10']);
+    assert.deepEqual(await page.locator('.compare-side > h3').allTextContents(), ['prefetch 1', 'prefetch 10']);
     await page.close();
     noErrors();
   });

@@ -118,7 +118,7 @@ export class CompareView {
       scene.onselect = (id) => (world.selected = id);
       const c = new Counters(counters);
       c.show(spec.counters ?? []);
-      const wire = new WireLane(wireEl, { id });
+      const wire = new WireLane(wireEl, { id, heading: 'h4' });
       wire.show(source);
       wire.onselect = (msg) => (world.selected = msg);
       this.sides.push({ value, label, world, ctx, source, scene, counters: c, wire, el });

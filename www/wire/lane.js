@@ -65,8 +65,11 @@ export function summary(f) {
 }
 
 export class WireLane {
-  /** `id`: the prefix of the lane's element ids (a page with two lanes, compare, gives each its own). */
-  constructor(el, { id = 'wire' } = {}) {
+  /**
+   * `id`: the prefix of the lane's element ids (a page with two lanes, compare, gives each its own);
+   * `heading`: the level of its title.
+   */
+  constructor(el, { id = 'wire', heading = 'h3' } = {}) {
     this.el = el;
     this.toggle = h('input', { type: 'checkbox', id: `${id}-on`, checked: true, onchange: () => this.#switch() });
     this.heads = h('div', { class: 'wire-heads', 'aria-hidden': 'true' });
@@ -97,7 +100,7 @@ export class WireLane {
       h(
         'div',
         { class: 'wire-bar' },
-        h('h3', { id: `${id}-title` }, 'The wire'),
+        h(heading, { id: `${id}-title` }, 'The wire'),
         h('label', {}, this.toggle, ' show the AMQP frames'),
         this.count,
       ),
