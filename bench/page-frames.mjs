@@ -16,34 +16,16 @@
 // Needs /usr/bin/chromium and a built pkg/.
 import os from 'node:os';
 import { launch, serveStatic } from '../tests/page/harness.mjs';
+import { PRESETS } from '../www/playground.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const rate = Number(process.argv[3] ?? 2000);
 const wire = (process.argv[4] ?? 'on') !== 'off';
 const WARMUP_MS = 2000;
 
-const setup = {
-  exchanges: [{ name: 'firehose', type: 'direct' }],
-  queues: [
-    {
-      name: 'events',
-      durable: true,
-      ttl: 0,
-      maxLength: 0,
-      overflow: 'drop-head',
-      dlx: '',
-      deliveryLimit: 0,
-      consumerTimeout: 0,
-    },
-  ],
-  bindings: [{ exchange: 'firehose', queue: 'events', key: 'e' }],
-  producers: [{ exchange: 'firehose', key: 'e', rate, persistent: false, confirm: false }],
-  consumers: [
-    { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
-    { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
-    { queue: 'events', prefetch: 50, ack: 'auto', processMs: 20, crash: 0 },
-  ],
-};
+// The playground's own preset, at the rate asked for.
+const setup = structuredClone(PRESETS['2,000 messages a second']);
+setup.producers[0].rate = rate;
 const hash = `playground=${Buffer.from(JSON.stringify(setup)).toString('base64url')}`;
 
 // Installed before the page's scripts: times every requestAnimationFrame callback

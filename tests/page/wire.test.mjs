@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LESSONS } from '../../www/lessons/index.js';
+import { PRESETS } from '../../www/playground.js';
 import { action, catchUp, open, pageSuite, setSpeed, waitCounter } from './harness.mjs';
 
 const suite = pageSuite();
@@ -266,15 +267,7 @@ await sleep(60000)
   });
 
   test('at 2,000 msg/s the lane keeps its height, redraws its rows ten times a second and answers a click at once', async () => {
-    const queue = { name: 'events', durable: true, ttl: 0, maxLength: 0, overflow: 'drop-head', dlx: '' };
-    const consumer = { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 };
-    const setup = {
-      exchanges: [{ name: 'firehose', type: 'direct' }],
-      queues: [{ ...queue, deliveryLimit: 0, consumerTimeout: 0 }],
-      bindings: [{ exchange: 'firehose', queue: 'events', key: 'e' }],
-      producers: [{ exchange: 'firehose', key: 'e', rate: 2000, persistent: false, confirm: false }],
-      consumers: [consumer, consumer],
-    };
+    const setup = PRESETS['2,000 messages a second'];
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, `playground=${Buffer.from(JSON.stringify(setup)).toString('base64url')}`);
     await page.waitForFunction(() => window.warrenPage.world.wire.total > 2000, null, { timeout: 30000 });
