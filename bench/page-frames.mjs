@@ -8,37 +8,24 @@
 // time the page's own work takes per frame (engine calls for the messages due
 // in that frame, the engine's event batch, applying events, drawing), plus the
 // message rate actually reached, and the machine's load average: on a shared
-// machine the figures move with it. Needs /usr/bin/chromium and a built pkg/.
+// machine the figures move with it. The page's own work leaves out what the
+// browser does for the frame after the callbacks (style, layout, paint), so
+// the run is also traced (Chromium's DevTools protocol) and each frame's whole
+// rendering step is reported: the callbacks plus style, layout and paint, the
+// main-thread cost of a frame. Tracing adds a little to every figure.
+// Needs /usr/bin/chromium and a built pkg/.
 import os from 'node:os';
 import { launch, serveStatic } from '../tests/page/harness.mjs';
+import { PRESETS } from '../www/playground.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const rate = Number(process.argv[3] ?? 2000);
 const wire = (process.argv[4] ?? 'on') !== 'off';
 const WARMUP_MS = 2000;
 
-const setup = {
-  exchanges: [{ name: 'firehose', type: 'direct' }],
-  queues: [
-    {
-      name: 'events',
-      durable: true,
-      ttl: 0,
-      maxLength: 0,
-      overflow: 'drop-head',
-      dlx: '',
-      deliveryLimit: 0,
-      consumerTimeout: 0,
-    },
-  ],
-  bindings: [{ exchange: 'firehose', queue: 'events', key: 'e' }],
-  producers: [{ exchange: 'firehose', key: 'e', rate, persistent: false, confirm: false }],
-  consumers: [
-    { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
-    { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
-    { queue: 'events', prefetch: 50, ack: 'auto', processMs: 20, crash: 0 },
-  ],
-};
+// The playground's own preset, at the rate asked for.
+const setup = structuredClone(PRESETS['2,000 messages a second']);
+setup.producers[0].rate = rate;
 const hash = `playground=${Buffer.from(JSON.stringify(setup)).toString('base64url')}`;
 
 // Installed before the page's scripts: times every requestAnimationFrame callback
@@ -65,6 +52,59 @@ function instrument() {
   }
 }
 
+/**
+ * Traces the page's main thread; `stop()` resolves with each frame's rendering
+ * step (Chromium's AnimationFrame::Render span: the animation frame callbacks,
+ * then style, layout, paint), in order: `wall` its length in ms, `cpu` the
+ * main thread's CPU time in it (the top-level slices inside it), which a busy
+ * machine inflates far less than the wall time.
+ */
+async function startTrace(context, page) {
+  const cdp = await context.newCDPSession(page);
+  const events = [];
+  cdp.on('Tracing.dataCollected', (d) => events.push(...d.value));
+  await cdp.send('Tracing.start', {
+    traceConfig: { includedCategories: ['devtools.timeline'], recordMode: 'recordContinuously' },
+    transferMode: 'ReportEvents',
+  });
+  return {
+    async stop() {
+      const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+      await cdp.send('Tracing.end');
+      await complete;
+      await cdp.detach();
+      events.sort((a, b) => a.ts - b.ts);
+      const begun = new Map();
+      const spans = [];
+      let thread = null;
+      for (const e of events) {
+        if (e.name !== 'AnimationFrame::Render') continue;
+        thread ??= `${e.pid}:${e.tid}`;
+        const key = `${e.pid}:${e.id2?.local ?? e.id}`;
+        if (e.ph === 'b') begun.set(key, e.ts);
+        else if (e.ph === 'e' && begun.has(key)) {
+          spans.push({ from: begun.get(key), to: e.ts });
+          begun.delete(key);
+        }
+      }
+      const slices = events.filter((e) => e.ph === 'X' && `${e.pid}:${e.tid}` === thread && e.tdur !== undefined);
+      let i = 0;
+      return spans.map(({ from, to }) => {
+        while (i < slices.length && slices[i].ts < from) i++;
+        let cpu = 0;
+        let end = from;
+        for (let j = i; j < slices.length && slices[j].ts < to; j++) {
+          // Top-level in the span only: a slice inside one already counted is part of it.
+          if (slices[j].ts < end) continue;
+          cpu += slices[j].tdur;
+          end = slices[j].ts + slices[j].dur;
+        }
+        return { wall: (to - from) / 1000, cpu: cpu / 1000 };
+      });
+    },
+  };
+}
+
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -88,9 +128,11 @@ try {
   const load0 = os.loadavg()[0];
   await page.evaluate(() => (window.__frames.on = true));
   const t0 = Date.now();
+  const trace = await startTrace(browser.context, page);
   await page.waitForTimeout(seconds * 1000);
   await page.evaluate(() => (window.__frames.on = false));
   const elapsed = (Date.now() - t0) / 1000;
+  const rendering = await trace.stop();
   const p1 = await published();
   const w1 = await lane();
   const load1 = os.loadavg()[0];
@@ -129,6 +171,15 @@ try {
   console.log(
     `  page work per frame ms: mean ${f(work.reduce((a, b) => a + b, 0) / work.length)}  p50 ${f(pct(work, 50))}  p95 ${f(pct(work, 95))}  p99 ${f(pct(work, 99))}  max ${f(Math.max(...work))}`,
   );
+  for (const [what, key] of [
+    ['wall', 'wall'],
+    ['main-thread CPU', 'cpu'],
+  ]) {
+    const ms = rendering.map((r) => r[key]);
+    console.log(
+      `  frame rendering (callbacks + style, layout, paint), ${what}: under 16.7 ms in ${((100 * ms.filter((w) => w < 16.7).length) / ms.length).toFixed(1)}% of ${ms.length} frames; ms mean ${f(ms.reduce((a, b) => a + b, 0) / ms.length)}  p50 ${f(pct(ms, 50))}  p95 ${f(pct(ms, 95))}  p99 ${f(pct(ms, 99))}  max ${f(Math.max(...ms))}`,
+    );
+  }
   console.log(
     `  long animation frames (> 50 ms): ${loaf.length}${loaf.length ? `, longest ${f(Math.max(...loaf))} ms` : ''}`,
   );

@@ -28,7 +28,7 @@ export class CodePanel {
       ),
     );
     this.pre = h('pre', { id: 'code-body', role: 'tabpanel', tabindex: '0' }, h('code'));
-    /** (js) => ...: opens the amqp-client.js program in the live-code editor */
+    /** (js) => ...: opens the amqp-client.js program in the live-code editor (`live`, where the JS shown is another client's) */
     this.onedit = null;
     el.replaceChildren(
       h(
@@ -38,7 +38,12 @@ export class CodePanel {
         h('div', { role: 'tablist', 'aria-label': 'Client library' }, ...this.tabs),
         h(
           'button',
-          { type: 'button', class: 'secondary', id: 'code-edit', onclick: () => this.onedit?.(this.code.js) },
+          {
+            type: 'button',
+            class: 'secondary',
+            id: 'code-edit',
+            onclick: () => this.onedit?.(this.code.live ?? this.code.js),
+          },
           'Edit and run',
         ),
       ),

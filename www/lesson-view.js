@@ -3,7 +3,7 @@
 
 import { comparisonFor } from './compare/scenarios.js';
 import { h, text } from './dom.js';
-import { RewindBar, encodeMoment, marksOf } from './rewind.js';
+import { RewindBar, RunLog, encodeMoment } from './rewind.js';
 import { World } from './sim/world.js';
 
 const CHECK_EVERY = 150; // ms
@@ -20,12 +20,10 @@ export class LessonView {
     this.ctx = null;
     this.lastCheck = 0;
     this.status = h('p', { class: 'action-status', role: 'status' });
-    /** the reader's inputs since the last reset, with their page times: [{ at, b: button } | { at, set, v }] */
-    this.inputs = moment?.in ?? [];
+    /** the reader's inputs since the last reset ([{ at, b: button } | { at, set, v }]) and the marks seen */
+    this.log = new RunLog(moment?.in ?? []);
     this.t0 = moment?.t0 ?? null;
     this.restore = moment;
-    /** acks, crashes and redeliveries seen in runs whose inputs still hold */
-    this.known = [];
   }
 
   async mount() {
@@ -48,23 +46,11 @@ export class LessonView {
 
   /** The latest moment known: the last input or mark of the runs so far. */
   end() {
-    let end = 0;
-    for (const m of this.marks()) end = Math.max(end, m.at);
-    for (const i of this.inputs) end = Math.max(end, i.at);
-    return end;
+    return this.log.end(this.ctx?.world);
   }
 
   marks() {
-    const seen = new Set();
-    const out = [];
-    const all = this.ctx ? [...this.known, ...marksOf(this.ctx.world.model, this.ctx.world.t0)] : this.known;
-    for (const m of all) {
-      const key = `${m.kind}@${m.at}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(m);
-    }
-    return out.sort((a, b) => a.at - b.at);
+    return this.log.marks(this.ctx?.world);
   }
 
   say(words) {
@@ -74,7 +60,7 @@ export class LessonView {
   /** The hash of a link to this moment. */
   moment() {
     const t = Math.round(this.now() * 1000) / 1000;
-    return `lesson-${this.lesson.number}~${encodeMoment({ t, s: this.settings, in: this.inputs, t0: this.t0 })}`;
+    return `lesson-${this.lesson.number}~${encodeMoment({ t, s: this.settings, in: this.log.inputs, t0: this.t0 })}`;
   }
 
   /**
@@ -84,7 +70,7 @@ export class LessonView {
    */
   async seek(t) {
     this.deps.pause?.();
-    this.known = this.marks();
+    this.log.remember(this.ctx?.world);
     const ctx = await this.reset({ replay: true });
     if (!ctx) return;
     await ctx.world.advanceTo(ctx.world.t0 + t);
@@ -98,13 +84,7 @@ export class LessonView {
 
   /** A reader's input: recorded with its page time; inputs scheduled after it (a rewound future) are dropped. */
   #input(input) {
-    const world = this.ctx?.world;
-    if (!world) return;
-    const at = world.now();
-    world.script = [];
-    this.inputs = this.inputs.filter((i) => i.at <= at);
-    this.known = this.known.filter((m) => m.at <= at);
-    this.inputs.push({ at, ...input });
+    if (this.ctx) this.log.record(this.ctx.world, input);
   }
 
   /** Runs one recorded input again, as the reader did: without waiting for what it starts. */
@@ -127,8 +107,7 @@ export class LessonView {
   /** A fresh broker and fresh actors, keeping the reader's settings; `replay`: keeping the inputs and start too. */
   async reset({ replay = false } = {}) {
     if (!replay) {
-      this.inputs = [];
-      this.known = [];
+      this.log.clear();
       this.t0 = null;
     }
     this.ctx?.world.dispose();
@@ -137,7 +116,7 @@ export class LessonView {
     const world = new World(this.deps.warren, options);
     this.t0 = world.t0;
     world.onInput = (input) => this.#replay(input);
-    if (replay) world.script = this.inputs.map((i) => ({ ...i }));
+    if (replay) world.script = this.log.script();
     const ctx = {
       world,
       settings: this.settings,

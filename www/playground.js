@@ -9,7 +9,7 @@
 
 import { h, text } from './dom.js';
 import { JS_HEAD, PY_HEAD } from './lessons/common.js';
-import { RewindBar, decodeMoment, encodeMoment, marksOf } from './rewind.js';
+import { RewindBar, RunLog, decodeMoment, encodeMoment } from './rewind.js';
 import { SimConsumer } from './sim/consumer.js';
 import { SimProducer } from './sim/producer.js';
 import { World } from './sim/world.js';
@@ -17,102 +17,7 @@ import { World } from './sim/world.js';
 /** Total producer rate (msg/s) up to which runs are exactly replayable. */
 const EXACT_UP_TO = 200;
 
-export const PRESETS = {
-  'work queue': {
-    exchanges: [
-      { name: 'orders', type: 'direct' },
-      { name: 'dead-letters', type: 'fanout' },
-    ],
-    queues: [
-      {
-        name: 'work',
-        durable: true,
-        ttl: 0,
-        maxLength: 0,
-        overflow: 'drop-head',
-        dlx: 'dead-letters',
-        deliveryLimit: 3,
-        consumerTimeout: 0,
-      },
-      {
-        name: 'dead',
-        durable: true,
-        ttl: 0,
-        maxLength: 0,
-        overflow: 'drop-head',
-        dlx: '',
-        deliveryLimit: 0,
-        consumerTimeout: 0,
-      },
-    ],
-    bindings: [
-      { exchange: 'orders', queue: 'work', key: 'new' },
-      { exchange: 'dead-letters', queue: 'dead', key: '' },
-    ],
-    producers: [{ exchange: 'orders', key: 'new', rate: 3, persistent: true, confirm: true }],
-    consumers: [
-      { queue: 'work', prefetch: 2, ack: 'manual', processMs: 700, crash: 0.03 },
-      { queue: 'work', prefetch: 2, ack: 'manual', processMs: 1200, crash: 0 },
-    ],
-  },
-  'fan-out with a TTL': {
-    exchanges: [{ name: 'news', type: 'fanout' }],
-    queues: [
-      {
-        name: 'fast-reader',
-        durable: true,
-        ttl: 0,
-        maxLength: 0,
-        overflow: 'drop-head',
-        dlx: '',
-        deliveryLimit: 0,
-        consumerTimeout: 0,
-      },
-      {
-        name: 'slow-reader',
-        durable: true,
-        ttl: 3000,
-        maxLength: 5,
-        overflow: 'drop-head',
-        dlx: '',
-        deliveryLimit: 0,
-        consumerTimeout: 0,
-      },
-    ],
-    bindings: [
-      { exchange: 'news', queue: 'fast-reader', key: '' },
-      { exchange: 'news', queue: 'slow-reader', key: '' },
-    ],
-    producers: [{ exchange: 'news', key: '', rate: 4, persistent: false, confirm: false }],
-    consumers: [
-      { queue: 'fast-reader', prefetch: 5, ack: 'auto', processMs: 100, crash: 0 },
-      { queue: 'slow-reader', prefetch: 1, ack: 'manual', processMs: 1500, crash: 0 },
-    ],
-  },
-  '2,000 messages a second': {
-    exchanges: [{ name: 'firehose', type: 'direct' }],
-    queues: [
-      {
-        name: 'events',
-        durable: true,
-        ttl: 0,
-        maxLength: 0,
-        overflow: 'drop-head',
-        dlx: '',
-        deliveryLimit: 0,
-        consumerTimeout: 0,
-      },
-    ],
-    bindings: [{ exchange: 'firehose', queue: 'events', key: 'e' }],
-    producers: [{ exchange: 'firehose', key: 'e', rate: 2000, persistent: false, confirm: false }],
-    consumers: [
-      { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
-      { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
-      { queue: 'events', prefetch: 50, ack: 'auto', processMs: 20, crash: 0 },
-    ],
-  },
-};
-
+/** A new row of each kind, as the editor adds it. */
 const NEW = {
   exchanges: () => ({ name: 'exchange', type: 'direct' }),
   queues: () => ({
@@ -128,6 +33,52 @@ const NEW = {
   bindings: () => ({ exchange: '', queue: '', key: '' }),
   producers: () => ({ exchange: '', key: '', rate: 1, persistent: false, confirm: false }),
   consumers: () => ({ queue: '', prefetch: 1, ack: 'manual', processMs: 1000, crash: 0 }),
+};
+
+/** A queue of the presets: a new row named `name`, with `more` changed. */
+const queue = (name, more = {}) => ({ ...NEW.queues(), name, ...more });
+
+export const PRESETS = {
+  'work queue': {
+    exchanges: [
+      { name: 'orders', type: 'direct' },
+      { name: 'dead-letters', type: 'fanout' },
+    ],
+    queues: [queue('work', { dlx: 'dead-letters', deliveryLimit: 3 }), queue('dead')],
+    bindings: [
+      { exchange: 'orders', queue: 'work', key: 'new' },
+      { exchange: 'dead-letters', queue: 'dead', key: '' },
+    ],
+    producers: [{ exchange: 'orders', key: 'new', rate: 3, persistent: true, confirm: true }],
+    consumers: [
+      { queue: 'work', prefetch: 2, ack: 'manual', processMs: 700, crash: 0.03 },
+      { queue: 'work', prefetch: 2, ack: 'manual', processMs: 1200, crash: 0 },
+    ],
+  },
+  'fan-out with a TTL': {
+    exchanges: [{ name: 'news', type: 'fanout' }],
+    queues: [queue('fast-reader'), queue('slow-reader', { ttl: 3000, maxLength: 5 })],
+    bindings: [
+      { exchange: 'news', queue: 'fast-reader', key: '' },
+      { exchange: 'news', queue: 'slow-reader', key: '' },
+    ],
+    producers: [{ exchange: 'news', key: '', rate: 4, persistent: false, confirm: false }],
+    consumers: [
+      { queue: 'fast-reader', prefetch: 5, ack: 'auto', processMs: 100, crash: 0 },
+      { queue: 'slow-reader', prefetch: 1, ack: 'manual', processMs: 1500, crash: 0 },
+    ],
+  },
+  '2,000 messages a second': {
+    exchanges: [{ name: 'firehose', type: 'direct' }],
+    queues: [queue('events')],
+    bindings: [{ exchange: 'firehose', queue: 'events', key: 'e' }],
+    producers: [{ exchange: 'firehose', key: 'e', rate: 2000, persistent: false, confirm: false }],
+    consumers: [
+      { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
+      { queue: 'events', prefetch: 50, ack: 'manual', processMs: 20, crash: 0 },
+      { queue: 'events', prefetch: 50, ack: 'auto', processMs: 20, crash: 0 },
+    ],
+  },
 };
 
 // The fields of each kind of row: [key, label, type, extra].
@@ -233,9 +184,8 @@ export class Playground {
     /** the setup the running broker was built from, the run's start, the reader's inputs since */
     this.applied = null;
     this.t0 = moment?.t0 ?? null;
-    this.inputs = moment?.in ?? [];
-    /** acks, crashes and redeliveries seen in runs whose inputs still hold */
-    this.known = [];
+    /** the reader's inputs since the run's start, and the marks seen */
+    this.log = new RunLog(moment?.in ?? []);
     this.lastTick = 0;
   }
 
@@ -267,8 +217,7 @@ export class Playground {
       this.setup = setup;
       this.applied = structuredClone(setup);
       this.t0 = m.t0 ?? null;
-      this.inputs = m.in ?? [];
-      this.known = [];
+      this.log.clear(m.in ?? []);
       this.#editor();
       this.seek(m.t);
       return;
@@ -305,23 +254,11 @@ export class Playground {
   }
 
   end() {
-    let end = 0;
-    for (const m of this.marks()) end = Math.max(end, m.at);
-    for (const i of this.inputs) end = Math.max(end, i.at);
-    return end;
+    return this.log.end(this.world);
   }
 
   marks() {
-    const seen = new Set();
-    const out = [];
-    const all = this.world ? [...this.known, ...marksOf(this.world.model, this.world.t0)] : this.known;
-    for (const m of all) {
-      const key = `${m.kind}@${m.at}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(m);
-    }
-    return out.sort((a, b) => a.at - b.at);
+    return this.log.marks(this.world);
   }
 
   say(words) {
@@ -332,13 +269,13 @@ export class Playground {
   /** The hash of a link to this moment: the setup applied, the start, the inputs, the time. */
   moment() {
     const t = Math.round(this.now() * 1000) / 1000;
-    return `playground~${encodeMoment({ t, setup: this.applied, in: this.inputs, t0: this.t0 })}`;
+    return `playground~${encodeMoment({ t, setup: this.applied, in: this.log.inputs, t0: this.t0 })}`;
   }
 
   /** Goes to page time `t` (ms): the applied setup again, its inputs replayed up to `t`; time stays paused. */
   async seek(t) {
     this.deps.pause?.();
-    this.known = this.marks();
+    this.log.remember(this.world);
     const world = await this.apply({ replay: true });
     if (!world) return;
     await world.advanceTo(world.t0 + t);
@@ -351,13 +288,7 @@ export class Playground {
 
   /** A reader's input, with its page time; inputs of a rewound future are dropped. */
   #input(input) {
-    const world = this.world;
-    if (!world) return;
-    const at = world.now();
-    world.script = [];
-    this.inputs = this.inputs.filter((i) => i.at <= at);
-    this.known = this.known.filter((m) => m.at <= at);
-    this.inputs.push({ at, ...input });
+    if (this.world) this.log.record(this.world, input);
   }
 
   /** Runs one recorded input again, as the reader did. */
@@ -481,8 +412,7 @@ export class Playground {
   async apply({ replay = false } = {}) {
     if (!replay || !this.applied) {
       this.applied = structuredClone(this.setup);
-      this.inputs = [];
-      this.known = [];
+      this.log.clear();
       this.t0 = null;
     }
     this.world?.dispose();
@@ -496,7 +426,7 @@ export class Playground {
     this.world = world;
     this.t0 = world.t0;
     world.onInput = (input) => this.#replay(input);
-    if (replay) world.script = this.inputs.map((i) => ({ ...i }));
+    if (replay) world.script = this.log.script();
     text(this.status, '');
     this.status.classList.remove('ok');
     try {

@@ -27,6 +27,64 @@ export function marksOf(model, t0) {
   return out;
 }
 
+/**
+ * What a rewindable view keeps of its run: the reader's inputs since its start,
+ * with their page times ([{ at, ...input }]), and the marks seen in runs whose
+ * inputs still hold (a rewind goes back before some of them; jumping forward
+ * again needs them).
+ */
+export class RunLog {
+  constructor(inputs = []) {
+    this.clear(inputs);
+  }
+
+  /** A new run: `inputs` (from a link to a moment), no marks. */
+  clear(inputs = []) {
+    this.inputs = inputs;
+    this.known = [];
+  }
+
+  /** The marks known and those of `world`'s run so far (page time), each once, in time order. */
+  marks(world) {
+    const seen = new Set();
+    const out = [];
+    for (const m of world ? [...this.known, ...marksOf(world.model, world.t0)] : this.known) {
+      const key = `${m.kind}@${m.at}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(m);
+    }
+    return out.sort((a, b) => a.at - b.at);
+  }
+
+  /** The latest moment known: the last input or mark. */
+  end(world) {
+    let end = 0;
+    for (const m of this.marks(world)) end = Math.max(end, m.at);
+    for (const i of this.inputs) end = Math.max(end, i.at);
+    return end;
+  }
+
+  /** Before a rewind: the marks of the run so far stay known. */
+  remember(world) {
+    this.known = this.marks(world);
+  }
+
+  /** A reader's input on `world` now; the inputs and marks of a rewound future are dropped. */
+  record(world, input) {
+    const at = world.now();
+    world.script = [];
+    this.inputs = this.inputs.filter((i) => i.at <= at);
+    this.known = this.known.filter((m) => m.at <= at);
+    this.inputs.push({ at, ...input });
+  }
+
+  /** The inputs as a World's script, for a replay. */
+  script() {
+    return this.inputs.map((i) => ({ ...i }));
+  }
+}
+
 /** Encodes a moment for the URL's hash (after "lesson-N~"). */
 export function encodeMoment(state) {
   const bytes = new TextEncoder().encode(JSON.stringify(state));

@@ -3,7 +3,7 @@
 // engine, and the two must differ exactly where the setting says.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { action, open, pageSuite, setSpeed } from './harness.mjs';
+import { action, catchUp, open, pageSuite, setSpeed } from './harness.mjs';
 
 const suite = pageSuite();
 const noErrors = suite.noErrors;
@@ -18,23 +18,6 @@ function until(page, fn, timeout = 30000) {
     fn.toString(),
     { timeout },
   );
-}
-
-/** Pauses, lets every waiting event of both sides be shown, and returns. */
-async function catchUp(page) {
-  if (!(await page.locator('.time-controls.paused').count())) {
-    await page.click('.time-controls .play');
-    await page.waitForSelector('.time-controls.paused');
-  }
-  for (let i = 0; i < 500; i++) {
-    const waiting = await page.evaluate(
-      () => new Promise((r) => setTimeout(() => r(window.warrenPage.feed.waiting), 0)),
-    );
-    if (waiting === 0) break;
-    await page.evaluate(() => window.warrenPage.feed.step());
-  }
-  // One more frame draws what the last step applied.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
 
 /** Each side's scene (queues, consumers, producers) against its own engine's snapshot. */
@@ -100,7 +83,7 @@ describe('compare', () => {
       () => location.hash === '#compare-ack' && document.documentElement.dataset.ready === 'true',
     );
     assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Compare');
-    assert.deepEqual(await page.locator('.compare-side h3').allTextContents(), ['manual ack', 'automatic ack']);
+    assert.deepEqual(await page.locator('.compare-side > h3').allTextContents(), ['manual ack', 'automatic ack']);
     await action(page, 'publish');
     await until(page, (c) => c.every((x) => x.delivered === 1));
     await action(page, 'crash');
@@ -214,6 +197,54 @@ describe('compare', () => {
     });
   }
 
+  test("each side's wire lane: that engine's frames at the shared clock's times; a click selects the message on that side", async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'compare-ack');
+    await action(page, 'publish');
+    await until(page, (c) => c.every((x) => x.delivered === 1));
+    await action(page, 'crash');
+    await until(page, (c) => c[0].redelivered === 1 && c[1].lost === 1);
+    await catchUp(page);
+    const sides = await page.evaluate(() =>
+      window.warrenPage.sides.map((s) =>
+        s.world.wire.frames.map((f) => ({ n: f.n, at: f.at, name: f.name, dir: f.dir, args: f.args, msg: f.msg })),
+      ),
+    );
+    const [manual, auto] = sides;
+    const consume = (frames) => frames.find((f) => f.name === 'basic.consume');
+    assert.equal(consume(manual).args.noAck, false, 'manual ack: the worker consumes with acks');
+    assert.equal(consume(auto).args.noAck, true, 'automatic ack: no-ack on the wire');
+    const delivers = (frames) => frames.filter((f) => f.name === 'basic.deliver');
+    assert.deepEqual(
+      delivers(manual).map((f) => f.args.redelivered),
+      [false, true],
+      'manual ack: delivered, then again after the crash',
+    );
+    assert.deepEqual(
+      delivers(auto).map((f) => f.args.redelivered),
+      [false],
+      'automatic ack: one delivery, then nothing',
+    );
+    // One clock: the first delivery crossed at the same moment on both sides.
+    assert.equal(delivers(manual)[0].at, delivers(auto)[0].at);
+
+    // Each lane draws its own side's frames, under its own heads.
+    const again = delivers(manual)[1];
+    await page.evaluate((n) => document.getElementById('wire-left').reveal(n), again.n);
+    const row = page.locator(`#wire-left .wire-row[data-n="${again.n}"]`);
+    assert.match(await row.locator('.wire-label').textContent(), /^basic\.deliver tag 1 redelivered/);
+    assert.equal(await page.locator('#wire-right .wire-label', { hasText: 'redelivered' }).count(), 0);
+    await row.click();
+    await page.waitForFunction((msg) => window.warrenPage.sides[0].world.selected === msg, again.msg, {
+      timeout: 5000,
+    });
+    assert.notEqual(again.msg, null, 'the redelivery is tied to its message');
+    assert.equal(await page.evaluate(() => window.warrenPage.sides[1].world.selected ?? null), null);
+    await page.waitForSelector(`#wire-left .wire-row.selected[data-n="${again.n}"]`);
+    await page.close();
+    noErrors();
+  });
+
   test('the navigation reaches compare, and its picker switches between the comparisons', async () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-4');
@@ -222,7 +253,7 @@ describe('compare', () => {
     assert.match(await page.locator('#lesson-title').textContent(), /^Compare: /);
     await page.selectOption('#compare-pick', 'prefetch');
     await page.waitForFunction(() => window.warrenPage?.compare === 'prefetch');
-    assert.deepEqual(await page.locator('.compare-side h3').allTextContents(), ['prefetch 1', 'prefetch 10']);
+    assert.deepEqual(await page.locator('.compare-side > h3').allTextContents(), ['prefetch 1', 'prefetch 10']);
     await page.close();
     noErrors();
   });

@@ -162,6 +162,7 @@ export async function unseen(page) {
  * Pauses and lets the scene catch up with the engine: steps (which never move
  * time while events wait) until no event waits, then waits for a frame drawn
  * after that. The scene then shows the engine's present, not a moment behind it.
+ * On compare, both sides (its feed steps them in turn).
  */
 export async function catchUp(page) {
   if (!(await page.locator('.time-controls.paused').count())) {
@@ -171,14 +172,37 @@ export async function catchUp(page) {
   for (let i = 0; i < 500; i++) {
     // Events of the last engine call arrive in a microtask; a macrotask later they are all in.
     const waiting = await page.evaluate(
-      () => new Promise((r) => setTimeout(() => r(window.warrenPage.world.waiting), 0)),
+      () => new Promise((r) => setTimeout(() => r((window.warrenPage.feed ?? window.warrenPage.world).waiting), 0)),
     );
     if (waiting === 0) break;
-    await page.evaluate(() => window.warrenPage.world.step());
+    await page.evaluate(() => (window.warrenPage.feed ?? window.warrenPage.world).step());
   }
   await page.evaluate(
     () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0)))),
   );
+}
+
+/** The page's counters and the engine's state, in a form two runs (a first and a replay) can be compared by. */
+export function engineState(page) {
+  return page.evaluate(() => {
+    const w = window.warrenPage.world;
+    const s = w.snapshot();
+    return {
+      t: w.now(),
+      counters: { ...w.model.counters },
+      queues: s.queues.map((q) => ({ name: q.name, ready: q.ready, unacked: q.unacked, messages: q.messages })),
+      unacked: s.channels.map((c) => c.unacked.map((u) => [u.id, u.queue])).filter((u) => u.length),
+      consumers: s.consumers.map((c) => c.tag),
+    };
+  });
+}
+
+/** Runs `fn` (a rewind, a jump, a link opened) and waits until the seek has finished and the scene caught up. */
+export async function seeked(page, fn) {
+  await page.evaluate(() => delete document.documentElement.dataset.moment);
+  await fn();
+  await page.waitForFunction(() => document.documentElement.dataset.moment !== undefined, null, { timeout: 30000 });
+  await catchUp(page);
 }
 
 /**

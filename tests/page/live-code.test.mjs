@@ -157,6 +157,35 @@ await ch.basicPublish('', 'mine', 'stuck')
     suite.noErrors();
   });
 
+  test("lesson 8 with the lease: the program run is AMQP's way, a consumer timeout asked for at subscribe, and its slow job is not taken back", async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-8');
+    await page.locator('[data-setting="lease"]').check();
+    // The lesson restarted with the lease: its code panel shows warren-mq's extendLease.
+    await page.waitForFunction(() =>
+      /ch\.extendLease/.test(document.querySelector('.code-panel pre')?.textContent ?? ''),
+    );
+    await page.click('#code-edit');
+    const source = page.locator('#live-code-source');
+    await source.waitFor({ state: 'visible' });
+    const code = await source.inputValue();
+    assert.doesNotMatch(code.replace(/^\/\/.*$/gm, ''), /extendLease/, 'no call amqp-client.js does not have');
+    assert.match(code, /basicConsume\('jobs', \{ noAck: false, args: \{ 'x-consumer-timeout': 30000 \} \}/);
+    await page.click('[data-live="run"]');
+    await page.waitForSelector('[data-node="c:program"][data-consuming="true"]', { timeout: 20000 });
+    // Two jobs: one for worker (extendLease), one for the program (slowJob, 8 s), each past the queue's 5 s.
+    await page.click('[data-action="publish"]');
+    await page.click('[data-action="publish"]');
+    const counters = () => page.evaluate(() => ({ ...window.warrenPage.world.model.counters }));
+    await page.waitForFunction(() => window.warrenPage.world.model.counters.acked >= 2, null, { timeout: 40000 });
+    const c = await counters();
+    assert.equal(c.redelivered, 0, 'neither job was taken back');
+    assert.equal(c.requeued, 0);
+    assert.deepEqual(await page.locator('.live-output li[data-kind="error"]').allInnerTexts(), []);
+    await page.close();
+    suite.noErrors();
+  });
+
   test('a program that does not parse says why', async () => {
     const page = await runProgram(1, `${HEAD}await ch.queueDeclare('mine'\n`);
     await waitOutput(page, /SyntaxError/);

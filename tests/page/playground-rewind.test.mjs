@@ -3,31 +3,9 @@
 // fresh broker, and a link to a moment restores exactly that engine state.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { catchUp, engineMismatches, open, pageSuite, setSpeed } from './harness.mjs';
+import { catchUp, engineMismatches, engineState, open, pageSuite, seeked, setSpeed } from './harness.mjs';
 
 const suite = pageSuite();
-
-/** The engine's state and the page's counters, comparable between runs. */
-function state(page) {
-  return page.evaluate(() => {
-    const w = window.warrenPage.world;
-    const s = w.snapshot();
-    return {
-      t: w.now(),
-      counters: { ...w.model.counters },
-      queues: s.queues.map((q) => ({ name: q.name, ready: q.ready, unacked: q.unacked, messages: q.messages })),
-      unacked: s.channels.map((c) => c.unacked.map((u) => [u.id, u.queue])).filter((u) => u.length),
-      consumers: s.consumers.map((c) => c.tag),
-    };
-  });
-}
-
-async function seeked(page, fn) {
-  await page.evaluate(() => delete document.documentElement.dataset.moment);
-  await fn();
-  await page.waitForFunction(() => document.documentElement.dataset.moment !== undefined, null, { timeout: 30000 });
-  await catchUp(page);
-}
 
 const runUntil = (page, t) => page.waitForFunction((t) => window.warrenPage.world.now() >= t, t, { timeout: 30000 });
 
@@ -42,7 +20,7 @@ describe('playground rewind', () => {
     await page.locator('[data-rate="p1"]').dispatchEvent('change');
     await runUntil(page, 9000);
     await catchUp(page);
-    const end = await state(page);
+    const end = await engineState(page);
     // A link to this moment, taken now.
     await page.click('.moment');
     const link = await page.locator('#moment-link').inputValue();
@@ -51,7 +29,7 @@ describe('playground rewind', () => {
     // Back to consumer 2's crash: before it, the rate change had not happened.
     await page.selectOption('#jump-kind', 'crash');
     await seeked(page, () => page.click('.jump-prev'));
-    const atCrash = await state(page);
+    const atCrash = await engineState(page);
     assert.ok(atCrash.t >= 3000 && atCrash.t < end.t, `at ${atCrash.t} ms`);
     assert.ok(!atCrash.consumers.includes('c2'), 'consumer 2 has crashed');
     assert.ok(atCrash.counters.published < end.counters.published);
@@ -65,7 +43,7 @@ describe('playground rewind', () => {
       timeout: 30000,
     });
     await catchUp(other);
-    assert.deepEqual(await state(other), end, 'the same moment, the same state');
+    assert.deepEqual(await engineState(other), end, 'the same moment, the same state');
     assert.equal(await other.locator('[data-rate="p1"]').inputValue(), '12');
     assert.deepEqual(await engineMismatches(other), []);
     await other.close();

@@ -4,33 +4,20 @@
 // engine state of the first run.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { action, catchUp, engineMismatches, open, pageSuite, setSpeed, waitCounter } from './harness.mjs';
+import {
+  action,
+  catchUp,
+  engineMismatches,
+  engineState,
+  open,
+  pageSuite,
+  seeked,
+  setSpeed,
+  waitCounter,
+} from './harness.mjs';
 
 const suite = pageSuite();
 const noErrors = suite.noErrors;
-
-/** The page's counters and the engine's state, in a form two runs can be compared by. */
-function state(page) {
-  return page.evaluate(() => {
-    const w = window.warrenPage.world;
-    const s = w.snapshot();
-    return {
-      t: w.now(),
-      counters: { ...w.model.counters },
-      queues: s.queues.map((q) => ({ name: q.name, ready: q.ready, unacked: q.unacked, messages: q.messages })),
-      unacked: s.channels.map((c) => c.unacked.map((u) => [u.id, u.queue])).filter((u) => u.length),
-      consumers: s.consumers.map((c) => c.tag),
-    };
-  });
-}
-
-/** Waits until a seek has finished (the page says which moment it shows). */
-async function seeked(page, fn) {
-  await page.evaluate(() => delete document.documentElement.dataset.moment);
-  await fn();
-  await page.waitForFunction(() => document.documentElement.dataset.moment !== undefined, null, { timeout: 30000 });
-  await catchUp(page);
-}
 
 describe('rewind and replay', () => {
   test('lesson 1: back to the crash, on to the redelivery, and to the end again: the same engine state', async () => {
@@ -42,12 +29,12 @@ describe('rewind and replay', () => {
     await action(page, 'crash');
     await waitCounter(page, 'acked', 1, 30000);
     await catchUp(page);
-    const end = await state(page);
+    const end = await engineState(page);
     assert.equal(end.counters.redelivered, 1);
 
     await page.selectOption('#jump-kind', 'crash');
     await seeked(page, () => page.click('.jump-prev'));
-    const atCrash = await state(page);
+    const atCrash = await engineState(page);
     assert.equal(atCrash.counters.acked, 0, 'before the ack');
     assert.equal(atCrash.counters.redelivered, 0, 'before the redelivery');
     assert.equal(atCrash.queues[0].ready, 1, 'the crash put the message back');
@@ -56,7 +43,7 @@ describe('rewind and replay', () => {
 
     await page.selectOption('#jump-kind', 'redelivery');
     await seeked(page, () => page.click('.jump-next'));
-    const atRedelivery = await state(page);
+    const atRedelivery = await engineState(page);
     assert.ok(atRedelivery.t > atCrash.t);
     assert.equal(atRedelivery.counters.redelivered, 1);
     assert.equal(atRedelivery.counters.acked, 0);
@@ -70,7 +57,7 @@ describe('rewind and replay', () => {
         scrub.dispatchEvent(new Event('change'));
       }, end.t),
     );
-    const again = await state(page);
+    const again = await engineState(page);
     assert.deepEqual({ ...again, t: 0 }, { ...end, t: 0 });
     assert.ok(Math.abs(again.t - end.t) <= 10, `at ${again.t} ms, asked ${end.t}`);
     await page.close();
@@ -88,11 +75,11 @@ describe('rewind and replay', () => {
     await action(page, 'publish');
     await waitCounter(page, 'acked', 2, 30000);
     await catchUp(page);
-    const end = await state(page);
+    const end = await engineState(page);
 
     await page.selectOption('#jump-kind', 'crash');
     await seeked(page, () => page.click('.jump-prev'));
-    const there = await state(page);
+    const there = await engineState(page);
     assert.equal(there.counters.lost, 1);
     assert.equal(there.counters.published, 1, 'the second publish is still to come');
     await page.click('.moment');
@@ -105,7 +92,7 @@ describe('rewind and replay', () => {
       timeout: 30000,
     });
     await catchUp(other);
-    assert.deepEqual(await state(other), there, 'the same moment, the same state');
+    assert.deepEqual(await engineState(other), there, 'the same moment, the same state');
     assert.equal(
       await other.locator('.time-controls .clock').textContent(),
       await page.locator('.time-controls .clock').textContent(),
@@ -116,7 +103,7 @@ describe('rewind and replay', () => {
     await other.click('.time-controls .play');
     await other.waitForFunction((t) => window.warrenPage.world.now() >= t, end.t, { timeout: 30000 });
     await catchUp(other);
-    const replayed = await state(other);
+    const replayed = await engineState(other);
     assert.deepEqual(replayed.counters, end.counters);
     assert.deepEqual(replayed.queues, end.queues);
     await other.close();

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LESSONS } from '../../www/lessons/index.js';
+import { PRESETS } from '../../www/playground.js';
 import { action, catchUp, open, pageSuite, setSpeed, waitCounter } from './harness.mjs';
 
 const suite = pageSuite();
@@ -261,6 +262,49 @@ await sleep(60000)
     const width = (r) => r.locator.locator('.wire-arrow').evaluate((e) => e.style.width);
     const col = columns.indexOf('your program');
     assert.equal(await width(close), `calc(${((col + 1) / columns.length) * 100}% - 0.5em)`);
+    await page.close();
+    noErrors();
+  });
+
+  test('at 2,000 msg/s the lane keeps its height, redraws its rows ten times a second and answers a click at once', async () => {
+    const setup = PRESETS['2,000 messages a second'];
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, `playground=${Buffer.from(JSON.stringify(setup)).toString('base64url')}`);
+    await page.waitForFunction(() => window.warrenPage.world.wire.total > 2000, null, { timeout: 30000 });
+    // The view is the lane's own scroll box (14em), not as tall as every frame kept.
+    const view = await page.evaluate(() => {
+      const v = document.querySelector('.wire-view');
+      return { height: v.clientHeight, rows: v.querySelectorAll('.wire-row').length };
+    });
+    assert.ok(view.height > 100 && view.height < 400, `lane view ${view.height} px high`);
+    assert.ok(view.rows <= 40, `${view.rows} rows exist`);
+    const seen = await page.evaluate(async () => {
+      const spacer = document.querySelector('.wire-spacer');
+      const wire = window.warrenPage.world.wire;
+      let redraws = 0;
+      const watch = new MutationObserver((list) => (redraws += list.length));
+      watch.observe(spacer, { attributes: true, attributeFilter: ['style'] });
+      const [total, t0] = [wire.total, performance.now()];
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      watch.disconnect();
+      return { redraws, frames: wire.total - total, ms: performance.now() - t0 };
+    });
+    assert.ok(seen.frames > 1000, `${seen.frames} frames in ${seen.ms} ms`);
+    // The spacer grows at each redraw: at most one every 100 ms (and one for the first).
+    assert.ok(seen.redraws <= Math.ceil(seen.ms / 100) + 1, `${seen.redraws} redraws in ${seen.ms} ms`);
+    // A click is drawn in the next frame, not at the next tenth of a second.
+    const drawnIn = await page.evaluate(async () => {
+      const rows = document.querySelectorAll('.wire-row:not([hidden])');
+      const row = rows[rows.length - 1];
+      const n = row.dataset.n;
+      row.click();
+      const t0 = performance.now();
+      // Two animation frames: the lane's loop may run before the click's in this one.
+      for (let i = 0; i < 2; i++) await new Promise((resolve) => requestAnimationFrame(resolve));
+      const pressed = document.querySelector('.wire-row[aria-pressed="true"]:not([hidden])');
+      return pressed?.dataset.n === n ? performance.now() - t0 : null;
+    });
+    assert.notEqual(drawnIn, null, 'the clicked row is drawn picked within two animation frames');
     await page.close();
     noErrors();
   });

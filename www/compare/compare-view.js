@@ -1,13 +1,16 @@
 // Compare: one scenario on two brokers side by side, the same seed, start and
 // inputs, differing in one setting, running in step on the page's clock. Each
 // side's scene and counters are drawn from its own World (its own engine's
-// events and snapshot); the table on top lists where the two sides differ.
+// events and snapshot), and so is its wire lane: the frames that crossed on
+// that side's engine, at the shared clock's times, a click selecting the
+// message on that side. The table on top lists where the two sides differ.
 
 import { Counters } from '../counters.js';
 import { h, text } from '../dom.js';
 import { Scene } from '../scene/scene.js';
 import { LiveSource } from '../sim/live-source.js';
 import { World } from '../sim/world.js';
+import { WireLane } from '../wire/lane.js';
 import { PairFeed } from './pair-feed.js';
 import { COMPARISONS } from './scenarios.js';
 
@@ -82,7 +85,7 @@ export class CompareView {
   }
 
   async #start() {
-    for (const s of this.sides) s.world.dispose();
+    this.#disposeSides();
     const spec = this.spec;
     const t0 = Math.floor(Date.now() / 1000) * 1000;
     this.sides = [];
@@ -98,12 +101,15 @@ export class CompareView {
       const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
       const caption = h('figcaption', { class: 'scene-summary' });
       const counters = h('div', { class: 'counters' });
+      const id = `wire-${this.sides.length ? 'right' : 'left'}`;
+      const wireEl = h('section', { class: 'wire', id, 'aria-labelledby': `${id}-title` });
       const el = h(
         'section',
         { class: 'compare-side', dataset: { value: String(value) }, 'aria-label': label },
         h('h3', {}, label),
         counters,
         h('figure', { class: 'scene' }, svg, caption),
+        wireEl,
       );
       box.append(el);
       svg.setAttribute('role', 'img');
@@ -112,7 +118,10 @@ export class CompareView {
       scene.onselect = (id) => (world.selected = id);
       const c = new Counters(counters);
       c.show(spec.counters ?? []);
-      this.sides.push({ value, label, world, ctx, source, scene, counters: c, el });
+      const wire = new WireLane(wireEl, { id, heading: 'h4' });
+      wire.show(source);
+      wire.onselect = (msg) => (world.selected = msg);
+      this.sides.push({ value, label, world, ctx, source, scene, counters: c, wire, el });
     }
     this.feed = new PairFeed(this.sides.map((s) => s.world));
     this.deps.onfeed(this.feed);
@@ -165,9 +174,16 @@ export class CompareView {
     );
   }
 
-  dispose() {
-    for (const s of this.sides) s.world.dispose();
+  #disposeSides() {
+    for (const s of this.sides) {
+      s.wire.dispose();
+      s.world.dispose();
+    }
     this.sides = [];
+  }
+
+  dispose() {
+    this.#disposeSides();
     this.stage?.remove();
   }
 }

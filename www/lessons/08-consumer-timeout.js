@@ -6,6 +6,9 @@ import { JS_HEAD, PY_HEAD, counter, mark, sinceMark, workQueue } from './common.
 
 // extendLease is Warren's own and has no AMQP method: it needs warren-mq's
 // in-process client (amqp-client.js's names, plus extendLease).
+// The live program's own consumer timeout: longer than its slowJob (8 s) and any job set here.
+const LIVE_TIMEOUT_MS = 30000;
+
 const LEASE_HEAD = `// extendLease is Warren's own: there is no AMQP method for it, so this
 // uses warren-mq's in-process client (amqp-client.js's names, plus extendLease)
 import { Broker } from 'warren-mq'
@@ -14,6 +17,21 @@ const broker = await Broker.create()
 const conn = await broker.connect()
 const ch = await conn.channel()
 `;
+
+/** The lease's program as an AMQP client writes it: the deadline asked for when subscribing. */
+const amqpLease = (
+  timeoutS,
+) => `${JS_HEAD}await ch.queueDeclare('jobs', { durable: true }, { 'x-consumer-timeout': ${timeoutS * 1000} })
+await ch.prefetch(1)
+
+// extendLease is warren-mq's own (its in-process client): over AMQP, as on RabbitMQ, a
+// delivery's deadline cannot be moved once it is given. A consumer with slow jobs asks
+// for a longer one when it subscribes: x-consumer-timeout as a consumer argument wins
+// over the queue's ${timeoutS} s.
+await ch.basicConsume('jobs', { noAck: false, args: { 'x-consumer-timeout': ${LIVE_TIMEOUT_MS} } }, async (msg) => {
+  await slowJob(msg.bodyString())  // 8 s here: longer than the queue's timeout, within this consumer's
+  await msg.ack()
+})`;
 
 export default {
   number: 8,
@@ -30,7 +48,10 @@ export default {
     406) and the message is requeued for someone else.</p>
     <p>A job that is simply <em>slow</em> then runs again and again, and its late ack fails because the
     broker no longer knows that delivery tag. Warren lets a consumer that is still working say so:
-    <code>extendLease(tag, ms)</code> pushes that delivery's deadline to now + ms.</p>
+    <code>extendLease(tag, ms)</code> pushes that delivery's deadline to now + ms. It is warren-mq's own:
+    AMQP has no method for it, and RabbitMQ no equivalent. There, once given, a delivery's deadline stays;
+    a consumer with slow jobs asks for a longer one when it subscribes (<code>x-consumer-timeout</code> as a
+    consumer argument wins over the queue's), as the program under <em>Edit and run</em> does.</p>
     <p><strong>Try it:</strong> publish a job that takes longer than the timeout and watch it come back.
     Then tick the lease and publish again.</p>`,
   controls: [
@@ -154,6 +175,8 @@ export default {
   code(ctx) {
     const { timeoutS, lease } = ctx.settings;
     return {
+      // Edit and run speaks AMQP (amqp-client.js): no extendLease there, so the program run is RabbitMQ's way.
+      ...(lease ? { live: amqpLease(timeoutS) } : {}),
       js: `${lease ? LEASE_HEAD : JS_HEAD}await ch.queueDeclare('jobs', { durable: true }, { 'x-consumer-timeout': ${timeoutS * 1000} })
 await ch.prefetch(1)
 

@@ -12,18 +12,14 @@ const ch = await conn.channel()
 `;
 
 /**
- * The code panel's program, made to run in the worker: its opening (amqp-client.js's
- * AMQPClient, or warren-mq's in-process Broker in lesson 8) becomes LIVE_HEAD.
+ * The code panel's program (its AMQP one, where it shows another), made to run in
+ * the worker: its opening (amqp-client.js's AMQPClient) becomes LIVE_HEAD.
  */
 export function runnable(js) {
   if (js.startsWith(JS_HEAD)) return LIVE_HEAD + js.slice(JS_HEAD.length);
   const opened = js.indexOf('const ch = await conn.channel()\n');
   if (opened < 0) return js;
-  const rest = js.slice(opened + 'const ch = await conn.channel()\n'.length);
-  const note = rest.includes('extendLease')
-    ? "// extendLease is Warren's own: amqp-client.js has no method for it, so calling it here fails.\n"
-    : '';
-  return LIVE_HEAD + note + rest;
+  return LIVE_HEAD + js.slice(opened + 'const ch = await conn.channel()\n'.length);
 }
 
 export class ProgramActor {

@@ -10,11 +10,17 @@
 // scroll events and a ResizeObserver. A layout read after the scene's writes
 // would force a layout of the whole page in the middle of the frame. Scrolled
 // up (or with a frame picked) the lane holds still on the frames in view.
+// When more than a screenful arrives between two animation frames (a
+// playground at thousands of messages a second) every row changes on every
+// frame and no one can read them: the lane then redraws its rows ten times a
+// second, and at once for anything the reader does (a pick, a scroll, a
+// selection).
 
 import { h, text } from '../dom.js';
 
 const ROW = 22; // px per frame
 const POOL = 40; // rows in the pool: more than fit in the viewport
+const BUSY_MS = 100; // between redraws while frames pour in faster than a screenful per animation frame
 const seconds = (ms) => `${(ms / 1000).toFixed(3)} s`;
 const quote = (s) => (s === undefined ? '' : ` "${s.length > 24 ? `${s.slice(0, 24)}…` : s}"`);
 
@@ -59,9 +65,13 @@ export function summary(f) {
 }
 
 export class WireLane {
-  constructor(el) {
+  /**
+   * `id`: the prefix of the lane's element ids (a page with two lanes, compare, gives each its own);
+   * `heading`: the level of its title.
+   */
+  constructor(el, { id = 'wire', heading = 'h3' } = {}) {
     this.el = el;
-    this.toggle = h('input', { type: 'checkbox', id: 'wire-on', checked: true, onchange: () => this.#switch() });
+    this.toggle = h('input', { type: 'checkbox', id: `${id}-on`, checked: true, onchange: () => this.#switch() });
     this.heads = h('div', { class: 'wire-heads', 'aria-hidden': 'true' });
     this.spacer = h('div', { class: 'wire-spacer' });
     /** the pool, grown as rows are needed (an empty button would have no name) */
@@ -90,7 +100,7 @@ export class WireLane {
       h(
         'div',
         { class: 'wire-bar' },
-        h('h3', { id: 'wire-title' }, 'The wire'),
+        h(heading, { id: `${id}-title` }, 'The wire'),
         h('label', {}, this.toggle, ' show the AMQP frames'),
         this.count,
       ),
@@ -103,10 +113,16 @@ export class WireLane {
     this.onselect = null;
     this.held = null;
     const loop = () => {
+      if (this.disposed) return;
       requestAnimationFrame(loop);
       this.render();
     };
     requestAnimationFrame(loop);
+  }
+
+  /** Stops drawing (a lane whose page part is gone). */
+  dispose() {
+    this.disposed = true;
   }
 
   /** source: a LiveSource of a World (its `world.wire` recorder, `name(channel)`, `selected`). */
@@ -117,6 +133,10 @@ export class WireLane {
     this.columns = new Map();
     this.scanned = 0;
     this.drawn = null;
+    this.drawnTotal = 0;
+    this.drawnAt = -Infinity;
+    /** the number after the last frame drawn */
+    this.drawnEnd = null;
     this.held = null;
     this.picked = null;
     this.view.scrollTop = 0;
@@ -132,18 +152,26 @@ export class WireLane {
 
   /** In a column-reverse view scrollTop is 0 at the bottom and negative above it. */
   #scrolled() {
-    this.fromBottom = Math.max(0, -this.view.scrollTop);
+    const fromBottom = Math.max(0, -this.view.scrollTop);
+    // The spacer growing at the bottom fires scroll events too: nothing moved then.
+    if (fromBottom === this.fromBottom) return;
+    this.fromBottom = fromBottom;
     // Back at the bottom: follow the newest frames again.
     if (this.fromBottom < ROW / 2 && this.picked === null) this.held = null;
     else this.#hold();
     this.dirty = true;
   }
 
-  /** Holds the lane still: the frames known now keep their places while more arrive. */
-  #hold() {
+  /**
+   * Holds the lane still: the frames drawn (or, `all`, known) now keep their places while more arrive.
+   * Those drawn, not known: between two redraws of a busy lane the rows a click lands on are older.
+   */
+  #hold(all = false) {
     const frames = this.recorder?.frames;
     if (this.held || !frames?.length) return;
-    this.held = { first: frames[0].n, length: frames.length };
+    const first = frames[0].n;
+    const end = all || this.drawnEnd === null ? first + frames.length : this.drawnEnd;
+    this.held = { first, length: Math.max(0, Math.min(frames.length, end - first)) };
   }
 
   #pick(f) {
@@ -158,7 +186,7 @@ export class WireLane {
   reveal(n) {
     // Held on the frames known now, so a frame newer than the last hold can be shown.
     this.held = null;
-    this.#hold();
+    this.#hold(true);
     const h = this.held;
     if (!h) return;
     const k = n - h.first;
@@ -261,10 +289,18 @@ export class WireLane {
     const frames = r.frames;
     const selected = this.source.selected ?? null;
     const shown = this.#shown(frames);
-    const state = `${r.version}|${shown}|${selected}|${this.picked}|${this.fromBottom}|${this.viewHeight}|${r.enabled}`;
-    if (!this.dirty && state === this.drawn) return;
+    const state = `${selected}|${this.picked}|${this.fromBottom}|${this.viewHeight}|${r.enabled}|${this.held !== null}`;
+    const more = r.version !== this.drawnVersion || shown !== this.drawnShown;
+    if (!this.dirty && state === this.drawn && !more) return;
+    const now = performance.now();
+    // Only new frames, a screenful or more of them, shortly after the last redraw: wait.
+    if (!this.dirty && state === this.drawn && r.total - this.drawnTotal > POOL && now - this.drawnAt < BUSY_MS) return;
     this.dirty = false;
     this.drawn = state;
+    this.drawnVersion = r.version;
+    this.drawnShown = shown;
+    this.drawnTotal = r.total;
+    this.drawnAt = now;
     this.#columns(frames);
     this.#heads();
     // Following: the spacer grows with the frames and the bottom stays in view by itself.
@@ -273,6 +309,7 @@ export class WireLane {
     const first = this.held ? this.held.first : base;
     // `shown` counts from the oldest frame kept; a hold may start earlier (frames dropped since).
     const length = Math.min(this.held ? this.held.length : frames.length, shown + base - first);
+    this.drawnEnd = first + length;
     const height = `${length * ROW}px`;
     if (this.spacer.style.height !== height) this.spacer.style.height = height;
     const last = length - 1 - Math.floor(this.fromBottom / ROW) + 1;
