@@ -38,6 +38,7 @@ pub(crate) mod queue;
 pub(crate) mod routing;
 mod settle;
 pub(crate) mod snapshot;
+pub(crate) mod sort;
 pub(crate) mod store;
 mod timers;
 mod topology;

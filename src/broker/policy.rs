@@ -21,6 +21,7 @@ use super::args::{Overflow, QueueArgs};
 use super::dead_letter::DeadLetterReason;
 use super::engine::Broker;
 use super::ids::{QueueId, VhostId};
+use super::sort;
 use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
 
@@ -265,7 +266,7 @@ impl Broker {
         let mut out = Vec::new();
         for v in self.live_vhosts() {
             let mut ps: Vec<&Policy> = v.policies.iter().collect();
-            ps.sort_by(|a, b| a.name.cmp(&b.name));
+            sort::sort_by(&mut ps, |a, b| a.name.cmp(&b.name));
             out.extend(ps.into_iter().map(|p| (v.name.clone(), p.clone())));
         }
         out
@@ -321,7 +322,7 @@ impl Broker {
             .iter()
             .map(|(n, id)| (n.clone(), *id))
             .collect();
-        ids.sort();
+        sort::sort(&mut ids);
         let vname = self.vhost_name(v).to_owned();
         for (name, id) in ids {
             let Some(q) = self.queue(id) else {
