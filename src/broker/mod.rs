@@ -35,6 +35,7 @@ pub(crate) mod message;
 pub(crate) mod policy;
 mod publish;
 pub(crate) mod queue;
+mod regex;
 pub(crate) mod routing;
 mod settle;
 pub(crate) mod snapshot;

@@ -21,6 +21,7 @@ use super::args::{Overflow, QueueArgs};
 use super::dead_letter::DeadLetterReason;
 use super::engine::Broker;
 use super::ids::{QueueId, VhostId};
+use super::regex::Regex;
 use super::sort;
 use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
@@ -138,7 +139,7 @@ impl std::fmt::Display for PolicyError {
 impl Policy {
     /// Checks the pattern, the keys and their values.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        regex_lite::Regex::new(&self.pattern).map_err(|e| {
+        Regex::new(&self.pattern).map_err(|e| {
             PolicyError(format!(
                 "policy '{}': pattern '{}' is not a valid regular expression: {e}",
                 self.name, self.pattern
@@ -183,7 +184,7 @@ impl Policy {
     }
 
     fn matches(&self, name: &str) -> bool {
-        regex_lite::Regex::new(&self.pattern).is_ok_and(|r| r.is_match(name))
+        Regex::new(&self.pattern).is_ok_and(|r| r.is_match(name))
     }
 }
 
