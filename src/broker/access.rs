@@ -27,7 +27,7 @@
 use super::engine::Broker;
 use super::error::{AmqpError, ReplyCode, Result};
 use super::ids::ChannelRef;
-use regex_lite::Regex;
+use super::regex::Regex;
 use sha2::{Digest, Sha256};
 
 /// A user's password as stored.

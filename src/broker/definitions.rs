@@ -7,6 +7,7 @@
 use super::command::{Bind, ExchangeDeclare, QueueDeclare};
 use super::engine::Broker;
 use super::exchange::{Destination, Exchange};
+use super::sort;
 use super::value::ShortStr;
 
 /// Declarations per vhost, sorted by name.
@@ -29,7 +30,7 @@ impl Broker {
         for v in self.live_vhosts() {
             t.vhosts.push(v.name.clone());
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-            names.sort();
+            sort::sort(&mut names);
             let exchanges: Vec<&Exchange> =
                 names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
             for x in &exchanges {
@@ -38,7 +39,7 @@ impl Broker {
                 }
             }
             let mut queues: Vec<(&ShortStr, _)> = v.queues.iter().collect();
-            queues.sort_by(|a, b| a.0.cmp(b.0));
+            sort::sort_by(&mut queues, |a, b| a.0.cmp(b.0));
             for (_, id) in queues {
                 if let Some(q) = self.queue(*id).filter(|q| q.exclusive_owner.is_none()) {
                     t.queues.push((v.name.clone(), q.declaration()));

@@ -27,6 +27,7 @@ use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, MsgId, QueueId, VhostId};
 use super::queue::{Queue, NEVER};
 use super::routing::ExchangeKind;
+use super::sort;
 use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
 use std::collections::BTreeSet;
@@ -507,7 +508,7 @@ impl Broker {
     /// The open connections, in id order.
     pub fn connection_ids(&self) -> Vec<ConnId> {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        ids.sort(); // stable: the same sort `set_blocked` uses, one copy in wasm
+        sort::sort(&mut ids);
         ids
     }
 
@@ -627,7 +628,7 @@ impl Broker {
             .filter(|(_, c)| c.info.connection_blocked)
             .map(|(id, _)| *id)
             .collect();
-        ids.sort();
+        sort::sort(&mut ids);
         for to in ids {
             self.emit(Effect::Blocked {
                 to,

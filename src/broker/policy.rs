@@ -21,6 +21,8 @@ use super::args::{Overflow, QueueArgs};
 use super::dead_letter::DeadLetterReason;
 use super::engine::Broker;
 use super::ids::{QueueId, VhostId};
+use super::regex::Regex;
+use super::sort;
 use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
 
@@ -137,7 +139,7 @@ impl std::fmt::Display for PolicyError {
 impl Policy {
     /// Checks the pattern, the keys and their values.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        regex_lite::Regex::new(&self.pattern).map_err(|e| {
+        Regex::new(&self.pattern).map_err(|e| {
             PolicyError(format!(
                 "policy '{}': pattern '{}' is not a valid regular expression: {e}",
                 self.name, self.pattern
@@ -182,7 +184,7 @@ impl Policy {
     }
 
     fn matches(&self, name: &str) -> bool {
-        regex_lite::Regex::new(&self.pattern).is_ok_and(|r| r.is_match(name))
+        Regex::new(&self.pattern).is_ok_and(|r| r.is_match(name))
     }
 }
 
@@ -265,7 +267,7 @@ impl Broker {
         let mut out = Vec::new();
         for v in self.live_vhosts() {
             let mut ps: Vec<&Policy> = v.policies.iter().collect();
-            ps.sort_by(|a, b| a.name.cmp(&b.name));
+            sort::sort_by(&mut ps, |a, b| a.name.cmp(&b.name));
             out.extend(ps.into_iter().map(|p| (v.name.clone(), p.clone())));
         }
         out
@@ -321,7 +323,7 @@ impl Broker {
             .iter()
             .map(|(n, id)| (n.clone(), *id))
             .collect();
-        ids.sort();
+        sort::sort(&mut ids);
         let vname = self.vhost_name(v).to_owned();
         for (name, id) in ids {
             let Some(q) = self.queue(id) else {

@@ -3,6 +3,7 @@
 
 use super::engine::Broker;
 use super::ids::{ChannelRef, ConnId, MsgId};
+use super::sort;
 use super::value::ShortStr;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -217,14 +218,17 @@ impl Broker {
                 });
             }
         }
-        snap.exchanges
-            .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
-        snap.queues
-            .sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
-        snap.channels.sort_by_key(|c| c.channel);
-        snap.connections.sort_by_key(|c| c.id);
-        snap.consumers
-            .sort_by(|a, b| (a.channel, &a.tag).cmp(&(b.channel, &b.tag)));
+        sort::sort_by(&mut snap.exchanges, |a, b| {
+            (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name))
+        });
+        sort::sort_by(&mut snap.queues, |a, b| {
+            (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name))
+        });
+        sort::sort_by_key(&mut snap.channels, |c| c.channel);
+        sort::sort_by_key(&mut snap.connections, |c| c.id);
+        sort::sort_by(&mut snap.consumers, |a, b| {
+            (a.channel, &a.tag).cmp(&(b.channel, &b.tag))
+        });
         snap
     }
 }

@@ -12,6 +12,7 @@ use super::exchange::Exchange;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
 use super::queue::{Entry, NEVER};
+use super::sort;
 use super::value::ShortStr;
 use std::collections::BTreeMap;
 
@@ -346,7 +347,7 @@ impl Broker {
         }
         for v in self.live_vhosts() {
             let mut policies: Vec<&super::policy::Policy> = v.policies.iter().collect();
-            policies.sort_by(|a, b| a.name.cmp(&b.name));
+            sort::sort_by(&mut policies, |a, b| a.name.cmp(&b.name));
             for p in policies {
                 out.push(StoreRecord::Policy {
                     vhost: v.name.clone(),
@@ -354,7 +355,7 @@ impl Broker {
                 });
             }
             let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-            names.sort();
+            sort::sort(&mut names);
             let exchanges: Vec<&Exchange> =
                 names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
             for x in &exchanges {
@@ -366,7 +367,7 @@ impl Broker {
                 }
             }
             let mut queues: Vec<(&ShortStr, &QueueId)> = v.queues.iter().collect();
-            queues.sort();
+            sort::sort(&mut queues);
             for (_, id) in &queues {
                 if let Some(q) = self.queue(**id).filter(|q| self.persists_queue(q)) {
                     out.push(StoreRecord::Queue {
@@ -438,7 +439,7 @@ impl Broker {
                 }
             }
         }
-        held.sort_by_key(|r| match r {
+        sort::sort_by_key(&mut held, |r| match r {
             StoreRecord::Message { seq, .. } => (*seq, 0),
             StoreRecord::Returned { seq, .. } => (*seq, 1),
             _ => (0, 0),

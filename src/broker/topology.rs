@@ -15,6 +15,7 @@ use super::queue::Queue;
 use super::routing::headers::validate_x_match;
 use super::routing::topic::TopicPattern;
 use super::routing::ExchangeKind;
+use super::sort;
 use super::store::StoreRecord;
 use super::value::{FieldTable, FieldValue, ShortStr};
 
@@ -271,7 +272,7 @@ impl Broker {
                 emptied.push(x.name.clone());
             }
         }
-        emptied.sort(); // the map's order is not the same after a resume
+        sort::sort(&mut emptied); // the map's order is not the same after a resume
         for name in emptied {
             self.remove_exchange(v, &name);
         }
@@ -764,7 +765,7 @@ impl Broker {
             return Vec::new();
         };
         let mut names: Vec<ShortStr> = self.vhost_ref(v).queues.keys().cloned().collect();
-        names.sort();
+        sort::sort(&mut names);
         names
     }
 }

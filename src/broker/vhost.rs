@@ -10,6 +10,7 @@ use super::effect::Effect;
 use super::engine::Broker;
 use super::error::{AmqpError, ReplyCode};
 use super::ids::{ConnId, QueueId, VhostId};
+use super::sort;
 use super::store::StoreRecord;
 use super::value::ShortStr;
 
@@ -78,7 +79,7 @@ impl Broker {
             .iter()
             .map(|(n, id)| (n.clone(), *id))
             .collect();
-        queues.sort();
+        sort::sort(&mut queues);
         for (_, id) in queues {
             self.delete_queue(id);
         }

@@ -17,6 +17,7 @@ use crate::broker::ids::{ChannelRef, ConnId, QueueId, VhostId};
 use crate::broker::queue::{Entry, Queue, QueueConsumer, QueueStats};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
+use crate::broker::sort;
 use crate::broker::{
     ApplyTo, Broker, BrokerConfig, Conn, ConnectionInfo, Message, Policy, QueueDeclare, QueueSlot,
     ShortStr, Vhost,
@@ -145,9 +146,8 @@ impl Writer {
 
     fn vhost(&mut self, v: &Vhost) {
         self.main.str(&v.name);
-        // By name, with the sort the store's snapshot uses (one copy in wasm).
         let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-        names.sort();
+        sort::sort(&mut names);
         let xs: Vec<&Exchange> = names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
         self.main.usize(xs.len());
         for x in xs {

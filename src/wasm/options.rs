@@ -3,9 +3,11 @@
 //! rejects unknown ones with a message naming them.)
 
 use crate::amqp::connection::{validate_users, ServerConfig};
+use crate::broker::sort;
 use crate::broker::{BrokerConfig, Password, Permission, User};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
@@ -14,7 +16,7 @@ pub struct Options {
     events: Option<bool>,
     consumer_timeout: Option<f64>,
     vhosts: Option<Vec<String>>,
-    users: Option<BTreeMap<String, UserEntry>>,
+    users: Option<Entries<UserEntry>>,
     loopback_users: Option<Vec<String>>,
     limits: Limits,
 }
@@ -29,7 +31,32 @@ pub struct UserEntry {
     password_hash: Option<String>,
     tags: Option<Vec<String>>,
     vhosts: Option<Vec<String>>,
-    permissions: Option<BTreeMap<String, PermissionEntry>>,
+    permissions: Option<Entries<PermissionEntry>>,
+}
+
+/// A JS object's entries by key, in the order a `BTreeMap` would give them,
+/// without a B-tree's code in the wasm for each value type.
+pub struct Entries<T>(Vec<(String, T)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+            type Value = Entries<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<T>, A::Error> {
+                let mut out: Vec<(String, T)> = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
+                }
+                sort::sort_by(&mut out, |a, b| a.0.cmp(&b.0));
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Object(PhantomData))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -57,15 +84,16 @@ impl UserEntry {
             (None, None) => Password::None,
         };
         let permissions = match (&self.permissions, &self.vhosts) {
-            (Some(p), _) => p
-                .iter()
-                .map(|(vhost, p)| Permission {
-                    vhost: vhost.clone(),
-                    configure: p.configure.clone(),
-                    write: p.write.clone(),
-                    read: p.read.clone(),
-                })
-                .collect(),
+            (Some(p), _) => {
+                p.0.iter()
+                    .map(|(vhost, p)| Permission {
+                        vhost: vhost.clone(),
+                        configure: p.configure.clone(),
+                        write: p.write.clone(),
+                        read: p.read.clone(),
+                    })
+                    .collect()
+            }
             (None, Some(v)) => v.iter().map(|v| Permission::full(v)).collect(),
             (None, None) => all_vhosts.iter().map(|v| Permission::full(v)).collect(),
         };
@@ -130,6 +158,7 @@ impl Options {
         }
         if let Some(users) = &self.users {
             c.users = users
+                .0
                 .iter()
                 .map(|(name, u)| u.to_user(name, &c.vhosts))
                 .collect::<Result<_, _>>()?;
