@@ -22,6 +22,7 @@ fn broker_config() -> BrokerConfig {
         durable_store: true,
         events: true,
         consumer_timeout_ms: Some(4_000),
+        page_budget_bytes: None,
     }
 }
 
@@ -453,7 +454,7 @@ fn damaged_images_are_refused_with_a_reason_never_a_panic() {
     let e = resume(&future).err().unwrap();
     assert_eq!(
         e.to_string(),
-        "broker image format version 4 is not supported (this build reads version 3)"
+        "broker image format version 5 is not supported (this build reads version 4)"
     );
     assert!(resume(&image).is_ok());
 }

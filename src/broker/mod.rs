@@ -33,6 +33,7 @@ mod fxhash;
 pub(crate) mod ids;
 pub(crate) mod message;
 pub(crate) mod policy;
+pub(crate) mod paging;
 mod publish;
 pub(crate) mod queue;
 pub(crate) mod routing;
@@ -56,6 +57,7 @@ pub use error::{AmqpError, ReplyCode};
 pub use event::{DropReason, Event, EventKind};
 pub use ids::{ChannelRef, ConnId, MsgId};
 pub use message::{Message, Properties, Props};
+pub use paging::PageOp;
 pub use policy::{ApplyTo, Policy, PolicyError};
 pub use queue::QueueStats;
 pub use snapshot::{

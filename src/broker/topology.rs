@@ -545,11 +545,9 @@ impl Broker {
                 consumer_tag: c.tag,
             });
         }
-        let dropped: Vec<_> = q
-            .ready
-            .drain()
-            .chain(std::mem::take(&mut q.delayed).into_values())
-            .collect();
+        let (mut dropped, runs) = q.ready.drain();
+        dropped.extend(std::mem::take(&mut q.delayed).into_values());
+        self.drop_runs((&vname, &q.name), runs, persisted);
         for e in dropped {
             let queue = q.name.clone();
             self.event(|| EventKind::Dropped {
@@ -583,10 +581,16 @@ impl Broker {
         let Some(q) = self.queue_mut(id) else {
             return Ok(0);
         };
-        let mut purged: Vec<_> = q.ready.drain().collect();
+        let (mut purged, runs) = q.ready.drain();
         q.expiry.clear();
         purged.extend(std::mem::take(&mut q.delayed).into_values());
-        let count = purged.len() as u32;
+        let paged: usize = runs.iter().map(|r| r.count as usize).sum();
+        let count = (purged.len() + paged) as u32;
+        let persisted = self.queue(id).is_some_and(|q| self.persists_queue(q));
+        if let Some(q) = self.queue(id) {
+            let names = (self.vhost_ref(q.vhost).name.clone(), q.name.clone());
+            self.drop_runs((&names.0, &names.1), runs, persisted);
+        }
         for e in purged {
             self.entry_gone(id, &e, DropReason::Purged);
         }
