@@ -322,7 +322,17 @@ impl Broker {
         (vhost, queue): (&ShortStr, &ShortStr),
         runs: Vec<PageRun>,
         persisted: bool,
+        reason: super::event::DropReason,
     ) {
+        let count: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
+        if count > 0 {
+            let queue = queue.clone();
+            self.event(|| super::event::EventKind::PagedDropped {
+                queue,
+                count,
+                reason,
+            });
+        }
         for run in runs {
             self.reading.remove(&run.page);
             if persisted && run.persistent > 0 {

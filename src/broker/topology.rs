@@ -547,7 +547,6 @@ impl Broker {
         }
         let (mut dropped, runs) = q.ready.drain();
         dropped.extend(std::mem::take(&mut q.delayed).into_values());
-        self.drop_runs((&vname, &q.name), runs, persisted);
         for e in dropped {
             let queue = q.name.clone();
             self.event(|| EventKind::Dropped {
@@ -556,6 +555,7 @@ impl Broker {
                 reason: DropReason::QueueDeleted,
             });
         }
+        self.drop_runs((&vname, &q.name), runs, persisted, DropReason::QueueDeleted);
         if persisted {
             self.record(StoreRecord::QueueDeleted {
                 vhost: vname,
@@ -587,12 +587,12 @@ impl Broker {
         let paged: usize = runs.iter().map(|r| r.count as usize).sum();
         let count = (purged.len() + paged) as u32;
         let persisted = self.queue(id).is_some_and(|q| self.persists_queue(q));
-        if let Some(q) = self.queue(id) {
-            let names = (self.vhost_ref(q.vhost).name.clone(), q.name.clone());
-            self.drop_runs((&names.0, &names.1), runs, persisted);
-        }
         for e in purged {
             self.entry_gone(id, &e, DropReason::Purged);
+        }
+        if let Some(q) = self.queue(id) {
+            let names = (self.vhost_ref(q.vhost).name.clone(), q.name.clone());
+            self.drop_runs((&names.0, &names.1), runs, persisted, DropReason::Purged);
         }
         Ok(count)
     }
