@@ -240,6 +240,8 @@ struct Run {
     /// The host's pages, and those asked for and not yet handed back.
     pages: HashMap<u64, Vec<u8>>,
     asked: Vec<u64>,
+    /// `PagedDropped` events of the step: (queue, count).
+    paged_drops: Vec<(String, u64)>,
 }
 
 impl Run {
@@ -269,6 +271,7 @@ impl Run {
             log: Vec::new(),
             pages: HashMap::new(),
             asked: Vec::new(),
+            paged_drops: Vec::new(),
         };
         for slot in 0..SLOTS {
             r.apply(&Op::Reopen { slot })?;
@@ -694,6 +697,9 @@ impl Run {
         if let Some(p) = self.publishing.take() {
             return Err(self.fail(format!("publish without a Published event ({p:?})")));
         }
+        for (q, count) in std::mem::take(&mut self.paged_drops) {
+            self.paged_dropped(&q, count)?;
+        }
         if delivered != handed_out {
             return Err(self.fail(format!(
                 "{delivered} Delivered events but {handed_out} deliveries sent"
@@ -924,37 +930,9 @@ impl Run {
                 self.forget_position(&key, live);
             }
             EventKind::PagedDropped { queue, count, .. } => {
-                // After the queue's other ready copies were dropped: what is
-                // left of it in the model is unacked, or was in these pages.
-                let q = queue.to_string();
-                let mut out: HashMap<MsgId, i64> = HashMap::new();
-                for c in &self.b.snapshot().channels {
-                    for (_, m, qq) in &c.unacked {
-                        if qq.as_str() == q || qq.is_empty() {
-                            *out.entry(*m).or_insert(0) += 1;
-                        }
-                    }
-                }
-                let keys: Vec<(CopyKey, i64)> = self
-                    .copies
-                    .iter()
-                    .filter(|((_, qq), _)| *qq == q)
-                    .map(|(k, n)| (k.clone(), *n))
-                    .collect();
-                let mut paged = 0;
-                for (key, n) in keys {
-                    let unacked = out.get(&key.0).copied().unwrap_or(0).min(n);
-                    for i in 0..(n - unacked) {
-                        self.remove_copy(key.clone(), "paged drop")?;
-                        self.forget_position(&key, n - i);
-                        paged += 1;
-                    }
-                }
-                if paged != count {
-                    return Err(self.fail(format!(
-                        "{count} paged messages of {q} dropped, the model has {paged}"
-                    )));
-                }
+                // Which copies were in the pages is known once the rest of
+                // the batch is (see `paged_dropped`).
+                self.paged_drops.push((queue.to_string(), count));
             }
             EventKind::DeadLettered { msg, queue, .. } => {
                 let key = (msg, queue.to_string());
@@ -983,6 +961,47 @@ impl Run {
                 self.order.remove(&q);
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Messages in pages dropped unread (purge, queue deleted) carry no ids:
+    /// once the step's other events are applied, what the model still has
+    /// of the queue (of deleted queues, for a deletion) and is not out on a
+    /// channel was in those pages, and must be exactly `count` copies.
+    fn paged_dropped(&mut self, q: &str, count: u64) -> Result<(), String> {
+        let bucket = if self.b.queue_counts("/", q).is_some() {
+            q.to_string()
+        } else {
+            String::new()
+        };
+        let mut out: HashMap<MsgId, i64> = HashMap::new();
+        for c in &self.b.snapshot().channels {
+            for (_, m, qq) in &c.unacked {
+                if qq.as_str() == bucket {
+                    *out.entry(*m).or_insert(0) += 1;
+                }
+            }
+        }
+        let keys: Vec<(CopyKey, i64)> = self
+            .copies
+            .iter()
+            .filter(|((_, qq), _)| *qq == bucket)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        let mut paged = 0;
+        for (key, n) in keys {
+            let unacked = out.get(&key.0).copied().unwrap_or(0).min(n);
+            for i in 0..(n - unacked) {
+                self.remove_copy(key.clone(), "paged drop")?;
+                self.forget_position(&key, n - i);
+                paged += 1;
+            }
+        }
+        if paged != count {
+            return Err(self.fail(format!(
+                "{count} paged messages of {q} dropped, the model has {paged}"
+            )));
         }
         Ok(())
     }

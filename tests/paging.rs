@@ -475,3 +475,45 @@ fn without_a_budget_nothing_is_paged() {
     }
     assert!(w.broker.take_page_ops().is_empty());
 }
+
+#[test]
+fn a_deleted_queue_drops_its_pages_unread_as_one_event() {
+    let (mut w, ch, mut p) = world(false);
+    w.broker
+        .queue_declare(
+            w.now,
+            ch,
+            warren::broker::QueueDeclare {
+                queue: s("q"),
+                auto_delete: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    fill(&mut w, &mut p, ch, "q", 30);
+    let paged = w.broker.queue_counts("/", "q").unwrap().paged;
+    assert!(paged > 0);
+    let c2 = w.client();
+    w.consume(c2, "q", false);
+    p.serve(&mut w, false);
+    let out = w.bodies(c2).len();
+    w.events();
+    // The last consumer goes: the queue is deleted, its pages unread.
+    w.close_connection(c2);
+    p.serve(&mut w, false);
+    let events = w.events();
+    let dropped: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            warren::broker::EventKind::PagedDropped { count, .. } => Some(*count),
+            _ => None,
+        })
+        .collect();
+    let one_by_one = events
+        .iter()
+        .filter(|e| matches!(e, warren::broker::EventKind::Dropped { .. }))
+        .count();
+    assert_eq!(dropped, [paged as u64]);
+    assert_eq!(one_by_one as u64 + dropped[0], 30, "{out} were out");
+    assert_eq!(p.held(), 0);
+}
