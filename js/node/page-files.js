@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 
 const FILE = /^page-(\d{8})\.seg$/;
 const MAGIC = 0x57504731; // "WPG1"
@@ -31,7 +32,10 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-function crc32(bytes) {
+/** zlib's (Node 20.15 and later), else this one. */
+const crc32 = zlib.crc32 ?? jsCrc32;
+
+function jsCrc32(bytes) {
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;

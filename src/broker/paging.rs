@@ -41,7 +41,7 @@ pub enum PageOp {
 }
 
 /// Runs read ahead at once per priority level.
-const READS_IN_FLIGHT: usize = 2;
+const READS_IN_FLIGHT: usize = 3;
 /// The largest page.
 const MAX_PAGE: usize = 1 << 20;
 
@@ -110,12 +110,14 @@ impl Broker {
             if queue.ready.mem() <= budget {
                 break;
             }
-            // The lowest level with something to cut: delivered last.
+            // The lowest level with something to cut: delivered last. Behind
+            // runs, only a whole page: runs read back ahead of consumers must
+            // not push the tail out to a page of its own again and again.
             let level = queue.ready.levels().iter().position(|l| {
                 if l.runs.is_empty() {
                     l.head_mem > keep && l.head.len() > 1
                 } else {
-                    !l.tail.is_empty()
+                    l.tail_mem >= page_mem
                 }
             });
             let Some(level) = level else { break };
@@ -265,14 +267,20 @@ impl Broker {
             }
         }
         let mut earliest = NEVER;
-        for (run, entries) in &arrived {
+        for (run, entries) in &mut arrived {
             queue.ready.uncount_run(run);
-            for e in entries {
+            // The log needs the persistent ones again (below); the rest move.
+            let keep = persisted && run.persistent > 0;
+            let taken = if keep {
+                entries.clone()
+            } else {
+                std::mem::take(entries)
+            };
+            for mut e in taken {
                 // A run rebuilt from the log lost its transient messages.
                 if run.recovered && !e.msg.persistent() {
                     continue;
                 }
-                let mut e = e.clone();
                 if run.crashed && e.deliveries == 0 {
                     e.deliveries = 1;
                 }
