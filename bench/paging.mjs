@@ -30,7 +30,12 @@ const mib = (b) => (b / 2 ** 20).toFixed(1);
 if (opts.child) {
   await child(opts.child, opts.dir);
 } else {
-  console.log(`${N} messages of 16 bytes; ${os.cpus().length} cores; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `${N} messages of 16 bytes; ${os.cpus().length} cores; load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const mode of opts.modes.split(',')) {
     const dir = fs.mkdtempSync(path.join(opts.dir, 'warren-paging-'));
     try {

@@ -86,17 +86,20 @@ export class StoreWriter {
       };
     }
     const store = this.#store;
-    this.#run(async () => {
-      if (writes.length) {
-        await this.#attempt(() => Promise.all(writes.map((w) => store.writePage(w.page, w.bytes, { sync: w.sync }))));
-        for (const w of writes) this.#unwritten.delete(w.page);
-      }
-      if (log) {
-        await this.#attempt(log);
-        done();
-      }
-      if (deletes.length) await Promise.all(deletes.map((page) => store.deletePage(page)));
-    }, log ? upTo : null);
+    this.#run(
+      async () => {
+        if (writes.length) {
+          await this.#attempt(() => Promise.all(writes.map((w) => store.writePage(w.page, w.bytes, { sync: w.sync }))));
+          for (const w of writes) this.#unwritten.delete(w.page);
+        }
+        if (log) {
+          await this.#attempt(log);
+          done();
+        }
+        if (deletes.length) await Promise.all(deletes.map((page) => store.deletePage(page)));
+      },
+      log ? upTo : null,
+    );
   }
 
   /** Takes the engine's page operations: reads go out now, writes and deletes wait for the next batch. */

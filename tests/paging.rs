@@ -43,7 +43,10 @@ impl Pages {
             for op in w.broker.take_page_ops() {
                 match op {
                     PageOp::Write { page, bytes, sync } => {
-                        assert!(self.store.insert(page, bytes).is_none(), "page {page} twice");
+                        assert!(
+                            self.store.insert(page, bytes).is_none(),
+                            "page {page} twice"
+                        );
                         self.writes += 1;
                         self.synced += usize::from(sync);
                     }
@@ -58,7 +61,11 @@ impl Pages {
             }
             for page in std::mem::take(&mut self.asked) {
                 self.reads += 1;
-                let bytes = self.store.get(&page).expect("a page asked for exists").clone();
+                let bytes = self
+                    .store
+                    .get(&page)
+                    .expect("a page asked for exists")
+                    .clone();
                 w.broker.page_loaded(w.now, page, &bytes).unwrap();
             }
             w.settle();
@@ -199,7 +206,10 @@ fn paged_messages_expire_when_due_and_dead_letter_with_x_death() {
         table(&[
             ("x-message-ttl", FieldValue::I32(1000)),
             ("x-dead-letter-exchange", FieldValue::LongStr("".into())),
-            ("x-dead-letter-routing-key", FieldValue::LongStr("dlq".into())),
+            (
+                "x-dead-letter-routing-key",
+                FieldValue::LongStr("dlq".into()),
+            ),
         ]),
     );
     fill(&mut w, &mut p, ch, "q", 50);
@@ -311,7 +321,10 @@ fn delivery_limits_hold_for_messages_read_back_from_pages() {
         table(&[
             ("x-delivery-limit", FieldValue::I32(1)),
             ("x-dead-letter-exchange", FieldValue::LongStr("".into())),
-            ("x-dead-letter-routing-key", FieldValue::LongStr("dlq".into())),
+            (
+                "x-dead-letter-routing-key",
+                FieldValue::LongStr("dlq".into()),
+            ),
         ]),
     );
     fill(&mut w, &mut p, ch, "q", 40);
@@ -363,7 +376,10 @@ fn a_compacted_log_names_pages_and_recovery_reads_none_of_them() {
         .filter(|r| matches!(r, StoreRecord::Message { .. }))
         .count();
     assert!(paged > 0);
-    assert!(messages < 40, "paged messages have no records of their own: {messages}");
+    assert!(
+        messages < 40,
+        "paged messages have no records of their own: {messages}"
+    );
 
     let mut b = Broker::recover(config(true), w.now, records).unwrap();
     assert!(

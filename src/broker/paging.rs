@@ -20,8 +20,8 @@
 use super::engine::Broker;
 use super::ids::QueueId;
 use super::queue::{Entry, PageRun, RunState, NEVER};
-use super::value::ShortStr;
 use super::store::StoreRecord;
+use super::value::ShortStr;
 use crate::storage::page;
 
 /// What the engine asks the host to do with its store's pages.
@@ -129,7 +129,9 @@ impl Broker {
     }
 
     fn page_out(&mut self, q: QueueId, level: usize, keep: usize, page_mem: usize) -> bool {
-        let persisted = self.queue(q).is_some_and(|queue| self.persists_queue(queue));
+        let persisted = self
+            .queue(q)
+            .is_some_and(|queue| self.persists_queue(queue));
         let page_id = self.next_page;
         let Some(queue) = self.queue_mut(q) else {
             return false;
@@ -193,12 +195,7 @@ impl Broker {
             if !due && (l.runs.is_empty() || (l.head_mem > mark && !l.head.is_empty())) {
                 continue;
             }
-            let mut in_flight = 0;
-            for r in l.runs.iter_mut() {
-                if in_flight >= READS_IN_FLIGHT {
-                    break;
-                }
-                in_flight += 1;
+            for r in l.runs.iter_mut().take(READS_IN_FLIGHT) {
                 if matches!(r.state, RunState::Out) {
                     r.state = RunState::Reading;
                     asked.push(r.page);
@@ -245,7 +242,9 @@ impl Broker {
 
     /// Moves loaded runs at the front of their level into the head.
     fn settle_loaded(&mut self, q: QueueId) {
-        let persisted = self.queue(q).is_some_and(|queue| self.persists_queue(queue));
+        let persisted = self
+            .queue(q)
+            .is_some_and(|queue| self.persists_queue(queue));
         let mut arrived: Vec<(PageRun, Vec<Entry>)> = Vec::new();
         let Some(queue) = self.queue_mut(q) else {
             return;

@@ -555,7 +555,13 @@ impl Queue {
             .filter(|r| matches!(r.state, RunState::Out))
             .map(|r| r.min_expires_at)
             .min();
-        let expiry = self.expiry.first().map(|e| e.0).into_iter().chain(paged).min();
+        let expiry = self
+            .expiry
+            .first()
+            .map(|e| e.0)
+            .into_iter()
+            .chain(paged)
+            .min();
         let retry = self.delayed.keys().next().map(|k| k.0);
         let unused = match self.args.expires {
             Some(ms) if self.consumers.is_empty() => Some(self.last_used.saturating_add(ms)),

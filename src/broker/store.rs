@@ -111,7 +111,9 @@ pub enum StoreRecord {
         max_msg_id: u64,
     },
     /// Page `page` was read back: its messages have records of their own again.
-    Unpaged { page: u64 },
+    Unpaged {
+        page: u64,
+    },
     /// Page `page` of a queue was dropped (purge) with its messages, those
     /// with seqs from `first_seq` to `last_seq` in that queue.
     PageDropped {

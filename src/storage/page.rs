@@ -39,7 +39,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     }
     let version = d.u8().map_err(err)?;
     if version != VERSION {
-        return Err(format!("page format version {version} (this build reads {VERSION})"));
+        return Err(format!(
+            "page format version {version} (this build reads {VERSION})"
+        ));
     }
     let n = d.count().map_err(err)?;
     let mut out = Vec::with_capacity(n);

@@ -35,7 +35,10 @@ test('a backlog over the page budget is paged to the store and delivered in orde
   assert.ok(broker.heldBytes() < 40_000, `held ${broker.heldBytes()}`);
 
   const got = await consumeAll(broker, 'backlog', N);
-  assert.deepEqual(got, Array.from({ length: N }, (_, i) => body(i)));
+  assert.deepEqual(
+    got,
+    Array.from({ length: N }, (_, i) => body(i)),
+  );
   await broker.close();
   assert.equal(store.pageCount, 0, 'pages read back are deleted');
 });
