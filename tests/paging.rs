@@ -533,3 +533,28 @@ fn a_deleted_queue_drops_its_pages_unread_as_one_event() {
     assert_eq!(one_by_one as u64 + dropped[0], 30, "{out} were out");
     assert_eq!(p.held(), 0);
 }
+
+#[test]
+fn runs_are_read_back_even_when_the_queue_may_no_longer_page() {
+    let (mut w, ch, mut p) = world(false);
+    w.declare(ch, "q");
+    fill(&mut w, &mut p, ch, "q", 40);
+    assert!(p.writes > 0);
+    // A policy makes it drop its head at a limit: it pages no more, but
+    // what is paged comes back, and the limit applies as messages return.
+    w.broker
+        .set_policy(
+            w.now,
+            "/",
+            warren::broker::Policy {
+                name: s("cap"),
+                pattern: "^q$".into(),
+                apply_to: warren::broker::ApplyTo::Queues,
+                priority: 0,
+                definition: table(&[("max-length", FieldValue::I32(100))]),
+            },
+        )
+        .unwrap();
+    w.settle();
+    assert_eq!(drain(&mut w, &mut p, ch, "q"), bodies(40));
+}

@@ -101,6 +101,9 @@ impl Broker {
     /// consumers reach next (or whose first message is due to expire).
     pub(crate) fn page_service(&mut self, q: QueueId) {
         let Some(budget) = self.pageable(q) else {
+            // Runs a queue has from before (a policy that drops the head
+            // since, an image resumed without a budget) are still read.
+            self.read_ahead(q, 0);
             return;
         };
         let keep = budget / 4;
