@@ -388,10 +388,10 @@ mod tests {
     #[test]
     fn a_newer_version_is_refused_not_cut() {
         let mut log = log_of(1..=2);
-        log[11] = 3;
+        log[11] = 4;
         assert_eq!(
             scan(&log).unwrap_err(),
-            LogError::UnsupportedVersion { version: 3 }
+            LogError::UnsupportedVersion { version: 4 }
         );
         log[11] = 0;
         assert_eq!(
