@@ -67,11 +67,16 @@ async function child(mode, dir) {
   for (let i = 0; i < N; i++) {
     ch.basicPublish('', 'bench', body);
     // Let the store write the pages as they come.
-    if (i % 20_000 === 19_999) await new Promise((r) => setImmediate(r));
+    if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
   }
   const { messageCount } = await ch.queueDeclare('bench', { passive: true });
   if (messageCount !== N) throw new Error(`queued ${messageCount} of ${N}`);
   const publishSeconds = (performance.now() - started) / 1000;
+  // Until the last pages are written.
+  for (let last = -1; store.pages.count !== last;) {
+    last = store.pages.count;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   for (let i = 0; i < 5; i++) {
     await new Promise((r) => setTimeout(r, 50));
     globalThis.gc?.();
@@ -85,11 +90,15 @@ async function child(mode, dir) {
     .filter((f) => f.startsWith('page-'))
     .reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
 
+  // Acknowledged in batches under a prefetch: an unbounded auto-ack consumer
+  // would take all N at once, in memory, whatever the queue.
   const t0 = performance.now();
   let got = 0;
+  await ch.prefetch(4000);
   await new Promise((resolve) => {
-    ch.basicConsume('bench', { noAck: true }, () => {
-      if (++got === N) resolve();
+    ch.basicConsume('bench', { noAck: false }, (m) => {
+      if (++got % 1000 === 0 || got === N) m.ack(true);
+      if (got === N) resolve();
     });
   });
   const drainSeconds = (performance.now() - t0) / 1000;

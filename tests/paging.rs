@@ -558,3 +558,37 @@ fn runs_are_read_back_even_when_the_queue_may_no_longer_page() {
     w.settle();
     assert_eq!(drain(&mut w, &mut p, ch, "q"), bodies(40));
 }
+
+#[test]
+fn a_page_keeps_properties_and_a_damaged_page_is_refused_and_asked_again() {
+    let (mut w, ch, mut p) = world(false);
+    w.declare(ch, "q");
+    for b in bodies(30) {
+        let props = with_headers(&[("n", FieldValue::LongStr(b.clone().into()))]);
+        w.publish_props(ch, "", "q", &b, props).unwrap();
+        p.serve(&mut w, false);
+    }
+    w.consume(ch, "q", true);
+    p.serve(&mut w, false);
+    let head = w.deliveries(ch).len();
+    let page = *p.asked.first().expect("a page is asked for");
+    let e = w
+        .broker
+        .page_loaded(w.now, page, b"WP\x01\x05garbage")
+        .unwrap_err();
+    assert!(e.contains(&format!("page {page}")), "{e}");
+    // Still waiting: the page is asked for again, then read for real.
+    w.settle();
+    p.asked.retain(|&a| a != page);
+    p.serve(&mut w, false);
+    assert!(p.asked.contains(&page), "asked again: {:?}", p.asked);
+    p.serve(&mut w, true);
+    let rest = w.deliveries(ch);
+    assert_eq!(head + rest.len(), 30);
+    for m in rest {
+        assert_eq!(
+            header_text(&m.message, "n").as_deref(),
+            Some(m.body.as_str())
+        );
+    }
+}

@@ -125,8 +125,7 @@ export class PageFiles {
     const crc = crc32(bytes);
     head.writeUInt32BE(crc, 16);
     try {
-      await writeAll(seg.fh, head, offset);
-      await writeAll(seg.fh, bytes, offset + HEADER);
+      await writeAllv(seg.fh, [head, bytes], offset);
       if (sync) await seg.fh.datasync();
     } catch (e) {
       if (OUT_OF_SPACE.has(e?.code)) {
@@ -199,6 +198,15 @@ export class PageFiles {
     this.#files.clear();
     this.#active = null;
   }
+}
+
+/** Header and page in one call (one system call, usually). */
+async function writeAllv(fh, parts, position) {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const { bytesWritten } = await fh.writev(parts, position);
+  if (bytesWritten === total) return;
+  const all = Buffer.concat(parts);
+  await writeAll(fh, all.subarray(bytesWritten), position + bytesWritten);
 }
 
 async function writeAll(fh, bytes, position) {

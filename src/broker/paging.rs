@@ -234,7 +234,8 @@ impl Broker {
         match page::decode(bytes) {
             Ok(entries) => run.state = RunState::Loaded(entries),
             Err(e) => {
-                run.state = RunState::Out; // asked again at the next read-ahead
+                run.state = RunState::Out;
+                self.mark_dirty(q); // asked again at the next poll
                 return Err(format!("page {page}: {e}"));
             }
         }

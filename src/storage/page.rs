@@ -2,12 +2,16 @@
 //! the queue passes its memory budget and read back ahead of its consumers.
 //!
 //! ```text
-//! magic "WP" | version u8 | count | entries (seq, msg_id, deliveries, failed, expires_at + 1, message)
+//! magic "WP" | version u8 | count | entries:
+//!   seq, msg_id, deliveries, failed, expires_at + 1, properties, message block
 //! ```
-//! In the image's primitives (LEB128 integers, AMQP properties), so a page
-//! cannot disagree with an image about what a message is.
+//! In the image's primitives (LEB128 integers, length-prefixed bytes; AMQP's
+//! encoding for properties, empty when there are none). The message is its
+//! block as it is in memory, so reading a page back makes one allocation per
+//! message and parses nothing but lengths.
 
 use crate::broker::queue::Entry;
+use crate::broker::{Message, Props};
 use crate::image::codec::{Dec, Enc};
 
 const MAGIC: &[u8; 2] = b"WP";
@@ -25,7 +29,12 @@ pub fn encode(entries: &[Entry]) -> Vec<u8> {
         w.u64(u64::from(e.deliveries));
         w.u64(u64::from(e.failed));
         w.u64(e.expires_at.wrapping_add(1));
-        w.message(&e.msg);
+        if e.msg.properties.is_empty() {
+            w.bytes(&[]);
+        } else {
+            w.properties(&e.msg.properties);
+        }
+        w.bytes(e.msg.block());
     }
     w.buf
 }
@@ -46,13 +55,27 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     let n = d.count().map_err(err)?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
+        let seq = d.u64().map_err(err)?;
+        let msg_id = d.u64().map_err(err)?;
+        let deliveries = d.u32().map_err(err)?;
+        let failed = d.u32().map_err(err)?;
+        let expires_at = d.u64().map_err(err)?.wrapping_sub(1);
+        let props = if d.peek_empty_bytes() {
+            d.bytes().map_err(err)?;
+            Props::default()
+        } else {
+            d.properties().map_err(err)?
+        };
+        let block = d.bytes().map_err(err)?;
+        let msg = Message::from_block(block, props)
+            .ok_or_else(|| format!("damaged page: message {seq} is not a message"))?;
         out.push(Entry {
-            seq: d.u64().map_err(err)?,
-            msg_id: d.u64().map_err(err)?,
-            deliveries: d.u32().map_err(err)?,
-            failed: d.u32().map_err(err)?,
-            expires_at: d.u64().map_err(err)?.wrapping_sub(1),
-            msg: d.message().map_err(err)?,
+            seq,
+            msg_id,
+            msg,
+            deliveries,
+            failed,
+            expires_at,
         });
     }
     d.finish().map_err(err)?;
