@@ -128,7 +128,12 @@ impl Broker {
                 break;
             }
         }
-        self.read_ahead(q, budget / 8);
+        // With consumers, far enough ahead that one at full speed does not
+        // wait for the store; without, only what the timer needs.
+        let consumed = self
+            .queue(q)
+            .is_some_and(|queue| !queue.consumers.is_empty());
+        self.read_ahead(q, if consumed { budget / 2 } else { budget / 8 });
     }
 
     fn page_out(&mut self, q: QueueId, level: usize, keep: usize, page_mem: usize) -> bool {
