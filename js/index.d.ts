@@ -223,7 +223,16 @@ export interface QueueView {
   durable: boolean;
   exclusive: boolean;
   autoDelete: boolean;
-  counts: { ready: number; readyBytes: number; unacked: number; delayed: number; consumers: number };
+  /** `paged`: ready messages in pages on the store (counted in `ready`); `memory`: bytes the others take in memory */
+  counts: {
+    ready: number;
+    readyBytes: number;
+    paged: number;
+    memory: number;
+    unacked: number;
+    delayed: number;
+    consumers: number;
+  };
   /** the policy in force, when one matches */
   policy?: string;
   /** ready messages in delivery order: [message id, earlier deliveries] */
