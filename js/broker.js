@@ -575,6 +575,12 @@ export class Broker {
     await this.#writer?.flush();
     this.#live();
     core.drain();
+    // Pages the last drain wrote out must be in the store before an image names them.
+    for (let i = 0; this.#writer && !this.#writer.idle && i < 100; i++) {
+      await this.#writer.flush();
+      this.#live();
+      core.drain();
+    }
     return core.wasm.image();
   }
 

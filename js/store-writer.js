@@ -201,6 +201,11 @@ export class StoreWriter {
     throw new Error('store flush: the engine kept emitting records');
   }
 
+  /** Nothing in flight and no page write waiting. */
+  get idle() {
+    return !this.#busy && this.#pageWrites.length === 0 && this.#pageDeletes.length === 0;
+  }
+
   /** Set when an append or compaction failed: nothing more is written. */
   get failed() {
     return this.#failed;

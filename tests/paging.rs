@@ -592,3 +592,25 @@ fn a_page_keeps_properties_and_a_damaged_page_is_refused_and_asked_again() {
         );
     }
 }
+
+#[test]
+fn no_image_is_taken_while_page_writes_wait_for_the_host() {
+    let (mut w, ch, mut p) = world(false);
+    w.declare(ch, "q");
+    for b in bodies(30) {
+        w.publish(ch, "", "q", &b).unwrap();
+    }
+    let mut server = Server::new(ServerConfig::default(), std::mem::take(&mut w.broker));
+    assert_eq!(
+        server.image().err(),
+        Some(warren::image::ImageError::OutputPending)
+    );
+    let mut w2 = World {
+        broker: std::mem::take(server.broker_mut()),
+        now: w.now,
+        effects: Vec::new(),
+    };
+    p.serve(&mut w2, false);
+    let server = Server::new(ServerConfig::default(), std::mem::take(&mut w2.broker));
+    assert!(server.image().is_ok());
+}

@@ -28,7 +28,8 @@ use std::collections::HashMap;
 /// engine's effects must have been taken (a server routes them after every
 /// call).
 pub(crate) fn write_broker(b: &Broker, out: &mut Enc) -> Result<(), ImageError> {
-    if b.has_effects() {
+    // Page writes not yet taken would be lost with the sleeping host.
+    if b.has_effects() || b.has_page_ops() {
         return Err(ImageError::OutputPending);
     }
     let mut w = Writer {
