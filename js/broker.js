@@ -21,7 +21,10 @@ const OPTIONS = [
   'consumerTimeout',
   'events',
   'compactAfterBytes',
+  'pageBudget',
 ];
+/** A queue's messages in memory before runs of them are paged to a store that keeps pages. */
+const DEFAULT_PAGE_BUDGET = 4 * 1024 * 1024;
 const LIMITS = ['maxMessageSize', 'channelMax', 'frameMax', 'heartbeat', 'maxQueuedBytes'];
 const USER = ['password', 'passwordHash', 'tags', 'vhosts', 'permissions'];
 
@@ -69,11 +72,27 @@ function checkOptions(options) {
   if (compactAfterBytes !== undefined && !(compactAfterBytes >= 0)) {
     throw argError('Broker', 'compactAfterBytes must be a number >= 0', compactAfterBytes);
   }
+  const { pageBudget } = options;
+  if (pageBudget !== undefined && !(pageBudget >= 0 && Number.isFinite(pageBudget))) {
+    throw argError('Broker', 'pageBudget must be a number of bytes >= 0', pageBudget);
+  }
+}
+
+/** The store keeps pages (paged queues): writePage, readPage and deletePage. */
+function keepsPages(store) {
+  return (
+    store !== null &&
+    typeof store.writePage === 'function' &&
+    typeof store.readPage === 'function' &&
+    typeof store.deletePage === 'function'
+  );
 }
 
 /** The part of the options the engine reads (src/wasm/options.rs). */
-function engineOptions(options, durable) {
-  const o = { durable };
+function engineOptions(options, store) {
+  const o = { durable: store !== null };
+  // Without a store that keeps pages, nothing is paged.
+  if (keepsPages(store)) o.pageBudget = options.pageBudget ?? DEFAULT_PAGE_BUDGET;
   for (const key of ['users', 'loopbackUsers', 'vhosts', 'limits', 'consumerTimeout', 'events']) {
     if (options[key] !== undefined) o[key] = options[key];
   }
@@ -116,7 +135,10 @@ export class Broker {
     if (broker.#store) {
       // The state is the image's; the log is only continued, not replayed.
       const log = await broker.#store.load();
+      await broker.#retainPages();
       broker.#startWriter(log?.length ?? 0, options.compactAfterBytes);
+      // Pages asked for before the sleep are asked for again.
+      for (const page of broker.#core.wasm.pagesReading()) broker.#writer.readPage(page);
     }
     return broker;
   }
@@ -144,7 +166,7 @@ export class Broker {
     this.recoveryDamage = null;
     /** what recovery read from the store: `{ version, validLength, damage, upgraded }`, or null */
     this.recovery = null;
-    const engine = engineOptions(options, store !== null);
+    const engine = engineOptions(options, store);
     let wasm;
     if (image === undefined) wasm = new WasmBroker(engine);
     else {
@@ -197,7 +219,15 @@ export class Broker {
           );
       }
     }
+    await this.#retainPages();
     this.#startWriter(size, compactAfterBytes);
+  }
+
+  /** Pages left by a crash (written, never named in the log) go before new ones are written. */
+  async #retainPages() {
+    if (keepsPages(this.#store) && this.#store.retainPages) {
+      await this.#store.retainPages(Array.from(this.#core.wasm.livePages()));
+    }
   }
 
   #startWriter(logSize, compactAfterBytes) {
@@ -545,6 +575,12 @@ export class Broker {
     await this.#writer?.flush();
     this.#live();
     core.drain();
+    // Pages the last drain wrote out must be in the store before an image names them.
+    for (let i = 0; this.#writer && !this.#writer.idle && i < 100; i++) {
+      await this.#writer.flush();
+      this.#live();
+      core.drain();
+    }
     return core.wasm.image();
   }
 

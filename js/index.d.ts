@@ -116,6 +116,18 @@ export interface Store {
    * comes back flagged redelivered, as RabbitMQ's classic queues do.
    */
   readonly cleanShutdown?: boolean;
+  /**
+   * Pages of paged queues (optional, all three or none; without them nothing
+   * is paged). `writePage` resolves once the page is stored, durably when
+   * `sync`; a rejection with `err.retryable` (out of space) is retried.
+   */
+  writePage?(id: number, bytes: Uint8Array, options: { sync: boolean }): Promise<void>;
+  /** The bytes given to `writePage(id, ...)`. */
+  readPage?(id: number): Promise<Uint8Array>;
+  /** The page is no longer needed. */
+  deletePage?(id: number): Promise<void>;
+  /** After a restart: deletes every page but `ids` (pages a crash left behind). Optional. */
+  retainPages?(ids: number[]): Promise<void>;
 }
 
 /**
@@ -184,6 +196,12 @@ export interface BrokerOptions {
    * the last snapshot, whichever is more). Needs `Store.compact`.
    */
   compactAfterBytes?: number;
+  /**
+   * Bytes a queue's messages may take in memory (bodies and about 96 bytes
+   * each) before runs of them are paged to the store (default 4 MiB). Needs
+   * a store with `writePage`, `readPage` and `deletePage`; others page nothing.
+   */
+  pageBudget?: number;
 }
 
 /** One step in a message's or consumer's life, as the engine reports it. */
@@ -205,7 +223,16 @@ export interface QueueView {
   durable: boolean;
   exclusive: boolean;
   autoDelete: boolean;
-  counts: { ready: number; readyBytes: number; unacked: number; delayed: number; consumers: number };
+  /** `paged`: ready messages in pages on the store (counted in `ready`); `memory`: bytes the others take in memory */
+  counts: {
+    ready: number;
+    readyBytes: number;
+    paged: number;
+    memory: number;
+    unacked: number;
+    delayed: number;
+    consumers: number;
+  };
   /** the policy in force, when one matches */
   policy?: string;
   /** ready messages in delivery order: [message id, earlier deliveries] */

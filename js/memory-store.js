@@ -6,6 +6,8 @@ export class MemoryStore {
   #size = 0;
   #clean = false;
   #wasClean = false;
+  /** pages of paged queues, by id */
+  #pages = new Map();
 
   /** Bytes in the log. */
   get size() {
@@ -42,6 +44,31 @@ export class MemoryStore {
     const all = this.#bytes();
     this.#chunks = [all.slice(0, length)];
     this.#size = Math.min(length, all.length);
+  }
+
+  async writePage(id, bytes) {
+    this.#pages.set(id, bytes.slice());
+  }
+
+  async readPage(id) {
+    const bytes = this.#pages.get(id);
+    if (!bytes) throw new Error(`page ${id} is not in the store`);
+    return bytes;
+  }
+
+  async deletePage(id) {
+    this.#pages.delete(id);
+  }
+
+  /** Deletes every page but `ids` (the ones a recovered broker refers to). */
+  async retainPages(ids) {
+    const keep = new Set(ids);
+    for (const id of [...this.#pages.keys()]) if (!keep.has(id)) this.#pages.delete(id);
+  }
+
+  /** Pages held, for tests. */
+  get pageCount() {
+    return this.#pages.size;
   }
 
   #bytes() {

@@ -7,6 +7,12 @@
 // first append to an empty log carries it, and every snapshot starts with it.
 
 //
+// Pages (paged queues, src/broker/paging.rs): the engine's page writes go
+// to the store before the log batch taken with them, and its page deletes
+// after it, so the log never names a page that is not written, and a page
+// goes only once the log holds its messages again. Reads go out at once; a
+// page still being written is answered from memory.
+//
 // A store that rejects with `err.retryable` (out of space: the write was
 // undone) is retried with the same bytes, backing off up to RETRY_MAX_MS;
 // `onfull(err)` reports the first failure and `onfull(null)` the write that
@@ -27,6 +33,11 @@ export class StoreWriter {
   #size;
   #compactAt;
   #header;
+  /** page writes and deletes taken from the engine, for the next batch */
+  #pageWrites = [];
+  #pageDeletes = [];
+  /** bytes of pages not yet written, by id: reads of them are answered from here */
+  #unwritten = new Map();
 
   /**
    * `logSize`: bytes in the store's log; `liveSize`: bytes a snapshot of the
@@ -46,43 +57,99 @@ export class StoreWriter {
 
   /** Starts the next batch if none is in flight. */
   pump() {
+    this.#takePages();
     if (this.#busy || this.#failed) return;
     const wasm = this.#core.wasm;
+    const writes = this.#pageWrites.splice(0);
+    const deletes = this.#pageDeletes.splice(0);
     const bytes = wasm.takeStoreBytes();
-    if (bytes === undefined) return;
+    if (bytes === undefined && writes.length === 0 && deletes.length === 0) return;
     // The batch covers every record up to this number.
     const upTo = wasm.storeEmitted();
-    if (this.#store.compact && this.#size + bytes.length > this.#compactAt) {
+    let log = null;
+    let done = () => {};
+    if (bytes === undefined) {
+      // pages only
+    } else if (this.#store.compact && this.#size + bytes.length > this.#compactAt) {
       // The snapshot includes what `bytes` held: it replaces the whole log.
       const snapshot = wasm.snapshotLog();
-      this.#run(
-        () => this.#store.compact(snapshot),
-        upTo,
-        () => {
-          this.#size = snapshot.length;
-          if (!this.fixedThreshold) this.#compactAt = Math.max(MIN_COMPACT, 2 * snapshot.length);
-        },
-      );
+      log = () => this.#store.compact(snapshot);
+      done = () => {
+        this.#size = snapshot.length;
+        if (!this.fixedThreshold) this.#compactAt = Math.max(MIN_COMPACT, 2 * snapshot.length);
+      };
     } else {
       const batch = this.#size === 0 ? concat(this.#header, bytes) : bytes;
-      this.#run(
-        () => this.#store.append(batch),
-        upTo,
-        () => {
-          this.#size += batch.length;
-        },
-      );
+      log = () => this.#store.append(batch);
+      done = () => {
+        this.#size += batch.length;
+      };
+    }
+    const store = this.#store;
+    this.#run(
+      async () => {
+        if (writes.length) {
+          await this.#attempt(() => Promise.all(writes.map((w) => store.writePage(w.page, w.bytes, { sync: w.sync }))));
+          for (const w of writes) this.#unwritten.delete(w.page);
+        }
+        if (log) {
+          await this.#attempt(log);
+          done();
+        }
+        if (deletes.length) await Promise.all(deletes.map((page) => store.deletePage(page)));
+      },
+      log ? upTo : null,
+    );
+  }
+
+  /** Takes the engine's page operations: reads go out now, writes and deletes wait for the next batch. */
+  #takePages() {
+    const ops = this.#core.wasm.takePageOps();
+    if (ops === undefined) return;
+    for (const op of ops) {
+      if (op.op === 'write') {
+        this.#pageWrites.push(op);
+        this.#unwritten.set(op.page, op.bytes);
+      } else if (op.op === 'read') this.readPage(op.page);
+      else this.#pageDeletes.push(op.page);
     }
   }
 
-  #run(op, upTo, done) {
-    this.#busy = this.#attempt(op).then(
+  /** Reads a page the engine asked for and hands it back. */
+  readPage(page) {
+    const held = this.#unwritten.get(page);
+    const read = held ? Promise.resolve(held) : Promise.resolve().then(() => this.#store.readPage(page));
+    read.then(
+      (bytes) => {
+        const core = this.#core;
+        if (core.closed || this.#failed) return;
+        try {
+          core.wasm.pageLoaded(core.now(), page, bytes);
+        } catch (err) {
+          this.#pageFailed(page, err);
+          return;
+        }
+        core.drain();
+      },
+      (err) => this.#pageFailed(page, err),
+    );
+  }
+
+  /** A page that cannot be read back: its messages are lost to the broker, which stops as for a failed write. */
+  #pageFailed(page, err) {
+    if (this.#failed) return;
+    this.#failed = err instanceof Error ? err : new Error(String(err));
+    this.#failed.message = `page ${page}: ${this.#failed.message}`;
+    this.onerror?.(this.#failed);
+  }
+
+  #run(op, upTo) {
+    this.#busy = op().then(
       () => {
         this.#busy = null;
-        done();
         const core = this.#core;
         if (core.closed) return;
-        core.wasm.storeDurable(core.now(), upTo);
+        if (upTo !== null) core.wasm.storeDurable(core.now(), upTo);
         core.drain(); // sends the released confirms and pumps again
       },
       (err) => {
@@ -132,6 +199,11 @@ export class StoreWriter {
       }
     }
     throw new Error('store flush: the engine kept emitting records');
+  }
+
+  /** Nothing in flight and no page write waiting. */
+  get idle() {
+    return !this.#busy && this.#pageWrites.length === 0 && this.#pageDeletes.length === 0;
   }
 
   /** Set when an append or compaction failed: nothing more is written. */

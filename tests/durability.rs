@@ -96,6 +96,9 @@ fn kinds(records: &[StoreRecord]) -> Vec<&'static str> {
             StoreRecord::VhostDeleted { .. } => "vhost-deleted",
             StoreRecord::VhostLimits { .. } => "vhost-limits",
             StoreRecord::CrashRecovered { .. } => "crash-recovered",
+            StoreRecord::Paged { .. } => "paged",
+            StoreRecord::Unpaged { .. } => "unpaged",
+            StoreRecord::PageDropped { .. } => "page-dropped",
         })
         .collect()
 }

@@ -14,13 +14,19 @@
 //!    (requeued messages go back to their place, so they never overtake);
 //! 4. nothing panics, and a command fails only with the AMQP error the model
 //!    expects (and then closes exactly what that error closes).
+//!
+//! Half the sessions run with a memory budget of a few messages, so queues
+//! page runs of one message to the store on almost every step; the test's
+//! host keeps the pages and answers reads only at a `Pages` step, in order
+//! or in reverse, so consumers wait on pages in flight.
 
 use proptest::prelude::*;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use warren::broker::DropReason;
 use warren::broker::{
     AmqpError, Bind, Broker, BrokerConfig, ChannelRef, ConnId, ConnectionInfo, Consume, Effect,
-    EventKind, FieldTable, FieldValue, Message, MsgId, Properties, Qos, QueueDeclare, ShortStr,
+    EventKind, FieldTable, FieldValue, Message, MsgId, PageOp, Properties, Qos, QueueDeclare,
+    ShortStr,
 };
 
 const QUEUES: usize = 3;
@@ -177,6 +183,10 @@ enum Op {
         ms: u8,
     },
     StoreDurable,
+    /// The host hands back the pages asked for (in reverse: last asked first).
+    Pages {
+        reverse: bool,
+    },
 }
 
 /// What the model expects a command to return.
@@ -227,13 +237,20 @@ struct Run {
     last_record: u64,
     step: usize,
     log: Vec<String>,
+    /// The host's pages, and those asked for and not yet handed back.
+    pages: HashMap<u64, Vec<u8>>,
+    asked: Vec<u64>,
+    /// `PagedDropped` events of the step: (queue, count).
+    paged_drops: Vec<(String, u64)>,
 }
 
 impl Run {
-    fn new(specs: Vec<QueueSpec>, durable: bool) -> Result<Run, String> {
+    fn new(specs: Vec<QueueSpec>, durable: bool, paging: bool) -> Result<Run, String> {
         let b = Broker::new(BrokerConfig {
             durable_store: durable,
             events: true,
+            // About three messages in memory per queue, pages of one.
+            page_budget_bytes: paging.then_some(300),
             ..Default::default()
         });
         let mut r = Run {
@@ -252,6 +269,9 @@ impl Run {
             last_record: 0,
             step: 0,
             log: Vec::new(),
+            pages: HashMap::new(),
+            asked: Vec::new(),
+            paged_drops: Vec::new(),
         };
         for slot in 0..SLOTS {
             r.apply(&Op::Reopen { slot })?;
@@ -586,9 +606,54 @@ impl Run {
                 flushed = true;
                 (None, Expect::Ok, Ok(()))
             }
+            Op::Pages { reverse } => {
+                let mut asked = std::mem::take(&mut self.asked);
+                if reverse {
+                    asked.reverse();
+                }
+                for page in asked {
+                    match self.pages.get(&page) {
+                        Some(bytes) => {
+                            let bytes = bytes.clone();
+                            self.b
+                                .page_loaded(now, page, &bytes)
+                                .map_err(|e| self.fail(e))?;
+                        }
+                        None if self.b.live_pages().contains(&page) => {
+                            return Err(self.fail(format!("page {page} deleted while in use")));
+                        }
+                        None => {} // dropped with its queue meanwhile
+                    }
+                }
+                (None, Expect::Ok, Ok(()))
+            }
         };
         self.b.poll(self.now);
+        self.serve_pages()?;
         self.observe(op, slot, expect, result, flushed)
+    }
+
+    /// Writes and deletes pages as the engine asks; keeps reads for `Pages`.
+    fn serve_pages(&mut self) -> Result<(), String> {
+        for op in self.b.take_page_ops() {
+            match op {
+                PageOp::Write { page, bytes, .. } => {
+                    if self.pages.insert(page, bytes).is_some() {
+                        return Err(self.fail(format!("page {page} written twice")));
+                    }
+                }
+                PageOp::Read { page } => {
+                    if !self.pages.contains_key(&page) {
+                        return Err(self.fail(format!("page {page} read, never written")));
+                    }
+                    self.asked.push(page);
+                }
+                PageOp::Delete { page } => {
+                    self.pages.remove(&page);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn observe(
@@ -631,6 +696,9 @@ impl Run {
         }
         if let Some(p) = self.publishing.take() {
             return Err(self.fail(format!("publish without a Published event ({p:?})")));
+        }
+        for (q, count) in std::mem::take(&mut self.paged_drops) {
+            self.paged_dropped(&q, count)?;
         }
         if delivered != handed_out {
             return Err(self.fail(format!(
@@ -861,6 +929,11 @@ impl Run {
                 self.remove_copy(key.clone(), &format!("drop ({reason:?})"))?;
                 self.forget_position(&key, live);
             }
+            EventKind::PagedDropped { queue, count, .. } => {
+                // Which copies were in the pages is known once the rest of
+                // the batch is (see `paged_dropped`).
+                self.paged_drops.push((queue.to_string(), count));
+            }
             EventKind::DeadLettered { msg, queue, .. } => {
                 let key = (msg, queue.to_string());
                 if after_refusal.as_ref() == Some(&key) {
@@ -888,6 +961,47 @@ impl Run {
                 self.order.remove(&q);
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Messages in pages dropped unread (purge, queue deleted) carry no ids:
+    /// once the step's other events are applied, what the model still has
+    /// of the queue (of deleted queues, for a deletion) and is not out on a
+    /// channel was in those pages, and must be exactly `count` copies.
+    fn paged_dropped(&mut self, q: &str, count: u64) -> Result<(), String> {
+        let bucket = if self.b.queue_counts("/", q).is_some() {
+            q.to_string()
+        } else {
+            String::new()
+        };
+        let mut out: HashMap<MsgId, i64> = HashMap::new();
+        for c in &self.b.snapshot().channels {
+            for (_, m, qq) in &c.unacked {
+                if qq.as_str() == bucket {
+                    *out.entry(*m).or_insert(0) += 1;
+                }
+            }
+        }
+        let keys: Vec<(CopyKey, i64)> = self
+            .copies
+            .iter()
+            .filter(|((_, qq), _)| *qq == bucket)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        let mut paged = 0;
+        for (key, n) in keys {
+            let unacked = out.get(&key.0).copied().unwrap_or(0).min(n);
+            for i in 0..(n - unacked) {
+                self.remove_copy(key.clone(), "paged drop")?;
+                self.forget_position(&key, n - i);
+                paged += 1;
+            }
+        }
+        if paged != count {
+            return Err(self.fail(format!(
+                "{count} paged messages of {q} dropped, the model has {paged}"
+            )));
         }
         Ok(())
     }
@@ -986,6 +1100,18 @@ impl Run {
     /// Everything becomes durable and is flushed: every publish on a channel
     /// still open must have its confirm by now.
     fn finish(&mut self) -> Result<(), String> {
+        for _ in 0..100 {
+            if self.asked.is_empty() {
+                break;
+            }
+            self.apply(&Op::Pages { reverse: false })?;
+        }
+        // Every page left is one a queue still holds.
+        let live: BTreeSet<u64> = self.b.live_pages().into_iter().collect();
+        let kept: BTreeSet<u64> = self.pages.keys().copied().collect();
+        if live != kept {
+            return Err(self.fail(format!("pages kept {kept:?}, in use {live:?}")));
+        }
         self.now += 1_000;
         self.b.store_durable(u64::MAX);
         self.apply(&Op::Tick { ms: 0 })?;
@@ -1088,11 +1214,12 @@ fn op() -> impl Strategy<Value = Op> {
         3 => slot.prop_map(|slot| Op::Reopen { slot }),
         3 => (0u8..40).prop_map(|ms| Op::Tick { ms }),
         1 => Just(Op::StoreDurable),
+        3 => any::<bool>().prop_map(|reverse| Op::Pages { reverse }),
     ]
 }
 
-fn run(specs: Vec<QueueSpec>, ops: Vec<Op>, durable: bool) -> Result<(), String> {
-    let mut r = Run::new(specs, durable)?;
+fn run(specs: Vec<QueueSpec>, ops: Vec<Op>, durable: bool, paging: bool) -> Result<(), String> {
+    let mut r = Run::new(specs, durable, paging)?;
     for op in &ops {
         r.apply(op)?;
     }
@@ -1120,8 +1247,9 @@ proptest! {
         specs in prop::collection::vec(queue_spec(), QUEUES),
         ops in prop::collection::vec(op(), 1..150),
         durable in any::<bool>(),
+        paging in any::<bool>(),
     ) {
-        run(specs, ops, durable).map_err(TestCaseError::fail)?;
+        run(specs, ops, durable, paging).map_err(TestCaseError::fail)?;
     }
 }
 
@@ -1170,5 +1298,6 @@ fn a_quiet_session_passes_the_checks() {
         },
         Op::StoreDurable,
     ];
-    run(vec![spec; QUEUES], ops, true).unwrap();
+    run(vec![spec.clone(); QUEUES], ops.clone(), true, false).unwrap();
+    run(vec![spec; QUEUES], ops, true, true).unwrap();
 }

@@ -8,10 +8,11 @@ mod protocol_support;
 
 use proptest::prelude::*;
 use protocol_support::*;
+use std::collections::HashMap;
 use warren::amqp::connection::ServerConfig;
 use warren::amqp::server::{ConnToken, Output, Server};
 use warren::broker::{
-    ApplyTo, Broker, BrokerConfig, FieldTable, FieldValue, Permission, Policy, ShortStr,
+    ApplyTo, Broker, BrokerConfig, FieldTable, FieldValue, PageOp, Permission, Policy, ShortStr,
     VhostLimits,
 };
 use warren::image::ImageError;
@@ -22,6 +23,15 @@ fn broker_config() -> BrokerConfig {
         durable_store: true,
         events: true,
         consumer_timeout_ms: Some(4_000),
+        page_budget_bytes: None,
+    }
+}
+
+/// One or two messages per queue in memory: queues page on most steps.
+fn paged_config() -> BrokerConfig {
+    BrokerConfig {
+        page_budget_bytes: Some(150),
+        ..broker_config()
     }
 }
 
@@ -48,6 +58,8 @@ enum Step {
     /// `/` deleted with everything in it (a tombstone in the image), and
     /// added again, empty.
     DeleteVhost,
+    /// The host hands back the pages the engine asked for.
+    Pages,
 }
 
 fn short_table(entries: &[Vec<u8>]) -> Vec<u8> {
@@ -200,24 +212,36 @@ fn step() -> impl Strategy<Value = Step> {
         1 => prop::option::of(1i32..4).prop_map(Step::Policy),
         1 => (prop::option::of(1u32..4), prop::option::of(0u32..3)).prop_map(|(c, q)| Step::Limits(c, q)),
         1 => Just(Step::DeleteVhost),
+        3 => Just(Step::Pages),
     ]
 }
 
 /// One run: the server, its clients and everything observable so far.
 struct Run {
+    config: BrokerConfig,
     server: Server,
     now: u64,
     conns: Vec<ConnToken>,
     seen: Vec<String>,
+    /// The host's page store (it outlives a sleep), and the pages asked for.
+    pages: HashMap<u64, Vec<u8>>,
+    asked: Vec<u64>,
 }
 
 impl Run {
     fn new() -> Run {
+        Run::with(broker_config())
+    }
+
+    fn with(config: BrokerConfig) -> Run {
         let mut run = Run {
-            server: Server::new(ServerConfig::default(), Broker::new(broker_config())),
+            server: Server::new(ServerConfig::default(), Broker::new(config.clone())),
+            config,
             now: 1_000,
             conns: Vec::new(),
             seen: Vec::new(),
+            pages: HashMap::new(),
+            asked: Vec::new(),
         };
         run.connect(0);
         run.connect(0);
@@ -250,6 +274,26 @@ impl Run {
                 }
                 Output::Flush { conn } => self.seen.push(format!("flush {}", conn.0)),
                 other => panic!("unexpected output {other:?}"),
+            }
+        }
+        for op in self.server.broker_mut().take_page_ops() {
+            match op {
+                PageOp::Write { page, bytes, sync } => {
+                    self.seen
+                        .push(format!("page write {page} {} {sync}", bytes.len()));
+                    assert!(
+                        self.pages.insert(page, bytes).is_none(),
+                        "page {page} twice"
+                    );
+                }
+                PageOp::Read { page } => {
+                    self.seen.push(format!("page read {page}"));
+                    self.asked.push(page);
+                }
+                PageOp::Delete { page } => {
+                    self.seen.push(format!("page delete {page}"));
+                    self.pages.remove(&page);
+                }
             }
         }
         let (first, records) = self.server.broker_mut().take_store_records();
@@ -353,23 +397,48 @@ impl Run {
                 b.set_permission("guest", Permission::full("/")).unwrap();
                 self.observe("vhost added");
             }
+            Step::Pages => {
+                let mut asked = std::mem::take(&mut self.asked);
+                asked.sort_unstable();
+                for page in asked {
+                    // A page dropped with its queue meanwhile is not asked for any more.
+                    if let Some(bytes) = self.pages.get(&page).cloned() {
+                        let b = self.server.broker_mut();
+                        b.page_loaded(self.now, page, &bytes).unwrap();
+                    }
+                }
+                self.server.tick(self.now);
+                self.observe("pages");
+            }
         }
     }
 
     fn resume(&mut self) {
         let image = self.server.image().expect("an image between calls");
-        self.server = Server::resume(ServerConfig::default(), broker_config(), &image)
+        self.server = Server::resume(ServerConfig::default(), self.config.clone(), &image)
             .unwrap_or_else(|e| panic!("resume: {e}"));
         let again = self.server.image().expect("an image of the resumed server");
         assert!(
             again == image,
             "the image of a resumed server differs from the one it resumed from"
         );
+        // The reads in flight were lost with the host: the image names them.
+        let mut before = std::mem::take(&mut self.asked);
+        before.sort_unstable();
+        before.retain(|p| self.pages.contains_key(p));
+        self.asked = self.server.broker().pages_reading();
+        let mut live = self.asked.clone();
+        live.retain(|p| self.pages.contains_key(p));
+        assert_eq!(live, before, "pages being read across a sleep");
     }
 }
 
-fn run(steps: &[Step], sleeps: &[bool]) -> Vec<String> {
-    let mut r = Run::new();
+fn run(steps: &[Step], sleeps: &[bool], paged: bool) -> Vec<String> {
+    let mut r = Run::with(if paged {
+        paged_config()
+    } else {
+        broker_config()
+    });
     let mut at = 0usize;
     let mut maybe_sleep = |r: &mut Run| {
         if sleeps
@@ -398,9 +467,10 @@ proptest! {
     fn sleeping_at_any_step_changes_nothing(
         steps in prop::collection::vec(step(), 1..80),
         sleeps in prop::collection::vec(any::<bool>(), 1..16),
+        paged in any::<bool>(),
     ) {
-        let awake = run(&steps, &[false]);
-        let slept = run(&steps, &sleeps);
+        let awake = run(&steps, &[false], paged);
+        let slept = run(&steps, &sleeps, paged);
         if let Some(i) = awake.iter().zip(&slept).position(|(a, b)| a != b) {
             panic!("runs part at line {i}:\n awake: {}\n slept: {}", awake[i], slept[i]);
         }
@@ -453,7 +523,7 @@ fn damaged_images_are_refused_with_a_reason_never_a_panic() {
     let e = resume(&future).err().unwrap();
     assert_eq!(
         e.to_string(),
-        "broker image format version 4 is not supported (this build reads version 3)"
+        "broker image format version 5 is not supported (this build reads version 4)"
     );
     assert!(resume(&image).is_ok());
 }
@@ -553,4 +623,49 @@ fn in_process_connections_are_closed_after_a_resume_and_their_deliveries_requeue
         (snap.queues[0].counts.ready, snap.queues[0].counts.unacked),
         (1, 0)
     );
+}
+
+#[test]
+fn a_paged_queue_sleeps_with_reads_in_flight_and_wakes_the_same() {
+    let mut fill = declare(1, 0, true);
+    for i in 0..8u8 {
+        fill.extend(publish(1, "", "work", false));
+        fill.extend(header(1, 3, &props(true, 0, None, Some(i))));
+        fill.extend(body(1, &[b'a' + i; 3]));
+    }
+    let cut = fill.len() / 2;
+    let mut steps = vec![
+        Step::Send {
+            conn: 0,
+            bytes: fill,
+            cut,
+        },
+        Step::Send {
+            conn: 1,
+            bytes: consume(1, "work", "c", true),
+            cut: 3,
+        },
+    ];
+    steps.extend((0..8).map(|_| Step::Pages));
+    let awake = run(&steps, &[false], true);
+    let writes = awake.iter().filter(|l| l.starts_with("page write")).count();
+    let reads = awake.iter().filter(|l| l.starts_with("page read")).count();
+    assert!(
+        writes >= 4 && reads == writes,
+        "{writes} pages written, {reads} read"
+    );
+    // Asleep after every call: reads in flight are asked for again on waking.
+    let slept = run(&steps, &[true], true);
+    if let Some(i) = awake.iter().zip(&slept).position(|(a, b)| a != b) {
+        panic!(
+            "runs part at line {i}:\n awake: {}\n slept: {}",
+            awake[i], slept[i]
+        );
+    }
+    assert_eq!(awake.len(), slept.len());
+    let deletes = awake
+        .iter()
+        .filter(|l| l.starts_with("page delete"))
+        .count();
+    assert_eq!(deletes, writes, "every page was read back and deleted");
 }

@@ -211,7 +211,7 @@ fn store_records_come_out_framed_and_recover_into_a_new_broker() {
     let mut again = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
     let report = again.recover(NOW, &bytes, None).unwrap();
     assert_eq!(get(&report, "validLength").as_f64(), Some(valid));
-    assert_eq!(get(&report, "version").as_f64(), Some(2.0));
+    assert_eq!(get(&report, "version").as_f64(), Some(3.0));
     let damage = get(&report, "damage");
     assert_eq!(get(&damage, "offset").as_f64(), Some(valid));
     assert_eq!(

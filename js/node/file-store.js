@@ -5,6 +5,7 @@
 //   seg-00000007.snap  a compacted log: the log starts here, older files are dead
 //   *.tmp              a compaction that did not finish: ignored and deleted
 //   LOCK               the pid of the process using the directory
+//   page-00000001.seg  pages of paged queues (see page-files.js)
 //
 // The log is the concatenation of the newest .snap (if any) and the .log files
 // numbered after it. Every append is written and fdatasync'ed before its promise
@@ -25,6 +26,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Histogram } from './metrics.js';
+import { PageFiles } from './page-files.js';
 
 const SEGMENT = /^seg-(\d{8})\.(log|snap)$/;
 /** Write errors that leave the file as it was once the write is undone: retry later. */
@@ -91,6 +93,8 @@ export class FileStore {
   #failed = null;
   #closed = false;
   #openFile;
+  /** pages of paged queues */
+  #pages = null;
 
   /**
    * Opens (creating if needed) the store in `dir`.
@@ -157,6 +161,31 @@ export class FileStore {
     for (const s of dead) fs.rmSync(s.file, { force: true });
     this.#segments = found.filter((s) => !dead.includes(s)).map((s) => ({ ...s, size: fs.statSync(s.file).size }));
     if (dead.length) await syncDir(this.#dir);
+    this.#pages = await PageFiles.open(this.#dir, { openFile: this.#openFile });
+  }
+
+  /** Stores a page; with `sync`, durably (fdatasync) before it resolves. */
+  writePage(id, bytes, options) {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return this.#pages.write(id, bytes, options);
+  }
+
+  readPage(id) {
+    return this.#pages.read(id);
+  }
+
+  deletePage(id) {
+    return this.#pages.delete(id);
+  }
+
+  /** Deletes the pages a crash left behind: every one but `ids`. */
+  retainPages(ids) {
+    return this.#pages.retain(ids);
+  }
+
+  /** Page files and pages held, for tests and diagnostics. */
+  get pages() {
+    return { files: this.#pages.files, count: this.#pages.count };
   }
 
   /** The whole log: every segment's bytes in order, or null when empty. */
@@ -246,6 +275,7 @@ export class FileStore {
     this.#closed = true;
     const release = async () => {
       await this.#closeActive().catch(() => {});
+      await this.#pages?.close();
       if (clean && !this.#failed) fs.rmSync(this.#lockFile, { force: true });
     };
     if (this.#failed) return (this.#queue = this.#queue.then(release));

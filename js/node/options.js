@@ -262,12 +262,20 @@ export const OPTIONS = [
     help: 'Origin headers allowed on /ws/amqp, comma-separated; "self" is this server\'s page, "*" any; clients that send no Origin are always allowed',
   },
   {
+    key: 'pageBudget',
+    flag: 'page-budget',
+    arg: 'SIZE',
+    def: '4MiB',
+    parse: parseBytes,
+    help: "memory a queue's messages take before runs of them are paged to page files in the data directory and read back ahead of consumers (not with --memory)",
+  },
+  {
     key: 'memoryHighWatermark',
     flag: 'memory-high-watermark',
     arg: 'LIMIT',
     def: '0.4',
     parse: watermark,
-    help: 'block publishers while queued messages hold more than this: a fraction of RAM, a size (1GiB), or off',
+    help: 'block publishers while queued messages held in memory (not those paged to disk) take more than this: a fraction of RAM, a size (1GiB), or off',
   },
   {
     key: 'consumerTimeout',

@@ -115,6 +115,7 @@ export async function serve(opts, { log }) {
       },
       store,
       consumerTimeout: opts.consumerTimeout ?? undefined,
+      pageBudget: opts.pageBudget,
     });
   } catch (e) {
     if (store !== 'memory') await store.close();

@@ -179,6 +179,7 @@ impl Broker {
             self.emit(Effect::GetEmpty { to: ch });
             return Ok(());
         };
+        self.page_service(q);
         let message_count = self.queue(q).map_or(0, |q| q.message_count());
         let (tag, redelivered, message) = self.hand_out(q, ch, None, no_ack, NEVER, entry);
         self.emit(Effect::GetOk {
@@ -236,8 +237,14 @@ impl Broker {
 
     // ---- dispatch ----------------------------------------------------------
 
-    /// Hands ready messages to consumers with room until one side runs out.
+    /// Hands ready messages to consumers with room until one side runs
+    /// out, then pages out or reads ahead as the queue now needs.
     pub(crate) fn dispatch(&mut self, q: QueueId) {
+        self.dispatch_ready(q);
+        self.page_service(q);
+    }
+
+    fn dispatch_ready(&mut self, q: QueueId) {
         let now = self.now;
         loop {
             let Some(queue) = self.queue(q) else {

@@ -44,6 +44,9 @@ pub struct BrokerConfig {
     /// Consumer timeout for every queue without `x-consumer-timeout` (RabbitMQ's
     /// default is 30 minutes; None disables it).
     pub consumer_timeout_ms: Option<u64>,
+    /// Memory a queue's messages may take before runs of them are paged to
+    /// the store (see `paging`); None: never paged (a store without pages).
+    pub page_budget_bytes: Option<usize>,
 }
 
 pub(crate) struct Vhost {
@@ -119,6 +122,12 @@ pub struct Broker {
     /// Direct reply-to: the per-channel reply names given out, and their
     /// channels (see `direct_reply`).
     pub(crate) replies: FxHashMap<ShortStr, ChannelRef>,
+    /// The id of the next page written (see `paging`).
+    pub(crate) next_page: u64,
+    /// Page operations for the host, in order.
+    pub(crate) page_ops: Vec<super::paging::PageOp>,
+    /// Pages asked for and not yet loaded, and their queues.
+    pub(crate) reading: FxHashMap<u64, QueueId>,
 }
 
 impl Default for Broker {
@@ -157,6 +166,9 @@ impl Broker {
             users: Vec::new(),
             access_control: false,
             replies: FxHashMap::default(),
+            next_page: 1,
+            page_ops: Vec::new(),
+            reading: FxHashMap::default(),
         };
         b.add_vhost("/");
         b

@@ -113,6 +113,13 @@ pub enum EventKind {
         queue: ShortStr,
         reason: DropReason,
     },
+    /// `count` messages in pages dropped unread (a purge or a deleted
+    /// queue): their ids are in the pages, which are not read to drop them.
+    PagedDropped {
+        queue: ShortStr,
+        count: u64,
+        reason: DropReason,
+    },
     Confirmed {
         to: ChannelRef,
         seq: u64,

@@ -217,6 +217,23 @@ impl Message {
         self.block.get(at + len..).unwrap_or_default()
     }
 
+    /// The block itself (`[exchange length][exchange][routing key length]
+    /// [routing key][body]`), as a page stores it.
+    pub fn block(&self) -> &[u8] {
+        &self.block
+    }
+
+    /// A message from a block written by [`block`](Self::block); None if
+    /// the lengths in it do not fit (a damaged page).
+    pub fn from_block(block: &[u8], properties: Props) -> Option<Self> {
+        let x = usize::from(*block.first()?);
+        let k = usize::from(*block.get(1 + x)?);
+        (2 + x + k <= block.len()).then(|| Message {
+            block: Rc::from(block),
+            properties,
+        })
+    }
+
     /// Identity of the block, shared by every copy of this message: the
     /// image writes a message once however many queues hold it.
     pub fn block_ptr(&self) -> *const u8 {

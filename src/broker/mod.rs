@@ -32,6 +32,7 @@ pub(crate) mod exchange;
 mod fxhash;
 pub(crate) mod ids;
 pub(crate) mod message;
+pub(crate) mod paging;
 pub(crate) mod policy;
 mod publish;
 pub(crate) mod queue;
@@ -58,6 +59,7 @@ pub use error::{AmqpError, ReplyCode};
 pub use event::{DropReason, Event, EventKind};
 pub use ids::{ChannelRef, ConnId, MsgId};
 pub use message::{Message, Properties, Props};
+pub use paging::PageOp;
 pub use policy::{ApplyTo, Policy, PolicyError};
 pub use queue::QueueStats;
 pub use snapshot::{

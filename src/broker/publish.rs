@@ -365,6 +365,7 @@ impl Broker {
             msg: msg_id,
             queue: name,
         });
+        self.page_service(q);
         Enqueued::Accepted(waits_for)
     }
 

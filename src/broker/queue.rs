@@ -36,22 +36,138 @@ impl Entry {
     }
 }
 
-/// Ready messages, one deque per priority level, each sorted by `seq`.
+/// Memory an entry costs beyond its body: the entry, the block's header and
+/// names, the deque slot. What paging weighs against the budget.
+pub const ENTRY_OVERHEAD: usize = 96;
+
+/// The memory one in-memory entry costs.
+pub fn mem_size(e: &Entry) -> usize {
+    e.size() + ENTRY_OVERHEAD
+}
+
+/// Where a paged run's entries are.
+#[derive(Debug)]
+pub enum RunState {
+    /// Only on the store.
+    Out,
+    /// The host was asked for the page.
+    Reading,
+    /// Decoded, waiting for an earlier run of its level to arrive.
+    Loaded(Vec<Entry>),
+}
+
+/// A contiguous stretch of one priority level's entries that lives in a
+/// page on the store: tens of bytes in memory for a page of many messages.
+#[derive(Debug)]
+pub struct PageRun {
+    pub page: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub count: u32,
+    pub bytes: u64,
+    /// The earliest expiry in the page: the timer loads the first run when due.
+    pub min_expires_at: u64,
+    /// The highest message id in the page, so a recovery gives out none again.
+    pub max_msg_id: u64,
+    /// Persistent entries and their bytes: what a recovery from the log keeps.
+    pub persistent: u32,
+    pub persistent_bytes: u64,
+    /// Rebuilt from the store log: its transient entries are gone, and after
+    /// a crash its entries come back flagged redelivered.
+    pub recovered: bool,
+    pub crashed: bool,
+    pub state: RunState,
+}
+
+/// One priority level: `[head in memory][paged runs][tail in memory]`, each
+/// part sorted by `seq` and every head seq below every run's, every run's
+/// below the tail's. Without runs the tail is empty.
+#[derive(Debug, Default)]
+pub struct Level {
+    pub head: VecDeque<Entry>,
+    pub runs: VecDeque<PageRun>,
+    pub tail: VecDeque<Entry>,
+    /// Memory of the head and the tail (see [`mem_size`]).
+    pub head_mem: usize,
+    pub tail_mem: usize,
+}
+
+impl Level {
+    fn insert_sorted(part: &mut VecDeque<Entry>, entry: Entry) {
+        match part.back() {
+            Some(last) if last.seq > entry.seq => {
+                let at = part.partition_point(|e| e.seq < entry.seq);
+                part.insert(at, entry);
+            }
+            _ => part.push_back(entry),
+        }
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        let m = mem_size(&entry);
+        match self.runs.back() {
+            Some(run) if entry.seq > run.last_seq => {
+                self.tail_mem += m;
+                Self::insert_sorted(&mut self.tail, entry);
+            }
+            _ => {
+                self.head_mem += m;
+                Self::insert_sorted(&mut self.head, entry);
+            }
+        }
+    }
+
+    fn pop_head(&mut self) -> Option<Entry> {
+        let e = self.head.pop_front()?;
+        self.head_mem -= mem_size(&e);
+        Some(e)
+    }
+
+    /// Without runs, the tail is simply the rest of the head.
+    pub fn merge_tail(&mut self) {
+        if self.runs.is_empty() && !self.tail.is_empty() {
+            self.head.append(&mut self.tail);
+            self.head_mem += std::mem::take(&mut self.tail_mem);
+        }
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<Entry> {
+        for (part, mem) in [
+            (&mut self.head, &mut self.head_mem),
+            (&mut self.tail, &mut self.tail_mem),
+        ] {
+            if let Ok(at) = part.binary_search_by_key(&seq, |e| e.seq) {
+                let e = part.remove(at)?;
+                *mem -= mem_size(&e);
+                return Some(e);
+            }
+        }
+        None
+    }
+}
+
+/// Ready messages, one [`Level`] per priority level. Counts and bytes
+/// include paged runs.
 #[derive(Debug, Default)]
 pub struct ReadyList {
-    levels: Vec<VecDeque<Entry>>,
+    levels: Vec<Level>,
     len: usize,
     bytes: usize,
+    /// Memory of the entries held in memory (heads and tails), and how many.
+    mem: usize,
+    in_mem: usize,
 }
 
 impl ReadyList {
     pub fn new(priority_levels: usize) -> Self {
         ReadyList {
             levels: (0..priority_levels.max(1))
-                .map(|_| VecDeque::new())
+                .map(|_| Level::default())
                 .collect(),
             len: 0,
             bytes: 0,
+            mem: 0,
+            in_mem: 0,
         }
     }
 
@@ -67,65 +183,188 @@ impl ReadyList {
         self.bytes
     }
 
-    /// The level of `prio`: higher priorities than the queue's maximum share its top level.
-    fn level(&mut self, prio: u8) -> Option<&mut VecDeque<Entry>> {
-        let top = self.levels.len().checked_sub(1)?;
-        self.levels.get_mut((prio as usize).min(top))
+    /// Memory held by entries in memory (not paged).
+    pub fn mem(&self) -> usize {
+        self.mem
+    }
+
+    /// Entries in memory (not paged).
+    pub fn in_mem(&self) -> usize {
+        self.in_mem
+    }
+
+    pub fn levels(&self) -> &[Level] {
+        &self.levels
+    }
+
+    pub fn levels_mut(&mut self) -> &mut [Level] {
+        &mut self.levels
+    }
+
+    /// The level index of `prio`: higher priorities than the queue's maximum share its top level.
+    pub fn level_index(&self, prio: u8) -> usize {
+        (prio as usize).min(self.levels.len().saturating_sub(1))
+    }
+
+    fn level(&mut self, prio: u8) -> Option<&mut Level> {
+        let i = self.level_index(prio);
+        self.levels.get_mut(i)
     }
 
     /// Puts an entry at its place by `seq` (at the back for a new publish).
     pub fn insert(&mut self, entry: Entry, prio: u8) {
         self.len += 1;
         self.bytes += entry.size();
+        self.mem += mem_size(&entry);
+        self.in_mem += 1;
         if self.levels.is_empty() {
-            self.levels.push(VecDeque::new()); // `new` makes one at least; never taken
+            self.levels.push(Level::default()); // `new` makes one at least; never taken
         }
-        let Some(level) = self.level(prio) else {
-            return;
-        };
-        match level.back() {
-            Some(last) if last.seq > entry.seq => {
-                let at = level.partition_point(|e| e.seq < entry.seq);
-                level.insert(at, entry);
-            }
-            _ => level.push_back(entry),
+        if let Some(level) = self.level(prio) {
+            level.insert(entry);
         }
     }
 
-    /// The next message to deliver: the oldest of the highest priority.
-    pub fn pop_front(&mut self) -> Option<Entry> {
-        let entry = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
+    fn took(&mut self, e: &Entry) {
         self.len -= 1;
-        self.bytes -= entry.size();
+        self.bytes -= e.size();
+        self.mem -= mem_size(e);
+        self.in_mem -= 1;
+    }
+
+    /// The next message to deliver: the oldest of the highest priority. None
+    /// also while that message is on a page not yet read back.
+    pub fn pop_front(&mut self) -> Option<Entry> {
+        let level = self
+            .levels
+            .iter_mut()
+            .rev()
+            .find(|l| !l.head.is_empty() || !l.runs.is_empty())?;
+        let entry = level.pop_head()?;
+        self.took(&entry);
         Some(entry)
     }
 
-    /// The oldest message of the lowest priority: what `drop-head` drops.
+    /// The oldest message of the lowest priority: what `drop-head` drops
+    /// (queues that drop their head are not paged: see `paging`).
     pub fn pop_oldest(&mut self) -> Option<Entry> {
-        let entry = self.levels.iter_mut().find_map(|l| l.pop_front())?;
-        self.len -= 1;
-        self.bytes -= entry.size();
+        let level = self
+            .levels
+            .iter_mut()
+            .find(|l| !l.head.is_empty() || !l.runs.is_empty())?;
+        let entry = level.pop_head()?;
+        self.took(&entry);
         Some(entry)
     }
 
     pub fn remove(&mut self, seq: u64, prio: u8) -> Option<Entry> {
-        let level = self.level(prio)?;
-        let at = level.binary_search_by_key(&seq, |e| e.seq).ok()?;
-        let entry = level.remove(at)?;
-        self.len -= 1;
-        self.bytes -= entry.size();
+        let entry = self.level(prio)?.remove(seq)?;
+        self.took(&entry);
         Some(entry)
     }
 
-    pub fn drain(&mut self) -> impl Iterator<Item = Entry> + '_ {
+    /// Takes every entry in memory and every paged run.
+    pub fn drain(&mut self) -> (Vec<Entry>, Vec<PageRun>) {
         self.len = 0;
         self.bytes = 0;
-        self.levels.iter_mut().rev().flat_map(|l| l.drain(..))
+        self.mem = 0;
+        self.in_mem = 0;
+        let mut entries = Vec::new();
+        let mut runs = Vec::new();
+        for l in self.levels.iter_mut().rev() {
+            entries.extend(l.head.drain(..));
+            runs.extend(l.runs.drain(..));
+            entries.extend(l.tail.drain(..));
+            l.head_mem = 0;
+            l.tail_mem = 0;
+        }
+        (entries, runs)
     }
 
-    /// Ready entries in delivery order.
+    /// Ready entries in memory, in delivery order (paged runs left out).
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.levels.iter().rev().flat_map(|l| l.iter())
+        self.levels
+            .iter()
+            .rev()
+            .flat_map(|l| l.head.iter().chain(l.tail.iter()))
+    }
+
+    /// Paged runs with their level index.
+    pub fn runs(&self) -> impl Iterator<Item = (usize, &PageRun)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| l.runs.iter().map(move |r| (i, r)))
+    }
+
+    /// Adds a run behind the level's runs (recovery, resume). Entries must
+    /// be inserted after the runs they follow.
+    pub fn push_run(&mut self, level: usize, run: PageRun) {
+        self.len += run.count as usize;
+        self.bytes += run.bytes as usize;
+        if let Some(l) = self.levels.get_mut(level) {
+            l.runs.push_back(run);
+        }
+    }
+
+    /// Cuts a run of up to `max_mem` from `level` to page out: the tail's
+    /// front if the level has runs, else the head's back beyond `keep` bytes.
+    /// Returns the entries, in seq order.
+    pub fn cut(&mut self, level: usize, keep: usize, max_mem: usize) -> Vec<Entry> {
+        let Some(l) = self.levels.get_mut(level) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut taken = 0;
+        if l.runs.is_empty() {
+            // From the back of the head, what lies beyond its first `keep` bytes.
+            let mut kept = 0;
+            let mut at = 0;
+            while at < l.head.len() && kept < keep {
+                kept += l.head.get(at).map_or(0, mem_size);
+                at += 1;
+            }
+            let mut end = at;
+            while end < l.head.len() && taken < max_mem {
+                taken += l.head.get(end).map_or(0, mem_size);
+                end += 1;
+            }
+            if end == at {
+                return out;
+            }
+            out.extend(l.head.drain(at..end));
+            l.head_mem -= taken;
+            // What followed the cut run is now the tail.
+            let rest: VecDeque<Entry> = l.head.drain(at..).collect();
+            let rest_mem: usize = rest.iter().map(mem_size).sum();
+            l.head_mem -= rest_mem;
+            l.tail = rest;
+            l.tail_mem = rest_mem;
+        } else {
+            while taken < max_mem {
+                let Some(e) = l.tail.pop_front() else { break };
+                taken += mem_size(&e);
+                out.push(e);
+            }
+            l.tail_mem -= taken;
+        }
+        self.mem -= taken;
+        self.in_mem -= out.len();
+        out
+    }
+
+    /// Registers the run just cut (its entries counted no more in memory).
+    pub fn add_cut_run(&mut self, level: usize, run: PageRun) {
+        if let Some(l) = self.levels.get_mut(level) {
+            l.runs.push_back(run);
+        }
+    }
+
+    /// Takes runs out of the count before their entries come back through
+    /// [`insert`](Self::insert) (or are dropped).
+    pub fn uncount_run(&mut self, run: &PageRun) {
+        self.len -= run.count as usize;
+        self.bytes -= run.bytes as usize;
     }
 }
 
@@ -306,7 +545,23 @@ impl Queue {
 
     /// The earliest moment this queue needs the engine's attention.
     pub fn next_deadline(&self) -> Option<u64> {
-        let expiry = self.expiry.first().map(|e| e.0);
+        // A first run due to expire is read (see `paging`); later ones wait
+        // until they reach the head, as in RabbitMQ's classic queues.
+        let paged = self
+            .ready
+            .levels()
+            .iter()
+            .filter_map(|l| l.runs.front())
+            .filter(|r| matches!(r.state, RunState::Out))
+            .map(|r| r.min_expires_at)
+            .min();
+        let expiry = self
+            .expiry
+            .first()
+            .map(|e| e.0)
+            .into_iter()
+            .chain(paged)
+            .min();
         let retry = self.delayed.keys().next().map(|k| k.0);
         let unused = match self.args.expires {
             Some(ms) if self.consumers.is_empty() => Some(self.last_used.saturating_add(ms)),

@@ -11,6 +11,10 @@ use super::value::ShortStr;
 pub struct QueueCounts {
     pub ready: usize,
     pub ready_bytes: usize,
+    /// Ready messages in pages on the store (counted in `ready` too).
+    pub paged: usize,
+    /// Memory the ready messages in memory take (bodies and bookkeeping).
+    pub memory: usize,
     pub unacked: usize,
     pub delayed: usize,
     pub consumers: usize,
@@ -97,21 +101,26 @@ impl Broker {
         Some(QueueCounts {
             ready: q.ready.len(),
             ready_bytes: q.ready.bytes(),
+            paged: q.ready.len() - q.ready.in_mem(),
+            memory: q.ready.mem(),
             unacked: q.unacked as usize,
             delayed: q.delayed.len(),
             consumers: q.consumers.len(),
         })
     }
 
-    /// What the broker holds for its queues: messages (ready, delayed and
-    /// unacked copies) and their body bytes. Walks every queue and channel,
-    /// so it is for a periodic check such as a memory high-watermark.
+    /// What the broker holds in memory for its queues: messages (ready,
+    /// delayed and unacked copies; not those in pages) and their body bytes.
+    /// Walks every queue and channel, so it is for a periodic check such as
+    /// a memory high-watermark.
     pub fn held(&self) -> (usize, usize) {
         let mut messages = 0;
         let mut bytes = 0;
         for q in self.queues.iter().filter_map(|s| s.queue.as_deref()) {
-            messages += q.ready.len() + q.delayed.len();
-            bytes += q.ready.bytes() + q.delayed.values().map(|e| e.size()).sum::<usize>();
+            let in_mem = q.ready.in_mem();
+            let ready_bytes = q.ready.mem() - in_mem * super::queue::ENTRY_OVERHEAD;
+            messages += in_mem + q.delayed.len();
+            bytes += ready_bytes + q.delayed.values().map(|e| e.size()).sum::<usize>();
         }
         for ch in self
             .conns
@@ -165,6 +174,8 @@ impl Broker {
                     counts: QueueCounts {
                         ready: q.ready.len(),
                         ready_bytes: q.ready.bytes(),
+                        paged: q.ready.len() - q.ready.in_mem(),
+                        memory: q.ready.mem(),
                         unacked: q.unacked as usize,
                         delayed: q.delayed.len(),
                         consumers: q.consumers.len(),

@@ -11,7 +11,7 @@ use super::error::AmqpError;
 use super::exchange::Exchange;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
-use super::queue::{Entry, NEVER};
+use super::queue::{Entry, PageRun, RunState, NEVER};
 use super::sort;
 use super::value::ShortStr;
 use std::collections::BTreeMap;
@@ -96,6 +96,34 @@ pub enum StoreRecord {
         vhost: ShortStr,
         limits: super::vhost::VhostLimits,
     },
+    /// A run of a queue's messages lives in page `page` of the store (written
+    /// by a compaction): `count` persistent messages of `bytes` body bytes
+    /// with seqs from `first_seq` to `last_seq` at priority level `level`.
+    Paged {
+        vhost: ShortStr,
+        queue: ShortStr,
+        level: u8,
+        page: u64,
+        first_seq: u64,
+        last_seq: u64,
+        count: u32,
+        bytes: u64,
+        min_expires_at: u64,
+        max_msg_id: u64,
+    },
+    /// Page `page` was read back: its messages have records of their own again.
+    Unpaged {
+        page: u64,
+    },
+    /// Page `page` of a queue was dropped (purge) with its messages, those
+    /// with seqs from `first_seq` to `last_seq` in that queue.
+    PageDropped {
+        vhost: ShortStr,
+        queue: ShortStr,
+        page: u64,
+        first_seq: u64,
+        last_seq: u64,
+    },
 }
 
 /// A record that does not fit the state built from the records before it.
@@ -117,6 +145,13 @@ struct Recovered {
     vhost: ShortStr,
     queue: ShortStr,
     entry: Entry,
+}
+
+struct RecoveredRun {
+    vhost: ShortStr,
+    queue: ShortStr,
+    level: u8,
+    run: PageRun,
 }
 
 /// The engine-internal connection that replays topology records.
@@ -167,6 +202,8 @@ impl Broker {
         });
         b.advance(now_ms);
         let mut messages: BTreeMap<u64, Recovered> = BTreeMap::new();
+        let mut runs: BTreeMap<u64, RecoveredRun> = BTreeMap::new();
+        let mut last_page = 0;
         let mut next_msg_id = 0;
         for (index, r) in records.into_iter().enumerate() {
             let fail = |error| RecoveryError { index, error };
@@ -189,6 +226,7 @@ impl Broker {
                     b.queue_delete(now_ms, ch, &name, false, false)
                         .map_err(fail)?;
                     messages.retain(|_, m| !(m.vhost == vhost && m.queue == name));
+                    runs.retain(|_, r| !(r.vhost == vhost && r.queue == name));
                 }
                 StoreRecord::Binding {
                     vhost,
@@ -258,6 +296,7 @@ impl Broker {
                 StoreRecord::VhostDeleted { vhost } => {
                     b.delete_vhost(now_ms, &vhost);
                     messages.retain(|_, m| m.vhost != vhost);
+                    runs.retain(|_, r| r.vhost != vhost);
                 }
                 StoreRecord::VhostLimits { vhost, limits } => {
                     b.add_vhost(&vhost);
@@ -266,10 +305,90 @@ impl Broker {
                 StoreRecord::CrashRecovered { below } => {
                     b.crash_below = b.crash_below.max(below);
                 }
+                StoreRecord::Paged {
+                    vhost,
+                    queue,
+                    level,
+                    page,
+                    first_seq,
+                    last_seq,
+                    count,
+                    bytes,
+                    min_expires_at,
+                    max_msg_id,
+                } => {
+                    last_page = last_page.max(page);
+                    next_msg_id = next_msg_id.max(max_msg_id);
+                    let run = PageRun {
+                        page,
+                        first_seq,
+                        last_seq,
+                        count,
+                        bytes,
+                        min_expires_at,
+                        max_msg_id,
+                        persistent: count,
+                        persistent_bytes: bytes,
+                        recovered: true,
+                        crashed: after_crash,
+                        state: RunState::Out,
+                    };
+                    runs.insert(
+                        page,
+                        RecoveredRun {
+                            vhost,
+                            queue,
+                            level,
+                            run,
+                        },
+                    );
+                }
+                StoreRecord::Unpaged { page } => {
+                    last_page = last_page.max(page);
+                    runs.remove(&page);
+                }
+                StoreRecord::PageDropped {
+                    vhost,
+                    queue,
+                    page,
+                    first_seq,
+                    last_seq,
+                } => {
+                    last_page = last_page.max(page);
+                    runs.remove(&page);
+                    messages.retain(|seq, m| {
+                        !(m.vhost == vhost
+                            && m.queue == queue
+                            && (first_seq..=last_seq).contains(seq))
+                    });
+                }
             }
         }
+        // A message whose page is still referenced is read from the page
+        // (its own record is from before the run was paged).
+        messages.retain(|seq, m| {
+            !runs.values().any(|r| {
+                r.vhost == m.vhost
+                    && r.queue == m.queue
+                    && (r.run.first_seq..=r.run.last_seq).contains(seq)
+            })
+        });
+        let mut by_seq: Vec<RecoveredRun> = runs.into_values().collect();
+        sort::sort_by_key(&mut by_seq, |r| r.run.first_seq);
+        let last_run_seq = by_seq.iter().map(|r| r.run.last_seq).max().unwrap_or(0);
+        for r in by_seq {
+            if let Some(queue) = b.queue_id(&r.vhost, &r.queue).and_then(|q| b.queue_mut(q)) {
+                let level = queue.ready.level_index(r.level);
+                queue.ready.push_run(level, r.run);
+            }
+        }
+        b.next_page = last_page + 1;
         b.close_connection_state(RECOVERY);
-        b.next_seq = messages.keys().next_back().map_or(1, |s| s + 1);
+        b.next_seq = messages
+            .keys()
+            .next_back()
+            .map_or(1, |s| s + 1)
+            .max(last_run_seq + 1);
         b.next_msg_id = next_msg_id + 1;
         if after_crash {
             b.crash_below = b.next_msg_id;
@@ -296,6 +415,11 @@ impl Broker {
         b.config = config;
         b.effects.clear();
         b.events.clear();
+        // A backlog read back from the log goes to pages again.
+        let ids: Vec<QueueId> = b.queue_ids();
+        for q in ids {
+            b.page_service(q);
+        }
         if b.config.durable_store {
             // The flags are stored too, or a clean restart after this one
             // would trust the log again and drop them.
@@ -395,6 +519,7 @@ impl Broker {
             }
         }
         let mut held: Vec<StoreRecord> = Vec::new();
+        let mut paged: Vec<StoreRecord> = Vec::new();
         let mut push = |q: &super::queue::Queue, e: &Entry, vhost: &ShortStr| {
             held.push(StoreRecord::Message {
                 vhost: vhost.clone(),
@@ -426,6 +551,20 @@ impl Broker {
                     push(q, e, vhost);
                 }
             }
+            for (level, r) in q.ready.runs().filter(|(_, r)| r.persistent > 0) {
+                paged.push(StoreRecord::Paged {
+                    vhost: vhost.clone(),
+                    queue: q.name.clone(),
+                    level: u8::try_from(level).unwrap_or(u8::MAX),
+                    page: r.page,
+                    first_seq: r.first_seq,
+                    last_seq: r.last_seq,
+                    count: r.persistent,
+                    bytes: r.persistent_bytes,
+                    min_expires_at: r.min_expires_at,
+                    max_msg_id: r.max_msg_id,
+                });
+            }
         }
         for conn in self.conns.values() {
             for ch in conn.channels.iter().flatten() {
@@ -445,6 +584,7 @@ impl Broker {
             _ => (0, 0),
         });
         out.extend(held);
+        out.extend(paged);
         out
     }
 }

@@ -61,6 +61,7 @@ impl Broker {
         if retried {
             self.mark_dirty(q);
         }
+        self.page_service(q);
         if unused {
             self.delete_queue(q);
         }

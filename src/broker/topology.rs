@@ -546,11 +546,8 @@ impl Broker {
                 consumer_tag: c.tag,
             });
         }
-        let dropped: Vec<_> = q
-            .ready
-            .drain()
-            .chain(std::mem::take(&mut q.delayed).into_values())
-            .collect();
+        let (mut dropped, runs) = q.ready.drain();
+        dropped.extend(std::mem::take(&mut q.delayed).into_values());
         for e in dropped {
             let queue = q.name.clone();
             self.event(|| EventKind::Dropped {
@@ -559,6 +556,7 @@ impl Broker {
                 reason: DropReason::QueueDeleted,
             });
         }
+        self.drop_runs((&vname, &q.name), runs, persisted, DropReason::QueueDeleted);
         if persisted {
             self.record(StoreRecord::QueueDeleted {
                 vhost: vname,
@@ -584,12 +582,18 @@ impl Broker {
         let Some(q) = self.queue_mut(id) else {
             return Ok(0);
         };
-        let mut purged: Vec<_> = q.ready.drain().collect();
+        let (mut purged, runs) = q.ready.drain();
         q.expiry.clear();
         purged.extend(std::mem::take(&mut q.delayed).into_values());
-        let count = purged.len() as u32;
+        let paged: usize = runs.iter().map(|r| r.count as usize).sum();
+        let count = (purged.len() + paged) as u32;
+        let persisted = self.queue(id).is_some_and(|q| self.persists_queue(q));
         for e in purged {
             self.entry_gone(id, &e, DropReason::Purged);
+        }
+        if let Some(q) = self.queue(id) {
+            let names = (self.vhost_ref(q.vhost).name.clone(), q.name.clone());
+            self.drop_runs((&names.0, &names.1), runs, persisted, DropReason::Purged);
         }
         Ok(count)
     }

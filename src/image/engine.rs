@@ -14,7 +14,7 @@ use crate::broker::channel::{Channel, Mode, Pending, Settle, Unacked};
 use crate::broker::dedup::DedupCache;
 use crate::broker::exchange::{Binding, Destination, Exchange};
 use crate::broker::ids::{ChannelRef, ConnId, QueueId, VhostId};
-use crate::broker::queue::{Entry, Queue, QueueConsumer, QueueStats};
+use crate::broker::queue::{Entry, PageRun, Queue, QueueConsumer, QueueStats, RunState};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
 use crate::broker::sort;
@@ -29,7 +29,8 @@ use std::collections::HashMap;
 /// engine's effects must have been taken (a server routes them after every
 /// call).
 pub(crate) fn write_broker(b: &Broker, out: &mut Enc) -> Result<(), ImageError> {
-    if b.has_effects() {
+    // Page writes not yet taken would be lost with the sleeping host.
+    if b.has_effects() || b.has_page_ops() {
         return Err(ImageError::OutputPending);
     }
     let mut w = Writer {
@@ -78,6 +79,7 @@ impl Writer {
         w.u64(b.next_seq);
         w.u64(b.next_msg_id);
         w.u64(b.crash_below);
+        w.u64(b.next_page);
         w.u64(b.name_counter);
         w.u64(b.store_emitted);
         w.u64(b.store_durable);
@@ -175,8 +177,33 @@ impl Writer {
         w.opt_u64(q.exclusive_owner.map(|c| u64::from(c.0)));
         w.bool(q.auto_delete);
         w.table(&q.arguments);
-        w.usize(q.ready.len());
-        for e in q.ready.iter() {
+        // Paged runs by their bounds, then the entries in memory. A page
+        // asked for (or read and waiting for an earlier one) is on the store
+        // still: the resumed host asks for it again (`pages_reading`).
+        let runs: Vec<_> = q.ready.runs().collect();
+        w.usize(runs.len());
+        for (level, r) in runs {
+            w.usize(level);
+            for v in [
+                r.page,
+                r.first_seq,
+                r.last_seq,
+                u64::from(r.count),
+                r.bytes,
+                time(r.min_expires_at),
+                r.max_msg_id,
+                u64::from(r.persistent),
+                r.persistent_bytes,
+            ] {
+                w.u64(v);
+            }
+            w.bool(r.recovered);
+            w.bool(r.crashed);
+            w.bool(!matches!(r.state, RunState::Out));
+        }
+        let in_memory: Vec<&Entry> = q.ready.iter().collect();
+        self.main.usize(in_memory.len());
+        for e in in_memory {
             self.entry(e);
         }
         self.main.usize(q.delayed.len());
@@ -402,6 +429,7 @@ impl Reader<'_, '_> {
         b.next_seq = d.u64()?;
         b.next_msg_id = d.u64()?;
         b.crash_below = d.u64()?;
+        b.next_page = d.u64()?;
         b.name_counter = d.u64()?;
         b.store_emitted = d.u64()?;
         b.store_durable = d.u64()?;
@@ -459,6 +487,19 @@ impl Reader<'_, '_> {
             }
             if b.conns.insert(id, conn).is_some() {
                 return Err(self.d.bad(format!("connection {} twice", id.0)));
+            }
+        }
+        for q in b.queue_ids() {
+            let reading: Vec<u64> = b.queue(q).map_or(Vec::new(), |queue| {
+                queue
+                    .ready
+                    .runs()
+                    .filter(|(_, r)| matches!(r.state, RunState::Reading))
+                    .map(|(_, r)| r.page)
+                    .collect()
+            });
+            for page in reading {
+                b.reading.insert(page, q);
             }
         }
         let d = &mut *self.d;
@@ -611,6 +652,35 @@ impl Reader<'_, '_> {
         };
         let mut q = Queue::new(vhost, declare, owner, args, 0);
         q.policy = policy;
+        let d = &mut *self.d;
+        for _ in 0..d.count()? {
+            let level = d.usize()?;
+            if level >= q.ready.levels().len() {
+                return Err(d.bad(format!("paged run at priority level {level}")));
+            }
+            let run = PageRun {
+                page: d.u64()?,
+                first_seq: d.u64()?,
+                last_seq: d.u64()?,
+                count: d.u32()?,
+                bytes: d.u64()?,
+                min_expires_at: untime(d.u64()?),
+                max_msg_id: d.u64()?,
+                persistent: d.u32()?,
+                persistent_bytes: d.u64()?,
+                recovered: d.bool()?,
+                crashed: d.bool()?,
+                state: RunState::Out,
+            };
+            let run = PageRun {
+                state: match d.bool()? {
+                    true => RunState::Reading,
+                    false => RunState::Out,
+                },
+                ..run
+            };
+            q.ready.push_run(level, run);
+        }
         for _ in 0..self.d.count()? {
             let e = self.entry()?;
             q.push_ready(e);

@@ -27,6 +27,9 @@
 //!   (vhost deleted, vhost limits, recovered after a crash). A version 1
 //!   build would take them for damage and cut the log there, so it must
 //!   refuse such a log instead, as it refuses any newer version.
+//! - **3**: the same frames; records may also be of the kinds 16 to 18
+//!   (a run of a queue paged to the store, read back, dropped), so a
+//!   version 2 build refuses it.
 //!
 //! # Upgrading
 //!
@@ -53,7 +56,7 @@ use std::fmt;
 /// The first bytes of every log and snapshot.
 pub const MAGIC: [u8; 8] = *b"\x89WRN\r\n\x1a\n";
 /// The format this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Magic and version.
 pub const HEADER_LEN: usize = 12;
 /// Length and checksum before each record.
@@ -243,7 +246,7 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, LogError> {
             HEADER_LEN
         }
     };
-    // Versions 0 to 2 share their frames; a version with other frames
+    // Versions 0 to 3 share their frames; a version with other frames
     // dispatches here.
     let mut at = start;
     out.valid_len = start;
@@ -339,9 +342,9 @@ mod tests {
     fn the_header_is_magic_then_version() {
         let h = header();
         assert_eq!(&h[..8], b"\x89WRN\r\n\x1a\n");
-        assert_eq!(&h[8..], &[0, 0, 0, 2]);
+        assert_eq!(&h[8..], &[0, 0, 0, 3]);
         let s = scan(&h).unwrap();
-        assert_eq!((s.version, s.valid_len, s.damage), (2, HEADER_LEN, None));
+        assert_eq!((s.version, s.valid_len, s.damage), (3, HEADER_LEN, None));
         assert!(s.records.is_empty());
     }
 
@@ -362,8 +365,8 @@ mod tests {
         assert_eq!(s.records.len(), 3);
         assert_eq!(s.valid_len, log.len());
         assert_eq!(s.damage, None);
-        // the same frames after a header of version 1 or 2: the same records
-        for version in [1u8, 2] {
+        // the same frames after a header of version 1 to 3: the same records
+        for version in [1u8, 2, 3] {
             let mut with_header = header().to_vec();
             with_header[11] = version;
             with_header.extend_from_slice(&log);
@@ -385,10 +388,10 @@ mod tests {
     #[test]
     fn a_newer_version_is_refused_not_cut() {
         let mut log = log_of(1..=2);
-        log[11] = 3;
+        log[11] = 4;
         assert_eq!(
             scan(&log).unwrap_err(),
-            LogError::UnsupportedVersion { version: 3 }
+            LogError::UnsupportedVersion { version: 4 }
         );
         log[11] = 0;
         assert_eq!(

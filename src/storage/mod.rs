@@ -7,4 +7,5 @@
 //! or corrupt tail is found and cut on recovery, never replayed.
 
 pub mod log;
+pub mod page;
 pub mod record;

@@ -27,6 +27,9 @@ const RETURNED: u8 = 12;
 const VHOST_DELETED: u8 = 13;
 const VHOST_LIMITS: u8 = 14;
 const CRASH_RECOVERED: u8 = 15;
+const PAGED: u8 = 16;
+const UNPAGED: u8 = 17;
+const PAGE_DROPPED: u8 = 18;
 
 /// A missing limit in a `VhostLimits` record.
 const NO_LIMIT: u64 = u64::MAX;
@@ -246,6 +249,52 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             buf.put_u8(CRASH_RECOVERED);
             buf.put_u64(*below);
         }
+        StoreRecord::Paged {
+            vhost,
+            queue,
+            level,
+            page,
+            first_seq,
+            last_seq,
+            count,
+            bytes,
+            min_expires_at,
+            max_msg_id,
+        } => {
+            buf.put_u8(PAGED);
+            buf.put_short_str(vhost);
+            buf.put_short_str(queue);
+            buf.put_u8(*level);
+            for v in [
+                *page,
+                *first_seq,
+                *last_seq,
+                *bytes,
+                *min_expires_at,
+                *max_msg_id,
+            ] {
+                buf.put_u64(v);
+            }
+            buf.put_u32(*count);
+        }
+        StoreRecord::Unpaged { page } => {
+            buf.put_u8(UNPAGED);
+            buf.put_u64(*page);
+        }
+        StoreRecord::PageDropped {
+            vhost,
+            queue,
+            page,
+            first_seq,
+            last_seq,
+        } => {
+            buf.put_u8(PAGE_DROPPED);
+            buf.put_short_str(vhost);
+            buf.put_short_str(queue);
+            for v in [*page, *first_seq, *last_seq] {
+                buf.put_u64(v);
+            }
+        }
     }
 }
 
@@ -396,6 +445,26 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         CRASH_RECOVERED => StoreRecord::CrashRecovered { below: r.u64()? },
+        PAGED => StoreRecord::Paged {
+            vhost: r.short_str()?,
+            queue: r.short_str()?,
+            level: r.u8()?,
+            page: r.u64()?,
+            first_seq: r.u64()?,
+            last_seq: r.u64()?,
+            bytes: r.u64()?,
+            min_expires_at: r.u64()?,
+            max_msg_id: r.u64()?,
+            count: r.u32()?,
+        },
+        UNPAGED => StoreRecord::Unpaged { page: r.u64()? },
+        PAGE_DROPPED => StoreRecord::PageDropped {
+            vhost: r.short_str()?,
+            queue: r.short_str()?,
+            page: r.u64()?,
+            first_seq: r.u64()?,
+            last_seq: r.u64()?,
+        },
         kind => return Err(RecordError::UnknownKind { kind }),
     };
     r.finish()?;
@@ -512,6 +581,26 @@ mod tests {
         });
         round_trip(StoreRecord::VhostDeleted { vhost: s("v") });
         round_trip(StoreRecord::CrashRecovered { below: 1 << 40 });
+        round_trip(StoreRecord::Paged {
+            vhost: s("v"),
+            queue: s("q"),
+            level: 3,
+            page: 7,
+            first_seq: 10,
+            last_seq: 99,
+            count: 40,
+            bytes: 1 << 33,
+            min_expires_at: u64::MAX,
+            max_msg_id: 12,
+        });
+        round_trip(StoreRecord::Unpaged { page: 1 << 50 });
+        round_trip(StoreRecord::PageDropped {
+            vhost: s("v"),
+            queue: s("q"),
+            page: 2,
+            first_seq: 5,
+            last_seq: 6,
+        });
         for (max_connections, max_queues) in [(Some(0), None), (None, Some(7)), (Some(3), Some(9))]
         {
             round_trip(StoreRecord::VhostLimits {

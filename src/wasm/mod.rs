@@ -18,6 +18,7 @@ mod commands;
 mod js_value;
 mod options;
 mod output;
+mod paging;
 mod transport;
 mod users;
 mod wire;

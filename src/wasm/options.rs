@@ -15,6 +15,8 @@ pub struct Options {
     durable: bool,
     events: Option<bool>,
     consumer_timeout: Option<f64>,
+    /// Bytes of messages a queue keeps in memory before paging (None: never).
+    page_budget: Option<f64>,
     vhosts: Option<Vec<String>>,
     users: Option<Entries<UserEntry>>,
     loopback_users: Option<Vec<String>>,
@@ -143,6 +145,10 @@ impl Options {
             durable_store: self.durable,
             events: self.events.unwrap_or(true),
             consumer_timeout_ms: self.consumer_timeout.map(ms),
+            page_budget_bytes: self
+                .page_budget
+                .filter(|b| b.is_finite() && *b >= 0.0)
+                .map(|b| b as usize),
         }
     }
 

@@ -29,16 +29,16 @@ async function drain(broker) {
   return got;
 }
 
-test('a new log starts with the magic and version 2', async () => {
+test('a new log starts with the magic and version 3', async () => {
   const store = new MemoryStore();
   assert.equal(await store.load(), null);
   await (await filled(store, ['a'])).close();
   const log = await store.load();
   assert.deepEqual(header(log).slice(0, 8), MAGIC);
-  assert.equal(version(log), 2);
+  assert.equal(version(log), 3);
 
   const again = await Broker.create({ store, events: false });
-  assert.deepEqual(again.recovery, { version: 2, validLength: log.length, damage: null, upgraded: false });
+  assert.deepEqual(again.recovery, { version: 3, validLength: log.length, damage: null, upgraded: false });
   assert.deepEqual(await drain(again), ['a']);
   await again.close();
 });
@@ -57,7 +57,7 @@ test('a snapshot (compaction) starts with the header too', async () => {
   assert.ok(log.length < 1500, `compacted to ${log.length}`);
   assert.deepEqual(header(log).slice(0, 8), MAGIC);
   const again = await Broker.create({ store, events: false });
-  assert.equal(again.recovery.version, 2);
+  assert.equal(again.recovery.version, 3);
   assert.deepEqual(await drain(again), ['m39']);
   await again.close();
 });
@@ -76,19 +76,19 @@ test('a log without a header is read as version 0 and rewritten in the current f
   assert.equal(again.recovery.damage, null);
   const rewritten = await legacy.load();
   assert.deepEqual(header(rewritten).slice(0, 8), MAGIC);
-  assert.equal(version(rewritten), 2);
+  assert.equal(version(rewritten), 3);
   const ch = await (await again.connect()).channel();
   await ch.confirmSelect();
   await ch.basicPublish('', 'dq', 'new', { deliveryMode: 2 });
   await again.close();
 
   const third = await Broker.create({ store: legacy, events: false });
-  assert.equal(third.recovery.version, 2);
+  assert.equal(third.recovery.version, 3);
   assert.deepEqual(await drain(third), ['old-1', 'old-2', 'new']);
   await third.close();
 });
 
-test('a version 1 log is read and rewritten as version 2 before anything is appended', async () => {
+test('a version 1 log is read and rewritten as version 3 before anything is appended', async () => {
   const store = new MemoryStore();
   await (await filled(store, ['v1-a', 'v1-b'])).close();
   const old = (await store.load()).slice();
@@ -98,10 +98,10 @@ test('a version 1 log is read and rewritten as version 2 before anything is appe
 
   const again = await Broker.create({ store: v1, events: false });
   assert.deepEqual([again.recovery.version, again.recovery.upgraded], [1, true]);
-  assert.equal(version(await v1.load()), 2);
+  assert.equal(version(await v1.load()), 3);
   await again.close();
   const third = await Broker.create({ store: v1, events: false });
-  assert.equal(third.recovery.version, 2);
+  assert.equal(third.recovery.version, 3);
   assert.deepEqual(await drain(third), ['v1-a', 'v1-b']);
   await third.close();
 });
@@ -111,12 +111,12 @@ test('a log of a newer version is refused and left as it was', async () => {
   await (await filled(store, ['kept'])).close();
   const log = await store.load();
   const newer = log.slice();
-  newer[11] = 3;
+  newer[11] = 4;
   const future = new MemoryStore();
   await future.append(newer);
   await assert.rejects(Broker.create({ store: future, events: false }), (e) => {
     assert.equal(e.name, 'StoreLogError');
-    assert.match(e.message, /version 3 is not one this build reads \(0 to 2\); it was not changed/);
+    assert.match(e.message, /version 4 is not one this build reads \(0 to 3\); it was not changed/);
     return true;
   });
   assert.deepEqual(await future.load(), newer);

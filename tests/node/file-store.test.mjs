@@ -100,7 +100,7 @@ test("a directory in use by a live process is refused; a dead one's lock is take
 });
 
 test("a broker's log on disk opens with the format header; a log from before it is rewritten as a snapshot", async () => {
-  const MAGIC = Buffer.from([0x89, 0x57, 0x52, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 2]);
+  const MAGIC = Buffer.from([0x89, 0x57, 0x52, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 3]);
   const dir = tmp();
   let store = await FileStore.open(dir);
   let broker = await Broker.create({ store, events: false });
