@@ -16,6 +16,12 @@
 // seconds after a change) does the object rebuild from its durable records
 // alone, as a RabbitMQ restart does: old sockets are closed with 1012, and
 // the restart is logged and counted.
+//
+// Queues past their page budget keep their messages in pages in storage
+// (js/worker/storage-store.js). The image and the log name the pages, so
+// neither a wake nor a restart reads a page before a consumer needs it, and
+// the memory guard counts only what is in memory: a backlog blocks its
+// publishers only once storage is full (the store's "store full" alarm).
 import { DurableObject } from 'cloudflare:workers';
 import wasmModule from '../../pkg/warren_bg.wasm';
 import { initSync } from '../../pkg/warren.js';
@@ -364,6 +370,7 @@ export class WarrenBroker extends DurableObject {
       alarmWrites: this.#clock?.writes ?? 0,
       storeBatches: this.#store?.batches ?? 0,
       storeBytes: this.#store?.writtenBytes ?? 0,
+      pages: this.#store ? { ...this.#store.pageStats, held: this.#store.pageCount } : null,
       alarmAt: await this.ctx.storage.getAlarm(),
       memoryBytes: broker ? initSync().memory.buffer.byteLength : 0,
       queuedBytes: this.#guard?.queuedBytes() ?? 0,

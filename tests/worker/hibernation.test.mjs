@@ -54,7 +54,15 @@ test('clients with heartbeat 0 sleep through an eviction: consumers, unacked del
     assert.equal(after.reattachedSockets, 2);
     assert.equal(after.restartedSockets, 0);
     assert.ok(after.imageBytes > 0);
-    assert.deepEqual(counts(after, 'live'), { ready: 0, readyBytes: 0, unacked: 1, delayed: 0, consumers: 1 });
+    assert.deepEqual(counts(after, 'live'), {
+      ready: 0,
+      readyBytes: 0,
+      paged: 0,
+      memory: 0,
+      unacked: 1,
+      delayed: 0,
+      consumers: 1,
+    });
     assert.equal(counts(after, 'scratch').ready, 1);
 
     // A message published after the wake reaches the consumer that connected before the sleep.
