@@ -9,6 +9,11 @@
 // once read, and again when the page becomes visible: a later reload finds
 // either the image of its last hiding or none (then a durable store, if
 // given, recovers what RabbitMQ's restart would keep).
+//
+// Paged queues need a store that keeps pages (IndexedDBStore): the image
+// names the runs in pages there, and a resume reads none of them until a
+// consumer needs it. An image is taken after the store has every page it
+// names (Broker.suspend flushes the store writer).
 import { Broker } from '../broker.js';
 
 const OBJECTS = 'image';
