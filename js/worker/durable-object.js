@@ -112,6 +112,10 @@ export class WarrenBroker extends DurableObject {
     clock.onerror = (e) => this.#fail('setting the alarm failed', e);
     this.#clock = clock;
     const store = new StorageStore(this.#config.testFaults ? faultyStorage(storage, this.#faults) : storage);
+    // A page read back changes the broker (its run is in memory, its page then
+    // deleted) with no event of its own: a read the image names as in flight
+    // is asked for again on the next wake.
+    store.onpageread = () => this.#changed();
     this.#store = store;
     this.#images = new ImageStore(storage);
     // Every engine timer that goes off may change the broker.
@@ -135,6 +139,7 @@ export class WarrenBroker extends DurableObject {
   async #resume(vhost, options) {
     const t0 = performance.now();
     let broker;
+    const readsBefore = this.#store.pageStats.reads;
     try {
       const image = await this.#images.load();
       if (!image) return null;
@@ -149,6 +154,8 @@ export class WarrenBroker extends DurableObject {
       return null;
     }
     this.#imageValid = true;
+    // A page the image named as being read came back already: the image is stale.
+    if (this.#store.pageStats.reads > readsBefore) this.#changed();
     for (const ws of this.ctx.getWebSockets()) {
       const { conn: id, peer } = ws.deserializeAttachment() ?? {};
       if (broker.unattached.includes(id)) {

@@ -77,6 +77,8 @@ export class StorageStore {
   #pages = null;
   /** pages whose delete failed for want of space: tried again with the next delete */
   #stale = new Set();
+  /** called as a page read resolves, before the broker takes its bytes */
+  onpageread = null;
   /** page operations carried out, for the debug view and tests */
   pageStats = { writes: 0, reads: 0, deletes: 0, readBytes: 0 };
 
@@ -146,6 +148,7 @@ export class StorageStore {
   /** Stores page `id` (chunks and index entry in one batch); with `sync`, on disk before it resolves. */
   async writePage(id, bytes, { sync = false } = {}) {
     const pages = await this.#pageIndex();
+    this.#stale.delete(id); // a crash's leftover under the same id is overwritten
     const parts = chunks(bytes);
     const entries = { [indexKeyOf(id)]: parts.length };
     parts.forEach((p, n) => (entries[pageKeyOf(id, n)] = p));
@@ -184,6 +187,7 @@ export class StorageStore {
     const bytes = concatAll(parts);
     this.pageStats.reads++;
     this.pageStats.readBytes += bytes.length;
+    this.onpageread?.(id);
     return bytes;
   }
 
