@@ -184,3 +184,46 @@ test('a database of schema version 1 is upgraded with its log kept, and pages fr
   );
   await page.close();
 });
+
+test('a kept image is discarded before a page it names is deleted: a hidden page that drains its queue leaves no image naming a deleted page', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${site.url}js/index.js`);
+  await install(page);
+  const result = await page.evaluate(
+    async ({ n, budget }) => {
+      const { IndexedDBStore, keepAcrossReloads } = await import('/js/entry-browser.js');
+      const store = new IndexedDBStore('stale-paging');
+      const broker = await keepAcrossReloads('stale-paging', { store, pageBudget: budget, events: false });
+      const ch = await (await broker.connect()).channel();
+      await ch.queueDeclare('backlog', { durable: true });
+      await ch.confirmSelect();
+      const all = [];
+      for (let i = 0; i < n; i++) all.push(ch.basicPublish('', 'backlog', window.body(i), { deliveryMode: 2 }));
+      await Promise.all(all);
+      const image = async () => {
+        const req = indexedDB.open('stale-paging:image', 1);
+        const db = await new Promise((resolve, reject) => {
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+        const get = db.transaction('image').objectStore('image').get('current');
+        const v = await new Promise((resolve) => (get.onsuccess = () => resolve(get.result)));
+        db.close();
+        return v !== undefined;
+      };
+      await broker.keepImage(); // as hiding the page does
+      const keptBefore = await image();
+      const got = await window.drain(broker, 'backlog', n);
+      return { keptBefore, deletes: store.pageStats.deletes, keptAfter: await image(), got };
+    },
+    { n: N, budget: PAGE_BUDGET },
+  );
+  assert.equal(result.keptBefore, true);
+  assert.ok(result.deletes > 0, `${result.deletes} pages deleted`);
+  assert.equal(result.keptAfter, false, 'an image naming deleted pages is still kept');
+  assert.deepEqual(
+    result.got,
+    Array.from({ length: N }, (_, i) => i),
+  );
+  await page.close();
+});
