@@ -28,8 +28,17 @@ export class IndexedDBStore implements Store {
   append(bytes: Uint8Array): Promise<void>;
   compact(bytes: Uint8Array): Promise<void>;
   truncate(length: number): Promise<void>;
+  /** Pages of paged queues, in an object store of their own. */
+  writePage(id: number, bytes: Uint8Array, options: { sync: boolean }): Promise<void>;
+  readPage(id: number): Promise<Uint8Array>;
+  deletePage(id: number): Promise<void>;
+  retainPages(ids: number[]): Promise<void>;
+  /** Pages held. */
+  pageCount(): Promise<number>;
+  /** Page writes, reads and deletes carried out by this store. */
+  readonly pageStats: { writes: number; reads: number; deletes: number };
   close(): Promise<void>;
-  /** Deletes the database (the whole log). */
+  /** Deletes the database (the whole log and its pages). */
   static destroy(name?: string): Promise<void>;
 }
 
@@ -48,6 +57,9 @@ export interface KeptBroker extends Broker {
  * `Broker.create(options)` when there is none; from then on an image of the
  * whole broker is kept whenever the page is hidden, so a reload finds its
  * queues and messages (transient ones too) again. In-process connections die
- * with the page: their unacked deliveries come back redelivered.
+ * with the page: their unacked deliveries come back redelivered. With an
+ * `IndexedDBStore` as `options.store`, queues past `options.pageBudget` page
+ * to it, and the image names their pages: a reload reads none until a
+ * consumer needs it.
  */
 export function keepAcrossReloads(name: string, options?: BrokerOptions): Promise<KeptBroker>;

@@ -9,8 +9,16 @@
 // origin has room (js/store-writer.js). Any other failure (an abort, an
 // error) makes the broker close every connection naming it, so no confirm
 // goes out for what it held (js/broker.js).
+//
+// Pages of paged queues (src/broker/paging.rs) are values of their own
+// object store, keyed by page id (schema version 2; the upgrade from 1 adds
+// it and keeps the log). A page of persistent messages is written with
+// strict durability, others relaxed; a restart or a resume reads none until
+// a consumer needs it.
 
 const CHUNKS = 'chunks';
+const PAGES = 'pages';
+const VERSION = 2;
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -46,6 +54,8 @@ function concat(chunks) {
 export class IndexedDBStore {
   #name;
   #db = null;
+  /** page operations carried out, for tests and diagnostics */
+  pageStats = { writes: 0, reads: 0, deletes: 0 };
 
   /** `name`: the IndexedDB database holding this broker's log. */
   constructor(name = 'warren') {
@@ -56,15 +66,19 @@ export class IndexedDBStore {
 
   async #open() {
     if (this.#db) return this.#db;
-    const req = indexedDB.open(this.#name, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(CHUNKS, { autoIncrement: true });
+    const req = indexedDB.open(this.#name, VERSION);
+    req.onupgradeneeded = (ev) => {
+      const db = req.result;
+      if (ev.oldVersion < 1) db.createObjectStore(CHUNKS, { autoIncrement: true });
+      if (ev.oldVersion < 2) db.createObjectStore(PAGES);
+    };
     this.#db = await request(req);
     return this.#db;
   }
 
-  async #tx(mode) {
+  async #tx(mode, objects = CHUNKS, durability = 'strict') {
     const db = await this.#open();
-    return db.transaction(CHUNKS, mode, { durability: 'strict' });
+    return db.transaction(objects, mode, { durability });
   }
 
   async load() {
@@ -96,6 +110,44 @@ export class IndexedDBStore {
     chunks.clear();
     if (length > 0) chunks.add(all.slice(0, length));
     await done(tx);
+  }
+
+  /** Stores page `id`; with `sync`, flushed before it resolves. */
+  async writePage(id, bytes, { sync = false } = {}) {
+    const tx = await this.#tx('readwrite', PAGES, sync ? 'strict' : 'relaxed');
+    tx.objectStore(PAGES).put(bytes.slice(), id);
+    await done(tx);
+    this.pageStats.writes++;
+  }
+
+  async readPage(id) {
+    const tx = await this.#tx('readonly', PAGES);
+    const v = await request(tx.objectStore(PAGES).get(id));
+    if (v === undefined) throw new Error(`page ${id} is not in IndexedDB database ${this.#name}`);
+    this.pageStats.reads++;
+    return new Uint8Array(v.buffer ?? v, v.byteOffset ?? 0, v.byteLength);
+  }
+
+  async deletePage(id) {
+    const tx = await this.#tx('readwrite', PAGES, 'relaxed');
+    tx.objectStore(PAGES).delete(id);
+    await done(tx);
+    this.pageStats.deletes++;
+  }
+
+  /** After a restart: deletes the pages a crash left behind, every one but `ids`. */
+  async retainPages(ids) {
+    const keep = new Set(ids);
+    const tx = await this.#tx('readwrite', PAGES, 'relaxed');
+    const pages = tx.objectStore(PAGES);
+    for (const id of await request(pages.getAllKeys())) if (!keep.has(id)) pages.delete(id);
+    await done(tx);
+  }
+
+  /** Pages held. */
+  async pageCount() {
+    const tx = await this.#tx('readonly', PAGES);
+    return request(tx.objectStore(PAGES).count());
   }
 
   async close() {

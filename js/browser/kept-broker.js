@@ -9,6 +9,13 @@
 // once read, and again when the page becomes visible: a later reload finds
 // either the image of its last hiding or none (then a durable store, if
 // given, recovers what RabbitMQ's restart would keep).
+//
+// Paged queues need a store that keeps pages (IndexedDBStore): the image
+// names the runs in pages there, and a resume reads none of them until a
+// consumer needs it. An image is taken after the store has every page it
+// names (Broker.suspend flushes the store writer), and discarded before the
+// first page is deleted after it: a hidden page may go on draining its
+// queues, and an image naming a deleted page could not be resumed.
 import { Broker } from '../broker.js';
 
 const OBJECTS = 'image';
@@ -50,6 +57,37 @@ export async function keepAcrossReloads(name, options = {}) {
     throw new TypeError('keepAcrossReloads: name must be a non-empty string');
   if (typeof indexedDB === 'undefined') throw new Error('keepAcrossReloads: indexedDB is not available here');
   const db = await open(name);
+  let saving = Promise.resolve();
+  /** an image in IndexedDB (or on its way) may name pages */
+  let kept = false;
+  if (typeof options.store?.deletePage === 'function') {
+    const store = options.store;
+    const deletePage = async (id) => {
+      if (kept) {
+        kept = false;
+        // Not queued behind `saving`: a save in flight waits (Broker.suspend) for
+        // this delete. IndexedDB runs the two writes in the order they begin.
+        try {
+          await write(db, undefined);
+        } catch (e) {
+          // The page stays (the next start deletes it): the image may still name it.
+          console.error('warren: discarding the kept broker image failed:', e);
+          kept = true;
+          return;
+        }
+      }
+      return store.deletePage(id);
+    };
+    // The store as it is, but for deletePage: methods keep their own `this` (private fields).
+    const proxy = new Proxy(store, {
+      get(target, key) {
+        if (key === 'deletePage') return deletePage;
+        const v = Reflect.get(target, key, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    options = { ...options, store: proxy };
+  }
   const image = await request(db.transaction(OBJECTS, 'readonly').objectStore(OBJECTS).get(KEY));
   let broker = null;
   let error = null;
@@ -65,17 +103,16 @@ export async function keepAcrossReloads(name, options = {}) {
   broker.keptImageError = error;
   broker.resumedFromImage = broker.keptImageError === null && image instanceof Uint8Array;
 
-  let saving = Promise.resolve();
   const save = () => {
     saving = saving
       .then(() => broker.suspend())
-      .then((img) => write(db, img))
+      .then((img) => ((kept = true), write(db, img)))
       .catch((e) => console.error('warren: keeping the broker image failed:', e));
     return saving;
   };
   const onVisibility = () => {
     if (document.visibilityState === 'hidden') save();
-    else saving = saving.then(() => write(db, undefined)).catch(() => {});
+    else saving = saving.then(() => ((kept = false), write(db, undefined))).catch(() => {});
   };
   document.addEventListener('visibilitychange', onVisibility);
   window.addEventListener('pagehide', save);

@@ -17,8 +17,12 @@ export const DEFAULTS = {
   maxMessageSize: 1024 * 1024,
   // 0: no heartbeats, so idle connections let the object hibernate.
   heartbeat: 0,
-  // Estimated bytes queued in the broker above which publishers are blocked.
+  // Estimated bytes queued in the broker's memory (paged messages are in
+  // storage, not counted) above which publishers are blocked.
   maxQueuedBytes: 48 * 1024 * 1024,
+  // A queue's messages in memory before runs of them are paged to storage
+  // (pages of at most a quarter of it, 1 MiB at most).
+  pageBudget: 4 * 1024 * 1024,
   // The runtime evicts an object about 10 s after its last event; the image
   // must be written before that, and not after every burst of traffic.
   imageAfterMs: 2000,
@@ -46,7 +50,12 @@ const list = (text) =>
  *   no client of a deployed Worker is (default guest, as RabbitMQ; "none" for nobody)
  * - WARREN_HEARTBEAT: seconds (default 0)
  * - WARREN_MAX_MESSAGE_SIZE: bytes (default 1 MiB)
- * - WARREN_MAX_QUEUED_BYTES: bytes (default 48 MiB)
+ * - WARREN_MAX_QUEUED_BYTES: bytes in memory (default 48 MiB)
+ * - WARREN_PAGE_BUDGET: bytes a queue's messages take in memory before they
+ *   are paged to the object's storage (default 4 MiB)
+ * - WARREN_COMPACT_AFTER_BYTES: log bytes after which it is compacted (default:
+ *   twice the last compaction, at least 8 MiB); a compacted log names paged
+ *   runs instead of holding their messages
  * - WARREN_WS_ORIGINS: comma-separated Origins allowed; "self", "*" (default self)
  * - WARREN_DEBUG: "1" serves /debug/<vhost> (cold-start time, alarm count, snapshot)
  * - WARREN_IMAGE_AFTER_MS: idle time after which the broker's image is written (default 2000)
@@ -76,6 +85,14 @@ export function hostConfig(env = {}) {
       env.WARREN_MAX_QUEUED_BYTES === undefined
         ? DEFAULTS.maxQueuedBytes
         : int(env.WARREN_MAX_QUEUED_BYTES, 'WARREN_MAX_QUEUED_BYTES', 1024 * 1024, PLATFORM.isolateMemory),
+    pageBudget:
+      env.WARREN_PAGE_BUDGET === undefined
+        ? DEFAULTS.pageBudget
+        : int(env.WARREN_PAGE_BUDGET, 'WARREN_PAGE_BUDGET', 1024, PLATFORM.isolateMemory),
+    compactAfterBytes:
+      env.WARREN_COMPACT_AFTER_BYTES === undefined
+        ? undefined
+        : int(env.WARREN_COMPACT_AFTER_BYTES, 'WARREN_COMPACT_AFTER_BYTES', 64 * 1024, 2 ** 31),
     origins: (env.WARREN_WS_ORIGINS ?? 'self')
       .split(',')
       .map((s) => s.trim())
@@ -109,6 +126,8 @@ export function brokerOptions(config, vhost) {
     loopbackUsers: config.loopbackUsers,
     vhosts: [vhost],
     limits: { heartbeat: config.heartbeat, maxMessageSize: config.maxMessageSize },
+    pageBudget: config.pageBudget,
+    compactAfterBytes: config.compactAfterBytes,
     events: false,
   };
 }

@@ -16,6 +16,12 @@
 // seconds after a change) does the object rebuild from its durable records
 // alone, as a RabbitMQ restart does: old sockets are closed with 1012, and
 // the restart is logged and counted.
+//
+// Queues past their page budget keep their messages in pages in storage
+// (js/worker/storage-store.js). The image and the log name the pages, so
+// neither a wake nor a restart reads a page before a consumer needs it, and
+// the memory guard counts only what is in memory: a backlog blocks its
+// publishers only once storage is full (the store's "store full" alarm).
 import { DurableObject } from 'cloudflare:workers';
 import wasmModule from '../../pkg/warren_bg.wasm';
 import { initSync } from '../../pkg/warren.js';
@@ -106,6 +112,10 @@ export class WarrenBroker extends DurableObject {
     clock.onerror = (e) => this.#fail('setting the alarm failed', e);
     this.#clock = clock;
     const store = new StorageStore(this.#config.testFaults ? faultyStorage(storage, this.#faults) : storage);
+    // A page read back changes the broker (its run is in memory, its page then
+    // deleted) with no event of its own: a read the image names as in flight
+    // is asked for again on the next wake.
+    store.onpageread = () => this.#changed();
     this.#store = store;
     this.#images = new ImageStore(storage);
     // Every engine timer that goes off may change the broker.
@@ -129,6 +139,7 @@ export class WarrenBroker extends DurableObject {
   async #resume(vhost, options) {
     const t0 = performance.now();
     let broker;
+    const readsBefore = this.#store.pageStats.reads;
     try {
       const image = await this.#images.load();
       if (!image) return null;
@@ -143,6 +154,8 @@ export class WarrenBroker extends DurableObject {
       return null;
     }
     this.#imageValid = true;
+    // A page the image named as being read came back already: the image is stale.
+    if (this.#store.pageStats.reads > readsBefore) this.#changed();
     for (const ws of this.ctx.getWebSockets()) {
       const { conn: id, peer } = ws.deserializeAttachment() ?? {};
       if (broker.unattached.includes(id)) {
@@ -364,6 +377,7 @@ export class WarrenBroker extends DurableObject {
       alarmWrites: this.#clock?.writes ?? 0,
       storeBatches: this.#store?.batches ?? 0,
       storeBytes: this.#store?.writtenBytes ?? 0,
+      pages: this.#store ? { ...this.#store.pageStats, held: this.#store.pageCount } : null,
       alarmAt: await this.ctx.storage.getAlarm(),
       memoryBytes: broker ? initSync().memory.buffer.byteLength : 0,
       queuedBytes: this.#guard?.queuedBytes() ?? 0,

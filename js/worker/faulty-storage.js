@@ -13,6 +13,7 @@ function failure(kind, op) {
 export function faultyStorage(storage, faults) {
   return {
     list: (options) => storage.list(options),
+    get: (keys) => storage.get(keys),
     delete: (keys) => (faults.put ? Promise.reject(failure(faults.put, 'delete')) : storage.delete(keys)),
     put: (entries) => (faults.put ? Promise.reject(failure(faults.put, 'put')) : storage.put(entries)),
     sync: () => (faults.sync ? Promise.reject(failure(faults.sync, 'sync')) : storage.sync()),

@@ -4,6 +4,11 @@
 // look; what the engine says its queues hold (at most once a second) decides.
 // connection.blocked only asks: a publisher that goes on past the hard limit
 // is closed (the host picks which: the connections that sent the most).
+//
+// It protects memory, not the backlog: messages of paged queues are in
+// storage and not counted, so a backlog past the page budgets blocks its
+// publishers only when storage is full (the store's "store full" alarm,
+// js/store-writer.js).
 
 const CHECK_MS = 1000;
 
@@ -22,7 +27,7 @@ export class MemoryGuard {
     this.#limit = limit;
   }
 
-  /** Estimated bytes held by queued messages (bodies plus a per-message overhead). */
+  /** Estimated bytes queued messages hold in memory (bodies plus a per-message overhead; paged ones not). */
   queuedBytes() {
     return this.#broker.heldBytes();
   }

@@ -22,6 +22,12 @@
 // room; any other failure closes every connection naming it (js/broker.js).
 // A failed batch leaves the chunk count as it was, so a retry writes the
 // same keys.
+//
+// Pages of paged queues (src/broker/paging.rs) are cut into chunks the same
+// way, under `page:<id>:<n>`, with `pages:<id>` naming how many, put in one
+// atomic batch. Reading a page is one get() of its keys; the index of
+// pages (a number each) is listed once, never the pages themselves, so a
+// restart reads no page until a consumer needs it.
 
 const PREFIX = 'log:';
 // A value holds at most 128 KiB on key-value-backed objects (2 MB on SQLite-backed ones).
@@ -30,6 +36,9 @@ export const CHUNK_BYTES = 128 * 1024;
 const KEYS_PER_CALL = 128;
 
 const keyOf = (n) => PREFIX + String(n).padStart(12, '0');
+const PAGE_INDEX = 'pages:';
+const indexKeyOf = (id) => PAGE_INDEX + String(id).padStart(16, '0');
+const pageKeyOf = (id, n) => `page:${String(id).padStart(16, '0')}:${String(n).padStart(6, '0')}`;
 /** Storage full: SQLite-backed objects fail with SQLITE_FULL; the limit's message names it. */
 const outOfSpace = (e) => /SQLITE_FULL|storage limit|quota/i.test(String(e?.message ?? ''));
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -38,6 +47,19 @@ const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 function chunks(bytes) {
   const out = [];
   for (let at = 0; at < bytes.length; at += CHUNK_BYTES) out.push(bytes.slice(at, at + CHUNK_BYTES));
+  return out;
+}
+
+function concatAll(parts) {
+  if (parts.length === 1) return parts[0].slice();
+  let size = 0;
+  for (const p of parts) size += p.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   return out;
 }
 
@@ -50,6 +72,15 @@ export class StorageStore {
   /** batches committed and their bytes, for the debug view */
   batches = 0;
   writtenBytes = 0;
+
+  /** page id -> its chunks, once listed */
+  #pages = null;
+  /** pages whose delete failed for want of space: tried again with the next delete */
+  #stale = new Set();
+  /** called as a page read resolves, before the broker takes its bytes */
+  onpageread = null;
+  /** page operations carried out, for the debug view and tests */
+  pageStats = { writes: 0, reads: 0, deletes: 0, readBytes: 0 };
 
   constructor(storage) {
     this.#storage = storage;
@@ -103,6 +134,97 @@ export class StorageStore {
       writes.push(this.#storage.put(entries));
     }
     return writes;
+  }
+
+  async #pageIndex() {
+    if (this.#pages) return this.#pages;
+    const pages = new Map();
+    for (const [key, chunks] of await this.#storage.list({ prefix: PAGE_INDEX }))
+      pages.set(Number(key.slice(PAGE_INDEX.length)), chunks);
+    this.#pages ??= pages;
+    return this.#pages;
+  }
+
+  /** Stores page `id` (chunks and index entry in one batch); with `sync`, on disk before it resolves. */
+  async writePage(id, bytes, { sync = false } = {}) {
+    const pages = await this.#pageIndex();
+    this.#stale.delete(id); // a crash's leftover under the same id is overwritten
+    const parts = chunks(bytes);
+    const entries = { [indexKeyOf(id)]: parts.length };
+    parts.forEach((p, n) => (entries[pageKeyOf(id, n)] = p));
+    const keys = Object.keys(entries);
+    const writes = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_CALL) {
+      const some = {};
+      for (const k of keys.slice(i, i + KEYS_PER_CALL)) some[k] = entries[k];
+      writes.push(this.#storage.put(some));
+    }
+    try {
+      await Promise.all(writes);
+      if (sync) await this.#storage.sync();
+    } catch (e) {
+      if (outOfSpace(e)) e.retryable = true;
+      throw e;
+    }
+    pages.set(id, parts.length);
+    this.pageStats.writes++;
+  }
+
+  /** The bytes of page `id`: one get() of its chunks. */
+  async readPage(id) {
+    const count = (await this.#pageIndex()).get(id);
+    if (count === undefined) throw new Error(`page ${id} is not in Durable Object storage`);
+    const keys = Array.from({ length: count }, (_, n) => pageKeyOf(id, n));
+    const parts = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_CALL) {
+      const got = await this.#storage.get(keys.slice(i, i + KEYS_PER_CALL));
+      for (const key of keys.slice(i, i + KEYS_PER_CALL)) {
+        const v = got.get(key);
+        if (!v) throw new Error(`page ${id}: chunk ${key} is missing from Durable Object storage`);
+        parts.push(new Uint8Array(v.buffer ?? v, v.byteOffset ?? 0, v.byteLength));
+      }
+    }
+    const bytes = concatAll(parts);
+    this.pageStats.reads++;
+    this.pageStats.readBytes += bytes.length;
+    this.onpageread?.(id);
+    return bytes;
+  }
+
+  async deletePage(id) {
+    const pages = await this.#pageIndex();
+    const ids = [...this.#stale, id];
+    this.#stale.clear();
+    const keys = [];
+    for (const p of ids) {
+      const count = pages.get(p);
+      if (count === undefined) continue;
+      keys.push(indexKeyOf(p));
+      for (let n = 0; n < count; n++) keys.push(pageKeyOf(p, n));
+    }
+    try {
+      const deletes = [];
+      for (let i = 0; i < keys.length; i += KEYS_PER_CALL)
+        deletes.push(this.#storage.delete(keys.slice(i, i + KEYS_PER_CALL)));
+      await Promise.all(deletes);
+    } catch (e) {
+      // Storage full: a page kept a while longer harms nothing (it is named by no run).
+      if (!outOfSpace(e)) throw e;
+      for (const p of ids) this.#stale.add(p);
+      return;
+    }
+    for (const p of ids) if (pages.delete(p)) this.pageStats.deletes++;
+  }
+
+  /** After a restart: deletes the pages a crash left behind, every one but `ids`. */
+  async retainPages(ids) {
+    const keep = new Set(ids);
+    for (const id of [...(await this.#pageIndex()).keys()]) if (!keep.has(id)) await this.deletePage(id);
+  }
+
+  /** Pages held. */
+  get pageCount() {
+    return this.#pages?.size ?? 0;
   }
 
   /** Waits for `writes` and the sync after them; then the log holds `count` chunks. */

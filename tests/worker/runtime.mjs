@@ -93,6 +93,8 @@ export async function start(opts) {
   if (pids.length === 0) throw new Error('no workerd process found under this one');
   const rt = {
     url,
+    /** the workerd processes of this instance (for benchmarks: their RSS) */
+    pids,
     ws: (vhost = '/') => `ws://${url.host}${amqpPath(vhost)}`,
     directWs: (vhost = '/') => `ws://${direct.host}${amqpPath(vhost)}`,
     async debug(vhost = '/') {
