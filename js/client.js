@@ -1,8 +1,12 @@
 // The in-process client: Connection, Channel, Consumer and Message, named as
-// in amqp-client.js (defaults included). Each method validates its arguments,
-// forwards one engine command and lets the broker drain what it caused; the
-// engine decides everything else. Callbacks run synchronously from the drain.
+// in amqp-client.js (defaults included). Each method checks its arguments'
+// JS types and forwards the AMQP method to the engine, which runs it through
+// the same per-method layer as a wire connection's: every rule, error code
+// and text is decided there. Publishes without properties and acks are
+// queued and cross in batches (see core.js); their promise settles once the
+// batch ran. Callbacks run from the drain.
 import { AMQPError, argError, fromEngine } from './errors.js';
+import { ACK, NACK, REJECT } from './core.js';
 
 const RESOLVED = Promise.resolve();
 const ZERO = Promise.resolve(0);
@@ -43,6 +47,20 @@ function int(method, what, v, max) {
     throw new TypeError(`${method}: ${what} must be an integer from 0 to ${max} (got ${String(v)})`);
   }
 }
+
+/** No properties to encode: the publish can be batched. */
+function bare(properties) {
+  if (properties === undefined || properties === null) return true;
+  for (const _ in properties) return false;
+  return true;
+}
+
+// Names up to this many UTF-16 units fit a short string (255 bytes of UTF-8)
+// in the batch; longer ones go unbatched, where the engine checks them.
+const BATCH_NAME = 85;
+
+/** A delivery tag the batch can carry; others go unbatched, where the engine checks them. */
+const batchTag = (t) => Number.isSafeInteger(t) && t >= 0;
 
 function fn(method, what, v) {
   if (typeof v !== 'function') throw argError(method, `${what} must be a function`, v);
@@ -167,6 +185,8 @@ export class Channel {
   #unconfirmed = new Map();
   /** consumers by tag */
   _consumers = new Map();
+  /** the promise of this channel's commands in the current batch */
+  #batch = null;
 
   constructor(core, connection, id) {
     this.#core = core;
@@ -212,6 +232,21 @@ export class Channel {
     }
     this.#core.drain();
     return value === undefined ? RESOLVED : Promise.resolve(value);
+  }
+
+  /** The promise the channel's batched commands return: settled by _batchRan. */
+  #batchPromise() {
+    if (this.#batch === null) this.#batch = withResolvers();
+    return this.#batch.promise;
+  }
+
+  /** The batch ran and its output was dispatched: an error in it closed the channel. */
+  _batchRan() {
+    const b = this.#batch;
+    if (b === null) return;
+    this.#batch = null;
+    if (this.closed && this.#closeError) b.reject(this.#closeError);
+    else b.resolve(0);
   }
 
   _decodeProperties(header) {
@@ -311,6 +346,10 @@ export class Channel {
       str('basicPublish', 'routingKey', routingKey);
       if (properties !== undefined) obj('basicPublish', 'properties', properties);
       const bytes = body instanceof Uint8Array ? body : toBytes('basicPublish', body);
+      if (bare(properties) && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
+        core.queuePublish(this, exchange, routingKey, bytes, mandatory === true);
+        return this.#confirm ? this.#awaitConfirm(++this.#seq) : this.#batchPromise();
+      }
       core.wasm.publish(
         core.now(),
         this.connection.id,
@@ -331,41 +370,40 @@ export class Channel {
 
   /**
    * Publishes many bodies to one exchange and routing key with the same
-   * properties, in one call into the engine. Settles like basicPublish for
-   * the last one: on a confirm channel, resolves with its sequence number
-   * once all are acked and rejects if any is nacked.
+   * properties. Settles like basicPublish for the last one: on a confirm
+   * channel, resolves with its sequence number once all are acked and
+   * rejects if any is nacked.
    */
   basicPublishBatch(exchange, routingKey, bodies, properties, mandatory = false) {
-    const core = this.#core;
-    let count;
+    let p = ZERO;
     try {
       this.#live();
       str('basicPublishBatch', 'exchange', exchange);
       str('basicPublishBatch', 'routingKey', routingKey);
       if (!Array.isArray(bodies)) throw argError('basicPublishBatch', 'bodies must be an array', bodies);
       if (properties !== undefined) obj('basicPublishBatch', 'properties', properties);
-      const packed = packBodies(bodies);
-      count = core.wasm.publishBatch(
-        core.now(),
-        this.connection.id,
-        this.id,
-        exchange,
-        routingKey,
-        properties,
-        packed,
-        mandatory === true,
-      );
+      const all = new Array(bodies.length);
+      for (let i = 0; i < bodies.length; i++) {
+        all[i] = bodies[i] instanceof Uint8Array ? bodies[i] : toBytes('basicPublishBatch', bodies[i]);
+      }
+      if (!this.#confirm && bare(properties) && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
+        this.#core.queuePublishMany(this, exchange, routingKey, all, mandatory === true);
+        return all.length > 0 ? this.#batchPromise() : ZERO;
+      }
+      const confirms = this.#confirm ? [] : null;
+      for (const bytes of all) {
+        if (this.closed) break;
+        const one = this.basicPublish(exchange, routingKey, bytes, properties, mandatory);
+        if (confirms) confirms.push(one);
+        else p = one;
+      }
+      if (confirms && confirms.length > 0) {
+        const last = this.#seq;
+        p = Promise.all(confirms).then(() => last);
+      }
     } catch (e) {
       return this.#failed(e);
     }
-    let p = ZERO;
-    if (this.#confirm && count > 0) {
-      const all = [];
-      for (let i = 0; i < count; i++) all.push(this.#awaitConfirm(++this.#seq));
-      const last = this.#seq;
-      p = Promise.all(all).then(() => last);
-    }
-    core.drain();
     return p;
   }
 
@@ -476,24 +514,32 @@ export class Channel {
   // ---- acknowledgements ----------------------------------------------------------
 
   basicAck(deliveryTag, multiple = false) {
-    // The hot path: no closure, no new promise.
+    return this.#settle(ACK, deliveryTag, multiple === true, false);
+  }
+
+  basicNack(deliveryTag, requeue = false, multiple = false) {
+    return this.#settle(NACK, deliveryTag, multiple === true, requeue === true);
+  }
+
+  basicReject(deliveryTag, requeue = false) {
+    return this.#settle(REJECT, deliveryTag, false, requeue === true);
+  }
+
+  /** basic.ack, nack or reject: batched (the hot path: no closure), or alone for a tag the engine must refuse. */
+  #settle(op, tag, multiple, requeue) {
     const core = this.#core;
     try {
       this.#live();
-      core.wasm.ack(core.now(), this.connection.id, this.id, deliveryTag, multiple === true);
+      if (batchTag(tag)) {
+        core.queueSettle(this, op, tag, multiple, requeue);
+        return this.#batchPromise();
+      }
+      core.wasm.settle(core.now(), this.connection.id, this.id, op - ACK, tag, multiple, requeue);
     } catch (e) {
       return this.#failed(e);
     }
     core.drain();
     return RESOLVED;
-  }
-
-  basicNack(deliveryTag, requeue = false, multiple = false) {
-    return this.#run((w, now, c, ch) => w.nack(now, c, ch, deliveryTag, multiple === true, requeue === true));
-  }
-
-  basicReject(deliveryTag, requeue = false) {
-    return this.#run((w, now, c, ch) => w.reject(now, c, ch, deliveryTag, requeue === true));
   }
 
   basicRecover(requeue = false) {
@@ -581,26 +627,6 @@ export class Channel {
   }
 }
 
-/** Bodies packed for publishBatch: (len u32 LE, bytes)*. */
-function packBodies(bodies) {
-  const parts = new Array(bodies.length);
-  let size = 0;
-  for (let i = 0; i < bodies.length; i++) {
-    const b = bodies[i] instanceof Uint8Array ? bodies[i] : toBytes('basicPublishBatch', bodies[i]);
-    parts[i] = b;
-    size += 4 + b.length;
-  }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const b of parts) {
-    view.setUint32(at, b.length, true);
-    out.set(b, at + 4);
-    at += 4 + b.length;
-  }
-  return out;
-}
-
 export class Connection {
   #core;
   /** open channels, indexed by number */
@@ -626,12 +652,12 @@ export class Connection {
     let channel;
     try {
       if (this.closed) throw this.#closeError ?? new AMQPError(504, 'CHANNEL_ERROR - connection is closed');
+      // The lowest free number; past channel_max the engine refuses it, as on the wire.
       if (id === undefined) {
         id = 1;
-        while (id <= this.channelMax && this._channels[id]) id++;
-        if (id > this.channelMax) throw new AMQPError(530, `NOT_ALLOWED - all ${this.channelMax} channels are open`);
+        while (this._channels[id]) id++;
       } else {
-        int('channel', 'id', id, this.channelMax);
+        int('channel', 'id', id, 65535);
         if (id === 0) throw new TypeError('channel: id must be from 1 (channel 0 is the connection itself)');
         if (this._channels[id]) throw new TypeError(`channel: channel ${id} is already open`);
       }

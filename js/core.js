@@ -3,6 +3,9 @@
 // confirms, closes to in-process clients; bytes and closes to transports),
 // then re-arms the one timer at the engine's next deadline, queues events
 // for subscribers and lets the store writer pick up new records.
+// In-process publishes and acks are queued as commands (layout:
+// src/wasm/batch.rs) and cross into the engine once per batch: in a
+// microtask, when the buffer fills, or before any other call into the engine.
 import { AMQPError } from './errors.js';
 import { report, Message } from './client.js';
 import { engineMemory } from './engine.js';
@@ -11,6 +14,14 @@ import * as K from './output.js';
 // Output buffers taken per drain before yielding to the event loop, so a
 // consumer that acks from its callback cannot keep the broker spinning.
 const MAX_ROUNDS = 256;
+// Queued commands run once they take this many bytes.
+const BATCH_BYTES = 64 * 1024;
+// Command kinds (src/wasm/batch.rs).
+export const PUBLISH = 1;
+export const ACK = 2;
+export const NACK = 3;
+export const REJECT = 4;
+const utf8 = new TextEncoder();
 
 export class Core {
   /** in-process connections by engine id */
@@ -23,6 +34,18 @@ export class Core {
   wireTaps = new Set();
   closed = false;
 
+  #wasm;
+  /** queued commands: #cmd[0, #cmdLen) */
+  #cmd = new Uint8Array(BATCH_BYTES + 1024);
+  #cmdView = new DataView(this.#cmd.buffer);
+  #cmdLen = 0;
+  /** where the last publish's record starts, and its body length */
+  #headStart = 0;
+  #headEnd = 0;
+  #flushQueued = false;
+  /** channels with commands in the batch, settled once its output is dispatched */
+  #batched = new Set();
+  #settle = [];
   #reader;
   /** [output address, next deadline] as takeOutput leaves them, in wasm memory */
   #status = new Float64Array(0);
@@ -36,7 +59,7 @@ export class Core {
   #eventsQueued = false;
 
   constructor(wasm, clock, decodeProperties, events) {
-    this.wasm = wasm;
+    this.#wasm = wasm;
     this.clock = clock;
     this.decodeProperties = decodeProperties;
     this.#events = events;
@@ -50,8 +73,123 @@ export class Core {
     return this.#status;
   }
 
+  /** The engine, with the queued commands run first: every other call comes after them. */
+  get wasm() {
+    if (this.#cmdLen > 0) {
+      this.#runCommands();
+      if (!this.#draining) this.drain();
+    }
+    return this.#wasm;
+  }
+
   now() {
     return this.clock.now();
+  }
+
+  // ---- batched commands ------------------------------------------------------
+
+  /** Room for `n` more bytes of commands; runs the batch when it is full. */
+  #reserve(n) {
+    if (this.#cmdLen + n > BATCH_BYTES && this.#cmdLen > 0) {
+      this.#runCommands();
+      if (!this.#draining) this.drain();
+    }
+    if (n > this.#cmd.length) {
+      this.#cmd = new Uint8Array(n);
+      this.#cmdView = new DataView(this.#cmd.buffer);
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
+        this.drain();
+      });
+    }
+    return this.#cmdLen;
+  }
+
+  #head(at, op, conn, ch) {
+    this.#cmd[at] = op;
+    this.#cmdView.setUint32(at + 1, conn, true);
+    this.#cmdView.setUint16(at + 5, ch, true);
+    return at + 7;
+  }
+
+  /**
+   * Queues a publish without properties. `exchange` and `routingKey` are at
+   * most 85 characters (255 bytes of UTF-8; longer ones go unbatched).
+   */
+  queuePublish(channel, exchange, routingKey, body, mandatory) {
+    let at = this.#reserve(7 + 1 + 2 + 3 * (exchange.length + routingKey.length) + 4 + body.length);
+    const cmd = this.#cmd;
+    this.#headStart = at;
+    at = this.#head(at, PUBLISH, channel.connection.id, channel.id);
+    cmd[at++] = mandatory ? 1 : 0;
+    at = this.#str8(at, exchange);
+    at = this.#str8(at, routingKey);
+    this.#headEnd = at;
+    this.#cmdView.setUint32(at, body.length, true);
+    cmd.set(body, at + 4);
+    this.#cmdLen = at + 4 + body.length;
+    this.#batched.add(channel);
+  }
+
+  /** queuePublish of each of `bodies` (Uint8Arrays), the names encoded once. */
+  queuePublishMany(channel, exchange, routingKey, bodies, mandatory) {
+    if (bodies.length === 0) return;
+    this.queuePublish(channel, exchange, routingKey, bodies[0], mandatory);
+    // The first record up to its body length, copied for the others.
+    const head = this.#cmd.slice(this.#headStart, this.#headEnd);
+    for (let i = 1; i < bodies.length; i++) {
+      const body = bodies[i];
+      let at = this.#reserve(head.length + 4 + body.length);
+      if (channel.closed) return; // a full buffer ran, and closed the channel
+      this.#cmd.set(head, at);
+      at += head.length;
+      this.#cmdView.setUint32(at, body.length, true);
+      this.#cmd.set(body, at + 4);
+      this.#cmdLen = at + 4 + body.length;
+    }
+    this.#batched.add(channel);
+  }
+
+  /** Queues basic.ack, nack or reject (`op`) of a valid delivery tag. */
+  queueSettle(channel, op, tag, multiple, requeue) {
+    let at = this.#reserve(7 + 10);
+    at = this.#head(at, op, channel.connection.id, channel.id);
+    this.#cmdView.setFloat64(at, tag, true);
+    this.#cmd[at + 8] = multiple ? 1 : 0;
+    this.#cmd[at + 9] = requeue ? 1 : 0;
+    this.#cmdLen = at + 10;
+    this.#batched.add(channel);
+  }
+
+  #str8(at, s) {
+    const cmd = this.#cmd;
+    let ascii = true;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 127) {
+        ascii = false;
+        break;
+      }
+      cmd[at + 1 + i] = c;
+    }
+    if (ascii) {
+      cmd[at] = s.length;
+      return at + 1 + s.length;
+    }
+    const { written } = utf8.encodeInto(s, cmd.subarray(at + 1, at + 1 + 3 * s.length));
+    cmd[at] = written;
+    return at + 1 + written;
+  }
+
+  #runCommands() {
+    const len = this.#cmdLen;
+    this.#cmdLen = 0;
+    for (const ch of this.#batched) this.#settle.push(ch);
+    this.#batched.clear();
+    this.#wasm.runCommands(this.clock.now(), this.#cmd.subarray(0, len));
   }
 
   /**
@@ -68,9 +206,12 @@ export class Core {
           this.#resumeLater();
           break;
         }
-        const len = this.wasm.takeOutput();
-        if (len === 0) break;
-        this.#dispatch(this.#statusView()[0], len);
+        if (this.#cmdLen > 0) this.#runCommands();
+        const len = this.#wasm.takeOutput();
+        if (len > 0) this.#dispatch(this.#statusView()[0], len);
+        // What the batches before this output caused (a close an error made) is dispatched.
+        if (this.#settle.length > 0) for (const ch of this.#settle.splice(0)) ch._batchRan();
+        if (len === 0 && this.#cmdLen === 0) break;
       }
     } finally {
       this.#draining = false;

@@ -575,7 +575,11 @@ export class Channel {
   /**
    * Publishes. On a confirm channel the promise settles on the broker's
    * confirm (resolves with the sequence number on ack, rejects on nack);
-   * otherwise it resolves at once with 0.
+   * otherwise it resolves with 0. Publishes without properties, and acks,
+   * are queued and run in one call into the engine per batch (in a
+   * microtask, or before any other call); their promise is shared by the
+   * channel's commands in the batch and rejects with the error if one of
+   * them closed the channel.
    */
   basicPublish(
     exchange: string,
@@ -586,9 +590,9 @@ export class Channel {
   ): Promise<number>;
   /**
    * Publishes many bodies to one exchange and routing key with the same
-   * properties in one call into the engine. On a confirm channel resolves
-   * with the last sequence number once all are acked, rejects if any is
-   * nacked; otherwise resolves at once with 0.
+   * properties, as basicPublish each. On a confirm channel resolves with
+   * the last sequence number once all are acked, rejects if any is nacked;
+   * otherwise resolves with 0 once the batch has run.
    */
   basicPublishBatch(
     exchange: string,

@@ -12,6 +12,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 const NOW: f64 = 1_000.0;
 const DELIVER: u8 = 1;
+const CLOSE_CHANNEL: u8 = 7;
 const SEND: u8 = 10;
 
 fn json(s: &str) -> JsValue {
@@ -47,6 +48,8 @@ fn records(out: &[u8]) -> Vec<(u8, u32, u16, &[u8])> {
                 }
                 p
             }
+            // code u16, text, class u16, method u16
+            CLOSE_CHANNEL => start + 2 + 1 + out[start + 2] as usize + 4,
             k => panic!("unexpected record kind {k}"),
         };
         v.push((kind, conn, ch, &out[start..end]));
@@ -116,7 +119,7 @@ fn engine_errors_carry_the_amqp_reply_and_bad_arguments_are_type_errors() {
         .queue_declare(NOW, conn, 2, &long, 0, JsValue::UNDEFINED)
         .unwrap_err();
     assert!(err.is_instance_of::<js_sys::TypeError>());
-    let err = b.ack(NOW, conn, 2, 1.5, false).unwrap_err();
+    let err = b.settle(NOW, conn, 2, 0, 1.5, false, false).unwrap_err();
     assert!(err.is_instance_of::<js_sys::TypeError>());
     let err = b
         .publish(
@@ -230,4 +233,62 @@ fn store_records_come_out_framed_and_recover_into_a_new_broker() {
         .queue_declare(NOW, conn, 1, "dq", 1, JsValue::UNDEFINED)
         .unwrap();
     assert_eq!(counts.get(1), 1);
+}
+
+/// One batched command: `op, conn, channel`, then its fields (src/wasm/batch.rs).
+fn command(buf: &mut Vec<u8>, op: u8, conn: u32, ch: u16, fields: &[u8]) {
+    buf.push(op);
+    buf.extend_from_slice(&conn.to_le_bytes());
+    buf.extend_from_slice(&ch.to_le_bytes());
+    buf.extend_from_slice(fields);
+}
+
+#[wasm_bindgen_test]
+fn a_batch_runs_through_the_wire_rules_and_an_error_closes_its_channel_as_output() {
+    let mut b = WasmBroker::new(json(
+        r#"{"events": false, "limits": {"maxMessageSize": 8}}"#,
+    ))
+    .unwrap();
+    let conn = open(&mut b);
+    b.queue_declare(NOW, conn, 1, "q", 0, JsValue::UNDEFINED)
+        .unwrap();
+    b.consume(NOW, conn, 1, "q", "c1", 0, JsValue::UNDEFINED)
+        .unwrap();
+    while b.take_output() > 0 {}
+    let publish = |body: &[u8]| {
+        let mut f = vec![0, 0, 1, b'q'];
+        f.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        f.extend_from_slice(body);
+        f
+    };
+    let mut batch = Vec::new();
+    command(&mut batch, 1, conn, 1, &publish(b"small"));
+    command(&mut batch, 1, conn, 1, &publish(b"far too large"));
+    // After the error: skipped, the channel is closed.
+    command(&mut batch, 1, conn, 1, &publish(b"never"));
+    b.run_commands(NOW, &batch).unwrap();
+    b.take_output();
+    let out = b.output().to_vec();
+    let recs = records(&out);
+    let kinds: Vec<u8> = recs.iter().map(|r| r.0).collect();
+    // The close comes ahead of what the batch caused: a client drops deliveries to a closed channel.
+    assert_eq!(kinds, [CLOSE_CHANNEL, DELIVER]);
+    let close = recs[0].3;
+    assert_eq!(u16::from_le_bytes([close[0], close[1]]), 406);
+    let text = std::str::from_utf8(&close[3..3 + close[2] as usize]).unwrap();
+    // The wire connection's text, from the one per-method layer.
+    assert_eq!(
+        text,
+        "PRECONDITION_FAILED - message size 13 is larger than configured max size 8"
+    );
+    assert_eq!(&close[close.len() - 4..], &[60, 0, 40, 0]);
+    let snap = b.snapshot(Some(false)).unwrap();
+    let queues: Array = get(&snap, "queues").unchecked_into();
+    let counts = get(&queues.get(0), "counts");
+    // "small" went out and came back when the channel closed; "never" was skipped.
+    assert_eq!(get(&counts, "ready"), 1);
+
+    // A buffer cut short is a TypeError (mismatched builds), not a panic.
+    let err = b.run_commands(NOW, &batch[..9]).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
 }

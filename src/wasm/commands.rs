@@ -1,20 +1,19 @@
-//! Commands of in-process client connections: one method per AMQP method,
-//! forwarded to the engine. Replies are return values; what the command
-//! caused (deliveries, confirms, closes) comes out of `takeOutput`.
+//! Commands of in-process client connections. Each becomes the AMQP method
+//! a client would send and goes through the per-method layer wire
+//! connections use (`amqp::connection::run_channel_method`): the engine
+//! command, its reply and its error (code, text, class and method ids) are
+//! decided there, once. Replies are return values; what a command caused
+//! (deliveries, confirms, closes) comes out of `takeOutput`. Publishes and
+//! acknowledgements also come in batches (`runCommands`, see `batch.rs`).
 
 use super::js_value::{properties_from_js, short, table_from_js};
 use super::options::ms;
 use super::wire::{self, TO_BROKER, TO_CLIENT};
 use super::{amqp_error, WasmBroker};
-use crate::amqp::codec::method::{
-    BasicAck, BasicCancel, BasicCancelOk, BasicConsume, BasicConsumeOk, BasicGet, BasicNack,
-    BasicPublish, BasicQos, BasicQosOk, BasicRecover, BasicRecoverOk, BasicReject, ChannelClose,
-    ChannelCloseOk, ChannelOpen, ChannelOpenOk, ConfirmSelect, ConfirmSelectOk, Method,
-};
-use crate::broker::ShortStr;
+use crate::amqp::codec::method::*;
+use crate::amqp::connection::{check_channel_number, run_channel_method, Step};
 use crate::broker::{
-    AmqpError, ApplyTo, Bind, Broker, ChannelRef, ConnId, ConnectionInfo, Consume, ExchangeDeclare,
-    Message, Policy, Qos, QueueDeclare,
+    AmqpError, ApplyTo, ChannelRef, ConnId, ConnectionInfo, Message, Policy, ReplyCode, ShortStr,
 };
 use wasm_bindgen::prelude::*;
 
@@ -25,7 +24,7 @@ const INTERNAL: u8 = 8;
 const EXCLUSIVE: u8 = 16;
 const NO_ACK: u8 = 32;
 
-fn chan(conn: u32, ch: u16) -> ChannelRef {
+pub(super) fn chan(conn: u32, ch: u16) -> ChannelRef {
     ChannelRef::new(ConnId(conn), ch)
 }
 
@@ -37,107 +36,116 @@ fn tag(t: f64) -> Result<u64, JsValue> {
     }
 }
 
-/// The limit AMQP connections enforce on content headers, applied to
-/// in-process publishes too: 406 and the channel is closed, as RabbitMQ does.
-fn check_size(
-    b: &mut Broker,
-    now: u64,
-    ch: ChannelRef,
-    len: usize,
-    max: u64,
-) -> Result<(), AmqpError> {
-    if len as u64 <= max {
-        return Ok(());
-    }
-    b.channel_close(now, ch);
-    Err(AmqpError::precondition(format_args!(
-        "message size {len} is larger than configured max size {max}"
-    )))
+fn unexpected<T>(what: &str) -> Result<T, JsValue> {
+    Err(js_sys::Error::new(&format!("warren: unexpected reply to {what}")).into())
 }
 
 impl WasmBroker {
-    fn max_message_size(&self) -> u64 {
-        self.server.config().limits.max_message_size
-    }
-
-    /// Runs one engine command, then lets the server route what it caused
-    /// (to AMQP connections or to `takeOutput`). After an error the engine
-    /// has already closed the channel (soft) or connection (hard).
-    /// `method`: the AMQP (class, method) the command stands for, named in
-    /// errors as a client would see them.
-    fn run<T>(
+    /// Runs `method` of in-process connection `conn` on channel `ch` through
+    /// the per-method layer and routes what it caused. The wire tap sees the
+    /// method, then its reply or the close its error makes.
+    pub(super) fn method(
         &mut self,
         now: f64,
-        (class_id, method_id): (u16, u16),
-        f: impl FnOnce(&mut Broker, u64) -> Result<T, AmqpError>,
-    ) -> Result<T, JsValue> {
+        conn: u32,
+        ch: u16,
+        method: Method,
+    ) -> Result<Option<Method>, JsValue> {
         let now = ms(now);
-        let r = f(self.server.broker_mut(), now).map_err(|e| {
-            if e.class_id == 0 {
-                e.on(class_id, method_id)
-            } else {
-                e
-            }
-        });
+        let r = self.run_method(now, conn, ch, method, None);
         self.server.tick(now);
-        if let (Err(e), Some((conn, ch))) = (&r, self.wire_chan.take()) {
-            // What a connection sends for the error: the tapped wire shows it too.
-            let (soft, close) = wire::close_for(e);
-            self.tap_reply((conn, if soft { ch } else { 0 }), || close);
-        }
         r.map_err(amqp_error)
     }
 
-    /// With the wire tap on: the frame command `method` stands for, client
-    /// to broker, on channel `at` (an error then closes that channel).
-    fn tap(&mut self, at: (u32, u16), method: impl FnOnce() -> Method, content: Option<&Message>) {
-        if self.record_wire(at, TO_BROKER, method, content) {
-            self.wire_chan = Some(at);
-        }
-    }
-
-    /// With the wire tap on: a reply the broker sends on channel `at`.
-    fn tap_reply(&mut self, at: (u32, u16), method: impl FnOnce() -> Method) {
-        self.record_wire(at, TO_CLIENT, method, None);
-    }
-
-    /// Records one tapped frame if the tap is on; false when it is off.
-    fn record_wire(
+    /// [`method`](Self::method) without the tick, for batches: the engine
+    /// command (with `content` for a publish), tapped both ways.
+    pub(super) fn run_method(
         &mut self,
-        at: (u32, u16),
-        dir: u8,
-        method: impl FnOnce() -> Method,
-        content: Option<&Message>,
-    ) -> bool {
-        if !self.wire {
-            return false;
-        }
-        let frame_max = self.server.config().frame_max;
-        wire::record(&mut self.wire_out, at, dir, &method(), content, frame_max);
-        true
-    }
-
-    /// Runs a tapped command: its frame, then its reply `ok` when it succeeds.
-    #[allow(clippy::too_many_arguments)]
-    fn run_tapped<T>(
-        &mut self,
-        now: f64,
-        ids: (u16, u16),
-        at: (u32, u16),
-        frame: Option<Method>,
-        ok: impl FnOnce(&T) -> Option<Method>,
-        f: impl FnOnce(&mut Broker, u64) -> Result<T, AmqpError>,
-    ) -> Result<T, JsValue> {
-        if let Some(frame) = frame {
-            self.tap(at, || frame, None);
-        }
-        let r = self.run(now, ids, f);
-        if let Ok(v) = &r {
-            if let Some(reply) = ok(v) {
-                self.tap_reply(at, || reply);
+        now: u64,
+        conn: u32,
+        ch: u16,
+        method: Method,
+        content: Option<Message>,
+    ) -> Result<Option<Method>, AmqpError> {
+        let at = (conn, ch);
+        self.record_wire(at, TO_BROKER, &method, content.as_ref());
+        let c = chan(conn, ch);
+        let r = match method {
+            Method::BasicPublish(p) => {
+                let max = self.server.config().limits.max_message_size;
+                let m = content.unwrap_or_else(|| {
+                    Message::from_parts(&p.exchange, &p.routing_key, Default::default(), &[])
+                });
+                crate::amqp::connection::publish(self.server.broker_mut(), now, c, &p, m, max)
+                    .map(|()| None)
+            }
+            m => match run_channel_method(self.server.broker_mut(), now, c, m) {
+                Step::Ran(r) => r,
+                Step::Connection(m) => self.connection_method(now, c, m),
+            },
+        };
+        match &r {
+            Ok(Some(reply)) => self.record_wire(at, TO_CLIENT, reply, None),
+            Ok(None) => {}
+            Err(e) => {
+                let (soft, close) = wire::close_for(e);
+                self.record_wire((conn, if soft { ch } else { 0 }), TO_CLIENT, &close, None);
             }
         }
         r
+    }
+
+    /// The methods a wire connection handles itself, for an in-process one:
+    /// channel open, close and flow.
+    fn connection_method(
+        &mut self,
+        now: u64,
+        c: ChannelRef,
+        method: Method,
+    ) -> Result<Option<Method>, AmqpError> {
+        let ids = (method.class_id(), method.method_id());
+        let channel_max = self.server.config().channel_max;
+        let b = self.server.broker_mut();
+        let r = match method {
+            Method::ChannelOpen(_) => match check_channel_number(c.channel, channel_max) {
+                Err(e) => {
+                    b.connection_close(now, c.conn);
+                    return Err(e);
+                }
+                Ok(()) => b
+                    .channel_open(now, c)
+                    .map(|()| Some(ChannelOpenOk { channel_id: vec![] }.into())),
+            },
+            Method::ChannelClose(_) => {
+                b.channel_close(now, c);
+                Ok(Some(ChannelCloseOk {}.into()))
+            }
+            Method::ChannelFlow(m) => b
+                .channel_flow(now, c, m.active)
+                .map(|active| Some(ChannelFlowOk { active }.into())),
+            m => {
+                b.connection_close(now, c.conn);
+                Err(AmqpError::new(
+                    ReplyCode::CommandInvalid,
+                    format_args!("{} is not a method an in-process client sends", m.name()),
+                ))
+            }
+        };
+        r.map_err(|e| e.on(ids.0, ids.1))
+    }
+
+    /// With the wire tap on: records one frame (and its content).
+    pub(super) fn record_wire(
+        &mut self,
+        at: (u32, u16),
+        dir: u8,
+        method: &Method,
+        content: Option<&Message>,
+    ) {
+        if self.wire {
+            let frame_max = self.server.config().frame_max;
+            wire::record(&mut self.front, at, dir, method, content, frame_max);
+        }
     }
 }
 
@@ -161,59 +169,69 @@ impl WasmBroker {
             name: name.to_owned(),
             ..Default::default()
         };
+        let open = ConnectionOpen {
+            virtual_host: info.vhost.clone(),
+            capabilities: ShortStr::empty(),
+            insist: false,
+        };
         let b = self.server.broker();
         if b.users().is_some() && b.authenticate(user, Some(password.as_bytes())).is_none() {
+            let e = AmqpError::access_refused(
+                "Login was refused using authentication mechanism PLAIN. \
+                 For details see the broker logfile.",
+            );
             return Err(amqp_error(
-                AmqpError::access_refused(
-                    "Login was refused using authentication mechanism PLAIN. \
-                     For details see the broker logfile.",
-                )
-                .on(10, 11),
+                e.on(ConnectionStartOk::CLASS_ID, ConnectionStartOk::METHOD_ID),
             ));
         }
-        self.run(now, (10, 40), |b, now| {
-            b.connection_open(now, info).map(|c| c.0)
-        })
+        let now = ms(now);
+        let r = self
+            .server
+            .broker_mut()
+            .connection_open(now, info)
+            .map_err(|e| e.on(ConnectionOpen::CLASS_ID, ConnectionOpen::METHOD_ID));
+        self.server.tick(now);
+        let id = r.map_err(amqp_error)?;
+        self.record_wire((id.0, 0), TO_BROKER, &open.into(), None);
+        let ok = ConnectionOpenOk {
+            known_hosts: ShortStr::empty(),
+        };
+        self.record_wire((id.0, 0), TO_CLIENT, &ok.into(), None);
+        Ok(id.0)
     }
 
     #[wasm_bindgen(js_name = closeConnection)]
     pub fn close_connection(&mut self, now: f64, conn: u32) {
-        let _ = self.run(now, (10, 50), |b, now| {
-            b.connection_close(now, ConnId(conn));
-            Ok(())
-        });
+        let close = ConnectionClose {
+            reply_code: 200,
+            reply_text: ShortStr::truncated("Goodbye"),
+            class_id: 0,
+            method_id: 0,
+        };
+        self.record_wire((conn, 0), TO_BROKER, &close.into(), None);
+        let now = ms(now);
+        self.server.broker_mut().connection_close(now, ConnId(conn));
+        self.server.tick(now);
+        self.record_wire((conn, 0), TO_CLIENT, &ConnectionCloseOk {}.into(), None);
     }
 
     #[wasm_bindgen(js_name = openChannel)]
     pub fn open_channel(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        let open = self.wire.then(|| {
-            ChannelOpen {
-                out_of_band: ShortStr::empty(),
-            }
-            .into()
-        });
-        let ok = |_: &()| Some(ChannelOpenOk { channel_id: vec![] }.into());
-        self.run_tapped(now, (20, 10), (conn, ch), open, ok, |b, now| {
-            b.channel_open(now, chan(conn, ch))
-        })
+        let open = ChannelOpen {
+            out_of_band: ShortStr::empty(),
+        };
+        self.method(now, conn, ch, open.into()).map(drop)
     }
 
     #[wasm_bindgen(js_name = closeChannel)]
     pub fn close_channel(&mut self, now: f64, conn: u32, ch: u16) {
-        let close = self.wire.then(|| {
-            ChannelClose {
-                reply_code: 200,
-                reply_text: ShortStr::truncated("Goodbye"),
-                class_id: 0,
-                method_id: 0,
-            }
-            .into()
-        });
-        let ok = |_: &()| Some(ChannelCloseOk {}.into());
-        let _ = self.run_tapped(now, (20, 40), (conn, ch), close, ok, |b, now| {
-            b.channel_close(now, chan(conn, ch));
-            Ok(())
-        });
+        let close = ChannelClose {
+            reply_code: 200,
+            reply_text: ShortStr::truncated("Goodbye"),
+            class_id: 0,
+            method_id: 0,
+        };
+        let _ = self.method(now, conn, ch, close.into());
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -229,17 +247,17 @@ impl WasmBroker {
         args: JsValue,
     ) -> Result<(), JsValue> {
         let d = ExchangeDeclare {
+            ticket: 0,
             exchange: short(name, "exchange name")?,
             kind: short(kind, "exchange type")?,
             passive: flags & PASSIVE != 0,
             durable: flags & DURABLE != 0,
             auto_delete: flags & AUTO_DELETE != 0,
             internal: flags & INTERNAL != 0,
+            nowait: false,
             arguments: table_from_js(&args)?,
         };
-        self.run(now, (40, 10), |b, now| {
-            b.exchange_declare(now, chan(conn, ch), d)
-        })
+        self.method(now, conn, ch, d.into()).map(drop)
     }
 
     #[wasm_bindgen(js_name = exchangeDelete)]
@@ -251,9 +269,13 @@ impl WasmBroker {
         name: &str,
         if_unused: bool,
     ) -> Result<(), JsValue> {
-        self.run(now, (40, 20), |b, now| {
-            b.exchange_delete(now, chan(conn, ch), name, if_unused)
-        })
+        let d = ExchangeDelete {
+            ticket: 0,
+            exchange: short(name, "exchange name")?,
+            if_unused,
+            nowait: false,
+        };
+        self.method(now, conn, ch, d.into()).map(drop)
     }
 
     /// `kind`: 0 queue.bind, 1 queue.unbind, 2 exchange.bind, 3 exchange.unbind.
@@ -269,27 +291,48 @@ impl WasmBroker {
         routing_key: &str,
         args: JsValue,
     ) -> Result<(), JsValue> {
-        let bind = Bind {
-            destination: short(destination, "destination")?,
-            source: short(source, "source exchange")?,
-            routing_key: short(routing_key, "routing key")?,
-            arguments: table_from_js(&args)?,
-        };
-        let method = match kind {
-            0 => (50, 20),
-            1 => (50, 50),
-            2 => (40, 30),
-            _ => (40, 40),
-        };
-        self.run(now, method, |b, now| {
-            let c = chan(conn, ch);
-            match kind {
-                0 => b.queue_bind(now, c, bind),
-                1 => b.queue_unbind(now, c, bind),
-                2 => b.exchange_bind(now, c, bind),
-                _ => b.exchange_unbind(now, c, bind),
+        let destination = short(destination, "destination")?;
+        let source = short(source, "source exchange")?;
+        let routing_key = short(routing_key, "routing key")?;
+        let arguments = table_from_js(&args)?;
+        let method: Method = match kind {
+            0 => QueueBind {
+                ticket: 0,
+                queue: destination,
+                exchange: source,
+                routing_key,
+                nowait: false,
+                arguments,
             }
-        })
+            .into(),
+            1 => QueueUnbind {
+                ticket: 0,
+                queue: destination,
+                exchange: source,
+                routing_key,
+                arguments,
+            }
+            .into(),
+            2 => ExchangeBind {
+                ticket: 0,
+                destination,
+                source,
+                routing_key,
+                nowait: false,
+                arguments,
+            }
+            .into(),
+            _ => ExchangeUnbind {
+                ticket: 0,
+                destination,
+                source,
+                routing_key,
+                nowait: false,
+                arguments,
+            }
+            .into(),
+        };
+        self.method(now, conn, ch, method).map(drop)
     }
 
     /// Returns `[name, messageCount, consumerCount]`.
@@ -304,21 +347,23 @@ impl WasmBroker {
         args: JsValue,
     ) -> Result<js_sys::Array, JsValue> {
         let d = QueueDeclare {
+            ticket: 0,
             queue: short(name, "queue name")?,
             passive: flags & PASSIVE != 0,
             durable: flags & DURABLE != 0,
             exclusive: flags & EXCLUSIVE != 0,
             auto_delete: flags & AUTO_DELETE != 0,
+            nowait: false,
             arguments: table_from_js(&args)?,
         };
-        let ok = self.run(now, (50, 10), |b, now| {
-            b.queue_declare(now, chan(conn, ch), d)
-        })?;
-        Ok(js_sys::Array::of3(
-            &ok.queue.as_str().into(),
-            &ok.message_count.into(),
-            &ok.consumer_count.into(),
-        ))
+        match self.method(now, conn, ch, d.into())? {
+            Some(Method::QueueDeclareOk(ok)) => Ok(js_sys::Array::of3(
+                &ok.queue.as_str().into(),
+                &ok.message_count.into(),
+                &ok.consumer_count.into(),
+            )),
+            _ => unexpected("queue.declare"),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -332,9 +377,17 @@ impl WasmBroker {
         if_unused: bool,
         if_empty: bool,
     ) -> Result<u32, JsValue> {
-        self.run(now, (50, 40), |b, now| {
-            b.queue_delete(now, chan(conn, ch), name, if_unused, if_empty)
-        })
+        let d = QueueDelete {
+            ticket: 0,
+            queue: short(name, "queue name")?,
+            if_unused,
+            if_empty,
+            nowait: false,
+        };
+        match self.method(now, conn, ch, d.into())? {
+            Some(Method::QueueDeleteOk(ok)) => Ok(ok.message_count),
+            _ => unexpected("queue.delete"),
+        }
     }
 
     #[wasm_bindgen(js_name = queuePurge)]
@@ -345,11 +398,19 @@ impl WasmBroker {
         ch: u16,
         name: &str,
     ) -> Result<u32, JsValue> {
-        self.run(now, (50, 30), |b, now| {
-            b.queue_purge(now, chan(conn, ch), name)
-        })
+        let p = QueuePurge {
+            ticket: 0,
+            queue: short(name, "queue name")?,
+            nowait: false,
+        };
+        match self.method(now, conn, ch, p.into())? {
+            Some(Method::QueuePurgeOk(ok)) => Ok(ok.message_count),
+            _ => unexpected("queue.purge"),
+        }
     }
 
+    /// One `basic.publish` with its content (publishes without properties
+    /// usually come batched through `runCommands`).
     #[allow(clippy::too_many_arguments)]
     pub fn publish(
         &mut self,
@@ -362,96 +423,23 @@ impl WasmBroker {
         body: &[u8],
         mandatory: bool,
     ) -> Result<(), JsValue> {
+        let p = BasicPublish {
+            ticket: 0,
+            exchange: short(exchange, "exchange name")?,
+            routing_key: short(routing_key, "routing key")?,
+            mandatory,
+            immediate: false,
+        };
         let m = Message::new(
-            short(exchange, "exchange name")?,
-            short(routing_key, "routing key")?,
+            p.exchange.clone(),
+            p.routing_key.clone(),
             properties_from_js(&properties)?,
             body,
         );
-        let max = self.max_message_size();
-        if self.wire {
-            self.tap((conn, ch), || publish_method(&m, mandatory), Some(&m));
-        }
-        self.run(now, (60, 40), |b, now| {
-            check_size(b, now, chan(conn, ch), body.len(), max)?;
-            b.basic_publish(now, chan(conn, ch), m, mandatory, false)
-        })
-    }
-
-    /// Publishes many bodies with the same exchange, routing key and
-    /// properties. `bodies` is packed as `(len u32 LE, bytes)*`. Returns how
-    /// many were published; an engine error stops the batch (the channel is
-    /// then closed).
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(js_name = publishBatch)]
-    pub fn publish_batch(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        exchange: &str,
-        routing_key: &str,
-        properties: JsValue,
-        bodies: &[u8],
-        mandatory: bool,
-    ) -> Result<u32, JsValue> {
-        let exchange = short(exchange, "exchange name")?;
-        let routing_key = short(routing_key, "routing key")?;
-        let properties = properties_from_js(&properties)?;
-        let mut parts = Vec::new();
-        let mut rest = bodies;
-        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-            let len = u32::from_le_bytes(*len) as usize;
-            let (body, tail) = tail
-                .split_at_checked(len)
-                .ok_or_else(|| js_sys::TypeError::new("publishBatch: truncated body"))?;
-            parts.push(body);
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(js_sys::TypeError::new("publishBatch: truncated length").into());
-        }
-        let mut published = 0u32;
-        let max = self.max_message_size();
-        let mut tapped = self.wire.then(Vec::new);
-        let mark = self.wire_out.len();
-        if self.wire {
-            self.wire_chan = Some((conn, ch));
-        }
-        let r = self.run(now, (60, 40), |b, now| {
-            for body in parts {
-                check_size(b, now, chan(conn, ch), body.len(), max)?;
-                let m = Message::new(
-                    exchange.clone(),
-                    routing_key.clone(),
-                    properties.clone(),
-                    body,
-                );
-                if let Some(t) = tapped.as_mut() {
-                    t.push(m.clone());
-                }
-                b.basic_publish(now, chan(conn, ch), m, mandatory, false)?;
-                published += 1;
-            }
-            Ok(())
-        });
-        // The batch is many publishes on the wire: their frames go ahead of what they caused.
-        let mut frames = Vec::new();
-        let frame_max = self.server.config().frame_max;
-        for m in tapped.iter().flatten() {
-            let method = publish_method(m, mandatory);
-            wire::record(
-                &mut frames,
-                (conn, ch),
-                TO_BROKER,
-                &method,
-                Some(m),
-                frame_max,
-            );
-        }
-        self.wire_out.splice(mark..mark, frames);
-        r?;
-        Ok(published)
+        let now = ms(now);
+        let r = self.run_method(now, conn, ch, p.into(), Some(m));
+        self.server.tick(now);
+        r.map(drop).map_err(amqp_error)
     }
 
     /// Returns the consumer tag.
@@ -466,39 +454,20 @@ impl WasmBroker {
         flags: u8,
         args: JsValue,
     ) -> Result<String, JsValue> {
-        let c = Consume {
+        let c = BasicConsume {
+            ticket: 0,
             queue: short(queue, "queue name")?,
             consumer_tag: short(consumer_tag, "consumer tag")?,
             no_local: false,
             no_ack: flags & NO_ACK != 0,
             exclusive: flags & EXCLUSIVE != 0,
+            nowait: false,
             arguments: table_from_js(&args)?,
         };
-        let frame = self.wire.then(|| {
-            BasicConsume {
-                ticket: 0,
-                queue: c.queue.clone(),
-                consumer_tag: c.consumer_tag.clone(),
-                no_local: c.no_local,
-                no_ack: c.no_ack,
-                exclusive: c.exclusive,
-                nowait: false,
-                arguments: c.arguments.clone(),
-            }
-            .into()
-        });
-        let ok = |t: &ShortStr| {
-            Some(
-                BasicConsumeOk {
-                    consumer_tag: t.clone(),
-                }
-                .into(),
-            )
-        };
-        self.run_tapped(now, (60, 20), (conn, ch), frame, ok, |b, now| {
-            b.basic_consume(now, chan(conn, ch), c)
-        })
-        .map(|t| t.to_string())
+        match self.method(now, conn, ch, c.into())? {
+            Some(Method::BasicConsumeOk(ok)) => Ok(ok.consumer_tag.to_string()),
+            _ => unexpected("basic.consume"),
+        }
     }
 
     pub fn cancel(
@@ -508,24 +477,11 @@ impl WasmBroker {
         ch: u16,
         consumer_tag: &str,
     ) -> Result<(), JsValue> {
-        let frame = self.wire.then(|| {
-            BasicCancel {
-                consumer_tag: ShortStr::truncated(consumer_tag),
-                nowait: false,
-            }
-            .into()
-        });
-        let ok = |_: &()| {
-            Some(
-                BasicCancelOk {
-                    consumer_tag: ShortStr::truncated(consumer_tag),
-                }
-                .into(),
-            )
+        let c = BasicCancel {
+            consumer_tag: short(consumer_tag, "consumer tag")?,
+            nowait: false,
         };
-        self.run_tapped(now, (60, 30), (conn, ch), frame, ok, |b, now| {
-            b.basic_cancel(now, chan(conn, ch), consumer_tag)
-        })
+        self.method(now, conn, ch, c.into()).map(drop)
     }
 
     /// The answer (get-ok or get-empty) comes out of `takeOutput`.
@@ -537,102 +493,29 @@ impl WasmBroker {
         queue: &str,
         no_ack: bool,
     ) -> Result<(), JsValue> {
-        let frame = self.wire.then(|| {
-            BasicGet {
-                ticket: 0,
-                queue: ShortStr::truncated(queue),
-                no_ack,
-            }
-            .into()
-        });
-        self.run_tapped(
-            now,
-            (60, 70),
-            (conn, ch),
-            frame,
-            |_| None,
-            |b, now| b.basic_get(now, chan(conn, ch), queue, no_ack),
-        )
+        let g = BasicGet {
+            ticket: 0,
+            queue: short(queue, "queue name")?,
+            no_ack,
+        };
+        self.method(now, conn, ch, g.into()).map(drop)
     }
 
-    pub fn ack(
+    /// `kind`: 0 ack (`requeue` unused), 1 nack, 2 reject (`multiple` unused).
+    /// Valid tags usually come batched through `runCommands`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn settle(
         &mut self,
         now: f64,
         conn: u32,
         ch: u16,
-        delivery_tag: f64,
-        multiple: bool,
-    ) -> Result<(), JsValue> {
-        let t = tag(delivery_tag)?;
-        let frame = self.wire.then(|| {
-            BasicAck {
-                delivery_tag: t,
-                multiple,
-            }
-            .into()
-        });
-        self.run_tapped(
-            now,
-            (60, 80),
-            (conn, ch),
-            frame,
-            |_| None,
-            |b, now| b.basic_ack(now, chan(conn, ch), t, multiple),
-        )
-    }
-
-    pub fn nack(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
+        kind: u8,
         delivery_tag: f64,
         multiple: bool,
         requeue: bool,
     ) -> Result<(), JsValue> {
-        let t = tag(delivery_tag)?;
-        let frame = self.wire.then(|| {
-            BasicNack {
-                delivery_tag: t,
-                multiple,
-                requeue,
-            }
-            .into()
-        });
-        self.run_tapped(
-            now,
-            (60, 120),
-            (conn, ch),
-            frame,
-            |_| None,
-            |b, now| b.basic_nack(now, chan(conn, ch), t, multiple, requeue),
-        )
-    }
-
-    pub fn reject(
-        &mut self,
-        now: f64,
-        conn: u32,
-        ch: u16,
-        delivery_tag: f64,
-        requeue: bool,
-    ) -> Result<(), JsValue> {
-        let t = tag(delivery_tag)?;
-        let frame = self.wire.then(|| {
-            BasicReject {
-                delivery_tag: t,
-                requeue,
-            }
-            .into()
-        });
-        self.run_tapped(
-            now,
-            (60, 90),
-            (conn, ch),
-            frame,
-            |_| None,
-            |b, now| b.basic_reject(now, chan(conn, ch), t, requeue),
-        )
+        let method = super::batch::settle_method(kind, tag(delivery_tag)?, multiple, requeue);
+        self.method(now, conn, ch, method).map(drop)
     }
 
     #[wasm_bindgen(js_name = recoverChannel)]
@@ -643,11 +526,8 @@ impl WasmBroker {
         ch: u16,
         requeue: bool,
     ) -> Result<(), JsValue> {
-        let frame = self.wire.then(|| BasicRecover { requeue }.into());
-        let ok = |_: &()| Some(BasicRecoverOk {}.into());
-        self.run_tapped(now, (60, 110), (conn, ch), frame, ok, |b, now| {
-            b.basic_recover(now, chan(conn, ch), requeue)
-        })
+        self.method(now, conn, ch, BasicRecover { requeue }.into())
+            .map(drop)
     }
 
     pub fn qos(
@@ -659,31 +539,22 @@ impl WasmBroker {
         prefetch_size: u32,
         global: bool,
     ) -> Result<(), JsValue> {
-        let q = Qos {
+        let q = BasicQos {
             prefetch_size,
             prefetch_count,
             global,
         };
-        let frame = self.wire.then(|| {
-            BasicQos {
-                prefetch_size,
-                prefetch_count,
-                global,
-            }
-            .into()
-        });
-        let ok = |_: &()| Some(BasicQosOk {}.into());
-        self.run_tapped(now, (60, 10), (conn, ch), frame, ok, |b, now| {
-            b.basic_qos(now, chan(conn, ch), q)
-        })
+        self.method(now, conn, ch, q.into()).map(drop)
     }
 
     pub fn flow(&mut self, now: f64, conn: u32, ch: u16, active: bool) -> Result<bool, JsValue> {
-        self.run(now, (20, 20), |b, now| {
-            b.channel_flow(now, chan(conn, ch), active)
-        })
+        match self.method(now, conn, ch, ChannelFlow { active }.into())? {
+            Some(Method::ChannelFlowOk(ok)) => Ok(ok.active),
+            _ => unexpected("channel.flow"),
+        }
     }
 
+    /// Not an AMQP method: Warren's lease on a delivery (consumer timeout).
     #[wasm_bindgen(js_name = extendLease)]
     pub fn extend_lease(
         &mut self,
@@ -694,33 +565,34 @@ impl WasmBroker {
         lease_ms: f64,
     ) -> Result<(), JsValue> {
         let t = tag(delivery_tag)?;
-        self.run(now, (0, 0), |b, now| {
-            b.extend_lease(now, chan(conn, ch), t, ms(lease_ms))
-        })
+        let now = ms(now);
+        let r = self
+            .server
+            .broker_mut()
+            .extend_lease(now, chan(conn, ch), t, ms(lease_ms));
+        self.server.tick(now);
+        r.map_err(amqp_error)
     }
 
     #[wasm_bindgen(js_name = confirmSelect)]
     pub fn confirm_select(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        let frame = self.wire.then(|| ConfirmSelect { nowait: false }.into());
-        let ok = |_: &()| Some(ConfirmSelectOk {}.into());
-        self.run_tapped(now, (85, 10), (conn, ch), frame, ok, |b, now| {
-            b.confirm_select(now, chan(conn, ch))
-        })
+        self.method(now, conn, ch, ConfirmSelect { nowait: false }.into())
+            .map(drop)
     }
 
     #[wasm_bindgen(js_name = txSelect)]
     pub fn tx_select(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.run(now, (90, 10), |b, now| b.tx_select(now, chan(conn, ch)))
+        self.method(now, conn, ch, TxSelect {}.into()).map(drop)
     }
 
     #[wasm_bindgen(js_name = txCommit)]
     pub fn tx_commit(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.run(now, (90, 20), |b, now| b.tx_commit(now, chan(conn, ch)))
+        self.method(now, conn, ch, TxCommit {}.into()).map(drop)
     }
 
     #[wasm_bindgen(js_name = txRollback)]
     pub fn tx_rollback(&mut self, now: f64, conn: u32, ch: u16) -> Result<(), JsValue> {
-        self.run(now, (90, 30), |b, now| b.tx_rollback(now, chan(conn, ch)))
+        self.method(now, conn, ch, TxRollback {}.into()).map(drop)
     }
 }
 
@@ -854,16 +726,4 @@ impl WasmBroker {
             ("bindings", bindings.into()),
         ])
     }
-}
-
-/// `basic.publish` as a client sends it for message `m`.
-fn publish_method(m: &Message, mandatory: bool) -> Method {
-    BasicPublish {
-        ticket: 0,
-        exchange: ShortStr::truncated(m.exchange()),
-        routing_key: ShortStr::truncated(m.routing_key()),
-        mandatory,
-        immediate: false,
-    }
-    .into()
 }

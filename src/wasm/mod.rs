@@ -11,6 +11,7 @@
 //! carrying `code`, `replyText`, `classId`, `methodId` and `soft` (the channel
 //! is closed) ; bad arguments as `TypeError`s.
 
+mod batch;
 #[cfg(feature = "bench")]
 mod bench;
 mod commands;
@@ -110,10 +111,9 @@ pub struct WasmBroker {
     status: Box<[f64; 2]>,
     /// The wire tap is on (`setWireTap`).
     wire: bool,
-    /// Tapped frames of commands, ahead of what they caused in the next output.
-    wire_out: Vec<u8>,
-    /// The channel of the command being run, while the tap is on: an error closes it.
-    wire_chan: Option<(u32, u16)>,
+    /// Output ahead of what commands caused, in the next `takeOutput`: their
+    /// tapped frames, and the closes errors in a batch made.
+    front: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -132,8 +132,7 @@ impl WasmBroker {
             out: Vec::new(),
             status: Box::new([0.0, -1.0]),
             wire: false,
-            wire_out: Vec::new(),
-            wire_chan: None,
+            front: Vec::new(),
         })
     }
 
@@ -153,8 +152,7 @@ impl WasmBroker {
             out: Vec::new(),
             status: Box::new([0.0, -1.0]),
             wire: false,
-            wire_out: Vec::new(),
-            wire_chan: None,
+            front: Vec::new(),
         })
     }
 
@@ -295,7 +293,7 @@ impl WasmBroker {
             self.out = Vec::new();
         }
         self.out.clear();
-        self.out.append(&mut self.wire_out);
+        self.out.append(&mut self.front);
         let frame_max = self.server.config().frame_max;
         while let Some(o) = self.server.poll_output() {
             match o {
@@ -326,9 +324,6 @@ impl WasmBroker {
     #[wasm_bindgen(js_name = setWireTap)]
     pub fn set_wire_tap(&mut self, on: bool) {
         self.wire = on;
-        if !on {
-            self.wire_out = Vec::new();
-        }
     }
 
     /// Where in wasm memory `takeOutput` leaves `[output address, next

@@ -202,6 +202,42 @@ test('Broker.create loads the engine and closing rejects what is pending', async
   await assert.rejects(broker.connect(), /closed/);
 });
 
+test('channel numbers above limits.channelMax are refused as on the wire: 530 and the connection closes', async () => {
+  const { broker, conn } = await open({ events: false, limits: { channelMax: 2 } });
+  await conn.channel();
+  const err = await conn.channel().catch((e) => e);
+  assert.equal(err.code, 530);
+  assert.equal(err.replyText, 'NOT_ALLOWED - channel number 3 is higher than the negotiated channel_max (2)');
+  assert.deepEqual([err.classId, err.methodId], [20, 10]);
+  assert.equal(conn.closed, true);
+  await broker.close();
+});
+
+test('batched publishes and acks: one promise per channel and batch, rejected when the batch closed the channel', async () => {
+  const { broker, ch } = await open();
+  await ch.queueDeclare('q');
+  const got = [];
+  await ch.basicConsume('q', { noAck: false }, (m) => got.push(m));
+  const first = ch.basicPublish('', 'q', 'a');
+  assert.equal(ch.basicPublish('', 'q', 'b'), first, 'the same batch, the same promise');
+  assert.equal(got.length, 0, 'queued until the batch runs');
+  await first;
+  assert.deepEqual(
+    got.map((m) => m.bodyString()),
+    ['a', 'b'],
+  );
+  const acked = got[0].ack();
+  const bad = ch.basicAck(99);
+  assert.equal(acked, bad);
+  const err = await bad.catch((e) => e);
+  assert.equal(err.replyText, 'PRECONDITION_FAILED - unknown delivery tag 99');
+  assert.deepEqual([err.classId, err.methodId], [60, 80]);
+  assert.equal(ch.closed, true);
+  // The ack ahead of the bad one ran; the closed channel returned 'b' to the queue.
+  assert.equal(broker.snapshot().queues[0].counts.ready, 1);
+  await broker.close();
+});
+
 test('in-process publishes obey limits.maxMessageSize like AMQP connections', async () => {
   const { broker, conn, ch } = await open({ events: false, limits: { maxMessageSize: 8 } });
   await ch.queueDeclare('small');

@@ -102,6 +102,66 @@ test('a batch publishes one basic.publish per message, ahead of the deliveries i
   await broker.close();
 });
 
+test('every method is tapped both ways, as a wire connection carries it: opens, declares, qos, consume-ok, closes', async () => {
+  const broker = await Broker.create({ clock: new ManualClock(0) });
+  const { seen } = tapped(broker);
+  const conn = await broker.connect();
+  const ch = await conn.channel();
+  await ch.exchangeDeclare('x', 'direct', { durable: false });
+  await ch.queueDeclare('q', { durable: false });
+  await ch.queueBind('q', 'x', 'k');
+  await ch.basicQos(5);
+  await ch.basicConsume('q', { noAck: true, tag: 'c' }, () => {});
+  await ch.basicCancel('c');
+  await ch.queuePurge('q');
+  await ch.txSelect();
+  await ch.close();
+  const ch2 = await conn.channel();
+  // A passive declare of a missing queue: the 404 closes the channel, on the tap too.
+  await assert.rejects(ch2.queueDeclare('missing', { passive: true }), /NOT_FOUND/);
+  await conn.close();
+  await settle();
+  assert.deepEqual(
+    seen.map((f) => `${f.channel} ${f.dir} ${f.name}`),
+    [
+      '0 in connection.open',
+      '0 out connection.open-ok',
+      '1 in channel.open',
+      '1 out channel.open-ok',
+      '1 in exchange.declare',
+      '1 out exchange.declare-ok',
+      '1 in queue.declare',
+      '1 out queue.declare-ok',
+      '1 in queue.bind',
+      '1 out queue.bind-ok',
+      '1 in basic.qos',
+      '1 out basic.qos-ok',
+      '1 in basic.consume',
+      '1 out basic.consume-ok',
+      '1 in basic.cancel',
+      '1 out basic.cancel-ok',
+      '1 in queue.purge',
+      '1 out queue.purge-ok',
+      '1 in tx.select',
+      '1 out tx.select-ok',
+      '1 in channel.close',
+      '1 out channel.close-ok',
+      '1 in channel.open',
+      '1 out channel.open-ok',
+      '1 in queue.declare',
+      '1 out channel.close',
+      '0 in connection.close',
+      '0 out connection.close-ok',
+    ],
+  );
+  const declared = seen.find((f) => f.name === 'queue.declare-ok');
+  assert.deepEqual(declared.args, { queue: 'q', messageCount: 0, consumerCount: 0 });
+  assert.equal(seen.find((f) => f.name === 'connection.open').args.virtualHost, '/');
+  const close = seen.find((f) => f.name === 'channel.close' && f.dir === 'out');
+  assert.deepEqual([close.args.replyCode, close.args.classId, close.args.methodId], [404, 50, 10]);
+  await broker.close();
+});
+
 test("the decoder reads a deliver from the tap and the server's own frames from an AMQP connection", async () => {
   const broker = await Broker.create({ clock: new ManualClock(0) });
   const { seen } = tapped(broker);

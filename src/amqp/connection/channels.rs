@@ -122,15 +122,8 @@ impl Connection {
     }
 
     fn open_channel(&mut self, env: &mut Env<'_>, channel: u16) {
-        if self.channel_max != 0 && channel > self.channel_max {
-            let e = AmqpError::new(
-                ReplyCode::NotAllowed,
-                format_args!(
-                    "channel number {channel} is higher than the negotiated channel_max ({})",
-                    self.channel_max
-                ),
-            );
-            return self.fail_connection(env, e.on(20, 10));
+        if let Err(e) = super::methods::check_channel_number(channel, self.channel_max) {
+            return self.fail_connection(env, e);
         }
         let Some(ch) = self.channel_ref(channel) else {
             return;

@@ -57,12 +57,8 @@ impl Connection {
         else {
             return self.unexpected_content(env, channel, "header");
         };
-        if header.body_size > max {
-            let e = AmqpError::precondition(format_args!(
-                "message size {} is larger than configured max size {max}",
-                header.body_size
-            ));
-            self.fail_channel(env, channel, e.on(60, 40));
+        if let Err(e) = super::methods::check_message_size(header.body_size, max) {
+            self.fail_channel(env, channel, e);
             return self.poll_engine(env);
         }
         a.body_size = header.body_size;
@@ -142,9 +138,9 @@ impl Connection {
         let Some(ch) = self.channel_ref(channel) else {
             return;
         };
-        let r =
-            env.broker
-                .basic_publish(env.now, ch, message, publish.mandatory, publish.immediate);
+        // The size was checked at the header; the shared rule passes it again.
+        let max = self.settings.config.limits.max_message_size;
+        let r = super::methods::publish(env.broker, env.now, ch, &publish, message, max);
         self.answer(env, channel, (60, 40), r, |()| None);
     }
 }

@@ -1,13 +1,16 @@
-//! One flat match from a channel method to its engine command and reply.
+//! A channel method on an open channel: engine commands go through the
+//! per-method layer every client shares (`methods.rs`); what is left is the
+//! connection's own (content, flow, channel close, methods out of place).
 //!
 //! Order, per the engine's contract: the command runs, the effects it queued
 //! go out, then the reply (unless `nowait`), then `Broker::poll` runs and
 //! its deliveries follow (so `basic.deliver` comes after `consume-ok`, and in
 //! a later write: see `Connection::output_cut`).
 
+use super::methods::{run_channel_method, Step};
 use super::{Connection, Env};
 use crate::amqp::codec::method::*;
-use crate::broker::{self, AmqpError, ReplyCode};
+use crate::broker::{AmqpError, ReplyCode};
 
 impl Connection {
     pub(super) fn dispatch(&mut self, env: &mut Env<'_>, channel: u16, method: Method) {
@@ -16,164 +19,12 @@ impl Connection {
         };
         let ids = (method.class_id(), method.method_id());
         let now = env.now;
+        let method = match run_channel_method(env.broker, now, ch, method) {
+            Step::Ran(r) => return self.answer(env, channel, ids, r, |reply| reply),
+            Step::Connection(m) => m,
+        };
         match method {
             Method::BasicPublish(m) => self.start_content(channel, m),
-            Method::BasicAck(m) => {
-                let r = env.broker.basic_ack(now, ch, m.delivery_tag, m.multiple);
-                self.answer(env, channel, ids, r, |()| None);
-            }
-            Method::BasicNack(m) => {
-                let r = env
-                    .broker
-                    .basic_nack(now, ch, m.delivery_tag, m.multiple, m.requeue);
-                self.answer(env, channel, ids, r, |()| None);
-            }
-            Method::BasicReject(m) => {
-                let r = env.broker.basic_reject(now, ch, m.delivery_tag, m.requeue);
-                self.answer(env, channel, ids, r, |()| None);
-            }
-            Method::BasicGet(m) => {
-                let r = env.broker.basic_get(now, ch, &m.queue, m.no_ack);
-                self.answer(env, channel, ids, r, |()| None);
-            }
-            Method::BasicConsume(m) => {
-                let c = broker::Consume {
-                    queue: m.queue,
-                    consumer_tag: m.consumer_tag,
-                    no_local: m.no_local,
-                    no_ack: m.no_ack,
-                    exclusive: m.exclusive,
-                    arguments: m.arguments,
-                };
-                let r = env.broker.basic_consume(now, ch, c);
-                self.answer(env, channel, ids, r, |consumer_tag| {
-                    (!m.nowait).then(|| BasicConsumeOk { consumer_tag }.into())
-                });
-            }
-            Method::BasicCancel(m) => {
-                let r = env.broker.basic_cancel(now, ch, &m.consumer_tag);
-                self.answer(env, channel, ids, r, |()| {
-                    let consumer_tag = m.consumer_tag;
-                    (!m.nowait).then(|| BasicCancelOk { consumer_tag }.into())
-                });
-            }
-            Method::BasicQos(m) => {
-                let qos = broker::Qos {
-                    prefetch_size: m.prefetch_size,
-                    prefetch_count: m.prefetch_count,
-                    global: m.global,
-                };
-                let r = env.broker.basic_qos(now, ch, qos);
-                self.answer(env, channel, ids, r, |()| Some(BasicQosOk {}.into()));
-            }
-            Method::BasicRecoverAsync(m) => {
-                let r = env.broker.basic_recover(now, ch, m.requeue);
-                self.answer(env, channel, ids, r, |()| None);
-            }
-            Method::BasicRecover(m) => {
-                let r = env.broker.basic_recover(now, ch, m.requeue);
-                self.answer(env, channel, ids, r, |()| Some(BasicRecoverOk {}.into()));
-            }
-            Method::ExchangeDeclare(m) => {
-                let d = broker::ExchangeDeclare {
-                    exchange: m.exchange,
-                    kind: m.kind,
-                    passive: m.passive,
-                    durable: m.durable,
-                    auto_delete: m.auto_delete,
-                    internal: m.internal,
-                    arguments: m.arguments,
-                };
-                let r = env.broker.exchange_declare(now, ch, d);
-                self.answer(env, channel, ids, r, |()| {
-                    (!m.nowait).then(|| ExchangeDeclareOk {}.into())
-                });
-            }
-            Method::ExchangeDelete(m) => {
-                let r = env
-                    .broker
-                    .exchange_delete(now, ch, &m.exchange, m.if_unused);
-                self.answer(env, channel, ids, r, |()| {
-                    (!m.nowait).then(|| ExchangeDeleteOk {}.into())
-                });
-            }
-            Method::ExchangeBind(m) => {
-                let b = bind(m.destination, m.source, m.routing_key, m.arguments);
-                let r = env.broker.exchange_bind(now, ch, b);
-                self.answer(env, channel, ids, r, |()| {
-                    (!m.nowait).then(|| ExchangeBindOk {}.into())
-                });
-            }
-            Method::ExchangeUnbind(m) => {
-                let b = bind(m.destination, m.source, m.routing_key, m.arguments);
-                let r = env.broker.exchange_unbind(now, ch, b);
-                self.answer(env, channel, ids, r, |()| {
-                    (!m.nowait).then(|| ExchangeUnbindOk {}.into())
-                });
-            }
-            Method::QueueDeclare(m) => {
-                let d = broker::QueueDeclare {
-                    queue: m.queue,
-                    passive: m.passive,
-                    durable: m.durable,
-                    exclusive: m.exclusive,
-                    auto_delete: m.auto_delete,
-                    arguments: m.arguments,
-                };
-                let r = env.broker.queue_declare(now, ch, d);
-                self.answer(env, channel, ids, r, |ok| {
-                    let reply = QueueDeclareOk {
-                        queue: ok.queue,
-                        message_count: ok.message_count,
-                        consumer_count: ok.consumer_count,
-                    };
-                    (!m.nowait).then(|| reply.into())
-                });
-            }
-            Method::QueueBind(m) => {
-                let b = bind(m.queue, m.exchange, m.routing_key, m.arguments);
-                let r = env.broker.queue_bind(now, ch, b);
-                self.answer(env, channel, ids, r, |()| {
-                    (!m.nowait).then(|| QueueBindOk {}.into())
-                });
-            }
-            Method::QueueUnbind(m) => {
-                let b = bind(m.queue, m.exchange, m.routing_key, m.arguments);
-                let r = env.broker.queue_unbind(now, ch, b);
-                self.answer(env, channel, ids, r, |()| Some(QueueUnbindOk {}.into()));
-            }
-            Method::QueuePurge(m) => {
-                let r = env.broker.queue_purge(now, ch, &m.queue);
-                self.answer(env, channel, ids, r, |message_count| {
-                    (!m.nowait).then(|| QueuePurgeOk { message_count }.into())
-                });
-            }
-            Method::QueueDelete(m) => {
-                let r = env
-                    .broker
-                    .queue_delete(now, ch, &m.queue, m.if_unused, m.if_empty);
-                self.answer(env, channel, ids, r, |message_count| {
-                    (!m.nowait).then(|| QueueDeleteOk { message_count }.into())
-                });
-            }
-            Method::ConfirmSelect(m) => {
-                let r = env.broker.confirm_select(now, ch);
-                self.answer(env, channel, ids, r, |()| {
-                    (!m.nowait).then(|| ConfirmSelectOk {}.into())
-                });
-            }
-            Method::TxSelect(_) => {
-                let r = env.broker.tx_select(now, ch);
-                self.answer(env, channel, ids, r, |()| Some(TxSelectOk {}.into()));
-            }
-            Method::TxCommit(_) => {
-                let r = env.broker.tx_commit(now, ch);
-                self.answer(env, channel, ids, r, |()| Some(TxCommitOk {}.into()));
-            }
-            Method::TxRollback(_) => {
-                let r = env.broker.tx_rollback(now, ch);
-                self.answer(env, channel, ids, r, |()| Some(TxRollbackOk {}.into()));
-            }
             Method::ChannelFlow(m) => {
                 let r = self.client_flow(env, channel, m.active);
                 self.answer(env, channel, ids, r, |active| {
@@ -248,6 +99,8 @@ impl Connection {
                 );
                 self.fail_connection(env, e.on(ids.0, ids.1));
             }
+            // Engine commands: run above.
+            _ => {}
         }
     }
 
@@ -274,19 +127,5 @@ impl Connection {
             Err(e) => self.engine_error(env, channel, e.on(class_id, method_id)),
         }
         self.poll_engine(env);
-    }
-}
-
-fn bind(
-    destination: crate::broker::ShortStr,
-    source: crate::broker::ShortStr,
-    routing_key: crate::broker::ShortStr,
-    arguments: crate::broker::FieldTable,
-) -> broker::Bind {
-    broker::Bind {
-        destination,
-        source,
-        routing_key,
-        arguments,
     }
 }

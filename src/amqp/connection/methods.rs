@@ -1,0 +1,206 @@
+//! The per-method layer every client goes through, on the wire or in-process:
+//! one flat match from a channel method to its engine command and its reply,
+//! and the rules a method is checked against (message size, channel number).
+//! `dispatch.rs` feeds it decoded frames; `src/wasm` feeds it the methods of
+//! in-process clients.
+
+use crate::amqp::codec::method::*;
+use crate::broker::{self, AmqpError, Broker, ChannelRef, Message, ReplyCode};
+
+/// What the per-method layer made of a channel method.
+pub enum Step {
+    /// An engine command ran: its reply (none with `nowait`, or for a method
+    /// without one), or its error naming the method. After a soft error the
+    /// engine has released the channel, after a hard one the connection.
+    Ran(Result<Option<Method>, AmqpError>),
+    /// Not an engine command: the connection handles it (content, flow,
+    /// channel open and close, methods a client may not send).
+    Connection(Method),
+}
+
+/// Runs channel method `method` on channel `ch` as an engine command.
+pub fn run_channel_method(broker: &mut Broker, now: u64, ch: ChannelRef, method: Method) -> Step {
+    let ids = (method.class_id(), method.method_id());
+    let r = match method {
+        Method::BasicAck(m) => broker
+            .basic_ack(now, ch, m.delivery_tag, m.multiple)
+            .map(|()| None),
+        Method::BasicNack(m) => broker
+            .basic_nack(now, ch, m.delivery_tag, m.multiple, m.requeue)
+            .map(|()| None),
+        Method::BasicReject(m) => broker
+            .basic_reject(now, ch, m.delivery_tag, m.requeue)
+            .map(|()| None),
+        Method::BasicGet(m) => broker.basic_get(now, ch, &m.queue, m.no_ack).map(|()| None),
+        Method::BasicConsume(m) => {
+            let c = broker::Consume {
+                queue: m.queue,
+                consumer_tag: m.consumer_tag,
+                no_local: m.no_local,
+                no_ack: m.no_ack,
+                exclusive: m.exclusive,
+                arguments: m.arguments,
+            };
+            broker
+                .basic_consume(now, ch, c)
+                .map(|consumer_tag| (!m.nowait).then(|| BasicConsumeOk { consumer_tag }.into()))
+        }
+        Method::BasicCancel(m) => broker.basic_cancel(now, ch, &m.consumer_tag).map(|()| {
+            let consumer_tag = m.consumer_tag;
+            (!m.nowait).then(|| BasicCancelOk { consumer_tag }.into())
+        }),
+        Method::BasicQos(m) => {
+            let qos = broker::Qos {
+                prefetch_size: m.prefetch_size,
+                prefetch_count: m.prefetch_count,
+                global: m.global,
+            };
+            broker
+                .basic_qos(now, ch, qos)
+                .map(|()| Some(BasicQosOk {}.into()))
+        }
+        Method::BasicRecoverAsync(m) => broker.basic_recover(now, ch, m.requeue).map(|()| None),
+        Method::BasicRecover(m) => broker
+            .basic_recover(now, ch, m.requeue)
+            .map(|()| Some(BasicRecoverOk {}.into())),
+        Method::ExchangeDeclare(m) => {
+            let d = broker::ExchangeDeclare {
+                exchange: m.exchange,
+                kind: m.kind,
+                passive: m.passive,
+                durable: m.durable,
+                auto_delete: m.auto_delete,
+                internal: m.internal,
+                arguments: m.arguments,
+            };
+            broker
+                .exchange_declare(now, ch, d)
+                .map(|()| (!m.nowait).then(|| ExchangeDeclareOk {}.into()))
+        }
+        Method::ExchangeDelete(m) => broker
+            .exchange_delete(now, ch, &m.exchange, m.if_unused)
+            .map(|()| (!m.nowait).then(|| ExchangeDeleteOk {}.into())),
+        Method::ExchangeBind(m) => {
+            let b = bind(m.destination, m.source, m.routing_key, m.arguments);
+            broker
+                .exchange_bind(now, ch, b)
+                .map(|()| (!m.nowait).then(|| ExchangeBindOk {}.into()))
+        }
+        Method::ExchangeUnbind(m) => {
+            let b = bind(m.destination, m.source, m.routing_key, m.arguments);
+            broker
+                .exchange_unbind(now, ch, b)
+                .map(|()| (!m.nowait).then(|| ExchangeUnbindOk {}.into()))
+        }
+        Method::QueueDeclare(m) => {
+            let d = broker::QueueDeclare {
+                queue: m.queue,
+                passive: m.passive,
+                durable: m.durable,
+                exclusive: m.exclusive,
+                auto_delete: m.auto_delete,
+                arguments: m.arguments,
+            };
+            broker.queue_declare(now, ch, d).map(|ok| {
+                let reply = QueueDeclareOk {
+                    queue: ok.queue,
+                    message_count: ok.message_count,
+                    consumer_count: ok.consumer_count,
+                };
+                (!m.nowait).then(|| reply.into())
+            })
+        }
+        Method::QueueBind(m) => {
+            let b = bind(m.queue, m.exchange, m.routing_key, m.arguments);
+            broker
+                .queue_bind(now, ch, b)
+                .map(|()| (!m.nowait).then(|| QueueBindOk {}.into()))
+        }
+        Method::QueueUnbind(m) => {
+            let b = bind(m.queue, m.exchange, m.routing_key, m.arguments);
+            broker
+                .queue_unbind(now, ch, b)
+                .map(|()| Some(QueueUnbindOk {}.into()))
+        }
+        Method::QueuePurge(m) => broker
+            .queue_purge(now, ch, &m.queue)
+            .map(|message_count| (!m.nowait).then(|| QueuePurgeOk { message_count }.into())),
+        Method::QueueDelete(m) => broker
+            .queue_delete(now, ch, &m.queue, m.if_unused, m.if_empty)
+            .map(|message_count| (!m.nowait).then(|| QueueDeleteOk { message_count }.into())),
+        Method::ConfirmSelect(m) => broker
+            .confirm_select(now, ch)
+            .map(|()| (!m.nowait).then(|| ConfirmSelectOk {}.into())),
+        Method::TxSelect(_) => broker
+            .tx_select(now, ch)
+            .map(|()| Some(TxSelectOk {}.into())),
+        Method::TxCommit(_) => broker
+            .tx_commit(now, ch)
+            .map(|()| Some(TxCommitOk {}.into())),
+        Method::TxRollback(_) => broker
+            .tx_rollback(now, ch)
+            .map(|()| Some(TxRollbackOk {}.into())),
+        m => return Step::Connection(m),
+    };
+    Step::Ran(r.map_err(|e| e.on(ids.0, ids.1)))
+}
+
+/// A message whose content header announces `size` bytes is refused above
+/// `max` (406, the channel is closed), as RabbitMQ does.
+pub fn check_message_size(size: u64, max: u64) -> Result<(), AmqpError> {
+    if size <= max {
+        return Ok(());
+    }
+    Err(AmqpError::precondition(format_args!(
+        "message size {size} is larger than configured max size {max}"
+    ))
+    .on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
+}
+
+/// Channel numbers above a non-zero `channel_max` are refused (530, the
+/// connection is closed).
+pub fn check_channel_number(channel: u16, channel_max: u16) -> Result<(), AmqpError> {
+    if channel_max == 0 || channel <= channel_max {
+        return Ok(());
+    }
+    Err(AmqpError::new(
+        ReplyCode::NotAllowed,
+        format_args!(
+            "channel number {channel} is higher than the negotiated channel_max ({channel_max})"
+        ),
+    )
+    .on(ChannelOpen::CLASS_ID, ChannelOpen::METHOD_ID))
+}
+
+/// A complete `basic.publish` with its content: the size rule, then the
+/// engine command. A message over the size limit closes the channel.
+pub fn publish(
+    broker: &mut Broker,
+    now: u64,
+    ch: ChannelRef,
+    publish: &BasicPublish,
+    message: Message,
+    max_size: u64,
+) -> Result<(), AmqpError> {
+    if let Err(e) = check_message_size(message.body().len() as u64, max_size) {
+        broker.channel_close(now, ch);
+        return Err(e);
+    }
+    broker
+        .basic_publish(now, ch, message, publish.mandatory, publish.immediate)
+        .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
+}
+
+fn bind(
+    destination: broker::ShortStr,
+    source: broker::ShortStr,
+    routing_key: broker::ShortStr,
+    arguments: broker::FieldTable,
+) -> broker::Bind {
+    broker::Bind {
+        destination,
+        source,
+        routing_key,
+        arguments,
+    }
+}
