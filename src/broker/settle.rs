@@ -103,13 +103,14 @@ impl Broker {
             Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. } => (tag, multiple),
             Settle::Reject { tag, .. } => (tag, false),
         };
-        let taken = self
-            .open_channel(ch)?
-            .take(tag, multiple)
+        let mut taken = std::mem::take(&mut self.settle_scratch);
+        taken.clear();
+        self.open_channel(ch)?
+            .take_into(tag, multiple, &mut taken)
             .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))?;
         match s {
             Settle::Ack { .. } => {
-                for u in taken {
+                for u in taken.drain(..) {
                     self.release_unacked(ch, &u);
                     if let Some(queue) = self.queue_mut(u.queue) {
                         queue.stats.acked += 1;
@@ -123,6 +124,7 @@ impl Broker {
                     }
                     self.entry_settled(u.queue, &u.entry);
                 }
+                self.settle_scratch = taken;
             }
             Settle::Nack { requeue, .. } | Settle::Reject { requeue, .. } => {
                 let nack = matches!(s, Settle::Nack { .. });
