@@ -360,3 +360,38 @@ fn lease_extension_pushes_the_timeout_back() {
         406
     );
 }
+
+#[test]
+fn ack_multiple_over_interleaved_consumers_and_a_get_frees_each_ones_slots() {
+    let mut w = World::new();
+    let ch = w.client();
+    for q in ["q1", "q2"] {
+        w.declare(ch, q);
+        w.fill(ch, q, &["m1", "m2", "m3", "m4", "m5", "m6"]);
+    }
+    w.prefetch(ch, 2);
+    w.consume(ch, "q1", false);
+    w.consume(ch, "q2", false);
+    let d = w.deliveries(ch);
+    assert_eq!(d.iter().map(|d| d.tag).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    // Tag 5 goes to q1's consumer again, tag 6 is a basic.get from q1:
+    // outstanding are runs of q1's consumer, q2's, q1's, then the get.
+    w.ack(ch, 1, false).unwrap();
+    assert_eq!(w.bodies(ch), ["m3"]);
+    let got = w.get(ch, "q1", false).unwrap();
+    assert_eq!((got.tag, got.body.as_str()), (6, "m4"));
+    assert_eq!((w.unacked("/", "q1"), w.unacked("/", "q2")), (3, 2));
+    w.ack(ch, 6, true).unwrap();
+    // Every slot freed, each consumer's own: both take two more at once.
+    assert_eq!(w.deliveries(ch).len(), 4);
+    assert_eq!((w.unacked("/", "q1"), w.unacked("/", "q2")), (2, 2));
+    assert_eq!((w.ready("/", "q1"), w.ready("/", "q2")), (0, 2));
+    let per_consumer: Vec<u32> = w
+        .broker
+        .snapshot()
+        .consumers
+        .iter()
+        .map(|c| c.unacked)
+        .collect();
+    assert_eq!(per_consumer, [2, 2]);
+}

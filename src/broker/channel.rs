@@ -114,9 +114,10 @@ impl Channel {
         self.unacked.binary_search_by_key(&tag, |u| u.tag).ok()
     }
 
-    /// Removes the deliveries a settlement names, in tag order. `None` when a
-    /// tag is unknown (the caller closes the channel with 406).
-    pub fn take(&mut self, tag: u64, multiple: bool) -> Option<Vec<Unacked>> {
+    /// Moves the deliveries a settlement names into `out`, in tag order.
+    /// `None` when a tag is unknown (the caller closes the channel with 406).
+    /// `out` is the caller's reused buffer: an ack makes no allocation.
+    pub fn take_into(&mut self, tag: u64, multiple: bool, out: &mut Vec<Unacked>) -> Option<()> {
         if multiple {
             // tag 0 with multiple: everything outstanding. Otherwise the tag
             // itself must be outstanding, as in RabbitMQ: acking "up to 5"
@@ -126,10 +127,12 @@ impl Channel {
             } else {
                 self.position(tag)? + 1
             };
-            return Some(self.unacked.drain(..end).collect());
+            out.extend(self.unacked.drain(..end));
+            return Some(());
         }
         let at = self.position(tag)?;
-        self.unacked.remove(at).map(|u| vec![u])
+        out.push(self.unacked.remove(at)?);
+        Some(())
     }
 
     /// Confirm sequence number of the next publish, when in confirm mode.

@@ -108,6 +108,9 @@ pub struct Broker {
     pub(crate) wake_at: u64,
     /// Scratch space for routing, reused across publishes.
     pub(crate) route_scratch: Vec<QueueId>,
+    /// Scratch space for the deliveries an ack settles, reused across acks;
+    /// empty between commands, so not part of the image.
+    pub(crate) settle_scratch: Vec<super::channel::Unacked>,
     /// The reason given to publishers while blocked (`connection.blocked`).
     pub(crate) blocked: Option<ShortStr>,
     /// Dead letters waiting to be routed while another one is (see
@@ -160,6 +163,7 @@ impl Broker {
             timeouts: BTreeSet::new(),
             wake_at: NEVER,
             route_scratch: Vec::new(),
+            settle_scratch: Vec::new(),
             blocked: None,
             dead_letters: Default::default(),
             routing_dead_letters: false,

@@ -110,7 +110,10 @@ impl Broker {
         mandatory: bool,
         seq: Option<u64>,
     ) -> Result<()> {
-        let dedup = self.check_publishable(v, message.exchange())?;
+        // The default exchange is in every vhost, never internal and never
+        // deduplicating (declare, delete and bind refuse it): no look-up.
+        let dedup =
+            !message.to_default_exchange() && self.check_publishable(v, message.exchange())?;
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         self.event(|| EventKind::Published {

@@ -9,6 +9,7 @@ use super::event::{DropReason, EventKind};
 use super::ids::{ChannelRef, QueueId};
 use super::queue::{Entry, NEVER};
 use super::store::StoreRecord;
+use super::value::ShortStr;
 
 impl Broker {
     pub fn basic_ack(
@@ -103,14 +104,28 @@ impl Broker {
             Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. } => (tag, multiple),
             Settle::Reject { tag, .. } => (tag, false),
         };
-        let taken = self
-            .open_channel(ch)?
-            .take(tag, multiple)
+        let mut taken = std::mem::take(&mut self.settle_scratch);
+        taken.clear();
+        self.open_channel(ch)?
+            .take_into(tag, multiple, &mut taken)
             .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))?;
         match s {
             Settle::Ack { .. } => {
-                for u in taken {
-                    self.release_unacked(ch, &u);
+                // (queue, consumer, count) of the run of deliveries so far.
+                let mut run: Option<(QueueId, Option<ShortStr>, u32)> = None;
+                for u in taken.drain(..) {
+                    if u.deadline != NEVER {
+                        self.timeouts.remove(&(u.deadline, ch, u.tag));
+                    }
+                    match &mut run {
+                        Some((q, c, n)) if *q == u.queue && *c == u.consumer => *n += 1,
+                        _ => {
+                            if let Some((q, c, n)) = run.take() {
+                                self.release_slots(ch, q, c.as_ref(), n);
+                            }
+                            run = Some((u.queue, u.consumer, 1));
+                        }
+                    }
                     if let Some(queue) = self.queue_mut(u.queue) {
                         queue.stats.acked += 1;
                     }
@@ -123,6 +138,10 @@ impl Broker {
                     }
                     self.entry_settled(u.queue, &u.entry);
                 }
+                if let Some((q, c, n)) = run {
+                    self.release_slots(ch, q, c.as_ref(), n);
+                }
+                self.settle_scratch = taken;
             }
             Settle::Nack { requeue, .. } | Settle::Reject { requeue, .. } => {
                 let nack = matches!(s, Settle::Nack { .. });
@@ -215,6 +234,13 @@ impl Broker {
         if u.deadline != NEVER {
             self.timeouts.remove(&(u.deadline, ch, u.tag));
         }
+        self.release_slots(ch, u.queue, u.consumer.as_ref(), 1);
+    }
+
+    /// Frees `n` prefetch slots of one consumer (None: `basic.get`) of
+    /// queue `q`: an ack of many settles each run of one consumer's
+    /// deliveries with one look-up of its channel, queue and consumer.
+    fn release_slots(&mut self, ch: ChannelRef, q: QueueId, consumer: Option<&ShortStr>, n: u32) {
         // A slot under the channel-wide prefetch is free: every queue the
         // channel consumes from may deliver again, not only this one.
         let wake: Vec<QueueId> = match self.channel(ch) {
@@ -224,21 +250,21 @@ impl Broker {
         for q in wake {
             self.mark_dirty(q);
         }
-        let Some(queue) = self.queue_mut(u.queue) else {
+        let Some(queue) = self.queue_mut(q) else {
             return;
         };
-        queue.unacked = queue.unacked.saturating_sub(1);
-        if let Some(tag) = &u.consumer {
+        queue.unacked = queue.unacked.saturating_sub(u64::from(n));
+        if let Some(tag) = consumer {
             if let Some(c) = queue
                 .consumers
                 .iter_mut()
                 .find(|c| c.tag == *tag && c.channel == ch)
             {
-                c.unacked = c.unacked.saturating_sub(1);
+                c.unacked = c.unacked.saturating_sub(n);
             }
         }
         if !queue.consumers.is_empty() {
-            self.mark_dirty(u.queue);
+            self.mark_dirty(q);
         }
     }
 
