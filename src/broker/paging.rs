@@ -101,6 +101,18 @@ impl Broker {
     /// Pages out what passes the queue's budget and asks for the runs its
     /// consumers reach next (or whose first message is due to expire).
     pub(crate) fn page_service(&mut self, q: QueueId) {
+        // The common case, on every publish and dispatch: nothing paged and
+        // within budget, so nothing to write or read.
+        let idle = self.queue(q).map_or(true, |queue| {
+            !queue.ready.has_runs()
+                && self
+                    .config
+                    .page_budget_bytes
+                    .map_or(true, |budget| queue.ready.mem() <= budget)
+        });
+        if idle {
+            return;
+        }
         let Some(budget) = self.pageable(q) else {
             // Runs a queue has from before (a policy that drops the head
             // since, an image resumed without a budget) are still read.

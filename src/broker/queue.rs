@@ -193,6 +193,11 @@ impl ReadyList {
         self.in_mem
     }
 
+    /// Whether any level has paged runs (read back, or being read).
+    pub fn has_runs(&self) -> bool {
+        self.levels.iter().any(|l| !l.runs.is_empty())
+    }
+
     pub fn levels(&self) -> &[Level] {
         &self.levels
     }
