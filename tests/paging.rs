@@ -614,3 +614,57 @@ fn no_image_is_taken_while_page_writes_wait_for_the_host() {
     let server = Server::new(ServerConfig::default(), std::mem::take(&mut w2.broker));
     assert!(server.image().is_ok());
 }
+
+/// Reading ahead for a consumer stays within the budget: runs brought back
+/// are never paged out again (before, a read-ahead past the budget cut
+/// the messages it had just read into a new page, over and over).
+#[test]
+fn reading_ahead_never_pages_out_what_it_read() {
+    let budget = 64 * 1024;
+    let cfg = BrokerConfig {
+        durable_store: true,
+        events: true,
+        page_budget_bytes: Some(budget),
+        ..Default::default()
+    };
+    let mut w = World::with(cfg.clone());
+    let ch = w.client();
+    let mut p = Pages::default();
+    w.durable_queue(ch, "q");
+    let pad = "x".repeat(1017);
+    for i in 0..3000 {
+        w.publish_props(ch, "", "q", &format!("{i:06}{pad}"), persistent_props())
+            .unwrap();
+        p.serve(&mut w, false);
+    }
+    let records = w.broker.snapshot_records();
+    let b = Broker::recover_after_crash(cfg, w.now, records).unwrap();
+    let mut w = World {
+        broker: b,
+        now: w.now,
+        effects: Vec::new(),
+    };
+    let ch = w.client();
+    w.prefetch(ch, 50);
+    w.consume(ch, "q", false);
+    let written = p.writes;
+    let mut got = Vec::new();
+    for _ in 0..100_000 {
+        p.serve(&mut w, true);
+        let d = w.deliveries(ch);
+        if d.is_empty() && p.asked.is_empty() {
+            break;
+        }
+        for s in d {
+            w.ack(ch, s.tag, false).unwrap();
+            got.push(s.body[..6].parse::<usize>().unwrap());
+            p.serve(&mut w, true);
+        }
+    }
+    assert_eq!(got, (0..3000).collect::<Vec<_>>());
+    assert!(
+        p.writes - written <= 1,
+        "{} pages written while draining",
+        p.writes - written
+    );
+}

@@ -19,7 +19,7 @@
 
 use super::engine::Broker;
 use super::ids::QueueId;
-use super::queue::{Entry, PageRun, RunState, NEVER};
+use super::queue::{Entry, PageRun, RunState, ENTRY_OVERHEAD, NEVER};
 use super::sort;
 use super::store::StoreRecord;
 use super::value::ShortStr;
@@ -116,7 +116,7 @@ impl Broker {
         let Some(budget) = self.pageable(q) else {
             // Runs a queue has from before (a policy that drops the head
             // since, an image resumed without a budget) are still read.
-            self.read_ahead(q, 0);
+            self.read_ahead(q, 0, usize::MAX);
             return;
         };
         let keep = budget / 4;
@@ -146,7 +146,8 @@ impl Broker {
         let consumed = self
             .queue(q)
             .is_some_and(|queue| !queue.consumers.is_empty());
-        self.read_ahead(q, if consumed { budget / 2 } else { budget / 8 });
+        let mark = if consumed { budget / 2 } else { budget / 8 };
+        self.read_ahead(q, mark, budget.saturating_sub(page_mem));
     }
 
     fn page_out(&mut self, q: QueueId, level: usize, keep: usize, page_mem: usize) -> bool {
@@ -201,8 +202,11 @@ impl Broker {
     }
 
     /// Asks for the next runs of every level whose head is below `mark`,
-    /// and for a first run whose earliest expiry is due.
-    fn read_ahead(&mut self, q: QueueId, mark: usize) {
+    /// and for a first run whose earliest expiry is due. What is read stays
+    /// within `room` (head plus runs in flight), so a read never pushes the
+    /// queue over its budget and out to a page again; an empty head, or a
+    /// first run that is due, always gets its next run.
+    fn read_ahead(&mut self, q: QueueId, mark: usize, room: usize) {
         let now = self.now;
         let Some(queue) = self.queue_mut(q) else {
             return;
@@ -216,7 +220,14 @@ impl Broker {
             if !due && (l.runs.is_empty() || (l.head_mem > mark && !l.head.is_empty())) {
                 continue;
             }
-            for r in l.runs.iter_mut().take(READS_IN_FLIGHT) {
+            let mut held = l.head_mem;
+            for (i, r) in l.runs.iter_mut().take(READS_IN_FLIGHT).enumerate() {
+                let run_mem = (r.bytes as usize).saturating_add(r.count as usize * ENTRY_OVERHEAD);
+                held = held.saturating_add(run_mem);
+                let first_needed = i == 0 && (due || l.head.is_empty());
+                if held > room && !first_needed {
+                    break;
+                }
                 if matches!(r.state, RunState::Out) {
                     r.state = RunState::Reading;
                     asked.push(r.page);
