@@ -94,6 +94,13 @@ export class TokenLayer {
     return t ? { x: t.x, y: t.y } : null;
   }
 
+  /** Where a copy's token is going (its place once it has moved in), if it has one. */
+  target(key) {
+    const t = this.live.get(key);
+    if (!t) return null;
+    return t.entering ? { x: t.tx, y: t.ty } : { x: t.x, y: t.y };
+  }
+
   #moveTo(t, x, y) {
     if (t.x === x && t.y === y) return;
     t.x = x;
