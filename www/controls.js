@@ -30,7 +30,8 @@ export class TimeControls {
       oninput: () => this.setSpeed(toSpeed(Number(this.range.value))),
     });
     this.speedOut = h('output', { for: 'speed', class: 'speed-out' }, '1×');
-    this.clockOut = h('span', { class: 'clock', 'aria-label': 'broker time' }, 't = 0.00 s');
+    // The time is rewritten every frame: in a fixed box of its own (see style.css).
+    this.clockOut = h('span', { class: 'clock-n' }, 't = 0.00 s');
     this.waitingOut = h('span', { class: 'waiting', role: 'status' }, '');
     el.replaceChildren(
       this.playButton,
@@ -38,7 +39,7 @@ export class TimeControls {
       h('label', { for: 'speed', class: 'speed-label' }, 'Speed'),
       this.range,
       this.speedOut,
-      this.clockOut,
+      h('span', { class: 'clock', 'aria-label': 'broker time' }, this.clockOut),
       this.waitingOut,
     );
   }

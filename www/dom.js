@@ -13,9 +13,12 @@ export function h(tag, attrs = {}, ...children) {
   return e;
 }
 
-/** Sets text only when it changed. */
+/** Sets text only when it changed, editing its text node in place (a new node is laid out afresh). */
 export function text(e, t) {
-  if (e.textContent !== t) e.textContent = t;
+  const node = e.firstChild;
+  if (node && node === e.lastChild && node.nodeType === Node.TEXT_NODE) {
+    if (node.data !== t) node.data = t;
+  } else if (e.textContent !== t) e.textContent = t;
 }
 
 export const escape = (s) =>

@@ -134,18 +134,40 @@ export class Scene {
       const count = held ? held.size : 0;
       const n = slotsIn(box);
       const qbox = nodes.get(`q:${c.queue}`);
-      let i = 0;
+      const shown = [];
       if (held) {
         for (const copy of held) {
-          if (i >= n - (count > n ? 1 : 0)) break;
-          wanted.push({
-            copy,
-            ...slotAt(box, i++),
-            from: qbox && { x: qbox.x + qbox.w - 14, y: qbox.y + qbox.h - 21 },
-          });
+          if (shown.length >= n - (count > n ? 1 : 0)) break;
+          shown.push(copy);
         }
       }
-      setText(texts.more, count > i ? `+${count - i}` : '');
+      // A token keeps its slot while its message stays: when the oldest is acked
+      // the rest do not all slide along (at a high rate that is every frame, each
+      // slide a transition to restyle), and the newcomer takes the free slot.
+      const slots = shown.map(() => null);
+      const taken = new Set();
+      shown.forEach((copy, k) => {
+        const at = this.tokens.target(copy.key);
+        if (!at) return;
+        for (let j = 0; j < shown.length; j++) {
+          const p = slotAt(box, j);
+          if (!taken.has(j) && p.x === at.x && p.y === at.y) {
+            taken.add(j);
+            slots[k] = p;
+            break;
+          }
+        }
+      });
+      let free = 0;
+      shown.forEach((copy, k) => {
+        if (!slots[k]) {
+          while (taken.has(free)) free++;
+          taken.add(free);
+          slots[k] = slotAt(box, free);
+        }
+        wanted.push({ copy, ...slots[k], from: qbox && { x: qbox.x + qbox.w - 14, y: qbox.y + qbox.h - 21 } });
+      });
+      setText(texts.more, count > shown.length ? `+${count - shown.length}` : '');
     }
     for (const f of model.finals) {
       if (now - f.realAt > FADE_MS) continue;

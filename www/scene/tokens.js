@@ -28,6 +28,9 @@ export class TokenLayer {
       badge: svgEl('g', { class: 'badge', transform: `translate(${R - 1},${-R + 1})` }, g),
       tag: svgEl('text', { y: -R - 4, class: 'ttag', 'text-anchor': 'middle' }, g),
       state: '',
+      attrs: {}, // attribute -> value last written
+      shape: null,
+      badgeShown: null,
       x: NaN,
       y: NaN,
     };
@@ -54,7 +57,7 @@ export class TokenLayer {
       let t = this.live.get(w.copy.key);
       if (!t) {
         t = this.pool.pop() ?? this.#make();
-        t.g.style.display = '';
+        t.g.style.visibility = '';
         this.live.set(w.copy.key, t);
         // Placed without a transition, at its origin (or its place); moving starts next frame.
         const from = w.from ?? w;
@@ -74,7 +77,11 @@ export class TokenLayer {
     for (const [key, t] of this.live) {
       if (keep.has(key)) continue;
       this.live.delete(key);
-      t.g.style.display = 'none';
+      // Hidden, not display: none, so its boxes stay built for the next message it shows;
+      // no state or fade animation stays on it while it waits.
+      t.g.style.visibility = 'hidden';
+      put(t, t.g, 'class', 'tok');
+      put(t, t.g, 'data-state', null);
       t.state = '';
       t.entering = false;
       this.pool.push(t);
@@ -85,6 +92,13 @@ export class TokenLayer {
   at(key) {
     const t = this.live.get(key);
     return t ? { x: t.x, y: t.y } : null;
+  }
+
+  /** Where a copy's token is going (its place once it has moved in), if it has one. */
+  target(key) {
+    const t = this.live.get(key);
+    if (!t) return null;
+    return t.entering ? { x: t.tx, y: t.ty } : { x: t.x, y: t.y };
   }
 
   #moveTo(t, x, y) {
@@ -99,31 +113,50 @@ export class TokenLayer {
     if (t.state === sig) return;
     t.state = sig;
     const glyph = GLYPHS[c.state] ?? GLYPHS.ready;
+    // Each attribute is written only when it differs from what this token last
+    // showed: a pooled token is reused for the next message, and most changes
+    // are one state to the next, which leaves most attributes as they were.
     const g = t.g;
-    g.setAttribute(
+    put(
+      t,
+      g,
       'class',
       `tok s-${c.state} shape-${glyph.shape}${fading ? ' fading' : ''}${selected === c.msg ? ' sel' : ''}`,
     );
-    g.dataset.msg = c.msg;
-    g.dataset.key = c.key;
-    g.dataset.state = c.state;
-    g.dataset.redelivered = c.redelivered;
-    g.dataset.queue = c.queue ?? '';
-    if (c.tag && !fading) g.dataset.tag = c.tag;
-    else delete g.dataset.tag;
-    t.body.setAttribute('rx', glyph.shape === 'round' ? R : 4);
-    if (glyph.shape === 'diamond') t.body.setAttribute('transform', 'rotate(45) scale(0.82)');
-    else t.body.removeAttribute('transform');
+    put(t, g, 'data-msg', c.msg);
+    put(t, g, 'data-key', c.key);
+    put(t, g, 'data-state', c.state);
+    put(t, g, 'data-redelivered', c.redelivered);
+    put(t, g, 'data-queue', c.queue ?? '');
+    put(t, g, 'data-tag', c.tag && !fading ? c.tag : null);
+    if (t.shape !== glyph.shape) {
+      t.shape = glyph.shape;
+      t.body.setAttribute('rx', glyph.shape === 'round' ? R : 4);
+      if (glyph.shape === 'diamond') t.body.setAttribute('transform', 'rotate(45) scale(0.82)');
+      else t.body.removeAttribute('transform');
+    }
     setText(t.id, String(c.msg));
     // A message acked on receipt and still being processed shows both.
     setText(t.mark, c.state === 'processing' && c.acked ? '⚙✓' : glyph.mark);
     const badge = c.redelivered ? BADGES.redelivered.mark : c.dead ? BADGES.dead.mark : '';
-    t.badge.style.display = badge ? '' : 'none';
-    setText(t.badgeText, badge);
+    if (t.badgeShown !== badge) {
+      t.badgeShown = badge;
+      t.badge.style.display = badge ? '' : 'none';
+      setText(t.badgeText, badge);
+    }
     const inFlight = c.state === 'delivered' || c.state === 'processing' || c.state === 'processed';
     // Above the token: its delivery tag while in flight, else what its publisher heard.
     setText(t.tag, inFlight && c.tag ? `tag ${c.tag}` : c.confirm ? CONFIRM_WORDS[c.confirm] : '');
     const title = `message ${c.msg}: ${glyph.words}${c.redelivered ? ', redelivered' : ''}${inFlight ? `, delivery tag ${c.tag}` : ''}${c.confirm ? `, publisher confirm: ${c.confirm}` : ''}`;
-    g.setAttribute('aria-label', title);
+    put(t, g, 'aria-label', title);
   }
+}
+
+/** Sets (or, for null, removes) an attribute unless the token already shows that value. */
+function put(t, e, name, value) {
+  const v = value === null || value === undefined ? null : String(value);
+  if (t.attrs[name] === v) return;
+  t.attrs[name] = v;
+  if (v === null) e.removeAttribute(name);
+  else e.setAttribute(name, v);
 }
