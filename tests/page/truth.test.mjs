@@ -284,7 +284,9 @@ describe('predict, then see', () => {
     test(`lesson ${lesson}: guessing "${guess}" before the crash is judged ${verdict} by what the engine did`, async () => {
       const page = await suite.browser.context.newPage();
       await open(page, suite.server.url, `lesson-${lesson}`);
-      await setSpeed(page, 10);
+      // 2x: the work (4 s of page time) outlasts the test's crash click on a loaded machine;
+      // at 10x it could finish first, and a crash with nothing held has no verdict.
+      await setSpeed(page, 2);
       await page.click(`[data-predict="${guess}"]`);
       assert.equal(await page.locator('.predict .verdict').getAttribute('data-verdict'), 'guessed');
       await action(page, 'publish');
