@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { LESSONS } from '../../www/lessons/index.js';
+import { PRESETS } from '../../www/playground.js';
 import { action, counter, launch, open, pageSuite, root, screenshot, setSpeed, waitCounter } from './harness.mjs';
 
 const suite = pageSuite();
@@ -157,6 +158,27 @@ describe('page', () => {
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     );
     assert.ok(overflow <= 0, `the playground scrolls sideways at 375px by ${overflow}px`);
+    await page.close();
+    noErrors();
+  });
+
+  test("tokens move and fade at a lesson's pace, and under a flood of 2,000 msg/s appear at their place at once", async () => {
+    const page = await suite.browser.context.newPage();
+    await open(page, suite.server.url, 'lesson-1');
+    await action(page, 'publish');
+    await waitCounter(page, 'delivered', 1);
+    const lesson = await page.evaluate(() => ({
+      flood: document.querySelector('#scene .flood') !== null,
+      transition: getComputedStyle(document.querySelector('#scene .tok')).transitionDuration,
+    }));
+    assert.deepEqual(lesson, { flood: false, transition: '0.35s' });
+    const setup = PRESETS['2,000 messages a second'];
+    await open(page, suite.server.url, `playground=${Buffer.from(JSON.stringify(setup)).toString('base64url')}`);
+    await page.waitForFunction(() => document.querySelector('#scene .flood') !== null, null, { timeout: 30000 });
+    const transition = await page.evaluate(
+      () => getComputedStyle(document.querySelector('#scene .flood .tok')).transitionDuration,
+    );
+    assert.equal(transition, '0s');
     await page.close();
     noErrors();
   });

@@ -1,6 +1,7 @@
 // Message tokens: one SVG group per visible message copy, kept in a pool and
 // moved by CSS transitions on `transform`, so a frame only writes the few
-// attributes that changed. The number drawn is bounded whatever the rate.
+// attributes that changed. The number drawn is bounded whatever the rate, and
+// under a flood of new tokens they are placed without animation.
 
 import { TOKEN } from './layout.js';
 import { BADGES, GLYPHS } from './glyphs.js';
@@ -16,6 +17,9 @@ export class TokenLayer {
     this.live = new Map();
     this.pool = [];
     this.entering = [];
+    /** new tokens per frame, smoothed: past FLOOD, tokens appear and fade without animation */
+    this.arrivals = 0;
+    this.flood = false;
   }
 
   #make() {
@@ -51,6 +55,7 @@ export class TokenLayer {
       t.entering = false;
     }
     this.entering.length = 0;
+    this.#floodCheck(wanted);
     const keep = new Set();
     for (const w of wanted) {
       keep.add(w.copy.key);
@@ -85,6 +90,22 @@ export class TokenLayer {
       t.state = '';
       t.entering = false;
       this.pool.push(t);
+    }
+  }
+
+  /**
+   * At a rate nobody can follow token by token (a few new ones every frame),
+   * the moves and fades cost most of a frame's style and paint work: the
+   * scene then shows each token at its place at once (`.flood` in style.css).
+   */
+  #floodCheck(wanted) {
+    let added = 0;
+    for (const w of wanted) if (!this.live.has(w.copy.key)) added++;
+    this.arrivals = this.arrivals * 0.8 + added;
+    const flood = this.flood ? this.arrivals > 5 : this.arrivals > 10;
+    if (flood !== this.flood) {
+      this.flood = flood;
+      this.group.classList.toggle('flood', flood);
     }
   }
 
