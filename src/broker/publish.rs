@@ -272,7 +272,8 @@ impl Broker {
     }
 
     /// Offers a message to one queue: deduplication, then the length limit and
-    /// its overflow mode, then the ready list.
+    /// its overflow mode, then the ready list. The caller dispatches the queue
+    /// next (see [`dispatch`](Self::dispatch)), which also pages.
     pub(crate) fn enqueue(
         &mut self,
         now: u64,
@@ -368,7 +369,8 @@ impl Broker {
             msg: msg_id,
             queue: name,
         });
-        self.page_service(q);
+        // No paging here: every caller dispatches next, which pages out or
+        // reads ahead once for both.
         Enqueued::Accepted(waits_for)
     }
 
