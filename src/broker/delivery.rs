@@ -268,30 +268,58 @@ impl Broker {
                 self.expire(q, entry);
                 continue;
             }
-            let Some(c) = queue.consumers.get_mut(at) else {
-                queue.push_ready(entry);
+            if let Err(entry) = self.deliver_to(q, at, entry) {
+                if let Some(queue) = self.queue_mut(q) {
+                    queue.push_ready(entry);
+                }
                 return;
-            };
-            queue.next_consumer = at + 1;
-            let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
-            if !no_ack {
-                c.unacked += 1;
             }
-            let timeout = c
-                .timeout_ms
-                .or(queue.args.consumer_timeout)
-                .or(self.config.consumer_timeout_ms);
-            let deadline = timeout.map_or(NEVER, |t| now.saturating_add(t));
-            let (delivery_tag, redelivered, message) =
-                self.hand_out(q, ch, Some(tag.clone()), no_ack, deadline, entry);
-            self.emit(Effect::Deliver {
-                to: ch,
-                consumer_tag: tag,
-                delivery_tag,
-                redelivered,
-                message,
-            });
         }
+    }
+
+    /// Hands a message just enqueued straight to a consumer when nothing is
+    /// waiting before it and one has room: it never enters the ready list.
+    /// Gives the entry back otherwise.
+    pub(crate) fn deliver_at_once(&mut self, q: QueueId, entry: Entry) -> Option<Entry> {
+        let queue = self.queue(q)?;
+        if !queue.ready.is_empty() || queue.consumers.is_empty() {
+            return Some(entry);
+        }
+        let Some(at) = self.pick_consumer(q) else {
+            return Some(entry);
+        };
+        self.deliver_to(q, at, entry).err()
+    }
+
+    /// Delivers an entry to the consumer at `at` in the queue's list (which
+    /// has room); the entry comes back if the consumer is gone.
+    fn deliver_to(&mut self, q: QueueId, at: usize, entry: Entry) -> Result<(), Entry> {
+        let now = self.now;
+        let default_timeout = self.config.consumer_timeout_ms;
+        let Some(queue) = self.queue_mut(q) else {
+            return Err(entry);
+        };
+        let queue_timeout = queue.args.consumer_timeout;
+        let Some(c) = queue.consumers.get_mut(at) else {
+            return Err(entry);
+        };
+        let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
+        if !no_ack {
+            c.unacked += 1;
+        }
+        let timeout = c.timeout_ms.or(queue_timeout).or(default_timeout);
+        queue.next_consumer = at + 1;
+        let deadline = timeout.map_or(NEVER, |t| now.saturating_add(t));
+        let (delivery_tag, redelivered, message) =
+            self.hand_out(q, ch, Some(tag.clone()), no_ack, deadline, entry);
+        self.emit(Effect::Deliver {
+            to: ch,
+            consumer_tag: tag,
+            delivery_tag,
+            redelivered,
+            message,
+        });
+        Ok(())
     }
 
     /// The consumer that gets the next message: round-robin among those of

@@ -360,15 +360,15 @@ impl Broker {
         if expires_at != super::queue::NEVER {
             self.schedule(expires_at);
         }
-        let Some(queue) = self.queue_mut(q) else {
-            return Enqueued::Refused;
-        };
-        let name = queue.name.clone();
-        queue.push_ready(entry);
-        self.event(|| EventKind::Enqueued {
-            msg: msg_id,
-            queue: name,
-        });
+        if self.config.events {
+            let queue = self.queue_name(q);
+            self.event(|| EventKind::Enqueued { msg: msg_id, queue });
+        }
+        if let Some(entry) = self.deliver_at_once(q, entry) {
+            if let Some(queue) = self.queue_mut(q) {
+                queue.push_ready(entry);
+            }
+        }
         // No paging here: every caller dispatches next, which pages out or
         // reads ahead once for both.
         Enqueued::Accepted(waits_for)
