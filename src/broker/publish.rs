@@ -22,6 +22,8 @@ use super::value::{FieldValue, ShortStr};
 pub(crate) enum Enqueued {
     /// Accepted; `Some(n)` when it waits for store record `n`.
     Accepted(Option<u64>),
+    /// Accepted and handed to a consumer at once: nothing left to dispatch.
+    Delivered(Option<u64>),
     /// A duplicate under deduplication: accepted and dropped.
     Duplicate,
     /// Refused by `reject-publish` overflow.
@@ -173,14 +175,19 @@ impl Broker {
             self.event(|| EventKind::Returned { msg: msg_id });
         }
         for &q in &targets {
-            match self.enqueue(now, q, message.clone(), msg_id) {
+            let r = self.enqueue(now, q, message.clone(), msg_id);
+            match r {
                 Enqueued::Refused => outcome = Pending::Ready(false),
-                Enqueued::Accepted(Some(n)) if outcome != Pending::Ready(false) => {
+                Enqueued::Accepted(Some(n)) | Enqueued::Delivered(Some(n))
+                    if outcome != Pending::Ready(false) =>
+                {
                     outcome = Pending::Durable(n)
                 }
                 _ => {}
             }
-            self.dispatch(q);
+            if !matches!(r, Enqueued::Delivered(_)) {
+                self.dispatch(q);
+            }
         }
         self.route_scratch = targets;
         self.settle_confirm(ch, seq, outcome);
@@ -272,8 +279,9 @@ impl Broker {
     }
 
     /// Offers a message to one queue: deduplication, then the length limit and
-    /// its overflow mode, then the ready list. The caller dispatches the queue
-    /// next (see [`dispatch`](Self::dispatch)), which also pages.
+    /// its overflow mode, then a consumer with room or the ready list. Unless
+    /// it was delivered at once, the caller dispatches the queue next (see
+    /// [`dispatch`](Self::dispatch)), which also pages.
     pub(crate) fn enqueue(
         &mut self,
         now: u64,
@@ -364,12 +372,13 @@ impl Broker {
             let queue = self.queue_name(q);
             self.event(|| EventKind::Enqueued { msg: msg_id, queue });
         }
-        if let Some(entry) = self.deliver_at_once(q, entry) {
-            if let Some(queue) = self.queue_mut(q) {
-                queue.push_ready(entry);
-            }
+        let Some(entry) = self.deliver_at_once(q, entry) else {
+            return Enqueued::Delivered(waits_for);
+        };
+        if let Some(queue) = self.queue_mut(q) {
+            queue.push_ready(entry);
         }
-        // No paging here: every caller dispatches next, which pages out or
+        // No paging here: the caller dispatches next, which pages out or
         // reads ahead once for both.
         Enqueued::Accepted(waits_for)
     }
@@ -445,10 +454,14 @@ impl Broker {
             return;
         }
         for q in targets {
-            self.enqueue(now, q, message.clone(), msg_id);
             // At once, as for a publish: a TTL of 0 still reaches a consumer
             // that is ready now (the timers would expire it first).
-            self.dispatch(q);
+            if !matches!(
+                self.enqueue(now, q, message.clone(), msg_id),
+                Enqueued::Delivered(_)
+            ) {
+                self.dispatch(q);
+            }
         }
     }
 
