@@ -233,3 +233,28 @@ fn each_message_has_its_own_count() {
     let c = w.client();
     assert_eq!(w.get(c, "dead", true).unwrap().body, "a");
 }
+
+#[test]
+fn delivery_counts_stop_at_65535_and_never_wrap() {
+    // An entry keeps its counts in 16 bits (see `queue::Entry`): past that
+    // they stay at the top, so a message bounced for ever never looks new.
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "q");
+    w.publish(ch, "", "q", "m").unwrap();
+    w.consume(ch, "q", false);
+    let counts = |d: &Seen| {
+        (
+            d.redelivered,
+            d.header("x-acquired-count").and_then(FieldValue::as_i64),
+            d.header("x-delivery-count").and_then(FieldValue::as_i64),
+        )
+    };
+    let mut last = None;
+    for _ in 0..65_538 {
+        let d = w.deliveries(ch).remove(0);
+        last = Some(counts(&d));
+        w.reject(ch, d.tag, true).unwrap();
+    }
+    assert_eq!(last, Some((true, Some(65_535), Some(65_535))));
+}

@@ -392,7 +392,7 @@ impl Broker {
         } else {
             entry.msg.clone()
         };
-        entry.deliveries += 1;
+        entry.deliveries = entry.deliveries.saturating_add(1);
         if let Some(queue) = self.queue_mut(q) {
             queue.stats.delivered += 1;
             queue.stats.redelivered += u64::from(redelivered);
@@ -429,7 +429,7 @@ impl Broker {
                 consumer_tag: consumer,
                 delivery_tag: tag,
                 redelivered,
-                delivery_count: deliveries - 1,
+                delivery_count: u32::from(deliveries) - 1,
                 auto_ack: no_ack,
             });
         }
@@ -443,7 +443,10 @@ impl Broker {
         if persisted {
             // So that a message out at a crash comes back marked redelivered,
             // as RabbitMQ's queue index does.
-            self.record(StoreRecord::Delivered { seq, deliveries });
+            self.record(StoreRecord::Delivered {
+                seq,
+                deliveries: deliveries.into(),
+            });
         }
         if deadline != NEVER {
             self.timeouts.insert((deadline, ch, tag));

@@ -344,8 +344,8 @@ impl Broker {
                     if e.failed > 0 {
                         self.record(StoreRecord::Returned {
                             seq: e.seq,
-                            deliveries: e.deliveries,
-                            failed: e.failed,
+                            deliveries: e.deliveries.into(),
+                            failed: e.failed.into(),
                         });
                     }
                 }

@@ -316,7 +316,7 @@ impl Broker {
             // A dead-lettered copy of a message recovered after a crash
             // (copies keep the original's id) may repeat one delivered
             // before it: flagged, as the recovered messages are.
-            deliveries: u32::from(msg_id < crash_below),
+            deliveries: u16::from(msg_id < crash_below),
             failed: 0,
             expires_at,
         };
@@ -390,7 +390,7 @@ impl Broker {
             queue: queue.name.clone(),
             seq: e.seq,
             msg_id: e.msg_id,
-            deliveries: e.deliveries,
+            deliveries: e.deliveries.into(),
             expires_at: e.expires_at,
             message: e.msg.clone(),
         })

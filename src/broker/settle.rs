@@ -293,8 +293,10 @@ impl Broker {
         if queue
             .args
             .delivery_limit
-            .is_some_and(|limit| entry.failed as u64 > limit)
+            .is_some_and(|limit| u64::from(entry.failed) > limit)
         {
+            // (The count stops at 65535: a limit of 65535 or more is never
+            // passed, which only a message failed that often could tell.)
             // RabbitMQ 4.3 (quorum queues): a message whose failed deliveries
             // (x-delivery-count) exceed the limit is dead-lettered; returns
             // that are not failures (nack, recover, consumer timeout) do not
@@ -304,14 +306,14 @@ impl Broker {
         let delay = queue
             .args
             .delayed_retry
-            .map_or(0, |d| d.delay(entry.deliveries));
+            .map_or(0, |d| d.delay(entry.deliveries.into()));
         let persisted = self.persists_queue(queue) && entry.msg.persistent();
         let name = queue.name.clone();
         if persisted {
             self.record(StoreRecord::Returned {
                 seq: entry.seq,
-                deliveries: entry.deliveries,
-                failed: entry.failed,
+                deliveries: entry.deliveries.into(),
+                failed: entry.failed.into(),
             });
         }
         self.event(|| EventKind::Requeued {

@@ -183,7 +183,11 @@ impl Broker {
                     stats: q.stats,
                     policy: q.policy.clone(),
                     ready: match messages {
-                        true => q.ready.iter().map(|e| (e.msg_id, e.deliveries)).collect(),
+                        true => q
+                            .ready
+                            .iter()
+                            .map(|e| (e.msg_id, e.deliveries.into()))
+                            .collect(),
                         false => Vec::new(),
                     },
                 });

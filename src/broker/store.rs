@@ -11,7 +11,7 @@ use super::error::AmqpError;
 use super::exchange::Exchange;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
-use super::queue::{Entry, PageRun, RunState, NEVER};
+use super::queue::{count16, Entry, PageRun, RunState, NEVER};
 use super::sort;
 use super::value::ShortStr;
 use std::collections::BTreeMap;
@@ -260,7 +260,7 @@ impl Broker {
                                 seq,
                                 msg_id,
                                 msg: message,
-                                deliveries,
+                                deliveries: count16(deliveries),
                                 failed: 0,
                                 expires_at,
                             },
@@ -269,7 +269,7 @@ impl Broker {
                 }
                 StoreRecord::Delivered { seq, deliveries } => {
                     if let Some(m) = messages.get_mut(&seq) {
-                        m.entry.deliveries = deliveries;
+                        m.entry.deliveries = count16(deliveries);
                     }
                 }
                 StoreRecord::Returned {
@@ -278,8 +278,8 @@ impl Broker {
                     failed,
                 } => {
                     if let Some(m) = messages.get_mut(&seq) {
-                        m.entry.deliveries = deliveries;
-                        m.entry.failed = failed;
+                        m.entry.deliveries = count16(deliveries);
+                        m.entry.failed = count16(failed);
                     }
                 }
                 StoreRecord::Settled { seq } => {
@@ -526,15 +526,15 @@ impl Broker {
                 queue: q.name.clone(),
                 seq: e.seq,
                 msg_id: e.msg_id,
-                deliveries: e.deliveries,
+                deliveries: e.deliveries.into(),
                 expires_at: e.expires_at,
                 message: e.msg.clone(),
             });
             if e.failed > 0 {
                 held.push(StoreRecord::Returned {
                     seq: e.seq,
-                    deliveries: e.deliveries,
-                    failed: e.failed,
+                    deliveries: e.deliveries.into(),
+                    failed: e.failed.into(),
                 });
             }
         };

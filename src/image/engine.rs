@@ -14,7 +14,7 @@ use crate::broker::channel::{Channel, Mode, Pending, Settle, Unacked};
 use crate::broker::dedup::DedupCache;
 use crate::broker::exchange::{Binding, Destination, Exchange};
 use crate::broker::ids::{ChannelRef, ConnId, QueueId, VhostId};
-use crate::broker::queue::{Entry, PageRun, Queue, QueueConsumer, QueueStats, RunState};
+use crate::broker::queue::{count16, Entry, PageRun, Queue, QueueConsumer, QueueStats, RunState};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
 use crate::broker::sort;
@@ -733,8 +733,8 @@ impl Reader<'_, '_> {
             seq,
             msg_id,
             msg,
-            deliveries: d.u32()?,
-            failed: d.u32()?,
+            deliveries: count16(d.u32()?),
+            failed: count16(d.u32()?),
             expires_at: untime(d.u64()?),
         })
     }

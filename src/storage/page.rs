@@ -10,7 +10,7 @@
 //! block as it is in memory, so reading a page back makes one allocation per
 //! message and parses nothing but lengths.
 
-use crate::broker::queue::Entry;
+use crate::broker::queue::{count16, Entry};
 use crate::broker::{Message, Props};
 use crate::image::codec::{Dec, Enc};
 
@@ -73,8 +73,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Entry>, String> {
             seq,
             msg_id,
             msg,
-            deliveries,
-            failed,
+            deliveries: count16(deliveries),
+            failed: count16(failed),
             expires_at,
         });
     }
