@@ -263,7 +263,9 @@ impl Broker {
                 c.unacked = c.unacked.saturating_sub(n);
             }
         }
-        if !queue.consumers.is_empty() {
+        // With nothing ready (paged runs count as ready) there is nothing for
+        // the freed slots to take: no dispatch pass.
+        if !queue.consumers.is_empty() && !queue.ready.is_empty() {
             self.mark_dirty(q);
         }
     }
