@@ -122,12 +122,25 @@ impl Channel {
             // tag 0 with multiple: everything outstanding. Otherwise the tag
             // itself must be outstanding, as in RabbitMQ: acking "up to 5"
             // after 5 was settled is an unknown tag.
-            let end = if tag == 0 {
-                self.unacked.len()
+            // Most acks name the last delivery: no search.
+            let len = self.unacked.len();
+            let end = if tag == 0 || self.unacked.back().is_some_and(|u| u.tag == tag) {
+                len
             } else {
                 self.position(tag)? + 1
             };
-            out.extend(self.unacked.drain(..end));
+            // A drain costs more than it saves for one or two.
+            if end <= 2 {
+                for _ in 0..end {
+                    out.extend(self.unacked.pop_front());
+                }
+            } else {
+                out.extend(self.unacked.drain(..end));
+            }
+            return Some(());
+        }
+        if self.unacked.front().is_some_and(|u| u.tag == tag) {
+            out.extend(self.unacked.pop_front());
             return Some(());
         }
         let at = self.position(tag)?;

@@ -69,9 +69,9 @@ impl Broker {
         self.advance(now_ms);
         let r = match self.open_channel(ch) {
             Err(e) => Err(e),
-            Ok(c) => {
-                // In a transaction the tag is checked now, as RabbitMQ does;
-                // the settlement itself waits for the commit.
+            // In a transaction the tag is checked now, as RabbitMQ does;
+            // the settlement itself waits for the commit.
+            Ok(c) if matches!(c.mode, Mode::Tx { .. }) => {
                 let tag = match s {
                     Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. }
                         if multiple && tag == 0 =>
@@ -82,18 +82,18 @@ impl Broker {
                     | Settle::Nack { tag, .. }
                     | Settle::Reject { tag, .. } => Some(tag),
                 };
-                let unknown = tag.filter(|t| c.position(*t).is_none());
-                match (&mut c.mode, unknown) {
-                    (Mode::Tx { .. }, Some(tag)) => Err(AmqpError::precondition(format_args!(
+                match (tag.filter(|t| c.position(*t).is_none()), &mut c.mode) {
+                    (Some(tag), _) => Err(AmqpError::precondition(format_args!(
                         "unknown delivery tag {tag}"
                     ))),
-                    (Mode::Tx { settles, .. }, None) => {
+                    (None, Mode::Tx { settles, .. }) => {
                         settles.push(s);
                         Ok(())
                     }
-                    _ => self.apply_settle(ch, s),
+                    (None, _) => Ok(()),
                 }
             }
+            Ok(_) => self.apply_settle(ch, s),
         };
         self.fail(ch, r)
     }
