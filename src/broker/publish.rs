@@ -248,33 +248,43 @@ impl Broker {
             }
             return;
         }
+        // The exchanges reached beyond the first (bindings between exchanges,
+        // alternate exchanges) go through `pending` and `visited`: most
+        // publishes reach none, and allocate nothing.
+        let first = message.exchange();
         let mut visited: Vec<&str> = Vec::new();
-        let mut pending: Vec<&str> = vec![message.exchange()];
-        while let Some(name) = pending.pop() {
-            if visited.contains(&name) {
-                continue;
-            }
-            visited.push(name);
-            let Some(x) = vhost.exchanges.get(name) else {
-                continue;
-            };
-            let mut routed = false;
-            x.route(keys, headers, |d| {
-                routed = true;
-                match d {
-                    Destination::Queue(q, _) => {
-                        if !out.contains(q) {
-                            out.push(*q);
+        let mut pending: Vec<&str> = Vec::new();
+        let mut next = Some(first);
+        while let Some(name) = next {
+            if let Some(x) = vhost.exchanges.get(name) {
+                let mut routed = false;
+                x.route(keys, headers, |d| {
+                    routed = true;
+                    match d {
+                        Destination::Queue(q, _) => {
+                            if !out.contains(q) {
+                                out.push(*q);
+                            }
                         }
+                        Destination::Exchange(n) => pending.push(n.as_str()),
                     }
-                    Destination::Exchange(n) => pending.push(n.as_str()),
-                }
-            });
-            if !routed {
-                if let Some(ae) = x.alternate() {
-                    pending.push(ae);
+                });
+                if !routed {
+                    if let Some(ae) = x.alternate() {
+                        pending.push(ae);
+                    }
                 }
             }
+            next = loop {
+                match pending.pop() {
+                    Some(n) if n == first || visited.contains(&n) => {}
+                    Some(n) => {
+                        visited.push(n);
+                        break Some(n);
+                    }
+                    None => break None,
+                }
+            };
         }
     }
 
