@@ -3,9 +3,11 @@
 // cachegrind: unlike msg/s, the count does not move with the load other
 // programs put on the machine, so before/after comparisons hold on a shared one.
 //
-//   node bench/engine-instructions.mjs [--messages N] [--binary PATH]
+//   node bench/engine-instructions.mjs [--messages N] [--binary PATH] [--exchange NAME]
 //
 // --binary: an engine bench binary built elsewhere (an older commit, to compare).
+// --exchange: publish through this exchange (amq.direct, say), bound to the
+// queue by its name, instead of the default exchange.
 //
 // Each batch size runs twice (N and 2N messages); the difference divided by N
 // leaves out setup and valgrind's own start.
@@ -14,7 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values: opts } = parseArgs({
-  options: { messages: { type: 'string', default: '100000' }, binary: { type: 'string' } },
+  options: {
+    messages: { type: 'string', default: '100000' },
+    binary: { type: 'string' },
+    exchange: { type: 'string', default: '' },
+  },
 });
 const N = Number(opts.messages);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,8 +45,9 @@ function countOf(batch, n) {
     'sh',
     [
       '-c',
-      `valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$0" --once ${batch} ${n} 2>&1`,
+      `valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$0" --once ${batch} ${n} "$1" 2>&1`,
       binary,
+      opts.exchange,
     ],
     { encoding: 'utf8' },
   );
@@ -49,7 +56,10 @@ function countOf(batch, n) {
   return Number(m[1].replaceAll(',', ''));
 }
 
-console.log(`engine publish->deliver->ack, 16 B bodies, instructions per message (${N} vs ${2 * N} messages):`);
+const through = opts.exchange ? `through ${opts.exchange}` : 'default exchange';
+console.log(
+  `engine publish->deliver->ack, 16 B bodies, ${through}, instructions per message (${N} vs ${2 * N} messages):`,
+);
 for (const batch of [1, 64, 1000]) {
   const per = (countOf(batch, 2 * N) - countOf(batch, N)) / N;
   console.log(`  batch ${String(batch).padStart(4)}: ${per.toFixed(0).padStart(6)} instructions/msg`);

@@ -9,8 +9,9 @@
 //!
 //! Run: `cargo bench --bench engine`
 //!
-//! `-- --once BATCH N` runs the loop once, untimed, for a profiler or an
-//! instruction counter, which the other builds on a shared machine do not
+//! `-- --once BATCH N [EXCHANGE]` runs the loop once, untimed (through
+//! EXCHANGE, `amq.direct` say, if given), for a profiler or an instruction
+//! counter, which the other builds on a shared machine do not
 //! disturb. Instructions per message, as the difference of two runs:
 //! `valgrind --tool=cachegrind --cache-sim=no <bench binary> --once 64 N`
 //! for N = 200000 and 400000, (I2 - I1) / 200000.
@@ -88,7 +89,8 @@ fn main() {
     if let Some(at) = args.iter().position(|a| a == "--once") {
         let num = |i: usize| args.get(at + i).and_then(|a| a.parse().ok());
         let (batch, n) = (num(1).unwrap_or(64), num(2).unwrap_or(1_000_000));
-        let mut l = EngineLoop::new().unwrap();
+        let exchange = args.get(at + 3).map_or("", String::as_str);
+        let mut l = EngineLoop::through(exchange).unwrap();
         l.consume().unwrap();
         let delivered = l.run(n, batch).unwrap();
         println!("delivered {delivered} in batches of {batch}");

@@ -1,11 +1,11 @@
 //! The engine loop the benchmarks time: one queue, one consumer (prefetch
 //! 1000), 16-byte bodies, `batch` publishes between flushes, each batch acked
-//! with `multiple`. Kept in the library so that `bench/engine.rs` (native) and
+//! with `multiple`; through the default exchange, or a named one. Kept in the library so that `bench/engine.rs` (native) and
 //! `benchEngine` (wasm) time exactly the same code.
 
 use crate::broker::{
-    AmqpError, Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect, Message, Props,
-    Qos, QueueDeclare, ShortStr,
+    AmqpError, Bind, Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect, Message,
+    Props, Qos, QueueDeclare, ShortStr,
 };
 
 pub const BODY: [u8; 16] = *b"0123456789abcdef";
@@ -14,12 +14,20 @@ pub struct EngineLoop {
     pub broker: Broker,
     pub channel: ChannelRef,
     pub queue: ShortStr,
+    /// The exchange published to (empty: the default exchange).
+    pub exchange: ShortStr,
     effects: Vec<Effect>,
 }
 
 impl EngineLoop {
     /// A broker with the queue `bench` declared on one open channel.
     pub fn new() -> Result<EngineLoop, AmqpError> {
+        EngineLoop::through("")
+    }
+
+    /// The same, publishing through `exchange` (`amq.direct`, say), which
+    /// binds the queue by its name; "" is the default exchange.
+    pub fn through(exchange: &str) -> Result<EngineLoop, AmqpError> {
         let mut broker = Broker::new(BrokerConfig::default());
         let conn = broker.connection_open(0, ConnectionInfo::default())?;
         let channel = ChannelRef::new(conn, 1);
@@ -30,17 +38,28 @@ impl EngineLoop {
             ..Default::default()
         };
         broker.queue_declare(0, channel, declare)?;
+        let exchange = ShortStr::truncated(exchange);
+        if !exchange.is_empty() {
+            let bind = Bind {
+                destination: queue.clone(),
+                source: exchange.clone(),
+                routing_key: queue.clone(),
+                arguments: Default::default(),
+            };
+            broker.queue_bind(0, channel, bind)?;
+        }
         Ok(EngineLoop {
             broker,
             channel,
             queue,
+            exchange,
             effects: Vec::new(),
         })
     }
 
-    /// One message for the queue through the default exchange.
+    /// One message for the queue.
     pub fn message(&self) -> Message {
-        Message::from_parts(&ShortStr::empty(), &self.queue, Props::default(), &BODY)
+        Message::from_parts(&self.exchange, &self.queue, Props::default(), &BODY)
     }
 
     /// Starts the consumer the loop delivers to.
