@@ -112,10 +112,32 @@ impl Broker {
         mandatory: bool,
         seq: Option<u64>,
     ) -> Result<()> {
+        // BCC routes but is never seen by consumers.
+        let bcc = match message.properties.header("BCC") {
+            Some(_) => message
+                .properties
+                .make_mut()
+                .headers
+                .as_mut()
+                .and_then(|h| h.remove("BCC")),
+            None => None,
+        };
+        let mut targets = std::mem::take(&mut self.route_scratch);
+        targets.clear();
         // The default exchange is in every vhost, never internal and never
-        // deduplicating (declare, delete and bind refuse it): no look-up.
-        let dedup =
-            !message.to_default_exchange() && self.check_publishable(v, message.exchange())?;
+        // deduplicating (declare, delete and bind refuse it): no check.
+        let dedup = if message.to_default_exchange() {
+            self.route(v, &message, bcc.as_ref(), &mut targets);
+            false
+        } else {
+            match self.route_publish(v, &message, bcc.as_ref(), &mut targets) {
+                Ok(dedup) => dedup,
+                Err(e) => {
+                    self.route_scratch = targets;
+                    return Err(e);
+                }
+            }
+        };
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         self.event(|| EventKind::Published {
@@ -127,28 +149,19 @@ impl Broker {
             persistent: message.persistent(),
             confirm_seq: seq,
         });
-        // BCC routes but is never seen by consumers.
-        let bcc = match message.properties.header("BCC") {
-            Some(_) => message
-                .properties
-                .make_mut()
-                .headers
-                .as_mut()
-                .and_then(|h| h.remove("BCC")),
-            None => None,
-        };
-        if dedup && self.exchange_drops_duplicate(v, &message, now) {
-            self.event(|| EventKind::Dropped {
-                msg: msg_id,
-                queue: ShortStr::empty(),
-                reason: DropReason::Duplicate,
-            });
-            self.settle_confirm(ch, seq, Pending::Ready(true));
-            return Ok(());
+        if dedup {
+            if self.exchange_drops_duplicate(v, &message, now) {
+                self.event(|| EventKind::Dropped {
+                    msg: msg_id,
+                    queue: ShortStr::empty(),
+                    reason: DropReason::Duplicate,
+                });
+                self.route_scratch = targets;
+                self.settle_confirm(ch, seq, Pending::Ready(true));
+                return Ok(());
+            }
+            self.route(v, &message, bcc.as_ref(), &mut targets);
         }
-        let mut targets = std::mem::take(&mut self.route_scratch);
-        targets.clear();
-        self.route(v, &message, bcc.as_ref(), &mut targets);
         if self.config.events {
             let queues = targets
                 .iter()
@@ -212,6 +225,27 @@ impl Broker {
             .is_some_and(|cache| cache.is_duplicate_message(message, header.as_deref(), now))
     }
 
+    /// Routes a client's publish to a named exchange into `out`. The exchange
+    /// must exist and not be internal, which the look-up that routes checks.
+    /// Returns whether it deduplicates: then nothing is routed yet, for the
+    /// caller looks for a duplicate first.
+    fn route_publish(
+        &self,
+        v: VhostId,
+        message: &Message,
+        bcc: Option<&FieldValue>,
+        out: &mut Vec<QueueId>,
+    ) -> Result<bool> {
+        let name = message.exchange();
+        match self.vhost_ref(v).exchanges.get(name) {
+            Some(x) if !x.internal && x.dedup.is_none() => {
+                self.route_via(v, message, bcc, Some((name, x)), out);
+                Ok(false)
+            }
+            _ => self.check_publishable(v, name),
+        }
+    }
+
     /// Collects the queues a message reaches: bindings (exchange to exchange
     /// included), CC/BCC routing keys, and alternate exchanges when an
     /// exchange routes nowhere.
@@ -220,6 +254,19 @@ impl Broker {
         v: VhostId,
         message: &Message,
         bcc: Option<&FieldValue>,
+        out: &mut Vec<QueueId>,
+    ) {
+        self.route_via(v, message, bcc, None, out);
+    }
+
+    /// [`route`](Self::route), given the message's exchange when the caller
+    /// has looked it up already.
+    fn route_via(
+        &self,
+        v: VhostId,
+        message: &Message,
+        bcc: Option<&FieldValue>,
+        found: Option<(&str, &super::exchange::Exchange)>,
         out: &mut Vec<QueueId>,
     ) {
         let vhost = self.vhost_ref(v);
@@ -251,12 +298,13 @@ impl Broker {
         // The exchanges reached beyond the first (bindings between exchanges,
         // alternate exchanges) go through `pending` and `visited`: most
         // publishes reach none, and allocate nothing.
-        let first = message.exchange();
+        let first = found.map_or_else(|| message.exchange(), |(name, _)| name);
+        let mut known = found.map(|(_, x)| x);
         let mut visited: Vec<&str> = Vec::new();
         let mut pending: Vec<&str> = Vec::new();
         let mut next = Some(first);
         while let Some(name) = next {
-            if let Some(x) = vhost.exchanges.get(name) {
+            if let Some(x) = known.take().or_else(|| vhost.exchanges.get(name)) {
                 let mut routed = false;
                 x.route(keys, headers, |d| {
                     routed = true;
