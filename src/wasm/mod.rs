@@ -340,10 +340,10 @@ impl WasmBroker {
         to_js(&events)
     }
 
-    /// Discards the events recorded so far (nobody is listening).
-    #[wasm_bindgen(js_name = dropEvents)]
-    pub fn drop_events(&mut self) {
-        self.server.broker_mut().take_events();
+    /// Records events from now on, or stops (dropping what was recorded).
+    #[wasm_bindgen(js_name = recordEvents)]
+    pub fn record_events(&mut self, on: bool) {
+        self.server.broker_mut().set_events(on);
     }
 
     /// An estimate of the memory queued messages take: their bodies plus a
