@@ -292,3 +292,72 @@ fn a_batch_runs_through_the_wire_rules_and_an_error_closes_its_channel_as_output
     let err = b.run_commands(NOW, &batch[..9]).unwrap_err();
     assert!(err.is_instance_of::<js_sys::TypeError>());
 }
+
+/// The `TypeError` a bad options object gives, as text.
+fn options_error(options: &str) -> String {
+    let err = WasmBroker::new(json(options)).err().unwrap();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    err.unchecked_into::<js_sys::Error>().message().into()
+}
+
+#[wasm_bindgen_test]
+fn options_are_read_field_by_field_and_a_bad_one_is_named() {
+    let b = WasmBroker::new(json(
+        r#"{"vhosts": ["/", "b"], "events": null, "limits": {"channelMax": 7},
+            "users": {"zed": {"password": "z", "tags": ["monitoring"], "vhosts": ["b"]},
+                      "amy": {"password": "a", "permissions": {"b": {"read": ".*"}, "/": {"write": "q"}}}}}"#,
+    ))
+    .unwrap();
+    // Users and their permissions come out sorted by name, with the tags and
+    // permission patterns given (missing patterns are empty).
+    let users = JSON::stringify(&b.users().unwrap()).unwrap();
+    let users: String = users.into();
+    let amy = r#"{"vhost":"/","configure":"","write":"q","read":""},{"vhost":"b","configure":"","write":"","read":".*"}"#;
+    assert!(
+        users.starts_with(r#"[{"name":"amy","tags":["administrator"]"#),
+        "{users}"
+    );
+    assert!(users.contains(amy), "{users}");
+    assert!(
+        users.contains(r#"{"name":"zed","tags":["monitoring"]"#),
+        "{users}"
+    );
+    assert_eq!(
+        b.authenticate("zed", "z", false),
+        Some(vec!["monitoring".to_owned()])
+    );
+    assert_eq!(b.authenticate("zed", "a", false), None);
+
+    assert_eq!(
+        options_error(r#"{"limits": {"channelMax": 65536}}"#),
+        "Broker options: limits.channelMax must be an integer from 0 to 65535"
+    );
+    assert_eq!(
+        options_error(r#"{"limits": {"heartbeat": 1.5}}"#),
+        "Broker options: limits.heartbeat must be an integer from 0 to 65535"
+    );
+    assert_eq!(
+        options_error(r#"{"durable": "yes"}"#),
+        "Broker options: durable must be a boolean"
+    );
+    assert_eq!(
+        options_error(r#"{"vhosts": ["/", 2]}"#),
+        "Broker options: vhosts must be an array of strings"
+    );
+    assert_eq!(
+        options_error(r#"{"users": {"amy": {"permissions": {"/": {"read": 1}}}}}"#),
+        "Broker options: users.amy.permissions./.read must be a string"
+    );
+    assert_eq!(
+        options_error(r#"{"users": {"amy": 5}}"#),
+        "Broker options: users.amy must be an object"
+    );
+    assert_eq!(
+        options_error(r#"{"pageBudget": "lots"}"#),
+        "Broker options: pageBudget must be a number"
+    );
+    assert_eq!(
+        options_error("[]"),
+        "Broker options: options must be an object"
+    );
+}
