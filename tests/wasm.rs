@@ -361,3 +361,20 @@ fn options_are_read_field_by_field_and_a_bad_one_is_named() {
         "Broker options: options must be an object"
     );
 }
+
+#[wasm_bindgen_test]
+fn a_vhost_limit_that_is_not_an_integer_is_quoted_in_the_type_error() {
+    let mut b = WasmBroker::new(JsValue::UNDEFINED).unwrap();
+    let err = b
+        .set_vhost_limit(NOW, "/", "max-queues", Some(2.5))
+        .unwrap_err();
+    let text: String = err.unchecked_into::<js_sys::Error>().message().into();
+    assert_eq!(text, "max-queues: 2.5 is not an integer");
+    let err = b
+        .set_vhost_limit(NOW, "/", "max-queues", Some(1e20))
+        .unwrap_err();
+    let text: String = err.unchecked_into::<js_sys::Error>().message().into();
+    assert_eq!(text, "max-queues: 100000000000000000000 is not an integer");
+    b.set_vhost_limit(NOW, "/", "max-queues", Some(3.0))
+        .unwrap();
+}
