@@ -178,6 +178,15 @@ fn events_and_snapshots_are_plain_objects() {
         .collect();
     assert!(types.contains(&"published".to_string()), "{types:?}");
     assert!(types.contains(&"enqueued".to_string()), "{types:?}");
+    // `at` first, then the kind's tag and fields, all on one plain object.
+    let enqueued = events
+        .iter()
+        .find(|e| get(e, "type") == "enqueued")
+        .unwrap();
+    assert_eq!(
+        String::from(JSON::stringify(&enqueued).unwrap()),
+        r#"{"at":1000,"type":"enqueued","msg":1,"queue":"q"}"#
+    );
     let snap = b.snapshot(None).unwrap();
     assert_eq!(get(&snap, "nowMs"), NOW);
     let queue = Array::from(&get(&snap, "queues")).get(0);
