@@ -358,6 +358,39 @@ impl ReadyList {
         out
     }
 
+    /// Puts a paged run's entries, read back in seq order, at the back of
+    /// `level`'s head, where its run was: after everything there and before
+    /// the level's later runs and tail. In one pass, with no search; entries
+    /// out of that order (none, by the levels' invariant) take `insert`.
+    pub fn extend_head(&mut self, level: usize, entries: impl IntoIterator<Item = Entry>) {
+        let Some(l) = self.levels.get_mut(level) else {
+            return;
+        };
+        let (mut n, mut bytes, mut mem) = (0, 0, 0);
+        let mut last = l.head.back().map_or(0, |e| e.seq);
+        let mut stray = Vec::new();
+        for e in entries {
+            if e.seq < last || l.runs.front().is_some_and(|r| e.seq > r.first_seq) {
+                stray.push(e);
+                continue;
+            }
+            last = e.seq;
+            n += 1;
+            bytes += e.size();
+            mem += mem_size(&e);
+            l.head.push_back(e);
+        }
+        l.head_mem += mem;
+        self.len += n;
+        self.bytes += bytes;
+        self.mem += mem;
+        self.in_mem += n;
+        for e in stray {
+            let prio = u8::try_from(level).unwrap_or(u8::MAX);
+            self.insert(e, prio);
+        }
+    }
+
     /// Registers the run just cut (its entries counted no more in memory).
     pub fn add_cut_run(&mut self, level: usize, run: PageRun) {
         if let Some(l) = self.levels.get_mut(level) {
@@ -370,6 +403,14 @@ impl ReadyList {
     pub fn uncount_run(&mut self, run: &PageRun) {
         self.len -= run.count as usize;
         self.bytes -= run.bytes as usize;
+    }
+}
+
+/// The priority level of `msg` in a queue with `x-max-priority` `max`.
+fn priority(max: Option<u8>, msg: &Message) -> u8 {
+    match max {
+        None => 0,
+        Some(max) => msg.properties.priority.unwrap_or(0).min(max),
     }
 }
 
@@ -471,10 +512,7 @@ impl Queue {
 
     /// The priority level a message sits at.
     pub fn priority_of(&self, msg: &Message) -> u8 {
-        match self.args.max_priority {
-            None => 0,
-            Some(max) => msg.properties.priority.unwrap_or(0).min(max),
-        }
+        priority(self.args.max_priority, msg)
     }
 
     /// When a message published now expires here: the lower of the queue's
@@ -497,6 +535,19 @@ impl Queue {
             self.expiry.insert((entry.expires_at, entry.seq, prio));
         }
         self.ready.insert(entry, prio);
+    }
+
+    /// A paged run's entries, read back, rejoin `level` (see
+    /// [`ReadyList::extend_head`]).
+    pub fn push_ready_run(&mut self, level: usize, entries: impl IntoIterator<Item = Entry>) {
+        let expiry = &mut self.expiry;
+        let max_priority = self.args.max_priority;
+        let entries = entries.into_iter().inspect(|e| {
+            if e.expires_at != NEVER {
+                expiry.insert((e.expires_at, e.seq, priority(max_priority, &e.msg)));
+            }
+        });
+        self.ready.extend_head(level, entries);
     }
 
     pub fn pop_ready(&mut self) -> Option<Entry> {
