@@ -93,6 +93,7 @@ async function child(mode, dir) {
   // Acknowledged in batches under a prefetch: an unbounded auto-ack consumer
   // would take all N at once, in memory, whatever the queue.
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let got = 0;
   await ch.prefetch(4000);
   await new Promise((resolve) => {
@@ -102,10 +103,14 @@ async function child(mode, dir) {
     });
   });
   const drainSeconds = (performance.now() - t0) / 1000;
+  // CPU time as well: on a shared machine it moves less than the wall clock.
+  const cpu = process.cpuUsage(cpu0);
+  const drainCpu = (cpu.user + cpu.system) / 1e6;
   await broker.close();
   console.log(
     `${mode.padEnd(6)} publish ${(N / publishSeconds / 1e3).toFixed(0)}k msg/s; queued: RSS ${mib(rss)} MiB ` +
       `(${mib(rss - rssBefore)} MiB over the empty broker; wasm memory ${mib(wasmMemory)} MiB), ${pages.count} pages in ${pages.files.length} files ` +
-      `(${mib(pageBytes)} MiB); drain ${(N / drainSeconds / 1e3).toFixed(0)}k msg/s (${drainSeconds.toFixed(1)} s)`,
+      `(${mib(pageBytes)} MiB); drain ${(N / drainSeconds / 1e3).toFixed(0)}k msg/s (${drainSeconds.toFixed(1)} s, ` +
+      `${drainCpu.toFixed(1)} s CPU: ${(N / drainCpu / 1e3).toFixed(0)}k msg per CPU second)`,
   );
 }

@@ -27,6 +27,8 @@ struct Backlog {
     queue: ShortStr,
     pages: HashMap<u64, Vec<u8>>,
     reads: Vec<u64>,
+    /// Pages written so far.
+    written: usize,
     effects: Vec<Effect>,
 }
 
@@ -53,6 +55,7 @@ impl Backlog {
             queue,
             pages: HashMap::new(),
             reads: Vec::new(),
+            written: 0,
             effects: Vec::new(),
         }
     }
@@ -63,6 +66,7 @@ impl Backlog {
         for op in self.broker.take_page_ops() {
             match op {
                 PageOp::Write { page, bytes, .. } => {
+                    self.written += 1;
                     self.pages.insert(page, bytes);
                 }
                 PageOp::Read { page } => self.reads.push(page),
@@ -91,9 +95,11 @@ impl Backlog {
     }
 }
 
-/// Consumes all `n`; returns how many pages were read.
+/// Consumes all `n`; returns how many pages were read, and written again
+/// (none, if reading ahead stays within the budget).
 #[inline(never)]
-fn drain_all(b: &mut Backlog, n: u64) -> usize {
+fn drain_all(b: &mut Backlog, n: u64) -> (usize, usize) {
+    let written = b.written;
     let qos = Qos {
         prefetch_count: 4000,
         ..Default::default()
@@ -133,7 +139,7 @@ fn drain_all(b: &mut Backlog, n: u64) -> usize {
             b.broker.page_loaded(0, page, bytes).unwrap();
         }
     }
-    reads
+    (reads, b.written - written)
 }
 
 fn main() {
@@ -146,8 +152,8 @@ fn main() {
             .unwrap_or(1_000_000);
         let mut b = Backlog::new(paged);
         b.fill(n);
-        let reads = drain_all(&mut b, n);
-        println!("drained {n}, {reads} pages read");
+        let (reads, written) = drain_all(&mut b, n);
+        println!("drained {n}: {reads} pages read, {written} written");
         return;
     }
     let n: u64 = args
@@ -159,10 +165,10 @@ fn main() {
         let mut b = Backlog::new(paged);
         b.fill(n);
         let start = Instant::now();
-        let reads = drain_all(&mut b, n);
+        let (reads, written) = drain_all(&mut b, n);
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "{} drain of {n} messages: {:.0}k msg/s ({reads} pages read)",
+            "{} drain of {n} messages: {:.0}k msg/s ({reads} pages read, {written} written)",
             if paged { "paged " } else { "memory" },
             n as f64 / secs / 1e3,
         );
