@@ -94,6 +94,7 @@ async function child(mode, dir) {
   // would take all N at once, in memory, whatever the queue.
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   let got = 0;
   await ch.prefetch(4000);
   await new Promise((resolve) => {
@@ -106,11 +107,16 @@ async function child(mode, dir) {
   // CPU time as well: on a shared machine it moves less than the wall clock.
   const cpu = process.cpuUsage(cpu0);
   const drainCpu = (cpu.user + cpu.system) / 1e6;
+  // Time the event loop sat waiting: a consumer starved by page reads shows here.
+  const idle = 1 - performance.eventLoopUtilization(elu0).utilization;
   await broker.close();
+  // The highest resident set of the whole run, draining included (kB).
+  const peakRss = process.resourceUsage().maxRSS * 1024;
   console.log(
     `${mode.padEnd(6)} publish ${(N / publishSeconds / 1e3).toFixed(0)}k msg/s; queued: RSS ${mib(rss)} MiB ` +
       `(${mib(rss - rssBefore)} MiB over the empty broker; wasm memory ${mib(wasmMemory)} MiB), ${pages.count} pages in ${pages.files.length} files ` +
       `(${mib(pageBytes)} MiB); drain ${(N / drainSeconds / 1e3).toFixed(0)}k msg/s (${drainSeconds.toFixed(1)} s, ` +
-      `${drainCpu.toFixed(1)} s CPU: ${(N / drainCpu / 1e3).toFixed(0)}k msg per CPU second)`,
+      `${drainCpu.toFixed(1)} s CPU: ${(N / drainCpu / 1e3).toFixed(0)}k msg per CPU second; ` +
+      `event loop idle ${(idle * 100).toFixed(1)}%); peak RSS ${mib(peakRss)} MiB`,
   );
 }
