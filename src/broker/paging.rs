@@ -303,23 +303,21 @@ impl Broker {
             queue.ready.uncount_run(run);
             // The log needs the persistent ones again (below); the rest move.
             let keep = persisted && run.persistent > 0;
-            let taken = if keep {
+            let mut taken = if keep {
                 entries.clone()
             } else {
                 std::mem::take(entries)
             };
-            let (recovered, crashed) = (run.recovered, run.crashed);
-            let taken = taken.into_iter().filter_map(|mut e| {
+            if run.recovered {
                 // A run rebuilt from the log lost its transient messages.
-                if recovered && !e.msg.persistent() {
-                    return None;
-                }
-                if crashed && e.deliveries == 0 {
+                taken.retain(|e| e.msg.persistent());
+            }
+            if run.crashed {
+                for e in taken.iter_mut().filter(|e| e.deliveries == 0) {
                     e.deliveries = 1;
                 }
-                earliest = earliest.min(e.expires_at);
-                Some(e)
-            });
+            }
+            earliest = taken.iter().fold(earliest, |m, e| m.min(e.expires_at));
             queue.push_ready_run(*level, taken);
         }
         for l in queue.ready.levels_mut() {

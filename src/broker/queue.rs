@@ -360,35 +360,37 @@ impl ReadyList {
 
     /// Puts a paged run's entries, read back in seq order, at the back of
     /// `level`'s head, where its run was: after everything there and before
-    /// the level's later runs and tail. In one pass, with no search; entries
-    /// out of that order (none, by the levels' invariant) take `insert`.
-    pub fn extend_head(&mut self, level: usize, entries: impl IntoIterator<Item = Entry>) {
+    /// the level's later runs and tail. Counted in one pass and moved in
+    /// bulk, with no search; entries out of that order (none, by the levels'
+    /// invariant) take `insert` one by one.
+    pub fn extend_head(&mut self, level: usize, entries: Vec<Entry>) {
         let Some(l) = self.levels.get_mut(level) else {
             return;
         };
-        let (mut n, mut bytes, mut mem) = (0, 0, 0);
-        let mut last = l.head.back().map_or(0, |e| e.seq);
-        let mut stray = Vec::new();
-        for e in entries {
-            if e.seq < last || l.runs.front().is_some_and(|r| e.seq > r.first_seq) {
-                stray.push(e);
-                continue;
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return;
+        };
+        let in_place = l.head.back().map_or(true, |b| b.seq < first.seq)
+            && l.runs.front().map_or(true, |r| last.seq < r.first_seq)
+            && entries
+                .windows(2)
+                .all(|w| w.first().map(|e| e.seq) < w.last().map(|e| e.seq));
+        if !in_place {
+            let prio = u8::try_from(level).unwrap_or(u8::MAX);
+            for e in entries {
+                self.insert(e, prio);
             }
-            last = e.seq;
-            n += 1;
-            bytes += e.size();
-            mem += mem_size(&e);
-            l.head.push_back(e);
+            return;
         }
+        let n = entries.len();
+        let bytes: usize = entries.iter().map(Entry::size).sum();
+        let mem = bytes + n * ENTRY_OVERHEAD;
+        l.head.extend(entries);
         l.head_mem += mem;
         self.len += n;
         self.bytes += bytes;
         self.mem += mem;
         self.in_mem += n;
-        for e in stray {
-            let prio = u8::try_from(level).unwrap_or(u8::MAX);
-            self.insert(e, prio);
-        }
     }
 
     /// Registers the run just cut (its entries counted no more in memory).
@@ -403,14 +405,6 @@ impl ReadyList {
     pub fn uncount_run(&mut self, run: &PageRun) {
         self.len -= run.count as usize;
         self.bytes -= run.bytes as usize;
-    }
-}
-
-/// The priority level of `msg` in a queue with `x-max-priority` `max`.
-fn priority(max: Option<u8>, msg: &Message) -> u8 {
-    match max {
-        None => 0,
-        Some(max) => msg.properties.priority.unwrap_or(0).min(max),
     }
 }
 
@@ -512,7 +506,10 @@ impl Queue {
 
     /// The priority level a message sits at.
     pub fn priority_of(&self, msg: &Message) -> u8 {
-        priority(self.args.max_priority, msg)
+        match self.args.max_priority {
+            None => 0,
+            Some(max) => msg.properties.priority.unwrap_or(0).min(max),
+        }
     }
 
     /// When a message published now expires here: the lower of the queue's
@@ -539,14 +536,11 @@ impl Queue {
 
     /// A paged run's entries, read back, rejoin `level` (see
     /// [`ReadyList::extend_head`]).
-    pub fn push_ready_run(&mut self, level: usize, entries: impl IntoIterator<Item = Entry>) {
-        let expiry = &mut self.expiry;
-        let max_priority = self.args.max_priority;
-        let entries = entries.into_iter().inspect(|e| {
-            if e.expires_at != NEVER {
-                expiry.insert((e.expires_at, e.seq, priority(max_priority, &e.msg)));
-            }
-        });
+    pub fn push_ready_run(&mut self, level: usize, entries: Vec<Entry>) {
+        for e in entries.iter().filter(|e| e.expires_at != NEVER) {
+            let prio = self.priority_of(&e.msg);
+            self.expiry.insert((e.expires_at, e.seq, prio));
+        }
         self.ready.extend_head(level, entries);
     }
 
@@ -670,5 +664,25 @@ mod tests {
         assert_eq!(r.pop_front().unwrap().seq, 2);
         assert_eq!(r.pop_oldest().unwrap().seq, 1);
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn a_run_read_back_joins_the_head_in_order_and_counted() {
+        let mut r = ReadyList::new(1);
+        r.insert(entry(1), 0);
+        r.insert(entry(2), 0);
+        // As if 3..=5 had been cut to a page and 6 had joined the tail since.
+        r.extend_head(0, vec![entry(3), entry(4), entry(5)]);
+        r.insert(entry(6), 0);
+        let order: Vec<u64> = r.iter().map(|e| e.seq).collect();
+        assert_eq!(order, [1, 2, 3, 4, 5, 6]);
+        assert_eq!((r.len(), r.in_mem(), r.bytes()), (6, 6, 24));
+        assert_eq!(r.mem(), 6 * (4 + ENTRY_OVERHEAD));
+        // Entries that do not follow the head still land at their place.
+        r.extend_head(0, vec![entry(0), entry(9), entry(7)]);
+        let order: Vec<u64> = r.iter().map(|e| e.seq).collect();
+        assert_eq!(order, [0, 1, 2, 3, 4, 5, 6, 7, 9]);
+        assert_eq!((r.len(), r.in_mem(), r.bytes()), (9, 9, 36));
+        assert_eq!(r.levels()[0].head_mem, 9 * (4 + ENTRY_OVERHEAD));
     }
 }
