@@ -4,7 +4,11 @@
 // then how fast a consumer drains them. Once with paging (page budget of
 // 4 MiB, pages in the data directory), once with paging off (every message
 // in memory). Each mode runs in a child process of its own, so each
-// resident set is its own.
+// resident set is its own. The drain is reported in msg/s of wall time and
+// of CPU time (steadier on a shared machine), with the share of it the event
+// loop sat idle (a consumer waiting on page reads) and the run's peak RSS.
+//
+// The engine alone, without the host: `cargo bench --bench paging`.
 //
 //   npm run build && node bench/paging.mjs [--messages N] [--modes paged,memory] [--dir DIR]
 //
