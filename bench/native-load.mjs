@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startServer, tmpDir } from '../tests/node/server.mjs';
+import { printComparison } from './comparison-table.mjs';
 import { groupCpuSeconds } from './proc-cpu.mjs';
 import { rabbitmqInstalled, startRabbitMQ } from './rabbitmq.mjs';
 
@@ -148,72 +149,32 @@ try {
 }
 const load1 = os.loadavg();
 
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const pct = (x) => `${Math.round(x * 100)}%`;
 const ms = (us) => (us / 1000).toFixed(1);
-const rows = [
-  [
-    'mode',
-    'body',
-    'messages',
-    'RabbitMQ msg/s',
-    'Warren msg/s',
-    'ratio',
-    'RabbitMQ CPU µs/msg',
-    'Warren CPU µs/msg',
-    'ratio',
-    'broker busy (R / W)',
-    'loadgen busy (R / W)',
-    'loadgen µs/msg (R / W)',
-    'p50 / p99 ms R',
-    'p50 / p99 ms W',
+const loads = (l) => l.map((x) => x.toFixed(2)).join(', ');
+printComparison({
+  rabbitVersion: rabbit.version,
+  results,
+  columns: [
+    ['broker busy (R / W)', (r, w) => `${pct(r.brokerBusy)} / ${pct(w.brokerBusy)}`],
+    ['loadgen busy (R / W)', (r, w) => `${pct(r.loadgenBusy)} / ${pct(w.loadgenBusy)}`],
+    ['loadgen µs/msg (R / W)', (r, w) => `${r.loadgenCpu.toFixed(1)} / ${w.loadgenCpu.toFixed(1)}`],
+    ['p50 / p99 ms R', (r) => `${ms(r.p50)} / ${ms(r.p99)}`],
+    ['p50 / p99 ms W', (r, w) => `${ms(w.p50)} / ${ms(w.p99)}`],
   ],
-  ...results.map(({ mode, size, r, w }) => [
-    mode,
-    size === 1024 ? '1 KiB' : `${size} B`,
-    fmt(w.count),
-    fmt(r.rate),
-    fmt(w.rate),
-    `${(w.rate / r.rate).toFixed(1)}x`,
-    r.cpu.toFixed(1),
-    w.cpu.toFixed(1),
-    `${(r.cpu / w.cpu).toFixed(1)}x`,
-    `${pct(r.brokerBusy)} / ${pct(w.brokerBusy)}`,
-    `${pct(r.loadgenBusy)} / ${pct(w.loadgenBusy)}`,
-    `${r.loadgenCpu.toFixed(1)} / ${w.loadgenCpu.toFixed(1)}`,
-    `${ms(r.p50)} / ${ms(r.p99)}`,
-    `${ms(w.p50)} / ${ms(w.p99)}`,
-  ]),
-];
-const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-const line = (row) => `| ${row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-console.log(
-  `\nWarren ${JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url))).version} vs RabbitMQ ${rabbit.version}` +
-    ` on ${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), node ${process.version}`,
-);
-console.log(
-  `load generator: bench/loadgen (Rust, amqprs), ${values.publishers} publishing and ${values.consumers} consuming ` +
-    `connections, ${values.threads} threads, one queue per consumer, prefetch 256, 512 unconfirmed per publisher, ` +
-    `at most ${values.backlog} published but not yet consumed; ` +
-    `median of ${repeat} run(s)`,
-);
-console.log(`Warren: file store (fdatasync per group commit); RabbitMQ: Debian defaults, classic queues`);
-console.log(
-  `load average before ${load0.map((l) => l.toFixed(2)).join(', ')}; after ${load1.map((l) => l.toFixed(2)).join(', ')}\n`,
-);
-console.log(line(rows[0]));
-console.log(`|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-for (const row of rows.slice(1)) console.log(line(row));
-console.log(
-  [
-    '',
-    'msg/s: from the first publish until the last message is consumed (and every confirm is in).',
-    "CPU µs/msg: CPU time of the broker's processes only, per message.",
+  about: [
+    `load generator: bench/loadgen (Rust, amqprs), ${values.publishers} publishing and ${values.consumers} consuming ` +
+      `connections, ${values.threads} threads, one queue per consumer, prefetch 256, 512 unconfirmed per publisher, ` +
+      `at most ${values.backlog} published but not yet consumed; ` +
+      `median of ${repeat} run(s)`,
+    `load average before ${loads(load0)}; after ${loads(load1)}`,
+  ],
+  notes: [
     'busy: CPU time over the run in cores (100% = one core); the machine has ' + os.cpus().length + '.',
     "loadgen µs/msg: the load generator's own CPU time per message (all its connections).",
     'p50 / p99: publish-to-delivery latency, from a timestamp in each body.',
-  ].join('\n'),
-);
+  ],
+});
 const problems = results.flatMap(({ mode, size, r, w }) => [
   ...r.problems.map((p) => `RabbitMQ ${mode} ${size} B: ${p}`),
   ...w.problems.map((p) => `Warren ${mode} ${size} B: ${p}`),

@@ -4,7 +4,11 @@
 // then how fast a consumer drains them. Once with paging (page budget of
 // 4 MiB, pages in the data directory), once with paging off (every message
 // in memory). Each mode runs in a child process of its own, so each
-// resident set is its own.
+// resident set is its own. The drain is reported in msg/s of wall time and
+// of CPU time (steadier on a shared machine), with the share of it the event
+// loop sat idle (a consumer waiting on page reads) and the run's peak RSS.
+//
+// The engine alone, without the host: `cargo bench --bench paging`.
 //
 //   npm run build && node bench/paging.mjs [--messages N] [--modes paged,memory] [--dir DIR]
 //
@@ -93,6 +97,8 @@ async function child(mode, dir) {
   // Acknowledged in batches under a prefetch: an unbounded auto-ack consumer
   // would take all N at once, in memory, whatever the queue.
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   let got = 0;
   await ch.prefetch(4000);
   await new Promise((resolve) => {
@@ -102,10 +108,19 @@ async function child(mode, dir) {
     });
   });
   const drainSeconds = (performance.now() - t0) / 1000;
+  // CPU time as well: on a shared machine it moves less than the wall clock.
+  const cpu = process.cpuUsage(cpu0);
+  const drainCpu = (cpu.user + cpu.system) / 1e6;
+  // Time the event loop sat waiting: a consumer starved by page reads shows here.
+  const idle = 1 - performance.eventLoopUtilization(elu0).utilization;
   await broker.close();
+  // The highest resident set of the whole run, draining included (kB).
+  const peakRss = process.resourceUsage().maxRSS * 1024;
   console.log(
     `${mode.padEnd(6)} publish ${(N / publishSeconds / 1e3).toFixed(0)}k msg/s; queued: RSS ${mib(rss)} MiB ` +
       `(${mib(rss - rssBefore)} MiB over the empty broker; wasm memory ${mib(wasmMemory)} MiB), ${pages.count} pages in ${pages.files.length} files ` +
-      `(${mib(pageBytes)} MiB); drain ${(N / drainSeconds / 1e3).toFixed(0)}k msg/s (${drainSeconds.toFixed(1)} s)`,
+      `(${mib(pageBytes)} MiB); drain ${(N / drainSeconds / 1e3).toFixed(0)}k msg/s (${drainSeconds.toFixed(1)} s, ` +
+      `${drainCpu.toFixed(1)} s CPU: ${(N / drainCpu / 1e3).toFixed(0)}k msg per CPU second; ` +
+      `event loop idle ${(idle * 100).toFixed(1)}%); peak RSS ${mib(peakRss)} MiB`,
   );
 }

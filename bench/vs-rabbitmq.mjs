@@ -8,9 +8,9 @@
 //
 // Needs `npm run build` and `apt-get install -y rabbitmq-server`.
 import fs from 'node:fs';
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startServer, tmpDir } from '../tests/node/server.mjs';
+import { printComparison } from './comparison-table.mjs';
 import { groupCpuSeconds } from './proc-cpu.mjs';
 import { rabbitmqInstalled, startRabbitMQ } from './rabbitmq.mjs';
 import { MODES, PREFETCH, runWorkload, WINDOW } from './workload.mjs';
@@ -80,53 +80,16 @@ try {
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const rows = [
-  [
-    'mode',
-    'body',
-    'messages',
-    'RabbitMQ msg/s',
-    'Warren msg/s',
-    'ratio',
-    'RabbitMQ CPU µs/msg',
-    'Warren CPU µs/msg',
-    'ratio',
-    'client busy (R / W)',
+printComparison({
+  rabbitVersion: rabbit.version,
+  results,
+  columns: [['client busy (R / W)', (r, w) => `${Math.round(r.client * 100)}% / ${Math.round(w.client * 100)}%`]],
+  about: [
+    `client: amqp-client.js over TCP (TCP_NODELAY), one connection, a publishing and a consuming channel; ` +
+      `${WINDOW} publishes in flight, prefetch ${PREFETCH}, median of ${repeat} runs`,
   ],
-  ...results.map(({ mode, size, r, w }) => [
-    mode,
-    size === 1024 ? '1 KiB' : `${size} B`,
-    fmt(w.count),
-    fmt(r.rate),
-    fmt(w.rate),
-    `${(w.rate / r.rate).toFixed(1)}x`,
-    r.cpu.toFixed(1),
-    w.cpu.toFixed(1),
-    `${(r.cpu / w.cpu).toFixed(1)}x`,
-    `${Math.round(r.client * 100)}% / ${Math.round(w.client * 100)}%`,
-  ]),
-];
-const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-const line = (row) => `| ${row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-console.log(
-  `\nWarren ${JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url))).version} vs RabbitMQ ${rabbit.version}` +
-    ` on ${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), node ${process.version}`,
-);
-console.log(
-  `client: amqp-client.js over TCP (TCP_NODELAY), one connection, a publishing and a consuming channel; ` +
-    `${WINDOW} publishes in flight, prefetch ${PREFETCH}, median of ${repeat} runs`,
-);
-console.log(`Warren: file store (fdatasync per group commit); RabbitMQ: Debian defaults, classic queues\n`);
-console.log(line(rows[0]));
-console.log(`|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-for (const row of rows.slice(1)) console.log(line(row));
-console.log(
-  [
-    '',
-    'msg/s: from the first publish until the last message is consumed (and the last confirm is in).',
-    "CPU µs/msg: CPU time of the broker's processes only, per message.",
+  notes: [
     'client busy: CPU time of this (single-threaded) client process over the run; near 100% means',
     'the client, not the broker, set the pace.',
-  ].join('\n'),
-);
+  ],
+});

@@ -488,6 +488,14 @@ export class Broker {
   }
 
   /**
+   * Pages of paged queues written to the store and read back since the
+   * broker started, with their bytes; all zero without a store that keeps pages.
+   */
+  pageStats() {
+    return { written: 0, writtenBytes: 0, read: 0, readBytes: 0, ...this.#writer?.pageStats };
+  }
+
+  /**
    * Adds or replaces a policy (RabbitMQ's: a pattern over queue names, a
    * priority, apply-to, a definition such as { 'max-length': 1000 }); applied
    * to the vhost's existing queues at once. A bad one is a TypeError saying why.

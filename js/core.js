@@ -63,6 +63,8 @@ export class Core {
     this.clock = clock;
     this.decodeProperties = decodeProperties;
     this.#events = events;
+    // Events are recorded only while someone listens.
+    if (events) wasm.recordEvents(false);
     this.#reader = new K.OutputReader(engineMemory());
     this.#statusPtr = wasm.statusPtr();
   }
@@ -217,7 +219,7 @@ export class Core {
       this.#draining = false;
     }
     this.#armTimer();
-    if (this.#events) this.#queueEvents();
+    if (this.#listeners.size > 0) this.#queueEvents();
     this.afterDrain?.();
   }
 
@@ -356,8 +358,11 @@ export class Core {
   subscribe(listener) {
     if (!this.#events) throw new TypeError('subscribe: this broker was created with { events: false }');
     if (typeof listener !== 'function') throw new TypeError('subscribe: listener must be a function');
+    if (this.#listeners.size === 0) this.wasm.recordEvents(true);
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return () => {
+      if (this.#listeners.delete(listener) && this.#listeners.size === 0 && !this.closed) this.wasm.recordEvents(false);
+    };
   }
 
   /** Events go out once per burst of calls, in a microtask. */
@@ -366,11 +371,7 @@ export class Core {
     this.#eventsQueued = true;
     queueMicrotask(() => {
       this.#eventsQueued = false;
-      if (this.closed) return;
-      if (this.#listeners.size === 0) {
-        this.wasm.dropEvents();
-        return;
-      }
+      if (this.closed || this.#listeners.size === 0) return;
       const events = this.wasm.takeEvents();
       if (events.length === 0) return;
       for (const listener of [...this.#listeners]) {

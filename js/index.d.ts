@@ -223,12 +223,16 @@ export interface QueueView {
   durable: boolean;
   exclusive: boolean;
   autoDelete: boolean;
-  /** `paged`: ready messages in pages on the store (counted in `ready`); `memory`: bytes the others take in memory */
+  /**
+   * `paged`: ready messages in pages on the store (counted in `ready`), in
+   * `pages` pages; `memory`: bytes the others take in memory
+   */
   counts: {
     ready: number;
     readyBytes: number;
     paged: number;
     memory: number;
+    pages: number;
     unacked: number;
     delayed: number;
     consumers: number;
@@ -437,6 +441,8 @@ export class Broker {
   snapshot(options?: { messages?: boolean }): Snapshot;
   /** Bytes the queued messages take, estimated (bodies plus a per-message overhead); walks every queue. */
   heldBytes(): number;
+  /** Pages of paged queues written to the store and read back since the broker started, and their bytes. */
+  pageStats(): { written: number; writtenBytes: number; read: number; readBytes: number };
   /** Sends connection.blocked (reason) or unblocked (null) to publishers. */
   setBlocked(reason: string | null): void;
   /**

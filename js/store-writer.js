@@ -38,6 +38,8 @@ export class StoreWriter {
   #pageDeletes = [];
   /** bytes of pages not yet written, by id: reads of them are answered from here */
   #unwritten = new Map();
+  /** pages written to the store and read back (from it or from memory) since the writer started */
+  pageStats = { written: 0, writtenBytes: 0, read: 0, readBytes: 0 };
 
   /**
    * `logSize`: bytes in the store's log; `liveSize`: bytes a snapshot of the
@@ -90,7 +92,11 @@ export class StoreWriter {
       async () => {
         if (writes.length) {
           await this.#attempt(() => Promise.all(writes.map((w) => store.writePage(w.page, w.bytes, { sync: w.sync }))));
-          for (const w of writes) this.#unwritten.delete(w.page);
+          for (const w of writes) {
+            this.#unwritten.delete(w.page);
+            this.pageStats.written++;
+            this.pageStats.writtenBytes += w.bytes.length;
+          }
         }
         if (log) {
           await this.#attempt(log);
@@ -129,6 +135,8 @@ export class StoreWriter {
           this.#pageFailed(page, err);
           return;
         }
+        this.pageStats.read++;
+        this.pageStats.readBytes += bytes.length;
         core.drain();
       },
       (err) => this.#pageFailed(page, err),

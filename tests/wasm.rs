@@ -178,6 +178,15 @@ fn events_and_snapshots_are_plain_objects() {
         .collect();
     assert!(types.contains(&"published".to_string()), "{types:?}");
     assert!(types.contains(&"enqueued".to_string()), "{types:?}");
+    // `at` first, then the kind's tag and fields, all on one plain object.
+    let enqueued = events
+        .iter()
+        .find(|e| get(e, "type") == "enqueued")
+        .unwrap();
+    assert_eq!(
+        String::from(JSON::stringify(&enqueued).unwrap()),
+        r#"{"at":1000,"type":"enqueued","msg":1,"queue":"q"}"#
+    );
     let snap = b.snapshot(None).unwrap();
     assert_eq!(get(&snap, "nowMs"), NOW);
     let queue = Array::from(&get(&snap, "queues")).get(0);
@@ -291,4 +300,90 @@ fn a_batch_runs_through_the_wire_rules_and_an_error_closes_its_channel_as_output
     // A buffer cut short is a TypeError (mismatched builds), not a panic.
     let err = b.run_commands(NOW, &batch[..9]).unwrap_err();
     assert!(err.is_instance_of::<js_sys::TypeError>());
+}
+
+/// The `TypeError` a bad options object gives, as text.
+fn options_error(options: &str) -> String {
+    let err = WasmBroker::new(json(options)).err().unwrap();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    err.unchecked_into::<js_sys::Error>().message().into()
+}
+
+#[wasm_bindgen_test]
+fn options_are_read_field_by_field_and_a_bad_one_is_named() {
+    let b = WasmBroker::new(json(
+        r#"{"vhosts": ["/", "b"], "events": null, "limits": {"channelMax": 7},
+            "users": {"zed": {"password": "z", "tags": ["monitoring"], "vhosts": ["b"]},
+                      "amy": {"password": "a", "permissions": {"b": {"read": ".*"}, "/": {"write": "q"}}}}}"#,
+    ))
+    .unwrap();
+    // Users and their permissions come out sorted by name, with the tags and
+    // permission patterns given (missing patterns are empty).
+    let users = JSON::stringify(&b.users().unwrap()).unwrap();
+    let users: String = users.into();
+    let amy = r#"{"vhost":"/","configure":"","write":"q","read":""},{"vhost":"b","configure":"","write":"","read":".*"}"#;
+    assert!(
+        users.starts_with(r#"[{"name":"amy","tags":["administrator"]"#),
+        "{users}"
+    );
+    assert!(users.contains(amy), "{users}");
+    assert!(
+        users.contains(r#"{"name":"zed","tags":["monitoring"]"#),
+        "{users}"
+    );
+    assert_eq!(
+        b.authenticate("zed", "z", false),
+        Some(vec!["monitoring".to_owned()])
+    );
+    assert_eq!(b.authenticate("zed", "a", false), None);
+
+    assert_eq!(
+        options_error(r#"{"limits": {"channelMax": 65536}}"#),
+        "Broker options: limits.channelMax must be an integer from 0 to 65535"
+    );
+    assert_eq!(
+        options_error(r#"{"limits": {"heartbeat": 1.5}}"#),
+        "Broker options: limits.heartbeat must be an integer from 0 to 65535"
+    );
+    assert_eq!(
+        options_error(r#"{"durable": "yes"}"#),
+        "Broker options: durable must be a boolean"
+    );
+    assert_eq!(
+        options_error(r#"{"vhosts": ["/", 2]}"#),
+        "Broker options: vhosts must be an array of strings"
+    );
+    assert_eq!(
+        options_error(r#"{"users": {"amy": {"permissions": {"/": {"read": 1}}}}}"#),
+        "Broker options: users.amy.permissions./.read must be a string"
+    );
+    assert_eq!(
+        options_error(r#"{"users": {"amy": 5}}"#),
+        "Broker options: users.amy must be an object"
+    );
+    assert_eq!(
+        options_error(r#"{"pageBudget": "lots"}"#),
+        "Broker options: pageBudget must be a number"
+    );
+    assert_eq!(
+        options_error("[]"),
+        "Broker options: options must be an object"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_vhost_limit_that_is_not_an_integer_is_quoted_in_the_type_error() {
+    let mut b = WasmBroker::new(JsValue::UNDEFINED).unwrap();
+    let err = b
+        .set_vhost_limit(NOW, "/", "max-queues", Some(2.5))
+        .unwrap_err();
+    let text: String = err.unchecked_into::<js_sys::Error>().message().into();
+    assert_eq!(text, "max-queues: 2.5 is not an integer");
+    let err = b
+        .set_vhost_limit(NOW, "/", "max-queues", Some(1e20))
+        .unwrap_err();
+    let text: String = err.unchecked_into::<js_sys::Error>().message().into();
+    assert_eq!(text, "max-queues: 100000000000000000000 is not an integer");
+    b.set_vhost_limit(NOW, "/", "max-queues", Some(3.0))
+        .unwrap();
 }

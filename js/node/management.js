@@ -40,6 +40,11 @@ function queue(q, rates) {
     messages_unacknowledged_details: detail(r.messages_unacknowledged ?? 0),
     messages_delayed: q.delayed,
     message_bytes_ready: q.readyBytes,
+    // Paging, under the names RabbitMQ's classic queues use; `pages` is Warren's.
+    messages_ready_ram: q.ready - q.paged,
+    messages_paged_out: q.paged,
+    memory: q.memory,
+    pages: q.pages,
     consumers: q.consumers,
     // Totals since the queue was declared, under RabbitMQ's names.
     message_stats: {
@@ -212,7 +217,7 @@ function consumers(snap) {
   }));
 }
 
-function overview(snap, info) {
+function overview(snap, info, pages) {
   const r = info.rates?.totals() ?? {};
   // Summed over queues (RabbitMQ counts publishes per channel; a message
   // routed to two queues counts twice here).
@@ -247,6 +252,15 @@ function overview(snap, info) {
       messages_ready_details: detail(r.messages_ready ?? 0),
       messages_unacknowledged: sum(snap.queues, (q) => q.unacked),
       messages_unacknowledged_details: detail(r.messages_unacknowledged ?? 0),
+      messages_paged_out: sum(snap.queues, (q) => q.paged),
+    },
+    // Warren's own: page I/O of paged queues since the broker started.
+    paging: {
+      pages: sum(snap.queues, (q) => q.pages),
+      pages_written: pages.written,
+      page_bytes_written: pages.writtenBytes,
+      pages_read: pages.read,
+      page_bytes_read: pages.readBytes,
     },
   };
 }
@@ -271,7 +285,7 @@ export function managementApi(broker, info, parts) {
   };
   switch (what) {
     case 'overview':
-      return [200, overview(snap, info)];
+      return [200, overview(snap, info, broker.pageStats())];
     case 'queues':
       return pick(snap.queues.map((q) => queue(q, info.rates)));
     case 'exchanges':

@@ -281,6 +281,16 @@ impl Broker {
         std::mem::take(&mut self.events)
     }
 
+    /// Starts or stops recording events (a host records them only while
+    /// someone listens: building and dropping them costs each message a few
+    /// allocations). Stopping drops what was recorded.
+    pub fn set_events(&mut self, on: bool) {
+        self.config.events = on;
+        if !on {
+            self.events = Vec::new();
+        }
+    }
+
     pub(crate) fn emit(&mut self, e: Effect) {
         self.effects.push(e);
     }

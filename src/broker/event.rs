@@ -6,12 +6,11 @@ use super::dead_letter::DeadLetterReason;
 use super::ids::{ChannelRef, ConnId, MsgId};
 use super::value::ShortStr;
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+/// To JS as `{ at, type, ...fields }` (`src/wasm/mod.rs` puts `at` in front
+/// of the kind: serde's `flatten` was kilobytes of wasm).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
-    #[serde(rename = "at")]
     pub at_ms: u64,
-    #[serde(flatten)]
     pub kind: EventKind,
 }
 

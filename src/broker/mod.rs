@@ -29,6 +29,7 @@ mod engine;
 pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod exchange;
+pub(crate) mod float_text;
 mod fxhash;
 pub(crate) mod ids;
 pub(crate) mod message;

@@ -278,11 +278,11 @@ impl Broker {
         let persisted = self
             .queue(q)
             .is_some_and(|queue| self.persists_queue(queue));
-        let mut arrived: Vec<(PageRun, Vec<Entry>)> = Vec::new();
+        let mut arrived: Vec<(usize, PageRun, Vec<Entry>)> = Vec::new();
         let Some(queue) = self.queue_mut(q) else {
             return;
         };
-        for l in queue.ready.levels_mut() {
+        for (level, l) in queue.ready.levels_mut().iter_mut().enumerate() {
             while l
                 .runs
                 .front()
@@ -295,30 +295,30 @@ impl Broker {
                 else {
                     continue;
                 };
-                arrived.push((run, entries));
+                arrived.push((level, run, entries));
             }
         }
         let mut earliest = NEVER;
-        for (run, entries) in &mut arrived {
+        for (level, run, entries) in &mut arrived {
             queue.ready.uncount_run(run);
             // The log needs the persistent ones again (below); the rest move.
             let keep = persisted && run.persistent > 0;
-            let taken = if keep {
+            let mut taken = if keep {
                 entries.clone()
             } else {
                 std::mem::take(entries)
             };
-            for mut e in taken {
+            if run.recovered {
                 // A run rebuilt from the log lost its transient messages.
-                if run.recovered && !e.msg.persistent() {
-                    continue;
-                }
-                if run.crashed && e.deliveries == 0 {
+                taken.retain(|e| e.msg.persistent());
+            }
+            if run.crashed {
+                for e in taken.iter_mut().filter(|e| e.deliveries == 0) {
                     e.deliveries = 1;
                 }
-                earliest = earliest.min(e.expires_at);
-                queue.push_ready(e);
             }
+            earliest = taken.iter().fold(earliest, |m, e| m.min(e.expires_at));
+            queue.push_ready_run(*level, taken);
         }
         for l in queue.ready.levels_mut() {
             l.merge_tail();
@@ -326,7 +326,7 @@ impl Broker {
         if earliest != NEVER {
             self.schedule(earliest);
         }
-        for (run, entries) in arrived {
+        for (_, run, entries) in arrived {
             if persisted && run.persistent > 0 {
                 // The log holds these again before the page goes.
                 for e in entries.iter().filter(|e| e.msg.persistent()) {

@@ -366,6 +366,41 @@ impl ReadyList {
         out
     }
 
+    /// Puts a paged run's entries, read back in seq order, at the back of
+    /// `level`'s head, where its run was: after everything there and before
+    /// the level's later runs and tail. Counted in one pass and moved in
+    /// bulk, with no search; entries out of that order (none, by the levels'
+    /// invariant) take `insert` one by one.
+    pub fn extend_head(&mut self, level: usize, entries: Vec<Entry>) {
+        let Some(l) = self.levels.get_mut(level) else {
+            return;
+        };
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return;
+        };
+        let in_place = l.head.back().map_or(true, |b| b.seq < first.seq)
+            && l.runs.front().map_or(true, |r| last.seq < r.first_seq)
+            && entries
+                .windows(2)
+                .all(|w| w.first().map(|e| e.seq) < w.last().map(|e| e.seq));
+        if !in_place {
+            let prio = u8::try_from(level).unwrap_or(u8::MAX);
+            for e in entries {
+                self.insert(e, prio);
+            }
+            return;
+        }
+        let n = entries.len();
+        let bytes: usize = entries.iter().map(Entry::size).sum();
+        let mem = bytes + n * ENTRY_OVERHEAD;
+        l.head.extend(entries);
+        l.head_mem += mem;
+        self.len += n;
+        self.bytes += bytes;
+        self.mem += mem;
+        self.in_mem += n;
+    }
+
     /// Registers the run just cut (its entries counted no more in memory).
     pub fn add_cut_run(&mut self, level: usize, run: PageRun) {
         if let Some(l) = self.levels.get_mut(level) {
@@ -507,6 +542,16 @@ impl Queue {
         self.ready.insert(entry, prio);
     }
 
+    /// A paged run's entries, read back, rejoin `level` (see
+    /// [`ReadyList::extend_head`]).
+    pub fn push_ready_run(&mut self, level: usize, entries: Vec<Entry>) {
+        for e in entries.iter().filter(|e| e.expires_at != NEVER) {
+            let prio = self.priority_of(&e.msg);
+            self.expiry.insert((e.expires_at, e.seq, prio));
+        }
+        self.ready.extend_head(level, entries);
+    }
+
     pub fn pop_ready(&mut self) -> Option<Entry> {
         let entry = self.ready.pop_front()?;
         self.forget_expiry(&entry);
@@ -627,5 +672,25 @@ mod tests {
         assert_eq!(r.pop_front().unwrap().seq, 2);
         assert_eq!(r.pop_oldest().unwrap().seq, 1);
         assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn a_run_read_back_joins_the_head_in_order_and_counted() {
+        let mut r = ReadyList::new(1);
+        r.insert(entry(1), 0);
+        r.insert(entry(2), 0);
+        // As if 3..=5 had been cut to a page and 6 had joined the tail since.
+        r.extend_head(0, vec![entry(3), entry(4), entry(5)]);
+        r.insert(entry(6), 0);
+        let order: Vec<u64> = r.iter().map(|e| e.seq).collect();
+        assert_eq!(order, [1, 2, 3, 4, 5, 6]);
+        assert_eq!((r.len(), r.in_mem(), r.bytes()), (6, 6, 24));
+        assert_eq!(r.mem(), 6 * (4 + ENTRY_OVERHEAD));
+        // Entries that do not follow the head still land at their place.
+        r.extend_head(0, vec![entry(0), entry(9), entry(7)]);
+        let order: Vec<u64> = r.iter().map(|e| e.seq).collect();
+        assert_eq!(order, [0, 1, 2, 3, 4, 5, 6, 7, 9]);
+        assert_eq!((r.len(), r.in_mem(), r.bytes()), (9, 9, 36));
+        assert_eq!(r.levels()[0].head_mem, 9 * (4 + ENTRY_OVERHEAD));
     }
 }

@@ -15,6 +15,8 @@ pub struct QueueCounts {
     pub paged: usize,
     /// Memory the ready messages in memory take (bodies and bookkeeping).
     pub memory: usize,
+    /// Pages on the store holding `paged` (read back or not yet).
+    pub pages: usize,
     pub unacked: usize,
     pub delayed: usize,
     pub consumers: usize,
@@ -103,6 +105,7 @@ impl Broker {
             ready_bytes: q.ready.bytes(),
             paged: q.ready.len() - q.ready.in_mem(),
             memory: q.ready.mem(),
+            pages: q.ready.runs().count(),
             unacked: q.unacked as usize,
             delayed: q.delayed.len(),
             consumers: q.consumers.len(),
@@ -176,6 +179,7 @@ impl Broker {
                         ready_bytes: q.ready.bytes(),
                         paged: q.ready.len() - q.ready.in_mem(),
                         memory: q.ready.mem(),
+                        pages: q.ready.runs().count(),
                         unacked: q.unacked as usize,
                         delayed: q.delayed.len(),
                         consumers: q.consumers.len(),

@@ -9,12 +9,12 @@ use super::command::{Bind, ExchangeDeclare, QueueDeclare};
 use super::engine::{Broker, BrokerConfig};
 use super::error::AmqpError;
 use super::exchange::Exchange;
+use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
 use super::queue::{count16, Entry, PageRun, RunState, NEVER};
 use super::sort;
 use super::value::ShortStr;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StoreRecord {
@@ -201,8 +201,10 @@ impl Broker {
             ..config.clone()
         });
         b.advance(now_ms);
-        let mut messages: BTreeMap<u64, Recovered> = BTreeMap::new();
-        let mut runs: BTreeMap<u64, RecoveredRun> = BTreeMap::new();
+        // By seq and by page. Hash maps, put in order at the end: a B-tree of
+        // each was kilobytes of wasm for this one cold function.
+        let mut messages: FxHashMap<u64, Recovered> = FxHashMap::default();
+        let mut runs: FxHashMap<u64, RecoveredRun> = FxHashMap::default();
         let mut last_page = 0;
         let mut next_msg_id = 0;
         for (index, r) in records.into_iter().enumerate() {
@@ -386,15 +388,17 @@ impl Broker {
         b.close_connection_state(RECOVERY);
         b.next_seq = messages
             .keys()
-            .next_back()
+            .max()
             .map_or(1, |s| s + 1)
             .max(last_run_seq + 1);
         b.next_msg_id = next_msg_id + 1;
         if after_crash {
             b.crash_below = b.next_msg_id;
         }
+        let mut messages: Vec<Recovered> = messages.into_values().collect();
+        sort::sort_by_key(&mut messages, |m| m.entry.seq);
         let mut flagged = Vec::new();
-        for (_, mut m) in messages {
+        for mut m in messages {
             let Some(q) = b.queue_id(&m.vhost, &m.queue) else {
                 continue; // its queue is gone: nothing to deliver it to
             };

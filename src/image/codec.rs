@@ -286,11 +286,6 @@ impl<'a> Dec<'a> {
         Ok(Props::new(p))
     }
 
-    /// The next item is empty bytes (a zero length).
-    pub fn peek_empty_bytes(&self) -> bool {
-        self.all.get(self.at) == Some(&0)
-    }
-
     #[inline(never)]
     pub fn message(&mut self) -> Result<Message, ImageError> {
         let exchange = self.short_str()?;

@@ -337,13 +337,20 @@ impl WasmBroker {
     #[wasm_bindgen(js_name = takeEvents)]
     pub fn take_events(&mut self) -> Result<JsValue, JsValue> {
         let events = self.server.broker_mut().take_events();
-        to_js(&events)
+        let out = js_sys::Array::new_with_length(events.len() as u32);
+        for (i, e) in events.iter().enumerate() {
+            let o = Object::new();
+            Reflect::set(&o, &JsValue::from_str("at"), &(e.at_ms as f64).into())?;
+            Object::assign(&o, &to_js(&e.kind)?.into());
+            out.set(i as u32, o.into());
+        }
+        Ok(out.into())
     }
 
-    /// Discards the events recorded so far (nobody is listening).
-    #[wasm_bindgen(js_name = dropEvents)]
-    pub fn drop_events(&mut self) {
-        self.server.broker_mut().take_events();
+    /// Records events from now on, or stops (dropping what was recorded).
+    #[wasm_bindgen(js_name = recordEvents)]
+    pub fn record_events(&mut self, on: bool) {
+        self.server.broker_mut().set_events(on);
     }
 
     /// An estimate of the memory queued messages take: their bodies plus a

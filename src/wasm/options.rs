@@ -1,16 +1,15 @@
-//! `new WasmBroker(options)`: the JS options object, read through serde.
-//! (serde-wasm-bindgen reads only the fields it knows: `js/broker.js`
-//! rejects unknown ones with a message naming them.)
+//! `new WasmBroker(options)`: the JS options object, read field by field.
+//! (Only the fields known here are read: `js/broker.js` rejects unknown ones
+//! with a message naming them.) Read by hand rather than through serde: a
+//! deserializer's generic code was a large part of the wasm for one call.
 
 use crate::amqp::connection::{validate_users, ServerConfig};
 use crate::broker::sort;
 use crate::broker::{BrokerConfig, Password, Permission, User};
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
-use std::marker::PhantomData;
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Default)]
 pub struct Options {
     durable: bool,
     events: Option<bool>,
@@ -26,8 +25,7 @@ pub struct Options {
 /// One user as JS gives it: `password` (plain) or `passwordHash`
 /// (`rabbit_password_hashing_sha256`), `tags`, and either `permissions`
 /// per vhost or `vhosts` (every permission on each; all vhosts if neither).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Default)]
 pub struct UserEntry {
     password: Option<String>,
     password_hash: Option<String>,
@@ -36,37 +34,129 @@ pub struct UserEntry {
     permissions: Option<Entries<PermissionEntry>>,
 }
 
-/// A JS object's entries by key, in the order a `BTreeMap` would give them,
-/// without a B-tree's code in the wasm for each value type.
+/// A JS object's entries sorted by key.
 pub struct Entries<T>(Vec<(String, T)>);
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Object<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
-            type Value = Entries<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a map")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<T>, A::Error> {
-                let mut out: Vec<(String, T)> = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    out.push(entry);
-                }
-                sort::sort_by(&mut out, |a, b| a.0.cmp(&b.0));
-                Ok(Entries(out))
-            }
-        }
-        d.deserialize_map(Object(PhantomData))
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[derive(Default)]
 pub struct PermissionEntry {
     configure: String,
     write: String,
     read: String,
+}
+
+/// One object of the options being read: its path names it in errors.
+struct Reader<'a> {
+    object: JsValue,
+    path: &'a str,
+}
+
+impl Reader<'_> {
+    /// The value at `key`; undefined and null are absent.
+    fn get(&self, key: &str) -> Option<JsValue> {
+        let v = Reflect::get(&self.object, &JsValue::from_str(key)).ok()?;
+        (!v.is_undefined() && !v.is_null()).then_some(v)
+    }
+
+    fn error(&self, key: &str, what: &str) -> String {
+        format!("{}{key} must be {what}", self.path)
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, String> {
+        self.get(key)
+            .map(|v| v.as_bool().ok_or_else(|| self.error(key, "a boolean")))
+            .transpose()
+    }
+
+    fn number(&self, key: &str) -> Result<Option<f64>, String> {
+        self.get(key)
+            .map(|v| v.as_f64().ok_or_else(|| self.error(key, "a number")))
+            .transpose()
+    }
+
+    /// A whole number from 0 to `max`.
+    fn integer(&self, key: &str, max: u32) -> Result<Option<u32>, String> {
+        match self.number(key) {
+            Ok(Some(n)) if n.fract() == 0.0 && (0.0..=f64::from(max)).contains(&n) => {
+                Ok(Some(n as u32))
+            }
+            Ok(None) => Ok(None),
+            _ => Err(self.error(key, &format!("an integer from 0 to {max}"))),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, String> {
+        self.get(key)
+            .map(|v| v.as_string().ok_or_else(|| self.error(key, "a string")))
+            .transpose()
+    }
+
+    fn strings(&self, key: &str) -> Result<Option<Vec<String>>, String> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let what = "an array of strings";
+        if !Array::is_array(&v) {
+            return Err(self.error(key, what));
+        }
+        let array: Array = v.unchecked_into();
+        let strings: Option<Vec<String>> = array.iter().map(|s| s.as_string()).collect();
+        strings.map(Some).ok_or_else(|| self.error(key, what))
+    }
+
+    /// An object's entries sorted by key, each read by `read`.
+    fn entries<T>(
+        &self,
+        key: &str,
+        read: impl Fn(&Reader) -> Result<T, String>,
+    ) -> Result<Option<Entries<T>>, String> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for pair in Object::entries(&object(&v, || self.error(key, "an object"))?).iter() {
+            let pair: Array = pair.unchecked_into();
+            let name = pair.get(0).as_string().unwrap_or_default();
+            let path = format!("{}{key}.{name}.", self.path);
+            let value = object(&pair.get(1), || {
+                format!("{}{key}.{name} must be an object", self.path)
+            })?;
+            out.push((
+                name,
+                read(&Reader {
+                    object: value.into(),
+                    path: &path,
+                })?,
+            ));
+        }
+        sort::sort_by(&mut out, |a, b| a.0.cmp(&b.0));
+        Ok(Some(Entries(out)))
+    }
+}
+
+/// `v` as an object, or the error `err` gives.
+fn object(v: &JsValue, err: impl Fn() -> String) -> Result<Object, String> {
+    match v.is_object() && !Array::is_array(v) {
+        true => Ok(v.clone().unchecked_into()),
+        false => Err(err()),
+    }
+}
+
+impl UserEntry {
+    fn read(r: &Reader) -> Result<UserEntry, String> {
+        Ok(UserEntry {
+            password: r.string("password")?,
+            password_hash: r.string("passwordHash")?,
+            tags: r.strings("tags")?,
+            vhosts: r.strings("vhosts")?,
+            permissions: r.entries("permissions", |p| {
+                Ok(PermissionEntry {
+                    configure: p.string("configure")?.unwrap_or_default(),
+                    write: p.string("write")?.unwrap_or_default(),
+                    read: p.string("read")?.unwrap_or_default(),
+                })
+            })?,
+        })
+    }
 }
 
 impl UserEntry {
@@ -111,13 +201,12 @@ impl UserEntry {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Default)]
 struct Limits {
     max_message_size: Option<f64>,
-    channel_max: Option<u16>,
+    channel_max: Option<u32>,
     frame_max: Option<u32>,
-    heartbeat: Option<u16>,
+    heartbeat: Option<u32>,
     max_queued_bytes: Option<f64>,
 }
 
@@ -132,12 +221,45 @@ pub fn ms(n: f64) -> u64 {
 
 impl Options {
     /// The options JS passed (undefined or null: all defaults).
-    pub fn from_js(options: wasm_bindgen::JsValue) -> Result<Options, wasm_bindgen::JsValue> {
+    pub fn from_js(options: JsValue) -> Result<Options, JsValue> {
         if options.is_undefined() || options.is_null() {
             return Ok(Options::default());
         }
-        serde_wasm_bindgen::from_value(options)
+        Options::read(options)
             .map_err(|e| js_sys::TypeError::new(&format!("Broker options: {e}")).into())
+    }
+
+    fn read(options: JsValue) -> Result<Options, String> {
+        let o = Reader {
+            object: object(&options, || "options must be an object".to_owned())?.into(),
+            path: "",
+        };
+        let limits = match o.get("limits") {
+            None => Limits::default(),
+            Some(v) => {
+                let l = Reader {
+                    object: object(&v, || o.error("limits", "an object"))?.into(),
+                    path: "limits.",
+                };
+                Limits {
+                    max_message_size: l.number("maxMessageSize")?,
+                    channel_max: l.integer("channelMax", u16::MAX.into())?,
+                    frame_max: l.integer("frameMax", u32::MAX)?,
+                    heartbeat: l.integer("heartbeat", u16::MAX.into())?,
+                    max_queued_bytes: l.number("maxQueuedBytes")?,
+                }
+            }
+        };
+        Ok(Options {
+            durable: o.bool("durable")?.unwrap_or(false),
+            events: o.bool("events")?,
+            consumer_timeout: o.number("consumerTimeout")?,
+            page_budget: o.number("pageBudget")?,
+            vhosts: o.strings("vhosts")?,
+            users: o.entries("users", UserEntry::read)?,
+            loopback_users: o.strings("loopbackUsers")?,
+            limits,
+        })
     }
 
     pub fn broker_config(&self) -> BrokerConfig {
@@ -181,13 +303,13 @@ impl Options {
             c.limits.max_output_bytes = ms(n) as usize;
         }
         if let Some(n) = l.channel_max {
-            c.channel_max = n;
+            c.channel_max = n as u16;
         }
         if let Some(n) = l.frame_max {
             c.frame_max = n;
         }
         if let Some(n) = l.heartbeat {
-            c.heartbeat_secs = n;
+            c.heartbeat_secs = n as u16;
         }
         c.platform = "WebAssembly".to_owned();
         Ok(c)

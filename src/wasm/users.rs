@@ -3,6 +3,7 @@
 
 use super::to_js;
 use super::WasmBroker;
+use crate::broker::float_text::write_f64_display;
 use crate::broker::{Password, Permission, User};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -212,7 +213,12 @@ impl WasmBroker {
         let value = match value {
             None => None,
             Some(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15 => Some(v as i64),
-            Some(v) => return Err(type_error(format!("{name}: {v} is not an integer"))),
+            Some(v) => {
+                let mut text = format!("{name}: ");
+                write_f64_display(&mut text, v);
+                text.push_str(" is not an integer");
+                return Err(type_error(text));
+            }
         };
         limits.set(name, value).map_err(type_error)?;
         b.set_vhost_limits(super::options::ms(now), vhost, limits);

@@ -33,6 +33,31 @@ test('subscribe sees one message published, delivered and acked, in a batch per 
   await broker.close();
 });
 
+test('a listener sees what happens from its subscribe on; with nobody listening nothing is kept for later', async () => {
+  const broker = new Broker();
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('q');
+  await ch.basicPublish('', 'q', 'before anyone listens');
+  const seen = [];
+  const unsubscribe = broker.subscribe((events) => seen.push(...events.filter((e) => e.type === 'published')));
+  await ch.basicPublish('', 'q', 'first seen');
+  await Promise.resolve();
+  assert.equal(seen.length, 1, 'only the publish made while subscribed');
+  unsubscribe();
+  await ch.basicPublish('', 'q', 'while nobody listens');
+  const again = [];
+  broker.subscribe((events) => again.push(...events.filter((e) => e.type === 'published')));
+  await ch.basicPublish('', 'q', 'seen again');
+  await Promise.resolve();
+  assert.equal(again.length, 1, 'a new listener gets no events kept from before it');
+  assert.deepEqual(
+    (await ch.basicGet('q', { noAck: true })).bodyString(),
+    'before anyone listens',
+    'recording or not, the messages are the same',
+  );
+  await broker.close();
+});
+
 test('snapshot shows ready and unacked counts and each channel’s unacked tags', async () => {
   const broker = new Broker({ events: false, clock: new ManualClock(42) });
   const ch = await (await broker.connect()).channel();

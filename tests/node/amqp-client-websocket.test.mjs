@@ -1,23 +1,12 @@
 // amqp-client.js's AMQPWebSocketClient, unmodified, against /ws/amqp; plus the
 // endpoint's own rules (stream semantics, subprotocol echo, origin check).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import WebSocket from 'ws';
-import { startServer } from './server.mjs';
+import { serveWithWebSocket } from './server.mjs';
 
-let server;
-const original = globalThis.WebSocket;
-
-before(async () => {
-  server = await startServer();
-  // Node 20 has no global WebSocket; the client uses whichever is global.
-  globalThis.WebSocket = WebSocket;
-});
-after(async () => {
-  globalThis.WebSocket = original;
-  assert.equal(await server.stop(), 0);
-});
+const served = serveWithWebSocket();
 
 async function roundTrip(client, bodies) {
   await client.connect();
@@ -39,7 +28,7 @@ async function roundTrip(client, bodies) {
 
 test('publish, confirm, consume and ack over WebSocket, with a body larger than a frame', async () => {
   const big = 'x'.repeat(300 * 1024);
-  const client = new AMQPWebSocketClient({ url: server.ws, vhost: '/', username: 'guest', password: 'guest' });
+  const client = new AMQPWebSocketClient({ url: served.server.ws, vhost: '/', username: 'guest', password: 'guest' });
   assert.deepEqual(await roundTrip(client, ['hello', big, '']), ['hello', big, '']);
 });
 
@@ -53,7 +42,7 @@ test('frames split across messages and many frames per message read as one strea
   }
   globalThis.WebSocket = Splitting;
   try {
-    const client = new AMQPWebSocketClient({ url: server.ws, vhost: '/', username: 'guest', password: 'guest' });
+    const client = new AMQPWebSocketClient({ url: served.server.ws, vhost: '/', username: 'guest', password: 'guest' });
     assert.deepEqual(await roundTrip(client, ['one', 'two', 'three']), ['one', 'two', 'three']);
   } finally {
     globalThis.WebSocket = WebSocket;
@@ -69,27 +58,27 @@ function open(url, protocols, options) {
 }
 
 test('a subprotocol amqp* is echoed only when the client offers it', async () => {
-  const plain = await open(server.ws);
+  const plain = await open(served.server.ws);
   assert.equal(plain.protocol, '');
   plain.close();
-  const offered = await open(server.ws, ['amqp']);
+  const offered = await open(served.server.ws, ['amqp']);
   assert.equal(offered.protocol, 'amqp');
   offered.close();
-  const versioned = await open(server.ws, ['mqtt', 'amqpv0-9-1']);
+  const versioned = await open(served.server.ws, ['mqtt', 'amqpv0-9-1']);
   assert.equal(versioned.protocol, 'amqpv0-9-1');
   versioned.close();
 });
 
 test("browsers from other origins are refused; this server's own page is allowed", async () => {
-  await assert.rejects(open(server.ws, [], { origin: 'http://evil.example' }), /403/);
-  const own = await open(server.ws, [], { origin: server.http });
+  await assert.rejects(open(served.server.ws, [], { origin: 'http://evil.example' }), /403/);
+  const own = await open(served.server.ws, [], { origin: served.server.http });
   own.close();
-  await assert.rejects(open(server.ws.replace('/ws/amqp', '/ws/other')), /404/);
-  await server.waitFor(/origin http:\/\/evil\.example not allowed/);
+  await assert.rejects(open(served.server.ws.replace('/ws/amqp', '/ws/other')), /404/);
+  await served.server.waitFor(/origin http:\/\/evil\.example not allowed/);
 });
 
 test('the broker answers a protocol header split over two messages', async () => {
-  const ws = await open(server.ws);
+  const ws = await open(served.server.ws);
   const reply = new Promise((resolve) => ws.once('message', resolve));
   ws.send(Buffer.from('AMQP'));
   ws.send(Buffer.from([0, 0, 9, 1]));

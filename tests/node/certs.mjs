@@ -77,3 +77,18 @@ export function makePki(clients = ['client-a']) {
   fs.writeFileSync(file('ca-bundle.pem'), read('root.pem') + read('inter.pem'));
   return { dir, file, read };
 }
+
+/**
+ * `serve`'s arguments for TLS on a port it picks: `pki`'s server certificate,
+ * client certificates checked against its CAs, `users` (name to entry) as the
+ * users file, then `extra`.
+ */
+export function tlsServeArgs(pki, users, ...extra) {
+  const file = path.join(tmpDir(), 'users.json');
+  fs.writeFileSync(file, JSON.stringify(users));
+  return [
+    ...['--users', file, '--tls-port', '0'],
+    ...['--tls-cert', pki.file('server-chain.pem'), '--tls-key', pki.file('server.key')],
+    ...['--tls-ca', pki.file('ca-bundle.pem'), ...extra],
+  ];
+}

@@ -3,27 +3,17 @@
 // promise, and the common pattern below needs `c` assigned before the last
 // delivery's callback runs.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { AMQPClient, AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import WebSocket from 'ws';
-import { sleep, startServer } from './server.mjs';
+import { sleep, serveWithWebSocket } from './server.mjs';
 
 const TOTAL = 100_000;
-let server;
-const original = globalThis.WebSocket;
-
-before(async () => {
-  server = await startServer();
-  globalThis.WebSocket = WebSocket;
-});
-after(async () => {
-  globalThis.WebSocket = original;
-  assert.equal(await server.stop(), 0);
-});
+const served = serveWithWebSocket();
 
 /** Fills `queue` with `n` small messages over TCP, in bounded batches with confirms. */
 async function fill(queue, n) {
-  const client = new AMQPClient(server.url);
+  const client = new AMQPClient(served.server.url);
   await client.connect();
   const ch = await client.channel();
   await ch.queueDeclare(queue);
@@ -59,7 +49,7 @@ async function drainWithThePattern(client, queue, total) {
 
 test(`over WebSocket: const c = await ch.basicConsume(...) with c.cancel() at the last of ${TOTAL} messages`, async () => {
   assert.equal(await fill('consume-ok-ws', TOTAL), TOTAL);
-  const client = new AMQPWebSocketClient({ url: server.ws, vhost: '/', username: 'guest', password: 'guest' });
+  const client = new AMQPWebSocketClient({ url: served.server.ws, vhost: '/', username: 'guest', password: 'guest' });
   assert.equal(await drainWithThePattern(client, 'consume-ok-ws', TOTAL), TOTAL);
 });
 
@@ -72,7 +62,7 @@ async function until(ready, what, ms = 5000) {
 
 test('over WebSocket: consume-ok is a message of its own, the deliveries follow', async () => {
   await fill('consume-ok-frames', 10);
-  const ws = new WebSocket(server.ws);
+  const ws = new WebSocket(served.server.ws);
   const messages = [];
   ws.on('message', (data) => messages.push(Buffer.from(data)));
   await new Promise((r) => ws.once('open', r));

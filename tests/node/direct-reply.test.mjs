@@ -4,23 +4,12 @@
 // reply name and a mandatory reply to a requester that is gone. The texts are
 // RabbitMQ 3.10's.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { AMQPSession } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
-import WebSocket from 'ws';
-import { sleep, startServer } from './server.mjs';
+import { sleep, serveWithWebSocket } from './server.mjs';
 
-let server;
-const original = globalThis.WebSocket;
-
-before(async () => {
-  server = await startServer();
-  globalThis.WebSocket = WebSocket;
-});
-after(async () => {
-  globalThis.WebSocket = original;
-  assert.equal(await server.stop(), 0);
-});
+const served = serveWithWebSocket();
 
 async function rpcRoundTrips(url, queue) {
   const responder = await AMQPSession.connect(url);
@@ -45,7 +34,7 @@ async function rpcRoundTrips(url, queue) {
     await responder.stop();
   }
   // No queue was made for the replies.
-  const res = await fetch(`${server.http}/api/queues`, {
+  const res = await fetch(`${served.server.http}/api/queues`, {
     headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
   });
   const names = (await res.json()).map((q) => q.name);
@@ -53,17 +42,17 @@ async function rpcRoundTrips(url, queue) {
 }
 
 test('amqp-client.js rpcServer, rpcClient and rpcCall over TCP', async () => {
-  await rpcRoundTrips(server.url, 'rpc-tcp');
+  await rpcRoundTrips(served.server.url, 'rpc-tcp');
 });
 
 test('amqp-client.js rpcServer, rpcClient and rpcCall over WebSocket', async () => {
-  const ws = server.ws.replace('ws://', 'ws://guest:guest@');
+  const ws = served.server.ws.replace('ws://', 'ws://guest:guest@');
   await rpcRoundTrips(ws, 'rpc-ws');
 });
 
 /** An amqplib connection whose channels report their close instead of throwing. */
 async function connect() {
-  const c = await amqplib.connect(server.url);
+  const c = await amqplib.connect(served.server.url);
   c.on('error', () => {});
   return c;
 }

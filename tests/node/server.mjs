@@ -1,9 +1,12 @@
 // Starts `warren-mq serve` as a child process on ports it picks, for the tests.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const bin = path.join(root, 'bin', 'warren-mq.js');
@@ -103,4 +106,24 @@ export async function startServer({
       return exited;
     },
   };
+}
+
+/**
+ * For a test file's WebSocket clients: `warren-mq serve` started before its
+ * tests (`served.server`) and its clean exit checked after them, with `ws` as
+ * the global WebSocket meanwhile (Node 20 has none; amqp-client.js uses
+ * whichever is global).
+ */
+export function serveWithWebSocket(options) {
+  const served = { server: null };
+  const original = globalThis.WebSocket;
+  before(async () => {
+    served.server = await startServer(options);
+    globalThis.WebSocket = WebSocket;
+  });
+  after(async () => {
+    globalThis.WebSocket = original;
+    assert.equal(await served.server.stop(), 0);
+  });
+  return served;
 }

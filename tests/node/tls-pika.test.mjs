@@ -2,31 +2,21 @@
 // EXTERNAL as the certificate's user, and PLAIN over the verified channel.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { makePki } from './certs.mjs';
-import { root, startServer, tmpDir } from './server.mjs';
+import { makePki, tlsServeArgs } from './certs.mjs';
+import { root, startServer } from './server.mjs';
 
 let pki;
 let server;
 
 before(async () => {
   pki = makePki(['client-a']);
-  const users = path.join(tmpDir(), 'users.json');
-  fs.writeFileSync(
-    users,
-    JSON.stringify({
+  server = await startServer({
+    args: tlsServeArgs(pki, {
       app: { password: 'pw', tags: [] },
       'client-a': { tags: [], permissions: { '/': { configure: '^a\\.', write: '.*', read: '.*' } } },
     }),
-  );
-  server = await startServer({
-    args: [
-      ...['--users', users, '--tls-port', '0'],
-      ...['--tls-cert', pki.file('server-chain.pem'), '--tls-key', pki.file('server.key')],
-      ...['--tls-ca', pki.file('ca-bundle.pem')],
-    ],
   });
 });
 after(async () => {

@@ -4,13 +4,11 @@
 // clients (amqp-client.js, amqplib) against a real serve, with a throwaway
 // PKI made at run time.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
-import { makePki } from './certs.mjs';
-import { startServer, tmpDir } from './server.mjs';
+import { makePki, tlsServeArgs } from './certs.mjs';
+import { startServer } from './server.mjs';
 
 let pki;
 let other; // another CA altogether
@@ -19,29 +17,16 @@ let server;
 before(async () => {
   pki = makePki(['client-a']);
   other = makePki(['client-a']);
-  const users = path.join(tmpDir(), 'users.json');
-  fs.writeFileSync(
-    users,
-    JSON.stringify({
-      app: { password: 'pw', tags: [] },
-      'client-a': { tags: [], permissions: { '/': { configure: '.*', write: '.*', read: '.*' } } },
-    }),
-  );
   server = await startServer({
-    args: [
-      '--users',
-      users,
-      '--tls-cert',
-      pki.file('server-chain.pem'),
-      '--tls-key',
-      pki.file('server.key'),
-      '--tls-ca',
-      pki.file('ca-bundle.pem'),
+    args: tlsServeArgs(
+      pki,
+      {
+        app: { password: 'pw', tags: [] },
+        'client-a': { tags: [], permissions: { '/': { configure: '.*', write: '.*', read: '.*' } } },
+      },
       '--tls-verify',
       'peer',
-      '--tls-port',
-      '0',
-    ],
+    ),
   });
 });
 after(async () => {

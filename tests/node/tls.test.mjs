@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { AMQPClient, AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import amqplib from 'amqplib';
 import WebSocket from 'ws';
-import { makePki } from './certs.mjs';
+import { makePki, tlsServeArgs } from './certs.mjs';
 import { bin, startServer, tmpDir } from './server.mjs';
 
 let pki;
@@ -19,28 +19,12 @@ let server;
 
 before(async () => {
   pki = makePki(['client-a', 'stranger']);
-  const users = path.join(tmpDir(), 'users.json');
-  fs.writeFileSync(
-    users,
-    JSON.stringify({
+  server = await startServer({
+    args: tlsServeArgs(pki, {
       app: { password: 'pw', tags: ['monitoring'] },
       // No password: only its certificate logs it in.
       'client-a': { tags: [], permissions: { '/': { configure: '^a\\.', write: '.*', read: '.*' } } },
     }),
-  );
-  server = await startServer({
-    args: [
-      '--users',
-      users,
-      '--tls-cert',
-      pki.file('server-chain.pem'),
-      '--tls-key',
-      pki.file('server.key'),
-      '--tls-ca',
-      pki.file('ca-bundle.pem'),
-      '--tls-port',
-      '0',
-    ],
   });
 });
 after(async () => {

@@ -7,21 +7,12 @@
 // publishers blocked until there is room, and everything confirmed is there
 // after a reload.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, serveStatic } from './harness.mjs';
+import { test } from 'node:test';
+import { pageSuite } from './harness.mjs';
 
 const MiB = 1024 * 1024;
 
-let site;
-let browser;
-before(async () => {
-  site = await serveStatic();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const suite = pageSuite();
 
 /** A broker on IndexedDBStore `name` in the page, an in-process client, a durable queue; kept on window. */
 async function openBroker(page, name) {
@@ -39,10 +30,10 @@ async function openBroker(page, name) {
 }
 
 test('IndexedDB out of quota: no confirm, publishers blocked until there is room, nothing confirmed lost across a reload', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${site.url}js/index.js`); // any page of the origin
-  const cdp = await browser.context.newCDPSession(page);
-  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(site.url).origin, quotaSize: 3 * MiB });
+  const page = await suite.browser.context.newPage();
+  await page.goto(`${suite.server.url}js/index.js`); // any page of the origin
+  const cdp = await suite.browser.context.newCDPSession(page);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(suite.server.url).origin, quotaSize: 3 * MiB });
   // Another database takes 2 MiB of the 3.
   await page.evaluate(async (size) => {
     const req = indexedDB.open('filler', 1);

@@ -4,27 +4,32 @@
 // reads no page before a consumer drains the queue, in order. A database of
 // schema version 1 (a log, no pages) is upgraded with its log kept.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, serveStatic } from './harness.mjs';
+import { test } from 'node:test';
+import { pageSuite } from './harness.mjs';
 
 const N = 1500;
 const PAGE_BUDGET = 16 * 1024;
 
-let site;
-let browser;
-before(async () => {
-  site = await serveStatic();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await site?.close();
-});
+const suite = pageSuite();
 
 /** Page-side helpers, installed on window before each step. */
 function install(page) {
   return page.evaluate(() => {
     window.body = (i) => `${String(i).padStart(5, '0')} ${'x'.repeat(200)}`;
+    /** A kept broker on IndexedDBStore `name` whose durable queue `backlog` holds `n` confirmed messages. */
+    window.keptBacklog = async (name, n, budget, deliveryMode = () => 2) => {
+      const { IndexedDBStore, keepAcrossReloads } = await import('/js/entry-browser.js');
+      const store = new IndexedDBStore(name);
+      const broker = await keepAcrossReloads(name, { store, pageBudget: budget, events: false });
+      const ch = await (await broker.connect()).channel();
+      await ch.queueDeclare('backlog', { durable: true });
+      await ch.confirmSelect();
+      const all = [];
+      for (let i = 0; i < n; i++)
+        all.push(ch.basicPublish('', 'backlog', window.body(i), { deliveryMode: deliveryMode(i) }));
+      await Promise.all(all);
+      return { store, broker };
+    };
     window.counts = (broker, name) => broker.snapshot().queues.find((q) => q.name === name)?.counts;
     /** Consumes `n` messages (no ack), resolving with their numbers. */
     window.drain = async (broker, queue, n) => {
@@ -43,21 +48,12 @@ function install(page) {
 }
 
 test('a kept broker with a paged queue: reload, resume from the image reading no page, drain in order, transient messages included', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${site.url}js/index.js`); // any page of the origin
+  const page = await suite.browser.context.newPage();
+  await page.goto(`${suite.server.url}js/index.js`); // any page of the origin
   await install(page);
   const filled = await page.evaluate(
     async ({ n, budget }) => {
-      const { IndexedDBStore, keepAcrossReloads } = await import('/js/entry-browser.js');
-      const store = new IndexedDBStore('kept-paging');
-      const broker = await keepAcrossReloads('kept-paging', { store, pageBudget: budget, events: false });
-      const ch = await (await broker.connect()).channel();
-      await ch.queueDeclare('backlog', { durable: true });
-      await ch.confirmSelect();
-      const all = [];
-      for (let i = 0; i < n; i++)
-        all.push(ch.basicPublish('', 'backlog', window.body(i), { deliveryMode: i % 3 ? 2 : 1 }));
-      await Promise.all(all);
+      const { store, broker } = await window.keptBacklog('kept-paging', n, budget, (i) => (i % 3 ? 2 : 1));
       await broker.keepImage();
       return { counts: window.counts(broker, 'backlog'), pages: await store.pageCount() };
     },
@@ -95,15 +91,15 @@ test('a kept broker with a paged queue: reload, resume from the image reading no
   assert.equal(woken.left, 0, 'pages read back are deleted');
   // (the favicon of the bare origin is a 404: not an error of the broker)
   assert.deepEqual(
-    browser.errors.filter((e) => !/Failed to load resource/.test(e)),
+    suite.browser.errors.filter((e) => !/Failed to load resource/.test(e)),
     [],
   );
   await page.close();
 });
 
 test('no image: a reload recovers the paged queue from the compacted log without reading its pages; persistent messages come back in order', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${site.url}js/index.js`);
+  const page = await suite.browser.context.newPage();
+  await page.goto(`${suite.server.url}js/index.js`);
   await install(page);
   const options = { budget: PAGE_BUDGET, n: N };
   const filled = await page.evaluate(async ({ n, budget }) => {
@@ -141,8 +137,8 @@ test('no image: a reload recovers the paged queue from the compacted log without
 });
 
 test('a database of schema version 1 is upgraded with its log kept, and pages from then on', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${site.url}js/index.js`);
+  const page = await suite.browser.context.newPage();
+  await page.goto(`${suite.server.url}js/index.js`);
   await install(page);
   const result = await page.evaluate(async (budget) => {
     const { Broker, IndexedDBStore } = await import('/js/entry-browser.js');
@@ -186,20 +182,12 @@ test('a database of schema version 1 is upgraded with its log kept, and pages fr
 });
 
 test('a kept image is discarded before a page it names is deleted: a hidden page that drains its queue leaves no image naming a deleted page', async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${site.url}js/index.js`);
+  const page = await suite.browser.context.newPage();
+  await page.goto(`${suite.server.url}js/index.js`);
   await install(page);
   const result = await page.evaluate(
     async ({ n, budget }) => {
-      const { IndexedDBStore, keepAcrossReloads } = await import('/js/entry-browser.js');
-      const store = new IndexedDBStore('stale-paging');
-      const broker = await keepAcrossReloads('stale-paging', { store, pageBudget: budget, events: false });
-      const ch = await (await broker.connect()).channel();
-      await ch.queueDeclare('backlog', { durable: true });
-      await ch.confirmSelect();
-      const all = [];
-      for (let i = 0; i < n; i++) all.push(ch.basicPublish('', 'backlog', window.body(i), { deliveryMode: 2 }));
-      await Promise.all(all);
+      const { store, broker } = await window.keptBacklog('stale-paging', n, budget);
       const image = async () => {
         const req = indexedDB.open('stale-paging:image', 1);
         const db = await new Promise((resolve, reject) => {

@@ -59,6 +59,7 @@ test('clients with heartbeat 0 sleep through an eviction: consumers, unacked del
       readyBytes: 0,
       paged: 0,
       memory: 0,
+      pages: 0,
       unacked: 1,
       delayed: 0,
       consumers: 1,

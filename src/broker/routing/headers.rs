@@ -23,6 +23,7 @@
 //! equals a timestamp with the same value, and nothing else.
 
 use crate::broker::error::AmqpError;
+use crate::broker::float_text::write_f64_debug;
 use crate::broker::value::{FieldTable, FieldValue, ShortStr};
 use std::fmt::Write as _;
 
@@ -194,12 +195,8 @@ fn write_term(out: &mut String, v: &FieldValue) {
     use FieldValue::*;
     match v {
         Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        F32(f) => {
-            let _ = write!(out, "{:?}", f64::from(*f));
-        }
-        F64(f) => {
-            let _ = write!(out, "{f:?}");
-        }
+        F32(f) => write_f64_debug(out, f64::from(*f)),
+        F64(f) => write_f64_debug(out, *f),
         Decimal { scale, value } => {
             let _ = write!(out, "{{{scale},{value}}}");
         }
@@ -526,6 +523,18 @@ mod tests {
         assert_eq!(
             e.text,
             "PRECONDITION_FAILED - Invalid x-match field type signedint (value 1); expected longstr"
+        );
+        // Floats as `{:?}` prints them (shortest digits, an exponent when far from 1).
+        let e = validate_x_match(&table(&[("x-match", FieldValue::F64(1.5e-7))])).unwrap_err();
+        assert_eq!(
+            e.text,
+            "PRECONDITION_FAILED - Invalid x-match field type double (value 1.5e-7); expected longstr"
+        );
+        let e = validate_x_match(&table(&[("x-match", FieldValue::F32(0.1))])).unwrap_err();
+        assert!(
+            e.text.contains("float (value 0.10000000149011612)"),
+            "{}",
+            e.text
         );
         let e = validate_x_match(&table(&[("x-match", FieldValue::Bytes(b"all".to_vec()))]))
             .unwrap_err();
