@@ -49,7 +49,7 @@ export async function inspect(port, { name = 'core:user:', poke }) {
       pending.set(id, { resolve, reject });
       ws.send(JSON.stringify({ id, method, params }));
       poking ??= setInterval(() => {
-        if (pending.size === 0) return clearInterval(poking), (poking = null);
+        if (pending.size === 0) return (clearInterval(poking), (poking = null));
         poke().catch(() => {});
       }, 100);
     });
