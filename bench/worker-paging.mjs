@@ -4,23 +4,29 @@
 // then workerd is restarted (SIGKILL once the object has written its image,
 // so the new object resumes from it) and the queue is drained.
 //
-//   node bench/worker-paging.mjs [--count 200000] [--size 1024] [--crash]
+//   node bench/worker-paging.mjs [--count 200000] [--size 1024] [--crash] [--profile FILE]
 //
 // --crash: SIGKILL right after the last confirm (no image): the new object
 // recovers from the durable log, whose compactions name the paged runs.
+// --profile: CPU profiles of the isolate while publishing and while draining,
+// written to FILE-publish.cpuprofile and FILE-drain.cpuprofile (DevTools
+// opens them), their largest self times printed.
 //
-// Memory is reported two ways: the object's wasm memory (its engine; the
-// isolate's JS heap comes on top) and the RSS of the workerd process, an
-// honest upper bound for the object (it also holds the runtime, SQLite's
-// cache and Miniflare's loopback services), sampled every 250 ms; its
-// baseline is taken after the first request, before any message. Page reads
-// are counted by the object's store. Needs `npm run build`.
+// Memory is reported as the platform's limit counts it: the object's isolate
+// (V8's JS heap, read through workerd's inspector, bench/isolate-inspector.mjs)
+// plus its wasm memory (the engine), at each phase after a garbage collection
+// and at its peak (sampled every 250 ms); and beside it the RSS of the
+// workerd process, an upper bound for the object (it also holds the runtime,
+// SQLite's cache and Miniflare's loopback services), whose baseline is taken
+// after the first request, before any message. Page reads are counted by the
+// object's store. Needs `npm run build`.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { start, tmpDir, until } from '../tests/worker/runtime.mjs';
+import { freePort, inspect, selfTimes } from './isolate-inspector.mjs';
 import { PREFETCH, WINDOW } from './workload.mjs';
 
 const { values } = parseArgs({
@@ -28,6 +34,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '200000' },
     size: { type: 'string', default: '1024' },
     crash: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const COUNT = Number(values.count);
@@ -51,11 +58,59 @@ const rss = (pids) =>
     }
   }, 0);
 
-/** Samples the RSS of `pids` every 250 ms; stop() resolves with the peak. */
-function sampler(pids) {
-  let peak = rss(pids);
-  const timer = setInterval(() => (peak = Math.max(peak, rss(pids))), 250);
-  return { stop: () => (clearInterval(timer), Math.max(peak, rss(pids))) };
+/**
+ * Samples the RSS of `pids` and the isolate's JS heap every 250 ms; stop()
+ * resolves with the peaks ({ rss, heapUsed, heapTotal }).
+ */
+function sampler(pids, isolate) {
+  const peak = { rss: rss(pids), heapUsed: 0, heapTotal: 0 };
+  let busy = false;
+  const sample = async () => {
+    peak.rss = Math.max(peak.rss, rss(pids));
+    if (busy) return;
+    busy = true;
+    const h = await isolate.heap().catch(() => null);
+    busy = false;
+    if (!h) return;
+    peak.heapUsed = Math.max(peak.heapUsed, h.usedSize);
+    peak.heapTotal = Math.max(peak.heapTotal, h.totalSize);
+  };
+  const timer = setInterval(sample, 250);
+  return { stop: async () => (clearInterval(timer), await sample(), peak) };
+}
+
+/** The isolate's memory after a garbage collection, with the object's wasm memory from `stats`. */
+async function isolateMemory(isolate, stats) {
+  const h = await isolate.heap({ gc: true });
+  return {
+    heapUsed: h.usedSize,
+    heapTotal: h.totalSize,
+    external: h.embedderHeapUsedSize + h.backingStorageSize,
+    wasm: stats.memoryBytes,
+  };
+}
+
+/** Starts a runtime with its inspector open; resolves with [rt, isolate]. */
+async function startInspected(opts) {
+  const inspectorPort = await freePort();
+  const rt = await start({ ...opts, inspectorPort });
+  return [rt, await inspect(inspectorPort, { poke: () => rt.debug(VHOST) })];
+}
+
+async function startProfile(isolate) {
+  if (values.profile) await isolate.startProfile();
+}
+
+async function stopProfile(isolate, phase) {
+  if (!values.profile) return;
+  const profile = await isolate.stopProfile();
+  fs.writeFileSync(`${values.profile}-${phase}.cpuprofile`, JSON.stringify(profile));
+  const { ms, functions, scripts } = selfTimes(profile);
+  const row = (r) => `    ${r.ms.toFixed(0).padStart(7)} ms ${(r.share * 100).toFixed(1).padStart(5)}%  ${r.name}`;
+  console.log(`  ${phase}: ${ms.toFixed(0)} ms profiled (${values.profile}-${phase}.cpuprofile); self time by script:`);
+  for (const r of scripts.slice(0, 8)) console.log(row(r));
+  console.log('  by function:');
+  for (const r of functions.slice(0, 25)) console.log(row(r));
 }
 
 async function connect(rt) {
@@ -70,19 +125,22 @@ const persistDir = tmpDir('warren-bench-paging-');
 const vars = { WARREN_LOOPBACK_USERS: 'none' };
 
 // 1. Fill.
-let rt = await start({ persistDir, assets: false, vars });
+let [rt, isolate] = await startInspected({ persistDir, assets: false, vars });
 let filled;
+let empty;
 try {
   await rt.debug(VHOST);
   const baseline = rss(rt.pids);
-  const s = sampler(rt.pids);
+  const s = sampler(rt.pids, isolate);
   const c = await connect(rt);
   const ch = await c.channel();
   await ch.queueDeclare(QUEUE, { durable: true });
+  empty = await isolateMemory(isolate, await rt.debug(VHOST));
   await ch.confirmSelect();
   const body = new Uint8Array(SIZE).fill(120);
   const inflight = new Set();
   let blocked = 0;
+  await startProfile(isolate);
   const t0 = performance.now();
   for (let i = 0; i < COUNT; i++) {
     const view = new DataView(body.buffer);
@@ -96,26 +154,29 @@ try {
   }
   await Promise.all(inflight);
   const secs = (performance.now() - t0) / 1000;
+  await stopProfile(isolate, 'publish');
   await c.close();
   const stats = await rt.debug(VHOST);
-  filled = { baseline, peak: s.stop(), secs, blocked, stats };
+  filled = { baseline, peak: await s.stop(), secs, blocked, stats, isolate: await isolateMemory(isolate, stats) };
   if (!values.crash)
     await until(async () => (await rt.debug(VHOST)).imagesWritten > 0, { ms: 60000, what: 'the image', every: 500 });
 } finally {
+  isolate.close();
   await rt.kill();
 }
 const disk = Number(execFileSync('du', ['-sb', persistDir], { encoding: 'utf8' }).split('\t')[0]);
 
 // 2. Cold start and drain.
-rt = await start({ persistDir, assets: false, vars });
+[rt, isolate] = await startInspected({ persistDir, assets: false, vars });
 let woken;
 let drained;
 try {
   const t = performance.now();
   woken = await rt.debug(VHOST);
   woken.requestMs = performance.now() - t;
+  woken.isolate = await isolateMemory(isolate, woken);
   const baseline = rss(rt.pids);
-  const s = sampler(rt.pids);
+  const s = sampler(rt.pids, isolate);
   const c = await connect(rt);
   const ch = await c.channel();
   await ch.prefetch(PREFETCH);
@@ -123,6 +184,7 @@ try {
   let inOrder = true;
   let done;
   const all = new Promise((resolve) => (done = resolve));
+  await startProfile(isolate);
   const t0 = performance.now();
   await ch.basicConsume(QUEUE, { noAck: false }, (m) => {
     if (new DataView(m.body.buffer, m.body.byteOffset).getUint32(0) !== received) inOrder = false;
@@ -131,9 +193,12 @@ try {
   });
   await all;
   const secs = (performance.now() - t0) / 1000;
+  await stopProfile(isolate, 'drain');
   await c.close();
-  drained = { baseline, peak: s.stop(), secs, inOrder, stats: await rt.debug(VHOST) };
+  const stats = await rt.debug(VHOST);
+  drained = { baseline, peak: await s.stop(), secs, inOrder, stats, isolate: await isolateMemory(isolate, stats) };
 } finally {
+  isolate.close();
   await rt.stop();
   fs.rmSync(persistDir, { recursive: true, force: true });
 }
@@ -157,24 +222,38 @@ console.log(`| publishes seen while blocked | ${filled.blocked} |`);
 console.log(`| paged / ready after publishing | ${fmt(counts(f).paged)} / ${fmt(counts(f).ready)} |`);
 console.log(`| pages in storage | ${fmt(f.pages.held)} |`);
 console.log(`| engine's estimate of messages in memory | ${mib(f.queuedBytes)} |`);
-console.log(`| object's wasm memory after publishing | ${mib(f.memoryBytes)} |`);
-console.log(`| workerd RSS: baseline / peak while publishing | ${mib(filled.baseline)} / ${mib(filled.peak)} |`);
-console.log(
-  `| workerd RSS above baseline per queued message | ${((filled.peak - filled.baseline) / COUNT).toFixed(1)} bytes |`,
-);
 console.log(`| storage on disk | ${mib(disk)} (${(disk / COUNT).toFixed(0)} bytes/message) |`);
 console.log(
   `| cold start: ${values.crash ? 'restarts' : 'resumes'} / broker ready / first request | ${values.crash ? woken.restarts : woken.resumes} / ${woken.coldStartMs.toFixed(0)} ms / ${woken.requestMs.toFixed(0)} ms |`,
 );
 console.log(`| log bytes read at the cold start | ${mib(woken.recoveredBytes)} |`);
 console.log(`| pages read at the cold start | ${woken.pages.reads} of ${fmt(woken.pages.held)} |`);
-console.log(`| object's wasm memory after the cold start | ${mib(woken.memoryBytes)} |`);
 console.log(
   `| drain (acks, prefetch ${PREFETCH}) | ${fmt(COUNT / drained.secs)} msg/s, ${drained.secs.toFixed(0)} s, in order: ${drained.inOrder} |`,
 );
 console.log(`| pages read in the drain | ${fmt(drained.stats.pages.reads)} |`);
-console.log(`| workerd RSS: baseline / peak while draining | ${mib(drained.baseline)} / ${mib(drained.peak)} |`);
-console.log(`| object's wasm memory after the drain | ${mib(drained.stats.memoryBytes)} |`);
+
+// The isolate, as the platform's memory limit counts it, after a GC at each phase.
+console.log(
+  "\n| the object's isolate (after a GC) | JS heap used / total | external | wasm memory | sum (used + external + wasm) |",
+);
+console.log('|---|--:|--:|--:|--:|');
+const phase = (name, m) =>
+  console.log(
+    `| ${name} | ${mib(m.heapUsed)} / ${mib(m.heapTotal)} | ${mib(m.external)} | ${mib(m.wasm)} | ${mib(m.heapUsed + m.external + m.wasm)} |`,
+  );
+phase('empty (queue declared)', empty);
+phase(`${fmt(COUNT)} queued`, filled.isolate);
+phase('woken from storage', woken.isolate);
+phase('drained', drained.isolate);
+console.log(
+  `| JS heap peak used / total: publishing, draining | ${mib(filled.peak.heapUsed)} / ${mib(filled.peak.heapTotal)}, ${mib(drained.peak.heapUsed)} / ${mib(drained.peak.heapTotal)} | | | |`,
+);
+console.log(
+  `\nworkerd RSS (upper bound): baseline / peak publishing ${mib(filled.baseline)} / ${mib(filled.peak.rss)}` +
+    ` (${((filled.peak.rss - filled.baseline) / COUNT).toFixed(1)} bytes/message above baseline);` +
+    ` baseline / peak draining ${mib(drained.baseline)} / ${mib(drained.peak.rss)}`,
+);
 
 function counts(stats) {
   return stats.snapshot.queues.find((q) => q.name === QUEUE).counts;

@@ -133,10 +133,12 @@ export class Broker {
     await loadEngine();
     const broker = new Broker(options, FROM_CREATE, image);
     if (broker.#store) {
-      // The state is the image's; the log is only continued, not replayed.
-      const log = await broker.#store.load();
+      // The state is the image's; the log is only continued, not replayed:
+      // its size is all that is needed.
+      const store = broker.#store;
+      const size = store.logSize ? await store.logSize() : ((await store.load())?.length ?? 0);
       await broker.#retainPages();
-      broker.#startWriter(log?.length ?? 0, options.compactAfterBytes);
+      broker.#startWriter(size, options.compactAfterBytes);
       // Pages asked for before the sleep are asked for again.
       for (const page of broker.#core.wasm.pagesReading()) broker.#writer.readPage(page);
     }

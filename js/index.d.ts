@@ -90,6 +90,12 @@ export interface Store {
   /** Returns the bytes of the log written so far (a header, then framed records), or null when empty. */
   load(): Promise<Uint8Array | null>;
   /**
+   * The log's size in bytes. Optional: a broker resumed from an image only
+   * continues the log, so a store that knows its size without reading the
+   * log saves that read (else `load()` is called).
+   */
+  logSize?(): Promise<number>;
+  /**
    * Appends bytes of the log (the first append to an empty log starts with its
    * header) and resolves once they are durable. Calls never overlap. A
    * rejection with `err.retryable` (out of space) promises the log is as it

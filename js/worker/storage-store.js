@@ -23,6 +23,10 @@
 // A failed batch leaves the chunk count as it was, so a retry writes the
 // same keys.
 //
+// Each batch also puts the log's size (`logsize`: chunks and bytes), so a
+// broker resumed from its image, which only continues the log, learns where
+// the log ends without reading it (logSize()).
+//
 // Pages of paged queues (src/broker/paging.rs) are cut into chunks the same
 // way, under `page:<id>:<n>`, with `pages:<id>` naming how many, put in one
 // atomic batch. Reading a page is one get() of its keys; the index of
@@ -36,6 +40,8 @@ export const CHUNK_BYTES = 128 * 1024;
 const KEYS_PER_CALL = 128;
 
 const keyOf = (n) => PREFIX + String(n).padStart(12, '0');
+// Outside PREFIX: load() lists the chunks alone.
+const SIZE_KEY = 'logsize';
 const PAGE_INDEX = 'pages:';
 const indexKeyOf = (id) => PAGE_INDEX + String(id).padStart(16, '0');
 const pageKeyOf = (id, n) => `page:${String(id).padStart(16, '0')}:${String(n).padStart(6, '0')}`;
@@ -43,8 +49,13 @@ const pageKeyOf = (id, n) => `page:${String(id).padStart(16, '0')}:${String(n).p
 const outOfSpace = (e) => /SQLITE_FULL|storage limit|quota/i.test(String(e?.message ?? ''));
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Copies, not views: a stored view would carry its whole underlying buffer. */
+/**
+ * Copies, not views: a stored view would carry its whole underlying buffer.
+ * Bytes that are their whole buffer and fit one chunk (most appends) go as they are.
+ */
 function chunks(bytes) {
+  if (bytes.length <= CHUNK_BYTES && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
+    return [bytes];
   const out = [];
   for (let at = 0; at < bytes.length; at += CHUNK_BYTES) out.push(bytes.slice(at, at + CHUNK_BYTES));
   return out;
@@ -67,6 +78,8 @@ export class StorageStore {
   #storage;
   /** chunks in storage, under keys 0 .. #count-1 */
   #count = 0;
+  /** bytes in the log */
+  #bytes = 0;
   /** the log's size when load() read it */
   loadedBytes = 0;
   /** batches committed and their bytes, for the debug view */
@@ -96,6 +109,7 @@ export class StorageStore {
       size += v.byteLength;
     }
     this.#count = n;
+    this.#bytes = size;
     this.loadedBytes = size;
     if (size === 0) return null;
     const log = new Uint8Array(size);
@@ -107,11 +121,23 @@ export class StorageStore {
     return log;
   }
 
+  /**
+   * The log's size in bytes, read without the log (a store written before
+   * the size was kept is read whole once).
+   */
+  async logSize() {
+    const size = await this.#storage.get(SIZE_KEY);
+    if (size === undefined) return (await this.load())?.length ?? 0;
+    this.#count = size.chunks;
+    this.#bytes = size.bytes;
+    return size.bytes;
+  }
+
   append(bytes) {
     this.writtenBytes += bytes.length;
     const parts = chunks(bytes);
-    const writes = this.#put(parts, this.#count);
-    return this.#commit(writes, this.#count + parts.length);
+    const size = { chunks: this.#count + parts.length, bytes: this.#bytes + bytes.length };
+    return this.#commit(this.#put(parts, this.#count, size), size);
   }
 
   /** Replaces the log with `bytes`: chunks from 0, the old ones past them deleted, in one batch. */
@@ -119,20 +145,21 @@ export class StorageStore {
     const parts = chunks(bytes);
     const stale = [];
     for (let n = parts.length; n < this.#count; n++) stale.push(keyOf(n));
-    const writes = this.#put(parts, 0);
+    const size = { chunks: parts.length, bytes: bytes.length };
+    const writes = this.#put(parts, 0, size);
     for (let i = 0; i < stale.length; i += KEYS_PER_CALL)
       writes.push(this.#storage.delete(stale.slice(i, i + KEYS_PER_CALL)));
     this.writtenBytes += bytes.length;
-    return this.#commit(writes, parts.length);
+    return this.#commit(writes, size);
   }
 
-  #put(parts, first) {
+  /** Puts `parts` as chunks from `first` on, and the log's new `size` with them (each put() costs, whatever its size). */
+  #put(parts, first, size) {
+    const entries = parts.map((p, j) => [keyOf(first + j), p]);
+    entries.push([SIZE_KEY, size]);
     const writes = [];
-    for (let i = 0; i < parts.length; i += KEYS_PER_CALL) {
-      const entries = {};
-      parts.slice(i, i + KEYS_PER_CALL).forEach((p, j) => (entries[keyOf(first + i + j)] = p));
-      writes.push(this.#storage.put(entries));
-    }
+    for (let i = 0; i < entries.length; i += KEYS_PER_CALL)
+      writes.push(this.#storage.put(Object.fromEntries(entries.slice(i, i + KEYS_PER_CALL))));
     return writes;
   }
 
@@ -227,8 +254,11 @@ export class StorageStore {
     return this.#pages?.size ?? 0;
   }
 
-  /** Waits for `writes` and the sync after them; then the log holds `count` chunks. */
-  async #commit(writes, count) {
+  /**
+   * Waits for `writes` (one atomic batch: no await since they were made) and
+   * the sync after them; then the log is of `size`.
+   */
+  async #commit(writes, size) {
     this.batches++;
     try {
       await Promise.all(writes);
@@ -238,6 +268,7 @@ export class StorageStore {
       if (outOfSpace(e)) e.retryable = true;
       throw e;
     }
-    this.#count = count;
+    this.#count = size.chunks;
+    this.#bytes = size.bytes;
   }
 }

@@ -294,9 +294,14 @@ fn frame_at(bytes: &[u8], offset: usize) -> Result<(StoreRecord, usize), Damage>
 }
 
 /// CRC-32 (IEEE), the checksum zlib and most tools compute.
+///
+/// Four bytes a step ("slicing-by-4": four tables, 4 KiB): every stored byte
+/// (message bodies in the log, pages, images) goes through here, and a byte
+/// at a time it was a tenth of a Durable Object's publishing time with 1 KiB
+/// messages.
 pub fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
+    const TABLES: [[u32; 256]; 4] = {
+        let mut t = [[0u32; 256]; 4];
         let mut i = 0;
         while i < 256 {
             let mut c = i as u32;
@@ -309,14 +314,36 @@ pub fn crc32(bytes: &[u8]) -> u32 {
                 };
                 k += 1;
             }
-            t[i] = c;
+            t[0][i] = c;
             i += 1;
+        }
+        // t[n][i]: the CRC of byte i followed by n zero bytes.
+        let mut n = 1;
+        while n < 4 {
+            let mut i = 0;
+            while i < 256 {
+                let prev = t[n - 1][i];
+                t[n][i] = t[0][(prev & 0xFF) as usize] ^ (prev >> 8);
+                i += 1;
+            }
+            n += 1;
         }
         t
     };
+    let [t0, t1, t2, t3] = &TABLES;
     let mut c = !0u32;
-    for &b in bytes {
-        c = TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
+    let mut words = bytes.chunks_exact(4);
+    for w in &mut words {
+        if let &[a, b, d, e] = w {
+            let x = c ^ u32::from_le_bytes([a, b, d, e]);
+            c = t3[(x & 0xFF) as usize]
+                ^ t2[((x >> 8) & 0xFF) as usize]
+                ^ t1[((x >> 16) & 0xFF) as usize]
+                ^ t0[(x >> 24) as usize];
+        }
+    }
+    for &b in words.remainder() {
+        c = t0[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
     }
     !c
 }
@@ -336,6 +363,37 @@ mod tests {
     #[test]
     fn crc32_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn crc32_four_bytes_a_step_matches_a_byte_at_a_time() {
+        fn bytewise(bytes: &[u8]) -> u32 {
+            let mut c = !0u32;
+            for &b in bytes {
+                c ^= u32::from(b);
+                for _ in 0..8 {
+                    c = if c & 1 != 0 {
+                        0xEDB8_8320 ^ (c >> 1)
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            !c
+        }
+        let data: Vec<u8> = (0..1031u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        // Every length, and every start (alignment) within a word.
+        for start in 0..4 {
+            for end in start..data.len() {
+                assert_eq!(
+                    crc32(&data[start..end]),
+                    bytewise(&data[start..end]),
+                    "{start}..{end}"
+                );
+            }
+        }
     }
 
     #[test]

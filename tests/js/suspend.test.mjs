@@ -86,6 +86,38 @@ test('a resumed broker continues the store log: confirms still wait for it, reco
   await recovered.close();
 });
 
+test("a store that knows its log's size (logSize) is not read on resume; the log it continues recovers whole", async () => {
+  const memory = new MemoryStore();
+  let loads = 0;
+  const store = {
+    load: () => (loads++, memory.load()),
+    append: (bytes) => memory.append(bytes),
+    logSize: async () => (await memory.load())?.length ?? 0,
+  };
+  const broker = await Broker.create({ store });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('orders', { durable: true });
+  await ch.confirmSelect();
+  await ch.basicPublish('', 'orders', 'before', { deliveryMode: 2 });
+  const image = await broker.suspend();
+
+  loads = 0;
+  const resumed = await Broker.resume(image, { store });
+  assert.equal(loads, 0, 'the log was not read');
+  const ch2 = await (await resumed.connect()).channel();
+  await ch2.confirmSelect();
+  await ch2.basicPublish('', 'orders', 'after', { deliveryMode: 2 });
+  await resumed.close();
+
+  const recovered = await Broker.create({ store });
+  const got = await consumeAll(await (await recovered.connect()).channel(), 'orders', 2);
+  assert.deepEqual(
+    got.map((m) => m.body),
+    ['before', 'after'],
+  );
+  await recovered.close();
+});
+
 test('a damaged or foreign image is refused with a reason', async () => {
   const broker = await Broker.create();
   const image = await broker.suspend();

@@ -165,6 +165,55 @@ test('an object evicted with a paged queue resumes from its image reading no pag
   }
 });
 
+test('an object resumed from its image reads none of the log, and the log it goes on appending to recovers whole after a SIGKILL', async () => {
+  const dir = tmpDir();
+  const N = 1500;
+  const M = 500;
+  // No small compaction threshold here: appends after the wake must land past the log's end.
+  const { WARREN_COMPACT_AFTER_BYTES, ...noCompaction } = vars;
+  assert.ok(WARREN_COMPACT_AFTER_BYTES);
+  let rt = await start({ persistDir: dir, vars: noCompaction });
+  try {
+    const c = await rt.client();
+    const ch = await c.channel();
+    await ch.queueDeclare('continued', { durable: true });
+    await ch.confirmSelect();
+    await publish(c, ch, 'continued', 0, N);
+    await until(async () => (await rt.debug()).imagesWritten > 0, { ms: 30000, what: 'the image' });
+  } finally {
+    await rt.kill();
+  }
+  rt = await start({ persistDir: dir, vars: noCompaction });
+  try {
+    const woken = await rt.debug();
+    assert.equal(woken.resumes, 1, 'resumed from the image');
+    assert.equal(woken.recoveredBytes, 0, 'no log byte read on waking');
+    assert.equal(counts(woken, 'continued').ready, N);
+    const c = await rt.client();
+    const ch = await c.channel();
+    await ch.confirmSelect();
+    await publish(c, ch, 'continued', N, N + M);
+  } finally {
+    // Right after the confirms: no image, so the next start replays the log.
+    await rt.kill();
+  }
+  rt = await start({ persistDir: dir, vars: noCompaction });
+  try {
+    const restarted = await rt.debug();
+    assert.equal(restarted.restarts, 1, 'recovered from the log');
+    assert.ok(restarted.recoveredBytes > N * 1024, `${restarted.recoveredBytes} log bytes`);
+    const c = await rt.client();
+    const got = (await drain(await c.channel(), 'continued', N + M)).map(index);
+    assert.deepEqual(
+      got,
+      Array.from({ length: N + M }, (_, i) => i),
+    );
+    await c.close();
+  } finally {
+    await rt.stop();
+  }
+});
+
 test('a paged backlog blocks its publisher only when storage is full, reported as such, and page writes go on once there is room', async () => {
   const rt = await start({ persistDir: tmpDir(), vars: { ...vars, WARREN_TEST_FAULTS: '1' } });
   const setFaults = (faults) =>

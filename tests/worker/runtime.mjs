@@ -23,8 +23,11 @@ globalThis.WebSocket ??= WebSocket;
 
 let assetsDir = null;
 
-/** The runtime's options; `vars` are the Worker's environment variables. */
-export function options({ persistDir, vars = {}, assets = true }) {
+/**
+ * The runtime's options; `vars` are the Worker's environment variables;
+ * `inspectorPort` opens workerd's inspector there (benchmarks: bench/isolate-inspector.mjs).
+ */
+export function options({ persistDir, vars = {}, assets = true, inspectorPort }) {
   return {
     host: '127.0.0.1',
     port: 0,
@@ -57,6 +60,7 @@ export function options({ persistDir, vars = {}, assets = true }) {
     // The Worker on a socket of its own, without Miniflare's entry worker in
     // front (which negotiates permessage-deflate whatever the flags say).
     unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+    ...(inspectorPort ? { inspectorPort } : {}),
   };
 }
 
