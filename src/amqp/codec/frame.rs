@@ -202,6 +202,37 @@ pub fn write_header_frame(
     properties: &Properties,
     buf: &mut Vec<u8>,
 ) {
+    if properties.is_empty() {
+        // The usual delivery: a fixed 22-byte frame written in one piece.
+        let [c0, c1] = channel.to_be_bytes();
+        let [s0, s1, s2, s3, s4, s5, s6, s7] = body_size.to_be_bytes();
+        let [k0, k1] = super::properties::BASIC_CLASS_ID.to_be_bytes();
+        buf.extend_from_slice(&[
+            FRAME_HEADER,
+            c0,
+            c1,
+            0,
+            0,
+            0,
+            14,
+            k0,
+            k1,
+            0,
+            0,
+            s0,
+            s1,
+            s2,
+            s3,
+            s4,
+            s5,
+            s6,
+            s7,
+            0,
+            0,
+            FRAME_END,
+        ]);
+        return;
+    }
     let at = begin_frame(FRAME_HEADER, channel, buf);
     encode_content_header(body_size, properties, buf);
     end_frame(at, buf);
