@@ -8,7 +8,7 @@ export function isLoopback(address = '') {
 
 /** Input time a peer may take before its reading yields to others for a turn. */
 const SLICE_MS = 10;
-const PIECE_BYTES = 16 * 1024;
+const PIECE_BYTES = 64 * 1024;
 
 /**
  * Whether a new connection would go past `maxConnections` (0: no limit), the
@@ -143,6 +143,12 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   return {
     data(bytes) {
       stats.bytesIn += bytes.byteLength;
+      if (!yielding && unread.length === 0 && bytes.byteLength <= PIECE_BYTES) {
+        // The usual read: one piece, straight in, no queue and no clock.
+        conn.receive(bytes);
+        if (!done) flow();
+        return;
+      }
       unread.push(bytes);
       if (!yielding) feed();
     },
