@@ -7,7 +7,7 @@ use super::channels::ChanState;
 use super::{Connection, Env};
 use crate::amqp::codec::method::BasicPublish;
 use crate::amqp::codec::ContentHeader;
-use crate::broker::{AmqpError, Message, Props, ReplyCode};
+use crate::broker::{AmqpError, Message, Props, ReplyCode, ShortStr};
 
 /// Bodies up to this size get their exact buffer at once; bigger ones grow
 /// as their frames come, so a header alone cannot reserve much memory.
@@ -23,12 +23,36 @@ pub(super) struct Assembly {
     /// (no properties) allocates nothing.
     pub(super) properties: Props,
     pub(super) body_size: u64,
-    pub(super) body: Vec<u8>,
+    /// The message's block as it is assembled (see `Message::block`): the
+    /// exchange and routing key, then the body bytes so far. The finished
+    /// message is one copy of it; the buffer is kept for the next.
+    pub(super) block: Vec<u8>,
+    /// Where the body starts in `block`.
+    pub(super) names_len: usize,
+}
+
+impl Assembly {
+    /// Starts the block with the publish's exchange and routing key.
+    pub(super) fn begin_block(&mut self, exchange: &ShortStr, routing_key: &ShortStr) {
+        self.block.clear();
+        for name in [exchange.as_bytes(), routing_key.as_bytes()] {
+            // A short string: its length fits the octet.
+            self.block.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+            self.block.extend_from_slice(name);
+        }
+        self.names_len = self.block.len();
+    }
+
+    /// The body bytes so far.
+    pub(super) fn body(&self) -> &[u8] {
+        self.block.get(self.names_len..).unwrap_or_default()
+    }
 }
 
 impl Connection {
     pub(super) fn start_content(&mut self, channel: u16, publish: BasicPublish) {
         let mut a = self.channels.take_spare().unwrap_or_default();
+        a.begin_block(&publish.exchange, &publish.routing_key);
         a.publish = Some(publish);
         a.has_header = false;
         a.body_size = 0;
@@ -65,8 +89,8 @@ impl Connection {
         a.has_header = true;
         a.properties = header.properties;
         let reserve = usize::try_from(header.body_size.min(RESERVE_MAX)).unwrap_or(0);
-        a.body.clear();
-        a.body.reserve(reserve);
+        a.block.truncate(a.names_len);
+        a.block.reserve(reserve);
         if header.body_size == 0 {
             self.publish_content(env, channel);
         }
@@ -86,7 +110,7 @@ impl Connection {
         else {
             return self.unexpected_content(env, channel, "body");
         };
-        let have = a.body.len() as u64;
+        let have = a.body().len() as u64;
         let after = have.saturating_add(payload.len() as u64);
         if after > a.body_size {
             let e = AmqpError::new(
@@ -98,7 +122,7 @@ impl Connection {
             );
             return self.fail_connection(env, e);
         }
-        a.body.extend_from_slice(payload);
+        a.block.extend_from_slice(payload);
         if after == a.body_size {
             self.publish_content(env, channel);
         }
@@ -125,14 +149,23 @@ impl Connection {
             return self.channels.put_spare(a);
         };
         let properties = std::mem::take(&mut a.properties);
-        // The body is copied into the message's one block; the assembly
-        // buffer keeps its capacity for the channel's next message.
-        let message =
-            Message::from_parts(&publish.exchange, &publish.routing_key, properties, &a.body);
-        if a.body.capacity() as u64 > RESERVE_MAX {
-            a.body = Vec::new(); // a large message's buffer is not kept
+        // The assembled block is copied once into the message; the buffer
+        // keeps its capacity for the channel's next message.
+        let mut message = Message::from_block(&a.block, Props::default()).unwrap_or_else(|| {
+            // Not reached: `begin_block` wrote the names' lengths.
+            let body = a.body();
+            Message::from_parts(
+                &publish.exchange,
+                &publish.routing_key,
+                Props::default(),
+                body,
+            )
+        });
+        message.properties = properties;
+        if a.block.capacity() as u64 > RESERVE_MAX {
+            a.block = Vec::new(); // a large message's buffer is not kept
         } else {
-            a.body.clear();
+            a.block.clear();
         }
         self.channels.put_spare(a);
         let Some(ch) = self.channel_ref(channel) else {

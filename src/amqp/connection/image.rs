@@ -173,7 +173,7 @@ impl Assembly {
         w.bool(self.has_header);
         w.properties(&self.properties);
         w.u64(self.body_size);
-        w.bytes(&self.body);
+        w.bytes(self.body());
     }
 
     fn read_image(d: &mut Dec<'_>) -> Result<Assembly, ImageError> {
@@ -190,16 +190,23 @@ impl Assembly {
         let has_header = d.bool()?;
         let properties = d.properties()?;
         let body_size = d.u64()?;
-        let body = d.bytes()?.to_vec();
+        let body = d.bytes()?;
         if body.len() as u64 > body_size {
             return Err(d.bad("more content than its header announced"));
         }
-        Ok(Assembly {
-            publish,
+        let mut a = Assembly {
+            publish: None,
             has_header,
             properties,
             body_size,
-            body,
-        })
+            block: Vec::new(),
+            names_len: 0,
+        };
+        if let Some(p) = &publish {
+            a.begin_block(&p.exchange, &p.routing_key);
+        }
+        a.publish = publish;
+        a.block.extend_from_slice(body);
+        Ok(a)
     }
 }
