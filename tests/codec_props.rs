@@ -11,7 +11,7 @@ use proptest::sample::select;
 use warren::amqp::codec::{
     check_protocol_header, decode_content_header, decode_field_table, encode_content_header,
     encode_field_table, parse_frame, write_header_frame, write_message, FieldKind, FrameDecoder,
-    Method, MethodInfo, FRAME_MIN_SIZE, METHODS,
+    Method, MethodInfo, PublishRef, FRAME_MIN_SIZE, METHODS,
 };
 use warren::broker::{FieldTable, FieldValue, Properties, ShortStr};
 
@@ -362,4 +362,52 @@ fn empty_flags_with_trailing_bytes_are_refused() {
     );
     bytes.push(0);
     assert!(decode_content_header(&bytes).is_err());
+}
+
+/// `PublishRef::read` (the connection's allocation-free path) takes a
+/// payload only where the method decoder reads the same `basic.publish`;
+/// whatever it refuses goes to the decoder for the canonical error.
+fn check_publish_ref(payload: &[u8]) -> Result<(), TestCaseError> {
+    let decoded = Method::decode_payload(payload);
+    match (PublishRef::read(payload), decoded) {
+        (Some(p), Ok(Method::BasicPublish(m))) => {
+            prop_assert_eq!(p.ticket, m.ticket);
+            prop_assert_eq!(p.exchange, m.exchange.as_str());
+            prop_assert_eq!(p.routing_key, m.routing_key.as_str());
+            prop_assert_eq!((p.mandatory, p.immediate), (m.mandatory, m.immediate));
+        }
+        (Some(p), other) => prop_assert!(false, "read {p:?}, the decoder gave {other:?}"),
+        (None, Ok(Method::BasicPublish(m))) => prop_assert!(false, "refused {m:?}"),
+        (None, _) => {}
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn publishes_read_in_place_match_the_decoder(
+        ticket in any::<u16>(),
+        exchange in short_text(),
+        routing_key in short_text(),
+        bits in any::<u8>(),
+        flips in vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut payload = vec![0, 60, 0, 40];
+        payload.extend_from_slice(&ticket.to_be_bytes());
+        for name in [&exchange, &routing_key] {
+            payload.push(name.len() as u8);
+            payload.extend_from_slice(name.as_bytes());
+        }
+        payload.push(bits);
+        check_publish_ref(&payload)?;
+        let n = payload.len();
+        for (at, byte) in flips {
+            payload[at.index(n)] = byte;
+        }
+        check_publish_ref(&payload)?;
+        check_publish_ref(&payload[..cut.index(n + 1)])?;
+        payload.push(0);
+        check_publish_ref(&payload)?;
+    }
 }

@@ -5,18 +5,26 @@
 
 use super::channels::ChanState;
 use super::{Connection, Env};
-use crate::amqp::codec::method::BasicPublish;
-use crate::amqp::codec::ContentHeader;
-use crate::broker::{AmqpError, Message, Props, ReplyCode, ShortStr};
+use crate::amqp::codec::{ContentHeader, PublishRef};
+use crate::broker::{AmqpError, Message, Props, ReplyCode};
 
 /// Bodies up to this size get their exact buffer at once; bigger ones grow
 /// as their frames come, so a header alone cannot reserve much memory.
 const RESERVE_MAX: u64 = 1 << 20;
 
+/// What a `basic.publish` says besides its exchange and routing key (those
+/// begin the block).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct PublishFlags {
+    pub(super) ticket: u16,
+    pub(super) mandatory: bool,
+    pub(super) immediate: bool,
+}
+
 /// A publish waiting for its content.
 #[derive(Default)]
 pub(super) struct Assembly {
-    pub(super) publish: Option<BasicPublish>,
+    pub(super) publish: Option<PublishFlags>,
     /// The content header came.
     pub(super) has_header: bool,
     /// Boxed only when there are any: moved cheaply, and the common case
@@ -33,7 +41,7 @@ pub(super) struct Assembly {
 
 impl Assembly {
     /// Starts the block with the publish's exchange and routing key.
-    pub(super) fn begin_block(&mut self, exchange: &ShortStr, routing_key: &ShortStr) {
+    pub(super) fn begin_block(&mut self, exchange: &str, routing_key: &str) {
         self.block.clear();
         for name in [exchange.as_bytes(), routing_key.as_bytes()] {
             // A short string: its length fits the octet.
@@ -43,6 +51,17 @@ impl Assembly {
         self.names_len = self.block.len();
     }
 
+    /// Exchange and routing key, read back from the block.
+    pub(super) fn names(&self) -> (&str, &str) {
+        let text = |at: usize| {
+            let len = usize::from(self.block.get(at).copied().unwrap_or(0));
+            let bytes = self.block.get(at + 1..at + 1 + len).unwrap_or_default();
+            (std::str::from_utf8(bytes).unwrap_or_default(), at + 1 + len)
+        };
+        let (exchange, next) = text(0);
+        (exchange, text(next).0)
+    }
+
     /// The body bytes so far.
     pub(super) fn body(&self) -> &[u8] {
         self.block.get(self.names_len..).unwrap_or_default()
@@ -50,10 +69,16 @@ impl Assembly {
 }
 
 impl Connection {
-    pub(super) fn start_content(&mut self, channel: u16, publish: BasicPublish) {
+    /// Called with a `basic.publish` read in place (see `input.rs`) or
+    /// decoded: either way the names go straight into the block.
+    pub(super) fn start_content(&mut self, channel: u16, publish: PublishRef<'_>) {
         let mut a = self.channels.take_spare().unwrap_or_default();
-        a.begin_block(&publish.exchange, &publish.routing_key);
-        a.publish = Some(publish);
+        a.begin_block(publish.exchange, publish.routing_key);
+        a.publish = Some(PublishFlags {
+            ticket: publish.ticket,
+            mandatory: publish.mandatory,
+            immediate: publish.immediate,
+        });
         a.has_header = false;
         a.body_size = 0;
         if let Some(slot) = self.channels.slot_mut(channel) {
@@ -151,29 +176,24 @@ impl Connection {
         let properties = std::mem::take(&mut a.properties);
         // The assembled block is copied once into the message; the buffer
         // keeps its capacity for the channel's next message.
-        let mut message = Message::from_block(&a.block, Props::default()).unwrap_or_else(|| {
-            // Not reached: `begin_block` wrote the names' lengths.
-            let body = a.body();
-            Message::from_parts(
-                &publish.exchange,
-                &publish.routing_key,
-                Props::default(),
-                body,
-            )
-        });
-        message.properties = properties;
+        let message = Message::from_block(&a.block, properties);
         if a.block.capacity() as u64 > RESERVE_MAX {
             a.block = Vec::new(); // a large message's buffer is not kept
         } else {
             a.block.clear();
         }
         self.channels.put_spare(a);
+        // Always a message: `begin_block` wrote the names and their lengths.
+        let Some(message) = message else {
+            return;
+        };
         let Some(ch) = self.channel_ref(channel) else {
             return;
         };
         // The size was checked at the header; the shared rule passes it again.
         let max = self.settings.config.limits.max_message_size;
-        let r = super::methods::publish(env.broker, env.now, ch, &publish, message, max);
+        let flags = (publish.mandatory, publish.immediate);
+        let r = super::methods::publish(env.broker, env.now, ch, flags, message, max);
         self.answer(env, channel, (60, 40), r, |()| None);
     }
 }
