@@ -41,6 +41,8 @@ impl<'a> PublishRef<'a> {
 }
 
 fn short_text<'a>(r: &mut Reader<'a>) -> Option<&'a str> {
-    let len = r.u8().ok()?;
-    std::str::from_utf8(r.bytes(usize::from(len)).ok()?).ok()
+    match r.u8().ok()? {
+        0 => Some(""), // the default exchange, on most publishes
+        len => std::str::from_utf8(r.bytes(usize::from(len)).ok()?).ok(),
+    }
 }
