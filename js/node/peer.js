@@ -106,17 +106,18 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       else unread.shift();
       conn.receive(b.byteLength > PIECE_BYTES ? b.subarray(0, PIECE_BYTES) : b);
       if (done) return;
-      if (unread.length > 0 && performance.now() - t0 > SLICE_MS) {
-        yielding = true;
-        flow();
-        setImmediate(() => {
-          yielding = false;
-          if (!done) feed();
-        });
-        return;
-      }
+      if (unread.length > 0 && performance.now() - t0 > SLICE_MS) return yieldTurn();
     }
     flow();
+  }
+  /** Pauses reading for a turn of the event loop, then feeds what is left. */
+  function yieldTurn() {
+    yielding = true;
+    flow();
+    setImmediate(() => {
+      yielding = false;
+      if (!done) feed();
+    });
   }
   /** Closes from the server side (320 CONNECTION_FORCED with `reason`). */
   stats.close = (reason) => conn?.forceClose(reason);
@@ -144,9 +145,14 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
     data(bytes) {
       stats.bytesIn += bytes.byteLength;
       if (!yielding && unread.length === 0 && bytes.byteLength <= PIECE_BYTES) {
-        // The usual read: one piece, straight in, no queue and no clock.
+        // The usual read: one piece, straight in, without the queue. libuv
+        // may read this socket again in the same turn: a piece that took a
+        // slice yields first, as in `feed`.
+        const t0 = performance.now();
         conn.receive(bytes);
-        if (!done) flow();
+        if (done) return;
+        if (performance.now() - t0 > SLICE_MS) yieldTurn();
+        else flow();
         return;
       }
       unread.push(bytes);
