@@ -9,7 +9,8 @@
 //!
 //! Messages per second on one core, and heap allocations per message.
 //!
-//! Run: `cargo bench --bench protocol`
+//! Run: `cargo bench --bench protocol`; `PROTOCOL_ROUNDS=N` sets the reads
+//! per case (1000 by default; fewer under callgrind).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -233,10 +234,14 @@ fn publish_deliver_ack(rounds: usize, confirms: bool) {
 }
 
 fn main() {
+    let rounds = std::env::var("PROTOCOL_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
     // Warm up, then measure.
-    publish_deliver_ack(50, false);
+    publish_deliver_ack(rounds / 20, false);
     println!("native, 16-byte bodies, {BATCH} messages per read:");
-    publish_only(1000);
-    publish_deliver_ack(1000, false);
-    publish_deliver_ack(1000, true);
+    publish_only(rounds);
+    publish_deliver_ack(rounds, false);
+    publish_deliver_ack(rounds, true);
 }

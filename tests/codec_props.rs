@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use warren::amqp::codec::{
     check_protocol_header, decode_content_header, decode_field_table, encode_content_header,
-    encode_field_table, parse_frame, write_message, FieldKind, FrameDecoder, Method, MethodInfo,
-    FRAME_MIN_SIZE, METHODS,
+    encode_field_table, parse_frame, write_header_frame, write_message, FieldKind, FrameDecoder,
+    Method, MethodInfo, PublishRef, FRAME_MIN_SIZE, METHODS,
 };
 use warren::broker::{FieldTable, FieldValue, Properties, ShortStr};
 
@@ -244,6 +244,26 @@ proptest! {
         prop_assert_eq!(&*header.properties, &p);
     }
 
+    /// Header frames, the fixed one for no properties included, frame
+    /// exactly the payload `encode_content_header` gives.
+    #[test]
+    fn header_frames_frame_the_content_header(
+        p in prop_oneof![Just(Properties::default()), properties()],
+        body_size in any::<u64>(),
+        channel in any::<u16>(),
+    ) {
+        let mut frame = Vec::new();
+        write_header_frame(channel, body_size, &p, &mut frame);
+        let mut payload = Vec::new();
+        encode_content_header(body_size, &p, &mut payload);
+        let mut expected = vec![2];
+        expected.extend_from_slice(&channel.to_be_bytes());
+        expected.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        expected.extend_from_slice(&payload);
+        expected.push(0xce);
+        prop_assert_eq!(frame, expected);
+    }
+
     #[test]
     fn messages_split_and_reassemble(
         p in properties(),
@@ -326,5 +346,68 @@ proptest! {
         }
         let _ = Method::decode_payload(&payload);
         let _ = Method::decode_payload(&payload[..cut.index(payload.len() + 1)]);
+    }
+}
+
+/// The no-properties shortcut takes only a header that ends at its zero
+/// flags word: bytes after it are still refused.
+#[test]
+fn empty_flags_with_trailing_bytes_are_refused() {
+    let mut bytes = Vec::new();
+    encode_content_header(5, &Properties::default(), &mut bytes);
+    let header = decode_content_header(&bytes).unwrap();
+    assert_eq!(
+        (header.body_size, &*header.properties),
+        (5, &Properties::default())
+    );
+    bytes.push(0);
+    assert!(decode_content_header(&bytes).is_err());
+}
+
+/// `PublishRef::read` (the connection's allocation-free path) takes a
+/// payload only where the method decoder reads the same `basic.publish`;
+/// whatever it refuses goes to the decoder for the canonical error.
+fn check_publish_ref(payload: &[u8]) -> Result<(), TestCaseError> {
+    let decoded = Method::decode_payload(payload);
+    match (PublishRef::read(payload), decoded) {
+        (Some(p), Ok(Method::BasicPublish(m))) => {
+            prop_assert_eq!(p.ticket, m.ticket);
+            prop_assert_eq!(p.exchange, m.exchange.as_str());
+            prop_assert_eq!(p.routing_key, m.routing_key.as_str());
+            prop_assert_eq!((p.mandatory, p.immediate), (m.mandatory, m.immediate));
+        }
+        (Some(p), other) => prop_assert!(false, "read {p:?}, the decoder gave {other:?}"),
+        (None, Ok(Method::BasicPublish(m))) => prop_assert!(false, "refused {m:?}"),
+        (None, _) => {}
+    }
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn publishes_read_in_place_match_the_decoder(
+        ticket in any::<u16>(),
+        exchange in short_text(),
+        routing_key in short_text(),
+        bits in any::<u8>(),
+        flips in vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut payload = vec![0, 60, 0, 40];
+        payload.extend_from_slice(&ticket.to_be_bytes());
+        for name in [&exchange, &routing_key] {
+            payload.push(name.len() as u8);
+            payload.extend_from_slice(name.as_bytes());
+        }
+        payload.push(bits);
+        check_publish_ref(&payload)?;
+        let n = payload.len();
+        for (at, byte) in flips {
+            payload[at.index(n)] = byte;
+        }
+        check_publish_ref(&payload)?;
+        check_publish_ref(&payload[..cut.index(n + 1)])?;
+        payload.push(0);
+        check_publish_ref(&payload)?;
     }
 }

@@ -256,3 +256,49 @@ fn access_request_and_update_secret_are_answered() {
     h.send(c, &update);
     assert_eq!(h.take_bytes(c), method(0, 10, 71, Args::new()));
 }
+
+// `basic.publish` is read in place on an open channel; these are the cases
+// it leaves to the method decoder and the channel checks.
+
+#[test]
+fn a_publish_where_content_is_expected_is_505() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    let mut bytes = publish(1, "", "q", false);
+    bytes.extend(publish(1, "", "q", false));
+    h.send(c, &bytes);
+    let (code, text, class, method) = connection_close(&mut h, c);
+    assert_eq!((code, class, method), (505, 60, 40));
+    assert!(
+        text.starts_with("UNEXPECTED_FRAME - expected content frames"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_publish_on_an_unopened_channel_is_504() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &publish_message(5, "", "q", b"x"));
+    assert_eq!(
+        connection_close(&mut h, c),
+        (
+            504,
+            "CHANNEL_ERROR - expected 'channel.open' on channel 5".to_owned(),
+            60,
+            40
+        )
+    );
+}
+
+#[test]
+fn a_publish_with_a_routing_key_not_utf8_is_502() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    // ticket, exchange "", routing key of 2 bytes that are not UTF-8, bits
+    let payload = [0, 60, 0, 40, 0, 0, 0, 2, 0xc3, 0x28, 0];
+    h.send(c, &frame(1, 1, &payload));
+    let (code, text, class, method) = connection_close(&mut h, c);
+    assert_eq!((code, class, method), (502, 60, 40));
+    assert!(text.contains("UTF-8"), "{text}");
+}

@@ -8,7 +8,7 @@ export function isLoopback(address = '') {
 
 /** Input time a peer may take before its reading yields to others for a turn. */
 const SLICE_MS = 10;
-const PIECE_BYTES = 16 * 1024;
+const PIECE_BYTES = 64 * 1024;
 
 /**
  * Whether a new connection would go past `maxConnections` (0: no limit), the
@@ -106,17 +106,18 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       else unread.shift();
       conn.receive(b.byteLength > PIECE_BYTES ? b.subarray(0, PIECE_BYTES) : b);
       if (done) return;
-      if (unread.length > 0 && performance.now() - t0 > SLICE_MS) {
-        yielding = true;
-        flow();
-        setImmediate(() => {
-          yielding = false;
-          if (!done) feed();
-        });
-        return;
-      }
+      if (unread.length > 0 && performance.now() - t0 > SLICE_MS) return yieldTurn();
     }
     flow();
+  }
+  /** Pauses reading for a turn of the event loop, then feeds what is left. */
+  function yieldTurn() {
+    yielding = true;
+    flow();
+    setImmediate(() => {
+      yielding = false;
+      if (!done) feed();
+    });
   }
   /** Closes from the server side (320 CONNECTION_FORCED with `reason`). */
   stats.close = (reason) => conn?.forceClose(reason);
@@ -143,6 +144,17 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   return {
     data(bytes) {
       stats.bytesIn += bytes.byteLength;
+      if (!yielding && unread.length === 0 && bytes.byteLength <= PIECE_BYTES) {
+        // The usual read: one piece, straight in, without the queue. libuv
+        // may read this socket again in the same turn: a piece that took a
+        // slice yields first, as in `feed`.
+        const t0 = performance.now();
+        conn.receive(bytes);
+        if (done) return;
+        if (performance.now() - t0 > SLICE_MS) yieldTurn();
+        else flow();
+        return;
+      }
       unread.push(bytes);
       if (!yielding) feed();
     },

@@ -76,7 +76,8 @@ impl WasmBroker {
                 let m = content.unwrap_or_else(|| {
                     Message::from_parts(&p.exchange, &p.routing_key, Default::default(), &[])
                 });
-                crate::amqp::connection::publish(self.server.broker_mut(), now, c, &p, m, max)
+                let flags = (p.mandatory, p.immediate);
+                crate::amqp::connection::publish(self.server.broker_mut(), now, c, flags, m, max)
                     .map(|()| None)
             }
             m => match run_channel_method(self.server.broker_mut(), now, c, m) {

@@ -27,9 +27,12 @@ pub enum Carrier<'a> {
 }
 
 fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
+    // The block starts with exchange and routing key as two short strings,
+    // exactly their wire form: copied in one piece, not decoded as text.
     let names = |buf: &mut Vec<u8>| {
-        buf.put_short_str(message.exchange());
-        buf.put_short_str(message.routing_key());
+        let block = message.block();
+        let names_len = block.len().saturating_sub(message.body().len());
+        buf.extend_from_slice(block.get(..names_len).unwrap_or_default());
     };
     match carrier {
         Carrier::Deliver {

@@ -29,6 +29,7 @@ mod frame;
 pub mod method;
 mod properties;
 mod protocol_header;
+mod publish;
 mod reader;
 mod table;
 mod writer;
@@ -36,9 +37,10 @@ mod writer;
 pub use carry::{write_carried, Carrier};
 pub use error::{DecodeError, Malformed};
 pub use frame::{
-    max_body_payload, parse_frame, write_body_frame, write_body_frames, write_header_frame,
-    write_heartbeat, write_message, write_method_frame, Frame, FrameDecoder, FRAME_BODY, FRAME_END,
-    FRAME_HEADER, FRAME_HEADER_SIZE, FRAME_HEARTBEAT, FRAME_METHOD, FRAME_MIN_SIZE, FRAME_OVERHEAD,
+    max_body_payload, parse_frame, parse_raw_frame, write_body_frame, write_body_frames,
+    write_header_frame, write_heartbeat, write_message, write_method_frame, Frame, FrameDecoder,
+    RawFrame, FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEADER_SIZE, FRAME_HEARTBEAT,
+    FRAME_METHOD, FRAME_MIN_SIZE, FRAME_OVERHEAD,
 };
 pub use method::{method_info, spec_fields, FieldKind, Method, MethodInfo, METHODS};
 pub use properties::{
@@ -47,6 +49,7 @@ pub use properties::{
 };
 pub(crate) use properties::{read_properties, write_properties};
 pub use protocol_header::{check_protocol_header, HeaderStatus, PROTOCOL_HEADER};
+pub use publish::PublishRef;
 pub use reader::Reader;
 pub use table::{decode_field_table, encode_field_table, MAX_NESTING};
 pub use writer::Writer;

@@ -76,6 +76,14 @@ pub fn decode_content_header(payload: &[u8]) -> Result<ContentHeader, DecodeErro
     if class_id != BASIC_CLASS_ID || weight != 0 {
         return Err(DecodeError::UnexpectedContentHeader { class_id, weight });
     }
+    // Most publishes under load carry no properties: a zero flags word and
+    // nothing after it need no `Properties` built, checked and dropped.
+    if payload.get(12..) == Some(&[0, 0]) {
+        return Ok(ContentHeader {
+            body_size,
+            properties: Props::default(),
+        });
+    }
     let properties =
         read_properties(&mut r).map_err(|cause| DecodeError::ContentHeader { cause })?;
     Ok(ContentHeader {

@@ -5,31 +5,80 @@
 
 use super::channels::ChanState;
 use super::{Connection, Env};
-use crate::amqp::codec::method::BasicPublish;
-use crate::amqp::codec::ContentHeader;
+use crate::amqp::codec::{ContentHeader, PublishRef};
 use crate::broker::{AmqpError, Message, Props, ReplyCode};
 
 /// Bodies up to this size get their exact buffer at once; bigger ones grow
 /// as their frames come, so a header alone cannot reserve much memory.
 const RESERVE_MAX: u64 = 1 << 20;
 
+/// What a `basic.publish` says besides its exchange and routing key (those
+/// begin the block).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct PublishFlags {
+    pub(super) ticket: u16,
+    pub(super) mandatory: bool,
+    pub(super) immediate: bool,
+}
+
 /// A publish waiting for its content.
 #[derive(Default)]
 pub(super) struct Assembly {
-    pub(super) publish: Option<BasicPublish>,
+    pub(super) publish: Option<PublishFlags>,
     /// The content header came.
     pub(super) has_header: bool,
     /// Boxed only when there are any: moved cheaply, and the common case
     /// (no properties) allocates nothing.
     pub(super) properties: Props,
     pub(super) body_size: u64,
-    pub(super) body: Vec<u8>,
+    /// The message's block as it is assembled (see `Message::block`): the
+    /// exchange and routing key, then the body bytes so far. The finished
+    /// message is one copy of it; the buffer is kept for the next.
+    pub(super) block: Vec<u8>,
+    /// Where the body starts in `block`.
+    pub(super) names_len: usize,
+}
+
+impl Assembly {
+    /// Starts the block with the publish's exchange and routing key.
+    pub(super) fn begin_block(&mut self, exchange: &str, routing_key: &str) {
+        self.block.clear();
+        for name in [exchange.as_bytes(), routing_key.as_bytes()] {
+            // A short string: its length fits the octet.
+            self.block.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+            self.block.extend_from_slice(name);
+        }
+        self.names_len = self.block.len();
+    }
+
+    /// Exchange and routing key, read back from the block.
+    pub(super) fn names(&self) -> (&str, &str) {
+        let text = |at: usize| {
+            let len = usize::from(self.block.get(at).copied().unwrap_or(0));
+            let bytes = self.block.get(at + 1..at + 1 + len).unwrap_or_default();
+            (std::str::from_utf8(bytes).unwrap_or_default(), at + 1 + len)
+        };
+        let (exchange, next) = text(0);
+        (exchange, text(next).0)
+    }
+
+    /// The body bytes so far.
+    pub(super) fn body(&self) -> &[u8] {
+        self.block.get(self.names_len..).unwrap_or_default()
+    }
 }
 
 impl Connection {
-    pub(super) fn start_content(&mut self, channel: u16, publish: BasicPublish) {
+    /// Called with a `basic.publish` read in place (see `input.rs`) or
+    /// decoded: either way the names go straight into the block.
+    pub(super) fn start_content(&mut self, channel: u16, publish: PublishRef<'_>) {
         let mut a = self.channels.take_spare().unwrap_or_default();
-        a.publish = Some(publish);
+        a.begin_block(publish.exchange, publish.routing_key);
+        a.publish = Some(PublishFlags {
+            ticket: publish.ticket,
+            mandatory: publish.mandatory,
+            immediate: publish.immediate,
+        });
         a.has_header = false;
         a.body_size = 0;
         if let Some(slot) = self.channels.slot_mut(channel) {
@@ -65,8 +114,8 @@ impl Connection {
         a.has_header = true;
         a.properties = header.properties;
         let reserve = usize::try_from(header.body_size.min(RESERVE_MAX)).unwrap_or(0);
-        a.body.clear();
-        a.body.reserve(reserve);
+        a.block.truncate(a.names_len);
+        a.block.reserve(reserve);
         if header.body_size == 0 {
             self.publish_content(env, channel);
         }
@@ -86,7 +135,7 @@ impl Connection {
         else {
             return self.unexpected_content(env, channel, "body");
         };
-        let have = a.body.len() as u64;
+        let have = a.body().len() as u64;
         let after = have.saturating_add(payload.len() as u64);
         if after > a.body_size {
             let e = AmqpError::new(
@@ -98,7 +147,7 @@ impl Connection {
             );
             return self.fail_connection(env, e);
         }
-        a.body.extend_from_slice(payload);
+        a.block.extend_from_slice(payload);
         if after == a.body_size {
             self.publish_content(env, channel);
         }
@@ -125,22 +174,26 @@ impl Connection {
             return self.channels.put_spare(a);
         };
         let properties = std::mem::take(&mut a.properties);
-        // The body is copied into the message's one block; the assembly
-        // buffer keeps its capacity for the channel's next message.
-        let message =
-            Message::from_parts(&publish.exchange, &publish.routing_key, properties, &a.body);
-        if a.body.capacity() as u64 > RESERVE_MAX {
-            a.body = Vec::new(); // a large message's buffer is not kept
+        // The assembled block is copied once into the message; the buffer
+        // keeps its capacity for the channel's next message.
+        let message = Message::from_block(&a.block, properties);
+        if a.block.capacity() as u64 > RESERVE_MAX {
+            a.block = Vec::new(); // a large message's buffer is not kept
         } else {
-            a.body.clear();
+            a.block.clear();
         }
         self.channels.put_spare(a);
+        // Always a message: `begin_block` wrote the names and their lengths.
+        let Some(message) = message else {
+            return;
+        };
         let Some(ch) = self.channel_ref(channel) else {
             return;
         };
         // The size was checked at the header; the shared rule passes it again.
         let max = self.settings.config.limits.max_message_size;
-        let r = super::methods::publish(env.broker, env.now, ch, &publish, message, max);
+        let flags = (publish.mandatory, publish.immediate);
+        let r = super::methods::publish(env.broker, env.now, ch, flags, message, max);
         self.answer(env, channel, (60, 40), r, |()| None);
     }
 }

@@ -10,6 +10,7 @@
 use super::methods::{run_channel_method, Step};
 use super::{Connection, Env};
 use crate::amqp::codec::method::*;
+use crate::amqp::codec::PublishRef;
 use crate::broker::{AmqpError, ReplyCode};
 
 impl Connection {
@@ -24,7 +25,16 @@ impl Connection {
             Step::Connection(m) => m,
         };
         match method {
-            Method::BasicPublish(m) => self.start_content(channel, m),
+            Method::BasicPublish(m) => {
+                let publish = PublishRef {
+                    ticket: m.ticket,
+                    exchange: &m.exchange,
+                    routing_key: &m.routing_key,
+                    mandatory: m.mandatory,
+                    immediate: m.immediate,
+                };
+                self.start_content(channel, publish)
+            }
             Method::ChannelFlow(m) => {
                 let r = self.client_flow(env, channel, m.active);
                 self.answer(env, channel, ids, r, |active| {

@@ -4,9 +4,8 @@
 //! part of it: a resumed connection takes the resuming server's.
 
 use super::channels::{ChanState, Channels, Slot};
-use super::content::Assembly;
+use super::content::{Assembly, PublishFlags};
 use super::{Client, CloseReport, Connection, PeerAuth, Phase, Settings};
-use crate::amqp::codec::method::BasicPublish;
 use crate::broker::ConnId;
 use crate::image::codec::{Dec, Enc};
 use crate::image::ImageError;
@@ -162,10 +161,11 @@ impl Assembly {
         match &self.publish {
             None => w.bool(false),
             Some(p) => {
+                let (exchange, routing_key) = self.names();
                 w.bool(true);
                 w.u64(u64::from(p.ticket));
-                w.str(&p.exchange);
-                w.str(&p.routing_key);
+                w.str(exchange);
+                w.str(routing_key);
                 w.bool(p.mandatory);
                 w.bool(p.immediate);
             }
@@ -173,33 +173,32 @@ impl Assembly {
         w.bool(self.has_header);
         w.properties(&self.properties);
         w.u64(self.body_size);
-        w.bytes(&self.body);
+        w.bytes(self.body());
     }
 
     fn read_image(d: &mut Dec<'_>) -> Result<Assembly, ImageError> {
-        let publish = match d.bool()? {
-            false => None,
-            true => Some(BasicPublish {
-                ticket: d.u16()?,
-                exchange: d.short_str()?,
-                routing_key: d.short_str()?,
+        let mut a = Assembly::default();
+        if d.bool()? {
+            let ticket = d.u16()?;
+            let (exchange, routing_key) = (d.short_str()?, d.short_str()?);
+            a.begin_block(&exchange, &routing_key);
+            a.publish = Some(PublishFlags {
+                ticket,
                 mandatory: d.bool()?,
                 immediate: d.bool()?,
-            }),
-        };
+            });
+        }
         let has_header = d.bool()?;
         let properties = d.properties()?;
         let body_size = d.u64()?;
-        let body = d.bytes()?.to_vec();
+        let body = d.bytes()?;
         if body.len() as u64 > body_size {
             return Err(d.bad("more content than its header announced"));
         }
-        Ok(Assembly {
-            publish,
-            has_header,
-            properties,
-            body_size,
-            body,
-        })
+        a.has_header = has_header;
+        a.properties = properties;
+        a.body_size = body_size;
+        a.block.extend_from_slice(body);
+        Ok(a)
     }
 }

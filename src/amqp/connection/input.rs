@@ -2,10 +2,11 @@
 //! straight from the caller's bytes; only a frame split across reads is
 //! copied, and only its own bytes.
 
+use super::channels::ChanState;
 use super::{Connection, Env, Phase};
 use crate::amqp::codec::{
-    check_protocol_header, parse_frame, DecodeError, Frame, HeaderStatus, FRAME_HEADER_SIZE,
-    FRAME_OVERHEAD, PROTOCOL_HEADER,
+    check_protocol_header, parse_frame, parse_raw_frame, DecodeError, Frame, HeaderStatus,
+    PublishRef, RawFrame, FRAME_HEADER_SIZE, FRAME_METHOD, FRAME_OVERHEAD, PROTOCOL_HEADER,
 };
 use crate::broker::{AmqpError, ReplyCode};
 
@@ -31,9 +32,12 @@ impl Connection {
             }
         }
         while !self.stopped_reading() {
-            match parse_frame(rest, self.decode_limit()) {
-                Ok(Some((frame, used))) => {
-                    self.handle_frame(env, frame);
+            match parse_raw_frame(rest, self.decode_limit()) {
+                Ok(Some((raw, used))) => {
+                    if let Err(e) = self.handle_raw_frame(env, raw) {
+                        self.decode_error(env, e);
+                        break;
+                    }
                     rest = rest.get(used..).unwrap_or_default();
                 }
                 Ok(None) => {
@@ -138,6 +142,31 @@ impl Connection {
             self.partial = buf; // keep the allocation
         }
         rest
+    }
+
+    /// A whole frame: a `basic.publish` that starts content on an open
+    /// channel is read in place (no names allocated); everything else, a
+    /// malformed publish included, is decoded and handled as usual.
+    #[inline(always)]
+    fn handle_raw_frame(
+        &mut self,
+        env: &mut Env<'_>,
+        raw: RawFrame<'_>,
+    ) -> Result<(), DecodeError> {
+        if raw.frame_type == FRAME_METHOD
+            && raw.channel != 0
+            && self.phase == Phase::Open
+            && self.id.is_some()
+            && self.channels.state(raw.channel) == ChanState::Open
+            && !self.channels.assembling(raw.channel)
+        {
+            if let Some(publish) = PublishRef::read(raw.payload) {
+                self.start_content(raw.channel, publish);
+                return Ok(());
+            }
+        }
+        self.handle_frame(env, raw.decode()?);
+        Ok(())
     }
 
     #[inline(always)]

@@ -178,7 +178,7 @@ pub fn publish(
     broker: &mut Broker,
     now: u64,
     ch: ChannelRef,
-    publish: &BasicPublish,
+    (mandatory, immediate): (bool, bool),
     message: Message,
     max_size: u64,
 ) -> Result<(), AmqpError> {
@@ -187,7 +187,7 @@ pub fn publish(
         return Err(e);
     }
     broker
-        .basic_publish(now, ch, message, publish.mandatory, publish.immediate)
+        .basic_publish(now, ch, message, mandatory, immediate)
         .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
 }
 

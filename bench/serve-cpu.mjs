@@ -1,0 +1,103 @@
+// Broker CPU per message of `warren-mq serve` under the native load generator,
+// without RabbitMQ: several checkouts side by side (to compare a change with
+// its baseline on a shared machine), interleaved, and the median per mode.
+//
+//   node bench/serve-cpu.mjs [--count 300000] [--repeat 3] [--size 16]
+//     [--modes auto-ack,persistent-confirms-acks] [ROOT ...]
+//
+// Each ROOT is a checkout with bin/, js/ and a built pkg/ (default: this one).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    count: { type: 'string', default: '300000' },
+    repeat: { type: 'string', default: '3' },
+    size: { type: 'string', default: '16' },
+    modes: { type: 'string', default: 'auto-ack,persistent-confirms-acks' },
+  },
+});
+const roots = positionals.length > 0 ? positionals.map((p) => path.resolve(p)) : [here];
+const loadgen = path.join(here, 'bench/loadgen/target/release/warren-loadgen');
+if (!fs.existsSync(loadgen)) {
+  console.error(`serve-cpu: build the load generator first (cargo build --release in bench/loadgen)`);
+  process.exit(1);
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** user + system CPU seconds of one process */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Resolves once the server prints its banner (it listens by then). */
+function started(server) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('warren-mq is running')) resolve();
+    });
+    server.once('exit', (code) => reject(new Error(`serve-cpu: the server exited (${code})`)));
+  });
+}
+
+/** One run: a fresh server from `root`, one load, its CPU µs per message. */
+async function run(root, mode) {
+  const [port, httpPort] = [await freePort(), await freePort()];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-cpu-'));
+  const store = mode.startsWith('persistent') ? ['--data-dir', dir] : ['--memory'];
+  const args = ['serve', '--port', String(port), '--http-port', String(httpPort), ...store, '--log-level', 'warn'];
+  const server = spawn(process.execPath, [path.join(root, 'bin/warren-mq.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await started(server);
+    const before = cpuSeconds(server.pid);
+    const load = spawnSync(
+      loadgen,
+      [
+        ...['--url', `amqp://guest:guest@127.0.0.1:${port}/%2f`, '--mode', mode, '--size', values.size],
+        ...['--count', values.count, '--publishers', '2', '--consumers', '2', '--threads', '2'],
+        ...['--backlog', '2000', '--timeout', '300', '--json'],
+      ],
+      { encoding: 'utf8' },
+    );
+    if (load.status !== 0) throw new Error(`serve-cpu: load generator failed: ${load.stderr}`);
+    const after = cpuSeconds(server.pid);
+    return ((after - before) * 1e6) / Number(values.count);
+  } finally {
+    server.kill();
+    await new Promise((r) => server.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const mode of values.modes.split(',')) {
+  const runs = roots.map(() => []);
+  for (let i = 0; i < Number(values.repeat); i++) {
+    for (const [j, root] of roots.entries()) runs[j].push(await run(root, mode));
+  }
+  for (const [j, root] of roots.entries()) {
+    const all = runs[j].map((x) => x.toFixed(2)).join(' ');
+    console.log(`${mode.padEnd(26)} ${median(runs[j]).toFixed(2)} µs/msg (runs: ${all})  ${root}`);
+  }
+}
