@@ -97,6 +97,23 @@ fn fill(w: &mut World, p: &mut Pages, ch: ChannelRef, q: &str, n: usize) {
 }
 
 /// Consumes everything with auto-ack, serving pages as they are asked for.
+/// Queue "q" with `arg`, dead-lettering through the default exchange to "dlq".
+fn declare_dead_lettering(w: &mut World, ch: ChannelRef, arg: (&str, FieldValue)) {
+    w.declare(ch, "dlq");
+    w.declare_with(
+        ch,
+        "q",
+        table(&[
+            arg,
+            ("x-dead-letter-exchange", FieldValue::LongStr("".into())),
+            (
+                "x-dead-letter-routing-key",
+                FieldValue::LongStr("dlq".into()),
+            ),
+        ]),
+    );
+}
+
 fn drain(w: &mut World, p: &mut Pages, ch: ChannelRef, q: &str) -> Vec<String> {
     w.consume(ch, q, true);
     let mut got = Vec::new();
@@ -199,19 +216,7 @@ fn basic_get_reads_the_page_it_needs_and_counts_paged_messages() {
 #[test]
 fn paged_messages_expire_when_due_and_dead_letter_with_x_death() {
     let (mut w, ch, mut p) = world(false);
-    w.declare(ch, "dlq");
-    w.declare_with(
-        ch,
-        "q",
-        table(&[
-            ("x-message-ttl", FieldValue::I32(1000)),
-            ("x-dead-letter-exchange", FieldValue::LongStr("".into())),
-            (
-                "x-dead-letter-routing-key",
-                FieldValue::LongStr("dlq".into()),
-            ),
-        ]),
-    );
+    declare_dead_lettering(&mut w, ch, ("x-message-ttl", FieldValue::I32(1000)));
     fill(&mut w, &mut p, ch, "q", 50);
     assert!(p.writes > 0);
     // Nobody consumes: the timer reads the first run when it is due, and so on.
@@ -314,19 +319,7 @@ fn purge_and_delete_count_paged_messages_and_delete_their_pages() {
 #[test]
 fn delivery_limits_hold_for_messages_read_back_from_pages() {
     let (mut w, ch, mut p) = world(false);
-    w.declare(ch, "dlq");
-    w.declare_with(
-        ch,
-        "q",
-        table(&[
-            ("x-delivery-limit", FieldValue::I32(1)),
-            ("x-dead-letter-exchange", FieldValue::LongStr("".into())),
-            (
-                "x-dead-letter-routing-key",
-                FieldValue::LongStr("dlq".into()),
-            ),
-        ]),
-    );
+    declare_dead_lettering(&mut w, ch, ("x-delivery-limit", FieldValue::I32(1)));
     fill(&mut w, &mut p, ch, "q", 40);
     // Reject every delivery with requeue: each message dies on its second return.
     w.consume(ch, "q", false);
