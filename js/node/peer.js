@@ -106,7 +106,7 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       else unread.shift();
       conn.receive(b.byteLength > PIECE_BYTES ? b.subarray(0, PIECE_BYTES) : b);
       if (done) return;
-      if (unread.length > 0 && performance.now() - t0 > SLICE_MS) return yieldTurn();
+      if (performance.now() - t0 > SLICE_MS) return yieldTurn();
     }
     flow();
   }
@@ -144,17 +144,6 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
   return {
     data(bytes) {
       stats.bytesIn += bytes.byteLength;
-      if (!yielding && unread.length === 0 && bytes.byteLength <= PIECE_BYTES) {
-        // The usual read: one piece, straight in, without the queue. libuv
-        // may read this socket again in the same turn: a piece that took a
-        // slice yields first, as in `feed`.
-        const t0 = performance.now();
-        conn.receive(bytes);
-        if (done) return;
-        if (performance.now() - t0 > SLICE_MS) yieldTurn();
-        else flow();
-        return;
-      }
       unread.push(bytes);
       if (!yielding) feed();
     },
