@@ -127,6 +127,8 @@ export class Consumer {
   #done = null;
   #settled = false;
   #result = null;
+  /** cancelled, or its channel closed: no more deliveries */
+  _done = false;
 
   constructor(channel, tag, onMessage) {
     this.channel = channel;
@@ -156,6 +158,7 @@ export class Consumer {
   _settle(err) {
     if (this.#settled) return;
     this.#settled = true;
+    this._done = true;
     this.#result = err ? Promise.reject(err) : RESOLVED;
     this.#result.catch(() => {});
     if (this.#done) {
@@ -236,7 +239,10 @@ export class Channel {
 
   /** The promise the channel's batched commands return: settled by _batchRan. */
   #batchPromise() {
-    if (this.#batch === null) this.#batch = withResolvers();
+    if (this.#batch === null) {
+      this.#batch = withResolvers();
+      this.#core.awaitBatch(this);
+    }
     return this.#batch.promise;
   }
 
@@ -464,10 +470,9 @@ export class Channel {
     });
   }
 
-  _deliver(m) {
-    if (this.closed) return; // the engine requeued it when the channel closed
-    const consumer = this._consumers.get(m.consumerTag);
-    if (consumer === undefined) return;
+  /** A delivery to `consumer`, one of this channel's (core.js looked it up). */
+  _deliver(consumer, m) {
+    if (this.closed || consumer._done) return; // the engine requeued it when the channel closed
     try {
       consumer.onMessage(m);
     } catch (e) {

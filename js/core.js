@@ -43,9 +43,12 @@ export class Core {
   #headStart = 0;
   #headEnd = 0;
   #flushQueued = false;
-  /** channels with commands in the batch, settled once its output is dispatched */
-  #batched = new Set();
+  /** channels whose batch promise waits on the queued commands, settled once their output is dispatched */
+  #batched = [];
   #settle = [];
+  /** the channel and consumer of the last delivery dispatched */
+  #lastChannel = null;
+  #lastConsumer = null;
   #reader;
   /** [output address, next deadline] as takeOutput leaves them, in wasm memory */
   #status = new Float64Array(0);
@@ -133,7 +136,6 @@ export class Core {
     this.#cmdView.setUint32(at, body.length, true);
     cmd.set(body, at + 4);
     this.#cmdLen = at + 4 + body.length;
-    this.#batched.add(channel);
   }
 
   /** queuePublish of each of `bodies` (Uint8Arrays), the names encoded once. */
@@ -152,7 +154,6 @@ export class Core {
       this.#cmd.set(body, at + 4);
       this.#cmdLen = at + 4 + body.length;
     }
-    this.#batched.add(channel);
   }
 
   /** Queues basic.ack, nack or reject (`op`) of a valid delivery tag. */
@@ -163,7 +164,11 @@ export class Core {
     this.#cmd[at + 8] = multiple ? 1 : 0;
     this.#cmd[at + 9] = requeue ? 1 : 0;
     this.#cmdLen = at + 10;
-    this.#batched.add(channel);
+  }
+
+  /** `channel` made a batch promise: it settles once the queued commands have run. */
+  awaitBatch(channel) {
+    this.#batched.push(channel);
   }
 
   #str8(at, s) {
@@ -189,8 +194,10 @@ export class Core {
   #runCommands() {
     const len = this.#cmdLen;
     this.#cmdLen = 0;
-    for (const ch of this.#batched) this.#settle.push(ch);
-    this.#batched.clear();
+    if (this.#batched.length > 0) {
+      for (const ch of this.#batched) this.#settle.push(ch);
+      this.#batched.length = 0;
+    }
     this.#wasm.runCommands(this.clock.now(), this.#cmd.subarray(0, len));
   }
 
@@ -244,10 +251,22 @@ export class Core {
           const tag = r.f64();
           const redelivered = r.u8() === 1;
           const consumerTag = r.str8(r.tag);
-          const channel = this.conns.get(conn)?._channels[ch];
-          const m = new Message(channel ?? null, tag, redelivered, consumerTag);
+          // A burst of deliveries goes to one channel and consumer: the last
+          // ones found serve while they stay open.
+          let channel = this.#lastChannel;
+          if (channel === null || channel.closed || channel.id !== ch || channel.connection.id !== conn) {
+            channel = this.conns.get(conn)?._channels[ch] ?? null;
+            this.#lastChannel = channel;
+          }
+          const m = new Message(channel, tag, redelivered, consumerTag);
           r.message(m);
-          channel?._deliver(m);
+          if (channel === null) break;
+          let consumer = this.#lastConsumer;
+          if (consumer === null || consumer._done || consumer.tag !== consumerTag || consumer.channel !== channel) {
+            consumer = channel._consumers.get(consumerTag) ?? null;
+            this.#lastConsumer = consumer;
+          }
+          if (consumer !== null) channel._deliver(consumer, m);
           break;
         }
         case K.GET_OK: {
