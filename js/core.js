@@ -21,6 +21,8 @@ export const PUBLISH = 1;
 export const ACK = 2;
 export const NACK = 3;
 export const REJECT = 4;
+const PUBLISH_NEXT = 5;
+const ACK_RUN = 6;
 const utf8 = new TextEncoder();
 
 export class Core {
@@ -39,9 +41,16 @@ export class Core {
   #cmd = new Uint8Array(BATCH_BYTES + 1024);
   #cmdView = new DataView(this.#cmd.buffer);
   #cmdLen = 0;
-  /** where the last publish's record starts, and its body length */
-  #headStart = 0;
-  #headEnd = 0;
+  /** the batch's last PUBLISH record: where it went, and how */
+  #pubChannel = null;
+  #pubExchange = '';
+  #pubKey = '';
+  #pubMandatory = false;
+  /** the ACK_RUN record ending the batch (#runEnd === #cmdLen): its channel and tags */
+  #runEnd = -1;
+  #runChannel = null;
+  #runFirst = 0;
+  #runNext = 0;
   #flushQueued = false;
   /** channels whose batch promise waits on the queued commands, settled once their output is dispatched */
   #batched = [];
@@ -122,45 +131,72 @@ export class Core {
 
   /**
    * Queues a publish without properties. `exchange` and `routingKey` are at
-   * most 85 characters (255 bytes of UTF-8; longer ones go unbatched).
+   * most 85 characters (255 bytes of UTF-8; longer ones go unbatched). One
+   * like the batch's previous publish is a PUBLISH_NEXT: its body alone.
    */
   queuePublish(channel, exchange, routingKey, body, mandatory) {
-    let at = this.#reserve(7 + 1 + 2 + 3 * (exchange.length + routingKey.length) + 4 + body.length);
+    const n = body.length;
+    let at = this.#reserve(7 + 1 + 2 + 3 * (exchange.length + routingKey.length) + 4 + n);
     const cmd = this.#cmd;
-    this.#headStart = at;
-    at = this.#head(at, PUBLISH, channel.connection.id, channel.id);
-    cmd[at++] = mandatory ? 1 : 0;
-    at = this.#str8(at, exchange);
-    at = this.#str8(at, routingKey);
-    this.#headEnd = at;
-    this.#cmdView.setUint32(at, body.length, true);
-    cmd.set(body, at + 4);
-    this.#cmdLen = at + 4 + body.length;
+    if (
+      channel === this.#pubChannel &&
+      exchange === this.#pubExchange &&
+      routingKey === this.#pubKey &&
+      mandatory === this.#pubMandatory
+    ) {
+      cmd[at] = PUBLISH_NEXT;
+      at += 1;
+    } else {
+      at = this.#head(at, PUBLISH, channel.connection.id, channel.id);
+      cmd[at++] = mandatory ? 1 : 0;
+      at = this.#str8(at, exchange);
+      at = this.#str8(at, routingKey);
+      this.#pubChannel = channel;
+      this.#pubExchange = exchange;
+      this.#pubKey = routingKey;
+      this.#pubMandatory = mandatory;
+    }
+    this.#cmdView.setUint32(at, n, true);
+    at += 4;
+    // A short body costs less copied by hand than through set().
+    if (n <= 32) for (let i = 0; i < n; i++) cmd[at + i] = body[i];
+    else cmd.set(body, at);
+    this.#cmdLen = at + n;
   }
 
-  /** queuePublish of each of `bodies` (Uint8Arrays), the names encoded once. */
+  /** queuePublish of each of `bodies` (Uint8Arrays). */
   queuePublishMany(channel, exchange, routingKey, bodies, mandatory) {
-    if (bodies.length === 0) return;
-    this.queuePublish(channel, exchange, routingKey, bodies[0], mandatory);
-    // The first record up to its body length, copied for the others.
-    const head = this.#cmd.slice(this.#headStart, this.#headEnd);
-    for (let i = 1; i < bodies.length; i++) {
-      const body = bodies[i];
-      let at = this.#reserve(head.length + 4 + body.length);
-      if (channel.closed) return; // a full buffer ran, and closed the channel
-      this.#cmd.set(head, at);
-      at += head.length;
-      this.#cmdView.setUint32(at, body.length, true);
-      this.#cmd.set(body, at + 4);
-      this.#cmdLen = at + 4 + body.length;
+    for (let i = 0; i < bodies.length; i++) {
+      // A full buffer ran and closed the channel: the rest would be refused.
+      if (i > 0 && channel.closed) return;
+      this.queuePublish(channel, exchange, routingKey, bodies[i], mandatory);
     }
   }
 
-  /** Queues basic.ack, nack or reject (`op`) of a valid delivery tag. */
+  /**
+   * Queues basic.ack, nack or reject (`op`) of a valid delivery tag. Single
+   * acks of consecutive tags on one channel, with nothing queued between
+   * them, share one ACK_RUN record.
+   */
   queueSettle(channel, op, tag, multiple, requeue) {
-    let at = this.#reserve(7 + 10);
-    at = this.#head(at, op, channel.connection.id, channel.id);
+    const single = op === ACK && !multiple;
+    if (single && this.#runEnd === this.#cmdLen && channel === this.#runChannel && tag === this.#runNext) {
+      this.#runNext = tag + 1;
+      this.#cmdView.setUint32(this.#runEnd - 4, this.#runNext - this.#runFirst, true);
+      return;
+    }
+    let at = this.#reserve(7 + 12);
+    at = this.#head(at, single ? ACK_RUN : op, channel.connection.id, channel.id);
     this.#cmdView.setFloat64(at, tag, true);
+    if (single) {
+      this.#cmdView.setUint32(at + 8, 1, true);
+      this.#cmdLen = at + 12;
+      this.#runEnd = this.#cmdLen;
+      this.#runChannel = channel;
+      this.#runFirst = tag;
+      this.#runNext = tag + 1;
+      return;
+    }
     this.#cmd[at + 8] = multiple ? 1 : 0;
     this.#cmd[at + 9] = requeue ? 1 : 0;
     this.#cmdLen = at + 10;
@@ -194,6 +230,8 @@ export class Core {
   #runCommands() {
     const len = this.#cmdLen;
     this.#cmdLen = 0;
+    this.#pubChannel = null;
+    this.#runEnd = -1;
     if (this.#batched.length > 0) {
       for (const ch of this.#batched) this.#settle.push(ch);
       this.#batched.length = 0;

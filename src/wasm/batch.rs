@@ -6,7 +6,13 @@
 //! Records, little-endian, each `op u8, conn u32, channel u16`, then:
 //! - `PUBLISH`: `mandatory u8, exchange len u8 + UTF-8, routing key len u8 +
 //!   UTF-8, body len u32 + bytes`;
-//! - `ACK`, `NACK`, `REJECT`: `tag f64, multiple u8, requeue u8`.
+//! - `ACK`, `NACK`, `REJECT`: `tag f64, multiple u8, requeue u8`;
+//! - `ACK_RUN`: `first tag f64, count u32`: `basic.ack` of each of `count`
+//!   consecutive tags alone, as a consumer acking one by one sends them.
+//!
+//! but `PUBLISH_NEXT` is only `op u8, body len u32 + bytes`: a publish with
+//! the connection, channel, flag and names of the batch's previous `PUBLISH`
+//! (a run of publishes to one place costs its body and five bytes).
 //!
 //! An error closes the channel (soft) or the connection (hard) as it would
 //! on the wire; the close comes out of `takeOutput` as `CLOSE_CHANNEL` or
@@ -23,6 +29,8 @@ const PUBLISH: u8 = 1;
 const ACK: u8 = 2;
 const NACK: u8 = 3;
 const REJECT: u8 = 4;
+const PUBLISH_NEXT: u8 = 5;
+const ACK_RUN: u8 = 6;
 
 /// `basic.ack` (kind 0), `basic.nack` (1) or `basic.reject` (2).
 pub(super) fn settle_method(kind: u8, delivery_tag: u64, multiple: bool, requeue: bool) -> Method {
@@ -86,43 +94,92 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The names of the previous publish in the batch.
+/// The previous publish in the batch: its names, and where and how it went.
 #[derive(Default)]
 struct Names {
     exchange: Option<ShortStr>,
     routing_key: Option<ShortStr>,
+    /// conn, channel, mandatory
+    to: Option<(u32, u16, bool)>,
 }
 
-/// One decoded command: the method and, for a publish, its message.
-fn command(op: u8, r: &mut Reader<'_>, names: &mut Names) -> Option<(Method, Option<Message>)> {
+impl Names {
+    /// A publish of `body` as the previous one.
+    fn publish(&self, body: &[u8]) -> Option<(Method, Option<Message>)> {
+        let (_, _, mandatory) = self.to?;
+        let exchange = self.exchange.clone()?;
+        let routing_key = self.routing_key.clone()?;
+        let m = Message::from_parts(&exchange, &routing_key, Props::default(), body);
+        let p = BasicPublish {
+            ticket: 0,
+            exchange,
+            routing_key,
+            mandatory,
+            immediate: false,
+        };
+        Some((p.into(), Some(m)))
+    }
+}
+
+/// A delivery tag sent as f64: a whole number from 0 to 2^53.
+fn tag(r: &mut Reader<'_>) -> Option<u64> {
+    let t = r.f64()?;
+    (t.is_finite() && t >= 0.0 && t.fract() == 0.0 && t <= 9_007_199_254_740_992.0)
+        .then_some(t as u64)
+}
+
+/// One decoded command: the methods it stands for and, for a publish, its message.
+enum Command {
+    One(Method, Option<Message>),
+    /// `basic.ack` of `count` tags from `first`, each alone.
+    Acks {
+        first: u64,
+        count: u32,
+    },
+}
+
+/// The command of record `op` on `(conn, ch)`.
+fn command(op: u8, r: &mut Reader<'_>, names: &mut Names, conn: u32, ch: u16) -> Option<Command> {
     match op {
         PUBLISH => {
             let mandatory = r.u8()? != 0;
-            let exchange = r.short(&mut names.exchange)?;
-            let routing_key = r.short(&mut names.routing_key)?;
+            names.exchange = Some(r.short(&mut names.exchange)?);
+            names.routing_key = Some(r.short(&mut names.routing_key)?);
+            names.to = Some((conn, ch, mandatory));
             let len = r.u32()? as usize;
-            let body = r.take(len)?;
-            let m = Message::from_parts(&exchange, &routing_key, Props::default(), body);
-            let p = BasicPublish {
-                ticket: 0,
-                exchange,
-                routing_key,
-                mandatory,
-                immediate: false,
-            };
-            Some((p.into(), Some(m)))
+            let (m, c) = names.publish(r.take(len)?)?;
+            Some(Command::One(m, c))
         }
         ACK | NACK | REJECT => {
-            let t = r.f64()?;
+            let t = tag(r)?;
             let multiple = r.u8()? != 0;
             let requeue = r.u8()? != 0;
-            if !(t.is_finite() && t >= 0.0 && t.fract() == 0.0) {
-                return None;
-            }
-            Some((settle_method(op - ACK, t as u64, multiple, requeue), None))
+            Some(Command::One(
+                settle_method(op - ACK, t, multiple, requeue),
+                None,
+            ))
+        }
+        ACK_RUN => {
+            let first = tag(r)?;
+            let count = r.u32()?;
+            Some(Command::Acks { first, count })
         }
         _ => None,
     }
+}
+
+/// The record at the reader: `(conn, channel, command)`, None if malformed.
+fn record(r: &mut Reader<'_>, names: &mut Names) -> Option<(u32, u16, Command)> {
+    let op = r.u8()?;
+    if op == PUBLISH_NEXT {
+        let (conn, ch, _) = names.to?;
+        let len = r.u32()? as usize;
+        let (m, c) = names.publish(r.take(len)?)?;
+        return Some((conn, ch, Command::One(m, c)));
+    }
+    let conn = r.u32()?;
+    let ch = r.u16()?;
+    Some((conn, ch, command(op, r, names, conn, ch)?))
 }
 
 #[wasm_bindgen]
@@ -139,18 +196,23 @@ impl WasmBroker {
         let mut fault = false;
         let mut names = Names::default();
         while !r.0.is_empty() {
-            let Some((op, conn, ch)) = (|| Some((r.u8()?, r.u32()?, r.u16()?)))() else {
-                fault = true;
-                break;
-            };
-            let Some((method, content)) = command(op, &mut r, &mut names) else {
+            let Some((conn, ch, command)) = record(&mut r, &mut names) else {
                 fault = true;
                 break;
             };
             if failed.contains(&(conn, ch)) || failed.contains(&(conn, 0)) {
                 continue;
             }
-            if let Err(error) = self.run_method(now, conn, ch, method, content) {
+            let result = match command {
+                Command::One(method, content) => self.run_method(now, conn, ch, method, content),
+                Command::Acks { first, count } => (0..u64::from(count))
+                    .try_for_each(|i| {
+                        let ack = settle_method(0, first + i, false, false);
+                        self.run_method(now, conn, ch, ack, None).map(|_| ())
+                    })
+                    .map(|()| None),
+            };
+            if let Err(error) = result {
                 let e = if error.is_soft() {
                     failed.push((conn, ch));
                     Effect::CloseChannel {
