@@ -85,10 +85,24 @@ export class Message {
     this.redelivered = redelivered;
     this.consumerTag = consumerTag;
     this.messageCount = undefined;
-    this.body = EMPTY;
+    // The body: made on first access from the bytes at [_at, _end) of _buf
+    // (a copy of the drain's output) when it is not set outright.
+    this._body = EMPTY;
+    this._buf = EMPTY;
+    this._at = 0;
+    this._end = 0;
     // AMQP content header, decoded on first access to `properties`.
     this._header = EMPTY;
     this._properties = undefined;
+  }
+
+  get body() {
+    if (this._end > 0) {
+      this._body = this._buf.subarray(this._at, this._end);
+      this._buf = EMPTY;
+      this._end = 0;
+    }
+    return this._body;
   }
 
   get properties() {

@@ -161,7 +161,18 @@ export class OutputReader {
     m.exchange = this.str8(this.exchange);
     m.routingKey = this.str8(this.routingKey);
     m._header = this.blob();
-    m.body = this.blob();
+    // From a copy, the body's view is made when first read.
+    const n = this.u32();
+    const start = this.pos;
+    this.pos += n;
+    if (n === 0) return;
+    if (this.copied) {
+      m._buf = this.buf;
+      m._at = start;
+      m._end = this.pos;
+    } else {
+      m._body = this.buf.slice(start, this.pos);
+    }
   }
 
   /** code u16, text str8, class u16, method u16. */
