@@ -58,6 +58,9 @@ export class Core {
   /** the channel and consumer of the last delivery dispatched */
   #lastChannel = null;
   #lastConsumer = null;
+  #lastExchange = '';
+  #lastKey = '';
+  #lastTag = 0;
   #reader;
   /** [output address, next deadline] as takeOutput leaves them, in wasm memory */
   #status = new Float64Array(0);
@@ -280,15 +283,20 @@ export class Core {
   #dispatch(ptr, len) {
     const r = this.#reader;
     r.reset(ptr, len);
+    this.#lastTag = 0;
     while (r.more()) {
       const kind = r.u8();
+      if (kind === K.DELIVER_NEXT) {
+        this.#deliver(r, ++this.#lastTag, false, false);
+        continue;
+      }
       const conn = r.u32();
       const ch = r.u16();
       switch (kind) {
         case K.DELIVER: {
-          const tag = r.f64();
-          const redelivered = r.u8() === 1;
           const consumerTag = r.str8(r.tag);
+          const exchange = r.str8(r.exchange);
+          const routingKey = r.str8(r.routingKey);
           // A burst of deliveries goes to one channel and consumer: the last
           // ones found serve while they stay open.
           let channel = this.#lastChannel;
@@ -296,15 +304,15 @@ export class Core {
             channel = this.conns.get(conn)?._channels[ch] ?? null;
             this.#lastChannel = channel;
           }
-          const m = new Message(channel, tag, redelivered, consumerTag);
-          r.message(m);
-          if (channel === null) break;
           let consumer = this.#lastConsumer;
           if (consumer === null || consumer._done || consumer.tag !== consumerTag || consumer.channel !== channel) {
-            consumer = channel._consumers.get(consumerTag) ?? null;
+            consumer = channel?._consumers.get(consumerTag) ?? null;
             this.#lastConsumer = consumer;
           }
-          if (consumer !== null) channel._deliver(consumer, m);
+          this.#lastExchange = exchange;
+          this.#lastKey = routingKey;
+          this.#lastTag = r.f64();
+          this.#deliver(r, this.#lastTag, r.u8() === 1, true);
           break;
         }
         case K.GET_OK: {
@@ -389,6 +397,22 @@ export class Core {
           throw new Error(`warren: unknown output record ${kind}: the JS and wasm builds do not match`);
       }
     }
+  }
+
+  /**
+   * The delivery whose content header (`header`: DELIVER has one,
+   * DELIVER_NEXT none) and body the reader is at, to the consumer of the
+   * last DELIVER record (DELIVER_NEXT repeats its names).
+   */
+  #deliver(r, tag, redelivered, header) {
+    const consumer = this.#lastConsumer;
+    const channel = this.#lastChannel;
+    const m = new Message(channel, tag, redelivered, consumer?.tag);
+    m.exchange = this.#lastExchange;
+    m.routingKey = this.#lastKey;
+    if (header) m._header = r.blob();
+    r.body(m);
+    if (consumer !== null) channel._deliver(consumer, m);
   }
 
   // ---- the timer ---------------------------------------------------------------

@@ -1,7 +1,8 @@
 // Reader of the engine's packed output (layout: src/wasm/output.rs), read in
 // place in wasm memory: every record starts with `kind u8, conn u32,
-// channel u16`, little-endian. Bodies, headers and bytes for transports are
-// copied out, since the engine reuses that memory on its next drain.
+// channel u16`, little-endian, but DELIVER_NEXT, which repeats the previous
+// delivery's. Bodies, headers and bytes for transports are copied out, since
+// the engine reuses that memory on its next drain.
 
 export const DELIVER = 1;
 export const GET_OK = 2;
@@ -17,6 +18,7 @@ export const CLOSE = 11;
 export const CLOSED = 12;
 export const FLUSH = 13;
 export const WIRE = 14;
+export const DELIVER_NEXT = 15;
 
 const utf8 = new TextDecoder();
 // Drains bigger than this are copied out whole (see OutputReader.reset).
@@ -161,6 +163,11 @@ export class OutputReader {
     m.exchange = this.str8(this.exchange);
     m.routingKey = this.str8(this.routingKey);
     m._header = this.blob();
+    this.body(m);
+  }
+
+  /** The body: into `m`. */
+  body(m) {
     // From a copy, the body's view is made when first read.
     const n = this.u32();
     const start = this.pos;

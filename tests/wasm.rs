@@ -38,11 +38,12 @@ fn records(out: &[u8]) -> Vec<(u8, u32, u16, &[u8])> {
                 start + 4 + u32::from_le_bytes(out[start..start + 4].try_into().unwrap()) as usize
             }
             DELIVER => {
-                // tag f64, redelivered u8, consumer tag, exchange, routing key, header, body
-                let mut p = start + 9;
+                // consumer tag, exchange, routing key, tag f64, redelivered u8, header, body
+                let mut p = start;
                 for _ in 0..3 {
                     p += 1 + out[p] as usize;
                 }
+                p += 9;
                 for _ in 0..2 {
                     p += 4 + u32::from_le_bytes(out[p..p + 4].try_into().unwrap()) as usize;
                 }
@@ -386,4 +387,62 @@ fn a_vhost_limit_that_is_not_an_integer_is_quoted_in_the_type_error() {
     assert_eq!(text, "max-queues: 100000000000000000000 is not an integer");
     b.set_vhost_limit(NOW, "/", "max-queues", Some(3.0))
         .unwrap();
+}
+
+#[wasm_bindgen_test]
+fn runs_of_publishes_and_acks_cross_compactly_and_a_burst_of_deliveries_repeats_no_names() {
+    let mut b = WasmBroker::new(json(r#"{"events": false}"#)).unwrap();
+    let conn = open(&mut b);
+    b.queue_declare(NOW, conn, 1, "q", 0, JsValue::UNDEFINED)
+        .unwrap();
+    b.consume(NOW, conn, 1, "q", "c1", 0, JsValue::UNDEFINED)
+        .unwrap();
+    while b.take_output() > 0 {}
+    // PUBLISH "a", then PUBLISH_NEXT "b" and "c": the same channel and names.
+    let mut batch = Vec::new();
+    command(&mut batch, 1, conn, 1, &[0, 0, 1, b'q', 1, 0, 0, 0, b'a']);
+    for body in [b'b', b'c'] {
+        batch.extend_from_slice(&[5, 1, 0, 0, 0, body]);
+    }
+    b.run_commands(NOW, &batch).unwrap();
+    b.take_output();
+    let out = b.output().to_vec();
+    // DELIVER (head, "c1", "", "q", tag 1, not redelivered, no header, "a"),
+    // then two DELIVER_NEXT: kind and body alone.
+    let mut full = vec![DELIVER];
+    full.extend_from_slice(&conn.to_le_bytes());
+    full.extend_from_slice(&[1, 0, 2, b'c', b'1', 0, 1, b'q']);
+    full.extend_from_slice(&1f64.to_le_bytes());
+    full.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0, 0, 0, b'a']);
+    full.extend_from_slice(&[15, 1, 0, 0, 0, b'b', 15, 1, 0, 0, 0, b'c']);
+    assert_eq!(out, full);
+
+    // ACK_RUN of tags 1 and 2 (each alone), then tag 3 is still unacked.
+    let mut acks = Vec::new();
+    let mut run = 1f64.to_le_bytes().to_vec();
+    run.extend_from_slice(&2u32.to_le_bytes());
+    command(&mut acks, 6, conn, 1, &run);
+    b.run_commands(NOW, &acks).unwrap();
+    assert_eq!(b.take_output(), 0);
+    let snap = b.snapshot(Some(false)).unwrap();
+    let queues: Array = get(&snap, "queues").unchecked_into();
+    assert_eq!(get(&get(&queues.get(0), "counts"), "unacked"), 1);
+
+    // A run over a tag the channel never had closes it as one ack of it would.
+    let mut bad = Vec::new();
+    let mut run = 3f64.to_le_bytes().to_vec();
+    run.extend_from_slice(&2u32.to_le_bytes());
+    command(&mut bad, 6, conn, 1, &run);
+    b.run_commands(NOW, &bad).unwrap();
+    b.take_output();
+    let out = b.output().to_vec();
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].0, CLOSE_CHANNEL);
+    let text = std::str::from_utf8(&recs[0].3[3..3 + recs[0].3[2] as usize]).unwrap();
+    assert_eq!(text, "PRECONDITION_FAILED - unknown delivery tag 4");
+
+    // PUBLISH_NEXT with no PUBLISH before it in the batch: mismatched builds.
+    let err = b.run_commands(NOW, &[5, 1, 0, 0, 0, b'x']).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
 }

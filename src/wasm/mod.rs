@@ -114,6 +114,8 @@ pub struct WasmBroker {
     /// Output ahead of what commands caused, in the next `takeOutput`: their
     /// tapped frames, and the closes errors in a batch made.
     front: Vec<u8>,
+    /// The last delivery in `out`, for `DELIVER_NEXT` records.
+    deliveries: output::Deliveries,
 }
 
 #[wasm_bindgen]
@@ -133,6 +135,7 @@ impl WasmBroker {
             status: Box::new([0.0, -1.0]),
             wire: false,
             front: Vec::new(),
+            deliveries: Default::default(),
         })
     }
 
@@ -153,6 +156,7 @@ impl WasmBroker {
             status: Box::new([0.0, -1.0]),
             wire: false,
             front: Vec::new(),
+            deliveries: Default::default(),
         })
     }
 
@@ -293,6 +297,7 @@ impl WasmBroker {
             self.out = Vec::new();
         }
         self.out.clear();
+        self.deliveries = Default::default();
         self.out.append(&mut self.front);
         let frame_max = self.server.config().frame_max;
         while let Some(o) = self.server.poll_output() {
@@ -307,7 +312,7 @@ impl WasmBroker {
                     if self.wire {
                         wire::effect(&e, &mut self.out, frame_max);
                     }
-                    output::pack(&e, &mut self.out)
+                    self.deliveries.pack(&e, &mut self.out)
                 }
                 Output::Closed { conn, report } => {
                     output::closed(conn.0 as u32, &report, &mut self.out)

@@ -7,6 +7,12 @@
 //! the kind's fields. Strings are `len u8 + UTF-8`; blobs `len u32 + bytes`;
 //! tags are f64 (exact up to 2^53). Properties travel as an AMQP content
 //! header, decoded on demand by `decodeProperties`. `js/output.js` reads it.
+//!
+//! A burst of deliveries to one consumer repeats everything but the body:
+//! `DELIVER_NEXT` is only `kind u8, body blob`, a delivery with the
+//! connection, channel, consumer tag, exchange and routing key of the
+//! output's previous delivery, the tag after its tag, not redelivered and
+//! without properties (see [`Deliveries`]).
 
 use crate::amqp::codec::encode_content_header;
 use crate::amqp::connection::CloseReport;
@@ -27,6 +33,8 @@ pub const CLOSED: u8 = 12;
 pub const FLUSH: u8 = 13;
 /// Frames of an in-process connection, for a host watching the wire (`wire.rs`).
 pub const WIRE: u8 = 14;
+/// A delivery like the previous one (see the module docs): no head of its own.
+pub const DELIVER_NEXT: u8 = 15;
 
 fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
@@ -49,13 +57,7 @@ pub(super) fn head(out: &mut Vec<u8>, kind: u8, conn: u32, channel: u16) {
 fn message(out: &mut Vec<u8>, m: &Message) {
     str8(out, m.exchange());
     str8(out, m.routing_key());
-    if m.properties.is_empty() {
-        blob(out, &[]);
-    } else {
-        let mut h = Vec::new();
-        encode_content_header(m.body().len() as u64, &m.properties, &mut h);
-        blob(out, &h);
-    }
+    header(out, m);
     blob(out, m.body());
 }
 
@@ -66,22 +68,73 @@ fn error(out: &mut Vec<u8>, code: u16, text: &str, class_id: u16, method_id: u16
     out.extend_from_slice(&method_id.to_le_bytes());
 }
 
-/// Appends one effect.
-pub fn pack(e: &Effect, out: &mut Vec<u8>) {
-    match e {
-        Effect::Deliver {
+/// The last delivery packed into one output buffer, so that the next one
+/// like it goes out as `DELIVER_NEXT`. Reset whenever the buffer is.
+#[derive(Default)]
+pub struct Deliveries {
+    /// where the last full `DELIVER` record starts
+    start: usize,
+    /// the length of its head and names (0: none yet)
+    key: usize,
+    /// the tag of the last delivery, full or not
+    tag: u64,
+}
+
+impl Deliveries {
+    /// Appends one effect; a delivery like the last one as `DELIVER_NEXT`.
+    pub fn pack(&mut self, e: &Effect, out: &mut Vec<u8>) {
+        let Effect::Deliver {
             to,
             consumer_tag,
             delivery_tag,
             redelivered,
             message: m,
-        } => {
-            head(out, DELIVER, to.conn.0, to.channel);
+        } = e
+        else {
+            return pack(e, out);
+        };
+        // DELIVER: head, consumer tag, exchange, routing key (the part
+        // compared with the last one's), tag f64, redelivered u8, header, body.
+        let start = out.len();
+        head(out, DELIVER, to.conn.0, to.channel);
+        str8(out, consumer_tag);
+        str8(out, m.exchange());
+        str8(out, m.routing_key());
+        let key = out.len() - start;
+        let like_last = self.key == key
+            && *delivery_tag == self.tag.wrapping_add(1)
+            && !*redelivered
+            && m.properties.is_empty()
+            && out.get(self.start..self.start + key) == out.get(start..);
+        if like_last {
+            out.truncate(start);
+            out.push(DELIVER_NEXT);
+        } else {
             out.extend_from_slice(&(*delivery_tag as f64).to_le_bytes());
             out.push(u8::from(*redelivered));
-            str8(out, consumer_tag);
-            message(out, m);
+            header(out, m);
+            self.start = start;
+            self.key = key;
         }
+        self.tag = *delivery_tag;
+        blob(out, m.body());
+    }
+}
+
+fn header(out: &mut Vec<u8>, m: &Message) {
+    if m.properties.is_empty() {
+        blob(out, &[]);
+    } else {
+        let mut h = Vec::new();
+        encode_content_header(m.body().len() as u64, &m.properties, &mut h);
+        blob(out, &h);
+    }
+}
+
+/// Appends one effect.
+pub fn pack(e: &Effect, out: &mut Vec<u8>) {
+    match e {
+        Effect::Deliver { .. } => Deliveries::default().pack(e, out),
         Effect::GetOk {
             to,
             delivery_tag,
