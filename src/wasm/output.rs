@@ -72,12 +72,18 @@ fn error(out: &mut Vec<u8>, code: u16, text: &str, class_id: u16, method_id: u16
 /// like it goes out as `DELIVER_NEXT`. Reset whenever the buffer is.
 #[derive(Default)]
 pub struct Deliveries {
-    /// where the last full `DELIVER` record starts
-    start: usize,
-    /// the length of its head and names (0: none yet)
-    key: usize,
-    /// the tag of the last delivery, full or not
+    /// conn, channel, consumer tag and message of the last delivery
+    last: Option<(u32, u16, ShortStr, Message)>,
+    /// its tag
     tag: u64,
+}
+
+/// The exchange and routing key at the head of a message's block.
+fn names(m: &Message) -> &[u8] {
+    let block = m.block();
+    block
+        .get(..block.len() - m.body().len())
+        .unwrap_or_default()
 }
 
 impl Deliveries {
@@ -93,30 +99,27 @@ impl Deliveries {
         else {
             return pack(e, out);
         };
-        // DELIVER: head, consumer tag, exchange, routing key (the part
-        // compared with the last one's), tag f64, redelivered u8, header, body.
-        let start = out.len();
-        head(out, DELIVER, to.conn.0, to.channel);
-        str8(out, consumer_tag);
-        str8(out, m.exchange());
-        str8(out, m.routing_key());
-        let key = out.len() - start;
-        let like_last = self.key == key
-            && *delivery_tag == self.tag.wrapping_add(1)
-            && !*redelivered
+        let tag = std::mem::replace(&mut self.tag, *delivery_tag);
+        let like_last = !*redelivered
+            && *delivery_tag == tag.wrapping_add(1)
             && m.properties.is_empty()
-            && out.get(self.start..self.start + key) == out.get(start..);
+            && self.last.as_ref().is_some_and(|(c, ch, t, last)| {
+                (*c, *ch) == (to.conn.0, to.channel) && t == consumer_tag && names(last) == names(m)
+            });
         if like_last {
-            out.truncate(start);
             out.push(DELIVER_NEXT);
         } else {
+            // head, consumer tag, exchange, routing key, tag f64, redelivered
+            // u8, content header, body
+            head(out, DELIVER, to.conn.0, to.channel);
+            str8(out, consumer_tag);
+            str8(out, m.exchange());
+            str8(out, m.routing_key());
             out.extend_from_slice(&(*delivery_tag as f64).to_le_bytes());
             out.push(u8::from(*redelivered));
             header(out, m);
-            self.start = start;
-            self.key = key;
+            self.last = Some((to.conn.0, to.channel, consumer_tag.clone(), m.clone()));
         }
-        self.tag = *delivery_tag;
         blob(out, m.body());
     }
 }
