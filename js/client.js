@@ -402,9 +402,12 @@ export class Channel {
       str('basicPublishBatch', 'routingKey', routingKey);
       if (!Array.isArray(bodies)) throw argError('basicPublishBatch', 'bodies must be an array', bodies);
       if (properties !== undefined) obj('basicPublishBatch', 'properties', properties);
-      const all = new Array(bodies.length);
+      // Converted only if some are not bytes already.
+      let all = bodies;
       for (let i = 0; i < bodies.length; i++) {
-        all[i] = bodies[i] instanceof Uint8Array ? bodies[i] : toBytes('basicPublishBatch', bodies[i]);
+        if (bodies[i] instanceof Uint8Array) continue;
+        all = bodies.map((b) => toBytes('basicPublishBatch', b));
+        break;
       }
       if (!this.#confirm && bare(properties) && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
         this.#core.queuePublishMany(this, exchange, routingKey, all, mandatory === true);

@@ -170,9 +170,24 @@ export class Core {
   /** queuePublish of each of `bodies` (Uint8Arrays). */
   queuePublishMany(channel, exchange, routingKey, bodies, mandatory) {
     for (let i = 0; i < bodies.length; i++) {
-      // A full buffer ran and closed the channel: the rest would be refused.
-      if (i > 0 && channel.closed) return;
-      this.queuePublish(channel, exchange, routingKey, bodies[i], mandatory);
+      const cmd = this.#cmd;
+      const body = bodies[i];
+      const n = body.length;
+      let at = this.#cmdLen;
+      // After the first, while the buffer holds them: PUBLISH_NEXT records
+      // written here, with no look at the names.
+      if (i === 0 || this.#pubChannel !== channel || at + 5 + n > BATCH_BYTES || channel.closed) {
+        // A full buffer ran and closed the channel: the rest would be refused.
+        if (i > 0 && channel.closed) return;
+        this.queuePublish(channel, exchange, routingKey, body, mandatory);
+        continue;
+      }
+      cmd[at] = PUBLISH_NEXT;
+      this.#cmdView.setUint32(at + 1, n, true);
+      at += 5;
+      if (n <= 32) for (let j = 0; j < n; j++) cmd[at + j] = body[j];
+      else cmd.set(body, at);
+      this.#cmdLen = at + n;
     }
   }
 
