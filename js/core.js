@@ -161,9 +161,7 @@ export class Core {
     }
     this.#cmdView.setUint32(at, n, true);
     at += 4;
-    // A short body costs less copied by hand than through set().
-    if (n <= 32) for (let i = 0; i < n; i++) cmd[at + i] = body[i];
-    else cmd.set(body, at);
+    cmd.set(body, at);
     this.#cmdLen = at + n;
   }
 
@@ -185,8 +183,7 @@ export class Core {
       cmd[at] = PUBLISH_NEXT;
       this.#cmdView.setUint32(at + 1, n, true);
       at += 5;
-      if (n <= 32) for (let j = 0; j < n; j++) cmd[at + j] = body[j];
-      else cmd.set(body, at);
+      cmd.set(body, at);
       this.#cmdLen = at + n;
     }
   }
