@@ -195,7 +195,13 @@ export class Core {
    */
   queueSettle(channel, op, tag, multiple, requeue) {
     const single = op === ACK && !multiple;
-    if (single && this.#runEnd === this.#cmdLen && channel === this.#runChannel && tag === this.#runNext) {
+    if (
+      single &&
+      this.#runEnd === this.#cmdLen &&
+      channel === this.#runChannel &&
+      tag === this.#runNext &&
+      tag - this.#runFirst < 0xffffffff // the count is a u32
+    ) {
       this.#runNext = tag + 1;
       this.#cmdView.setUint32(this.#runEnd - 4, this.#runNext - this.#runFirst, true);
       return;
