@@ -4,6 +4,7 @@
 //! queue they are routed to; what differs per queue (position, delivery count,
 //! expiry) lives in the queue's entry. Dead-lettering makes a new message.
 
+use super::block::Block;
 use super::value::{FieldTable, ShortStr};
 use std::ops::Deref;
 use std::rc::Rc;
@@ -135,7 +136,7 @@ impl From<Properties> for Props {
 /// not as separately counted strings, so a publish makes one allocation.
 #[derive(Clone, PartialEq)]
 pub struct Message {
-    block: Rc<[u8]>,
+    block: Block,
     pub properties: Props,
 }
 
@@ -164,20 +165,7 @@ impl Message {
     ) -> Self {
         let (x, k) = (exchange.as_bytes(), routing_key.as_bytes());
         let len_byte = |s: &[u8]| u8::try_from(s.len()).unwrap_or(u8::MAX);
-        // Allocated once at its final size (an exact-size iterator), then
-        // filled in place while this is its only reference.
-        let mut block: Rc<[u8]> = std::iter::repeat(0u8)
-            .take(2 + x.len() + k.len() + body.len())
-            .collect();
-        if let Some(bytes) = Rc::get_mut(&mut block) {
-            let mut at = 0;
-            for part in [&[len_byte(x)][..], x, &[len_byte(k)][..], k, body] {
-                if let Some(dst) = bytes.get_mut(at..at + part.len()) {
-                    dst.copy_from_slice(part);
-                }
-                at += part.len();
-            }
-        }
+        let block = Block::from_parts(&[&[len_byte(x)], x, &[len_byte(k)], k, body]);
         Message { block, properties }
     }
 
@@ -243,7 +231,7 @@ impl Message {
         let x = usize::from(*block.first()?);
         let k = usize::from(*block.get(1 + x)?);
         (2 + x + k <= block.len()).then(|| Message {
-            block: Rc::from(block),
+            block: Block::from_parts(&[block]),
             properties,
         })
     }
@@ -251,7 +239,7 @@ impl Message {
     /// Identity of the block, shared by every copy of this message: the
     /// image writes a message once however many queues hold it.
     pub fn block_ptr(&self) -> *const u8 {
-        Rc::as_ptr(&self.block).cast::<u8>()
+        self.block.as_ptr()
     }
 
     pub fn persistent(&self) -> bool {
