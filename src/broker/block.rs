@@ -3,41 +3,50 @@
 //! `Rc<[u8]>` is a fat pointer (address and length) to a block with two
 //! word-sized counts. Every queued message holds one, so here the length
 //! lives in the block and the handle is one address: 4 bytes in wasm instead
-//! of 8, 8 natively instead of 16. There is one count (the engine is
-//! single-threaded and never needs a weak reference), of 32 bits.
+//! of 8, 8 natively instead of 16. The block's header is 8 bytes where `Rc`
+//! has 16 natively: one count (the engine is single-threaded and never needs
+//! a weak reference) and the length.
 //!
-//! The only `unsafe` code in the engine, kept to this module: allocation,
+//! The engine's `unsafe` code for blocks is kept to this module: allocation,
 //! the count, and reading the bytes back.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::Cell;
+use std::mem::size_of;
 use std::ptr::NonNull;
 
-/// What precedes the bytes. `len` is a `usize` so that any slice fits.
+/// What precedes the bytes: the length's low 32 bits in `len`; in `word`,
+/// the count in the low 24 bits and the length's next 8 bits above them, so
+/// a block can hold up to 1 TiB and reading its length takes no branch.
 #[repr(C)]
 struct Header {
-    count: Cell<u32>,
-    len: usize,
+    word: Cell<u32>,
+    len: u32,
 }
+
+const COUNT: u32 = (1 << 24) - 1;
 
 /// A count that reached this stays there: the block is then never freed
 /// (a leak, which is safe, rather than a count that wraps, which is not).
-const STUCK: u32 = u32::MAX;
+const STUCK: u32 = COUNT;
+
+/// The longest block: 40 bits of length.
+const MAX_LEN: u64 = (1 << 40) - 1;
 
 /// An immutable byte block shared by reference count. Not `Send`: as `Rc`,
 /// it belongs to the thread that made it.
 pub struct Block(NonNull<Header>);
 
 impl Block {
-    const DATA: usize = std::mem::size_of::<Header>();
-
     fn layout(len: usize) -> Layout {
-        match Self::DATA
+        match size_of::<Header>()
             .checked_add(len)
+            .filter(|_| len as u64 <= MAX_LEN)
             .and_then(|size| Layout::from_size_align(size, std::mem::align_of::<Header>()).ok())
         {
             Some(l) => l,
-            // Beyond the address space: no allocation could succeed either.
+            // Beyond what a block can say (1 TiB) or the address space: as
+            // for an allocation that cannot succeed.
             None => handle_alloc_error(Layout::new::<Header>()),
         }
     }
@@ -46,19 +55,20 @@ impl Block {
     pub fn from_parts(parts: &[&[u8]]) -> Block {
         let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
         let layout = Self::layout(len);
-        // SAFETY: the layout is never zero-sized (it holds the header). The
-        // header is written before any reference to it is made, and the
-        // parts, whose lengths add up to `len`, are copied into the `len`
-        // bytes that follow it, which nothing else points to yet.
+        let len = len as u64; // at most MAX_LEN (see `layout`)
+                              // SAFETY: the layout is never zero-sized (it holds the header). The
+                              // header is written before any reference to it is made, and the
+                              // parts, whose lengths add up to `len`, are copied into the `len`
+                              // bytes that follow it, which nothing else points to yet.
         unsafe {
             let Some(header) = NonNull::new(alloc(layout).cast::<Header>()) else {
                 handle_alloc_error(layout)
             };
             header.as_ptr().write(Header {
-                count: Cell::new(1),
-                len,
+                word: Cell::new(1 | (((len >> 32) as u32) << 24)),
+                len: len as u32,
             });
-            let mut at = header.as_ptr().cast::<u8>().add(Self::DATA);
+            let mut at = header.as_ptr().cast::<u8>().add(size_of::<Header>());
             for p in parts {
                 std::ptr::copy_nonoverlapping(p.as_ptr(), at, p.len());
                 at = at.add(p.len());
@@ -72,26 +82,38 @@ impl Block {
         unsafe { self.0.as_ref() }
     }
 
+    fn count(&self) -> u32 {
+        self.header().word.get() & COUNT
+    }
+
+    fn len(&self) -> usize {
+        let h = self.header();
+        (u64::from(h.len) | (u64::from(h.word.get() >> 24) << 32)) as usize
+    }
+
     /// The address of the bytes: the block's identity, shared by its clones.
     pub fn as_ptr(&self) -> *const u8 {
-        self.0.as_ptr().cast::<u8>().wrapping_add(Self::DATA)
+        self.0
+            .as_ptr()
+            .cast::<u8>()
+            .wrapping_add(size_of::<Header>())
     }
 }
 
 impl std::ops::Deref for Block {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: `len` initialised bytes follow the header (see `from_parts`)
-        // and stay unchanged until the last handle goes.
-        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.header().len) }
+        // SAFETY: `len` initialised bytes follow the header (see
+        // `from_parts`) and stay unchanged until the last handle goes.
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len()) }
     }
 }
 
 impl Clone for Block {
     fn clone(&self) -> Self {
-        let count = &self.header().count;
-        if count.get() != STUCK {
-            count.set(count.get() + 1);
+        if self.count() != STUCK {
+            let word = &self.header().word;
+            word.set(word.get() + 1);
         }
         Block(self.0)
     }
@@ -99,16 +121,16 @@ impl Clone for Block {
 
 impl Drop for Block {
     fn drop(&mut self) {
-        let header = self.header();
-        let count = header.count.get();
+        let count = self.count();
         if count == STUCK {
             return;
         }
         if count > 1 {
-            header.count.set(count - 1);
+            let word = &self.header().word;
+            word.set(word.get() - 1);
             return;
         }
-        let layout = Self::layout(header.len);
+        let layout = Self::layout(self.len());
         // SAFETY: this was the last handle; the block was allocated with
         // this layout (the same length) in `from_parts`.
         unsafe { dealloc(self.0.as_ptr().cast::<u8>(), layout) }
@@ -138,32 +160,44 @@ mod tests {
         assert_eq!(&*b, b"abcde");
         let c = b.clone();
         assert_eq!(b.as_ptr(), c.as_ptr());
-        assert_eq!(b.header().count.get(), 2);
+        assert_eq!(b.count(), 2);
         drop(b);
         assert_eq!(&*c, b"abcde");
-        assert_eq!(c.header().count.get(), 1);
+        assert_eq!(c.count(), 1);
         let empty = Block::from_parts(&[]);
         assert!(empty.is_empty());
         assert_eq!(Block::from_parts(&[b"x"]), Block::from_parts(&[b"x"]));
     }
 
     #[test]
-    fn a_handle_is_one_pointer() {
-        assert_eq!(std::mem::size_of::<Block>(), std::mem::size_of::<usize>());
-        assert_eq!(
-            std::mem::size_of::<Option<Block>>(),
-            std::mem::size_of::<usize>()
-        );
+    fn a_handle_is_one_pointer_and_the_header_eight_bytes() {
+        assert_eq!(size_of::<Block>(), size_of::<usize>());
+        assert_eq!(size_of::<Option<Block>>(), size_of::<usize>());
+        assert_eq!(size_of::<Header>(), 8);
+        assert_eq!(Block::layout(18).size(), 26);
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_length_has_40_bits_beside_the_count() {
+        let b = Block::from_parts(&[b"xyz"]);
+        // As a block of 2^32 + 3 bytes would say it, without allocating one.
+        b.header().word.set(b.header().word.get() | (1 << 24));
+        assert_eq!(b.len() as u64, (1 << 32) + 3);
+        assert_eq!(b.count(), 1);
+        b.header().word.set(1);
+        assert_eq!(b.len(), 3);
     }
 
     #[test]
     fn a_count_at_its_limit_stays_there() {
         let b = Block::from_parts(&[b"x"]);
-        b.header().count.set(STUCK);
+        b.header().word.set(STUCK);
         let c = b.clone();
         drop(c);
-        assert_eq!(b.header().count.get(), STUCK);
+        assert_eq!(b.count(), STUCK);
+        assert_eq!(&*b, b"x");
         // Reset so the test frees what it made.
-        b.header().count.set(1);
+        b.header().word.set(1);
     }
 }
