@@ -55,11 +55,12 @@ impl Block {
     pub fn from_parts(parts: &[&[u8]]) -> Block {
         let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
         let layout = Self::layout(len);
-        let len = len as u64; // at most MAX_LEN (see `layout`)
-                              // SAFETY: the layout is never zero-sized (it holds the header). The
-                              // header is written before any reference to it is made, and the
-                              // parts, whose lengths add up to `len`, are copied into the `len`
-                              // bytes that follow it, which nothing else points to yet.
+        // At most MAX_LEN (see `layout`).
+        let len = len as u64;
+        // SAFETY: the layout is never zero-sized (it holds the header). The
+        // header is written before any reference to it is made, and the
+        // parts, whose lengths add up to `len`, are copied into the `len`
+        // bytes that follow it, which nothing else points to yet.
         unsafe {
             let Some(header) = NonNull::new(alloc(layout).cast::<Header>()) else {
                 handle_alloc_error(layout)
