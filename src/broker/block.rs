@@ -71,7 +71,13 @@ impl Block {
             });
             let mut at = header.as_ptr().cast::<u8>().add(size_of::<Header>());
             for p in parts {
-                std::ptr::copy_nonoverlapping(p.as_ptr(), at, p.len());
+                // Names' length bytes and empty names are most parts: no
+                // call to `memcpy` for them.
+                match **p {
+                    [] => {}
+                    [b] => at.write(b),
+                    _ => std::ptr::copy_nonoverlapping(p.as_ptr(), at, p.len()),
+                }
                 at = at.add(p.len());
             }
             Block(header)
