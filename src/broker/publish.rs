@@ -256,6 +256,19 @@ impl Broker {
         bcc: Option<&FieldValue>,
         out: &mut Vec<QueueId>,
     ) {
+        // Most publishes: the default exchange, one routing key (no CC or
+        // BCC), so one look-up, without the general walk's setup.
+        if message.to_default_exchange()
+            && bcc.is_none()
+            && message.properties.header("CC").is_none()
+        {
+            if let Some(&q) = self.vhost_ref(v).queues.get(message.routing_key()) {
+                if !out.contains(&q) {
+                    out.push(q);
+                }
+            }
+            return;
+        }
         self.route_via(v, message, bcc, None, out);
     }
 
