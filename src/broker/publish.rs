@@ -380,7 +380,7 @@ impl Broker {
         }
         queue.stats.published += 1;
         let expires_at = queue.expiry_for(&msg, now);
-        let entry = Entry {
+        let mut entry = Entry {
             seq: 0,
             msg_id,
             msg,
@@ -433,7 +433,7 @@ impl Broker {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let entry = Entry { seq, ..entry };
+        entry.seq = seq;
         let record = persist.then(|| self.message_record(q, &entry)).flatten();
         let waits_for = record.map(|r| self.record(r));
         if expires_at != super::queue::NEVER {
