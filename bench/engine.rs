@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo bench --bench engine`
 //!
+//! `-- --memory` prints only the memory figure.
+//!
 //! `-- --once BATCH N [EXCHANGE]` runs the loop once, untimed (through
 //! EXCHANGE, `amq.direct` say, if given), for a profiler or an instruction
 //! counter, which the other builds on a shared machine do not
@@ -96,6 +98,16 @@ fn main() {
         println!("delivered {delivered} in batches of {batch}");
         return;
     }
+    let memory = || {
+        let (bytes, allocs) = memory_per_message(1_000_000);
+        println!(
+            "engine memory per queued message beyond its 16 B body (1M queued): {bytes:.1} bytes requested in {allocs:.2} live allocations"
+        );
+    };
+    if args.iter().any(|a| a == "--memory") {
+        memory();
+        return;
+    }
     let n = 2_000_000;
     for batch in [1u64, 64, 1000] {
         throughput(n / 4, batch); // warm-up
@@ -107,8 +119,5 @@ fn main() {
             "engine publish->deliver->ack, 16 B bodies, batch {batch:>4}: {median:>11.0} msg/s median of {RUNS} (min {low:.0}, max {high:.0}), {allocs:.2} allocations/msg"
         );
     }
-    let (bytes, allocs) = memory_per_message(1_000_000);
-    println!(
-        "engine memory per queued message beyond its 16 B body (1M queued): {bytes:.1} bytes requested in {allocs:.2} live allocations"
-    );
+    memory();
 }

@@ -129,6 +129,14 @@ impl Channel {
             } else {
                 self.position(tag)? + 1
             };
+            // All of them (the usual ack of a batch) into an empty `out`:
+            // the two buffers trade places, moving no record; the list,
+            // filled from the front of its buffer, needs no rotation.
+            if end == len && out.is_empty() {
+                let spare = VecDeque::from(std::mem::take(out));
+                *out = Vec::from(std::mem::replace(&mut self.unacked, spare));
+                return Some(());
+            }
             // A drain costs more than it saves for one or two.
             if end <= 2 {
                 for _ in 0..end {

@@ -4,6 +4,7 @@
 //! queue they are routed to; what differs per queue (position, delivery count,
 //! expiry) lives in the queue's entry. Dead-lettering makes a new message.
 
+use super::block::Block;
 use super::value::{FieldTable, ShortStr};
 use std::ops::Deref;
 use std::rc::Rc;
@@ -135,7 +136,7 @@ impl From<Properties> for Props {
 /// not as separately counted strings, so a publish makes one allocation.
 #[derive(Clone, PartialEq)]
 pub struct Message {
-    block: Rc<[u8]>,
+    block: Block,
     pub properties: Props,
 }
 
@@ -164,20 +165,7 @@ impl Message {
     ) -> Self {
         let (x, k) = (exchange.as_bytes(), routing_key.as_bytes());
         let len_byte = |s: &[u8]| u8::try_from(s.len()).unwrap_or(u8::MAX);
-        // Allocated once at its final size (an exact-size iterator), then
-        // filled in place while this is its only reference.
-        let mut block: Rc<[u8]> = std::iter::repeat(0u8)
-            .take(2 + x.len() + k.len() + body.len())
-            .collect();
-        if let Some(bytes) = Rc::get_mut(&mut block) {
-            let mut at = 0;
-            for part in [&[len_byte(x)][..], x, &[len_byte(k)][..], k, body] {
-                if let Some(dst) = bytes.get_mut(at..at + part.len()) {
-                    dst.copy_from_slice(part);
-                }
-                at += part.len();
-            }
-        }
+        let block = Block::from_parts(&[&[len_byte(x)], x, &[len_byte(k)], k, body]);
         Message { block, properties }
     }
 
@@ -197,11 +185,12 @@ impl Message {
     }
 
     fn text(&self, at: usize, len: usize) -> &str {
-        if len == 0 {
-            return ""; // the default exchange: no check to make
-        }
         let bytes = self.block.get(at..at + len).unwrap_or_default();
-        std::str::from_utf8(bytes).unwrap_or_default()
+        // SAFETY: both names are UTF-8, checked when the block was made
+        // (`from_parts` copies `ShortStr`s whole, `from_block` checks), and
+        // `at..at + len` is one of them whole or, out of range, empty. Not
+        // checking again saves the routing of every message a UTF-8 check.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// The exchange it was published to (empty for the default exchange).
@@ -238,12 +227,17 @@ impl Message {
     }
 
     /// A message from a block written by [`block`](Self::block); None if
-    /// the lengths in it do not fit (a damaged page).
+    /// the lengths in it do not fit or a name is not UTF-8 (a damaged page).
     pub fn from_block(block: &[u8], properties: Props) -> Option<Self> {
         let x = usize::from(*block.first()?);
         let k = usize::from(*block.get(1 + x)?);
-        (2 + x + k <= block.len()).then(|| Message {
-            block: Rc::from(block),
+        let names_ok = |at: usize, len: usize| {
+            block
+                .get(at..at + len)
+                .is_some_and(|n| std::str::from_utf8(n).is_ok())
+        };
+        (names_ok(1, x) && names_ok(2 + x, k)).then(|| Message {
+            block: Block::from_parts(&[block]),
             properties,
         })
     }
@@ -251,7 +245,7 @@ impl Message {
     /// Identity of the block, shared by every copy of this message: the
     /// image writes a message once however many queues hold it.
     pub fn block_ptr(&self) -> *const u8 {
-        Rc::as_ptr(&self.block).cast::<u8>()
+        self.block.as_ptr()
     }
 
     pub fn persistent(&self) -> bool {
@@ -311,6 +305,25 @@ mod tests {
             (m.exchange(), m.routing_key(), m.body()),
             (&*long, &*long, &[0u8; 3][..])
         );
+    }
+
+    #[test]
+    fn a_block_with_names_that_are_not_utf8_is_refused() {
+        let ok = Message::new(
+            ShortStr::new("x").unwrap(),
+            ShortStr::new("k").unwrap(),
+            Properties::default(),
+            b"body",
+        );
+        let back = Message::from_block(ok.block(), Props::default()).unwrap();
+        assert_eq!(
+            (back.exchange(), back.routing_key(), back.body()),
+            ("x", "k", &b"body"[..])
+        );
+        assert!(Message::from_block(b"\x01\xff\x00body", Props::default()).is_none());
+        assert!(Message::from_block(b"\x00\x01\xc3body", Props::default()).is_none());
+        // Lengths beyond the block.
+        assert!(Message::from_block(b"\x00\x09k", Props::default()).is_none());
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 pub(crate) mod access;
 pub(crate) mod args;
+mod block;
 pub(crate) mod channel;
 pub(crate) mod command;
 pub(crate) mod dead_letter;

@@ -256,6 +256,19 @@ impl Broker {
         bcc: Option<&FieldValue>,
         out: &mut Vec<QueueId>,
     ) {
+        // Most publishes: the default exchange, one routing key (no CC or
+        // BCC), so one look-up, without the general walk's setup.
+        if message.to_default_exchange()
+            && bcc.is_none()
+            && message.properties.header("CC").is_none()
+        {
+            if let Some(&q) = self.vhost_ref(v).queues.get(message.routing_key()) {
+                if !out.contains(&q) {
+                    out.push(q);
+                }
+            }
+            return;
+        }
         self.route_via(v, message, bcc, None, out);
     }
 
@@ -367,7 +380,7 @@ impl Broker {
         }
         queue.stats.published += 1;
         let expires_at = queue.expiry_for(&msg, now);
-        let entry = Entry {
+        let mut entry = Entry {
             seq: 0,
             msg_id,
             msg,
@@ -420,7 +433,7 @@ impl Broker {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let entry = Entry { seq, ..entry };
+        entry.seq = seq;
         let record = persist.then(|| self.message_record(q, &entry)).flatten();
         let waits_for = record.map(|r| self.record(r));
         if expires_at != super::queue::NEVER {

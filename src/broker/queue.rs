@@ -4,6 +4,7 @@
 use super::args::QueueArgs;
 use super::command::QueueDeclare;
 use super::dedup::DedupCache;
+use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, MsgId, VhostId};
 use super::message::Message;
 use super::value::{FieldTable, ShortStr};
@@ -13,7 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub const NEVER: u64 = u64::MAX;
 
 /// One message in one queue. `seq` is the position: a broker-wide counter given
-/// at enqueue, so requeued messages go back exactly where they were.
+/// at enqueue, so requeued messages go back exactly where they were. The ready
+/// list keeps it as a smaller [`Slot`].
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub seq: u64,
@@ -21,8 +23,7 @@ pub struct Entry {
     pub msg: Message,
     /// Earlier deliveries of this message from this queue: every time it was
     /// handed out (`x-acquired-count`, RabbitMQ 4.3). Both counts are 16-bit
-    /// and stop at 65535: with the other fields an entry is 40 bytes in wasm
-    /// rather than 48 (see `bench/memory.mjs`).
+    /// and stop at 65535, which keeps a [`Slot`] at 28 bytes in wasm.
     pub deliveries: u16,
     /// Failed deliveries (`x-delivery-count`, RabbitMQ 4.3): returned by
     /// `basic.reject` with requeue or by its channel closing or connection
@@ -41,6 +42,44 @@ pub fn count16(n: u32) -> u16 {
 impl Entry {
     pub fn size(&self) -> usize {
         self.msg.body().len()
+    }
+}
+
+/// A `u64` as two halves, so that a struct holding it needs only 4-byte
+/// alignment: in wasm a [`Slot`] is then 28 bytes, not 32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct U64([u32; 2]);
+
+impl U64 {
+    fn new(v: u64) -> Self {
+        U64([v as u32, (v >> 32) as u32])
+    }
+    fn get(self) -> u64 {
+        let [lo, hi] = self.0;
+        u64::from(lo) | (u64::from(hi) << 32)
+    }
+}
+
+/// An [`Entry`] as the ready list holds it, one per queued message, so its
+/// size is most of a queued message's cost: 28 bytes in wasm, 40 natively.
+/// The expiry is not here: most messages have none, and the list keeps the
+/// ones that do on the side (see [`ReadyList::insert`]).
+#[derive(Debug)]
+pub struct Slot {
+    seq: U64,
+    msg_id: U64,
+    msg: Message,
+    deliveries: u16,
+    failed: u16,
+}
+
+impl Slot {
+    pub fn seq(&self) -> u64 {
+        self.seq.get()
+    }
+
+    fn mem(&self) -> usize {
+        self.msg.body().len() + ENTRY_OVERHEAD
     }
 }
 
@@ -92,29 +131,30 @@ pub struct PageRun {
 /// below the tail's. Without runs the tail is empty.
 #[derive(Debug, Default)]
 pub struct Level {
-    pub head: VecDeque<Entry>,
+    pub head: VecDeque<Slot>,
     pub runs: VecDeque<PageRun>,
-    pub tail: VecDeque<Entry>,
+    pub tail: VecDeque<Slot>,
     /// Memory of the head and the tail (see [`mem_size`]).
     pub head_mem: usize,
     pub tail_mem: usize,
 }
 
 impl Level {
-    fn insert_sorted(part: &mut VecDeque<Entry>, entry: Entry) {
+    fn insert_sorted(part: &mut VecDeque<Slot>, entry: Slot) {
+        let seq = entry.seq();
         match part.back() {
-            Some(last) if last.seq > entry.seq => {
-                let at = part.partition_point(|e| e.seq < entry.seq);
+            Some(last) if last.seq() > seq => {
+                let at = part.partition_point(|e| e.seq() < seq);
                 part.insert(at, entry);
             }
             _ => part.push_back(entry),
         }
     }
 
-    fn insert(&mut self, entry: Entry) {
-        let m = mem_size(&entry);
+    fn insert(&mut self, entry: Slot) {
+        let m = entry.mem();
         match self.runs.back() {
-            Some(run) if entry.seq > run.last_seq => {
+            Some(run) if entry.seq() > run.last_seq => {
                 self.tail_mem += m;
                 Self::insert_sorted(&mut self.tail, entry);
             }
@@ -125,9 +165,9 @@ impl Level {
         }
     }
 
-    fn pop_head(&mut self) -> Option<Entry> {
+    fn pop_head(&mut self) -> Option<Slot> {
         let e = self.head.pop_front()?;
-        self.head_mem -= mem_size(&e);
+        self.head_mem -= e.mem();
         Some(e)
     }
 
@@ -139,14 +179,14 @@ impl Level {
         }
     }
 
-    fn remove(&mut self, seq: u64) -> Option<Entry> {
+    fn remove(&mut self, seq: u64) -> Option<Slot> {
         for (part, mem) in [
             (&mut self.head, &mut self.head_mem),
             (&mut self.tail, &mut self.tail_mem),
         ] {
-            if let Ok(at) = part.binary_search_by_key(&seq, |e| e.seq) {
+            if let Ok(at) = part.binary_search_by_key(&seq, Slot::seq) {
                 let e = part.remove(at)?;
-                *mem -= mem_size(&e);
+                *mem -= e.mem();
                 return Some(e);
             }
         }
@@ -164,6 +204,8 @@ pub struct ReadyList {
     /// Memory of the entries held in memory (heads and tails), and how many.
     mem: usize,
     in_mem: usize,
+    /// The expiry of each entry in memory that has one, by seq.
+    expires: FxHashMap<u64, u64>,
 }
 
 impl ReadyList {
@@ -176,6 +218,52 @@ impl ReadyList {
             bytes: 0,
             mem: 0,
             in_mem: 0,
+            expires: FxHashMap::default(),
+        }
+    }
+
+    /// The slot an entry is kept in; its expiry, if any, goes to the side.
+    fn slot(&mut self, e: Entry) -> Slot {
+        if e.expires_at != NEVER {
+            self.expires.insert(e.seq, e.expires_at);
+        }
+        Slot {
+            seq: U64::new(e.seq),
+            msg_id: U64::new(e.msg_id),
+            msg: e.msg,
+            deliveries: e.deliveries,
+            failed: e.failed,
+        }
+    }
+
+    /// The entry of a slot leaving the list, with its expiry back.
+    fn unslot(&mut self, s: Slot) -> Entry {
+        let seq = s.seq();
+        let expires_at = if self.expires.is_empty() {
+            NEVER
+        } else {
+            self.expires.remove(&seq).unwrap_or(NEVER)
+        };
+        Entry {
+            seq,
+            msg_id: s.msg_id.get(),
+            msg: s.msg,
+            deliveries: s.deliveries,
+            failed: s.failed,
+            expires_at,
+        }
+    }
+
+    /// The entry of a slot still in the list.
+    fn entry_of(&self, s: &Slot) -> Entry {
+        let seq = s.seq();
+        Entry {
+            seq,
+            msg_id: s.msg_id.get(),
+            msg: s.msg.clone(),
+            deliveries: s.deliveries,
+            failed: s.failed,
+            expires_at: self.expires.get(&seq).copied().unwrap_or(NEVER),
         }
     }
 
@@ -233,16 +321,18 @@ impl ReadyList {
         if self.levels.is_empty() {
             self.levels.push(Level::default()); // `new` makes one at least; never taken
         }
+        let slot = self.slot(entry);
         if let Some(level) = self.level(prio) {
-            level.insert(entry);
+            level.insert(slot);
         }
     }
 
-    fn took(&mut self, e: &Entry) {
+    fn took(&mut self, s: Slot) -> Entry {
         self.len -= 1;
-        self.bytes -= e.size();
-        self.mem -= mem_size(e);
+        self.bytes -= s.msg.body().len();
+        self.mem -= s.mem();
         self.in_mem -= 1;
+        self.unslot(s)
     }
 
     /// The next message to deliver: the oldest of the highest priority. None
@@ -253,9 +343,8 @@ impl ReadyList {
             .iter_mut()
             .rev()
             .find(|l| !l.head.is_empty() || !l.runs.is_empty())?;
-        let entry = level.pop_head()?;
-        self.took(&entry);
-        Some(entry)
+        let slot = level.pop_head()?;
+        Some(self.took(slot))
     }
 
     /// The oldest message of the lowest priority: what `drop-head` drops
@@ -265,15 +354,13 @@ impl ReadyList {
             .levels
             .iter_mut()
             .find(|l| !l.head.is_empty() || !l.runs.is_empty())?;
-        let entry = level.pop_head()?;
-        self.took(&entry);
-        Some(entry)
+        let slot = level.pop_head()?;
+        Some(self.took(slot))
     }
 
     pub fn remove(&mut self, seq: u64, prio: u8) -> Option<Entry> {
-        let entry = self.level(prio)?.remove(seq)?;
-        self.took(&entry);
-        Some(entry)
+        let slot = self.level(prio)?.remove(seq)?;
+        Some(self.took(slot))
     }
 
     /// Takes every entry in memory and every paged run.
@@ -282,24 +369,28 @@ impl ReadyList {
         self.bytes = 0;
         self.mem = 0;
         self.in_mem = 0;
-        let mut entries = Vec::new();
+        let mut slots = Vec::new();
         let mut runs = Vec::new();
         for l in self.levels.iter_mut().rev() {
-            entries.extend(l.head.drain(..));
+            slots.extend(l.head.drain(..));
             runs.extend(l.runs.drain(..));
-            entries.extend(l.tail.drain(..));
+            slots.extend(l.tail.drain(..));
             l.head_mem = 0;
             l.tail_mem = 0;
         }
+        let entries = slots.into_iter().map(|s| self.unslot(s)).collect();
+        self.expires.clear();
         (entries, runs)
     }
 
-    /// Ready entries in memory, in delivery order (paged runs left out).
-    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+    /// Ready entries in memory, in delivery order (paged runs left out), as
+    /// copies (a copy of a message is a reference count).
+    pub fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
         self.levels
             .iter()
             .rev()
             .flat_map(|l| l.head.iter().chain(l.tail.iter()))
+            .map(|s| self.entry_of(s))
     }
 
     /// Paged runs with their level index.
@@ -334,36 +425,36 @@ impl ReadyList {
             let mut kept = 0;
             let mut at = 0;
             while at < l.head.len() && kept < keep {
-                kept += l.head.get(at).map_or(0, mem_size);
+                kept += l.head.get(at).map_or(0, Slot::mem);
                 at += 1;
             }
             let mut end = at;
             while end < l.head.len() && taken < max_mem {
-                taken += l.head.get(end).map_or(0, mem_size);
+                taken += l.head.get(end).map_or(0, Slot::mem);
                 end += 1;
             }
             if end == at {
-                return out;
+                return Vec::new();
             }
             out.extend(l.head.drain(at..end));
             l.head_mem -= taken;
             // What followed the cut run is now the tail.
-            let rest: VecDeque<Entry> = l.head.drain(at..).collect();
-            let rest_mem: usize = rest.iter().map(mem_size).sum();
+            let rest: VecDeque<Slot> = l.head.drain(at..).collect();
+            let rest_mem: usize = rest.iter().map(Slot::mem).sum();
             l.head_mem -= rest_mem;
             l.tail = rest;
             l.tail_mem = rest_mem;
         } else {
             while taken < max_mem {
                 let Some(e) = l.tail.pop_front() else { break };
-                taken += mem_size(&e);
+                taken += e.mem();
                 out.push(e);
             }
             l.tail_mem -= taken;
         }
         self.mem -= taken;
         self.in_mem -= out.len();
-        out
+        out.into_iter().map(|s| self.unslot(s)).collect()
     }
 
     /// Puts a paged run's entries, read back in seq order, at the back of
@@ -378,7 +469,7 @@ impl ReadyList {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return;
         };
-        let in_place = l.head.back().map_or(true, |b| b.seq < first.seq)
+        let in_place = l.head.back().map_or(true, |b| b.seq() < first.seq)
             && l.runs.front().map_or(true, |r| last.seq < r.first_seq)
             && entries
                 .windows(2)
@@ -393,7 +484,11 @@ impl ReadyList {
         let n = entries.len();
         let bytes: usize = entries.iter().map(Entry::size).sum();
         let mem = bytes + n * ENTRY_OVERHEAD;
-        l.head.extend(entries);
+        let slots: Vec<Slot> = entries.into_iter().map(|e| self.slot(e)).collect();
+        let Some(l) = self.levels.get_mut(level) else {
+            return;
+        };
+        l.head.extend(slots);
         l.head_mem += mem;
         self.len += n;
         self.bytes += bytes;
@@ -648,6 +743,52 @@ mod tests {
             failed: 0,
             expires_at: NEVER,
         }
+    }
+
+    #[test]
+    fn a_slot_is_smaller_than_an_entry() {
+        let words = std::mem::size_of::<usize>();
+        // seq and msg_id in 4-byte halves, the block and properties pointers,
+        // the two counts: 28 bytes in wasm (40 natively, by alignment).
+        assert_eq!(
+            std::mem::size_of::<Slot>(),
+            (16 + 2 * words + 4).next_multiple_of(words)
+        );
+        assert!(std::mem::size_of::<Slot>() < std::mem::size_of::<Entry>());
+    }
+
+    #[test]
+    fn expiries_kept_on_the_side_come_back_with_their_entries() {
+        let with = |seq, at| Entry {
+            expires_at: at,
+            msg_id: seq + 100,
+            deliveries: 2,
+            failed: 1,
+            ..entry(seq)
+        };
+        let mut r = ReadyList::new(1);
+        for s in 1..=6 {
+            r.insert(with(s, if s % 2 == 0 { 1000 + s } else { NEVER }), 0);
+        }
+        let seen: Vec<(u64, u64, u64, u16, u16)> = r
+            .iter()
+            .map(|e| (e.seq, e.msg_id, e.expires_at, e.deliveries, e.failed))
+            .collect();
+        assert_eq!(seen[1], (2, 102, 1002, 2, 1));
+        assert_eq!(seen[2], (3, 103, NEVER, 2, 1));
+        assert_eq!(r.pop_front().unwrap().expires_at, NEVER);
+        assert_eq!(r.pop_front().unwrap().expires_at, 1002);
+        assert_eq!(r.remove(4, 0).unwrap().expires_at, 1004);
+        // Paged out and read back, the expiry goes and returns with the entry.
+        let cut = r.cut(0, 0, usize::MAX);
+        let expiries: Vec<u64> = cut.iter().map(|e| e.expires_at).collect();
+        assert_eq!(expiries, [NEVER, NEVER, 1006]);
+        assert!(r.expires.is_empty());
+        r.extend_head(0, cut);
+        let (drained, _) = r.drain();
+        let expiries: Vec<u64> = drained.iter().map(|e| e.expires_at).collect();
+        assert_eq!(expiries, [NEVER, NEVER, 1006]);
+        assert!(r.expires.is_empty());
     }
 
     #[test]

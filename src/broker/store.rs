@@ -550,9 +550,9 @@ impl Broker {
                 continue;
             }
             let vhost = &self.vhost_ref(q.vhost).name;
-            for e in q.ready.iter().chain(q.delayed.values()) {
+            for e in q.ready.iter().chain(q.delayed.values().cloned()) {
                 if e.msg.persistent() {
-                    push(q, e, vhost);
+                    push(q, &e, vhost);
                 }
             }
             for (level, r) in q.ready.runs().filter(|(_, r)| r.persistent > 0) {

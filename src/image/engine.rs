@@ -201,9 +201,9 @@ impl Writer {
             w.bool(r.crashed);
             w.bool(!matches!(r.state, RunState::Out));
         }
-        let in_memory: Vec<&Entry> = q.ready.iter().collect();
+        let in_memory: Vec<Entry> = q.ready.iter().collect();
         self.main.usize(in_memory.len());
-        for e in in_memory {
+        for e in &in_memory {
             self.entry(e);
         }
         self.main.usize(q.delayed.len());
