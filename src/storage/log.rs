@@ -84,6 +84,53 @@ pub fn append(rec: &StoreRecord, buf: &mut Vec<u8>) {
     }
 }
 
+/// Appends a batch of records as the host will write it in one go, leaving
+/// out what the batch itself makes moot: the record of a message settled
+/// later in the same batch (published and acked while the write before it
+/// was in flight), with its delivery counts. Its `Settled` stays, so replay
+/// ends with the message gone whatever came before (a message read back from
+/// a page logs again under its old seq). Folding the shorter batch over any
+/// log gives the state the whole batch gives; the body is never written.
+pub fn append_batch(records: &[StoreRecord], buf: &mut Vec<u8>) {
+    let moot = moot_records(records);
+    for (i, rec) in records.iter().enumerate() {
+        if !moot.get(i).copied().unwrap_or(false) {
+            append(rec, buf);
+        }
+    }
+}
+
+/// Which of `records` a `Settled` later in the same batch makes moot.
+fn moot_records(records: &[StoreRecord]) -> Vec<bool> {
+    let mut moot = vec![false; records.len()];
+    if !records
+        .iter()
+        .any(|r| matches!(r, StoreRecord::Settled { .. }))
+    {
+        return moot;
+    }
+    // Backwards: a seq is settled later until its own Message record is
+    // reached; records of the seq before that are kept (a reused seq).
+    let mut settled = std::collections::HashSet::new();
+    for (i, rec) in records.iter().enumerate().rev() {
+        let drop = match rec {
+            StoreRecord::Settled { seq } => {
+                settled.insert(*seq);
+                false
+            }
+            StoreRecord::Delivered { seq, .. } | StoreRecord::Returned { seq, .. } => {
+                settled.contains(seq)
+            }
+            StoreRecord::Message { seq, .. } => settled.remove(seq),
+            _ => false,
+        };
+        if let Some(m) = moot.get_mut(i) {
+            *m = drop;
+        }
+    }
+    moot
+}
+
 /// A log that cannot be read at all: recovery must stop, and nothing may be
 /// cut or rewritten.
 #[derive(Clone, Debug, PartialEq, Eq)]
