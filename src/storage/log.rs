@@ -50,8 +50,11 @@
 //! a newer Warren, and cutting it would lose data a downgrade cannot read.
 
 use super::record::{self, RecordError};
+use crate::broker::fxhash::FxHasher;
 use crate::broker::StoreRecord;
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 
 /// The first bytes of every log and snapshot.
 pub const MAGIC: [u8; 8] = *b"\x89WRN\r\n\x1a\n";
@@ -93,6 +96,17 @@ pub fn append(rec: &StoreRecord, buf: &mut Vec<u8>) {
 /// log gives the state the whole batch gives; the body is never written.
 pub fn append_batch(records: &[StoreRecord], buf: &mut Vec<u8>) {
     let moot = moot_records(records);
+    // Room for the batch up front, not a copy each time the buffer doubles.
+    let estimate: usize = records
+        .iter()
+        .zip(&moot)
+        .map(|(r, moot)| match r {
+            _ if *moot => 0,
+            StoreRecord::Message { message, .. } => 128 + message.body_size(),
+            _ => 32,
+        })
+        .sum();
+    buf.reserve(estimate);
     for (i, rec) in records.iter().enumerate() {
         if !moot.get(i).copied().unwrap_or(false) {
             append(rec, buf);
@@ -111,7 +125,7 @@ fn moot_records(records: &[StoreRecord]) -> Vec<bool> {
     }
     // Backwards: a seq is settled later until its own Message record is
     // reached; records of the seq before that are kept (a reused seq).
-    let mut settled = std::collections::HashSet::new();
+    let mut settled: HashSet<u64, BuildHasherDefault<FxHasher>> = HashSet::default();
     for (i, rec) in records.iter().enumerate().rev() {
         let drop = match rec {
             StoreRecord::Settled { seq } => {
