@@ -35,7 +35,7 @@ fn message(seq: u64) -> StoreRecord {
             ShortStr::truncated(""),
             ShortStr::truncated("bench-persistent-confirms-acks-16"),
             props,
-            &[120; 16],
+            [120; 16],
         ),
     }
 }
