@@ -46,7 +46,7 @@ export function printComparison({ rabbitVersion, results, columns = [], about = 
       ` on ${os.cpus().length} CPUs (${os.cpus()[0].model.trim()}), node ${process.version}`,
   );
   for (const text of about) console.log(text);
-  console.log(`Warren: file store (fdatasync per group commit); RabbitMQ: Debian defaults, classic queues\n`);
+  console.log(`Warren: file store (one O_DSYNC write per group commit); RabbitMQ: Debian defaults, classic queues\n`);
   console.log(line(rows[0]));
   console.log(`|${widths.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));

@@ -2,8 +2,10 @@
 // Node host (`warren-mq serve`, file store), with the same client and workload:
 // amqp-client.js's AMQPWebSocketClient, one connection (a publishing and a
 // consuming channel), 16-byte bodies, publisher confirms and manual acks,
-// WINDOW publishes in flight, prefetch PREFETCH. Reports messages/s and the
-// publish-to-confirm latency, then the object's cold start measured inside it.
+// WINDOW publishes in flight, prefetch PREFETCH. Reports messages/s, the
+// host's CPU time per message (all its processes' user + system time: steadier
+// than messages/s on a shared machine) and the publish-to-confirm latency,
+// then the object's cold start measured inside it.
 //
 //   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5]
 //
@@ -31,8 +33,22 @@ const SIZE = 16;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
-/** One run: resolves with { rate, p50, p99 } (latency: publish to confirm, ms). */
-async function run(url, vhost, persistent, count) {
+/** user + system CPU seconds of the processes `pids` */
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / 100;
+}
+
+/**
+ * One run: resolves with { rate, cpu, p50, p99 } (cpu: µs of the host's
+ * processes `pids` per message; latency: publish to confirm, ms).
+ */
+async function run(url, vhost, persistent, count, pids = []) {
   const client = new AMQPWebSocketClient({ url, vhost, username: 'guest', password: 'guest' });
   await client.connect();
   try {
@@ -54,6 +70,7 @@ async function run(url, vhost, persistent, count) {
     const props = persistent ? { deliveryMode: 2 } : {};
     const latencies = new Float64Array(count);
     const inflight = new Set();
+    const cpu0 = cpuSeconds(pids);
     const t0 = performance.now();
     for (let i = 0; i < count; i++) {
       const sent = performance.now();
@@ -65,8 +82,9 @@ async function run(url, vhost, persistent, count) {
     await Promise.all(inflight);
     await consumed;
     const secs = (performance.now() - t0) / 1000;
+    const cpu = ((cpuSeconds(pids) - cpu0) * 1e6) / count;
     await pub.queueDelete(queue);
-    return { rate: count / secs, p50: median(latencies), p99: pct(latencies, 0.99) };
+    return { rate: count / secs, cpu, p50: median(latencies), p99: pct(latencies, 0.99) };
   } finally {
     await client.close().catch(() => {});
   }
@@ -93,16 +111,18 @@ async function unloadedLatency(url, vhost, n = 200) {
   }
 }
 
-async function measure(name, url, vhost) {
+async function measure(name, url, vhost, pids) {
   const rows = [];
   for (const persistent of [false, true]) {
     await run(url, vhost, persistent, Math.min(2000, COUNT)); // warm-up
     const runs = [];
-    for (let i = 0; i < REPEAT; i++) runs.push(await run(url, vhost, persistent, COUNT));
+    for (let i = 0; i < REPEAT; i++) runs.push(await run(url, vhost, persistent, COUNT, pids));
     const best = runs.sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)];
-    rows.push({ host: name, mode: persistent ? 'persistent + confirms + acks' : 'confirms + acks', ...best });
+    const cpu = median(runs.map((r) => r.cpu));
+    rows.push({ host: name, mode: persistent ? 'persistent + confirms + acks' : 'confirms + acks', ...best, cpu });
     console.log(
-      `  ${name}, ${rows.at(-1).mode}: ${Math.round(best.rate)} msg/s, confirm p50 ${best.p50.toFixed(1)} ms`,
+      `  ${name}, ${rows.at(-1).mode}: ${Math.round(best.rate)} msg/s, ${cpu.toFixed(1)} µs CPU/msg,` +
+        ` confirm p50 ${best.p50.toFixed(1)} ms`,
     );
   }
   return { rows, unloaded: await unloadedLatency(url, vhost) };
@@ -122,7 +142,7 @@ const persistDir = tmpDir('warren-bench-worker-');
 const vars = { WARREN_LOOPBACK_USERS: 'none' };
 const rt = await start({ persistDir, assets: false, vars });
 try {
-  const r = await measure('workerd (Durable Object)', rt.directWs('bench'), 'bench');
+  const r = await measure('workerd (Durable Object)', rt.directWs('bench'), 'bench', rt.pids);
   results.push(...r.rows);
   unloaded.workerd = r.unloaded;
   storeStats = await rt.debug('bench');
@@ -132,7 +152,7 @@ try {
 const nodeDir = tmpDir('warren-bench-node-');
 const node = await startServer({ dataDir: nodeDir, args: ['--log-level', 'warn'] });
 try {
-  const r = await measure('node (warren-mq serve)', node.ws, '/');
+  const r = await measure('node (warren-mq serve)', node.ws, '/', [node.child.pid]);
   results.push(...r.rows);
   unloaded.node = r.unloaded;
 } finally {
@@ -178,12 +198,18 @@ console.log(
 );
 console.log(
   `client: AMQPWebSocketClient, one connection, ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
-    ` prefetch ${PREFETCH}, ${fmt(COUNT)} messages, median of ${REPEAT} runs\n`,
+    ` prefetch ${PREFETCH}, ${fmt(COUNT)} messages, median of ${REPEAT} runs` +
+    ` (CPU: median of the runs' own); load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(', ')}\n`,
 );
-console.log('| host | mode | msg/s | confirm p50 ms | confirm p99 ms |');
-console.log('|---|---|--:|--:|--:|');
+console.log('| host | mode | msg/s | host CPU µs/msg | confirm p50 ms | confirm p99 ms |');
+console.log('|---|---|--:|--:|--:|--:|');
 for (const r of results)
-  console.log(`| ${r.host} | ${r.mode} | ${fmt(r.rate)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`);
+  console.log(
+    `| ${r.host} | ${r.mode} | ${fmt(r.rate)} | ${r.cpu.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
+  );
 console.log(
   `\nunloaded publish-to-confirm latency (persistent, one at a time, median):` +
     ` workerd ${unloaded.workerd.toFixed(2)} ms, node ${unloaded.node.toFixed(2)} ms`,

@@ -8,8 +8,10 @@
 //   page-00000001.seg  pages of paged queues (see page-files.js)
 //
 // The log is the concatenation of the newest .snap (if any) and the .log files
-// numbered after it. Every append is written and fdatasync'ed before its promise
-// resolves; appends that arrive while a sync runs share the next one (group
+// numbered after it. Every append is on disk before its promise resolves: the
+// segment is open with O_DSYNC, so a write returns once its bytes are synced
+// (write and fdatasync in one system call, one trip to libuv's thread pool a
+// batch); appends that arrive while a write runs share the next one (group
 // commit). Records are opaque here: the engine frames and checks them, and on
 // recovery tells how many bytes are valid; `truncate` cuts the rest. The log's
 // format header (magic and version, src/storage/log.rs) is the first bytes of
@@ -19,9 +21,10 @@
 // Failures. A write that fails for want of space (ENOSPC, EDQUOT) is undone:
 // the segment is cut back to its last synced size and the append rejects with
 // `err.retryable = true`; the store stays usable and the same bytes may be
-// appended again once space frees. Any other failure, and every failed fsync
+// appended again once space frees. Any other failure, and every failed sync
 // (after which the kernel may have dropped the dirty pages: the file's state
-// is unknown), fails the store for good: later calls reject with that error.
+// is unknown; on a segment it is a failed write), fails the store for good:
+// later calls reject with that error.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -32,6 +35,10 @@ const SEGMENT = /^seg-(\d{8})\.(log|snap)$/;
 /** Write errors that leave the file as it was once the write is undone: retry later. */
 const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 const name = (n, kind) => `seg-${String(n).padStart(8, '0')}.${kind}`;
+const { O_CREAT, O_DSYNC, O_RDWR, O_TRUNC, O_WRONLY } = fs.constants;
+/** Segments appended to: each write returns once it is on disk. */
+const APPEND_EXISTING = O_RDWR | O_DSYNC;
+const APPEND_NEW = O_WRONLY | O_CREAT | O_TRUNC | O_DSYNC;
 
 async function syncDir(dir) {
   const fh = await fsp.open(dir, 'r');
@@ -76,7 +83,7 @@ function lock(dir) {
 }
 
 export class FileStore {
-  /** How long each fdatasync took (for /metrics). */
+  /** How long each batch took to write and sync (for /metrics). */
   fsyncSeconds = new Histogram();
 
   #dir;
@@ -310,18 +317,16 @@ export class FileStore {
       const batch = this.#pending;
       this.#pending = [];
       let seg = null;
-      let synced = false;
       try {
         const bytes = batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((p) => p.bytes));
         seg = await this.#activeSegment();
-        await writeAll(seg.fh, bytes, seg.size);
-        synced = true; // from here a failure is the fsync's
         const started = performance.now();
-        await seg.fh.datasync();
+        await writeAll(seg.fh, bytes, seg.size); // O_DSYNC: synced as it returns
         this.fsyncSeconds.observe((performance.now() - started) / 1000);
         seg.size += bytes.length;
       } catch (e) {
-        const retry = !synced && OUT_OF_SPACE.has(e?.code) && (await this.#undo(seg));
+        // Out of space: nothing past the last synced size counts; cut it and retry later.
+        const retry = OUT_OF_SPACE.has(e?.code) && (await this.#undo(seg));
         if (retry) e.retryable = true;
         // Appends made meanwhile would land before the retried bytes: they fail too.
         for (const p of retry ? [...batch, ...this.#pending.splice(0)] : batch) p.reject(e);
@@ -348,14 +353,14 @@ export class FileStore {
     if (this.#active && this.#active.size < this.#segmentSize) return this.#active;
     const last = this.#segments.at(-1);
     if (!this.#active && last?.kind === 'log' && last.size < this.#segmentSize) {
-      last.fh = await this.#openFile(last.file, 'r+');
+      last.fh = await this.#openFile(last.file, APPEND_EXISTING);
       this.#active = last;
       return last;
     }
     await this.#closeActive();
     const n = (last?.n ?? 0) + 1;
     const file = path.join(this.#dir, name(n, 'log'));
-    const seg = { n, kind: 'log', file, size: 0, fh: await this.#openFile(file, 'w') };
+    const seg = { n, kind: 'log', file, size: 0, fh: await this.#openFile(file, APPEND_NEW) };
     // The new name must be durable before anything in the file counts as written.
     await syncDir(this.#dir);
     this.#segments.push(seg);

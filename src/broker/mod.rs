@@ -31,7 +31,7 @@ pub(crate) mod error;
 pub(crate) mod event;
 pub(crate) mod exchange;
 pub(crate) mod float_text;
-mod fxhash;
+pub(crate) mod fxhash;
 pub(crate) mod ids;
 pub(crate) mod message;
 pub(crate) mod paging;

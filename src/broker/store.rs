@@ -391,7 +391,10 @@ impl Broker {
             .max()
             .map_or(1, |s| s + 1)
             .max(last_run_seq + 1);
-        b.next_msg_id = next_msg_id + 1;
+        // Ids below a crash mark are flagged as seen before it: a new message
+        // starts at the mark even when the records of the ids below it are
+        // gone (compacted away, or settled in the batch that held them).
+        b.next_msg_id = (next_msg_id + 1).max(b.crash_below);
         if after_crash {
             b.crash_below = b.next_msg_id;
         }

@@ -192,13 +192,10 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             buf.put_u64(*expires_at);
             buf.put_short_str(message.exchange());
             buf.put_short_str(message.routing_key());
-            let mut header = Vec::new();
-            encode_content_header(
-                message.body().len() as u64,
-                &message.properties,
-                &mut header,
-            );
-            buf.put_long_bytes(&header);
+            // The header straight into the record, its length filled in after.
+            let at = buf.begin_len32();
+            encode_content_header(message.body().len() as u64, &message.properties, buf);
+            buf.end_len32(at);
             buf.put_long_bytes(message.body());
         }
         StoreRecord::Delivered { seq, deliveries } => {

@@ -246,9 +246,7 @@ impl WasmBroker {
             return None;
         }
         let mut buf = Vec::new();
-        for r in &records {
-            log::append(r, &mut buf);
-        }
+        log::append_batch(&records, &mut buf);
         Some(Uint8Array::from(&buf[..]))
     }
 

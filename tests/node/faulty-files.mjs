@@ -3,11 +3,14 @@
 // are set and cleared while the store runs:
 //
 //   faults.write = { code: 'ENOSPC', tearAt: 5 }   the next writes put 5 bytes on disk, then fail
-//   faults.sync = 'EIO'                            fdatasync/fsync fail
+//   faults.sync = 'EIO'                            fdatasync/fsync fail, and so do writes
+//                                                  to a file opened with O_DSYNC (after
+//                                                  their bytes are written, as a failed flush)
 //   faults.delayMs = 50                            every write and sync waits first
 //
 // A torn write reaches the real file (it is what a crash or a full disk
 // leaves), so recovery and the store's undo are tested against real bytes.
+import { constants as fsConstants } from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 
@@ -31,9 +34,11 @@ export class Faults {
   syncs = 0;
   raised = [];
 
-  openFile = async (file, flags) => this.#wrap(await fsp.open(file, flags));
+  openFile = async (file, flags) => this.#wrap(await fsp.open(file, flags), flags);
 
-  #wrap(fh) {
+  #wrap(fh, flags) {
+    // Each write on such a file is also its sync.
+    const dsync = typeof flags === 'number' && (flags & fsConstants.O_DSYNC) !== 0;
     const faults = this;
     const synced = async (call) => {
       if (faults.delayMs) await sleep(faults.delayMs);
@@ -55,7 +60,14 @@ export class Faults {
           faults.raised.push(`write ${code} after ${torn} of ${length}`);
           throw errnoError(code, 'write');
         }
-        return fh.write(buf, offset, length, position);
+        if (!dsync) return fh.write(buf, offset, length, position);
+        const written = await fh.write(buf, offset, length, position);
+        if (faults.sync) {
+          faults.raised.push(`write (O_DSYNC) ${faults.sync}`);
+          throw errnoError(faults.sync, 'write');
+        }
+        faults.syncs++;
+        return written;
       },
       datasync: () => synced('datasync'),
       sync: () => synced('sync'),

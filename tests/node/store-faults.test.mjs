@@ -82,7 +82,7 @@ test('a failed fsync: no confirm, the publisher (amqp-client.js over TCP) is clo
   assert.match(String(outcome.message), /CONNECTION_FORCED.*store failed: EIO/);
   assert.equal(errors.length, 1);
   assert.equal(errors[0].code, 'EIO');
-  assert.deepEqual(faults.raised, ['datasync EIO']);
+  assert.deepEqual(faults.raised, ['write (O_DSYNC) EIO']);
   // The broker stopped; new connections are refused rather than promised confirms.
   await assert.rejects(broker.connect(), /closed/);
   server.close();
