@@ -362,37 +362,7 @@ fn frame_at(bytes: &[u8], offset: usize) -> Result<(StoreRecord, usize), Damage>
 /// messages, and four at a time still half of framing a 16-byte message's
 /// records (`cargo bench --bench store`).
 pub fn crc32(bytes: &[u8]) -> u32 {
-    const TABLES: [[u32; 256]; 8] = {
-        let mut t = [[0u32; 256]; 8];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            t[0][i] = c;
-            i += 1;
-        }
-        // t[n][i]: the CRC of byte i followed by n zero bytes.
-        let mut n = 1;
-        while n < 8 {
-            let mut i = 0;
-            while i < 256 {
-                let prev = t[n - 1][i];
-                t[n][i] = t[0][(prev & 0xFF) as usize] ^ (prev >> 8);
-                i += 1;
-            }
-            n += 1;
-        }
-        t
-    };
-    let [t0, t1, t2, t3, t4, t5, t6, t7] = &TABLES;
+    let [t0, t1, t2, t3, t4, t5, t6, t7] = crc_tables();
     let at = |x: u32, shift: u32| ((x >> shift) & 0xFF) as usize;
     let mut c = !0u32;
     let mut words = bytes.chunks_exact(8);
@@ -414,6 +384,29 @@ pub fn crc32(bytes: &[u8]) -> u32 {
         c = t0[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
     }
     !c
+}
+
+/// The slicing tables, made on first use rather than stored: 8 KiB of
+/// data that gzip cannot shrink would be a twentieth of the shipped wasm.
+/// `t[n][i]` is the CRC register after byte `i` and `n` zero bytes: eight
+/// bit steps per byte.
+fn crc_tables() -> &'static [[u32; 256]; 8] {
+    static TABLES: std::sync::OnceLock<[[u32; 256]; 8]> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut t = [[0u32; 256]; 8];
+        for (bytes, table) in (1u32..).zip(t.iter_mut()) {
+            for (i, entry) in (0u32..).zip(table.iter_mut()) {
+                *entry = (0..8 * bytes).fold(i, |c, _| {
+                    if c & 1 != 0 {
+                        0xEDB8_8320 ^ (c >> 1)
+                    } else {
+                        c >> 1
+                    }
+                });
+            }
+        }
+        t
+    })
 }
 
 #[cfg(test)]
