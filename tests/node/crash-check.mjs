@@ -7,6 +7,23 @@ import { AMQPClient } from '@cloudamqp/amqp-client';
 export const QUEUE = 'crash.q';
 
 /**
+ * For a connected client whose server is killed under it. amqp-client 4.1.1 leaves a
+ * confirm's promise unhandled when a publish's socket write fails: the write
+ * error rejects the publish, then the socket's close rejects the confirm,
+ * which nothing awaits any more. A write that fails before the client closes
+ * is left to that close, which rejects the publish (and every reply awaited)
+ * with the same error, so each rejection has a handler.
+ */
+export function closeSettlesFailedWrites(c) {
+  const send = c.send.bind(c);
+  c.send = (bytes) =>
+    send(bytes).catch((err) => {
+      if (c.closed) throw err;
+    });
+  return c;
+}
+
+/**
  * Publishes persistent messages (message-id = a unique number) with confirms,
  * `window` in flight, while a consumer acks some; stops when the connection
  * dies or after `maxMessages`. Records what was confirmed and acked in `state`
@@ -18,6 +35,8 @@ export async function load(url, state, { window = 64, maxMessages = 20000 } = {}
   pub.onerror = sub.onerror = () => {};
   await pub.connect();
   await sub.connect();
+  closeSettlesFailedWrites(pub);
+  closeSettlesFailedWrites(sub);
   const pch = await pub.channel();
   await pch.confirmSelect();
   await pch.queueDeclare(QUEUE, { durable: true });

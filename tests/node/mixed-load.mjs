@@ -11,6 +11,7 @@
 //   mix.reject  a consumer rejects every message without requeue: into mix.dead
 //   mix.dead    the dead-letter queue; a consumer acks half of what arrives
 import { AMQPClient } from '@cloudamqp/amqp-client';
+import { closeSettlesFailedWrites } from './crash-check.mjs';
 
 export const QUEUES = ['mix.work', 'mix.ttl', 'mix.reject', 'mix.dead'];
 const DLX = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'mix.dead' };
@@ -35,7 +36,7 @@ async function client(target) {
   const c = new AMQPClient(target);
   c.onerror = () => {};
   await c.connect();
-  return c;
+  return closeSettlesFailedWrites(c);
 }
 
 /** Drops a client's transport without a close handshake; false if it is already gone. */
