@@ -28,6 +28,7 @@ pub const FLUSH: u8 = 13;
 /// Frames of an in-process connection, for a host watching the wire (`wire.rs`).
 pub const WIRE: u8 = 14;
 
+#[inline]
 fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     let n = b.len().min(255);
@@ -35,11 +36,13 @@ fn str8(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&b[..n]);
 }
 
+#[inline]
 pub(super) fn blob(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
     out.extend_from_slice(b);
 }
 
+#[inline]
 pub(super) fn head(out: &mut Vec<u8>, kind: u8, conn: u32, channel: u16) {
     out.push(kind);
     out.extend_from_slice(&conn.to_le_bytes());
