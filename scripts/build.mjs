@@ -126,7 +126,7 @@ export function build() {
   const bindgenVersion = bindgenCli();
   const rustc = output('rustc', ['-V']);
 
-  const crate = ['src', 'Cargo.toml', 'Cargo.lock'].map((f) => path.join(root, f));
+  const crate = ['src', 'Cargo.toml', 'Cargo.lock', '.cargo/config.toml'].map((f) => path.join(root, f));
   step('cargo build', { inputs: crate, outputs: [rawWasm], key: rustc }, () =>
     run('cargo', ['build', '--release', '--target', TARGET, '--lib', ...(BENCH ? ['--features', 'bench'] : [])], {
       env: { ...process.env, CARGO_TARGET_DIR: targetDir },

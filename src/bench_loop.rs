@@ -58,6 +58,7 @@ impl EngineLoop {
     }
 
     /// One message for the queue.
+    #[inline]
     pub fn message(&self) -> Message {
         Message::from_parts(&self.exchange, &self.queue, Props::default(), &BODY)
     }

@@ -183,7 +183,7 @@ impl Pattern {
             });
         }
         let re =
-            Regex::new(source).map_err(|e| format!("bad regular expression {source:?}: {e}"))?;
+            Regex::new(source).map_err(|e| format!("bad regular expression '{source}': {e}"))?;
         Ok(Pattern {
             re: Some(re),
             nothing: false,
@@ -223,7 +223,7 @@ pub fn validate(users: &[User]) -> std::result::Result<(), String> {
     for u in users {
         if u.name.is_empty() || u.name.len() > 255 {
             return Err(format!(
-                "user name {:?} must be 1 to 255 bytes long",
+                "user name '{}' must be 1 to 255 bytes long",
                 u.name
             ));
         }

@@ -139,8 +139,12 @@ impl Channel {
             }
             // A drain costs more than it saves for one or two.
             if end <= 2 {
+                // `push`, not `extend(Option)`: the latter stays a call at
+                // the size-tuned inline threshold (.cargo/config.toml).
                 for _ in 0..end {
-                    out.extend(self.unacked.pop_front());
+                    if let Some(u) = self.unacked.pop_front() {
+                        out.push(u);
+                    }
                 }
             } else {
                 out.extend(self.unacked.drain(..end));
@@ -148,7 +152,7 @@ impl Channel {
             return Some(());
         }
         if self.unacked.front().is_some_and(|u| u.tag == tag) {
-            out.extend(self.unacked.pop_front());
+            out.push(self.unacked.pop_front()?);
             return Some(());
         }
         let at = self.position(tag)?;

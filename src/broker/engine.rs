@@ -291,6 +291,7 @@ impl Broker {
         }
     }
 
+    #[inline]
     pub(crate) fn emit(&mut self, e: Effect) {
         self.effects.push(e);
     }
@@ -399,6 +400,7 @@ impl Broker {
         slot.queue.as_deref_mut()
     }
 
+    #[inline]
     pub(crate) fn channel(&self, ch: ChannelRef) -> Option<&Channel> {
         self.conns
             .get(&ch.conn)?
@@ -407,6 +409,7 @@ impl Broker {
             .as_deref()
     }
 
+    #[inline]
     pub(crate) fn channel_mut(&mut self, ch: ChannelRef) -> Option<&mut Channel> {
         self.conns
             .get_mut(&ch.conn)?
@@ -417,6 +420,7 @@ impl Broker {
 
     /// The open channel, or the connection error a client gets for using a
     /// channel it did not open.
+    #[inline]
     pub(crate) fn open_channel(&mut self, ch: ChannelRef) -> Result<&mut Channel> {
         self.channel_mut(ch).ok_or_else(|| {
             AmqpError::new(
@@ -456,6 +460,7 @@ impl Broker {
     /// Turns an error into the close it implies: a soft error closes the
     /// channel, a hard one the connection. The error is returned for the
     /// caller to send as `channel.close`/`connection.close`.
+    #[inline]
     pub(crate) fn fail<T>(&mut self, ch: ChannelRef, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
             if e.is_soft() {

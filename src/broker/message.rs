@@ -157,6 +157,7 @@ impl Message {
 
     /// Builds the block from its parts; names are `ShortStr`s, so each length
     /// fits in its byte.
+    #[inline]
     pub fn from_parts(
         exchange: &ShortStr,
         routing_key: &ShortStr,
@@ -204,6 +205,7 @@ impl Message {
         self.block.first().copied().unwrap_or(0) == 0
     }
 
+    #[inline]
     pub fn routing_key(&self) -> &str {
         let (at, len) = self.key_at();
         self.text(at, len)

@@ -629,6 +629,7 @@ impl Queue {
         }
     }
 
+    #[inline]
     pub fn push_ready(&mut self, entry: Entry) {
         let prio = self.priority_of(&entry.msg);
         if entry.expires_at != NEVER {

@@ -58,8 +58,8 @@ impl fmt::Display for RecordError {
         match self {
             RecordError::Empty => write!(f, "empty record"),
             RecordError::UnknownKind { kind } => write!(f, "unknown record kind {kind}"),
-            RecordError::Field(m) => write!(f, "malformed field: {m:?}"),
-            RecordError::ContentHeader(e) => write!(f, "malformed content header: {e:?}"),
+            RecordError::Field(m) => write!(f, "malformed field: {m}"),
+            RecordError::ContentHeader(e) => write!(f, "malformed content header: {e}"),
             RecordError::BodySize { header, body } => {
                 write!(f, "body of {body} bytes, its header says {header}")
             }

@@ -36,6 +36,7 @@ pub const WIRE: u8 = 14;
 /// A delivery like the previous one (see the module docs): no head of its own.
 pub const DELIVER_NEXT: u8 = 15;
 
+#[inline]
 fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     let n = b.len().min(255);
@@ -43,11 +44,13 @@ fn str8(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&b[..n]);
 }
 
+#[inline]
 pub(super) fn blob(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
     out.extend_from_slice(b);
 }
 
+#[inline]
 pub(super) fn head(out: &mut Vec<u8>, kind: u8, conn: u32, channel: u16) {
     out.push(kind);
     out.extend_from_slice(&conn.to_le_bytes());

@@ -214,6 +214,7 @@ impl FrameDecoder {
 }
 
 /// Starts a frame: type, channel and a size to fill in by [`end_frame`].
+#[inline]
 pub(super) fn begin_frame(frame_type: u8, channel: u16, buf: &mut Vec<u8>) -> usize {
     buf.put_u8(frame_type);
     buf.put_u16(channel);

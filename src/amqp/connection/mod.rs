@@ -327,7 +327,13 @@ impl Connection {
                 env.peers.deliver(env.now, effect);
             }
         }
-        self.fx = fx;
+        // The buffer goes back in place of the empty one `take` left; that one
+        // owns no memory, so it is forgotten rather than run through Vec<Effect>'s
+        // drop (a call at the size-tuned inline threshold, .cargo/config.toml).
+        let left = std::mem::replace(&mut self.fx, fx);
+        if left.capacity() == 0 {
+            std::mem::forget(left);
+        }
     }
 
     /// Runs the engine's timers and deliveries, then routes what they made.
