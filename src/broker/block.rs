@@ -52,6 +52,9 @@ impl Block {
     }
 
     /// One block holding `parts` one after another: a single allocation.
+    /// Inlined so the parts' count and small lengths are known where it is
+    /// called (at the size-tuned inline threshold it would stay a call).
+    #[inline]
     pub fn from_parts(parts: &[&[u8]]) -> Block {
         let len = parts.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
         let layout = Self::layout(len);

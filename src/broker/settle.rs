@@ -141,7 +141,13 @@ impl Broker {
                 if let Some((q, c, n)) = run {
                     self.release_slots(ch, q, c.as_ref(), n);
                 }
-                self.settle_scratch = taken;
+                // Back in place of the empty one `take` left, which owns no
+                // memory: forgotten rather than run through Vec<Unacked>'s
+                // drop (a call at the size-tuned inline threshold).
+                let left = std::mem::replace(&mut self.settle_scratch, taken);
+                if left.capacity() == 0 {
+                    std::mem::forget(left);
+                }
             }
             Settle::Nack { requeue, .. } | Settle::Reject { requeue, .. } => {
                 let nack = matches!(s, Settle::Nack { .. });
