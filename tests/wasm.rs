@@ -67,16 +67,23 @@ fn open(b: &mut WasmBroker) -> u32 {
     conn
 }
 
-#[wasm_bindgen_test]
-fn publish_reaches_a_consumer_as_a_packed_delivery_with_lazy_properties() {
+/// A broker without events, queue "q" and consumer "c1" (consume `flags`)
+/// on channel 1 of the returned connection.
+fn consuming(flags: u8) -> (WasmBroker, u32) {
     let mut b = WasmBroker::new(json(r#"{"events": false}"#)).unwrap();
     let conn = open(&mut b);
     b.queue_declare(NOW, conn, 1, "q", 0, JsValue::UNDEFINED)
         .unwrap();
     let tag = b
-        .consume(NOW, conn, 1, "q", "c1", 32, JsValue::UNDEFINED)
+        .consume(NOW, conn, 1, "q", "c1", flags, JsValue::UNDEFINED)
         .unwrap();
     assert_eq!(tag, "c1");
+    (b, conn)
+}
+
+#[wasm_bindgen_test]
+fn publish_reaches_a_consumer_as_a_packed_delivery_with_lazy_properties() {
+    let (mut b, conn) = consuming(32);
     let props = json(r#"{"contentType": "text/plain", "headers": {"n": 7}}"#);
     b.publish(NOW, conn, 1, "", "q", props, b"hello", false)
         .unwrap();
@@ -391,12 +398,7 @@ fn a_vhost_limit_that_is_not_an_integer_is_quoted_in_the_type_error() {
 
 #[wasm_bindgen_test]
 fn runs_of_publishes_and_acks_cross_compactly_and_a_burst_of_deliveries_repeats_no_names() {
-    let mut b = WasmBroker::new(json(r#"{"events": false}"#)).unwrap();
-    let conn = open(&mut b);
-    b.queue_declare(NOW, conn, 1, "q", 0, JsValue::UNDEFINED)
-        .unwrap();
-    b.consume(NOW, conn, 1, "q", "c1", 0, JsValue::UNDEFINED)
-        .unwrap();
+    let (mut b, conn) = consuming(0);
     while b.take_output() > 0 {}
     // PUBLISH "a", then PUBLISH_NEXT "b" and "c": the same channel and names.
     let mut batch = Vec::new();
