@@ -79,7 +79,7 @@ impl Slot {
     }
 
     fn mem(&self) -> usize {
-        self.msg.body().len() + ENTRY_OVERHEAD
+        message_mem(&self.msg)
     }
 }
 
@@ -89,7 +89,12 @@ pub const ENTRY_OVERHEAD: usize = 96;
 
 /// The memory one in-memory entry costs.
 pub fn mem_size(e: &Entry) -> usize {
-    e.size() + ENTRY_OVERHEAD
+    message_mem(&e.msg)
+}
+
+/// What an entry or slot holding `msg` is counted at: its body and the overhead.
+fn message_mem(msg: &Message) -> usize {
+    msg.body().len() + ENTRY_OVERHEAD
 }
 
 /// Where a paged run's entries are.
