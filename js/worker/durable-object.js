@@ -31,6 +31,7 @@ import { AlarmClock } from './alarm-clock.js';
 import { brokerOptions, hostConfig } from './config.js';
 import { ImageStore } from './image-store.js';
 import { MemoryGuard } from './memory-guard.js';
+import { SocketReader } from './socket-reader.js';
 import { SocketWriter } from './socket-writer.js';
 import { faultyStorage } from './faulty-storage.js';
 import { StorageStore } from './storage-store.js';
@@ -61,6 +62,16 @@ export class WarrenBroker extends DurableObject {
   #faults = { put: null, sync: null };
   /** each socket's AMQP connection, and the bytes it sent since publishers were last shed */
   #sockets = new Map();
+  /** the sockets' messages, fed to the broker once per turn */
+  #reader = new SocketReader(
+    (conn, bytes) => {
+      this.#changed();
+      conn.receive(bytes);
+    },
+    () => {
+      if (this.#guard.check(Date.now())) this.#shedPublishers();
+    },
+  );
   #starting = null;
   #images = null;
   /** storage holds an image that describes the broker as it is now */
@@ -223,6 +234,7 @@ export class WarrenBroker extends DurableObject {
     const t0 = performance.now();
     let image;
     try {
+      this.#reader.flush(); // what the sockets sent belongs in the image
       image = await this.#broker.suspend(); // once the store has every record
     } catch (e) {
       console.error('warren: taking the broker image failed:', e);
@@ -320,10 +332,8 @@ export class WarrenBroker extends DurableObject {
     const s = this.#sockets.get(ws);
     if (!s) return closeQuietly(ws, RESTARTED);
     if (typeof message === 'string') return closeQuietly(ws, [1003, 'AMQP over WebSocket is binary']);
-    this.#changed();
     s.bytesIn += message.byteLength;
-    s.conn.receive(new Uint8Array(message));
-    if (this.#guard.check(Date.now())) this.#shedPublishers();
+    this.#reader.add(s, new Uint8Array(message));
   }
 
   /** Past the hard memory limit: close the connections that sent most since the last check. */
@@ -338,15 +348,22 @@ export class WarrenBroker extends DurableObject {
 
   webSocketClose(ws, code) {
     this.#changed();
-    this.#sockets.get(ws)?.conn.closed();
-    this.#sockets.delete(ws);
+    this.#closeSocket(ws);
     // Completes the closing handshake (runtimes without automatic close replies).
     closeQuietly(ws, [code === 1005 || code === 1006 ? 1000 : code, 'bye']);
   }
 
   webSocketError(ws) {
     this.#changed();
-    this.#sockets.get(ws)?.conn.closed();
+    this.#closeSocket(ws);
+  }
+
+  /** The socket's connection ends, after the bytes it sent before. */
+  #closeSocket(ws) {
+    const s = this.#sockets.get(ws);
+    if (!s) return;
+    this.#reader.flushSocket(s);
+    s.conn.closed();
     this.#sockets.delete(ws);
   }
 
@@ -354,6 +371,7 @@ export class WarrenBroker extends DurableObject {
     // The constructor rebuilt the broker (it stored its vhost before any alarm was set).
     if (!this.#clock) return;
     this.#stats.alarms++;
+    this.#reader.flush(); // timers see what the sockets sent before they went off
     this.#clock.fire();
     await this.#writing;
   }
@@ -369,12 +387,15 @@ export class WarrenBroker extends DurableObject {
 
   /** For the debug route and the benchmark. */
   async stats() {
+    this.#reader.flush();
     const broker = this.#broker;
     return {
       ...this.#stats,
       sockets: this.#sockets.size,
       timers: this.#clock?.pending ?? 0,
       alarmWrites: this.#clock?.writes ?? 0,
+      socketMessages: this.#reader.messages,
+      socketFeeds: this.#reader.feeds,
       storeBatches: this.#store?.batches ?? 0,
       storeBytes: this.#store?.writtenBytes ?? 0,
       pages: this.#store ? { ...this.#store.pageStats, held: this.#store.pageCount } : null,
