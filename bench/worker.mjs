@@ -7,7 +7,14 @@
 // than messages/s on a shared machine) and the publish-to-confirm latency,
 // then the object's cold start measured inside it.
 //
-//   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5]
+// Two clients: amqp-client.js as it ships, which sends every publish and
+// every ack as a WebSocket message of its own, and the same client with the
+// writes of one event-loop turn gathered into one WebSocket message, as a
+// TCP client's writes share segments (--client picks one). The runtime
+// makes each WebSocket message an event, which costs the object several
+// microseconds before any AMQP work: the first client pays two per message.
+//
+//   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5] [--client both|per-frame|gathered]
 //
 // Needs `npm run build`.
 import fs from 'node:fs';
@@ -23,8 +30,14 @@ const { values } = parseArgs({
     count: { type: 'string', default: '20000' },
     repeat: { type: 'string', default: '3' },
     cold: { type: 'string', default: '5' },
+    client: { type: 'string', default: 'both' },
   },
 });
+const CLIENTS = { both: ['per-frame', 'gathered'], 'per-frame': ['per-frame'], gathered: ['gathered'] }[values.client];
+if (!CLIENTS) {
+  console.error(`bench/worker: --client is both, per-frame or gathered, not ${JSON.stringify(values.client)}`);
+  process.exit(2);
+}
 const COUNT = Number(values.count);
 const REPEAT = Number(values.repeat);
 const COLD = Number(values.cold);
@@ -45,12 +58,40 @@ function cpuSeconds(pids) {
 }
 
 /**
+ * Makes `client` send the writes of one event-loop turn as one WebSocket
+ * message. Each write is copied at once: amqp-client.js reuses its buffers.
+ */
+function gatherWrites(client) {
+  const ws = client.socket;
+  const send = ws.send.bind(ws);
+  let parts = [];
+  let size = 0;
+  const flush = () => {
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    parts = [];
+    size = 0;
+    if (ws.readyState === ws.OPEN) send(out);
+  };
+  ws.send = (bytes) => {
+    if (parts.length === 0) setImmediate(flush);
+    parts.push(bytes.slice());
+    size += bytes.length;
+  };
+}
+
+/**
  * One run: resolves with { rate, cpu, p50, p99 } (cpu: µs of the host's
  * processes `pids` per message; latency: publish to confirm, ms).
  */
-async function run(url, vhost, persistent, count, pids = []) {
+async function run(url, vhost, persistent, count, pids = [], gathered = false) {
   const client = new AMQPWebSocketClient({ url, vhost, username: 'guest', password: 'guest' });
   await client.connect();
+  if (gathered) gatherWrites(client);
   try {
     const pub = await client.channel();
     const sub = await client.channel();
@@ -113,17 +154,21 @@ async function unloadedLatency(url, vhost, n = 200) {
 
 async function measure(name, url, vhost, pids) {
   const rows = [];
-  for (const persistent of [false, true]) {
-    await run(url, vhost, persistent, Math.min(2000, COUNT)); // warm-up
-    const runs = [];
-    for (let i = 0; i < REPEAT; i++) runs.push(await run(url, vhost, persistent, COUNT, pids));
-    const best = runs.sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)];
-    const cpu = median(runs.map((r) => r.cpu));
-    rows.push({ host: name, mode: persistent ? 'persistent + confirms + acks' : 'confirms + acks', ...best, cpu });
-    console.log(
-      `  ${name}, ${rows.at(-1).mode}: ${Math.round(best.rate)} msg/s, ${cpu.toFixed(1)} µs CPU/msg,` +
-        ` confirm p50 ${best.p50.toFixed(1)} ms`,
-    );
+  for (const client of CLIENTS) {
+    for (const persistent of [false, true]) {
+      const gathered = client === 'gathered';
+      await run(url, vhost, persistent, Math.min(2000, COUNT), [], gathered); // warm-up
+      const runs = [];
+      for (let i = 0; i < REPEAT; i++) runs.push(await run(url, vhost, persistent, COUNT, pids, gathered));
+      const best = runs.sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)];
+      const cpu = median(runs.map((r) => r.cpu));
+      const mode = persistent ? 'persistent + confirms + acks' : 'confirms + acks';
+      rows.push({ host: name, client, mode, ...best, cpu });
+      console.log(
+        `  ${name}, ${client} client, ${mode}: ${Math.round(best.rate)} msg/s, ${cpu.toFixed(1)} µs CPU/msg,` +
+          ` confirm p50 ${best.p50.toFixed(1)} ms`,
+      );
+    }
   }
   return { rows, unloaded: await unloadedLatency(url, vhost) };
 }
@@ -197,24 +242,25 @@ console.log(
     ` (${os.cpus()[0].model.trim()}), node ${process.version}`,
 );
 console.log(
-  `client: AMQPWebSocketClient, one connection, ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
+  `client: AMQPWebSocketClient (per-frame: a WebSocket message per publish and per ack, as it ships;` +
+    ` gathered: a turn's writes in one WebSocket message), one connection, ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
     ` prefetch ${PREFETCH}, ${fmt(COUNT)} messages, median of ${REPEAT} runs` +
     ` (CPU: median of the runs' own); load average ${os
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(', ')}\n`,
 );
-console.log('| host | mode | msg/s | host CPU µs/msg | confirm p50 ms | confirm p99 ms |');
-console.log('|---|---|--:|--:|--:|--:|');
+console.log('| host | client | mode | msg/s | host CPU µs/msg | confirm p50 ms | confirm p99 ms |');
+console.log('|---|---|---|--:|--:|--:|--:|');
 for (const r of results)
   console.log(
-    `| ${r.host} | ${r.mode} | ${fmt(r.rate)} | ${r.cpu.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
+    `| ${r.host} | ${r.client} | ${r.mode} | ${fmt(r.rate)} | ${r.cpu.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
   );
 console.log(
   `\nunloaded publish-to-confirm latency (persistent, one at a time, median):` +
     ` workerd ${unloaded.workerd.toFixed(2)} ms, node ${unloaded.node.toFixed(2)} ms`,
 );
-const persistentMessages = Math.min(2000, COUNT) + REPEAT * COUNT + 200;
+const persistentMessages = CLIENTS.length * (Math.min(2000, COUNT) + REPEAT * COUNT) + 200;
 console.log(
   `workerd storage: ${fmt(storeStats.storeBatches)} committed batches (put + sync) for ${fmt(persistentMessages)}` +
     ` persistent messages, each with a publish and an ack record (${fmt(storeStats.storeBytes / 1024)} KiB)`,
