@@ -3,12 +3,20 @@
 // socket sent before it closed is taken before its connection ends.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { counts, start, take, tmpDir, until } from './runtime.mjs';
 
 let rt;
 before(async () => {
-  rt = await start({ persistDir: tmpDir() });
+  // Straight to the Worker (directWs), as in production: no proxy re-sends the messages.
+  rt = await start({ persistDir: tmpDir(), assets: false, vars: { WARREN_LOOPBACK_USERS: 'none' } });
 });
+
+async function connect(vhost) {
+  const c = new AMQPWebSocketClient({ url: rt.directWs(vhost), vhost, username: 'guest', password: 'guest' });
+  await c.connect();
+  return c;
+}
 after(() => rt?.stop());
 
 /** Makes `client` send each of its writes as WebSocket messages of at most `size` bytes. */
@@ -22,7 +30,7 @@ function splitWrites(client, size) {
 
 test("a turn's WebSocket messages are fed to the broker at once, frames split across them", async () => {
   const vhost = 'split';
-  const c = await rt.client(vhost);
+  const c = await connect(vhost);
   const ch = await c.channel();
   await ch.queueDeclare('pieces', { durable: true });
   await ch.confirmSelect();
@@ -47,7 +55,7 @@ test("a turn's WebSocket messages are fed to the broker at once, frames split ac
 
 test('what a socket sent right before it closed reaches the broker before its connection ends', async () => {
   const vhost = 'last-words';
-  const c = await rt.client(vhost);
+  const c = await connect(vhost);
   const ch = await c.channel();
   await ch.queueDeclare('last', { durable: true });
   await ch.confirmSelect();
