@@ -1,8 +1,8 @@
 // A Durable Object that owns one broker for one vhost. AMQP clients reach it
 // over WebSocket (the Hibernation API: binary messages are chunks of the AMQP
-// byte stream); store records go to the object's storage; the engine's next
-// deadline is the object's alarm. Host code only: every AMQP decision is the
-// engine's.
+// byte stream, fed to the broker once per turn: socket-reader.js); store
+// records go to the object's storage; the engine's next deadline is the
+// object's alarm. Host code only: every AMQP decision is the engine's.
 //
 // Sleep is not a crash. The runtime evicts an object about 10 s after its
 // last event, leaving its WebSockets open, and gives no warning. So once the

@@ -3,14 +3,18 @@
 // one list() and a concatenation. The bytes are opaque here: the log's format
 // header (src/storage/log.rs) opens chunk 0, written like any other bytes.
 //
-// Group commit: an append puts its chunks (one atomic batch: no await between
-// the calls), yields one turn so the events already waiting (more publishes)
-// run and emit their records into the engine, then sync()s. The append
-// resolves once the batch is on disk, and only then does the engine release
-// the confirms it covers; the records emitted meanwhile form the next batch.
-// sync() holds back new events while it waits (the input gate), so without
-// the yield every batch would hold one publish. The output gate holds every
-// outgoing message until the writes before it are on disk, confirms included.
+// Group commit: an append waits one turn, puts its chunks (one atomic batch:
+// no await between the calls), yields one turn so the events already waiting
+// (more publishes) run and emit their records into the engine, then sync()s.
+// The append resolves once the batch is on disk, and only then does the
+// engine release the confirms it covers; the records emitted meanwhile form
+// the next batch. sync() holds back new events while it waits (the input
+// gate), so without the yield every batch would hold one publish. The output
+// gate holds every outgoing message until the writes before it are on disk,
+// confirms included, and it holds a whole turn: a message sent in the turn of
+// a put, even before it, waits for that put. Hence the turn before the puts:
+// the socket writers send what the last batch released (its confirms, and
+// the deliveries made meanwhile) first, and it waits for no later batch.
 //
 // A write that fails (storage full, an internal error) breaks the output gate:
 // the platform drops the messages it held, confirms included, and resets the
@@ -133,15 +137,17 @@ export class StorageStore {
     return size.bytes;
   }
 
-  append(bytes) {
+  async append(bytes) {
     this.writtenBytes += bytes.length;
     const parts = chunks(bytes);
     const size = { chunks: this.#count + parts.length, bytes: this.#bytes + bytes.length };
+    await nextTurn(); // output already due leaves ungated (see the top)
     return this.#commit(this.#put(parts, this.#count, size), size);
   }
 
   /** Replaces the log with `bytes`: chunks from 0, the old ones past them deleted, in one batch. */
-  compact(bytes) {
+  async compact(bytes) {
+    await nextTurn(); // as append()
     const parts = chunks(bytes);
     const stale = [];
     for (let n = parts.length; n < this.#count; n++) stale.push(keyOf(n));
