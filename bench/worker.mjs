@@ -4,7 +4,8 @@
 // consuming channel), 16-byte bodies, publisher confirms and manual acks,
 // WINDOW publishes in flight, prefetch PREFETCH. Reports messages/s, the
 // host's CPU time per message (all its processes' user + system time: steadier
-// than messages/s on a shared machine) and the publish-to-confirm latency,
+// than messages/s on a shared machine), the client's (this process: whether
+// it, not the host, set the pace) and the publish-to-confirm latency,
 // then the object's cold start measured inside it.
 //
 // Two clients: amqp-client.js as it ships, which sends every publish and
@@ -112,6 +113,7 @@ async function run(url, vhost, persistent, count, pids = [], gathered = false) {
     const latencies = new Float64Array(count);
     const inflight = new Set();
     const cpu0 = cpuSeconds(pids);
+    const own0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < count; i++) {
       const sent = performance.now();
@@ -124,8 +126,10 @@ async function run(url, vhost, persistent, count, pids = [], gathered = false) {
     await consumed;
     const secs = (performance.now() - t0) / 1000;
     const cpu = ((cpuSeconds(pids) - cpu0) * 1e6) / count;
+    const own = process.cpuUsage(own0);
+    const clientCpu = (own.user + own.system) / count;
     await pub.queueDelete(queue);
-    return { rate: count / secs, cpu, p50: median(latencies), p99: pct(latencies, 0.99) };
+    return { rate: count / secs, cpu, clientCpu, p50: median(latencies), p99: pct(latencies, 0.99) };
   } finally {
     await client.close().catch(() => {});
   }
@@ -162,10 +166,12 @@ async function measure(name, url, vhost, pids) {
       for (let i = 0; i < REPEAT; i++) runs.push(await run(url, vhost, persistent, COUNT, pids, gathered));
       const best = runs.sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)];
       const cpu = median(runs.map((r) => r.cpu));
+      const clientCpu = median(runs.map((r) => r.clientCpu));
       const mode = persistent ? 'persistent + confirms + acks' : 'confirms + acks';
-      rows.push({ host: name, client, mode, ...best, cpu });
+      rows.push({ host: name, client, mode, ...best, cpu, clientCpu });
       console.log(
-        `  ${name}, ${client} client, ${mode}: ${Math.round(best.rate)} msg/s, ${cpu.toFixed(1)} µs CPU/msg,` +
+        `  ${name}, ${client} client, ${mode}: ${Math.round(best.rate)} msg/s, ${cpu.toFixed(1)} µs CPU/msg` +
+          ` (client ${clientCpu.toFixed(1)}),` +
           ` confirm p50 ${best.p50.toFixed(1)} ms`,
       );
     }
@@ -250,11 +256,11 @@ console.log(
       .map((x) => x.toFixed(2))
       .join(', ')}\n`,
 );
-console.log('| host | client | mode | msg/s | host CPU µs/msg | confirm p50 ms | confirm p99 ms |');
-console.log('|---|---|---|--:|--:|--:|--:|');
+console.log('| host | client | mode | msg/s | host CPU µs/msg | client CPU µs/msg | confirm p50 ms | confirm p99 ms |');
+console.log('|---|---|---|--:|--:|--:|--:|--:|');
 for (const r of results)
   console.log(
-    `| ${r.host} | ${r.client} | ${r.mode} | ${fmt(r.rate)} | ${r.cpu.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
+    `| ${r.host} | ${r.client} | ${r.mode} | ${fmt(r.rate)} | ${r.cpu.toFixed(1)} | ${r.clientCpu.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
   );
 console.log(
   `\nunloaded publish-to-confirm latency (persistent, one at a time, median):` +
