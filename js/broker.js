@@ -6,6 +6,7 @@ import { AcceptedConnection } from './accept.js';
 import { Connection } from './client.js';
 import { RealClock } from './clock.js';
 import { Core } from './core.js';
+import { readData } from './data.js';
 import { engineReady, loadEngine } from './engine.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
 import { AMQPError, argError, fromEngine } from './errors.js';
@@ -199,7 +200,7 @@ export class Broker {
       // After a crash every message comes back flagged redelivered: the
       // record of a delivery may not have been written (Broker::recover_after_crash).
       const clean = store.cleanShutdown === true;
-      const { validLength, version, damage = null } = core.wasm.recover(core.now(), log, clean);
+      const { validLength, version, damage = null } = readData(core.wasm.recover(core.now(), log, clean));
       this.recovery = { version, validLength, damage, upgraded: false };
       size = validLength;
       if (damage) this.recoveryDamage = damage.message;
@@ -322,7 +323,7 @@ export class Broker {
 
   /** Users with tags and permissions: [{ name, tags, passwordHash, hashingAlgorithm, permissions }]. */
   users() {
-    return this.#core.wasm.users();
+    return readData(this.#core.wasm.users());
   }
 
   /** The user's tags if `password` is right (and a loopback-only user comes from this machine), else null. */
@@ -478,7 +479,7 @@ export class Broker {
    * messages (`ready: []`), so the cost does not grow with the backlog.
    */
   snapshot(options = {}) {
-    return this.#core.wasm.snapshot(options?.messages !== false);
+    return readData(this.#core.wasm.snapshot(options?.messages !== false));
   }
 
   /**
@@ -531,7 +532,7 @@ export class Broker {
 
   /** Every policy: { vhost, name, pattern, applyTo, priority, definition }. */
   policies() {
-    return this.#core.wasm.policies();
+    return readData(this.#core.wasm.policies());
   }
 
   /**

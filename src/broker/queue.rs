@@ -561,8 +561,7 @@ pub struct Queue {
 
 /// What went through a queue since it was declared (not kept across a
 /// restart, as RabbitMQ's counters are not).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueStats {
     /// Messages routed into the queue (duplicates dropped by deduplication not counted).
     pub published: u64,

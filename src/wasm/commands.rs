@@ -645,16 +645,12 @@ impl WasmBroker {
         r
     }
 
-    /// Every policy: `[{ vhost, name, pattern, applyTo, priority, definition }]`.
-    pub fn policies(&self) -> Result<JsValue, JsValue> {
-        let all = self.server.broker().policies();
-        let out = js_sys::Array::new();
-        for (vhost, policy) in &all {
-            let o = super::to_js(policy)?;
-            js_sys::Reflect::set(&o, &"vhost".into(), &vhost.as_str().into())?;
-            out.push(&o);
-        }
-        Ok(out.into())
+    /// Every policy, as plain data for `js/data.js`:
+    /// `[{ name, pattern, applyTo, priority, definition, vhost }]`.
+    pub fn policies(&self) -> Vec<u8> {
+        let mut d = super::data::Data::default();
+        super::views::write_policies(&self.server.broker().policies(), &mut d);
+        d.0
     }
 }
 
