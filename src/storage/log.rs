@@ -50,11 +50,9 @@
 //! a newer Warren, and cutting it would lose data a downgrade cannot read.
 
 use super::record::{self, RecordError};
-use crate::broker::fxhash::FxHasher;
+use crate::broker::fxhash::FxHashMap;
 use crate::broker::StoreRecord;
-use std::collections::HashSet;
 use std::fmt;
-use std::hash::BuildHasherDefault;
 
 /// The first bytes of every log and snapshot.
 pub const MAGIC: [u8; 8] = *b"\x89WRN\r\n\x1a\n";
@@ -125,17 +123,19 @@ fn moot_records(records: &[StoreRecord]) -> Vec<bool> {
     }
     // Backwards: a seq is settled later until its own Message record is
     // reached; records of the seq before that are kept (a reused seq).
-    let mut settled: HashSet<u64, BuildHasherDefault<FxHasher>> = HashSet::default();
+    // (A map whose values go unused: the key and value types of a ready
+    // list's expiry map, so one hash table's code in the wasm serves both.)
+    let mut settled: FxHashMap<u64, u64> = FxHashMap::default();
     for (i, rec) in records.iter().enumerate().rev() {
         let drop = match rec {
             StoreRecord::Settled { seq } => {
-                settled.insert(*seq);
+                settled.insert(*seq, 0);
                 false
             }
             StoreRecord::Delivered { seq, .. } | StoreRecord::Returned { seq, .. } => {
-                settled.contains(seq)
+                settled.contains_key(seq)
             }
-            StoreRecord::Message { seq, .. } => settled.remove(seq),
+            StoreRecord::Message { seq, .. } => settled.remove(seq).is_some(),
             _ => false,
         };
         if let Some(m) = moot.get_mut(i) {
