@@ -127,7 +127,7 @@ impl Writer {
             channel_ref(w, ch);
         }
         w.usize(b.timeouts.len());
-        for &(at, ch, tag) in &b.timeouts {
+        for (at, ch, tag) in b.timeouts.iter() {
             w.u64(at);
             channel_ref(w, ch);
             w.u64(tag);
