@@ -129,8 +129,9 @@ pub struct Broker {
     pub(crate) next_page: u64,
     /// Page operations for the host, in order.
     pub(crate) page_ops: Vec<super::paging::PageOp>,
-    /// Pages asked for and not yet loaded, and their queues.
-    pub(crate) reading: FxHashMap<u64, QueueId>,
+    /// Pages asked for and not yet loaded, and their queues (`QueueId::to_bits`:
+    /// the map type of a ready list's expiry, one hash table's code for both).
+    pub(crate) reading: FxHashMap<u64, u64>,
 }
 
 impl Default for Broker {

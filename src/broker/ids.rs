@@ -36,6 +36,13 @@ impl QueueId {
     pub(crate) fn gen(self) -> u32 {
         self.gen
     }
+    /// As one number, for maps that share the `u64 -> u64` map type.
+    pub(crate) fn to_bits(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.index)
+    }
+    pub(crate) fn from_bits(bits: u64) -> Self {
+        QueueId::new(bits as u32, (bits >> 32) as u32)
+    }
 }
 
 /// Index of a virtual host.

@@ -505,7 +505,7 @@ impl Reader<'_, '_> {
                     .collect()
             });
             for page in reading {
-                b.reading.insert(page, q);
+                b.reading.insert(page, q.to_bits());
             }
         }
         let d = &mut *self.d;
