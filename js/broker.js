@@ -555,7 +555,7 @@ export class Broker {
 
   /** @internal the declared topology, for exportDefinitions */
   _topology() {
-    return this.#core.wasm.topology();
+    return readData(this.#core.wasm.topology());
   }
 
   /** @internal adds a vhost, for importDefinitions */

@@ -1,5 +1,5 @@
 // Reader of the plain data the engine returns for snapshots, events, users,
-// policies and recovery reports (layout: src/wasm/data.rs): one byte buffer
+// policies, the topology and recovery reports (layout: src/wasm/data.rs): one byte buffer
 // per call, turned into plain objects and arrays here. No imports: the wasm
 // tests load this file on its own (tests/wasm.rs).
 
@@ -11,6 +11,10 @@ const STRING = 4;
 const ARRAY = 5;
 const OBJECT = 6;
 const END = 7;
+const NULL = 8;
+const BIGINT = 9;
+const BYTES = 10;
+const DATE = 11;
 
 const utf8 = new TextDecoder();
 
@@ -41,6 +45,19 @@ export function readData(bytes) {
       case NUMBER:
         at += 8;
         return view.getFloat64(at - 8, true);
+      case NULL:
+        return null;
+      case BIGINT:
+        at += 8;
+        return view.getBigInt64(at - 8, true);
+      case DATE:
+        at += 8;
+        return new Date(view.getFloat64(at - 8, true));
+      case BYTES: {
+        const start = at + 4;
+        at = start + view.getUint32(at, true);
+        return bytes.slice(start, at);
+      }
       case STRING: {
         const start = at + 4;
         at = start + view.getUint32(at, true);

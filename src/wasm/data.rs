@@ -1,12 +1,16 @@
-//! Plain data for JavaScript (snapshots, events, users, policies, recovery
-//! reports) written into one byte buffer that `js/data.js` turns into plain
+//! Plain data for JavaScript (snapshots, events, users, policies, the
+//! topology, recovery reports) written into one byte buffer that `js/data.js` turns into plain
 //! objects: one crossing per call instead of one per field, and no generic
 //! serializer compiled for every type.
 //!
-//! Layout: a value is a tag byte, then per tag: `UNDEFINED`, `FALSE`, `TRUE`
-//! nothing; `NUMBER` an f64, little-endian; `STRING` its
-//! length (u32 LE) and UTF-8; `ARRAY` values up to `END`; `OBJECT` (key
-//! string, value) pairs up to `END`, in the order written.
+//! Layout: a value is a tag byte, then per tag: `UNDEFINED`, `FALSE`, `TRUE`,
+//! `NULL` nothing; `NUMBER` an f64, little-endian; `STRING` its length (u32
+//! LE) and UTF-8; `ARRAY` values up to `END`; `OBJECT` (key string, value)
+//! pairs up to `END`, in the order written; for AMQP field values, `BIGINT`
+//! an i64 (a `BigInt`), `BYTES` a length (u32) and bytes (a `Uint8Array`),
+//! `DATE` an f64 of ms since the epoch (a `Date`).
+
+use crate::broker::{FieldTable, FieldValue};
 
 pub const UNDEFINED: u8 = 0;
 pub const FALSE: u8 = 1;
@@ -16,6 +20,10 @@ pub const STRING: u8 = 4;
 pub const ARRAY: u8 = 5;
 pub const OBJECT: u8 = 6;
 pub const END: u8 = 7;
+pub const NULL: u8 = 8;
+pub const BIGINT: u8 = 9;
+pub const BYTES: u8 = 10;
+pub const DATE: u8 = 11;
 
 /// A buffer of values in the layout above. The writers are out of line:
 /// each field of each view is then one short call.
@@ -119,5 +127,66 @@ impl Data {
                 self.0.push(UNDEFINED);
             }
         }
+    }
+}
+
+impl Data {
+    /// An AMQP table as `js_value::table_to_js` makes it.
+    pub fn table(&mut self, t: &FieldTable) {
+        self.object();
+        for (k, v) in t.iter() {
+            self.str(k);
+            self.field(v);
+        }
+        self.end();
+    }
+
+    fn field(&mut self, v: &FieldValue) {
+        let n = match v {
+            FieldValue::Bool(b) => return self.bool(*b),
+            FieldValue::I8(n) => f64::from(*n),
+            FieldValue::U8(n) => f64::from(*n),
+            FieldValue::I16(n) => f64::from(*n),
+            FieldValue::U16(n) => f64::from(*n),
+            FieldValue::I32(n) => f64::from(*n),
+            FieldValue::U32(n) => f64::from(*n),
+            FieldValue::I64(n) if n.unsigned_abs() <= (1 << 53) => *n as f64,
+            FieldValue::I64(n) => {
+                self.0.push(BIGINT);
+                return self.0.extend_from_slice(&n.to_le_bytes());
+            }
+            FieldValue::F32(n) => f64::from(*n),
+            FieldValue::F64(n) => *n,
+            FieldValue::Decimal { scale, value } => {
+                f64::from(*value) / 10f64.powi(i32::from(*scale))
+            }
+            FieldValue::LongStr(b) => match std::str::from_utf8(b) {
+                Ok(s) => return self.str(s),
+                Err(_) => return self.bytes(b),
+            },
+            FieldValue::Bytes(b) => return self.bytes(b),
+            FieldValue::Array(items) => {
+                self.array();
+                for item in items {
+                    self.field(item);
+                }
+                return self.end();
+            }
+            FieldValue::Timestamp(t) => {
+                self.0.push(DATE);
+                return self
+                    .0
+                    .extend_from_slice(&(*t as f64 * 1000.0).to_le_bytes());
+            }
+            FieldValue::Table(t) => return self.table(t),
+            FieldValue::Void => return self.0.push(NULL),
+        };
+        self.num(n);
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.0.push(BYTES);
+        self.0.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(b);
     }
 }

@@ -1,7 +1,8 @@
-//! The broker's snapshot, policies and recovery report as plain data
+//! The broker's snapshot, policies, topology and recovery report as plain data
 //! (`data.rs`), field for field in the shapes `js/index.d.ts` gives.
 
 use super::data::Data;
+use crate::broker::definitions::Topology;
 use crate::broker::snapshot::{QueueCounts, Snapshot};
 use crate::broker::{Policy, ShortStr};
 use crate::storage::log::Scan;
@@ -171,5 +172,61 @@ pub fn write_log_report(scan: &Scan, d: &mut Data) {
         }
         None => d.0.push(super::data::UNDEFINED),
     }
+    d.end();
+}
+
+pub fn write_topology(t: &Topology, d: &mut Data) {
+    d.object();
+    d.key("vhosts");
+    d.array();
+    for v in &t.vhosts {
+        d.str(v);
+    }
+    d.end();
+    d.key("exchanges");
+    d.array();
+    for (v, x) in &t.exchanges {
+        d.object();
+        d.key_str("name", &x.exchange);
+        d.key_str("vhost", v);
+        d.key_str("type", &x.kind);
+        d.key_bool("durable", x.durable);
+        d.key_bool("auto_delete", x.auto_delete);
+        d.key_bool("internal", x.internal);
+        d.key("arguments");
+        d.table(&x.arguments);
+        d.end();
+    }
+    d.end();
+    d.key("queues");
+    d.array();
+    for (v, q) in &t.queues {
+        d.object();
+        d.key_str("name", &q.queue);
+        d.key_str("vhost", v);
+        d.key_bool("durable", q.durable);
+        d.key_bool("auto_delete", q.auto_delete);
+        d.key("arguments");
+        d.table(&q.arguments);
+        d.end();
+    }
+    d.end();
+    d.key("bindings");
+    d.array();
+    for (v, to_queue, b) in &t.bindings {
+        d.object();
+        d.key_str("source", &b.source);
+        d.key_str("vhost", v);
+        d.key_str("destination", &b.destination);
+        d.key_str(
+            "destination_type",
+            if *to_queue { "queue" } else { "exchange" },
+        );
+        d.key_str("routing_key", &b.routing_key);
+        d.key("arguments");
+        d.table(&b.arguments);
+        d.end();
+    }
+    d.end();
     d.end();
 }

@@ -52,6 +52,31 @@ test('events and snapshots keep their shapes and their strings', async () => {
   await b.close();
 });
 
+test('binding arguments of every kind come back from exportDefinitions as they went in', async () => {
+  const b = await Broker.create({});
+  const c = await b.connect();
+  const ch = await c.channel();
+  await ch.exchangeDeclare('hx', 'headers');
+  await ch.queueDeclare('q');
+  const args = {
+    'x-match': 'any',
+    small: 1,
+    wide: 2 ** 40,
+    frac: 1.5,
+    yes: true,
+    none: null,
+    huge: 2n ** 60n,
+    when: new Date(1_700_000_000_000),
+    raw: new Uint8Array([1, 2, 255]),
+    list: [1, 'two', [3]],
+    nested: { a: { b: 'c' } },
+  };
+  await ch.queueBind('q', 'hx', '', args);
+  const { bindings } = await b.exportDefinitions();
+  assert.deepEqual(bindings.find((x) => x.source === 'hx').arguments, args);
+  await b.close();
+});
+
 test('a buffer cut short or from another build is a TypeError', () => {
   // ARRAY, NUMBER 1.5, then the array's end missing.
   const cut = new Uint8Array([5, 3, ...new Uint8Array(new Float64Array([1.5]).buffer)]);
