@@ -179,7 +179,7 @@ export class Broker {
         throw new Error(`Broker.resume: ${e.message}`);
       }
     }
-    this.#core = new Core(wasm, this.clock, decodeProperties, options.events !== false);
+    this.#core = new Core(wasm, this.clock, (h) => readData(decodeProperties(h)), options.events !== false);
     this.#channelMax = options.limits?.channelMax || DEFAULT_CHANNEL_MAX;
     // Plain passwords given in the options, so that exported definitions hash them.
     this.#plainPasswords = Object.fromEntries(

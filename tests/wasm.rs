@@ -108,7 +108,7 @@ fn publish_reaches_a_consumer_as_a_packed_delivery_with_lazy_properties() {
     // The content header sits just before the body: find it by its class id (60).
     let header_at = fields.windows(2).position(|w| w == [0, 60]).unwrap();
     let len = u32::from_le_bytes(fields[header_at - 4..header_at].try_into().unwrap()) as usize;
-    let p = decode_properties(&fields[header_at..header_at + len]).unwrap();
+    let p = read_data(&decode_properties(&fields[header_at..header_at + len]).unwrap());
     assert_eq!(get(&p, "contentType"), "text/plain");
     assert_eq!(get(&get(&p, "headers"), "n"), 7);
     assert_eq!(b.take_output(), 0, "drained");

@@ -10,7 +10,7 @@
 //! an i64 (a `BigInt`), `BYTES` a length (u32) and bytes (a `Uint8Array`),
 //! `DATE` an f64 of ms since the epoch (a `Date`).
 
-use crate::broker::{FieldTable, FieldValue};
+use crate::broker::{FieldTable, FieldValue, Properties};
 
 pub const UNDEFINED: u8 = 0;
 pub const FALSE: u8 = 1;
@@ -182,6 +182,43 @@ impl Data {
             FieldValue::Void => return self.0.push(NULL),
         };
         self.num(n);
+    }
+
+    /// A message's properties: `{ contentType, ..., headers, deliveryMode,
+    /// priority, timestamp }` with the ones set only.
+    pub fn properties(&mut self, p: &Properties) {
+        self.object();
+        for (k, v) in [
+            ("contentType", &p.content_type),
+            ("contentEncoding", &p.content_encoding),
+            ("correlationId", &p.correlation_id),
+            ("replyTo", &p.reply_to),
+            ("expiration", &p.expiration),
+            ("messageId", &p.message_id),
+            ("type", &p.kind),
+            ("userId", &p.user_id),
+            ("appId", &p.app_id),
+            ("clusterId", &p.cluster_id),
+        ] {
+            if let Some(v) = v {
+                self.key_str(k, v);
+            }
+        }
+        if let Some(h) = &p.headers {
+            self.key("headers");
+            self.table(h);
+        }
+        if let Some(m) = p.delivery_mode {
+            self.key_num("deliveryMode", m.into());
+        }
+        if let Some(m) = p.priority {
+            self.key_num("priority", m.into());
+        }
+        if let Some(t) = p.timestamp {
+            self.key("timestamp");
+            self.field(&FieldValue::Timestamp(t));
+        }
+        self.end();
     }
 
     fn bytes(&mut self, b: &[u8]) {

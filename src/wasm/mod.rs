@@ -31,8 +31,7 @@ use crate::amqp::server::{Output, Server};
 use crate::broker::{AmqpError, Broker};
 use crate::storage::log;
 use data::Data;
-use js_sys::{Object, Reflect, Uint8Array};
-use js_value::properties_to_js;
+use js_sys::{Reflect, Uint8Array};
 use options::{ms, Options};
 use wasm_bindgen::prelude::*;
 
@@ -50,14 +49,19 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Properties from an AMQP content header (as packed in the output buffer).
+/// Properties from an AMQP content header (as packed in the output buffer),
+/// as plain data for `js/data.js`.
 #[wasm_bindgen(js_name = decodeProperties)]
-pub fn decode_properties(header: &[u8]) -> Result<JsValue, JsValue> {
+pub fn decode_properties(header: &[u8]) -> Result<Vec<u8>, JsValue> {
+    let mut d = Data::default();
     if header.is_empty() {
-        return Ok(Object::new().into());
+        d.object();
+        d.end();
+        return Ok(d.0);
     }
     let h = decode_content_header(header).map_err(|e| js_sys::Error::new(&e.to_string()))?;
-    Ok(properties_to_js(&h.properties))
+    d.properties(&h.properties);
+    Ok(d.0)
 }
 
 fn amqp_error(e: AmqpError) -> JsValue {
