@@ -402,7 +402,7 @@ export class Broker {
 
   /** Vhosts with limits, as RabbitMQ's GET /api/vhost-limits: [{ vhost, value: { 'max-queues': n } }]. */
   vhostLimits() {
-    return this.#core.wasm.vhostLimits();
+    return readData(this.#core.wasm.vhostLimits());
   }
 
   /** RabbitMQ's rabbit_password_hashing_sha256 hash of `password`, with a random salt. */

@@ -209,30 +209,34 @@ impl WasmBroker {
         Ok(())
     }
 
-    /// Every vhost with limits, as RabbitMQ's `GET /api/vhost-limits`:
+    /// Every vhost with limits, as RabbitMQ's `GET /api/vhost-limits`, as
+    /// plain data for `js/data.js`:
     /// `[{ vhost, value: { "max-connections": n, "max-queues": n } }]`.
     #[wasm_bindgen(js_name = vhostLimits)]
-    pub fn vhost_limits(&self) -> Result<JsValue, JsValue> {
+    pub fn vhost_limits(&self) -> Vec<u8> {
         let b = self.server.broker();
-        let out = js_sys::Array::new();
+        let mut d = Data::default();
+        d.array();
         for name in b.vhost_names() {
             let Some(l) = b.vhost_limits(&name).filter(|l| !l.is_empty()) else {
                 continue;
             };
-            let value = js_sys::Object::new();
+            d.object();
+            d.key_str("vhost", &name);
+            d.key("value");
+            d.object();
             for (k, v) in [
                 ("max-connections", l.max_connections),
                 ("max-queues", l.max_queues),
             ] {
                 if let Some(v) = v {
-                    js_sys::Reflect::set(&value, &k.into(), &f64::from(v).into())?;
+                    d.key_num(k, v.into());
                 }
             }
-            let o = js_sys::Object::new();
-            js_sys::Reflect::set(&o, &"vhost".into(), &name.as_str().into())?;
-            js_sys::Reflect::set(&o, &"value".into(), &value)?;
-            out.push(&o);
+            d.end();
+            d.end();
         }
-        Ok(out.into())
+        d.end();
+        d.0
     }
 }
