@@ -149,7 +149,12 @@ impl Policy {
                     .text
                     .strip_prefix("PRECONDITION_FAILED - ")
                     .unwrap_or(&e.text);
-                PolicyError(text.replace("invalid arg 'x-", "invalid value for '"))
+                // Only the start: `replace` would also rewrite a policy
+                // name, and its string searcher is kilobytes of wasm.
+                PolicyError(match text.strip_prefix("invalid arg 'x-") {
+                    Some(rest) => format!("invalid value for '{rest}"),
+                    None => text.to_string(),
+                })
             })
     }
 
