@@ -388,21 +388,19 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 
 /// The slicing tables, made on first use rather than stored: 8 KiB of
 /// data that gzip cannot shrink would be a twentieth of the shipped wasm.
-/// `t[n][i]` is the CRC register after byte `i` and `n` zero bytes: eight
-/// bit steps per byte.
+/// `t[n][i]` is the CRC register after byte `i` and `n` zero bytes: table 0
+/// by eight bit steps, each next one from the one before and table 0.
 fn crc_tables() -> &'static [[u32; 256]; 8] {
     static TABLES: std::sync::OnceLock<[[u32; 256]; 8]> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
         let mut t = [[0u32; 256]; 8];
-        for (bytes, table) in (1u32..).zip(t.iter_mut()) {
-            for (i, entry) in (0u32..).zip(table.iter_mut()) {
-                *entry = (0..8 * bytes).fold(i, |c, _| {
-                    if c & 1 != 0 {
-                        0xEDB8_8320 ^ (c >> 1)
-                    } else {
-                        c >> 1
-                    }
-                });
+        for (i, entry) in (0u32..).zip(t[0].iter_mut()) {
+            *entry = (0..8).fold(i, |c, _| (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg()));
+        }
+        for n in 1..8 {
+            for i in 0..256 {
+                let c = t[n - 1][i];
+                t[n][i] = (c >> 8) ^ t[0][(c & 0xFF) as usize];
             }
         }
         t
