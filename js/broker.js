@@ -6,6 +6,7 @@ import { AcceptedConnection } from './accept.js';
 import { Connection } from './client.js';
 import { RealClock } from './clock.js';
 import { Core } from './core.js';
+import { readData } from './data.js';
 import { engineReady, loadEngine } from './engine.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
 import { AMQPError, argError, fromEngine } from './errors.js';
@@ -178,7 +179,7 @@ export class Broker {
         throw new Error(`Broker.resume: ${e.message}`);
       }
     }
-    this.#core = new Core(wasm, this.clock, decodeProperties, options.events !== false);
+    this.#core = new Core(wasm, this.clock, (h) => readData(decodeProperties(h)), options.events !== false);
     this.#channelMax = options.limits?.channelMax || DEFAULT_CHANNEL_MAX;
     // Plain passwords given in the options, so that exported definitions hash them.
     this.#plainPasswords = Object.fromEntries(
@@ -199,7 +200,7 @@ export class Broker {
       // After a crash every message comes back flagged redelivered: the
       // record of a delivery may not have been written (Broker::recover_after_crash).
       const clean = store.cleanShutdown === true;
-      const { validLength, version, damage = null } = core.wasm.recover(core.now(), log, clean);
+      const { validLength, version, damage = null } = readData(core.wasm.recover(core.now(), log, clean));
       this.recovery = { version, validLength, damage, upgraded: false };
       size = validLength;
       if (damage) this.recoveryDamage = damage.message;
@@ -322,7 +323,7 @@ export class Broker {
 
   /** Users with tags and permissions: [{ name, tags, passwordHash, hashingAlgorithm, permissions }]. */
   users() {
-    return this.#core.wasm.users();
+    return readData(this.#core.wasm.users());
   }
 
   /** The user's tags if `password` is right (and a loopback-only user comes from this machine), else null. */
@@ -401,7 +402,7 @@ export class Broker {
 
   /** Vhosts with limits, as RabbitMQ's GET /api/vhost-limits: [{ vhost, value: { 'max-queues': n } }]. */
   vhostLimits() {
-    return this.#core.wasm.vhostLimits();
+    return readData(this.#core.wasm.vhostLimits());
   }
 
   /** RabbitMQ's rabbit_password_hashing_sha256 hash of `password`, with a random salt. */
@@ -478,7 +479,7 @@ export class Broker {
    * messages (`ready: []`), so the cost does not grow with the backlog.
    */
   snapshot(options = {}) {
-    return this.#core.wasm.snapshot(options?.messages !== false);
+    return readData(this.#core.wasm.snapshot(options?.messages !== false));
   }
 
   /**
@@ -531,7 +532,7 @@ export class Broker {
 
   /** Every policy: { vhost, name, pattern, applyTo, priority, definition }. */
   policies() {
-    return this.#core.wasm.policies();
+    return readData(this.#core.wasm.policies());
   }
 
   /**
@@ -554,7 +555,7 @@ export class Broker {
 
   /** @internal the declared topology, for exportDefinitions */
   _topology() {
-    return this.#core.wasm.topology();
+    return readData(this.#core.wasm.topology());
   }
 
   /** @internal adds a vhost, for importDefinitions */

@@ -8,6 +8,7 @@
 // microtask, when the buffer fills, or before any other call into the engine.
 import { AMQPError } from './errors.js';
 import { report, Message } from './client.js';
+import { readData } from './data.js';
 import { engineMemory } from './engine.js';
 import * as K from './output.js';
 
@@ -471,7 +472,7 @@ export class Core {
     queueMicrotask(() => {
       this.#eventsQueued = false;
       if (this.closed || this.#listeners.size === 0) return;
-      const events = this.wasm.takeEvents();
+      const events = readData(this.wasm.takeEvents());
       if (events.length === 0) return;
       for (const listener of [...this.#listeners]) {
         try {

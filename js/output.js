@@ -4,6 +4,8 @@
 // delivery's. Bodies, headers and bytes for transports are copied out, since
 // the engine reuses that memory on its next drain.
 
+import { decode } from './data.js';
+
 export const DELIVER = 1;
 export const GET_OK = 2;
 export const GET_EMPTY = 3;
@@ -20,22 +22,9 @@ export const FLUSH = 13;
 export const WIRE = 14;
 export const DELIVER_NEXT = 15;
 
-const utf8 = new TextDecoder();
 // Drains bigger than this are copied out whole (see OutputReader.reset).
 const COPY_ABOVE = 2048;
 const EMPTY = new Uint8Array(0);
-
-/** UTF-8 of buf[start, end): short ASCII strings without TextDecoder's call overhead. */
-function decode(buf, start, end) {
-  if (end - start > 32) return utf8.decode(buf.subarray(start, end));
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const c = buf[i];
-    if (c > 127) return utf8.decode(buf.subarray(start, end));
-    s += String.fromCharCode(c);
-  }
-  return s;
-}
 
 /**
  * Remembers the last string read for one field: exchange names, routing keys

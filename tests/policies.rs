@@ -233,7 +233,22 @@ fn bad_policies_are_refused_with_the_reason() {
         policy("p", ".*", 0, &[("message-ttl", FieldValue::I64(-5))]),
     );
     assert!(
-        err.contains("'message-ttl'") && err.contains("must not be negative"),
+        err.starts_with("invalid value for 'message-ttl'") && err.contains("must not be negative"),
+        "{err}"
+    );
+    // The argument's name is reworded, not a policy name that looks like it.
+    let err = e(
+        &mut w,
+        "/",
+        policy(
+            "invalid arg 'x-",
+            ".*",
+            0,
+            &[("message-ttl", FieldValue::I64(-5))],
+        ),
+    );
+    assert!(
+        err.starts_with("invalid value for 'message-ttl' for policy 'invalid arg 'x-'"),
         "{err}"
     );
     let err = e(

@@ -7,8 +7,17 @@
 
 use js_sys::{Array, Reflect, Uint8Array, JSON};
 use warren::wasm::{decode_properties, WasmBroker};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
+
+// The reader the JS API puts over snapshots, events, users, policies and
+// recovery reports (src/wasm/data.rs).
+#[wasm_bindgen(module = "/js/data.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = readData)]
+    fn read_data(bytes: &[u8]) -> JsValue;
+}
 
 const NOW: f64 = 1_000.0;
 const DELIVER: u8 = 1;
@@ -99,7 +108,7 @@ fn publish_reaches_a_consumer_as_a_packed_delivery_with_lazy_properties() {
     // The content header sits just before the body: find it by its class id (60).
     let header_at = fields.windows(2).position(|w| w == [0, 60]).unwrap();
     let len = u32::from_le_bytes(fields[header_at - 4..header_at].try_into().unwrap()) as usize;
-    let p = decode_properties(&fields[header_at..header_at + len]).unwrap();
+    let p = read_data(&decode_properties(&fields[header_at..header_at + len]).unwrap());
     assert_eq!(get(&p, "contentType"), "text/plain");
     assert_eq!(get(&get(&p, "headers"), "n"), 7);
     assert_eq!(b.take_output(), 0, "drained");
@@ -179,7 +188,7 @@ fn events_and_snapshots_are_plain_objects() {
         .unwrap();
     b.publish(NOW, conn, 1, "", "q", JsValue::UNDEFINED, b"x", false)
         .unwrap();
-    let events: Array = b.take_events().unwrap().dyn_into().unwrap();
+    let events: Array = read_data(&b.take_events()).dyn_into().unwrap();
     let types: Vec<String> = events
         .iter()
         .map(|e| get(&e, "type").as_string().unwrap())
@@ -195,7 +204,7 @@ fn events_and_snapshots_are_plain_objects() {
         String::from(JSON::stringify(&enqueued).unwrap()),
         r#"{"at":1000,"type":"enqueued","msg":1,"queue":"q"}"#
     );
-    let snap = b.snapshot(None).unwrap();
+    let snap = read_data(&b.snapshot(None));
     assert_eq!(get(&snap, "nowMs"), NOW);
     let queue = Array::from(&get(&snap, "queues")).get(0);
     assert_eq!(get(&get(&queue, "counts"), "ready"), 1);
@@ -226,7 +235,7 @@ fn store_records_come_out_framed_and_recover_into_a_new_broker() {
     bytes.extend_from_slice(&[0, 0, 0, 50, 1]); // a torn tail
 
     let mut again = WasmBroker::new(json(r#"{"durable": true}"#)).unwrap();
-    let report = again.recover(NOW, &bytes, None).unwrap();
+    let report = read_data(&again.recover(NOW, &bytes, None).unwrap());
     assert_eq!(get(&report, "validLength").as_f64(), Some(valid));
     assert_eq!(get(&report, "version").as_f64(), Some(3.0));
     let damage = get(&report, "damage");
@@ -299,7 +308,7 @@ fn a_batch_runs_through_the_wire_rules_and_an_error_closes_its_channel_as_output
         "PRECONDITION_FAILED - message size 13 is larger than configured max size 8"
     );
     assert_eq!(&close[close.len() - 4..], &[60, 0, 40, 0]);
-    let snap = b.snapshot(Some(false)).unwrap();
+    let snap = read_data(&b.snapshot(Some(false)));
     let queues: Array = get(&snap, "queues").unchecked_into();
     let counts = get(&queues.get(0), "counts");
     // "small" went out and came back when the channel closed; "never" was skipped.
@@ -327,7 +336,7 @@ fn options_are_read_field_by_field_and_a_bad_one_is_named() {
     .unwrap();
     // Users and their permissions come out sorted by name, with the tags and
     // permission patterns given (missing patterns are empty).
-    let users = JSON::stringify(&b.users().unwrap()).unwrap();
+    let users = JSON::stringify(&read_data(&b.users())).unwrap();
     let users: String = users.into();
     let amy = r#"{"vhost":"/","configure":"","write":"q","read":""},{"vhost":"b","configure":"","write":"","read":".*"}"#;
     assert!(
@@ -426,7 +435,7 @@ fn runs_of_publishes_and_acks_cross_compactly_and_a_burst_of_deliveries_repeats_
     command(&mut acks, 6, conn, 1, &run);
     b.run_commands(NOW, &acks).unwrap();
     assert_eq!(b.take_output(), 0);
-    let snap = b.snapshot(Some(false)).unwrap();
+    let snap = read_data(&b.snapshot(Some(false)));
     let queues: Array = get(&snap, "queues").unchecked_into();
     assert_eq!(get(&get(&queues.get(0), "counts"), "unacked"), 1);
 

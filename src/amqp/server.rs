@@ -102,7 +102,8 @@ pub struct Server {
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_token: IdMap<u64>,
-    by_conn: IdMap<ConnId>,
+    /// By `conn_key`: the same map type as `by_token`, one hash table's code.
+    by_conn: IdMap<u64>,
     next_token: u64,
     ready: VecDeque<u32>,
     outputs: VecDeque<Output>,
@@ -436,7 +437,7 @@ impl Server {
         };
         let result = f(&mut conn, &mut env);
         if let Some(id) = conn.conn_id() {
-            self.by_conn.entry(id).or_insert(index);
+            self.by_conn.entry(conn_key(id)).or_insert(index);
         }
         let wants_attention = conn.has_output() || conn.is_closed();
         if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -515,7 +516,7 @@ impl Server {
             return; // already free
         }
         if let Some(id) = slot.conn.take().and_then(|c| c.conn_id()) {
-            self.by_conn.remove(&id);
+            self.by_conn.remove(&conn_key(id));
         }
         self.by_token.remove(&slot.token);
         slot.token = 0;
@@ -528,14 +529,14 @@ impl Server {
 /// Routes effects to the connections still in their slots.
 struct Router<'a> {
     slots: &'a mut Vec<Slot>,
-    by_conn: &'a IdMap<ConnId>,
+    by_conn: &'a IdMap<u64>,
     ready: &'a mut VecDeque<u32>,
     outputs: &'a mut VecDeque<Output>,
 }
 
 impl Peers for Router<'_> {
     fn deliver(&mut self, now_ms: u64, effect: Effect) {
-        let Some(&index) = self.by_conn.get(&effect.conn()) else {
+        let Some(&index) = self.by_conn.get(&conn_key(effect.conn())) else {
             // Not one of ours: an in-process client's.
             self.outputs.push_back(Output::Effect(effect));
             return;
@@ -579,3 +580,9 @@ impl Hasher for IdHasher {
 }
 
 type IdMap<K> = HashMap<K, u32, BuildHasherDefault<IdHasher>>;
+
+/// A connection's key in `by_conn`.
+#[inline]
+fn conn_key(id: ConnId) -> u64 {
+    u64::from(id.0)
+}

@@ -34,8 +34,7 @@ use super::value::{FieldTable, FieldValue, ShortStr};
 
 /// Why a message was dead-lettered; the words are those of the `reason`
 /// field in `x-death`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeadLetterReason {
     /// `basic.reject` or `basic.nack` with `requeue = false`.
     Rejected,

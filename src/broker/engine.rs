@@ -29,8 +29,8 @@ use super::queue::{Queue, NEVER};
 use super::routing::ExchangeKind;
 use super::sort;
 use super::store::StoreRecord;
+use super::timer_set::TimerSet;
 use super::value::{FieldTable, ShortStr};
-use std::collections::BTreeSet;
 
 /// Settings a host chooses for its broker. The default: memory only, no
 /// events, no consumer timeout.
@@ -103,7 +103,7 @@ pub struct Broker {
     /// Channels with confirms to release.
     pub(crate) confirm_dirty: Vec<ChannelRef>,
     /// Consumer timeouts: (deadline, channel, delivery tag).
-    pub(crate) timeouts: BTreeSet<(u64, ChannelRef, u64)>,
+    pub(crate) timeouts: TimerSet<(u64, ChannelRef, u64)>,
     /// No timer is due before this moment.
     pub(crate) wake_at: u64,
     /// Scratch space for routing, reused across publishes.
@@ -129,8 +129,9 @@ pub struct Broker {
     pub(crate) next_page: u64,
     /// Page operations for the host, in order.
     pub(crate) page_ops: Vec<super::paging::PageOp>,
-    /// Pages asked for and not yet loaded, and their queues.
-    pub(crate) reading: FxHashMap<u64, QueueId>,
+    /// Pages asked for and not yet loaded, and their queues (`QueueId::to_bits`:
+    /// the map type of a ready list's expiry, one hash table's code for both).
+    pub(crate) reading: FxHashMap<u64, u64>,
 }
 
 impl Default for Broker {
@@ -160,7 +161,7 @@ impl Broker {
             store_durable: 0,
             dirty: Vec::new(),
             confirm_dirty: Vec::new(),
-            timeouts: BTreeSet::new(),
+            timeouts: TimerSet::default(),
             wake_at: NEVER,
             route_scratch: Vec::new(),
             settle_scratch: Vec::new(),

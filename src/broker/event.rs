@@ -6,8 +6,7 @@ use super::dead_letter::DeadLetterReason;
 use super::ids::{ChannelRef, ConnId, MsgId};
 use super::value::ShortStr;
 
-/// To JS as `{ at, type, ...fields }` (`src/wasm/mod.rs` puts `at` in front
-/// of the kind: serde's `flatten` was kilobytes of wasm).
+/// To JS as `{ at, type, ...fields }` (`src/wasm/events.rs`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub at_ms: u64,
@@ -15,8 +14,7 @@ pub struct Event {
 }
 
 /// Why a message left a queue without being acked or dead-lettered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
     /// `x-max-length`/`-bytes` with `drop-head` and no dead-letter exchange.
     MaxLen,
@@ -35,12 +33,7 @@ pub enum DropReason {
     DeadLetterFailed,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(
-    tag = "type",
-    rename_all = "kebab-case",
-    rename_all_fields = "camelCase"
-)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum EventKind {
     Published {
         msg: MsgId,

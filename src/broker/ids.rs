@@ -2,12 +2,11 @@
 //! that closing one settles exactly its own deliveries.
 
 /// A client connection, numbered by the engine when it opens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u32);
 
 /// A channel: the connection plus the channel number the client chose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChannelRef {
     pub conn: ConnId,
     pub channel: u16,
@@ -36,6 +35,13 @@ impl QueueId {
     }
     pub(crate) fn gen(self) -> u32 {
         self.gen
+    }
+    /// As one number, for maps that share the `u64 -> u64` map type.
+    pub(crate) fn to_bits(self) -> u64 {
+        (u64::from(self.gen) << 32) | u64::from(self.index)
+    }
+    pub(crate) fn from_bits(bits: u64) -> Self {
+        QueueId::new(bits as u32, (bits >> 32) as u32)
     }
 }
 

@@ -44,6 +44,7 @@ mod settle;
 pub(crate) mod snapshot;
 pub(crate) mod sort;
 pub(crate) mod store;
+pub(crate) mod timer_set;
 mod timers;
 mod topology;
 pub(crate) mod value;

@@ -235,7 +235,7 @@ impl Broker {
             }
         }
         for page in asked {
-            self.reading.insert(page, q);
+            self.reading.insert(page, q.to_bits());
             self.page_ops.push(PageOp::Read { page });
         }
     }
@@ -245,7 +245,7 @@ impl Broker {
     /// run waits for (its queue was deleted or purged) is ignored.
     pub fn page_loaded(&mut self, now_ms: u64, page: u64, bytes: &[u8]) -> Result<(), String> {
         self.advance(now_ms);
-        let Some(q) = self.reading.remove(&page) else {
+        let Some(q) = self.reading.remove(&page).map(QueueId::from_bits) else {
             return Ok(());
         };
         let Some(queue) = self.queue_mut(q) else {

@@ -29,20 +29,14 @@ use super::value::{FieldTable, ShortStr};
 /// What a policy applies to (`apply-to`). Warren has one kind of queue;
 /// the queue-type values of RabbitMQ 3.12+ match by the `x-queue-type`
 /// argument a queue was declared with (none: `classic`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ApplyTo {
     #[default]
-    #[serde(rename = "all")]
     All,
-    #[serde(rename = "queues")]
     Queues,
-    #[serde(rename = "exchanges")]
     Exchanges,
-    #[serde(rename = "classic_queues")]
     ClassicQueues,
-    #[serde(rename = "quorum_queues")]
     QuorumQueues,
-    #[serde(rename = "streams")]
     Streams,
 }
 
@@ -87,29 +81,14 @@ impl ApplyTo {
 }
 
 /// A policy as set: plain data (the pattern is compiled when matching).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
     pub name: ShortStr,
     pub pattern: String,
     pub apply_to: ApplyTo,
     pub priority: i64,
     /// Keys without the `x-` of queue arguments (`message-ttl` ...).
-    #[serde(serialize_with = "serialize_definition")]
     pub definition: FieldTable,
-}
-
-fn serialize_definition<S: serde::Serializer>(t: &FieldTable, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(t.len()))?;
-    // Validated: every value is an integer or a string.
-    for (k, v) in t.iter() {
-        match (v.as_i64(), v.as_str()) {
-            (Some(n), _) => m.serialize_entry(k.as_str(), &n)?,
-            (None, text) => m.serialize_entry(k.as_str(), text.unwrap_or_default())?,
-        }
-    }
-    m.end()
 }
 
 /// Policy keys Warren applies, with how a key combines with the queue's
@@ -170,7 +149,12 @@ impl Policy {
                     .text
                     .strip_prefix("PRECONDITION_FAILED - ")
                     .unwrap_or(&e.text);
-                PolicyError(text.replace("invalid arg 'x-", "invalid value for '"))
+                // Only the start: `replace` would also rewrite a policy
+                // name, and its string searcher is kilobytes of wasm.
+                PolicyError(match text.strip_prefix("invalid arg 'x-") {
+                    Some(rest) => format!("invalid value for '{rest}"),
+                    None => text.to_string(),
+                })
             })
     }
 

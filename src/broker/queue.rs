@@ -7,8 +7,9 @@ use super::dedup::DedupCache;
 use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, MsgId, VhostId};
 use super::message::Message;
+use super::timer_set::TimerSet;
 use super::value::{FieldTable, ShortStr};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Never expires.
 pub const NEVER: u64 = u64::MAX;
@@ -541,7 +542,7 @@ pub struct Queue {
     pub args: QueueArgs,
     pub ready: ReadyList,
     /// Ready entries that can expire: (expires_at, seq, priority).
-    pub expiry: BTreeSet<(u64, u64, u8)>,
+    pub expiry: TimerSet<(u64, u64, u8)>,
     /// Requeued entries waiting out a delayed retry: (due, seq).
     pub delayed: BTreeMap<(u64, u64), Entry>,
     pub consumers: Vec<QueueConsumer>,
@@ -561,8 +562,7 @@ pub struct Queue {
 
 /// What went through a queue since it was declared (not kept across a
 /// restart, as RabbitMQ's counters are not).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueStats {
     /// Messages routed into the queue (duplicates dropped by deduplication not counted).
     pub published: u64,
@@ -599,7 +599,7 @@ impl Queue {
             arguments: d.arguments,
             args,
             ready: ReadyList::new(levels),
-            expiry: BTreeSet::new(),
+            expiry: TimerSet::default(),
             delayed: BTreeMap::new(),
             consumers: Vec::new(),
             next_consumer: 0,
@@ -674,7 +674,7 @@ impl Queue {
 
     /// Takes out the ready entry that expires first if it is due.
     pub fn pop_expired(&mut self, now: u64) -> Option<Entry> {
-        let &(at, seq, prio) = self.expiry.first()?;
+        let (at, seq, prio) = self.expiry.first()?;
         if at > now {
             return None;
         }

@@ -6,8 +6,7 @@ use super::ids::{ChannelRef, ConnId, MsgId};
 use super::sort;
 use super::value::ShortStr;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueCounts {
     pub ready: usize,
     pub ready_bytes: usize,
@@ -22,8 +21,7 @@ pub struct QueueCounts {
     pub consumers: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueView {
     pub vhost: ShortStr,
     pub name: ShortStr,
@@ -34,14 +32,12 @@ pub struct QueueView {
     /// Totals since the queue was declared.
     pub stats: super::queue::QueueStats,
     /// The policy in force, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<ShortStr>,
     /// Ready messages in delivery order: (message id, earlier deliveries).
     pub ready: Vec<(MsgId, u32)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExchangeView {
     pub vhost: ShortStr,
     pub name: ShortStr,
@@ -50,8 +46,7 @@ pub struct ExchangeView {
     pub bindings: Vec<(ShortStr, ShortStr)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerView {
     pub queue: ShortStr,
     pub channel: ChannelRef,
@@ -61,8 +56,7 @@ pub struct ConsumerView {
     pub unacked: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelView {
     pub channel: ChannelRef,
     pub prefetch: u16,
@@ -75,8 +69,7 @@ pub struct ChannelView {
     pub tx: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionView {
     pub id: ConnId,
     pub name: String,
@@ -85,8 +78,7 @@ pub struct ConnectionView {
     pub channels: usize,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub now_ms: u64,
     pub exchanges: Vec<ExchangeView>,

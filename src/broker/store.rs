@@ -154,6 +154,14 @@ struct RecoveredRun {
     run: PageRun,
 }
 
+/// Drops the run of `page` from the runs being recovered (their order does
+/// not matter: they are sorted when done).
+fn forget_run(runs: &mut Vec<RecoveredRun>, page: u64) {
+    if let Some(i) = runs.iter().position(|r| r.run.page == page) {
+        runs.swap_remove(i);
+    }
+}
+
 /// The engine-internal connection that replays topology records.
 const RECOVERY: ConnId = ConnId(0);
 
@@ -201,10 +209,12 @@ impl Broker {
             ..config.clone()
         });
         b.advance(now_ms);
-        // By seq and by page. Hash maps, put in order at the end: a B-tree of
-        // each was kilobytes of wasm for this one cold function.
+        // Messages by seq in a hash map, put in order at the end (a B-tree was
+        // kilobytes of wasm for this one cold function). Paged runs, a page
+        // of messages each and so far fewer, in a list: one hash table's
+        // code less.
         let mut messages: FxHashMap<u64, Recovered> = FxHashMap::default();
-        let mut runs: FxHashMap<u64, RecoveredRun> = FxHashMap::default();
+        let mut runs: Vec<RecoveredRun> = Vec::new();
         let mut last_page = 0;
         let mut next_msg_id = 0;
         for (index, r) in records.into_iter().enumerate() {
@@ -228,7 +238,7 @@ impl Broker {
                     b.queue_delete(now_ms, ch, &name, false, false)
                         .map_err(fail)?;
                     messages.retain(|_, m| !(m.vhost == vhost && m.queue == name));
-                    runs.retain(|_, r| !(r.vhost == vhost && r.queue == name));
+                    runs.retain(|r| !(r.vhost == vhost && r.queue == name));
                 }
                 StoreRecord::Binding {
                     vhost,
@@ -298,7 +308,7 @@ impl Broker {
                 StoreRecord::VhostDeleted { vhost } => {
                     b.delete_vhost(now_ms, &vhost);
                     messages.retain(|_, m| m.vhost != vhost);
-                    runs.retain(|_, r| r.vhost != vhost);
+                    runs.retain(|r| r.vhost != vhost);
                 }
                 StoreRecord::VhostLimits { vhost, limits } => {
                     b.add_vhost(&vhost);
@@ -335,19 +345,20 @@ impl Broker {
                         crashed: after_crash,
                         state: RunState::Out,
                     };
-                    runs.insert(
-                        page,
-                        RecoveredRun {
-                            vhost,
-                            queue,
-                            level,
-                            run,
-                        },
-                    );
+                    let recovered = RecoveredRun {
+                        vhost,
+                        queue,
+                        level,
+                        run,
+                    };
+                    match runs.iter_mut().find(|r| r.run.page == page) {
+                        Some(r) => *r = recovered,
+                        None => runs.push(recovered),
+                    }
                 }
                 StoreRecord::Unpaged { page } => {
                     last_page = last_page.max(page);
-                    runs.remove(&page);
+                    forget_run(&mut runs, page);
                 }
                 StoreRecord::PageDropped {
                     vhost,
@@ -357,7 +368,7 @@ impl Broker {
                     last_seq,
                 } => {
                     last_page = last_page.max(page);
-                    runs.remove(&page);
+                    forget_run(&mut runs, page);
                     messages.retain(|seq, m| {
                         !(m.vhost == vhost
                             && m.queue == queue
@@ -369,13 +380,13 @@ impl Broker {
         // A message whose page is still referenced is read from the page
         // (its own record is from before the run was paged).
         messages.retain(|seq, m| {
-            !runs.values().any(|r| {
+            !runs.iter().any(|r| {
                 r.vhost == m.vhost
                     && r.queue == m.queue
                     && (r.run.first_seq..=r.run.last_seq).contains(seq)
             })
         });
-        let mut by_seq: Vec<RecoveredRun> = runs.into_values().collect();
+        let mut by_seq = runs;
         sort::sort_by_key(&mut by_seq, |r| r.run.first_seq);
         let last_run_seq = by_seq.iter().map(|r| r.run.last_seq).max().unwrap_or(0);
         for r in by_seq {

@@ -9,7 +9,7 @@ use super::queue::NEVER;
 
 impl Broker {
     pub(crate) fn run_timers(&mut self, now: u64) {
-        while let Some(&(deadline, ch, tag)) = self.timeouts.first() {
+        while let Some((deadline, ch, tag)) = self.timeouts.first() {
             if deadline > now {
                 break;
             }

@@ -80,12 +80,6 @@ impl ShortStr {
     }
 }
 
-impl serde::Serialize for ShortStr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
 impl Default for ShortStr {
     fn default() -> Self {
         ShortStr::empty()

@@ -13,6 +13,7 @@ use crate::broker::args::QueueArgs;
 use crate::broker::channel::{Channel, Mode, Pending, Settle, Unacked};
 use crate::broker::dedup::DedupCache;
 use crate::broker::exchange::{Binding, Destination, Exchange};
+use crate::broker::fxhash::FxHashMap;
 use crate::broker::ids::{ChannelRef, ConnId, QueueId, VhostId};
 use crate::broker::queue::{count16, Entry, PageRun, Queue, QueueConsumer, QueueStats, RunState};
 use crate::broker::routing::topic::TopicPattern;
@@ -23,7 +24,6 @@ use crate::broker::{
     ShortStr, Vhost,
 };
 use crate::storage::record;
-use std::collections::HashMap;
 
 /// Writes the engine. Events not yet taken are not part of an image; the
 /// engine's effects must have been taken (a server routes them after every
@@ -36,7 +36,7 @@ pub(crate) fn write_broker(b: &Broker, out: &mut Enc) -> Result<(), ImageError> 
     let mut w = Writer {
         main: Enc::default(),
         table: Enc::default(),
-        ids: HashMap::new(),
+        ids: FxHashMap::default(),
     };
     w.broker(b);
     out.usize(w.ids.len());
@@ -68,7 +68,10 @@ fn untime(t: u64) -> u64 {
 struct Writer {
     main: Enc,
     table: Enc,
-    ids: HashMap<*const u8, usize>,
+    /// Each message block's number in `table`, by the block's address (the
+    /// key and value types of a ready list's expiry map: one hash table's
+    /// code in the wasm for both).
+    ids: FxHashMap<u64, u64>,
 }
 
 impl Writer {
@@ -124,7 +127,7 @@ impl Writer {
             channel_ref(w, ch);
         }
         w.usize(b.timeouts.len());
-        for &(at, ch, tag) in &b.timeouts {
+        for (at, ch, tag) in b.timeouts.iter() {
             w.u64(at);
             channel_ref(w, ch);
             w.u64(tag);
@@ -241,15 +244,18 @@ impl Writer {
     }
 
     fn entry(&mut self, e: &Entry) {
-        let next = self.ids.len();
-        let id = *self.ids.entry(e.msg.block_ptr()).or_insert_with(|| {
-            self.table.message(&e.msg);
-            next
-        });
+        let next = self.ids.len() as u64;
+        let id = *self
+            .ids
+            .entry(e.msg.block_ptr() as usize as u64)
+            .or_insert_with(|| {
+                self.table.message(&e.msg);
+                next
+            });
         let w = &mut self.main;
         w.u64(e.seq);
         w.u64(e.msg_id);
-        w.usize(id);
+        w.u64(id);
         w.u64(u64::from(e.deliveries));
         w.u64(u64::from(e.failed));
         w.u64(time(e.expires_at));
@@ -499,7 +505,7 @@ impl Reader<'_, '_> {
                     .collect()
             });
             for page in reading {
-                b.reading.insert(page, q);
+                b.reading.insert(page, q.to_bits());
             }
         }
         let d = &mut *self.d;

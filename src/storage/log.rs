@@ -50,11 +50,9 @@
 //! a newer Warren, and cutting it would lose data a downgrade cannot read.
 
 use super::record::{self, RecordError};
-use crate::broker::fxhash::FxHasher;
+use crate::broker::fxhash::FxHashMap;
 use crate::broker::StoreRecord;
-use std::collections::HashSet;
 use std::fmt;
-use std::hash::BuildHasherDefault;
 
 /// The first bytes of every log and snapshot.
 pub const MAGIC: [u8; 8] = *b"\x89WRN\r\n\x1a\n";
@@ -125,17 +123,19 @@ fn moot_records(records: &[StoreRecord]) -> Vec<bool> {
     }
     // Backwards: a seq is settled later until its own Message record is
     // reached; records of the seq before that are kept (a reused seq).
-    let mut settled: HashSet<u64, BuildHasherDefault<FxHasher>> = HashSet::default();
+    // (A map whose values go unused: the key and value types of a ready
+    // list's expiry map, so one hash table's code in the wasm serves both.)
+    let mut settled: FxHashMap<u64, u64> = FxHashMap::default();
     for (i, rec) in records.iter().enumerate().rev() {
         let drop = match rec {
             StoreRecord::Settled { seq } => {
-                settled.insert(*seq);
+                settled.insert(*seq, 0);
                 false
             }
             StoreRecord::Delivered { seq, .. } | StoreRecord::Returned { seq, .. } => {
-                settled.contains(seq)
+                settled.contains_key(seq)
             }
-            StoreRecord::Message { seq, .. } => settled.remove(seq),
+            StoreRecord::Message { seq, .. } => settled.remove(seq).is_some(),
             _ => false,
         };
         if let Some(m) = moot.get_mut(i) {
@@ -388,21 +388,19 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 
 /// The slicing tables, made on first use rather than stored: 8 KiB of
 /// data that gzip cannot shrink would be a twentieth of the shipped wasm.
-/// `t[n][i]` is the CRC register after byte `i` and `n` zero bytes: eight
-/// bit steps per byte.
+/// `t[n][i]` is the CRC register after byte `i` and `n` zero bytes: table 0
+/// by eight bit steps, each next one from the one before and table 0.
 fn crc_tables() -> &'static [[u32; 256]; 8] {
     static TABLES: std::sync::OnceLock<[[u32; 256]; 8]> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
         let mut t = [[0u32; 256]; 8];
-        for (bytes, table) in (1u32..).zip(t.iter_mut()) {
-            for (i, entry) in (0u32..).zip(table.iter_mut()) {
-                *entry = (0..8 * bytes).fold(i, |c, _| {
-                    if c & 1 != 0 {
-                        0xEDB8_8320 ^ (c >> 1)
-                    } else {
-                        c >> 1
-                    }
-                });
+        for (i, entry) in (0u32..).zip(t[0].iter_mut()) {
+            *entry = (0..8).fold(i, |c, _| (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg()));
+        }
+        for n in 1..8 {
+            for i in 0..256 {
+                let c = t[n - 1][i];
+                t[n][i] = (c >> 8) ^ t[0][(c & 0xFF) as usize];
             }
         }
         t

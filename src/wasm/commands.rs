@@ -645,86 +645,23 @@ impl WasmBroker {
         r
     }
 
-    /// Every policy: `[{ vhost, name, pattern, applyTo, priority, definition }]`.
-    pub fn policies(&self) -> Result<JsValue, JsValue> {
-        let all = self.server.broker().policies();
-        let out = js_sys::Array::new();
-        for (vhost, policy) in &all {
-            let o = super::to_js(policy)?;
-            js_sys::Reflect::set(&o, &"vhost".into(), &vhost.as_str().into())?;
-            out.push(&o);
-        }
-        Ok(out.into())
+    /// Every policy, as plain data for `js/data.js`:
+    /// `[{ name, pattern, applyTo, priority, definition, vhost }]`.
+    pub fn policies(&self) -> Vec<u8> {
+        let mut d = super::data::Data::default();
+        super::views::write_policies(&self.server.broker().policies(), &mut d);
+        d.0
     }
 }
 
 #[wasm_bindgen]
 impl WasmBroker {
-    /// The declared topology in the shape of RabbitMQ's definitions:
-    /// `{ vhosts, exchanges, queues, bindings }` (see `broker::definitions`).
-    pub fn topology(&self) -> JsValue {
-        use super::js_value::table_to_js;
-        use js_sys::{Array, Object, Reflect};
-        let obj = |pairs: &[(&str, JsValue)]| -> JsValue {
-            let o = Object::new();
-            for (k, v) in pairs {
-                let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-            }
-            o.into()
-        };
-        let s = |x: &str| JsValue::from_str(x);
-        let t = self.server.broker().topology();
-        let vhosts: Array = t.vhosts.iter().map(|v| s(v)).collect();
-        let exchanges: Array = t
-            .exchanges
-            .iter()
-            .map(|(v, x)| {
-                obj(&[
-                    ("name", s(&x.exchange)),
-                    ("vhost", s(v)),
-                    ("type", s(&x.kind)),
-                    ("durable", x.durable.into()),
-                    ("auto_delete", x.auto_delete.into()),
-                    ("internal", x.internal.into()),
-                    ("arguments", table_to_js(&x.arguments)),
-                ])
-            })
-            .collect();
-        let queues: Array = t
-            .queues
-            .iter()
-            .map(|(v, q)| {
-                obj(&[
-                    ("name", s(&q.queue)),
-                    ("vhost", s(v)),
-                    ("durable", q.durable.into()),
-                    ("auto_delete", q.auto_delete.into()),
-                    ("arguments", table_to_js(&q.arguments)),
-                ])
-            })
-            .collect();
-        let bindings: Array = t
-            .bindings
-            .iter()
-            .map(|(v, to_queue, b)| {
-                obj(&[
-                    ("source", s(&b.source)),
-                    ("vhost", s(v)),
-                    ("destination", s(&b.destination)),
-                    (
-                        "destination_type",
-                        s(if *to_queue { "queue" } else { "exchange" }),
-                    ),
-                    ("routing_key", s(&b.routing_key)),
-                    ("arguments", table_to_js(&b.arguments)),
-                ])
-            })
-            .collect();
-        obj(&[
-            ("vhosts", vhosts.into()),
-            ("exchanges", exchanges.into()),
-            ("queues", queues.into()),
-            ("bindings", bindings.into()),
-        ])
+    /// The declared topology in the shape of RabbitMQ's definitions, as
+    /// plain data for `js/data.js`: `{ vhosts, exchanges, queues, bindings }`
+    /// (see `broker::definitions`).
+    pub fn topology(&self) -> Vec<u8> {
+        let mut d = super::data::Data::default();
+        super::views::write_topology(&self.server.broker().topology(), &mut d);
+        d.0
     }
 }

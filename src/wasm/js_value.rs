@@ -1,4 +1,5 @@
-//! AMQP values <-> JavaScript values.
+//! AMQP values <-> JavaScript values (from JS here; to JS through the
+//! plain data of `data.rs`).
 //!
 //! | AMQP                         | JavaScript            |
 //! |------------------------------|-----------------------|
@@ -18,42 +19,6 @@
 use crate::broker::{FieldTable, FieldValue, Properties, ShortStr};
 use js_sys::{Array, BigInt, Date, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
-
-pub fn value_to_js(v: &FieldValue) -> JsValue {
-    match v {
-        FieldValue::Bool(b) => JsValue::from_bool(*b),
-        FieldValue::I8(n) => (*n).into(),
-        FieldValue::U8(n) => (*n).into(),
-        FieldValue::I16(n) => (*n).into(),
-        FieldValue::U16(n) => (*n).into(),
-        FieldValue::I32(n) => (*n).into(),
-        FieldValue::U32(n) => (*n).into(),
-        FieldValue::I64(n) if n.unsigned_abs() <= (1 << 53) => JsValue::from_f64(*n as f64),
-        FieldValue::I64(n) => BigInt::from(*n).into(),
-        FieldValue::F32(n) => JsValue::from_f64(*n as f64),
-        FieldValue::F64(n) => JsValue::from_f64(*n),
-        FieldValue::Decimal { scale, value } => {
-            JsValue::from_f64(*value as f64 / 10f64.powi(*scale as i32))
-        }
-        FieldValue::LongStr(b) => match std::str::from_utf8(b) {
-            Ok(s) => JsValue::from_str(s),
-            Err(_) => Uint8Array::from(&b[..]).into(),
-        },
-        FieldValue::Bytes(b) => Uint8Array::from(&b[..]).into(),
-        FieldValue::Array(items) => items.iter().map(value_to_js).collect::<Array>().into(),
-        FieldValue::Timestamp(t) => Date::new(&JsValue::from_f64(*t as f64 * 1000.0)).into(),
-        FieldValue::Table(t) => table_to_js(t),
-        FieldValue::Void => JsValue::NULL,
-    }
-}
-
-pub fn table_to_js(t: &FieldTable) -> JsValue {
-    let o = Object::new();
-    for (k, v) in t.iter() {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), &value_to_js(v));
-    }
-    o.into()
-}
 
 fn bad(what: &str) -> JsValue {
     js_sys::TypeError::new(what).into()
@@ -204,44 +169,4 @@ pub fn properties_from_js(o: &JsValue) -> Result<Properties, JsValue> {
         app_id: opt_str(o, "appId")?,
         cluster_id: opt_str(o, "clusterId")?,
     })
-}
-
-pub fn properties_to_js(p: &Properties) -> JsValue {
-    let o = Object::new();
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), &v);
-    };
-    let s = |v: &Option<ShortStr>| v.as_ref().map(|s| JsValue::from_str(s));
-    for (k, v) in [
-        ("contentType", s(&p.content_type)),
-        ("contentEncoding", s(&p.content_encoding)),
-        ("correlationId", s(&p.correlation_id)),
-        ("replyTo", s(&p.reply_to)),
-        ("expiration", s(&p.expiration)),
-        ("messageId", s(&p.message_id)),
-        ("type", s(&p.kind)),
-        ("userId", s(&p.user_id)),
-        ("appId", s(&p.app_id)),
-        ("clusterId", s(&p.cluster_id)),
-    ] {
-        if let Some(v) = v {
-            set(k, v);
-        }
-    }
-    if let Some(h) = &p.headers {
-        set("headers", table_to_js(h));
-    }
-    if let Some(m) = p.delivery_mode {
-        set("deliveryMode", m.into());
-    }
-    if let Some(m) = p.priority {
-        set("priority", m.into());
-    }
-    if let Some(t) = p.timestamp {
-        set(
-            "timestamp",
-            Date::new(&JsValue::from_f64(t as f64 * 1000.0)).into(),
-        );
-    }
-    o.into()
 }

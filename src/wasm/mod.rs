@@ -15,20 +15,23 @@ mod batch;
 #[cfg(feature = "bench")]
 mod bench;
 mod commands;
+mod data;
+mod events;
 mod js_value;
 mod options;
 mod output;
 mod paging;
 mod transport;
 mod users;
+mod views;
 mod wire;
 
 use crate::amqp::codec::decode_content_header;
 use crate::amqp::server::{Output, Server};
 use crate::broker::{AmqpError, Broker};
 use crate::storage::log;
-use js_sys::{Object, Reflect, Uint8Array};
-use js_value::properties_to_js;
+use data::Data;
+use js_sys::{Reflect, Uint8Array};
 use options::{ms, Options};
 use wasm_bindgen::prelude::*;
 
@@ -46,14 +49,19 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Properties from an AMQP content header (as packed in the output buffer).
+/// Properties from an AMQP content header (as packed in the output buffer),
+/// as plain data for `js/data.js`.
 #[wasm_bindgen(js_name = decodeProperties)]
-pub fn decode_properties(header: &[u8]) -> Result<JsValue, JsValue> {
+pub fn decode_properties(header: &[u8]) -> Result<Vec<u8>, JsValue> {
+    let mut d = Data::default();
     if header.is_empty() {
-        return Ok(Object::new().into());
+        d.object();
+        d.end();
+        return Ok(d.0);
     }
     let h = decode_content_header(header).map_err(|e| js_sys::Error::new(&e.to_string()))?;
-    Ok(properties_to_js(&h.properties))
+    d.properties(&h.properties);
+    Ok(d.0)
 }
 
 fn amqp_error(e: AmqpError) -> JsValue {
@@ -74,30 +82,6 @@ impl WasmBroker {
     pub fn output(&self) -> &[u8] {
         &self.out
     }
-}
-
-/// Plain objects all the way down: events flatten their kind into the
-/// event, which serde writes as a map, and a JS `Map` is not what callers expect.
-pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let s = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
-    Ok(value.serialize(&s)?)
-}
-
-/// What recovery read from a store log, for the host.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogReport {
-    valid_length: f64,
-    version: u32,
-    damage: Option<DamageReport>,
-}
-
-/// Where and why a log's scan stopped early.
-#[derive(serde::Serialize)]
-struct DamageReport {
-    kind: &'static str,
-    offset: f64,
-    message: String,
 }
 
 /// Output buffers above this are not kept between drains.
@@ -176,8 +160,8 @@ impl WasmBroker {
         self.server.tokens().iter().map(|t| t.0 as f64).collect()
     }
 
-    /// Rebuilds the broker from a store log (see `storage::log`). Returns
-    /// `{ validLength, version, damage }`: the bytes to keep (a torn or corrupt
+    /// Rebuilds the broker from a store log (see `storage::log`). Returns,
+    /// as plain data for `js/data.js`, `{ validLength, version, damage }`: the bytes to keep (a torn or corrupt
     /// tail beyond them must be cut by the host), the format version read, and
     /// why the scan stopped early (`{ kind, offset, message }`) or null. A log
     /// that cannot be read at all (an unknown version, a foreign header) throws
@@ -191,21 +175,14 @@ impl WasmBroker {
         now: f64,
         log_bytes: &[u8],
         clean: Option<bool>,
-    ) -> Result<JsValue, JsValue> {
+    ) -> Result<Vec<u8>, JsValue> {
         let scan = log::scan(log_bytes).map_err(|e| {
             let err = js_sys::Error::new(&e.to_string());
             err.set_name("StoreLogError");
             JsValue::from(err)
         })?;
-        let report = LogReport {
-            valid_length: scan.valid_len as f64,
-            version: scan.version,
-            damage: scan.damage.as_ref().map(|d| DamageReport {
-                kind: d.kind(),
-                offset: d.offset() as f64,
-                message: d.to_string(),
-            }),
-        };
+        let mut report = Data::default();
+        views::write_log_report(&scan, &mut report);
         let config = self.server.broker().config().clone();
         let recovered = if clean == Some(true) {
             Broker::recover(config, ms(now), scan.records)
@@ -222,7 +199,7 @@ impl WasmBroker {
         }
         *self.server.broker_mut() = b;
         self.server.tick(ms(now));
-        to_js(&report)
+        Ok(report.0)
     }
 
     /// The log format version this build writes (older ones it reads).
@@ -336,18 +313,12 @@ impl WasmBroker {
         self.status.as_ptr() as usize as u32
     }
 
-    /// Engine events since the last call, as plain objects.
+    /// Engine events since the last call, as plain data for `js/data.js`.
     #[wasm_bindgen(js_name = takeEvents)]
-    pub fn take_events(&mut self) -> Result<JsValue, JsValue> {
-        let events = self.server.broker_mut().take_events();
-        let out = js_sys::Array::new_with_length(events.len() as u32);
-        for (i, e) in events.iter().enumerate() {
-            let o = Object::new();
-            Reflect::set(&o, &JsValue::from_str("at"), &(e.at_ms as f64).into())?;
-            Object::assign(&o, &to_js(&e.kind)?.into());
-            out.set(i as u32, o.into());
-        }
-        Ok(out.into())
+    pub fn take_events(&mut self) -> Vec<u8> {
+        let mut d = Data::default();
+        events::write_events(&self.server.broker_mut().take_events(), &mut d);
+        d.0
     }
 
     /// Records events from now on, or stops (dropping what was recorded).
@@ -366,15 +337,17 @@ impl WasmBroker {
         (bytes + messages * PER_MESSAGE) as f64
     }
 
-    /// `messages`: include each queue's ready messages (false for the
-    /// cheap summary management views need).
-    pub fn snapshot(&self, messages: Option<bool>) -> Result<JsValue, JsValue> {
+    /// The broker as plain data for `js/data.js`. `messages`: include each
+    /// queue's ready messages (false for the cheap summary management views need).
+    pub fn snapshot(&self, messages: Option<bool>) -> Vec<u8> {
         let b = self.server.broker();
         let snap = match messages.unwrap_or(true) {
             true => b.snapshot(),
             false => b.summary(),
         };
-        Ok(serde_wasm_bindgen::to_value(&snap)?)
+        let mut d = Data::default();
+        views::write_snapshot(&snap, &mut d);
+        d.0
     }
 
     #[wasm_bindgen(js_name = setBlocked)]

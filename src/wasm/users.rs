@@ -1,61 +1,46 @@
 //! Users, permissions and vhosts for the hosts' management API: thin
 //! forwards to the engine's access control (`broker/access.rs`).
 
-use super::to_js;
+use super::data::Data;
 use super::WasmBroker;
 use crate::broker::float_text::write_f64_display;
 use crate::broker::{Password, Permission, User};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UserView<'a> {
-    name: &'a str,
-    tags: &'a [String],
-    /// RabbitMQ's shape: the base64 hash and its algorithm, or "" for a
-    /// plain password (never sent out).
-    password_hash: String,
-    hashing_algorithm: &'static str,
-    permissions: Vec<PermissionView<'a>>,
-}
-
-#[derive(Serialize)]
-struct PermissionView<'a> {
-    vhost: &'a str,
-    configure: &'a str,
-    write: &'a str,
-    read: &'a str,
-}
-
-fn view(u: &User) -> UserView<'_> {
-    let (password_hash, hashing_algorithm) = match &u.password {
+/// `{ name, tags, passwordHash, hashingAlgorithm, permissions: [{ vhost,
+/// configure, write, read }] }`: RabbitMQ's shape, the hash in base64 with
+/// its salt in front, or "" for a plain password (never sent out).
+fn write_user(u: &User, d: &mut Data) {
+    let password_hash = match &u.password {
         Password::Sha256 { salt, hash } => {
             let mut all = salt.to_vec();
             all.extend_from_slice(hash);
-            (
-                crate::broker::access::base64(&all),
-                "rabbit_password_hashing_sha256",
-            )
+            crate::broker::access::base64(&all)
         }
-        _ => (String::new(), "rabbit_password_hashing_sha256"),
+        _ => String::new(),
     };
-    UserView {
-        name: &u.name,
-        tags: &u.tags,
-        password_hash,
-        hashing_algorithm,
-        permissions: u
-            .permissions
-            .iter()
-            .map(|p| PermissionView {
-                vhost: &p.vhost,
-                configure: &p.configure,
-                write: &p.write,
-                read: &p.read,
-            })
-            .collect(),
+    d.object();
+    d.key_str("name", &u.name);
+    d.key("tags");
+    d.array();
+    for t in &u.tags {
+        d.str(t);
     }
+    d.end();
+    d.key_str("passwordHash", &password_hash);
+    d.key_str("hashingAlgorithm", "rabbit_password_hashing_sha256");
+    d.key("permissions");
+    d.array();
+    for p in &u.permissions {
+        d.object();
+        d.key_str("vhost", &p.vhost);
+        d.key_str("configure", &p.configure);
+        d.key_str("write", &p.write);
+        d.key_str("read", &p.read);
+        d.end();
+    }
+    d.end();
+    d.end();
 }
 
 fn type_error(e: String) -> JsValue {
@@ -64,17 +49,16 @@ fn type_error(e: String) -> JsValue {
 
 #[wasm_bindgen]
 impl WasmBroker {
-    /// Every user with tags and permissions (empty when access control is off).
-    pub fn users(&self) -> Result<JsValue, JsValue> {
-        let list: Vec<UserView<'_>> = self
-            .server
-            .broker()
-            .users()
-            .unwrap_or_default()
-            .iter()
-            .map(view)
-            .collect();
-        to_js(&list)
+    /// Every user with tags and permissions (empty when access control is
+    /// off), as plain data for `js/data.js`.
+    pub fn users(&self) -> Vec<u8> {
+        let mut d = Data::default();
+        d.array();
+        for u in self.server.broker().users().unwrap_or_default() {
+            write_user(u, &mut d);
+        }
+        d.end();
+        d.0
     }
 
     /// Checks a login as the management API does: the user's tags, or
@@ -225,30 +209,34 @@ impl WasmBroker {
         Ok(())
     }
 
-    /// Every vhost with limits, as RabbitMQ's `GET /api/vhost-limits`:
+    /// Every vhost with limits, as RabbitMQ's `GET /api/vhost-limits`, as
+    /// plain data for `js/data.js`:
     /// `[{ vhost, value: { "max-connections": n, "max-queues": n } }]`.
     #[wasm_bindgen(js_name = vhostLimits)]
-    pub fn vhost_limits(&self) -> Result<JsValue, JsValue> {
+    pub fn vhost_limits(&self) -> Vec<u8> {
         let b = self.server.broker();
-        let out = js_sys::Array::new();
+        let mut d = Data::default();
+        d.array();
         for name in b.vhost_names() {
             let Some(l) = b.vhost_limits(&name).filter(|l| !l.is_empty()) else {
                 continue;
             };
-            let value = js_sys::Object::new();
+            d.object();
+            d.key_str("vhost", &name);
+            d.key("value");
+            d.object();
             for (k, v) in [
                 ("max-connections", l.max_connections),
                 ("max-queues", l.max_queues),
             ] {
                 if let Some(v) = v {
-                    js_sys::Reflect::set(&value, &k.into(), &f64::from(v).into())?;
+                    d.key_num(k, v.into());
                 }
             }
-            let o = js_sys::Object::new();
-            js_sys::Reflect::set(&o, &"vhost".into(), &name.as_str().into())?;
-            js_sys::Reflect::set(&o, &"value".into(), &value)?;
-            out.push(&o);
+            d.end();
+            d.end();
         }
-        Ok(out.into())
+        d.end();
+        d.0
     }
 }

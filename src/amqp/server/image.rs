@@ -3,7 +3,7 @@
 //! Timer entries are kept as they are, stale ones included: they decide the
 //! order in which connections that fall due in one tick are handled.
 
-use super::{IdMap, Server, Slot};
+use super::{conn_key, IdMap, Server, Slot};
 use crate::amqp::connection::{Connection, ServerConfig, Settings};
 use crate::broker::BrokerConfig;
 use crate::image::codec::{Dec, Enc};
@@ -119,7 +119,7 @@ impl Server {
                 continue;
             };
             // A closing connection keeps its id after the engine forgot it.
-            if by_conn.insert(id, index as u32).is_some() {
+            if by_conn.insert(conn_key(id), index as u32).is_some() {
                 return Err(d.bad(format!("connection {} is in two slots", id.0)));
             }
         }
@@ -151,7 +151,7 @@ impl Server {
     pub fn close_direct_connections(&mut self, now_ms: u64) {
         let now = self.advance(now_ms);
         for id in self.broker.connection_ids() {
-            if id.0 != 0 && !self.by_conn.contains_key(&id) {
+            if id.0 != 0 && !self.by_conn.contains_key(&conn_key(id)) {
                 self.broker.connection_close(now, id);
             }
         }
