@@ -16,6 +16,13 @@ use super::queue::{Entry, QueueConsumer, NEVER};
 use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
 
+/// Deliveries one queue makes in one dispatch round. A consumer without a
+/// prefetch limit (automatic acknowledgment, or prefetch 0) on a long backlog
+/// gets it in rounds, one per [`poll`](Broker::poll), as RabbitMQ's queues
+/// deliver in bounded batches: no step builds an unbounded output, and the
+/// host writes, reads and runs timers between rounds.
+pub const DISPATCH_ROUND: usize = 1024;
+
 impl Broker {
     /// `basic.consume`: returns the consumer tag (generated when empty).
     /// Deliveries start at the next [`poll`](Broker::poll), after the reply.
@@ -238,29 +245,45 @@ impl Broker {
     // ---- dispatch ----------------------------------------------------------
 
     /// Hands ready messages to consumers with room until one side runs
-    /// out, then pages out or reads ahead as the queue now needs.
-    pub(crate) fn dispatch(&mut self, q: QueueId) {
-        self.dispatch_ready(q);
+    /// out or [`DISPATCH_ROUND`] have gone, then pages out or reads ahead as
+    /// the queue now needs. False when the round ended with messages still
+    /// deliverable: the caller puts the queue back for the next poll.
+    pub(crate) fn dispatch(&mut self, q: QueueId) -> bool {
+        let done = self.dispatch_ready(q);
         self.page_service(q);
+        done
     }
 
-    fn dispatch_ready(&mut self, q: QueueId) {
+    /// [`dispatch`](Self::dispatch) after a publish or a dead-lettering into
+    /// `q`: a queue already waiting for the next poll gets no extra round
+    /// here, so a burst of publishes to a backlog adds no deliveries to the
+    /// step beyond the poll's own round.
+    pub(crate) fn dispatch_after_enqueue(&mut self, q: QueueId) {
+        if self.dirty.contains(&q) {
+            self.page_service(q);
+        } else if !self.dispatch(q) {
+            self.dirty.push(q);
+        }
+    }
+
+    fn dispatch_ready(&mut self, q: QueueId) -> bool {
         let now = self.now;
-        loop {
+        // Expired entries dropped on the way count too: each is work.
+        for _ in 0..DISPATCH_ROUND {
             let Some(queue) = self.queue(q) else {
-                return;
+                return true;
             };
             if queue.ready.is_empty() || queue.consumers.is_empty() {
-                return;
+                return true;
             }
             let Some(at) = self.pick_consumer(q) else {
-                return;
+                return true;
             };
             let Some(queue) = self.queue_mut(q) else {
-                return;
+                return true;
             };
             let Some(entry) = queue.pop_ready() else {
-                return;
+                return true;
             };
             // Due now but not yet run by the timers: a TTL of 0 still reaches
             // a consumer that is ready at the moment of publishing.
@@ -272,9 +295,14 @@ impl Broker {
                 if let Some(queue) = self.queue_mut(q) {
                     queue.push_ready(entry);
                 }
-                return;
+                return true;
             }
         }
+        // The round is used up: done only if nothing more could go now.
+        let Some(queue) = self.queue(q) else {
+            return true;
+        };
+        queue.ready.is_empty() || queue.consumers.is_empty() || self.pick_consumer(q).is_none()
     }
 
     /// Hands a message just enqueued straight to a consumer when nothing is

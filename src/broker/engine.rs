@@ -373,9 +373,23 @@ impl Broker {
         if now >= self.wake_at {
             self.run_timers(now);
         }
-        while let Some(q) = self.dirty.pop() {
-            self.dispatch(q);
+        // A queue whose round ran out waits at the front for the next poll.
+        let mut waiting = 0;
+        while self.dirty.len() > waiting {
+            let Some(q) = self.dirty.pop() else {
+                break;
+            };
+            if !self.dispatch(q) {
+                self.dirty.insert(waiting, q);
+                waiting += 1;
+            }
         }
+    }
+
+    /// Queues wait for a [`poll`](Self::poll) to deliver: a backlog being
+    /// delivered in rounds ([`DISPATCH_ROUND`](super::delivery::DISPATCH_ROUND)).
+    pub fn has_pending_dispatch(&self) -> bool {
+        !self.dirty.is_empty()
     }
 
     /// [`poll`](Self::poll), then releases publisher confirms.

@@ -54,6 +54,7 @@ pub use command::{
     Bind, ConnectionInfo, Consume, ExchangeDeclare, Qos, QueueDeclare, QueueDeclareOk,
 };
 pub use dead_letter::DeadLetterReason;
+pub use delivery::DISPATCH_ROUND;
 pub use effect::Effect;
 pub use engine::{Broker, BrokerConfig};
 pub(crate) use engine::{Conn, QueueSlot, Vhost};

@@ -199,7 +199,7 @@ impl Broker {
                 _ => {}
             }
             if !matches!(r, Enqueued::Delivered(_)) {
-                self.dispatch(q);
+                self.dispatch_after_enqueue(q);
             }
         }
         self.route_scratch = targets;
@@ -531,7 +531,7 @@ impl Broker {
                 self.enqueue(now, q, message.clone(), msg_id),
                 Enqueued::Delivered(_)
             ) {
-                self.dispatch(q);
+                self.dispatch_after_enqueue(q);
             }
         }
     }
