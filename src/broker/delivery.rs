@@ -421,10 +421,6 @@ impl Broker {
             entry.msg.clone()
         };
         entry.deliveries = entry.deliveries.saturating_add(1);
-        if let Some(queue) = self.queue_mut(q) {
-            queue.stats.delivered += 1;
-            queue.stats.redelivered += u64::from(redelivered);
-        }
         let (seq, msg_id, deliveries) = (entry.seq, entry.msg_id, entry.deliveries);
         let persisted = entry.msg.persistent()
             && self
@@ -448,6 +444,12 @@ impl Broker {
             });
             None
         };
+        // One queue look-up for its counts.
+        if let Some(queue) = self.queue_mut(q) {
+            queue.stats.delivered += 1;
+            queue.stats.redelivered += u64::from(redelivered);
+            queue.unacked += u64::from(!no_ack);
+        }
         if self.config.events {
             let queue = self.queue_name(q);
             self.event(|| EventKind::Delivered {
@@ -464,9 +466,6 @@ impl Broker {
         if let Some(entry) = settled {
             self.entry_settled(q, &entry);
             return (tag, redelivered, message);
-        }
-        if let Some(queue) = self.queue_mut(q) {
-            queue.unacked += 1;
         }
         if persisted {
             // So that a message out at a crash comes back marked redelivered,
