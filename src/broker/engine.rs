@@ -30,6 +30,7 @@ use super::routing::ExchangeKind;
 use super::sort;
 use super::store::StoreRecord;
 use super::value::{FieldTable, ShortStr};
+use std::cell::Cell;
 use std::collections::BTreeSet;
 
 /// Settings a host chooses for its broker. The default: memory only, no
@@ -108,6 +109,9 @@ pub struct Broker {
     pub(crate) wake_at: u64,
     /// Scratch space for routing, reused across publishes.
     pub(crate) route_scratch: Vec<QueueId>,
+    /// The queue the last default-exchange publish went to: a cache, checked
+    /// on use, so not part of the image.
+    pub(crate) last_routed: Cell<Option<QueueId>>,
     /// Scratch space for the deliveries an ack settles, reused across acks;
     /// empty between commands, so not part of the image.
     pub(crate) settle_scratch: Vec<super::channel::Unacked>,
@@ -163,6 +167,7 @@ impl Broker {
             timeouts: BTreeSet::new(),
             wake_at: NEVER,
             route_scratch: Vec::new(),
+            last_routed: Cell::new(None),
             settle_scratch: Vec::new(),
             blocked: None,
             dead_letters: Default::default(),

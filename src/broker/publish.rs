@@ -262,7 +262,15 @@ impl Broker {
             && bcc.is_none()
             && message.properties.header("CC").is_none()
         {
-            if let Some(&q) = self.vhost_ref(v).queues.get(message.routing_key()) {
+            // Runs of publishes to one queue: its id checked against the key
+            // (a deleted queue's id finds nothing) instead of a hash look-up.
+            let key = message.routing_key();
+            let last = self.last_routed.get().filter(|&q| {
+                self.queue(q)
+                    .is_some_and(|x| x.vhost == v && x.name.as_str() == key)
+            });
+            if let Some(q) = last.or_else(|| self.vhost_ref(v).queues.get(key).copied()) {
+                self.last_routed.set(Some(q));
                 if !out.contains(&q) {
                     out.push(q);
                 }
