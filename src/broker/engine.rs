@@ -84,7 +84,7 @@ pub struct Broker {
     pub(crate) vhosts: Vec<Vhost>,
     pub(crate) queues: Vec<QueueSlot>,
     pub(crate) free_queue_slots: Vec<u32>,
-    pub(crate) conns: FxHashMap<ConnId, Conn>,
+    pub(crate) conns: super::conn_table::ConnTable,
     pub(crate) next_conn: u32,
     /// Position counter for queue entries (see `queue::Entry::seq`).
     pub(crate) next_seq: u64,
@@ -151,7 +151,7 @@ impl Broker {
             vhosts: Vec::new(),
             queues: Vec::new(),
             free_queue_slots: Vec::new(),
-            conns: FxHashMap::default(),
+            conns: Default::default(),
             next_conn: 1,
             next_seq: 1,
             next_msg_id: 1,

@@ -20,6 +20,7 @@ pub(crate) mod args;
 mod block;
 pub(crate) mod channel;
 pub(crate) mod command;
+pub(crate) mod conn_table;
 pub(crate) mod dead_letter;
 pub(crate) mod dedup;
 pub(crate) mod definitions;
