@@ -5,7 +5,8 @@
 mod common;
 use common::*;
 use warren::broker::{
-    AmqpError, ChannelRef, Consume, FieldValue, Properties, Qos, QueueDeclare, ShortStr,
+    AmqpError, BrokerConfig, ChannelRef, Consume, Effect, FieldValue, Message, Properties, Qos,
+    QueueDeclare, ShortStr, DISPATCH_ROUND,
 };
 
 fn numbered(n: usize) -> Vec<String> {
@@ -583,4 +584,76 @@ fn exclusive_queue_consumers_may_come_from_any_channel_of_the_owner() {
     w.consume(second, "mine", true);
     w.fill(ch, "mine", &["x"]);
     assert_eq!(w.bodies(second), ["x"]);
+}
+
+/// The bodies of the deliveries among `effects`, in order.
+fn delivered_bodies(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Deliver { message, .. } => {
+                Some(String::from_utf8_lossy(message.body()).into_owned())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A consumer without a prefetch limit (automatic acknowledgment, or
+/// manual with prefetch 0) on a 100 k backlog gets it in rounds of at most
+/// `DISPATCH_ROUND` per poll, in order, until all of it is out; publishes
+/// meanwhile add no deliveries outside the polls and go behind the backlog.
+#[test]
+fn a_backlog_reaches_an_unlimited_consumer_in_bounded_rounds() {
+    const N: usize = 100_000;
+    for no_ack in [true, false] {
+        let mut w = World::with(BrokerConfig::default());
+        let ch = w.client();
+        w.declare(ch, "q");
+        for i in 0..N {
+            let m = Message::new(
+                s(""),
+                s("q"),
+                Properties::default(),
+                i.to_string().as_bytes(),
+            );
+            w.broker.basic_publish(w.now, ch, m, false, false).unwrap();
+        }
+        w.broker.flush(w.now);
+        let consume = Consume {
+            queue: s("q"),
+            no_ack,
+            ..Default::default()
+        };
+        w.broker.basic_consume(w.now, ch, consume).unwrap();
+        let mut next = 0;
+        let mut polls = 0;
+        while w.broker.has_pending_dispatch() {
+            w.broker.poll(w.now);
+            polls += 1;
+            let bodies = delivered_bodies(&w.broker.take_effects());
+            assert!(!bodies.is_empty() && bodies.len() <= DISPATCH_ROUND);
+            for b in bodies {
+                assert_eq!(b, next.to_string());
+                next += 1;
+            }
+            if polls == 1 {
+                // Into the backlog between two polls: nothing goes out now.
+                for i in N..N + 10 {
+                    let m = Message::new(
+                        s(""),
+                        s("q"),
+                        Properties::default(),
+                        i.to_string().as_bytes(),
+                    );
+                    w.broker.basic_publish(w.now, ch, m, false, false).unwrap();
+                }
+                assert!(delivered_bodies(&w.broker.take_effects()).is_empty());
+            }
+            assert!(polls <= N, "the rounds never end");
+        }
+        assert_eq!(next, N + 10);
+        assert_eq!(polls, (N + 10).div_ceil(DISPATCH_ROUND));
+        assert_eq!(w.broker.queue_counts("/", "q").unwrap().ready, 0);
+    }
 }

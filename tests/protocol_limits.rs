@@ -7,7 +7,9 @@ mod protocol_support;
 use protocol_support::*;
 use warren::amqp::connection::{Limits, ServerConfig};
 use warren::amqp::server::{Output, Server};
-use warren::broker::{Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect, ShortStr};
+use warren::broker::{
+    Broker, BrokerConfig, ChannelRef, ConnectionInfo, Consume, Effect, ShortStr, DISPATCH_ROUND,
+};
 
 fn count_deliveries(frames: &[RawFrame]) -> usize {
     frames
@@ -54,6 +56,33 @@ fn deliveries_pause_while_output_is_backed_up() {
     h.drain();
     assert!(h.server.wants_read(consumer));
     assert_eq!(count_deliveries(&h.take_frames(consumer)), 5);
+}
+
+/// A backlog goes to an automatic-acknowledgment consumer one round per
+/// engine poll: the connection polls after the method and after the read
+/// (two rounds for the read holding basic.consume), then one per
+/// `next_round`, or per `tick` at `next_deadline`, which says now while
+/// rounds wait. The host gets bounded output between which it can write
+/// and read.
+#[test]
+fn a_backlog_goes_out_in_rounds_the_host_drives() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "q", false, false));
+    let n = 3 * DISPATCH_ROUND + 10;
+    h.send(c, &publish_message(1, "", "q", b"x").repeat(n));
+    h.take_bytes(c);
+    assert_eq!(h.server.next_deadline(), None);
+    h.send(c, &consume(1, "q", "c", true));
+    assert_eq!(count_deliveries(&h.take_frames(c)), 2 * DISPATCH_ROUND);
+    assert_eq!(h.server.next_deadline(), Some(h.now));
+    assert!(h.server.next_round());
+    h.drain();
+    assert_eq!(count_deliveries(&h.take_frames(c)), DISPATCH_ROUND);
+    h.tick(h.now);
+    assert_eq!(count_deliveries(&h.take_frames(c)), 10);
+    assert_eq!(h.server.next_deadline(), None);
+    assert!(!h.server.next_round());
 }
 
 #[test]

@@ -567,3 +567,36 @@ fn cc_and_bcc_headers_add_routing_keys_and_bcc_is_hidden() {
     assert!(d[0].header("BCC").is_none());
     assert!(d[0].header("CC").is_some());
 }
+
+/// Default-exchange publishes in a run go to the queue the last one reached
+/// only while it is that queue: not once it is deleted (even when a new
+/// queue of the same name takes its place), nor from another vhost.
+#[test]
+fn the_default_exchange_follows_queues_deleted_redeclared_and_in_other_vhosts() {
+    let mut w = World::new();
+    w.broker.add_vhost("v");
+    let ch = w.client();
+    let other = w.client_with(warren::broker::ConnectionInfo {
+        vhost: s("v"),
+        ..Default::default()
+    });
+    w.declare(ch, "a");
+    w.declare(ch, "b");
+    w.declare(other, "a");
+    w.publish(ch, "", "a", "1").unwrap();
+    w.publish(ch, "", "b", "2").unwrap();
+    w.publish(ch, "", "a", "3").unwrap();
+    w.publish(other, "", "a", "4").unwrap();
+    assert_eq!(
+        (w.ready("/", "a"), w.ready("/", "b"), w.ready("v", "a")),
+        (2, 1, 1)
+    );
+    w.publish(ch, "", "a", "5").unwrap();
+    w.broker.queue_delete(w.now, ch, "a", false, false).unwrap();
+    // Unroutable: dropped, not put in the deleted queue.
+    w.publish(ch, "", "a", "6").unwrap();
+    w.declare(ch, "a");
+    assert_eq!(w.ready("/", "a"), 0);
+    w.publish(ch, "", "a", "7").unwrap();
+    assert_eq!((w.ready("/", "a"), w.ready("v", "a")), (1, 1));
+}

@@ -273,10 +273,32 @@ impl Server {
                 }
             }
         };
-        match (timer, self.broker.next_deadline()) {
+        // A backlog delivered in rounds: the next one is due now.
+        let engine = match self.broker.has_pending_dispatch() {
+            true => Some(self.now),
+            false => self.broker.next_deadline(),
+        };
+        match (timer, engine) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Delivers the next round of a backlog the engine hands out in rounds
+    /// (`DISPATCH_ROUND` per queue and poll), if one waits; its output then
+    /// comes from [`poll_output`](Self::poll_output). A host calls this once
+    /// per batch of output it takes (or [`tick`](Self::tick) at
+    /// [`next_deadline`](Self::next_deadline)), so it writes and reads
+    /// between rounds. Returns whether a round ran.
+    pub fn next_round(&mut self) -> bool {
+        if !self.broker.has_pending_dispatch() {
+            return false;
+        }
+        let now = self.now;
+        self.broker.poll(now);
+        self.route_engine(now);
+        self.settle_flow(now);
+        true
     }
 
     /// The next thing for the host to do, until None.

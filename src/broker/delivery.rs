@@ -16,6 +16,13 @@ use super::queue::{Entry, QueueConsumer, NEVER};
 use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
 
+/// Deliveries one queue makes in one dispatch round. A consumer without a
+/// prefetch limit (automatic acknowledgment, or prefetch 0) on a long backlog
+/// gets it in rounds, one per [`poll`](Broker::poll), as RabbitMQ's queues
+/// deliver in bounded batches: no step builds an unbounded output, and the
+/// host writes, reads and runs timers between rounds.
+pub const DISPATCH_ROUND: usize = 1024;
+
 impl Broker {
     /// `basic.consume`: returns the consumer tag (generated when empty).
     /// Deliveries start at the next [`poll`](Broker::poll), after the reply.
@@ -181,7 +188,19 @@ impl Broker {
         };
         self.page_service(q);
         let message_count = self.queue(q).map_or(0, |q| q.message_count());
-        let (tag, redelivered, message) = self.hand_out(q, ch, None, no_ack, NEVER, entry);
+        let handed = self.hand_out(q, ch, None, no_ack, NEVER, entry, false);
+        let (tag, redelivered, message) = match handed {
+            Ok(out) => out,
+            // The channel is gone (never, once `open_channel` passed): the
+            // message stays where it was.
+            Err(entry) => {
+                if let Some(queue) = self.queue_mut(q) {
+                    queue.push_ready(entry);
+                }
+                self.emit(Effect::GetEmpty { to: ch });
+                return Ok(());
+            }
+        };
         self.emit(Effect::GetOk {
             to: ch,
             delivery_tag: tag,
@@ -238,29 +257,45 @@ impl Broker {
     // ---- dispatch ----------------------------------------------------------
 
     /// Hands ready messages to consumers with room until one side runs
-    /// out, then pages out or reads ahead as the queue now needs.
-    pub(crate) fn dispatch(&mut self, q: QueueId) {
-        self.dispatch_ready(q);
+    /// out or [`DISPATCH_ROUND`] have gone, then pages out or reads ahead as
+    /// the queue now needs. False when the round ended with messages still
+    /// deliverable: the caller puts the queue back for the next poll.
+    pub(crate) fn dispatch(&mut self, q: QueueId) -> bool {
+        let done = self.dispatch_ready(q);
         self.page_service(q);
+        done
     }
 
-    fn dispatch_ready(&mut self, q: QueueId) {
+    /// [`dispatch`](Self::dispatch) after a publish or a dead-lettering into
+    /// `q`: a queue already waiting for the next poll gets no extra round
+    /// here, so a burst of publishes to a backlog adds no deliveries to the
+    /// step beyond the poll's own round.
+    pub(crate) fn dispatch_after_enqueue(&mut self, q: QueueId) {
+        if self.dirty.contains(&q) {
+            self.page_service(q);
+        } else if !self.dispatch(q) {
+            self.dirty.push(q);
+        }
+    }
+
+    fn dispatch_ready(&mut self, q: QueueId) -> bool {
         let now = self.now;
-        loop {
+        // Expired entries dropped on the way count too: each is work.
+        for _ in 0..DISPATCH_ROUND {
             let Some(queue) = self.queue(q) else {
-                return;
+                return true;
             };
             if queue.ready.is_empty() || queue.consumers.is_empty() {
-                return;
+                return true;
             }
             let Some(at) = self.pick_consumer(q) else {
-                return;
+                return true;
             };
             let Some(queue) = self.queue_mut(q) else {
-                return;
+                return true;
             };
             let Some(entry) = queue.pop_ready() else {
-                return;
+                return true;
             };
             // Due now but not yet run by the timers: a TTL of 0 still reaches
             // a consumer that is ready at the moment of publishing.
@@ -268,13 +303,18 @@ impl Broker {
                 self.expire(q, entry);
                 continue;
             }
-            if let Err(entry) = self.deliver_to(q, at, entry) {
+            if let Err(entry) = self.deliver_to(q, at, entry, false) {
                 if let Some(queue) = self.queue_mut(q) {
                     queue.push_ready(entry);
                 }
-                return;
+                return true;
             }
         }
+        // The round is used up: done only if nothing more could go now.
+        let Some(queue) = self.queue(q) else {
+            return true;
+        };
+        queue.ready.is_empty() || queue.consumers.is_empty() || self.pick_consumer(q).is_none()
     }
 
     /// Hands a message just enqueued straight to a consumer when nothing is
@@ -285,33 +325,52 @@ impl Broker {
         if !queue.ready.is_empty() || queue.consumers.is_empty() {
             return Some(entry);
         }
+        // The only candidate: its room is checked on the way, with the one
+        // look-up of its channel that handing out makes anyway.
+        if queue.consumers.len() == 1 || queue.args.single_active_consumer {
+            return self.deliver_to(q, 0, entry, true).err();
+        }
         let Some(at) = self.pick_consumer(q) else {
             return Some(entry);
         };
-        self.deliver_to(q, at, entry).err()
+        self.deliver_to(q, at, entry, false).err()
     }
 
-    /// Delivers an entry to the consumer at `at` in the queue's list (which
-    /// has room); the entry comes back if the consumer is gone.
-    fn deliver_to(&mut self, q: QueueId, at: usize, entry: Entry) -> Result<(), Entry> {
+    /// Delivers an entry to the consumer at `at` in the queue's list, which
+    /// has room, or, with `check_room`, may have (the room is checked here);
+    /// the entry comes back if the consumer is gone or has no room.
+    fn deliver_to(
+        &mut self,
+        q: QueueId,
+        at: usize,
+        entry: Entry,
+        check_room: bool,
+    ) -> Result<(), Entry> {
         let now = self.now;
         let default_timeout = self.config.consumer_timeout_ms;
-        let Some(queue) = self.queue_mut(q) else {
+        let Some(queue) = self.queue(q) else {
             return Err(entry);
         };
         let queue_timeout = queue.args.consumer_timeout;
-        let Some(c) = queue.consumers.get_mut(at) else {
+        let Some(c) = queue.consumers.get(at) else {
             return Err(entry);
         };
-        let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
-        if !no_ack {
-            c.unacked += 1;
+        // The consumer's own limit; its channel's is checked in hand_out.
+        if check_room && !c.no_ack && c.prefetch != 0 && c.unacked >= u32::from(c.prefetch) {
+            return Err(entry);
         }
+        let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
         let timeout = c.timeout_ms.or(queue_timeout).or(default_timeout);
-        queue.next_consumer = at + 1;
         let deadline = timeout.map_or(NEVER, |t| now.saturating_add(t));
-        let (delivery_tag, redelivered, message) =
-            self.hand_out(q, ch, Some(tag.clone()), no_ack, deadline, entry);
+        let (delivery_tag, redelivered, message) = self.hand_out(
+            q,
+            ch,
+            Some((at, tag.clone())),
+            no_ack,
+            deadline,
+            entry,
+            check_room,
+        )?;
         self.emit(Effect::Deliver {
             to: ch,
             consumer_tag: tag,
@@ -359,16 +418,38 @@ impl Broker {
 
     /// Gives an entry to a channel: a tag, the redelivered flag, the
     /// `x-delivery-count` header on redeliveries, and an unacked record unless
-    /// automatic acknowledgment ends the message here.
+    /// automatic acknowledgment ends the message here. `consumer`: its place
+    /// in the queue's list and its tag (None for `basic.get`). The entry
+    /// comes back if the channel is gone or, with `check_room`, has no room.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn hand_out(
         &mut self,
         q: QueueId,
         ch: ChannelRef,
-        consumer: Option<ShortStr>,
+        consumer: Option<(usize, ShortStr)>,
         no_ack: bool,
         deadline: u64,
         mut entry: Entry,
-    ) -> (u64, bool, Message) {
+        check_room: bool,
+    ) -> Result<(u64, bool, Message), Entry> {
+        let persisted = entry.msg.persistent()
+            && self
+                .queue(q)
+                .is_some_and(|queue| self.persists_queue(queue));
+        // One channel lookup: its room, the tag, and the unacked record
+        // unless automatic acknowledgment ends the message here.
+        let Some(channel) = self.channel_mut(ch) else {
+            return Err(entry);
+        };
+        if check_room
+            && !(if no_ack {
+                channel.flow_active
+            } else {
+                channel.has_room()
+            })
+        {
+            return Err(entry);
+        }
         let redelivered = entry.deliveries > 0;
         // The counts as RabbitMQ 4.3 quorum queues set them, on every queue
         // type here: x-acquired-count, the earlier deliveries (absent on the
@@ -393,19 +474,10 @@ impl Broker {
             entry.msg.clone()
         };
         entry.deliveries = entry.deliveries.saturating_add(1);
-        if let Some(queue) = self.queue_mut(q) {
-            queue.stats.delivered += 1;
-            queue.stats.redelivered += u64::from(redelivered);
-        }
         let (seq, msg_id, deliveries) = (entry.seq, entry.msg_id, entry.deliveries);
-        let persisted = entry.msg.persistent()
-            && self
-                .queue(q)
-                .is_some_and(|queue| self.persists_queue(queue));
-        // One channel lookup: the tag, and the unacked record unless automatic
-        // acknowledgment ends the message here.
-        let Some(channel) = self.channel_mut(ch) else {
-            return (0, redelivered, message);
+        let (at, consumer) = match consumer {
+            Some((at, tag)) => (Some(at), Some(tag)),
+            None => (None, None),
         };
         let tag = channel.take_tag();
         let settled = if no_ack {
@@ -420,6 +492,18 @@ impl Broker {
             });
             None
         };
+        // One queue look-up for its counts and the consumer's.
+        if let Some(queue) = self.queue_mut(q) {
+            queue.stats.delivered += 1;
+            queue.stats.redelivered += u64::from(redelivered);
+            queue.unacked += u64::from(!no_ack);
+            if let Some(at) = at {
+                queue.next_consumer = at + 1;
+                if let Some(c) = queue.consumers.get_mut(at).filter(|_| !no_ack) {
+                    c.unacked += 1;
+                }
+            }
+        }
         if self.config.events {
             let queue = self.queue_name(q);
             self.event(|| EventKind::Delivered {
@@ -435,10 +519,7 @@ impl Broker {
         }
         if let Some(entry) = settled {
             self.entry_settled(q, &entry);
-            return (tag, redelivered, message);
-        }
-        if let Some(queue) = self.queue_mut(q) {
-            queue.unacked += 1;
+            return Ok((tag, redelivered, message));
         }
         if persisted {
             // So that a message out at a crash comes back marked redelivered,
@@ -452,6 +533,6 @@ impl Broker {
             self.timeouts.insert((deadline, ch, tag));
             self.schedule(deadline);
         }
-        (tag, redelivered, message)
+        Ok((tag, redelivered, message))
     }
 }

@@ -31,6 +31,7 @@ use super::sort;
 use super::store::StoreRecord;
 use super::timer_set::TimerSet;
 use super::value::{FieldTable, ShortStr};
+use std::cell::Cell;
 
 /// Settings a host chooses for its broker. The default: memory only, no
 /// events, no consumer timeout.
@@ -83,7 +84,7 @@ pub struct Broker {
     pub(crate) vhosts: Vec<Vhost>,
     pub(crate) queues: Vec<QueueSlot>,
     pub(crate) free_queue_slots: Vec<u32>,
-    pub(crate) conns: FxHashMap<ConnId, Conn>,
+    pub(crate) conns: super::conn_table::ConnTable,
     pub(crate) next_conn: u32,
     /// Position counter for queue entries (see `queue::Entry::seq`).
     pub(crate) next_seq: u64,
@@ -108,6 +109,9 @@ pub struct Broker {
     pub(crate) wake_at: u64,
     /// Scratch space for routing, reused across publishes.
     pub(crate) route_scratch: Vec<QueueId>,
+    /// The queue the last default-exchange publish went to: a cache, checked
+    /// on use, so not part of the image.
+    pub(crate) last_routed: Cell<Option<QueueId>>,
     /// Scratch space for the deliveries an ack settles, reused across acks;
     /// empty between commands, so not part of the image.
     pub(crate) settle_scratch: Vec<super::channel::Unacked>,
@@ -148,7 +152,7 @@ impl Broker {
             vhosts: Vec::new(),
             queues: Vec::new(),
             free_queue_slots: Vec::new(),
-            conns: FxHashMap::default(),
+            conns: Default::default(),
             next_conn: 1,
             next_seq: 1,
             next_msg_id: 1,
@@ -164,6 +168,7 @@ impl Broker {
             timeouts: TimerSet::default(),
             wake_at: NEVER,
             route_scratch: Vec::new(),
+            last_routed: Cell::new(None),
             settle_scratch: Vec::new(),
             blocked: None,
             dead_letters: Default::default(),
@@ -374,9 +379,23 @@ impl Broker {
         if now >= self.wake_at {
             self.run_timers(now);
         }
-        while let Some(q) = self.dirty.pop() {
-            self.dispatch(q);
+        // A queue whose round ran out waits at the front for the next poll.
+        let mut waiting = 0;
+        while self.dirty.len() > waiting {
+            let Some(q) = self.dirty.pop() else {
+                break;
+            };
+            if !self.dispatch(q) {
+                self.dirty.insert(waiting, q);
+                waiting += 1;
+            }
         }
+    }
+
+    /// Queues wait for a [`poll`](Self::poll) to deliver: a backlog being
+    /// delivered in rounds ([`DISPATCH_ROUND`](super::delivery::DISPATCH_ROUND)).
+    pub fn has_pending_dispatch(&self) -> bool {
+        !self.dirty.is_empty()
     }
 
     /// [`poll`](Self::poll), then releases publisher confirms.

@@ -20,6 +20,7 @@ pub(crate) mod args;
 mod block;
 pub(crate) mod channel;
 pub(crate) mod command;
+pub(crate) mod conn_table;
 pub(crate) mod dead_letter;
 pub(crate) mod dedup;
 pub(crate) mod definitions;
@@ -55,6 +56,7 @@ pub use command::{
     Bind, ConnectionInfo, Consume, ExchangeDeclare, Qos, QueueDeclare, QueueDeclareOk,
 };
 pub use dead_letter::DeadLetterReason;
+pub use delivery::DISPATCH_ROUND;
 pub use effect::Effect;
 pub use engine::{Broker, BrokerConfig};
 pub(crate) use engine::{Conn, QueueSlot, Vhost};

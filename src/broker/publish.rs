@@ -199,7 +199,7 @@ impl Broker {
                 _ => {}
             }
             if !matches!(r, Enqueued::Delivered(_)) {
-                self.dispatch(q);
+                self.dispatch_after_enqueue(q);
             }
         }
         self.route_scratch = targets;
@@ -262,7 +262,15 @@ impl Broker {
             && bcc.is_none()
             && message.properties.header("CC").is_none()
         {
-            if let Some(&q) = self.vhost_ref(v).queues.get(message.routing_key()) {
+            // Runs of publishes to one queue: its id checked against the key
+            // (a deleted queue's id finds nothing) instead of a hash look-up.
+            let key = message.routing_key();
+            let last = self.last_routed.get().filter(|&q| {
+                self.queue(q)
+                    .is_some_and(|x| x.vhost == v && x.name.as_str() == key)
+            });
+            if let Some(q) = last.or_else(|| self.vhost_ref(v).queues.get(key).copied()) {
+                self.last_routed.set(Some(q));
                 if !out.contains(&q) {
                     out.push(q);
                 }
@@ -531,7 +539,7 @@ impl Broker {
                 self.enqueue(now, q, message.clone(), msg_id),
                 Enqueued::Delivered(_)
             ) {
-                self.dispatch(q);
+                self.dispatch_after_enqueue(q);
             }
         }
     }

@@ -199,7 +199,7 @@ impl Broker {
                 }
             }
         }
-        for (id, conn) in &self.conns {
+        for (id, conn) in self.conns.iter() {
             if id.0 == 0 {
                 continue; // the engine's own recovery connection
             }

@@ -456,15 +456,17 @@ impl Broker {
     fn recovery_channel(&mut self, vhost: &str) -> ChannelRef {
         let id = self.add_vhost(vhost);
         let ch = ChannelRef::new(RECOVERY, 0);
-        let conn = self
+        let Some(conn) = self
             .conns
-            .entry(RECOVERY)
-            .or_insert_with(|| super::engine::Conn {
+            .get_or_insert_with(RECOVERY, || super::engine::Conn {
                 info: Default::default(),
                 vhost: id,
                 channels: Vec::new(),
                 perms: None,
-            });
+            })
+        else {
+            return ch;
+        };
         conn.vhost = id;
         conn.channels.clear();
         conn.channels

@@ -274,6 +274,9 @@ impl WasmBroker {
         self.out.clear();
         self.deliveries = Default::default();
         self.out.append(&mut self.front);
+        // One round of a backlog per call: JS takes output until there is
+        // none, yielding to the event loop every few calls.
+        self.server.next_round();
         let frame_max = self.server.config().frame_max;
         while let Some(o) = self.server.poll_output() {
             match o {

@@ -182,3 +182,25 @@ test('publishes that alternate channels, names and mandatory keep their order an
   assert.deepEqual(returned, [['nowhere', 'e', 312]]);
   await broker.close();
 });
+
+test('a backlog reaches an automatic-acknowledgment consumer in rounds, the event loop running between them', async () => {
+  const { broker, ch } = await open();
+  await ch.queueDeclare('backlog');
+  // More than one drain's worth of dispatch rounds (256 of 1024), so the
+  // delivery crosses at least one turn of the event loop.
+  const n = 300_000;
+  await ch.basicPublishBatch('', 'backlog', range(n));
+  let next = 0;
+  let atTimer = -1;
+  const all = new Promise((resolve) => {
+    ch.basicConsume('backlog', { noAck: true }, (m) => {
+      assert.equal(m.bodyString(), String(next));
+      if (next === 0) setTimeout(() => (atTimer = next), 0);
+      if (++next === n) resolve();
+    });
+  });
+  await all;
+  assert.ok(atTimer > 0 && atTimer < n, `a timer ran after ${atTimer} of ${n} deliveries`);
+  assert.equal(counts(broker, 'backlog').ready, 0);
+  await broker.close();
+});
