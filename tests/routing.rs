@@ -600,3 +600,57 @@ fn the_default_exchange_follows_queues_deleted_redeclared_and_in_other_vhosts() 
     w.publish(ch, "", "a", "7").unwrap();
     assert_eq!((w.ready("/", "a"), w.ready("v", "a")), (1, 1));
 }
+
+#[test]
+fn a_named_exchange_follows_bindings_queues_and_exchanges_changing_between_publishes() {
+    let mut w = World::new();
+    let ch = w.client();
+    queues(&mut w, ch, &["a", "b"]);
+    let all = ["a", "b"];
+    w.exchange(ch, "x", "direct");
+    w.bind(ch, "a", "x", "k");
+    // The same exchange and key again and again, as a producer publishes.
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["a"]);
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["a"]);
+    w.bind(ch, "b", "x", "k");
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["a", "b"]);
+    let unbind = Bind {
+        destination: s("a"),
+        source: s("x"),
+        routing_key: s("k"),
+        arguments: FieldTable::new(),
+    };
+    w.broker.queue_unbind(w.now, ch, unbind).unwrap();
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["b"]);
+    // Another key, then back: each publish goes where its own key says.
+    assert!(to(&mut w, ch, &all, "x", "other").is_empty());
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["b"]);
+    // A deleted queue is no longer reached: the publish is unroutable, not
+    // refused (a confirm would say nack).
+    w.confirm_select(ch);
+    w.broker.queue_delete(w.now, ch, "b", false, false).unwrap();
+    w.publish_mandatory(ch, "x", "k", "m").unwrap();
+    assert_eq!(w.confirms(ch), [(1, false, true)]);
+    let returned = w
+        .take_for(ch)
+        .into_iter()
+        .filter(|e| matches!(e, Effect::Return { .. }))
+        .count();
+    assert_eq!(returned, 1);
+    w.declare(ch, "b");
+    w.bind(ch, "b", "x", "k");
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["b"]);
+    // A deleted exchange is not found (the channel closes)...
+    w.broker.exchange_delete(w.now, ch, "x", false).unwrap();
+    let e = w.publish(ch, "x", "k", "m").unwrap_err();
+    assert_eq!(e.code, warren::broker::ReplyCode::NotFound);
+    // ...and one declared in its place, with an alternate exchange, routes
+    // by its own bindings.
+    let ch = w.client();
+    let args = table(&[("alternate-exchange", str_val("amq.fanout"))]);
+    w.exchange_with(ch, "x", "direct", args);
+    w.bind(ch, "a", "amq.fanout", "");
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["a"]);
+    w.bind(ch, "b", "x", "k");
+    assert_eq!(to(&mut w, ch, &all, "x", "k"), ["b"]);
+}

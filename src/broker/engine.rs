@@ -112,6 +112,9 @@ pub struct Broker {
     /// The queue the last default-exchange publish went to: a cache, checked
     /// on use, so not part of the image.
     pub(crate) last_routed: Cell<Option<QueueId>>,
+    /// The queues the last publish through a named exchange reached: a
+    /// cache that every change to a vhost forgets, so not part of the image.
+    pub(crate) route_cache: super::route_cache::RouteCache,
     /// Scratch space for the deliveries an ack settles, reused across acks;
     /// empty between commands, so not part of the image.
     pub(crate) settle_scratch: Vec<super::channel::Unacked>,
@@ -169,6 +172,7 @@ impl Broker {
             wake_at: NEVER,
             route_scratch: Vec::new(),
             last_routed: Cell::new(None),
+            route_cache: Default::default(),
             settle_scratch: Vec::new(),
             blocked: None,
             dead_letters: Default::default(),
@@ -226,6 +230,7 @@ impl Broker {
         }
         // A deleted vhost's slot is free again: nothing holds its id once
         // its connections, queues and dead letters are gone (see `vhost`).
+        self.route_cache.forget();
         if let Some(i) = self.vhosts.iter().position(|v| v.deleted) {
             if let Some(slot) = self.vhosts.get_mut(i) {
                 *slot = v;

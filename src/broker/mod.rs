@@ -40,6 +40,7 @@ pub(crate) mod policy;
 mod publish;
 pub(crate) mod queue;
 mod regex;
+mod route_cache;
 pub(crate) mod routing;
 mod settle;
 pub(crate) mod snapshot;

@@ -14,6 +14,7 @@ use super::exchange::Destination;
 use super::ids::{ChannelRef, MsgId, QueueId, VhostId};
 use super::message::Message;
 use super::queue::Entry;
+use super::routing::ExchangeKind;
 use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
 
@@ -129,6 +130,9 @@ impl Broker {
         let dedup = if message.to_default_exchange() {
             self.route(v, &message, bcc.as_ref(), &mut targets);
             false
+        } else if let Some(queues) = self.cached_route(v, &message, bcc.as_ref()) {
+            targets.extend_from_slice(queues);
+            false
         } else {
             match self.route_publish(v, &message, bcc.as_ref(), &mut targets) {
                 Ok(dedup) => dedup,
@@ -230,20 +234,39 @@ impl Broker {
     /// Returns whether it deduplicates: then nothing is routed yet, for the
     /// caller looks for a duplicate first.
     fn route_publish(
-        &self,
+        &mut self,
         v: VhostId,
         message: &Message,
         bcc: Option<&FieldValue>,
         out: &mut Vec<QueueId>,
     ) -> Result<bool> {
         let name = message.exchange();
-        match self.vhost_ref(v).exchanges.get(name) {
+        let keyed = match self.vhost_ref(v).exchanges.get(name) {
             Some(x) if !x.internal && x.dedup.is_none() => {
-                self.route_via(v, message, bcc, Some((name, x)), out);
-                Ok(false)
+                self.route_via(v, message, bcc, Some((name, x)), out)
             }
-            _ => self.check_publishable(v, name),
+            _ => return self.check_publishable(v, name),
+        };
+        if keyed {
+            self.route_cache.set(v, name, message.routing_key(), out);
         }
+        Ok(false)
+    }
+
+    /// The queues of a publish through a named exchange, when the last one
+    /// kept had the same exchange and routing key (see `route_cache`).
+    #[inline]
+    fn cached_route(
+        &self,
+        v: VhostId,
+        message: &Message,
+        bcc: Option<&FieldValue>,
+    ) -> Option<&[QueueId]> {
+        if bcc.is_some() || message.properties.header("CC").is_some() {
+            return None;
+        }
+        self.route_cache
+            .get(v, message.exchange(), message.routing_key())
     }
 
     /// Collects the queues a message reaches: bindings (exchange to exchange
@@ -281,7 +304,9 @@ impl Broker {
     }
 
     /// [`route`](Self::route), given the message's exchange when the caller
-    /// has looked it up already.
+    /// has looked it up already. True when the queues reached depend only on
+    /// the exchange and the routing key (no CC or BCC, no headers exchange,
+    /// no second exchange), so the route may be kept (see `route_cache`).
     fn route_via(
         &self,
         v: VhostId,
@@ -289,7 +314,7 @@ impl Broker {
         bcc: Option<&FieldValue>,
         found: Option<(&str, &super::exchange::Exchange)>,
         out: &mut Vec<QueueId>,
-    ) {
+    ) -> bool {
         let vhost = self.vhost_ref(v);
         let cc = message.properties.header("CC");
         let single = [message.routing_key()];
@@ -314,7 +339,7 @@ impl Broker {
                     }
                 }
             }
-            return;
+            return false;
         }
         // The exchanges reached beyond the first (bindings between exchanges,
         // alternate exchanges) go through `pending` and `visited`: most
@@ -324,8 +349,10 @@ impl Broker {
         let mut visited: Vec<&str> = Vec::new();
         let mut pending: Vec<&str> = Vec::new();
         let mut next = Some(first);
+        let mut keyed = extra.is_empty();
         while let Some(name) = next {
             if let Some(x) = known.take().or_else(|| vhost.exchanges.get(name)) {
+                keyed &= x.kind != ExchangeKind::Headers;
                 let mut routed = false;
                 x.route(keys, headers, |d| {
                     routed = true;
@@ -355,6 +382,7 @@ impl Broker {
                 }
             };
         }
+        keyed && visited.is_empty()
     }
 
     /// Offers a message to one queue: deduplication, then the length limit and

@@ -100,6 +100,8 @@ impl Broker {
     // cannot fail, and an Option here would spread through every caller.
     #[allow(clippy::indexing_slicing)]
     pub(crate) fn vhost_mut(&mut self, v: VhostId) -> &mut Vhost {
+        // Whatever changes in it may change where publishes go.
+        self.route_cache.forget();
         &mut self.vhosts[v.0 as usize]
     }
 
