@@ -217,6 +217,13 @@ impl Message {
         self.block.get(at..at + len).unwrap_or_default()
     }
 
+    /// The exchange and the routing key as the block holds them, each after
+    /// its length byte: two messages' are equal exactly when both names are.
+    pub fn address_bytes(&self) -> &[u8] {
+        let (at, len) = self.key_at();
+        self.block.get(..at + len).unwrap_or_default()
+    }
+
     pub fn body(&self) -> &[u8] {
         let (at, len) = self.key_at();
         self.block.get(at + len..).unwrap_or_default()

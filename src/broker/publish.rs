@@ -248,7 +248,7 @@ impl Broker {
             _ => return self.check_publishable(v, name),
         };
         if keyed {
-            self.route_cache.set(v, name, message.routing_key(), out);
+            self.route_cache.set(v, message, out);
         }
         Ok(false)
     }
@@ -265,8 +265,7 @@ impl Broker {
         if bcc.is_some() || message.properties.header("CC").is_some() {
             return None;
         }
-        self.route_cache
-            .get(v, message.exchange(), message.routing_key())
+        self.route_cache.get(v, message)
     }
 
     /// Collects the queues a message reaches: bindings (exchange to exchange

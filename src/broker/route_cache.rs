@@ -9,35 +9,31 @@
 //! reached) is kept.
 
 use super::ids::{QueueId, VhostId};
+use super::message::Message;
 
 #[derive(Debug, Default)]
 pub(crate) struct RouteCache {
     /// None: nothing kept.
     vhost: Option<VhostId>,
-    /// The exchange's name followed by the routing key; the buffer is reused.
-    names: String,
-    exchange_len: usize,
+    /// The exchange and routing key as a message's block holds them
+    /// ([`Message::address_bytes`]): one comparison; the buffer is reused.
+    address: Vec<u8>,
     queues: Vec<QueueId>,
 }
 
 impl RouteCache {
-    /// The queues of a publish to `exchange` with `key` in `vhost`, if the
-    /// last one kept was that.
+    /// The queues of a publish of `message` in `vhost`, if the last one
+    /// kept had its exchange and routing key.
     #[inline]
-    pub fn get(&self, vhost: VhostId, exchange: &str, key: &str) -> Option<&[QueueId]> {
-        let hit = self.vhost == Some(vhost)
-            && self.names.len() == self.exchange_len + key.len()
-            && self.names.get(..self.exchange_len) == Some(exchange)
-            && self.names.get(self.exchange_len..) == Some(key);
+    pub fn get(&self, vhost: VhostId, message: &Message) -> Option<&[QueueId]> {
+        let hit = self.vhost == Some(vhost) && self.address == message.address_bytes();
         hit.then_some(self.queues.as_slice())
     }
 
-    /// Keeps the queues a publish to `exchange` with `key` reached.
-    pub fn set(&mut self, vhost: VhostId, exchange: &str, key: &str, queues: &[QueueId]) {
-        self.names.clear();
-        self.names.push_str(exchange);
-        self.names.push_str(key);
-        self.exchange_len = exchange.len();
+    /// Keeps the queues a publish of `message` reached.
+    pub fn set(&mut self, vhost: VhostId, message: &Message, queues: &[QueueId]) {
+        self.address.clear();
+        self.address.extend_from_slice(message.address_bytes());
         self.queues.clear();
         self.queues.extend_from_slice(queues);
         self.vhost = Some(vhost);
