@@ -31,7 +31,6 @@ use super::sort;
 use super::store::StoreRecord;
 use super::timer_set::TimerSet;
 use super::value::{FieldTable, ShortStr};
-use std::cell::Cell;
 
 /// Settings a host chooses for its broker. The default: memory only, no
 /// events, no consumer timeout.
@@ -109,11 +108,8 @@ pub struct Broker {
     pub(crate) wake_at: u64,
     /// Scratch space for routing, reused across publishes.
     pub(crate) route_scratch: Vec<QueueId>,
-    /// The queue the last default-exchange publish went to: a cache, checked
-    /// on use, so not part of the image.
-    pub(crate) last_routed: Cell<Option<QueueId>>,
-    /// The queues the last publish through a named exchange reached: a
-    /// cache that every change to a vhost forgets, so not part of the image.
+    /// The queues the last publish reached: a cache that every change to a
+    /// vhost forgets, so not part of the image.
     pub(crate) route_cache: super::route_cache::RouteCache,
     /// Scratch space for the deliveries an ack settles, reused across acks;
     /// empty between commands, so not part of the image.
@@ -171,7 +167,6 @@ impl Broker {
             timeouts: TimerSet::default(),
             wake_at: NEVER,
             route_scratch: Vec::new(),
-            last_routed: Cell::new(None),
             route_cache: Default::default(),
             settle_scratch: Vec::new(),
             blocked: None,

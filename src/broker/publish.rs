@@ -127,11 +127,13 @@ impl Broker {
         targets.clear();
         // The default exchange is in every vhost, never internal and never
         // deduplicating (declare, delete and bind refuse it): no check.
-        let dedup = if message.to_default_exchange() {
-            self.route(v, &message, bcc.as_ref(), &mut targets);
-            false
-        } else if let Some(queues) = self.cached_route(v, &message, bcc.as_ref()) {
+        let dedup = if let Some(queues) = self.cached_route(v, &message, bcc.as_ref()) {
             targets.extend_from_slice(queues);
+            false
+        } else if message.to_default_exchange() {
+            if self.route(v, &message, bcc.as_ref(), &mut targets) {
+                self.route_cache.set(v, &message, &targets);
+            }
             false
         } else {
             match self.route_publish(v, &message, bcc.as_ref(), &mut targets) {
@@ -270,36 +272,29 @@ impl Broker {
 
     /// Collects the queues a message reaches: bindings (exchange to exchange
     /// included), CC/BCC routing keys, and alternate exchanges when an
-    /// exchange routes nowhere.
+    /// exchange routes nowhere. True when they depend only on the exchange
+    /// and the routing key (see `route_via`).
     pub(crate) fn route(
         &self,
         v: VhostId,
         message: &Message,
         bcc: Option<&FieldValue>,
         out: &mut Vec<QueueId>,
-    ) {
+    ) -> bool {
         // Most publishes: the default exchange, one routing key (no CC or
         // BCC), so one look-up, without the general walk's setup.
         if message.to_default_exchange()
             && bcc.is_none()
             && message.properties.header("CC").is_none()
         {
-            // Runs of publishes to one queue: its id checked against the key
-            // (a deleted queue's id finds nothing) instead of a hash look-up.
-            let key = message.routing_key();
-            let last = self.last_routed.get().filter(|&q| {
-                self.queue(q)
-                    .is_some_and(|x| x.vhost == v && x.name.as_str() == key)
-            });
-            if let Some(q) = last.or_else(|| self.vhost_ref(v).queues.get(key).copied()) {
-                self.last_routed.set(Some(q));
+            if let Some(&q) = self.vhost_ref(v).queues.get(message.routing_key()) {
                 if !out.contains(&q) {
                     out.push(q);
                 }
             }
-            return;
+            return true;
         }
-        self.route_via(v, message, bcc, None, out);
+        self.route_via(v, message, bcc, None, out)
     }
 
     /// [`route`](Self::route), given the message's exchange when the caller

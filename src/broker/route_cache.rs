@@ -1,6 +1,7 @@
-//! The queues the last publish through a named exchange reached, by (vhost,
-//! exchange, routing key): runs of publishes with the same exchange and key
-//! (the usual producer) skip the exchange's look-up and its bindings' walk.
+//! The queues the last publish reached, by (vhost, exchange, routing key):
+//! runs of publishes with the same exchange and key (the usual producer) skip
+//! the exchange's look-up and its bindings' walk, or for the default
+//! exchange the look-up of the queue by name.
 //!
 //! A cache, not engine state, so not in the image: every mutable access to a
 //! vhost (declares, deletes, binds, unbinds, policies, a queue's deletion)
