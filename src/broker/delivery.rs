@@ -362,15 +362,8 @@ impl Broker {
         let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
         let timeout = c.timeout_ms.or(queue_timeout).or(default_timeout);
         let deadline = timeout.map_or(NEVER, |t| now.saturating_add(t));
-        let (delivery_tag, redelivered, message) = self.hand_out(
-            q,
-            ch,
-            Some((at, tag.clone())),
-            no_ack,
-            deadline,
-            entry,
-            check_room,
-        )?;
+        let (delivery_tag, redelivered, message) =
+            self.hand_out(q, ch, Some((at, &tag)), no_ack, deadline, entry, check_room)?;
         self.emit(Effect::Deliver {
             to: ch,
             consumer_tag: tag,
@@ -426,7 +419,7 @@ impl Broker {
         &mut self,
         q: QueueId,
         ch: ChannelRef,
-        consumer: Option<(usize, ShortStr)>,
+        consumer: Option<(usize, &ShortStr)>,
         no_ack: bool,
         deadline: u64,
         mut entry: Entry,
@@ -487,7 +480,7 @@ impl Broker {
                 tag,
                 queue: q,
                 entry,
-                consumer: consumer.clone(),
+                consumer: consumer.cloned(),
                 deadline,
             });
             None
@@ -510,7 +503,7 @@ impl Broker {
                 msg: msg_id,
                 queue,
                 to: ch,
-                consumer_tag: consumer,
+                consumer_tag: consumer.cloned(),
                 delivery_tag: tag,
                 redelivered,
                 delivery_count: u32::from(deliveries) - 1,
