@@ -510,6 +510,30 @@ fn a_cancelled_tag_can_be_used_again() {
 }
 
 #[test]
+fn acking_a_cancelled_consumers_delivery_frees_no_room_of_a_new_one_with_its_tag() {
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "q");
+    w.prefetch(ch, 1);
+    fill_n(&mut w, ch, "q", 3);
+    consume_tagged(&mut w, ch, "q", "worker").unwrap();
+    let first = w.deliveries(ch);
+    assert_eq!(
+        first.iter().map(|d| d.body.as_str()).collect::<Vec<_>>(),
+        ["m1"]
+    );
+    cancel(&mut w, ch, "worker");
+    // The same tag again: another consumer, with its own prefetch of 1.
+    consume_tagged(&mut w, ch, "q", "worker").unwrap();
+    assert_eq!(w.bodies(ch), ["m2"]);
+    // The old delivery's ack is the old consumer's: the new one still
+    // holds m2, so m3 waits.
+    w.ack(ch, first[0].tag, false).unwrap();
+    assert!(w.bodies(ch).is_empty());
+    assert_eq!(w.ready("/", "q"), 1);
+}
+
+#[test]
 fn generated_consumer_tags_are_amq_ctag_and_unique() {
     let mut w = World::new();
     let ch = w.client();

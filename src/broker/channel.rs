@@ -13,8 +13,10 @@ pub struct Unacked {
     pub tag: u64,
     pub queue: QueueId,
     pub entry: Entry,
-    /// None for `basic.get`.
-    pub consumer: Option<ShortStr>,
+    /// The consumer's number on the channel (`QueueConsumer::id`); 0 for
+    /// `basic.get`. A number, not the tag: no reference count to move, and
+    /// a consumer cancelled and made again with the same tag is another.
+    pub consumer: u32,
     /// Consumer timeout deadline (NEVER without one).
     pub deadline: u64,
 }
@@ -64,6 +66,8 @@ pub enum Mode {
 pub struct Channel {
     pub id: ChannelRef,
     pub next_tag: u64,
+    /// The number the next consumer on this channel gets (from 1).
+    pub next_consumer_id: u32,
     /// Sorted by tag: tags only grow.
     pub unacked: VecDeque<Unacked>,
     /// Prefetch given to consumers created from now on (`global = false`).
@@ -87,6 +91,7 @@ impl Channel {
         Channel {
             id,
             next_tag: 1,
+            next_consumer_id: 1,
             unacked: VecDeque::new(),
             consumer_prefetch: 0,
             channel_prefetch: 0,
@@ -96,6 +101,14 @@ impl Channel {
             reply_consumer: None,
             last_queue: None,
         }
+    }
+
+    /// A number for a new consumer: never 0 (`basic.get`), and after 2^32 - 1
+    /// consumers on one channel it wraps.
+    pub fn take_consumer_id(&mut self) -> u32 {
+        let id = self.next_consumer_id.max(1);
+        self.next_consumer_id = id.wrapping_add(1);
+        id
     }
 
     pub fn take_tag(&mut self) -> u64 {

@@ -56,6 +56,8 @@ impl Broker {
                 format_args!("attempt to reuse consumer tag '{tag}'"),
             ));
         }
+        // Taken from the channel once the consumer exists (below).
+        let id = channel.next_consumer_id.max(1);
         let queue = self
             .queue_mut(q)
             .ok_or_else(|| AmqpError::not_found(&what))?;
@@ -69,6 +71,7 @@ impl Broker {
         queue.consumers.push(QueueConsumer {
             tag: tag.clone(),
             channel: ch,
+            id,
             no_ack: c.no_ack,
             exclusive: c.exclusive,
             prefetch,
@@ -80,6 +83,7 @@ impl Broker {
         queue.last_used = now;
         let name = queue.name.clone();
         if let Some(channel) = self.channel_mut(ch) {
+            channel.take_consumer_id();
             channel.consumers.push((q, tag.clone()));
         }
         self.mark_dirty(q);
@@ -359,11 +363,18 @@ impl Broker {
         if check_room && !c.no_ack && c.prefetch != 0 && c.unacked >= u32::from(c.prefetch) {
             return Err(entry);
         }
-        let (tag, no_ack, ch) = (c.tag.clone(), c.no_ack, c.channel);
+        let (tag, id, no_ack, ch) = (c.tag.clone(), c.id, c.no_ack, c.channel);
         let timeout = c.timeout_ms.or(queue_timeout).or(default_timeout);
         let deadline = timeout.map_or(NEVER, |t| now.saturating_add(t));
-        let (delivery_tag, redelivered, message) =
-            self.hand_out(q, ch, Some((at, &tag)), no_ack, deadline, entry, check_room)?;
+        let (delivery_tag, redelivered, message) = self.hand_out(
+            q,
+            ch,
+            Some((at, id, &tag)),
+            no_ack,
+            deadline,
+            entry,
+            check_room,
+        )?;
         self.emit(Effect::Deliver {
             to: ch,
             consumer_tag: tag,
@@ -412,14 +423,14 @@ impl Broker {
     /// Gives an entry to a channel: a tag, the redelivered flag, the
     /// `x-delivery-count` header on redeliveries, and an unacked record unless
     /// automatic acknowledgment ends the message here. `consumer`: its place
-    /// in the queue's list and its tag (None for `basic.get`). The entry
+    /// in the queue's list, its number and its tag (None for `basic.get`). The entry
     /// comes back if the channel is gone or, with `check_room`, has no room.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn hand_out(
         &mut self,
         q: QueueId,
         ch: ChannelRef,
-        consumer: Option<(usize, &ShortStr)>,
+        consumer: Option<(usize, u32, &ShortStr)>,
         no_ack: bool,
         deadline: u64,
         mut entry: Entry,
@@ -468,9 +479,9 @@ impl Broker {
         };
         entry.deliveries = entry.deliveries.saturating_add(1);
         let (seq, msg_id, deliveries) = (entry.seq, entry.msg_id, entry.deliveries);
-        let (at, consumer) = match consumer {
-            Some((at, tag)) => (Some(at), Some(tag)),
-            None => (None, None),
+        let (at, id, consumer) = match consumer {
+            Some((at, id, tag)) => (Some(at), id, Some(tag)),
+            None => (None, 0, None),
         };
         let tag = channel.take_tag();
         let settled = if no_ack {
@@ -480,7 +491,7 @@ impl Broker {
                 tag,
                 queue: q,
                 entry,
-                consumer: consumer.cloned(),
+                consumer: id,
                 deadline,
             });
             None

@@ -522,6 +522,9 @@ impl ReadyList {
 pub struct QueueConsumer {
     pub tag: ShortStr,
     pub channel: ChannelRef,
+    /// Its number on its channel (see `Channel::next_consumer_id`): what
+    /// its unacked deliveries name it by.
+    pub id: u32,
     pub no_ack: bool,
     pub exclusive: bool,
     /// Per-consumer prefetch (0: unlimited).

@@ -9,7 +9,6 @@ use super::event::{DropReason, EventKind};
 use super::ids::{ChannelRef, QueueId};
 use super::queue::{Entry, NEVER};
 use super::store::StoreRecord;
-use super::value::ShortStr;
 
 impl Broker {
     pub fn basic_ack(
@@ -112,7 +111,7 @@ impl Broker {
         match s {
             Settle::Ack { .. } => {
                 // (queue, consumer, count) of the run of deliveries so far.
-                let mut run: Option<(QueueId, Option<ShortStr>, u32)> = None;
+                let mut run: Option<(QueueId, u32, u32)> = None;
                 for u in taken.drain(..) {
                     if u.deadline != NEVER {
                         self.timeouts.remove(&(u.deadline, ch, u.tag));
@@ -121,7 +120,7 @@ impl Broker {
                         Some((q, c, n)) if *q == u.queue && *c == u.consumer => *n += 1,
                         _ => {
                             if let Some((q, c, n)) = run.take() {
-                                self.release_acked(ch, q, c.as_ref(), n);
+                                self.release_acked(ch, q, c, n);
                             }
                             run = Some((u.queue, u.consumer, 1));
                         }
@@ -136,7 +135,7 @@ impl Broker {
                     self.entry_settled(u.queue, &u.entry);
                 }
                 if let Some((q, c, n)) = run {
-                    self.release_acked(ch, q, c.as_ref(), n);
+                    self.release_acked(ch, q, c, n);
                 }
                 // Back in place of the empty one `take` left, which owns no
                 // memory: forgotten rather than run through Vec<Unacked>'s
@@ -237,23 +236,23 @@ impl Broker {
         if u.deadline != NEVER {
             self.timeouts.remove(&(u.deadline, ch, u.tag));
         }
-        self.release_slots(ch, u.queue, u.consumer.as_ref(), 1);
+        self.release_slots(ch, u.queue, u.consumer, 1);
     }
 
-    /// Counts a run of `n` acked deliveries of one consumer (None:
-    /// `basic.get`) from queue `q` and frees their prefetch slots: one look-up
-    /// of the queue for the run rather than one per delivery.
-    fn release_acked(&mut self, ch: ChannelRef, q: QueueId, consumer: Option<&ShortStr>, n: u32) {
+    /// Counts a run of `n` acked deliveries of one consumer (its number on
+    /// the channel; 0: `basic.get`) from queue `q` and frees their prefetch
+    /// slots: one look-up of the queue for the run rather than one per delivery.
+    fn release_acked(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32) {
         if let Some(queue) = self.queue_mut(q) {
             queue.stats.acked += u64::from(n);
         }
         self.release_slots(ch, q, consumer, n);
     }
 
-    /// Frees `n` prefetch slots of one consumer (None: `basic.get`) of
-    /// queue `q`: an ack of many settles each run of one consumer's
+    /// Frees `n` prefetch slots of one consumer (its number; 0: `basic.get`)
+    /// of queue `q`: an ack of many settles each run of one consumer's
     /// deliveries with one look-up of its channel, queue and consumer.
-    fn release_slots(&mut self, ch: ChannelRef, q: QueueId, consumer: Option<&ShortStr>, n: u32) {
+    fn release_slots(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32) {
         // A slot under the channel-wide prefetch is free: every queue the
         // channel consumes from may deliver again, not only this one.
         let wake: Vec<QueueId> = match self.channel(ch) {
@@ -267,11 +266,11 @@ impl Broker {
             return;
         };
         queue.unacked = queue.unacked.saturating_sub(u64::from(n));
-        if let Some(tag) = consumer {
+        if consumer != 0 {
             if let Some(c) = queue
                 .consumers
                 .iter_mut()
-                .find(|c| c.tag == *tag && c.channel == ch)
+                .find(|c| c.id == consumer && c.channel == ch)
             {
                 c.unacked = c.unacked.saturating_sub(n);
             }

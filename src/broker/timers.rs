@@ -80,32 +80,35 @@ impl Broker {
         if u.deadline != deadline {
             return; // the lease was extended
         }
-        let (queue, consumer) = (u.queue, u.consumer.clone());
+        let (queue, consumer) = (u.queue, u.consumer);
         let notify = self
             .conns
             .get(&ch.conn)
             .is_some_and(|c| c.info.consumer_cancel_notify);
-        let timeout = self
-            .queue(queue)
-            .and_then(|q| {
+        // The consumer, if it is still there: a delivery of one cancelled
+        // since (or of `basic.get`) has nothing to cancel, so its channel
+        // closes, as in RabbitMQ 4.4.
+        let (consumer_tag, timeout) = match self.queue(queue) {
+            Some(q) => {
                 let c = q
                     .consumers
                     .iter()
-                    .find(|c| c.channel == ch && Some(&c.tag) == consumer.as_ref());
-                c.and_then(|c| c.timeout_ms).or(q.args.consumer_timeout)
-            })
-            .or(self.config.consumer_timeout_ms)
-            .unwrap_or(0);
-        match consumer {
+                    .find(|c| consumer != 0 && c.id == consumer && c.channel == ch);
+                let timeout = c.and_then(|c| c.timeout_ms).or(q.args.consumer_timeout);
+                (c.map(|c| c.tag.clone()), timeout)
+            }
+            None => (None, None),
+        };
+        let timeout = timeout.or(self.config.consumer_timeout_ms).unwrap_or(0);
+        match consumer_tag {
             Some(consumer_tag) if notify => {
                 let mine: Vec<_> = match self.channel_mut(ch) {
                     Some(c) => {
                         c.consumers
                             .retain(|(q, t)| !(*q == queue && *t == consumer_tag));
-                        let (taken, kept): (Vec<_>, Vec<_>) =
-                            std::mem::take(&mut c.unacked).into_iter().partition(|u| {
-                                u.queue == queue && u.consumer.as_ref() == Some(&consumer_tag)
-                            });
+                        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut c.unacked)
+                            .into_iter()
+                            .partition(|u| u.queue == queue && u.consumer == consumer);
                         c.unacked = kept.into();
                         taken
                     }

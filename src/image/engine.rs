@@ -219,6 +219,7 @@ impl Writer {
         for c in &q.consumers {
             w.str(&c.tag);
             channel_ref(w, c.channel);
+            w.u64(u64::from(c.id));
             w.bool(c.no_ack);
             w.bool(c.exclusive);
             w.u64(u64::from(c.prefetch));
@@ -285,12 +286,13 @@ impl Writer {
     fn channel(&mut self, ch: &Channel) {
         let w = &mut self.main;
         w.u64(ch.next_tag);
+        w.u64(u64::from(ch.next_consumer_id));
         w.usize(ch.unacked.len());
         for u in &ch.unacked {
             let w = &mut self.main;
             w.u64(u.tag);
             queue_id(w, u.queue);
-            w.opt_str(u.consumer.as_deref());
+            w.u64(u64::from(u.consumer));
             w.u64(time(u.deadline));
             self.entry(&u.entry);
         }
@@ -701,6 +703,7 @@ impl Reader<'_, '_> {
             q.consumers.push(QueueConsumer {
                 tag: d.short_str()?,
                 channel: channel_ref_from(d)?,
+                id: d.u32()?,
                 no_ack: d.bool()?,
                 exclusive: d.bool()?,
                 prefetch: d.u16()?,
@@ -782,11 +785,12 @@ impl Reader<'_, '_> {
     fn channel(&mut self, id: ChannelRef) -> Result<Channel, ImageError> {
         let mut ch = Channel::new(id);
         ch.next_tag = self.d.u64()?;
+        ch.next_consumer_id = self.d.u32()?;
         for _ in 0..self.d.count()? {
             let d = &mut *self.d;
             let tag = d.u64()?;
             let queue = queue_id_from(d)?;
-            let consumer = d.opt_short_str()?;
+            let consumer = d.u32()?;
             let deadline = untime(d.u64()?);
             let entry = self.entry()?;
             if ch.unacked.back().is_some_and(|u| u.tag >= tag) || tag >= ch.next_tag {
