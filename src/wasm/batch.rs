@@ -1,7 +1,9 @@
 //! Batched commands of in-process clients: publishes without properties and
 //! acknowledgements, queued by `js/client.js` and run in one call. Each
 //! becomes the AMQP method a client would send and goes through the same
-//! per-method layer as a single command (`commands.rs`).
+//! per-method layer as a single command (`commands.rs`); a publish goes
+//! straight to that layer's `basic.publish` with its content
+//! (`publish_content`), its method made only for the wire tap.
 //!
 //! Records, little-endian, each `op u8, conn u32, channel u16`, then:
 //! - `PUBLISH`: `mandatory u8, exchange len u8 + UTF-8, routing key len u8 +
@@ -104,20 +106,24 @@ struct Names {
 }
 
 impl Names {
-    /// A publish of `body` as the previous one.
-    fn publish(&self, body: &[u8]) -> Option<(Method, Option<Message>)> {
+    /// A publish of `body` as the previous one: its message and `mandatory`.
+    fn publish(&self, body: &[u8]) -> Option<Command> {
         let (_, _, mandatory) = self.to?;
-        let exchange = self.exchange.clone()?;
-        let routing_key = self.routing_key.clone()?;
-        let m = Message::from_parts(&exchange, &routing_key, Props::default(), body);
+        let (x, k) = (self.exchange.as_ref()?, self.routing_key.as_ref()?);
+        let message = Message::from_parts(x, k, Props::default(), body);
+        Some(Command::Publish { message, mandatory })
+    }
+
+    /// The `basic.publish` method of the previous publish, for the wire tap.
+    fn method(&self, mandatory: bool) -> Option<Method> {
         let p = BasicPublish {
             ticket: 0,
-            exchange,
-            routing_key,
+            exchange: self.exchange.clone()?,
+            routing_key: self.routing_key.clone()?,
             mandatory,
             immediate: false,
         };
-        Some((p.into(), Some(m)))
+        Some(p.into())
     }
 }
 
@@ -130,6 +136,12 @@ fn tag(r: &mut Reader<'_>) -> Option<u64> {
 
 /// One decoded command: the methods it stands for and, for a publish, its message.
 enum Command {
+    /// A publish to the batch's current names (`Names`): with the wire tap
+    /// off, it goes to the per-method layer's publish with no method made.
+    Publish {
+        message: Message,
+        mandatory: bool,
+    },
     One(Method, Option<Message>),
     /// `basic.ack` of `count` tags from `first`, each alone.
     Acks {
@@ -147,8 +159,7 @@ fn command(op: u8, r: &mut Reader<'_>, names: &mut Names, conn: u32, ch: u16) ->
             names.routing_key = Some(r.short(&mut names.routing_key)?);
             names.to = Some((conn, ch, mandatory));
             let len = r.u32()? as usize;
-            let (m, c) = names.publish(r.take(len)?)?;
-            Some(Command::One(m, c))
+            names.publish(r.take(len)?)
         }
         ACK | NACK | REJECT => {
             let t = tag(r)?;
@@ -174,8 +185,7 @@ fn record(r: &mut Reader<'_>, names: &mut Names) -> Option<(u32, u16, Command)> 
     if op == PUBLISH_NEXT {
         let (conn, ch, _) = names.to?;
         let len = r.u32()? as usize;
-        let (m, c) = names.publish(r.take(len)?)?;
-        return Some((conn, ch, Command::One(m, c)));
+        return Some((conn, ch, names.publish(r.take(len)?)?));
     }
     let conn = r.u32()?;
     let ch = r.u16()?;
@@ -204,6 +214,13 @@ impl WasmBroker {
                 continue;
             }
             let result = match command {
+                Command::Publish { message, mandatory } if !self.wire => self
+                    .publish_content(now, chan(conn, ch), (mandatory, false), message)
+                    .map(|()| None),
+                Command::Publish { message, mandatory } => match names.method(mandatory) {
+                    Some(p) => self.run_method(now, conn, ch, p, Some(message)),
+                    None => Ok(None), // a Publish is decoded only with its names
+                },
                 Command::One(method, content) => self.run_method(now, conn, ch, method, content),
                 Command::Acks { first, count } => (0..u64::from(count))
                     .try_for_each(|i| {

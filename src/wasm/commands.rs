@@ -72,12 +72,10 @@ impl WasmBroker {
         let c = chan(conn, ch);
         let r = match method {
             Method::BasicPublish(p) => {
-                let max = self.server.config().limits.max_message_size;
                 let m = content.unwrap_or_else(|| {
                     Message::from_parts(&p.exchange, &p.routing_key, Default::default(), &[])
                 });
-                let flags = (p.mandatory, p.immediate);
-                crate::amqp::connection::publish(self.server.broker_mut(), now, c, flags, m, max)
+                self.publish_content(now, c, (p.mandatory, p.immediate), m)
                     .map(|()| None)
             }
             m => match run_channel_method(self.server.broker_mut(), now, c, m) {
@@ -133,6 +131,19 @@ impl WasmBroker {
             }
         };
         r.map_err(|e| e.on(ids.0, ids.1))
+    }
+
+    /// A `basic.publish` with its content, past the wire tap: the size rule,
+    /// then the engine command (`amqp::connection::publish`).
+    pub(super) fn publish_content(
+        &mut self,
+        now: u64,
+        c: ChannelRef,
+        flags: (bool, bool),
+        m: Message,
+    ) -> Result<(), AmqpError> {
+        let max = self.server.config().limits.max_message_size;
+        crate::amqp::connection::publish(self.server.broker_mut(), now, c, flags, m, max)
     }
 
     /// With the wire tap on: records one frame (and its content).
