@@ -566,7 +566,11 @@ impl Broker {
                 continue;
             }
             let vhost = &self.vhost_ref(q.vhost).name;
-            for e in q.ready.iter().chain(q.delayed.values().cloned()) {
+            for e in q
+                .ready
+                .iter()
+                .chain(q.delayed.iter().map(|(_, e)| e.clone()))
+            {
                 if e.msg.persistent() {
                     push(q, &e, vhost);
                 }
