@@ -17,16 +17,16 @@
 //! - A size of 0 remembers nothing (LavinMQ does not guard that case); the
 //!   declaring code may prefer to refuse it.
 //!
-//! The cache is deterministic (time is `now_ms`, hashing uses fixed keys) and
-//! O(1) amortized per message: a hash map of live keys plus an insertion-order
-//! queue whose stale slots (keys that expired and came back) carry an older
-//! generation number and are skipped or compacted away.
+//! The cache is deterministic (time is `now_ms`, hashing is the engine's
+//! seedless FxHasher) and O(1) amortized per message: a hash map of live keys
+//! plus an insertion-order queue whose stale slots (keys that expired and
+//! came back) carry an older generation number and are skipped or compacted
+//! away.
 
+use super::fxhash::FxHashMap;
 use super::message::Message;
 use super::value::FieldValue;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// The header read when `x-deduplication-header` is not given.
@@ -49,7 +49,7 @@ struct Slot {
 pub struct DedupCache {
     capacity: usize,
     ttl_ms: Option<u64>,
-    slots: HashMap<Key, Slot, BuildHasherDefault<DefaultHasher>>,
+    slots: FxHashMap<Key, Slot>,
     order: VecDeque<(Key, u64)>,
     next_generation: u64,
 }
@@ -64,7 +64,7 @@ impl DedupCache {
         DedupCache {
             capacity: size,
             ttl_ms,
-            slots: HashMap::default(),
+            slots: FxHashMap::default(),
             order: VecDeque::new(),
             next_generation: 0,
         }
