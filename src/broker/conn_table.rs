@@ -14,9 +14,7 @@ pub(crate) struct ConnTable {
     slots: Vec<Option<(ConnId, Conn)>>,
     /// Empty slots, reused before the slab grows.
     free: Vec<u32>,
-    /// Id -> slot, in the engine's `u64 -> u64` map type (one hash table's
-    /// code fewer in the wasm).
-    index: FxHashMap<u64, u64>,
+    index: FxHashMap<ConnId, u32>,
     /// The slot last looked up: checked against the id it holds, so it is
     /// never stale, only missed.
     last: Cell<u32>,
@@ -30,7 +28,7 @@ impl ConnTable {
                 return Some(c);
             }
         }
-        let slot = self.slot_of(id)?;
+        let &slot = self.index.get(id)?;
         self.last.set(slot);
         self.slots.get(slot as usize)?.as_ref().map(|(_, c)| c)
     }
@@ -44,7 +42,7 @@ impl ConnTable {
         let slot = match hit {
             true => self.last.get(),
             false => {
-                let slot = self.slot_of(id)?;
+                let &slot = self.index.get(id)?;
                 self.last.set(slot);
                 slot
             }
@@ -53,16 +51,12 @@ impl ConnTable {
     }
 
     pub fn contains_key(&self, id: &ConnId) -> bool {
-        self.index.contains_key(&u64::from(id.0))
-    }
-
-    fn slot_of(&self, id: &ConnId) -> Option<u32> {
-        self.index.get(&u64::from(id.0)).map(|&s| s as u32)
+        self.index.contains_key(id)
     }
 
     /// Adds a connection; gives back the one that had the id, if any.
     pub fn insert(&mut self, id: ConnId, conn: Conn) -> Option<Conn> {
-        if let Some(slot) = self.slot_of(&id) {
+        if let Some(&slot) = self.index.get(&id) {
             let old = self.slots.get_mut(slot as usize)?.replace((id, conn));
             return old.map(|(_, c)| c);
         }
@@ -78,7 +72,7 @@ impl ConnTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(u64::from(id.0), u64::from(slot));
+        self.index.insert(id, slot);
         None
     }
 
@@ -94,7 +88,7 @@ impl ConnTable {
     }
 
     pub fn remove(&mut self, id: &ConnId) -> Option<Conn> {
-        let slot = self.index.remove(&u64::from(id.0))? as u32;
+        let slot = self.index.remove(id)?;
         let (_, conn) = self.slots.get_mut(slot as usize)?.take()?;
         self.free.push(slot);
         Some(conn)
