@@ -33,10 +33,10 @@ mod image;
 use super::connection::{
     CloseReport, Connection, Env, NoPeers, PeerAuth, Peers, ServerConfig, Settings,
 };
+use crate::broker::fxhash::FxHashMap;
 use crate::broker::{Broker, ConnId, Effect};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 
 /// A transport the host accepted. Never reused within one server.
@@ -101,9 +101,9 @@ pub struct Server {
     broker: Broker,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    by_token: IdMap<u64>,
+    by_token: IdMap,
     /// By `conn_key`: the same map type as `by_token`, one hash table's code.
-    by_conn: IdMap<u64>,
+    by_conn: IdMap,
     next_token: u64,
     ready: VecDeque<u32>,
     outputs: VecDeque<Output>,
@@ -192,7 +192,7 @@ impl Server {
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        self.by_token.insert(token, index);
+        self.by_token.insert(token, u64::from(index));
         self.schedule(index);
         ConnToken(token)
     }
@@ -209,7 +209,7 @@ impl Server {
     pub fn transport_closed(&mut self, now_ms: u64, conn: ConnToken) {
         let now = self.advance(now_ms);
         self.with_conn(conn, |c, env| c.transport_closed(env), now);
-        if let Some(&index) = self.by_token.get(&conn.0) {
+        if let Some(index) = slot_of(&self.by_token, conn.0) {
             self.remove(index);
         }
         self.settle_flow(now);
@@ -376,7 +376,7 @@ impl Server {
     /// deliveries stay paused until then.
     pub fn set_backlog(&mut self, conn: ConnToken, bytes: usize) {
         let now = self.now;
-        let Some(&index) = self.by_token.get(&conn.0) else {
+        let Some(index) = slot_of(&self.by_token, conn.0) else {
             return;
         };
         let resumed = self.with_slot(
@@ -395,7 +395,7 @@ impl Server {
 
     /// The connection, for inspection.
     pub fn conn(&self, conn: ConnToken) -> Option<&Connection> {
-        let index = *self.by_token.get(&conn.0)?;
+        let index = slot_of(&self.by_token, conn.0)?;
         self.slots.get(index as usize)?.conn.as_deref()
     }
 
@@ -432,7 +432,7 @@ impl Server {
         f: impl FnOnce(&mut Connection, &mut Env<'_>) -> T,
         now: u64,
     ) -> Option<T> {
-        let index = *self.by_token.get(&conn.0)?;
+        let index = slot_of(&self.by_token, conn.0)?;
         self.with_slot(index, f, now)
     }
 
@@ -459,7 +459,7 @@ impl Server {
         };
         let result = f(&mut conn, &mut env);
         if let Some(id) = conn.conn_id() {
-            self.by_conn.entry(conn_key(id)).or_insert(index);
+            self.by_conn.entry(conn_key(id)).or_insert(u64::from(index));
         }
         let wants_attention = conn.has_output() || conn.is_closed();
         if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -551,14 +551,14 @@ impl Server {
 /// Routes effects to the connections still in their slots.
 struct Router<'a> {
     slots: &'a mut Vec<Slot>,
-    by_conn: &'a IdMap<u64>,
+    by_conn: &'a IdMap,
     ready: &'a mut VecDeque<u32>,
     outputs: &'a mut VecDeque<Output>,
 }
 
 impl Peers for Router<'_> {
     fn deliver(&mut self, now_ms: u64, effect: Effect) {
-        let Some(&index) = self.by_conn.get(&conn_key(effect.conn())) else {
+        let Some(index) = slot_of(self.by_conn, conn_key(effect.conn())) else {
             // Not one of ours: an in-process client's.
             self.outputs.push_back(Output::Effect(effect));
             return;
@@ -577,31 +577,14 @@ impl Peers for Router<'_> {
     }
 }
 
-/// Ids are small and not chosen by peers: a multiply is hash enough.
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
+/// Slots by id: the engine's `u64 -> u64` map type (ids are small and not
+/// chosen by peers, and one hash table's code serves both).
+type IdMap = FxHashMap<u64, u64>;
 
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+#[inline]
+fn slot_of(map: &IdMap, id: u64) -> Option<u32> {
+    map.get(&id).map(|&slot| slot as u32)
 }
-
-type IdMap<K> = HashMap<K, u32, BuildHasherDefault<IdHasher>>;
 
 /// A connection's key in `by_conn`.
 #[inline]

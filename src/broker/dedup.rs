@@ -17,16 +17,16 @@
 //! - A size of 0 remembers nothing (LavinMQ does not guard that case); the
 //!   declaring code may prefer to refuse it.
 //!
-//! The cache is deterministic (time is `now_ms`, hashing uses fixed keys) and
-//! O(1) amortized per message: a hash map of live keys plus an insertion-order
-//! queue whose stale slots (keys that expired and came back) carry an older
-//! generation number and are skipped or compacted away.
+//! The cache is deterministic (time is `now_ms`, hashing is the engine's
+//! seedless FxHasher) and O(1) amortized per message: a hash map of live keys
+//! plus an insertion-order queue whose stale slots (keys that expired and
+//! came back) carry an older generation number and are skipped or compacted
+//! away.
 
+use super::fxhash::FxHashMap;
 use super::message::Message;
 use super::value::FieldValue;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// The header read when `x-deduplication-header` is not given.
@@ -49,7 +49,7 @@ struct Slot {
 pub struct DedupCache {
     capacity: usize,
     ttl_ms: Option<u64>,
-    slots: HashMap<Key, Slot, BuildHasherDefault<DefaultHasher>>,
+    slots: FxHashMap<Key, Slot>,
     order: VecDeque<(Key, u64)>,
     next_generation: u64,
 }
@@ -64,7 +64,7 @@ impl DedupCache {
         DedupCache {
             capacity: size,
             ttl_ms,
-            slots: HashMap::default(),
+            slots: FxHashMap::default(),
             order: VecDeque::new(),
             next_generation: 0,
         }
@@ -299,59 +299,52 @@ pub fn dedup_ttl(msg: &Message) -> Option<u64> {
 /// width or length-prefixed payload).
 fn encode(out: &mut Vec<u8>, v: &FieldValue) {
     use FieldValue::*;
-    let int = |out: &mut Vec<u8>, n: i64| {
-        out.push(b'l');
-        out.extend_from_slice(&n.to_be_bytes());
-    };
-    let bytes = |out: &mut Vec<u8>, tag: u8, b: &[u8]| {
-        out.push(tag);
-        out.extend_from_slice(&(b.len() as u64).to_be_bytes());
-        out.extend_from_slice(b);
-    };
-    match v {
-        Bool(b) => out.extend_from_slice(&[b't', u8::from(*b)]),
-        I8(n) => int(out, (*n).into()),
-        U8(n) => int(out, (*n).into()),
-        I16(n) => int(out, (*n).into()),
-        U16(n) => int(out, (*n).into()),
-        I32(n) => int(out, (*n).into()),
-        U32(n) => int(out, (*n).into()),
-        I64(n) => int(out, *n),
-        F32(f) => {
-            out.push(b'd');
-            out.extend_from_slice(&f64::from(*f).to_bits().to_be_bytes());
-        }
-        F64(f) => {
-            out.push(b'd');
-            out.extend_from_slice(&f.to_bits().to_be_bytes());
-        }
+    // Most values are a tag and 8 big-endian bytes (a number, or a length
+    // before the bytes): one append for both keeps this cold code small.
+    let (tag, word, tail): (u8, u64, &[u8]) = match v {
+        Bool(b) => return out.extend_from_slice(&[b't', u8::from(*b)]),
+        I8(n) => (b'l', i64::from(*n) as u64, &[]),
+        U8(n) => (b'l', u64::from(*n), &[]),
+        I16(n) => (b'l', i64::from(*n) as u64, &[]),
+        U16(n) => (b'l', u64::from(*n), &[]),
+        I32(n) => (b'l', i64::from(*n) as u64, &[]),
+        U32(n) => (b'l', u64::from(*n), &[]),
+        I64(n) => (b'l', *n as u64, &[]),
+        F32(f) => (b'd', f64::from(*f).to_bits(), &[]),
+        F64(f) => (b'd', f.to_bits(), &[]),
         Decimal { scale, value } => {
-            out.extend_from_slice(&[b'D', *scale]);
-            out.extend_from_slice(&value.to_be_bytes());
+            let v = value.to_be_bytes();
+            return out.extend_from_slice(&[b'D', *scale, v[0], v[1], v[2], v[3]]);
         }
-        LongStr(b) => bytes(out, b'S', b),
-        Bytes(b) => bytes(out, b'x', b),
-        Timestamp(t) => {
-            out.push(b'T');
-            out.extend_from_slice(&t.to_be_bytes());
-        }
-        Void => out.push(b'V'),
+        LongStr(b) => (b'S', b.len() as u64, b),
+        Bytes(b) => (b'x', b.len() as u64, b),
+        Timestamp(t) => (b'T', *t, &[]),
+        Void => return out.push(b'V'),
         Array(items) => {
-            out.push(b'A');
-            out.extend_from_slice(&(items.len() as u64).to_be_bytes());
+            head(out, b'A', items.len() as u64);
             for item in items {
                 encode(out, item);
             }
+            return;
         }
         Table(t) => {
-            out.push(b'F');
-            out.extend_from_slice(&(t.len() as u64).to_be_bytes());
+            head(out, b'F', t.len() as u64);
             for (k, item) in t.iter() {
-                bytes(out, b'k', k.as_bytes());
+                let k = k.as_bytes();
+                head(out, b'k', k.len() as u64);
+                out.extend_from_slice(k);
                 encode(out, item);
             }
+            return;
         }
-    }
+    };
+    head(out, tag, word);
+    out.extend_from_slice(tail);
+}
+
+fn head(out: &mut Vec<u8>, tag: u8, word: u64) {
+    let w = word.to_be_bytes();
+    out.extend_from_slice(&[tag, w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
 }
 
 #[cfg(test)]
@@ -380,6 +373,44 @@ mod tests {
             Properties::default(),
             &b""[..],
         )
+    }
+
+    /// A key's bytes are kept in broker images: their layout must not move.
+    #[test]
+    fn key_bytes_keep_their_layout() {
+        use FieldValue::*;
+        let items = vec![
+            I8(-1),
+            U16(258),
+            Bool(true),
+            Decimal {
+                scale: 2,
+                value: 258,
+            },
+            FieldValue::str("hi"),
+            Void,
+            F32(1.5),
+            Timestamp(7),
+        ];
+        let mut got = Vec::new();
+        encode(&mut got, &Table(FieldTable::new().with("a", Array(items))));
+        let word = |tag: u8, w: u64| [&[tag][..], &w.to_be_bytes()].concat();
+        let want = [
+            word(b'F', 1),
+            word(b'k', 1),
+            b"a".to_vec(),
+            word(b'A', 8),
+            word(b'l', u64::MAX),
+            word(b'l', 258),
+            vec![b't', 1, b'D', 2, 0, 0, 1, 2],
+            word(b'S', 2),
+            b"hi".to_vec(),
+            vec![b'V'],
+            word(b'd', 1.5f64.to_bits()),
+            word(b'T', 7),
+        ]
+        .concat();
+        assert_eq!(got, want);
     }
 
     fn msg(headers: FieldTable) -> Message {

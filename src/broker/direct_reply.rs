@@ -25,6 +25,43 @@ pub const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 /// The prefix of the per-channel names the broker gives out.
 pub const REPLY_TO_PREFIX: &str = "amq.rabbitmq.reply-to.";
 
+/// The reply names given out and their channels, sorted by name: a look-up
+/// is a binary search. A hash map of its own type was kilobytes of wasm.
+#[derive(Debug, Default)]
+pub(crate) struct ReplyNames(Vec<(ShortStr, ChannelRef)>);
+
+impl ReplyNames {
+    fn find(&self, name: &str) -> std::result::Result<usize, usize> {
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name))
+    }
+
+    pub fn insert(&mut self, name: ShortStr, ch: ChannelRef) {
+        match self.find(&name) {
+            Ok(i) => {
+                if let Some(e) = self.0.get_mut(i) {
+                    e.1 = ch;
+                }
+            }
+            Err(i) => self.0.insert(i, (name, ch)),
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        if let Ok(i) = self.find(name) {
+            self.0.remove(i);
+        }
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(name).is_ok()
+    }
+
+    pub fn get(&self, name: &str) -> Option<ChannelRef> {
+        let i = self.find(name).ok()?;
+        self.0.get(i).map(|e| e.1)
+    }
+}
+
 /// Is `name` the pseudo-queue or one of its per-channel names?
 pub(crate) fn is_reply_name(name: &str) -> bool {
     name == REPLY_TO || name.starts_with(REPLY_TO_PREFIX)
@@ -120,7 +157,7 @@ impl Broker {
     /// straight to the requester's consumer. Returns false when the
     /// requester is gone (the reply is dropped; a mandatory one returned).
     pub(crate) fn deliver_reply(&mut self, message: &Message) -> bool {
-        let Some(&to) = self.replies.get(message.routing_key()) else {
+        let Some(to) = self.replies.get(message.routing_key()) else {
             return false;
         };
         let Some(channel) = self.channel_mut(to) else {
@@ -138,5 +175,31 @@ impl Broker {
             message: message.clone(),
         });
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::broker::ids::ConnId;
+
+    #[test]
+    fn reply_names_are_found_in_any_insertion_order() {
+        let name = |s: &str| ShortStr::new(s).unwrap();
+        let ch = |n| ChannelRef::new(ConnId(n), 1);
+        let mut r = ReplyNames::default();
+        for (i, s) in ["m", "b", "z", "a", "q"].into_iter().enumerate() {
+            r.insert(name(s), ch(i as u32));
+        }
+        r.insert(name("b"), ch(9));
+        r.remove("z");
+        r.remove("absent");
+        let found: Vec<_> = ["a", "b", "m", "q", "z"].map(|s| r.get(s)).into();
+        assert_eq!(
+            found,
+            [Some(ch(3)), Some(ch(9)), Some(ch(0)), Some(ch(4)), None]
+        );
+        assert!(r.contains_key("q") && !r.contains_key("z"));
     }
 }

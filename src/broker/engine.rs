@@ -127,7 +127,7 @@ pub struct Broker {
     pub(crate) access_control: bool,
     /// Direct reply-to: the per-channel reply names given out, and their
     /// channels (see `direct_reply`).
-    pub(crate) replies: FxHashMap<ShortStr, ChannelRef>,
+    pub(crate) replies: super::direct_reply::ReplyNames,
     /// The id of the next page written (see `paging`).
     pub(crate) next_page: u64,
     /// Page operations for the host, in order.
@@ -174,7 +174,7 @@ impl Broker {
             routing_dead_letters: false,
             users: Vec::new(),
             access_control: false,
-            replies: FxHashMap::default(),
+            replies: Default::default(),
             next_page: 1,
             page_ops: Vec::new(),
             reading: FxHashMap::default(),

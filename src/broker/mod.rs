@@ -24,6 +24,7 @@ pub(crate) mod conn_table;
 pub(crate) mod dead_letter;
 pub(crate) mod dedup;
 pub(crate) mod definitions;
+pub(crate) mod delayed;
 mod delivery;
 mod direct_reply;
 pub(crate) mod effect;

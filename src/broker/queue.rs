@@ -4,12 +4,13 @@
 use super::args::QueueArgs;
 use super::command::QueueDeclare;
 use super::dedup::DedupCache;
+use super::delayed::Delayed;
 use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, MsgId, VhostId};
 use super::message::Message;
 use super::timer_set::TimerSet;
 use super::value::{FieldTable, ShortStr};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Never expires.
 pub const NEVER: u64 = u64::MAX;
@@ -547,7 +548,7 @@ pub struct Queue {
     /// Ready entries that can expire: (expires_at, seq, priority).
     pub expiry: TimerSet<(u64, u64, u8)>,
     /// Requeued entries waiting out a delayed retry: (due, seq).
-    pub delayed: BTreeMap<(u64, u64), Entry>,
+    pub delayed: Delayed,
     pub consumers: Vec<QueueConsumer>,
     /// Round-robin position among consumers.
     pub next_consumer: usize,
@@ -603,7 +604,7 @@ impl Queue {
             args,
             ready: ReadyList::new(levels),
             expiry: TimerSet::default(),
-            delayed: BTreeMap::new(),
+            delayed: Delayed::default(),
             consumers: Vec::new(),
             next_consumer: 0,
             had_consumer: false,
@@ -724,7 +725,7 @@ impl Queue {
             .into_iter()
             .chain(paged)
             .min();
-        let retry = self.delayed.keys().next().map(|k| k.0);
+        let retry = self.delayed.first_due();
         let unused = match self.args.expires {
             Some(ms) if self.consumers.is_empty() => Some(self.last_used.saturating_add(ms)),
             _ => None,

@@ -340,7 +340,7 @@ impl Broker {
         };
         if delay > 0 {
             let due = now.saturating_add(delay);
-            queue.delayed.insert((due, entry.seq), entry);
+            queue.delayed.insert(due, entry);
             self.schedule(due);
         } else {
             queue.push_ready(entry);

@@ -115,7 +115,7 @@ impl Broker {
             let in_mem = q.ready.in_mem();
             let ready_bytes = q.ready.mem() - in_mem * super::queue::ENTRY_OVERHEAD;
             messages += in_mem + q.delayed.len();
-            bytes += ready_bytes + q.delayed.values().map(|e| e.size()).sum::<usize>();
+            bytes += ready_bytes + q.delayed.iter().map(|(_, e)| e.size()).sum::<usize>();
         }
         for ch in self
             .conns

@@ -147,6 +147,75 @@ struct Recovered {
     entry: Entry,
 }
 
+/// Recovered messages by seq: a slab with a seq -> slot index in the
+/// engine's `u64 -> u64` map type rather than a hash map of their own type
+/// (kilobytes of wasm for this one cold function).
+#[derive(Default)]
+struct RecoveredMessages {
+    slots: Vec<Option<Recovered>>,
+    free: Vec<usize>,
+    index: FxHashMap<u64, u64>,
+}
+
+impl RecoveredMessages {
+    fn insert(&mut self, m: Recovered) {
+        let seq = m.entry.seq;
+        if let Some(old) = self.get_mut(seq) {
+            *old = m;
+            return;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(s) = self.slots.get_mut(slot) {
+                    *s = Some(m);
+                }
+                slot
+            }
+            None => {
+                self.slots.push(Some(m));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(seq, slot as u64);
+    }
+
+    fn get_mut(&mut self, seq: u64) -> Option<&mut Recovered> {
+        let &slot = self.index.get(&seq)?;
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    fn remove(&mut self, seq: u64) {
+        if let Some(slot) = self.index.remove(&seq) {
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                *s = None;
+                self.free.push(slot as usize);
+            }
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Recovered) -> bool) {
+        for (slot, s) in self.slots.iter_mut().enumerate() {
+            if s.as_ref().is_some_and(|m| !keep(m)) {
+                if let Some(m) = s.take() {
+                    self.index.remove(&m.entry.seq);
+                    self.free.push(slot);
+                }
+            }
+        }
+    }
+
+    fn max_seq(&self) -> Option<u64> {
+        self.index.keys().copied().max()
+    }
+
+    /// What is left, by seq.
+    fn into_sorted(self) -> Vec<Recovered> {
+        let mut all: Vec<Recovered> = self.slots.into_iter().flatten().collect();
+        sort::sort_by_key(&mut all, |m| m.entry.seq);
+        all
+    }
+}
+
 struct RecoveredRun {
     vhost: ShortStr,
     queue: ShortStr,
@@ -209,11 +278,10 @@ impl Broker {
             ..config.clone()
         });
         b.advance(now_ms);
-        // Messages by seq in a hash map, put in order at the end (a B-tree was
-        // kilobytes of wasm for this one cold function). Paged runs, a page
-        // of messages each and so far fewer, in a list: one hash table's
-        // code less.
-        let mut messages: FxHashMap<u64, Recovered> = FxHashMap::default();
+        // Messages by seq, put in order at the end (a B-tree was kilobytes of
+        // wasm for this one cold function). Paged runs, a page of messages
+        // each and so far fewer, in a list: one hash table's code less.
+        let mut messages = RecoveredMessages::default();
         let mut runs: Vec<RecoveredRun> = Vec::new();
         let mut last_page = 0;
         let mut next_msg_id = 0;
@@ -237,7 +305,7 @@ impl Broker {
                     let ch = b.recovery_channel(&vhost);
                     b.queue_delete(now_ms, ch, &name, false, false)
                         .map_err(fail)?;
-                    messages.retain(|_, m| !(m.vhost == vhost && m.queue == name));
+                    messages.retain(|m| !(m.vhost == vhost && m.queue == name));
                     runs.retain(|r| !(r.vhost == vhost && r.queue == name));
                 }
                 StoreRecord::Binding {
@@ -263,24 +331,21 @@ impl Broker {
                     message,
                 } => {
                     next_msg_id = next_msg_id.max(msg_id);
-                    messages.insert(
-                        seq,
-                        Recovered {
-                            vhost,
-                            queue,
-                            entry: Entry {
-                                seq,
-                                msg_id,
-                                msg: message,
-                                deliveries: count16(deliveries),
-                                failed: 0,
-                                expires_at,
-                            },
+                    messages.insert(Recovered {
+                        vhost,
+                        queue,
+                        entry: Entry {
+                            seq,
+                            msg_id,
+                            msg: message,
+                            deliveries: count16(deliveries),
+                            failed: 0,
+                            expires_at,
                         },
-                    );
+                    });
                 }
                 StoreRecord::Delivered { seq, deliveries } => {
-                    if let Some(m) = messages.get_mut(&seq) {
+                    if let Some(m) = messages.get_mut(seq) {
                         m.entry.deliveries = count16(deliveries);
                     }
                 }
@@ -289,13 +354,13 @@ impl Broker {
                     deliveries,
                     failed,
                 } => {
-                    if let Some(m) = messages.get_mut(&seq) {
+                    if let Some(m) = messages.get_mut(seq) {
                         m.entry.deliveries = count16(deliveries);
                         m.entry.failed = count16(failed);
                     }
                 }
                 StoreRecord::Settled { seq } => {
-                    messages.remove(&seq);
+                    messages.remove(seq);
                 }
                 StoreRecord::Policy { vhost, policy } => {
                     b.add_vhost(&vhost);
@@ -307,7 +372,7 @@ impl Broker {
                 }
                 StoreRecord::VhostDeleted { vhost } => {
                     b.delete_vhost(now_ms, &vhost);
-                    messages.retain(|_, m| m.vhost != vhost);
+                    messages.retain(|m| m.vhost != vhost);
                     runs.retain(|r| r.vhost != vhost);
                 }
                 StoreRecord::VhostLimits { vhost, limits } => {
@@ -369,21 +434,21 @@ impl Broker {
                 } => {
                     last_page = last_page.max(page);
                     forget_run(&mut runs, page);
-                    messages.retain(|seq, m| {
+                    messages.retain(|m| {
                         !(m.vhost == vhost
                             && m.queue == queue
-                            && (first_seq..=last_seq).contains(seq))
+                            && (first_seq..=last_seq).contains(&m.entry.seq))
                     });
                 }
             }
         }
         // A message whose page is still referenced is read from the page
         // (its own record is from before the run was paged).
-        messages.retain(|seq, m| {
+        messages.retain(|m| {
             !runs.iter().any(|r| {
                 r.vhost == m.vhost
                     && r.queue == m.queue
-                    && (r.run.first_seq..=r.run.last_seq).contains(seq)
+                    && (r.run.first_seq..=r.run.last_seq).contains(&m.entry.seq)
             })
         });
         let mut by_seq = runs;
@@ -398,8 +463,7 @@ impl Broker {
         b.next_page = last_page + 1;
         b.close_connection_state(RECOVERY);
         b.next_seq = messages
-            .keys()
-            .max()
+            .max_seq()
             .map_or(1, |s| s + 1)
             .max(last_run_seq + 1);
         // Ids below a crash mark are flagged as seen before it: a new message
@@ -409,8 +473,7 @@ impl Broker {
         if after_crash {
             b.crash_below = b.next_msg_id;
         }
-        let mut messages: Vec<Recovered> = messages.into_values().collect();
-        sort::sort_by_key(&mut messages, |m| m.entry.seq);
+        let messages = messages.into_sorted();
         let mut flagged = Vec::new();
         for mut m in messages {
             let Some(q) = b.queue_id(&m.vhost, &m.queue) else {
@@ -566,7 +629,11 @@ impl Broker {
                 continue;
             }
             let vhost = &self.vhost_ref(q.vhost).name;
-            for e in q.ready.iter().chain(q.delayed.values().cloned()) {
+            for e in q
+                .ready
+                .iter()
+                .chain(q.delayed.iter().map(|(_, e)| e.clone()))
+            {
                 if e.msg.persistent() {
                     push(q, &e, vhost);
                 }

@@ -48,8 +48,7 @@ impl Broker {
             return;
         };
         let mut retried = false;
-        while let Some(entry) = queue.delayed.first_entry().filter(|e| e.key().0 <= now) {
-            let e = entry.remove();
+        while let Some(e) = queue.delayed.pop_due(now) {
             queue.push_ready(e);
             retried = true;
         }

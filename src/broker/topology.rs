@@ -549,7 +549,7 @@ impl Broker {
             });
         }
         let (mut dropped, runs) = q.ready.drain();
-        dropped.extend(std::mem::take(&mut q.delayed).into_values());
+        dropped.extend(q.delayed.take_all());
         for e in dropped {
             let queue = q.name.clone();
             self.event(|| EventKind::Dropped {
@@ -586,7 +586,7 @@ impl Broker {
         };
         let (mut purged, runs) = q.ready.drain();
         q.expiry.clear();
-        purged.extend(std::mem::take(&mut q.delayed).into_values());
+        purged.extend(q.delayed.take_all());
         let paged: usize = runs.iter().map(|r| r.count as usize).sum();
         let count = (purged.len() + paged) as u32;
         let persisted = self.queue(id).is_some_and(|q| self.persists_queue(q));

@@ -210,8 +210,8 @@ impl Writer {
             self.entry(e);
         }
         self.main.usize(q.delayed.len());
-        for ((due, _), e) in &q.delayed {
-            self.main.u64(*due);
+        for (due, e) in q.delayed.iter() {
+            self.main.u64(due);
             self.entry(e);
         }
         let w = &mut self.main;
@@ -696,7 +696,7 @@ impl Reader<'_, '_> {
         for _ in 0..self.d.count()? {
             let due = self.d.u64()?;
             let e = self.entry()?;
-            q.delayed.insert((due, e.seq), e);
+            q.delayed.insert(due, e);
         }
         let d = &mut *self.d;
         for _ in 0..d.count()? {

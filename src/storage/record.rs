@@ -82,6 +82,29 @@ impl From<DecodeError> for RecordError {
     }
 }
 
+// Out of line: records are cold next to the wire codec, whose `Writer` and
+// `Reader` methods inline, and a copy per field made `encode` and `decode`
+// kilobytes of wasm each.
+#[inline(never)]
+fn put_short_str(buf: &mut Vec<u8>, s: &str) {
+    buf.put_short_str(s);
+}
+
+#[inline(never)]
+fn put_u64(buf: &mut Vec<u8>, v: u64) {
+    buf.put_u64(v);
+}
+
+#[inline(never)]
+fn get_short_str(r: &mut Reader<'_>) -> Result<ShortStr, RecordError> {
+    Ok(r.short_str()?)
+}
+
+#[inline(never)]
+fn get_u64(r: &mut Reader<'_>) -> Result<u64, RecordError> {
+    Ok(r.u64()?)
+}
+
 fn put_table(buf: &mut Vec<u8>, t: &FieldTable) {
     let mut tmp = Vec::new();
     encode_field_table(t, &mut tmp);
@@ -103,20 +126,20 @@ fn bit(f: u8, i: u8) -> bool {
 }
 
 fn put_bind(buf: &mut Vec<u8>, vhost: &ShortStr, to_queue: bool, b: &Bind) {
-    buf.put_short_str(vhost);
+    put_short_str(buf, vhost);
     buf.put_u8(u8::from(to_queue));
-    buf.put_short_str(&b.source);
-    buf.put_short_str(&b.destination);
-    buf.put_short_str(&b.routing_key);
+    put_short_str(buf, &b.source);
+    put_short_str(buf, &b.destination);
+    put_short_str(buf, &b.routing_key);
     put_table(buf, &b.arguments);
 }
 
 fn get_bind(r: &mut Reader<'_>) -> Result<(ShortStr, bool, Bind), RecordError> {
-    let vhost = r.short_str()?;
+    let vhost = get_short_str(r)?;
     let to_queue = r.u8()? != 0;
-    let source = r.short_str()?;
-    let destination = r.short_str()?;
-    let routing_key = r.short_str()?;
+    let source = get_short_str(r)?;
+    let destination = get_short_str(r)?;
+    let routing_key = get_short_str(r)?;
     let arguments = get_table(r)?;
     Ok((
         vhost,
@@ -135,28 +158,28 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
     match rec {
         StoreRecord::Exchange { vhost, declare: d } => {
             buf.put_u8(EXCHANGE);
-            buf.put_short_str(vhost);
-            buf.put_short_str(&d.exchange);
-            buf.put_short_str(&d.kind);
+            put_short_str(buf, vhost);
+            put_short_str(buf, &d.exchange);
+            put_short_str(buf, &d.kind);
             buf.put_u8(flags(&[d.durable, d.auto_delete, d.internal]));
             put_table(buf, &d.arguments);
         }
         StoreRecord::ExchangeDeleted { vhost, name } => {
             buf.put_u8(EXCHANGE_DELETED);
-            buf.put_short_str(vhost);
-            buf.put_short_str(name);
+            put_short_str(buf, vhost);
+            put_short_str(buf, name);
         }
         StoreRecord::Queue { vhost, declare: d } => {
             buf.put_u8(QUEUE);
-            buf.put_short_str(vhost);
-            buf.put_short_str(&d.queue);
+            put_short_str(buf, vhost);
+            put_short_str(buf, &d.queue);
             buf.put_u8(flags(&[d.durable, d.exclusive, d.auto_delete]));
             put_table(buf, &d.arguments);
         }
         StoreRecord::QueueDeleted { vhost, name } => {
             buf.put_u8(QUEUE_DELETED);
-            buf.put_short_str(vhost);
-            buf.put_short_str(name);
+            put_short_str(buf, vhost);
+            put_short_str(buf, name);
         }
         StoreRecord::Binding {
             vhost,
@@ -184,14 +207,14 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             message,
         } => {
             buf.put_u8(MESSAGE);
-            buf.put_short_str(vhost);
-            buf.put_short_str(queue);
-            buf.put_u64(*seq);
-            buf.put_u64(*msg_id);
+            put_short_str(buf, vhost);
+            put_short_str(buf, queue);
+            put_u64(buf, *seq);
+            put_u64(buf, *msg_id);
             buf.put_u32(*deliveries);
-            buf.put_u64(*expires_at);
-            buf.put_short_str(message.exchange());
-            buf.put_short_str(message.routing_key());
+            put_u64(buf, *expires_at);
+            put_short_str(buf, message.exchange());
+            put_short_str(buf, message.routing_key());
             // The header straight into the record, its length filled in after.
             let at = buf.begin_len32();
             encode_content_header(message.body().len() as u64, &message.properties, buf);
@@ -200,12 +223,12 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
         }
         StoreRecord::Delivered { seq, deliveries } => {
             buf.put_u8(DELIVERED);
-            buf.put_u64(*seq);
+            put_u64(buf, *seq);
             buf.put_u32(*deliveries);
         }
         StoreRecord::Settled { seq } => {
             buf.put_u8(SETTLED);
-            buf.put_u64(*seq);
+            put_u64(buf, *seq);
         }
         StoreRecord::Returned {
             seq,
@@ -213,38 +236,38 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             failed,
         } => {
             buf.put_u8(RETURNED);
-            buf.put_u64(*seq);
+            put_u64(buf, *seq);
             buf.put_u32(*deliveries);
             buf.put_u32(*failed);
         }
         StoreRecord::Policy { vhost, policy: p } => {
             buf.put_u8(POLICY);
-            buf.put_short_str(vhost);
-            buf.put_short_str(&p.name);
+            put_short_str(buf, vhost);
+            put_short_str(buf, &p.name);
             buf.put_long_bytes(p.pattern.as_bytes());
-            buf.put_short_str(&ShortStr::truncated(p.apply_to.as_str()));
-            buf.put_u64(p.priority as u64);
+            put_short_str(buf, &ShortStr::truncated(p.apply_to.as_str()));
+            put_u64(buf, p.priority as u64);
             put_table(buf, &p.definition);
         }
         StoreRecord::PolicyDeleted { vhost, name } => {
             buf.put_u8(POLICY_DELETED);
-            buf.put_short_str(vhost);
-            buf.put_short_str(name);
+            put_short_str(buf, vhost);
+            put_short_str(buf, name);
         }
         StoreRecord::VhostDeleted { vhost } => {
             buf.put_u8(VHOST_DELETED);
-            buf.put_short_str(vhost);
+            put_short_str(buf, vhost);
         }
         StoreRecord::VhostLimits { vhost, limits } => {
             buf.put_u8(VHOST_LIMITS);
-            buf.put_short_str(vhost);
+            put_short_str(buf, vhost);
             for l in [limits.max_connections, limits.max_queues] {
-                buf.put_u64(l.map_or(NO_LIMIT, u64::from));
+                put_u64(buf, l.map_or(NO_LIMIT, u64::from));
             }
         }
         StoreRecord::CrashRecovered { below } => {
             buf.put_u8(CRASH_RECOVERED);
-            buf.put_u64(*below);
+            put_u64(buf, *below);
         }
         StoreRecord::Paged {
             vhost,
@@ -259,8 +282,8 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             max_msg_id,
         } => {
             buf.put_u8(PAGED);
-            buf.put_short_str(vhost);
-            buf.put_short_str(queue);
+            put_short_str(buf, vhost);
+            put_short_str(buf, queue);
             buf.put_u8(*level);
             for v in [
                 *page,
@@ -270,13 +293,13 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
                 *min_expires_at,
                 *max_msg_id,
             ] {
-                buf.put_u64(v);
+                put_u64(buf, v);
             }
             buf.put_u32(*count);
         }
         StoreRecord::Unpaged { page } => {
             buf.put_u8(UNPAGED);
-            buf.put_u64(*page);
+            put_u64(buf, *page);
         }
         StoreRecord::PageDropped {
             vhost,
@@ -286,10 +309,10 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
             last_seq,
         } => {
             buf.put_u8(PAGE_DROPPED);
-            buf.put_short_str(vhost);
-            buf.put_short_str(queue);
+            put_short_str(buf, vhost);
+            put_short_str(buf, queue);
             for v in [*page, *first_seq, *last_seq] {
-                buf.put_u64(v);
+                put_u64(buf, v);
             }
         }
     }
@@ -297,15 +320,15 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
 
 /// Decodes one record that fills `bytes` exactly.
 pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
-    let mut r = Reader::new(bytes);
+    let r = &mut Reader::new(bytes);
     let kind = r.u8().map_err(|_| RecordError::Empty)?;
     let rec = match kind {
         EXCHANGE => {
-            let vhost = r.short_str()?;
-            let exchange = r.short_str()?;
-            let kind = r.short_str()?;
+            let vhost = get_short_str(r)?;
+            let exchange = get_short_str(r)?;
+            let kind = get_short_str(r)?;
             let f = r.u8()?;
-            let arguments = get_table(&mut r)?;
+            let arguments = get_table(r)?;
             StoreRecord::Exchange {
                 vhost,
                 declare: ExchangeDeclare {
@@ -320,14 +343,14 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         EXCHANGE_DELETED => StoreRecord::ExchangeDeleted {
-            vhost: r.short_str()?,
-            name: r.short_str()?,
+            vhost: get_short_str(r)?,
+            name: get_short_str(r)?,
         },
         QUEUE => {
-            let vhost = r.short_str()?;
-            let queue = r.short_str()?;
+            let vhost = get_short_str(r)?;
+            let queue = get_short_str(r)?;
             let f = r.u8()?;
-            let arguments = get_table(&mut r)?;
+            let arguments = get_table(r)?;
             StoreRecord::Queue {
                 vhost,
                 declare: QueueDeclare {
@@ -341,11 +364,11 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         QUEUE_DELETED => StoreRecord::QueueDeleted {
-            vhost: r.short_str()?,
-            name: r.short_str()?,
+            vhost: get_short_str(r)?,
+            name: get_short_str(r)?,
         },
         BINDING => {
-            let (vhost, to_queue, bind) = get_bind(&mut r)?;
+            let (vhost, to_queue, bind) = get_bind(r)?;
             StoreRecord::Binding {
                 vhost,
                 to_queue,
@@ -353,7 +376,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         UNBINDING => {
-            let (vhost, to_queue, bind) = get_bind(&mut r)?;
+            let (vhost, to_queue, bind) = get_bind(r)?;
             StoreRecord::Unbinding {
                 vhost,
                 to_queue,
@@ -361,14 +384,14 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         MESSAGE => {
-            let vhost = r.short_str()?;
-            let queue = r.short_str()?;
-            let seq = r.u64()?;
-            let msg_id = r.u64()?;
+            let vhost = get_short_str(r)?;
+            let queue = get_short_str(r)?;
+            let seq = get_u64(r)?;
+            let msg_id = get_u64(r)?;
             let deliveries = r.u32()?;
-            let expires_at = r.u64()?;
-            let exchange = r.short_str()?;
-            let routing_key = r.short_str()?;
+            let expires_at = get_u64(r)?;
+            let exchange = get_short_str(r)?;
+            let routing_key = get_short_str(r)?;
             let header = decode_content_header(r.long_bytes()?)?;
             let body = r.long_bytes()?;
             if header.body_size != body.len() as u64 {
@@ -388,20 +411,20 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         DELIVERED => StoreRecord::Delivered {
-            seq: r.u64()?,
+            seq: get_u64(r)?,
             deliveries: r.u32()?,
         },
-        SETTLED => StoreRecord::Settled { seq: r.u64()? },
+        SETTLED => StoreRecord::Settled { seq: get_u64(r)? },
         POLICY => {
-            let vhost = r.short_str()?;
-            let name = r.short_str()?;
+            let vhost = get_short_str(r)?;
+            let name = get_short_str(r)?;
             let pattern = String::from_utf8(r.long_bytes()?.to_vec())
                 .map_err(|_| RecordError::Field(Malformed::NotUtf8))?;
-            let apply_to = r.short_str()?;
+            let apply_to = get_short_str(r)?;
             let apply_to = ApplyTo::parse(&apply_to)
                 .ok_or_else(|| RecordError::UnknownApplyTo(apply_to.to_string()))?;
-            let priority = r.u64()? as i64;
-            let definition = get_table(&mut r)?;
+            let priority = get_u64(r)? as i64;
+            let definition = get_table(r)?;
             StoreRecord::Policy {
                 vhost,
                 policy: Policy {
@@ -414,21 +437,21 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         RETURNED => StoreRecord::Returned {
-            seq: r.u64()?,
+            seq: get_u64(r)?,
             deliveries: r.u32()?,
             failed: r.u32()?,
         },
         POLICY_DELETED => StoreRecord::PolicyDeleted {
-            vhost: r.short_str()?,
-            name: r.short_str()?,
+            vhost: get_short_str(r)?,
+            name: get_short_str(r)?,
         },
         VHOST_DELETED => StoreRecord::VhostDeleted {
-            vhost: r.short_str()?,
+            vhost: get_short_str(r)?,
         },
         VHOST_LIMITS => {
-            let vhost = r.short_str()?;
+            let vhost = get_short_str(r)?;
             let mut limit = || -> Result<Option<u32>, RecordError> {
-                let v = r.u64()?;
+                let v = get_u64(r)?;
                 Ok((v != NO_LIMIT).then(|| u32::try_from(v).unwrap_or(u32::MAX)))
             };
             let max_connections = limit()?;
@@ -441,26 +464,26 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
                 },
             }
         }
-        CRASH_RECOVERED => StoreRecord::CrashRecovered { below: r.u64()? },
+        CRASH_RECOVERED => StoreRecord::CrashRecovered { below: get_u64(r)? },
         PAGED => StoreRecord::Paged {
-            vhost: r.short_str()?,
-            queue: r.short_str()?,
+            vhost: get_short_str(r)?,
+            queue: get_short_str(r)?,
             level: r.u8()?,
-            page: r.u64()?,
-            first_seq: r.u64()?,
-            last_seq: r.u64()?,
-            bytes: r.u64()?,
-            min_expires_at: r.u64()?,
-            max_msg_id: r.u64()?,
+            page: get_u64(r)?,
+            first_seq: get_u64(r)?,
+            last_seq: get_u64(r)?,
+            bytes: get_u64(r)?,
+            min_expires_at: get_u64(r)?,
+            max_msg_id: get_u64(r)?,
             count: r.u32()?,
         },
-        UNPAGED => StoreRecord::Unpaged { page: r.u64()? },
+        UNPAGED => StoreRecord::Unpaged { page: get_u64(r)? },
         PAGE_DROPPED => StoreRecord::PageDropped {
-            vhost: r.short_str()?,
-            queue: r.short_str()?,
-            page: r.u64()?,
-            first_seq: r.u64()?,
-            last_seq: r.u64()?,
+            vhost: get_short_str(r)?,
+            queue: get_short_str(r)?,
+            page: get_u64(r)?,
+            first_seq: get_u64(r)?,
+            last_seq: get_u64(r)?,
         },
         kind => return Err(RecordError::UnknownKind { kind }),
     };

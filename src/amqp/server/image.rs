@@ -78,7 +78,7 @@ impl Server {
                     Some(Box::new(Connection::read_image(&mut d, settings.clone())?)),
                 ),
             };
-            if token >= next_token || (token != 0 && by_token.insert(token, index as u32).is_some())
+            if token >= next_token || (token != 0 && by_token.insert(token, index as u64).is_some())
             {
                 return Err(d.bad(format!("transport token {token} is not valid")));
             }
@@ -119,7 +119,7 @@ impl Server {
                 continue;
             };
             // A closing connection keeps its id after the engine forgot it.
-            if by_conn.insert(conn_key(id), index as u32).is_some() {
+            if by_conn.insert(conn_key(id), index as u64).is_some() {
                 return Err(d.bad(format!("connection {} is in two slots", id.0)));
             }
         }
