@@ -634,7 +634,8 @@ fn a_backlog_reaches_an_unlimited_consumer_in_bounded_rounds() {
         let mut w = World::with(BrokerConfig::default());
         let ch = w.client();
         w.declare(ch, "q");
-        for i in 0..N {
+        // Message i, its number as its body, to "q".
+        let publish = |w: &mut World, i: usize| {
             let m = Message::new(
                 s(""),
                 s("q"),
@@ -642,6 +643,9 @@ fn a_backlog_reaches_an_unlimited_consumer_in_bounded_rounds() {
                 i.to_string().as_bytes(),
             );
             w.broker.basic_publish(w.now, ch, m, false, false).unwrap();
+        };
+        for i in 0..N {
+            publish(&mut w, i);
         }
         w.broker.flush(w.now);
         let consume = Consume {
@@ -664,13 +668,7 @@ fn a_backlog_reaches_an_unlimited_consumer_in_bounded_rounds() {
             if polls == 1 {
                 // Into the backlog between two polls: nothing goes out now.
                 for i in N..N + 10 {
-                    let m = Message::new(
-                        s(""),
-                        s("q"),
-                        Properties::default(),
-                        i.to_string().as_bytes(),
-                    );
-                    w.broker.basic_publish(w.now, ch, m, false, false).unwrap();
+                    publish(&mut w, i);
                 }
                 assert!(delivered_bodies(&w.broker.take_effects()).is_empty());
             }

@@ -7,6 +7,8 @@
 // they came. Output gathers the same way (socket-writer.js), so a turn's
 // replies leave as one message.
 
+import { concatBytes } from '../bytes.js';
+
 // Fed at once past this: a burst is not held in memory twice.
 const MAX_GATHERED = 256 * 1024;
 
@@ -54,7 +56,7 @@ export class SocketReader {
       // One connection's failure leaves the others' input fed.
       try {
         this.feeds++;
-        this.#feed(s.conn, concat(parts));
+        this.#feed(s.conn, concatBytes(parts));
       } catch (e) {
         failed ??= e;
       }
@@ -70,19 +72,6 @@ export class SocketReader {
     this.#queued.delete(s);
     for (const p of parts) this.#bytes -= p.length;
     this.feeds++;
-    this.#feed(s.conn, concat(parts));
+    this.#feed(s.conn, concatBytes(parts));
   }
-}
-
-function concat(parts) {
-  if (parts.length === 1) return parts[0];
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

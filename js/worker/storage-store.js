@@ -37,6 +37,8 @@
 // pages (a number each) is listed once, never the pages themselves, so a
 // restart reads no page until a consumer needs it.
 
+import { concatBytes } from '../bytes.js';
+
 const PREFIX = 'log:';
 // A value holds at most 128 KiB on key-value-backed objects (2 MB on SQLite-backed ones).
 export const CHUNK_BYTES = 128 * 1024;
@@ -62,19 +64,6 @@ function chunks(bytes) {
     return [bytes];
   const out = [];
   for (let at = 0; at < bytes.length; at += CHUNK_BYTES) out.push(bytes.slice(at, at + CHUNK_BYTES));
-  return out;
-}
-
-function concatAll(parts) {
-  if (parts.length === 1) return parts[0].slice();
-  let size = 0;
-  for (const p of parts) size += p.byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
   return out;
 }
 
@@ -217,7 +206,7 @@ export class StorageStore {
         parts.push(new Uint8Array(v.buffer ?? v, v.byteOffset ?? 0, v.byteLength));
       }
     }
-    const bytes = concatAll(parts);
+    const bytes = parts.length === 1 ? parts[0].slice() : concatBytes(parts);
     this.pageStats.reads++;
     this.pageStats.readBytes += bytes.length;
     this.onpageread?.(id);
