@@ -3,6 +3,8 @@
 // costs both ends far more than its bytes. Buffers emitted while the queued
 // events run go out together, as one message, on the next turn.
 
+import { concatBytes } from '../bytes.js';
+
 // Sent at once past this: a message stays well under the platform's limit.
 const MAX_GATHERED = 256 * 1024;
 
@@ -29,16 +31,7 @@ export class SocketWriter {
   flush() {
     this.#scheduled = false;
     if (this.#bytes === 0) return;
-    const parts = this.#parts;
-    let out = parts[0];
-    if (parts.length > 1) {
-      out = new Uint8Array(this.#bytes);
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-      }
-    }
+    const out = concatBytes(this.#parts);
     this.#parts = [];
     this.#bytes = 0;
     try {
