@@ -8,9 +8,7 @@
 // replies leave as one message.
 
 import { concatBytes } from '../bytes.js';
-
-// Fed at once past this: a burst is not held in memory twice.
-const MAX_GATHERED = 256 * 1024;
+import { NextTurn } from './next-turn.js';
 
 export class SocketReader {
   /** (conn, bytes): bytes for one connection, in order */
@@ -19,8 +17,7 @@ export class SocketReader {
   #after;
   /** socket state -> its queued messages */
   #queued = new Map();
-  #bytes = 0;
-  #scheduled = false;
+  #turn = new NextTurn(() => this.flush());
   /** messages queued, and receive() calls that fed them, for the debug view */
   messages = 0;
   feeds = 0;
@@ -35,22 +32,16 @@ export class SocketReader {
     const parts = this.#queued.get(s);
     if (parts) parts.push(bytes);
     else this.#queued.set(s, [bytes]);
-    this.#bytes += bytes.length;
     this.messages++;
-    if (this.#bytes >= MAX_GATHERED) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.flush(), 0);
-    }
+    this.#turn.added(bytes.length);
   }
 
   /** Feeds every queued message now (before anything else reads or changes the broker). */
   flush() {
-    this.#scheduled = false;
+    this.#turn.flushed();
     if (this.#queued.size === 0) return;
     const queued = this.#queued;
     this.#queued = new Map();
-    this.#bytes = 0;
     let failed = null;
     for (const [s, parts] of queued) {
       // One connection's failure leaves the others' input fed.
@@ -70,8 +61,9 @@ export class SocketReader {
     const parts = this.#queued.get(s);
     if (!parts) return;
     this.#queued.delete(s);
-    for (const p of parts) this.#bytes -= p.length;
+    const bytes = concatBytes(parts);
+    this.#turn.taken(bytes.length);
     this.feeds++;
-    this.#feed(s.conn, concatBytes(parts));
+    this.#feed(s.conn, bytes);
   }
 }

@@ -4,15 +4,12 @@
 // events run go out together, as one message, on the next turn.
 
 import { concatBytes } from '../bytes.js';
-
-// Sent at once past this: a message stays well under the platform's limit.
-const MAX_GATHERED = 256 * 1024;
+import { NextTurn } from './next-turn.js';
 
 export class SocketWriter {
   #ws;
   #parts = [];
-  #bytes = 0;
-  #scheduled = false;
+  #turn = new NextTurn(() => this.flush());
 
   constructor(ws) {
     this.#ws = ws;
@@ -20,20 +17,13 @@ export class SocketWriter {
 
   send(bytes) {
     this.#parts.push(bytes);
-    this.#bytes += bytes.length;
-    if (this.#bytes >= MAX_GATHERED) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.flush(), 0);
-    }
+    this.#turn.added(bytes.length);
   }
 
   flush() {
-    this.#scheduled = false;
-    if (this.#bytes === 0) return;
+    if (this.#turn.flushed() === 0) return;
     const out = concatBytes(this.#parts);
     this.#parts = [];
-    this.#bytes = 0;
     try {
       this.#ws.send(out);
     } catch {
