@@ -4,15 +4,72 @@
 // setTimeout takes at most 2^31-1 ms; a later deadline wakes early and re-arms.
 const MAX_DELAY = 2 ** 31 - 1;
 
-/** Wall-clock time (ms since the epoch) and real timers. */
+/**
+ * Wall-clock time (ms since the epoch) and real timers. One setTimeout, set
+ * for the earliest callback, serves them all: the engine's next deadline
+ * often moves a little later (a heartbeat's, after each write to a
+ * connection), and its timer is cancelled and set again each time; here that
+ * changes a list entry, and the setTimeout is set again only for an earlier
+ * deadline or once it fires.
+ */
 export class RealClock {
+  /** callbacks not yet run: { at, fn } */
+  #pending = [];
+  #timer = null;
+  /** what #timer was set for (Infinity: none) */
+  #timerAt = Infinity;
+  #sweepQueued = false;
+
   now() {
     return Date.now();
   }
 
   at(at, fn) {
-    const id = setTimeout(fn, Math.min(MAX_DELAY, Math.max(0, at - Date.now())));
-    return () => clearTimeout(id);
+    const t = { at, fn };
+    this.#pending.push(t);
+    if (at < this.#timerAt) this.#arm(at);
+    return () => {
+      const i = this.#pending.indexOf(t);
+      if (i < 0) return;
+      this.#pending.splice(i, 1);
+      // A cancel is mostly followed at once by the next deadline's `at`; if
+      // none comes, the timer goes (it would keep a Node process alive).
+      if (this.#pending.length === 0 && !this.#sweepQueued) {
+        this.#sweepQueued = true;
+        queueMicrotask(() => {
+          this.#sweepQueued = false;
+          if (this.#pending.length === 0) this.#disarm();
+        });
+      }
+    };
+  }
+
+  #arm(at) {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#fire(), Math.min(MAX_DELAY, Math.max(0, at - Date.now())));
+  }
+
+  #disarm() {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Infinity;
+  }
+
+  /** Runs what the timer was set for and anything else due by then, in order of time; sets it for the rest. */
+  #fire() {
+    const due = Math.max(this.#timerAt, Date.now());
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const run = this.#pending.filter((t) => t.at <= due).sort((a, b) => a.at - b.at);
+    this.#pending = this.#pending.filter((t) => t.at > due);
+    try {
+      for (const t of run) t.fn();
+    } finally {
+      if (this.#timer === null && this.#pending.length > 0) {
+        this.#arm(Math.min(...this.#pending.map((t) => t.at)));
+      }
+    }
   }
 }
 
