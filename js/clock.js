@@ -29,6 +29,8 @@ export class RealClock {
     this.#pending.push(t);
     if (at < this.#timerAt) this.#arm(at);
     return () => {
+      // Cancelled, it does not run even if it is already due in this #fire.
+      t.fn = null;
       const i = this.#pending.indexOf(t);
       if (i < 0) return;
       this.#pending.splice(i, 1);
@@ -63,13 +65,19 @@ export class RealClock {
     this.#timerAt = Infinity;
     const run = this.#pending.filter((t) => t.at <= due).sort((a, b) => a.at - b.at);
     this.#pending = this.#pending.filter((t) => t.at > due);
-    try {
-      for (const t of run) t.fn();
-    } finally {
-      if (this.#timer === null && this.#pending.length > 0) {
-        this.#arm(Math.min(...this.#pending.map((t) => t.at)));
+    // One callback's failure leaves the others run and the timer set.
+    let failed = null;
+    for (const t of run) {
+      try {
+        t.fn?.();
+      } catch (e) {
+        failed ??= e;
       }
     }
+    if (this.#timer === null && this.#pending.length > 0) {
+      this.#arm(Math.min(...this.#pending.map((t) => t.at)));
+    }
+    if (failed) throw failed;
   }
 }
 

@@ -56,6 +56,21 @@ test('callbacks due together run in order of time, and a cancelled one does not 
   assert.deepEqual(order, ['a', 'b', 'c']);
 });
 
+test('a callback cancelled by another due at the same time does not run', async () => {
+  const clock = new RealClock();
+  const t0 = Date.now();
+  const order = [];
+  let cancelSecond = () => {};
+  clock.at(t0 + 10, () => {
+    order.push('first');
+    cancelSecond();
+  });
+  cancelSecond = clock.at(t0 + 10, () => order.push('second'));
+  clock.at(t0 + 40, () => order.push('later'));
+  await sleep(150);
+  assert.deepEqual(order, ['first', 'later']);
+});
+
 test('a process whose only timer was cancelled exits at once', () => {
   const clockUrl = new URL('../../js/clock.js', import.meta.url).href;
   const script = `
