@@ -193,7 +193,10 @@ impl RecoveredMessages {
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&Recovered) -> bool) {
+    /// Out of line, with the test as a trait object: one copy of the loop
+    /// and its drops for the four callers.
+    #[inline(never)]
+    fn retain(&mut self, keep: &dyn Fn(&Recovered) -> bool) {
         for (slot, s) in self.slots.iter_mut().enumerate() {
             if s.as_ref().is_some_and(|m| !keep(m)) {
                 if let Some(m) = s.take() {
@@ -221,6 +224,12 @@ struct RecoveredRun {
     queue: ShortStr,
     level: u8,
     run: PageRun,
+}
+
+/// `Vec::retain` out of line, as `RecoveredMessages::retain`.
+#[inline(never)]
+fn retain_runs(runs: &mut Vec<RecoveredRun>, keep: &dyn Fn(&RecoveredRun) -> bool) {
+    runs.retain(keep);
 }
 
 /// Drops the run of `page` from the runs being recovered (their order does
@@ -305,8 +314,8 @@ impl Broker {
                     let ch = b.recovery_channel(&vhost);
                     b.queue_delete(now_ms, ch, &name, false, false)
                         .map_err(fail)?;
-                    messages.retain(|m| !(m.vhost == vhost && m.queue == name));
-                    runs.retain(|r| !(r.vhost == vhost && r.queue == name));
+                    messages.retain(&|m| !(m.vhost == vhost && m.queue == name));
+                    retain_runs(&mut runs, &|r| !(r.vhost == vhost && r.queue == name));
                 }
                 StoreRecord::Binding {
                     vhost,
@@ -372,8 +381,8 @@ impl Broker {
                 }
                 StoreRecord::VhostDeleted { vhost } => {
                     b.delete_vhost(now_ms, &vhost);
-                    messages.retain(|m| m.vhost != vhost);
-                    runs.retain(|r| r.vhost != vhost);
+                    messages.retain(&|m| m.vhost != vhost);
+                    retain_runs(&mut runs, &|r| r.vhost != vhost);
                 }
                 StoreRecord::VhostLimits { vhost, limits } => {
                     b.add_vhost(&vhost);
@@ -434,7 +443,7 @@ impl Broker {
                 } => {
                     last_page = last_page.max(page);
                     forget_run(&mut runs, page);
-                    messages.retain(|m| {
+                    messages.retain(&|m| {
                         !(m.vhost == vhost
                             && m.queue == queue
                             && (first_seq..=last_seq).contains(&m.entry.seq))
@@ -444,7 +453,7 @@ impl Broker {
         }
         // A message whose page is still referenced is read from the page
         // (its own record is from before the run was paged).
-        messages.retain(|m| {
+        messages.retain(&|m| {
             !runs.iter().any(|r| {
                 r.vhost == m.vhost
                     && r.queue == m.queue
@@ -483,14 +492,14 @@ impl Broker {
                 m.entry.deliveries = 1;
                 flagged.push(m.entry.seq);
             }
-            if let Some(queue) = b.queue_mut(q) {
-                if m.entry.expires_at != NEVER {
-                    let at = m.entry.expires_at;
-                    queue.push_ready(m.entry);
-                    b.schedule(at);
-                } else {
-                    queue.push_ready(m.entry);
-                }
+            // One call of the inlined `push_ready`, not one per branch.
+            let at = m.entry.expires_at;
+            let Some(queue) = b.queue_mut(q) else {
+                continue;
+            };
+            queue.push_ready(m.entry);
+            if at != NEVER {
+                b.schedule(at);
             }
         }
         b.config = config;
