@@ -8,7 +8,6 @@
 use super::command::{Bind, ExchangeDeclare, QueueDeclare};
 use super::engine::{Broker, BrokerConfig};
 use super::error::AmqpError;
-use super::exchange::Exchange;
 use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
@@ -570,10 +569,7 @@ impl Broker {
                     policy: p.clone(),
                 });
             }
-            let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-            sort::sort(&mut names);
-            let exchanges: Vec<&Exchange> =
-                names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
+            let exchanges = v.exchanges_by_name();
             for x in &exchanges {
                 if x.durable && !is_builtin(&x.name) {
                     out.push(StoreRecord::Exchange {
@@ -582,10 +578,8 @@ impl Broker {
                     });
                 }
             }
-            let mut queues: Vec<(&ShortStr, &QueueId)> = v.queues.iter().collect();
-            sort::sort(&mut queues);
-            for (_, id) in &queues {
-                if let Some(q) = self.queue(**id).filter(|q| self.persists_queue(q)) {
+            for id in v.queue_ids_by_name() {
+                if let Some(q) = self.queue(id).filter(|q| self.persists_queue(q)) {
                     out.push(StoreRecord::Queue {
                         vhost: v.name.clone(),
                         declare: q.declaration(),

@@ -18,10 +18,9 @@ use crate::broker::ids::{ChannelRef, ConnId, QueueId, VhostId};
 use crate::broker::queue::{count16, Entry, PageRun, Queue, QueueConsumer, QueueStats, RunState};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
-use crate::broker::sort;
 use crate::broker::{
     ApplyTo, Broker, BrokerConfig, Conn, ConnectionInfo, Message, Policy, QueueDeclare, QueueSlot,
-    ShortStr, Vhost,
+    Vhost,
 };
 use crate::storage::record;
 
@@ -151,9 +150,7 @@ impl Writer {
 
     fn vhost(&mut self, v: &Vhost) {
         self.main.str(&v.name);
-        let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-        sort::sort(&mut names);
-        let xs: Vec<&Exchange> = names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
+        let xs = v.exchanges_by_name();
         self.main.usize(xs.len());
         for x in xs {
             exchange(&mut self.main, x);
