@@ -606,7 +606,9 @@ impl Broker {
         }
         let mut held: Vec<StoreRecord> = Vec::new();
         let mut paged: Vec<StoreRecord> = Vec::new();
-        let mut push = |q: &super::queue::Queue, e: &Entry, vhost: &ShortStr| {
+        // Two callers: out of line, one copy of building the records.
+        #[inline(never)]
+        fn push(held: &mut Vec<StoreRecord>, q: &super::queue::Queue, e: &Entry, vhost: &ShortStr) {
             held.push(StoreRecord::Message {
                 vhost: vhost.clone(),
                 queue: q.name.clone(),
@@ -623,7 +625,7 @@ impl Broker {
                     failed: e.failed.into(),
                 });
             }
-        };
+        }
         for slot in &self.queues {
             let Some(q) = slot.queue.as_deref() else {
                 continue;
@@ -638,7 +640,7 @@ impl Broker {
                 .chain(q.delayed.iter().map(|(_, e)| e.clone()))
             {
                 if e.msg.persistent() {
-                    push(q, &e, vhost);
+                    push(&mut held, q, &e, vhost);
                 }
             }
             for (level, r) in q.ready.runs().filter(|(_, r)| r.persistent > 0) {
@@ -662,7 +664,7 @@ impl Broker {
                     if let Some(q) = self.queue(u.queue).filter(|q| self.persists_queue(q)) {
                         if u.entry.msg.persistent() {
                             let vhost = &self.vhost_ref(q.vhost).name;
-                            push(q, &u.entry, vhost);
+                            push(&mut held, q, &u.entry, vhost);
                         }
                     }
                 }

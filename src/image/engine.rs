@@ -241,6 +241,8 @@ impl Writer {
         }
     }
 
+    // Out of line: three callers, and its hash map entry is large inlined.
+    #[inline(never)]
     fn entry(&mut self, e: &Entry) {
         let next = self.ids.len() as u64;
         let id = *self
