@@ -528,6 +528,31 @@ fn damaged_images_are_refused_with_a_reason_never_a_panic() {
     assert!(resume(&image).is_ok());
 }
 
+/// A body cut short but sealed again passes the checksum: the reader names
+/// what it could not read and where, never past the cut.
+#[test]
+fn a_malformed_body_is_named_with_its_offset() {
+    let (server, _) = busy_server();
+    let image = server.image().unwrap();
+    let body = &image[18..image.len() - 4];
+    for cut in (0..body.len()).step_by(5) {
+        let e = Server::resume(
+            ServerConfig::default(),
+            broker_config(),
+            &warren::image::seal(&body[..cut]),
+        )
+        .err()
+        .expect("a short body is refused");
+        match e {
+            ImageError::Malformed { at, what } => {
+                assert!(at <= cut, "{cut}: at {at}");
+                assert!(!what.is_empty(), "{cut}: no reason");
+            }
+            e => panic!("{cut}: {e}"),
+        }
+    }
+}
+
 #[test]
 fn an_image_cannot_be_taken_with_output_pending() {
     let (mut server, c) = busy_server();

@@ -75,45 +75,55 @@ pub const EQUIVALENCE_KEYS: &[&str] = &[
 ];
 
 /// Checks one argument: RabbitMQ rejects a bad value with 406 naming the argument.
+/// Reads the arguments; the first invalid one is kept and later reads give
+/// none, so `parse` checks for an error once, at its end, rather than a `?`
+/// carrying an `AmqpError` out of each read.
 struct Checker<'a> {
     args: &'a FieldTable,
     what: &'a str,
+    err: Option<AmqpError>,
 }
 
 impl Checker<'_> {
-    fn invalid(&self, key: &str, why: &str) -> AmqpError {
-        AmqpError::precondition(format_args!("invalid arg '{key}' for {}: {why}", self.what))
-    }
-
-    fn uint(&self, key: &str, min: u64) -> Result<Option<u64>, AmqpError> {
-        let Some(v) = self.args.get(key) else {
-            return Ok(None);
-        };
-        match v.as_i64() {
-            Some(n) if n >= min as i64 => Ok(Some(n as u64)),
-            Some(_) if min > 0 => Err(self.invalid(key, &format!("must be at least {min}"))),
-            Some(_) => Err(self.invalid(key, "must not be negative")),
-            None => Err(self.invalid(key, "must be an integer")),
+    #[inline(never)]
+    fn invalid(&mut self, key: &str, why: &str) {
+        if self.err.is_none() {
+            self.err = Some(AmqpError::precondition(format_args!(
+                "invalid arg '{key}' for {}: {why}",
+                self.what
+            )));
         }
     }
 
-    fn string(&self, key: &str) -> Result<Option<ShortStr>, AmqpError> {
-        let Some(v) = self.args.get(key) else {
-            return Ok(None);
-        };
-        match v.as_str().map(ShortStr::new) {
-            Some(Ok(s)) => Ok(Some(s)),
-            _ => Err(self.invalid(key, "must be a string of at most 255 bytes")),
+    #[inline(never)]
+    fn uint(&mut self, key: &str, min: u64) -> Option<u64> {
+        let n = self.args.get(key).map(FieldValue::as_i64)?;
+        match n {
+            Some(n) if n >= min as i64 => return Some(n as u64),
+            Some(_) if min > 0 => self.invalid(key, &format!("must be at least {min}")),
+            Some(_) => self.invalid(key, "must not be negative"),
+            None => self.invalid(key, "must be an integer"),
         }
+        None
     }
 
-    fn boolean(&self, key: &str) -> Result<bool, AmqpError> {
-        match self.args.get(key) {
-            None => Ok(false),
-            Some(v) => v
-                .as_bool()
-                .ok_or_else(|| self.invalid(key, "must be a boolean")),
+    #[inline(never)]
+    fn string(&mut self, key: &str) -> Option<ShortStr> {
+        let v = self.args.get(key)?;
+        let s = v.as_str().and_then(|s| ShortStr::new(s).ok());
+        if s.is_none() {
+            self.invalid(key, "must be a string of at most 255 bytes");
         }
+        s
+    }
+
+    #[inline(never)]
+    fn boolean(&mut self, key: &str) -> bool {
+        let v = self.args.get(key).map(FieldValue::as_bool);
+        if v == Some(None) {
+            self.invalid(key, "must be a boolean");
+        }
+        v.flatten().unwrap_or(false)
     }
 }
 
@@ -122,50 +132,54 @@ impl QueueArgs {
     /// (`queue 'q' in vhost '/'`). Unknown arguments are kept but ignored, as
     /// RabbitMQ does.
     pub fn parse(arguments: &FieldTable, what: &str) -> Result<QueueArgs, AmqpError> {
-        let c = Checker {
+        let c = &mut Checker {
             args: arguments,
             what,
+            err: None,
         };
-        let overflow = match c.string("x-overflow")?.as_deref() {
+        let overflow = match c.string("x-overflow").as_deref() {
             None | Some("drop-head") => Overflow::DropHead,
             Some("reject-publish") => Overflow::RejectPublish,
             Some("reject-publish-dlx") => Overflow::RejectPublishDlx,
             Some(other) => {
-                return Err(c.invalid(
-                    "x-overflow",
-                    &format!("'{other}' is not drop-head, reject-publish or reject-publish-dlx"),
-                ))
+                let why =
+                    format!("'{other}' is not drop-head, reject-publish or reject-publish-dlx");
+                c.invalid("x-overflow", &why);
+                Overflow::DropHead
             }
         };
-        let max_priority = match c.uint("x-max-priority", 0)? {
+        let max_priority = match c.uint("x-max-priority", 0) {
             None => None,
             Some(p) if p <= 255 => Some(p as u8),
-            Some(_) => return Err(c.invalid("x-max-priority", "must be at most 255")),
+            Some(_) => {
+                c.invalid("x-max-priority", "must be at most 255");
+                None
+            }
         };
-        let dedup = if c.boolean("x-message-deduplication")? {
+        let dedup = if c.boolean("x-message-deduplication") {
             Some(Dedup {
                 cache_size: c
-                    .uint("x-cache-size", 1)?
+                    .uint("x-cache-size", 1)
                     .unwrap_or(DedupCache::DEFAULT_SIZE as u64)
                     as usize,
-                cache_ttl_ms: c.uint("x-cache-ttl", 0)?,
-                header: c.string("x-deduplication-header")?,
+                cache_ttl_ms: c.uint("x-cache-ttl", 0),
+                header: c.string("x-deduplication-header"),
             })
         } else {
             None
         };
         let delayed_retry = match (
-            c.uint("x-delayed-retry-min", 1)?,
-            c.uint("x-delayed-retry-max", 1)?,
+            c.uint("x-delayed-retry-min", 1),
+            c.uint("x-delayed-retry-max", 1),
         ) {
             (None, None) => None,
             (Some(min), max) => {
                 let max = max.unwrap_or(min);
                 if max < min {
-                    return Err(c.invalid(
+                    c.invalid(
                         "x-delayed-retry-max",
                         "must not be below x-delayed-retry-min",
-                    ));
+                    );
                 }
                 Some(DelayedRetry {
                     min_ms: min,
@@ -173,31 +187,36 @@ impl QueueArgs {
                 })
             }
             (None, Some(_)) => {
-                return Err(c.invalid("x-delayed-retry-max", "needs x-delayed-retry-min"))
+                c.invalid("x-delayed-retry-max", "needs x-delayed-retry-min");
+                None
             }
         };
-        let dead_letter_routing_key = c.string("x-dead-letter-routing-key")?;
-        let dead_letter_exchange = c.string("x-dead-letter-exchange")?;
-        if dead_letter_routing_key.is_some() && dead_letter_exchange.is_none() {
-            return Err(AmqpError::precondition(format_args!(
+        let dead_letter_routing_key = c.string("x-dead-letter-routing-key");
+        let dead_letter_exchange = c.string("x-dead-letter-exchange");
+        if dead_letter_routing_key.is_some() && dead_letter_exchange.is_none() && c.err.is_none() {
+            c.err = Some(AmqpError::precondition(format_args!(
                 "invalid arg 'x-dead-letter-routing-key' for {what}: requires x-dead-letter-exchange"
             )));
         }
-        Ok(QueueArgs {
-            message_ttl: c.uint("x-message-ttl", 0)?,
-            expires: c.uint("x-expires", 1)?,
-            max_length: c.uint("x-max-length", 0)?,
-            max_length_bytes: c.uint("x-max-length-bytes", 0)?,
+        let args = QueueArgs {
+            message_ttl: c.uint("x-message-ttl", 0),
+            expires: c.uint("x-expires", 1),
+            max_length: c.uint("x-max-length", 0),
+            max_length_bytes: c.uint("x-max-length-bytes", 0),
             overflow,
             dead_letter_exchange,
             dead_letter_routing_key,
             max_priority,
-            delivery_limit: c.uint("x-delivery-limit", 0)?,
-            single_active_consumer: c.boolean("x-single-active-consumer")?,
-            consumer_timeout: c.uint("x-consumer-timeout", 1)?,
+            delivery_limit: c.uint("x-delivery-limit", 0),
+            single_active_consumer: c.boolean("x-single-active-consumer"),
+            consumer_timeout: c.uint("x-consumer-timeout", 1),
             dedup,
             delayed_retry,
-        })
+        };
+        match c.err.take() {
+            Some(e) => Err(e),
+            None => Ok(args),
+        }
     }
 }
 
@@ -224,18 +243,26 @@ fn same_value(a: Option<&FieldValue>, b: Option<&FieldValue>) -> bool {
 
 /// A consumer's `x-priority` and `x-consumer-timeout` arguments.
 pub fn consumer_args(arguments: &FieldTable, what: &str) -> Result<(i32, Option<u64>), AmqpError> {
-    let c = Checker {
+    let c = &mut Checker {
         args: arguments,
         what,
+        err: None,
     };
     let priority = match arguments.get("x-priority") {
         None => 0,
         Some(v) => match v.as_i64() {
             Some(p) if i32::try_from(p).is_ok() => p as i32,
-            _ => return Err(c.invalid("x-priority", "must be a 32-bit integer")),
+            _ => {
+                c.invalid("x-priority", "must be a 32-bit integer");
+                0
+            }
         },
     };
-    Ok((priority, c.uint("x-consumer-timeout", 1)?))
+    let timeout = c.uint("x-consumer-timeout", 1);
+    match c.err.take() {
+        Some(e) => Err(e),
+        None => Ok((priority, timeout)),
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +296,32 @@ mod tests {
         let e = QueueArgs::parse(&t, what()).unwrap_err();
         assert_eq!(e.code.code(), 406);
         assert!(e.text.contains("x-message-ttl"), "{}", e.text);
+    }
+
+    /// Arguments are read on past an invalid one: the error names the
+    /// first, in the order RabbitMQ's checks run here.
+    #[test]
+    fn the_first_invalid_argument_is_named() {
+        let t = FieldTable::new()
+            .with("x-message-ttl", FieldValue::I32(-1))
+            .with("x-dead-letter-routing-key", FieldValue::str("k"))
+            .with("x-overflow", FieldValue::str("drop-tail"));
+        let e = QueueArgs::parse(&t, what()).unwrap_err();
+        assert!(e.text.contains("'x-overflow'"), "{}", e.text);
+        let t = FieldTable::new()
+            .with("x-message-ttl", FieldValue::I32(-1))
+            .with("x-dead-letter-routing-key", FieldValue::str("k"));
+        let e = QueueArgs::parse(&t, what()).unwrap_err();
+        assert!(
+            e.text.contains("requires x-dead-letter-exchange"),
+            "{}",
+            e.text
+        );
+        let t = FieldTable::new()
+            .with("x-priority", FieldValue::str("high"))
+            .with("x-consumer-timeout", FieldValue::I32(0));
+        let e = consumer_args(&t, "consumer").unwrap_err();
+        assert!(e.text.contains("'x-priority'"), "{}", e.text);
     }
 
     #[test]

@@ -6,8 +6,7 @@
 
 use super::command::{Bind, ExchangeDeclare, QueueDeclare};
 use super::engine::Broker;
-use super::exchange::{Destination, Exchange};
-use super::sort;
+use super::exchange::Destination;
 use super::value::ShortStr;
 
 /// Declarations per vhost, sorted by name.
@@ -29,19 +28,14 @@ impl Broker {
         let mut t = Topology::default();
         for v in self.live_vhosts() {
             t.vhosts.push(v.name.clone());
-            let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-            sort::sort(&mut names);
-            let exchanges: Vec<&Exchange> =
-                names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
+            let exchanges = v.exchanges_by_name();
             for x in &exchanges {
                 if !is_standard(&x.name) {
                     t.exchanges.push((v.name.clone(), x.declaration()));
                 }
             }
-            let mut queues: Vec<(&ShortStr, _)> = v.queues.iter().collect();
-            sort::sort_by(&mut queues, |a, b| a.0.cmp(b.0));
-            for (_, id) in queues {
-                if let Some(q) = self.queue(*id).filter(|q| q.exclusive_owner.is_none()) {
+            for id in v.queue_ids_by_name() {
+                if let Some(q) = self.queue(id).filter(|q| q.exclusive_owner.is_none()) {
                     t.queues.push((v.name.clone(), q.declaration()));
                 }
             }

@@ -144,8 +144,13 @@ impl Broker {
             now_ms: self.now,
             ..Default::default()
         };
-        for v in self.live_vhosts() {
-            for x in v.exchanges.values() {
+        // Built in their final order (vhosts, then names; connections by id
+        // and their channels by number) rather than each list sorted after:
+        // a sort's code is compiled per element type.
+        let mut vhosts: Vec<_> = self.live_vhosts().collect();
+        sort::sort_by(&mut vhosts, |a, b| a.name.cmp(&b.name));
+        for v in vhosts {
+            for x in v.exchanges_by_name() {
                 snap.exchanges.push(ExchangeView {
                     vhost: v.name.clone(),
                     name: x.name.clone(),
@@ -158,8 +163,8 @@ impl Broker {
                         .collect(),
                 });
             }
-            for id in v.queues.values() {
-                let Some(q) = self.queue(*id) else { continue };
+            for id in v.queue_ids_by_name() {
+                let Some(q) = self.queue(id) else { continue };
                 snap.queues.push(QueueView {
                     vhost: v.name.clone(),
                     name: q.name.clone(),
@@ -199,12 +204,12 @@ impl Broker {
                 }
             }
         }
-        for (id, conn) in self.conns.iter() {
-            if id.0 == 0 {
-                continue; // the engine's own recovery connection
-            }
+        for id in self.connection_ids() {
+            let Some(conn) = self.conns.get(&id).filter(|_| id.0 != 0) else {
+                continue; // 0: the engine's own recovery connection
+            };
             snap.connections.push(ConnectionView {
-                id: *id,
+                id,
                 name: conn.info.name.clone(),
                 user: conn.info.user.clone(),
                 vhost: conn.info.vhost.clone(),
@@ -229,14 +234,6 @@ impl Broker {
                 });
             }
         }
-        sort::sort_by(&mut snap.exchanges, |a, b| {
-            (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name))
-        });
-        sort::sort_by(&mut snap.queues, |a, b| {
-            (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name))
-        });
-        sort::sort_by_key(&mut snap.channels, |c| c.channel);
-        sort::sort_by_key(&mut snap.connections, |c| c.id);
         sort::sort_by(&mut snap.consumers, |a, b| {
             (a.channel, &a.tag).cmp(&(b.channel, &b.tag))
         });
@@ -274,6 +271,66 @@ mod tests {
         );
         b.connection_close(0, c);
         assert!(b.snapshot().connections.is_empty());
+    }
+
+    #[test]
+    fn lists_are_in_vhost_and_name_order_connections_by_id() {
+        use crate::broker::{ExchangeDeclare, QueueDeclare};
+        let mut b = Broker::new(BrokerConfig::default());
+        let s = |x: &str| ShortStr::new(x).unwrap();
+        b.add_vhost("b");
+        b.add_vhost("a");
+        let mut conns = Vec::new();
+        for (vhost, names) in [("b", ["y", "x"]), ("/", ["q2", "q1"]), ("a", ["z", "w"])] {
+            let info = ConnectionInfo {
+                vhost: s(vhost),
+                ..Default::default()
+            };
+            let c = b.connection_open(0, info).unwrap();
+            for n in [2, 1] {
+                b.channel_open(0, ChannelRef::new(c, n)).unwrap();
+            }
+            let ch = ChannelRef::new(c, 1);
+            for name in names {
+                let queue = QueueDeclare {
+                    queue: s(name),
+                    ..Default::default()
+                };
+                b.queue_declare(0, ch, queue).unwrap();
+                let exchange = ExchangeDeclare {
+                    exchange: s(&format!("x-{name}")),
+                    kind: s("fanout"),
+                    ..Default::default()
+                };
+                b.exchange_declare(0, ch, exchange).unwrap();
+            }
+            conns.push(c);
+        }
+        let snap = b.snapshot();
+        let queues: Vec<String> = snap
+            .queues
+            .iter()
+            .map(|q| format!("{}:{}", q.vhost, q.name))
+            .collect();
+        assert_eq!(queues, ["/:q1", "/:q2", "a:w", "a:z", "b:x", "b:y"]);
+        let exchanges: Vec<String> = snap
+            .exchanges
+            .iter()
+            .filter(|x| x.name.starts_with("x-"))
+            .map(|x| format!("{}:{}", x.vhost, x.name))
+            .collect();
+        assert_eq!(
+            exchanges,
+            ["/:x-q1", "/:x-q2", "a:x-w", "a:x-z", "b:x-x", "b:x-y"]
+        );
+        let ids: Vec<ConnId> = snap.connections.iter().map(|c| c.id).collect();
+        assert_eq!(ids, conns);
+        let channels: Vec<ChannelRef> = snap.channels.iter().map(|c| c.channel).collect();
+        let expected: Vec<ChannelRef> = conns
+            .iter()
+            .flat_map(|&c| [ChannelRef::new(c, 1), ChannelRef::new(c, 2)])
+            .collect();
+        assert_eq!(channels, expected);
     }
 
     #[test]

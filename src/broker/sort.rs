@@ -6,8 +6,10 @@
 
 use std::cmp::Ordering;
 
-/// Sorts `v` stably by `cmp`, as `slice::sort_by` would.
-pub(crate) fn sort_by<T>(v: &mut Vec<T>, mut cmp: impl FnMut(&T, &T) -> Ordering) {
+/// Sorts `v` stably by `cmp`, as `slice::sort_by` would. What is generic
+/// here, and so copied per element type, is only the comparison and a swap:
+/// the order is found and applied by functions of positions.
+pub(crate) fn sort_by<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
     if v.len() < 2 {
         return;
     }
@@ -16,21 +18,16 @@ pub(crate) fn sort_by<T>(v: &mut Vec<T>, mut cmp: impl FnMut(&T, &T) -> Ordering
         (Some(x), Some(y)) => cmp(x, y),
         _ => Ordering::Equal,
     });
-    let mut slots: Vec<Option<T>> = v.drain(..).map(Some).collect();
-    v.extend(
-        order
-            .iter()
-            .filter_map(|&i| slots.get_mut(i).and_then(Option::take)),
-    );
+    permute(&mut order, &mut |a, b| v.swap(a, b));
 }
 
 /// Sorts `v` stably, as `slice::sort` would.
-pub(crate) fn sort<T: Ord>(v: &mut Vec<T>) {
+pub(crate) fn sort<T: Ord>(v: &mut [T]) {
     sort_by(v, T::cmp);
 }
 
 /// Sorts `v` stably by a key, as `slice::sort_by_key` would.
-pub(crate) fn sort_by_key<T, K: Ord>(v: &mut Vec<T>, mut key: impl FnMut(&T) -> K) {
+pub(crate) fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
     sort_by(v, |a, b| key(a).cmp(&key(b)));
 }
 
@@ -38,6 +35,23 @@ pub(crate) fn sort_by_key<T, K: Ord>(v: &mut Vec<T>, mut key: impl FnMut(&T) -> 
 #[inline(never)]
 fn sort_positions(order: &mut [usize], cmp: &mut dyn FnMut(usize, usize) -> Ordering) {
     order.sort_by(|&a, &b| cmp(a, b));
+}
+
+/// Puts the element at `order[k]` in position `k` for every `k`, by swaps
+/// along each cycle of the permutation; `order` marks what is done.
+#[inline(never)]
+fn permute(order: &mut [usize], swap: &mut dyn FnMut(usize, usize)) {
+    for i in 0..order.len() {
+        let mut j = i;
+        while let Some(o) = order.get_mut(j) {
+            let k = std::mem::replace(o, j);
+            if k == i || k == j {
+                break;
+            }
+            swap(j, k);
+            j = k;
+        }
+    }
 }
 
 #[cfg(test)]

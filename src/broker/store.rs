@@ -8,7 +8,6 @@
 use super::command::{Bind, ExchangeDeclare, QueueDeclare};
 use super::engine::{Broker, BrokerConfig};
 use super::error::AmqpError;
-use super::exchange::Exchange;
 use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
@@ -193,7 +192,10 @@ impl RecoveredMessages {
         }
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&Recovered) -> bool) {
+    /// Out of line, with the test as a trait object: one copy of the loop
+    /// and its drops for the four callers.
+    #[inline(never)]
+    fn retain(&mut self, keep: &dyn Fn(&Recovered) -> bool) {
         for (slot, s) in self.slots.iter_mut().enumerate() {
             if s.as_ref().is_some_and(|m| !keep(m)) {
                 if let Some(m) = s.take() {
@@ -221,6 +223,12 @@ struct RecoveredRun {
     queue: ShortStr,
     level: u8,
     run: PageRun,
+}
+
+/// `Vec::retain` out of line, as `RecoveredMessages::retain`.
+#[inline(never)]
+fn retain_runs(runs: &mut Vec<RecoveredRun>, keep: &dyn Fn(&RecoveredRun) -> bool) {
+    runs.retain(keep);
 }
 
 /// Drops the run of `page` from the runs being recovered (their order does
@@ -305,8 +313,8 @@ impl Broker {
                     let ch = b.recovery_channel(&vhost);
                     b.queue_delete(now_ms, ch, &name, false, false)
                         .map_err(fail)?;
-                    messages.retain(|m| !(m.vhost == vhost && m.queue == name));
-                    runs.retain(|r| !(r.vhost == vhost && r.queue == name));
+                    messages.retain(&|m| !(m.vhost == vhost && m.queue == name));
+                    retain_runs(&mut runs, &|r| !(r.vhost == vhost && r.queue == name));
                 }
                 StoreRecord::Binding {
                     vhost,
@@ -372,8 +380,8 @@ impl Broker {
                 }
                 StoreRecord::VhostDeleted { vhost } => {
                     b.delete_vhost(now_ms, &vhost);
-                    messages.retain(|m| m.vhost != vhost);
-                    runs.retain(|r| r.vhost != vhost);
+                    messages.retain(&|m| m.vhost != vhost);
+                    retain_runs(&mut runs, &|r| r.vhost != vhost);
                 }
                 StoreRecord::VhostLimits { vhost, limits } => {
                     b.add_vhost(&vhost);
@@ -434,7 +442,7 @@ impl Broker {
                 } => {
                     last_page = last_page.max(page);
                     forget_run(&mut runs, page);
-                    messages.retain(|m| {
+                    messages.retain(&|m| {
                         !(m.vhost == vhost
                             && m.queue == queue
                             && (first_seq..=last_seq).contains(&m.entry.seq))
@@ -444,7 +452,7 @@ impl Broker {
         }
         // A message whose page is still referenced is read from the page
         // (its own record is from before the run was paged).
-        messages.retain(|m| {
+        messages.retain(&|m| {
             !runs.iter().any(|r| {
                 r.vhost == m.vhost
                     && r.queue == m.queue
@@ -483,14 +491,14 @@ impl Broker {
                 m.entry.deliveries = 1;
                 flagged.push(m.entry.seq);
             }
-            if let Some(queue) = b.queue_mut(q) {
-                if m.entry.expires_at != NEVER {
-                    let at = m.entry.expires_at;
-                    queue.push_ready(m.entry);
-                    b.schedule(at);
-                } else {
-                    queue.push_ready(m.entry);
-                }
+            // One call of the inlined `push_ready`, not one per branch.
+            let at = m.entry.expires_at;
+            let Some(queue) = b.queue_mut(q) else {
+                continue;
+            };
+            queue.push_ready(m.entry);
+            if at != NEVER {
+                b.schedule(at);
             }
         }
         b.config = config;
@@ -561,10 +569,7 @@ impl Broker {
                     policy: p.clone(),
                 });
             }
-            let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-            sort::sort(&mut names);
-            let exchanges: Vec<&Exchange> =
-                names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
+            let exchanges = v.exchanges_by_name();
             for x in &exchanges {
                 if x.durable && !is_builtin(&x.name) {
                     out.push(StoreRecord::Exchange {
@@ -573,10 +578,8 @@ impl Broker {
                     });
                 }
             }
-            let mut queues: Vec<(&ShortStr, &QueueId)> = v.queues.iter().collect();
-            sort::sort(&mut queues);
-            for (_, id) in &queues {
-                if let Some(q) = self.queue(**id).filter(|q| self.persists_queue(q)) {
+            for id in v.queue_ids_by_name() {
+                if let Some(q) = self.queue(id).filter(|q| self.persists_queue(q)) {
                     out.push(StoreRecord::Queue {
                         vhost: v.name.clone(),
                         declare: q.declaration(),
@@ -603,7 +606,9 @@ impl Broker {
         }
         let mut held: Vec<StoreRecord> = Vec::new();
         let mut paged: Vec<StoreRecord> = Vec::new();
-        let mut push = |q: &super::queue::Queue, e: &Entry, vhost: &ShortStr| {
+        // Two callers: out of line, one copy of building the records.
+        #[inline(never)]
+        fn push(held: &mut Vec<StoreRecord>, q: &super::queue::Queue, e: &Entry, vhost: &ShortStr) {
             held.push(StoreRecord::Message {
                 vhost: vhost.clone(),
                 queue: q.name.clone(),
@@ -620,7 +625,7 @@ impl Broker {
                     failed: e.failed.into(),
                 });
             }
-        };
+        }
         for slot in &self.queues {
             let Some(q) = slot.queue.as_deref() else {
                 continue;
@@ -635,7 +640,7 @@ impl Broker {
                 .chain(q.delayed.iter().map(|(_, e)| e.clone()))
             {
                 if e.msg.persistent() {
-                    push(q, &e, vhost);
+                    push(&mut held, q, &e, vhost);
                 }
             }
             for (level, r) in q.ready.runs().filter(|(_, r)| r.persistent > 0) {
@@ -659,7 +664,7 @@ impl Broker {
                     if let Some(q) = self.queue(u.queue).filter(|q| self.persists_queue(q)) {
                         if u.entry.msg.persistent() {
                             let vhost = &self.vhost_ref(q.vhost).name;
-                            push(q, &u.entry, vhost);
+                            push(&mut held, q, &u.entry, vhost);
                         }
                     }
                 }

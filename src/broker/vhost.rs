@@ -22,6 +22,25 @@ pub struct VhostLimits {
     pub max_queues: Option<u32>,
 }
 
+impl super::engine::Vhost {
+    /// The exchanges in name order (records, images, definitions): the
+    /// map's values sorted, not its keys sorted and each looked up again.
+    #[inline(never)]
+    pub(crate) fn exchanges_by_name(&self) -> Vec<&super::exchange::Exchange> {
+        let mut xs: Vec<_> = self.exchanges.values().collect();
+        sort::sort_by(&mut xs, |a, b| a.name.cmp(&b.name));
+        xs
+    }
+
+    /// The queues' ids in name order.
+    #[inline(never)]
+    pub(crate) fn queue_ids_by_name(&self) -> Vec<QueueId> {
+        let mut qs: Vec<(&ShortStr, &QueueId)> = self.queues.iter().collect();
+        sort::sort(&mut qs);
+        qs.into_iter().map(|(_, &id)| id).collect()
+    }
+}
+
 impl VhostLimits {
     pub fn is_empty(&self) -> bool {
         self.max_connections.is_none() && self.max_queues.is_none()

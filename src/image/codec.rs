@@ -109,28 +109,56 @@ impl Enc {
 }
 
 /// Reads image primitives; every failure names its offset in the body.
+///
+/// A failure is kept in the reader and reads return [`Bad`], a marker with
+/// nothing in it: the `?` after each of hundreds of reads passes on one
+/// word, not a whole error with its text (kilobytes of wasm). Whoever
+/// started reading takes the error with [`Dec::error`].
 pub(crate) struct Dec<'a> {
     all: &'a [u8],
     at: usize,
+    err: Option<ImageError>,
 }
+
+/// A read failed; the reader holds the error.
+#[derive(Debug)]
+pub(crate) struct Bad;
 
 impl<'a> Dec<'a> {
     #[inline(never)]
     pub fn new(body: &'a [u8]) -> Self {
-        Dec { all: body, at: 0 }
-    }
-
-    /// An error at the current offset.
-    #[inline(never)]
-    pub fn bad(&self, what: impl Into<String>) -> ImageError {
-        ImageError::Malformed {
-            at: self.at,
-            what: what.into(),
+        Dec {
+            all: body,
+            at: 0,
+            err: None,
         }
     }
 
+    /// A failure at the current offset, kept for [`Dec::error`].
+    pub fn bad(&mut self, what: impl Into<String>) -> Bad {
+        self.bad_at(self.at, what.into())
+    }
+
+    /// A failure at `at`; the first one is kept.
     #[inline(never)]
-    pub fn finish(&self) -> Result<(), ImageError> {
+    fn bad_at(&mut self, at: usize, what: String) -> Bad {
+        if self.err.is_none() {
+            self.err = Some(ImageError::Malformed { at, what });
+        }
+        Bad
+    }
+
+    /// The failure that made a read return [`Bad`].
+    #[inline(never)]
+    pub fn error(&mut self) -> ImageError {
+        self.err.take().unwrap_or(ImageError::Malformed {
+            at: self.at,
+            what: String::new(),
+        })
+    }
+
+    #[inline(never)]
+    pub fn finish(&mut self) -> Result<(), Bad> {
         match self.all.len() - self.at.min(self.all.len()) {
             0 => Ok(()),
             n => Err(self.bad(format!("{n} bytes left over after the image"))),
@@ -138,7 +166,7 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8], ImageError> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], Bad> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.all.len());
         let Some(slice) = end.and_then(|e| self.all.get(self.at..e)) else {
             return Err(self.bad("unexpected end of image"));
@@ -148,12 +176,12 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn u8(&mut self) -> Result<u8, ImageError> {
+    pub fn u8(&mut self) -> Result<u8, Bad> {
         Ok(self.take(1)?.first().copied().unwrap_or(0))
     }
 
     #[inline(never)]
-    pub fn bool(&mut self) -> Result<bool, ImageError> {
+    pub fn bool(&mut self) -> Result<bool, Bad> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -162,7 +190,7 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn u64(&mut self) -> Result<u64, ImageError> {
+    pub fn u64(&mut self) -> Result<u64, Bad> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let byte = self.u8()?;
@@ -179,19 +207,19 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn u32(&mut self) -> Result<u32, ImageError> {
+    pub fn u32(&mut self) -> Result<u32, Bad> {
         let v = self.u64()?;
         u32::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 32 bits")))
     }
 
     #[inline(never)]
-    pub fn u16(&mut self) -> Result<u16, ImageError> {
+    pub fn u16(&mut self) -> Result<u16, Bad> {
         let v = self.u64()?;
         u16::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 16 bits")))
     }
 
     #[inline(never)]
-    pub fn usize(&mut self) -> Result<usize, ImageError> {
+    pub fn usize(&mut self) -> Result<usize, Bad> {
         let v = self.u64()?;
         usize::try_from(v).map_err(|_| self.bad(format!("{v} does not fit a size")))
     }
@@ -199,7 +227,7 @@ impl<'a> Dec<'a> {
     /// A count of items that each take at least one byte: never more than
     /// the bytes left, so a damaged count cannot make a huge allocation.
     #[inline(never)]
-    pub fn count(&mut self) -> Result<usize, ImageError> {
+    pub fn count(&mut self) -> Result<usize, Bad> {
         let n = self.usize()?;
         if n > self.all.len().saturating_sub(self.at) {
             return Err(self.bad(format!("count {n} exceeds the bytes left")));
@@ -208,13 +236,13 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn i64(&mut self) -> Result<i64, ImageError> {
+    pub fn i64(&mut self) -> Result<i64, Bad> {
         let v = self.u64()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
     #[inline(never)]
-    pub fn opt_u64(&mut self) -> Result<Option<u64>, ImageError> {
+    pub fn opt_u64(&mut self) -> Result<Option<u64>, Bad> {
         Ok(if self.bool()? {
             Some(self.u64()?)
         } else {
@@ -223,19 +251,19 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn bytes(&mut self) -> Result<&'a [u8], ImageError> {
+    pub fn bytes(&mut self) -> Result<&'a [u8], Bad> {
         let n = self.usize()?;
         self.take(n)
     }
 
     #[inline(never)]
-    pub fn string(&mut self) -> Result<String, ImageError> {
+    pub fn string(&mut self) -> Result<String, Bad> {
         let b = self.bytes()?;
         String::from_utf8(b.to_vec()).map_err(|_| self.bad("string is not UTF-8"))
     }
 
     #[inline(never)]
-    pub fn opt_string(&mut self) -> Result<Option<String>, ImageError> {
+    pub fn opt_string(&mut self) -> Result<Option<String>, Bad> {
         Ok(if self.bool()? {
             Some(self.string()?)
         } else {
@@ -244,14 +272,14 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn short_str(&mut self) -> Result<ShortStr, ImageError> {
+    pub fn short_str(&mut self) -> Result<ShortStr, Bad> {
         let b = self.bytes()?;
         let s = std::str::from_utf8(b).map_err(|_| self.bad("short string is not UTF-8"))?;
         ShortStr::new(s).map_err(|e| self.bad(e.to_string()))
     }
 
     #[inline(never)]
-    pub fn opt_short_str(&mut self) -> Result<Option<ShortStr>, ImageError> {
+    pub fn opt_short_str(&mut self) -> Result<Option<ShortStr>, Bad> {
         Ok(if self.bool()? {
             Some(self.short_str()?)
         } else {
@@ -260,34 +288,28 @@ impl<'a> Dec<'a> {
     }
 
     #[inline(never)]
-    pub fn table(&mut self) -> Result<FieldTable, ImageError> {
+    pub fn table(&mut self) -> Result<FieldTable, Bad> {
         let at = self.at;
         let len = self.take(4)?;
         let len = <[u8; 4]>::try_from(len).map_or(0, u32::from_be_bytes) as usize;
         self.at = at;
         let bytes = self.take(4usize.saturating_add(len))?;
-        decode_field_table(bytes).map_err(|e| ImageError::Malformed {
-            at,
-            what: format!("field table: {e}"),
-        })
+        decode_field_table(bytes).map_err(|e| self.bad_at(at, format!("field table: {e}")))
     }
 
     #[inline(never)]
-    pub fn properties(&mut self) -> Result<Props, ImageError> {
+    pub fn properties(&mut self) -> Result<Props, Bad> {
         let at = self.at;
         let bytes = self.bytes()?;
         let mut r = Reader::new(bytes);
         let p = read_properties(&mut r)
             .and_then(|p| r.finish().map(|()| p))
-            .map_err(|e| ImageError::Malformed {
-                at,
-                what: format!("message properties: {e}"),
-            })?;
+            .map_err(|e| self.bad_at(at, format!("message properties: {e}")))?;
         Ok(Props::new(p))
     }
 
     #[inline(never)]
-    pub fn message(&mut self) -> Result<Message, ImageError> {
+    pub fn message(&mut self) -> Result<Message, Bad> {
         let exchange = self.short_str()?;
         let routing_key = self.short_str()?;
         let properties = self.properties()?;
@@ -336,9 +358,7 @@ mod tests {
         let mut e = Enc::default();
         e.u64(1 << 40);
         let mut d = Dec::new(&e.buf);
-        assert!(matches!(
-            d.count(),
-            Err(ImageError::Malformed { at: 6, .. })
-        ));
+        assert!(d.count().is_err());
+        assert!(matches!(d.error(), ImageError::Malformed { at: 6, .. }));
     }
 }

@@ -7,7 +7,7 @@
 //! derive is not written: the name maps of each vhost, queue expiry indexes,
 //! parsed queue arguments, compiled topic patterns.
 
-use super::codec::{Dec, Enc};
+use super::codec::{Bad, Dec, Enc};
 use super::ImageError;
 use crate::broker::args::QueueArgs;
 use crate::broker::channel::{Channel, Mode, Pending, Settle, Unacked};
@@ -18,10 +18,9 @@ use crate::broker::ids::{ChannelRef, ConnId, QueueId, VhostId};
 use crate::broker::queue::{count16, Entry, PageRun, Queue, QueueConsumer, QueueStats, RunState};
 use crate::broker::routing::topic::TopicPattern;
 use crate::broker::routing::ExchangeKind;
-use crate::broker::sort;
 use crate::broker::{
     ApplyTo, Broker, BrokerConfig, Conn, ConnectionInfo, Message, Policy, QueueDeclare, QueueSlot,
-    ShortStr, Vhost,
+    Vhost,
 };
 use crate::storage::record;
 
@@ -46,7 +45,7 @@ pub(crate) fn write_broker(b: &Broker, out: &mut Enc) -> Result<(), ImageError> 
 }
 
 /// Reads the engine written by [`write_broker`], with the host's `config`.
-pub(crate) fn read_broker(config: BrokerConfig, d: &mut Dec<'_>) -> Result<Broker, ImageError> {
+pub(crate) fn read_broker(config: BrokerConfig, d: &mut Dec<'_>) -> Result<Broker, Bad> {
     let n = d.count()?;
     let mut messages = Vec::with_capacity(n);
     for _ in 0..n {
@@ -151,9 +150,7 @@ impl Writer {
 
     fn vhost(&mut self, v: &Vhost) {
         self.main.str(&v.name);
-        let mut names: Vec<&ShortStr> = v.exchanges.keys().collect();
-        sort::sort(&mut names);
-        let xs: Vec<&Exchange> = names.iter().filter_map(|n| v.exchanges.get(*n)).collect();
+        let xs = v.exchanges_by_name();
         self.main.usize(xs.len());
         for x in xs {
             exchange(&mut self.main, x);
@@ -244,6 +241,8 @@ impl Writer {
         }
     }
 
+    // Out of line: three callers, and its hash map entry is large inlined.
+    #[inline(never)]
     fn entry(&mut self, e: &Entry) {
         let next = self.ids.len() as u64;
         let id = *self
@@ -428,7 +427,7 @@ struct Reader<'d, 'a> {
 }
 
 impl Reader<'_, '_> {
-    fn broker(&mut self, config: BrokerConfig) -> Result<Broker, ImageError> {
+    fn broker(&mut self, config: BrokerConfig) -> Result<Broker, Bad> {
         let mut b = Broker::new(config);
         b.vhosts.clear();
         let d = &mut *self.d;
@@ -542,7 +541,7 @@ impl Reader<'_, '_> {
         Ok(b)
     }
 
-    fn vhost(&mut self) -> Result<Vhost, ImageError> {
+    fn vhost(&mut self) -> Result<Vhost, Bad> {
         let name = self.d.short_str()?;
         let mut v = Vhost {
             name,
@@ -577,7 +576,7 @@ impl Reader<'_, '_> {
         if v.deleted && !(v.exchanges.is_empty() && v.policies.is_empty()) {
             return Err(d.bad(format!("deleted vhost '{}' is not empty", v.name)));
         }
-        let mut limit = || -> Result<Option<u32>, ImageError> {
+        let mut limit = || -> Result<Option<u32>, Bad> {
             d.opt_u64()?
                 .map(|l| u32::try_from(l).map_err(|_| d.bad("a vhost limit over u32")))
                 .transpose()
@@ -587,7 +586,7 @@ impl Reader<'_, '_> {
         Ok(v)
     }
 
-    fn exchange(&mut self) -> Result<Exchange, ImageError> {
+    fn exchange(&mut self) -> Result<Exchange, Bad> {
         let d = &mut *self.d;
         let name = d.short_str()?;
         let kind = d.string()?;
@@ -630,7 +629,7 @@ impl Reader<'_, '_> {
         })
     }
 
-    fn queue(&mut self, b: &Broker) -> Result<Queue, ImageError> {
+    fn queue(&mut self, b: &Broker) -> Result<Queue, Bad> {
         let d = &mut *self.d;
         let vhost = vhost_id(d, b)?;
         let name = d.short_str()?;
@@ -728,7 +727,7 @@ impl Reader<'_, '_> {
         Ok(q)
     }
 
-    fn entry(&mut self) -> Result<Entry, ImageError> {
+    fn entry(&mut self) -> Result<Entry, Bad> {
         let d = &mut *self.d;
         let seq = d.u64()?;
         let msg_id = d.u64()?;
@@ -748,7 +747,7 @@ impl Reader<'_, '_> {
         })
     }
 
-    fn conn(&mut self, b: &Broker) -> Result<(ConnId, Conn), ImageError> {
+    fn conn(&mut self, b: &Broker) -> Result<(ConnId, Conn), Bad> {
         let d = &mut *self.d;
         let id = ConnId(d.u32()?);
         let info = ConnectionInfo {
@@ -782,7 +781,7 @@ impl Reader<'_, '_> {
         ))
     }
 
-    fn channel(&mut self, id: ChannelRef) -> Result<Channel, ImageError> {
+    fn channel(&mut self, id: ChannelRef) -> Result<Channel, Bad> {
         let mut ch = Channel::new(id);
         ch.next_tag = self.d.u64()?;
         ch.next_consumer_id = self.d.u32()?;
@@ -864,7 +863,7 @@ impl Reader<'_, '_> {
     }
 }
 
-fn vhost_id(d: &mut Dec<'_>, b: &Broker) -> Result<VhostId, ImageError> {
+fn vhost_id(d: &mut Dec<'_>, b: &Broker) -> Result<VhostId, Bad> {
     let v = d.u32()?;
     if v as usize >= b.vhosts.len() {
         return Err(d.bad(format!("vhost {v} is not in the image")));
@@ -872,15 +871,15 @@ fn vhost_id(d: &mut Dec<'_>, b: &Broker) -> Result<VhostId, ImageError> {
     Ok(VhostId(v))
 }
 
-fn queue_id_from(d: &mut Dec<'_>) -> Result<QueueId, ImageError> {
+fn queue_id_from(d: &mut Dec<'_>) -> Result<QueueId, Bad> {
     Ok(QueueId::new(d.u32()?, d.u32()?))
 }
 
-fn channel_ref_from(d: &mut Dec<'_>) -> Result<ChannelRef, ImageError> {
+fn channel_ref_from(d: &mut Dec<'_>) -> Result<ChannelRef, Bad> {
     Ok(ChannelRef::new(ConnId(d.u32()?), d.u16()?))
 }
 
-fn dedup_from(d: &mut Dec<'_>) -> Result<Option<DedupCache>, ImageError> {
+fn dedup_from(d: &mut Dec<'_>) -> Result<Option<DedupCache>, Bad> {
     if !d.bool()? {
         return Ok(None);
     }

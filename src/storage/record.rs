@@ -95,24 +95,113 @@ fn put_u64(buf: &mut Vec<u8>, v: u64) {
     buf.put_u64(v);
 }
 
-#[inline(never)]
-fn get_short_str(r: &mut Reader<'_>) -> Result<ShortStr, RecordError> {
-    Ok(r.short_str()?)
+/// A record's fields as it is decoded. The first failure is kept and later
+/// reads give empty values, so `decode` checks for an error once, at its
+/// end: a `?` per field carried a copy of the error and drops of the fields
+/// read before it, kilobytes of wasm. Each read is out of line for the same
+/// reason as the writers above.
+struct Fields<'a> {
+    r: Reader<'a>,
+    err: Option<RecordError>,
 }
 
-#[inline(never)]
-fn get_u64(r: &mut Reader<'_>) -> Result<u64, RecordError> {
-    Ok(r.u64()?)
+impl<'a> Fields<'a> {
+    #[inline(never)]
+    fn fail(&mut self, e: RecordError) {
+        if self.err.is_none() {
+            self.err = Some(e);
+        }
+    }
+
+    #[inline(never)]
+    fn short_str(&mut self) -> ShortStr {
+        self.r.short_str().unwrap_or_else(|e| {
+            self.fail(e.into());
+            ShortStr::empty()
+        })
+    }
+
+    #[inline(never)]
+    fn u64(&mut self) -> u64 {
+        self.r.u64().unwrap_or_else(|e| {
+            self.fail(e.into());
+            0
+        })
+    }
+
+    #[inline(never)]
+    fn u32(&mut self) -> u32 {
+        self.r.u32().unwrap_or_else(|e| {
+            self.fail(e.into());
+            0
+        })
+    }
+
+    #[inline(never)]
+    fn u8(&mut self) -> u8 {
+        self.r.u8().unwrap_or_else(|e| {
+            self.fail(e.into());
+            0
+        })
+    }
+
+    #[inline(never)]
+    fn long_bytes(&mut self) -> &'a [u8] {
+        self.r.long_bytes().unwrap_or_else(|e| {
+            self.fail(e.into());
+            &[]
+        })
+    }
+
+    #[inline(never)]
+    fn table(&mut self) -> FieldTable {
+        let bytes = self.long_bytes();
+        if self.err.is_some() {
+            return FieldTable::new();
+        }
+        decode_field_table(bytes).unwrap_or_else(|e| {
+            self.fail(e.into());
+            FieldTable::new()
+        })
+    }
+
+    #[inline(never)]
+    fn bind(&mut self) -> (ShortStr, bool, Bind) {
+        let vhost = self.short_str();
+        let to_queue = self.u8() != 0;
+        let source = self.short_str();
+        let destination = self.short_str();
+        let routing_key = self.short_str();
+        let arguments = self.table();
+        (
+            vhost,
+            to_queue,
+            Bind {
+                destination,
+                source,
+                routing_key,
+                arguments,
+            },
+        )
+    }
+
+    /// The record, or the first failure (trailing bytes if none before).
+    #[inline(never)]
+    fn finish(mut self, rec: StoreRecord) -> Result<StoreRecord, RecordError> {
+        if let Err(e) = self.r.finish() {
+            self.fail(e.into());
+        }
+        match self.err {
+            Some(e) => Err(e),
+            None => Ok(rec),
+        }
+    }
 }
 
 fn put_table(buf: &mut Vec<u8>, t: &FieldTable) {
     let mut tmp = Vec::new();
     encode_field_table(t, &mut tmp);
     buf.put_long_bytes(&tmp);
-}
-
-fn get_table(r: &mut Reader<'_>) -> Result<FieldTable, RecordError> {
-    Ok(decode_field_table(r.long_bytes()?)?)
 }
 
 fn flags(bits: &[bool]) -> u8 {
@@ -132,25 +221,6 @@ fn put_bind(buf: &mut Vec<u8>, vhost: &ShortStr, to_queue: bool, b: &Bind) {
     put_short_str(buf, &b.destination);
     put_short_str(buf, &b.routing_key);
     put_table(buf, &b.arguments);
-}
-
-fn get_bind(r: &mut Reader<'_>) -> Result<(ShortStr, bool, Bind), RecordError> {
-    let vhost = get_short_str(r)?;
-    let to_queue = r.u8()? != 0;
-    let source = get_short_str(r)?;
-    let destination = get_short_str(r)?;
-    let routing_key = get_short_str(r)?;
-    let arguments = get_table(r)?;
-    Ok((
-        vhost,
-        to_queue,
-        Bind {
-            destination,
-            source,
-            routing_key,
-            arguments,
-        },
-    ))
 }
 
 /// Appends one record's bytes to `buf`.
@@ -320,55 +390,56 @@ pub fn encode(rec: &StoreRecord, buf: &mut Vec<u8>) {
 
 /// Decodes one record that fills `bytes` exactly.
 pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
-    let r = &mut Reader::new(bytes);
+    let mut r = Reader::new(bytes);
     let kind = r.u8().map_err(|_| RecordError::Empty)?;
+    let mut f = Fields { r, err: None };
     let rec = match kind {
         EXCHANGE => {
-            let vhost = get_short_str(r)?;
-            let exchange = get_short_str(r)?;
-            let kind = get_short_str(r)?;
-            let f = r.u8()?;
-            let arguments = get_table(r)?;
+            let vhost = f.short_str();
+            let exchange = f.short_str();
+            let kind = f.short_str();
+            let b = f.u8();
+            let arguments = f.table();
             StoreRecord::Exchange {
                 vhost,
                 declare: ExchangeDeclare {
                     exchange,
                     kind,
                     passive: false,
-                    durable: bit(f, 0),
-                    auto_delete: bit(f, 1),
-                    internal: bit(f, 2),
+                    durable: bit(b, 0),
+                    auto_delete: bit(b, 1),
+                    internal: bit(b, 2),
                     arguments,
                 },
             }
         }
         EXCHANGE_DELETED => StoreRecord::ExchangeDeleted {
-            vhost: get_short_str(r)?,
-            name: get_short_str(r)?,
+            vhost: f.short_str(),
+            name: f.short_str(),
         },
         QUEUE => {
-            let vhost = get_short_str(r)?;
-            let queue = get_short_str(r)?;
-            let f = r.u8()?;
-            let arguments = get_table(r)?;
+            let vhost = f.short_str();
+            let queue = f.short_str();
+            let b = f.u8();
+            let arguments = f.table();
             StoreRecord::Queue {
                 vhost,
                 declare: QueueDeclare {
                     queue,
                     passive: false,
-                    durable: bit(f, 0),
-                    exclusive: bit(f, 1),
-                    auto_delete: bit(f, 2),
+                    durable: bit(b, 0),
+                    exclusive: bit(b, 1),
+                    auto_delete: bit(b, 2),
                     arguments,
                 },
             }
         }
         QUEUE_DELETED => StoreRecord::QueueDeleted {
-            vhost: get_short_str(r)?,
-            name: get_short_str(r)?,
+            vhost: f.short_str(),
+            name: f.short_str(),
         },
         BINDING => {
-            let (vhost, to_queue, bind) = get_bind(r)?;
+            let (vhost, to_queue, bind) = f.bind();
             StoreRecord::Binding {
                 vhost,
                 to_queue,
@@ -376,7 +447,7 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         UNBINDING => {
-            let (vhost, to_queue, bind) = get_bind(r)?;
+            let (vhost, to_queue, bind) = f.bind();
             StoreRecord::Unbinding {
                 vhost,
                 to_queue,
@@ -384,16 +455,22 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         MESSAGE => {
-            let vhost = get_short_str(r)?;
-            let queue = get_short_str(r)?;
-            let seq = get_u64(r)?;
-            let msg_id = get_u64(r)?;
-            let deliveries = r.u32()?;
-            let expires_at = get_u64(r)?;
-            let exchange = get_short_str(r)?;
-            let routing_key = get_short_str(r)?;
-            let header = decode_content_header(r.long_bytes()?)?;
-            let body = r.long_bytes()?;
+            let vhost = f.short_str();
+            let queue = f.short_str();
+            let seq = f.u64();
+            let msg_id = f.u64();
+            let deliveries = f.u32();
+            let expires_at = f.u64();
+            let exchange = f.short_str();
+            let routing_key = f.short_str();
+            let header = match decode_content_header(f.long_bytes()) {
+                Ok(h) => h,
+                Err(e) => return Err(f.err.take().unwrap_or(e.into())),
+            };
+            let body = f.long_bytes();
+            if let Some(e) = f.err.take() {
+                return Err(e);
+            }
             if header.body_size != body.len() as u64 {
                 return Err(RecordError::BodySize {
                     header: header.body_size,
@@ -411,20 +488,25 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         DELIVERED => StoreRecord::Delivered {
-            seq: get_u64(r)?,
-            deliveries: r.u32()?,
+            seq: f.u64(),
+            deliveries: f.u32(),
         },
-        SETTLED => StoreRecord::Settled { seq: get_u64(r)? },
+        SETTLED => StoreRecord::Settled { seq: f.u64() },
         POLICY => {
-            let vhost = get_short_str(r)?;
-            let name = get_short_str(r)?;
-            let pattern = String::from_utf8(r.long_bytes()?.to_vec())
-                .map_err(|_| RecordError::Field(Malformed::NotUtf8))?;
-            let apply_to = get_short_str(r)?;
-            let apply_to = ApplyTo::parse(&apply_to)
-                .ok_or_else(|| RecordError::UnknownApplyTo(apply_to.to_string()))?;
-            let priority = get_u64(r)? as i64;
-            let definition = get_table(r)?;
+            let vhost = f.short_str();
+            let name = f.short_str();
+            let pattern = std::str::from_utf8(f.long_bytes()).unwrap_or_else(|_| {
+                f.fail(RecordError::Field(Malformed::NotUtf8));
+                ""
+            });
+            let pattern = pattern.to_owned();
+            let apply_to = f.short_str();
+            let apply_to = ApplyTo::parse(&apply_to).unwrap_or_else(|| {
+                f.fail(RecordError::UnknownApplyTo(apply_to.to_string()));
+                ApplyTo::All
+            });
+            let priority = f.u64() as i64;
+            let definition = f.table();
             StoreRecord::Policy {
                 vhost,
                 policy: Policy {
@@ -437,25 +519,25 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
             }
         }
         RETURNED => StoreRecord::Returned {
-            seq: get_u64(r)?,
-            deliveries: r.u32()?,
-            failed: r.u32()?,
+            seq: f.u64(),
+            deliveries: f.u32(),
+            failed: f.u32(),
         },
         POLICY_DELETED => StoreRecord::PolicyDeleted {
-            vhost: get_short_str(r)?,
-            name: get_short_str(r)?,
+            vhost: f.short_str(),
+            name: f.short_str(),
         },
         VHOST_DELETED => StoreRecord::VhostDeleted {
-            vhost: get_short_str(r)?,
+            vhost: f.short_str(),
         },
         VHOST_LIMITS => {
-            let vhost = get_short_str(r)?;
-            let mut limit = || -> Result<Option<u32>, RecordError> {
-                let v = get_u64(r)?;
-                Ok((v != NO_LIMIT).then(|| u32::try_from(v).unwrap_or(u32::MAX)))
+            let vhost = f.short_str();
+            let mut limit = || {
+                let v = f.u64();
+                (v != NO_LIMIT).then(|| u32::try_from(v).unwrap_or(u32::MAX))
             };
-            let max_connections = limit()?;
-            let max_queues = limit()?;
+            let max_connections = limit();
+            let max_queues = limit();
             StoreRecord::VhostLimits {
                 vhost,
                 limits: VhostLimits {
@@ -464,31 +546,30 @@ pub fn decode(bytes: &[u8]) -> Result<StoreRecord, RecordError> {
                 },
             }
         }
-        CRASH_RECOVERED => StoreRecord::CrashRecovered { below: get_u64(r)? },
+        CRASH_RECOVERED => StoreRecord::CrashRecovered { below: f.u64() },
         PAGED => StoreRecord::Paged {
-            vhost: get_short_str(r)?,
-            queue: get_short_str(r)?,
-            level: r.u8()?,
-            page: get_u64(r)?,
-            first_seq: get_u64(r)?,
-            last_seq: get_u64(r)?,
-            bytes: get_u64(r)?,
-            min_expires_at: get_u64(r)?,
-            max_msg_id: get_u64(r)?,
-            count: r.u32()?,
+            vhost: f.short_str(),
+            queue: f.short_str(),
+            level: f.u8(),
+            page: f.u64(),
+            first_seq: f.u64(),
+            last_seq: f.u64(),
+            bytes: f.u64(),
+            min_expires_at: f.u64(),
+            max_msg_id: f.u64(),
+            count: f.u32(),
         },
-        UNPAGED => StoreRecord::Unpaged { page: get_u64(r)? },
+        UNPAGED => StoreRecord::Unpaged { page: f.u64() },
         PAGE_DROPPED => StoreRecord::PageDropped {
-            vhost: get_short_str(r)?,
-            queue: get_short_str(r)?,
-            page: get_u64(r)?,
-            first_seq: get_u64(r)?,
-            last_seq: get_u64(r)?,
+            vhost: f.short_str(),
+            queue: f.short_str(),
+            page: f.u64(),
+            first_seq: f.u64(),
+            last_seq: f.u64(),
         },
         kind => return Err(RecordError::UnknownKind { kind }),
     };
-    r.finish()?;
-    Ok(rec)
+    f.finish(rec)
 }
 
 #[cfg(test)]
@@ -631,6 +712,36 @@ mod tests {
                 },
             });
         }
+    }
+
+    /// Fields are read on past a failure; the error is the first one met.
+    #[test]
+    fn the_first_failure_is_the_error() {
+        let mut buf = Vec::new();
+        encode(
+            &StoreRecord::Policy {
+                vhost: s("/"),
+                policy: crate::broker::Policy {
+                    name: s("p"),
+                    pattern: "^a".to_owned(),
+                    apply_to: ApplyTo::Queues,
+                    priority: 1,
+                    definition: FieldTable::new(),
+                },
+            },
+            &mut buf,
+        );
+        let at = buf.iter().position(|&b| b == b'q').unwrap();
+        buf[at] = b'x'; // "xueues"
+        let cut = buf.len() - 2; // and the definition cut short
+        assert_eq!(
+            decode(&buf[..cut]),
+            Err(RecordError::UnknownApplyTo("xueues".to_owned()))
+        );
+        assert_eq!(
+            decode(&[SETTLED, 0, 0]),
+            Err(RecordError::Field(Malformed::Truncated))
+        );
     }
 
     #[test]

@@ -255,12 +255,6 @@ impl WasmBroker {
         self.server.tick(ms(now));
     }
 
-    /// When `tick` must next run, or -1.
-    #[wasm_bindgen(js_name = nextDeadline)]
-    pub fn next_deadline(&mut self) -> f64 {
-        self.server.next_deadline().map_or(-1.0, |d| d as f64)
-    }
-
     /// Packs everything for the host since the last call (see `js/output.js`)
     /// and returns its length, 0 when there is nothing. The bytes stay at
     /// `status[0]` in wasm memory until the next call; `status[1]` is then

@@ -7,8 +7,7 @@ use super::channels::{ChanState, Channels, Slot};
 use super::content::{Assembly, PublishFlags};
 use super::{Client, CloseReport, Connection, PeerAuth, Phase, Settings};
 use crate::broker::ConnId;
-use crate::image::codec::{Dec, Enc};
-use crate::image::ImageError;
+use crate::image::codec::{Bad, Dec, Enc};
 use std::rc::Rc;
 
 const PHASES: [Phase; 7] = [
@@ -60,10 +59,7 @@ impl Connection {
         }
     }
 
-    pub(crate) fn read_image(
-        d: &mut Dec<'_>,
-        settings: Rc<Settings>,
-    ) -> Result<Connection, ImageError> {
+    pub(crate) fn read_image(d: &mut Dec<'_>, settings: Rc<Settings>) -> Result<Connection, Bad> {
         let phase = d.usize()?;
         let phase = *PHASES
             .get(phase)
@@ -132,7 +128,7 @@ impl Channels {
         }
     }
 
-    fn read_image(d: &mut Dec<'_>) -> Result<Channels, ImageError> {
+    fn read_image(d: &mut Dec<'_>) -> Result<Channels, Bad> {
         let n = d.count()?;
         if n > usize::from(u16::MAX) + 1 {
             return Err(d.bad("more than 65536 channels"));
@@ -176,7 +172,7 @@ impl Assembly {
         w.bytes(self.body());
     }
 
-    fn read_image(d: &mut Dec<'_>) -> Result<Assembly, ImageError> {
+    fn read_image(d: &mut Dec<'_>) -> Result<Assembly, Bad> {
         let mut a = Assembly::default();
         if d.bool()? {
             let ticket = d.u16()?;

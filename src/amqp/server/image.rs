@@ -6,7 +6,7 @@
 use super::{conn_key, IdMap, Server, Slot};
 use crate::amqp::connection::{Connection, ServerConfig, Settings};
 use crate::broker::BrokerConfig;
-use crate::image::codec::{Dec, Enc};
+use crate::image::codec::{Bad, Dec, Enc};
 use crate::image::{open, read_broker, seal, write_broker, ImageError};
 use std::rc::Rc;
 
@@ -64,6 +64,14 @@ impl Server {
         image: &[u8],
     ) -> Result<Server, ImageError> {
         let mut d = Dec::new(open(image)?);
+        Self::read_image(config, broker_config, &mut d).map_err(|Bad| d.error())
+    }
+
+    fn read_image(
+        config: ServerConfig,
+        broker_config: BrokerConfig,
+        d: &mut Dec<'_>,
+    ) -> Result<Server, Bad> {
         let now = d.u64()?;
         let next_token = d.u64()?;
         let settings = Rc::new(Settings::new(config));
@@ -75,7 +83,7 @@ impl Server {
                 0 => (None, None),
                 _ => (
                     d.opt_u64()?,
-                    Some(Box::new(Connection::read_image(&mut d, settings.clone())?)),
+                    Some(Box::new(Connection::read_image(d, settings.clone())?)),
                 ),
             };
             if token >= next_token || (token != 0 && by_token.insert(token, index as u64).is_some())
@@ -101,7 +109,7 @@ impl Server {
             }
             free.push(i);
         }
-        let mut broker = read_broker(broker_config, &mut d)?;
+        let mut broker = read_broker(broker_config, d)?;
         d.finish()?;
         // Vhosts the resuming host configures that the image never had; one
         // deleted before the image stays deleted.
