@@ -275,8 +275,15 @@ impl Broker {
     }
 
     /// Moves the queued effects into `out` (reusing its allocation).
+    #[inline]
     pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
-        out.append(&mut self.effects);
+        // Into an empty `out` (a host that drained it since): the two
+        // buffers trade places, copying no effect.
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.effects);
+        } else {
+            out.append(&mut self.effects);
+        }
     }
 
     pub fn has_effects(&self) -> bool {
