@@ -27,8 +27,7 @@ impl ConnTable {
                 return Some(c);
             }
         }
-        let &slot = self.index.get(id)?;
-        self.last.set(slot);
+        let slot = self.find(id)?;
         self.slots.get(slot).map(|(_, c)| c)
     }
 
@@ -37,13 +36,18 @@ impl ConnTable {
         let hit = matches!(self.slots.get(self.last.get()), Some((at, _)) if at == id);
         let slot = match hit {
             true => self.last.get(),
-            false => {
-                let &slot = self.index.get(id)?;
-                self.last.set(slot);
-                slot
-            }
+            false => self.find(id)?,
         };
         self.slots.get_mut(slot).map(|(_, c)| c)
+    }
+
+    /// The slot of `id` by the index, remembered as the last looked up: out
+    /// of line, so the look-ups inlined at every caller are the hit only.
+    #[inline(never)]
+    fn find(&self, id: &ConnId) -> Option<u32> {
+        let &slot = self.index.get(id)?;
+        self.last.set(slot);
+        Some(slot)
     }
 
     pub fn contains_key(&self, id: &ConnId) -> bool {

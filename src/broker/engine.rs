@@ -459,12 +459,7 @@ impl Broker {
     /// channel it did not open.
     #[inline]
     pub(crate) fn open_channel(&mut self, ch: ChannelRef) -> Result<&mut Channel> {
-        self.channel_mut(ch).ok_or_else(|| {
-            AmqpError::new(
-                ReplyCode::ChannelError,
-                format_args!("expected 'channel.open' on channel {}", ch.channel),
-            )
-        })
+        self.channel_mut(ch).ok_or_else(|| channel_not_open(ch))
     }
 
     /// The connection's vhost and the open channel, in one lookup.
@@ -704,6 +699,17 @@ impl Broker {
             });
         }
     }
+}
+
+/// The connection error a client gets for using a channel it did not open;
+/// out of line, so the look-ups that may return it stay small.
+#[cold]
+#[inline(never)]
+fn channel_not_open(ch: ChannelRef) -> AmqpError {
+    AmqpError::new(
+        ReplyCode::ChannelError,
+        format_args!("expected 'channel.open' on channel {}", ch.channel),
+    )
 }
 
 fn splitmix64(mut x: u64) -> u64 {
