@@ -694,3 +694,71 @@ fn a_paged_queue_sleeps_with_reads_in_flight_and_wakes_the_same() {
         .count();
     assert_eq!(deletes, writes, "every page was read back and deleted");
 }
+
+#[test]
+fn a_backlog_delivered_in_rounds_sleeps_between_rounds_and_arrives_once_in_order() {
+    use warren::broker::DISPATCH_ROUND;
+    const N: usize = 4 * DISPATCH_ROUND + 100;
+    let mut r = Run::with(BrokerConfig::default());
+    let (publisher, consumer) = (r.conns[0], r.conns[1]);
+    let mut fill = queue_declare(1, "backlog", false, false);
+    for i in 0..N {
+        fill.extend(publish_message(
+            1,
+            "",
+            "backlog",
+            format!("{i:05}").as_bytes(),
+        ));
+    }
+    r.server.receive(r.now, publisher, &fill);
+    while r.server.poll_output().is_some() {}
+    // An automatic-acknowledgment consumer takes no prefetch: the backlog
+    // goes out DISPATCH_ROUND at a time, one round per poll.
+    r.server
+        .receive(r.now, consumer, &consume(1, "backlog", "c", true));
+    let mut received = Vec::new();
+    // Deliveries the consumer got between two sleeps.
+    let mut between = Vec::new();
+    loop {
+        let mut bytes = Vec::new();
+        while let Some(out) = r.server.poll_output() {
+            if let Output::Send { conn, bytes: b } = out {
+                if conn == consumer {
+                    bytes.extend(b);
+                }
+            }
+        }
+        let frames = split_frames(&bytes);
+        between.push(
+            frames
+                .iter()
+                .filter(|f| f.kind == 1 && f.ids() == (60, 60))
+                .count(),
+        );
+        received.extend(frames);
+        if !r.server.broker().has_pending_dispatch() {
+            break;
+        }
+        // Asleep between two rounds: the image keeps the queue waiting for
+        // its next one.
+        r.resume();
+        assert!(r.server.broker().has_pending_dispatch());
+        assert!(r.server.next_round(), "a round runs after the resume");
+    }
+    let frames = received;
+    let bodies: Vec<String> = frames
+        .iter()
+        .filter(|f| f.kind == 3)
+        .map(|f| String::from_utf8(f.payload.clone()).unwrap())
+        .collect();
+    let expected: Vec<String> = (0..N).map(|i| format!("{i:05}")).collect();
+    assert!(
+        between.len() >= 3 && between.iter().all(|&n| n > 0 && n <= 2 * DISPATCH_ROUND),
+        "delivered in rounds, asleep between them: {between:?}"
+    );
+    assert_eq!(between.iter().sum::<usize>(), N);
+    assert!(bodies == expected, "every message once, in publish order");
+    let snap = r.server.broker().snapshot();
+    let q = snap.queues.iter().find(|q| q.name.as_str() == "backlog");
+    assert_eq!(q.map(|q| (q.counts.ready, q.counts.unacked)), Some((0, 0)));
+}

@@ -7,13 +7,12 @@
 use super::engine::Conn;
 use super::fxhash::FxHashMap;
 use super::ids::ConnId;
+use super::slab::Slab;
 use std::cell::Cell;
 
 #[derive(Default)]
 pub(crate) struct ConnTable {
-    slots: Vec<Option<(ConnId, Conn)>>,
-    /// Empty slots, reused before the slab grows.
-    free: Vec<u32>,
+    slots: Slab<(ConnId, Conn)>,
     index: FxHashMap<ConnId, u32>,
     /// The slot last looked up: checked against the id it holds, so it is
     /// never stale, only missed.
@@ -23,31 +22,32 @@ pub(crate) struct ConnTable {
 impl ConnTable {
     #[inline]
     pub fn get(&self, id: &ConnId) -> Option<&Conn> {
-        if let Some(Some((at, c))) = self.slots.get(self.last.get() as usize) {
+        if let Some((at, c)) = self.slots.get(self.last.get()) {
             if at == id {
                 return Some(c);
             }
         }
-        let &slot = self.index.get(id)?;
-        self.last.set(slot);
-        self.slots.get(slot as usize)?.as_ref().map(|(_, c)| c)
+        let slot = self.find(id)?;
+        self.slots.get(slot).map(|(_, c)| c)
     }
 
     #[inline]
     pub fn get_mut(&mut self, id: &ConnId) -> Option<&mut Conn> {
-        let hit = matches!(
-            self.slots.get(self.last.get() as usize),
-            Some(Some((at, _))) if at == id
-        );
+        let hit = matches!(self.slots.get(self.last.get()), Some((at, _)) if at == id);
         let slot = match hit {
             true => self.last.get(),
-            false => {
-                let &slot = self.index.get(id)?;
-                self.last.set(slot);
-                slot
-            }
+            false => self.find(id)?,
         };
-        self.slots.get_mut(slot as usize)?.as_mut().map(|(_, c)| c)
+        self.slots.get_mut(slot).map(|(_, c)| c)
+    }
+
+    /// The slot of `id` by the index, remembered as the last looked up: out
+    /// of line, so the look-ups inlined at every caller are the hit only.
+    #[inline(never)]
+    fn find(&self, id: &ConnId) -> Option<u32> {
+        let &slot = self.index.get(id)?;
+        self.last.set(slot);
+        Some(slot)
     }
 
     pub fn contains_key(&self, id: &ConnId) -> bool {
@@ -57,21 +57,10 @@ impl ConnTable {
     /// Adds a connection; gives back the one that had the id, if any.
     pub fn insert(&mut self, id: ConnId, conn: Conn) -> Option<Conn> {
         if let Some(&slot) = self.index.get(&id) {
-            let old = self.slots.get_mut(slot as usize)?.replace((id, conn));
-            return old.map(|(_, c)| c);
+            let old = self.slots.get_mut(slot)?;
+            return Some(std::mem::replace(old, (id, conn)).1);
         }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                if let Some(s) = self.slots.get_mut(slot as usize) {
-                    *s = Some((id, conn));
-                }
-                slot
-            }
-            None => {
-                self.slots.push(Some((id, conn)));
-                (self.slots.len() - 1) as u32
-            }
-        };
+        let slot = self.slots.insert((id, conn));
         self.index.insert(id, slot);
         None
     }
@@ -89,15 +78,13 @@ impl ConnTable {
 
     pub fn remove(&mut self, id: &ConnId) -> Option<Conn> {
         let slot = self.index.remove(id)?;
-        let (_, conn) = self.slots.get_mut(slot as usize)?.take()?;
-        self.free.push(slot);
-        Some(conn)
+        self.slots.remove(slot).map(|(_, c)| c)
     }
 
     /// In slot order, which depends on the history of opens and closes:
     /// callers that need an order sort.
     pub fn iter(&self) -> impl Iterator<Item = (&ConnId, &Conn)> {
-        self.slots.iter().flatten().map(|(id, c)| (id, c))
+        self.slots.values().map(|(id, c)| (id, c))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &ConnId> {
@@ -109,7 +96,7 @@ impl ConnTable {
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Conn> {
-        self.slots.iter_mut().flatten().map(|(_, c)| c)
+        self.slots.values_mut().map(|(_, c)| c)
     }
 }
 

@@ -1,9 +1,10 @@
 //! A queue's requeued entries waiting out a delayed retry, in (due, seq)
 //! order. The order is a [`TimerSet`] (the B-tree type expiry and consumer
-//! timeouts already use) over (due, seq, slot) and the entries sit in a slab:
-//! the wasm carries no B-tree map type of its own for them.
+//! timeouts already use) over (due, seq, slot) and the entries sit in a
+//! [`Slab`]: the wasm carries no B-tree map type of its own for them.
 
 use super::queue::Entry;
+use super::slab::Slab;
 use super::timer_set::{TimerKey, TimerSet};
 
 /// (due, seq, slot in the slab).
@@ -24,25 +25,13 @@ impl TimerKey for (u64, u64, u32) {
 #[derive(Debug, Default)]
 pub struct Delayed {
     order: TimerSet<Key>,
-    slots: Vec<Option<Entry>>,
-    free: Vec<u32>,
+    entries: Slab<Entry>,
 }
 
 impl Delayed {
     pub fn insert(&mut self, due: u64, e: Entry) {
         let seq = e.seq;
-        let slot = match self.free.pop() {
-            Some(s) => {
-                if let Some(place) = self.slots.get_mut(s as usize) {
-                    *place = Some(e);
-                }
-                s
-            }
-            None => {
-                self.slots.push(Some(e));
-                (self.slots.len() - 1) as u32
-            }
-        };
+        let slot = self.entries.insert(e);
         self.order.insert((due, seq, slot));
     }
 
@@ -58,7 +47,7 @@ impl Delayed {
             return None;
         }
         self.order.pop_first();
-        self.take(slot)
+        self.entries.remove(slot)
     }
 
     pub fn len(&self) -> usize {
@@ -67,31 +56,21 @@ impl Delayed {
 
     /// Every entry, in order, leaving none.
     pub fn take_all(&mut self) -> Vec<Entry> {
-        let mut slots = std::mem::take(&mut self.slots);
+        let mut slots = std::mem::take(&mut self.entries).into_slots();
         let out = self
             .order
             .iter()
             .filter_map(|(_, _, s)| slots.get_mut(s as usize).and_then(Option::take))
             .collect();
         self.order.clear();
-        self.free.clear();
         out
     }
 
     /// (due, entry) in order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &Entry)> + '_ {
-        self.order.iter().filter_map(|(due, _, s)| {
-            self.slots
-                .get(s as usize)
-                .and_then(Option::as_ref)
-                .map(|e| (due, e))
-        })
-    }
-
-    fn take(&mut self, slot: u32) -> Option<Entry> {
-        let e = self.slots.get_mut(slot as usize)?.take();
-        self.free.push(slot);
-        e
+        self.order
+            .iter()
+            .filter_map(|(due, _, s)| self.entries.get(s).map(|e| (due, e)))
     }
 }
 

@@ -275,8 +275,15 @@ impl Broker {
     }
 
     /// Moves the queued effects into `out` (reusing its allocation).
+    #[inline]
     pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
-        out.append(&mut self.effects);
+        // Into an empty `out` (a host that drained it since): the two
+        // buffers trade places, copying no effect.
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.effects);
+        } else {
+            out.append(&mut self.effects);
+        }
     }
 
     pub fn has_effects(&self) -> bool {
@@ -374,8 +381,18 @@ impl Broker {
     }
 
     /// Runs due timers and delivers to consumers that have room.
+    #[inline]
     pub fn poll(&mut self, now_ms: u64) {
         let now = self.advance(now_ms);
+        // Most polls of a busy broker find no timer due and no queue marked
+        // (deliveries went out at publish): no call.
+        if now >= self.wake_at || !self.dirty.is_empty() {
+            self.poll_due(now);
+        }
+    }
+
+    #[inline(never)]
+    fn poll_due(&mut self, now: u64) {
         if now >= self.wake_at {
             self.run_timers(now);
         }
@@ -442,12 +459,7 @@ impl Broker {
     /// channel it did not open.
     #[inline]
     pub(crate) fn open_channel(&mut self, ch: ChannelRef) -> Result<&mut Channel> {
-        self.channel_mut(ch).ok_or_else(|| {
-            AmqpError::new(
-                ReplyCode::ChannelError,
-                format_args!("expected 'channel.open' on channel {}", ch.channel),
-            )
-        })
+        self.channel_mut(ch).ok_or_else(|| channel_not_open(ch))
     }
 
     /// The connection's vhost and the open channel, in one lookup.
@@ -687,6 +699,17 @@ impl Broker {
             });
         }
     }
+}
+
+/// The connection error a client gets for using a channel it did not open;
+/// out of line, so the look-ups that may return it stay small.
+#[cold]
+#[inline(never)]
+fn channel_not_open(ch: ChannelRef) -> AmqpError {
+    AmqpError::new(
+        ReplyCode::ChannelError,
+        format_args!("expected 'channel.open' on channel {}", ch.channel),
+    )
 }
 
 fn splitmix64(mut x: u64) -> u64 {

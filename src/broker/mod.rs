@@ -44,6 +44,7 @@ mod regex;
 mod route_cache;
 pub(crate) mod routing;
 mod settle;
+mod slab;
 pub(crate) mod snapshot;
 pub(crate) mod sort;
 pub(crate) mod store;

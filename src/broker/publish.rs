@@ -128,7 +128,11 @@ impl Broker {
         // The default exchange is in every vhost, never internal and never
         // deduplicating (declare, delete and bind refuse it): no check.
         let dedup = if let Some(queues) = self.cached_route(v, &message, bcc.as_ref()) {
-            targets.extend_from_slice(queues);
+            // One queue, the usual case, is pushed: no call to copy it.
+            match queues {
+                [q] => targets.push(*q),
+                _ => targets.extend_from_slice(queues),
+            }
             false
         } else if message.to_default_exchange() {
             if self.route(v, &message, bcc.as_ref(), &mut targets) {

@@ -1,7 +1,7 @@
 //! Settling deliveries: ack, nack, reject, recover, requeue to the original
 //! position, delivery limits, dead-lettering and expiry.
 
-use super::channel::{Mode, Settle, Unacked};
+use super::channel::{Channel, Mode, Settle, Unacked};
 use super::dead_letter::{dead_letter, DeadLetterReason};
 use super::engine::Broker;
 use super::error::{AmqpError, Result};
@@ -66,6 +66,8 @@ impl Broker {
 
     fn settle(&mut self, now_ms: u64, ch: ChannelRef, s: Settle) -> Result<()> {
         self.advance(now_ms);
+        let mut taken = std::mem::take(&mut self.settle_scratch);
+        taken.clear();
         let r = match self.open_channel(ch) {
             Err(e) => Err(e),
             // In a transaction the tag is checked now, as RabbitMQ does;
@@ -92,27 +94,42 @@ impl Broker {
                     (None, _) => Ok(()),
                 }
             }
-            Ok(_) => self.apply_settle(ch, s),
+            // The channel looked up once: its deliveries are taken here.
+            Ok(c) => match take_settled(c, s, &mut taken) {
+                Ok(()) => {
+                    self.settle_taken(ch, s, taken);
+                    return Ok(());
+                }
+                Err(e) => Err(e),
+            },
         };
+        self.settle_scratch = taken;
         self.fail(ch, r)
     }
 
     /// Applies one settlement: 406 for a tag that is not outstanding.
     pub(crate) fn apply_settle(&mut self, ch: ChannelRef, s: Settle) -> Result<()> {
-        let (tag, multiple) = match s {
-            Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. } => (tag, multiple),
-            Settle::Reject { tag, .. } => (tag, false),
-        };
         let mut taken = std::mem::take(&mut self.settle_scratch);
         taken.clear();
-        self.open_channel(ch)?
-            .take_into(tag, multiple, &mut taken)
-            .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))?;
+        let r = self
+            .open_channel(ch)
+            .and_then(|c| take_settled(c, s, &mut taken));
+        match r {
+            Ok(()) => self.settle_taken(ch, s, taken),
+            Err(_) => self.settle_scratch = taken,
+        }
+        r
+    }
+
+    /// Acks, or returns or dead-letters, the deliveries a settlement took
+    /// from channel `ch` (the settle scratch buffer, given back after an ack).
+    fn settle_taken(&mut self, ch: ChannelRef, s: Settle, mut taken: Vec<Unacked>) {
         match s {
             Settle::Ack { .. } => {
                 // (queue, consumer, count) of the run of deliveries so far.
                 let mut run: Option<(QueueId, u32, u32)> = None;
-                for u in taken.drain(..) {
+                // By reference, then cleared: no drain to set up and drop.
+                for u in &taken {
                     if u.deadline != NEVER {
                         self.timeouts.remove(&(u.deadline, ch, u.tag));
                     }
@@ -120,7 +137,7 @@ impl Broker {
                         Some((q, c, n)) if *q == u.queue && *c == u.consumer => *n += 1,
                         _ => {
                             if let Some((q, c, n)) = run.take() {
-                                self.release_acked(ch, q, c, n);
+                                self.release_slots(ch, q, c, n, n);
                             }
                             run = Some((u.queue, u.consumer, 1));
                         }
@@ -135,8 +152,9 @@ impl Broker {
                     self.entry_settled(u.queue, &u.entry);
                 }
                 if let Some((q, c, n)) = run {
-                    self.release_acked(ch, q, c, n);
+                    self.release_slots(ch, q, c, n, n);
                 }
+                taken.clear();
                 // Back in place of the empty one `take` left, which owns no
                 // memory: forgotten rather than run through Vec<Unacked>'s
                 // drop (a call at the size-tuned inline threshold).
@@ -177,7 +195,6 @@ impl Broker {
                 }
             }
         }
-        Ok(())
     }
 
     /// `basic.recover`: every unacked delivery of the channel is requeued.
@@ -236,35 +253,23 @@ impl Broker {
         if u.deadline != NEVER {
             self.timeouts.remove(&(u.deadline, ch, u.tag));
         }
-        self.release_slots(ch, u.queue, u.consumer, 1);
-    }
-
-    /// Counts a run of `n` acked deliveries of one consumer (its number on
-    /// the channel; 0: `basic.get`) from queue `q` and frees their prefetch
-    /// slots: one look-up of the queue for the run rather than one per delivery.
-    fn release_acked(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32) {
-        if let Some(queue) = self.queue_mut(q) {
-            queue.stats.acked += u64::from(n);
-        }
-        self.release_slots(ch, q, consumer, n);
+        self.release_slots(ch, u.queue, u.consumer, 1, 0);
     }
 
     /// Frees `n` prefetch slots of one consumer (its number; 0: `basic.get`)
-    /// of queue `q`: an ack of many settles each run of one consumer's
-    /// deliveries with one look-up of its channel, queue and consumer.
-    fn release_slots(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32) {
+    /// of queue `q`, `acked` of them counted as acks in the queue's stats: an
+    /// ack of many settles each run of one consumer's deliveries with one
+    /// look-up of its channel, queue and consumer.
+    fn release_slots(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32, acked: u32) {
         // A slot under the channel-wide prefetch is free: every queue the
         // channel consumes from may deliver again, not only this one.
-        let wake: Vec<QueueId> = match self.channel(ch) {
-            Some(c) if c.channel_prefetch != 0 => c.consumers.iter().map(|(q, _)| *q).collect(),
-            _ => Vec::new(),
-        };
-        for q in wake {
-            self.mark_dirty(q);
+        if self.channel(ch).is_some_and(|c| c.channel_prefetch != 0) {
+            self.wake_channel_queues(ch);
         }
         let Some(queue) = self.queue_mut(q) else {
             return;
         };
+        queue.stats.acked += u64::from(acked);
         queue.unacked = queue.unacked.saturating_sub(u64::from(n));
         if consumer != 0 {
             if let Some(c) = queue
@@ -278,6 +283,18 @@ impl Broker {
         // With nothing ready (paged runs count as ready) there is nothing for
         // the freed slots to take: no dispatch pass.
         if !queue.consumers.is_empty() && !queue.ready.is_empty() {
+            self.mark_dirty(q);
+        }
+    }
+
+    /// Marks every queue the channel consumes from for a dispatch pass.
+    #[cold]
+    fn wake_channel_queues(&mut self, ch: ChannelRef) {
+        let wake: Vec<QueueId> = self
+            .channel(ch)
+            .map(|c| c.consumers.iter().map(|(q, _)| *q).collect())
+            .unwrap_or_default();
+        for q in wake {
             self.mark_dirty(q);
         }
     }
@@ -431,4 +448,15 @@ impl Broker {
             self.record(StoreRecord::Settled { seq: entry.seq });
         }
     }
+}
+
+/// Takes the deliveries `s` names from channel `c` into `taken`, in tag
+/// order: 406 for a tag that is not outstanding.
+fn take_settled(c: &mut Channel, s: Settle, taken: &mut Vec<Unacked>) -> Result<()> {
+    let (tag, multiple) = match s {
+        Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. } => (tag, multiple),
+        Settle::Reject { tag, .. } => (tag, false),
+    };
+    c.take_into(tag, multiple, taken)
+        .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))
 }

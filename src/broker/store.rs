@@ -12,6 +12,7 @@ use super::fxhash::FxHashMap;
 use super::ids::{ChannelRef, ConnId, QueueId};
 use super::message::Message;
 use super::queue::{count16, Entry, PageRun, RunState, NEVER};
+use super::slab::Slab;
 use super::sort;
 use super::value::ShortStr;
 
@@ -146,13 +147,12 @@ struct Recovered {
     entry: Entry,
 }
 
-/// Recovered messages by seq: a slab with a seq -> slot index in the
+/// Recovered messages by seq: a [`Slab`] with a seq -> slot index in the
 /// engine's `u64 -> u64` map type rather than a hash map of their own type
 /// (kilobytes of wasm for this one cold function).
 #[derive(Default)]
 struct RecoveredMessages {
-    slots: Vec<Option<Recovered>>,
-    free: Vec<usize>,
+    slots: Slab<Recovered>,
     index: FxHashMap<u64, u64>,
 }
 
@@ -163,32 +163,18 @@ impl RecoveredMessages {
             *old = m;
             return;
         }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                if let Some(s) = self.slots.get_mut(slot) {
-                    *s = Some(m);
-                }
-                slot
-            }
-            None => {
-                self.slots.push(Some(m));
-                self.slots.len() - 1
-            }
-        };
-        self.index.insert(seq, slot as u64);
+        let slot = self.slots.insert(m);
+        self.index.insert(seq, u64::from(slot));
     }
 
     fn get_mut(&mut self, seq: u64) -> Option<&mut Recovered> {
         let &slot = self.index.get(&seq)?;
-        self.slots.get_mut(slot as usize)?.as_mut()
+        self.slots.get_mut(slot as u32)
     }
 
     fn remove(&mut self, seq: u64) {
         if let Some(slot) = self.index.remove(&seq) {
-            if let Some(s) = self.slots.get_mut(slot as usize) {
-                *s = None;
-                self.free.push(slot as usize);
-            }
+            self.slots.delete(slot as u32);
         }
     }
 
@@ -196,14 +182,10 @@ impl RecoveredMessages {
     /// and its drops for the four callers.
     #[inline(never)]
     fn retain(&mut self, keep: &dyn Fn(&Recovered) -> bool) {
-        for (slot, s) in self.slots.iter_mut().enumerate() {
-            if s.as_ref().is_some_and(|m| !keep(m)) {
-                if let Some(m) = s.take() {
-                    self.index.remove(&m.entry.seq);
-                    self.free.push(slot);
-                }
-            }
-        }
+        let index = &mut self.index;
+        self.slots.retain(keep, |m| {
+            index.remove(&m.entry.seq);
+        });
     }
 
     fn max_seq(&self) -> Option<u64> {
@@ -212,7 +194,7 @@ impl RecoveredMessages {
 
     /// What is left, by seq.
     fn into_sorted(self) -> Vec<Recovered> {
-        let mut all: Vec<Recovered> = self.slots.into_iter().flatten().collect();
+        let mut all: Vec<Recovered> = self.slots.into_values().collect();
         sort::sort_by_key(&mut all, |m| m.entry.seq);
         all
     }
