@@ -1,5 +1,7 @@
 //! Batched commands of in-process clients: publishes without properties and
-//! acknowledgements, queued by `js/client.js` and run in one call. Each
+//! acknowledgements, queued by `js/client.js`, written by `js/core.js`
+//! straight into the broker's command buffer in wasm memory
+//! (`commandBuffer`) and run in one call (`runCommandBuffer`). Each
 //! becomes the AMQP method a client would send and goes through the same
 //! per-method layer as a single command (`commands.rs`); a publish goes
 //! straight to that layer's `basic.publish` with its content
@@ -194,10 +196,35 @@ fn record(r: &mut Reader<'_>, names: &mut Names) -> Option<(u32, u16, Command)> 
 
 #[wasm_bindgen]
 impl WasmBroker {
+    /// Makes the command buffer `len` bytes long (keeping what it holds, up
+    /// to `len`) and returns its address in wasm memory, where JS writes
+    /// commands for `runCommandBuffer`: a batch is not copied to cross.
+    #[wasm_bindgen(js_name = commandBuffer)]
+    pub fn command_buffer(&mut self, len: u32) -> u32 {
+        self.commands.resize(len as usize, 0);
+        self.commands.shrink_to_fit();
+        self.commands.as_ptr() as usize as u32
+    }
+
+    /// [`run_commands`](Self::run_commands) of the command buffer's first `len` bytes.
+    #[wasm_bindgen(js_name = runCommandBuffer)]
+    pub fn run_command_buffer(&mut self, now: f64, len: u32) -> Result<(), JsValue> {
+        let commands = std::mem::take(&mut self.commands);
+        let r = match commands.get(..len as usize) {
+            Some(batch) => self.run_commands(now, batch),
+            None => {
+                Err(js_sys::RangeError::new("runCommandBuffer: past the command buffer").into())
+            }
+        };
+        self.commands = commands;
+        r
+    }
+}
+
+impl WasmBroker {
     /// Runs a batch of commands (layout above), then routes what they
     /// caused. A malformed buffer is a `TypeError` (a JS and wasm build that
     /// do not match); the commands before the fault have run.
-    #[wasm_bindgen(js_name = runCommands)]
     pub fn run_commands(&mut self, now: f64, commands: &[u8]) -> Result<(), JsValue> {
         let now = ms(now);
         let mut r = Reader(commands);
