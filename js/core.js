@@ -455,10 +455,8 @@ export class Core {
   #deliver(r, tag, redelivered, header) {
     const consumer = this.#lastConsumer;
     const channel = this.#lastChannel;
-    const m = new Message(channel, tag, redelivered, consumer?.tag);
-    m.exchange = this.#lastExchange;
-    m.routingKey = this.#lastKey;
-    if (header) m._header = r.blob();
+    const m = new Message(channel, tag, redelivered, consumer?.tag, this.#lastExchange, this.#lastKey);
+    if (header) m._props = r.blob();
     r.body(m);
     if (consumer !== null) channel._deliver(consumer, m);
   }
