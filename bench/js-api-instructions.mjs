@@ -5,13 +5,20 @@
 // programs put on a shared machine; when V8 compiles what varies a little from
 // run to run, so differences under ~50 per message are noise.
 //
-//   node bench/js-api-instructions.mjs [--messages N] [--batch B] [ROOT ...]
+//   node bench/js-api-instructions.mjs [--messages N] [--batch B] [--wasm-side] [ROOT ...]
+//
+// `--wasm-side` counts the wasm side alone: the same batches written straight
+// into the command buffer (runCommandBuffer) and the output taken
+// (takeOutput) but not read, with no client and no dispatch in JS; little JS
+// runs, so its count moves by only a few instructions from run to run. It
+// needs a checkout with runCommandBuffer.
 //
 // Each ROOT is a checkout with js/ and a built pkg/ (default: this one), to
 // set a change against its baseline. Each runs N/6 and N messages; the
 // difference divided by their difference leaves out node's start, loading the
 // wasm and the warm-up.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,6 +29,7 @@ const { values: opts, positionals } = parseArgs({
     messages: { type: 'string', default: '1200000' },
     batch: { type: 'string', default: '1000' },
     run: { type: 'boolean', default: false },
+    'wasm-side': { type: 'boolean', default: false },
   },
 });
 const self = fileURLToPath(import.meta.url);
@@ -47,10 +55,55 @@ async function loop(root, n) {
   await broker.close();
 }
 
+/** The wasm side of `loop` alone: one queue, one consumer, commands as js/core.js writes them. */
+async function wasmSide(root, n) {
+  const { initSync, WasmBroker } = await import(pathToFileURL(path.join(root, 'pkg', 'warren.js')).href);
+  const { memory } = initSync({ module: readFileSync(path.join(root, 'pkg', 'warren_bg.wasm')) });
+  const w = new WasmBroker({ durable: false, events: false });
+  const conn = w.openConnection(0, '/', 'bench', 'guest', 'guest');
+  w.openChannel(0, conn, 1);
+  w.queueDeclare(0, conn, 1, 'bench', 0, {});
+  w.qos(0, conn, 1, 2 * batch, 0, false);
+  w.consume(0, conn, 1, 'bench', '', 0, {});
+  while (w.takeOutput() > 0);
+  // PUBLISH (op, conn, channel, mandatory, exchange "", routing key "bench", body), then PUBLISH_NEXTs.
+  const body = new TextEncoder().encode('0123456789abcdef');
+  const pub = new Uint8Array(7 + 1 + 1 + 6 + 4 + body.length + (batch - 1) * (5 + body.length));
+  const view = new DataView(pub.buffer);
+  pub.set([1, 0, 0, 0, 0, 1, 0, 0, 0, 5, ...new TextEncoder().encode('bench')]);
+  view.setUint32(1, conn, true);
+  let at = 15;
+  for (let i = 0; i < batch; i++, at += 4 + body.length) {
+    if (i > 0) pub[at++] = 5;
+    view.setUint32(at, body.length, true);
+    pub.set(body, at + 4);
+  }
+  const ptr = w.commandBuffer(pub.length);
+  let bytes = 0;
+  for (let tag = batch; tag <= n; tag += batch) {
+    new Uint8Array(memory.buffer, ptr, pub.length).set(pub);
+    w.runCommandBuffer(0, pub.length);
+    for (let len; (len = w.takeOutput()) > 0;) bytes += len;
+    // ACK: op, conn, channel, tag f64, multiple, requeue
+    const ack = new DataView(memory.buffer, ptr, 17);
+    ack.setUint8(0, 2);
+    ack.setUint32(1, conn, true);
+    ack.setUint16(5, 1, true);
+    ack.setFloat64(7, tag, true);
+    ack.setUint8(15, 1);
+    ack.setUint8(16, 0);
+    w.runCommandBuffer(0, 17);
+    while (w.takeOutput() > 0);
+  }
+  // Each delivery is at least its body and a byte.
+  if (bytes < n * (body.length + 1)) throw new Error(`${bytes} bytes of output for ${n} messages`);
+}
+
 /** Instructions of one run of `n` messages against ROOT, as cachegrind's summary gives them. */
 function count(root, n) {
   const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'];
-  const node = ['--single-threaded', self, '--run', '--batch', String(batch), root, String(n)];
+  const side = opts['wasm-side'] ? ['--wasm-side'] : [];
+  const node = ['--single-threaded', self, '--run', ...side, '--batch', String(batch), root, String(n)];
   const r = spawnSync('valgrind', [...args, process.execPath, ...node], { encoding: 'utf8' });
   const refs = /I\s+refs:\s+([\d,]+)/.exec(r.stderr ?? '');
   if (r.status !== 0 || !refs) {
@@ -60,12 +113,13 @@ function count(root, n) {
 }
 
 if (opts.run) {
-  await loop(path.resolve(positionals[0]), Number(positionals[1]));
+  await (opts['wasm-side'] ? wasmSide : loop)(path.resolve(positionals[0]), Number(positionals[1]));
 } else {
   const n = Number(opts.messages);
   const small = Math.round(n / 6 / batch) * batch;
   const roots = positionals.length > 0 ? positionals : [fileURLToPath(new URL('..', import.meta.url))];
-  console.log(`JS API, basicPublishBatch ${batch} + ack multiple, 16 B bodies: instructions per message`);
+  const what = opts['wasm-side'] ? 'wasm side alone' : 'JS API';
+  console.log(`${what}, basicPublishBatch ${batch} + ack multiple, 16 B bodies: instructions per message`);
   for (const root of roots) {
     const [a, b] = [small, n].map((m) => count(path.resolve(root), m));
     console.log(`  ${((b - a) / (n - small)).toFixed(0).padStart(6)}  ${root}`);

@@ -77,39 +77,38 @@ export function report(err) {
 
 /** A delivered (or fetched, or returned) message. */
 export class Message {
-  constructor(channel, deliveryTag, redelivered, consumerTag) {
+  // Few fields: one of these is made per delivery.
+  constructor(channel, deliveryTag, redelivered, consumerTag, exchange = '', routingKey = '') {
     this.channel = channel;
-    this.exchange = '';
-    this.routingKey = '';
+    this.exchange = exchange;
+    this.routingKey = routingKey;
     this.deliveryTag = deliveryTag;
     this.redelivered = redelivered;
     this.consumerTag = consumerTag;
     this.messageCount = undefined;
-    // The body: made on first access from the bytes at [_at, _end) of _buf
-    // (a copy of the drain's output) when it is not set outright.
+    // The body; or, while _at >= 0, a copy of the drain's output holding it
+    // at _at, after its length (u32, little-endian): made on first access.
     this._body = EMPTY;
-    this._buf = EMPTY;
-    this._at = 0;
-    this._end = 0;
-    // AMQP content header, decoded on first access to `properties`.
-    this._header = EMPTY;
-    this._properties = undefined;
+    this._at = -1;
+    // The AMQP content header until `properties` is first read, then the properties.
+    this._props = EMPTY;
   }
 
   get body() {
-    if (this._end > 0) {
-      this._body = this._buf.subarray(this._at, this._end);
-      this._buf = EMPTY;
-      this._end = 0;
+    const at = this._at;
+    if (at >= 0) {
+      const b = this._body;
+      const n = (b[at - 4] | (b[at - 3] << 8) | (b[at - 2] << 16) | (b[at - 1] << 24)) >>> 0;
+      this._body = b.subarray(at, at + n);
+      this._at = -1;
     }
     return this._body;
   }
 
   get properties() {
-    if (this._properties === undefined) {
-      this._properties = this._header.length === 0 ? {} : this.channel._decodeProperties(this._header);
-    }
-    return this._properties;
+    const p = this._props;
+    if (p instanceof Uint8Array) this._props = p.length === 0 ? {} : this.channel._decodeProperties(p);
+    return this._props;
   }
 
   bodyString() {

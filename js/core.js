@@ -4,8 +4,9 @@
 // then re-arms the one timer at the engine's next deadline, queues events
 // for subscribers and lets the store writer pick up new records.
 // In-process publishes and acks are queued as commands (layout:
-// src/wasm/batch.rs) and cross into the engine once per batch: in a
-// microtask, when the buffer fills, or before any other call into the engine.
+// src/wasm/batch.rs), written straight into the engine's command buffer in
+// wasm memory, and run once per batch: in a microtask, when the buffer
+// fills, or before any other call into the engine.
 import { AMQPError } from './errors.js';
 import { report, Message } from './client.js';
 import { readData } from './data.js';
@@ -17,6 +18,9 @@ import * as K from './output.js';
 const MAX_ROUNDS = 256;
 // Queued commands run once they take this many bytes.
 const BATCH_BYTES = 64 * 1024;
+// The command buffer's usual size: a batch and one more small record.
+const COMMAND_BUFFER = BATCH_BYTES + 1024;
+const EMPTY = new Uint8Array(0);
 // Command kinds (src/wasm/batch.rs).
 export const PUBLISH = 1;
 export const ACK = 2;
@@ -38,9 +42,15 @@ export class Core {
   closed = false;
 
   #wasm;
-  /** queued commands: #cmd[0, #cmdLen) */
-  #cmd = new Uint8Array(BATCH_BYTES + 1024);
-  #cmdView = new DataView(this.#cmd.buffer);
+  /**
+   * queued commands: #cmd[0, #cmdLen), a view of the engine's command buffer
+   * (#cmdSize bytes at #cmdPtr in wasm memory); empty until first used and
+   * once wasm memory grows (which detaches it), then made again
+   */
+  #cmd = EMPTY;
+  #cmdView = new DataView(EMPTY.buffer);
+  #cmdPtr = 0;
+  #cmdSize = 0;
   #cmdLen = 0;
   /** the batch's last PUBLISH record: where it went, and how */
   #pubChannel = null;
@@ -112,10 +122,7 @@ export class Core {
       this.#runCommands();
       if (!this.#draining) this.drain();
     }
-    if (n > this.#cmd.length) {
-      this.#cmd = new Uint8Array(n);
-      this.#cmdView = new DataView(this.#cmd.buffer);
-    }
+    if (this.#cmdLen + n > this.#cmd.length) this.#viewCommands(Math.max(this.#cmdLen + n, COMMAND_BUFFER));
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => {
@@ -124,6 +131,21 @@ export class Core {
       });
     }
     return this.#cmdLen;
+  }
+
+  /**
+   * Views the command buffer, first made `size` bytes long if it is not
+   * (keeping what is queued): at first use, for a big publish, and after
+   * wasm memory grew, which leaves the old view empty.
+   */
+  #viewCommands(size) {
+    if (size !== this.#cmdSize) {
+      this.#cmdPtr = this.#wasm.commandBuffer(size);
+      this.#cmdSize = size;
+    }
+    const { buffer } = engineMemory();
+    this.#cmd = new Uint8Array(buffer, this.#cmdPtr, size);
+    this.#cmdView = new DataView(buffer, this.#cmdPtr, size);
   }
 
   #head(at, op, conn, ch) {
@@ -201,7 +223,8 @@ export class Core {
       this.#runEnd === this.#cmdLen &&
       channel === this.#runChannel &&
       tag === this.#runNext &&
-      tag - this.#runFirst < 0xffffffff // the count is a u32
+      tag - this.#runFirst < 0xffffffff && // the count is a u32
+      this.#cmd.length > 0
     ) {
       this.#runNext = tag + 1;
       this.#cmdView.setUint32(this.#runEnd - 4, this.#runNext - this.#runFirst, true);
@@ -258,7 +281,13 @@ export class Core {
       for (const ch of this.#batched) this.#settle.push(ch);
       this.#batched.length = 0;
     }
-    this.#wasm.runCommands(this.clock.now(), this.#cmd.subarray(0, len));
+    this.#wasm.runCommandBuffer(this.clock.now(), len);
+    // A big publish's buffer is not kept.
+    if (this.#cmdSize > COMMAND_BUFFER) {
+      this.#cmdPtr = this.#wasm.commandBuffer(COMMAND_BUFFER);
+      this.#cmdSize = COMMAND_BUFFER;
+      this.#cmd = EMPTY;
+    }
   }
 
   /**
@@ -426,10 +455,8 @@ export class Core {
   #deliver(r, tag, redelivered, header) {
     const consumer = this.#lastConsumer;
     const channel = this.#lastChannel;
-    const m = new Message(channel, tag, redelivered, consumer?.tag);
-    m.exchange = this.#lastExchange;
-    m.routingKey = this.#lastKey;
-    if (header) m._header = r.blob();
+    const m = new Message(channel, tag, redelivered, consumer?.tag, this.#lastExchange, this.#lastKey);
+    if (header) m._props = r.blob();
     r.body(m);
     if (consumer !== null) channel._deliver(consumer, m);
   }

@@ -151,7 +151,7 @@ export class OutputReader {
   message(m) {
     m.exchange = this.str8(this.exchange);
     m.routingKey = this.str8(this.routingKey);
-    m._header = this.blob();
+    m._props = this.blob();
     this.body(m);
   }
 
@@ -163,9 +163,8 @@ export class OutputReader {
     this.pos += n;
     if (n === 0) return;
     if (this.copied) {
-      m._buf = this.buf;
+      m._body = this.buf;
       m._at = start;
-      m._end = this.pos;
     } else {
       m._body = this.buf.slice(start, this.pos);
     }

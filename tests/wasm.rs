@@ -456,4 +456,10 @@ fn runs_of_publishes_and_acks_cross_compactly_and_a_burst_of_deliveries_repeats_
     // PUBLISH_NEXT with no PUBLISH before it in the batch: mismatched builds.
     let err = b.run_commands(NOW, &[5, 1, 0, 0, 0, b'x']).unwrap_err();
     assert!(err.is_instance_of::<js_sys::TypeError>());
+    // The command buffer JS writes into: a length past it is refused, not
+    // read beyond it.
+    assert_ne!(b.command_buffer(16), 0);
+    b.run_command_buffer(NOW, 0).unwrap();
+    let err = b.run_command_buffer(NOW, 17).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::RangeError>());
 }

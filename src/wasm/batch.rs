@@ -1,5 +1,7 @@
 //! Batched commands of in-process clients: publishes without properties and
-//! acknowledgements, queued by `js/client.js` and run in one call. Each
+//! acknowledgements, queued by `js/client.js`, written by `js/core.js`
+//! straight into the broker's command buffer in wasm memory
+//! (`commandBuffer`) and run in one call (`runCommandBuffer`). Each
 //! becomes the AMQP method a client would send and goes through the same
 //! per-method layer as a single command (`commands.rs`); a publish goes
 //! straight to that layer's `basic.publish` with its content
@@ -24,7 +26,7 @@ use super::commands::chan;
 use super::options::ms;
 use super::{output, WasmBroker};
 use crate::amqp::codec::method::{BasicAck, BasicNack, BasicPublish, BasicReject, Method};
-use crate::broker::{Effect, Message, Props, ShortStr};
+use crate::broker::{AmqpError, Effect, Message, Props, ShortStr};
 use wasm_bindgen::prelude::*;
 
 const PUBLISH: u8 = 1;
@@ -106,11 +108,16 @@ struct Names {
 }
 
 impl Names {
+    /// The message of a publish of `body` to the previous one's names.
+    fn message(&self, body: &[u8]) -> Option<Message> {
+        let (x, k) = (self.exchange.as_ref()?, self.routing_key.as_ref()?);
+        Some(Message::from_parts(x, k, Props::default(), body))
+    }
+
     /// A publish of `body` as the previous one: its message and `mandatory`.
     fn publish(&self, body: &[u8]) -> Option<Command> {
         let (_, _, mandatory) = self.to?;
-        let (x, k) = (self.exchange.as_ref()?, self.routing_key.as_ref()?);
-        let message = Message::from_parts(x, k, Props::default(), body);
+        let message = self.message(body)?;
         Some(Command::Publish { message, mandatory })
     }
 
@@ -194,10 +201,62 @@ fn record(r: &mut Reader<'_>, names: &mut Names) -> Option<(u32, u16, Command)> 
 
 #[wasm_bindgen]
 impl WasmBroker {
+    /// Makes the command buffer `len` bytes long (keeping what it holds, up
+    /// to `len`) and returns its address in wasm memory, where JS writes
+    /// commands for `runCommandBuffer`: a batch is not copied to cross.
+    #[wasm_bindgen(js_name = commandBuffer)]
+    pub fn command_buffer(&mut self, len: u32) -> u32 {
+        self.commands.resize(len as usize, 0);
+        self.commands.shrink_to_fit();
+        self.commands.as_ptr() as usize as u32
+    }
+
+    /// [`run_commands`](Self::run_commands) of the command buffer's first `len` bytes.
+    #[wasm_bindgen(js_name = runCommandBuffer)]
+    pub fn run_command_buffer(&mut self, now: f64, len: u32) -> Result<(), JsValue> {
+        let commands = std::mem::take(&mut self.commands);
+        let r = match commands.get(..len as usize) {
+            Some(batch) => self.run_commands(now, batch),
+            None => {
+                Err(js_sys::RangeError::new("runCommandBuffer: past the command buffer").into())
+            }
+        };
+        self.commands = commands;
+        r
+    }
+}
+
+impl WasmBroker {
+    /// Runs one decoded command through the per-method layer.
+    fn run_command(
+        &mut self,
+        now: u64,
+        conn: u32,
+        ch: u16,
+        command: Command,
+        names: &Names,
+    ) -> Result<Option<Method>, AmqpError> {
+        match command {
+            Command::Publish { message, mandatory } if !self.wire => self
+                .publish_content(now, chan(conn, ch), (mandatory, false), message)
+                .map(|()| None),
+            Command::Publish { message, mandatory } => match names.method(mandatory) {
+                Some(p) => self.run_method(now, conn, ch, p, Some(message)),
+                None => Ok(None), // a Publish is decoded only with its names
+            },
+            Command::One(method, content) => self.run_method(now, conn, ch, method, content),
+            Command::Acks { first, count } => (0..u64::from(count))
+                .try_for_each(|i| {
+                    let ack = settle_method(0, first + i, false, false);
+                    self.run_method(now, conn, ch, ack, None).map(|_| ())
+                })
+                .map(|()| None),
+        }
+    }
+
     /// Runs a batch of commands (layout above), then routes what they
     /// caused. A malformed buffer is a `TypeError` (a JS and wasm build that
     /// do not match); the commands before the fault have run.
-    #[wasm_bindgen(js_name = runCommands)]
     pub fn run_commands(&mut self, now: f64, commands: &[u8]) -> Result<(), JsValue> {
         let now = ms(now);
         let mut r = Reader(commands);
@@ -205,29 +264,35 @@ impl WasmBroker {
         let mut failed: Vec<(u32, u16)> = Vec::new();
         let mut fault = false;
         let mut names = Names::default();
-        while !r.0.is_empty() {
-            let Some((conn, ch, command)) = record(&mut r, &mut names) else {
-                fault = true;
-                break;
-            };
-            if failed.contains(&(conn, ch)) || failed.contains(&(conn, 0)) {
-                continue;
-            }
-            let result = match command {
-                Command::Publish { message, mandatory } if !self.wire => self
-                    .publish_content(now, chan(conn, ch), (mandatory, false), message)
-                    .map(|()| None),
-                Command::Publish { message, mandatory } => match names.method(mandatory) {
-                    Some(p) => self.run_method(now, conn, ch, p, Some(message)),
-                    None => Ok(None), // a Publish is decoded only with its names
-                },
-                Command::One(method, content) => self.run_method(now, conn, ch, method, content),
-                Command::Acks { first, count } => (0..u64::from(count))
-                    .try_for_each(|i| {
-                        let ack = settle_method(0, first + i, false, false);
-                        self.run_method(now, conn, ch, ack, None).map(|_| ())
-                    })
-                    .map(|()| None),
+        while let Some(&op) = r.0.first() {
+            let (conn, ch, result) = if op == PUBLISH_NEXT && !self.wire {
+                // The bulk of a batch: a body to the previous publish's place,
+                // straight to the per-method layer's publish, no command made.
+                r.0 = r.0.get(1..).unwrap_or_default();
+                let next = names.to.zip(r.u32().and_then(|n| r.take(n as usize)));
+                let Some(((conn, ch, mandatory), body)) = next else {
+                    fault = true;
+                    break;
+                };
+                if failed.contains(&(conn, ch)) || failed.contains(&(conn, 0)) {
+                    continue;
+                }
+                let Some(message) = names.message(body) else {
+                    fault = true;
+                    break;
+                };
+                let c = chan(conn, ch);
+                let r = self.publish_content(now, c, (mandatory, false), message);
+                (conn, ch, r.map(|()| None))
+            } else {
+                let Some((conn, ch, command)) = record(&mut r, &mut names) else {
+                    fault = true;
+                    break;
+                };
+                if failed.contains(&(conn, ch)) || failed.contains(&(conn, 0)) {
+                    continue;
+                }
+                (conn, ch, self.run_command(now, conn, ch, command, &names))
             };
             if let Err(error) = result {
                 let e = if error.is_soft() {

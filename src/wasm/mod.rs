@@ -100,6 +100,8 @@ pub struct WasmBroker {
     front: Vec<u8>,
     /// The last delivery in `out`, for `DELIVER_NEXT` records.
     deliveries: output::Deliveries,
+    /// Where JS writes batched commands, in place (`commandBuffer`, `batch.rs`).
+    commands: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -120,6 +122,7 @@ impl WasmBroker {
             wire: false,
             front: Vec::new(),
             deliveries: Default::default(),
+            commands: Vec::new(),
         })
     }
 
@@ -141,6 +144,7 @@ impl WasmBroker {
             wire: false,
             front: Vec::new(),
             deliveries: Default::default(),
+            commands: Vec::new(),
         })
     }
 

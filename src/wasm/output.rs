@@ -16,7 +16,7 @@
 
 use crate::amqp::codec::encode_content_header;
 use crate::amqp::connection::CloseReport;
-use crate::broker::{Effect, Message, ShortStr};
+use crate::broker::{Effect, Message, Props, ShortStr};
 
 pub const DELIVER: u8 = 1;
 pub const GET_OK: u8 = 2;
@@ -109,7 +109,7 @@ impl Deliveries {
         let tag = std::mem::replace(&mut self.tag, *delivery_tag);
         let like_last = !*redelivered
             && *delivery_tag == tag.wrapping_add(1)
-            && m.properties.is_empty()
+            && bare(m)
             && self.last.as_ref().is_some_and(|(c, ch, t)| {
                 (*c, *ch) == (to.conn.0, to.channel) && t == consumer_tag
             })
@@ -132,6 +132,13 @@ impl Deliveries {
         }
         blob(out, body);
     }
+}
+
+/// No properties: most messages have none (`Props::default()`), told
+/// without looking at each of the fourteen fields.
+#[inline]
+fn bare(m: &Message) -> bool {
+    m.properties == Props::default() || m.properties.is_empty()
 }
 
 fn header(out: &mut Vec<u8>, m: &Message) {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Broker } from '../../js/entry-node.js';
+import { engineMemory } from '../../js/engine.js';
 
 async function open() {
   const broker = new Broker({ events: false });
@@ -125,6 +126,47 @@ test('bodies kept from a burst stay whole after later bursts, read early or late
   }
   assert.equal(kept.length, 1306);
   kept.forEach((m, i) => assert.equal(m.bodyString(), body(i)));
+  await broker.close();
+});
+
+test('commands queued before and after wasm memory grows all run, whole and in order', async () => {
+  // Commands are written into the engine's buffer in wasm memory; growth
+  // (here another broker's 24 MiB publish) detaches the view JS writes through.
+  const { broker, ch } = await open();
+  const other = await open();
+  await ch.queueDeclare('q');
+  await other.ch.queueDeclare('big');
+  const seen = [];
+  await ch.basicConsume('q', { noAck: false }, (m) => seen.push(m));
+  await ch.basicPublishBatch('', 'q', ['a', 'b']);
+  const grow = async () => {
+    const before = engineMemory().buffer.byteLength;
+    const big = other.ch.basicPublish('', 'big', new Uint8Array(24 << 20).fill(7));
+    assert.ok(engineMemory().buffer.byteLength > before, 'wasm memory grew');
+    return big;
+  };
+  // A publish, then a run of them and an ack run, each side of a growth.
+  ch.basicPublish('', 'q', 'c');
+  let big = grow();
+  ch.basicPublishBatch('', 'q', ['d', 'e']);
+  seen[0].ack();
+  big = Promise.all([big, grow()]);
+  seen[1].ack();
+  ch.basicPublish('', 'q', 'f');
+  await Promise.all([big, ch.basicPublish('', 'q', 'g')]);
+  assert.deepEqual(
+    seen.map((m) => m.bodyString()),
+    ['a', 'b', 'c', 'd', 'e', 'f', 'g'],
+  );
+  assert.deepEqual([counts(broker, 'q').unacked, counts(broker, 'q').ready], [5, 0]);
+  // The big publishes' buffer is not kept, and the next batch runs as usual.
+  for (let i = 0; i < 2; i++) {
+    const { body } = await other.ch.basicGet('big');
+    assert.ok(body.length === 24 << 20 && body.every((b) => b === 7), 'a big body whole');
+  }
+  await other.ch.basicPublishBatch('', 'big', ['h']);
+  assert.equal((await other.ch.basicGet('big')).bodyString(), 'h');
+  await other.broker.close();
   await broker.close();
 });
 
