@@ -97,6 +97,10 @@ impl Broker {
             // The channel looked up once: its deliveries are taken here.
             Ok(c) => match take_settled(c, s, &mut taken) {
                 Ok(()) => {
+                    // Read from the channel at hand: no second look-up.
+                    if c.channel_prefetch != 0 && !taken.is_empty() {
+                        self.wake_channel_queues(ch);
+                    }
                     self.settle_taken(ch, s, taken);
                     return Ok(());
                 }
@@ -111,18 +115,26 @@ impl Broker {
     pub(crate) fn apply_settle(&mut self, ch: ChannelRef, s: Settle) -> Result<()> {
         let mut taken = std::mem::take(&mut self.settle_scratch);
         taken.clear();
-        let r = self
-            .open_channel(ch)
-            .and_then(|c| take_settled(c, s, &mut taken));
+        let r = self.open_channel(ch).and_then(|c| {
+            take_settled(c, s, &mut taken)?;
+            Ok(c.channel_prefetch != 0)
+        });
         match r {
-            Ok(()) => self.settle_taken(ch, s, taken),
+            Ok(wake) => {
+                if wake && !taken.is_empty() {
+                    self.wake_channel_queues(ch);
+                }
+                self.settle_taken(ch, s, taken)
+            }
             Err(_) => self.settle_scratch = taken,
         }
-        r
+        r.map(|_| ())
     }
 
     /// Acks, or returns or dead-letters, the deliveries a settlement took
     /// from channel `ch` (the settle scratch buffer, given back after an ack).
+    /// Under a channel-wide prefetch the caller has woken the channel's
+    /// queues already, once, as the first release of a slot would have.
     fn settle_taken(&mut self, ch: ChannelRef, s: Settle, mut taken: Vec<Unacked>) {
         match s {
             Settle::Ack { .. } => {
@@ -137,7 +149,7 @@ impl Broker {
                         Some((q, c, n)) if *q == u.queue && *c == u.consumer => *n += 1,
                         _ => {
                             if let Some((q, c, n)) = run.take() {
-                                self.release_slots(ch, q, c, n, n);
+                                self.free_slots(ch, q, c, n, n);
                             }
                             run = Some((u.queue, u.consumer, 1));
                         }
@@ -152,7 +164,7 @@ impl Broker {
                     self.entry_settled(u.queue, &u.entry);
                 }
                 if let Some((q, c, n)) = run {
-                    self.release_slots(ch, q, c, n, n);
+                    self.free_slots(ch, q, c, n, n);
                 }
                 taken.clear();
                 // Back in place of the empty one `take` left, which owns no
@@ -266,6 +278,12 @@ impl Broker {
         if self.channel(ch).is_some_and(|c| c.channel_prefetch != 0) {
             self.wake_channel_queues(ch);
         }
+        self.free_slots(ch, q, consumer, n, acked);
+    }
+
+    /// [`release_slots`](Self::release_slots) on the queue's side alone: the
+    /// channel's queues are woken by the caller.
+    fn free_slots(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32, acked: u32) {
         let Some(queue) = self.queue_mut(q) else {
             return;
         };
