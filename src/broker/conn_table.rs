@@ -33,11 +33,14 @@ impl ConnTable {
 
     #[inline]
     pub fn get_mut(&mut self, id: &ConnId) -> Option<&mut Conn> {
-        let hit = matches!(self.slots.get(self.last.get()), Some((at, _)) if at == id);
-        let slot = match hit {
-            true => self.last.get(),
-            false => self.find(id)?,
-        };
+        // The hit returns from its own branch: the compiler sees the same
+        // slot checked twice and keeps one check, where a slot chosen by
+        // either branch and then taken is checked again.
+        let last = self.last.get();
+        if matches!(self.slots.get(last), Some((at, _)) if at == id) {
+            return self.slots.get_mut(last).map(|(_, c)| c);
+        }
+        let slot = self.find(id)?;
         self.slots.get_mut(slot).map(|(_, c)| c)
     }
 
