@@ -197,24 +197,43 @@ impl Broker {
             });
             self.event(|| EventKind::Returned { msg: msg_id });
         }
-        for &q in &targets {
-            let r = self.enqueue(now, q, message.clone(), msg_id);
-            match r {
-                Enqueued::Refused => outcome = Pending::Ready(false),
-                Enqueued::Accepted(Some(n)) | Enqueued::Delivered(Some(n))
-                    if outcome != Pending::Ready(false) =>
-                {
-                    outcome = Pending::Durable(n)
-                }
-                _ => {}
+        // The last queue takes the message itself: one copy fewer to count
+        // and drop.
+        if let Some((&last, rest)) = targets.split_last() {
+            for &q in rest {
+                self.offer(now, q, message.clone(), msg_id, &mut outcome);
             }
-            if !matches!(r, Enqueued::Delivered(_)) {
-                self.dispatch_after_enqueue(q);
-            }
+            self.offer(now, last, message, msg_id, &mut outcome);
         }
         self.route_scratch = targets;
         self.settle_confirm(ch, seq, outcome);
         Ok(())
+    }
+
+    /// Enqueues a routed message on one queue and dispatches the queue
+    /// unless it went to a consumer at once; `outcome` is its confirm's.
+    #[inline]
+    fn offer(
+        &mut self,
+        now: u64,
+        q: QueueId,
+        message: Message,
+        msg_id: MsgId,
+        outcome: &mut Pending,
+    ) {
+        let r = self.enqueue(now, q, message, msg_id);
+        match r {
+            Enqueued::Refused => *outcome = Pending::Ready(false),
+            Enqueued::Accepted(Some(n)) | Enqueued::Delivered(Some(n))
+                if *outcome != Pending::Ready(false) =>
+            {
+                *outcome = Pending::Durable(n)
+            }
+            _ => {}
+        }
+        if !matches!(r, Enqueued::Delivered(_)) {
+            self.dispatch_after_enqueue(q);
+        }
     }
 
     fn exchange_drops_duplicate(&mut self, v: VhostId, message: &Message, now: u64) -> bool {
