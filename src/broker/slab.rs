@@ -53,17 +53,6 @@ impl<T> Slab<T> {
         v
     }
 
-    /// Drops the value in its slot, which is free again.
-    #[inline]
-    pub fn delete(&mut self, slot: u32) {
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            if s.is_some() {
-                *s = None;
-                self.free.push(slot);
-            }
-        }
-    }
-
     /// Removes the values `keep` refuses, in slot order, handing each to `gone`.
     #[inline]
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool, mut gone: impl FnMut(T)) {
@@ -123,9 +112,9 @@ mod tests {
         assert_eq!(s.values().copied().collect::<Vec<_>>(), ["d", "E"]);
         assert_eq!(s.insert("f"), 2, "the last slot freed is reused first");
         assert_eq!(s.get(4), None);
-        s.delete(2);
-        s.delete(2);
-        assert_eq!(s.insert("g"), 2, "and so is one deleted twice");
+        assert_eq!(s.remove(2), Some("f"));
+        assert_eq!(s.remove(2), None);
+        assert_eq!(s.insert("g"), 2, "and so is one removed twice");
         assert_eq!((s.insert("h"), s.insert("i")), (0, 4));
         s.values_mut().for_each(|v| *v = "x");
         assert_eq!(s.into_values().count(), 5);

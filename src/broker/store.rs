@@ -174,7 +174,7 @@ impl RecoveredMessages {
 
     fn remove(&mut self, seq: u64) {
         if let Some(slot) = self.index.remove(&seq) {
-            self.slots.delete(slot as u32);
+            self.slots.remove(slot as u32);
         }
     }
 
