@@ -123,16 +123,33 @@ impl Broker {
                 .and_then(|h| h.remove("BCC")),
             None => None,
         };
+        // One queue kept for this exchange and key, the usual case: offered
+        // at once, without the scratch list of targets. It is never a
+        // deduplicating exchange nor a mandatory publish that reached nothing;
+        // with events recorded, the general path below says what was routed.
+        if let Some(&[q]) = self.cached_route(v, &message, bcc.as_ref()) {
+            if !self.config.events {
+                let msg_id = self.next_msg_id;
+                self.next_msg_id += 1;
+                let mut outcome = Pending::Ready(true);
+                if message.to_default_exchange()
+                    && message
+                        .routing_key_bytes()
+                        .starts_with(REPLY_TO_PREFIX.as_bytes())
+                {
+                    self.deliver_reply(&message);
+                }
+                self.offer(now, q, message, msg_id, &mut outcome);
+                self.settle_confirm(ch, seq, outcome);
+                return Ok(());
+            }
+        }
         let mut targets = std::mem::take(&mut self.route_scratch);
         targets.clear();
         // The default exchange is in every vhost, never internal and never
         // deduplicating (declare, delete and bind refuse it): no check.
         let dedup = if let Some(queues) = self.cached_route(v, &message, bcc.as_ref()) {
-            // One queue, the usual case, is pushed: no call to copy it.
-            match queues {
-                [q] => targets.push(*q),
-                _ => targets.extend_from_slice(queues),
-            }
+            targets.extend_from_slice(queues);
             false
         } else if message.to_default_exchange() {
             if self.route(v, &message, bcc.as_ref(), &mut targets) {
