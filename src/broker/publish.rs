@@ -64,16 +64,18 @@ impl Broker {
             self.check_access(ch, Resource::Exchange, message.exchange(), Perm::Write)?;
             self.check_user_id(ch, message.properties.user_id.as_deref())?;
         }
-        if let Some(e) = message.properties.expiration.as_deref() {
-            // RabbitMQ refuses what is not a non-negative integer, even in a
-            // transaction.
-            if e.parse::<u64>().is_err() {
-                return Err(AmqpError::precondition(format_args!(
-                    "invalid expiration '{e}'"
-                )));
+        if !message.properties.is_unset() {
+            if let Some(e) = message.properties.expiration.as_deref() {
+                // RabbitMQ refuses what is not a non-negative integer, even
+                // in a transaction.
+                if e.parse::<u64>().is_err() {
+                    return Err(AmqpError::precondition(format_args!(
+                        "invalid expiration '{e}'"
+                    )));
+                }
             }
+            self.set_reply_to(ch, &mut message)?;
         }
-        self.set_reply_to(ch, &mut message)?;
         let (v, channel) = self.vhost_and_channel(ch)?;
         if let Mode::Tx { publishes, .. } = &mut channel.mode {
             // Checked now so the client hears of a bad exchange at once.
@@ -114,14 +116,18 @@ impl Broker {
         seq: Option<u64>,
     ) -> Result<()> {
         // BCC routes but is never seen by consumers.
-        let bcc = match message.properties.header("BCC") {
-            Some(_) => message
-                .properties
-                .make_mut()
-                .headers
-                .as_mut()
-                .and_then(|h| h.remove("BCC")),
-            None => None,
+        let bcc = if message.properties.is_unset() {
+            None
+        } else {
+            match message.properties.header("BCC") {
+                Some(_) => message
+                    .properties
+                    .make_mut()
+                    .headers
+                    .as_mut()
+                    .and_then(|h| h.remove("BCC")),
+                None => None,
+            }
         };
         // One queue kept for this exchange and key, the usual case: offered
         // at once, without the scratch list of targets. It is never a
@@ -304,7 +310,9 @@ impl Broker {
         message: &Message,
         bcc: Option<&FieldValue>,
     ) -> Option<&[QueueId]> {
-        if bcc.is_some() || message.properties.header("CC").is_some() {
+        if !message.properties.is_unset()
+            && (bcc.is_some() || message.properties.header("CC").is_some())
+        {
             return None;
         }
         self.route_cache.get(v, message)

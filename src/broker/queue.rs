@@ -627,11 +627,14 @@ impl Queue {
     /// When a message published now expires here: the lower of the queue's
     /// `x-message-ttl` and the message's `expiration`.
     pub fn expiry_for(&self, msg: &Message, now: u64) -> u64 {
-        let per_message = msg
-            .properties
-            .expiration
-            .as_deref()
-            .and_then(|e| e.parse::<u64>().ok());
+        let per_message = match msg.properties.is_unset() {
+            true => None,
+            false => msg
+                .properties
+                .expiration
+                .as_deref()
+                .and_then(|e| e.parse::<u64>().ok()),
+        };
         match (self.args.message_ttl, per_message) {
             (None, None) => NEVER,
             (a, b) => now.saturating_add(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),
