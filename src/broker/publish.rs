@@ -469,7 +469,7 @@ impl Broker {
             failed: 0,
             expires_at,
         };
-        if queue.over_limit(1, entry.size()) {
+        if queue.has_length_limit() && queue.over_limit(1, entry.size()) {
             match queue.args.overflow {
                 Overflow::DropHead => {
                     let mut dropped = Vec::new();

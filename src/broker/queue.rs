@@ -698,6 +698,13 @@ impl Queue {
     }
 
     /// Is the queue over `x-max-length`/`x-max-length-bytes` with `extra` more?
+    /// An `x-max-length` or `x-max-length-bytes` applies: without either
+    /// (most queues), a publish need not measure its message.
+    #[inline]
+    pub fn has_length_limit(&self) -> bool {
+        self.args.max_length.is_some() || self.args.max_length_bytes.is_some()
+    }
+
     pub fn over_limit(&self, extra_msgs: usize, extra_bytes: usize) -> bool {
         let len = (self.ready.len() + extra_msgs) as u64;
         let bytes = (self.ready.bytes() + extra_bytes) as u64;
