@@ -138,15 +138,12 @@ impl Broker {
                 let msg_id = self.next_msg_id;
                 self.next_msg_id += 1;
                 let mut outcome = Pending::Ready(true);
-                if message.to_default_exchange()
-                    && message
-                        .routing_key_bytes()
-                        .starts_with(REPLY_TO_PREFIX.as_bytes())
-                {
-                    self.deliver_reply(&message);
-                }
+                // A reply name is never kept as a route (see below): no
+                // reply to deliver here.
                 self.offer(now, q, message, msg_id, &mut outcome);
-                self.settle_confirm(ch, seq, outcome);
+                if seq.is_some() {
+                    self.settle_confirm(ch, seq, outcome);
+                }
                 return Ok(());
             }
         }
@@ -158,7 +155,13 @@ impl Broker {
             targets.extend_from_slice(queues);
             false
         } else if message.to_default_exchange() {
-            if self.route(v, &message, bcc.as_ref(), &mut targets) {
+            // A reply name (`amq.rabbitmq.reply-to.*`) is not kept, so that
+            // a route kept never needs the look for a reply consumer.
+            if self.route(v, &message, bcc.as_ref(), &mut targets)
+                && !message
+                    .routing_key_bytes()
+                    .starts_with(REPLY_TO_PREFIX.as_bytes())
+            {
                 self.route_cache.set(v, &message, &targets);
             }
             false
