@@ -502,3 +502,34 @@ fn confirmed_events_follow_the_confirms_sent() {
         .collect();
     assert_eq!(confirmed, [(1, true), (2, true)]);
 }
+
+/// Without events (as hosts run when nobody listens), a run of publishes
+/// with one exchange and key goes the kept route's short way: each is
+/// still confirmed, and delivered or queued, as the first one was.
+#[test]
+fn publishes_through_a_kept_route_are_confirmed_and_delivered_without_events() {
+    let mut w = World::with(BrokerConfig::default());
+    let ch = w.client();
+    w.declare(ch, "q");
+    w.exchange(ch, "x", "direct");
+    w.bind(ch, "q", "x", "k");
+    w.confirm_select(ch);
+    let consumer = w.client();
+    w.prefetch(consumer, 2);
+    w.consume(consumer, "q", false);
+    for body in ["a", "b", "c"] {
+        w.publish(ch, "", "q", body).unwrap();
+    }
+    for body in ["d", "e"] {
+        w.publish(ch, "x", "k", body).unwrap();
+    }
+    assert_eq!(
+        per_publish(&w.confirms(ch)),
+        (1..=5).map(|seq| (seq, true)).collect::<Vec<_>>()
+    );
+    // Two go out at once (prefetch 2); the rest wait in the queue.
+    assert_eq!(w.bodies(consumer), ["a", "b"]);
+    assert_eq!(w.ready("/", "q"), 3);
+    w.ack(consumer, 2, true).unwrap();
+    assert_eq!(w.bodies(consumer), ["c", "d"]);
+}

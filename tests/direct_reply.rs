@@ -277,3 +277,21 @@ fn replies_inside_a_transaction_and_with_confirms() {
         reply_to
     );
 }
+
+/// Replies to one reply name in a row, without events (the hosts' usual
+/// setting): the name is never kept as a route, so each reply reaches the
+/// requester, not only the first.
+#[test]
+fn every_reply_to_one_name_reaches_the_requester_without_events() {
+    let mut w = World::with(warren::broker::BrokerConfig::default());
+    let (requester, responder, reply_to) = rpc_setup(&mut w);
+    for body in ["one", "two", "three"] {
+        w.publish(responder, "", &reply_to, body).unwrap();
+    }
+    let bodies: Vec<String> = w
+        .deliveries(requester)
+        .into_iter()
+        .map(|d| d.body)
+        .collect();
+    assert_eq!(bodies, ["one", "two", "three"]);
+}

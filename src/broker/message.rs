@@ -92,6 +92,14 @@ impl Props {
         }
     }
 
+    /// No properties block: what a publish without properties carries. One
+    /// test answers for every property (expiration, reply-to, headers,
+    /// delivery mode) that the publish path would otherwise read in turn.
+    #[inline]
+    pub fn is_unset(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Mutable access, allocating the out-of-line block if needed.
     pub fn make_mut(&mut self) -> &mut Properties {
         Rc::make_mut(self.0.get_or_insert_with(Rc::default))
@@ -257,8 +265,9 @@ impl Message {
         self.block.as_ptr()
     }
 
+    #[inline]
     pub fn persistent(&self) -> bool {
-        self.properties.persistent()
+        !self.properties.is_unset() && self.properties.persistent()
     }
 
     /// Size counted against `x-max-length-bytes` (the body, as RabbitMQ does).

@@ -627,11 +627,14 @@ impl Queue {
     /// When a message published now expires here: the lower of the queue's
     /// `x-message-ttl` and the message's `expiration`.
     pub fn expiry_for(&self, msg: &Message, now: u64) -> u64 {
-        let per_message = msg
-            .properties
-            .expiration
-            .as_deref()
-            .and_then(|e| e.parse::<u64>().ok());
+        let per_message = match msg.properties.is_unset() {
+            true => None,
+            false => msg
+                .properties
+                .expiration
+                .as_deref()
+                .and_then(|e| e.parse::<u64>().ok()),
+        };
         match (self.args.message_ttl, per_message) {
             (None, None) => NEVER,
             (a, b) => now.saturating_add(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),
@@ -695,6 +698,13 @@ impl Queue {
     }
 
     /// Is the queue over `x-max-length`/`x-max-length-bytes` with `extra` more?
+    /// An `x-max-length` or `x-max-length-bytes` applies: without either
+    /// (most queues), a publish need not measure its message.
+    #[inline]
+    pub fn has_length_limit(&self) -> bool {
+        self.args.max_length.is_some() || self.args.max_length_bytes.is_some()
+    }
+
     pub fn over_limit(&self, extra_msgs: usize, extra_bytes: usize) -> bool {
         let len = (self.ready.len() + extra_msgs) as u64;
         let bytes = (self.ready.bytes() + extra_bytes) as u64;
