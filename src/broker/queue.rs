@@ -697,7 +697,6 @@ impl Queue {
         u32::try_from(self.consumers.len()).unwrap_or(u32::MAX)
     }
 
-    /// Is the queue over `x-max-length`/`x-max-length-bytes` with `extra` more?
     /// An `x-max-length` or `x-max-length-bytes` applies: without either
     /// (most queues), a publish need not measure its message.
     #[inline]
@@ -705,6 +704,7 @@ impl Queue {
         self.args.max_length.is_some() || self.args.max_length_bytes.is_some()
     }
 
+    /// Is the queue over `x-max-length`/`x-max-length-bytes` with `extra` more?
     pub fn over_limit(&self, extra_msgs: usize, extra_bytes: usize) -> bool {
         let len = (self.ready.len() + extra_msgs) as u64;
         let bytes = (self.ready.bytes() + extra_bytes) as u64;
