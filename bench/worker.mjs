@@ -16,7 +16,11 @@
 // microseconds before any AMQP work: the first client pays two per message.
 //
 //   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5] [--client both|per-frame|gathered]
-//                         [--host both|workerd|node] [--mode both|transient|persistent]
+//                         [--host both|workerd|node] [--mode both|transient|persistent] [--hibernation both|on|off]
+//
+// --hibernation: the object's WebSockets through the Hibernation API (on, the
+// default) or accepted in memory (WARREN_HIBERNATION=off), each run in an
+// object of its own.
 //
 // Needs `npm run build`.
 import fs from 'node:fs';
@@ -35,12 +39,16 @@ const { values } = parseArgs({
     client: { type: 'string', default: 'both' },
     host: { type: 'string', default: 'both' },
     mode: { type: 'string', default: 'both' },
+    hibernation: { type: 'string', default: 'both' },
   },
 });
+const HIBERNATION = { both: ['on', 'off'], on: ['on'], off: ['off'] }[values.hibernation];
 const HOSTS = { both: ['workerd', 'node'], workerd: ['workerd'], node: ['node'] }[values.host];
 const MODES = { both: [false, true], transient: [false], persistent: [true] }[values.mode];
-if (!HOSTS || !MODES) {
-  console.error('bench/worker: --host is both, workerd or node; --mode is both, transient or persistent');
+if (!HOSTS || !MODES || !HIBERNATION) {
+  console.error(
+    'bench/worker: --host is both, workerd or node; --mode is both, transient or persistent; --hibernation is both, on or off',
+  );
   process.exit(2);
 }
 const CLIENTS = { both: ['per-frame', 'gathered'], 'per-frame': ['per-frame'], gathered: ['gathered'] }[values.client];
@@ -195,20 +203,24 @@ if (!fs.existsSync(new URL('../pkg/warren_bg.wasm', import.meta.url))) {
 
 const results = [];
 const unloaded = {};
-let storeStats;
+const storeStats = {};
 console.log('throughput ...');
-const persistDir = tmpDir('warren-bench-worker-');
 // The benchmark's client reaches the object directly, not as a loopback peer.
 const vars = { WARREN_LOOPBACK_USERS: 'none' };
-if (HOSTS.includes('workerd')) {
-  const rt = await start({ persistDir, assets: false, vars });
+for (const hibernation of HOSTS.includes('workerd') ? HIBERNATION : []) {
+  // Storage of its own: no object of the other run wakes (an alarm) in this one.
+  const persistDir = tmpDir('warren-bench-worker-');
+  const rt = await start({ persistDir, assets: false, vars: { ...vars, WARREN_HIBERNATION: hibernation } });
+  const vhost = `bench-hibernation-${hibernation}`;
+  const name = `workerd (Durable Object, hibernation ${hibernation})`;
   try {
-    const r = await measure('workerd (Durable Object)', rt.directWs('bench'), 'bench', rt.pids);
+    const r = await measure(name, rt.directWs(vhost), vhost, rt.pids);
     results.push(...r.rows);
-    unloaded.workerd = r.unloaded;
-    storeStats = await rt.debug('bench');
+    unloaded[name] = r.unloaded;
+    storeStats[name] = await rt.debug(vhost);
   } finally {
     await rt.stop();
+    fs.rmSync(persistDir, { recursive: true, force: true });
   }
 }
 if (HOSTS.includes('node')) {
@@ -252,7 +264,6 @@ try {
   await rt2.stop();
   fs.rmSync(coldDir, { recursive: true, force: true });
 }
-fs.rmSync(persistDir, { recursive: true, force: true });
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(
@@ -277,13 +288,12 @@ for (const r of results)
   );
 const latency = Object.entries(unloaded).map(([host, ms]) => `${host} ${ms.toFixed(2)} ms`);
 console.log(`\nunloaded publish-to-confirm latency (persistent, one at a time, median): ${latency.join(', ')}`);
-if (storeStats) {
-  const persistentMessages = CLIENTS.length * (MODES.includes(true) ? Math.min(2000, COUNT) + REPEAT * COUNT : 0) + 200;
+const persistentMessages = CLIENTS.length * (MODES.includes(true) ? Math.min(2000, COUNT) + REPEAT * COUNT : 0) + 200;
+for (const [name, s] of Object.entries(storeStats))
   console.log(
-    `workerd storage: ${fmt(storeStats.storeBatches)} committed batches (put + sync) for ${fmt(persistentMessages)}` +
-      ` persistent messages, each with a publish and an ack record (${fmt(storeStats.storeBytes / 1024)} KiB)`,
+    `${name} storage: ${fmt(s.storeBatches)} committed batches (put + sync) for ${fmt(persistentMessages)}` +
+      ` persistent messages, each with a publish and an ack record (${fmt(s.storeBytes / 1024)} KiB)`,
   );
-}
 const ms = (xs, k) => median(xs.map((x) => x[k])).toFixed(1);
 console.log(`\ncold start, median of ${COLD} (ms, measured inside the object; workerd's clock has 1 ms steps):`);
 console.log(`  new object, warm isolate:   broker ready ${ms(fresh, 'coldStartMs')} (wasm already instantiated)`);

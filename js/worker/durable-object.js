@@ -292,7 +292,7 @@ export class WarrenBroker extends DurableObject {
    */
   #fail(what, err) {
     console.error(`warren: ${what}; restarting the object:`, err);
-    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, FAILED);
+    for (const ws of new Set([...this.ctx.getWebSockets(), ...this.#sockets.keys()])) closeQuietly(ws, FAILED);
     // One turn later, so the closes already sent (320 naming the failure,
     // then 1011) leave before the object goes, where the output gate holds.
     setTimeout(() => this.ctx.abort?.(what), 0);
@@ -308,13 +308,15 @@ export class WarrenBroker extends DurableObject {
       return new Response('wrong object for this vhost', { status: 421 });
 
     const [client, server] = Object.values(new WebSocketPair());
-    this.ctx.acceptWebSocket(server);
     const peer = request.headers.get('cf-connecting-ip') ?? 'ws';
     this.#changed();
     const conn = broker.accept(this.#transport(server), { name: peer, onClose: this.#closeLogger(peer) });
-    // Survives hibernation: a resumed broker knows the socket by its connection.
-    server.serializeAttachment({ peer, since: Date.now(), conn: conn.id });
     this.#sockets.set(server, { conn, bytesIn: 0 });
+    if (this.#config.hibernation) {
+      this.ctx.acceptWebSocket(server);
+      // Survives hibernation: a resumed broker knows the socket by its connection.
+      server.serializeAttachment({ peer, since: Date.now(), conn: conn.id });
+    } else this.#acceptResident(server);
     // amqp-client.js offers no subprotocol; echo an amqp* one when offered.
     const offered = request.headers
       .get('Sec-WebSocket-Protocol')
@@ -326,6 +328,18 @@ export class WarrenBroker extends DurableObject {
       webSocket: client,
       headers: protocol ? { 'Sec-WebSocket-Protocol': protocol } : {},
     });
+  }
+
+  /**
+   * WARREN_HIBERNATION=off: the socket's events come to listeners in this
+   * request's context, not each as an event of its own (half the runtime's
+   * CPU per message), and the object stays in memory while the socket is open.
+   */
+  #acceptResident(ws) {
+    ws.accept();
+    ws.addEventListener('message', (e) => this.webSocketMessage(ws, e.data));
+    ws.addEventListener('close', (e) => this.webSocketClose(ws, e.code));
+    ws.addEventListener('error', () => this.webSocketError(ws));
   }
 
   webSocketMessage(ws, message) {
@@ -392,6 +406,7 @@ export class WarrenBroker extends DurableObject {
     return {
       ...this.#stats,
       sockets: this.#sockets.size,
+      hibernatableSockets: this.ctx.getWebSockets().length,
       timers: this.#clock?.pending ?? 0,
       alarmWrites: this.#clock?.writes ?? 0,
       socketMessages: this.#reader.messages,
