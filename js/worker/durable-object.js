@@ -15,7 +15,9 @@
 // when there is no image (a crash, a deploy, an eviction in the first
 // seconds after a change) does the object rebuild from its durable records
 // alone, as a RabbitMQ restart does: old sockets are closed with 1012, and
-// the restart is logged and counted.
+// the restart is logged and counted. WARREN_HIBERNATION=off accepts sockets
+// in memory instead: cheaper per message, but the object never sleeps while
+// one is open.
 //
 // Queues past their page budget keep their messages in pages in storage
 // (js/worker/storage-store.js). The image and the log name the pages, so
