@@ -7,11 +7,12 @@
 // durable) is flagged redelivered. What at-least-once allows (acked messages
 // back, flagged; dead-lettered copies still in their source) is counted.
 //
-//   node bench/crash-cycles.mjs [cycles=50] [--minutes N] [--keep] [--host serve|workerd]
+//   node bench/crash-cycles.mjs [cycles=50] [--minutes N] [--keep] [--host serve|workerd] [--hibernation on|off]
 //
 // `serve`: `warren-mq serve` over TCP, file store. `workerd`: the Durable
 // Object host in real workerd (Miniflare, tests/worker/runtime.mjs) over
-// WebSocket, its storage in a directory on disk that outlives the process.
+// WebSocket, its storage in a directory on disk that outlives the process;
+// `--hibernation off` accepts its sockets in memory (WARREN_HIBERNATION).
 import fs from 'node:fs';
 import { checkMixed, mixedLoad, newState } from '../tests/node/mixed-load.mjs';
 import { sleep, startServer, tmpDir } from '../tests/node/server.mjs';
@@ -27,6 +28,11 @@ const keep = process.argv.includes('--keep');
 const hostName = arg('--host') ?? 'serve';
 if (!['serve', 'workerd'].includes(hostName)) {
   console.error(`crash-cycles: --host must be serve or workerd, not ${hostName}`);
+  process.exit(2);
+}
+const hibernation = arg('--hibernation') ?? 'on';
+if (!['on', 'off'].includes(hibernation)) {
+  console.error(`crash-cycles: --hibernation must be on or off, not ${hibernation}`);
   process.exit(2);
 }
 
@@ -48,7 +54,11 @@ let worker = null; // tests/worker/runtime.mjs, loaded only for workerd
 async function workerdHost(dataDir) {
   worker ??= await import('../tests/worker/runtime.mjs');
   // The client reaches the object directly (not through Miniflare's entry), where it is not seen as loopback.
-  const rt = await worker.start({ persistDir: dataDir, assets: false, vars: { WARREN_LOOPBACK_USERS: 'none' } });
+  const rt = await worker.start({
+    persistDir: dataDir,
+    assets: false,
+    vars: { WARREN_LOOPBACK_USERS: 'none', WARREN_HIBERNATION: hibernation },
+  });
   const target = {
     async connect() {
       const { AMQPWebSocketClient } = await import('@cloudamqp/amqp-client');

@@ -16,6 +16,11 @@
 // microseconds before any AMQP work: the first client pays two per message.
 //
 //   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5] [--client both|per-frame|gathered]
+//                         [--host both|workerd|node] [--mode both|transient|persistent] [--hibernation both|on|off]
+//
+// --hibernation: the object's WebSockets through the Hibernation API (on, the
+// default) or accepted in memory (WARREN_HIBERNATION=off), each run in an
+// object of its own.
 //
 // Needs `npm run build`.
 import fs from 'node:fs';
@@ -32,8 +37,20 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     cold: { type: 'string', default: '5' },
     client: { type: 'string', default: 'both' },
+    host: { type: 'string', default: 'both' },
+    mode: { type: 'string', default: 'both' },
+    hibernation: { type: 'string', default: 'both' },
   },
 });
+const HIBERNATION = { both: ['on', 'off'], on: ['on'], off: ['off'] }[values.hibernation];
+const HOSTS = { both: ['workerd', 'node'], workerd: ['workerd'], node: ['node'] }[values.host];
+const MODES = { both: [false, true], transient: [false], persistent: [true] }[values.mode];
+if (!HOSTS || !MODES || !HIBERNATION) {
+  console.error(
+    'bench/worker: --host is both, workerd or node; --mode is both, transient or persistent; --hibernation is both, on or off',
+  );
+  process.exit(2);
+}
 const CLIENTS = { both: ['per-frame', 'gathered'], 'per-frame': ['per-frame'], gathered: ['gathered'] }[values.client];
 if (!CLIENTS) {
   console.error(`bench/worker: --client is both, per-frame or gathered, not ${JSON.stringify(values.client)}`);
@@ -159,7 +176,7 @@ async function unloadedLatency(url, vhost, n = 200) {
 async function measure(name, url, vhost, pids) {
   const rows = [];
   for (const client of CLIENTS) {
-    for (const persistent of [false, true]) {
+    for (const persistent of MODES) {
       const gathered = client === 'gathered';
       await run(url, vhost, persistent, Math.min(2000, COUNT), [], gathered); // warm-up
       const runs = [];
@@ -186,29 +203,37 @@ if (!fs.existsSync(new URL('../pkg/warren_bg.wasm', import.meta.url))) {
 
 const results = [];
 const unloaded = {};
-let storeStats;
+const storeStats = {};
 console.log('throughput ...');
-const persistDir = tmpDir('warren-bench-worker-');
 // The benchmark's client reaches the object directly, not as a loopback peer.
 const vars = { WARREN_LOOPBACK_USERS: 'none' };
-const rt = await start({ persistDir, assets: false, vars });
-try {
-  const r = await measure('workerd (Durable Object)', rt.directWs('bench'), 'bench', rt.pids);
-  results.push(...r.rows);
-  unloaded.workerd = r.unloaded;
-  storeStats = await rt.debug('bench');
-} finally {
-  await rt.stop();
+for (const hibernation of HOSTS.includes('workerd') ? HIBERNATION : []) {
+  // Storage of its own: no object of the other run wakes (an alarm) in this one.
+  const persistDir = tmpDir('warren-bench-worker-');
+  const rt = await start({ persistDir, assets: false, vars: { ...vars, WARREN_HIBERNATION: hibernation } });
+  const vhost = `bench-hibernation-${hibernation}`;
+  const name = `workerd (Durable Object, hibernation ${hibernation})`;
+  try {
+    const r = await measure(name, rt.directWs(vhost), vhost, rt.pids);
+    results.push(...r.rows);
+    unloaded[name] = r.unloaded;
+    storeStats[name] = await rt.debug(vhost);
+  } finally {
+    await rt.stop();
+    fs.rmSync(persistDir, { recursive: true, force: true });
+  }
 }
-const nodeDir = tmpDir('warren-bench-node-');
-const node = await startServer({ dataDir: nodeDir, args: ['--log-level', 'warn'] });
-try {
-  const r = await measure('node (warren-mq serve)', node.ws, '/', [node.child.pid]);
-  results.push(...r.rows);
-  unloaded.node = r.unloaded;
-} finally {
-  await node.stop();
-  fs.rmSync(nodeDir, { recursive: true, force: true });
+if (HOSTS.includes('node')) {
+  const nodeDir = tmpDir('warren-bench-node-');
+  const node = await startServer({ dataDir: nodeDir, args: ['--log-level', 'warn'] });
+  try {
+    const r = await measure('node (warren-mq serve)', node.ws, '/', [node.child.pid]);
+    results.push(...r.rows);
+    unloaded.node = r.unloaded;
+  } finally {
+    await node.stop();
+    fs.rmSync(nodeDir, { recursive: true, force: true });
+  }
 }
 
 // Cold start, as the object measures it (constructor start to broker ready):
@@ -239,7 +264,6 @@ try {
   await rt2.stop();
   fs.rmSync(coldDir, { recursive: true, force: true });
 }
-fs.rmSync(persistDir, { recursive: true, force: true });
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(
@@ -262,15 +286,14 @@ for (const r of results)
   console.log(
     `| ${r.host} | ${r.client} | ${r.mode} | ${fmt(r.rate)} | ${r.cpu.toFixed(1)} | ${r.clientCpu.toFixed(1)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} |`,
   );
-console.log(
-  `\nunloaded publish-to-confirm latency (persistent, one at a time, median):` +
-    ` workerd ${unloaded.workerd.toFixed(2)} ms, node ${unloaded.node.toFixed(2)} ms`,
-);
-const persistentMessages = CLIENTS.length * (Math.min(2000, COUNT) + REPEAT * COUNT) + 200;
-console.log(
-  `workerd storage: ${fmt(storeStats.storeBatches)} committed batches (put + sync) for ${fmt(persistentMessages)}` +
-    ` persistent messages, each with a publish and an ack record (${fmt(storeStats.storeBytes / 1024)} KiB)`,
-);
+const latency = Object.entries(unloaded).map(([host, ms]) => `${host} ${ms.toFixed(2)} ms`);
+console.log(`\nunloaded publish-to-confirm latency (persistent, one at a time, median): ${latency.join(', ')}`);
+const persistentMessages = CLIENTS.length * (MODES.includes(true) ? Math.min(2000, COUNT) + REPEAT * COUNT : 0) + 200;
+for (const [name, s] of Object.entries(storeStats))
+  console.log(
+    `${name} storage: ${fmt(s.storeBatches)} committed batches (put + sync) for ${fmt(persistentMessages)}` +
+      ` persistent messages, each with a publish and an ack record (${fmt(s.storeBytes / 1024)} KiB)`,
+  );
 const ms = (xs, k) => median(xs.map((x) => x[k])).toFixed(1);
 console.log(`\ncold start, median of ${COLD} (ms, measured inside the object; workerd's clock has 1 ms steps):`);
 console.log(`  new object, warm isolate:   broker ready ${ms(fresh, 'coldStartMs')} (wasm already instantiated)`);

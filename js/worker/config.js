@@ -35,6 +35,12 @@ const int = (v, name, min, max) => {
   return n;
 };
 
+const onOff = (v, name, dflt) => {
+  if (v === undefined) return dflt;
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new Error(`${name} must be "on" or "off" (got ${v})`);
+};
+
 const list = (text) =>
   String(text)
     .split(',')
@@ -57,6 +63,11 @@ const list = (text) =>
  *   twice the last compaction, at least 8 MiB); a compacted log names paged
  *   runs instead of holding their messages
  * - WARREN_WS_ORIGINS: comma-separated Origins allowed; "self", "*" (default self)
+ * - WARREN_HIBERNATION: "on" (default): WebSockets through the Hibernation
+ *   API, so an object with idle connections can be evicted and resume from its
+ *   image; "off": sockets accepted in memory, each client message costing the
+ *   runtime about half as much CPU, but the object then stays in memory (and
+ *   billed for its duration) while any socket is open
  * - WARREN_DEBUG: "1" serves /debug/<vhost> (cold-start time, alarm count, snapshot)
  * - WARREN_IMAGE_AFTER_MS: idle time after which the broker's image is written (default 2000)
  * - WARREN_TEST_FAULTS: "1" for tests only: POST /test-faults/<vhost> makes the
@@ -98,6 +109,7 @@ export function hostConfig(env = {}) {
       .map((s) => s.trim())
       .filter(Boolean),
     debug: env.WARREN_DEBUG === '1',
+    hibernation: onOff(env.WARREN_HIBERNATION, 'WARREN_HIBERNATION', true),
     testFaults: env.WARREN_TEST_FAULTS === '1',
     imageAfterMs:
       env.WARREN_IMAGE_AFTER_MS === undefined

@@ -15,7 +15,9 @@
 // when there is no image (a crash, a deploy, an eviction in the first
 // seconds after a change) does the object rebuild from its durable records
 // alone, as a RabbitMQ restart does: old sockets are closed with 1012, and
-// the restart is logged and counted.
+// the restart is logged and counted. WARREN_HIBERNATION=off accepts sockets
+// in memory instead: cheaper per message, but the object never sleeps while
+// one is open.
 //
 // Queues past their page budget keep their messages in pages in storage
 // (js/worker/storage-store.js). The image and the log name the pages, so
@@ -292,7 +294,7 @@ export class WarrenBroker extends DurableObject {
    */
   #fail(what, err) {
     console.error(`warren: ${what}; restarting the object:`, err);
-    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, FAILED);
+    for (const ws of new Set([...this.ctx.getWebSockets(), ...this.#sockets.keys()])) closeQuietly(ws, FAILED);
     // One turn later, so the closes already sent (320 naming the failure,
     // then 1011) leave before the object goes, where the output gate holds.
     setTimeout(() => this.ctx.abort?.(what), 0);
@@ -308,13 +310,15 @@ export class WarrenBroker extends DurableObject {
       return new Response('wrong object for this vhost', { status: 421 });
 
     const [client, server] = Object.values(new WebSocketPair());
-    this.ctx.acceptWebSocket(server);
     const peer = request.headers.get('cf-connecting-ip') ?? 'ws';
     this.#changed();
     const conn = broker.accept(this.#transport(server), { name: peer, onClose: this.#closeLogger(peer) });
-    // Survives hibernation: a resumed broker knows the socket by its connection.
-    server.serializeAttachment({ peer, since: Date.now(), conn: conn.id });
     this.#sockets.set(server, { conn, bytesIn: 0 });
+    if (this.#config.hibernation) {
+      this.ctx.acceptWebSocket(server);
+      // Survives hibernation: a resumed broker knows the socket by its connection.
+      server.serializeAttachment({ peer, since: Date.now(), conn: conn.id });
+    } else this.#acceptResident(server);
     // amqp-client.js offers no subprotocol; echo an amqp* one when offered.
     const offered = request.headers
       .get('Sec-WebSocket-Protocol')
@@ -326,6 +330,18 @@ export class WarrenBroker extends DurableObject {
       webSocket: client,
       headers: protocol ? { 'Sec-WebSocket-Protocol': protocol } : {},
     });
+  }
+
+  /**
+   * WARREN_HIBERNATION=off: the socket's events come to listeners in this
+   * request's context, not each as an event of its own (half the runtime's
+   * CPU per message), and the object stays in memory while the socket is open.
+   */
+  #acceptResident(ws) {
+    ws.accept();
+    ws.addEventListener('message', (e) => this.webSocketMessage(ws, e.data));
+    ws.addEventListener('close', (e) => this.webSocketClose(ws, e.code));
+    ws.addEventListener('error', () => this.webSocketError(ws));
   }
 
   webSocketMessage(ws, message) {
@@ -392,6 +408,7 @@ export class WarrenBroker extends DurableObject {
     return {
       ...this.#stats,
       sockets: this.#sockets.size,
+      hibernatableSockets: this.ctx.getWebSockets().length,
       timers: this.#clock?.pending ?? 0,
       alarmWrites: this.#clock?.writes ?? 0,
       socketMessages: this.#reader.messages,
