@@ -3,9 +3,10 @@
 //! straight into the broker's command buffer in wasm memory
 //! (`commandBuffer`) and run in one call (`runCommandBuffer`). Each
 //! becomes the AMQP method a client would send and goes through the same
-//! per-method layer as a single command (`commands.rs`); a publish goes
-//! straight to that layer's `basic.publish` with its content
-//! (`publish_content`), its method made only for the wire tap.
+//! per-method layer as a single command (`commands.rs`); a publish and the
+//! `PUBLISH_NEXT`s after it go straight to that layer's run of
+//! `basic.publish`es with their content (`publish_run`: the engine's checks
+//! once for the run), a method made only for the wire tap.
 //!
 //! Records, little-endian, each `op u8, conn u32, channel u16`, then:
 //! - `PUBLISH`: `mandatory u8, exchange len u8 + UTF-8, routing key len u8 +
@@ -26,6 +27,7 @@ use super::commands::chan;
 use super::options::ms;
 use super::{output, WasmBroker};
 use crate::amqp::codec::method::{BasicAck, BasicNack, BasicPublish, BasicReject, Method};
+use crate::amqp::connection::publish_run;
 use crate::broker::{AmqpError, Effect, Message, Props, ShortStr};
 use wasm_bindgen::prelude::*;
 
@@ -199,6 +201,22 @@ fn record(r: &mut Reader<'_>, names: &mut Names) -> Option<(u32, u16, Command)> 
     Some((conn, ch, command(op, r, names, conn, ch)?))
 }
 
+/// The message of the `PUBLISH_NEXT` record at the reader, if there is
+/// one; `fault` is set if it is cut short.
+fn next_publish(r: &mut Reader<'_>, names: &Names, fault: &mut bool) -> Option<Message> {
+    if r.0.first() != Some(&PUBLISH_NEXT) {
+        return None;
+    }
+    let mut rest = Reader(r.0.get(1..).unwrap_or_default());
+    let message = rest
+        .u32()
+        .and_then(|n| rest.take(n as usize))
+        .and_then(|body| names.message(body));
+    *fault = message.is_none();
+    r.0 = rest.0;
+    message
+}
+
 #[wasm_bindgen]
 impl WasmBroker {
     /// Makes the command buffer `len` bytes long (keeping what it holds, up
@@ -292,7 +310,22 @@ impl WasmBroker {
                 if failed.contains(&(conn, ch)) || failed.contains(&(conn, 0)) {
                     continue;
                 }
-                (conn, ch, self.run_command(now, conn, ch, command, &names))
+                match command {
+                    // A publish and the PUBLISH_NEXTs after it: one run.
+                    Command::Publish { message, mandatory } if !self.wire => {
+                        let c = chan(conn, ch);
+                        let max = self.server.config().limits.max_message_size;
+                        let next = || next_publish(&mut r, &names, &mut fault);
+                        let broker = self.server.broker_mut();
+                        let flags = (mandatory, false);
+                        let result = publish_run(broker, now, c, flags, message, next, max);
+                        if fault {
+                            break;
+                        }
+                        (conn, ch, result.map(|()| None))
+                    }
+                    command => (conn, ch, self.run_command(now, conn, ch, command, &names)),
+                }
             };
             if let Err(error) = result {
                 let e = if error.is_soft() {
