@@ -146,7 +146,7 @@ fn tag(r: &mut Reader<'_>) -> Option<u64> {
 /// One decoded command: the methods it stands for and, for a publish, its message.
 enum Command {
     /// A publish to the batch's current names (`Names`): with the wire tap
-    /// off, it goes to the per-method layer's publish with no method made.
+    /// off, it starts a run of publishes with no method made.
     Publish {
         message: Message,
         mandatory: bool,
@@ -255,9 +255,7 @@ impl WasmBroker {
         names: &Names,
     ) -> Result<Option<Method>, AmqpError> {
         match command {
-            Command::Publish { message, mandatory } if !self.wire => self
-                .publish_content(now, chan(conn, ch), (mandatory, false), message)
-                .map(|()| None),
+            // With the wire tap on (off, run_commands makes runs of them).
             Command::Publish { message, mandatory } => match names.method(mandatory) {
                 Some(p) => self.run_method(now, conn, ch, p, Some(message)),
                 None => Ok(None), // a Publish is decoded only with its names
@@ -272,6 +270,25 @@ impl WasmBroker {
         }
     }
 
+    /// `first` and the `PUBLISH_NEXT`s right after it at the reader, as one
+    /// run of publishes to `(conn, channel, mandatory)` with `names`;
+    /// `fault` is set if a record is cut short.
+    fn run_publishes(
+        &mut self,
+        now: u64,
+        r: &mut Reader<'_>,
+        names: &Names,
+        fault: &mut bool,
+        (conn, ch, mandatory): (u32, u16, bool),
+        first: Message,
+    ) -> Result<Option<Method>, AmqpError> {
+        let max = self.server.config().limits.max_message_size;
+        let next = || next_publish(r, names, fault);
+        let broker = self.server.broker_mut();
+        let flags = (mandatory, false);
+        publish_run(broker, now, chan(conn, ch), flags, first, next, max).map(|()| None)
+    }
+
     /// Runs a batch of commands (layout above), then routes what they
     /// caused. A malformed buffer is a `TypeError` (a JS and wasm build that
     /// do not match); the commands before the fault have run.
@@ -284,8 +301,8 @@ impl WasmBroker {
         let mut names = Names::default();
         while let Some(&op) = r.0.first() {
             let (conn, ch, result) = if op == PUBLISH_NEXT && !self.wire {
-                // The bulk of a batch: a body to the previous publish's place,
-                // straight to the per-method layer's publish, no command made.
+                // A body to the previous publish's place after another
+                // command: it starts a run of its own.
                 r.0 = r.0.get(1..).unwrap_or_default();
                 let next = names.to.zip(r.u32().and_then(|n| r.take(n as usize)));
                 let Some(((conn, ch, mandatory), body)) = next else {
@@ -299,9 +316,12 @@ impl WasmBroker {
                     fault = true;
                     break;
                 };
-                let c = chan(conn, ch);
-                let r = self.publish_content(now, c, (mandatory, false), message);
-                (conn, ch, r.map(|()| None))
+                let to = (conn, ch, mandatory);
+                let result = self.run_publishes(now, &mut r, &names, &mut fault, to, message);
+                if fault {
+                    break;
+                }
+                (conn, ch, result)
             } else {
                 let Some((conn, ch, command)) = record(&mut r, &mut names) else {
                     fault = true;
@@ -313,16 +333,13 @@ impl WasmBroker {
                 match command {
                     // A publish and the PUBLISH_NEXTs after it: one run.
                     Command::Publish { message, mandatory } if !self.wire => {
-                        let c = chan(conn, ch);
-                        let max = self.server.config().limits.max_message_size;
-                        let next = || next_publish(&mut r, &names, &mut fault);
-                        let broker = self.server.broker_mut();
-                        let flags = (mandatory, false);
-                        let result = publish_run(broker, now, c, flags, message, next, max);
+                        let to = (conn, ch, mandatory);
+                        let result =
+                            self.run_publishes(now, &mut r, &names, &mut fault, to, message);
                         if fault {
                             break;
                         }
-                        (conn, ch, result.map(|()| None))
+                        (conn, ch, result)
                     }
                     command => (conn, ch, self.run_command(now, conn, ch, command, &names)),
                 }

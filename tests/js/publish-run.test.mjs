@@ -76,3 +76,23 @@ test('a mandatory batch to nowhere returns each body in order; one in a transact
   assert.deepEqual(await drain(other, 'q'), ['d', 'e']);
   await broker.close();
 });
+
+test('publishes after an ack in the same batch run on from there: each checked, in order with the ack', async () => {
+  const { broker, conn, ch } = await open({ limits: { maxMessageSize: 8 } });
+  await ch.queueDeclare('q');
+  await ch.queueDeclare('seen');
+  const got = [];
+  await ch.basicConsume('seen', { noAck: false }, (m) => got.push(m));
+  await ch.basicPublish('', 'seen', 'x');
+  // One batch: a publish, the ack, then a run to the same place as the first.
+  ch.basicPublish('', 'q', 'a');
+  got[0].ack();
+  const err = await ch.basicPublishBatch('', 'q', ['b', '123456789', 'c']).catch((e) => e);
+  assert.equal(err.code, 406);
+  assert.equal(ch.closed, true);
+  const other = await conn.channel();
+  assert.deepEqual(await drain(other, 'q'), ['a', 'b']);
+  // The ack ran before the close: nothing went back to 'seen'.
+  assert.equal(await other.basicGet('seen'), null);
+  await broker.close();
+});
