@@ -39,6 +39,7 @@ pub(crate) mod message;
 pub(crate) mod paging;
 pub(crate) mod policy;
 mod publish;
+mod publish_run;
 pub(crate) mod queue;
 mod regex;
 mod route_cache;

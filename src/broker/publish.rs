@@ -48,7 +48,7 @@ impl Broker {
         self.fail(ch, r)
     }
 
-    fn publish_inner(
+    pub(crate) fn publish_inner(
         &mut self,
         now: u64,
         ch: ChannelRef,

@@ -3,9 +3,10 @@
 //! straight into the broker's command buffer in wasm memory
 //! (`commandBuffer`) and run in one call (`runCommandBuffer`). Each
 //! becomes the AMQP method a client would send and goes through the same
-//! per-method layer as a single command (`commands.rs`); a publish goes
-//! straight to that layer's `basic.publish` with its content
-//! (`publish_content`), its method made only for the wire tap.
+//! per-method layer as a single command (`commands.rs`); a publish and the
+//! `PUBLISH_NEXT`s after it go straight to that layer's run of
+//! `basic.publish`es with their content (`publish_run`: the engine's checks
+//! once for the run), a method made only for the wire tap.
 //!
 //! Records, little-endian, each `op u8, conn u32, channel u16`, then:
 //! - `PUBLISH`: `mandatory u8, exchange len u8 + UTF-8, routing key len u8 +
@@ -26,6 +27,7 @@ use super::commands::chan;
 use super::options::ms;
 use super::{output, WasmBroker};
 use crate::amqp::codec::method::{BasicAck, BasicNack, BasicPublish, BasicReject, Method};
+use crate::amqp::connection::publish_run;
 use crate::broker::{AmqpError, Effect, Message, Props, ShortStr};
 use wasm_bindgen::prelude::*;
 
@@ -144,7 +146,7 @@ fn tag(r: &mut Reader<'_>) -> Option<u64> {
 /// One decoded command: the methods it stands for and, for a publish, its message.
 enum Command {
     /// A publish to the batch's current names (`Names`): with the wire tap
-    /// off, it goes to the per-method layer's publish with no method made.
+    /// off, it starts a run of publishes with no method made.
     Publish {
         message: Message,
         mandatory: bool,
@@ -199,6 +201,22 @@ fn record(r: &mut Reader<'_>, names: &mut Names) -> Option<(u32, u16, Command)> 
     Some((conn, ch, command(op, r, names, conn, ch)?))
 }
 
+/// The message of the `PUBLISH_NEXT` record at the reader, if there is
+/// one; `fault` is set if it is cut short.
+fn next_publish(r: &mut Reader<'_>, names: &Names, fault: &mut bool) -> Option<Message> {
+    if r.0.first() != Some(&PUBLISH_NEXT) {
+        return None;
+    }
+    let mut rest = Reader(r.0.get(1..).unwrap_or_default());
+    let message = rest
+        .u32()
+        .and_then(|n| rest.take(n as usize))
+        .and_then(|body| names.message(body));
+    *fault = message.is_none();
+    r.0 = rest.0;
+    message
+}
+
 #[wasm_bindgen]
 impl WasmBroker {
     /// Makes the command buffer `len` bytes long (keeping what it holds, up
@@ -237,9 +255,7 @@ impl WasmBroker {
         names: &Names,
     ) -> Result<Option<Method>, AmqpError> {
         match command {
-            Command::Publish { message, mandatory } if !self.wire => self
-                .publish_content(now, chan(conn, ch), (mandatory, false), message)
-                .map(|()| None),
+            // With the wire tap on (off, run_commands makes runs of them).
             Command::Publish { message, mandatory } => match names.method(mandatory) {
                 Some(p) => self.run_method(now, conn, ch, p, Some(message)),
                 None => Ok(None), // a Publish is decoded only with its names
@@ -254,6 +270,25 @@ impl WasmBroker {
         }
     }
 
+    /// `first` and the `PUBLISH_NEXT`s right after it at the reader, as one
+    /// run of publishes to `(conn, channel, mandatory)` with `names`;
+    /// `fault` is set if a record is cut short.
+    fn run_publishes(
+        &mut self,
+        now: u64,
+        r: &mut Reader<'_>,
+        names: &Names,
+        fault: &mut bool,
+        (conn, ch, mandatory): (u32, u16, bool),
+        first: Message,
+    ) -> Result<Option<Method>, AmqpError> {
+        let max = self.server.config().limits.max_message_size;
+        let next = || next_publish(r, names, fault);
+        let broker = self.server.broker_mut();
+        let flags = (mandatory, false);
+        publish_run(broker, now, chan(conn, ch), flags, first, next, max).map(|()| None)
+    }
+
     /// Runs a batch of commands (layout above), then routes what they
     /// caused. A malformed buffer is a `TypeError` (a JS and wasm build that
     /// do not match); the commands before the fault have run.
@@ -266,8 +301,8 @@ impl WasmBroker {
         let mut names = Names::default();
         while let Some(&op) = r.0.first() {
             let (conn, ch, result) = if op == PUBLISH_NEXT && !self.wire {
-                // The bulk of a batch: a body to the previous publish's place,
-                // straight to the per-method layer's publish, no command made.
+                // A body to the previous publish's place after another
+                // command: it starts a run of its own.
                 r.0 = r.0.get(1..).unwrap_or_default();
                 let next = names.to.zip(r.u32().and_then(|n| r.take(n as usize)));
                 let Some(((conn, ch, mandatory), body)) = next else {
@@ -281,9 +316,12 @@ impl WasmBroker {
                     fault = true;
                     break;
                 };
-                let c = chan(conn, ch);
-                let r = self.publish_content(now, c, (mandatory, false), message);
-                (conn, ch, r.map(|()| None))
+                let to = (conn, ch, mandatory);
+                let result = self.run_publishes(now, &mut r, &names, &mut fault, to, message);
+                if fault {
+                    break;
+                }
+                (conn, ch, result)
             } else {
                 let Some((conn, ch, command)) = record(&mut r, &mut names) else {
                     fault = true;
@@ -292,7 +330,19 @@ impl WasmBroker {
                 if failed.contains(&(conn, ch)) || failed.contains(&(conn, 0)) {
                     continue;
                 }
-                (conn, ch, self.run_command(now, conn, ch, command, &names))
+                match command {
+                    // A publish and the PUBLISH_NEXTs after it: one run.
+                    Command::Publish { message, mandatory } if !self.wire => {
+                        let to = (conn, ch, mandatory);
+                        let result =
+                            self.run_publishes(now, &mut r, &names, &mut fault, to, message);
+                        if fault {
+                            break;
+                        }
+                        (conn, ch, result)
+                    }
+                    command => (conn, ch, self.run_command(now, conn, ch, command, &names)),
+                }
             };
             if let Err(error) = result {
                 let e = if error.is_soft() {

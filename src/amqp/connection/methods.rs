@@ -191,6 +191,45 @@ pub fn publish(
         .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
 }
 
+/// A run of complete `basic.publish`es on one channel with one exchange,
+/// routing key, flags and properties: `first`, then each message `next`
+/// gives. The size rule for each, the engine's checks once for the run
+/// ([`Broker::basic_publish_run`]). A message over the size limit closes
+/// the channel; the messages before it are published.
+pub fn publish_run(
+    broker: &mut Broker,
+    now: u64,
+    ch: ChannelRef,
+    flags: (bool, bool),
+    first: Message,
+    mut next: impl FnMut() -> Option<Message>,
+    max_size: u64,
+) -> Result<(), AmqpError> {
+    let mut too_big = check_message_size(first.body().len() as u64, max_size).err();
+    if too_big.is_none() {
+        let sized = || {
+            let m = next()?;
+            match check_message_size(m.body().len() as u64, max_size) {
+                Ok(()) => Some(m),
+                Err(e) => {
+                    too_big = Some(e);
+                    None
+                }
+            }
+        };
+        broker
+            .basic_publish_run(now, ch, flags, first, sized)
+            .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))?;
+    }
+    match too_big {
+        Some(e) => {
+            broker.channel_close(now, ch);
+            Err(e)
+        }
+        None => Ok(()),
+    }
+}
+
 fn bind(
     destination: broker::ShortStr,
     source: broker::ShortStr,

@@ -32,7 +32,9 @@ mod timers;
 
 pub use crate::broker::access::validate as validate_users;
 pub use config::{Limits, ServerConfig, Settings, User};
-pub use methods::{check_channel_number, check_message_size, publish, run_channel_method, Step};
+pub use methods::{
+    check_channel_number, check_message_size, publish, publish_run, run_channel_method, Step,
+};
 
 use crate::amqp::codec::FRAME_MIN_SIZE;
 use crate::broker::{AmqpError, Broker, ChannelRef, ConnId, Effect, ShortStr};
