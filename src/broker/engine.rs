@@ -374,6 +374,9 @@ impl Broker {
         }
     }
 
+    // Kept a call: inlined, its push made each caller (the release of
+    // prefetch slots after an ack, say) save registers on every call.
+    #[inline(never)]
     pub(crate) fn mark_dirty(&mut self, q: QueueId) {
         if !self.dirty.contains(&q) {
             self.dirty.push(q);

@@ -67,7 +67,10 @@ impl Broker {
     fn settle(&mut self, now_ms: u64, ch: ChannelRef, s: Settle) -> Result<()> {
         self.advance(now_ms);
         let mut taken = std::mem::take(&mut self.settle_scratch);
-        taken.clear();
+        // Given back empty after an ack: no call to drop an empty slice.
+        if !taken.is_empty() {
+            taken.clear();
+        }
         let r = match self.open_channel(ch) {
             Err(e) => Err(e),
             // In a transaction the tag is checked now, as RabbitMQ does;
@@ -114,7 +117,10 @@ impl Broker {
     /// Applies one settlement: 406 for a tag that is not outstanding.
     pub(crate) fn apply_settle(&mut self, ch: ChannelRef, s: Settle) -> Result<()> {
         let mut taken = std::mem::take(&mut self.settle_scratch);
-        taken.clear();
+        // Given back empty after an ack: no call to drop an empty slice.
+        if !taken.is_empty() {
+            taken.clear();
+        }
         let r = self.open_channel(ch).and_then(|c| {
             take_settled(c, s, &mut taken)?;
             Ok(c.channel_prefetch != 0)
