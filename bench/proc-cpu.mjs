@@ -4,6 +4,20 @@ import fs from 'node:fs';
 
 const TICKS = 100; // USER_HZ on Linux
 
+/** Clock ticks (user + system) in a /proc/PID/stat line. */
+function statTicks(stat) {
+  // The fields after the command name, which may hold spaces.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** CPU seconds (user + system) used so far by the processes `pids`. */
+export function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) ticks += statTicks(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  return ticks / TICKS;
+}
+
 /** CPU seconds (user + system) used so far by every process in process group `pgid`. */
 export function groupCpuSeconds(pgid) {
   let ticks = 0;
@@ -14,9 +28,8 @@ export function groupCpuSeconds(pgid) {
     } catch {
       continue; // gone meanwhile
     }
-    // The fields after the command name, which may hold spaces.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+    if (Number(f[2]) === pgid) ticks += statTicks(stat);
   }
   return ticks / TICKS;
 }

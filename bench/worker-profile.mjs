@@ -21,6 +21,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { start, tmpDir } from '../tests/worker/runtime.mjs';
+import { cpuSeconds } from './proc-cpu.mjs';
 import { PREFETCH, WINDOW } from './workload.mjs';
 
 const { values } = parseArgs({
@@ -73,16 +74,6 @@ function split(samples) {
     counts.set(name, counts.get(name) + 1);
   }
   return counts;
-}
-
-function cpuSeconds(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / 100;
 }
 
 async function run(url, vhost, count) {

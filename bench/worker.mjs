@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { startServer } from '../tests/node/server.mjs';
 import { start, tmpDir } from '../tests/worker/runtime.mjs';
+import { cpuSeconds } from './proc-cpu.mjs';
 import { PREFETCH, WINDOW } from './workload.mjs';
 
 const { values } = parseArgs({
@@ -63,17 +64,6 @@ const SIZE = 16;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-
-/** user + system CPU seconds of the processes `pids` */
-function cpuSeconds(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / 100;
-}
 
 /**
  * Makes `client` send the writes of one event-loop turn as one WebSocket
