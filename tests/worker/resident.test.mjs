@@ -1,11 +1,12 @@
 // WARREN_HIBERNATION=off: sockets accepted in memory (server.accept() and
 // event listeners) instead of through the Hibernation API. Real workerd
-// (Miniflare) and amqp-client.js: the broker behaves the same, the socket's
-// close still ends its connection, and confirmed messages outlive a kill.
+// (Miniflare) and amqp-client.js: the broker behaves the same and the
+// socket's close still ends its connection. That confirmed messages outlive
+// a kill either way is in restart.test.mjs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hostConfig } from '../../js/worker/config.js';
-import { counts, start, take, tmpDir, until } from './runtime.mjs';
+import { start, take, tmpDir, until } from './runtime.mjs';
 
 const RESIDENT = { WARREN_HIBERNATION: 'off' };
 
@@ -58,38 +59,5 @@ test('resident sockets: confirms, deliveries and acks; a socket gone before its 
     await b.close();
   } finally {
     await rt.stop();
-  }
-});
-
-test('resident sockets: every confirmed persistent message is there after workerd is killed; the default accepts hibernatable sockets', async () => {
-  const dir = tmpDir();
-  const rt = await start({ persistDir: dir, vars: RESIDENT });
-  const bodies = Array.from({ length: 300 }, (_, i) => `persistent ${i}`);
-  try {
-    const c = await rt.client();
-    const ch = await c.channel();
-    await ch.queueDeclare('orders', { durable: true });
-    await ch.confirmSelect();
-    await Promise.all(bodies.map((b) => ch.basicPublish('', 'orders', b, { deliveryMode: 2 })));
-  } finally {
-    await rt.kill();
-  }
-
-  const rt2 = await start({ persistDir: dir });
-  try {
-    const c = await rt2.client();
-    const s = await rt2.debug();
-    assert.equal(s.restarts, 1);
-    assert.equal(counts(s, 'orders').ready, bodies.length);
-    assert.equal(s.hibernatableSockets, 1);
-    const ch = await c.channel();
-    const got = await take(ch, 'orders', bodies.length, { noAck: true });
-    assert.deepEqual(
-      got.map((m) => m.bodyToString()),
-      bodies,
-    );
-    await c.close();
-  } finally {
-    await rt2.stop();
   }
 });
