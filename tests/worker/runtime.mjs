@@ -148,6 +148,11 @@ export function take(ch, queue, n, { ms = 10000, noAck = false } = {}) {
   });
 }
 
+/** The bodies, as text, of the first `n` messages a consumer gets (see `take`). */
+export async function takeBodies(ch, queue, n, opts) {
+  return (await take(ch, queue, n, opts)).map((m) => m.bodyToString());
+}
+
 /** The counts of a queue in a debug snapshot. */
 export function counts(stats, name) {
   const q = stats.snapshot?.queues.find((x) => x.name === name);
