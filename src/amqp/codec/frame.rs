@@ -7,8 +7,8 @@
 use super::error::DecodeError;
 use super::method::Method;
 use super::properties::{
-    decode_content_header, encode_content_header, property_flags, ContentHeader, BASIC_CLASS_ID,
-    DELIVERY_MODE,
+    decode_content_header, encode_content_header, only_delivery_mode, ContentHeader,
+    BASIC_CLASS_ID, DELIVERY_MODE,
 };
 use super::writer::Writer;
 use crate::broker::Properties;
@@ -267,7 +267,7 @@ fn write_header_frame_with_properties(
     properties: &Properties,
     buf: &mut Vec<u8>,
 ) {
-    if let (DELIVERY_MODE, Some(mode)) = (property_flags(properties), properties.delivery_mode) {
+    if let Some(mode) = only_delivery_mode(properties) {
         let [c0, c1] = channel.to_be_bytes();
         let [s0, s1, s2, s3, s4, s5, s6, s7] = body_size.to_be_bytes();
         let [k0, k1] = BASIC_CLASS_ID.to_be_bytes();

@@ -101,24 +101,42 @@ fn too_short(payload: &[u8]) -> DecodeError {
 
 /// Appends a `basic` content header payload (no frame around it).
 pub fn encode_content_header(body_size: u64, properties: &Properties, buf: &mut Vec<u8>) {
-    let flags = property_flags(properties);
     let [k0, k1] = BASIC_CLASS_ID.to_be_bytes();
     let [s0, s1, s2, s3, s4, s5, s6, s7] = body_size.to_be_bytes();
-    let [f0, f1] = flags.to_be_bytes();
-    let fixed = [k0, k1, 0, 0, s0, s1, s2, s3, s4, s5, s6, s7, f0, f1];
-    match (flags, properties.delivery_mode) {
+    if let Some(mode) = only_delivery_mode(properties) {
         // A persistent message's usual header: one write, as for no properties.
-        (DELIVERY_MODE, Some(mode)) => {
-            let mut with_mode = [mode; CONTENT_HEADER_MIN + 1];
-            if let Some(head) = with_mode.get_mut(..CONTENT_HEADER_MIN) {
-                head.copy_from_slice(&fixed);
-            }
-            buf.extend_from_slice(&with_mode);
-        }
-        _ => {
-            buf.extend_from_slice(&fixed);
-            write_property_values(properties, flags, buf);
-        }
+        let [f0, f1] = DELIVERY_MODE.to_be_bytes();
+        buf.extend_from_slice(&[k0, k1, 0, 0, s0, s1, s2, s3, s4, s5, s6, s7, f0, f1, mode]);
+        return;
+    }
+    let flags = property_flags(properties);
+    let [f0, f1] = flags.to_be_bytes();
+    buf.extend_from_slice(&[k0, k1, 0, 0, s0, s1, s2, s3, s4, s5, s6, s7, f0, f1]);
+    write_property_values(properties, flags, buf);
+}
+
+/// The delivery mode if it is the only property set (the header a
+/// persistent publisher sends). Tested field by field, each test a branch
+/// that the usual case falls through: cheaper than building the flags word.
+#[inline]
+pub(crate) fn only_delivery_mode(p: &Properties) -> Option<u8> {
+    let others_unset = p.content_type.is_none()
+        && p.content_encoding.is_none()
+        && p.headers.is_none()
+        && p.priority.is_none()
+        && p.correlation_id.is_none()
+        && p.reply_to.is_none()
+        && p.expiration.is_none()
+        && p.message_id.is_none()
+        && p.timestamp.is_none()
+        && p.kind.is_none()
+        && p.user_id.is_none()
+        && p.app_id.is_none()
+        && p.cluster_id.is_none();
+    if others_unset {
+        p.delivery_mode
+    } else {
+        None
     }
 }
 
