@@ -349,6 +349,20 @@ fn content_headers_with_delivery_mode() {
     }
 }
 
+/// A header announcing `delivery_mode` alone but holding one octet too few
+/// or too many is refused, as any malformed header is.
+#[test]
+fn delivery_mode_headers_of_the_wrong_length() {
+    let head = [0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0x10, 0x00];
+    for tail in [&[][..], &[2, 7]] {
+        let bytes = frame(2, 1, &[&head, tail]);
+        assert!(matches!(
+            parse_frame(&bytes, FRAME_MIN_SIZE),
+            Err(DecodeError::ContentHeader { .. })
+        ));
+    }
+}
+
 #[test]
 fn basic_ack() {
     let bytes = frame(1, 1, &[&[0, 60, 0, 80], &[0, 0, 0, 0, 0, 0, 0, 7], &[1]]);

@@ -84,6 +84,17 @@ pub fn decode_content_header(payload: &[u8]) -> Result<ContentHeader, DecodeErro
             properties: Props::default(),
         });
     }
+    // A persistent publisher's header: `delivery_mode` alone.
+    if let Some(&[0x10, 0x00, mode]) = payload.get(12..) {
+        let properties = Properties {
+            delivery_mode: Some(mode),
+            ..Properties::default()
+        };
+        return Ok(ContentHeader {
+            body_size,
+            properties: Props::new(properties),
+        });
+    }
     let properties =
         read_properties(&mut r).map_err(|cause| DecodeError::ContentHeader { cause })?;
     Ok(ContentHeader {
