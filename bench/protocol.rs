@@ -5,12 +5,15 @@
 //! - publish: decode + engine, into a queue without consumers;
 //! - publish -> deliver -> ack: a publisher and a consumer connection, the
 //!   deliveries encoded and the consumer acking each batch with `multiple`;
-//! - the same with publisher confirms.
+//! - the same with publisher confirms;
+//! - the same with `delivery_mode` 2 on every message (the header a
+//!   persistent publisher sends; the queue is not durable, so no store).
 //!
 //! Messages per second on one core, and heap allocations per message.
 //!
 //! Run: `cargo bench --bench protocol`; `PROTOCOL_ROUNDS=N` sets the reads
-//! per case (1000 by default; fewer under callgrind).
+//! per case (1000 by default; fewer under callgrind), `PROTOCOL_CASE=publish`
+//! (or `deliver`, `confirms`, `persistent`) runs one case alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -105,8 +108,13 @@ fn declare(queue: &str) -> Method {
     .into()
 }
 
-/// One read's worth of publishes to `queue`.
-fn publish_batch(queue: &str) -> Vec<u8> {
+/// One read's worth of publishes to `queue`, with `delivery_mode` 2 if
+/// `persistent` (the header a persistent publisher sends).
+fn publish_batch(queue: &str, persistent: bool) -> Vec<u8> {
+    let props = Properties {
+        delivery_mode: persistent.then_some(2),
+        ..Default::default()
+    };
     let publish: Method = BasicPublish {
         ticket: 0,
         exchange: s(""),
@@ -118,7 +126,7 @@ fn publish_batch(queue: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for _ in 0..BATCH {
         write_method_frame(1, &publish, &mut out);
-        write_header_frame(1, BODY.len() as u64, &Properties::default(), &mut out);
+        write_header_frame(1, BODY.len() as u64, &props, &mut out);
         write_body_frame(1, &BODY, &mut out);
     }
     out
@@ -152,7 +160,7 @@ fn publish_only(rounds: usize) {
     let p = connect(&mut server);
     server.receive(0, p, &frames(1, vec![declare("q")]));
     drain(&mut server);
-    let batch = publish_batch("q");
+    let batch = publish_batch("q", false);
     let purge = frames(
         1,
         vec![QueuePurge {
@@ -179,7 +187,7 @@ fn publish_only(rounds: usize) {
     );
 }
 
-fn publish_deliver_ack(rounds: usize, confirms: bool) {
+fn publish_deliver_ack(rounds: usize, confirms: bool, persistent: bool) {
     let mut server = Server::new(Default::default(), Broker::default());
     let p = connect(&mut server);
     let c = connect(&mut server);
@@ -201,7 +209,7 @@ fn publish_deliver_ack(rounds: usize, confirms: bool) {
     .into();
     server.receive(0, c, &frames(1, vec![consume]));
     drain(&mut server);
-    let batch = publish_batch("q");
+    let batch = publish_batch("q", persistent);
     let mut ack = Vec::new();
     let allocs = ALLOCS.load(Relaxed);
     let started = Instant::now();
@@ -224,10 +232,10 @@ fn publish_deliver_ack(rounds: usize, confirms: bool) {
         server.receive(now, c, &ack);
         drain(&mut server);
     }
-    let name = if confirms {
-        "publish -> deliver -> ack, confirms"
-    } else {
-        "publish -> deliver -> ack"
+    let name = match (confirms, persistent) {
+        (true, true) => "... confirms, delivery_mode 2",
+        (true, false) => "publish -> deliver -> ack, confirms",
+        _ => "publish -> deliver -> ack",
     };
     report(name, rounds * BATCH, started, ALLOCS.load(Relaxed) - allocs);
     black_box(out_bytes);
@@ -238,10 +246,25 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
-    // Warm up, then measure.
-    publish_deliver_ack(rounds / 20, false);
+    // One case alone, without warm-up (for callgrind): publish, deliver,
+    // confirms or persistent.
+    let only = std::env::var("PROTOCOL_CASE").ok();
+    let run = |case: &str| only.as_deref().map_or(true, |o| o == case);
+    if only.is_none() {
+        // Warm up, then measure.
+        publish_deliver_ack(rounds / 20, false, false);
+    }
     println!("native, 16-byte bodies, {BATCH} messages per read:");
-    publish_only(rounds);
-    publish_deliver_ack(rounds, false);
-    publish_deliver_ack(rounds, true);
+    if run("publish") {
+        publish_only(rounds);
+    }
+    if run("deliver") {
+        publish_deliver_ack(rounds, false, false);
+    }
+    if run("confirms") {
+        publish_deliver_ack(rounds, true, false);
+    }
+    if run("persistent") {
+        publish_deliver_ack(rounds, true, true);
+    }
 }

@@ -3,9 +3,9 @@
 
 use warren::amqp::codec::method::*;
 use warren::amqp::codec::{
-    check_protocol_header, parse_frame, write_heartbeat, write_message, write_method_frame,
-    ContentHeader, DecodeError, Frame, FrameDecoder, HeaderStatus, Malformed, Method,
-    FRAME_MIN_SIZE, PROTOCOL_HEADER,
+    check_protocol_header, encode_content_header, parse_frame, write_header_frame, write_heartbeat,
+    write_message, write_method_frame, ContentHeader, DecodeError, Frame, FrameDecoder,
+    HeaderStatus, Malformed, Method, FRAME_MIN_SIZE, PROTOCOL_HEADER,
 };
 use warren::broker::{FieldTable, FieldValue, Properties, ShortStr};
 
@@ -297,6 +297,70 @@ fn basic_deliver_as_a_whole_message() {
         &mut out,
     );
     assert_eq!(out, expected);
+}
+
+/// The headers written in one piece (none, or only `delivery_mode`) and the
+/// general path next to them (`delivery_mode` with `priority`), both as a
+/// frame and as the bare payload the store records.
+#[test]
+fn content_headers_with_delivery_mode() {
+    let cases: [(Properties, &[u8]); 3] = [
+        (Properties::default(), &[0x00, 0x00]),
+        (
+            Properties {
+                delivery_mode: Some(2),
+                ..Properties::default()
+            },
+            &[0x10, 0x00, 2],
+        ),
+        (
+            Properties {
+                delivery_mode: Some(1),
+                priority: Some(9),
+                ..Properties::default()
+            },
+            &[0x18, 0x00, 1, 9],
+        ),
+    ];
+    for (properties, flags_and_values) in cases {
+        let payload = [
+            &[0, 60, 0, 0][..],
+            &[0, 0, 0, 0, 0, 0, 0x01, 0x02],
+            flags_and_values,
+        ]
+        .concat();
+        let mut bare = Vec::new();
+        encode_content_header(0x102, &properties, &mut bare);
+        assert_eq!(bare, payload);
+        let mut out = vec![0xaa];
+        write_header_frame(0x0203, 0x102, &properties, &mut out);
+        let expected = frame(2, 0x0203, &[&payload]);
+        assert_eq!(out.get(1..), Some(&expected[..]));
+        assert_eq!(
+            one_frame(&expected),
+            Frame::Header {
+                channel: 0x0203,
+                header: ContentHeader {
+                    body_size: 0x102,
+                    properties: properties.into()
+                }
+            }
+        );
+    }
+}
+
+/// A header announcing `delivery_mode` alone but holding one octet too few
+/// or too many is refused, as any malformed header is.
+#[test]
+fn delivery_mode_headers_of_the_wrong_length() {
+    let head = [0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0x10, 0x00];
+    for tail in [&[][..], &[2, 7]] {
+        let bytes = frame(2, 1, &[&head, tail]);
+        assert!(matches!(
+            parse_frame(&bytes, FRAME_MIN_SIZE),
+            Err(DecodeError::ContentHeader { .. })
+        ));
+    }
 }
 
 #[test]

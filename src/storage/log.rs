@@ -115,17 +115,20 @@ pub fn append_batch(records: &[StoreRecord], buf: &mut Vec<u8>) {
 /// Which of `records` a `Settled` later in the same batch makes moot.
 fn moot_records(records: &[StoreRecord]) -> Vec<bool> {
     let mut moot = vec![false; records.len()];
-    if !records
+    let settles = records
         .iter()
-        .any(|r| matches!(r, StoreRecord::Settled { .. }))
-    {
+        .filter(|r| matches!(r, StoreRecord::Settled { .. }))
+        .count();
+    if settles == 0 {
         return moot;
     }
     // Backwards: a seq is settled later until its own Message record is
     // reached; records of the seq before that are kept (a reused seq).
     // (A map whose values go unused: the key and value types of a ready
     // list's expiry map, so one hash table's code in the wasm serves both.)
-    let mut settled: FxHashMap<u64, u64> = FxHashMap::default();
+    // Sized for every Settled up front: no rehash as the batch's acks go in.
+    let mut settled: FxHashMap<u64, u64> =
+        FxHashMap::with_capacity_and_hasher(settles, Default::default());
     for (i, rec) in records.iter().enumerate().rev() {
         let drop = match rec {
             StoreRecord::Settled { seq } => {

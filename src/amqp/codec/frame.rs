@@ -6,7 +6,10 @@
 
 use super::error::DecodeError;
 use super::method::Method;
-use super::properties::{decode_content_header, encode_content_header, ContentHeader};
+use super::properties::{
+    decode_content_header, encode_content_header, only_delivery_mode, ContentHeader,
+    BASIC_CLASS_ID, DELIVERY_MODE,
+};
 use super::writer::Writer;
 use crate::broker::Properties;
 
@@ -240,33 +243,40 @@ pub fn write_header_frame(
     properties: &Properties,
     buf: &mut Vec<u8>,
 ) {
+    let [c0, c1] = channel.to_be_bytes();
+    let [s0, s1, s2, s3, s4, s5, s6, s7] = body_size.to_be_bytes();
+    let [k0, k1] = BASIC_CLASS_ID.to_be_bytes();
     if properties.is_empty() {
         // The usual delivery: a fixed 22-byte frame written in one piece.
+        #[rustfmt::skip]
+        buf.extend_from_slice(&[
+            FRAME_HEADER, c0, c1, 0, 0, 0, 14,
+            k0, k1, 0, 0, s0, s1, s2, s3, s4, s5, s6, s7, 0, 0,
+            FRAME_END,
+        ]);
+        return;
+    }
+    write_header_frame_with_properties(channel, body_size, properties, buf);
+}
+
+// Out of line, so the no-properties path above stays as short as it was.
+#[inline(never)]
+fn write_header_frame_with_properties(
+    channel: u16,
+    body_size: u64,
+    properties: &Properties,
+    buf: &mut Vec<u8>,
+) {
+    if let Some(mode) = only_delivery_mode(properties) {
         let [c0, c1] = channel.to_be_bytes();
         let [s0, s1, s2, s3, s4, s5, s6, s7] = body_size.to_be_bytes();
-        let [k0, k1] = super::properties::BASIC_CLASS_ID.to_be_bytes();
+        let [k0, k1] = BASIC_CLASS_ID.to_be_bytes();
+        // A persistent publisher's usual header, likewise in one piece.
+        let [f0, f1] = DELIVERY_MODE.to_be_bytes();
+        #[rustfmt::skip]
         buf.extend_from_slice(&[
-            FRAME_HEADER,
-            c0,
-            c1,
-            0,
-            0,
-            0,
-            14,
-            k0,
-            k1,
-            0,
-            0,
-            s0,
-            s1,
-            s2,
-            s3,
-            s4,
-            s5,
-            s6,
-            s7,
-            0,
-            0,
+            FRAME_HEADER, c0, c1, 0, 0, 0, 15,
+            k0, k1, 0, 0, s0, s1, s2, s3, s4, s5, s6, s7, f0, f1, mode,
             FRAME_END,
         ]);
         return;
