@@ -321,3 +321,55 @@ fn consume_ok_is_written_alone_ahead_of_the_first_deliveries() {
     h.send(c, &consume(1, "empty", "u", true));
     assert_eq!(h.take_writes(c).len(), 1);
 }
+
+#[test]
+fn publishes_with_the_same_properties_each_keep_their_own() {
+    // Headers {BCC: ["copy"]} and delivery-mode 2, as each of a publisher's
+    // messages would carry them. The connection shares one decoded block
+    // among them: the BCC header routes and is removed from every one.
+    let item = [&b"S"[..], &4u32.to_be_bytes(), b"copy"].concat();
+    let bcc = entry(
+        "BCC",
+        b'A',
+        &[&(item.len() as u32).to_be_bytes()[..], &item].concat(),
+    );
+    let bcc_props = [
+        &[0x30, 0x00][..],
+        &(bcc.len() as u32).to_be_bytes(),
+        &bcc,
+        &[2],
+    ]
+    .concat();
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "work", false, false));
+    h.send(c, &queue_declare(1, "copy", false, false));
+    h.take_bytes(c);
+    for (body_byte, props) in [
+        (b'a', &bcc_props[..]),
+        (b'b', &bcc_props),
+        (b'c', &[0x10, 0x00, 1]),
+        (b'd', &bcc_props),
+    ] {
+        let mut bytes = publish(1, "", "work", false);
+        bytes.extend(header(1, 1, props));
+        bytes.extend(body(1, &[body_byte]));
+        h.send(c, &bytes);
+    }
+    h.send(c, &queue_declare(1, "work", false, true));
+    assert_eq!(h.take_bytes(c), declare_ok(1, "work", 4, 0));
+    h.send(c, &queue_declare(1, "copy", false, true));
+    assert_eq!(h.take_bytes(c), declare_ok(1, "copy", 3, 0));
+    let get = method(1, 60, 70, Args::new().u16(0).short("copy").bits(&[true]));
+    for expected in [b"a", b"b", b"d"] {
+        h.send(c, &get);
+        let f = h.take_frames(c);
+        assert_eq!(f.len(), 3, "{f:?}");
+        let header = f[1].bytes();
+        assert!(
+            !header.windows(3).any(|w| w == b"BCC"),
+            "BCC is not delivered: {header:?}"
+        );
+        assert_eq!(f[2].bytes(), body(1, expected));
+    }
+}

@@ -100,6 +100,12 @@ impl Props {
         self.0.is_none()
     }
 
+    /// One block shared by both, neither a copy of the other.
+    #[cfg(test)]
+    pub fn same_block(&self, other: &Props) -> bool {
+        matches!((&self.0, &other.0), (Some(a), Some(b)) if Rc::ptr_eq(a, b))
+    }
+
     /// Mutable access, allocating the out-of-line block if needed.
     pub fn make_mut(&mut self) -> &mut Properties {
         Rc::make_mut(self.0.get_or_insert_with(Rc::default))

@@ -44,8 +44,8 @@ pub use frame::{
 };
 pub use method::{method_info, spec_fields, FieldKind, Method, MethodInfo, METHODS};
 pub use properties::{
-    decode_content_header, encode_content_header, ContentHeader, BASIC_CLASS_ID, BASIC_PROPERTIES,
-    CONTENT_HEADER_MIN,
+    decode_content_header, decode_content_header_sharing, encode_content_header, ContentHeader,
+    LastProperties, BASIC_CLASS_ID, BASIC_PROPERTIES, CONTENT_HEADER_MIN,
 };
 pub(crate) use properties::{read_properties, write_properties};
 pub use protocol_header::{check_protocol_header, HeaderStatus, PROTOCOL_HEADER};

@@ -66,6 +66,55 @@ pub struct ContentHeader {
 /// Decodes a header frame's payload. Only `basic` carries content, and weight
 /// must be 0; anything else is the wrong frame here (505), as in RabbitMQ.
 pub fn decode_content_header(payload: &[u8]) -> Result<ContentHeader, DecodeError> {
+    Ok(ContentHeader {
+        body_size: header_body_size(payload)?,
+        properties: header_properties(payload)?,
+    })
+}
+
+/// The properties of the last content header a connection decoded, by their
+/// encoded bytes. A publisher usually sends the same properties with every
+/// message (a delivery mode, a content type): a header with the same bytes
+/// shares the block already decoded, with no decoding and no allocation, and
+/// the messages queued share it too until one is changed (`Props::make_mut`
+/// copies). A cache, not state: a resumed connection starts without it.
+#[derive(Default)]
+pub struct LastProperties {
+    bytes: Vec<u8>,
+    props: Props,
+}
+
+/// Property lists longer than this (large headers tables) are decoded each
+/// time rather than kept.
+const LAST_PROPERTIES_MAX: usize = 256;
+
+/// [`decode_content_header`], sharing the properties of the connection's
+/// last header when they are the same bytes.
+pub fn decode_content_header_sharing(
+    payload: &[u8],
+    last: &mut LastProperties,
+) -> Result<ContentHeader, DecodeError> {
+    let body_size = header_body_size(payload)?;
+    let bytes = payload.get(12..).unwrap_or_default();
+    let properties = if bytes == last.bytes.as_slice() {
+        last.props.clone()
+    } else {
+        let props = header_properties(payload)?;
+        if bytes.len() <= LAST_PROPERTIES_MAX {
+            last.bytes.clear();
+            last.bytes.extend_from_slice(bytes);
+            last.props = props.clone();
+        }
+        props
+    };
+    Ok(ContentHeader {
+        body_size,
+        properties,
+    })
+}
+
+/// The body size of a header payload, after checking its class and weight.
+fn header_body_size(payload: &[u8]) -> Result<u64, DecodeError> {
     if payload.len() < CONTENT_HEADER_MIN {
         return Err(too_short(payload));
     }
@@ -76,31 +125,22 @@ pub fn decode_content_header(payload: &[u8]) -> Result<ContentHeader, DecodeErro
     if class_id != BASIC_CLASS_ID || weight != 0 {
         return Err(DecodeError::UnexpectedContentHeader { class_id, weight });
     }
+    Ok(body_size)
+}
+
+/// The properties of a header payload whose first 12 bytes
+/// [`header_body_size`] checked. Out of line: one copy serves both decoders.
+#[inline(never)]
+fn header_properties(payload: &[u8]) -> Result<Props, DecodeError> {
     // Most publishes under load carry no properties: a zero flags word and
     // nothing after it need no `Properties` built, checked and dropped.
     if payload.get(12..) == Some(&[0, 0]) {
-        return Ok(ContentHeader {
-            body_size,
-            properties: Props::default(),
-        });
+        return Ok(Props::default());
     }
-    // A persistent publisher's header: `delivery_mode` alone.
-    if let Some(&[0x10, 0x00, mode]) = payload.get(12..) {
-        let properties = Properties {
-            delivery_mode: Some(mode),
-            ..Properties::default()
-        };
-        return Ok(ContentHeader {
-            body_size,
-            properties: Props::new(properties),
-        });
-    }
+    let mut r = Reader::new(payload.get(12..).unwrap_or_default());
     let properties =
         read_properties(&mut r).map_err(|cause| DecodeError::ContentHeader { cause })?;
-    Ok(ContentHeader {
-        body_size,
-        properties: Props::new(properties),
-    })
+    Ok(Props::new(properties))
 }
 
 fn too_short(payload: &[u8]) -> DecodeError {
@@ -383,5 +423,35 @@ mod tests {
                 cause: Malformed::TrailingBytes { count: 1 }
             })
         );
+    }
+
+    #[test]
+    fn a_header_with_the_last_headers_property_bytes_shares_its_block() {
+        let payload = |props: &[u8]| [&[0, 60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5][..], props].concat();
+        let persistent = payload(&[0x10, 0, 2]);
+        let transient = payload(&[0x10, 0, 1]);
+        let mut last = LastProperties::default();
+        let a = decode_content_header_sharing(&persistent, &mut last).unwrap();
+        let b = decode_content_header_sharing(&persistent, &mut last).unwrap();
+        assert_eq!(a, decode_content_header(&persistent).unwrap());
+        assert!(a.properties.same_block(&b.properties));
+        let c = decode_content_header_sharing(&transient, &mut last).unwrap();
+        assert_eq!(c.properties.delivery_mode, Some(1));
+        assert!(!c.properties.same_block(&a.properties));
+        // A refused header leaves the last one kept.
+        let bad = payload(&[0x10, 0]);
+        assert!(decode_content_header_sharing(&bad, &mut last).is_err());
+        let d = decode_content_header_sharing(&transient, &mut last).unwrap();
+        assert!(d.properties.same_block(&c.properties));
+        // Long property lists are decoded each time, not kept.
+        let id = "m".repeat(255);
+        let mut long = vec![0x10, 0x80, 2, 255];
+        long.extend_from_slice(id.as_bytes());
+        let long = payload(&long);
+        let e = decode_content_header_sharing(&long, &mut last).unwrap();
+        let f = decode_content_header_sharing(&long, &mut last).unwrap();
+        assert_eq!(e, f);
+        assert_eq!(f.properties.message_id.as_deref(), Some(id.as_str()));
+        assert!(!e.properties.same_block(&f.properties));
     }
 }

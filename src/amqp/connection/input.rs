@@ -5,8 +5,9 @@
 use super::channels::ChanState;
 use super::{Connection, Env, Phase};
 use crate::amqp::codec::{
-    check_protocol_header, parse_frame, parse_raw_frame, DecodeError, Frame, HeaderStatus,
-    PublishRef, RawFrame, FRAME_HEADER_SIZE, FRAME_METHOD, FRAME_OVERHEAD, PROTOCOL_HEADER,
+    check_protocol_header, decode_content_header_sharing, parse_frame, parse_raw_frame,
+    DecodeError, Frame, HeaderStatus, PublishRef, RawFrame, FRAME_HEADER, FRAME_HEADER_SIZE,
+    FRAME_METHOD, FRAME_OVERHEAD, PROTOCOL_HEADER,
 };
 use crate::broker::{AmqpError, ReplyCode};
 
@@ -165,7 +166,15 @@ impl Connection {
                 return Ok(());
             }
         }
-        self.handle_frame(env, raw.decode()?);
+        let frame = if raw.frame_type == FRAME_HEADER {
+            Frame::Header {
+                channel: raw.channel,
+                header: decode_content_header_sharing(raw.payload, &mut self.last_properties)?,
+            }
+        } else {
+            raw.decode()?
+        };
+        self.handle_frame(env, frame);
         Ok(())
     }
 

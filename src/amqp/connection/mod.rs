@@ -36,7 +36,7 @@ pub use methods::{
     check_channel_number, check_message_size, publish, publish_run, run_channel_method, Step,
 };
 
-use crate::amqp::codec::FRAME_MIN_SIZE;
+use crate::amqp::codec::{LastProperties, FRAME_MIN_SIZE};
 use crate::broker::{AmqpError, Broker, ChannelRef, ConnId, Effect, ShortStr};
 use channels::Channels;
 use std::rc::Rc;
@@ -182,6 +182,9 @@ pub struct Connection {
     peer_auth: PeerAuth,
     /// Closes made and not yet taken by the host (see `take_closes`).
     closes: Vec<CloseReport>,
+    /// The last content header's properties, shared by the next header with
+    /// the same bytes (a cache, not in the image).
+    last_properties: LastProperties,
 }
 
 impl Connection {
@@ -222,6 +225,7 @@ impl Connection {
             paused: false,
             peer_auth,
             closes: Vec::new(),
+            last_properties: LastProperties::default(),
         }
     }
 
