@@ -7,7 +7,8 @@
 mod common;
 use common::*;
 use warren::broker::{
-    AmqpError, ChannelRef, Consume, EventKind, FieldTable, Message, Properties, ReplyCode,
+    AmqpError, BrokerConfig, ChannelRef, Consume, EventKind, FieldTable, Message, Properties,
+    ReplyCode,
 };
 
 /// How a scenario's channel is set up before the publishes; true for a
@@ -24,8 +25,11 @@ struct Outcome {
     counts: Vec<(usize, usize)>,
 }
 
-fn world(setup: Setup) -> (World, ChannelRef, bool) {
-    let mut w = World::new();
+fn world(setup: Setup, events: bool) -> (World, ChannelRef, bool) {
+    let mut w = World::with(BrokerConfig {
+        events,
+        ..Default::default()
+    });
     let ch = w.client();
     w.declare(ch, "q1");
     w.declare(ch, "q2");
@@ -46,7 +50,7 @@ fn finish(mut w: World, ch: ChannelRef, tx: bool, result: Result<(), AmqpError>)
         let _ = w.broker.tx_commit(w.now, ch);
         w.settle();
     }
-    let counts = ["q1", "q2"]
+    let counts = ["q1", "q2", "dl"]
         .iter()
         .map(|q| (w.ready("/", q), w.unacked("/", q)))
         .collect();
@@ -60,15 +64,28 @@ fn finish(mut w: World, ch: ChannelRef, tx: bool, result: Result<(), AmqpError>)
 
 /// Publishes `bodies` one by one and as one run; both outcomes.
 fn both(setup: Setup, x: &str, key: &str, props: Properties, mandatory: bool) -> [Outcome; 2] {
+    both_with(true, setup, x, key, props, mandatory)
+}
+
+/// `both`, with lifecycle events recorded or not (without them a run takes
+/// the queue kept for its address once and offers each message to it).
+fn both_with(
+    events: bool,
+    setup: Setup,
+    x: &str,
+    key: &str,
+    props: Properties,
+    mandatory: bool,
+) -> [Outcome; 2] {
     let bodies = ["a", "b", "c", "d"];
     let message = |b: &str| Message::new(s(x), s(key), props.clone(), b.as_bytes());
-    let (mut w, ch, tx) = world(setup);
+    let (mut w, ch, tx) = world(setup, events);
     let result = bodies.iter().try_for_each(|b| {
         w.broker
             .basic_publish(w.now, ch, message(b), mandatory, false)
     });
     let one_by_one = finish(w, ch, tx, result);
-    let (mut w, ch, tx) = world(setup);
+    let (mut w, ch, tx) = world(setup, events);
     let mut rest = bodies[1..].iter().map(|b| message(b));
     let result =
         w.broker
@@ -122,7 +139,7 @@ fn a_confirmed_run_acks_each_publish_in_turn() {
         o.events.iter().filter(|e| acked(e)).count()
     };
     assert_eq!(confirmed(&one), 4, "{one:?}");
-    assert_eq!(one.counts, [(4, 0), (4, 0)]);
+    assert_eq!(one.counts[..2], [(4, 0), (4, 0)]);
     assert_eq!(one, run);
 }
 
@@ -192,4 +209,52 @@ fn a_run_over_a_queue_limit_refuses_what_does_not_fit() {
     let [one, run] = both(limited, "", "limited", Properties::default(), false);
     assert!(one.effects.contains("ack: false"), "{one:?}");
     assert_eq!(one, run);
+}
+
+#[test]
+fn a_run_without_events_is_the_publishes_one_by_one() {
+    // q2 holds one message; each later one pushes the oldest out to "dl",
+    // so the run routes through the dead-letter path between its offers.
+    fn dead_lettering(w: &mut World, ch: ChannelRef) -> bool {
+        w.broker
+            .queue_delete(w.now, ch, "q2", false, false)
+            .unwrap();
+        w.declare(ch, "dl");
+        let args: FieldTable = table(&[
+            ("x-max-length", warren::broker::FieldValue::I32(1)),
+            (
+                "x-dead-letter-exchange",
+                warren::broker::FieldValue::LongStr("".into()),
+            ),
+            (
+                "x-dead-letter-routing-key",
+                warren::broker::FieldValue::LongStr("dl".into()),
+            ),
+        ]);
+        w.declare_with(ch, "q2", args);
+        w.confirm_select(ch);
+        false
+    }
+    for setup in [
+        plain as Setup,
+        confirming,
+        transaction,
+        consuming,
+        dead_lettering,
+    ] {
+        for (x, key) in [("", "q1"), ("", "q2"), ("fan", "")] {
+            let [one, run] = both_with(false, setup, x, key, Properties::default(), false);
+            assert!(one.events.is_empty(), "{one:?}");
+            assert_eq!(one, run);
+        }
+    }
+    let [one, _] = both_with(
+        false,
+        dead_lettering,
+        "",
+        "q2",
+        Properties::default(),
+        false,
+    );
+    assert_eq!(one.counts[1..], [(1, 0), (3, 0)], "{one:?}");
 }

@@ -90,6 +90,28 @@ impl Broker {
         self.publish_one(now, ch, v, message, mandatory, seq)
     }
 
+    /// `publish_one` of a message whose route is the one queue `q` kept for
+    /// its exchange and key, with events off: offered at once.
+    #[inline(always)]
+    pub(crate) fn publish_kept(
+        &mut self,
+        now: u64,
+        ch: ChannelRef,
+        q: QueueId,
+        message: Message,
+        seq: Option<u64>,
+    ) {
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let mut outcome = Pending::Ready(true);
+        // A reply name is never kept as a route (see `publish_one`): no
+        // reply to deliver here.
+        self.offer(now, q, message, msg_id, &mut outcome);
+        if seq.is_some() {
+            self.settle_confirm(ch, seq, outcome);
+        }
+    }
+
     /// A client may publish to `exchange`: it exists and is not internal.
     /// Returns whether the exchange deduplicates.
     fn check_publishable(&self, v: VhostId, exchange: &str) -> Result<bool> {
@@ -135,15 +157,7 @@ impl Broker {
         // with events recorded, the general path below says what was routed.
         if let Some(&[q]) = self.cached_route(v, &message, bcc.as_ref()) {
             if !self.config.events {
-                let msg_id = self.next_msg_id;
-                self.next_msg_id += 1;
-                let mut outcome = Pending::Ready(true);
-                // A reply name is never kept as a route (see below): no
-                // reply to deliver here.
-                self.offer(now, q, message, msg_id, &mut outcome);
-                if seq.is_some() {
-                    self.settle_confirm(ch, seq, outcome);
-                }
+                self.publish_kept(now, ch, q, message, seq);
                 return Ok(());
             }
         }

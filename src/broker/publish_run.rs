@@ -12,7 +12,7 @@ use super::channel::Mode;
 use super::direct_reply::REPLY_TO;
 use super::engine::Broker;
 use super::error::Result;
-use super::ids::ChannelRef;
+use super::ids::{ChannelRef, QueueId};
 use super::message::Message;
 
 impl Broker {
@@ -44,6 +44,9 @@ impl Broker {
     ) -> Result<()> {
         // A direct reply-to is rewritten per message: each goes the whole way.
         let reply_to = first.properties.reply_to.as_deref() == Some(REPLY_TO);
+        let plain = first.properties.is_unset()
+            || (first.properties.header("BCC").is_none()
+                && first.properties.header("CC").is_none());
         self.publish_inner(now, ch, first, mandatory, immediate)?;
         let (v, channel) = self.vhost_and_channel(ch)?;
         let (tx, confirm) = match channel.mode {
@@ -57,13 +60,33 @@ impl Broker {
             }
             return Ok(());
         }
+        // The queue kept for the run's address, while the cache has not
+        // moved since (nothing declared, deleted, bound or routed
+        // elsewhere): each message goes to it without comparing the address.
+        // CC or BCC headers, or events, take `publish_one`'s general path.
+        let keepable = plain && !self.config.events;
+        let mut kept: Option<(u64, QueueId)> = None;
         while let Some(m) = next() {
             let seq = if confirm {
                 self.vhost_and_channel(ch)?.1.next_confirm_seq()
             } else {
                 None
             };
-            self.publish_one(now, ch, v, m, mandatory, seq)?;
+            match kept {
+                Some((generation, q)) if self.route_cache.generation() == generation => {
+                    self.publish_kept(now, ch, q, m, seq);
+                }
+                _ => {
+                    if keepable {
+                        if let Some(&[q]) = self.route_cache.get(v, &m) {
+                            kept = Some((self.route_cache.generation(), q));
+                            self.publish_kept(now, ch, q, m, seq);
+                            continue;
+                        }
+                    }
+                    self.publish_one(now, ch, v, m, mandatory, seq)?;
+                }
+            }
         }
         Ok(())
     }

@@ -20,6 +20,10 @@ pub(crate) struct RouteCache {
     /// ([`Message::address_bytes`]): one comparison; the buffer is reused.
     address: Vec<u8>,
     queues: Vec<QueueId>,
+    /// Moves on every `set` and `forget`: a run of publishes to one address
+    /// that saw it unmoved knows its kept queue still holds without
+    /// comparing the address again.
+    generation: u64,
 }
 
 impl RouteCache {
@@ -38,12 +42,20 @@ impl RouteCache {
         self.queues.clear();
         self.queues.extend_from_slice(queues);
         self.vhost = Some(vhost);
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    /// Which `set` or `forget` the cache is at (see `generation`).
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The topology changed: nothing kept holds.
     #[inline]
     pub fn forget(&mut self) {
         self.vhost = None;
+        self.generation = self.generation.wrapping_add(1);
     }
 }
 
