@@ -113,27 +113,31 @@ pub fn dead_letter(
                 .unwrap_or(0)
                 .max(0)
                 .saturating_add(1);
-            entry.insert(key("count"), FieldValue::I64(count));
+            set(&mut entry, "count", FieldValue::I64(count));
             entry
         }
         None => new_entry(msg, queue, reason, now_ms, original_expiration.as_deref()),
     };
     deaths.insert(0, FieldValue::Table(entry));
-    headers.insert(key("x-death"), FieldValue::Array(deaths));
+    set(&mut headers, "x-death", FieldValue::Array(deaths));
 
-    let exchange = FieldValue::LongStr(msg.exchange().as_bytes().to_vec());
+    let exchange = msg.exchange().as_bytes();
     for (name, value) in [
-        ("x-first-death-reason", FieldValue::str(reason.as_str())),
-        ("x-first-death-queue", FieldValue::str(queue)),
-        ("x-first-death-exchange", exchange.clone()),
+        ("x-first-death-reason", reason.as_str().as_bytes()),
+        ("x-first-death-queue", queue.as_bytes()),
+        ("x-first-death-exchange", exchange),
     ] {
         if !headers.contains_key(name) {
-            headers.insert(key(name), value);
+            set_str(&mut headers, name, value);
         }
     }
-    headers.insert(key("x-last-death-reason"), FieldValue::str(reason.as_str()));
-    headers.insert(key("x-last-death-queue"), FieldValue::str(queue));
-    headers.insert(key("x-last-death-exchange"), exchange);
+    set_str(
+        &mut headers,
+        "x-last-death-reason",
+        reason.as_str().as_bytes(),
+    );
+    set_str(&mut headers, "x-last-death-queue", queue.as_bytes());
+    set_str(&mut headers, "x-last-death-exchange", exchange);
 
     headers.remove("BCC");
     let routing_key = match dlx_routing_key {
@@ -204,18 +208,16 @@ fn new_entry(
     // Keys in RabbitMQ's order, so a delivered header reads the same.
     let mut entry = FieldTable::new();
     if let Some(exp) = original_expiration {
-        entry.insert(key("original-expiration"), FieldValue::str(exp));
+        set_str(&mut entry, "original-expiration", exp.as_bytes());
     }
-    entry.insert(key("count"), FieldValue::I64(1));
-    entry.insert(key("reason"), FieldValue::str(reason.as_str()));
-    entry.insert(key("queue"), FieldValue::str(queue));
-    entry.insert(key("time"), FieldValue::Timestamp(now_ms / 1000));
-    entry.insert(
-        key("exchange"),
-        FieldValue::LongStr(msg.exchange().as_bytes().to_vec()),
-    );
-    entry.insert(
-        key("routing-keys"),
+    set(&mut entry, "count", FieldValue::I64(1));
+    set_str(&mut entry, "reason", reason.as_str().as_bytes());
+    set_str(&mut entry, "queue", queue.as_bytes());
+    set(&mut entry, "time", FieldValue::Timestamp(now_ms / 1000));
+    set_str(&mut entry, "exchange", msg.exchange().as_bytes());
+    set(
+        &mut entry,
+        "routing-keys",
         FieldValue::Array(routing_keys(msg).collect()),
     );
     entry
@@ -243,8 +245,17 @@ fn text_is(v: Option<&FieldValue>, want: &str) -> bool {
     matches!(v, Some(FieldValue::LongStr(b)) if b.as_slice() == want.as_bytes())
 }
 
-fn key(name: &'static str) -> ShortStr {
-    ShortStr::truncated(name)
+/// `table[name] = value`. Out of line, as is [`set_str`]: inlined, each of
+/// the dozen header writes of a death carried its own copy of the allocation.
+#[inline(never)]
+fn set(table: &mut FieldTable, name: &'static str, value: FieldValue) {
+    table.insert(ShortStr::truncated(name), value);
+}
+
+/// `table[name]` = the long string `value`.
+#[inline(never)]
+fn set_str(table: &mut FieldTable, name: &'static str, value: &[u8]) {
+    set(table, name, FieldValue::LongStr(value.to_vec()));
 }
 
 #[cfg(test)]

@@ -139,6 +139,13 @@ impl<'a> Dec<'a> {
         self.bad_at(self.at, what.into())
     }
 
+    /// A failure whose text is `before`, the number `n`, then `after`: one
+    /// copy of the formatting for the many texts of that shape.
+    #[inline(never)]
+    pub fn bad_n(&mut self, before: &str, n: u64, after: &str) -> Bad {
+        self.bad(format!("{before}{n}{after}"))
+    }
+
     /// A failure at `at`; the first one is kept.
     #[inline(never)]
     fn bad_at(&mut self, at: usize, what: String) -> Bad {
@@ -161,7 +168,7 @@ impl<'a> Dec<'a> {
     pub fn finish(&mut self) -> Result<(), Bad> {
         match self.all.len() - self.at.min(self.all.len()) {
             0 => Ok(()),
-            n => Err(self.bad(format!("{n} bytes left over after the image"))),
+            n => Err(self.bad_n("", n as u64, " bytes left over after the image")),
         }
     }
 
@@ -185,7 +192,7 @@ impl<'a> Dec<'a> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            b => Err(self.bad(format!("{b} is not a boolean"))),
+            b => Err(self.bad_n("", u64::from(b), " is not a boolean")),
         }
     }
 
@@ -209,19 +216,19 @@ impl<'a> Dec<'a> {
     #[inline(never)]
     pub fn u32(&mut self) -> Result<u32, Bad> {
         let v = self.u64()?;
-        u32::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 32 bits")))
+        u32::try_from(v).map_err(|_| self.bad_n("", v, " does not fit 32 bits"))
     }
 
     #[inline(never)]
     pub fn u16(&mut self) -> Result<u16, Bad> {
         let v = self.u64()?;
-        u16::try_from(v).map_err(|_| self.bad(format!("{v} does not fit 16 bits")))
+        u16::try_from(v).map_err(|_| self.bad_n("", v, " does not fit 16 bits"))
     }
 
     #[inline(never)]
     pub fn usize(&mut self) -> Result<usize, Bad> {
         let v = self.u64()?;
-        usize::try_from(v).map_err(|_| self.bad(format!("{v} does not fit a size")))
+        usize::try_from(v).map_err(|_| self.bad_n("", v, " does not fit a size"))
     }
 
     /// A count of items that each take at least one byte: never more than
@@ -230,7 +237,7 @@ impl<'a> Dec<'a> {
     pub fn count(&mut self) -> Result<usize, Bad> {
         let n = self.usize()?;
         if n > self.all.len().saturating_sub(self.at) {
-            return Err(self.bad(format!("count {n} exceeds the bytes left")));
+            return Err(self.bad_n("count ", n as u64, " exceeds the bytes left"));
         }
         Ok(n)
     }

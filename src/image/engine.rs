@@ -480,7 +480,7 @@ impl Reader<'_, '_> {
             let i = self.d.u32()?;
             let free = b.queues.get(i as usize).is_some_and(|s| s.queue.is_none());
             if !free || b.free_queue_slots.contains(&i) {
-                return Err(self.d.bad(format!("queue slot {i} is not free")));
+                return Err(self.d.bad_n("queue slot ", u64::from(i), " is not free"));
             }
             b.free_queue_slots.push(i);
         }
@@ -493,7 +493,7 @@ impl Reader<'_, '_> {
                 }
             }
             if b.conns.insert(id, conn).is_some() {
-                return Err(self.d.bad(format!("connection {} twice", id.0)));
+                return Err(self.d.bad_n("connection ", u64::from(id.0), " twice"));
             }
         }
         for q in b.queue_ids() {
@@ -604,7 +604,7 @@ impl Reader<'_, '_> {
                     Destination::Queue(q, d.short_str()?)
                 }
                 1 => Destination::Exchange(d.short_str()?),
-                t => return Err(d.bad(format!("binding destination kind {t}"))),
+                t => return Err(d.bad_n("binding destination kind ", u64::from(t), "")),
             };
             let routing_key = d.short_str()?;
             let arguments = d.table()?;
@@ -663,7 +663,7 @@ impl Reader<'_, '_> {
         for _ in 0..d.count()? {
             let level = d.usize()?;
             if level >= q.ready.levels().len() {
-                return Err(d.bad(format!("paged run at priority level {level}")));
+                return Err(d.bad_n("paged run at priority level ", level as u64, ""));
             }
             let run = PageRun {
                 page: d.u64()?,
@@ -736,7 +736,7 @@ impl Reader<'_, '_> {
             .messages
             .get(index)
             .cloned()
-            .ok_or_else(|| d.bad(format!("message {index} is not in the image")))?;
+            .ok_or_else(|| d.bad_n("message ", index as u64, " is not in the image"))?;
         Ok(Entry {
             seq,
             msg_id,
@@ -793,7 +793,7 @@ impl Reader<'_, '_> {
             let deadline = untime(d.u64()?);
             let entry = self.entry()?;
             if ch.unacked.back().is_some_and(|u| u.tag >= tag) || tag >= ch.next_tag {
-                return Err(self.d.bad(format!("delivery tag {tag} out of order")));
+                return Err(self.d.bad_n("delivery tag ", tag, " out of order"));
             }
             ch.unacked.push_back(Unacked {
                 tag,
@@ -817,7 +817,7 @@ impl Reader<'_, '_> {
                     let p = match d.u8()? {
                         0 => Pending::Ready(d.bool()?),
                         1 => Pending::Durable(d.u64()?),
-                        t => return Err(d.bad(format!("confirm kind {t}"))),
+                        t => return Err(d.bad_n("confirm kind ", u64::from(t), "")),
                     };
                     pending.push_back((seq, p));
                 }
@@ -844,12 +844,12 @@ impl Reader<'_, '_> {
                             tag: d.u64()?,
                             requeue: d.bool()?,
                         },
-                        t => return Err(d.bad(format!("settlement kind {t}"))),
+                        t => return Err(d.bad_n("settlement kind ", u64::from(t), "")),
                     });
                 }
                 Mode::Tx { publishes, settles }
             }
-            m => return Err(d.bad(format!("channel mode {m}"))),
+            m => return Err(d.bad_n("channel mode ", u64::from(m), "")),
         };
         for _ in 0..d.count()? {
             let q = queue_id_from(d)?;
@@ -866,7 +866,7 @@ impl Reader<'_, '_> {
 fn vhost_id(d: &mut Dec<'_>, b: &Broker) -> Result<VhostId, Bad> {
     let v = d.u32()?;
     if v as usize >= b.vhosts.len() {
-        return Err(d.bad(format!("vhost {v} is not in the image")));
+        return Err(d.bad_n("vhost ", u64::from(v), " is not in the image"));
     }
     Ok(VhostId(v))
 }

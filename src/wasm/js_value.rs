@@ -149,24 +149,55 @@ pub fn properties_from_js(o: &JsValue) -> Result<Properties, JsValue> {
         Some(ms) => Some(short(&(ms.max(0.0) as u64).to_string(), "expiration")?),
         None => opt_str(o, "expiration")?,
     };
+    // The short strings read in a loop, in the order their errors take: one
+    // copy of the read and, on a failure, of the drop of those read before.
+    let mut text: [Option<ShortStr>; 9] = Default::default();
+    let (first, rest) = text.split_at_mut(2);
+    read_strs(o, first, &["contentType", "contentEncoding"])?;
+    let headers = if headers.is_undefined() || headers.is_null() {
+        None
+    } else {
+        Some(table_from_js(&headers)?)
+    };
+    let delivery_mode = opt_u8(o, "deliveryMode")?;
+    let priority = opt_u8(o, "priority")?;
+    read_strs(
+        o,
+        rest,
+        &[
+            "correlationId",
+            "replyTo",
+            "messageId",
+            "type",
+            "userId",
+            "appId",
+            "clusterId",
+        ],
+    )?;
+    let [content_type, content_encoding, correlation_id, reply_to, message_id, kind, user_id, app_id, cluster_id] =
+        text;
     Ok(Properties {
-        content_type: opt_str(o, "contentType")?,
-        content_encoding: opt_str(o, "contentEncoding")?,
-        headers: if headers.is_undefined() || headers.is_null() {
-            None
-        } else {
-            Some(table_from_js(&headers)?)
-        },
-        delivery_mode: opt_u8(o, "deliveryMode")?,
-        priority: opt_u8(o, "priority")?,
-        correlation_id: opt_str(o, "correlationId")?,
-        reply_to: opt_str(o, "replyTo")?,
+        content_type,
+        content_encoding,
+        headers,
+        delivery_mode,
+        priority,
+        correlation_id,
+        reply_to,
         expiration,
-        message_id: opt_str(o, "messageId")?,
+        message_id,
         timestamp,
-        kind: opt_str(o, "type")?,
-        user_id: opt_str(o, "userId")?,
-        app_id: opt_str(o, "appId")?,
-        cluster_id: opt_str(o, "clusterId")?,
+        kind,
+        user_id,
+        app_id,
+        cluster_id,
     })
+}
+
+/// Each of `keys` as an optional short string into the slot beside it.
+fn read_strs(o: &JsValue, slots: &mut [Option<ShortStr>], keys: &[&str]) -> Result<(), JsValue> {
+    for (slot, key) in slots.iter_mut().zip(keys) {
+        *slot = opt_str(o, key)?;
+    }
+    Ok(())
 }

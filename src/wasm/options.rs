@@ -109,10 +109,29 @@ impl Reader<'_> {
         key: &str,
         read: impl Fn(&Reader) -> Result<T, String>,
     ) -> Result<Option<Entries<T>>, String> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
         let mut out = Vec::new();
+        let found = self.each_entry(key, &mut |name, r| {
+            out.push((name, read(r)?));
+            Ok(())
+        })?;
+        if !found {
+            return Ok(None);
+        }
+        sort::sort_by(&mut out, |a, b| a.0.cmp(&b.0));
+        Ok(Some(Entries(out)))
+    }
+
+    /// Calls `each` with every entry of the object at `key`, in JS order;
+    /// false if there is none. Not generic: one copy of the walk for every
+    /// kind of entry.
+    fn each_entry(
+        &self,
+        key: &str,
+        each: &mut dyn FnMut(String, &Reader) -> Result<(), String>,
+    ) -> Result<bool, String> {
+        let Some(v) = self.get(key) else {
+            return Ok(false);
+        };
         for pair in Object::entries(&object(&v, || self.error(key, "an object"))?).iter() {
             let pair: Array = pair.unchecked_into();
             let name = pair.get(0).as_string().unwrap_or_default();
@@ -120,16 +139,13 @@ impl Reader<'_> {
             let value = object(&pair.get(1), || {
                 format!("{}{key}.{name} must be an object", self.path)
             })?;
-            out.push((
-                name,
-                read(&Reader {
-                    object: value.into(),
-                    path: &path,
-                })?,
-            ));
+            let reader = Reader {
+                object: value.into(),
+                path: &path,
+            };
+            each(name, &reader)?;
         }
-        sort::sort_by(&mut out, |a, b| a.0.cmp(&b.0));
-        Ok(Some(Entries(out)))
+        Ok(true)
     }
 }
 

@@ -131,6 +131,42 @@ test('errors carry the AMQP reply; the channel closes, the connection stays usab
   await broker.close();
 });
 
+test('every property given as a JS object arrives in its own field; the first bad one is named', async () => {
+  const { broker, ch } = await open();
+  await ch.queueDeclare('props');
+  const sent = {
+    contentType: 'text/plain',
+    contentEncoding: 'gzip',
+    headers: { h: 'v' },
+    deliveryMode: 2,
+    priority: 7,
+    correlationId: 'corr',
+    replyTo: 'back',
+    expiration: '60000',
+    messageId: 'm-1',
+    timestamp: new Date(1_700_000_000_000),
+    type: 'kind',
+    appId: 'app',
+    clusterId: 'cluster',
+  };
+  await ch.basicPublish('', 'props', 'x', sent);
+  const got = (await ch.basicGet('props', { noAck: true })).properties;
+  for (const [key, value] of Object.entries(sent)) assert.deepEqual(got[key], value, key);
+  await assert.rejects(
+    ch.basicPublish('', 'props', 'x', { contentEncoding: 1, replyTo: 2, clusterId: 3 }),
+    /property contentEncoding must be a string/,
+  );
+  await assert.rejects(
+    ch.basicPublish('', 'props', 'x', { priority: 300, messageId: 4 }),
+    /property priority must be an integer from 0 to 255/,
+  );
+  await assert.rejects(
+    ch.basicPublish('', 'props', 'x', { messageId: 'ok', appId: 'a'.repeat(256) }),
+    /appId is longer than 255 bytes/,
+  );
+  await broker.close();
+});
+
 test('bad arguments from JS throw a TypeError saying what is wrong, and change nothing', async () => {
   const { broker, ch } = await open();
   await ch.queueDeclare('q');

@@ -88,7 +88,7 @@ impl Server {
             };
             if token >= next_token || (token != 0 && by_token.insert(token, index as u64).is_some())
             {
-                return Err(d.bad(format!("transport token {token} is not valid")));
+                return Err(d.bad_n("transport token ", token, " is not valid"));
             }
             slots.push(Slot {
                 token,
@@ -105,7 +105,7 @@ impl Server {
         for _ in 0..d.count()? {
             let i = d.u32()?;
             if slots.get(i as usize).map_or(true, |s| s.token != 0) || free.contains(&i) {
-                return Err(d.bad(format!("connection slot {i} is not free")));
+                return Err(d.bad_n("connection slot ", u64::from(i), " is not free"));
             }
             free.push(i);
         }
@@ -128,7 +128,7 @@ impl Server {
             };
             // A closing connection keeps its id after the engine forgot it.
             if by_conn.insert(conn_key(id), index as u64).is_some() {
-                return Err(d.bad(format!("connection {} is in two slots", id.0)));
+                return Err(d.bad_n("connection ", u64::from(id.0), " is in two slots"));
             }
         }
         let mut server = Server {
