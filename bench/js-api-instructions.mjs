@@ -9,9 +9,11 @@
 //
 // `--wasm-side` counts the wasm side alone: the same batches written straight
 // into the command buffer (runCommandBuffer) and the output taken
-// (takeOutput) but not read, with no client and no dispatch in JS; little JS
-// runs, so its count moves by only a few instructions from run to run. It
-// needs a checkout with runCommandBuffer.
+// (takeOutput) but not read, with no client and no dispatch in JS. It needs
+// a checkout with runCommandBuffer. Its count has agreed within a few
+// instructions from run to run, but on some days repeat runs of one tree
+// differed by more than a third (2424 to 4162): run each tree several times,
+// interleaved, and trust it only when its repeats agree.
 //
 // Each ROOT is a checkout with js/ and a built pkg/ (default: this one), to
 // set a change against its baseline. Each runs N/6 and N messages; the
