@@ -303,19 +303,14 @@ impl WasmBroker {
             let (conn, ch, result) = if op == PUBLISH_NEXT && !self.wire {
                 // A body to the previous publish's place after another
                 // command: it starts a run of its own.
-                r.0 = r.0.get(1..).unwrap_or_default();
-                let next = names.to.zip(r.u32().and_then(|n| r.take(n as usize)));
-                let Some(((conn, ch, mandatory), body)) = next else {
+                let message = next_publish(&mut r, &names, &mut fault);
+                let (Some((conn, ch, mandatory)), Some(message)) = (names.to, message) else {
                     fault = true;
                     break;
                 };
                 if failed.contains(&(conn, ch)) || failed.contains(&(conn, 0)) {
                     continue;
                 }
-                let Some(message) = names.message(body) else {
-                    fault = true;
-                    break;
-                };
                 let to = (conn, ch, mandatory);
                 let result = self.run_publishes(now, &mut r, &names, &mut fault, to, message);
                 if fault {
