@@ -291,6 +291,65 @@ fn global_prefetch_is_shared_by_the_channel_consumers() {
 }
 
 #[test]
+fn acking_the_oldest_delivery_alone_frees_a_slot_of_the_global_prefetch() {
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "a");
+    w.declare(ch, "b");
+    w.broker
+        .basic_qos(
+            w.now,
+            ch,
+            warren::broker::Qos {
+                prefetch_count: 2,
+                global: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    w.consume(ch, "a", false);
+    w.consume(ch, "b", false);
+    w.fill(ch, "a", &["a1", "a2"]);
+    w.fill(ch, "b", &["b1"]);
+    assert_eq!(w.bodies(ch), ["a1", "a2"]);
+    // Tag 1 with and without `multiple`: each names the oldest alone, and
+    // the slot it frees goes to queue b, whose consumer waited on the
+    // channel's limit, not its own.
+    w.ack(ch, 1, true).unwrap();
+    assert_eq!(w.bodies(ch), ["b1"]);
+    w.fill(ch, "b", &["b2"]);
+    w.ack(ch, 2, false).unwrap();
+    assert_eq!(w.bodies(ch), ["b2"]);
+    assert_eq!(w.unacked("/", "a"), 0);
+    assert_eq!(w.unacked("/", "b"), 2);
+}
+
+#[test]
+fn acking_the_oldest_timed_delivery_alone_leaves_the_next_on_its_own_timeout() {
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare_with(
+        ch,
+        "q",
+        table(&[("x-consumer-timeout", FieldValue::I32(1000))]),
+    );
+    w.consume(ch, "q", false);
+    let start = w.now;
+    w.fill(ch, "q", &["m1"]);
+    w.advance(500);
+    w.fill(ch, "q", &["m2"]);
+    assert_eq!(w.bodies(ch), ["m1", "m2"]);
+    w.ack(ch, 1, false).unwrap();
+    w.advance(600);
+    assert_eq!(w.unacked("/", "q"), 1, "m1's deadline passed after its ack");
+    assert!(w.take_for(ch).is_empty());
+    assert_eq!(w.broker.next_deadline(), Some(start + 1500));
+    w.advance(400);
+    assert_eq!(w.unacked("/", "q"), 0);
+    assert_eq!(w.ready("/", "q"), 1, "m2 timed out and went back");
+}
+
+#[test]
 fn timed_out_consumer_is_cancelled_and_its_message_requeued() {
     let mut w = World::new();
     let ch = w.client();

@@ -708,7 +708,7 @@ impl Broker {
 /// out of line, so the look-ups that may return it stay small.
 #[cold]
 #[inline(never)]
-fn channel_not_open(ch: ChannelRef) -> AmqpError {
+pub(crate) fn channel_not_open(ch: ChannelRef) -> AmqpError {
     AmqpError::new(
         ReplyCode::ChannelError,
         format_args!("expected 'channel.open' on channel {}", ch.channel),

@@ -3,7 +3,7 @@
 
 use super::channel::{Channel, Mode, Settle, Unacked};
 use super::dead_letter::{dead_letter, DeadLetterReason};
-use super::engine::Broker;
+use super::engine::{channel_not_open, Broker};
 use super::error::{AmqpError, Result};
 use super::event::{DropReason, EventKind};
 use super::ids::{ChannelRef, QueueId};
@@ -66,52 +66,78 @@ impl Broker {
 
     fn settle(&mut self, now_ms: u64, ch: ChannelRef, s: Settle) -> Result<()> {
         self.advance(now_ms);
+        // The channel borrowed through `conns` alone: the settle scratch and
+        // the rest of the broker stay free for the paths below.
+        let Some(c) = self
+            .conns
+            .get_mut(&ch.conn)
+            .and_then(|conn| conn.channels.get_mut(ch.channel as usize))
+            .and_then(|c| c.as_deref_mut())
+        else {
+            let r = Err(channel_not_open(ch));
+            return self.fail(ch, r);
+        };
+        if let Mode::Tx { settles, .. } = &mut c.mode {
+            // In a transaction the tag is checked now, as RabbitMQ does;
+            // the settlement itself waits for the commit.
+            let tag = match s {
+                Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. }
+                    if multiple && tag == 0 =>
+                {
+                    None
+                }
+                Settle::Ack { tag, .. } | Settle::Nack { tag, .. } | Settle::Reject { tag, .. } => {
+                    Some(tag)
+                }
+            };
+            let r = match tag.filter(|t| c.unacked.binary_search_by_key(t, |u| u.tag).is_err()) {
+                Some(tag) => Err(AmqpError::precondition(format_args!(
+                    "unknown delivery tag {tag}"
+                ))),
+                None => {
+                    settles.push(s);
+                    Ok(())
+                }
+            };
+            return self.fail(ch, r);
+        }
+        // An ack of the oldest delivery alone (a client acking each message,
+        // or a batch of one): the record moves out by itself, with no scratch
+        // buffer to trade and no slice to drop. Tags rise along the list, so
+        // with `multiple` too it is the only one the ack names.
+        if let Settle::Ack { tag, .. } = s {
+            if c.unacked.front().is_some_and(|u| u.tag == tag) {
+                let wake = c.channel_prefetch != 0;
+                if let Some(u) = c.unacked.pop_front() {
+                    if wake {
+                        self.wake_channel_queues(ch);
+                    }
+                    self.acked(ch, &u);
+                    self.free_slots(ch, u.queue, u.consumer, 1, 1);
+                    return Ok(());
+                }
+            }
+        }
         let mut taken = std::mem::take(&mut self.settle_scratch);
         // Given back empty after an ack: no call to drop an empty slice.
         if !taken.is_empty() {
             taken.clear();
         }
-        let r = match self.open_channel(ch) {
-            Err(e) => Err(e),
-            // In a transaction the tag is checked now, as RabbitMQ does;
-            // the settlement itself waits for the commit.
-            Ok(c) if matches!(c.mode, Mode::Tx { .. }) => {
-                let tag = match s {
-                    Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. }
-                        if multiple && tag == 0 =>
-                    {
-                        None
-                    }
-                    Settle::Ack { tag, .. }
-                    | Settle::Nack { tag, .. }
-                    | Settle::Reject { tag, .. } => Some(tag),
-                };
-                match (tag.filter(|t| c.position(*t).is_none()), &mut c.mode) {
-                    (Some(tag), _) => Err(AmqpError::precondition(format_args!(
-                        "unknown delivery tag {tag}"
-                    ))),
-                    (None, Mode::Tx { settles, .. }) => {
-                        settles.push(s);
-                        Ok(())
-                    }
-                    (None, _) => Ok(()),
+        // The channel looked up once: its deliveries are taken here.
+        match take_settled(c, s, &mut taken) {
+            Ok(()) => {
+                // Read from the channel at hand: no second look-up.
+                if c.channel_prefetch != 0 && !taken.is_empty() {
+                    self.wake_channel_queues(ch);
                 }
+                self.settle_taken(ch, s, taken);
+                Ok(())
             }
-            // The channel looked up once: its deliveries are taken here.
-            Ok(c) => match take_settled(c, s, &mut taken) {
-                Ok(()) => {
-                    // Read from the channel at hand: no second look-up.
-                    if c.channel_prefetch != 0 && !taken.is_empty() {
-                        self.wake_channel_queues(ch);
-                    }
-                    self.settle_taken(ch, s, taken);
-                    return Ok(());
-                }
-                Err(e) => Err(e),
-            },
-        };
-        self.settle_scratch = taken;
-        self.fail(ch, r)
+            Err(e) => {
+                self.settle_scratch = taken;
+                self.fail(ch, Err(e))
+            }
+        }
     }
 
     /// Applies one settlement: 406 for a tag that is not outstanding.
@@ -148,9 +174,7 @@ impl Broker {
                 let mut run: Option<(QueueId, u32, u32)> = None;
                 // By reference, then cleared: no drain to set up and drop.
                 for u in &taken {
-                    if u.deadline != NEVER {
-                        self.timeouts.remove(&(u.deadline, ch, u.tag));
-                    }
+                    self.acked(ch, u);
                     match &mut run {
                         Some((q, c, n)) if *q == u.queue && *c == u.consumer => *n += 1,
                         _ => {
@@ -160,14 +184,6 @@ impl Broker {
                             run = Some((u.queue, u.consumer, 1));
                         }
                     }
-                    if self.config.events {
-                        let queue = self.queue_name(u.queue);
-                        self.event(|| EventKind::Acked {
-                            msg: u.entry.msg_id,
-                            queue,
-                        });
-                    }
-                    self.entry_settled(u.queue, &u.entry);
                 }
                 if let Some((q, c, n)) = run {
                     self.free_slots(ch, q, c, n, n);
@@ -213,6 +229,23 @@ impl Broker {
                 }
             }
         }
+    }
+
+    /// One acked delivery's timeout, event and store record; its prefetch
+    /// slot is the caller's to free (runs of them at once).
+    #[inline(always)]
+    fn acked(&mut self, ch: ChannelRef, u: &Unacked) {
+        if u.deadline != NEVER {
+            self.timeouts.remove(&(u.deadline, ch, u.tag));
+        }
+        if self.config.events {
+            let queue = self.queue_name(u.queue);
+            self.event(|| EventKind::Acked {
+                msg: u.entry.msg_id,
+                queue,
+            });
+        }
+        self.entry_settled(u.queue, &u.entry);
     }
 
     /// `basic.recover`: every unacked delivery of the channel is requeued.
