@@ -106,16 +106,18 @@ impl Broker {
         // buffer to trade and no slice to drop. Tags rise along the list, so
         // with `multiple` too it is the only one the ack names.
         if let Settle::Ack { tag, .. } = s {
-            if c.unacked.front().is_some_and(|u| u.tag == tag) {
+            if let Some(u) = c.unacked.front().filter(|u| u.tag == tag) {
+                // Read in place and the record dropped where it lies: no
+                // copy of it moved out.
+                let a = Acked::of(u, self.config.durable_store);
                 let wake = c.channel_prefetch != 0;
-                if let Some(u) = c.unacked.pop_front() {
-                    if wake {
-                        self.wake_channel_queues(ch);
-                    }
-                    self.acked(ch, &u);
-                    self.free_slots(ch, u.queue, u.consumer, 1, 1);
-                    return Ok(());
+                c.unacked.pop_front();
+                if wake {
+                    self.wake_channel_queues(ch);
                 }
+                self.acked(ch, a);
+                self.free_slots_inline(ch, a.queue, a.consumer, 1, 1);
+                return Ok(());
             }
         }
         let mut taken = std::mem::take(&mut self.settle_scratch);
@@ -174,7 +176,17 @@ impl Broker {
                 let mut run: Option<(QueueId, u32, u32)> = None;
                 // By reference, then cleared: no drain to set up and drop.
                 for u in &taken {
-                    self.acked(ch, u);
+                    if u.deadline != NEVER {
+                        self.timeouts.remove(&(u.deadline, ch, u.tag));
+                    }
+                    if self.config.events {
+                        let queue = self.queue_name(u.queue);
+                        self.event(|| EventKind::Acked {
+                            msg: u.entry.msg_id,
+                            queue,
+                        });
+                    }
+                    self.entry_settled(u.queue, &u.entry);
                     match &mut run {
                         Some((q, c, n)) if *q == u.queue && *c == u.consumer => *n += 1,
                         _ => {
@@ -234,18 +246,20 @@ impl Broker {
     /// One acked delivery's timeout, event and store record; its prefetch
     /// slot is the caller's to free (runs of them at once).
     #[inline(always)]
-    fn acked(&mut self, ch: ChannelRef, u: &Unacked) {
-        if u.deadline != NEVER {
-            self.timeouts.remove(&(u.deadline, ch, u.tag));
+    fn acked(&mut self, ch: ChannelRef, a: Acked) {
+        if a.deadline != NEVER {
+            self.timeouts.remove(&(a.deadline, ch, a.tag));
         }
         if self.config.events {
-            let queue = self.queue_name(u.queue);
+            let queue = self.queue_name(a.queue);
             self.event(|| EventKind::Acked {
-                msg: u.entry.msg_id,
+                msg: a.msg_id,
                 queue,
             });
         }
-        self.entry_settled(u.queue, &u.entry);
+        if a.stored {
+            self.settled_record(a.queue, a.seq);
+        }
     }
 
     /// `basic.recover`: every unacked delivery of the channel is requeued.
@@ -323,6 +337,13 @@ impl Broker {
     /// [`release_slots`](Self::release_slots) on the queue's side alone: the
     /// channel's queues are woken by the caller.
     fn free_slots(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32, acked: u32) {
+        self.free_slots_inline(ch, q, consumer, n, acked);
+    }
+
+    /// [`free_slots`](Self::free_slots) in its caller: the lone ack's path,
+    /// where a call and its stacked arguments cost as much as the work.
+    #[inline(always)]
+    fn free_slots_inline(&mut self, ch: ChannelRef, q: QueueId, consumer: u32, n: u32, acked: u32) {
         let Some(queue) = self.queue_mut(q) else {
             return;
         };
@@ -505,6 +526,17 @@ impl Broker {
             self.record(StoreRecord::Settled { seq: entry.seq });
         }
     }
+
+    /// The Settled record of a persistent message's entry, if its queue
+    /// keeps its messages in the store.
+    fn settled_record(&mut self, q: QueueId, seq: u64) {
+        if self
+            .queue(q)
+            .is_some_and(|queue| self.persists_queue(queue))
+        {
+            self.record(StoreRecord::Settled { seq });
+        }
+    }
 }
 
 /// Takes the deliveries `s` names from channel `c` into `taken`, in tag
@@ -516,4 +548,33 @@ fn take_settled(c: &mut Channel, s: Settle, taken: &mut Vec<Unacked>) -> Result<
     };
     c.take_into(tag, multiple, taken)
         .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))
+}
+
+/// What settling needs of an acked delivery's record, read before the
+/// record is dropped.
+#[derive(Clone, Copy)]
+struct Acked {
+    tag: u64,
+    queue: QueueId,
+    consumer: u32,
+    deadline: u64,
+    msg_id: super::ids::MsgId,
+    /// Persistent, under a durable store: its queue may hold a record of it.
+    stored: bool,
+    seq: u64,
+}
+
+impl Acked {
+    #[inline(always)]
+    fn of(u: &Unacked, durable_store: bool) -> Acked {
+        Acked {
+            tag: u.tag,
+            queue: u.queue,
+            consumer: u.consumer,
+            deadline: u.deadline,
+            msg_id: u.entry.msg_id,
+            stored: durable_store && u.entry.msg.persistent(),
+            seq: u.entry.seq,
+        }
+    }
 }
