@@ -48,6 +48,11 @@ const { O_CREAT, O_DSYNC, O_RDWR, O_TRUNC, O_WRONLY } = fs.constants;
 /** Segments appended to: each write returns once it is on disk. */
 const APPEND_EXISTING = O_RDWR | O_DSYNC;
 const APPEND_NEW = O_WRONLY | O_CREAT | O_TRUNC | O_DSYNC;
+/**
+ * Under continuous load, appends start at most this often: a synced write
+ * costs about the same CPU whatever it holds (some 240 µs here for 30 KB).
+ */
+const BATCH_SPACING_MS = 10;
 /** Bytes of zeros a segment's file is extended by ahead of its records. */
 const PREALLOCATE = 1024 * 1024;
 let zeros = null;
@@ -97,6 +102,8 @@ function lock(dir) {
 export class FileStore {
   /** How long each batch took to write and sync (for /metrics). */
   fsyncSeconds = new Histogram();
+  /** The least time between two appends' starts under continuous load (js/store-writer.js). */
+  batchSpacingMs = BATCH_SPACING_MS;
 
   #dir;
   #segmentSize;
