@@ -219,7 +219,7 @@ export class Broker {
         else if (store.compact) await store.compact(log.slice(0, validLength));
         else
           throw new Error(
-            `store: the log's tail is damaged (${damage.message}) and the store has no truncate() or compact()`,
+            `store: the log's tail is damaged (${damage?.message ?? 'zeros after its last record'}) and the store has no truncate() or compact()`,
           );
       }
     }
