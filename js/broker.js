@@ -211,14 +211,15 @@ export class Broker {
         await store.compact(snapshot);
         size = snapshot.length;
         this.recovery.upgraded = true;
-      } else if (damage) {
-        // A torn tail (a crash mid-append): cut it, or later appends would
-        // sit behind bytes that can never be read.
+      } else if (damage || validLength < log.length) {
+        // A torn tail (a crash mid-append), or zeros a file store wrote
+        // ahead: cut it, or later appends would sit behind bytes that can
+        // never be read.
         if (store.truncate) await store.truncate(validLength);
         else if (store.compact) await store.compact(log.slice(0, validLength));
         else
           throw new Error(
-            `store: the log's tail is damaged (${damage.message}) and the store has no truncate() or compact()`,
+            `store: the log's tail is damaged (${damage?.message ?? 'zeros after its last record'}) and the store has no truncate() or compact()`,
           );
       }
     }

@@ -268,7 +268,8 @@ pub struct Scan {
     pub version: u32,
     pub records: Vec<StoreRecord>,
     /// Bytes that hold the header and whole, valid frames: the log should be
-    /// cut here. 0 when not even the header is whole.
+    /// cut here. 0 when not even the header is whole. Less than the log's
+    /// length with no damage when zeros written ahead follow the records.
     pub valid_len: usize,
     /// Why the scan stopped early (a torn or corrupt tail), if it did.
     pub damage: Option<Damage>,
@@ -282,6 +283,8 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, LogError> {
     };
     let start = match bytes.first() {
         None => return Ok(out),
+        // Space a host wrote ahead, with no record in it yet: an empty log.
+        Some(0) if all_zero(bytes) => return Ok(out),
         Some(&b) if b != MAGIC[0] => {
             out.version = 0;
             0
@@ -315,6 +318,12 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, LogError> {
     let mut at = start;
     out.valid_len = start;
     while at < bytes.len() {
+        // Zeros from a frame's start to the end are space the host wrote
+        // ahead (js/node/file-store.js), not a record: a frame of length 0
+        // is none. The log ends there, undamaged; the host cuts them.
+        if bytes.get(at..at + 4) == Some(&[0; 4]) && all_zero(bytes.get(at..).unwrap_or_default()) {
+            break;
+        }
         match frame_at(bytes, at) {
             Ok((rec, next)) => {
                 out.records.push(rec);
@@ -328,6 +337,10 @@ pub fn scan(bytes: &[u8]) -> Result<Scan, LogError> {
         }
     }
     Ok(out)
+}
+
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
 }
 
 fn frame_at(bytes: &[u8], offset: usize) -> Result<(StoreRecord, usize), Damage> {
@@ -569,6 +582,36 @@ mod tests {
                 available: 5
             })
         );
+    }
+
+    #[test]
+    fn zeros_written_ahead_end_the_log_undamaged() {
+        let records = log_of(1..=3);
+        let mut log = records.clone();
+        log.resize(records.len() + 4096, 0);
+        let s = scan(&log).unwrap();
+        assert_eq!(s.records.len(), 3);
+        assert_eq!(s.valid_len, records.len());
+        assert_eq!(s.damage, None);
+        // Fewer zeros than a frame header: still no record.
+        let s = scan(&log[..records.len() + 5]).unwrap();
+        assert_eq!((s.valid_len, s.damage), (records.len(), None));
+        // A log that is zeros alone: empty, in the current format.
+        let s = scan(&[0; 64]).unwrap();
+        assert_eq!((s.version, s.valid_len, s.damage), (VERSION, 0, None));
+        assert!(s.records.is_empty());
+    }
+
+    #[test]
+    fn zeros_followed_by_bytes_are_damage() {
+        let records = log_of(1..=3);
+        let mut log = records.clone();
+        log.resize(records.len() + 64, 0);
+        log.push(7);
+        let s = scan(&log).unwrap();
+        assert_eq!(s.records.len(), 3);
+        assert_eq!(s.valid_len, records.len());
+        assert_eq!(s.damage.unwrap().offset(), records.len());
     }
 
     #[test]

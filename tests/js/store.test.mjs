@@ -238,3 +238,58 @@ test('a restart measures the compaction threshold against the live state, so a l
   assert.equal(await ch.basicGet('dq'), null);
   await broker.close();
 });
+
+test("a store's batchSpacingMs holds a batch back while records queued behind the last append, never a lone publisher's", async () => {
+  const store = new RecordingStore();
+  store.batchSpacingMs = 200;
+  const starts = [];
+  const append = store.append.bind(store);
+  store.append = (bytes) => (starts.push(performance.now()), append(bytes));
+  const broker = await Broker.create({ store, events: false });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('dq', { durable: true });
+  await ch.confirmSelect();
+
+  // The queue's record was still being appended when this first publish came.
+  await ch.basicPublish('', 'dq', 'behind the queue', { deliveryMode: 2 });
+  // One at a time, each confirm awaited: no append is in flight when the next
+  // publish comes, so none waits for the spacing.
+  const t0 = performance.now();
+  for (let i = 0; i < 5; i++) await ch.basicPublish('', 'dq', `alone ${i}`, { deliveryMode: 2 });
+  assert.ok(performance.now() - t0 < 150, `five awaited confirms took ${performance.now() - t0} ms`);
+
+  // Continuous load: records queue behind an append in flight, so the next
+  // batch starts a spacing after the one before it, and takes all of them.
+  store.hold = true;
+  const first = ch.basicPublish('', 'dq', 'first', { deliveryMode: 2 });
+  await settle();
+  const rest = [];
+  for (let i = 0; i < 20; i++) rest.push(ch.basicPublish('', 'dq', `queued ${i}`, { deliveryMode: 2 }));
+  await settle();
+  const before = starts.length;
+  store.hold = false;
+  store.release();
+  await first;
+  await settle();
+  assert.equal(starts.length, before, 'the queued records wait for the spacing');
+  await Promise.all(rest);
+  assert.equal(starts.length, before + 1, 'and go out in one append');
+  assert.ok(starts.at(-1) - starts.at(-2) >= 195, `appends ${starts.at(-1) - starts.at(-2)} ms apart`);
+
+  // A close does not wait for the spacing, and loses nothing.
+  store.hold = true;
+  const held = ch.basicPublish('', 'dq', 'held', { deliveryMode: 2 });
+  await settle();
+  ch.basicPublish('', 'dq', 'last', { deliveryMode: 2 }).catch(() => {});
+  await settle();
+  store.hold = false;
+  store.release();
+  await held;
+  const closing = performance.now();
+  await broker.close();
+  assert.ok(performance.now() - closing < 150, `close took ${performance.now() - closing} ms`);
+  const again = await Broker.create({ store, events: false });
+  const ch2 = await (await again.connect()).channel();
+  assert.equal((await ch2.queueDeclare('dq', { passive: true })).messageCount, 29);
+  await again.close();
+});

@@ -33,6 +33,8 @@ export class Faults {
   writes = [];
   syncs = 0;
   raised = [];
+  /** the bytes the last failed write left in the file */
+  torn = null;
 
   openFile = async (file, flags) => this.#wrap(await fsp.open(file, flags), flags);
 
@@ -57,6 +59,7 @@ export class Faults {
           const { code, tearAt = 0 } = faults.write;
           const torn = Math.min(tearAt, length);
           if (torn > 0) await fh.write(buf, offset, torn, position);
+          faults.torn = Uint8Array.prototype.slice.call(buf, offset, offset + torn);
           faults.raised.push(`write ${code} after ${torn} of ${length}`);
           throw errnoError(code, 'write');
         }

@@ -126,3 +126,55 @@ test("a broker's log on disk opens with the format header; a log from before it 
   assert.equal((await ch.basicGet('dq', { noAck: true })).bodyString(), 'kept');
   await broker.close();
 });
+
+test("a segment's file is written ahead in zeros, cut back to its records on close and when the next segment starts", async () => {
+  const dir = tmp();
+  const file = (n) => path.join(dir, `seg-0000000${n}.log`);
+  let store = await FileStore.open(dir, { segmentSize: 4096 });
+  await store.append(bytes('abc'));
+  // The append left the file's size past its records: the next ones write inside it.
+  assert.equal(fs.statSync(file(1)).size, 4096);
+  assert.equal(store.size, 3);
+  assert.equal(text(await store.load()), 'abc');
+  await store.append(bytes('x'.repeat(5000)));
+  await store.append(bytes('def'));
+  assert.deepEqual(store.files, ['seg-00000001.log', 'seg-00000002.log']);
+  assert.equal(fs.statSync(file(1)).size, 5003);
+  assert.equal(fs.statSync(file(2)).size, 4096);
+  await store.close();
+  assert.equal(fs.statSync(file(2)).size, 3);
+  store = await FileStore.open(dir);
+  assert.equal(text(await store.load()), `abc${'x'.repeat(5000)}def`);
+  await store.close();
+});
+
+test('after a crash the zeros written ahead are cut at recovery as the end of the log, not as damage', async () => {
+  const dir = tmp();
+  const logged = [];
+  const log = (level, message) => logged.push([level, message]);
+  const store = await FileStore.open(dir, { log });
+  const broker = await Broker.create({ store, events: false });
+  const ch = await (await broker.connect()).channel();
+  await ch.queueDeclare('dq', { durable: true });
+  await ch.confirmSelect();
+  for (let i = 0; i < 3; i++) await ch.basicPublish('', 'dq', `m${i}`, { deliveryMode: 2 });
+  // No close: the process is gone as if killed, its file still holding the zeros.
+  const records = store.size;
+  assert.ok(fs.statSync(path.join(dir, 'seg-00000001.log')).size > records);
+  fs.writeFileSync(path.join(dir, 'LOCK'), '2147483646\n'); // no such process
+
+  const again = await FileStore.open(dir, { log });
+  const recovered = await Broker.create({ store: again, events: false });
+  assert.equal(recovered.recovery.damage, null);
+  assert.equal(recovered.recovery.validLength, records);
+  assert.equal(fs.statSync(path.join(dir, 'seg-00000001.log')).size, records);
+  assert.deepEqual(
+    logged.filter(([level]) => level !== 'debug'),
+    [],
+  );
+  const ch2 = await (await recovered.connect()).channel();
+  const bodies = [];
+  for (let m; (m = await ch2.basicGet('dq', { noAck: true }));) bodies.push(m.bodyString());
+  assert.deepEqual(bodies, ['m0', 'm1', 'm2']);
+  await recovered.close();
+});

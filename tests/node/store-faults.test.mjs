@@ -118,7 +118,9 @@ test('a crash in the middle of a write, torn at every byte offset, loses nothing
 
     const { bodies, recovery } = await afterRestart(dir);
     assert.deepEqual(bodies, ['confirmed'], `tear at ${tearAt} of ${length}`);
-    if (tearAt === 0) assert.equal(recovery.damage, null);
+    // Torn bytes that are all zeros (none, or the top of a frame's length)
+    // read as the zeros the store wrote ahead: the log ends there, undamaged.
+    if (faults.torn.every((b) => b === 0)) assert.equal(recovery.damage, null, `tear at ${tearAt}`);
     else assert.equal(recovery.damage.offset, recovery.validLength, `tear at ${tearAt}`);
   }
   assert.ok(length > 20, `the torn write was ${length} bytes`);
