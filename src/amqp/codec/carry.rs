@@ -3,7 +3,9 @@
 //! read in place from the message's block: a delivery copies no names.
 //! `tests::same_bytes_as_the_method_encoder` keeps them equal to [`Method::encode`].
 
-use super::frame::{begin_frame, end_frame, write_body_frames, write_header_frame, FRAME_METHOD};
+use super::frame::{
+    begin_frame, end_frame, write_body_frames, write_header_frame, FRAME_END, FRAME_METHOD,
+};
 use super::writer::Writer;
 use crate::broker::{Message, ShortStr};
 
@@ -29,11 +31,7 @@ pub enum Carrier<'a> {
 fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
     // The block starts with exchange and routing key as two short strings,
     // exactly their wire form: copied in one piece, not decoded as text.
-    let names = |buf: &mut Vec<u8>| {
-        let block = message.block();
-        let names_len = block.len().saturating_sub(message.body().len());
-        buf.extend_from_slice(block.get(..names_len).unwrap_or_default());
-    };
+    let names = message.address_bytes();
     match carrier {
         Carrier::Deliver {
             consumer_tag,
@@ -45,7 +43,7 @@ fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
             buf.put_short_str(consumer_tag);
             buf.put_u64(delivery_tag);
             buf.put_u8(u8::from(redelivered));
-            names(buf);
+            buf.extend_from_slice(names);
         }
         Carrier::GetOk {
             delivery_tag,
@@ -56,7 +54,7 @@ fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
             buf.put_u16(71);
             buf.put_u64(delivery_tag);
             buf.put_u8(u8::from(redelivered));
-            names(buf);
+            buf.extend_from_slice(names);
             buf.put_u32(message_count);
         }
         Carrier::Return {
@@ -67,9 +65,38 @@ fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
             buf.put_u16(50);
             buf.put_u16(reply_code);
             buf.put_short_str(reply_text);
-            names(buf);
+            buf.extend_from_slice(names);
         }
     }
+}
+
+/// The `basic.deliver` frame, every delivery's, in three appends: the
+/// fixed head with the size computed up front, the consumer tag, then the
+/// tag, flag and names (a frame built field by field pays a length check
+/// per field and a size written back at the end).
+fn write_deliver_frame(
+    channel: u16,
+    consumer_tag: &ShortStr,
+    delivery_tag: u64,
+    redelivered: bool,
+    names: &[u8],
+    buf: &mut Vec<u8>,
+) {
+    let tag = consumer_tag.as_bytes();
+    // A short string is at most 255 bytes, the names two of them: the
+    // payload is far below u32::MAX.
+    let tag_len = u8::try_from(tag.len()).unwrap_or(u8::MAX);
+    let tag = tag.get(..usize::from(tag_len)).unwrap_or_default();
+    let size = 4 + 1 + tag.len() + 8 + 1 + names.len();
+    let [c0, c1] = channel.to_be_bytes();
+    let [s0, s1, s2, s3] = u32::try_from(size).unwrap_or(u32::MAX).to_be_bytes();
+    #[rustfmt::skip]
+    buf.extend_from_slice(&[FRAME_METHOD, c0, c1, s0, s1, s2, s3, 0, 60, 0, 60, tag_len]);
+    buf.extend_from_slice(tag);
+    let [d0, d1, d2, d3, d4, d5, d6, d7] = delivery_tag.to_be_bytes();
+    buf.extend_from_slice(&[d0, d1, d2, d3, d4, d5, d6, d7, u8::from(redelivered)]);
+    buf.extend_from_slice(names);
+    buf.push(FRAME_END);
 }
 
 /// Appends the method, content header and body frames of a carried message.
@@ -83,9 +110,21 @@ pub fn write_carried(
     let body = message.body();
     let frames = body.len() / super::max_body_payload(frame_max).max(1) + 1;
     buf.reserve(128 + body.len() + frames * super::FRAME_OVERHEAD);
-    let at = begin_frame(FRAME_METHOD, channel, buf);
-    write_method(carrier, message, buf);
-    end_frame(at, buf);
+    match carrier {
+        Carrier::Deliver {
+            consumer_tag,
+            delivery_tag,
+            redelivered,
+        } => {
+            let names = message.address_bytes();
+            write_deliver_frame(channel, consumer_tag, delivery_tag, redelivered, names, buf);
+        }
+        _ => {
+            let at = begin_frame(FRAME_METHOD, channel, buf);
+            write_method(carrier, message, buf);
+            end_frame(at, buf);
+        }
+    }
     let body_size = u64::try_from(body.len()).unwrap_or(u64::MAX);
     write_header_frame(channel, body_size, &message.properties, buf);
     write_body_frames(channel, body, frame_max, buf);
