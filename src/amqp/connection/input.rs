@@ -190,6 +190,8 @@ impl Connection {
         } else {
             raw.decode()?
         };
+        // Earlier publishes' effects go out before whatever this frame writes.
+        self.route(env);
         self.handle_frame(env, frame);
         Ok(())
     }
