@@ -4,7 +4,8 @@
 //! `tests::same_bytes_as_the_method_encoder` keeps them equal to [`Method::encode`].
 
 use super::frame::{
-    begin_frame, end_frame, write_body_frames, write_header_frame, FRAME_END, FRAME_METHOD,
+    begin_frame, end_frame, write_body_frame, write_body_frames, write_header_frame, FRAME_END,
+    FRAME_METHOD,
 };
 use super::writer::Writer;
 use crate::broker::{Message, ShortStr};
@@ -108,7 +109,8 @@ pub fn write_carried(
     buf: &mut Vec<u8>,
 ) {
     let body = message.body();
-    let frames = body.len() / super::max_body_payload(frame_max).max(1) + 1;
+    let max_payload = super::max_body_payload(frame_max);
+    let frames = body.len() / max_payload.max(1) + 1;
     buf.reserve(128 + body.len() + frames * super::FRAME_OVERHEAD);
     match carrier {
         Carrier::Deliver {
@@ -127,7 +129,12 @@ pub fn write_carried(
     }
     let body_size = u64::try_from(body.len()).unwrap_or(u64::MAX);
     write_header_frame(channel, body_size, &message.properties, buf);
-    write_body_frames(channel, body, frame_max, buf);
+    // Most bodies fit one frame: written without the split's loop.
+    match body.len() {
+        0 => {}
+        n if n <= max_payload => write_body_frame(channel, body, buf),
+        _ => write_body_frames(channel, body, frame_max, buf),
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +204,32 @@ mod tests {
             write_carried(3, carrier, &m, 4096, &mut ours);
             write_message(3, &method, &m.properties, m.body(), 4096, &mut theirs);
             assert_eq!(ours, theirs, "{}", method.name());
+        }
+    }
+
+    #[test]
+    fn bodies_split_as_the_message_writer_splits_them() {
+        // Empty, one full frame (4096 - 8 bytes), one byte more, several.
+        let tag = ShortStr::new("c").unwrap();
+        for size in [0, 1, 4088, 4089, 10_000] {
+            let body = vec![7u8; size];
+            let m = Message::new(ShortStr::empty(), tag.clone(), Properties::default(), &body);
+            let carrier = Carrier::Deliver {
+                consumer_tag: &tag,
+                delivery_tag: 1,
+                redelivered: false,
+            };
+            let method = BasicDeliver {
+                consumer_tag: tag.clone(),
+                delivery_tag: 1,
+                redelivered: false,
+                exchange: ShortStr::empty(),
+                routing_key: tag.clone(),
+            };
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            write_carried(1, carrier, &m, 4096, &mut ours);
+            write_message(1, &method.into(), &m.properties, &body, 4096, &mut theirs);
+            assert_eq!(ours, theirs, "body of {size} bytes");
         }
     }
 }

@@ -288,6 +288,7 @@ fn write_header_frame_with_properties(
 
 /// Appends one body frame holding all of `payload` (see [`write_body_frames`]
 /// to respect `frame_max`).
+#[inline]
 pub fn write_body_frame(channel: u16, payload: &[u8], buf: &mut Vec<u8>) {
     // The size is known: written with the head, not filled in afterwards.
     let [c0, c1] = channel.to_be_bytes();
