@@ -373,3 +373,76 @@ fn publishes_with_the_same_properties_each_keep_their_own() {
         assert_eq!(f[2].bytes(), body(1, expected));
     }
 }
+
+/// A connection with channel 1 to publish on and a no-ack consumer `c2` of
+/// queue `mine` on channel 2; the consume-ok taken.
+fn publisher_and_own_consumer(config: ServerConfig) -> (Harness, warren::amqp::server::ConnToken) {
+    let mut h = Harness::with_config(config);
+    let c = h.connect();
+    h.send(c, &channel_open(2));
+    h.send(c, &queue_declare(2, "mine", false, false));
+    h.send(c, &consume(2, "mine", "c2", true));
+    let f = h.take_frames(c);
+    assert_eq!(f.last().map(RawFrame::ids), Some((60, 21)), "{f:?}");
+    (h, c)
+}
+
+/// `basic.deliver` of a no-ack consumer's first delivery on channel 2.
+fn first_delivery(tag: &str, queue: &str) -> Vec<u8> {
+    let args = Args::new().short(tag).u64(1).bits(&[false]);
+    method(2, 60, 60, args.short("").short(queue))
+}
+
+#[test]
+fn a_delivery_made_by_a_publish_goes_out_before_what_the_rest_of_the_read_writes() {
+    // channel.close on the consumer's channel, in the read that delivered
+    // to it: the message (already settled, no-ack) reaches the client
+    // before close-ok, as it would had the read been split there.
+    let (mut h, c) = publisher_and_own_consumer(ServerConfig::default());
+    let mut bytes = publish_message(1, "", "mine", b"one");
+    bytes.extend(method(
+        2,
+        20,
+        40,
+        Args::new().u16(200).short("bye").u16(0).u16(0),
+    ));
+    h.send(c, &bytes);
+    let f = h.take_frames(c);
+    assert_eq!(f.len(), 4, "{f:?}");
+    assert_eq!(f[0].bytes(), first_delivery("c2", "mine"));
+    assert_eq!(f[2].bytes(), body(2, b"one"));
+    assert_eq!(f[3].bytes(), channel_close_ok(2));
+
+    // A connection error after the publish: the delivery, then the close.
+    let (mut h, c) = publisher_and_own_consumer(ServerConfig::default());
+    let mut bytes = publish_message(1, "", "mine", b"two");
+    bytes.extend(body(1, b"stray"));
+    h.send(c, &bytes);
+    let f = h.take_frames(c);
+    assert_eq!(f.len(), 4, "{f:?}");
+    assert_eq!(f[0].bytes(), first_delivery("c2", "mine"));
+    assert_eq!(f[2].bytes(), body(2, b"two"));
+    assert_eq!(f[3].ids(), (10, 50));
+    assert_eq!(close_args(&f[3]).0, 505);
+
+    // A channel error on the publishing channel: the delivery, then the
+    // channel's close.
+    let config = ServerConfig {
+        limits: Limits {
+            max_message_size: 100,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (mut h, c) = publisher_and_own_consumer(config);
+    let mut bytes = publish_message(1, "", "mine", b"three");
+    bytes.extend(publish(1, "", "mine", false));
+    bytes.extend(header(1, 101, &[]));
+    h.send(c, &bytes);
+    let f = h.take_frames(c);
+    assert_eq!(f.len(), 4, "{f:?}");
+    assert_eq!(f[0].bytes(), first_delivery("c2", "mine"));
+    assert_eq!(f[2].bytes(), body(2, b"three"));
+    assert_eq!(f[3].ids(), (20, 40));
+    assert_eq!(close_args(&f[3]).0, 406);
+}

@@ -451,6 +451,7 @@ impl Server {
             by_conn: &self.by_conn,
             ready: &mut self.ready,
             outputs: &mut self.outputs,
+            last: None,
         };
         let mut env = Env {
             now,
@@ -500,6 +501,7 @@ impl Server {
             by_conn: &self.by_conn,
             ready: &mut self.ready,
             outputs: &mut self.outputs,
+            last: None,
         };
         for effect in self.fx.drain(..) {
             router.deliver(now, effect);
@@ -554,14 +556,26 @@ struct Router<'a> {
     by_conn: &'a IdMap,
     ready: &'a mut VecDeque<u32>,
     outputs: &'a mut VecDeque<Output>,
+    /// The last connection key looked up and its slot: a run of
+    /// deliveries mostly goes to one consumer's connection, and `by_conn`
+    /// cannot change while the router borrows it.
+    last: Option<(u64, u32)>,
 }
 
 impl Peers for Router<'_> {
     fn deliver(&mut self, now_ms: u64, effect: Effect) {
-        let Some(index) = slot_of(self.by_conn, conn_key(effect.conn())) else {
-            // Not one of ours: an in-process client's.
-            self.outputs.push_back(Output::Effect(effect));
-            return;
+        let key = conn_key(effect.conn());
+        let index = match self.last {
+            Some((k, index)) if k == key => index,
+            _ => {
+                let Some(index) = slot_of(self.by_conn, key) else {
+                    // Not one of ours: an in-process client's.
+                    self.outputs.push_back(Output::Effect(effect));
+                    return;
+                };
+                self.last = Some((key, index));
+                index
+            }
         };
         let Some(slot) = self.slots.get_mut(index as usize) else {
             return;

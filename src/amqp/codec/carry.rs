@@ -3,7 +3,10 @@
 //! read in place from the message's block: a delivery copies no names.
 //! `tests::same_bytes_as_the_method_encoder` keeps them equal to [`Method::encode`].
 
-use super::frame::{begin_frame, end_frame, write_body_frames, write_header_frame, FRAME_METHOD};
+use super::frame::{
+    begin_frame, end_frame, write_body_frame, write_body_frames, write_header_frame, FRAME_END,
+    FRAME_METHOD,
+};
 use super::writer::Writer;
 use crate::broker::{Message, ShortStr};
 
@@ -29,11 +32,7 @@ pub enum Carrier<'a> {
 fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
     // The block starts with exchange and routing key as two short strings,
     // exactly their wire form: copied in one piece, not decoded as text.
-    let names = |buf: &mut Vec<u8>| {
-        let block = message.block();
-        let names_len = block.len().saturating_sub(message.body().len());
-        buf.extend_from_slice(block.get(..names_len).unwrap_or_default());
-    };
+    let names = message.address_bytes();
     match carrier {
         Carrier::Deliver {
             consumer_tag,
@@ -45,7 +44,7 @@ fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
             buf.put_short_str(consumer_tag);
             buf.put_u64(delivery_tag);
             buf.put_u8(u8::from(redelivered));
-            names(buf);
+            buf.extend_from_slice(names);
         }
         Carrier::GetOk {
             delivery_tag,
@@ -56,7 +55,7 @@ fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
             buf.put_u16(71);
             buf.put_u64(delivery_tag);
             buf.put_u8(u8::from(redelivered));
-            names(buf);
+            buf.extend_from_slice(names);
             buf.put_u32(message_count);
         }
         Carrier::Return {
@@ -67,9 +66,38 @@ fn write_method(carrier: Carrier<'_>, message: &Message, buf: &mut Vec<u8>) {
             buf.put_u16(50);
             buf.put_u16(reply_code);
             buf.put_short_str(reply_text);
-            names(buf);
+            buf.extend_from_slice(names);
         }
     }
+}
+
+/// The `basic.deliver` frame, every delivery's, in three appends: the
+/// fixed head with the size computed up front, the consumer tag, then the
+/// tag, flag and names (a frame built field by field pays a length check
+/// per field and a size written back at the end).
+fn write_deliver_frame(
+    channel: u16,
+    consumer_tag: &ShortStr,
+    delivery_tag: u64,
+    redelivered: bool,
+    names: &[u8],
+    buf: &mut Vec<u8>,
+) {
+    let tag = consumer_tag.as_bytes();
+    // A short string is at most 255 bytes, the names two of them: the
+    // payload is far below u32::MAX.
+    let tag_len = u8::try_from(tag.len()).unwrap_or(u8::MAX);
+    let tag = tag.get(..usize::from(tag_len)).unwrap_or_default();
+    let size = 4 + 1 + tag.len() + 8 + 1 + names.len();
+    let [c0, c1] = channel.to_be_bytes();
+    let [s0, s1, s2, s3] = u32::try_from(size).unwrap_or(u32::MAX).to_be_bytes();
+    #[rustfmt::skip]
+    buf.extend_from_slice(&[FRAME_METHOD, c0, c1, s0, s1, s2, s3, 0, 60, 0, 60, tag_len]);
+    buf.extend_from_slice(tag);
+    let [d0, d1, d2, d3, d4, d5, d6, d7] = delivery_tag.to_be_bytes();
+    buf.extend_from_slice(&[d0, d1, d2, d3, d4, d5, d6, d7, u8::from(redelivered)]);
+    buf.extend_from_slice(names);
+    buf.push(FRAME_END);
 }
 
 /// Appends the method, content header and body frames of a carried message.
@@ -81,14 +109,32 @@ pub fn write_carried(
     buf: &mut Vec<u8>,
 ) {
     let body = message.body();
-    let frames = body.len() / super::max_body_payload(frame_max).max(1) + 1;
+    let max_payload = super::max_body_payload(frame_max);
+    let frames = body.len() / max_payload.max(1) + 1;
     buf.reserve(128 + body.len() + frames * super::FRAME_OVERHEAD);
-    let at = begin_frame(FRAME_METHOD, channel, buf);
-    write_method(carrier, message, buf);
-    end_frame(at, buf);
+    match carrier {
+        Carrier::Deliver {
+            consumer_tag,
+            delivery_tag,
+            redelivered,
+        } => {
+            let names = message.address_bytes();
+            write_deliver_frame(channel, consumer_tag, delivery_tag, redelivered, names, buf);
+        }
+        _ => {
+            let at = begin_frame(FRAME_METHOD, channel, buf);
+            write_method(carrier, message, buf);
+            end_frame(at, buf);
+        }
+    }
     let body_size = u64::try_from(body.len()).unwrap_or(u64::MAX);
     write_header_frame(channel, body_size, &message.properties, buf);
-    write_body_frames(channel, body, frame_max, buf);
+    // Most bodies fit one frame: written without the split's loop.
+    match body.len() {
+        0 => {}
+        n if n <= max_payload => write_body_frame(channel, body, buf),
+        _ => write_body_frames(channel, body, frame_max, buf),
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +204,32 @@ mod tests {
             write_carried(3, carrier, &m, 4096, &mut ours);
             write_message(3, &method, &m.properties, m.body(), 4096, &mut theirs);
             assert_eq!(ours, theirs, "{}", method.name());
+        }
+    }
+
+    #[test]
+    fn bodies_split_as_the_message_writer_splits_them() {
+        // Empty, one full frame (4096 - 8 bytes), one byte more, several.
+        let tag = ShortStr::new("c").unwrap();
+        for size in [0, 1, 4088, 4089, 10_000] {
+            let body = vec![7u8; size];
+            let m = Message::new(ShortStr::empty(), tag.clone(), Properties::default(), &body);
+            let carrier = Carrier::Deliver {
+                consumer_tag: &tag,
+                delivery_tag: 1,
+                redelivered: false,
+            };
+            let method = BasicDeliver {
+                consumer_tag: tag.clone(),
+                delivery_tag: 1,
+                redelivered: false,
+                exchange: ShortStr::empty(),
+                routing_key: tag.clone(),
+            };
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            write_carried(1, carrier, &m, 4096, &mut ours);
+            write_message(1, &method.into(), &m.properties, &body, 4096, &mut theirs);
+            assert_eq!(ours, theirs, "body of {size} bytes");
         }
     }
 }

@@ -288,10 +288,16 @@ fn write_header_frame_with_properties(
 
 /// Appends one body frame holding all of `payload` (see [`write_body_frames`]
 /// to respect `frame_max`).
+#[inline]
 pub fn write_body_frame(channel: u16, payload: &[u8], buf: &mut Vec<u8>) {
-    let at = begin_frame(FRAME_BODY, channel, buf);
+    // The size is known: written with the head, not filled in afterwards.
+    let [c0, c1] = channel.to_be_bytes();
+    let [s0, s1, s2, s3] = u32::try_from(payload.len())
+        .unwrap_or(u32::MAX)
+        .to_be_bytes();
+    buf.extend_from_slice(&[FRAME_BODY, c0, c1, s0, s1, s2, s3]);
     buf.extend_from_slice(payload);
-    end_frame(at, buf);
+    buf.push(FRAME_END);
 }
 
 /// Appends a heartbeat frame (always on channel 0).

@@ -164,6 +164,8 @@ impl Connection {
         if self.channels.state(channel) != ChanState::Open {
             return;
         }
+        // What earlier publishes of this read made goes out before the close.
+        self.route(env);
         self.write_channel_close(channel, &error);
         self.channels.set_state(channel, ChanState::Closing);
         if let Some(ch) = self.channel_ref(channel) {

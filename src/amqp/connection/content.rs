@@ -193,7 +193,13 @@ impl Connection {
         // The size was checked at the header; the shared rule passes it again.
         let max = self.settings.config.limits.max_message_size;
         let flags = (publish.mandatory, publish.immediate);
-        let r = super::methods::publish(env.broker, env.now, ch, flags, message, max);
-        self.answer(env, channel, (60, 40), r, |()| None);
+        match super::methods::publish(env.broker, env.now, ch, flags, message, max) {
+            // No reply: what the publish made (deliveries, mostly to other
+            // connections) waits in the engine and goes out with the rest
+            // of the read's, one routing pass for a run of publishes, or
+            // before anything else this connection writes (see `route`).
+            Ok(()) => env.broker.poll(env.now),
+            Err(e) => self.answer(env, channel, (60, 40), Err::<(), _>(e), |()| None),
+        }
     }
 }

@@ -6,8 +6,8 @@ use super::channels::ChanState;
 use super::{Connection, Env, Phase};
 use crate::amqp::codec::{
     check_protocol_header, decode_content_header_sharing, parse_frame, parse_raw_frame,
-    DecodeError, Frame, HeaderStatus, PublishRef, RawFrame, FRAME_HEADER, FRAME_HEADER_SIZE,
-    FRAME_METHOD, FRAME_OVERHEAD, PROTOCOL_HEADER,
+    DecodeError, Frame, HeaderStatus, PublishRef, RawFrame, FRAME_BODY, FRAME_HEADER,
+    FRAME_HEADER_SIZE, FRAME_METHOD, FRAME_OVERHEAD, PROTOCOL_HEADER,
 };
 use crate::broker::{AmqpError, ReplyCode};
 
@@ -145,25 +145,41 @@ impl Connection {
         rest
     }
 
-    /// A whole frame: a `basic.publish` that starts content on an open
-    /// channel is read in place (no names allocated); everything else, a
-    /// malformed publish included, is decoded and handled as usual.
+    /// A whole frame. On an open connection's channel (not 0), content
+    /// frames go straight to assembly and a `basic.publish` that starts
+    /// content on an open channel is read in place (no names allocated):
+    /// the three frames of every message skip the general `Frame` match.
+    /// Everything else, a malformed publish included, is decoded and
+    /// handled as usual.
     #[inline(always)]
     fn handle_raw_frame(
         &mut self,
         env: &mut Env<'_>,
         raw: RawFrame<'_>,
     ) -> Result<(), DecodeError> {
-        if raw.frame_type == FRAME_METHOD
-            && raw.channel != 0
-            && self.phase == Phase::Open
-            && self.id.is_some()
-            && self.channels.state(raw.channel) == ChanState::Open
-            && !self.channels.assembling(raw.channel)
-        {
-            if let Some(publish) = PublishRef::read(raw.payload) {
-                self.start_content(raw.channel, publish);
-                return Ok(());
+        if self.phase == Phase::Open && raw.channel != 0 {
+            match raw.frame_type {
+                FRAME_METHOD
+                    if self.id.is_some()
+                        && self.channels.state(raw.channel) == ChanState::Open
+                        && !self.channels.assembling(raw.channel) =>
+                {
+                    if let Some(publish) = PublishRef::read(raw.payload) {
+                        self.start_content(raw.channel, publish);
+                        return Ok(());
+                    }
+                }
+                FRAME_HEADER => {
+                    let header =
+                        decode_content_header_sharing(raw.payload, &mut self.last_properties)?;
+                    self.content_header(env, raw.channel, header);
+                    return Ok(());
+                }
+                FRAME_BODY => {
+                    self.content_body(env, raw.channel, raw.payload);
+                    return Ok(());
+                }
+                _ => {}
             }
         }
         let frame = if raw.frame_type == FRAME_HEADER {
@@ -174,6 +190,8 @@ impl Connection {
         } else {
             raw.decode()?
         };
+        // Earlier publishes' effects go out before whatever this frame writes.
+        self.route(env);
         self.handle_frame(env, frame);
         Ok(())
     }

@@ -319,7 +319,11 @@ impl Connection {
     }
 
     /// Sends the engine's queued effects on their way: this connection's to
-    /// its output, others' to their connections.
+    /// its output, others' to their connections. A complete publish leaves
+    /// its effects queued (`content.rs`); they go out here before any other
+    /// frame of the read is handled, before an error's close, and at the
+    /// end of the read, so the order of every connection's output is as if
+    /// each publish had been routed at once.
     fn route(&mut self, env: &mut Env<'_>) {
         if !env.broker.has_effects() {
             return;
@@ -355,6 +359,8 @@ impl Connection {
         if matches!(self.phase, Phase::Closing | Phase::Closed) {
             return;
         }
+        // What earlier publishes of this read made goes out before the close.
+        self.route(env);
         self.write_connection_close(&error);
         self.begin_closing();
         if let Some(id) = self.id {
