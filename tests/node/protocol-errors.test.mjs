@@ -146,6 +146,11 @@ const serverOnly = [
     close: [504, 'CHANNEL_ERROR - unexpected method connection.tune in connection state running', [10, 30]],
   },
   {
+    what: 'a connection.tune on channel 1',
+    frame: method(1, 10, 30, u16(0), u32(131072), u16(60)),
+    close: [503, 'COMMAND_INVALID - connection.tune is only valid on channel 0, not on channel 1', [10, 30]],
+  },
+  {
     what: 'a basic.return on a channel that is not open',
     frame: method(2, 60, 50, u16(312), shortstr('NO_ROUTE'), shortstr(''), shortstr('q')),
     close: [504, "CHANNEL_ERROR - expected 'channel.open' on channel 2", [60, 50]],

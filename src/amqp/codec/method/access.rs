@@ -16,7 +16,7 @@ define_method! {
 }
 
 define_method! {
-    AccessRequestOk(30, 11, "access.request-ok") {
+    AccessRequestOk(30, 11, "access.request-ok") from server {
         ticket: u16,
     }
 }

@@ -7,7 +7,7 @@ use crate::broker::{FieldTable, ShortStr};
 define_method! {
     /// Server to client, first method: protocol version, server properties,
     /// SASL mechanisms and locales (space-separated).
-    ConnectionStart(10, 10, "connection.start") {
+    ConnectionStart(10, 10, "connection.start") from server {
         version_major: u8,
         version_minor: u8,
         server_properties: FieldTable,
@@ -29,7 +29,7 @@ define_method! {
 
 define_method! {
     /// A further SASL challenge.
-    ConnectionSecure(10, 20, "connection.secure") {
+    ConnectionSecure(10, 20, "connection.secure") from server {
         challenge: Vec<u8>,
     }
 }
@@ -43,7 +43,7 @@ define_method! {
 
 define_method! {
     /// Server's proposed limits; 0 means no limit (heartbeat: off).
-    ConnectionTune(10, 30, "connection.tune") {
+    ConnectionTune(10, 30, "connection.tune") from server {
         channel_max: u16,
         frame_max: u32,
         heartbeat: u16,
@@ -71,7 +71,7 @@ define_method! {
 }
 
 define_method! {
-    ConnectionOpenOk(10, 41, "connection.open-ok") {
+    ConnectionOpenOk(10, 41, "connection.open-ok") from server {
         /// Deprecated, empty.
         known_hosts: ShortStr,
     }
@@ -93,14 +93,14 @@ define_method! {
 
 define_method! {
     /// RabbitMQ: the server stopped reading publishes (resource alarm).
-    ConnectionBlocked(10, 60, "connection.blocked") {
+    ConnectionBlocked(10, 60, "connection.blocked") from server {
         reason: ShortStr,
     }
 }
 
 define_method! {
     /// RabbitMQ: publishing may resume.
-    ConnectionUnblocked(10, 61, "connection.unblocked") {}
+    ConnectionUnblocked(10, 61, "connection.unblocked") from server {}
 }
 
 define_method! {
@@ -112,5 +112,5 @@ define_method! {
 }
 
 define_method! {
-    ConnectionUpdateSecretOk(10, 71, "connection.update-secret-ok") {}
+    ConnectionUpdateSecretOk(10, 71, "connection.update-secret-ok") from server {}
 }

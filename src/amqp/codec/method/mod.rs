@@ -59,6 +59,10 @@ macro_rules! methods {
                 #[allow(missing_docs)]
                 $name($name),
             )*
+            /// The wasm build's decode of a method only servers send (see
+            /// `define_method!`): its arguments checked, only its identity kept.
+            #[cfg(target_family = "wasm")]
+            SentByServer(&'static MethodInfo),
         }
 
         /// Every method the codec knows, in spec order.
@@ -79,7 +83,7 @@ macro_rules! methods {
                 let mut r = ArgReader::new(args);
                 let decoded = match (class_id, method_id) {
                     $( ($name::CLASS_ID, $name::METHOD_ID) => {
-                        $name::read_args(&mut r).map(Method::$name)
+                        $name::read_args(&mut r)
                     } )*
                     _ => return Err(DecodeError::UnknownMethod { class_id, method_id }),
                 };
@@ -92,6 +96,8 @@ macro_rules! methods {
             pub fn info(&self) -> &'static MethodInfo {
                 match self {
                     $( Method::$name(_) => &$name::INFO, )*
+                    #[cfg(target_family = "wasm")]
+                    Method::SentByServer(info) => info,
                 }
             }
 
@@ -100,6 +106,9 @@ macro_rules! methods {
                 let mut w = ArgWriter::new(buf);
                 match self {
                     $( Method::$name(m) => m.write_args(&mut w), )*
+                    // Only ever received: the broker does not send it on.
+                    #[cfg(target_family = "wasm")]
+                    Method::SentByServer(_) => {}
                 }
             }
         }
