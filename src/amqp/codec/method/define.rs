@@ -89,8 +89,30 @@ macro_rules! define_method {
         define_method!(@read $name { $( $field ),* });
     };
     (@read $name:ident { $( $field:ident ),* }) => {
+        // Natively the struct is read, then wrapped: one instruction a
+        // message less on the publish path (bench/protocol.rs under
+        // callgrind); in wasm, built in place: 0.7 KiB less gzipped.
+        #[cfg(not(target_family = "wasm"))]
         #[allow(unused_variables)]
-        pub(crate) fn read_args(
+        fn read_args(
+            r: &mut $crate::amqp::codec::method::args::ArgReader<'_>,
+        ) -> Result<Self, $crate::amqp::codec::Malformed> {
+            Ok($name {
+                $( $field: $crate::amqp::codec::method::args::Arg::read(r)?, )*
+            })
+        }
+
+        #[cfg(not(target_family = "wasm"))]
+        #[inline]
+        pub(crate) fn decode_args(
+            r: &mut $crate::amqp::codec::method::args::ArgReader<'_>,
+        ) -> Result<$crate::amqp::codec::method::Method, $crate::amqp::codec::Malformed> {
+            Self::read_args(r).map($crate::amqp::codec::method::Method::$name)
+        }
+
+        #[cfg(target_family = "wasm")]
+        #[allow(unused_variables)]
+        pub(crate) fn decode_args(
             r: &mut $crate::amqp::codec::method::args::ArgReader<'_>,
         ) -> Result<$crate::amqp::codec::method::Method, $crate::amqp::codec::Malformed> {
             Ok($crate::amqp::codec::method::Method::$name($name {
@@ -106,7 +128,7 @@ macro_rules! define_method {
         /// (503, or 502 if its arguments are malformed), so the arguments
         /// are checked, with the errors a full decode gives, and dropped.
         #[cfg(target_family = "wasm")]
-        pub(crate) fn read_args(
+        pub(crate) fn decode_args(
             r: &mut $crate::amqp::codec::method::args::ArgReader<'_>,
         ) -> Result<$crate::amqp::codec::method::Method, $crate::amqp::codec::Malformed> {
             r.check(Self::INFO.fields)?;

@@ -83,7 +83,7 @@ macro_rules! methods {
                 let mut r = ArgReader::new(args);
                 let decoded = match (class_id, method_id) {
                     $( ($name::CLASS_ID, $name::METHOD_ID) => {
-                        $name::read_args(&mut r)
+                        $name::decode_args(&mut r)
                     } )*
                     _ => return Err(DecodeError::UnknownMethod { class_id, method_id }),
                 };
