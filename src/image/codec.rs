@@ -146,6 +146,13 @@ impl<'a> Dec<'a> {
         self.bad(format!("{before}{n}{after}"))
     }
 
+    /// A failure whose text is `before`, the name `s`, then `after`: joined
+    /// by one copy of the formatting.
+    #[inline(never)]
+    pub fn bad_s(&mut self, before: &str, s: &str, after: &str) -> Bad {
+        self.bad(format!("{before}{s}{after}"))
+    }
+
     /// A failure at `at`; the first one is kept.
     #[inline(never)]
     fn bad_at(&mut self, at: usize, what: String) -> Bad {
@@ -332,7 +339,7 @@ impl<'a> Dec<'a> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::broker::FieldValue;
 
@@ -358,6 +365,20 @@ mod tests {
         assert_eq!(d.table().unwrap(), t);
         assert_eq!(d.opt_string().unwrap().as_deref(), Some("café"));
         d.finish().unwrap();
+    }
+
+    #[test]
+    fn failures_name_their_text_and_offset_and_the_first_is_kept() {
+        let mut d = Dec::new(&[5, 0]);
+        d.u8().unwrap();
+        let _ = d.bad_s("unknown exchange type '", "x-fancy", "'");
+        let _ = d.bad_n("channel state ", 7, "");
+        let ImageError::Malformed { at, what } = d.error() else {
+            panic!("not a malformed image");
+        };
+        assert_eq!((at, what.as_str()), (1, "unknown exchange type 'x-fancy'"));
+        let _ = d.bad_n("channel state ", 7, "");
+        assert!(d.error().to_string().contains("channel state 7"));
     }
 
     #[test]

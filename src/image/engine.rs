@@ -463,12 +463,11 @@ impl Reader<'_, '_> {
                     let id = QueueId::new(index as u32, gen);
                     if let Some(v) = v {
                         if v.deleted {
-                            return Err(self
-                                .d
-                                .bad(format!("queue '{}' in a deleted vhost", q.name)));
+                            let e = self.d.bad_s("queue '", &q.name, "' in a deleted vhost");
+                            return Err(e);
                         }
                         if v.queues.insert(q.name.clone(), id).is_some() {
-                            return Err(self.d.bad(format!("queue '{}' twice", q.name)));
+                            return Err(self.d.bad_s("queue '", &q.name, "' twice"));
                         }
                     }
                     Some(Box::new(q))
@@ -563,7 +562,7 @@ impl Reader<'_, '_> {
             let pattern = d.string()?;
             let apply_to = d.string()?;
             let apply_to = ApplyTo::parse(&apply_to)
-                .ok_or_else(|| d.bad(format!("unknown apply-to '{apply_to}'")))?;
+                .ok_or_else(|| d.bad_s("unknown apply-to '", &apply_to, "'"))?;
             v.policies.push(Policy {
                 name,
                 pattern,
@@ -574,7 +573,7 @@ impl Reader<'_, '_> {
         }
         v.deleted = d.bool()?;
         if v.deleted && !(v.exchanges.is_empty() && v.policies.is_empty()) {
-            return Err(d.bad(format!("deleted vhost '{}' is not empty", v.name)));
+            return Err(d.bad_s("deleted vhost '", &v.name, "' is not empty"));
         }
         let mut limit = || -> Result<Option<u32>, Bad> {
             d.opt_u64()?
@@ -591,7 +590,7 @@ impl Reader<'_, '_> {
         let name = d.short_str()?;
         let kind = d.string()?;
         let kind = ExchangeKind::parse(&kind)
-            .ok_or_else(|| d.bad(format!("unknown exchange type '{kind}'")))?;
+            .ok_or_else(|| d.bad_s("unknown exchange type '", &kind, "'"))?;
         let durable = d.bool()?;
         let auto_delete = d.bool()?;
         let internal = d.bool()?;

@@ -2,14 +2,14 @@
 // would: frames on unopened channels, stray content, bad frame ends.
 import net from 'node:net';
 
-const shortstr = (s) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
-const longstr = (b) => {
+export const shortstr = (s) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
+export const longstr = (b) => {
   const n = Buffer.alloc(4);
   n.writeUInt32BE(b.length);
   return Buffer.concat([n, b]);
 };
-const u16 = (n) => Buffer.from([n >> 8, n & 255]);
-const u32 = (n) => {
+export const u16 = (n) => Buffer.from([n >> 8, n & 255]);
+export const u32 = (n) => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
   return b;
@@ -116,11 +116,16 @@ export async function rawConnection(port) {
       socket.write(Buffer.concat([frames.tuneOk(), frames.open(vhost)]));
       await next(isMethod(10, 41));
     },
-    /** Reply code and text of a connection.close (10.50) or channel.close (20.40). */
+    /** Reply code, text and the failed method's ids of a connection.close (10.50) or channel.close (20.40). */
     async closeReason(c, m) {
       const f = await next(isMethod(c, m));
       const len = f.payload[6];
-      return { code: f.payload.readUInt16BE(4), text: f.payload.toString('utf8', 7, 7 + len), channel: f.channel };
+      return {
+        code: f.payload.readUInt16BE(4),
+        text: f.payload.toString('utf8', 7, 7 + len),
+        channel: f.channel,
+        ids: [f.payload.readUInt16BE(7 + len), f.payload.readUInt16BE(9 + len)],
+      };
     },
   };
 }

@@ -13,6 +13,10 @@ use crate::amqp::codec::method::*;
 use crate::amqp::codec::PublishRef;
 use crate::broker::{AmqpError, ReplyCode};
 
+/// The class of `connection.*`, whose methods belong on channel 0.
+#[cfg(target_family = "wasm")]
+const CONNECTION_CLASS: u16 = ConnectionStart::CLASS_ID;
+
 impl Connection {
     pub(super) fn dispatch(&mut self, env: &mut Env<'_>, channel: u16, method: Method) {
         let Some(ch) = self.channel_ref(channel) else {
@@ -54,6 +58,11 @@ impl Connection {
             // Answers to what the broker sent with `nowait` or never sends:
             // nothing to do.
             Method::BasicCancelOk(_) | Method::ChannelFlowOk(_) => {}
+            // The wasm build's server-only methods, by class as below.
+            #[cfg(target_family = "wasm")]
+            m @ Method::SentByServer(info) if info.class_id != CONNECTION_CLASS => {
+                self.server_only(env, ids, &m)
+            }
             m @ (Method::ConnectionStart(_)
             | Method::ConnectionStartOk(_)
             | Method::ConnectionSecure(_)
@@ -67,13 +76,9 @@ impl Connection {
             | Method::ConnectionBlocked(_)
             | Method::ConnectionUnblocked(_)
             | Method::ConnectionUpdateSecret(_)
-            | Method::ConnectionUpdateSecretOk(_)) => {
-                let e = AmqpError::command_invalid(format_args!(
-                    "{} is only valid on channel 0, not on channel {channel}",
-                    m.name()
-                ));
-                self.fail_connection(env, e.on(ids.0, ids.1));
-            }
+            | Method::ConnectionUpdateSecretOk(_)) => self.channel_zero_only(env, channel, ids, &m),
+            #[cfg(target_family = "wasm")]
+            m @ Method::SentByServer(_) => self.channel_zero_only(env, channel, ids, &m),
             Method::ChannelCloseOk(_) => {
                 let e = AmqpError::command_invalid(format_args!(
                     "channel.close-ok on channel {channel}, which the server did not close"
@@ -102,16 +107,26 @@ impl Connection {
             | Method::TxSelectOk(_)
             | Method::TxCommitOk(_)
             | Method::TxRollbackOk(_)
-            | Method::ConfirmSelectOk(_)) => {
-                let e = AmqpError::new(
-                    ReplyCode::CommandInvalid,
-                    format_args!("{} is not a method a client may send", m.name()),
-                );
-                self.fail_connection(env, e.on(ids.0, ids.1));
-            }
+            | Method::ConfirmSelectOk(_)) => self.server_only(env, ids, &m),
             // Engine commands: run above.
             _ => {}
         }
+    }
+
+    fn channel_zero_only(&mut self, env: &mut Env<'_>, channel: u16, ids: (u16, u16), m: &Method) {
+        let e = AmqpError::command_invalid(format_args!(
+            "{} is only valid on channel 0, not on channel {channel}",
+            m.name()
+        ));
+        self.fail_connection(env, e.on(ids.0, ids.1));
+    }
+
+    fn server_only(&mut self, env: &mut Env<'_>, ids: (u16, u16), m: &Method) {
+        let e = AmqpError::new(
+            ReplyCode::CommandInvalid,
+            format_args!("{} is not a method a client may send", m.name()),
+        );
+        self.fail_connection(env, e.on(ids.0, ids.1));
     }
 
     /// Finishes an engine command: its effects, then the reply (or the

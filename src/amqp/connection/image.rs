@@ -63,7 +63,7 @@ impl Connection {
         let phase = d.usize()?;
         let phase = *PHASES
             .get(phase)
-            .ok_or_else(|| d.bad(format!("connection phase {phase}")))?;
+            .ok_or_else(|| d.bad_n("connection phase ", phase as u64, ""))?;
         let id = d.opt_u64()?;
         let id = id
             .map(|i| u32::try_from(i).map(ConnId))
@@ -138,7 +138,7 @@ impl Channels {
             let state = d.usize()?;
             let state = *CHAN_STATES
                 .get(state)
-                .ok_or_else(|| d.bad(format!("channel state {state}")))?;
+                .ok_or_else(|| d.bad_n("channel state ", state as u64, ""))?;
             slots.push(Slot {
                 state,
                 client_flow: d.bool()?,

@@ -5,7 +5,7 @@ use super::define::define_method;
 use crate::broker::ShortStr;
 
 define_method! {
-    AccessRequest(30, 10, "access.request") {
+    AccessRequest(30, 10, "access.request") from client {
         realm: ShortStr,
         exclusive: bool,
         passive: bool,
@@ -16,7 +16,7 @@ define_method! {
 }
 
 define_method! {
-    AccessRequestOk(30, 11, "access.request-ok") {
+    AccessRequestOk(30, 11, "access.request-ok") from server {
         ticket: u16,
     }
 }

@@ -16,7 +16,7 @@ define_method! {
 }
 
 define_method! {
-    BasicQosOk(60, 11, "basic.qos-ok") {}
+    BasicQosOk(60, 11, "basic.qos-ok") from server {}
 }
 
 define_method! {
@@ -34,7 +34,7 @@ define_method! {
 }
 
 define_method! {
-    BasicConsumeOk(60, 21, "basic.consume-ok") {
+    BasicConsumeOk(60, 21, "basic.consume-ok") from server {
         consumer_tag: ShortStr,
     }
 }
@@ -67,7 +67,7 @@ define_method! {
 
 define_method! {
     /// An unroutable mandatory message coming back; content follows.
-    BasicReturn(60, 50, "basic.return", content) {
+    BasicReturn(60, 50, "basic.return", content) from server {
         reply_code: u16,
         reply_text: ShortStr,
         exchange: ShortStr,
@@ -77,7 +77,7 @@ define_method! {
 
 define_method! {
     /// A message pushed to a consumer; content follows.
-    BasicDeliver(60, 60, "basic.deliver", content) {
+    BasicDeliver(60, 60, "basic.deliver", content) from server {
         consumer_tag: ShortStr,
         delivery_tag: u64,
         redelivered: bool,
@@ -96,7 +96,7 @@ define_method! {
 
 define_method! {
     /// A message fetched with `basic.get`; content follows.
-    BasicGetOk(60, 71, "basic.get-ok", content) {
+    BasicGetOk(60, 71, "basic.get-ok", content) from server {
         delivery_tag: u64,
         redelivered: bool,
         exchange: ShortStr,
@@ -107,7 +107,7 @@ define_method! {
 }
 
 define_method! {
-    BasicGetEmpty(60, 72, "basic.get-empty") {
+    BasicGetEmpty(60, 72, "basic.get-empty") from server {
         /// Deprecated, empty.
         cluster_id: ShortStr,
     }
@@ -130,7 +130,7 @@ define_method! {
 
 define_method! {
     /// Deprecated asynchronous `recover`.
-    BasicRecoverAsync(60, 100, "basic.recover-async") {
+    BasicRecoverAsync(60, 100, "basic.recover-async") from client {
         requeue: bool,
     }
 }
@@ -142,7 +142,7 @@ define_method! {
 }
 
 define_method! {
-    BasicRecoverOk(60, 111, "basic.recover-ok") {}
+    BasicRecoverOk(60, 111, "basic.recover-ok") from server {}
 }
 
 define_method! {

@@ -11,7 +11,7 @@ define_method! {
 }
 
 define_method! {
-    ChannelOpenOk(20, 11, "channel.open-ok") {
+    ChannelOpenOk(20, 11, "channel.open-ok") from server {
         /// Deprecated, empty.
         channel_id: Vec<u8>,
     }

@@ -10,5 +10,5 @@ define_method! {
 }
 
 define_method! {
-    ConfirmSelectOk(85, 11, "confirm.select-ok") {}
+    ConfirmSelectOk(85, 11, "confirm.select-ok") from server {}
 }

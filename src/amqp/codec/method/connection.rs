@@ -7,7 +7,7 @@ use crate::broker::{FieldTable, ShortStr};
 define_method! {
     /// Server to client, first method: protocol version, server properties,
     /// SASL mechanisms and locales (space-separated).
-    ConnectionStart(10, 10, "connection.start") {
+    ConnectionStart(10, 10, "connection.start") from server {
         version_major: u8,
         version_minor: u8,
         server_properties: FieldTable,
@@ -19,7 +19,7 @@ define_method! {
 define_method! {
     /// Client's answer to `start`: its properties (including `capabilities`),
     /// chosen mechanism and the SASL response (for PLAIN: `\0user\0password`).
-    ConnectionStartOk(10, 11, "connection.start-ok") {
+    ConnectionStartOk(10, 11, "connection.start-ok") from client {
         client_properties: FieldTable,
         mechanism: ShortStr,
         response: Vec<u8>,
@@ -29,21 +29,21 @@ define_method! {
 
 define_method! {
     /// A further SASL challenge.
-    ConnectionSecure(10, 20, "connection.secure") {
+    ConnectionSecure(10, 20, "connection.secure") from server {
         challenge: Vec<u8>,
     }
 }
 
 define_method! {
     /// The response to a SASL challenge.
-    ConnectionSecureOk(10, 21, "connection.secure-ok") {
+    ConnectionSecureOk(10, 21, "connection.secure-ok") from client {
         response: Vec<u8>,
     }
 }
 
 define_method! {
     /// Server's proposed limits; 0 means no limit (heartbeat: off).
-    ConnectionTune(10, 30, "connection.tune") {
+    ConnectionTune(10, 30, "connection.tune") from server {
         channel_max: u16,
         frame_max: u32,
         heartbeat: u16,
@@ -52,7 +52,7 @@ define_method! {
 
 define_method! {
     /// The limits the client settles on.
-    ConnectionTuneOk(10, 31, "connection.tune-ok") {
+    ConnectionTuneOk(10, 31, "connection.tune-ok") from client {
         channel_max: u16,
         frame_max: u32,
         heartbeat: u16,
@@ -71,7 +71,7 @@ define_method! {
 }
 
 define_method! {
-    ConnectionOpenOk(10, 41, "connection.open-ok") {
+    ConnectionOpenOk(10, 41, "connection.open-ok") from server {
         /// Deprecated, empty.
         known_hosts: ShortStr,
     }
@@ -93,24 +93,24 @@ define_method! {
 
 define_method! {
     /// RabbitMQ: the server stopped reading publishes (resource alarm).
-    ConnectionBlocked(10, 60, "connection.blocked") {
+    ConnectionBlocked(10, 60, "connection.blocked") from server {
         reason: ShortStr,
     }
 }
 
 define_method! {
     /// RabbitMQ: publishing may resume.
-    ConnectionUnblocked(10, 61, "connection.unblocked") {}
+    ConnectionUnblocked(10, 61, "connection.unblocked") from server {}
 }
 
 define_method! {
     /// RabbitMQ: replaces the credentials of a live connection (OAuth tokens).
-    ConnectionUpdateSecret(10, 70, "connection.update-secret") {
+    ConnectionUpdateSecret(10, 70, "connection.update-secret") from client {
         new_secret: Vec<u8>,
         reason: ShortStr,
     }
 }
 
 define_method! {
-    ConnectionUpdateSecretOk(10, 71, "connection.update-secret-ok") {}
+    ConnectionUpdateSecretOk(10, 71, "connection.update-secret-ok") from server {}
 }

@@ -21,7 +21,7 @@ define_method! {
 }
 
 define_method! {
-    ExchangeDeclareOk(40, 11, "exchange.declare-ok") {}
+    ExchangeDeclareOk(40, 11, "exchange.declare-ok") from server {}
 }
 
 define_method! {
@@ -34,7 +34,7 @@ define_method! {
 }
 
 define_method! {
-    ExchangeDeleteOk(40, 21, "exchange.delete-ok") {}
+    ExchangeDeleteOk(40, 21, "exchange.delete-ok") from server {}
 }
 
 define_method! {
@@ -50,7 +50,7 @@ define_method! {
 }
 
 define_method! {
-    ExchangeBindOk(40, 31, "exchange.bind-ok") {}
+    ExchangeBindOk(40, 31, "exchange.bind-ok") from server {}
 }
 
 define_method! {
@@ -66,5 +66,5 @@ define_method! {
 
 define_method! {
     /// Method id 51, not 41: so RabbitMQ's spec file numbers it.
-    ExchangeUnbindOk(40, 51, "exchange.unbind-ok") {}
+    ExchangeUnbindOk(40, 51, "exchange.unbind-ok") from server {}
 }

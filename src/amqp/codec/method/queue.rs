@@ -18,7 +18,7 @@ define_method! {
 }
 
 define_method! {
-    QueueDeclareOk(50, 11, "queue.declare-ok") {
+    QueueDeclareOk(50, 11, "queue.declare-ok") from server {
         queue: ShortStr,
         message_count: u32,
         consumer_count: u32,
@@ -37,7 +37,7 @@ define_method! {
 }
 
 define_method! {
-    QueueBindOk(50, 21, "queue.bind-ok") {}
+    QueueBindOk(50, 21, "queue.bind-ok") from server {}
 }
 
 define_method! {
@@ -49,7 +49,7 @@ define_method! {
 }
 
 define_method! {
-    QueuePurgeOk(50, 31, "queue.purge-ok") {
+    QueuePurgeOk(50, 31, "queue.purge-ok") from server {
         message_count: u32,
     }
 }
@@ -65,7 +65,7 @@ define_method! {
 }
 
 define_method! {
-    QueueDeleteOk(50, 41, "queue.delete-ok") {
+    QueueDeleteOk(50, 41, "queue.delete-ok") from server {
         message_count: u32,
     }
 }
@@ -82,5 +82,5 @@ define_method! {
 }
 
 define_method! {
-    QueueUnbindOk(50, 51, "queue.unbind-ok") {}
+    QueueUnbindOk(50, 51, "queue.unbind-ok") from server {}
 }

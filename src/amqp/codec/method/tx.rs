@@ -7,7 +7,7 @@ define_method! {
 }
 
 define_method! {
-    TxSelectOk(90, 11, "tx.select-ok") {}
+    TxSelectOk(90, 11, "tx.select-ok") from server {}
 }
 
 define_method! {
@@ -15,7 +15,7 @@ define_method! {
 }
 
 define_method! {
-    TxCommitOk(90, 21, "tx.commit-ok") {}
+    TxCommitOk(90, 21, "tx.commit-ok") from server {}
 }
 
 define_method! {
@@ -23,5 +23,5 @@ define_method! {
 }
 
 define_method! {
-    TxRollbackOk(90, 31, "tx.rollback-ok") {}
+    TxRollbackOk(90, 31, "tx.rollback-ok") from server {}
 }
