@@ -5,7 +5,7 @@ use super::define::define_method;
 use crate::broker::ShortStr;
 
 define_method! {
-    AccessRequest(30, 10, "access.request") from client {
+    AccessRequest(30, 10, "access.request") {
         realm: ShortStr,
         exclusive: bool,
         passive: bool,

@@ -130,7 +130,7 @@ define_method! {
 
 define_method! {
     /// Deprecated asynchronous `recover`.
-    BasicRecoverAsync(60, 100, "basic.recover-async") from client {
+    BasicRecoverAsync(60, 100, "basic.recover-async") {
         requeue: bool,
     }
 }

@@ -19,7 +19,7 @@ define_method! {
 define_method! {
     /// Client's answer to `start`: its properties (including `capabilities`),
     /// chosen mechanism and the SASL response (for PLAIN: `\0user\0password`).
-    ConnectionStartOk(10, 11, "connection.start-ok") from client {
+    ConnectionStartOk(10, 11, "connection.start-ok") {
         client_properties: FieldTable,
         mechanism: ShortStr,
         response: Vec<u8>,
@@ -36,7 +36,7 @@ define_method! {
 
 define_method! {
     /// The response to a SASL challenge.
-    ConnectionSecureOk(10, 21, "connection.secure-ok") from client {
+    ConnectionSecureOk(10, 21, "connection.secure-ok") {
         response: Vec<u8>,
     }
 }
@@ -52,7 +52,7 @@ define_method! {
 
 define_method! {
     /// The limits the client settles on.
-    ConnectionTuneOk(10, 31, "connection.tune-ok") from client {
+    ConnectionTuneOk(10, 31, "connection.tune-ok") {
         channel_max: u16,
         frame_max: u32,
         heartbeat: u16,
@@ -105,7 +105,7 @@ define_method! {
 
 define_method! {
     /// RabbitMQ: replaces the credentials of a live connection (OAuth tokens).
-    ConnectionUpdateSecret(10, 70, "connection.update-secret") from client {
+    ConnectionUpdateSecret(10, 70, "connection.update-secret") {
         new_secret: Vec<u8>,
         reason: ShortStr,
     }

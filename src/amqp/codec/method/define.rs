@@ -16,8 +16,7 @@
 /// the broker never needs their values, so the wasm build checks their
 /// arguments against `INFO.fields` and decodes them as
 /// `Method::SentByServer`, while native builds, whose tests act as clients,
-/// decode them in full. `from client` marks the few only a client sends and
-/// in-process clients never do: the wasm build does not encode them.
+/// decode them in full.
 macro_rules! define_method {
     (
         $(#[$meta:meta])*
@@ -58,7 +57,10 @@ macro_rules! define_method {
 
             define_method!(@read $($sender)? $name { $( $field ),* });
 
-            define_method!(@write $($sender)? { $( $field ),* });
+            #[allow(unused_variables)]
+            pub(crate) fn write_args(&self, w: &mut $crate::amqp::codec::method::args::ArgWriter<'_>) {
+                $( $crate::amqp::codec::method::args::Arg::write(&self.$field, w); )*
+            }
         }
 
         impl From<$name> for $crate::amqp::codec::method::Method {
@@ -69,25 +71,6 @@ macro_rules! define_method {
     };
     (@content) => { false };
     (@content content) => { true };
-    (@write client { $( $field:ident ),* }) => {
-        #[cfg(not(target_family = "wasm"))]
-        define_method!(@write { $( $field ),* });
-
-        /// Never encoded by the wasm build: the broker only receives it,
-        /// and in-process clients (whose methods the wire tap encodes) never
-        /// send it.
-        #[cfg(target_family = "wasm")]
-        pub(crate) fn write_args(&self, _: &mut $crate::amqp::codec::method::args::ArgWriter<'_>) {}
-    };
-    (@write $($sender:ident)? { $( $field:ident ),* }) => {
-        #[allow(unused_variables)]
-        pub(crate) fn write_args(&self, w: &mut $crate::amqp::codec::method::args::ArgWriter<'_>) {
-            $( $crate::amqp::codec::method::args::Arg::write(&self.$field, w); )*
-        }
-    };
-    (@read client $name:ident { $( $field:ident ),* }) => {
-        define_method!(@read $name { $( $field ),* });
-    };
     (@read $name:ident { $( $field:ident ),* }) => {
         // Natively the struct is read, then wrapped: one instruction a
         // message less on the publish path (bench/protocol.rs under
