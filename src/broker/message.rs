@@ -265,6 +265,16 @@ impl Message {
         })
     }
 
+    /// A message from a block assembled in a [`BlockBuf`], whose names were
+    /// `&str`s when it was begun: copied without checking them again. None
+    /// if it was not begun (or a name did not fit its length byte).
+    pub fn from_block_buf(buf: &BlockBuf, properties: Props) -> Option<Self> {
+        (buf.names_len > 0).then(|| Message {
+            block: Block::from_parts(&[&buf.bytes]),
+            properties,
+        })
+    }
+
     /// Identity of the block, shared by every copy of this message: the
     /// image writes a message once however many queues hold it.
     pub fn block_ptr(&self) -> *const u8 {
@@ -279,6 +289,74 @@ impl Message {
     /// Size counted against `x-max-length-bytes` (the body, as RabbitMQ does).
     pub fn body_size(&self) -> usize {
         self.body().len()
+    }
+}
+
+/// A message's block as it is assembled from the wire: the exchange and
+/// routing key, each after its length byte, then the body so far. It is
+/// begun only from `&str` names, so [`Message::from_block_buf`] need not
+/// check them as UTF-8 again, as [`Message::from_block`] does bytes.
+#[derive(Clone, Debug, Default)]
+pub struct BlockBuf {
+    bytes: Vec<u8>,
+    /// Where the body starts; 0 while not begun.
+    names_len: usize,
+}
+
+impl BlockBuf {
+    /// Starts the block with the names, keeping the buffer's capacity. A
+    /// name over 255 bytes (not a short string) leaves it not begun.
+    pub fn begin(&mut self, exchange: &str, routing_key: &str) {
+        self.clear();
+        let (x, k) = (exchange.as_bytes(), routing_key.as_bytes());
+        let (Ok(xl), Ok(kl)) = (u8::try_from(x.len()), u8::try_from(k.len())) else {
+            return;
+        };
+        self.bytes.push(xl);
+        self.bytes.extend_from_slice(x);
+        self.bytes.push(kl);
+        self.bytes.extend_from_slice(k);
+        self.names_len = self.bytes.len();
+    }
+
+    /// Empty and not begun; the capacity stays.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.names_len = 0;
+    }
+
+    /// Exchange and routing key (empty if not begun).
+    pub fn names(&self) -> (&str, &str) {
+        let text = |at: usize| {
+            let len = usize::from(self.bytes.get(at).copied().unwrap_or(0));
+            let bytes = self.bytes.get(at + 1..at + 1 + len).unwrap_or_default();
+            (std::str::from_utf8(bytes).unwrap_or_default(), at + 1 + len)
+        };
+        if self.names_len == 0 {
+            return ("", "");
+        }
+        let (exchange, next) = text(0);
+        (exchange, text(next).0)
+    }
+
+    /// The body bytes so far.
+    pub fn body(&self) -> &[u8] {
+        self.bytes.get(self.names_len..).unwrap_or_default()
+    }
+
+    /// Appends body bytes.
+    pub fn extend_body(&mut self, body: &[u8]) {
+        self.bytes.extend_from_slice(body);
+    }
+
+    /// Drops the body so far and reserves room for `additional` bytes of it.
+    pub fn reset_body(&mut self, additional: usize) {
+        self.bytes.truncate(self.names_len);
+        self.bytes.reserve(additional);
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
     }
 }
 
@@ -348,6 +426,36 @@ mod tests {
         assert!(Message::from_block(b"\x00\x01\xc3body", Props::default()).is_none());
         // Lengths beyond the block.
         assert!(Message::from_block(b"\x00\x09k", Props::default()).is_none());
+    }
+
+    #[test]
+    fn a_block_buf_makes_the_message_from_block_would() {
+        let mut buf = BlockBuf::default();
+        assert!(Message::from_block_buf(&buf, Props::default()).is_none());
+        buf.begin("x\u{e9}", "k");
+        buf.reset_body(4);
+        buf.extend_body(b"bo");
+        buf.extend_body(b"dy");
+        assert_eq!(buf.names(), ("x\u{e9}", "k"));
+        assert_eq!(buf.body(), b"body");
+        let m = Message::from_block_buf(&buf, Props::default()).unwrap();
+        let want = Message::from_block(m.block(), Props::default()).unwrap();
+        assert_eq!(m, want);
+        assert_eq!(
+            (m.exchange(), m.routing_key(), m.body()),
+            ("x\u{e9}", "k", &b"body"[..])
+        );
+        // A header after part of a body starts the body again.
+        buf.reset_body(0);
+        assert_eq!(buf.body(), b"");
+        // A name that is not a short string would put the routing key out
+        // of place: the buffer is left not begun, and makes no message.
+        buf.begin(&"x".repeat(256), "k");
+        buf.extend_body(b"body");
+        assert!(Message::from_block_buf(&buf, Props::default()).is_none());
+        buf.begin("x", &"k".repeat(256));
+        assert!(Message::from_block_buf(&buf, Props::default()).is_none());
+        assert_eq!(buf.names(), ("", ""));
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub(crate) use engine::{Conn, QueueSlot, Vhost};
 pub use error::{AmqpError, ReplyCode};
 pub use event::{DropReason, Event, EventKind};
 pub use ids::{ChannelRef, ConnId, MsgId};
-pub use message::{Message, Properties, Props};
+pub use message::{BlockBuf, Message, Properties, Props};
 pub use paging::PageOp;
 pub use policy::{ApplyTo, Policy, PolicyError};
 pub use queue::QueueStats;

@@ -6,7 +6,7 @@
 use super::channels::ChanState;
 use super::{Connection, Env};
 use crate::amqp::codec::{ContentHeader, PublishRef};
-use crate::broker::{AmqpError, Message, Props, ReplyCode};
+use crate::broker::{AmqpError, BlockBuf, Message, Props, ReplyCode};
 
 /// Bodies up to this size get their exact buffer at once; bigger ones grow
 /// as their frames come, so a header alone cannot reserve much memory.
@@ -34,38 +34,7 @@ pub(super) struct Assembly {
     /// The message's block as it is assembled (see `Message::block`): the
     /// exchange and routing key, then the body bytes so far. The finished
     /// message is one copy of it; the buffer is kept for the next.
-    pub(super) block: Vec<u8>,
-    /// Where the body starts in `block`.
-    pub(super) names_len: usize,
-}
-
-impl Assembly {
-    /// Starts the block with the publish's exchange and routing key.
-    pub(super) fn begin_block(&mut self, exchange: &str, routing_key: &str) {
-        self.block.clear();
-        for name in [exchange.as_bytes(), routing_key.as_bytes()] {
-            // A short string: its length fits the octet.
-            self.block.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
-            self.block.extend_from_slice(name);
-        }
-        self.names_len = self.block.len();
-    }
-
-    /// Exchange and routing key, read back from the block.
-    pub(super) fn names(&self) -> (&str, &str) {
-        let text = |at: usize| {
-            let len = usize::from(self.block.get(at).copied().unwrap_or(0));
-            let bytes = self.block.get(at + 1..at + 1 + len).unwrap_or_default();
-            (std::str::from_utf8(bytes).unwrap_or_default(), at + 1 + len)
-        };
-        let (exchange, next) = text(0);
-        (exchange, text(next).0)
-    }
-
-    /// The body bytes so far.
-    pub(super) fn body(&self) -> &[u8] {
-        self.block.get(self.names_len..).unwrap_or_default()
-    }
+    pub(super) block: BlockBuf,
 }
 
 impl Connection {
@@ -73,7 +42,7 @@ impl Connection {
     /// decoded: either way the names go straight into the block.
     pub(super) fn start_content(&mut self, channel: u16, publish: PublishRef<'_>) {
         let mut a = self.channels.take_spare().unwrap_or_default();
-        a.begin_block(publish.exchange, publish.routing_key);
+        a.block.begin(publish.exchange, publish.routing_key);
         a.publish = Some(PublishFlags {
             ticket: publish.ticket,
             mandatory: publish.mandatory,
@@ -114,8 +83,7 @@ impl Connection {
         a.has_header = true;
         a.properties = header.properties;
         let reserve = usize::try_from(header.body_size.min(RESERVE_MAX)).unwrap_or(0);
-        a.block.truncate(a.names_len);
-        a.block.reserve(reserve);
+        a.block.reset_body(reserve);
         if header.body_size == 0 {
             self.publish_content(env, channel);
         }
@@ -135,7 +103,7 @@ impl Connection {
         else {
             return self.unexpected_content(env, channel, "body");
         };
-        let have = a.body().len() as u64;
+        let have = a.block.body().len() as u64;
         let after = have.saturating_add(payload.len() as u64);
         if after > a.body_size {
             let e = AmqpError::new(
@@ -147,7 +115,7 @@ impl Connection {
             );
             return self.fail_connection(env, e);
         }
-        a.block.extend_from_slice(payload);
+        a.block.extend_body(payload);
         if after == a.body_size {
             self.publish_content(env, channel);
         }
@@ -174,16 +142,17 @@ impl Connection {
             return self.channels.put_spare(a);
         };
         let properties = std::mem::take(&mut a.properties);
-        // The assembled block is copied once into the message; the buffer
-        // keeps its capacity for the channel's next message.
-        let message = Message::from_block(&a.block, properties);
+        // The assembled block is copied once into the message (its names
+        // were checked as UTF-8 when read); the buffer keeps its capacity
+        // for the channel's next message.
+        let message = Message::from_block_buf(&a.block, properties);
         if a.block.capacity() as u64 > RESERVE_MAX {
-            a.block = Vec::new(); // a large message's buffer is not kept
+            a.block = BlockBuf::default(); // a large message's buffer is not kept
         } else {
             a.block.clear();
         }
         self.channels.put_spare(a);
-        // Always a message: `begin_block` wrote the names and their lengths.
+        // Always a message: `start_content` began the block with the names.
         let Some(message) = message else {
             return;
         };

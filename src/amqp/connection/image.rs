@@ -157,7 +157,7 @@ impl Assembly {
         match &self.publish {
             None => w.bool(false),
             Some(p) => {
-                let (exchange, routing_key) = self.names();
+                let (exchange, routing_key) = self.block.names();
                 w.bool(true);
                 w.u64(u64::from(p.ticket));
                 w.str(exchange);
@@ -169,7 +169,7 @@ impl Assembly {
         w.bool(self.has_header);
         w.properties(&self.properties);
         w.u64(self.body_size);
-        w.bytes(self.body());
+        w.bytes(self.block.body());
     }
 
     fn read_image(d: &mut Dec<'_>) -> Result<Assembly, Bad> {
@@ -177,7 +177,7 @@ impl Assembly {
         if d.bool()? {
             let ticket = d.u16()?;
             let (exchange, routing_key) = (d.short_str()?, d.short_str()?);
-            a.begin_block(&exchange, &routing_key);
+            a.block.begin(&exchange, &routing_key);
             a.publish = Some(PublishFlags {
                 ticket,
                 mandatory: d.bool()?,
@@ -194,7 +194,7 @@ impl Assembly {
         a.has_header = has_header;
         a.properties = properties;
         a.body_size = body_size;
-        a.block.extend_from_slice(body);
+        a.block.extend_body(body);
         Ok(a)
     }
 }
