@@ -15,6 +15,21 @@ fn setup(n: usize) -> (World, warren::broker::ChannelRef) {
     (w, ch)
 }
 
+/// `basic.qos` with `global`: one limit shared by the channel's consumers.
+fn global_prefetch(w: &mut World, ch: warren::broker::ChannelRef, count: u16) {
+    w.broker
+        .basic_qos(
+            w.now,
+            ch,
+            warren::broker::Qos {
+                prefetch_count: count,
+                global: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+}
+
 #[test]
 fn manual_ack_removes_the_message() {
     let (mut w, ch) = setup(1);
@@ -272,17 +287,7 @@ fn global_prefetch_is_shared_by_the_channel_consumers() {
     let ch = w.client();
     w.declare(ch, "a");
     w.declare(ch, "b");
-    w.broker
-        .basic_qos(
-            w.now,
-            ch,
-            warren::broker::Qos {
-                prefetch_count: 3,
-                global: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    global_prefetch(&mut w, ch, 3);
     w.consume(ch, "a", false);
     w.consume(ch, "b", false);
     w.fill(ch, "a", &["a1", "a2"]);
@@ -296,17 +301,7 @@ fn acking_the_oldest_delivery_alone_frees_a_slot_of_the_global_prefetch() {
     let ch = w.client();
     w.declare(ch, "a");
     w.declare(ch, "b");
-    w.broker
-        .basic_qos(
-            w.now,
-            ch,
-            warren::broker::Qos {
-                prefetch_count: 2,
-                global: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    global_prefetch(&mut w, ch, 2);
     w.consume(ch, "a", false);
     w.consume(ch, "b", false);
     w.fill(ch, "a", &["a1", "a2"]);
