@@ -258,3 +258,71 @@ fn a_run_without_events_is_the_publishes_one_by_one() {
     );
     assert_eq!(one.counts[1..], [(1, 0), (3, 0)], "{one:?}");
 }
+
+/// A run driven a message at a time (`basic_publish_in_run`, as the wire's
+/// publishes come) with `between` done
+/// after the third, against the same publishes one by one; each stops at
+/// its first error.
+fn stepwise(setup: Setup, between: fn(&mut World, ChannelRef)) -> [Outcome; 2] {
+    let bodies = ["a", "b", "c", "d", "e"];
+    let message = |b: &str| Message::new(s(""), s("q1"), Properties::default(), b.as_bytes());
+    let (mut w, ch, tx) = world(setup, false);
+    let mut result = Ok(());
+    for (i, b) in bodies.iter().enumerate() {
+        if i == 3 {
+            between(&mut w, ch);
+        }
+        result = w.broker.basic_publish(w.now, ch, message(b), true, false);
+        if result.is_err() {
+            break;
+        }
+    }
+    let one_by_one = finish(w, ch, tx, result);
+    let (mut w, ch, tx) = world(setup, false);
+    let mut run = None;
+    let mut result = Ok(());
+    for (i, b) in bodies.iter().enumerate() {
+        if i == 3 {
+            between(&mut w, ch);
+        }
+        result = w
+            .broker
+            .basic_publish_in_run(w.now, ch, (true, false), &mut run, message(b));
+        if result.is_err() {
+            assert!(run.is_none(), "an error ends the run");
+            break;
+        }
+        assert!(run.is_some());
+    }
+    let stepped = finish(w, ch, tx, result);
+    [one_by_one, stepped]
+}
+
+#[test]
+fn a_run_a_message_at_a_time_follows_changes_between_its_publishes() {
+    // The queue kept for the run is deleted: the rest route to nowhere and
+    // come back (mandatory).
+    fn delete(w: &mut World, ch: ChannelRef) {
+        let other = w.channel(ch, 2);
+        w.broker
+            .queue_delete(w.now, other, "q1", false, false)
+            .unwrap();
+    }
+    // The channel is closed under the run: the next publish is refused as
+    // on any channel not open.
+    fn close(w: &mut World, ch: ChannelRef) {
+        w.broker.channel_close(w.now, ch);
+    }
+    for setup in [plain as Setup, confirming] {
+        let [one, run] = stepwise(setup, delete);
+        assert_eq!(one.result, Ok(()));
+        assert_eq!(one.effects.matches("Return").count(), 2, "{one:?}");
+        assert_eq!(one, run);
+        let [one, run] = stepwise(setup, close);
+        assert_eq!(
+            one.result.as_ref().map_err(|e| e.code),
+            Err(ReplyCode::ChannelError)
+        );
+        assert_eq!(one, run);
+    }
+}

@@ -101,7 +101,6 @@ impl Props {
     }
 
     /// One block shared by both, neither a copy of the other.
-    #[cfg(test)]
     pub fn same_block(&self, other: &Props) -> bool {
         matches!((&self.0, &other.0), (Some(a), Some(b)) if Rc::ptr_eq(a, b))
     }

@@ -70,6 +70,7 @@ pub use ids::{ChannelRef, ConnId, MsgId};
 pub use message::{BlockBuf, Message, Properties, Props};
 pub use paging::PageOp;
 pub use policy::{ApplyTo, Policy, PolicyError};
+pub use publish_run::PublishRun;
 pub use queue::QueueStats;
 pub use snapshot::{
     ChannelView, ConnectionView, ConsumerView, ExchangeView, QueueCounts, QueueView, Snapshot,
