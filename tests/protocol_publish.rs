@@ -446,3 +446,190 @@ fn a_delivery_made_by_a_publish_goes_out_before_what_the_rest_of_the_read_writes
     assert_eq!(f[3].ids(), (20, 40));
     assert_eq!(close_args(&f[3]).0, 406);
 }
+
+/// Mandatory `basic.publish` of a one-byte body with the given properties
+/// bytes.
+fn publish_props(channel: u16, exchange: &str, key: &str, props: &[u8], byte: u8) -> Vec<u8> {
+    let mut v = publish(channel, exchange, key, true);
+    v.extend(header(channel, 1, props));
+    v.extend(body(channel, &[byte]));
+    v
+}
+
+/// Publishes with changes between them: routing key, properties, a queue
+/// unbound and one deleted by another channel, a transaction (rolled back)
+/// and confirms begun, a bad expiration, a body over the size limit. Each is one segment of a read.
+fn changing_publishes() -> Vec<Vec<u8>> {
+    let persistent = [0x10, 0x00, 2];
+    let plain = [0x10, 0x00, 1];
+    let unbind = method(
+        2,
+        50,
+        50,
+        Args::new()
+            .u16(0)
+            .short("b")
+            .short("amq.direct")
+            .short("k")
+            .empty_table(),
+    );
+    let delete = method(2, 50, 40, Args::new().u16(0).short("c").bits(&[false; 3]));
+    let mut s = Vec::new();
+    for (i, (key, props)) in [
+        ("a", &persistent[..]),
+        ("a", &persistent),
+        ("c", &persistent),
+        ("a", &plain),
+        ("a", &plain),
+        ("c", &[]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s.push(publish_props(1, "", key, props, b'a' + i as u8));
+    }
+    for byte in [b'k', b'l'] {
+        s.push(publish_props(1, "amq.direct", "k", &[], byte));
+    }
+    s.push(unbind);
+    s.push(publish_props(1, "amq.direct", "k", &[], b'm'));
+    s.push(publish_props(1, "", "c", &[], b'n'));
+    s.push(delete);
+    s.push(publish_props(1, "", "c", &[], b'o'));
+    s.push(publish_props(1, "", "c", &[], b'p'));
+    s.push(publish_props(3, "", "a", &[], b'q'));
+    s.push(method(3, 90, 10, Args::new()));
+    s.push(publish_props(3, "", "a", &[], b'r'));
+    s.push(publish_props(3, "", "a", &[], b's'));
+    s.push(method(3, 90, 30, Args::new()));
+    // Not mandatory, then mandatory: only the second comes back.
+    let mut quiet = publish(1, "", "nowhere", false);
+    quiet.extend(header(1, 1, &[]));
+    quiet.extend(body(1, b"0"));
+    s.push(quiet);
+    s.push(publish_props(1, "", "nowhere", &[], b'0'));
+    // An expiration that is not a number closes the channel (406).
+    let expiring = [0x11, 0x00, 2, 1, b'x'];
+    for (props, byte) in [
+        (&persistent[..], b'y'),
+        (&persistent, b'y'),
+        (&expiring, b'z'),
+    ] {
+        s.push(publish_props(5, "", "a", props, byte));
+    }
+    // So does a body over the size limit, after the publishes before it.
+    s.push(publish_props(4, "", "a", &[], b'1'));
+    s.push(publish_props(4, "", "a", &[], b'2'));
+    let mut big = publish(4, "", "a", true);
+    big.extend(header(4, 101, &[]));
+    big.extend(body(4, &[0; 101]));
+    s.push(big);
+    s.push(publish_props(4, "", "a", &[], b'3'));
+    s.push(publish_props(1, "", "a", &[], b't'));
+    s.push(confirm_select(1));
+    s.push(publish_props(1, "", "a", &[], b'u'));
+    s.push(publish_props(1, "", "a", &[], b'v'));
+    s.push(publish_props(1, "", "nowhere", &[], b'w'));
+    s
+}
+
+/// What a read of `segments` leaves: every frame written, then each
+/// queue's messages as `basic.get` hands them out.
+fn publish_outcome(segments: &[Vec<u8>], reads: usize) -> (Vec<u8>, Vec<u8>) {
+    let config = ServerConfig {
+        limits: Limits {
+            max_message_size: 100,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut h = Harness::with_config(config);
+    let c = h.connect();
+    let mut setup = channel_open(2);
+    setup.extend(channel_open(3));
+    setup.extend(channel_open(4));
+    setup.extend(channel_open(5));
+    for q in ["a", "b", "c"] {
+        setup.extend(queue_declare(2, q, false, false));
+    }
+    setup.extend(method(
+        2,
+        50,
+        20,
+        Args::new()
+            .u16(0)
+            .short("b")
+            .short("amq.direct")
+            .short("k")
+            .bits(&[false])
+            .empty_table(),
+    ));
+    h.send(c, &setup);
+    h.take_bytes(c);
+    for part in segments.chunks(segments.len().div_ceil(reads)) {
+        h.send(c, &part.concat());
+    }
+    let written = h.take_bytes(c);
+    let mut queues = Vec::new();
+    for q in ["a", "b", "c"] {
+        let get = method(2, 60, 70, Args::new().u16(0).short(q).bits(&[true]));
+        for _ in 0..12 {
+            h.send(c, &get);
+            queues.extend(h.take_bytes(c));
+        }
+    }
+    (written, queues)
+}
+
+/// The frames written, with `basic.ack`s (batched per read) left out, and
+/// the delivery tags they confirm in order.
+fn frames_and_confirms(bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<u64>) {
+    let (mut frames, mut confirmed) = (Vec::new(), Vec::new());
+    for f in split_frames(bytes) {
+        if f.kind != 1 || f.ids() != (60, 80) {
+            frames.push(f.bytes());
+            continue;
+        }
+        let args = f.args();
+        let tag = u64::from_be_bytes(args[..8].try_into().unwrap());
+        let from = match args[8] {
+            0 => tag,
+            _ => confirmed.last().map_or(1, |t| t + 1),
+        };
+        confirmed.extend(from..=tag);
+    }
+    (frames, confirmed)
+}
+
+#[test]
+fn a_run_of_publishes_in_one_read_does_what_they_do_one_by_one() {
+    let segments = changing_publishes();
+    let (written, queues) = publish_outcome(&segments, 1);
+    // One read per publish or change: no run spans two of them.
+    let (apart, apart_queues) = publish_outcome(&segments, segments.len());
+    assert_eq!(queues, apart_queues);
+    let (frames, confirmed) = frames_and_confirms(&written);
+    let (apart_frames, apart_confirmed) = frames_and_confirms(&apart);
+    assert_eq!(frames, apart_frames);
+    assert_eq!(confirmed, apart_confirmed);
+    assert_eq!(confirmed, [1, 2, 3]);
+    // The returns (the unbound key, the deleted queue twice, nowhere twice), the
+    // transaction's ok frames, and the closes for a bad expiration and the
+    // size limit.
+    let ids: Vec<(u16, u16)> = split_frames(&written)
+        .iter()
+        .filter(|f| f.kind == 1)
+        .map(RawFrame::ids)
+        .collect();
+    assert_eq!(ids.iter().filter(|i| **i == (60, 50)).count(), 5, "{ids:?}");
+    assert!(
+        ids.contains(&(90, 11)) && ids.contains(&(90, 31)),
+        "{ids:?}"
+    );
+    let closes: Vec<u16> = split_frames(&written)
+        .iter()
+        .filter(|f| f.kind == 1 && f.ids() == (20, 40))
+        .map(|f| f.channel)
+        .collect();
+    assert_eq!(closes, [5, 4]);
+}

@@ -164,6 +164,7 @@ impl Connection {
         if self.channels.state(channel) != ChanState::Open {
             return;
         }
+        self.run.end();
         // What earlier publishes of this read made goes out before the close.
         self.route(env);
         self.write_channel_close(channel, &error);

@@ -2,11 +2,19 @@
 //! frames until `body-size` bytes have come, per channel, interleaved across
 //! channels. A header or body where none is expected is 505, as is a method
 //! where content is expected.
+//!
+//! Publishes that follow one another on a channel with the same exchange,
+//! routing key, flags and properties (the same decoded block, shared through
+//! `LastProperties`) are a run: the first goes through all of the engine's
+//! checks, each later one only routed, enqueued and confirmed
+//! (`Broker::basic_publish_in_run`). Nothing else reaches the engine from this
+//! connection meanwhile: any other frame, an error and the end of the read
+//! end the run.
 
 use super::channels::ChanState;
 use super::{Connection, Env};
 use crate::amqp::codec::{ContentHeader, PublishRef};
-use crate::broker::{AmqpError, BlockBuf, Message, Props, ReplyCode};
+use crate::broker::{AmqpError, BlockBuf, Message, Props, PublishRun, ReplyCode};
 
 /// Bodies up to this size get their exact buffer at once; bigger ones grow
 /// as their frames come, so a header alone cannot reserve much memory.
@@ -35,6 +43,47 @@ pub(super) struct Assembly {
     /// exchange and routing key, then the body bytes so far. The finished
     /// message is one copy of it; the buffer is kept for the next.
     pub(super) block: BlockBuf,
+}
+
+/// The publish run under way on a connection: where its publishes go and
+/// what the engine settled at its first (None: no run). The address's
+/// buffer is kept from run to run.
+#[derive(Default)]
+pub(super) struct WireRun {
+    channel: u16,
+    flags: (bool, bool),
+    /// The exchange and routing key (`Message::address_bytes`).
+    address: Vec<u8>,
+    properties: Props,
+    engine: Option<PublishRun>,
+}
+
+impl WireRun {
+    pub(super) fn end(&mut self) {
+        self.engine = None;
+    }
+
+    /// `message`, published on `channel` with `flags`, continues the run;
+    /// if not, a new run begins at it.
+    #[inline]
+    fn follow(&mut self, channel: u16, flags: (bool, bool), message: &Message) {
+        let same = self.channel == channel
+            && self.flags == flags
+            && (if self.properties.is_unset() {
+                message.properties.is_unset()
+            } else {
+                self.properties.same_block(&message.properties)
+            })
+            && message.address_bytes() == self.address;
+        if !same {
+            self.engine = None;
+            self.channel = channel;
+            self.flags = flags;
+            self.address.clear();
+            self.address.extend_from_slice(message.address_bytes());
+            self.properties = message.properties.clone();
+        }
+    }
 }
 
 impl Connection {
@@ -162,7 +211,10 @@ impl Connection {
         // The size was checked at the header; the shared rule passes it again.
         let max = self.settings.config.limits.max_message_size;
         let flags = (publish.mandatory, publish.immediate);
-        match super::methods::publish(env.broker, env.now, ch, flags, message, max) {
+        self.run.follow(channel, flags, &message);
+        let run = &mut self.run.engine;
+        let r = super::methods::publish_in_run(env.broker, env.now, ch, flags, run, message, max);
+        match r {
             // No reply: what the publish made (deliveries, mostly to other
             // connections) waits in the engine and goes out with the rest
             // of the read's, one routing pass for a run of publishes, or

@@ -56,6 +56,7 @@ impl Connection {
 
     /// After a batch of input: release publisher confirms and route.
     fn end_of_input(&mut self, env: &mut Env<'_>) {
+        self.run.end();
         env.broker.flush(env.now);
         self.route(env);
     }
@@ -190,7 +191,9 @@ impl Connection {
         } else {
             raw.decode()?
         };
-        // Earlier publishes' effects go out before whatever this frame writes.
+        // A publish run ends at any other frame; earlier publishes' effects
+        // go out before whatever this frame writes.
+        self.run.end();
         self.route(env);
         self.handle_frame(env, frame);
         Ok(())
@@ -257,6 +260,7 @@ impl Connection {
     /// ordinary connection exception.
     fn decode_error(&mut self, env: &mut Env<'_>, e: DecodeError) {
         let error = e.to_amqp_error();
+        self.run.end();
         if self.phase == Phase::Closing {
             return self.finish(env);
         }

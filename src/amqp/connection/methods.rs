@@ -5,7 +5,7 @@
 //! in-process clients.
 
 use crate::amqp::codec::method::*;
-use crate::broker::{self, AmqpError, Broker, ChannelRef, Message, ReplyCode};
+use crate::broker::{self, AmqpError, Broker, ChannelRef, Message, PublishRun, ReplyCode};
 
 /// What the per-method layer made of a channel method.
 pub enum Step {
@@ -188,6 +188,29 @@ pub fn publish(
     }
     broker
         .basic_publish(now, ch, message, mandatory, immediate)
+        .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
+}
+
+/// [`publish`] of a message of a run driven one at a time
+/// ([`Broker::basic_publish_in_run`]): the first (`run` None) checked
+/// whole, each later one with the first's channel, exchange, routing key,
+/// flags and properties only routed. An error ends the run.
+pub fn publish_in_run(
+    broker: &mut Broker,
+    now: u64,
+    ch: ChannelRef,
+    flags: (bool, bool),
+    run: &mut Option<PublishRun>,
+    message: Message,
+    max_size: u64,
+) -> Result<(), AmqpError> {
+    if let Err(e) = check_message_size(message.body().len() as u64, max_size) {
+        *run = None;
+        broker.channel_close(now, ch);
+        return Err(e);
+    }
+    broker
+        .basic_publish_in_run(now, ch, flags, run, message)
         .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
 }
 

@@ -39,6 +39,7 @@ pub use methods::{
 use crate::amqp::codec::{LastProperties, FRAME_MIN_SIZE};
 use crate::broker::{AmqpError, Broker, ChannelRef, ConnId, Effect, ShortStr};
 use channels::Channels;
+use content::WireRun;
 use std::rc::Rc;
 
 /// Where a connection is in its life.
@@ -185,6 +186,9 @@ pub struct Connection {
     /// The last content header's properties, shared by the next header with
     /// the same bytes (a cache, not in the image).
     last_properties: LastProperties,
+    /// The publish run under way (see `content.rs`): ended before any other
+    /// frame, on any error and at the end of each read, so never in the image.
+    run: WireRun,
 }
 
 impl Connection {
@@ -226,6 +230,7 @@ impl Connection {
             peer_auth,
             closes: Vec::new(),
             last_properties: LastProperties::default(),
+            run: WireRun::default(),
         }
     }
 
@@ -359,6 +364,7 @@ impl Connection {
         if matches!(self.phase, Phase::Closing | Phase::Closed) {
             return;
         }
+        self.run.end();
         // What earlier publishes of this read made goes out before the close.
         self.route(env);
         self.write_connection_close(&error);
