@@ -3,7 +3,7 @@
 // engine, and the two must differ exactly where the setting says.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { action, catchUp, open, pageSuite, setSpeed } from './harness.mjs';
+import { action, catchUp, navigated, open, pageSuite, setSpeed } from './harness.mjs';
 
 const suite = pageSuite();
 const noErrors = suite.noErrors;
@@ -79,9 +79,7 @@ describe('compare', () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-1');
     await page.click('.compare-link a');
-    await page.waitForFunction(
-      () => location.hash === '#compare-ack' && document.documentElement.dataset.ready === 'true',
-    );
+    await navigated(page, 'compare-ack', 'compare');
     assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Compare');
     assert.deepEqual(await page.locator('.compare-side > h3').allTextContents(), ['manual ack', 'automatic ack']);
     await action(page, 'publish');
@@ -249,7 +247,7 @@ describe('compare', () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-4');
     await page.click('#nav a[data-route="compare"]');
-    await page.waitForFunction(() => location.hash === '#compare' && document.documentElement.dataset.ready === 'true');
+    await navigated(page, 'compare');
     assert.match(await page.locator('#lesson-title').textContent(), /^Compare: /);
     await page.selectOption('#compare-pick', 'prefetch');
     await page.waitForFunction(() => window.warrenPage?.compare === 'prefetch');

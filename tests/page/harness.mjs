@@ -101,6 +101,22 @@ export async function open(page, base, hash) {
   );
 }
 
+/**
+ * Waits for an in-page navigation to `#hash` (nav item `route`) to finish.
+ * The hash changes at the click while the last view still reads ready; the
+ * page marks its nav item in the same step that clears ready, so both
+ * together mean the new view is up.
+ */
+export async function navigated(page, hash, route = hash) {
+  await page.waitForFunction(
+    ([h, r]) =>
+      location.hash === `#${h}` &&
+      document.querySelector('#nav a[aria-current="page"]')?.dataset.route === r &&
+      document.documentElement.dataset.ready === 'true',
+    [hash, route],
+  );
+}
+
 export async function screenshot(page, name) {
   fs.mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });

@@ -9,6 +9,7 @@ import {
   catchUp,
   engineMismatches,
   engineState,
+  navigated,
   open,
   pageSuite,
   seeked,
@@ -115,9 +116,7 @@ describe('rewind and replay', () => {
     const page = await suite.browser.context.newPage();
     await open(page, suite.server.url, 'lesson-1');
     await page.click('#nav a[data-route="lesson-3"]');
-    await page.waitForFunction(
-      () => document.documentElement.dataset.ready === 'true' && location.hash === '#lesson-3',
-    );
+    await navigated(page, 'lesson-3');
     await page.waitForFunction(() => document.activeElement?.id === 'lesson-title');
     assert.match(await page.evaluate(() => document.activeElement.textContent), /^3\./);
     await page.setViewportSize({ width: 375, height: 800 });
