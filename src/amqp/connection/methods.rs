@@ -172,6 +172,22 @@ pub fn check_channel_number(channel: u16, channel_max: u16) -> Result<(), AmqpEr
     .on(ChannelOpen::CLASS_ID, ChannelOpen::METHOD_ID))
 }
 
+/// The size rule for one complete message: one over `max_size` closes the
+/// channel and is refused (406).
+fn size_rule(
+    broker: &mut Broker,
+    now: u64,
+    ch: ChannelRef,
+    message: &Message,
+    max_size: u64,
+) -> Result<(), AmqpError> {
+    let checked = check_message_size(message.body().len() as u64, max_size);
+    if checked.is_err() {
+        broker.channel_close(now, ch);
+    }
+    checked
+}
+
 /// A complete `basic.publish` with its content: the size rule, then the
 /// engine command. A message over the size limit closes the channel.
 pub fn publish(
@@ -182,10 +198,7 @@ pub fn publish(
     message: Message,
     max_size: u64,
 ) -> Result<(), AmqpError> {
-    if let Err(e) = check_message_size(message.body().len() as u64, max_size) {
-        broker.channel_close(now, ch);
-        return Err(e);
-    }
+    size_rule(broker, now, ch, &message, max_size)?;
     broker
         .basic_publish(now, ch, message, mandatory, immediate)
         .map_err(|e| e.on(BasicPublish::CLASS_ID, BasicPublish::METHOD_ID))
@@ -204,9 +217,8 @@ pub fn publish_in_run(
     message: Message,
     max_size: u64,
 ) -> Result<(), AmqpError> {
-    if let Err(e) = check_message_size(message.body().len() as u64, max_size) {
+    if let Err(e) = size_rule(broker, now, ch, &message, max_size) {
         *run = None;
-        broker.channel_close(now, ch);
         return Err(e);
     }
     broker
