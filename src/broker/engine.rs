@@ -333,6 +333,14 @@ impl Broker {
         self.store_emitted
     }
 
+    /// [`record`](Self::record) out of line, for the cold writers
+    /// (topology, policies, vhosts, paging, recovery): an inlined push copies
+    /// the move of a whole `StoreRecord` and the growth check into each.
+    #[inline(never)]
+    pub(crate) fn record_cold(&mut self, r: StoreRecord) -> u64 {
+        self.record(r)
+    }
+
     /// How many store records have been emitted (the number of the last one).
     pub fn store_emitted(&self) -> u64 {
         self.store_emitted

@@ -189,7 +189,7 @@ impl Broker {
         }
         let dedup = exchange_dedup(&d.arguments, &what)?;
         if d.durable && self.config.durable_store {
-            self.record(StoreRecord::Exchange {
+            self.record_cold(StoreRecord::Exchange {
                 vhost: ShortStr::truncated(&vname),
                 declare: ExchangeDeclare {
                     passive: false,
@@ -254,7 +254,7 @@ impl Broker {
         };
         if x.durable && self.config.durable_store {
             let vhost = self.vhost_ref(v).name.clone();
-            self.record(StoreRecord::ExchangeDeleted {
+            self.record_cold(StoreRecord::ExchangeDeleted {
                 vhost,
                 name: x.name.clone(),
             });
@@ -410,7 +410,7 @@ impl Broker {
             self.schedule(now.saturating_add(ms));
         }
         if self.persists_queue(&q) {
-            self.record(StoreRecord::Queue {
+            self.record_cold(StoreRecord::Queue {
                 vhost: ShortStr::truncated(&vname),
                 declare: q.declaration(),
             });
@@ -560,7 +560,7 @@ impl Broker {
         }
         self.drop_runs((&vname, &q.name), runs, persisted, DropReason::QueueDeleted);
         if persisted {
-            self.record(StoreRecord::QueueDeleted {
+            self.record_cold(StoreRecord::QueueDeleted {
                 vhost: vname,
                 name: q.name.clone(),
             });
@@ -705,7 +705,7 @@ impl Broker {
                 topic,
             });
             if durable {
-                self.record(StoreRecord::Binding {
+                self.record_cold(StoreRecord::Binding {
                     vhost: ShortStr::truncated(&vname),
                     to_queue,
                     bind: b,
@@ -722,7 +722,7 @@ impl Broker {
             let emptied = x.auto_delete && x.bindings.is_empty() && removed;
             let source = x.name.clone();
             if removed && durable {
-                self.record(StoreRecord::Unbinding {
+                self.record_cold(StoreRecord::Unbinding {
                     vhost: ShortStr::truncated(&vname),
                     to_queue,
                     bind: b,
