@@ -319,6 +319,21 @@ impl Broker {
         }
     }
 
+    /// [`event`](Self::event) for the cold callers (topology, connections,
+    /// returns, drops, dead-lettering): the push, with its move of a whole
+    /// `EventKind`, stays out of line rather than copied into each.
+    #[inline]
+    pub(crate) fn event_cold(&mut self, kind: impl FnOnce() -> EventKind) {
+        if self.config.events {
+            self.push_event(kind());
+        }
+    }
+
+    #[inline(never)]
+    fn push_event(&mut self, kind: EventKind) {
+        self.event(|| kind);
+    }
+
     /// Store records emitted since the last call, numbered from
     /// `first_number` (the number of the first record returned).
     pub fn take_store_records(&mut self) -> (u64, Vec<StoreRecord>) {
@@ -568,7 +583,7 @@ impl Broker {
                 reason: Some(reason),
             });
         }
-        self.event(|| EventKind::ConnectionOpened { conn: id });
+        self.event_cold(|| EventKind::ConnectionOpened { conn: id });
         Ok(id)
     }
 
@@ -612,7 +627,7 @@ impl Broker {
             return Err(e);
         }
         *slot = Some(Box::new(Channel::new(ch)));
-        self.event(|| EventKind::ChannelOpened { channel: ch });
+        self.event_cold(|| EventKind::ChannelOpened { channel: ch });
         Ok(())
     }
 
@@ -646,7 +661,7 @@ impl Broker {
         // failed them (RabbitMQ 4.3: x-delivery-count grows).
         let unacked: Vec<_> = channel.unacked.drain(..).collect();
         self.requeue_all(ch, unacked, true);
-        self.event(|| EventKind::ChannelClosed { channel: ch });
+        self.event_cold(|| EventKind::ChannelClosed { channel: ch });
     }
 
     pub(crate) fn close_connection_state(&mut self, conn: ConnId) {
@@ -685,7 +700,7 @@ impl Broker {
         for q in exclusive {
             self.delete_queue(q);
         }
-        self.event(|| EventKind::ConnectionClosed { conn });
+        self.event_cold(|| EventKind::ConnectionClosed { conn });
     }
 
     /// Sends `connection.blocked` (Some) or `connection.unblocked` (None) to

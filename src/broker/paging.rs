@@ -367,7 +367,7 @@ impl Broker {
         let count: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
         if count > 0 {
             let queue = queue.clone();
-            self.event(|| super::event::EventKind::PagedDropped {
+            self.event_cold(|| super::event::EventKind::PagedDropped {
                 queue,
                 count,
                 reason,

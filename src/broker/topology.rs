@@ -417,7 +417,7 @@ impl Broker {
         }
         let id = self.insert_queue(q);
         self.vhost_mut(v).queues.insert(name.clone(), id);
-        self.event(|| EventKind::QueueCreated {
+        self.event_cold(|| EventKind::QueueCreated {
             queue: name.clone(),
         });
         Ok(QueueDeclareOk {
@@ -542,7 +542,7 @@ impl Broker {
                 });
             }
             let queue = q.name.clone();
-            self.event(|| EventKind::ConsumerRemoved {
+            self.event_cold(|| EventKind::ConsumerRemoved {
                 queue,
                 to: c.channel,
                 consumer_tag: c.tag,
@@ -552,7 +552,7 @@ impl Broker {
         dropped.extend(q.delayed.take_all());
         for e in dropped {
             let queue = q.name.clone();
-            self.event(|| EventKind::Dropped {
+            self.event_cold(|| EventKind::Dropped {
                 msg: e.msg_id,
                 queue,
                 reason: DropReason::QueueDeleted,
@@ -567,7 +567,7 @@ impl Broker {
         }
         self.remove_bindings_to(q.vhost, &Destination::Queue(id, q.name.clone()));
         let name = q.name.clone();
-        self.event(|| EventKind::QueueDeleted { queue: name });
+        self.event_cold(|| EventKind::QueueDeleted { queue: name });
     }
 
     pub fn queue_purge(&mut self, now_ms: u64, ch: ChannelRef, name: &str) -> Result<u32> {
