@@ -88,7 +88,7 @@ impl Broker {
         }
         self.mark_dirty(q);
         let t = tag.clone();
-        self.event(|| EventKind::ConsumerAdded {
+        self.event_cold(|| EventKind::ConsumerAdded {
             queue: name,
             to: ch,
             consumer_tag: t,
@@ -148,7 +148,7 @@ impl Broker {
         if let Some(ms) = expires {
             self.schedule(now.saturating_add(ms));
         }
-        self.event(|| EventKind::ConsumerRemoved {
+        self.event_cold(|| EventKind::ConsumerRemoved {
             queue: name,
             to: ch,
             consumer_tag: tag.clone(),

@@ -319,6 +319,21 @@ impl Broker {
         }
     }
 
+    /// [`event`](Self::event) for the cold callers (topology, connections,
+    /// returns, drops, dead-lettering): the push, with its move of a whole
+    /// `EventKind`, stays out of line rather than copied into each.
+    #[inline]
+    pub(crate) fn event_cold(&mut self, kind: impl FnOnce() -> EventKind) {
+        if self.config.events {
+            self.push_event(kind());
+        }
+    }
+
+    #[inline(never)]
+    fn push_event(&mut self, kind: EventKind) {
+        self.event(|| kind);
+    }
+
     /// Store records emitted since the last call, numbered from
     /// `first_number` (the number of the first record returned).
     pub fn take_store_records(&mut self) -> (u64, Vec<StoreRecord>) {
@@ -331,6 +346,14 @@ impl Broker {
         self.store.push(r);
         self.store_emitted += 1;
         self.store_emitted
+    }
+
+    /// [`record`](Self::record) out of line, for the cold writers
+    /// (topology, policies, vhosts, paging, recovery): an inlined push copies
+    /// the move of a whole `StoreRecord` and the growth check into each.
+    #[inline(never)]
+    pub(crate) fn record_cold(&mut self, r: StoreRecord) -> u64 {
+        self.record(r)
     }
 
     /// How many store records have been emitted (the number of the last one).
@@ -560,7 +583,7 @@ impl Broker {
                 reason: Some(reason),
             });
         }
-        self.event(|| EventKind::ConnectionOpened { conn: id });
+        self.event_cold(|| EventKind::ConnectionOpened { conn: id });
         Ok(id)
     }
 
@@ -604,7 +627,7 @@ impl Broker {
             return Err(e);
         }
         *slot = Some(Box::new(Channel::new(ch)));
-        self.event(|| EventKind::ChannelOpened { channel: ch });
+        self.event_cold(|| EventKind::ChannelOpened { channel: ch });
         Ok(())
     }
 
@@ -638,7 +661,7 @@ impl Broker {
         // failed them (RabbitMQ 4.3: x-delivery-count grows).
         let unacked: Vec<_> = channel.unacked.drain(..).collect();
         self.requeue_all(ch, unacked, true);
-        self.event(|| EventKind::ChannelClosed { channel: ch });
+        self.event_cold(|| EventKind::ChannelClosed { channel: ch });
     }
 
     pub(crate) fn close_connection_state(&mut self, conn: ConnId) {
@@ -677,7 +700,7 @@ impl Broker {
         for q in exclusive {
             self.delete_queue(q);
         }
-        self.event(|| EventKind::ConnectionClosed { conn });
+        self.event_cold(|| EventKind::ConnectionClosed { conn });
     }
 
     /// Sends `connection.blocked` (Some) or `connection.unblocked` (None) to

@@ -339,17 +339,17 @@ impl Broker {
                         ..e.clone()
                     };
                     if let Some(r) = self.message_record(q, &e) {
-                        self.record(r);
+                        self.record_cold(r);
                     }
                     if e.failed > 0 {
-                        self.record(StoreRecord::Returned {
+                        self.record_cold(StoreRecord::Returned {
                             seq: e.seq,
                             deliveries: e.deliveries.into(),
                             failed: e.failed.into(),
                         });
                     }
                 }
-                self.record(StoreRecord::Unpaged { page: run.page });
+                self.record_cold(StoreRecord::Unpaged { page: run.page });
             }
             self.page_ops.push(PageOp::Delete { page: run.page });
         }
@@ -367,7 +367,7 @@ impl Broker {
         let count: u64 = runs.iter().map(|r| u64::from(r.count)).sum();
         if count > 0 {
             let queue = queue.clone();
-            self.event(|| super::event::EventKind::PagedDropped {
+            self.event_cold(|| super::event::EventKind::PagedDropped {
                 queue,
                 count,
                 reason,
@@ -376,7 +376,7 @@ impl Broker {
         for run in runs {
             self.reading.remove(&run.page);
             if persisted && run.persistent > 0 {
-                self.record(StoreRecord::PageDropped {
+                self.record_cold(StoreRecord::PageDropped {
                     vhost: vhost.clone(),
                     queue: queue.clone(),
                     page: run.page,

@@ -210,7 +210,7 @@ impl Broker {
             .ok_or_else(|| PolicyError(format!("no vhost '{vhost}'")))?;
         policy.validate()?;
         if self.config.durable_store {
-            self.record(StoreRecord::Policy {
+            self.record_cold(StoreRecord::Policy {
                 vhost: ShortStr::truncated(vhost),
                 policy: policy.clone(),
             });
@@ -237,7 +237,7 @@ impl Broker {
             return false;
         }
         if self.config.durable_store {
-            self.record(StoreRecord::PolicyDeleted {
+            self.record_cold(StoreRecord::PolicyDeleted {
                 vhost: ShortStr::truncated(vhost),
                 name: ShortStr::truncated(name),
             });

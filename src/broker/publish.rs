@@ -201,7 +201,7 @@ impl Broker {
         });
         if dedup {
             if self.exchange_drops_duplicate(v, &message, now) {
-                self.event(|| EventKind::Dropped {
+                self.event_cold(|| EventKind::Dropped {
                     msg: msg_id,
                     queue: ShortStr::empty(),
                     reason: DropReason::Duplicate,
@@ -235,7 +235,7 @@ impl Broker {
                 reply_text: ShortStr::truncated("NO_ROUTE"),
                 message: message.clone(),
             });
-            self.event(|| EventKind::Returned { msg: msg_id });
+            self.event_cold(|| EventKind::Returned { msg: msg_id });
         }
         // The last queue takes the message itself: one copy fewer to count
         // and drop.
@@ -600,7 +600,7 @@ impl Broker {
         let now = self.now;
         // An internal exchange is fine: it only refuses clients' publishes.
         if !self.vhost_ref(v).exchanges.contains_key(message.exchange()) {
-            self.event(|| EventKind::Dropped {
+            self.event_cold(|| EventKind::Dropped {
                 msg: msg_id,
                 queue: from.clone(),
                 reason: DropReason::DeadLetterFailed,
@@ -614,7 +614,7 @@ impl Broker {
                 .is_some_and(|queue| !is_cycle(&message, &queue.name))
         });
         if targets.is_empty() {
-            self.event(|| EventKind::Dropped {
+            self.event_cold(|| EventKind::Dropped {
                 msg: msg_id,
                 queue: from.clone(),
                 reason: DropReason::DeadLetterFailed,

@@ -214,7 +214,7 @@ impl Broker {
                 for u in &taken {
                     if self.config.events {
                         let (msg, queue) = (u.entry.msg_id, self.queue_name(u.queue));
-                        self.event(|| match nack {
+                        self.event_cold(|| match nack {
                             true => EventKind::Nacked {
                                 msg,
                                 queue,
@@ -426,7 +426,7 @@ impl Broker {
                 failed: entry.failed.into(),
             });
         }
-        self.event(|| EventKind::Requeued {
+        self.event_cold(|| EventKind::Requeued {
             msg: entry.msg_id,
             queue: name,
             delay_ms: delay,
@@ -460,7 +460,7 @@ impl Broker {
             };
             if reason == DeadLetterReason::Expired {
                 let queue = queue.name.clone();
-                self.event(|| EventKind::Expired {
+                self.event_cold(|| EventKind::Expired {
                     msg: entry.msg_id,
                     queue,
                 });
@@ -481,13 +481,13 @@ impl Broker {
         }
         if reason == DeadLetterReason::Expired {
             let queue = name.clone();
-            self.event(|| EventKind::Expired {
+            self.event_cold(|| EventKind::Expired {
                 msg: entry.msg_id,
                 queue,
             });
         }
         let (msg, queue, exchange) = (entry.msg_id, name.clone(), dlx.clone());
-        self.event(|| EventKind::DeadLettered {
+        self.event_cold(|| EventKind::DeadLettered {
             msg,
             queue,
             reason,
@@ -507,7 +507,7 @@ impl Broker {
     /// The entry left its queue without being dead-lettered.
     pub(crate) fn entry_gone(&mut self, q: QueueId, entry: &Entry, reason: DropReason) {
         let queue = self.queue_name(q);
-        self.event(|| EventKind::Dropped {
+        self.event_cold(|| EventKind::Dropped {
             msg: entry.msg_id,
             queue,
             reason,

@@ -496,10 +496,10 @@ impl Broker {
             // would trust the log again and drop them.
             if after_crash {
                 let below = b.crash_below;
-                b.record(StoreRecord::CrashRecovered { below });
+                b.record_cold(StoreRecord::CrashRecovered { below });
             }
             for seq in flagged {
-                b.record(StoreRecord::Delivered { seq, deliveries: 1 });
+                b.record_cold(StoreRecord::Delivered { seq, deliveries: 1 });
             }
         }
         Ok(b)

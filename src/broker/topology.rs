@@ -189,7 +189,7 @@ impl Broker {
         }
         let dedup = exchange_dedup(&d.arguments, &what)?;
         if d.durable && self.config.durable_store {
-            self.record(StoreRecord::Exchange {
+            self.record_cold(StoreRecord::Exchange {
                 vhost: ShortStr::truncated(&vname),
                 declare: ExchangeDeclare {
                     passive: false,
@@ -254,7 +254,7 @@ impl Broker {
         };
         if x.durable && self.config.durable_store {
             let vhost = self.vhost_ref(v).name.clone();
-            self.record(StoreRecord::ExchangeDeleted {
+            self.record_cold(StoreRecord::ExchangeDeleted {
                 vhost,
                 name: x.name.clone(),
             });
@@ -410,14 +410,14 @@ impl Broker {
             self.schedule(now.saturating_add(ms));
         }
         if self.persists_queue(&q) {
-            self.record(StoreRecord::Queue {
+            self.record_cold(StoreRecord::Queue {
                 vhost: ShortStr::truncated(&vname),
                 declare: q.declaration(),
             });
         }
         let id = self.insert_queue(q);
         self.vhost_mut(v).queues.insert(name.clone(), id);
-        self.event(|| EventKind::QueueCreated {
+        self.event_cold(|| EventKind::QueueCreated {
             queue: name.clone(),
         });
         Ok(QueueDeclareOk {
@@ -542,7 +542,7 @@ impl Broker {
                 });
             }
             let queue = q.name.clone();
-            self.event(|| EventKind::ConsumerRemoved {
+            self.event_cold(|| EventKind::ConsumerRemoved {
                 queue,
                 to: c.channel,
                 consumer_tag: c.tag,
@@ -552,7 +552,7 @@ impl Broker {
         dropped.extend(q.delayed.take_all());
         for e in dropped {
             let queue = q.name.clone();
-            self.event(|| EventKind::Dropped {
+            self.event_cold(|| EventKind::Dropped {
                 msg: e.msg_id,
                 queue,
                 reason: DropReason::QueueDeleted,
@@ -560,14 +560,14 @@ impl Broker {
         }
         self.drop_runs((&vname, &q.name), runs, persisted, DropReason::QueueDeleted);
         if persisted {
-            self.record(StoreRecord::QueueDeleted {
+            self.record_cold(StoreRecord::QueueDeleted {
                 vhost: vname,
                 name: q.name.clone(),
             });
         }
         self.remove_bindings_to(q.vhost, &Destination::Queue(id, q.name.clone()));
         let name = q.name.clone();
-        self.event(|| EventKind::QueueDeleted { queue: name });
+        self.event_cold(|| EventKind::QueueDeleted { queue: name });
     }
 
     pub fn queue_purge(&mut self, now_ms: u64, ch: ChannelRef, name: &str) -> Result<u32> {
@@ -705,7 +705,7 @@ impl Broker {
                 topic,
             });
             if durable {
-                self.record(StoreRecord::Binding {
+                self.record_cold(StoreRecord::Binding {
                     vhost: ShortStr::truncated(&vname),
                     to_queue,
                     bind: b,
@@ -722,7 +722,7 @@ impl Broker {
             let emptied = x.auto_delete && x.bindings.is_empty() && removed;
             let source = x.name.clone();
             if removed && durable {
-                self.record(StoreRecord::Unbinding {
+                self.record_cold(StoreRecord::Unbinding {
                     vhost: ShortStr::truncated(&vname),
                     to_queue,
                     bind: b,

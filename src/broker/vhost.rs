@@ -113,7 +113,7 @@ impl Broker {
             u.permissions.retain(|p| p.vhost != name);
         }
         if self.config.durable_store {
-            self.record(StoreRecord::VhostDeleted {
+            self.record_cold(StoreRecord::VhostDeleted {
                 vhost: ShortStr::truncated(name),
             });
         }
@@ -133,7 +133,7 @@ impl Broker {
         }
         self.vhost_mut(v).limits = limits;
         if self.config.durable_store {
-            self.record(StoreRecord::VhostLimits {
+            self.record_cold(StoreRecord::VhostLimits {
                 vhost: ShortStr::truncated(name),
                 limits,
             });
