@@ -4,6 +4,7 @@
 //! not what set the pace. Exits non-zero if the broker lost, duplicated or
 //! failed to confirm a message.
 
+mod bridge;
 mod config;
 mod consumer;
 mod publisher;
@@ -211,8 +212,8 @@ fn problems(config: &Config, o: &Outcome) -> Vec<String> {
 }
 
 fn main() {
-    let config = match config::parse(std::env::args().skip(1)) {
-        Ok(c) => Arc::new(c),
+    let mut config = match config::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
         Err(message) => {
             eprintln!("{message}");
             std::process::exit(2);
@@ -230,6 +231,20 @@ fn main() {
         }
     };
     let cpu0 = stats::own_cpu_seconds();
+    // The relay runs in this process: its CPU time is the client's.
+    if let Some(target) = config.ws_url.clone() {
+        match runtime.block_on(bridge::start(target)) {
+            Ok(port) => {
+                config.host = "127.0.0.1".into();
+                config.port = port;
+            }
+            Err(message) => {
+                eprintln!("warren-loadgen: {message}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let config = Arc::new(config);
     let outcome = runtime.block_on(async {
         match tokio::time::timeout(config.timeout, run(config.clone())).await {
             Ok(r) => r,
