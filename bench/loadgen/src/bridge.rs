@@ -6,6 +6,7 @@
 //! RFC 6455 client side, by hand: no extensions (so no compression), masked
 //! frames out, unmasked frames in.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -17,6 +18,10 @@ const BINARY: u8 = 0x2;
 const CLOSE: u8 = 0x8;
 const PING: u8 = 0x9;
 const PONG: u8 = 0xA;
+
+/// Data messages sent, over all connections: each is an event for a
+/// WebSocket server such as a Durable Object, so the report shows them.
+pub static MESSAGES_OUT: AtomicU64 = AtomicU64::new(0);
 
 /// Where the WebSocket endpoint is: `ws://host:port/path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +215,7 @@ async fn tcp_to_ws(
         if n == 0 {
             return Ok(());
         }
+        MESSAGES_OUT.fetch_add(1, Ordering::Relaxed);
     }
 }
 

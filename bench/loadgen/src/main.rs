@@ -260,6 +260,7 @@ fn main() {
     };
     let cpu = stats::own_cpu_seconds() - cpu0;
     let problems = problems(&config, &outcome);
+    let ws_messages = bridge::MESSAGES_OUT.load(Ordering::Relaxed);
     let l = &outcome.latencies_us;
     let pct = |p| stats::percentile(l, p);
     let published_rate = config.count as f64 / outcome.publish_secs;
@@ -271,7 +272,7 @@ fn main() {
              \"publish_secs\":{:.6},\"total_secs\":{:.6},\"published_per_sec\":{:.0},\"consumed_per_sec\":{:.0},\
              \"consumed\":{},\"confirmed\":{},\"nacked\":{},\"left\":{},\
              \"latency_us\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}},\
-             \"loadgen_cpu_secs\":{:.2},\"problems\":[{}]}}",
+             \"loadgen_cpu_secs\":{:.2},\"ws_messages_out\":{},\"problems\":[{}]}}",
             config.mode.name(),
             config.size,
             config.backlog,
@@ -293,6 +294,7 @@ fn main() {
             pct(99.9),
             pct(100.0),
             cpu,
+            ws_messages,
             problems_json.join(","),
         );
     } else {
@@ -321,6 +323,9 @@ fn main() {
             "  load generator CPU {cpu:.2} s ({:.0}% of one core over the run)",
             cpu / outcome.total_secs * 100.0
         );
+        if config.ws_url.is_some() {
+            println!("  WebSocket messages sent {ws_messages}");
+        }
         for p in &problems {
             println!("  PROBLEM: {p}");
         }

@@ -161,6 +161,14 @@ fn over_websocket_every_message_goes_through_the_relay() {
         assert!(out.contains("\"problems\":[]"), "{mode}: {out}");
         assert!(out.contains("\"consumed\":5000,"), "{mode}: {out}");
         assert!(out.contains("\"left\":0,"), "{mode}: {out}");
+        // At least a message per publish: the relay counts what it sent.
+        let sent: u64 = out
+            .split("\"ws_messages_out\":")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .expect("ws_messages_out in the report");
+        assert!(sent >= 5000, "{mode}: {out}");
     }
 }
 
