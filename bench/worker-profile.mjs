@@ -1,6 +1,7 @@
 // Where the Durable Object host's CPU per message goes, under the workload of
 // bench/worker.mjs (amqp-client.js as it ships, one connection, persistent +
-// confirms + acks, 16-byte bodies): workerd sampled by `perf record -g` (its
+// confirms + acks, 16-byte bodies; --client loadgen: bench/loadgen over its
+// WebSocket relay, whose TCP reads gather frames as a TCP client's): workerd sampled by `perf record -g` (its
 // binary keeps its symbols) during one run, each sample put in the first
 // part below whose frame its stack holds, scaled by the run's CPU time per
 // message read from /proc. JIT code (our JS, the engine's wasm) has no
@@ -13,6 +14,7 @@
 // SQLite commit that ends a batch's turn), garbage collection, the kernel.
 //
 //   node bench/worker-profile.mjs [--count 20000] [--hibernation on|off|both] [--freq 2000]
+//                                 [--client per-frame|loadgen]
 //
 // Needs `npm run build` and perf (Linux; run as a user allowed to profile its own processes).
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { start, tmpDir } from '../tests/worker/runtime.mjs';
+import { buildLoadgen, runLoadgen } from './loadgen-ws.mjs';
 import { cpuSeconds } from './proc-cpu.mjs';
 import { PREFETCH, WINDOW } from './workload.mjs';
 
@@ -29,12 +32,16 @@ const { values } = parseArgs({
     count: { type: 'string', default: '20000' },
     hibernation: { type: 'string', default: 'both' },
     freq: { type: 'string', default: '2000' },
+    client: { type: 'string', default: 'per-frame' },
   },
 });
 const COUNT = Number(values.count);
 const MODES = { both: ['on', 'off'], on: ['on'], off: ['off'] }[values.hibernation];
-if (!MODES || !(COUNT > 0)) {
-  console.error('bench/worker-profile: --hibernation is both, on or off; --count a positive number');
+const LOADGEN = values.client === 'loadgen';
+if (!MODES || !(COUNT > 0) || !['per-frame', 'loadgen'].includes(values.client)) {
+  console.error(
+    'bench/worker-profile: --hibernation is both, on or off; --count a positive number; --client per-frame or loadgen',
+  );
   process.exit(2);
 }
 if (spawnSync('perf', ['--version']).status !== 0) {
@@ -77,6 +84,7 @@ function split(samples) {
 }
 
 async function run(url, vhost, count) {
+  if (LOADGEN) return (await runLoadgen(url, vhost, true, count)).rate;
   const client = new AMQPWebSocketClient({ url, vhost, username: 'guest', password: 'guest' });
   await client.connect();
   try {
@@ -110,6 +118,8 @@ async function run(url, vhost, count) {
   }
 }
 
+if (LOADGEN) buildLoadgen('bench/worker-profile');
+
 for (const hibernation of MODES) {
   const dir = tmpDir('warren-bench-profile-');
   const data = path.join(dir, 'perf.data');
@@ -140,7 +150,7 @@ for (const hibernation of MODES) {
   fs.rmSync(dir, { recursive: true, force: true });
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   console.log(
-    `\nhibernation ${hibernation}: ${Math.round(rate)} msg/s under perf, ${cpu.toFixed(1)} µs of workerd CPU per message, ${total} samples`,
+    `\nhibernation ${hibernation}, ${values.client} client: ${Math.round(rate)} msg/s under perf, ${cpu.toFixed(1)} µs of workerd CPU per message, ${total} samples`,
   );
   console.log('| part | share | µs/msg |\n|---|--:|--:|');
   for (const [name, n] of counts)

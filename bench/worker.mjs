@@ -14,8 +14,14 @@
 // TCP client's writes share segments (--client picks one). The runtime
 // makes each WebSocket message an event, which costs the object several
 // microseconds before any AMQP work: the first client pays two per message.
+// Both spend more CPU per message than the object, so they set the pace.
+// A third, --client loadgen, is bench/loadgen (Rust, amqprs) through its
+// in-process TCP-to-WebSocket relay (each TCP read one WebSocket message):
+// the same workload on two connections, one publishing and one consuming
+// (the object holds both), its latency publish to delivery, not to confirm.
+// --client both is the first two, all is the three (loadgen needs cargo).
 //
-//   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5] [--client both|per-frame|gathered]
+//   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5] [--client both|all|per-frame|gathered|loadgen]
 //                         [--host both|workerd|node] [--mode both|transient|persistent] [--hibernation both|on|off]
 //
 // --hibernation: the object's WebSockets through the Hibernation API (on, the
@@ -29,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { startServer } from '../tests/node/server.mjs';
 import { start, tmpDir } from '../tests/worker/runtime.mjs';
+import { buildLoadgen, runLoadgen } from './loadgen-ws.mjs';
 import { cpuSeconds } from './proc-cpu.mjs';
 import { PREFETCH, WINDOW } from './workload.mjs';
 
@@ -52,9 +59,17 @@ if (!HOSTS || !MODES || !HIBERNATION) {
   );
   process.exit(2);
 }
-const CLIENTS = { both: ['per-frame', 'gathered'], 'per-frame': ['per-frame'], gathered: ['gathered'] }[values.client];
+const CLIENTS = {
+  both: ['per-frame', 'gathered'],
+  all: ['per-frame', 'gathered', 'loadgen'],
+  'per-frame': ['per-frame'],
+  gathered: ['gathered'],
+  loadgen: ['loadgen'],
+}[values.client];
 if (!CLIENTS) {
-  console.error(`bench/worker: --client is both, per-frame or gathered, not ${JSON.stringify(values.client)}`);
+  console.error(
+    `bench/worker: --client is both, all, per-frame, gathered or loadgen, not ${JSON.stringify(values.client)}`,
+  );
   process.exit(2);
 }
 const COUNT = Number(values.count);
@@ -168,9 +183,13 @@ async function measure(name, url, vhost, pids) {
   for (const client of CLIENTS) {
     for (const persistent of MODES) {
       const gathered = client === 'gathered';
-      await run(url, vhost, persistent, Math.min(2000, COUNT), [], gathered); // warm-up
+      const once =
+        client === 'loadgen'
+          ? (count, p) => runLoadgen(url, vhost, persistent, count, p, SIZE)
+          : (count, p) => run(url, vhost, persistent, count, p, gathered);
+      await once(Math.min(2000, COUNT), []); // warm-up
       const runs = [];
-      for (let i = 0; i < REPEAT; i++) runs.push(await run(url, vhost, persistent, COUNT, pids, gathered));
+      for (let i = 0; i < REPEAT; i++) runs.push(await once(COUNT, pids));
       const best = runs.sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)];
       const cpu = median(runs.map((r) => r.cpu));
       const clientCpu = median(runs.map((r) => r.clientCpu));
@@ -179,7 +198,8 @@ async function measure(name, url, vhost, pids) {
       console.log(
         `  ${name}, ${client} client, ${mode}: ${Math.round(best.rate)} msg/s, ${cpu.toFixed(1)} µs CPU/msg` +
           ` (client ${clientCpu.toFixed(1)}),` +
-          ` confirm p50 ${best.p50.toFixed(1)} ms`,
+          ` ${client === 'loadgen' ? 'delivery' : 'confirm'} p50 ${best.p50.toFixed(1)} ms` +
+          (best.wsPerMsg === undefined ? '' : `, ${best.wsPerMsg.toFixed(2)} WebSocket messages sent per message`),
       );
     }
   }
@@ -190,6 +210,8 @@ if (!fs.existsSync(new URL('../pkg/warren_bg.wasm', import.meta.url))) {
   console.error('bench/worker: pkg/ is missing: run `npm run build` first');
   process.exit(1);
 }
+
+if (CLIENTS.includes('loadgen')) buildLoadgen('bench/worker');
 
 const results = [];
 const unloaded = {};
@@ -263,14 +285,16 @@ console.log(
 );
 console.log(
   `client: AMQPWebSocketClient (per-frame: a WebSocket message per publish and per ack, as it ships;` +
-    ` gathered: a turn's writes in one WebSocket message), one connection, ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
+    ` gathered: a turn's writes in one WebSocket message), one connection; loadgen: bench/loadgen (Rust, amqprs)` +
+    ` over its TCP-to-WebSocket relay, a publishing and a consuming connection (latency publish to delivery);` +
+    ` ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
     ` prefetch ${PREFETCH}, ${fmt(COUNT)} messages, median of ${REPEAT} runs` +
     ` (CPU: median of the runs' own); load average ${os
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(', ')}\n`,
 );
-console.log('| host | client | mode | msg/s | host CPU µs/msg | client CPU µs/msg | confirm p50 ms | confirm p99 ms |');
+console.log('| host | client | mode | msg/s | host CPU µs/msg | client CPU µs/msg | latency p50 ms | latency p99 ms |');
 console.log('|---|---|---|--:|--:|--:|--:|--:|');
 for (const r of results)
   console.log(

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::bridge::{parse_ws_url, WsUrl};
+
 /// What the publishers and consumers do per message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -60,6 +62,8 @@ pub struct Config {
     pub timeout: Duration,
     pub threads: usize,
     pub json: bool,
+    /// Reach the broker over WebSocket through an in-process relay.
+    pub ws_url: Option<WsUrl>,
 }
 
 pub const USAGE: &str = "\
@@ -77,6 +81,9 @@ usage: warren-loadgen [options]
                          not yet consumed, so queues stay short (default 2000; 0: no limit)
   --timeout SECS         give up after this long (default 120)
   --threads N            runtime worker threads (default 2)
+  --ws-url ws://host:port/path  reach the broker over WebSocket: amqprs connects to
+                         an in-process relay, one WebSocket per connection (user,
+                         password and vhost still come from --url)
   --json                 print one JSON object instead of text";
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
@@ -135,6 +142,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Config, String> {
         timeout: Duration::from_secs(120),
         threads: 2,
         json: false,
+        ws_url: None,
     };
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
@@ -166,6 +174,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Config, String> {
             "--backlog" => config.backlog = number(&flag, &value)?,
             "--timeout" => config.timeout = Duration::from_secs(number(&flag, &value)?),
             "--threads" => config.threads = number(&flag, &value)?,
+            "--ws-url" => config.ws_url = Some(parse_ws_url(&value)?),
             _ => return Err(format!("unknown option {flag:?}\n{USAGE}")),
         }
     }

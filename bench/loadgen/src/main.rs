@@ -4,6 +4,7 @@
 //! not what set the pace. Exits non-zero if the broker lost, duplicated or
 //! failed to confirm a message.
 
+mod bridge;
 mod config;
 mod consumer;
 mod publisher;
@@ -211,8 +212,8 @@ fn problems(config: &Config, o: &Outcome) -> Vec<String> {
 }
 
 fn main() {
-    let config = match config::parse(std::env::args().skip(1)) {
-        Ok(c) => Arc::new(c),
+    let mut config = match config::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
         Err(message) => {
             eprintln!("{message}");
             std::process::exit(2);
@@ -230,6 +231,20 @@ fn main() {
         }
     };
     let cpu0 = stats::own_cpu_seconds();
+    // The relay runs in this process: its CPU time is the client's.
+    if let Some(target) = config.ws_url.clone() {
+        match runtime.block_on(bridge::start(target)) {
+            Ok(port) => {
+                config.host = "127.0.0.1".into();
+                config.port = port;
+            }
+            Err(message) => {
+                eprintln!("warren-loadgen: {message}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let config = Arc::new(config);
     let outcome = runtime.block_on(async {
         match tokio::time::timeout(config.timeout, run(config.clone())).await {
             Ok(r) => r,
@@ -245,6 +260,7 @@ fn main() {
     };
     let cpu = stats::own_cpu_seconds() - cpu0;
     let problems = problems(&config, &outcome);
+    let ws_messages = bridge::MESSAGES_OUT.load(Ordering::Relaxed);
     let l = &outcome.latencies_us;
     let pct = |p| stats::percentile(l, p);
     let published_rate = config.count as f64 / outcome.publish_secs;
@@ -256,7 +272,7 @@ fn main() {
              \"publish_secs\":{:.6},\"total_secs\":{:.6},\"published_per_sec\":{:.0},\"consumed_per_sec\":{:.0},\
              \"consumed\":{},\"confirmed\":{},\"nacked\":{},\"left\":{},\
              \"latency_us\":{{\"p50\":{},\"p90\":{},\"p99\":{},\"p999\":{},\"max\":{}}},\
-             \"loadgen_cpu_secs\":{:.2},\"problems\":[{}]}}",
+             \"loadgen_cpu_secs\":{:.2},\"ws_messages_out\":{},\"problems\":[{}]}}",
             config.mode.name(),
             config.size,
             config.backlog,
@@ -278,6 +294,7 @@ fn main() {
             pct(99.9),
             pct(100.0),
             cpu,
+            ws_messages,
             problems_json.join(","),
         );
     } else {
@@ -306,6 +323,9 @@ fn main() {
             "  load generator CPU {cpu:.2} s ({:.0}% of one core over the run)",
             cpu / outcome.total_secs * 100.0
         );
+        if config.ws_url.is_some() {
+            println!("  WebSocket messages sent {ws_messages}");
+        }
         for p in &problems {
             println!("  PROBLEM: {p}");
         }

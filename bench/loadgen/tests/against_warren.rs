@@ -6,11 +6,13 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Server {
     child: Child,
     data: PathBuf,
     port: u16,
+    ws: String,
 }
 
 impl Drop for Server {
@@ -27,7 +29,13 @@ fn start_warren() -> Server {
         root.join("pkg/warren_bg.wasm").exists(),
         "pkg/ is missing: run `npm run build` in the repository first"
     );
-    let data = std::env::temp_dir().join(format!("warren-loadgen-test-{}", std::process::id()));
+    // Tests run in parallel, each with a server and a data directory of its own.
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    let data = std::env::temp_dir().join(format!(
+        "warren-loadgen-test-{}-{}",
+        std::process::id(),
+        SERVERS.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut child = Command::new("node")
         .arg(root.join("bin/warren-mq.js"))
         .args([
@@ -47,15 +55,27 @@ fn start_warren() -> Server {
         .expect("node runs bin/warren-mq.js");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut port = None;
-    // "  AMQP       amqp://127.0.0.1:PORT" is among the first lines it prints.
+    let mut ws = None;
+    // "  AMQP       amqp://127.0.0.1:PORT" and "  WebSocket  ws://127.0.0.1:PORT/ws/amqp"
+    // are among the first lines it prints.
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         if let Some(url) = line.trim().strip_prefix("AMQP") {
             port = url.trim().rsplit(':').next().and_then(|p| p.parse().ok());
+        } else if let Some(url) = line.trim().strip_prefix("WebSocket") {
+            ws = Some(url.trim().to_string());
+        }
+        if port.is_some() && ws.is_some() {
             break;
         }
     }
     let port = port.expect("warren-mq serve printed its AMQP URL");
-    Server { child, data, port }
+    let ws = ws.expect("warren-mq serve printed its WebSocket URL");
+    Server {
+        child,
+        data,
+        port,
+        ws,
+    }
 }
 
 fn loadgen(args: &[&str]) -> (bool, String, String) {
@@ -111,6 +131,61 @@ fn every_mode_and_size_passes_its_checks_against_warren() {
             assert!(out.contains("\"left\":0,"), "{mode} {size}: {out}");
         }
     }
+}
+
+#[test]
+fn over_websocket_every_message_goes_through_the_relay() {
+    let server = start_warren();
+    // Nothing listens at --url's address: only the WebSocket can carry the run.
+    for mode in ["auto-ack", "persistent-confirms-acks"] {
+        let (ok, out, err) = loadgen(&[
+            "--url",
+            "amqp://guest:guest@127.0.0.1:1",
+            "--ws-url",
+            &server.ws,
+            "--mode",
+            mode,
+            "--count",
+            "5000",
+            "--publishers",
+            "2",
+            "--consumers",
+            "2",
+            "--size",
+            "70000",
+            "--timeout",
+            "60",
+            "--json",
+        ]);
+        assert!(ok, "{mode}: exit failure\n{out}{err}");
+        assert!(out.contains("\"problems\":[]"), "{mode}: {out}");
+        assert!(out.contains("\"consumed\":5000,"), "{mode}: {out}");
+        assert!(out.contains("\"left\":0,"), "{mode}: {out}");
+        // At least a message per publish: the relay counts what it sent.
+        let sent: u64 = out
+            .split("\"ws_messages_out\":")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .expect("ws_messages_out in the report");
+        assert!(sent >= 5000, "{mode}: {out}");
+    }
+}
+
+#[test]
+fn a_websocket_url_that_does_not_upgrade_is_an_error() {
+    let server = start_warren();
+    let page = server.ws.replace("/ws/amqp", "/no-such-path");
+    let (ok, out, err) = loadgen(&[
+        "--url",
+        "amqp://guest:guest@127.0.0.1:1",
+        "--ws-url",
+        &page,
+        "--timeout",
+        "10",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("no WebSocket upgrade"), "{err}");
 }
 
 #[test]
