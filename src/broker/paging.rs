@@ -203,15 +203,22 @@ impl Broker {
 
     /// Asks for the next runs of every level whose head is below `mark`,
     /// and for a first run whose earliest expiry is due. What is read stays
-    /// within `room` (head plus runs in flight), so a read never pushes the
-    /// queue over its budget and out to a page again; an empty head, or a
-    /// first run that is due, always gets its next run.
+    /// within `room` (everything in memory plus runs in flight), so a read
+    /// never pushes the queue over its budget and out to a page again; an
+    /// empty head, or a first run that is due, always gets its next run.
+    ///
+    /// Everything counts, not the head alone: behind a run, a publisher
+    /// fills the tail while consumers wait. A read that put the queue over
+    /// its budget was paged out again at once and asked for again, a write
+    /// and a read per turn with no end while a host answers reads of pages
+    /// it still holds at once.
     fn read_ahead(&mut self, q: QueueId, mark: usize, room: usize) {
         let now = self.now;
         let Some(queue) = self.queue_mut(q) else {
             return;
         };
         let mut asked = Vec::new();
+        let mut held = queue.ready.mem();
         for l in queue.ready.levels_mut() {
             let due = l
                 .runs
@@ -220,14 +227,13 @@ impl Broker {
             if !due && (l.runs.is_empty() || (l.head_mem > mark && !l.head.is_empty())) {
                 continue;
             }
-            let mut held = l.head_mem;
             for (i, r) in l.runs.iter_mut().take(READS_IN_FLIGHT).enumerate() {
                 let run_mem = (r.bytes as usize).saturating_add(r.count as usize * ENTRY_OVERHEAD);
-                held = held.saturating_add(run_mem);
                 let first_needed = i == 0 && (due || l.head.is_empty());
-                if held > room && !first_needed {
+                if held.saturating_add(run_mem) > room && !first_needed {
                     break;
                 }
+                held = held.saturating_add(run_mem);
                 if matches!(r.state, RunState::Out) {
                     r.state = RunState::Reading;
                     asked.push(r.page);

@@ -3,8 +3,10 @@
 // guard (set here far below the backlog) never blocks its publisher; a
 // SIGKILL of workerd, with no image, recovers from the compacted log, which
 // names the pages without reading them; an object evicted and woken resumes
-// from its image reading no page until a consumer drains the queue. Page
-// reads are counted by the object's store (the debug view's `pages`).
+// from its image reading no page until a consumer drains the queue; a
+// queue that grows behind a consumer at its prefetch limit pages each
+// message once. Page reads are counted by the object's store (the debug
+// view's `pages`).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { counts, sleep, start, tmpDir, until } from './runtime.mjs';
@@ -113,6 +115,42 @@ test('a backlog past the page budget keeps its publisher unblocked; after a SIGK
     await c.close();
   } finally {
     await rt2.stop();
+  }
+});
+
+test('a consumer at its prefetch limit while its publisher fills the queue past the page budget: the object pages the newest messages once and stays up, and every message comes through in order once acked', async () => {
+  const N = 600;
+  const rt = await start({ persistDir: tmpDir(), vars });
+  try {
+    const c = await rt.client();
+    const ch = await c.channel();
+    await ch.queueDeclare('held', { durable: true });
+    // Two deliveries, never acked while the publisher runs: the queue grows behind them.
+    const consumer = await c.channel();
+    await consumer.prefetch(2);
+    const got = [];
+    await consumer.basicConsume('held', { noAck: false }, (m) => got.push(m));
+    await ch.confirmSelect();
+    await publish(c, ch, 'held', 0, N);
+    const stats = await rt.debug();
+    const q = counts(stats, 'held');
+    assert.equal(q.ready + q.unacked, N);
+    assert.ok(q.memory <= PAGE_BUDGET, `memory ${q.memory}`);
+    // A page holds a quarter of the budget, 15 of these messages: each written
+    // once. A page read back only to be written out again counted one a turn.
+    assert.ok(stats.pages.writes <= Math.ceil(N / 14), `${stats.pages.writes} pages written for ${N} messages`);
+    assert.equal(got.length, 2);
+
+    await consumer.basicCancel(got[0].consumerTag);
+    for (const m of got) m.ack();
+    const rest = await drain(consumer, 'held', N - 2);
+    assert.deepEqual(
+      [...got.slice(0, 2), ...rest].map(index),
+      Array.from({ length: N }, (_, i) => i),
+    );
+    await c.close();
+  } finally {
+    await rt.stop();
   }
 });
 
