@@ -10,10 +10,10 @@ import { cpuSeconds } from './proc-cpu.mjs';
 import { PREFETCH, WINDOW } from './workload.mjs';
 
 // At most this many published and not yet consumed, as bench/native-load.mjs
-// runs it. Without a limit the publisher outruns the consumer and a run
-// measures a queue that grows for its whole length, not the host's steady
-// state (and see the README's known defect of the Durable Object).
-const BACKLOG = 2000;
+// runs it: without a limit the publisher outruns the consumer, and a run
+// measures a queue that grows past its page budget, not the host's steady
+// state.
+export const BACKLOG = 2000;
 
 const loadgenDir = fileURLToPath(new URL('./loadgen/', import.meta.url));
 const loadgenBin = path.join(loadgenDir, 'target', 'release', 'warren-loadgen');
@@ -24,14 +24,15 @@ const loadgenBin = path.join(loadgenDir, 'target', 'release', 'warren-loadgen');
  * per message; clientCpu: the load generator's own, its relay included;
  * latency: publish to delivery, ms; wsPerMsg: WebSocket messages it sent per
  * message, each an event in a Durable Object). The host's CPU window spans the whole
- * process, its queue setup and four connection opens included.
+ * process, its queue setup and four connection opens included. `backlog`: at
+ * most this many published and not yet consumed (0: no limit).
  */
-export async function runLoadgen(url, vhost, persistent, count, pids = [], size = 16) {
+export async function runLoadgen(url, vhost, persistent, count, pids = [], size = 16, backlog = BACKLOG) {
   const args = [
     ...['--url', `amqp://guest:guest@127.0.0.1/${encodeURIComponent(vhost)}`, '--ws-url', url],
     ...['--mode', persistent ? 'persistent-confirms-acks' : 'confirms-acks', '--size', String(size)],
     ...['--count', String(count), '--publishers', '1', '--consumers', '1', '--queues', '1'],
-    ...['--window', String(WINDOW), '--prefetch', String(PREFETCH), '--backlog', String(BACKLOG)],
+    ...['--window', String(WINDOW), '--prefetch', String(PREFETCH), '--backlog', String(backlog)],
     ...['--timeout', '300', '--json'],
   ];
   const cpu0 = cpuSeconds(pids);

@@ -23,7 +23,10 @@
 //
 //   node bench/worker.mjs [--count 20000] [--repeat 3] [--cold 5] [--client both|all|per-frame|gathered|loadgen]
 //                         [--host both|workerd|node] [--mode both|transient|persistent] [--hibernation both|on|off]
+//                         [--backlog 2000]
 //
+// --backlog: the load generator's limit on messages published and not yet
+// consumed (0: none, and the queue grows past its page budget).
 // --hibernation: the object's WebSockets through the Hibernation API (on, the
 // default) or accepted in memory (WARREN_HIBERNATION=off), each run in an
 // object of its own.
@@ -35,7 +38,7 @@ import { parseArgs } from 'node:util';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { startServer } from '../tests/node/server.mjs';
 import { start, tmpDir } from '../tests/worker/runtime.mjs';
-import { buildLoadgen, runLoadgen } from './loadgen-ws.mjs';
+import { BACKLOG, buildLoadgen, runLoadgen } from './loadgen-ws.mjs';
 import { cpuSeconds } from './proc-cpu.mjs';
 import { PREFETCH, WINDOW } from './workload.mjs';
 
@@ -48,6 +51,7 @@ const { values } = parseArgs({
     host: { type: 'string', default: 'both' },
     mode: { type: 'string', default: 'both' },
     hibernation: { type: 'string', default: 'both' },
+    backlog: { type: 'string', default: String(BACKLOG) },
   },
 });
 const HIBERNATION = { both: ['on', 'off'], on: ['on'], off: ['off'] }[values.hibernation];
@@ -76,6 +80,11 @@ const COUNT = Number(values.count);
 const REPEAT = Number(values.repeat);
 const COLD = Number(values.cold);
 const SIZE = 16;
+const LOADGEN_BACKLOG = Number(values.backlog);
+if (!Number.isInteger(LOADGEN_BACKLOG) || LOADGEN_BACKLOG < 0) {
+  console.error(`bench/worker: --backlog is a whole number of messages (0: no limit), not ${values.backlog}`);
+  process.exit(2);
+}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
@@ -185,7 +194,7 @@ async function measure(name, url, vhost, pids) {
       const gathered = client === 'gathered';
       const once =
         client === 'loadgen'
-          ? (count, p) => runLoadgen(url, vhost, persistent, count, p, SIZE)
+          ? (count, p) => runLoadgen(url, vhost, persistent, count, p, SIZE, LOADGEN_BACKLOG)
           : (count, p) => run(url, vhost, persistent, count, p, gathered);
       await once(Math.min(2000, COUNT), []); // warm-up
       const runs = [];
@@ -286,7 +295,8 @@ console.log(
 console.log(
   `client: AMQPWebSocketClient (per-frame: a WebSocket message per publish and per ack, as it ships;` +
     ` gathered: a turn's writes in one WebSocket message), one connection; loadgen: bench/loadgen (Rust, amqprs)` +
-    ` over its TCP-to-WebSocket relay, a publishing and a consuming connection (latency publish to delivery);` +
+    ` over its TCP-to-WebSocket relay, a publishing and a consuming connection (latency publish to delivery),` +
+    ` ${LOADGEN_BACKLOG ? `at most ${fmt(LOADGEN_BACKLOG)}` : 'no limit on messages'} published and not yet consumed;` +
     ` ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +
     ` prefetch ${PREFETCH}, ${fmt(COUNT)} messages, median of ${REPEAT} runs` +
     ` (CPU: median of the runs' own); load average ${os
@@ -309,12 +319,14 @@ for (const [name, s] of Object.entries(storeStats))
       ` persistent messages, each with a publish and an ack record (${fmt(s.storeBytes / 1024)} KiB)`,
   );
 const ms = (xs, k) => median(xs.map((x) => x[k])).toFixed(1);
-console.log(`\ncold start, median of ${COLD} (ms, measured inside the object; workerd's clock has 1 ms steps):`);
-console.log(`  new object, warm isolate:   broker ready ${ms(fresh, 'coldStartMs')} (wasm already instantiated)`);
-console.log(
-  `  empty object, fresh runtime: instantiate wasm ${ms(woken, 'instantiateMs')}, broker ready ${ms(woken, 'coldStartMs')}` +
-    ` (instantiate + recover); first request from outside ${ms(woken, 'requestMs')}`,
-);
+if (COLD > 0) {
+  console.log(`\ncold start, median of ${COLD} (ms, measured inside the object; workerd's clock has 1 ms steps):`);
+  console.log(`  new object, warm isolate:   broker ready ${ms(fresh, 'coldStartMs')} (wasm already instantiated)`);
+  console.log(
+    `  empty object, fresh runtime: instantiate wasm ${ms(woken, 'instantiateMs')}, broker ready ${ms(woken, 'coldStartMs')}` +
+      ` (instantiate + recover); first request from outside ${ms(woken, 'requestMs')}`,
+  );
+}
 console.log(
   '\nreference: Cloudflare reported ~400 msg/s at ~200 ms median latency for its first Queues design (one Durable Object per queue).',
 );
