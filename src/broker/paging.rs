@@ -204,14 +204,17 @@ impl Broker {
     /// Asks for the next runs of every level whose head is below `mark`,
     /// and for a first run whose earliest expiry is due. What is read stays
     /// within `room` (everything in memory plus runs in flight), so a read
-    /// never pushes the queue over its budget and out to a page again; an
-    /// empty head, or a first run that is due, always gets its next run.
+    /// never pushes the queue over its budget and out to a page again; only
+    /// an empty head gets its next run whatever the room.
     ///
     /// Everything counts, not the head alone: behind a run, a publisher
     /// fills the tail while consumers wait. A read that put the queue over
     /// its budget was paged out again at once and asked for again, a write
     /// and a read per turn with no end while a host answers reads of pages
-    /// it still holds at once.
+    /// it still holds at once. And a due run is not read past the room:
+    /// what of it has not expired joins the head, which is not paged while
+    /// runs follow it, so with messages of mixed TTLs reading each due run
+    /// brought the whole backlog into memory.
     fn read_ahead(&mut self, q: QueueId, mark: usize, room: usize) {
         let now = self.now;
         let Some(queue) = self.queue_mut(q) else {
@@ -229,7 +232,7 @@ impl Broker {
             }
             for (i, r) in l.runs.iter_mut().take(READS_IN_FLIGHT).enumerate() {
                 let run_mem = (r.bytes as usize).saturating_add(r.count as usize * ENTRY_OVERHEAD);
-                let first_needed = i == 0 && (due || l.head.is_empty());
+                let first_needed = i == 0 && l.head.is_empty();
                 if held.saturating_add(run_mem) > room && !first_needed {
                     break;
                 }

@@ -718,12 +718,14 @@ impl Queue {
 
     /// The earliest moment this queue needs the engine's attention.
     pub fn next_deadline(&self) -> Option<u64> {
-        // A first run due to expire is read (see `paging`); later ones wait
-        // until they reach the head, as in RabbitMQ's classic queues.
+        // A first run due to expire is read once its level's head is empty
+        // (see `paging`), its messages then next; later ones wait until they
+        // reach the head, as in RabbitMQ's classic queues.
         let paged = self
             .ready
             .levels()
             .iter()
+            .filter(|l| l.head.is_empty())
             .filter_map(|l| l.runs.front())
             .filter(|r| matches!(r.state, RunState::Out))
             .map(|r| r.min_expires_at)
