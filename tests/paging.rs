@@ -96,6 +96,25 @@ fn fill(w: &mut World, p: &mut Pages, ch: ChannelRef, q: &str, n: usize) {
     }
 }
 
+/// The deliveries to `ch`'s consumer until none come, each acked, serving
+/// pages as they are asked for.
+fn take_acking(w: &mut World, p: &mut Pages, ch: ChannelRef) -> Vec<String> {
+    let mut got = Vec::new();
+    for _ in 0..100_000 {
+        p.serve(w, true);
+        let d = w.deliveries(ch);
+        if d.is_empty() && p.asked.is_empty() {
+            break;
+        }
+        for s in d {
+            w.ack(ch, s.tag, false).unwrap();
+            got.push(s.body);
+            p.serve(w, true);
+        }
+    }
+    got
+}
+
 /// Consumes everything with auto-ack, serving pages as they are asked for.
 /// Queue "q" with `arg`, dead-lettering through the default exchange to "dlq".
 fn declare_dead_lettering(w: &mut World, ch: ChannelRef, arg: (&str, FieldValue)) {
@@ -641,19 +660,10 @@ fn reading_ahead_never_pages_out_what_it_read() {
     w.prefetch(ch, 50);
     w.consume(ch, "q", false);
     let written = p.writes;
-    let mut got = Vec::new();
-    for _ in 0..100_000 {
-        p.serve(&mut w, true);
-        let d = w.deliveries(ch);
-        if d.is_empty() && p.asked.is_empty() {
-            break;
-        }
-        for s in d {
-            w.ack(ch, s.tag, false).unwrap();
-            got.push(s.body[..6].parse::<usize>().unwrap());
-            p.serve(&mut w, true);
-        }
-    }
+    let got: Vec<usize> = take_acking(&mut w, &mut p, ch)
+        .iter()
+        .map(|b| b[..6].parse().unwrap())
+        .collect();
     assert_eq!(got, (0..3000).collect::<Vec<_>>());
     assert!(
         p.writes - written <= 1,
@@ -682,19 +692,7 @@ fn a_read_ahead_counts_the_tail_behind_the_runs() {
     assert!(written < 30, "{written} pages written for 60 messages");
     let c_mem = w.broker.queue_counts("/", "q").unwrap().memory;
     assert!(c_mem <= BUDGET, "memory {c_mem} over budget");
-    let mut got = Vec::new();
-    for _ in 0..1000 {
-        p.serve(&mut w, true);
-        let d = w.deliveries(c);
-        if d.is_empty() && p.asked.is_empty() {
-            break;
-        }
-        for s in d {
-            w.ack(c, s.tag, false).unwrap();
-            got.push(s.body);
-        }
-    }
-    assert_eq!(got, bodies(60));
+    assert_eq!(take_acking(&mut w, &mut p, c), bodies(60));
     assert_eq!(p.held(), 0, "every page was deleted once read");
 }
 
