@@ -6,6 +6,28 @@ export function isLoopback(address = '') {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
+/**
+ * `send` for a stream whose bytes leave through `socket`, with the socket
+ * corked until the event loop has run this turn's reads: a turn often reads
+ * several peers, each read making output for the same consumers, and each
+ * socket then takes all of it in one writev rather than a write per read.
+ */
+export function gatherWrites(socket, send) {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  return (bytes) => {
+    if (!corked) {
+      corked = true;
+      setImmediate(uncork);
+      socket.cork();
+    }
+    send(bytes);
+  };
+}
+
 /** Input time a peer may take before its reading yields to others for a turn. */
 const SLICE_MS = 10;
 const PIECE_BYTES = 64 * 1024;

@@ -1,7 +1,7 @@
 // AMQP over TCP (or TLS: amqps): every accepted socket becomes a broker connection.
 import net from 'node:net';
 import tls from 'node:tls';
-import { attachPeer, overConnectionLimit } from './peer.js';
+import { attachPeer, gatherWrites, overConnectionLimit } from './peer.js';
 import { refusedCertificate } from './tls-files.js';
 
 // After the broker closes a connection, the time the client gets to close its
@@ -35,7 +35,7 @@ export function amqpTcpServer(broker, { maxQueuedBytes, maxConnections, log, soc
     const peer = attachPeer(
       broker,
       {
-        write: (bytes) => socket.write(bytes),
+        write: gatherWrites(socket, (bytes) => socket.write(bytes)),
         end: () => {
           socket.end();
           setTimeout(() => socket.destroy(), LINGER_MS).unref();

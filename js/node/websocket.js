@@ -2,7 +2,7 @@
 // stream in both directions: a frame may span messages and a message may hold
 // many frames. Out, each chunk the broker emits (whole frames) is one message.
 import { WebSocketServer } from 'ws';
-import { attachPeer, overConnectionLimit } from './peer.js';
+import { attachPeer, gatherWrites, overConnectionLimit } from './peer.js';
 
 export const AMQP_PATH = '/ws/amqp';
 
@@ -55,7 +55,8 @@ export function amqpOverWebSocket(
       const peer = attachPeer(
         broker,
         {
-          write: (bytes) => ws.send(bytes, { binary: true }),
+          // Each chunk stays one message; the messages of a turn leave together.
+          write: gatherWrites(socket, (bytes) => ws.send(bytes, { binary: true })),
           end: () => ws.close(1000),
           pause: () => ws.pause(),
           resume: () => ws.resume(),
