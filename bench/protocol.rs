@@ -7,13 +7,15 @@
 //!   deliveries encoded and the consumer acking each batch with `multiple`;
 //! - the same with publisher confirms;
 //! - the same with `delivery_mode` 2 on every message (the header a
-//!   persistent publisher sends; the queue is not durable, so no store).
+//!   persistent publisher sends; the queue is not durable, so no store);
+//! - publish -> deliver -> ack with the routing key alternating over two
+//!   queues, each with its consumer (as `bench/loadgen` spreads messages).
 //!
 //! Messages per second on one core, and heap allocations per message.
 //!
 //! Run: `cargo bench --bench protocol`; `PROTOCOL_ROUNDS=N` sets the reads
 //! per case (1000 by default; fewer under callgrind), `PROTOCOL_CASE=publish`
-//! (or `deliver`, `confirms`, `persistent`) runs one case alone.
+//! (or `deliver`, `confirms`, `persistent`, `spread`) runs one case alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -108,24 +110,30 @@ fn declare(queue: &str) -> Method {
     .into()
 }
 
-/// One read's worth of publishes to `queue`, with `delivery_mode` 2 if
-/// `persistent` (the header a persistent publisher sends).
-fn publish_batch(queue: &str, persistent: bool) -> Vec<u8> {
+/// One read's worth of publishes, their routing keys taking `queues` in
+/// turn, with `delivery_mode` 2 if `persistent` (the header a persistent
+/// publisher sends).
+fn publish_batch(queues: &[&str], persistent: bool) -> Vec<u8> {
     let props = Properties {
         delivery_mode: persistent.then_some(2),
         ..Default::default()
     };
-    let publish: Method = BasicPublish {
-        ticket: 0,
-        exchange: s(""),
-        routing_key: s(queue),
-        mandatory: false,
-        immediate: false,
-    }
-    .into();
+    let publishes: Vec<Method> = queues
+        .iter()
+        .map(|q| {
+            BasicPublish {
+                ticket: 0,
+                exchange: s(""),
+                routing_key: s(q),
+                mandatory: false,
+                immediate: false,
+            }
+            .into()
+        })
+        .collect();
     let mut out = Vec::new();
-    for _ in 0..BATCH {
-        write_method_frame(1, &publish, &mut out);
+    for publish in publishes.iter().cycle().take(BATCH) {
+        write_method_frame(1, publish, &mut out);
         write_header_frame(1, BODY.len() as u64, &props, &mut out);
         write_body_frame(1, &BODY, &mut out);
     }
@@ -160,7 +168,7 @@ fn publish_only(rounds: usize) {
     let p = connect(&mut server);
     server.receive(0, p, &frames(1, vec![declare("q")]));
     drain(&mut server);
-    let batch = publish_batch("q", false);
+    let batch = publish_batch(&["q"], false);
     let purge = frames(
         1,
         vec![QueuePurge {
@@ -187,29 +195,36 @@ fn publish_only(rounds: usize) {
     );
 }
 
-fn publish_deliver_ack(rounds: usize, confirms: bool, persistent: bool) {
+/// Publishes to `queues` in turn, each queue with a consumer on one channel
+/// of the consuming connection, which acks each read's deliveries at once.
+fn publish_deliver_ack(rounds: usize, confirms: bool, persistent: bool, queues: &[&str]) {
     let mut server = Server::new(Default::default(), Broker::default());
     let p = connect(&mut server);
     let c = connect(&mut server);
-    let mut setup = vec![declare("q")];
+    let mut setup: Vec<Method> = queues.iter().map(|q| declare(q)).collect();
     if confirms {
         setup.push(ConfirmSelect { nowait: false }.into());
     }
     server.receive(0, p, &frames(1, setup));
-    let consume: Method = BasicConsume {
-        ticket: 0,
-        queue: s("q"),
-        consumer_tag: s("c"),
-        no_local: false,
-        no_ack: false,
-        exclusive: false,
-        nowait: false,
-        arguments: FieldTable::new(),
-    }
-    .into();
-    server.receive(0, c, &frames(1, vec![consume]));
+    let consumes = queues
+        .iter()
+        .map(|q| {
+            BasicConsume {
+                ticket: 0,
+                queue: s(q),
+                consumer_tag: s(&format!("c-{q}")),
+                no_local: false,
+                no_ack: false,
+                exclusive: false,
+                nowait: false,
+                arguments: FieldTable::new(),
+            }
+            .into()
+        })
+        .collect();
+    server.receive(0, c, &frames(1, consumes));
     drain(&mut server);
-    let batch = publish_batch("q", persistent);
+    let batch = publish_batch(queues, persistent);
     let mut ack = Vec::new();
     let allocs = ALLOCS.load(Relaxed);
     let started = Instant::now();
@@ -232,10 +247,11 @@ fn publish_deliver_ack(rounds: usize, confirms: bool, persistent: bool) {
         server.receive(now, c, &ack);
         drain(&mut server);
     }
-    let name = match (confirms, persistent) {
-        (true, true) => "... confirms, delivery_mode 2",
-        (true, false) => "publish -> deliver -> ack, confirms",
-        _ => "publish -> deliver -> ack",
+    let name = match (confirms, persistent, queues.len()) {
+        (true, true, _) => "... confirms, delivery_mode 2",
+        (true, false, _) => "publish -> deliver -> ack, confirms",
+        (false, _, 1) => "publish -> deliver -> ack",
+        _ => "... keys over two queues",
     };
     report(name, rounds * BATCH, started, ALLOCS.load(Relaxed) - allocs);
     black_box(out_bytes);
@@ -247,24 +263,27 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
     // One case alone, without warm-up (for callgrind): publish, deliver,
-    // confirms or persistent.
+    // confirms, persistent or spread.
     let only = std::env::var("PROTOCOL_CASE").ok();
     let run = |case: &str| only.as_deref().map_or(true, |o| o == case);
     if only.is_none() {
         // Warm up, then measure.
-        publish_deliver_ack(rounds / 20, false, false);
+        publish_deliver_ack(rounds / 20, false, false, &["q"]);
     }
     println!("native, 16-byte bodies, {BATCH} messages per read:");
     if run("publish") {
         publish_only(rounds);
     }
     if run("deliver") {
-        publish_deliver_ack(rounds, false, false);
+        publish_deliver_ack(rounds, false, false, &["q"]);
     }
     if run("confirms") {
-        publish_deliver_ack(rounds, true, false);
+        publish_deliver_ack(rounds, true, false, &["q"]);
     }
     if run("persistent") {
-        publish_deliver_ack(rounds, true, true);
+        publish_deliver_ack(rounds, true, true, &["q"]);
+    }
+    if run("spread") {
+        publish_deliver_ack(rounds, false, false, &["q0", "q1"]);
     }
 }

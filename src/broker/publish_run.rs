@@ -9,7 +9,8 @@
 //! the vhost's exchanges, so the first publish's checks hold for the run.
 //! A run may also be driven one message at a time (`basic_publish_in_run`),
 //! as the wire's publishes come: its holder ends it before anything else
-//! reaches the engine.
+//! reaches the engine. None of those checks reads the routing key, so such
+//! a run may change it between messages ([`PublishRun::readdress`]).
 
 use super::channel::Mode;
 use super::direct_reply::REPLY_TO;
@@ -36,6 +37,16 @@ pub struct PublishRun {
     kept: Option<(u64, QueueId)>,
 }
 
+impl PublishRun {
+    /// The run's later publishes have another routing key (the same
+    /// exchange, flags and properties): the queue kept for the last one no
+    /// longer holds, and the next publish looks its route up.
+    #[inline]
+    pub fn readdress(&mut self) {
+        self.kept = None;
+    }
+}
+
 impl Broker {
     /// `basic.publish` of `first`, then of each message `next` gives until
     /// it gives None; every one has `first`'s exchange, routing key and
@@ -58,8 +69,9 @@ impl Broker {
     /// `basic_publish` of a message of a run driven one at a time: the
     /// first (`run` None) goes through all of the checks and leaves in
     /// `run` what the later ones (same channel, exchange, routing key, flags
-    /// and properties: the caller's word) may skip; each later one is only
-    /// routed, enqueued and confirmed. An error closes the channel (or the
+    /// and properties: the caller's word; another routing key once the
+    /// caller has called [`PublishRun::readdress`]) may skip; each later one
+    /// is only routed, enqueued and confirmed. An error closes the channel (or the
     /// connection) as `basic_publish` does, and ends the run.
     pub fn basic_publish_in_run(
         &mut self,

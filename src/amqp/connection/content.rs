@@ -4,12 +4,12 @@
 //! where content is expected.
 //!
 //! Publishes that follow one another on a channel with the same exchange,
-//! routing key, flags and properties (the same decoded block, shared through
-//! `LastProperties`) are a run: the first goes through all of the engine's
-//! checks, each later one only routed, enqueued and confirmed
-//! (`Broker::basic_publish_in_run`). Nothing else reaches the engine from this
-//! connection meanwhile: any other frame, an error and the end of the read
-//! end the run.
+//! flags and properties (the same decoded block, shared through
+//! `LastProperties`) are a run, whatever their routing keys: the first goes
+//! through all of the engine's checks, each later one only routed, enqueued
+//! and confirmed (`Broker::basic_publish_in_run`). Nothing else reaches the
+//! engine from this connection meanwhile: any other frame, an error and the
+//! end of the read end the run.
 
 use super::channels::ChanState;
 use super::{Connection, Env};
@@ -64,25 +64,43 @@ impl WireRun {
     }
 
     /// `message`, published on `channel` with `flags`, continues the run;
-    /// if not, a new run begins at it.
+    /// if not, a new run begins at it. Another routing key (a publisher
+    /// spreading its messages over queues) continues it too: the run's
+    /// checks are the exchange's, and only the queue kept for the last key
+    /// is dropped.
     #[inline]
     fn follow(&mut self, channel: u16, flags: (bool, bool), message: &Message) {
-        let same = self.channel == channel
+        let address = message.address_bytes();
+        let place = self.same_place(channel, flags, message);
+        if place && address == self.address.as_slice() {
+            return;
+        }
+        // The exchange's name with its length byte, as the block begins.
+        let exchange = usize::from(address.first().copied().unwrap_or(0)) + 1;
+        let continues = place && address.get(..exchange) == self.address.get(..exchange);
+        match &mut self.engine {
+            Some(run) if continues => run.readdress(),
+            _ => {
+                self.engine = None;
+                self.channel = channel;
+                self.flags = flags;
+                self.properties = message.properties.clone();
+            }
+        }
+        self.address.clear();
+        self.address.extend_from_slice(address);
+    }
+
+    /// The same channel, flags and properties as the run's.
+    #[inline]
+    fn same_place(&self, channel: u16, flags: (bool, bool), message: &Message) -> bool {
+        self.channel == channel
             && self.flags == flags
             && (if self.properties.is_unset() {
                 message.properties.is_unset()
             } else {
                 self.properties.same_block(&message.properties)
             })
-            && message.address_bytes() == self.address;
-        if !same {
-            self.engine = None;
-            self.channel = channel;
-            self.flags = flags;
-            self.address.clear();
-            self.address.extend_from_slice(message.address_bytes());
-            self.properties = message.properties.clone();
-        }
     }
 }
 
