@@ -104,3 +104,36 @@ test("transactions through amqplib's channel API", async () => {
   assert.equal(await ch.get('lib.tx'), false);
   await conn.close();
 });
+
+test('a publisher spreading a burst over more queues than routes kept: each gets its own, in order', async () => {
+  const conn = await amqp.connect(server.url);
+  const ch = await conn.createConfirmChannel();
+  // Ten bound keys and an eleventh bound nowhere; more than the eight routes
+  // the broker keeps, so they also replace one another mid-burst.
+  const queues = Array.from({ length: 10 }, (_, j) => `lib.spread.${j}`);
+  for (const [j, q] of queues.entries()) {
+    await ch.assertQueue(q, { durable: false });
+    await ch.bindQueue(q, 'amq.direct', `k${j}`);
+  }
+  const returned = [];
+  ch.on('return', (m) => returned.push(Number(m.content.toString())));
+  const n = 3300;
+  // amqplib gathers what one turn publishes, so the broker reads long runs
+  // of publishes whose routing keys change from each to the next.
+  for (let i = 0; i < n; i++) ch.publish('amq.direct', `k${i % 11}`, Buffer.from(String(i)), { mandatory: true });
+  // The same on the default exchange, two keys in turn.
+  for (let i = 0; i < 200; i++) ch.sendToQueue(queues[i % 2], Buffer.from(String(n + i)));
+  await ch.waitForConfirms();
+  assert.deepEqual(
+    returned,
+    Array.from({ length: n / 11 }, (_, i) => i * 11 + 10),
+  );
+  for (const [j, q] of queues.entries()) {
+    const want = Array.from({ length: n / 11 }, (_, i) => i * 11 + j);
+    if (j < 2) want.push(...Array.from({ length: 100 }, (_, i) => n + 2 * i + j));
+    const got = [];
+    for (let m; (m = await ch.get(q, { noAck: true }));) got.push(Number(m.content.toString()));
+    assert.deepEqual(got, want, q);
+  }
+  await conn.close();
+});
