@@ -11,6 +11,7 @@
 //! carrying `code`, `replyText`, `classId`, `methodId` and `soft` (the channel
 //! is closed) ; bad arguments as `TypeError`s.
 
+mod allocator;
 mod batch;
 #[cfg(feature = "bench")]
 mod bench;
@@ -39,9 +40,11 @@ use wasm_bindgen::prelude::*;
 pub use bench::bench_engine;
 
 // Talc instead of the default dlmalloc: every publish allocates (the message,
-// its queue entry), and talc is both faster and smaller on wasm.
+// its queue entry), and talc is both faster and smaller on wasm. Called, not
+// inlined (see `allocator`).
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: allocator::Outlined<talc::wasm::WasmDynamicTalc> =
+    allocator::Outlined(talc::wasm::new_wasm_dynamic_allocator());
 
 /// The crate version, so JS can check which engine build it loaded.
 #[wasm_bindgen]
