@@ -108,8 +108,8 @@ pub struct Broker {
     pub(crate) wake_at: u64,
     /// Scratch space for routing, reused across publishes.
     pub(crate) route_scratch: Vec<QueueId>,
-    /// The queues the last publish reached: a cache that every change to a
-    /// vhost forgets, so not part of the image.
+    /// The queues recent publishes reached, by address: a cache that every
+    /// change to a vhost forgets, so not part of the image.
     pub(crate) route_cache: super::route_cache::RouteCache,
     /// Scratch space for the deliveries an ack settles, reused across acks;
     /// empty between commands, so not part of the image.

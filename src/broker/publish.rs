@@ -318,8 +318,8 @@ impl Broker {
         Ok(false)
     }
 
-    /// The queues of a publish through a named exchange, when the last one
-    /// kept had the same exchange and routing key (see `route_cache`).
+    /// The queues of a publish, when they were kept for its exchange and
+    /// routing key (see `route_cache`).
     /// Always inlined: called twice in `publish_one`, it otherwise stays a
     /// call on every publish.
     #[inline(always)]
