@@ -71,8 +71,8 @@ impl Broker {
     /// `run` what the later ones (same channel, exchange, routing key, flags
     /// and properties: the caller's word; another routing key once the
     /// caller has called [`PublishRun::readdress`]) may skip; each later one
-    /// is only routed, enqueued and confirmed. An error closes the channel (or the
-    /// connection) as `basic_publish` does, and ends the run.
+    /// is only routed, enqueued and confirmed. An error closes the channel
+    /// (or the connection) as `basic_publish` does, and ends the run.
     pub fn basic_publish_in_run(
         &mut self,
         now_ms: u64,
