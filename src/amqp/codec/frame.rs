@@ -243,20 +243,25 @@ pub fn write_header_frame(
     properties: &Properties,
     buf: &mut Vec<u8>,
 ) {
+    if properties.is_empty() {
+        return write_bare_header_frame(channel, body_size, buf);
+    }
+    write_header_frame_with_properties(channel, body_size, properties, buf);
+}
+
+/// Appends the content header frame of a message without properties: the
+/// usual delivery, a fixed 22-byte frame written in one piece.
+#[inline]
+pub fn write_bare_header_frame(channel: u16, body_size: u64, buf: &mut Vec<u8>) {
     let [c0, c1] = channel.to_be_bytes();
     let [s0, s1, s2, s3, s4, s5, s6, s7] = body_size.to_be_bytes();
     let [k0, k1] = BASIC_CLASS_ID.to_be_bytes();
-    if properties.is_empty() {
-        // The usual delivery: a fixed 22-byte frame written in one piece.
-        #[rustfmt::skip]
-        buf.extend_from_slice(&[
-            FRAME_HEADER, c0, c1, 0, 0, 0, 14,
-            k0, k1, 0, 0, s0, s1, s2, s3, s4, s5, s6, s7, 0, 0,
-            FRAME_END,
-        ]);
-        return;
-    }
-    write_header_frame_with_properties(channel, body_size, properties, buf);
+    #[rustfmt::skip]
+    buf.extend_from_slice(&[
+        FRAME_HEADER, c0, c1, 0, 0, 0, 14,
+        k0, k1, 0, 0, s0, s1, s2, s3, s4, s5, s6, s7, 0, 0,
+        FRAME_END,
+    ]);
 }
 
 // Out of line, so the no-properties path above stays as short as it was.
