@@ -1,8 +1,11 @@
 //! The open connections by id: a slab of slots with an id -> slot map, and
-//! the slot of the last connection looked up tried first. Every publish,
-//! delivery and ack looks up its channel's connection, and most runs of
-//! them use one connection: a hit costs a compare where the map's look-up
-//! hashes and probes.
+//! two caches in front of the map. Every publish, delivery and ack looks up
+//! its channel's connection: runs of them use one connection, tried first
+//! (a hit costs a compare), and a message usually takes two (its
+//! publisher's, then its consumer's) out of a handful of busy ones, whose
+//! slots are kept one per id modulo [`RECENT`]: numbered in order as they
+//! open, those fall on different entries, and are found without the map's
+//! hashing and probing.
 
 use super::engine::Conn;
 use super::fxhash::FxHashMap;
@@ -14,10 +17,16 @@ use std::cell::Cell;
 pub(crate) struct ConnTable {
     slots: Slab<(ConnId, Conn)>,
     index: FxHashMap<ConnId, u32>,
-    /// The slot last looked up: checked against the id it holds, so it is
-    /// never stale, only missed.
+    /// The slot last looked up. Like every slot kept here, it is checked
+    /// against the id it holds, so it is never stale, only missed.
     last: Cell<u32>,
+    /// The slot last found for an id equal to the entry's index modulo
+    /// `RECENT`.
+    recent: [Cell<u32>; RECENT],
 }
+
+/// Entries of the recent-slot cache: a power of two.
+const RECENT: usize = 8;
 
 impl ConnTable {
     #[inline]
@@ -44,11 +53,21 @@ impl ConnTable {
         self.slots.get_mut(slot).map(|(_, c)| c)
     }
 
-    /// The slot of `id` by the index, remembered as the last looked up: out
-    /// of line, so the look-ups inlined at every caller are the hit only.
+    /// The slot of `id`, from its recent entry or else the index, then
+    /// remembered as the last looked up: out of line, so the look-ups
+    /// inlined at every caller are the hit only.
     #[inline(never)]
     fn find(&self, id: &ConnId) -> Option<u32> {
-        let &slot = self.index.get(id)?;
+        // The mask keeps the index in range: the `None` is never taken.
+        let recent = self.recent.get(id.0 as usize & (RECENT - 1))?;
+        let slot = match self.slots.get(recent.get()) {
+            Some((at, _)) if at == id => recent.get(),
+            _ => {
+                let &slot = self.index.get(id)?;
+                recent.set(slot);
+                slot
+            }
+        };
         self.last.set(slot);
         Some(slot)
     }
@@ -137,5 +156,30 @@ mod tests {
         ids.sort_unstable();
         assert_eq!(ids, [2, 3]);
         assert_eq!(t.values().count(), 2);
+    }
+
+    #[test]
+    fn ids_sharing_a_recent_entry_each_find_their_own_connection() {
+        let mut t = ConnTable::default();
+        // 1, 9 and 17 share an entry; 2 has its own.
+        for id in [1, 2, 9, 17] {
+            assert!(t.insert(ConnId(id), conn(id)).is_none());
+        }
+        for _ in 0..3 {
+            for id in [1, 9, 2, 17, 9] {
+                assert_eq!(t.get(&ConnId(id)).unwrap().vhost, VhostId(id));
+                assert_eq!(t.get_mut(&ConnId(id)).unwrap().vhost, VhostId(id));
+            }
+        }
+        // 9's slot, remembered in the shared entry, goes to 25: 9 is gone,
+        // and 25 is found through the same entry.
+        assert_eq!(t.get(&ConnId(9)).unwrap().vhost, VhostId(9));
+        t.remove(&ConnId(9));
+        assert!(t.insert(ConnId(25), conn(25)).is_none());
+        assert!(t.get(&ConnId(9)).is_none());
+        assert!(t.get_mut(&ConnId(9)).is_none());
+        assert_eq!(t.get(&ConnId(25)).unwrap().vhost, VhostId(25));
+        assert_eq!(t.get(&ConnId(1)).unwrap().vhost, VhostId(1));
+        assert_eq!(t.get(&ConnId(17)).unwrap().vhost, VhostId(17));
     }
 }
