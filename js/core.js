@@ -16,10 +16,17 @@ import * as K from './output.js';
 // Output buffers taken per drain before yielding to the event loop, so a
 // consumer that acks from its callback cannot keep the broker spinning.
 const MAX_ROUNDS = 256;
-// Queued commands run once they take this many bytes.
-const BATCH_BYTES = 64 * 1024;
-// The command buffer's usual size: a batch and one more small record.
-const COMMAND_BUFFER = BATCH_BYTES + 1024;
+// Queued commands run once they take this many bytes: some 780 publishes
+// of 16-byte bodies. A batch within a consumer's usual prefetch goes
+// straight to it; a bigger one leaves most of its messages on the ready
+// list, each then queued, taken off and handed out in a later round
+// (bench/js-api-instructions.mjs, instructions per message: 64 KiB 3335,
+// 32 KiB 3073, 16 KiB 2939-2968, 4 and 8 KiB 2991).
+const BATCH_BYTES = 16 * 1024;
+// The command buffer's usual size: a batch runs before the next record
+// would take it past BATCH_BYTES, so this is room for one publish of a body
+// up to 64 KiB with its names; only bigger ones get a buffer of their own.
+const COMMAND_BUFFER = 65 * 1024;
 const EMPTY = new Uint8Array(0);
 // Command kinds (src/wasm/batch.rs).
 export const PUBLISH = 1;
