@@ -150,6 +150,17 @@ impl Channel {
                 *out = Vec::from(std::mem::replace(&mut self.unacked, spare));
                 return Some(());
             }
+            // Most of the list (an ack of the older half of a prefetch
+            // window, say): the newer records move, each slice in one copy,
+            // to a buffer of their own, and the list's buffer, holding the
+            // taken ones from its front, becomes `out`. Moved one by one,
+            // as a drain moves them, each record is a call to `memcpy` in
+            // wasm.
+            if out.is_empty() && end >= 64 && len - end <= end {
+                let rest = self.unacked.split_off(end);
+                *out = Vec::from(std::mem::replace(&mut self.unacked, rest));
+                return Some(());
+            }
             // A drain costs more than it saves for one or two.
             if end <= 2 {
                 // `push`, not `extend(Option)`: the latter stays a call at
@@ -183,5 +194,105 @@ impl Channel {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::broker::ids::ConnId;
+    use crate::broker::message::Properties;
+
+    fn record(tag: u64) -> Unacked {
+        let name = ShortStr::new("q").unwrap();
+        let msg = Message::new(name.clone(), name, Properties::default(), tag.to_be_bytes());
+        Unacked {
+            tag,
+            queue: QueueId::new(0, 0),
+            entry: Entry {
+                seq: tag,
+                msg_id: tag,
+                msg,
+                deliveries: 1,
+                failed: 0,
+                expires_at: 0,
+            },
+            consumer: 1,
+            deadline: 0,
+        }
+    }
+
+    /// A channel with tags `first..=last` outstanding, its list's buffer
+    /// wrapped around when `wrap` (records taken from its front before).
+    fn channel(first: u64, last: u64, wrap: bool) -> Channel {
+        let mut ch = Channel::new(ChannelRef::new(ConnId(1), 1));
+        ch.unacked.reserve(256);
+        if wrap {
+            for tag in 0..200 {
+                ch.unacked.push_back(record(tag));
+            }
+            ch.unacked.drain(..200);
+        }
+        for tag in first..=last {
+            ch.unacked.push_back(record(tag));
+        }
+        ch
+    }
+
+    fn tags(records: impl IntoIterator<Item = Unacked>) -> Vec<u64> {
+        records.into_iter().map(|u| u.tag).collect()
+    }
+
+    #[test]
+    fn a_multiple_ack_takes_exactly_the_tags_up_to_its_own_in_order() {
+        // Outstanding 1..=len; every way `take_into` takes records: all of
+        // them, one or two, most of the list (it trades buffers), and a
+        // drain, with `out` empty or not, the list wrapped or not.
+        for len in [1u64, 2, 3, 63, 64, 100, 127, 128, 129, 200] {
+            for upto in [1, 2, 3, len / 2, len / 2 + 1, len - 1, len] {
+                if upto == 0 || upto > len {
+                    continue;
+                }
+                for (wrap, leftover) in [(false, false), (true, false), (false, true), (true, true)]
+                {
+                    let mut ch = channel(1, len, wrap);
+                    let mut out = if leftover {
+                        vec![record(0)]
+                    } else {
+                        Vec::new()
+                    };
+                    ch.take_into(upto, true, &mut out).unwrap();
+                    let mut want: Vec<u64> = (1..=upto).collect();
+                    if leftover {
+                        want.insert(0, 0);
+                    }
+                    assert_eq!(tags(out), want, "{len} outstanding, up to {upto}");
+                    assert_eq!(
+                        tags(ch.unacked.drain(..)),
+                        (upto + 1..=len).collect::<Vec<_>>(),
+                        "{len} outstanding, up to {upto}: what is left"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deliveries_after_a_multiple_ack_queue_behind_the_rest() {
+        let mut ch = channel(1, 200, true);
+        let mut out = Vec::new();
+        ch.take_into(150, true, &mut out).unwrap();
+        assert_eq!(tags(out.drain(..)), (1..=150).collect::<Vec<_>>());
+        for tag in 201..=400 {
+            ch.unacked.push_back(record(tag));
+        }
+        // Unknown: settled already.
+        assert!(ch.take_into(150, true, &mut out).is_none());
+        ch.take_into(300, true, &mut out).unwrap();
+        assert_eq!(tags(out.drain(..)), (151..=300).collect::<Vec<_>>());
+        ch.take_into(0, true, &mut out).unwrap();
+        assert_eq!(tags(out), (301..=400).collect::<Vec<_>>());
+        assert!(ch.unacked.is_empty());
     }
 }
