@@ -129,7 +129,8 @@ impl Channel {
 
     /// Moves the deliveries a settlement names into `out`, in tag order.
     /// `None` when a tag is unknown (the caller closes the channel with 406).
-    /// `out` is the caller's reused buffer: an ack makes no allocation.
+    /// `out` is the caller's reused buffer: an ack makes no allocation,
+    /// but for one of most of a long list, which trades buffers (below).
     pub fn take_into(&mut self, tag: u64, multiple: bool, out: &mut Vec<Unacked>) -> Option<()> {
         if multiple {
             // tag 0 with multiple: everything outstanding. Otherwise the tag

@@ -60,8 +60,9 @@ impl ConnTable {
     fn find(&self, id: &ConnId) -> Option<u32> {
         // The mask keeps the index in range: the `None` is never taken.
         let recent = self.recent.get(id.0 as usize & (RECENT - 1))?;
-        let slot = match self.slots.get(recent.get()) {
-            Some((at, _)) if at == id => recent.get(),
+        let kept = recent.get();
+        let slot = match self.slots.get(kept) {
+            Some((at, _)) if at == id => kept,
             _ => {
                 let &slot = self.index.get(id)?;
                 recent.set(slot);
