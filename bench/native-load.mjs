@@ -5,6 +5,10 @@
 // every mode with 16-byte and 1 KiB bodies against each, and prints messages/s,
 // the broker's own CPU time per message, latency, and the load generator's own
 // CPU, which shows whether the client or the broker set the pace.
+// Each broker runs in a session of its own, as a service does: Linux's
+// autogroup scheduling then gives it a core whenever it is ready, so it wakes
+// for smaller reads than a server in the load generator's session, and
+// Warren's CPU per message is some 30% above bench/serve-cpu.mjs's default.
 //
 //   node bench/native-load.mjs [--scale 1] [--repeat 1] [--publishers 2] [--consumers 2] [--threads 2] [--backlog 2000]
 //

@@ -3,19 +3,34 @@
 // its baseline on a shared machine), interleaved, and the median per mode.
 //
 //   node bench/serve-cpu.mjs [--count 300000] [--repeat 3] [--size 16]
-//     [--modes auto-ack,persistent-confirms-acks] [--warmup 0] [ROOT ...]
+//     [--modes auto-ack,persistent-confirms-acks] [--warmup 0] [--own-session] [ROOT ...]
 //
 // Each ROOT is a checkout with bin/, js/ and a built pkg/ (default: this one).
 // A fresh server's first load also pays V8's tier-up (the engine's hot wasm
 // and the host's JS compiled again by the optimizing compilers, on other
 // threads): `--warmup N` runs N messages through each server first, unmeasured,
-// so the figure is the steady state; the default (0) counts it in.
+// so the figure is the steady state; the default (0) counts it in. The warm-up
+// is two loads of N/2, each its own connections: the first time connections
+// close, code they never ran before (a socket's end, a close record) throws
+// hot functions (the host's #dispatch, Node's onStreamRead and Readable.read)
+// out of optimized code, and they ran in the baseline tier for the first 0.7 s
+// of the next load (node --trace-opt --trace-deopt; perf). After a second
+// close they stay optimized, as on a server whose clients come and go.
+//
+// The figure depends on how often the server wakes. By default it runs in
+// this script's session, as the load generator does, and Linux's autogroup
+// scheduling shares the cores among their threads, so it reads many messages
+// at a time. `--own-session` starts it in a session of its own (as a service
+// runs, and as bench/native-load.mjs runs both brokers): its group then gets
+// a core whenever it is ready, it wakes for smaller reads and writes (2.3
+// times the system calls under auto-ack), and spends some 30% more CPU per
+// message.
 //
 // `--instructions`: instead of CPU time, the server's instructions per
 // message (every thread; the kernel's work not included) counted by
 // valgrind's callgrind: a fresh server under valgrind (node
-// --single-threaded, so V8 compiles on the main thread) takes a load of
-// --warmup messages (default count/2), its counters are zeroed, then a load
+// --single-threaded, so V8 compiles on the main thread) takes --warmup
+// messages (default count/2) in two loads, its counters are zeroed, then a load
 // of --count, and the count between is divided by it. Under valgrind the
 // server is some 50 times slower, so the load generator hands it more
 // messages per read than at full speed: compare checkouts with it rather
@@ -43,6 +58,7 @@ const { values, positionals } = parseArgs({
     modes: { type: 'string', default: 'auto-ack,persistent-confirms-acks' },
     warmup: { type: 'string', default: '0' },
     instructions: { type: 'boolean', default: false },
+    'own-session': { type: 'boolean', default: false },
   },
 });
 const roots = positionals.length > 0 ? positionals.map((p) => path.resolve(p)) : [here];
@@ -101,7 +117,8 @@ async function instructions(root, mode, warm, count) {
   };
   try {
     await started(server);
-    load(port, mode, warm);
+    load(port, mode, Math.ceil(warm / 2)); // two loads, as in `run`
+    load(port, mode, Math.ceil(warm / 2));
     control('--zero');
     load(port, mode, count);
     control('--dump');
@@ -154,10 +171,15 @@ async function run(root, mode) {
   const args = ['serve', '--port', String(port), '--http-port', String(httpPort), ...store, '--log-level', 'warn'];
   const server = spawn(process.execPath, [path.join(root, 'bin/warren-mq.js'), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    detached: values['own-session'], // setsid: a scheduling group of its own
   });
   try {
     await started(server);
-    if (Number(values.warmup) > 0) load(port, mode, Number(values.warmup));
+    const warm = Number(values.warmup);
+    if (warm > 0) {
+      load(port, mode, Math.ceil(warm / 2));
+      load(port, mode, Math.ceil(warm / 2));
+    }
     const before = cpuSeconds(server.pid);
     load(port, mode, Number(values.count));
     const after = cpuSeconds(server.pid);
