@@ -9,6 +9,10 @@
 //! Hosts (Node, browsers, edge workers) own sockets, timers and storage; they
 //! feed bytes and the time in, and carry bytes and store records out.
 
+// The wasm build's allocator has a cache of small blocks in front; natively
+// only its tests build it (over the system allocator).
+#[cfg(any(target_family = "wasm", test))]
+mod alloc_cache;
 pub mod amqp;
 // Native benchmarks always have it; the wasm only with the `bench` feature.
 #[cfg(any(not(target_family = "wasm"), feature = "bench"))]

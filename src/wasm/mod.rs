@@ -27,6 +27,7 @@ mod users;
 mod views;
 mod wire;
 
+use crate::alloc_cache::SizeClasses;
 use crate::amqp::codec::decode_content_header;
 use crate::amqp::server::{Output, Server};
 use crate::broker::{AmqpError, Broker};
@@ -40,11 +41,12 @@ use wasm_bindgen::prelude::*;
 pub use bench::bench_engine;
 
 // Talc instead of the default dlmalloc: every publish allocates (the message,
-// its queue entry), and talc is both faster and smaller on wasm. Called, not
-// inlined (see `allocator`).
+// its queue entry), and talc is both faster and smaller on wasm; small freed
+// blocks are kept by size for the next publish (see `alloc_cache`). Called,
+// not inlined (see `allocator`).
 #[global_allocator]
-static ALLOCATOR: allocator::Outlined<talc::wasm::WasmDynamicTalc> =
-    allocator::Outlined(talc::wasm::new_wasm_dynamic_allocator());
+static ALLOCATOR: allocator::Outlined<SizeClasses<talc::wasm::WasmDynamicTalc>> =
+    allocator::Outlined(SizeClasses::new(talc::wasm::new_wasm_dynamic_allocator()));
 
 /// The crate version, so JS can check which engine build it loaded.
 #[wasm_bindgen]
