@@ -22,7 +22,7 @@
 // scheduling shares the cores among their threads, so it reads many messages
 // at a time. `--own-session` starts it in a session of its own (as a service
 // runs, and as bench/native-load.mjs runs both brokers): its group then gets
-// a core whenever it is ready, it wakes for smaller reads and writes (2.3
+// a core whenever it is ready, it wakes for smaller reads and writes (2.2
 // times the system calls under auto-ack), and spends some 30% more CPU per
 // message.
 //
