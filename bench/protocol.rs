@@ -9,13 +9,17 @@
 //! - the same with `delivery_mode` 2 on every message (the header a
 //!   persistent publisher sends; the queue is not durable, so no store);
 //! - publish -> deliver -> ack with the routing key alternating over two
-//!   queues, each with its consumer (as `bench/loadgen` spreads messages).
+//!   queues, each with its consumer (as `bench/loadgen` spreads messages);
+//! - publish -> deliver -> ack with confirms, the consumer at prefetch 256
+//!   acking every delivery alone (as most clients do, `bench/loadgen`
+//!   included): each ack frees a slot that the next delivery takes.
 //!
 //! Messages per second on one core, and heap allocations per message.
 //!
 //! Run: `cargo bench --bench protocol`; `PROTOCOL_ROUNDS=N` sets the reads
 //! per case (1000 by default; fewer under callgrind), `PROTOCOL_CASE=publish`
-//! (or `deliver`, `confirms`, `persistent`, `spread`) runs one case alone.
+//! (or `deliver`, `confirms`, `persistent`, `spread`, `single`) runs one
+//! case alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -257,13 +261,90 @@ fn publish_deliver_ack(rounds: usize, confirms: bool, persistent: bool, queues: 
     black_box(out_bytes);
 }
 
+/// Publishes with confirms to one queue whose consumer, at prefetch
+/// `PREFETCH`, acks each delivery alone, in reads of `ACKS_PER_READ` acks:
+/// the queue never empties, so each ack's freed slot takes the next message.
+fn single_acks(rounds: usize) {
+    const PREFETCH: u16 = 256;
+    const ACKS_PER_READ: usize = 250;
+    let mut server = Server::new(Default::default(), Broker::default());
+    let p = connect(&mut server);
+    let c = connect(&mut server);
+    server.receive(
+        0,
+        p,
+        &frames(
+            1,
+            vec![declare("q"), ConfirmSelect { nowait: false }.into()],
+        ),
+    );
+    let consume = vec![
+        BasicQos {
+            prefetch_size: 0,
+            prefetch_count: PREFETCH,
+            global: false,
+        }
+        .into(),
+        BasicConsume {
+            ticket: 0,
+            queue: s("q"),
+            consumer_tag: s("c-q"),
+            no_local: false,
+            no_ack: false,
+            exclusive: false,
+            nowait: false,
+            arguments: FieldTable::new(),
+        }
+        .into(),
+    ];
+    server.receive(0, c, &frames(1, consume));
+    let batch = publish_batch(&["q"], false);
+    // A backlog of one batch, the first PREFETCH of it delivered.
+    server.receive(0, p, &batch);
+    drain(&mut server);
+    // Every read of acks, encoded before the clock starts: tags 1, 2, ...
+    let reads = rounds * (BATCH / ACKS_PER_READ);
+    let acks: Vec<Vec<u8>> = (0..reads)
+        .map(|r| {
+            let mut read = Vec::new();
+            for i in 1..=ACKS_PER_READ {
+                let ack = BasicAck {
+                    delivery_tag: (r * ACKS_PER_READ + i) as u64,
+                    multiple: false,
+                };
+                write_method_frame(1, &ack.into(), &mut read);
+            }
+            read
+        })
+        .collect();
+    let allocs = ALLOCS.load(Relaxed);
+    let started = Instant::now();
+    for (round, reads) in acks.chunks(BATCH / ACKS_PER_READ).enumerate() {
+        let now = round as u64;
+        server.receive(now, p, &batch);
+        drain(&mut server);
+        for read in reads {
+            server.receive(now, c, read);
+            // The freed slots took the next messages (a wrong tag would
+            // have closed the channel, and nothing would follow).
+            assert!(drain(&mut server)[c.0 as usize] > 0, "no deliveries");
+        }
+    }
+    report(
+        "... each delivery acked alone",
+        rounds * BATCH,
+        started,
+        ALLOCS.load(Relaxed) - allocs,
+    );
+}
+
 fn main() {
     let rounds = std::env::var("PROTOCOL_ROUNDS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
     // One case alone, without warm-up (for callgrind): publish, deliver,
-    // confirms, persistent or spread.
+    // confirms, persistent, spread or single.
     let only = std::env::var("PROTOCOL_CASE").ok();
     let run = |case: &str| only.as_deref().map_or(true, |o| o == case);
     if only.is_none() {
@@ -285,5 +366,8 @@ fn main() {
     }
     if run("spread") {
         publish_deliver_ack(rounds, false, false, &["q0", "q1"]);
+    }
+    if run("single") {
+        single_acks(rounds);
     }
 }

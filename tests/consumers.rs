@@ -679,3 +679,116 @@ fn a_backlog_reaches_an_unlimited_consumer_in_bounded_rounds() {
         assert_eq!(w.broker.queue_counts("/", "q").unwrap().ready, 0);
     }
 }
+
+/// A queue whose consumer (prefetch 1) is full behind a backlog: m1 out,
+/// m2 and m3 ready, then m4 published while the queue waits for room (a
+/// publish then makes no dispatch pass: nothing could go).
+/// Returns the consumer's channel, the publisher's and the consumer tag.
+fn full_behind_a_backlog(
+    w: &mut World,
+    args: warren::broker::FieldTable,
+) -> (ChannelRef, ChannelRef, String) {
+    let ch = w.client();
+    let p = w.client();
+    w.declare_with(ch, "q", args);
+    w.prefetch(ch, 1);
+    let tag = w.consume(ch, "q", false);
+    fill_n(w, p, "q", 3);
+    assert_eq!(w.bodies(ch), ["m1"]);
+    w.publish(p, "", "q", "m4").unwrap();
+    assert!(w.bodies(ch).is_empty());
+    assert_eq!(w.ready("/", "q"), 3);
+    (ch, p, tag)
+}
+
+#[test]
+fn a_backlog_behind_a_full_consumer_flows_on_each_ack_while_publishing_goes_on() {
+    let mut w = World::new();
+    let (ch, p, _) = full_behind_a_backlog(&mut w, table(&[]));
+    for (tag, next) in [(1, "m2"), (2, "m3"), (3, "m4")] {
+        w.ack(ch, tag, false).unwrap();
+        assert_eq!(w.bodies(ch), [next]);
+        w.publish(p, "", "q", &format!("late{tag}")).unwrap();
+        assert!(w.bodies(ch).is_empty());
+    }
+    w.reject(ch, 4, false).unwrap();
+    assert_eq!(w.bodies(ch), ["late1"]);
+    w.nack(ch, 5, false, true).unwrap();
+    let again = w.deliveries(ch);
+    assert_eq!(
+        (again[0].body.as_str(), again[0].redelivered),
+        ("late1", true)
+    );
+}
+
+#[test]
+fn a_backlog_behind_a_full_channel_flows_when_its_prefetch_is_raised() {
+    let mut w = World::new();
+    let ch = w.client();
+    let p = w.client();
+    w.declare(ch, "q");
+    global_prefetch(&mut w, ch, 1);
+    w.consume(ch, "q", false);
+    fill_n(&mut w, p, "q", 3);
+    assert_eq!(w.bodies(ch), ["m1"]);
+    w.publish(p, "", "q", "m4").unwrap();
+    assert!(w.bodies(ch).is_empty());
+    global_prefetch(&mut w, ch, 3);
+    assert_eq!(w.bodies(ch), ["m2", "m3"]);
+}
+
+#[test]
+fn a_backlog_behind_a_full_consumer_goes_to_a_new_consumer() {
+    let mut w = World::new();
+    let (ch, _, _) = full_behind_a_backlog(&mut w, table(&[]));
+    let other = w.client();
+    w.consume(other, "q", false);
+    assert_eq!(w.bodies(other), ["m2", "m3", "m4"]);
+    assert!(w.bodies(ch).is_empty());
+}
+
+#[test]
+fn a_backlog_behind_a_full_consumer_flows_when_channel_flow_comes_back_on() {
+    let mut w = World::new();
+    let (ch, p, _) = full_behind_a_backlog(&mut w, table(&[]));
+    w.broker.channel_flow(w.now, ch, false).unwrap();
+    w.settle();
+    w.ack(ch, 1, false).unwrap();
+    w.publish(p, "", "q", "m5").unwrap();
+    assert!(w.bodies(ch).is_empty());
+    w.broker.channel_flow(w.now, ch, true).unwrap();
+    w.settle();
+    assert_eq!(w.bodies(ch), ["m2"]);
+}
+
+#[test]
+fn a_backlog_behind_the_single_active_consumer_goes_to_the_next_when_it_cancels() {
+    let mut w = World::new();
+    let sac = table(&[("x-single-active-consumer", FieldValue::Bool(true))]);
+    let (ch, _, tag) = full_behind_a_backlog(&mut w, sac);
+    let next = w.client();
+    w.consume(next, "q", false);
+    assert!(w.bodies(next).is_empty());
+    cancel(&mut w, ch, &tag);
+    // m1 stays with the cancelled consumer's channel, unacked.
+    assert_eq!(w.bodies(next), ["m2", "m3", "m4"]);
+}
+
+#[test]
+fn a_backlog_behind_a_full_channel_flows_when_an_ack_on_another_queue_frees_the_channel() {
+    let mut w = World::new();
+    let ch = w.client();
+    let p = w.client();
+    w.declare(ch, "a");
+    w.declare(ch, "b");
+    global_prefetch(&mut w, ch, 1);
+    w.consume(ch, "a", false);
+    w.consume(ch, "b", false);
+    w.publish(p, "", "a", "a1").unwrap();
+    fill_n(&mut w, p, "b", 2);
+    assert_eq!(w.bodies(ch), ["a1"]);
+    w.publish(p, "", "b", "m3").unwrap();
+    assert_eq!(w.ready("/", "b"), 3);
+    w.ack(ch, 1, false).unwrap();
+    assert_eq!(w.bodies(ch), ["m1"]);
+}

@@ -302,3 +302,92 @@ fn a_publish_with_a_routing_key_not_utf8_is_502() {
     assert_eq!((code, class, method), (502, 60, 40));
     assert!(text.contains("UTF-8"), "{text}");
 }
+
+// `basic.ack`, which a client acking each delivery sends once per message:
+// the channel checks name it, and what a read's earlier frames made goes out
+// before the close a bad one makes.
+
+#[test]
+fn an_ack_where_content_is_expected_is_505() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    let mut bytes = publish(1, "", "q", false);
+    bytes.extend(ack(1, 1, false));
+    h.send(c, &bytes);
+    let (code, text, class, method) = connection_close(&mut h, c);
+    assert_eq!((code, class, method), (505, 60, 80));
+    assert!(
+        text.starts_with("UNEXPECTED_FRAME - expected content frames"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_ack_on_an_unopened_channel_is_504() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &ack(5, 1, false));
+    assert_eq!(
+        connection_close(&mut h, c),
+        (
+            504,
+            "CHANNEL_ERROR - expected 'channel.open' on channel 5".to_owned(),
+            60,
+            80
+        )
+    );
+}
+
+#[test]
+fn an_ack_with_a_byte_too_many_is_502() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &method(1, 60, 80, Args::new().u64(1).u8(0).u8(0)));
+    let (code, _, class, method) = connection_close(&mut h, c);
+    assert_eq!((code, class, method), (502, 60, 80));
+}
+
+#[test]
+fn an_ack_on_a_closing_channel_is_ignored() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &ack(1, 42, false));
+    assert_eq!(close_args(&h.take_frames(c)[0]).0, 406);
+    h.send(c, &ack(1, 43, false));
+    assert!(h.take_bytes(c).is_empty());
+    assert!(!h.closed(c));
+}
+
+#[test]
+fn a_bad_ack_after_a_publish_in_one_read_closes_the_channel_after_the_delivery() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "q", false, false));
+    h.send(c, &consume(1, "q", "c1", false));
+    h.take_bytes(c);
+    let mut bytes = publish_message(1, "", "q", b"hello");
+    bytes.extend(ack(1, 1, false));
+    bytes.extend(publish_message(1, "", "q", b"again"));
+    bytes.extend(ack(1, 7, false));
+    h.send(c, &bytes);
+    let f = h.take_frames(c);
+    // deliver, header, body; the ack of tag 1 settles it; deliver, header,
+    // body; then the close the unknown tag 7 makes, last.
+    let kinds: Vec<u8> = f.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, [1, 2, 3, 1, 2, 3, 1]);
+    assert_eq!((f[0].ids(), f[3].ids()), ((60, 60), (60, 60)));
+    assert_eq!(
+        (f[2].payload.as_slice(), f[5].payload.as_slice()),
+        (&b"hello"[..], &b"again"[..])
+    );
+    assert_eq!(f[6].ids(), (20, 40));
+    assert_eq!(
+        close_args(&f[6]),
+        (
+            406,
+            "PRECONDITION_FAILED - unknown delivery tag 7".to_owned(),
+            60,
+            80
+        )
+    );
+}

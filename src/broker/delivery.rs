@@ -275,7 +275,11 @@ impl Broker {
     /// here, so a burst of publishes to a backlog adds no deliveries to the
     /// step beyond the poll's own round.
     pub(crate) fn dispatch_after_enqueue(&mut self, q: QueueId) {
-        if self.dirty.contains(&q) {
+        // Behind a backlog whose consumers are full, a pass would find no
+        // room: only whatever gives room (an ack, a qos, a new consumer)
+        // marks the queue dirty for one.
+        let waits = self.queue(q).is_some_and(|queue| queue.waits_for_room);
+        if waits || self.dirty.contains(&q) {
             self.page_service(q);
         } else if !self.dispatch(q) {
             self.dirty.push(q);
@@ -293,11 +297,15 @@ impl Broker {
                 return true;
             }
             let Some(at) = self.pick_consumer(q) else {
+                if let Some(queue) = self.queue_mut(q) {
+                    queue.waits_for_room = true;
+                }
                 return true;
             };
             let Some(queue) = self.queue_mut(q) else {
                 return true;
             };
+            queue.waits_for_room = false;
             let Some(entry) = queue.pop_ready() else {
                 return true;
             };
@@ -538,5 +546,78 @@ impl Broker {
             self.schedule(deadline);
         }
         Ok((tag, redelivered, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::broker::{
+        Broker, ChannelRef, ConnectionInfo, Consume, Effect, Message, Properties, Qos,
+        QueueDeclare, ShortStr,
+    };
+
+    fn s(t: &str) -> ShortStr {
+        ShortStr::new(t).unwrap()
+    }
+
+    fn publish(b: &mut Broker, ch: ChannelRef, body: &str) {
+        let m = Message::new(s(""), s("q"), Properties::default(), body.as_bytes());
+        b.basic_publish(0, ch, m, false, false).unwrap();
+        b.flush(0);
+    }
+
+    fn delivered(b: &mut Broker) -> Vec<String> {
+        let bodies = b.take_effects().into_iter().filter_map(|e| match e {
+            Effect::Deliver { message, .. } => Some(message.body().to_vec()),
+            _ => None,
+        });
+        bodies.map(|b| String::from_utf8(b).unwrap()).collect()
+    }
+
+    /// Publishes behind a full consumer skip the dispatch pass: the queue
+    /// waits for room, and the ack that makes some ends the wait.
+    #[test]
+    fn a_queue_waits_for_room_from_the_first_pass_that_finds_none_to_the_next_delivery() {
+        let mut b = Broker::default();
+        let c = b.connection_open(0, ConnectionInfo::default()).unwrap();
+        let ch = ChannelRef::new(c, 1);
+        b.channel_open(0, ch).unwrap();
+        let declare = QueueDeclare {
+            queue: s("q"),
+            ..Default::default()
+        };
+        b.queue_declare(0, ch, declare).unwrap();
+        let qos = Qos {
+            prefetch_count: 1,
+            ..Default::default()
+        };
+        b.basic_qos(0, ch, qos).unwrap();
+        let consume = Consume {
+            queue: s("q"),
+            ..Default::default()
+        };
+        b.basic_consume(0, ch, consume).unwrap();
+        let q = b.queue_id("/", "q").unwrap();
+        let waits = |b: &Broker| b.queue(q).unwrap().waits_for_room;
+
+        publish(&mut b, ch, "1");
+        assert_eq!(delivered(&mut b), ["1"]);
+        assert!(!waits(&b), "delivered at once: no pass ran");
+        publish(&mut b, ch, "2");
+        assert!(waits(&b), "the pass after the publish found no room");
+        publish(&mut b, ch, "3");
+        assert!(waits(&b) && delivered(&mut b).is_empty());
+
+        b.basic_ack(0, ch, 1, false).unwrap();
+        b.flush(0);
+        assert_eq!(delivered(&mut b), ["2"]);
+        // The pass delivered, then found the consumer full again.
+        assert!(waits(&b));
+        b.basic_ack(0, ch, 2, false).unwrap();
+        b.flush(0);
+        assert_eq!(delivered(&mut b), ["3"]);
+        // The backlog is gone: the last pass ended on an empty queue.
+        assert!(!waits(&b));
     }
 }

@@ -553,6 +553,12 @@ pub struct Queue {
     /// Round-robin position among consumers.
     pub next_consumer: usize,
     pub had_consumer: bool,
+    /// The last dispatch pass stopped with messages ready and no consumer
+    /// with room. Every change that gives a consumer room marks the queue
+    /// dirty, so until then a publish behind the backlog has nothing to try
+    /// (see `dispatch_after_enqueue`). Not kept in an image: false only
+    /// costs a pass.
+    pub waits_for_room: bool,
     /// Messages delivered and not yet settled, over all channels.
     pub unacked: u64,
     /// For `x-expires`: last declare, get or consumer change.
@@ -608,6 +614,7 @@ impl Queue {
             consumers: Vec::new(),
             next_consumer: 0,
             had_consumer: false,
+            waits_for_room: false,
             unacked: 0,
             last_used: now,
             dedup,
