@@ -261,34 +261,37 @@ fn access_request_and_update_secret_are_answered() {
 // it leaves to the method decoder and the channel checks.
 
 #[test]
-fn a_publish_where_content_is_expected_is_505() {
-    let mut h = Harness::new();
-    let c = h.connect();
-    let mut bytes = publish(1, "", "q", false);
-    bytes.extend(publish(1, "", "q", false));
-    h.send(c, &bytes);
-    let (code, text, class, method) = connection_close(&mut h, c);
-    assert_eq!((code, class, method), (505, 60, 40));
-    assert!(
-        text.starts_with("UNEXPECTED_FRAME - expected content frames"),
-        "{text}"
-    );
+fn a_publish_or_an_ack_where_content_is_expected_is_505_naming_it() {
+    for (next, ids) in [
+        (publish(1, "", "q", false), (60, 40)),
+        (ack(1, 1, false), (60, 80)),
+    ] {
+        let mut h = Harness::new();
+        let c = h.connect();
+        let mut bytes = publish(1, "", "q", false);
+        bytes.extend(next);
+        h.send(c, &bytes);
+        let (code, text, class, method) = connection_close(&mut h, c);
+        assert_eq!((code, (class, method)), (505, ids));
+        assert!(
+            text.starts_with("UNEXPECTED_FRAME - expected content frames"),
+            "{text}"
+        );
+    }
 }
 
 #[test]
-fn a_publish_on_an_unopened_channel_is_504() {
-    let mut h = Harness::new();
-    let c = h.connect();
-    h.send(c, &publish_message(5, "", "q", b"x"));
-    assert_eq!(
-        connection_close(&mut h, c),
-        (
-            504,
-            "CHANNEL_ERROR - expected 'channel.open' on channel 5".to_owned(),
-            60,
-            40
-        )
-    );
+fn a_publish_or_an_ack_on_an_unopened_channel_is_504_naming_it() {
+    for (bytes, ids) in [
+        (publish_message(5, "", "q", b"x"), (60, 40)),
+        (ack(5, 1, false), (60, 80)),
+    ] {
+        let mut h = Harness::new();
+        let c = h.connect();
+        h.send(c, &bytes);
+        let text = "CHANNEL_ERROR - expected 'channel.open' on channel 5".to_owned();
+        assert_eq!(connection_close(&mut h, c), (504, text, ids.0, ids.1));
+    }
 }
 
 #[test]
@@ -306,37 +309,6 @@ fn a_publish_with_a_routing_key_not_utf8_is_502() {
 // `basic.ack`, which a client acking each delivery sends once per message:
 // the channel checks name it, and what a read's earlier frames made goes out
 // before the close a bad one makes.
-
-#[test]
-fn an_ack_where_content_is_expected_is_505() {
-    let mut h = Harness::new();
-    let c = h.connect();
-    let mut bytes = publish(1, "", "q", false);
-    bytes.extend(ack(1, 1, false));
-    h.send(c, &bytes);
-    let (code, text, class, method) = connection_close(&mut h, c);
-    assert_eq!((code, class, method), (505, 60, 80));
-    assert!(
-        text.starts_with("UNEXPECTED_FRAME - expected content frames"),
-        "{text}"
-    );
-}
-
-#[test]
-fn an_ack_on_an_unopened_channel_is_504() {
-    let mut h = Harness::new();
-    let c = h.connect();
-    h.send(c, &ack(5, 1, false));
-    assert_eq!(
-        connection_close(&mut h, c),
-        (
-            504,
-            "CHANNEL_ERROR - expected 'channel.open' on channel 5".to_owned(),
-            60,
-            80
-        )
-    );
-}
 
 #[test]
 fn an_ack_with_a_byte_too_many_is_502() {
