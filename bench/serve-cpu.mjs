@@ -29,16 +29,22 @@
 // `--instructions`: instead of CPU time, the server's instructions per
 // message (every thread; the kernel's work not included) counted by
 // valgrind's callgrind: a fresh server under valgrind (node
-// --single-threaded, so V8 compiles on the main thread) takes --warmup
+// --single-threaded, so V8 compiles on the main thread, and --no-liftoff, so
+// the wasm is compiled by TurboFan once at the start rather than function by
+// function as each gets hot, which can fall in the counted load: a change
+// that moved which functions tier up when showed 1,600 more instructions
+// per message that were compile work) takes --warmup
 // messages (default count/2) in two loads, its counters are zeroed, then a load
 // of --count, and the count between is divided by it. Under valgrind the
 // server is some 50 times slower, so the load generator hands it more
 // messages per read than at full speed: compare checkouts with it rather
 // than read it as the full-speed count. With --count 40000 a run takes about
 // a minute, and the same code gives counts 3% apart under persistent +
-// confirms + acks (15100-15900) and 8% under auto-ack (9500-10300): how many
-// messages each read brings still varies, so this settles differences of a
-// few hundred instructions per message no better than time does.
+// confirms + acks (15100-15900) and 8% under auto-ack (9500-10300), and
+// one tree gave 9001 and 10096 under confirms + acks: how many messages
+// each read brings still varies, so this settles differences of a few
+// hundred instructions per message no better than time does. For those,
+// bench/wire-instructions.mjs feeds the same bytes without sockets.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -106,7 +112,7 @@ async function instructions(root, mode, warm, count) {
   const args = ['serve', '--port', String(port), '--http-port', String(httpPort), ...store, '--log-level', 'warn'];
   const out = path.join(dir, 'callgrind.out');
   const grind = ['--tool=callgrind', `--callgrind-out-file=${out}`];
-  const node = [process.execPath, '--single-threaded', path.join(root, 'bin/warren-mq.js')];
+  const node = [process.execPath, '--single-threaded', '--no-liftoff', path.join(root, 'bin/warren-mq.js')];
   const server = spawn('valgrind', [...grind, ...node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   server.stderr.on('data', (d) => (stderr += d));

@@ -23,6 +23,7 @@
     clippy::unimplemented
 )]
 
+mod ack;
 mod carry;
 mod error;
 mod frame;
@@ -34,6 +35,7 @@ mod reader;
 mod table;
 mod writer;
 
+pub use ack::AckRef;
 pub use carry::{write_carried, Carrier};
 pub use error::{DecodeError, Malformed};
 pub use frame::{

@@ -7,10 +7,10 @@
 //! its deliveries follow (so `basic.deliver` comes after `consume-ok`, and in
 //! a later write: see `Connection::output_cut`).
 
-use super::methods::{run_channel_method, Step};
+use super::methods::{basic_ack, run_channel_method, Step};
 use super::{Connection, Env};
 use crate::amqp::codec::method::*;
-use crate::amqp::codec::PublishRef;
+use crate::amqp::codec::{AckRef, PublishRef};
 use crate::broker::{AmqpError, ReplyCode};
 
 /// The class of `connection.*`, whose methods belong on channel 0.
@@ -127,6 +127,17 @@ impl Connection {
             format_args!("{} is not a method a client may send", m.name()),
         );
         self.fail_connection(env, e.on(ids.0, ids.1));
+    }
+
+    /// `basic.ack` read in place (see `input.rs`): the command the decoded
+    /// method runs, finished the same way, without a [`Method`] made for it.
+    pub(super) fn ack(&mut self, env: &mut Env<'_>, channel: u16, ack: AckRef) {
+        let Some(ch) = self.channel_ref(channel) else {
+            return;
+        };
+        let r = basic_ack(env.broker, env.now, ch, ack.delivery_tag, ack.multiple);
+        let ids = (BasicAck::CLASS_ID, BasicAck::METHOD_ID);
+        self.answer(env, channel, ids, r, |()| None);
     }
 
     /// Finishes an engine command: its effects, then the reply (or the

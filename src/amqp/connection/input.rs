@@ -5,7 +5,7 @@
 use super::channels::ChanState;
 use super::{Connection, Env, Phase};
 use crate::amqp::codec::{
-    check_protocol_header, decode_content_header_sharing, parse_frame, parse_raw_frame,
+    check_protocol_header, decode_content_header_sharing, parse_frame, parse_raw_frame, AckRef,
     DecodeError, Frame, HeaderStatus, PublishRef, RawFrame, FRAME_BODY, FRAME_HEADER,
     FRAME_HEADER_SIZE, FRAME_METHOD, FRAME_OVERHEAD, PROTOCOL_HEADER,
 };
@@ -167,6 +167,12 @@ impl Connection {
                 {
                     if let Some(publish) = PublishRef::read(raw.payload) {
                         self.start_content(raw.channel, publish);
+                        return Ok(());
+                    }
+                    // A client acking each delivery: one per message.
+                    if let Some(ack) = AckRef::read(raw.payload) {
+                        self.run.end();
+                        self.ack(env, raw.channel, ack);
                         return Ok(());
                     }
                 }

@@ -18,13 +18,25 @@ pub enum Step {
     Connection(Method),
 }
 
+/// `basic.ack`: also called with an ack read in place (`AckRef`), which
+/// has no reply.
+pub fn basic_ack(
+    broker: &mut Broker,
+    now: u64,
+    ch: ChannelRef,
+    delivery_tag: u64,
+    multiple: bool,
+) -> Result<(), AmqpError> {
+    broker.basic_ack(now, ch, delivery_tag, multiple)
+}
+
 /// Runs channel method `method` on channel `ch` as an engine command.
 pub fn run_channel_method(broker: &mut Broker, now: u64, ch: ChannelRef, method: Method) -> Step {
     let ids = (method.class_id(), method.method_id());
     let r = match method {
-        Method::BasicAck(m) => broker
-            .basic_ack(now, ch, m.delivery_tag, m.multiple)
-            .map(|()| None),
+        Method::BasicAck(m) => {
+            basic_ack(broker, now, ch, m.delivery_tag, m.multiple).map(|()| None)
+        }
         Method::BasicNack(m) => broker
             .basic_nack(now, ch, m.delivery_tag, m.multiple, m.requeue)
             .map(|()| None),

@@ -1,0 +1,137 @@
+// Instructions per message of the wire path in wasm: AMQP bytes from a
+// publishing and a consuming connection handed to `broker.accept` (the
+// host's js/accept.js, the wasm server and engine, the output given to the
+// transport), as `warren-mq serve` runs them but without sockets. Counted by
+// valgrind's cachegrind on node: unlike `bench/serve-cpu.mjs --instructions`,
+// every run reads the same bytes in the same pieces, so two trees compare
+// within a few instructions per message.
+//
+//   node bench/wire-instructions.mjs [--messages N] [--mode single|multiple|auto] [ROOT ...]
+//
+// 16-byte bodies, reads of 1000 publishes (method, header and body frames):
+// - single: confirms; the consumer at prefetch 256 behind a backlog, acking
+//   each delivery alone in reads of 250 acks, as bench/loadgen's consumers
+//   and most clients do;
+// - multiple: confirms; one ack with `multiple` after each read's deliveries;
+// - auto: the consumer on automatic acknowledgment.
+//
+// Each ROOT is a checkout with js/ and a built pkg/ (default: this one). Each
+// runs N/6 and N messages; the difference divided by theirs leaves out
+// node's start, the handshake and the warm-up. The ack tags are written into
+// a read's bytes in place, a few instructions per ack. Node runs with
+// --no-liftoff: the wasm is compiled by TurboFan once, up front, instead of
+// function by function as each gets hot, which moved counts of one tree by
+// up to 1,500 instructions per message from run to run (60,000 messages);
+// with it, by about 50.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { frames, method, u16, u32 } from '../tests/node/raw-amqp.mjs';
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    messages: { type: 'string', default: '120000' },
+    mode: { type: 'string', default: 'single' },
+    run: { type: 'boolean', default: false },
+  },
+});
+const MODES = ['single', 'multiple', 'auto'];
+if (!MODES.includes(opts.mode)) throw new Error(`--mode: one of ${MODES.join(', ')}, not ${opts.mode}`);
+const self = fileURLToPath(import.meta.url);
+const BATCH = 1000;
+const PREFETCH = 256;
+const ACKS_PER_READ = 250;
+const BODY = Buffer.from('0123456789abcdef');
+
+const bits = (b) => Buffer.from([b]);
+const confirmSelect = (ch) => method(ch, 85, 10, bits(0));
+const qos = (ch, n) => method(ch, 60, 10, u32(0), u16(n), bits(0));
+function ack(ch, tag, multiple) {
+  const t = Buffer.alloc(8);
+  t.writeBigUInt64BE(BigInt(tag));
+  return method(ch, 60, 80, t, bits(multiple ? 1 : 0));
+}
+/** Where an ack's tag sits in its frame: type, channel, size, class, method. */
+const ACK_TAG_AT = 1 + 2 + 4 + 4;
+const ACK_FRAME = ack(1, 0, false).length;
+
+/** A transport that counts what the broker sends it. */
+function sink() {
+  return {
+    bytes: 0,
+    bufferedAmount: 0,
+    send(b) {
+      this.bytes += b.byteLength;
+    },
+    close() {},
+  };
+}
+
+/** The loop itself, in the process valgrind watches: `--run ROOT COUNT`. */
+async function loop(root, n, mode) {
+  const { Broker } = await import(pathToFileURL(path.join(root, 'js', 'entry-node.js')).href);
+  const broker = new Broker({ events: false });
+  const [pt, ct] = [sink(), sink()];
+  const p = broker.accept(pt, { name: 'publisher', loopback: true });
+  const c = broker.accept(ct, { name: 'consumer', loopback: true });
+  const open = [
+    Buffer.from('AMQP\x00\x00\x09\x01'),
+    frames.startOk(),
+    frames.tuneOk(),
+    frames.open(),
+    frames.channelOpen(1),
+  ];
+  const confirms = mode !== 'auto';
+  p.receive(Buffer.concat([...open, frames.queueDeclare(1, 'q'), ...(confirms ? [confirmSelect(1)] : [])]));
+  const consume = [...(mode === 'single' ? [qos(1, PREFETCH)] : []), frames.consume(1, 'q', mode === 'auto')];
+  c.receive(Buffer.concat([...open, ...consume]));
+  const one = [frames.publish(1, 'q'), frames.header(1, BODY.length), frames.body(1, BODY)];
+  const publishes = Buffer.concat(Array.from({ length: BATCH }, () => one).flat());
+  const acks = Buffer.concat(Array.from({ length: ACKS_PER_READ }, () => ack(1, 0, false)));
+  if (mode === 'single') p.receive(publishes); // the backlog the consumer stays behind
+  const before = ct.bytes;
+  let acked = 0;
+  for (let sent = 0; sent < n; sent += BATCH) {
+    p.receive(publishes);
+    if (mode === 'multiple') {
+      c.receive(ack(1, sent + BATCH, true));
+    } else if (mode === 'single') {
+      for (let r = 0; r < BATCH / ACKS_PER_READ; r++) {
+        for (let i = 0; i < ACKS_PER_READ; i++) acks.writeBigUInt64BE(BigInt(++acked), i * ACK_FRAME + ACK_TAG_AT);
+        c.receive(acks);
+      }
+    }
+  }
+  // Each delivery is at least its body and a byte; a wrong tag would have
+  // closed the channel and stopped them.
+  if (ct.bytes - before < n * (BODY.length + 1)) throw new Error(`${ct.bytes - before} bytes delivered for ${n}`);
+  if (confirms && pt.bytes === 0) throw new Error('no confirms');
+  await broker.close();
+}
+
+/** Instructions of one run of `n` messages against ROOT, as cachegrind's summary gives them. */
+function count(root, n) {
+  const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'];
+  const node = ['--single-threaded', '--no-liftoff', self, '--run', '--mode', opts.mode, root, String(n)];
+  const r = spawnSync('valgrind', [...args, process.execPath, ...node], { encoding: 'utf8' });
+  const refs = /I\s+refs:\s+([\d,]+)/.exec(r.stderr ?? '');
+  if (r.status !== 0 || !refs) {
+    throw new Error(`valgrind on ${root} failed (is valgrind installed?): ${r.error?.message ?? r.stderr}`);
+  }
+  return Number(refs[1].replaceAll(',', ''));
+}
+
+if (opts.run) {
+  await loop(path.resolve(positionals[0]), Number(positionals[1]), opts.mode);
+} else {
+  const n = Number(opts.messages);
+  const small = Math.round(n / 6 / BATCH) * BATCH;
+  const roots = positionals.length > 0 ? positionals : [fileURLToPath(new URL('..', import.meta.url))];
+  console.log(`the wire path in wasm, --mode ${opts.mode}, 16 B bodies: instructions per message`);
+  for (const root of roots) {
+    const [a, b] = [small, n].map((m) => count(path.resolve(root), m));
+    console.log(`  ${((b - a) / (n - small)).toFixed(0).padStart(6)}  ${root}`);
+  }
+}
