@@ -633,3 +633,33 @@ fn a_run_of_publishes_in_one_read_does_what_they_do_one_by_one() {
         .collect();
     assert_eq!(closes, [5, 4]);
 }
+
+/// Acks read in place hand the slots they free out once the read is done,
+/// in one pass, as a read's publishes deliver: a reply that a later frame of
+/// the same read asks for goes out first.
+#[test]
+fn what_a_read_of_acks_frees_goes_out_after_the_read() {
+    let mut h = Harness::new();
+    let c = h.connect();
+    h.send(c, &queue_declare(1, "q", false, false));
+    h.send(c, &method(1, 60, 10, Args::new().u32(0).u16(2).bits(&[false])));
+    h.send(c, &consume(1, "q", "c1", false));
+    for body in [&b"m1"[..], b"m2", b"m3", b"m4"] {
+        h.send(c, &publish_message(1, "", "q", body));
+    }
+    let delivered = |f: &[RawFrame]| -> Vec<Vec<u8>> {
+        f.iter()
+            .filter(|f| f.kind == 3)
+            .map(|f| f.payload.clone())
+            .collect()
+    };
+    assert_eq!(delivered(&h.take_frames(c)), [b"m1", b"m2"]);
+    let mut read = ack(1, 1, false);
+    read.extend(ack(1, 2, false));
+    read.extend(queue_declare(1, "q", false, true));
+    h.send(c, &read);
+    let f = h.take_frames(c);
+    // declare-ok counts m3 and m4 still ready; then both go out.
+    assert_eq!(f[0].bytes(), declare_ok(1, "q", 2, 1));
+    assert_eq!(delivered(&f), [b"m3", b"m4"]);
+}

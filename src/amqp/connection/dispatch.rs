@@ -130,14 +130,21 @@ impl Connection {
     }
 
     /// `basic.ack` read in place (see `input.rs`): the command the decoded
-    /// method runs, finished the same way, without a [`Method`] made for it.
+    /// method runs, without a [`Method`] made for it. It has no reply, and
+    /// what the freed slots take goes out with the rest of the read's, as a
+    /// publish's deliveries do: one dispatch pass for a read of acks rather
+    /// than one per ack (or at the next frame that polls the engine). An
+    /// error is answered as the decoded method's is, after what earlier
+    /// frames made.
     pub(super) fn ack(&mut self, env: &mut Env<'_>, channel: u16, ack: AckRef) {
         let Some(ch) = self.channel_ref(channel) else {
             return;
         };
         let r = basic_ack(env.broker, env.now, ch, ack.delivery_tag, ack.multiple);
-        let ids = (BasicAck::CLASS_ID, BasicAck::METHOD_ID);
-        self.answer(env, channel, ids, r, |()| None);
+        if r.is_err() {
+            let ids = (BasicAck::CLASS_ID, BasicAck::METHOD_ID);
+            self.answer(env, channel, ids, r, |()| None);
+        }
     }
 
     /// Finishes an engine command: its effects, then the reply (or the
