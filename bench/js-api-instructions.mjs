@@ -19,11 +19,11 @@
 // set a change against its baseline. Each runs N/6 and N messages; the
 // difference divided by their difference leaves out node's start, loading the
 // wasm and the warm-up.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { instructions, perMessage } from './cachegrind.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -101,29 +101,12 @@ async function wasmSide(root, n) {
   if (bytes < n * (body.length + 1)) throw new Error(`${bytes} bytes of output for ${n} messages`);
 }
 
-/** Instructions of one run of `n` messages against ROOT, as cachegrind's summary gives them. */
-function count(root, n) {
-  const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'];
-  const side = opts['wasm-side'] ? ['--wasm-side'] : [];
-  const node = ['--single-threaded', self, '--run', ...side, '--batch', String(batch), root, String(n)];
-  const r = spawnSync('valgrind', [...args, process.execPath, ...node], { encoding: 'utf8' });
-  const refs = /I\s+refs:\s+([\d,]+)/.exec(r.stderr ?? '');
-  if (r.status !== 0 || !refs) {
-    throw new Error(`valgrind on ${root} failed (is valgrind installed?): ${r.error?.message ?? r.stderr}`);
-  }
-  return Number(refs[1].replaceAll(',', ''));
-}
-
 if (opts.run) {
   await (opts['wasm-side'] ? wasmSide : loop)(path.resolve(positionals[0]), Number(positionals[1]));
 } else {
-  const n = Number(opts.messages);
-  const small = Math.round(n / 6 / batch) * batch;
-  const roots = positionals.length > 0 ? positionals : [fileURLToPath(new URL('..', import.meta.url))];
   const what = opts['wasm-side'] ? 'wasm side alone' : 'JS API';
   console.log(`${what}, basicPublishBatch ${batch} + ack multiple, 16 B bodies: instructions per message`);
-  for (const root of roots) {
-    const [a, b] = [small, n].map((m) => count(path.resolve(root), m));
-    console.log(`  ${((b - a) / (n - small)).toFixed(0).padStart(6)}  ${root}`);
-  }
+  const side = opts['wasm-side'] ? ['--wasm-side'] : [];
+  const run = [self, '--run', ...side, '--batch', String(batch)];
+  perMessage(positionals, Number(opts.messages), batch, (root, n) => instructions([...run, root, String(n)], root));
 }

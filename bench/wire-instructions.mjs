@@ -23,11 +23,11 @@
 // function by function as each gets hot, which moved counts of one tree by
 // up to 1,500 instructions per message from run to run (60,000 messages);
 // with it, by about 50.
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { frames, method, u16, u32 } from '../tests/node/raw-amqp.mjs';
+import { instructions, perMessage } from './cachegrind.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -111,27 +111,11 @@ async function loop(root, n, mode) {
   await broker.close();
 }
 
-/** Instructions of one run of `n` messages against ROOT, as cachegrind's summary gives them. */
-function count(root, n) {
-  const args = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'];
-  const node = ['--single-threaded', '--no-liftoff', self, '--run', '--mode', opts.mode, root, String(n)];
-  const r = spawnSync('valgrind', [...args, process.execPath, ...node], { encoding: 'utf8' });
-  const refs = /I\s+refs:\s+([\d,]+)/.exec(r.stderr ?? '');
-  if (r.status !== 0 || !refs) {
-    throw new Error(`valgrind on ${root} failed (is valgrind installed?): ${r.error?.message ?? r.stderr}`);
-  }
-  return Number(refs[1].replaceAll(',', ''));
-}
-
 if (opts.run) {
   await loop(path.resolve(positionals[0]), Number(positionals[1]), opts.mode);
 } else {
-  const n = Number(opts.messages);
-  const small = Math.round(n / 6 / BATCH) * BATCH;
-  const roots = positionals.length > 0 ? positionals : [fileURLToPath(new URL('..', import.meta.url))];
   console.log(`the wire path in wasm, --mode ${opts.mode}, 16 B bodies: instructions per message`);
-  for (const root of roots) {
-    const [a, b] = [small, n].map((m) => count(path.resolve(root), m));
-    console.log(`  ${((b - a) / (n - small)).toFixed(0).padStart(6)}  ${root}`);
-  }
+  // --no-liftoff: see the top of this file.
+  const run = ['--no-liftoff', self, '--run', '--mode', opts.mode];
+  perMessage(positionals, Number(opts.messages), BATCH, (root, n) => instructions([...run, root, String(n)], root));
 }
