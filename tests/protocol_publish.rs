@@ -642,7 +642,10 @@ fn what_a_read_of_acks_frees_goes_out_after_the_read() {
     let mut h = Harness::new();
     let c = h.connect();
     h.send(c, &queue_declare(1, "q", false, false));
-    h.send(c, &method(1, 60, 10, Args::new().u32(0).u16(2).bits(&[false])));
+    h.send(
+        c,
+        &method(1, 60, 10, Args::new().u32(0).u16(2).bits(&[false])),
+    );
     h.send(c, &consume(1, "q", "c1", false));
     for body in [&b"m1"[..], b"m2", b"m3", b"m4"] {
         h.send(c, &publish_message(1, "", "q", body));
