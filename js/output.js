@@ -27,6 +27,22 @@ const COPY_ABOVE = 2048;
 const EMPTY = new Uint8Array(0);
 
 /**
+ * A copy of `mem[start..end]`. Under Node, into memory not zeroed first:
+ * `slice` gets a new ArrayBuffer, which V8 zeroes (a memset as long as the
+ * copy) before the bytes overwrite it; Buffer's unpooled uninitialized one is
+ * overwritten whole just as well. Elsewhere (browsers, workerd) a slice.
+ */
+const copyOut =
+  typeof globalThis.Buffer?.allocUnsafeSlow === 'function'
+    ? (mem, start, end) => {
+        const b = globalThis.Buffer.allocUnsafeSlow(end - start);
+        const copy = new Uint8Array(b.buffer, b.byteOffset, end - start);
+        copy.set(mem.subarray(start, end));
+        return copy;
+      }
+    : (mem, start, end) => mem.slice(start, end);
+
+/**
  * Remembers the last string read for one field: exchange names, routing keys
  * and consumer tags repeat from one delivery to the next.
  */
@@ -73,7 +89,7 @@ export class OutputReader {
   reset(ptr, len) {
     this.#refresh();
     if (len > COPY_ABOVE) {
-      this.buf = this.#mem.slice(ptr, ptr + len);
+      this.buf = copyOut(this.#mem, ptr, ptr + len);
       this.view = new DataView(this.buf.buffer);
       this.copied = true;
       this.pos = 0;

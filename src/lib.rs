@@ -19,6 +19,7 @@ pub mod amqp;
 #[doc(hidden)]
 pub mod bench_loop;
 pub mod broker;
+mod copy;
 pub mod image;
 pub mod storage;
 #[cfg(target_family = "wasm")]

@@ -10,6 +10,7 @@
 //! The engine's `unsafe` code for blocks is kept to this module: allocation,
 //! the count, and reading the bytes back.
 
+use crate::copy;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::Cell;
 use std::mem::size_of;
@@ -74,13 +75,8 @@ impl Block {
             });
             let mut at = header.as_ptr().cast::<u8>().add(size_of::<Header>());
             for p in parts {
-                // Names' length bytes and empty names are most parts: no
-                // call to `memcpy` for them.
-                match **p {
-                    [] => {}
-                    [b] => at.write(b),
-                    _ => std::ptr::copy_nonoverlapping(p.as_ptr(), at, p.len()),
-                }
+                // Names and small bodies: no call to `memcpy` (see `crate::copy`).
+                copy::write(at, p);
                 at = at.add(p.len());
             }
             Block(header)
@@ -177,6 +173,17 @@ mod tests {
         let empty = Block::from_parts(&[]);
         assert!(empty.is_empty());
         assert_eq!(Block::from_parts(&[b"x"]), Block::from_parts(&[b"x"]));
+    }
+
+    #[test]
+    fn parts_of_every_short_length_are_copied_whole() {
+        let data: Vec<u8> = (1..=40u8).collect();
+        for n in 0..=data.len() {
+            let part = &data[..n];
+            let b = Block::from_parts(&[b"\x01", part, b"z"]);
+            assert_eq!(&b[1..=n], part, "{n} bytes");
+            assert_eq!((b[0], b[n + 1], b.len()), (1, b'z', n + 2));
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use super::block::Block;
 use super::value::{FieldTable, ShortStr};
+use crate::copy::put_bytes;
 use std::ops::Deref;
 use std::rc::Rc;
 
@@ -312,9 +313,9 @@ impl BlockBuf {
             return;
         };
         self.bytes.push(xl);
-        self.bytes.extend_from_slice(x);
+        put_bytes(&mut self.bytes, x);
         self.bytes.push(kl);
-        self.bytes.extend_from_slice(k);
+        put_bytes(&mut self.bytes, k);
         self.names_len = self.bytes.len();
     }
 
@@ -345,7 +346,7 @@ impl BlockBuf {
 
     /// Appends body bytes.
     pub fn extend_body(&mut self, body: &[u8]) {
-        self.bytes.extend_from_slice(body);
+        put_bytes(&mut self.bytes, body);
     }
 
     /// Drops the body so far and reserves room for `additional` bytes of it.

@@ -17,6 +17,7 @@
 use crate::amqp::codec::encode_content_header;
 use crate::amqp::connection::CloseReport;
 use crate::broker::{Effect, Message, Props, ShortStr};
+use crate::copy::put_bytes;
 
 pub const DELIVER: u8 = 1;
 pub const GET_OK: u8 = 2;
@@ -41,13 +42,13 @@ fn str8(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     let n = b.len().min(255);
     out.push(n as u8);
-    out.extend_from_slice(&b[..n]);
+    put_bytes(out, &b[..n]);
 }
 
 #[inline]
 pub(super) fn blob(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-    out.extend_from_slice(b);
+    put_bytes(out, b);
 }
 
 #[inline]

@@ -246,3 +246,28 @@ test('a backlog reaches an automatic-acknowledgment consumer in rounds, the even
   assert.equal(counts(broker, 'backlog').ready, 0);
   await broker.close();
 });
+
+test("a big burst's bodies are plain Uint8Arrays that keep their bytes through later bursts", async () => {
+  const { broker, ch } = await open();
+  await ch.queueDeclare('big');
+  const bodies = [];
+  await ch.basicConsume('big', { noAck: true }, (m) => bodies.push(m.body));
+  // 200 deliveries of 64 bytes: a drain far above the size read in place.
+  const burst = (c) => Array.from({ length: 200 }, (_, i) => `${c}${String(i).padStart(3, '0')}`.repeat(16));
+  await ch.basicPublishBatch('', 'big', burst('a'));
+  const first = bodies.slice();
+  await ch.basicPublishBatch('', 'big', burst('b'));
+  assert.equal(bodies.length, 400);
+  const text = new TextDecoder();
+  assert.deepEqual(
+    first.map((b) => text.decode(b)),
+    burst('a'),
+  );
+  assert.deepEqual(
+    bodies.slice(200).map((b) => text.decode(b)),
+    burst('b'),
+  );
+  // Not Node's Buffer (whose toString and slice differ), under Node too.
+  for (const b of bodies) assert.equal(Object.getPrototypeOf(b), Uint8Array.prototype);
+  await broker.close();
+});

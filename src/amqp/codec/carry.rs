@@ -9,6 +9,7 @@ use super::frame::{
 };
 use super::writer::Writer;
 use crate::broker::{Message, ShortStr};
+use crate::copy::put_bytes;
 
 /// What a carrying method says besides the message's exchange and routing key.
 #[derive(Clone, Copy, Debug)]
@@ -93,10 +94,10 @@ fn write_deliver_frame(
     let [s0, s1, s2, s3] = u32::try_from(size).unwrap_or(u32::MAX).to_be_bytes();
     #[rustfmt::skip]
     buf.extend_from_slice(&[FRAME_METHOD, c0, c1, s0, s1, s2, s3, 0, 60, 0, 60, tag_len]);
-    buf.extend_from_slice(tag);
+    put_bytes(buf, tag);
     let [d0, d1, d2, d3, d4, d5, d6, d7] = delivery_tag.to_be_bytes();
     buf.extend_from_slice(&[d0, d1, d2, d3, d4, d5, d6, d7, u8::from(redelivered)]);
-    buf.extend_from_slice(names);
+    put_bytes(buf, names);
     buf.push(FRAME_END);
 }
 

@@ -12,6 +12,7 @@ use super::properties::{
 };
 use super::writer::Writer;
 use crate::broker::Properties;
+use crate::copy::put_bytes;
 
 /// Frame type of a method frame.
 pub const FRAME_METHOD: u8 = 1;
@@ -301,7 +302,7 @@ pub fn write_body_frame(channel: u16, payload: &[u8], buf: &mut Vec<u8>) {
         .unwrap_or(u32::MAX)
         .to_be_bytes();
     buf.extend_from_slice(&[FRAME_BODY, c0, c1, s0, s1, s2, s3]);
-    buf.extend_from_slice(payload);
+    put_bytes(buf, payload);
     buf.push(FRAME_END);
 }
 

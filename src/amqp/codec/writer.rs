@@ -2,6 +2,8 @@
 //! are at most 255 bytes by type, and lengths that would not fit their 32-bit
 //! field are cut at `u32::MAX` so the output stays well-formed.
 
+use crate::copy::put_bytes;
+
 /// Big-endian AMQP primitives written straight into the output buffer.
 pub trait Writer {
     /// An `octet`.
@@ -50,7 +52,7 @@ impl Writer for Vec<u8> {
         let bytes = s.as_bytes();
         let len = u8::try_from(bytes.len()).unwrap_or(u8::MAX);
         self.push(len);
-        self.extend_from_slice(bytes.get(..usize::from(len)).unwrap_or_default());
+        put_bytes(self, bytes.get(..usize::from(len)).unwrap_or_default());
     }
 
     #[inline]
