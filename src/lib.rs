@@ -19,8 +19,8 @@ pub mod amqp;
 #[doc(hidden)]
 pub mod bench_loop;
 pub mod broker;
-mod copy;
 pub mod image;
+mod short_bytes;
 pub mod storage;
 #[cfg(target_family = "wasm")]
 pub mod wasm;

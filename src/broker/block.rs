@@ -10,7 +10,7 @@
 //! The engine's `unsafe` code for blocks is kept to this module: allocation,
 //! the count, and reading the bytes back.
 
-use crate::copy;
+use crate::short_bytes;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::Cell;
 use std::mem::size_of;
@@ -75,8 +75,8 @@ impl Block {
             });
             let mut at = header.as_ptr().cast::<u8>().add(size_of::<Header>());
             for p in parts {
-                // Names and small bodies: no call to `memcpy` (see `crate::copy`).
-                copy::write(at, p);
+                // Names and small bodies: no call to `memcpy` (see `crate::short_bytes`).
+                short_bytes::write(at, p);
                 at = at.add(p.len());
             }
             Block(header)

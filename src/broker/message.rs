@@ -6,7 +6,7 @@
 
 use super::block::Block;
 use super::value::{FieldTable, ShortStr};
-use crate::copy::put_bytes;
+use crate::short_bytes::put_bytes;
 use std::ops::Deref;
 use std::rc::Rc;
 

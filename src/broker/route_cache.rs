@@ -12,6 +12,7 @@
 
 use super::ids::{QueueId, VhostId};
 use super::message::Message;
+use crate::short_bytes::same;
 
 /// Addresses kept: a publisher spreading its messages over a few queues
 /// (round robin, or a key per kind of work) finds each of them; past that,
@@ -139,46 +140,9 @@ impl RouteCache {
     }
 }
 
-/// Byte-wise equality of two names, inline: a few bytes, which words
-/// compare in less than a call to `memcmp` costs. The last eight bytes (or
-/// the first and last four) overlap the ones compared before them.
-#[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    if let (Some((_, x)), Some((_, y))) = (a.split_last_chunk::<8>(), b.split_last_chunk::<8>()) {
-        if x != y {
-            return false;
-        }
-        let (mut a, mut b) = (a, b);
-        while a.len() > 8 {
-            let (Some((x, ra)), Some((y, rb))) =
-                (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
-            else {
-                break;
-            };
-            if x != y {
-                return false;
-            }
-            (a, b) = (ra, rb);
-        }
-        return true;
-    }
-    match (
-        a.first_chunk::<4>(),
-        a.last_chunk::<4>(),
-        b.first_chunk::<4>(),
-        b.last_chunk::<4>(),
-    ) {
-        (Some(a0), Some(a1), Some(b0), Some(b1)) => a0 == b0 && a1 == b1,
-        _ => a.iter().zip(b).all(|(x, y)| x == y),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{same, RouteCache, SLOTS};
+    use super::{RouteCache, SLOTS};
     use crate::broker::ids::{QueueId, VhostId};
     use crate::broker::message::Message;
     use crate::broker::value::ShortStr;
@@ -250,23 +214,5 @@ mod tests {
         cache.set(v, &to("", "q9"), &[queue(9)]);
         assert_eq!((cache.first.vhost, cache.used), (Some(v), 0));
         assert_eq!(cache.get(v, &to("", "q9")), Some(&[queue(9)][..]));
-    }
-
-    #[test]
-    fn names_are_equal_exactly_when_their_bytes_are() {
-        for len in 0..=20u8 {
-            let a: Vec<u8> = (1..=len).collect();
-            assert!(same(&a, &a.clone()), "{len} bytes");
-            let mut longer = a.clone();
-            longer.push(0);
-            assert!(!same(&a, &longer), "{len} bytes and one more");
-            for at in 0..a.len() {
-                let mut b = a.clone();
-                if let Some(x) = b.get_mut(at) {
-                    *x ^= 0x20;
-                }
-                assert!(!same(&a, &b), "{len} bytes, differing at {at}");
-            }
-        }
     }
 }

@@ -17,7 +17,7 @@
 use crate::amqp::codec::encode_content_header;
 use crate::amqp::connection::CloseReport;
 use crate::broker::{Effect, Message, Props, ShortStr};
-use crate::copy::put_bytes;
+use crate::short_bytes::{put_bytes, same};
 
 pub const DELIVER: u8 = 1;
 pub const GET_OK: u8 = 2;
@@ -82,13 +82,6 @@ pub struct Deliveries {
     names: Vec<u8>,
     /// its tag
     tag: u64,
-}
-
-/// Byte-wise equality of two short slices, inline: names are a few bytes,
-/// less than a call to `memcmp` costs.
-#[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 impl Deliveries {

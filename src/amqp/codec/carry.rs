@@ -9,7 +9,7 @@ use super::frame::{
 };
 use super::writer::Writer;
 use crate::broker::{Message, ShortStr};
-use crate::copy::put_bytes;
+use crate::short_bytes::put_bytes;
 
 /// What a carrying method says besides the message's exchange and routing key.
 #[derive(Clone, Copy, Debug)]

@@ -12,7 +12,7 @@ use super::properties::{
 };
 use super::writer::Writer;
 use crate::broker::Properties;
-use crate::copy::put_bytes;
+use crate::short_bytes::put_bytes;
 
 /// Frame type of a method frame.
 pub const FRAME_METHOD: u8 = 1;

@@ -2,7 +2,7 @@
 //! are at most 255 bytes by type, and lengths that would not fit their 32-bit
 //! field are cut at `u32::MAX` so the output stays well-formed.
 
-use crate::copy::put_bytes;
+use crate::short_bytes::put_bytes;
 
 /// Big-endian AMQP primitives written straight into the output buffer.
 pub trait Writer {

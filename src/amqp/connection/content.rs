@@ -15,6 +15,7 @@ use super::channels::ChanState;
 use super::{Connection, Env};
 use crate::amqp::codec::{ContentHeader, PublishRef};
 use crate::broker::{AmqpError, BlockBuf, Message, Props, PublishRun, ReplyCode};
+use crate::short_bytes::same;
 
 /// Bodies up to this size get their exact buffer at once; bigger ones grow
 /// as their frames come, so a header alone cannot reserve much memory.
@@ -72,7 +73,7 @@ impl WireRun {
     fn follow(&mut self, channel: u16, flags: (bool, bool), message: &Message) {
         let address = message.address_bytes();
         let place = self.same_place(channel, flags, message);
-        if place && address == self.address.as_slice() {
+        if place && same(address, &self.address) {
             return;
         }
         // The exchange's name with its length byte, as the block begins.

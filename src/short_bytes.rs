@@ -1,11 +1,12 @@
-//! Appending short byte slices without a `memory.copy` in wasm.
+//! Short byte slices (names, consumer tags, small bodies), copied and
+//! compared in fixed-size pieces that compile to plain loads and stores.
 //!
 //! In wasm, a copy whose length is known only at run time is a
 //! `memory.copy`, which V8 (as in Node 20) runs as a call out of the wasm
-//! code: some 50 instructions before the first byte moves. Names, consumer
-//! tags and small bodies are copied several times per message, so those of
-//! up to 32 bytes are moved here, in wasm, in fixed-size pieces, which
-//! compile to plain loads and stores (`bench/wire-instructions.mjs`).
+//! code: some 50 instructions before the first byte moves. Such slices are
+//! copied several times per message, so those of up to 32 bytes are moved
+//! here, in wasm, in pieces (`bench/wire-instructions.mjs`). Comparing them
+//! is a call to `memcmp` in any build, which costs more than their bytes.
 
 /// The longest slice moved in fixed-size pieces.
 pub const SHORT: usize = 32;
@@ -95,6 +96,43 @@ unsafe fn pieces<const W: usize>(at: *mut u8, bytes: &[u8]) {
     }
 }
 
+/// Byte-wise equality of two short slices, inline: a few bytes, which words
+/// compare in less than a call to `memcmp` costs. The last eight bytes (or
+/// the first and last four) overlap the ones compared before them.
+#[inline]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if let (Some((_, x)), Some((_, y))) = (a.split_last_chunk::<8>(), b.split_last_chunk::<8>()) {
+        if x != y {
+            return false;
+        }
+        let (mut a, mut b) = (a, b);
+        while a.len() > 8 {
+            let (Some((x, ra)), Some((y, rb))) =
+                (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+            else {
+                break;
+            };
+            if x != y {
+                return false;
+            }
+            (a, b) = (ra, rb);
+        }
+        return true;
+    }
+    match (
+        a.first_chunk::<4>(),
+        a.last_chunk::<4>(),
+        b.first_chunk::<4>(),
+        b.last_chunk::<4>(),
+    ) {
+        (Some(a0), Some(a1), Some(b0), Some(b1)) => a0 == b0 && a1 == b1,
+        _ => a.iter().zip(b).all(|(x, y)| x == y),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +154,24 @@ mod tests {
                     put_short(&mut got, part);
                     assert_eq!(got, want, "{n} bytes in pieces after {before}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_equal_exactly_when_their_bytes_are() {
+        for len in 0..=20u8 {
+            let a: Vec<u8> = (1..=len).collect();
+            assert!(same(&a, &a.clone()), "{len} bytes");
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!same(&a, &longer), "{len} bytes and one more");
+            for at in 0..a.len() {
+                let mut b = a.clone();
+                if let Some(x) = b.get_mut(at) {
+                    *x ^= 0x20;
+                }
+                assert!(!same(&a, &b), "{len} bytes, differing at {at}");
             }
         }
     }
