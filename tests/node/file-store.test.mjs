@@ -2,13 +2,13 @@
 // the directory lock, and what a compaction interrupted at any step leaves.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { Broker } from '../../js/entry-node.js';
 import { FileStore } from '../../js/node/file-store.js';
+import { tmpDir } from '../tmp-dirs.mjs';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'warren-store-'));
+const tmp = () => tmpDir('warren-store-');
 const bytes = (text) => new TextEncoder().encode(text);
 const text = (b) => (b ? new TextDecoder().decode(b) : null);
 

@@ -1,17 +1,16 @@
 // Starts `warren-mq serve` as a child process on ports it picks, for the tests.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { tmpDir as makeTmpDir } from '../tmp-dirs.mjs';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const bin = path.join(root, 'bin', 'warren-mq.js');
 
-export const tmpDir = (prefix = 'warren-test-') => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+export const tmpDir = (prefix = 'warren-test-') => makeTmpDir(prefix);
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**

@@ -2,17 +2,17 @@
 // through Miniflare, on 127.0.0.1 and a port the OS picks, with storage in
 // `persistDir`, so a second start with the same directory is a restart.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import WebSocket from 'ws';
 import { buildAssets } from '../../examples/cloudflare/build-assets.mjs';
+import { tmpDir as makeTmpDir } from '../tmp-dirs.mjs';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-export const tmpDir = (prefix = 'warren-worker-') => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+export const tmpDir = (prefix = 'warren-worker-') => makeTmpDir(prefix);
 
 // Nothing reaches out: no cf.json download (also `cf: false` below), no metrics.
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
