@@ -1,6 +1,6 @@
 //! The wire path natively: bytes in through the connection state machine,
-//! the engine, and bytes out. 16-byte bodies, batches of 1000 messages per
-//! read (as a busy socket delivers them).
+//! the engine, and bytes out. 16-byte bodies (`PROTOCOL_BODY=N` for N
+//! bytes), batches of 1000 messages per read (as a busy socket delivers them).
 //!
 //! - publish: decode + engine, into a queue without consumers;
 //! - publish -> deliver -> ack: a publisher and a consumer connection, the
@@ -53,7 +53,19 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 const BATCH: usize = 1000;
-const BODY: [u8; 16] = *b"0123456789abcdef";
+/// The body every message carries: 16 bytes, or `PROTOCOL_BODY` bytes.
+fn body() -> Vec<u8> {
+    let size = std::env::var("PROTOCOL_BODY")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(16);
+    b"0123456789abcdef"
+        .iter()
+        .copied()
+        .cycle()
+        .take(size)
+        .collect()
+}
 
 fn s(text: &str) -> ShortStr {
     ShortStr::new(text).unwrap()
@@ -135,11 +147,12 @@ fn publish_batch(queues: &[&str], persistent: bool) -> Vec<u8> {
             .into()
         })
         .collect();
+    let body = body();
     let mut out = Vec::new();
     for publish in publishes.iter().cycle().take(BATCH) {
         write_method_frame(1, publish, &mut out);
-        write_header_frame(1, BODY.len() as u64, &props, &mut out);
-        write_body_frame(1, &BODY, &mut out);
+        write_header_frame(1, body.len() as u64, &props, &mut out);
+        write_body_frame(1, &body, &mut out);
     }
     out
 }
@@ -351,7 +364,10 @@ fn main() {
         // Warm up, then measure.
         publish_deliver_ack(rounds / 20, false, false, &["q"]);
     }
-    println!("native, 16-byte bodies, {BATCH} messages per read:");
+    println!(
+        "native, {}-byte bodies, {BATCH} messages per read:",
+        body().len()
+    );
     if run("publish") {
         publish_only(rounds);
     }

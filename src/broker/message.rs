@@ -266,11 +266,12 @@ impl Message {
     }
 
     /// A message from a block assembled in a [`BlockBuf`], whose names were
-    /// `&str`s when it was begun: copied without checking them again. None
-    /// if it was not begun (or a name did not fit its length byte).
-    pub fn from_block_buf(buf: &BlockBuf, properties: Props) -> Option<Self> {
+    /// `&str`s when it was begun, and `rest`, the end of the body: copied
+    /// without checking the names again. None if it was not begun (or a
+    /// name did not fit its length byte).
+    pub fn from_block_buf(buf: &BlockBuf, rest: &[u8], properties: Props) -> Option<Self> {
         (buf.names_len > 0).then(|| Message {
-            block: Block::from_parts(&[&buf.bytes]),
+            block: Block::from_parts(&[&buf.bytes, rest]),
             properties,
         })
     }
@@ -349,9 +350,8 @@ impl BlockBuf {
         put_bytes(&mut self.bytes, body);
     }
 
-    /// Drops the body so far and reserves room for `additional` bytes of it.
-    pub fn reset_body(&mut self, additional: usize) {
-        self.bytes.truncate(self.names_len);
+    /// Reserves room for `additional` more body bytes.
+    pub fn reserve_body(&mut self, additional: usize) {
         self.bytes.reserve(additional);
     }
 
@@ -431,30 +431,35 @@ mod tests {
     #[test]
     fn a_block_buf_makes_the_message_from_block_would() {
         let mut buf = BlockBuf::default();
-        assert!(Message::from_block_buf(&buf, Props::default()).is_none());
+        assert!(Message::from_block_buf(&buf, b"", Props::default()).is_none());
         buf.begin("x\u{e9}", "k");
-        buf.reset_body(4);
+        buf.reserve_body(4);
         buf.extend_body(b"bo");
-        buf.extend_body(b"dy");
+        buf.extend_body(b"d");
         assert_eq!(buf.names(), ("x\u{e9}", "k"));
-        assert_eq!(buf.body(), b"body");
-        let m = Message::from_block_buf(&buf, Props::default()).unwrap();
+        assert_eq!(buf.body(), b"bod");
+        // The last frame's bytes join the block's in the message.
+        let m = Message::from_block_buf(&buf, b"y", Props::default()).unwrap();
         let want = Message::from_block(m.block(), Props::default()).unwrap();
         assert_eq!(m, want);
         assert_eq!(
             (m.exchange(), m.routing_key(), m.body()),
             ("x\u{e9}", "k", &b"body"[..])
         );
-        // A header after part of a body starts the body again.
-        buf.reset_body(0);
-        assert_eq!(buf.body(), b"");
+        // A body in one frame: the block holds the names alone.
+        buf.begin("x", "k");
+        let m = Message::from_block_buf(&buf, b"whole", Props::default()).unwrap();
+        assert_eq!(
+            (m.exchange(), m.routing_key(), m.body()),
+            ("x", "k", &b"whole"[..])
+        );
         // A name that is not a short string would put the routing key out
         // of place: the buffer is left not begun, and makes no message.
         buf.begin(&"x".repeat(256), "k");
         buf.extend_body(b"body");
-        assert!(Message::from_block_buf(&buf, Props::default()).is_none());
+        assert!(Message::from_block_buf(&buf, b"", Props::default()).is_none());
         buf.begin("x", &"k".repeat(256));
-        assert!(Message::from_block_buf(&buf, Props::default()).is_none());
+        assert!(Message::from_block_buf(&buf, b"body", Props::default()).is_none());
         assert_eq!(buf.names(), ("", ""));
     }
 

@@ -42,7 +42,8 @@ pub(super) struct Assembly {
     pub(super) body_size: u64,
     /// The message's block as it is assembled (see `Message::block`): the
     /// exchange and routing key, then the body bytes so far. The finished
-    /// message is one copy of it; the buffer is kept for the next.
+    /// message is one copy of it and the last body frame; the buffer is
+    /// kept for the next.
     pub(super) block: BlockBuf,
 }
 
@@ -150,10 +151,8 @@ impl Connection {
         a.body_size = header.body_size;
         a.has_header = true;
         a.properties = header.properties;
-        let reserve = usize::try_from(header.body_size.min(RESERVE_MAX)).unwrap_or(0);
-        a.block.reset_body(reserve);
         if header.body_size == 0 {
-            self.publish_content(env, channel);
+            self.publish_content(env, channel, &[]);
         }
     }
 
@@ -183,10 +182,16 @@ impl Connection {
             );
             return self.fail_connection(env, e);
         }
-        a.block.extend_body(payload);
         if after == a.body_size {
-            self.publish_content(env, channel);
+            // The last frame (most often the only one) goes straight into
+            // the message: its bytes are copied once, never into the buffer.
+            return self.publish_content(env, channel, payload);
         }
+        if have == 0 {
+            a.block
+                .reserve_body(usize::try_from(a.body_size.min(RESERVE_MAX)).unwrap_or(0));
+        }
+        a.block.extend_body(payload);
     }
 
     fn unexpected_content(&mut self, env: &mut Env<'_>, channel: u16, what: &str) {
@@ -197,8 +202,9 @@ impl Connection {
         self.fail_connection(env, e);
     }
 
-    /// The content is complete: the engine gets the message.
-    fn publish_content(&mut self, env: &mut Env<'_>, channel: u16) {
+    /// The content is complete with `last`, the body's last bytes (after
+    /// those in the block): the engine gets the message.
+    fn publish_content(&mut self, env: &mut Env<'_>, channel: u16, last: &[u8]) {
         let Some(mut a) = self
             .channels
             .slot_mut(channel)
@@ -210,10 +216,10 @@ impl Connection {
             return self.channels.put_spare(a);
         };
         let properties = std::mem::take(&mut a.properties);
-        // The assembled block is copied once into the message (its names
-        // were checked as UTF-8 when read); the buffer keeps its capacity
-        // for the channel's next message.
-        let message = Message::from_block_buf(&a.block, properties);
+        // The assembled block and the last frame are copied once into the
+        // message (its names were checked as UTF-8 when read); the buffer
+        // keeps its capacity for the channel's next message.
+        let message = Message::from_block_buf(&a.block, last, properties);
         if a.block.capacity() as u64 > RESERVE_MAX {
             a.block = BlockBuf::default(); // a large message's buffer is not kept
         } else {
