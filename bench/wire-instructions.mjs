@@ -99,7 +99,9 @@ async function loop(root, n, mode) {
       c.receive(ack(1, sent + BATCH, true));
     } else if (mode === 'single') {
       for (let r = 0; r < BATCH / ACKS_PER_READ; r++) {
-        for (let i = 0; i < ACKS_PER_READ; i++) acks.writeBigUInt64BE(BigInt(++acked), i * ACK_FRAME + ACK_TAG_AT);
+        // The tag's low half (the high one stays 0): a BigInt per ack cost
+        // this loop some 700 instructions per message, counted as the broker's.
+        for (let i = 0; i < ACKS_PER_READ; i++) acks.writeUInt32BE(++acked, i * ACK_FRAME + ACK_TAG_AT + 4);
         c.receive(acks);
       }
     }
