@@ -6,9 +6,9 @@
 // every run reads the same bytes in the same pieces, so two trees compare
 // within a few instructions per message.
 //
-//   node bench/wire-instructions.mjs [--messages N] [--mode single|multiple|auto] [ROOT ...]
+//   node bench/wire-instructions.mjs [--messages N] [--mode single|multiple|auto] [--size 16] [ROOT ...]
 //
-// 16-byte bodies, reads of 1000 publishes (method, header and body frames):
+// Bodies of --size bytes (16 by default), reads of 1000 publishes (method, header and body frames):
 // - single: confirms; the consumer at prefetch 256 behind a backlog, acking
 //   each delivery alone in reads of 250 acks, as bench/loadgen's consumers
 //   and most clients do;
@@ -34,16 +34,20 @@ const { values: opts, positionals } = parseArgs({
   options: {
     messages: { type: 'string', default: '120000' },
     mode: { type: 'string', default: 'single' },
+    size: { type: 'string', default: '16' },
     run: { type: 'boolean', default: false },
   },
 });
 const MODES = ['single', 'multiple', 'auto'];
 if (!MODES.includes(opts.mode)) throw new Error(`--mode: one of ${MODES.join(', ')}, not ${opts.mode}`);
+// One body frame each: within the broker's frame_max (128 KiB) with room to spare.
+if (!/^\d+$/.test(opts.size) || Number(opts.size) < 1 || Number(opts.size) > 65536)
+  throw new Error(`--size: bytes from 1 to 65536, not ${opts.size}`);
 const self = fileURLToPath(import.meta.url);
 const BATCH = 1000;
 const PREFETCH = 256;
 const ACKS_PER_READ = 250;
-const BODY = Buffer.from('0123456789abcdef');
+const BODY = Buffer.alloc(Number(opts.size), '0123456789abcdef');
 
 const bits = (b) => Buffer.from([b]);
 const confirmSelect = (ch) => method(ch, 85, 10, bits(0));
@@ -116,8 +120,8 @@ async function loop(root, n, mode) {
 if (opts.run) {
   await loop(path.resolve(positionals[0]), Number(positionals[1]), opts.mode);
 } else {
-  console.log(`the wire path in wasm, --mode ${opts.mode}, 16 B bodies: instructions per message`);
+  console.log(`the wire path in wasm, --mode ${opts.mode}, ${BODY.length} B bodies: instructions per message`);
   // --no-liftoff: see the top of this file.
-  const run = ['--no-liftoff', self, '--run', '--mode', opts.mode];
+  const run = ['--no-liftoff', self, '--run', '--mode', opts.mode, '--size', String(BODY.length)];
   perMessage(positionals, Number(opts.messages), BATCH, (root, n) => instructions([...run, root, String(n)], root));
 }
