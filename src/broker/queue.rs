@@ -158,8 +158,8 @@ impl Level {
         }
     }
 
-    fn insert(&mut self, entry: Slot) {
-        let m = entry.mem();
+    /// `m`: the entry's [`mem_size`], worked out once by the caller.
+    fn insert(&mut self, entry: Slot, m: usize) {
         match self.runs.back() {
             Some(run) if entry.seq() > run.last_seq => {
                 self.tail_mem += m;
@@ -172,10 +172,12 @@ impl Level {
         }
     }
 
-    fn pop_head(&mut self) -> Option<Slot> {
+    /// The head's first entry, and its [`mem_size`].
+    fn pop_head(&mut self) -> Option<(Slot, usize)> {
         let e = self.head.pop_front()?;
-        self.head_mem -= e.mem();
-        Some(e)
+        let m = e.mem();
+        self.head_mem -= m;
+        Some((e, m))
     }
 
     /// Without runs, the tail is simply the rest of the head.
@@ -186,15 +188,16 @@ impl Level {
         }
     }
 
-    fn remove(&mut self, seq: u64) -> Option<Slot> {
+    fn remove(&mut self, seq: u64) -> Option<(Slot, usize)> {
         for (part, mem) in [
             (&mut self.head, &mut self.head_mem),
             (&mut self.tail, &mut self.tail_mem),
         ] {
             if let Ok(at) = part.binary_search_by_key(&seq, Slot::seq) {
                 let e = part.remove(at)?;
-                *mem -= e.mem();
-                return Some(e);
+                let m = e.mem();
+                *mem -= m;
+                return Some((e, m));
             }
         }
         None
@@ -321,23 +324,26 @@ impl ReadyList {
 
     /// Puts an entry at its place by `seq` (at the back for a new publish).
     pub fn insert(&mut self, entry: Entry, prio: u8) {
+        // The body's length is read from the block once.
+        let m = mem_size(&entry);
         self.len += 1;
-        self.bytes += entry.size();
-        self.mem += mem_size(&entry);
+        self.bytes += m - ENTRY_OVERHEAD;
+        self.mem += m;
         self.in_mem += 1;
         if self.levels.is_empty() {
             self.levels.push(Level::default()); // `new` makes one at least; never taken
         }
         let slot = self.slot(entry);
         if let Some(level) = self.level(prio) {
-            level.insert(slot);
+            level.insert(slot, m);
         }
     }
 
-    fn took(&mut self, s: Slot) -> Entry {
+    /// A slot out of its level, with its [`mem_size`] (`m`), leaves the counts.
+    fn took(&mut self, (s, m): (Slot, usize)) -> Entry {
         self.len -= 1;
-        self.bytes -= s.msg.body().len();
-        self.mem -= s.mem();
+        self.bytes -= m - ENTRY_OVERHEAD;
+        self.mem -= m;
         self.in_mem -= 1;
         self.unslot(s)
     }
