@@ -33,7 +33,12 @@ export async function runLoadgen(url, vhost, persistent, count, pids = [], size 
     ...['--mode', persistent ? 'persistent-confirms-acks' : 'confirms-acks', '--size', String(size)],
     ...['--count', String(count), '--publishers', '1', '--consumers', '1', '--queues', '1'],
     ...['--window', String(WINDOW), '--prefetch', String(PREFETCH), '--backlog', String(backlog)],
-    ...['--timeout', '300', '--json'],
+    // One runtime thread: its two connections and their relays then wake
+    // each other without a hop between threads. With two, the client took
+    // more CPU per message (21-24 µs against 17-22) on this 2-core machine,
+    // and the object got less: 36-46 k msg/s against 40-52 k, alternating
+    // (bench/worker.mjs --client loadgen --mode persistent).
+    ...['--threads', '1', '--timeout', '300', '--json'],
   ];
   const cpu0 = cpuSeconds(pids);
   const child = spawn(loadgenBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
