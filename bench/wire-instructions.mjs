@@ -6,9 +6,11 @@
 // every run reads the same bytes in the same pieces, so two trees compare
 // within a few instructions per message.
 //
-//   node bench/wire-instructions.mjs [--messages N] [--mode single|multiple|auto] [--size 16] [ROOT ...]
+//   node bench/wire-instructions.mjs [--messages N] [--mode single|multiple|auto] [--size 16]
+//                                    [--per-read 1000] [--cpu] [--repeat 5] [ROOT ...]
 //
-// Bodies of --size bytes (16 by default), reads of 1000 publishes (method, header and body frames):
+// Bodies of --size bytes (16 by default), reads of --per-read publishes
+// (method, header and body frames; 1000 by default):
 // - single: confirms; the consumer at prefetch 256 behind a backlog, acking
 //   each delivery alone in reads of 250 acks, as bench/loadgen's consumers
 //   and most clients do;
@@ -23,11 +25,28 @@
 // function by function as each gets hot, which moved counts of one tree by
 // up to 1,500 instructions per message from run to run (60,000 messages);
 // with it, by about 50.
+//
+// --per-read N: N publishes per read (N a divisor of 1000, or a multiple of
+// it), and in `single` acks in reads of N (at most 250). Under
+// `warren-mq serve` at full speed a read brings some 7 to 16 messages
+// (bench/loadgen, auto-ack and confirms + acks), so what each read and each
+// send costs (the crossings into wasm, the copies) counts there as it does
+// not at 1000.
+//
+// --cpu: instead of instructions, the CPU time (user + system, every
+// thread) per message of the same loop at full speed, each ROOT --repeat
+// times in turn, the median. Some costs are time and not instructions:
+// memory touched for the first time, the kernel's page faults and V8's
+// background threads, which valgrind's count leaves out or serializes. A
+// copy per send into a new ArrayBuffer, against one into Node's Buffer pool,
+// was as many instructions and 20% more CPU at --per-read 4.
+
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { frames, method, u16, u32 } from '../tests/node/raw-amqp.mjs';
 import { instructions, perMessage } from './cachegrind.mjs';
+import { nodeCpuMicros, perMessageCpu } from './proc-cpu.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -35,6 +54,9 @@ const { values: opts, positionals } = parseArgs({
     messages: { type: 'string', default: '120000' },
     mode: { type: 'string', default: 'single' },
     size: { type: 'string', default: '16' },
+    'per-read': { type: 'string', default: '1000' },
+    cpu: { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '5' },
     run: { type: 'boolean', default: false },
   },
 });
@@ -43,10 +65,13 @@ if (!MODES.includes(opts.mode)) throw new Error(`--mode: one of ${MODES.join(', 
 // One body frame each: within the broker's frame_max (128 KiB) with room to spare.
 if (!/^\d+$/.test(opts.size) || Number(opts.size) < 1 || Number(opts.size) > 65536)
   throw new Error(`--size: bytes from 1 to 65536, not ${opts.size}`);
+const PER_READ = Number(opts['per-read']);
+if (!(PER_READ >= 1 && (1000 % PER_READ === 0 || PER_READ % 1000 === 0)))
+  throw new Error(`--per-read: a divisor of 1000 or a multiple of it, not ${opts['per-read']}`);
 const self = fileURLToPath(import.meta.url);
-const BATCH = 1000;
+const BATCH = PER_READ;
 const PREFETCH = 256;
-const ACKS_PER_READ = 250;
+const ACKS_PER_READ = Math.min(250, PER_READ);
 const BODY = Buffer.alloc(Number(opts.size), '0123456789abcdef');
 
 const bits = (b) => Buffer.from([b]);
@@ -119,9 +144,42 @@ async function loop(root, n, mode) {
 
 if (opts.run) {
   await loop(path.resolve(positionals[0]), Number(positionals[1]), opts.mode);
+  if (opts.cpu) {
+    const { user, system } = process.cpuUsage();
+    console.log(JSON.stringify({ cpuMicros: user + system }));
+  }
+} else if (opts.cpu) {
+  const read = `${PER_READ} per read`;
+  console.log(`the wire path in wasm, --mode ${opts.mode}, ${BODY.length} B bodies, ${read}: CPU µs per message`);
+  const run = [
+    self,
+    '--run',
+    '--cpu',
+    '--mode',
+    opts.mode,
+    '--size',
+    String(BODY.length),
+    '--per-read',
+    String(PER_READ),
+  ];
+  perMessageCpu(positionals, Number(opts.messages), BATCH, Number(opts.repeat), (root, n) =>
+    nodeCpuMicros([...run, root, String(n)], root),
+  );
 } else {
-  console.log(`the wire path in wasm, --mode ${opts.mode}, ${BODY.length} B bodies: instructions per message`);
+  console.log(
+    `the wire path in wasm, --mode ${opts.mode}, ${BODY.length} B bodies, ${PER_READ} per read: instructions per message`,
+  );
   // --no-liftoff: see the top of this file.
-  const run = ['--no-liftoff', self, '--run', '--mode', opts.mode, '--size', String(BODY.length)];
+  const run = [
+    '--no-liftoff',
+    self,
+    '--run',
+    '--mode',
+    opts.mode,
+    '--size',
+    String(BODY.length),
+    '--per-read',
+    String(PER_READ),
+  ];
   perMessage(positionals, Number(opts.messages), BATCH, (root, n) => instructions([...run, root, String(n)], root));
 }
