@@ -38,8 +38,8 @@
 // times in turn, the median. Some costs are time and not instructions:
 // memory touched for the first time, the kernel's page faults and V8's
 // background threads, which valgrind's count leaves out or serializes. A
-// copy per send into a new ArrayBuffer, against one into Node's Buffer pool,
-// was as many instructions and 20% more CPU at --per-read 4.
+// copy per send into a new ArrayBuffer, against one into a shared pool, was
+// as many instructions and 15-20% more CPU at --per-read 4.
 
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -81,6 +81,11 @@ export class AcceptedConnection {
     this.#core.transports.delete(this.#id);
   }
 
+  /** Whether the transport holds nothing unsent: what it is given now leaves at once. */
+  get _idle() {
+    return this.#transport.bufferedAmount === 0;
+  }
+
   _send(bytes) {
     try {
       this.#transport.send(bytes);

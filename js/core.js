@@ -421,8 +421,9 @@ export class Core {
           break;
         }
         case K.SEND: {
-          const bytes = r.blob();
-          this.transports.get(conn)?._send(bytes);
+          const t = this.transports.get(conn);
+          const bytes = t?._idle ? r.blobToSend() : r.blob();
+          t?._send(bytes);
           break;
         }
         case K.CLOSE:

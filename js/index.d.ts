@@ -344,7 +344,12 @@ export function parseDefinitions(text: string): Definitions;
 
 /** Any byte transport: a WebSocket, a TCP socket, a MessagePort. */
 export interface Transport {
-  /** Bytes to write, in order. The array is never reused by the broker. */
+  /**
+   * Bytes to write, in order. The array is never reused by the broker. While
+   * `bufferedAmount` is 0 it may be a view into a larger buffer that other
+   * sends share: a transport that hands `bytes.buffer` on (a transfer to a
+   * worker) copies them first.
+   */
   send(bytes: Uint8Array): void;
   /** Close after writing what was sent before. */
   close(): void;
