@@ -48,13 +48,14 @@ let pool = new Uint8Array(POOL_BYTES);
 let poolAt = 0;
 
 /**
- * A copy of `mem[start..end]` (at most COPY_ABOVE bytes) for a transport that
- * holds nothing unsent: the bytes leave at once and the copy is dropped. It
- * is a view into a shared pool, where a `slice` is an ArrayBuffer of its own,
- * which V8 allocates, registers, sweeps and frees: 15-20% of the host's CPU
- * at 4 messages per read (bench/wire-instructions.mjs --cpu --per-read 4).
- * Not for a transport that is behind: bytes it keeps would keep the whole
- * pool alive, beyond what its backlog counts.
+ * A copy of `mem[start..end]` (at most half the pool) as a view into a
+ * shared pool, where a `slice` is an ArrayBuffer of its own, which V8
+ * allocates, registers, sweeps and frees: a quarter of the host's CPU at 10
+ * messages per read (bench/wire-instructions.mjs --cpu --per-read 10). For a
+ * drain copied whole, and for a send to a transport that holds nothing
+ * unsent: the bytes leave at once and the copy is dropped. Not for a send to
+ * a transport that is behind: bytes it keeps would keep the whole pool
+ * alive, beyond what its backlog counts.
  */
 function copyPooled(mem, start, end) {
   const n = end - start;
@@ -116,8 +117,10 @@ export class OutputReader {
   reset(ptr, len) {
     this.#refresh();
     if (len > COPY_ABOVE) {
-      this.buf = copyOut(this.#mem, ptr, ptr + len);
-      this.view = new DataView(this.buf.buffer);
+      // Up to half a pool from the pool, as small sends are (see copyPooled).
+      const buf = len <= POOL_BYTES / 2 ? copyPooled(this.#mem, ptr, ptr + len) : copyOut(this.#mem, ptr, ptr + len);
+      this.buf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, len);
       this.copied = true;
       this.pos = 0;
       this.end = len;

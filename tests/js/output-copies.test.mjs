@@ -1,8 +1,10 @@
-// What broker.accept hands a transport's `send`: bytes that stay as they were
-// sent for as long as the transport keeps them. A transport with nothing
-// unsent gets views of a pool the host copies small sends into (js/output.js,
-// copyPooled); one that is behind gets bytes with memory of their own, since
-// what it keeps would otherwise keep a whole pool alive.
+// Copies the host makes of the engine's output (js/output.js): they stay as
+// they were for as long as they are kept, while later output goes on.
+// broker.accept hands a transport with nothing unsent views of a pool that
+// small sends are copied into; one that is behind gets bytes with memory of
+// their own, since what it keeps would otherwise keep a whole pool alive.
+// Drains of a few KiB, copied whole for the JS API's deliveries, come from
+// the pool too.
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Broker } from '../../js/entry-node.js';
@@ -77,4 +79,30 @@ test('a transport that is behind gets sends with memory of their own', async () 
   for (const b of chunks) assert.equal(b.buffer.byteLength, b.byteLength);
   const stream = Buffer.concat(chunks);
   assert.deepEqual(bodies(stream).slice(-sent.length), sent);
+});
+
+test('bodies delivered in-process stay intact while later deliveries reuse the pool', async () => {
+  const broker = await Broker.create();
+  const conn = await broker.connect({ name: 'app' });
+  const ch = await conn.channel();
+  await ch.queueDeclare('q', { durable: false });
+  const got = [];
+  await ch.basicConsume('q', { noAck: true }, (m) => got.push(m));
+  const sent = [];
+  // Drains of four 1,000-byte deliveries: copied out whole, from the pool.
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 4; i++) {
+      const body = `round ${round} message ${i} `.padEnd(1000, String(i));
+      sent.push(body);
+      ch.basicPublish('', 'q', body);
+    }
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  assert.equal(got.length, sent.length);
+  assert.ok(new Set(got.map((m) => m.body.buffer)).size < 50, 'drains share memory');
+  assert.deepEqual(
+    got.map((m) => new TextDecoder().decode(m.body)),
+    sent,
+  );
+  await broker.close();
 });
