@@ -148,38 +148,18 @@ if (opts.run) {
     const { user, system } = process.cpuUsage();
     console.log(JSON.stringify({ cpuMicros: user + system }));
   }
-} else if (opts.cpu) {
-  const read = `${PER_READ} per read`;
-  console.log(`the wire path in wasm, --mode ${opts.mode}, ${BODY.length} B bodies, ${read}: CPU µs per message`);
-  const run = [
-    self,
-    '--run',
-    '--cpu',
-    '--mode',
-    opts.mode,
-    '--size',
-    String(BODY.length),
-    '--per-read',
-    String(PER_READ),
-  ];
-  perMessageCpu(positionals, Number(opts.messages), BATCH, Number(opts.repeat), (root, n) =>
-    nodeCpuMicros([...run, root, String(n)], root),
-  );
 } else {
+  const what = opts.cpu ? 'CPU µs' : 'instructions';
   console.log(
-    `the wire path in wasm, --mode ${opts.mode}, ${BODY.length} B bodies, ${PER_READ} per read: instructions per message`,
+    `the wire path in wasm, --mode ${opts.mode}, ${BODY.length} B bodies, ${PER_READ} per read: ${what} per message`,
   );
-  // --no-liftoff: see the top of this file.
-  const run = [
-    '--no-liftoff',
-    self,
-    '--run',
-    '--mode',
-    opts.mode,
-    '--size',
-    String(BODY.length),
-    '--per-read',
-    String(PER_READ),
-  ];
-  perMessage(positionals, Number(opts.messages), BATCH, (root, n) => instructions([...run, root, String(n)], root));
+  const args = [self, '--run', '--mode', opts.mode, '--size', String(BODY.length), '--per-read', String(PER_READ)];
+  if (opts.cpu) {
+    const run = (root, n) => nodeCpuMicros([...args, '--cpu', root, String(n)], root);
+    perMessageCpu(positionals, Number(opts.messages), BATCH, Number(opts.repeat), run);
+  } else {
+    // --no-liftoff: see the top of this file.
+    const run = (root, n) => instructions(['--no-liftoff', ...args, root, String(n)], root);
+    perMessage(positionals, Number(opts.messages), BATCH, run);
+  }
 }
