@@ -34,10 +34,11 @@ export async function runLoadgen(url, vhost, persistent, count, pids = [], size 
     ...['--count', String(count), '--publishers', '1', '--consumers', '1', '--queues', '1'],
     ...['--window', String(WINDOW), '--prefetch', String(PREFETCH), '--backlog', String(backlog)],
     // One runtime thread: its two connections and their relays then wake
-    // each other without a hop between threads. With two, the client took
-    // more CPU per message (21-24 µs against 17-22) on this 2-core machine,
-    // and the object got less: 36-46 k msg/s against 40-52 k, alternating
-    // (bench/worker.mjs --client loadgen --mode persistent).
+    // each other without a hop between threads. On this 2-core machine, in
+    // 8 alternating pairs of runs (bench/worker.mjs --client loadgen --mode
+    // persistent), two threads took 20.5-24 µs of client CPU per message
+    // against 17.3-23.3, and the object reached 36-46 k msg/s against
+    // 38-52 k, one thread ahead in 7 pairs.
     ...['--threads', '1', '--timeout', '300', '--json'],
   ];
   const cpu0 = cpuSeconds(pids);
