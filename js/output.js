@@ -65,7 +65,7 @@ function copyPooled(mem, start, end) {
   }
   // Views made by constructor: `subarray` looks its species up each time.
   const copy = new Uint8Array(pool.buffer, poolAt, n);
-  copy.set(new Uint8Array(mem.buffer, start, n));
+  copy.set(new Uint8Array(mem.buffer, mem.byteOffset + start, n));
   poolAt += n;
   return copy;
 }
