@@ -2,8 +2,6 @@
 // a broker's own CPU per message.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -48,27 +46,4 @@ export function nodeCpuMicros(nodeArgs, what) {
     throw new Error(`${what} failed (exit ${r.status}): ${r.error?.message ?? r.stderr}`);
   }
   return JSON.parse(line).cpuMicros;
-}
-
-/**
- * Prints, for each ROOT (default: this checkout), the CPU µs per message of
- * `count(root, m)` run at N/6 and at N messages (`n`, rounded to `batch`),
- * as cachegrind.mjs's perMessage does with instructions: the roots take
- * turns, `repeat` times, and each prints the median and the runs.
- */
-export function perMessageCpu(roots, n, batch, repeat, count) {
-  const small = Math.round(n / 6 / batch) * batch;
-  const all = (roots.length > 0 ? roots : [fileURLToPath(new URL('..', import.meta.url))]).map((r) => path.resolve(r));
-  const runs = new Map(all.map((r) => [r, []]));
-  for (let i = 0; i < repeat; i++) {
-    for (const root of all) {
-      const [a, b] = [small, n].map((m) => count(root, m));
-      runs.get(root).push((b - a) / (n - small));
-    }
-  }
-  for (const root of all) {
-    const r = runs.get(root);
-    const median = [...r].sort((x, y) => x - y)[r.length >> 1];
-    console.log(`  ${median.toFixed(3).padStart(7)}  ${root}  (runs: ${r.map((x) => x.toFixed(3)).join(' ')})`);
-  }
 }

@@ -46,7 +46,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { frames, method, u16, u32 } from '../tests/node/raw-amqp.mjs';
 import { instructions, perMessage } from './cachegrind.mjs';
-import { nodeCpuMicros, perMessageCpu } from './proc-cpu.mjs';
+import { nodeCpuMicros } from './proc-cpu.mjs';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -156,7 +156,7 @@ if (opts.run) {
   const args = [self, '--run', '--mode', opts.mode, '--size', String(BODY.length), '--per-read', String(PER_READ)];
   if (opts.cpu) {
     const run = (root, n) => nodeCpuMicros([...args, '--cpu', root, String(n)], root);
-    perMessageCpu(positionals, Number(opts.messages), BATCH, Number(opts.repeat), run);
+    perMessage(positionals, Number(opts.messages), BATCH, run, { repeat: Number(opts.repeat), digits: 3 });
   } else {
     // --no-liftoff: see the top of this file.
     const run = (root, n) => instructions(['--no-liftoff', ...args, root, String(n)], root);
