@@ -422,7 +422,7 @@ export class Core {
         }
         case K.SEND: {
           const t = this.transports.get(conn);
-          const bytes = t?._idle ? r.blobToSend() : r.blob();
+          const bytes = r.blob(t?._idle);
           t?._send(bytes);
           break;
         }

@@ -178,15 +178,6 @@ export class OutputReader {
     return v;
   }
 
-  /** As `blob()`, for a transport with nothing unsent (see `copyPooled`). */
-  blobToSend() {
-    const n = this.u32();
-    const start = this.pos;
-    this.pos += n;
-    if (n === 0) return EMPTY;
-    return this.copied ? this.buf.subarray(start, this.pos) : copyPooled(this.buf, start, this.pos);
-  }
-
   /** A short string; `last` (a LastString) caches a field that repeats. */
   str8(last) {
     const n = this.buf[this.pos++];
@@ -195,13 +186,18 @@ export class OutputReader {
     return s;
   }
 
-  /** The next `len u32 + bytes`, never a view of wasm memory. */
-  blob() {
+  /**
+   * The next `len u32 + bytes`, never a view of wasm memory. `pooled`: for a
+   * transport with nothing unsent, a small one is copied into the pool (see
+   * `copyPooled`) rather than into memory of its own.
+   */
+  blob(pooled = false) {
     const n = this.u32();
     const start = this.pos;
     this.pos += n;
     if (n === 0) return EMPTY;
-    return this.copied ? this.buf.subarray(start, this.pos) : this.buf.slice(start, this.pos);
+    if (this.copied) return this.buf.subarray(start, this.pos);
+    return pooled ? copyPooled(this.buf, start, this.pos) : this.buf.slice(start, this.pos);
   }
 
   /** exchange, routing key, content header, body: into `m`. */
