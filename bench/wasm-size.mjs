@@ -3,17 +3,25 @@
 // still has its name section) summed by crate, with the generic families that
 // used to dominate (sorts, B-trees, hash maps, formatting) counted apart.
 //
-//   node bench/wasm-size.mjs [--top N]
+//   node bench/wasm-size.mjs [--top N] [--without REGEX]
 //
 // Builds pkg/ first if anything changed. --top lists the N largest functions too.
+// --without: the size the wasm would have without the exports whose names match
+// REGEX (as wasm-bindgen names them: `wasmbroker_image`) and all code only they
+// reach, which wasm-metadce removes before the build's wasm-opt: what moving
+// them to a module loaded on first use could take out of the one loaded first.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
-import { build } from '../scripts/build.mjs';
+import { build, WASM_OPT_FLAGS } from '../scripts/build.mjs';
 
-const { values: opts } = parseArgs({ options: { top: { type: 'string', default: '0' } } });
+const { values: opts } = parseArgs({
+  options: { top: { type: 'string', default: '0' }, without: { type: 'string' } },
+});
 const root = fileURLToPath(new URL('..', import.meta.url));
 const targetDir = path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
 
@@ -131,5 +139,38 @@ if (top > 0) {
   console.log(`\nlargest ${top} functions:`);
   for (const f of fns.sort((a, b) => b.size - a.size).slice(0, top)) {
     console.log(`  ${String(f.size).padStart(7)}  ${f.name.slice(0, 150)}`);
+  }
+}
+
+if (opts.without !== undefined) {
+  const cold = new RegExp(opts.without);
+  const module = new WebAssembly.Module(fs.readFileSync(unoptimised));
+  const exports = WebAssembly.Module.exports(module).map((e) => e.name);
+  const gone = exports.filter((name) => cold.test(name));
+  if (gone.length === 0) {
+    console.error(`wasm-size: no export matches --without ${opts.without}`);
+    process.exit(2);
+  }
+  // Every other export is a root; code reached from none of them goes.
+  const graph = exports
+    .filter((name) => !cold.test(name))
+    .map((name, i) => ({ name: `export ${i}`, root: true, export: name }));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-size-'));
+  const tool = (name, args) => {
+    const r = spawnSync(path.join(root, 'node_modules', '.bin', name), args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+  };
+  try {
+    fs.writeFileSync(path.join(dir, 'graph.json'), JSON.stringify(graph));
+    const features = WASM_OPT_FLAGS.filter((f) => f.startsWith('--enable-'));
+    const dce = path.join(dir, 'dce.wasm');
+    const out = path.join(dir, 'out.wasm');
+    tool('wasm-metadce', [unoptimised, '--graph-file', path.join(dir, 'graph.json'), '-o', dce, ...features]);
+    tool('wasm-opt', [dce, ...WASM_OPT_FLAGS, '-o', out]);
+    const b = fs.readFileSync(out);
+    console.log(`\nwithout ${gone.length} exports (${gone.join(' ')}):`);
+    console.log(`  ${kib(b.length)} raw, ${kib(zlib.gzipSync(b, { level: 9 }).length)} gzipped`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -26,7 +26,7 @@ const wasmOpt = path.join(root, 'node_modules', '.bin', 'wasm-opt');
 // -O3 over -Oz: see the sizes printed at the end; speed matters more than a few KB.
 // The --enable flags are the features rustc turns on by default for this target;
 // wasm-opt must accept them, and enables nothing beyond them.
-const WASM_OPT_FLAGS = [
+export const WASM_OPT_FLAGS = [
   '-O3',
   '--enable-bulk-memory',
   '--enable-nontrapping-float-to-int',
