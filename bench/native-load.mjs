@@ -47,8 +47,10 @@ const { values } = parseArgs({
 const scale = Number(values.scale);
 const repeat = Number(values.repeat);
 for (const [name, v] of Object.entries(values)) {
-  if (!(Number(v) > 0) && !(name === 'warmup' && v === '0')) {
-    console.error(`native-load: --${name} must be a positive number, not ${JSON.stringify(v)}`);
+  const zero = name === 'warmup'; // 0: no warm-up
+  if (!(Number(v) > 0 || (zero && Number(v) === 0))) {
+    const what = zero ? 'a number of messages (0: none)' : 'a positive number';
+    console.error(`native-load: --${name} must be ${what}, not ${JSON.stringify(v)}`);
     process.exit(2);
   }
 }
