@@ -10,14 +10,13 @@
 // REGEX (as wasm-bindgen names them: `wasmbroker_image`) and all code only they
 // reach, which wasm-metadce removes before the build's wasm-opt: what moving
 // them to a module loaded on first use could take out of the one loaded first.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
-import { build, WASM_OPT_FLAGS } from '../scripts/build.mjs';
+import { build, run, WASM_OPT_FLAGS } from '../scripts/build.mjs';
 
 const { values: opts } = parseArgs({
   options: { top: { type: 'string', default: '0' }, without: { type: 'string' } },
@@ -152,19 +151,22 @@ if (opts.without !== undefined) {
     process.exit(2);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-size-'));
-  const tool = (name, args) => {
-    const r = spawnSync(path.join(root, 'node_modules', '.bin', name), args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
-  };
+  const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+  const features = WASM_OPT_FLAGS.filter((f) => f.startsWith('--enable-'));
+  // wasm-metadce lists on stdout what it found unused: only its errors are shown.
+  const quiet = { stdio: ['ignore', 'ignore', 'inherit'] };
   /** The gzipped size of the build with only `roots` exported: every other export, and code none of them reaches, goes. */
   const sizeWith = (roots) => {
     const graph = roots.map((name, i) => ({ name: `export ${i}`, root: true, export: name }));
     fs.writeFileSync(path.join(dir, 'graph.json'), JSON.stringify(graph));
-    const features = WASM_OPT_FLAGS.filter((f) => f.startsWith('--enable-'));
     const dce = path.join(dir, 'dce.wasm');
     const out = path.join(dir, 'out.wasm');
-    tool('wasm-metadce', [unoptimised, '--graph-file', path.join(dir, 'graph.json'), '-o', dce, ...features]);
-    tool('wasm-opt', [dce, ...WASM_OPT_FLAGS, '-o', out]);
+    run(
+      bin('wasm-metadce'),
+      [unoptimised, '--graph-file', path.join(dir, 'graph.json'), '-o', dce, ...features],
+      quiet,
+    );
+    run(bin('wasm-opt'), [dce, ...WASM_OPT_FLAGS, '-o', out], quiet);
     const b = fs.readFileSync(out);
     return { raw: b.length, gz: zlib.gzipSync(b, { level: 9 }).length };
   };
