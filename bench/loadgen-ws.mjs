@@ -1,4 +1,4 @@
-// bench/loadgen (Rust, amqprs) against a WebSocket endpoint, through its
+// bench/loadgen (Rust, lapin) against a WebSocket endpoint, through its
 // in-process TCP-to-WebSocket relay (--ws-url), with the workload of
 // bench/workload.mjs: WINDOW publishes in flight, prefetch PREFETCH, confirms
 // and manual acks; one publishing and one consuming connection; at most

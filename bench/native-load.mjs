@@ -6,16 +6,20 @@
 // the broker's own CPU time per message, latency, and the load generator's own
 // CPU, which shows whether the client or the broker set the pace.
 // Each broker runs in a session of its own, as a service does: Linux's
-// autogroup scheduling then gives it a core whenever it is ready, so it wakes
-// for smaller reads than a server in the load generator's session, and
-// Warren's CPU per message is some 30% above bench/serve-cpu.mjs's default.
+// autogroup scheduling then gives it a core whenever it is ready.
+//
+// The broker's CPU per message depends on how its clients write. The load
+// generator's client (lapin) writes every frame its connection has queued in
+// one system call, so a broker's read carries many frames. With a client that
+// wrote each frame alone (amqprs, the load generator's client before), the
+// broker woke for a few frames at a time: Warren spent 2.6 µs per auto-ack
+// message against 1.0 now, RabbitMQ about the same either way (12.6 and 14.9).
 //
 // Before the first row each broker takes --warmup messages (auto-ack, in two
 // loads of their own connections, as bench/serve-cpu.mjs warms up), so every
 // row is the steady state of a running service. Without it the first row
 // (auto-ack, 16 B) also paid each broker's first-use costs (V8's tier-up of
-// Warren's hot code; RabbitMQ's own): 3.6 and 17.3 µs per message against
-// 2.6 and 12.6 after 100,000, the ratio between them about the same. 0
+// Warren's hot code; RabbitMQ's own), some 40% more per message for both. 0
 // leaves it out.
 //
 //   node bench/native-load.mjs [--scale 1] [--repeat 1] [--warmup 100000] [--publishers 2] [--consumers 2]
@@ -187,8 +191,8 @@ printComparison({
     ['p50 / p99 ms W', (r, w) => `${ms(w.p50)} / ${ms(w.p99)}`],
   ],
   about: [
-    `load generator: bench/loadgen (Rust, amqprs), ${values.publishers} publishing and ${values.consumers} consuming ` +
-      `connections, ${values.threads} threads, one queue per consumer, prefetch 256, 512 unconfirmed per publisher, ` +
+    `load generator: bench/loadgen (Rust, lapin), ${values.publishers} publishing and ${values.consumers} consuming ` +
+      `connections, ${values.threads} threads, one queue per consumer, prefetch 256, 512 publishes in flight per publisher (unconfirmed, or not yet written), ` +
       `at most ${values.backlog} published but not yet consumed; ` +
       `each broker warmed up with ${values.warmup} messages; median of ${repeat} run(s)`,
     `load average before ${loads(load0)}; after ${loads(load1)}`,

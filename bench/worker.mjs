@@ -15,7 +15,7 @@
 // makes each WebSocket message an event, which costs the object several
 // microseconds before any AMQP work: the first client pays two per message.
 // Both spend more CPU per message than the object, so they set the pace.
-// A third, --client loadgen, is bench/loadgen (Rust, amqprs) through its
+// A third, --client loadgen, is bench/loadgen (Rust, lapin) through its
 // in-process TCP-to-WebSocket relay (each TCP read one WebSocket message):
 // the same workload on two connections, one publishing and one consuming
 // (the object holds both), its latency publish to delivery, not to confirm.
@@ -294,7 +294,7 @@ console.log(
 );
 console.log(
   `client: AMQPWebSocketClient (per-frame: a WebSocket message per publish and per ack, as it ships;` +
-    ` gathered: a turn's writes in one WebSocket message), one connection; loadgen: bench/loadgen (Rust, amqprs)` +
+    ` gathered: a turn's writes in one WebSocket message), one connection; loadgen: bench/loadgen (Rust, lapin)` +
     ` over its TCP-to-WebSocket relay, a publishing and a consuming connection (latency publish to delivery),` +
     ` ${LOADGEN_BACKLOG ? `at most ${fmt(LOADGEN_BACKLOG)}` : 'no limit on messages'} published and not yet consumed;` +
     ` ${SIZE}-byte bodies, ${WINDOW} publishes in flight,` +

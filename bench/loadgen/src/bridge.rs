@@ -1,4 +1,4 @@
-//! TCP to WebSocket relay, so amqprs (TCP only) can reach a broker that only
+//! TCP to WebSocket relay, so lapin (TCP only) can reach a broker that only
 //! speaks AMQP over WebSocket (a Durable Object). It listens on a loopback
 //! port; each connection accepted there opens a WebSocket of its own. Each
 //! TCP read goes out as one binary message, each message's payload is written
@@ -56,7 +56,7 @@ pub fn parse_ws_url(url: &str) -> Result<WsUrl, String> {
     })
 }
 
-/// Starts the relay; returns the loopback port amqprs should connect to.
+/// Starts the relay; returns the loopback port the client should connect to.
 pub async fn start(target: WsUrl) -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

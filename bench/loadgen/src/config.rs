@@ -76,12 +76,13 @@ usage: warren-loadgen [options]
   --consumers N          consuming connections (default 2)
   --queues N             queues, messages spread round robin (default: --consumers)
   --prefetch N           consumer prefetch with manual acks (default 256)
-  --window N             unconfirmed publishes per publisher with confirms (default 512)
+  --window N             publishes in flight per publisher: unconfirmed with confirms,
+                         not yet written without (default 512)
   --backlog N            publishers wait while this many messages are published but
                          not yet consumed, so queues stay short (default 2000; 0: no limit)
   --timeout SECS         give up after this long (default 120)
   --threads N            runtime worker threads (default 2)
-  --ws-url ws://host:port/path  reach the broker over WebSocket: amqprs connects to
+  --ws-url ws://host:port/path  reach the broker over WebSocket: the client connects to
                          an in-process relay, one WebSocket per connection (user,
                          password and vhost still come from --url)
   --json                 print one JSON object instead of text";

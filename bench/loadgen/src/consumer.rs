@@ -1,16 +1,21 @@
 //! One consuming connection on one queue: acks each message (manual-ack
-//! modes) and records its latency from the timestamp in the body.
+//! modes) and records its latency from the timestamp in the body. Acks are
+//! not awaited one by one: those not yet written are in flight together, so
+//! the connection writes them as they come, several at once.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use amqprs::channel::{BasicAckArguments, BasicConsumeArguments, BasicQosArguments};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use lapin::acker::Acker;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::FieldTable;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::connect;
+use crate::{close, connect};
 
 /// Deliveries counted across all consumers; `done` flips once the total
 /// reaches the message count, so consumers of emptied queues stop too.
@@ -39,43 +44,55 @@ pub async fn run(
     start: Instant,
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Consumed, String> {
+    let who = format!("consumer {index}");
     let connection = connect(&config).await?;
     let channel = connection
-        .open_channel(None)
+        .create_channel()
         .await
-        .map_err(|e| format!("consumer {index}: channel.open: {e}"))?;
+        .map_err(|e| format!("{who}: channel.open: {e}"))?;
     let manual = config.mode.manual_ack();
     if manual {
         channel
-            .basic_qos(BasicQosArguments::new(0, config.prefetch, false))
+            .basic_qos(config.prefetch, BasicQosOptions::default())
             .await
-            .map_err(|e| format!("consumer {index}: basic.qos: {e}"))?;
+            .map_err(|e| format!("{who}: basic.qos: {e}"))?;
     }
-    let tag = format!("loadgen-{index}");
-    let (_, mut rx) = channel
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&queue, &tag)
-                .manual_ack(manual)
-                .finish(),
+    let options = BasicConsumeOptions {
+        no_ack: !manual,
+        ..Default::default()
+    };
+    let mut deliveries = channel
+        .basic_consume(
+            &queue,
+            &format!("loadgen-{index}"),
+            options,
+            FieldTable::default(),
         )
         .await
-        .map_err(|e| format!("consumer {index}: basic.consume: {e}"))?;
+        .map_err(|e| format!("{who}: basic.consume: {e}"))?;
     let _ = ready.send(());
     let mut done = progress.done.subscribe();
     let mut latencies_us = Vec::with_capacity((progress.target / config.consumers as u64) as usize);
     // Each queue has one consumer, so a message delivered twice comes here twice.
     let mut seen = HashSet::with_capacity(latencies_us.capacity());
+    let mut acks = FuturesUnordered::new();
     loop {
-        let message = tokio::select! {
-            m = rx.recv() => m,
+        let delivery = tokio::select! {
+            biased;
+            Some(acked) = acks.next(), if !acks.is_empty() => {
+                let acked: lapin::Result<()> = acked;
+                acked.map_err(|e| format!("{who}: basic.ack: {e}"))?;
+                continue;
+            }
+            d = deliveries.next() => d,
             _ = done.wait_for(|d| *d) => break,
         };
-        let Some(message) = message else {
-            return Err(format!("consumer {index}: the broker closed the channel"));
+        let delivery = match delivery {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => return Err(format!("{who}: {e}")),
+            None => return Err(format!("{who}: the broker closed the channel")),
         };
-        let (Some(deliver), Some(body)) = (message.deliver, message.content) else {
-            continue;
-        };
+        let body = &delivery.data;
         let now = start.elapsed().as_nanos() as u64;
         let sent = body
             .get(..8)
@@ -83,19 +100,16 @@ pub async fn run(
             .map(u64::from_le_bytes)
             .unwrap_or(now);
         latencies_us.push(u32::try_from(now.saturating_sub(sent) / 1000).unwrap_or(u32::MAX));
-        if deliver.redelivered() {
+        if delivery.redelivered {
             progress.redelivered.fetch_add(1, Ordering::Relaxed);
-        }
-        if manual {
-            channel
-                .basic_ack(BasicAckArguments::new(deliver.delivery_tag(), false))
-                .await
-                .map_err(|e| format!("consumer {index}: basic.ack: {e}"))?;
         }
         let id = body
             .get(8..16)
             .and_then(|b| b.try_into().ok())
             .map(u64::from_le_bytes);
+        if manual {
+            acks.push(ack(delivery.acker));
+        }
         if !id.is_some_and(|id| seen.insert(id)) {
             progress.duplicates.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -104,14 +118,13 @@ pub async fn run(
             let _ = progress.done.send(true);
         }
     }
-    // close-ok comes after every ack sent before it on this channel.
-    channel
-        .close()
-        .await
-        .map_err(|e| format!("consumer {index}: channel.close: {e}"))?;
-    connection
-        .close()
-        .await
-        .map_err(|e| format!("consumer {index}: connection.close: {e}"))?;
+    while let Some(acked) = acks.next().await {
+        acked.map_err(|e| format!("{who}: basic.ack: {e}"))?;
+    }
+    close(&who, channel, connection).await?;
     Ok(Consumed { latencies_us })
+}
+
+async fn ack(acker: Acker) -> lapin::Result<()> {
+    acker.ack(BasicAckOptions::default()).await
 }

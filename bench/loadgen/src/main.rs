@@ -14,18 +14,51 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use amqprs::channel::{QueueDeclareArguments, QueueDeleteArguments, QueuePurgeArguments};
-use amqprs::connection::{Connection, OpenConnectionArguments};
+use lapin::options::{QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions};
+use lapin::types::FieldTable;
+use lapin::uri::{AMQPAuthority, AMQPScheme, AMQPUri, AMQPUserInfo};
+use lapin::{Channel, Connection, ConnectionProperties};
 
 use config::Config;
 
 pub async fn connect(config: &Config) -> Result<Connection, String> {
-    let mut args =
-        OpenConnectionArguments::new(&config.host, config.port, &config.user, &config.password);
-    args.virtual_host(&config.vhost);
-    Connection::open(&args)
+    let uri = AMQPUri {
+        scheme: AMQPScheme::AMQP,
+        authority: AMQPAuthority {
+            userinfo: AMQPUserInfo {
+                username: config.user.clone(),
+                password: config.password.clone(),
+            },
+            host: config.host.clone(),
+            port: config.port,
+        },
+        vhost: config.vhost.clone(),
+        query: Default::default(),
+    };
+    let properties = ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio);
+    Connection::connect_uri(uri, properties)
         .await
         .map_err(|e| format!("connect to {}:{}: {e}", config.host, config.port))
+}
+
+/// Closes a channel and then its connection: close-ok comes after everything
+/// sent before it, so nothing sent is still on its way when this returns.
+pub async fn close(who: &str, channel: Channel, connection: Connection) -> Result<(), String> {
+    channel
+        .close(200, "done")
+        .await
+        .map_err(|e| format!("{who}: channel.close: {e}"))?;
+    match connection.close(200, "done").await {
+        // A broker may close the socket right after close-ok; lapin reports
+        // the end of the stream, if it reads it in the same turn as close-ok,
+        // as an aborted connection. The channel's close-ok already came.
+        Err(lapin::Error::IOError(e)) if e.kind() == std::io::ErrorKind::ConnectionAborted => {
+            Ok(())
+        }
+        other => other.map_err(|e| format!("{who}: connection.close: {e}")),
+    }
 }
 
 fn queue_names(config: &Config) -> Vec<String> {
@@ -38,53 +71,54 @@ fn queue_names(config: &Config) -> Vec<String> {
 async fn prepare(config: &Config, queues: &[String]) -> Result<(), String> {
     let connection = connect(config).await?;
     let channel = connection
-        .open_channel(None)
+        .create_channel()
         .await
         .map_err(|e| e.to_string())?;
     for q in queues {
-        let _ = channel
-            .queue_delete(QueueDeleteArguments::new(q))
+        channel
+            .queue_delete(q, QueueDeleteOptions::default())
             .await
             .map_err(|e| format!("queue.delete {q}: {e}"))?;
+        let options = QueueDeclareOptions {
+            durable: config.mode.persistent(),
+            ..Default::default()
+        };
         channel
-            .queue_declare(
-                QueueDeclareArguments::new(q)
-                    .durable(config.mode.persistent())
-                    .finish(),
-            )
+            .queue_declare(q, options, FieldTable::default())
             .await
             .map_err(|e| format!("queue.declare {q}: {e}"))?;
         channel
-            .queue_purge(QueuePurgeArguments::new(q))
+            .queue_purge(q, QueuePurgeOptions::default())
             .await
             .map_err(|e| format!("queue.purge {q}: {e}"))?;
     }
-    let _ = channel.close().await;
-    let _ = connection.close().await;
-    Ok(())
+    close("prepare", channel, connection).await
 }
 
 /// Messages left in the queues (passive declare), then deletes them.
 async fn leftover_and_delete(config: &Config, queues: &[String]) -> Result<u64, String> {
     let connection = connect(config).await?;
     let channel = connection
-        .open_channel(None)
+        .create_channel()
         .await
         .map_err(|e| e.to_string())?;
     let mut left = 0u64;
     for q in queues {
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
         let declared = channel
-            .queue_declare(QueueDeclareArguments::new(q).passive(true).finish())
+            .queue_declare(q, passive, FieldTable::default())
             .await
             .map_err(|e| format!("queue.declare passive {q}: {e}"))?;
-        left += declared.map_or(0, |(_, messages, _)| u64::from(messages));
+        left += u64::from(declared.message_count());
         channel
-            .queue_delete(QueueDeleteArguments::new(q))
+            .queue_delete(q, QueueDeleteOptions::default())
             .await
             .map_err(|e| format!("queue.delete {q}: {e}"))?;
     }
-    let _ = channel.close().await;
-    let _ = connection.close().await;
+    close("cleanup", channel, connection).await?;
     Ok(left)
 }
 
