@@ -59,8 +59,8 @@ const refusedLogAt = new WeakMap();
  * stats, which this adds to and removes from; `certUser`: the CN of a
  * verified client certificate (the EXTERNAL login); `closes`: a Map counting
  * the server's closes by "scope code" (for /metrics).
- * `io`: { write(bytes), end(), pause(), resume(), backlog(): bytes written and
- * not yet sent }. Returns { data(bytes), drained(), closed() } for the stream's
+ * `io`: { write(bytes), end(clientCloses), pause(), resume(), backlog(): bytes
+ * written and not yet sent }; `clientCloses`: the client was sent close-ok. Returns { data(bytes), drained(), closed() } for the stream's
  * events to call.
  */
 export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers, certUser, closes }) {
@@ -96,13 +96,13 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       io.write(bytes);
       if (!stats.paused && io.backlog() > maxQueuedBytes) flow();
     },
-    close() {
+    close({ clientCloses = false } = {}) {
       ending = true;
       if (stats.paused) {
         stats.paused = false;
         io.resume();
       }
-      io.end();
+      io.end(clientCloses);
     },
     // How much this transport still holds: the broker may hold back deliveries.
     get bufferedAmount() {
