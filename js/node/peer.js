@@ -2,6 +2,10 @@
 // connection: bytes in go to `receive`, bytes out to the stream, and reading
 // pauses while the peer is slow, so nothing is buffered without bound.
 /** 127.0.0.0/8, ::1 and IPv4-mapped 127.x: this machine. */
+// After the broker closes a connection, the time the client gets to close its
+// end before the socket is dropped; a client sent close-ok closes first.
+export const LINGER_MS = 5000;
+
 export function isLoopback(address = '') {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }

@@ -1,11 +1,11 @@
-// Who closes the TCP socket after connection.close, over a raw socket: the
-// recipient of close-ok (AMQP 0-9-1), as RabbitMQ does. A server that ends
-// the stream right behind its close-ok makes some clients (lapin) report a
-// failed close when they read both in one go.
+// Who closes the socket after connection.close, over a raw TCP socket and a
+// raw WebSocket: the recipient of close-ok (AMQP 0-9-1), as RabbitMQ does. A
+// server that ends the stream right behind its close-ok makes some clients
+// (lapin) report a failed close when they read both in one go.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { frames, method, rawConnection, shortstr, u16 } from './raw-amqp.mjs';
+import { frames, method, rawConnection, rawWebSocket, shortstr, u16 } from './raw-amqp.mjs';
 import { startServer } from './server.mjs';
 
 let server;
@@ -53,4 +53,28 @@ test('a client that never closes its end after close-ok is dropped in the end', 
   c.send(connectionClose());
   await c.next(c.isMethod(10, 51));
   await c.closed();
+});
+
+test("over WebSocket too, the client closes the socket after the server's close-ok", async (t) => {
+  if (!server.ws) return t.skip('WARREN_TEST_AMQP_URL: RabbitMQ 3.10 has no AMQP over WebSocket');
+  const c = await rawWebSocket(server.ws);
+  await c.handshake();
+  const closedByServer = c.closed().then(() => true);
+  c.send(connectionClose());
+  await c.next(c.isMethod(10, 51));
+  const first = await Promise.race([closedByServer, sleep(300).then(() => false)]);
+  assert.equal(first, false, 'the server closed the WebSocket before the client did');
+  c.ws.close(1000);
+  await c.closed();
+});
+
+test('over WebSocket, after the server’s connection.close and the client’s close-ok, the server closes', async (t) => {
+  if (!server.ws) return t.skip('WARREN_TEST_AMQP_URL: RabbitMQ 3.10 has no AMQP over WebSocket');
+  const c = await rawWebSocket(server.ws);
+  await c.handshake();
+  c.send(frames.queueDeclare(3, 'q'));
+  assert.equal((await c.closeReason(10, 50)).code, 504);
+  c.send(connectionCloseOk());
+  const closed = await Promise.race([c.closed().then(() => true), sleep(2000).then(() => false)]);
+  assert.equal(closed, true, 'the server did not close the WebSocket after close-ok');
 });
