@@ -1,11 +1,12 @@
 // Binds one byte stream (a TCP socket, a WebSocket) to the broker as an AMQP
 // connection: bytes in go to `receive`, bytes out to the stream, and reading
 // pauses while the peer is slow, so nothing is buffered without bound.
-/** 127.0.0.0/8, ::1 and IPv4-mapped 127.x: this machine. */
+
 // After the broker closes a connection, the time the client gets to close its
 // end before the socket is dropped; a client sent close-ok closes first.
 export const LINGER_MS = 5000;
 
+/** 127.0.0.0/8, ::1 and IPv4-mapped 127.x: this machine. */
 export function isLoopback(address = '') {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
@@ -64,8 +65,8 @@ const refusedLogAt = new WeakMap();
  * verified client certificate (the EXTERNAL login); `closes`: a Map counting
  * the server's closes by "scope code" (for /metrics).
  * `io`: { write(bytes), end(clientCloses), pause(), resume(), backlog(): bytes
- * written and not yet sent }; `clientCloses`: the client was sent close-ok. Returns { data(bytes), drained(), closed() } for the stream's
- * events to call.
+ * written and not yet sent }; `clientCloses`: the client was sent close-ok.
+ * Returns { data(bytes), drained(), closed() } for the stream's events to call.
  */
 export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers, certUser, closes }) {
   const name = `${remote.address}:${remote.port}`;
