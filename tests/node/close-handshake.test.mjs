@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { frames, method, rawConnection, rawWebSocket, shortstr, u16 } from './raw-amqp.mjs';
-import { startServer } from './server.mjs';
+import { serverOrReference } from './server.mjs';
 
 let server;
 before(async () => {
-  const other = process.env.WARREN_TEST_AMQP_URL; // RabbitMQ, to compare by hand
-  server = other ? { amqpPort: Number(new URL(other).port), stop: async () => 0 } : await startServer();
+  server = await serverOrReference();
 });
 after(async () => {
   assert.equal(await server.stop(), 0);

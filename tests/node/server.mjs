@@ -113,6 +113,15 @@ export async function startServer({
  * the global WebSocket meanwhile (Node 20 has none; amqp-client.js uses
  * whichever is global).
  */
+/**
+ * `warren-mq serve`, or with WARREN_TEST_AMQP_URL set the broker that names
+ * (RabbitMQ, to compare a raw-frame test by hand): its AMQP port only.
+ */
+export async function serverOrReference() {
+  const other = process.env.WARREN_TEST_AMQP_URL;
+  return other ? { amqpPort: Number(new URL(other).port), stop: async () => 0 } : startServer();
+}
+
 export function serveWithWebSocket(options) {
   const served = { server: null };
   const original = globalThis.WebSocket;
