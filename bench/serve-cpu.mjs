@@ -22,9 +22,10 @@
 // scheduling shares the cores among their threads, so it reads many messages
 // at a time. `--own-session` starts it in a session of its own (as a service
 // runs, and as bench/native-load.mjs runs both brokers): its group then gets
-// a core whenever it is ready, it wakes for smaller reads and writes (2.2
-// times the system calls under auto-ack), and spends some 30% more CPU per
-// message.
+// a core whenever it is ready, and it wakes for smaller reads and writes.
+// Under the load generator's client (lapin, which writes what a connection
+// has queued at once) that costs some 5-7% more CPU per message; under one
+// that wrote each frame alone (amqprs, before) it was some 30%.
 //
 // `--instructions`: instead of CPU time, the server's instructions per
 // message (every thread; the kernel's work not included) counted by
