@@ -2,8 +2,9 @@
 // connection: bytes in go to `receive`, bytes out to the stream, and reading
 // pauses while the peer is slow, so nothing is buffered without bound.
 
-// After the broker closes a connection, the time the client gets to close its
-// end before the socket is dropped; a client sent close-ok closes first.
+// The time a client gets to close its end: after it was sent close-ok, before
+// the server ends the stream; after the server ended it, before the socket is
+// dropped.
 export const LINGER_MS = 5000;
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped 127.x: this machine. */
@@ -64,9 +65,9 @@ const refusedLogAt = new WeakMap();
  * stats, which this adds to and removes from; `certUser`: the CN of a
  * verified client certificate (the EXTERNAL login); `closes`: a Map counting
  * the server's closes by "scope code" (for /metrics).
- * `io`: { write(bytes), end(clientCloses), pause(), resume(), backlog(): bytes
- * written and not yet sent }; `clientCloses`: the client was sent close-ok.
- * Returns { data(bytes), drained(), closed() } for the stream's events to call.
+ * `io`: { write(bytes), end(), pause(), resume(), backlog(): bytes written and
+ * not yet sent }. Returns { data(bytes), drained(), closed() } for the stream's
+ * events to call.
  */
 export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers, certUser, closes }) {
   const name = `${remote.address}:${remote.port}`;
@@ -107,7 +108,12 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
         stats.paused = false;
         io.resume();
       }
-      io.end(clientCloses);
+      // The recipient of close-ok closes the socket (AMQP 0-9-1), as with
+      // RabbitMQ: a client sent close-ok ends the stream itself, and reads an
+      // end arriving with close-ok as a failed close (lapin). Ours comes only
+      // if its end has not come within LINGER_MS.
+      if (clientCloses) setTimeout(() => done || io.end(), LINGER_MS).unref();
+      else io.end();
     },
     // How much this transport still holds: the broker may hold back deliveries.
     get bufferedAmount() {

@@ -32,13 +32,8 @@ export function amqpTcpServer(broker, { maxQueuedBytes, maxConnections, log, soc
       broker,
       {
         write: gatherWrites(socket, (bytes) => socket.write(bytes)),
-        // A client sent close-ok closes its end first, as with RabbitMQ (the
-        // recipient of close-ok closes the socket): an end of stream read
-        // together with close-ok is a failed close to some clients (lapin).
-        // The socket ends when the client's end arrives (no half-open
-        // sockets here), or at the linger's end.
-        end: (clientCloses) => {
-          if (!clientCloses) socket.end();
+        end: () => {
+          socket.end();
           setTimeout(() => socket.destroy(), LINGER_MS).unref();
         },
         pause: () => socket.pause(),

@@ -2,7 +2,7 @@
 // stream in both directions: a frame may span messages and a message may hold
 // many frames. Out, each chunk the broker emits (whole frames) is one message.
 import { WebSocketServer } from 'ws';
-import { LINGER_MS, attachPeer, gatherWrites, overConnectionLimit } from './peer.js';
+import { attachPeer, gatherWrites, overConnectionLimit } from './peer.js';
 
 export const AMQP_PATH = '/ws/amqp';
 
@@ -57,11 +57,7 @@ export function amqpOverWebSocket(
         {
           // Each chunk stays one message; the messages of a turn leave together.
           write: gatherWrites(socket, (bytes) => ws.send(bytes, { binary: true })),
-          // A client sent close-ok closes the WebSocket itself, as over TCP.
-          end: (clientCloses) => {
-            if (clientCloses) setTimeout(() => ws.close(1000), LINGER_MS).unref();
-            else ws.close(1000);
-          },
+          end: () => ws.close(1000),
           pause: () => ws.pause(),
           resume: () => ws.resume(),
           backlog: () => ws.bufferedAmount,
