@@ -114,11 +114,10 @@ export class AcceptedConnection {
     }
   }
 
-  /** `clientCloses`: the client was sent close-ok and closes its end next. */
-  _close(clientCloses) {
+  _close() {
     this.#forget();
     try {
-      this.#transport.close({ clientCloses });
+      this.#transport.close();
     } catch (e) {
       report(e);
     }

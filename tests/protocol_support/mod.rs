@@ -297,8 +297,6 @@ pub fn close_args(f: &RawFrame) -> (u16, String, u16, u16) {
 pub struct Received {
     pub bytes: Vec<u8>,
     pub closed: bool,
-    /// The close said the client closes its end (`Output::Close`).
-    pub client_closes: bool,
     /// The closes the server reported (`Output::Closed`).
     pub closes: Vec<CloseReport>,
     /// Offsets in `bytes` where the server asked for the write to end.
@@ -353,14 +351,7 @@ impl Harness {
                         .extend_from_slice(&bytes);
                     self.server.recycle(bytes);
                 }
-                Output::Close {
-                    conn,
-                    client_closes,
-                } => {
-                    let r = self.inbox.entry(conn).or_default();
-                    r.closed = true;
-                    r.client_closes = client_closes;
-                }
+                Output::Close { conn } => self.inbox.entry(conn).or_default().closed = true,
                 Output::Closed { conn, report } => {
                     self.inbox.entry(conn).or_default().closes.push(report)
                 }
@@ -400,13 +391,6 @@ impl Harness {
 
     pub fn closed(&self, conn: ConnToken) -> bool {
         self.inbox.get(&conn).is_some_and(|r| r.closed)
-    }
-
-    /// Closed, and the client is to close its end (it was sent close-ok).
-    pub fn client_closes(&self, conn: ConnToken) -> bool {
-        self.inbox
-            .get(&conn)
-            .is_some_and(|r| r.closed && r.client_closes)
     }
 
     /// A client through header, start-ok, tune-ok (default limits, no
