@@ -114,10 +114,11 @@ export class AcceptedConnection {
     }
   }
 
-  _close() {
+  /** `clientCloses`: the client was sent close-ok and closes its end next. */
+  _close(clientCloses) {
     this.#forget();
     try {
-      this.#transport.close();
+      this.#transport.close({ clientCloses });
     } catch (e) {
       report(e);
     }

@@ -427,7 +427,7 @@ export class Core {
           break;
         }
         case K.CLOSE:
-          this.transports.get(conn)?._close();
+          this.transports.get(conn)?._close(r.u8() === 1);
           break;
         case K.CLOSED: {
           const e = r.error();

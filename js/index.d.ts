@@ -351,8 +351,13 @@ export interface Transport {
    * worker) copies them first.
    */
   send(bytes: Uint8Array): void;
-  /** Close after writing what was sent before. */
-  close(): void;
+  /**
+   * Close after writing what was sent before. `clientCloses`: the client asked
+   * to close and was sent close-ok, so it closes its end next (AMQP 0-9-1: the
+   * recipient of close-ok closes the socket); a stream transport may wait for
+   * that, not for long, before closing its own.
+   */
+  close(options?: { clientCloses: boolean }): void;
   /**
    * For a transport that gathers sends into larger writes: what was sent so
    * far must go out now, apart from what follows (basic.consume-ok ahead of

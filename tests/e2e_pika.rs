@@ -114,7 +114,7 @@ fn serve(listener: TcpListener, stop: &AtomicBool) {
                     }
                     server.recycle(bytes);
                 }
-                Output::Close { conn } => {
+                Output::Close { conn, .. } => {
                     if let Some(mut s) = sockets.remove(&conn) {
                         let _ = s.stream.set_nonblocking(false);
                         let _ = s.stream.write_all(&s.pending);

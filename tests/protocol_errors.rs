@@ -67,6 +67,8 @@ fn a_method_on_an_unopened_channel_is_504() {
     assert!(h.take_bytes(c).is_empty());
     h.send(c, &connection_close_ok());
     assert!(h.closed(c));
+    // The server had close-ok, so it closes the transport itself.
+    assert!(!h.client_closes(c));
 }
 
 #[test]

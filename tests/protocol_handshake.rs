@@ -293,6 +293,8 @@ fn client_close_gets_close_ok_and_the_transport_closes() {
     h.send(c, &close);
     assert_eq!(h.take_bytes(c), [1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, 0xce]);
     assert!(h.closed(c));
+    // The recipient of close-ok closes the socket: the client, here.
+    assert!(h.client_closes(c));
 }
 
 #[test]

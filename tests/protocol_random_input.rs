@@ -17,7 +17,7 @@ fn run(chunks: &[Vec<u8>], second: &[u8]) -> Vec<(u64, Vec<u8>, bool)> {
         while let Some(out) = server.poll_output() {
             match out {
                 Output::Send { conn, bytes } => log.push((conn.0, bytes, false)),
-                Output::Close { conn } => log.push((conn.0, Vec::new(), true)),
+                Output::Close { conn, .. } => log.push((conn.0, Vec::new(), true)),
                 Output::Closed { .. } | Output::Flush { .. } => {}
                 other => panic!("{other:?}"),
             }

@@ -268,7 +268,7 @@ impl Run {
                 Output::Send { conn, bytes } => {
                     self.seen.push(format!("send {} {bytes:?}", conn.0))
                 }
-                Output::Close { conn } => self.seen.push(format!("close {}", conn.0)),
+                Output::Close { conn, .. } => self.seen.push(format!("close {}", conn.0)),
                 Output::Closed { conn, report } => {
                     self.seen.push(format!("closed {} {report:?}", conn.0))
                 }

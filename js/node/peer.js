@@ -1,6 +1,12 @@
 // Binds one byte stream (a TCP socket, a WebSocket) to the broker as an AMQP
 // connection: bytes in go to `receive`, bytes out to the stream, and reading
 // pauses while the peer is slow, so nothing is buffered without bound.
+
+// The time a client gets to close its end: after it was sent close-ok, before
+// the server ends the stream; after the server ended it, before the socket is
+// dropped.
+export const LINGER_MS = 5000;
+
 /** 127.0.0.0/8, ::1 and IPv4-mapped 127.x: this machine. */
 export function isLoopback(address = '') {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
@@ -96,13 +102,18 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       io.write(bytes);
       if (!stats.paused && io.backlog() > maxQueuedBytes) flow();
     },
-    close() {
+    close({ clientCloses = false } = {}) {
       ending = true;
       if (stats.paused) {
         stats.paused = false;
         io.resume();
       }
-      io.end();
+      // The recipient of close-ok closes the socket (AMQP 0-9-1), as with
+      // RabbitMQ: a client sent close-ok ends the stream itself, and reads an
+      // end arriving with close-ok as a failed close (lapin). Ours comes only
+      // if its end has not come within LINGER_MS.
+      if (clientCloses) setTimeout(() => done || io.end(), LINGER_MS).unref();
+      else io.end();
     },
     // How much this transport still holds: the broker may hold back deliveries.
     get bufferedAmount() {

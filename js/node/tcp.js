@@ -1,12 +1,8 @@
 // AMQP over TCP (or TLS: amqps): every accepted socket becomes a broker connection.
 import net from 'node:net';
 import tls from 'node:tls';
-import { attachPeer, gatherWrites, overConnectionLimit } from './peer.js';
+import { LINGER_MS, attachPeer, gatherWrites, overConnectionLimit } from './peer.js';
 import { refusedCertificate } from './tls-files.js';
-
-// After the broker closes a connection, the time the client gets to close its
-// end before the socket is dropped.
-const LINGER_MS = 5000;
 
 /**
  * A server (not yet listening) whose sockets become broker connections. With

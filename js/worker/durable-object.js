@@ -272,7 +272,13 @@ export class WarrenBroker extends DurableObject {
       send: (bytes) => writer.send(bytes),
       // consume-ok goes out in a message of its own, ahead of deliveries.
       flush: () => writer.flush(),
-      close: () => writer.close(1000, 'connection closed'),
+      // A client sent close-ok closes the WebSocket itself (the recipient of
+      // close-ok closes the socket); no timer keeps the object awake for one
+      // that does not: a wake from hibernation or a restart closes it.
+      close: ({ clientCloses = false } = {}) => {
+        if (clientCloses) writer.flush();
+        else writer.close(1000, 'connection closed');
+      },
     };
   }
 

@@ -9,7 +9,7 @@
 //! while let Some(out) = server.poll_output() {
 //!     match out {
 //!         Output::Send { conn, bytes } => { /* write; maybe server.recycle(bytes) */ }
-//!         Output::Close { conn } => { /* close the transport */ }
+//!         Output::Close { conn, .. } => { /* close the transport */ }
 //!         Output::Effect(e) => { /* for a client opened on the broker directly */ }
 //!         Output::Flush { conn } => { /* end the write: what follows is sent apart */ }
 //!         _ => {}
@@ -50,8 +50,15 @@ pub enum Output {
     /// Write these bytes to the transport, in order.
     Send { conn: ConnToken, bytes: Vec<u8> },
     /// Close the transport (after writing what was handed out before). The
-    /// connection is gone from the server.
-    Close { conn: ConnToken },
+    /// connection is gone from the server. With `client_closes` the client
+    /// asked to close and was sent close-ok: it closes its end next, and a
+    /// stream transport waits for that (not too long) before closing its own,
+    /// as RabbitMQ does; a client may take an end of stream read together
+    /// with close-ok for a broken connection.
+    Close {
+        conn: ConnToken,
+        client_closes: bool,
+    },
     /// An effect for a connection opened on the broker directly (an
     /// in-process client), not through this server.
     Effect(Effect),
@@ -335,9 +342,13 @@ impl Server {
                 self.ready.push_back(index);
             }
             if conn.is_closed() && !alone {
+                let client_closes = conn.client_closes();
                 self.remove(index);
                 // The bytes, the close reports, then the close itself.
-                self.outputs.push_back(Output::Close { conn: token });
+                self.outputs.push_back(Output::Close {
+                    conn: token,
+                    client_closes,
+                });
                 return match bytes {
                     Some(bytes) => Some(Output::Send { conn: token, bytes }),
                     None => self.outputs.pop_front(),

@@ -287,7 +287,10 @@ impl WasmBroker {
                     output::send(conn.0 as u32, &bytes, &mut self.out);
                     self.server.recycle(bytes);
                 }
-                Output::Close { conn } => output::close(conn.0 as u32, &mut self.out),
+                Output::Close {
+                    conn,
+                    client_closes,
+                } => output::close(conn.0 as u32, client_closes, &mut self.out),
                 Output::Flush { conn } => output::flush(conn.0 as u32, &mut self.out),
                 Output::Effect(e) => {
                     if self.wire {

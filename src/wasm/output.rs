@@ -219,9 +219,12 @@ pub fn closed(conn: u32, r: &CloseReport, out: &mut Vec<u8>) {
     error(out, r.code, &r.text, r.class_id, r.method_id);
 }
 
-/// Close a transport (after the bytes sent before): `CLOSE, conn, 0`.
-pub fn close(conn: u32, out: &mut Vec<u8>) {
+/// Close a transport (after the bytes sent before): `CLOSE, conn, 0,
+/// client_closes u8` (1: the client was sent close-ok and closes its end
+/// next; see `Output::Close`).
+pub fn close(conn: u32, client_closes: bool, out: &mut Vec<u8>) {
     head(out, CLOSE, conn, 0);
+    out.push(u8::from(client_closes));
 }
 
 /// End the transport's current write: `FLUSH, conn, 0` (see `Output::Flush`).

@@ -11,7 +11,7 @@
 //   mix.reject  a consumer rejects every message without requeue: into mix.dead
 //   mix.dead    the dead-letter queue; a consumer acks half of what arrives
 import { AMQPClient } from '@cloudamqp/amqp-client';
-import { closeSettlesFailedWrites } from './crash-check.mjs';
+import { closeOrGone, closeSettlesFailedWrites } from './crash-check.mjs';
 
 export const QUEUES = ['mix.work', 'mix.ttl', 'mix.reject', 'mix.dead'];
 const DLX = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'mix.dead' };
@@ -80,7 +80,7 @@ export async function mixedLoad(url, state, opts = {}) {
   } catch {
     // The server went away while the load was being set up: expected.
   }
-  await Promise.allSettled(clients.map((c) => c.close()));
+  await Promise.all(clients.map(closeOrGone));
 }
 
 async function runLoad(url, state, { window = 64, maxMessages = 50000 }, clients) {

@@ -41,12 +41,39 @@ export const frames = {
 export async function rawConnection(port) {
   const socket = net.connect(port, '127.0.0.1');
   await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const c = collector((bytes) => socket.write(bytes));
+  socket.on('data', c.data);
+  socket.on('error', () => {});
+  socket.on('close', c.ended);
+  return { socket, ...c };
+}
+
+/**
+ * The same over AMQP-over-WebSocket (a `ws` WebSocket, binary messages):
+ * `ws.close()` is the client's end; `closed()` resolves once the socket is
+ * closed, whoever closed it.
+ */
+export async function rawWebSocket(url) {
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(url, 'amqp');
+  ws.binaryType = 'nodebuffer';
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const c = collector((bytes) => ws.send(bytes));
+  ws.on('message', c.data);
+  ws.on('error', () => {});
+  ws.on('close', c.ended);
+  return { ws, ...c };
+}
+
+/** The frames in the bytes given to `data`; `write` sends bytes to the server. */
+function collector(write) {
   let buf = Buffer.alloc(0);
   const received = [];
   let closed = false;
+  const closedWaiters = [];
   const waiters = new Set();
   const wake = () => waiters.forEach((w) => w());
-  socket.on('data', (d) => {
+  const data = (d) => {
     buf = Buffer.concat([buf, d]);
     if (received.length === 0 && buf.length >= 8 && buf.toString('latin1', 0, 4) === 'AMQP') {
       received.push({ header: buf.subarray(0, 8) });
@@ -63,13 +90,12 @@ export async function rawConnection(port) {
       buf = buf.subarray(8 + size);
     }
     wake();
-  });
-  socket.on('error', () => {});
-  socket.on('close', () => {
+  };
+  const ended = () => {
     closed = true;
+    closedWaiters.splice(0).forEach((r) => r());
     wake();
-  });
-
+  };
   /** Resolves with the first received frame matching `pred` (after `from`). */
   function next(pred, ms = 5000) {
     return new Promise((resolve, reject) => {
@@ -100,20 +126,21 @@ export async function rawConnection(port) {
   const isMethod = (c, m) => (f) => f.classId === c && f.methodId === m;
 
   return {
-    socket,
+    data,
+    ended,
     received,
     next,
     isMethod,
-    send: (...bufs) => socket.write(Buffer.concat(bufs)),
+    send: (...bufs) => write(Buffer.concat(bufs)),
     /** Resolves once the socket is closed. */
-    closed: () => new Promise((r) => (closed ? r() : socket.once('close', r))),
+    closed: () => new Promise((r) => (closed ? r() : closedWaiters.push(r))),
     /** The handshake up to open-ok. */
     async handshake(vhost = '/') {
-      socket.write('AMQP\x00\x00\x09\x01');
+      write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'));
       await next(isMethod(10, 10));
-      socket.write(frames.startOk());
+      write(frames.startOk());
       await next(isMethod(10, 30));
-      socket.write(Buffer.concat([frames.tuneOk(), frames.open(vhost)]));
+      write(Buffer.concat([frames.tuneOk(), frames.open(vhost)]));
       await next(isMethod(10, 41));
     },
     /** Reply code, text and the failed method's ids of a connection.close (10.50) or channel.close (20.40). */

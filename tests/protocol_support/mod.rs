@@ -297,6 +297,8 @@ pub fn close_args(f: &RawFrame) -> (u16, String, u16, u16) {
 pub struct Received {
     pub bytes: Vec<u8>,
     pub closed: bool,
+    /// The close said the client closes its end (`Output::Close`).
+    pub client_closes: bool,
     /// The closes the server reported (`Output::Closed`).
     pub closes: Vec<CloseReport>,
     /// Offsets in `bytes` where the server asked for the write to end.
@@ -351,7 +353,14 @@ impl Harness {
                         .extend_from_slice(&bytes);
                     self.server.recycle(bytes);
                 }
-                Output::Close { conn } => self.inbox.entry(conn).or_default().closed = true,
+                Output::Close {
+                    conn,
+                    client_closes,
+                } => {
+                    let r = self.inbox.entry(conn).or_default();
+                    r.closed = true;
+                    r.client_closes = client_closes;
+                }
                 Output::Closed { conn, report } => {
                     self.inbox.entry(conn).or_default().closes.push(report)
                 }
@@ -391,6 +400,13 @@ impl Harness {
 
     pub fn closed(&self, conn: ConnToken) -> bool {
         self.inbox.get(&conn).is_some_and(|r| r.closed)
+    }
+
+    /// Closed, and the client is to close its end (it was sent close-ok).
+    pub fn client_closes(&self, conn: ConnToken) -> bool {
+        self.inbox
+            .get(&conn)
+            .is_some_and(|r| r.closed && r.client_closes)
     }
 
     /// A client through header, start-ok, tune-ok (default limits, no

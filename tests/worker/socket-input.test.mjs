@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
-import { counts, start, take, tmpDir, until } from './runtime.mjs';
+import { frames, method, rawWebSocket, shortstr, u16 } from '../node/raw-amqp.mjs';
+import { counts, sleep, start, take, tmpDir, until } from './runtime.mjs';
 
 let rt;
 before(async () => {
@@ -70,4 +71,30 @@ test('what a socket sent right before it closed reaches the broker before its co
     { what: 'the socket to close' },
   );
   assert.equal(q.ready, 20);
+});
+
+// The recipient of close-ok closes the socket (AMQP 0-9-1), as over TCP
+// (tests/node/close-handshake.test.mjs).
+test("after the client's connection.close, the object sends close-ok and leaves the WebSocket for the client to close", async () => {
+  const vhost = 'client-closes';
+  const c = await rawWebSocket(rt.directWs(vhost));
+  await c.handshake(vhost);
+  const closedByServer = c.closed().then(() => true);
+  c.send(method(0, 10, 50, u16(200), shortstr('bye'), u16(0), u16(0)));
+  await c.next(c.isMethod(10, 51));
+  const first = await Promise.race([closedByServer, sleep(300).then(() => false)]);
+  assert.equal(first, false, 'the object closed the WebSocket before the client did');
+  c.ws.close(1000);
+  await c.closed();
+});
+
+test("after the object's connection.close and the client's close-ok, the object closes the WebSocket", async () => {
+  const vhost = 'server-closes';
+  const c = await rawWebSocket(rt.directWs(vhost));
+  await c.handshake(vhost);
+  c.send(frames.queueDeclare(3, 'q'));
+  assert.equal((await c.closeReason(10, 50)).code, 504);
+  c.send(method(0, 10, 51));
+  const closed = await Promise.race([c.closed().then(() => true), sleep(2000).then(() => false)]);
+  assert.equal(closed, true, 'the object did not close the WebSocket after close-ok');
 });

@@ -50,15 +50,10 @@ pub async fn close(who: &str, channel: Channel, connection: Connection) -> Resul
         .close(200, "done")
         .await
         .map_err(|e| format!("{who}: channel.close: {e}"))?;
-    match connection.close(200, "done").await {
-        // A broker may close the socket right after close-ok; lapin reports
-        // the end of the stream, if it reads it in the same turn as close-ok,
-        // as an aborted connection. The channel's close-ok already came.
-        Err(lapin::Error::IOError(e)) if e.kind() == std::io::ErrorKind::ConnectionAborted => {
-            Ok(())
-        }
-        other => other.map_err(|e| format!("{who}: connection.close: {e}")),
-    }
+    connection
+        .close(200, "done")
+        .await
+        .map_err(|e| format!("{who}: connection.close: {e}"))
 }
 
 fn queue_names(config: &Config) -> Vec<String> {

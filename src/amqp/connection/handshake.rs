@@ -32,10 +32,7 @@ impl Connection {
             (Phase::AwaitStartOk, Method::ConnectionStartOk(m)) => self.start_ok(env, m),
             (Phase::AwaitTuneOk, Method::ConnectionTuneOk(m)) => self.tune_ok(env, m),
             (Phase::AwaitOpen, Method::ConnectionOpen(m)) => self.open(env, m),
-            (_, Method::ConnectionClose(_)) => {
-                self.send_method(0, &ConnectionCloseOk {}.into());
-                self.finish(env);
-            }
+            (_, Method::ConnectionClose(_)) => self.close_requested(env),
             (_, m) => self.unexpected_on_channel_zero(env, &m),
         }
     }
@@ -43,10 +40,7 @@ impl Connection {
     /// Methods on channel 0 once the connection is open.
     pub(super) fn connection_method(&mut self, env: &mut Env<'_>, method: Method) {
         match method {
-            Method::ConnectionClose(_) => {
-                self.send_method(0, &ConnectionCloseOk {}.into());
-                self.finish(env);
-            }
+            Method::ConnectionClose(_) => self.close_requested(env),
             // Credentials are checked at login only; the new secret is
             // accepted as RabbitMQ accepts one its backends approve.
             Method::ConnectionUpdateSecret(_) => {
@@ -54,6 +48,14 @@ impl Connection {
             }
             m => self.unexpected_on_channel_zero(env, &m),
         }
+    }
+
+    /// The client's `connection.close`: close-ok, and the client closes the
+    /// transport once it has it.
+    fn close_requested(&mut self, env: &mut Env<'_>) {
+        self.send_method(0, &ConnectionCloseOk {}.into());
+        self.client_closes = true;
+        self.finish(env);
     }
 
     fn unexpected_on_channel_zero(&mut self, env: &mut Env<'_>, m: &Method) {

@@ -168,6 +168,10 @@ pub struct Connection {
     last_send: u64,
     /// Handshake or close-ok deadline.
     phase_deadline: Option<u64>,
+    /// The client asked to close and was sent close-ok, so it closes the
+    /// transport (not in the image: a resumed connection is closed by the
+    /// server).
+    client_closes: bool,
     channels: Channels,
     out: Vec<u8>,
     /// When not 0: the first `out_cut` bytes of `out` go out in a write of
@@ -221,6 +225,7 @@ impl Connection {
             last_recv: now,
             last_send: now,
             phase_deadline: Some(now.saturating_add(handshake)),
+            client_closes: false,
             channels: Channels::default(),
             out: Vec::new(),
             out_cut: 0,
@@ -250,6 +255,13 @@ impl Connection {
     /// The transport should be closed once the output is sent.
     pub fn is_closed(&self) -> bool {
         self.phase == Phase::Closed
+    }
+
+    /// Closed at the client's request: the last output is close-ok, and the
+    /// client closes the transport next (AMQP 0-9-1: the recipient of
+    /// close-ok closes the socket).
+    pub fn client_closes(&self) -> bool {
+        self.client_closes
     }
 
     pub fn has_output(&self) -> bool {
