@@ -64,12 +64,18 @@ const refusedLogAt = new WeakMap();
  * `remote`: { address, port } of the peer; `peers`: the Set of live peers'
  * stats, which this adds to and removes from; `certUser`: the CN of a
  * verified client certificate (the EXTERNAL login); `closes`: a Map counting
- * the server's closes by "scope code" (for /metrics).
+ * the server's closes by "scope code" (for /metrics); `lingering`: a Set of
+ * functions that end, at once, the streams left for their clients to close
+ * after close-ok (a shutdown calls them rather than wait for those clients).
  * `io`: { write(bytes), end(), pause(), resume(), backlog(): bytes written and
  * not yet sent }. Returns { data(bytes), drained(), closed() } for the stream's
  * events to call.
  */
-export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peers, certUser, closes }) {
+export function attachPeer(
+  broker,
+  io,
+  { remote, kind, maxQueuedBytes, log, peers, certUser, closes, lingering = new Set() },
+) {
   const name = `${remote.address}:${remote.port}`;
   // What /api/connections shows for this peer.
   const stats = {
@@ -112,8 +118,14 @@ export function attachPeer(broker, io, { remote, kind, maxQueuedBytes, log, peer
       // RabbitMQ: a client sent close-ok ends the stream itself, and reads an
       // end arriving with close-ok as a failed close (lapin). Ours comes only
       // if its end has not come within LINGER_MS.
-      if (clientCloses) setTimeout(() => done || io.end(), LINGER_MS).unref();
-      else io.end();
+      if (clientCloses) {
+        const end = () => {
+          lingering.delete(end);
+          if (!done) io.end();
+        };
+        lingering.add(end);
+        setTimeout(end, LINGER_MS).unref();
+      } else io.end();
     },
     // How much this transport still holds: the broker may hold back deliveries.
     get bufferedAmount() {

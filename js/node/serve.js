@@ -162,6 +162,8 @@ export async function serve(opts, { log }) {
   const peers = new Set();
   // The server's closes by "scope code", for /metrics.
   const closes = new Map();
+  // Ends of streams whose clients were sent close-ok and have not closed yet.
+  const lingering = new Set();
   const limits = {
     maxQueuedBytes: opts.maxQueuedBytes,
     maxMessageSize: opts.maxMessageSize,
@@ -170,6 +172,7 @@ export async function serve(opts, { log }) {
     sockets,
     peers,
     closes,
+    lingering,
   };
   const info = { version, node: `warren@${os.hostname()}`, vhosts: opts.vhosts, listeners: [], peers, closes };
   const events = eventStream(broker);
@@ -255,6 +258,8 @@ export async function serve(opts, { log }) {
       events.close();
       // 320 CONNECTION_FORCED to every client, then the store is flushed.
       await broker.close();
+      // Connections closed already: nothing more is owed to their clients.
+      for (const end of lingering) end();
       await allClosed(sockets, SHUTDOWN_GRACE_MS);
       for (const s of sockets) s.destroy();
       httpServer.closeAllConnections();

@@ -9,7 +9,10 @@ import { refusedCertificate } from './tls-files.js';
  * `tlsOptions` (a secure context's cert, key, ca...) it is amqps: a client
  * certificate verified against the CA names the user for EXTERNAL (its CN).
  */
-export function amqpTcpServer(broker, { maxQueuedBytes, maxConnections, log, sockets, peers, closes, tlsOptions }) {
+export function amqpTcpServer(
+  broker,
+  { maxQueuedBytes, maxConnections, log, sockets, peers, closes, lingering, tlsOptions },
+) {
   const kind = tlsOptions ? 'amqps' : 'amqp';
   const onSocket = (socket) => {
     if (overConnectionLimit({ peers, maxConnections, log }, kind, `${socket.remoteAddress}:${socket.remotePort}`)) {
@@ -40,7 +43,7 @@ export function amqpTcpServer(broker, { maxQueuedBytes, maxConnections, log, soc
         resume: () => socket.resume(),
         backlog: () => socket.writableLength,
       },
-      { remote, kind, maxQueuedBytes, log, peers, certUser, closes },
+      { remote, kind, maxQueuedBytes, log, peers, certUser, closes, lingering },
     );
     socket.on('data', peer.data);
     socket.on('drain', peer.drained);

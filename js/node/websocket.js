@@ -25,7 +25,7 @@ export function originAllowed(origins, req) {
 /** Handles the HTTP server's upgrade requests for the AMQP endpoint. */
 export function amqpOverWebSocket(
   broker,
-  { origins, maxMessageSize, maxQueuedBytes, maxConnections, log, sockets, peers, closes },
+  { origins, maxMessageSize, maxQueuedBytes, maxConnections, log, sockets, peers, closes, lingering },
 ) {
   const wss = new WebSocketServer({
     noServer: true,
@@ -69,6 +69,7 @@ export function amqpOverWebSocket(
           log,
           peers,
           closes,
+          lingering,
         },
       );
       ws.on('message', (data, isBinary) => {

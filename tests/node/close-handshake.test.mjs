@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { frames, method, rawConnection, rawWebSocket, shortstr, u16 } from './raw-amqp.mjs';
-import { serverOrReference } from './server.mjs';
+import { serverOrReference, startServer } from './server.mjs';
 
 let server;
 before(async () => {
@@ -76,4 +76,20 @@ test('over WebSocket, after the server’s connection.close and the client’s c
   c.send(connectionCloseOk());
   const closed = await Promise.race([c.closed().then(() => true), sleep(2000).then(() => false)]);
   assert.equal(closed, true, 'the server did not close the WebSocket after close-ok');
+});
+
+test('a shutdown ends the sockets left to clients after close-ok, without waiting out its grace', async () => {
+  const own = await startServer();
+  const clients = [await rawConnection(own.amqpPort), await rawWebSocket(own.ws)];
+  for (const c of clients) {
+    await c.handshake();
+    c.send(connectionClose());
+    await c.next(c.isMethod(10, 51));
+  }
+  const started = Date.now();
+  assert.equal(await own.stop('SIGTERM'), 0);
+  await Promise.all(clients.map((c) => c.closed()));
+  // Open connections get 3 s to answer a shutdown's close; these have none.
+  const ms = Date.now() - started;
+  assert.ok(ms < 2000, `the shutdown took ${ms} ms: it waited for clients whose connections were closed`);
 });

@@ -108,12 +108,6 @@ export async function startServer({
 }
 
 /**
- * For a test file's WebSocket clients: `warren-mq serve` started before its
- * tests (`served.server`) and its clean exit checked after them, with `ws` as
- * the global WebSocket meanwhile (Node 20 has none; amqp-client.js uses
- * whichever is global).
- */
-/**
  * `warren-mq serve`, or with WARREN_TEST_AMQP_URL set the broker that names
  * (RabbitMQ, to compare a raw-frame test by hand): its AMQP port only.
  */
@@ -122,6 +116,12 @@ export async function serverOrReference() {
   return other ? { amqpPort: Number(new URL(other).port), stop: async () => 0 } : startServer();
 }
 
+/**
+ * For a test file's WebSocket clients: `warren-mq serve` started before its
+ * tests (`served.server`) and its clean exit checked after them, with `ws` as
+ * the global WebSocket meanwhile (Node 20 has none; amqp-client.js uses
+ * whichever is global).
+ */
 export function serveWithWebSocket(options) {
   const served = { server: null };
   const original = globalThis.WebSocket;
