@@ -189,7 +189,8 @@ function connections(snap, info) {
     vhost: engine.get(p.name)?.vhost,
     channels: engine.get(p.name)?.channels,
     node: info.node,
-    state: p.paused ? 'flow' : 'running',
+    // As RabbitMQ lists a connection whose socket outlives its close.
+    state: p.closed ? 'closed' : p.paused ? 'flow' : 'running',
   }));
 }
 

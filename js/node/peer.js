@@ -87,6 +87,8 @@ export function attachPeer(
     bytesIn: 0,
     bytesOut: 0,
     paused: false,
+    // The AMQP connection is over; the socket waits for its last close.
+    closed: false,
   };
   peers.add(stats);
   let done = false;
@@ -110,6 +112,7 @@ export function attachPeer(
     },
     close({ clientCloses = false } = {}) {
       ending = true;
+      stats.closed = true;
       if (stats.paused) {
         stats.paused = false;
         io.resume();

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AMQPClient } from '@cloudamqp/amqp-client';
+import { method, rawConnection, shortstr, u16 } from './raw-amqp.mjs';
 import { startServer } from './server.mjs';
 
 let server;
@@ -153,4 +154,16 @@ test('static files: the engine build with its MIME type; no escape from the serv
   assert.equal((await get('/pkg/../package.json')).status, 404);
   assert.equal((await get('/%2e%2e/package.json')).status, 404);
   assert.equal((await get('/no-such-file.html')).status, 404);
+});
+
+test("/api/connections: a connection past close-ok, its socket not yet closed by the client, is 'closed'", async () => {
+  const c = await rawConnection(server.amqpPort);
+  await c.handshake();
+  const mine = async () => (await get('/api/connections')).body.find((x) => x.peer_port === c.socket.localPort);
+  assert.equal((await mine()).state, 'running');
+  c.send(method(0, 10, 50, u16(200), shortstr('bye'), u16(0), u16(0)));
+  await c.next(c.isMethod(10, 51));
+  assert.equal((await mine()).state, 'closed');
+  c.socket.end();
+  await c.closed();
 });
