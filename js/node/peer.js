@@ -87,7 +87,10 @@ export function attachPeer(
     bytesIn: 0,
     bytesOut: 0,
     paused: false,
-    // The AMQP connection is over; the socket waits for its last close.
+    // The AMQP connection is over; the socket waits for its last close. From
+    // then on reading goes on: a WebSocket's closing handshake needs the
+    // peer's close frame (paused, it would hang until ws's 30 s timeout, and
+    // the connection would count against --max-connections).
     closed: false,
   };
   peers.add(stats);
@@ -111,7 +114,6 @@ export function attachPeer(
       if (!stats.paused && io.backlog() > maxQueuedBytes) flow();
     },
     close({ clientCloses = false } = {}) {
-      ending = true;
       stats.closed = true;
       if (stats.paused) {
         stats.paused = false;
@@ -137,10 +139,6 @@ export function attachPeer(
   };
   // Assigned before any byte arrives; `flow` may run during accept itself.
   let conn = null;
-  // Once the broker ends the stream, reading goes on: a WebSocket's closing
-  // handshake needs the peer's close frame (paused, it would hang until ws's
-  // 30 s timeout, and the connection would count against --max-connections).
-  let ending = false;
   /** bytes received and not yet given to the broker, while reading yields */
   const unread = [];
   let yielding = false;
@@ -180,7 +178,7 @@ export function attachPeer(
   // seconds while others wait. Input is given to the broker in pieces of
   // PIECE_BYTES so that a slice ends soon after its time is up.
   function flow() {
-    if (!conn || ending) return;
+    if (!conn || stats.closed) return;
     const want = !yielding && conn.wantsRead && io.backlog() <= maxQueuedBytes;
     if (want === !stats.paused) return;
     stats.paused = !want;
