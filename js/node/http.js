@@ -2,7 +2,6 @@
 // the management API (/api/...) and its event stream (/api/events), and
 // /metrics. The API and /metrics need a user with a management tag (HTTP
 // basic auth or the page's login cookie); writes from another origin are refused.
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -11,24 +10,11 @@ import { toJson } from './event-stream.js';
 import { exportApi, managementApi, writeApi } from './management.js';
 import { managementWrite, userReads } from './management-write.js';
 import { metricsText } from './metrics.js';
+import { StaticFiles } from './static-files.js';
 
 // The largest request body read (a publish through the API carries one
 // message; POST /api/definitions a whole topology).
 const MAX_BODY = 64 * 1024 * 1024;
-
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.map': 'application/json',
-  '.ts': 'text/plain; charset=utf-8',
-  '.wasm': 'application/wasm', // needed for WebAssembly.instantiateStreaming
-};
 
 /** URL prefixes served from directories of the package; '/' is the page. */
 function staticDirs(root) {
@@ -37,23 +23,6 @@ function staticDirs(root) {
     ['/js/', path.join(root, 'js')],
     ['/', path.join(root, 'www')],
   ];
-}
-
-function sendFile(req, res, dirs, pathname) {
-  const [prefix, dir] = dirs.find(([p]) => pathname.startsWith(p));
-  let file = path.join(dir, pathname.slice(prefix.length));
-  if (pathname.endsWith('/')) file = path.join(file, 'index.html');
-  // path.join resolves '..': anything outside dir is an escape attempt.
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
-  if (!(file === dir || file.startsWith(dir + path.sep)) || !stat?.isFile()) return false;
-  res.writeHead(200, {
-    'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-    'content-length': stat.size,
-    'cache-control': 'no-cache',
-  });
-  if (req.method === 'HEAD') res.end();
-  else fs.createReadStream(file).pipe(res);
-  return true;
 }
 
 function json(res, status, body, headers = {}) {
@@ -130,7 +99,8 @@ function visible(broker, user, [what], answer) {
  * without authentication.
  */
 export function createHttpServer({ broker, root, info, events, log, tlsOptions, metricsPublic = false }) {
-  const dirs = staticDirs(root);
+  // The page's first request starts brotli for the engine, the largest file it loads.
+  const files = new StaticFiles(staticDirs(root), { warm: [path.join(root, 'pkg', 'warren_bg.wasm')] });
   async function api(req, res, pathname) {
     let parts;
     try {
@@ -229,7 +199,7 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
     } catch {
       decoded = null;
     }
-    if (decoded === null || !sendFile(req, res, dirs, decoded)) {
+    if (decoded === null || !files.send(req, res, decoded)) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   };

@@ -2,6 +2,7 @@
 // event stream while a real AMQP client (amqp-client.js over TCP) uses it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { AMQPClient } from '@cloudamqp/amqp-client';
@@ -178,6 +179,20 @@ test('console: tables, publish, get, purge, close a connection, redrive a dead-l
   assert.match(String((await closed).message), /CONNECTION_FORCED/);
   await row('orders').locator('[data-act=delete]').click();
   await row('orders').waitFor({ state: 'detached' });
+  await page.close();
+  assert.deepEqual(browser.errors, [], 'console errors or exceptions');
+});
+
+test('the page gets the engine from serve compressed: brotli or gzip, as Chromium accepts', async () => {
+  const page = await browser.context.newPage();
+  const engine = page.waitForResponse((r) => new URL(r.url()).pathname === '/pkg/warren_bg.wasm');
+  await page.goto(urls.page);
+  const res = await engine;
+  assert.equal(res.status(), 200);
+  assert.match(res.headers()['content-encoding'] ?? 'none', /^(br|gzip)$/);
+  // Decoded, it is the engine the page runs.
+  await page.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  assert.equal((await res.body()).length, fs.statSync(path.join(root, 'pkg', 'warren_bg.wasm')).size);
   await page.close();
   assert.deepEqual(browser.errors, [], 'console errors or exceptions');
 });
