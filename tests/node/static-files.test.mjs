@@ -109,5 +109,5 @@ test('Accept-Encoding: q=0 refuses, * accepts both, other codings are ignored', 
   assert.deepEqual([...acceptedEncodings('*')].sort(), ['br', 'gzip']);
   assert.deepEqual([...acceptedEncodings('identity, deflate')], []);
   assert.deepEqual([...acceptedEncodings(undefined)], []);
-  assert.deepEqual([...acceptedEncodings('GZIP; Q=1')], ['gzip']);
+  assert.deepEqual([...acceptedEncodings('GZIP ; Q=1')], ['gzip']);
 });
