@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { frames, method, rawConnection, rawWebSocket, shortstr, u16 } from './raw-amqp.mjs';
+import { frames, rawConnection, rawWebSocket } from './raw-amqp.mjs';
 import { serverOrReference, startServer } from './server.mjs';
 
 let server;
@@ -16,9 +16,6 @@ after(async () => {
   assert.equal(await server.stop(), 0);
 });
 
-const connectionClose = () => method(0, 10, 50, u16(200), shortstr('bye'), u16(0), u16(0));
-const connectionCloseOk = () => method(0, 10, 51);
-
 /** Resolves true once the server ends its side of the stream. */
 const serverEnded = (c) => new Promise((resolve) => c.socket.once('end', () => resolve(true)));
 
@@ -26,7 +23,7 @@ test("after the client's connection.close and the server's close-ok, the client 
   const c = await rawConnection(server.amqpPort);
   await c.handshake();
   const ended = serverEnded(c);
-  c.send(connectionClose());
+  c.send(frames.close());
   await c.next(c.isMethod(10, 51));
   const first = await Promise.race([ended, sleep(300).then(() => false)]);
   assert.equal(first, false, 'the server ended the stream before the client closed it');
@@ -40,7 +37,7 @@ test('after the server’s connection.close and the client’s close-ok, the ser
   c.send(frames.queueDeclare(3, 'q')); // channel 3 was never opened: 504
   const { code } = await c.closeReason(10, 50);
   assert.equal(code, 504);
-  c.send(connectionCloseOk());
+  c.send(frames.closeOk());
   // Ended or reset (RabbitMQ resets), well before the 5 s a client gets to close.
   const closed = await Promise.race([c.closed().then(() => true), sleep(2000).then(() => false)]);
   assert.equal(closed, true, 'the server did not close the socket after close-ok');
@@ -49,7 +46,7 @@ test('after the server’s connection.close and the client’s close-ok, the ser
 test('a client that never closes its end after close-ok is dropped in the end', { timeout: 20000 }, async () => {
   const c = await rawConnection(server.amqpPort);
   await c.handshake();
-  c.send(connectionClose());
+  c.send(frames.close());
   await c.next(c.isMethod(10, 51));
   await c.closed();
 });
@@ -59,7 +56,7 @@ test("over WebSocket too, the client closes the socket after the server's close-
   const c = await rawWebSocket(server.ws);
   await c.handshake();
   const closedByServer = c.closed().then(() => true);
-  c.send(connectionClose());
+  c.send(frames.close());
   await c.next(c.isMethod(10, 51));
   const first = await Promise.race([closedByServer, sleep(300).then(() => false)]);
   assert.equal(first, false, 'the server closed the WebSocket before the client did');
@@ -73,7 +70,7 @@ test('over WebSocket, after the server’s connection.close and the client’s c
   await c.handshake();
   c.send(frames.queueDeclare(3, 'q'));
   assert.equal((await c.closeReason(10, 50)).code, 504);
-  c.send(connectionCloseOk());
+  c.send(frames.closeOk());
   const closed = await Promise.race([c.closed().then(() => true), sleep(2000).then(() => false)]);
   assert.equal(closed, true, 'the server did not close the WebSocket after close-ok');
 });
@@ -83,7 +80,7 @@ test('a shutdown ends the sockets left to clients after close-ok, without waitin
   const clients = [await rawConnection(own.amqpPort), await rawWebSocket(own.ws)];
   for (const c of clients) {
     await c.handshake();
-    c.send(connectionClose());
+    c.send(frames.close());
     await c.next(c.isMethod(10, 51));
   }
   const started = Date.now();

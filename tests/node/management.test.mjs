@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AMQPClient } from '@cloudamqp/amqp-client';
-import { method, rawConnection, shortstr, u16 } from './raw-amqp.mjs';
+import { frames, rawConnection } from './raw-amqp.mjs';
 import { startServer } from './server.mjs';
 
 let server;
@@ -161,7 +161,7 @@ test("/api/connections: a connection past close-ok, its socket not yet closed by
   await c.handshake();
   const mine = async () => (await get('/api/connections')).body.find((x) => x.peer_port === c.socket.localPort);
   assert.equal((await mine()).state, 'running');
-  c.send(method(0, 10, 50, u16(200), shortstr('bye'), u16(0), u16(0)));
+  c.send(frames.close());
   await c.next(c.isMethod(10, 51));
   assert.equal((await mine()).state, 'closed');
   c.socket.end();

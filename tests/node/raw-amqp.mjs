@@ -27,6 +27,8 @@ export const frames = {
     method(0, 10, 11, u32(0), shortstr('PLAIN'), longstr(Buffer.from('\0guest\0guest')), shortstr('en_US')),
   tuneOk: () => method(0, 10, 31, u16(2047), u32(131072), u16(0)),
   open: (vhost = '/') => method(0, 10, 40, shortstr(vhost), shortstr(''), Buffer.from([0])),
+  close: () => method(0, 10, 50, u16(200), shortstr('bye'), u16(0), u16(0)),
+  closeOk: () => method(0, 10, 51),
   channelOpen: (ch) => method(ch, 20, 10, shortstr('')),
   publish: (ch, queue) => method(ch, 60, 40, u16(0), shortstr(''), shortstr(queue), Buffer.from([0])),
   // A content header: class 60, weight 0, body size, no properties.

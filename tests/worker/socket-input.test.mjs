@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AMQPWebSocketClient } from '@cloudamqp/amqp-client';
-import { frames, method, rawWebSocket, shortstr, u16 } from '../node/raw-amqp.mjs';
+import { frames, rawWebSocket } from '../node/raw-amqp.mjs';
 import { counts, sleep, start, take, tmpDir, until } from './runtime.mjs';
 
 let rt;
@@ -80,7 +80,7 @@ test("after the client's connection.close, the object sends close-ok and leaves 
   const c = await rawWebSocket(rt.directWs(vhost));
   await c.handshake(vhost);
   const closedByServer = c.closed().then(() => true);
-  c.send(method(0, 10, 50, u16(200), shortstr('bye'), u16(0), u16(0)));
+  c.send(frames.close());
   await c.next(c.isMethod(10, 51));
   const first = await Promise.race([closedByServer, sleep(300).then(() => false)]);
   assert.equal(first, false, 'the object closed the WebSocket before the client did');
@@ -94,7 +94,7 @@ test("after the object's connection.close and the client's close-ok, the object 
   await c.handshake(vhost);
   c.send(frames.queueDeclare(3, 'q'));
   assert.equal((await c.closeReason(10, 50)).code, 504);
-  c.send(method(0, 10, 51));
+  c.send(frames.closeOk());
   const closed = await Promise.race([c.closed().then(() => true), sleep(2000).then(() => false)]);
   assert.equal(closed, true, 'the object did not close the WebSocket after close-ok');
 });
