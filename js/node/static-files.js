@@ -73,8 +73,9 @@ export class StaticFiles {
     const ext = path.extname(file);
     const headers = { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache' };
     const version = versionOf(stat);
-    const accepted = COMPRESSIBLE.has(ext) ? acceptedEncodings(req.headers['accept-encoding']) : new Set();
-    if (COMPRESSIBLE.has(ext)) headers.vary = 'accept-encoding';
+    const compressible = COMPRESSIBLE.has(ext);
+    const accepted = compressible ? acceptedEncodings(req.headers['accept-encoding']) : new Set();
+    if (compressible) headers.vary = 'accept-encoding';
 
     // Any form of this version the client holds and still accepts will do:
     // a gzip copy fetched before brotli was made stays good.
@@ -115,8 +116,7 @@ export class StaticFiles {
     for (const file of this.#warm.splice(0)) {
       const stat = fs.statSync(file, { throwIfNoEntry: false });
       if (!stat?.isFile()) continue;
-      const forms = this.#forms(file, versionOf(stat));
-      forms.brotli ??= this.#makeBrotli(forms);
+      this.#brotli(this.#forms(file, versionOf(stat)));
     }
   }
 
@@ -137,15 +137,16 @@ export class StaticFiles {
     const forms = this.#forms(file, version);
     if (accepted.has('br')) {
       if (forms.br) return { encoding: 'br', body: forms.br };
-      forms.brotli ??= this.#makeBrotli(forms);
-      if (!accepted.has('gzip')) return { encoding: 'br', body: await forms.brotli };
+      const made = this.#brotli(forms);
+      if (!accepted.has('gzip')) return { encoding: 'br', body: await made };
     }
     forms.gzip ??= forms.bytes.then((b) => gzip(b, { level: 9 }));
     return { encoding: 'gzip', body: await forms.gzip };
   }
 
-  /** Starts brotli in the thread pool; `forms.br` holds it once made. */
-  #makeBrotli(forms) {
+  /** Brotli of `forms`, started in the thread pool on the first call; `forms.br` holds it once made. */
+  #brotli(forms) {
+    if (forms.brotli) return forms.brotli;
     const made = forms.bytes.then((b) =>
       brotli(b, {
         params: {
@@ -160,6 +161,7 @@ export class StaticFiles {
       },
       () => {}, // a failed read answers whoever awaits it
     );
+    forms.brotli = made;
     return made;
   }
 }
