@@ -62,6 +62,23 @@ test('the engine comes gzipped at once, as brotli once that is made, and unencod
   assert.equal(refused.headers['content-encoding'], 'gzip');
 });
 
+test("the page's first request starts brotli for the engine, so the engine comes as brotli once it is asked for", async () => {
+  const own = await startServer();
+  try {
+    const get = (pathname, headers) =>
+      new Promise((resolve, reject) => {
+        http.get(`${own.http}${pathname}`, { headers }, (res) => resolve(res.resume())).on('error', reject);
+      });
+    await get('/', { 'accept-encoding': 'gzip, br' });
+    // Brotli of the wasm takes about a second; asked for first, it would go gzipped.
+    await sleep(5000);
+    const res = await get('/pkg/warren_bg.wasm', { 'accept-encoding': 'gzip, br' });
+    assert.equal(res.headers['content-encoding'], 'br');
+  } finally {
+    assert.equal(await own.stop(), 0);
+  }
+});
+
 test('a client holding the ETag gets 304 and no body; HEAD gets the headers of the form it would get', async () => {
   const page = await request('/', { 'accept-encoding': 'gzip' });
   assert.equal(page.status, 200);
