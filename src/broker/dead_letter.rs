@@ -14,7 +14,8 @@
 //! - the `expiration` property is removed (recorded as `original-expiration`),
 //!   so the message cannot expire again wherever it lands;
 //! - `x-first-death-{reason,queue,exchange}` are set once, and
-//!   `x-last-death-{reason,queue,exchange}` on every death;
+//!   `x-last-death-{reason,queue,exchange}` on every death, as the page
+//!   documents them now (RabbitMQ 3.10.8 sets only the first three);
 //! - with a dead-letter routing key the `CC` header is dropped; `BCC` always is.
 //!
 //! An `x-death` header a client published (say, republishing a message it
