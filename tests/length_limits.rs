@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use warren::broker::FieldValue;
+use warren::broker::{FieldValue, Properties};
 
 fn drain(w: &mut World, q: &str) -> Vec<String> {
     let c = w.client();
@@ -47,6 +47,55 @@ fn drop_head_dead_letters_as_maxlen_oldest_first() {
         Some("maxlen")
     );
     assert_eq!(w.get(c, "dead", true).unwrap().body, "m2");
+}
+
+#[test]
+fn drop_head_in_a_priority_queue_drops_the_next_to_deliver() {
+    // As RabbitMQ 3.10 does (tests/rabbitmq/semantics.mjs, priorityOverflow):
+    // the message is added, then the head goes, which may be the new one.
+    let (mut w, ch) = dead_lettering_queue(&[
+        ("x-max-length", FieldValue::I32(3)),
+        ("x-max-priority", FieldValue::I32(5)),
+    ]);
+    for (body, priority) in [("p1", 1), ("p5", 5), ("p3", 3), ("p2", 2), ("p4", 4)] {
+        let props = Properties {
+            priority: Some(priority),
+            ..Default::default()
+        };
+        w.publish_props(ch, "", "q", body, props).unwrap();
+    }
+    assert_eq!(drain(&mut w, "q"), ["p3", "p2", "p1"]);
+    assert_eq!(drain(&mut w, "dead"), ["p5", "p4"]);
+}
+
+#[test]
+fn a_requeue_past_the_limit_drops_from_the_head_at_once() {
+    // RabbitMQ 3.10 (tests/rabbitmq/semantics.mjs, requeueOverLimit).
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(2))]);
+    w.fill(ch, "q", &["a", "b"]);
+    let c = w.client();
+    let a = w.get(c, "q", false).unwrap();
+    let b = w.get(c, "q", false).unwrap();
+    w.fill(ch, "q", &["c", "d"]);
+    w.nack(c, b.tag, true, true).unwrap();
+    assert_eq!(w.ready("/", "q"), 2);
+    assert_eq!(drain(&mut w, "dead"), [a.body.as_str(), "b"]);
+    assert_eq!(drain(&mut w, "q"), ["c", "d"]);
+}
+
+#[test]
+fn a_requeue_past_a_reject_publish_limit_keeps_the_messages() {
+    let (mut w, ch) = dead_lettering_queue(&[
+        ("x-max-length", FieldValue::I32(1)),
+        ("x-overflow", FieldValue::str("reject-publish")),
+    ]);
+    w.fill(ch, "q", &["a"]);
+    let c = w.client();
+    let a = w.get(c, "q", false).unwrap();
+    w.fill(ch, "q", &["b"]);
+    w.nack(c, a.tag, false, true).unwrap();
+    assert_eq!(drain(&mut w, "q"), ["a", "b"]);
+    assert!(drain(&mut w, "dead").is_empty());
 }
 
 #[test]
@@ -211,7 +260,8 @@ fn a_requeued_message_is_accepted_even_when_the_queue_is_full() {
 }
 
 #[test]
-fn a_requeued_message_does_not_push_out_others_under_drop_head() {
+fn a_message_requeued_by_a_close_past_the_limit_is_the_head_dropped() {
+    // RabbitMQ 3.10 does the same: m1 is requeued to the head, then dropped.
     let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(1))]);
     let c = w.client();
     w.publish(ch, "", "q", "m1").unwrap();
@@ -219,8 +269,8 @@ fn a_requeued_message_does_not_push_out_others_under_drop_head() {
     w.publish(ch, "", "q", "m2").unwrap();
     w.close_channel(c);
     assert_eq!(got.body, "m1");
-    assert_eq!(w.ready("/", "q"), 2);
-    assert_eq!(w.ready("/", "dead"), 0);
+    assert_eq!(drain(&mut w, "q"), ["m2"]);
+    assert_eq!(drain(&mut w, "dead"), ["m1"]);
 }
 
 #[test]

@@ -17,8 +17,7 @@
 //! dead-letters the surplus; messages already queued keep the expiry they
 //! got when published, as in RabbitMQ).
 
-use super::args::{Overflow, QueueArgs};
-use super::dead_letter::DeadLetterReason;
+use super::args::QueueArgs;
 use super::engine::Broker;
 use super::ids::{QueueId, VhostId};
 use super::regex::Regex;
@@ -323,24 +322,6 @@ impl Broker {
                 },
             };
             self.set_queue_args(id, policy, args);
-        }
-    }
-
-    /// A queue over a lowered limit with `drop-head` overflow drops (or
-    /// dead-letters) its oldest messages now; with `reject-publish` it keeps
-    /// them and refuses new ones, as RabbitMQ does.
-    fn enforce_limits(&mut self, id: QueueId) {
-        loop {
-            let Some(q) = self.queue_mut(id) else {
-                return;
-            };
-            if q.args.overflow != Overflow::DropHead || !q.over_limit(0, 0) {
-                return;
-            }
-            let Some(e) = q.pop_oldest() else {
-                return;
-            };
-            self.dead_letter(id, e, DeadLetterReason::MaxLen);
         }
     }
 

@@ -446,6 +446,25 @@ impl Broker {
         keyed && visited.is_empty()
     }
 
+    /// A queue past its length limit with `drop-head` overflow (a limit
+    /// lowered by a policy, messages requeued) drops or dead-letters from its
+    /// head until within it; with `reject-publish` it keeps them and refuses
+    /// new ones. Both as RabbitMQ does.
+    pub(crate) fn enforce_limits(&mut self, id: QueueId) {
+        loop {
+            let Some(q) = self.queue_mut(id) else {
+                return;
+            };
+            if q.args.overflow != Overflow::DropHead || !q.over_limit(0, 0) {
+                return;
+            }
+            let Some(e) = q.pop_ready() else {
+                return;
+            };
+            self.dead_letter(id, e, DeadLetterReason::MaxLen);
+        }
+    }
+
     /// Offers a message to one queue: deduplication, then the length limit and
     /// its overflow mode, then a consumer with room or the ready list. Unless
     /// it was delivered at once, the caller dispatches the queue next (see
@@ -491,9 +510,16 @@ impl Broker {
         if queue.has_length_limit() && queue.over_limit(1, entry.size()) {
             match queue.args.overflow {
                 Overflow::DropHead => {
+                    // RabbitMQ adds the message, then drops from the head (the
+                    // next to deliver) while over the limit. So a message of a
+                    // higher priority than any ready is the head itself.
+                    let level = queue.ready.level_index(queue.priority_of(&entry.msg));
                     let mut dropped = Vec::new();
                     while queue.over_limit(1, entry.size()) {
-                        match queue.pop_oldest() {
+                        if queue.ready.head_level().map_or(true, |head| level > head) {
+                            break;
+                        }
+                        match queue.pop_ready() {
                             Some(e) => dropped.push(e),
                             None => break,
                         }
@@ -502,9 +528,9 @@ impl Broker {
                     for e in dropped {
                         self.dead_letter(q, e, DeadLetterReason::MaxLen);
                     }
-                    // x-max-length 0 (or a body over x-max-length-bytes): the
-                    // new message itself is the head, unless a consumer is
-                    // ready to take it at once, as in RabbitMQ.
+                    // The new message is the head (x-max-length 0, a body over
+                    // x-max-length-bytes, a higher priority): it goes, unless a
+                    // consumer is ready to take it at once, as in RabbitMQ.
                     if !fits && self.pick_consumer(q).is_none() {
                         self.dead_letter(q, entry, DeadLetterReason::MaxLen);
                         return Enqueued::Accepted(None);

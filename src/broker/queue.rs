@@ -348,6 +348,13 @@ impl ReadyList {
         self.unslot(s)
     }
 
+    /// The level the next message to deliver is in: the highest with any.
+    pub fn head_level(&self) -> Option<usize> {
+        self.levels
+            .iter()
+            .rposition(|l| !l.head.is_empty() || !l.runs.is_empty())
+    }
+
     /// The next message to deliver: the oldest of the highest priority. None
     /// also while that message is on a page not yet read back.
     pub fn pop_front(&mut self) -> Option<Entry> {
@@ -355,17 +362,6 @@ impl ReadyList {
             .levels
             .iter_mut()
             .rev()
-            .find(|l| !l.head.is_empty() || !l.runs.is_empty())?;
-        let slot = level.pop_head()?;
-        Some(self.took(slot))
-    }
-
-    /// The oldest message of the lowest priority: what `drop-head` drops
-    /// (queues that drop their head are not paged: see `paging`).
-    pub fn pop_oldest(&mut self) -> Option<Entry> {
-        let level = self
-            .levels
-            .iter_mut()
             .find(|l| !l.head.is_empty() || !l.runs.is_empty())?;
         let slot = level.pop_head()?;
         Some(self.took(slot))
@@ -679,12 +675,6 @@ impl Queue {
         Some(entry)
     }
 
-    pub fn pop_oldest(&mut self) -> Option<Entry> {
-        let entry = self.ready.pop_oldest()?;
-        self.forget_expiry(&entry);
-        Some(entry)
-    }
-
     fn forget_expiry(&mut self, entry: &Entry) {
         if entry.expires_at != NEVER {
             let prio = self.priority_of(&entry.msg);
@@ -840,14 +830,14 @@ mod tests {
     }
 
     #[test]
-    fn higher_priority_is_delivered_first_and_oldest_low_is_dropped_first() {
+    fn higher_priority_is_delivered_first_then_oldest_first() {
         let mut r = ReadyList::new(3);
         r.insert(entry(1), 0);
         r.insert(entry(2), 2);
         r.insert(entry(3), 1);
-        assert_eq!(r.pop_front().unwrap().seq, 2);
-        assert_eq!(r.pop_oldest().unwrap().seq, 1);
-        assert_eq!(r.len(), 1);
+        r.insert(entry(4), 2);
+        let order: Vec<u64> = std::iter::from_fn(|| r.pop_front().map(|e| e.seq)).collect();
+        assert_eq!(order, [2, 4, 3, 1]);
     }
 
     #[test]

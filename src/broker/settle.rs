@@ -440,6 +440,9 @@ impl Broker {
             self.schedule(due);
         } else {
             queue.push_ready(entry);
+            if queue.has_length_limit() {
+                self.enforce_limits(q);
+            }
             self.mark_dirty(q);
         }
     }
