@@ -628,6 +628,339 @@ const scenarios = {
     return out;
   },
 
+  /** x-single-active-consumer: one consumer gets everything until it goes. */
+  async singleActiveConsumer(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, { 's.sac': { 'x-single-active-consumer': true } });
+    const a = await open(url);
+    const b = await open(url);
+    const got = [];
+    await a.ch.consume('s.sac', (m) => m && got.push(`a:${m.content}`), { noAck: true });
+    await b.ch.consume('s.sac', (m) => m && got.push(`b:${m.content}`), { noAck: true });
+    await publishAll(ch, 's.sac', ['1', '2', '3']);
+    await until(got, 3);
+    await a.done();
+    await publishAll(ch, 's.sac', ['4', '5']);
+    await until(got, 5);
+    await sleep(50);
+    await b.done();
+    await ch.deleteQueue('s.sac');
+    await done();
+    return got;
+  },
+
+  /** A consumer with a higher x-priority gets messages while it has room. */
+  async consumerPriority(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, { 's.cp': {} });
+    const c = await open(url);
+    await c.ch.prefetch(2);
+    const got = [];
+    await c.ch.consume('s.cp', (m) => m && got.push(`low:${m.content}`), { arguments: { 'x-priority': 1 } });
+    await c.ch.consume('s.cp', (m) => m && got.push(`high:${m.content}`), { arguments: { 'x-priority': 10 } });
+    await publishAll(ch, 's.cp', ['1', '2', '3', '4', '5']);
+    await until(got, 4);
+    await sleep(100);
+    await c.done();
+    await ch.deleteQueue('s.cp');
+    await done();
+    return got;
+  },
+
+  /** nack with multiple and no requeue dead-letters in delivery order; purge leaves unacked messages. */
+  async nackDeadAndPurge(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, {
+      's.nd.dead': {},
+      's.nd': { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 's.nd.dead' },
+    });
+    await publishAll(ch, 's.nd', ['a', 'b', 'c', 'd', 'e']);
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await ch.get('s.nd'));
+    ch.ack(got[1]);
+    ch.nack(got[2], true, false); // a and c (b is acked)
+    const purged = await ch.purgeQueue('s.nd'); // e; d is unacked
+    ch.nack(got[3], false, true);
+    await sleep(50);
+    const out = { purged, left: await drain(ch, 's.nd'), dead: (await drain(ch, 's.nd.dead')).map((m) => m.body) };
+    await ch.deleteQueue('s.nd');
+    await ch.deleteQueue('s.nd.dead');
+    await done();
+    return out;
+  },
+
+  /** A mandatory publish that routes nowhere: the return comes before the confirm. */
+  async returnThenConfirm(url) {
+    const { ch, done } = await open(url);
+    const events = [];
+    ch.on('return', (m) => events.push(`return:${m.content}`));
+    ch.publish('amq.direct', 'nowhere', Buffer.from('r'), { mandatory: true }, (err) =>
+      events.push(err ? 'nack' : 'ack'),
+    );
+    await ch.waitForConfirms();
+    await sleep(20);
+    await done();
+    return events;
+  },
+
+  /** x-max-length 0: drop-head dead-letters at once, reject-publish nacks. */
+  async maxLengthZero(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, {
+      's.z.dead': {},
+      's.z.drop': { 'x-max-length': 0, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 's.z.dead' },
+      's.z.reject': { 'x-max-length': 0, 'x-overflow': 'reject-publish' },
+    });
+    const confirms = [];
+    for (const q of ['s.z.drop', 's.z.reject']) {
+      confirms.push(
+        new Promise((resolve) => ch.sendToQueue(q, Buffer.from(q), {}, (err) => resolve(err ? 'nack' : 'ack'))),
+      );
+    }
+    const out = { confirms: await Promise.all(confirms), dead: await drain(ch, 's.z.dead') };
+    for (const q of ['s.z.dead', 's.z.drop', 's.z.reject']) await ch.deleteQueue(q);
+    await done();
+    return out;
+  },
+
+  /** A priority queue at its length limit drops from its head: the highest priority first. */
+  async priorityOverflow(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, { 's.po': { 'x-max-priority': 5, 'x-max-length': 3 } });
+    for (const [b, priority] of [
+      ['p1', 1],
+      ['p5', 5],
+      ['p3', 3],
+      ['p2', 2],
+      ['p4', 4],
+    ]) {
+      ch.sendToQueue('s.po', Buffer.from(b), { priority });
+    }
+    await ch.waitForConfirms();
+    const left = (await drain(ch, 's.po')).map((m) => m.body);
+    await ch.deleteQueue('s.po');
+    await done();
+    return left;
+  },
+
+  /** A message whose TTL ran out while it was unacked expires when it is requeued. */
+  async expireOnRequeue(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, {
+      's.eor.dead': {},
+      's.eor': { 'x-message-ttl': 50, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 's.eor.dead' },
+    });
+    await publishAll(ch, 's.eor', ['late']);
+    const m = await ch.get('s.eor');
+    await sleep(150);
+    ch.nack(m, false, true);
+    await sleep(100);
+    const out = { left: await drain(ch, 's.eor'), dead: await drain(ch, 's.eor.dead') };
+    await ch.deleteQueue('s.eor');
+    await ch.deleteQueue('s.eor.dead');
+    await done();
+    return out;
+  },
+
+  /** An ack after the message's queue was deleted is not an error. */
+  async ackAfterDelete(url) {
+    return outcome(url, async (ch) => {
+      await fresh(ch, { 's.aad': {} });
+      await publishAll(ch, 's.aad', ['x']);
+      const m = await ch.get('s.aad');
+      const other = await open(url);
+      await other.ch.deleteQueue('s.aad');
+      await other.done();
+      ch.ack(m);
+      return ch.checkQueue('amq.rabbitmq.reply-to').then(() => 'channel open');
+    });
+  },
+
+  /** An alternate exchange that routes nowhere either: the mandatory publish comes back. */
+  async alternateNowhere(url) {
+    const { ch, done } = await open(url);
+    await ch.assertExchange('s.an.ae', 'direct', { durable: false });
+    await ch.assertExchange('s.an', 'direct', { durable: false, arguments: { 'alternate-exchange': 's.an.ae' } });
+    await ch.assertExchange('s.an.missing', 'direct', {
+      durable: false,
+      arguments: { 'alternate-exchange': 's.an.none' },
+    });
+    const returned = [];
+    ch.on('return', (m) => returned.push([m.content.toString(), m.fields.exchange, m.fields.replyCode]));
+    ch.publish('s.an', 'k', Buffer.from('via-ae'), { mandatory: true });
+    ch.publish('s.an.missing', 'k', Buffer.from('ae-missing'), { mandatory: true });
+    await ch.waitForConfirms();
+    await sleep(50);
+    for (const x of ['s.an', 's.an.ae', 's.an.missing']) await ch.deleteExchange(x);
+    await done();
+    return returned;
+  },
+
+  /** An exclusive queue goes with its connection; an x-expires queue stays while consumed. */
+  async lifetimes(url) {
+    const a = await open(url);
+    await a.ch.assertQueue('s.life.excl', { exclusive: true });
+    await fresh(a.ch, { 's.life.exp': { 'x-expires': 100 } });
+    await a.ch.consume('s.life.exp', () => {});
+    await sleep(300);
+    const whileConsumed = await outcome(url, (c) => c.checkQueue('s.life.exp'));
+    await a.done();
+    const exclusiveAfter = await outcome(url, (c) => c.checkQueue('s.life.excl'));
+    await sleep(300);
+    const expiredAfter = await outcome(url, (c) => c.checkQueue('s.life.exp'));
+    return { whileConsumed, exclusiveAfter, expiredAfter };
+  },
+
+  /** Requeues past a length limit: drop-head drops from the head at once, reject-publish keeps them. */
+  async requeueOverLimit(url) {
+    const out = {};
+    for (const mode of ['drop-head', 'reject-publish']) {
+      const { ch, done } = await open(url);
+      await fresh(ch, {
+        's.rol.dead': {},
+        's.rol': {
+          'x-max-length': 2,
+          'x-overflow': mode,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': 's.rol.dead',
+        },
+      });
+      await publishAll(ch, 's.rol', ['a', 'b']);
+      await ch.get('s.rol');
+      const b = await ch.get('s.rol');
+      await publishAll(ch, 's.rol', ['c', 'd']);
+      ch.nack(b, true, true);
+      await sleep(50);
+      const afterRequeue = (await ch.checkQueue('s.rol')).messageCount;
+      const deadAfterRequeue = (await drain(ch, 's.rol.dead')).map((m) => m.body);
+      await publishAll(ch, 's.rol', ['e']);
+      out[mode] = {
+        afterRequeue,
+        deadAfterRequeue,
+        left: (await drain(ch, 's.rol')).map((m) => m.body),
+        dead: (await drain(ch, 's.rol.dead')).map((m) => m.body),
+      };
+      await ch.deleteQueue('s.rol');
+      await ch.deleteQueue('s.rol.dead');
+      await done();
+    }
+    return out;
+  },
+
+  /** A requeued message goes back to its place within its priority. */
+  async priorityRequeue(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, { 's.pr': { 'x-max-priority': 3 } });
+    for (const [b, priority] of [
+      ['a1', 1],
+      ['b1', 1],
+      ['c3', 3],
+      ['d0', 0],
+    ]) {
+      ch.sendToQueue('s.pr', Buffer.from(b), { priority });
+    }
+    await ch.waitForConfirms();
+    const c3 = await ch.get('s.pr');
+    const a1 = await ch.get('s.pr');
+    ch.sendToQueue('s.pr', Buffer.from('e3'), { priority: 3 });
+    await ch.waitForConfirms();
+    ch.reject(a1, true);
+    ch.reject(c3, true);
+    const order = (await drain(ch, 's.pr')).map((m) => `${m.body}${m.redelivered ? '*' : ''}`);
+    await ch.deleteQueue('s.pr');
+    await done();
+    return order;
+  },
+
+  /** More topic patterns: several '#', '#' between words. */
+  async topicMore(url) {
+    const { ch, done } = await open(url);
+    const patterns = ['a.#.#', '#.a.#', '*.a.#', 'a.#.b.#', '#.#.b', 'a.*.#.b', '*.#.*'];
+    const keys = ['a', 'a.b', 'b.a', 'x.a.y', 'a.x.b', 'a.x.y.b.z', 'a.b.b', 'b', 'x'];
+    await ch.assertExchange('s.topic2', 'topic', { durable: false });
+    const out = {};
+    for (const [i, p] of patterns.entries()) {
+      await fresh(ch, { [`s.topic2.${i}`]: {} });
+      await ch.bindQueue(`s.topic2.${i}`, 's.topic2', p);
+    }
+    for (const k of keys) ch.publish('s.topic2', k, Buffer.from(k));
+    await ch.waitForConfirms();
+    for (const [i, p] of patterns.entries()) {
+      out[p] = (await drain(ch, `s.topic2.${i}`)).map((m) => m.body);
+      await ch.deleteQueue(`s.topic2.${i}`);
+    }
+    await ch.deleteExchange('s.topic2');
+    await done();
+    return out;
+  },
+
+  /** Dead-lettered under a dead-letter routing key, CC is dropped; expiration 0 with no consumer dead-letters at once. */
+  async deadLetterHeaders(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, {
+      's.dlh.dead': {},
+      's.dlh.cc': {},
+      's.dlh': { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 's.dlh.dead' },
+      's.dlh.own': { 'x-dead-letter-exchange': 'amq.direct' },
+    });
+    await ch.bindQueue('s.dlh.dead', 'amq.direct', 's.dlh.own');
+    ch.sendToQueue('s.dlh', Buffer.from('cc'), { headers: { CC: ['s.dlh.cc'] } });
+    ch.sendToQueue('s.dlh.own', Buffer.from('own-key'), { headers: { CC: ['s.dlh.cc'] } });
+    ch.sendToQueue('s.dlh', Buffer.from('zero'), { expiration: '0' });
+    await ch.waitForConfirms();
+    await drain(ch, 's.dlh.cc');
+    const m = await ch.get('s.dlh');
+    ch.reject(m, false);
+    const own = await ch.get('s.dlh.own');
+    ch.reject(own, false);
+    await sleep(100);
+    const out = { dead: await drain(ch, 's.dlh.dead'), cc: await drain(ch, 's.dlh.cc') };
+    for (const q of ['s.dlh.dead', 's.dlh.cc', 's.dlh', 's.dlh.own']) await ch.deleteQueue(q);
+    await done();
+    return out;
+  },
+
+  /** Bindings: one copy per queue however many match, auto-delete exchanges, a deleted queue's bindings gone. */
+  async bindingLifetimes(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, { 's.bl.q': {}, 's.bl.other': {} });
+    await ch.assertExchange('s.bl.t', 'topic', { durable: false });
+    for (const k of ['a.*', '*.b', 'a.b', '#']) await ch.bindQueue('s.bl.q', 's.bl.t', k);
+    ch.publish('s.bl.t', 'a.b', Buffer.from('once'));
+    await ch.assertExchange('s.bl.auto', 'fanout', { durable: false, autoDelete: true });
+    await ch.bindQueue('s.bl.other', 's.bl.auto', '');
+    const returned = [];
+    ch.on('return', (m) => returned.push(m.content.toString()));
+    await ch.waitForConfirms();
+    const once = (await drain(ch, 's.bl.q')).map((m) => m.body);
+    await ch.unbindQueue('s.bl.other', 's.bl.auto', '');
+    await sleep(50);
+    const autoGone = await outcome(url, (c) => c.checkExchange('s.bl.auto'));
+    await ch.deleteQueue('s.bl.q');
+    ch.publish('s.bl.t', 'a.b', Buffer.from('after-delete'), { mandatory: true });
+    await ch.waitForConfirms();
+    await sleep(50);
+    await ch.deleteExchange('s.bl.t');
+    await ch.deleteQueue('s.bl.other');
+    await done();
+    return { once, autoGone, returned };
+  },
+
+  /** x-expires counts from the last use: a basic.get keeps the queue. */
+  async expiresResetByGet(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, { 's.erg': { 'x-expires': 300 } });
+    for (let i = 0; i < 4; i++) {
+      await sleep(120);
+      await ch.get('s.erg');
+    }
+    const alive = await outcome(url, (c) => c.checkQueue('s.erg').then((q) => q.queue));
+    await sleep(500);
+    const gone = await outcome(url, (c) => c.checkQueue('s.erg'));
+    await done();
+    return { alive, gone };
+  },
+
   /** The reply codes and texts of errors a client commonly meets. */
   async errors(url) {
     const setup = await open(url);
@@ -680,6 +1013,20 @@ const scenarios = {
         return ch.waitForConfirms();
       },
       getFromMissing: (ch) => ch.get('s.err.none'),
+      negativeExpiration: async (ch) => {
+        ch.sendToQueue('s.err', Buffer.from('x'), { expiration: '-1' });
+        return ch.waitForConfirms();
+      },
+      badTtlArg: (ch) => ch.assertQueue('s.err.bad', { durable: false, arguments: { 'x-message-ttl': -5 } }),
+      badPriorityArg: (ch) => ch.assertQueue('s.err.bad', { durable: false, arguments: { 'x-max-priority': 300 } }),
+      badExpiresArg: (ch) => ch.assertQueue('s.err.bad', { durable: false, arguments: { 'x-expires': 0 } }),
+      badDlxArg: (ch) =>
+        ch.assertQueue('s.err.bad', { durable: false, arguments: { 'x-dead-letter-routing-key': 'k' } }),
+      redeclareExclusiveElsewhere: async (ch, c) => {
+        const mine = await c.createChannel();
+        await mine.assertQueue('s.err.excl2', { exclusive: true });
+        return outcome(url, (x) => x.assertQueue('s.err.excl2', { exclusive: true }));
+      },
       consumeMissing: (ch) => ch.consume('s.err.none', () => {}),
       cancelUnknown: (ch) => ch.cancel('never-was').then(() => 'ok'),
       exchangeInequivalent: async (ch) => {
