@@ -709,6 +709,30 @@ fn exclusive_queue_redeclared_without_exclusive_is_locked() {
 }
 
 #[test]
+fn exclusive_queue_is_transient_whatever_its_durable_flag() {
+    // As RabbitMQ 3.10: it shows such a queue as not durable, and a redeclare
+    // with either flag is equivalent.
+    let mut w = World::new();
+    let owner = w.client();
+    let declare = |durable| QueueDeclare {
+        exclusive: true,
+        durable,
+        ..queue("excl")
+    };
+    declare_queue(&mut w, owner, declare(true)).unwrap();
+    let t = w.broker.topology(true);
+    let (_, d) = t
+        .queues
+        .iter()
+        .find(|(_, q)| q.queue.as_str() == "excl")
+        .unwrap();
+    assert!(d.exclusive && !d.durable);
+    declare_queue(&mut w, owner, declare(true)).unwrap();
+    declare_queue(&mut w, owner, declare(false)).unwrap();
+    assert!(w.broker.topology(false).queues.is_empty());
+}
+
+#[test]
 fn exclusive_queue_is_removed_when_its_connection_closes() {
     let (mut w, owner, other) = exclusive_setup();
     w.close_channel(owner); // closing a channel is not enough

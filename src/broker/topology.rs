@@ -347,7 +347,8 @@ impl Broker {
                 if q.exclusive_owner.is_some() != d.exclusive {
                     return Err(locked_queue(&name, &vname));
                 }
-                if q.durable != d.durable {
+                // An exclusive queue is transient whatever it was declared as.
+                if q.durable != d.durable && q.exclusive_owner.is_none() {
                     return Err(inequivalent(&what, "durable", d.durable, q.durable));
                 }
                 if q.auto_delete != d.auto_delete {
@@ -399,6 +400,9 @@ impl Broker {
             v,
             QueueDeclare {
                 queue: name.clone(),
+                // As RabbitMQ: an exclusive queue goes with its connection, so
+                // it is transient (shown as not durable) whatever the flag.
+                durable: d.durable && !d.exclusive,
                 ..d
             },
             owner,

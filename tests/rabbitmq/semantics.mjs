@@ -1104,6 +1104,10 @@ const scenarios = {
         return ch.waitForConfirms();
       },
       getFromMissing: (ch) => ch.get('s.err.none'),
+      exclusiveDurableFlip: async (ch) => {
+        await ch.assertQueue('s.err.exd', { exclusive: true, durable: true });
+        return ch.assertQueue('s.err.exd', { exclusive: true, durable: false }).then((q) => q.queue);
+      },
       negativeExpiration: async (ch) => {
         ch.sendToQueue('s.err', Buffer.from('x'), { expiration: '-1' });
         return ch.waitForConfirms();
