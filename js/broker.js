@@ -554,9 +554,9 @@ export class Broker {
     return importDefinitions(this, definitions);
   }
 
-  /** @internal the declared topology, for exportDefinitions */
-  _topology() {
-    return readData(this.#core.wasm.topology());
+  /** @internal the declared topology, for exportDefinitions and (with exclusive queues) the management API */
+  _topology({ exclusive = false } = {}) {
+    return readData(this.#core.wasm.topology(exclusive));
   }
 
   /** @internal adds a vhost, for importDefinitions */

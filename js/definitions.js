@@ -78,7 +78,7 @@ export async function exportDefinitions(broker, { plain = {}, version = '' } = {
       definition: p.definition,
       priority: p.priority,
     })),
-    queues: t.queues,
+    queues: t.queues.map(({ exclusive: _exclusive, ...q }) => q),
     exchanges: t.exchanges,
     bindings: t.bindings,
   };

@@ -208,7 +208,8 @@ async function getMessages(broker, user, vhost, queue, body) {
 }
 
 /** RabbitMQ's "properties key" of a binding: the routing key, "~" when empty. */
-const propsKey = (routingKey) => (routingKey === '' ? '~' : routingKey);
+/** A binding's `properties_key` in URLs: its routing key, or '~' for the empty one. */
+export const propsKey = (routingKey) => (routingKey === '' ? '~' : routingKey);
 const routingKeyOf = (props) => (props === '~' ? '' : props);
 
 async function bindings(broker, user, method, [vhost, srcKind, source, destKind, destination, props], body) {

@@ -4,6 +4,7 @@
 // for policies (PUT/DELETE /api/policies/{vhost}/{name}) and definitions
 // (POST /api/definitions), here.
 import { DefinitionsError, parseDefinitions } from '../definitions.js';
+import { propsKey } from './management-write.js';
 import { detail } from './rates.js';
 import { vhostLimitsRead } from './vhost-api.js';
 const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
@@ -24,14 +25,35 @@ export function normalize(snap) {
   };
 }
 
-function queue(q, rates) {
+/**
+ * What the snapshot leaves out, from the declared topology: arguments, flags,
+ * and whether a binding's destination is a queue. `declared.queue(vhost, name)`
+ * and `declared.exchange(vhost, name)`, the standard exchanges as RabbitMQ
+ * declares them; `declared.bindings`.
+ */
+function declarations(broker) {
+  const t = broker._topology({ exclusive: true });
+  const byName = (list) => new Map(list.map((x) => [`${x.vhost}\0${x.name}`, x]));
+  const [queues, exchanges] = [byName(t.queues), byName(t.exchanges)];
+  const standard = { durable: true, auto_delete: false, internal: false, arguments: {} };
+  return {
+    queue: (vhost, name) => queues.get(`${vhost}\0${name}`),
+    exchange: (vhost, name) => exchanges.get(`${vhost}\0${name}`) ?? standard,
+    bindings: t.bindings,
+  };
+}
+
+function queue(q, rates, declared, consumers) {
   const r = rates?.queue(q.vhost, q.name) ?? {};
+  const mine = consumers.filter((c) => c.queue.name === q.name && c.queue.vhost === q.vhost);
   return {
     name: q.name,
     vhost: q.vhost,
+    type: 'classic',
     durable: q.durable,
     exclusive: q.exclusive,
     auto_delete: q.autoDelete,
+    arguments: declared.queue(q.vhost, q.name)?.arguments ?? {},
     messages: q.ready + q.unacked,
     messages_details: detail(r.messages ?? 0),
     messages_ready: q.ready,
@@ -46,6 +68,7 @@ function queue(q, rates) {
     memory: q.memory,
     pages: q.pages,
     consumers: q.consumers,
+    consumer_details: mine,
     // Totals since the queue was declared, under RabbitMQ's names.
     message_stats: {
       publish: q.stats.published,
@@ -161,14 +184,36 @@ export function writeApi(pathname, method) {
   };
 }
 
-function exchange(x) {
-  return { name: x.name, vhost: x.vhost, type: x.kind, durable: x.durable };
+function exchange(x, declared) {
+  const d = declared.exchange(x.vhost, x.name);
+  return {
+    name: x.name,
+    vhost: x.vhost,
+    type: x.kind,
+    durable: x.durable,
+    auto_delete: d.auto_delete,
+    internal: d.internal,
+    arguments: d.arguments,
+  };
 }
 
-function bindings(snap) {
-  return snap.exchanges.flatMap((x) =>
-    x.bindings.map((b) => ({ source: x.name, vhost: x.vhost, destination: b.destination, routing_key: b.routingKey })),
-  );
+/** Every binding as RabbitMQ lists it, the default exchange's implicit ones first. */
+function bindings(snap, declared) {
+  const binding = (vhost, source, destination, type, key, args) => ({
+    source,
+    vhost,
+    destination,
+    destination_type: type,
+    routing_key: key,
+    arguments: args,
+    properties_key: propsKey(key),
+  });
+  return [
+    ...snap.queues.map((q) => binding(q.vhost, '', q.name, 'queue', q.name, {})),
+    ...declared.bindings.map((b) =>
+      binding(b.vhost, b.source, b.destination, b.destination_type, b.routing_key, b.arguments),
+    ),
+  ];
 }
 
 /**
@@ -207,6 +252,7 @@ function channels(snap) {
 }
 
 function consumers(snap) {
+  // (The snapshot names a consumer's queue without its vhost: the one it is in.)
   const vhostOf = (name) => snap.queues.find((q) => q.name === name)?.vhost ?? '/';
   return snap.consumers.map((c) => ({
     queue: { name: c.queue, vhost: vhostOf(c.queue) },
@@ -284,15 +330,52 @@ export function managementApi(broker, info, parts) {
     const found = one(list.filter(byVhost(vhost)));
     return Array.isArray(found) ? found : found ? [200, found] : notFound;
   };
+  const declared = () => declarations(broker);
+  // GET /api/queues/{vhost}/{name}/bindings and /api/exchanges/{vhost}/{name}/bindings/{source|destination}.
+  const bindingsOf = (found, keep) => {
+    if (!found || Array.isArray(found)) return notFound;
+    return [200, bindings(snap, declared()).filter((b) => b.vhost === vhost && keep(b))];
+  };
   switch (what) {
     case 'overview':
       return [200, overview(snap, info, broker.pageStats())];
-    case 'queues':
-      return pick(snap.queues.map((q) => queue(q, info.rates)));
-    case 'exchanges':
-      return pick(snap.exchanges.map(exchange));
-    case 'bindings':
-      return [200, bindings(snap).filter(byVhost(vhost))];
+    case 'queues': {
+      const d = declared();
+      const all = consumers(snap);
+      const list = snap.queues.map((q) => queue(q, info.rates, d, all));
+      if (rest.length === 1 && rest[0] === 'bindings') {
+        const found = one(list.filter(byVhost(vhost)));
+        return bindingsOf(found, (b) => b.destination_type === 'queue' && b.destination === name);
+      }
+      return pick(list);
+    }
+    case 'exchanges': {
+      const d = declared();
+      const list = snap.exchanges.map((x) => exchange(x, d));
+      if (rest.length === 2 && rest[0] === 'bindings' && ['source', 'destination'].includes(rest[1])) {
+        const found = one(list.filter(byVhost(vhost)));
+        return rest[1] === 'source'
+          ? bindingsOf(found, (b) => b.source === name)
+          : bindingsOf(found, (b) => b.destination_type === 'exchange' && b.destination === name);
+      }
+      return pick(list);
+    }
+    case 'bindings': {
+      // /api/bindings[/{vhost}[/e/{source}/{q|e}/{destination}[/{props}]]]
+      const [source, destKind, destination, props] = rest;
+      const all = bindings(snap, declared()).filter(byVhost(vhost));
+      if (name === undefined) return [200, all];
+      if (name !== 'e' || !['q', 'e'].includes(destKind) || destination === undefined || rest.length > 4) {
+        return notFound;
+      }
+      const type = destKind === 'q' ? 'queue' : 'exchange';
+      const between = all.filter(
+        (b) => b.source === source && b.destination_type === type && b.destination === destination,
+      );
+      if (props === undefined) return [200, between];
+      const found = between.find((b) => b.properties_key === props);
+      return found ? [200, found] : notFound;
+    }
     case 'connections':
       return [200, connections(snap, info)];
     case 'channels':

@@ -1,8 +1,8 @@
 //! The topology as declarations, for exporting definitions (RabbitMQ's
-//! `definitions.json`): exchanges, queues and bindings a client declared,
-//! durable or not. Exclusive queues (and their bindings), the standard
-//! exchanges and the default exchange's implicit bindings are left out, as
-//! RabbitMQ leaves them out.
+//! `definitions.json`) and for the management API: exchanges, queues and
+//! bindings a client declared, durable or not. The standard exchanges and the
+//! default exchange's implicit bindings are left out, and for definitions
+//! exclusive queues and their bindings too, as RabbitMQ leaves them out.
 
 use super::command::{Bind, ExchangeDeclare, QueueDeclare};
 use super::engine::Broker;
@@ -24,7 +24,8 @@ fn is_standard(name: &str) -> bool {
 }
 
 impl Broker {
-    pub fn topology(&self) -> Topology {
+    /// `exclusive`: with exclusive queues and their bindings.
+    pub fn topology(&self, exclusive: bool) -> Topology {
         let mut t = Topology::default();
         for v in self.live_vhosts() {
             t.vhosts.push(v.name.clone());
@@ -35,7 +36,10 @@ impl Broker {
                 }
             }
             for id in v.queue_ids_by_name() {
-                if let Some(q) = self.queue(id).filter(|q| q.exclusive_owner.is_none()) {
+                if let Some(q) = self
+                    .queue(id)
+                    .filter(|q| exclusive || q.exclusive_owner.is_none())
+                {
                     t.queues.push((v.name.clone(), q.declaration()));
                 }
             }
@@ -48,7 +52,7 @@ impl Broker {
                         Destination::Queue(id, _) => {
                             if self
                                 .queue(*id)
-                                .map_or(true, |q| q.exclusive_owner.is_some())
+                                .map_or(true, |q| !exclusive && q.exclusive_owner.is_some())
                             {
                                 continue;
                             }

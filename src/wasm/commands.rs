@@ -669,10 +669,11 @@ impl WasmBroker {
 impl WasmBroker {
     /// The declared topology in the shape of RabbitMQ's definitions, as
     /// plain data for `js/data.js`: `{ vhosts, exchanges, queues, bindings }`
-    /// (see `broker::definitions`).
-    pub fn topology(&self) -> Vec<u8> {
+    /// (see `broker::definitions`); `exclusive`: with exclusive queues.
+    pub fn topology(&self, exclusive: bool) -> Vec<u8> {
         let mut d = super::data::Data::default();
-        super::views::write_topology(&self.server.broker().topology(), &mut d);
+        let t = self.server.broker().topology(exclusive);
+        super::views::write_topology(&t, &mut d);
         d.0
     }
 }

@@ -205,6 +205,7 @@ pub fn write_topology(t: &Topology, d: &mut Data) {
         d.key_str("name", &q.queue);
         d.key_str("vhost", v);
         d.key_bool("durable", q.durable);
+        d.key_bool("exclusive", q.exclusive);
         d.key_bool("auto_delete", q.auto_delete);
         d.key("arguments");
         d.table(&q.arguments);

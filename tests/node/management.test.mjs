@@ -77,11 +77,77 @@ test('/api/exchanges and /api/bindings', async () => {
   const xs = (await get('/api/exchanges')).body;
   assert.deepEqual(
     xs.find((x) => x.name === 'amq.direct'),
-    { name: 'amq.direct', vhost: '/', type: 'direct', durable: true },
+    {
+      name: 'amq.direct',
+      vhost: '/',
+      type: 'direct',
+      durable: true,
+      auto_delete: false,
+      internal: false,
+      arguments: {},
+    },
   );
   assert.equal((await get('/api/exchanges/%2F/api.x')).body.type, 'topic');
   const bindings = (await get('/api/bindings')).body;
   assert.ok(bindings.some((b) => b.source === 'api.x' && b.destination === 'api.q' && b.routing_key === 'a.#'));
+});
+
+test('arguments, flags, consumers and bindings as RabbitMQ shows them, with the bindings of one queue or exchange', async () => {
+  const c = await client.channel();
+  const { name: exclusive } = await c.queueDeclare('', { exclusive: true }, { 'x-message-ttl': 5000 });
+  await c.queueDeclare('api.args', { durable: false }, { 'x-max-length': 10 });
+  await c.exchangeDeclare('api.ae', 'topic', { autoDelete: true }, { 'alternate-exchange': 'amq.fanout' });
+  await c.exchangeDeclare('api.in', 'fanout', { internal: true });
+  await c.queueBind('api.args', 'api.ae', 'a.#', { z: 1 });
+  await c.queueBind(exclusive, 'api.ae', '');
+  await c.exchangeBind('api.in', 'api.ae', 'k');
+  await c.basicConsume('api.args', { tag: 'api-ct', noAck: false }, () => {});
+
+  const q = (await get('/api/queues/%2F/api.args')).body;
+  assert.equal(q.type, 'classic');
+  assert.deepEqual(q.arguments, { 'x-max-length': 10 });
+  assert.deepEqual(
+    q.consumer_details.map((d) => [d.consumer_tag, d.ack_required, d.queue.name]),
+    [['api-ct', true, 'api.args']],
+  );
+  // An exclusive queue's arguments too, which definitions leave out.
+  assert.deepEqual((await get(`/api/queues/%2F/${exclusive}`)).body.arguments, { 'x-message-ttl': 5000 });
+  const x = (await get('/api/exchanges/%2F/api.ae')).body;
+  assert.deepEqual([x.auto_delete, x.internal, x.arguments], [true, false, { 'alternate-exchange': 'amq.fanout' }]);
+  assert.equal((await get('/api/exchanges/%2F/api.in')).body.internal, true);
+
+  const binding = (source, destination, type, key, args = {}) => ({
+    source,
+    vhost: '/',
+    destination,
+    destination_type: type,
+    routing_key: key,
+    arguments: args,
+    properties_key: key === '' ? '~' : key,
+  });
+  const toArgs = binding('api.ae', 'api.args', 'queue', 'a.#', { z: 1 });
+  const toExclusive = binding('api.ae', exclusive, 'queue', '');
+  const toExchange = binding('api.ae', 'api.in', 'exchange', 'k');
+  // The default exchange's implicit binding first, as RabbitMQ lists it.
+  assert.deepEqual((await get('/api/queues/%2F/api.args/bindings')).body, [
+    binding('', 'api.args', 'queue', 'api.args'),
+    toArgs,
+  ]);
+  assert.deepEqual((await get('/api/exchanges/%2F/api.ae/bindings/source')).body, [toArgs, toExclusive, toExchange]);
+  assert.deepEqual((await get('/api/exchanges/%2F/api.in/bindings/destination')).body, [toExchange]);
+  assert.deepEqual((await get('/api/bindings/%2F/e/api.ae/q/api.args')).body, [toArgs]);
+  assert.deepEqual((await get('/api/bindings/%2F/e/api.ae/e/api.in/k')).body, toExchange);
+  assert.ok((await get('/api/bindings/%2F')).body.some((b) => b.destination === exclusive && b.source === 'api.ae'));
+  for (const path of [
+    '/api/queues/%2F/nope/bindings',
+    '/api/exchanges/%2F/nope/bindings/source',
+    '/api/exchanges/%2F/api.ae/bindings/sideways',
+    '/api/bindings/%2F/e/api.ae/e/api.in/nope',
+    '/api/bindings/%2F/x/api.ae/q/api.args',
+  ]) {
+    assert.equal((await get(path)).status, 404, path);
+  }
+  await c.close();
 });
 
 test('/api/connections, /api/channels and /api/consumers', async () => {

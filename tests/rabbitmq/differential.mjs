@@ -5,6 +5,8 @@
 //   - the empty queue name and its 404;
 //   - policies: combination with queue arguments, priority, re-application on
 //     add and remove, a bad value refused with 400;
+//   - the management API: queues' and exchanges' arguments and flags, and the
+//     bindings of a queue, of an exchange and between two;
 //   - definitions: RabbitMQ -> Warren -> RabbitMQ with the same topology, and
 //     each one's user password hashes accepted by the other.
 //
@@ -101,6 +103,60 @@ async function policies({ url, http }) {
   return out;
 }
 
+/** Queues, exchanges and bindings as the management API shows them (bindings sorted: orders differ). */
+async function managementViews({ url, http }) {
+  const c = await amqplib.connect(url);
+  const ch = await c.createChannel();
+  await ch.deleteQueue('d.m.q');
+  await ch.assertQueue('d.m.q', { durable: false, arguments: { 'x-max-length': 10 } });
+  const { queue: exclusive } = await ch.assertQueue('', { exclusive: true, arguments: { 'x-message-ttl': 5000 } });
+  await ch.assertExchange('d.m.x', 'topic', {
+    durable: false,
+    autoDelete: true,
+    arguments: { 'alternate-exchange': 'amq.fanout' },
+  });
+  await ch.assertExchange('d.m.y', 'fanout', { durable: false, internal: true });
+  await ch.bindQueue('d.m.q', 'd.m.x', 'a.#', { z: 1 });
+  await ch.bindQueue('d.m.q', 'd.m.x', '');
+  await ch.bindQueue(exclusive, 'd.m.x', 'e');
+  await ch.bindExchange('d.m.y', 'd.m.x', 'k');
+  const get = async (path) => {
+    const r = await fetch(`${http}/api/${path}`, { headers: auth });
+    return r.status === 200 ? r.json() : r.status;
+  };
+  const bindings = async (path) =>
+    (await get(path))
+      .map(({ properties_key: _key, destination, ...b }) => ({
+        ...b,
+        destination: destination === exclusive ? '(exclusive)' : destination,
+      }))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const flags = ({ type, durable, auto_delete, exclusive, internal, arguments: args }) => ({
+    type,
+    durable,
+    auto_delete,
+    exclusive,
+    internal,
+    arguments: args,
+  });
+  const out = {
+    queue: flags(await get('queues/%2F/d.m.q')),
+    exclusive: flags(await get(`queues/%2F/${exclusive}`)),
+    exchange: flags(await get('exchanges/%2F/d.m.x')),
+    internal: flags(await get('exchanges/%2F/d.m.y')),
+    standard: flags(await get('exchanges/%2F/amq.topic')),
+    queueBindings: await bindings('queues/%2F/d.m.q/bindings'),
+    source: await bindings('exchanges/%2F/d.m.x/bindings/source'),
+    destination: await bindings('exchanges/%2F/d.m.y/bindings/destination'),
+    between: await bindings('bindings/%2F/e/d.m.x/q/d.m.q'),
+  };
+  await ch.deleteQueue('d.m.q');
+  await ch.deleteExchange('d.m.x');
+  await ch.deleteExchange('d.m.y');
+  await c.close();
+  return out;
+}
+
 const pick = (d) => ({
   queues: d.queues.filter((q) => q.name.startsWith('rt.')),
   exchanges: d.exchanges.filter((x) => x.name.startsWith('rt.')).sort((a, b) => a.name.localeCompare(b.name)),
@@ -115,6 +171,7 @@ try {
   const w = { url: warren.url, http: warren.http };
   assert.deepEqual(await replyTo(w), await replyTo(rabbit), 'direct reply-to and the empty queue name');
   assert.deepEqual(await policies(w), await policies(rabbit), 'policies');
+  assert.deepEqual(await managementViews(w), await managementViews(rabbit), 'the management API');
 
   const c = await amqplib.connect(rabbit.url);
   const ch = await c.createChannel();
