@@ -43,9 +43,9 @@ function declarations(broker) {
   };
 }
 
-function queue(q, rates, declared, consumers) {
+/** `queue(q, rates, declared, details)`: `details` its consumers as /api/consumers lists them. */
+function queue(q, rates, declared, details) {
   const r = rates?.queue(q.vhost, q.name) ?? {};
-  const mine = consumers.filter((c) => c.queue.name === q.name && c.queue.vhost === q.vhost);
   return {
     name: q.name,
     vhost: q.vhost,
@@ -68,7 +68,7 @@ function queue(q, rates, declared, consumers) {
     memory: q.memory,
     pages: q.pages,
     consumers: q.consumers,
-    consumer_details: mine,
+    consumer_details: details,
     // Totals since the queue was declared, under RabbitMQ's names.
     message_stats: {
       publish: q.stats.published,
@@ -253,7 +253,9 @@ function channels(snap) {
 
 function consumers(snap) {
   // (The snapshot names a consumer's queue without its vhost: the one it is in.)
-  const vhostOf = (name) => snap.queues.find((q) => q.name === name)?.vhost ?? '/';
+  const vhosts = new Map();
+  for (const q of snap.queues) if (!vhosts.has(q.name)) vhosts.set(q.name, q.vhost);
+  const vhostOf = (name) => vhosts.get(name) ?? '/';
   return snap.consumers.map((c) => ({
     queue: { name: c.queue, vhost: vhostOf(c.queue) },
     consumer_tag: c.tag,
@@ -341,8 +343,13 @@ export function managementApi(broker, info, parts) {
       return [200, overview(snap, info, broker.pageStats())];
     case 'queues': {
       const d = declared();
-      const all = consumers(snap);
-      const list = snap.queues.map((q) => queue(q, info.rates, d, all));
+      const byQueue = new Map();
+      for (const c of consumers(snap)) {
+        const key = `${c.queue.vhost}\0${c.queue.name}`;
+        if (!byQueue.has(key)) byQueue.set(key, []);
+        byQueue.get(key).push(c);
+      }
+      const list = snap.queues.map((q) => queue(q, info.rates, d, byQueue.get(`${q.vhost}\0${q.name}`) ?? []));
       if (rest.length === 1 && rest[0] === 'bindings') {
         const found = one(list.filter(byVhost(vhost)));
         return bindingsOf(found, (b) => b.destination_type === 'queue' && b.destination === name);
