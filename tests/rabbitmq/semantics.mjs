@@ -1052,6 +1052,49 @@ const scenarios = {
     return out;
   },
 
+  /** A message expires while the only consumer is full; a dead-letter exchange of type headers matches on x-first-death-reason. */
+  async expiryBehindPrefetch(url) {
+    const { ch, done } = await open(url);
+    await ch.assertExchange('s.ebp.hx', 'headers', { durable: false });
+    await fresh(ch, {
+      's.ebp.expired': {},
+      's.ebp': { 'x-message-ttl': 100, 'x-dead-letter-exchange': 's.ebp.hx' },
+    });
+    await ch.bindQueue('s.ebp.expired', 's.ebp.hx', '', { 'x-match': 'all', 'x-first-death-reason': 'expired' });
+    const c = await open(url);
+    await c.ch.prefetch(1);
+    const got = [];
+    await c.ch.consume('s.ebp', (m) => m && got.push(m.content.toString()));
+    await publishAll(ch, 's.ebp', ['first', 'second', 'third']);
+    await sleep(300);
+    const deleted = await ch.deleteQueue('s.ebp', {});
+    await c.done();
+    const out = { got, deleted, expired: (await drain(ch, 's.ebp.expired')).map((m) => m.body) };
+    await ch.deleteQueue('s.ebp.expired');
+    await ch.deleteExchange('s.ebp.hx');
+    await done();
+    return out;
+  },
+
+  /** Counts in delete-ok and purge-ok leave unacked messages out; basic.get works beside a single active consumer. */
+  async deleteAndPurgeCounts(url) {
+    const { ch, done } = await open(url);
+    await fresh(ch, { 's.dpc': { 'x-max-priority': 2, 'x-single-active-consumer': true } });
+    await publishAll(ch, 's.dpc', ['a', 'b', 'c', 'd']);
+    const m = await ch.get('s.dpc');
+    const c = await open(url);
+    await c.ch.prefetch(1);
+    await c.ch.consume('s.dpc', () => {});
+    await sleep(50);
+    const got = await ch.get('s.dpc');
+    const purged = await ch.purgeQueue('s.dpc');
+    await publishAll(ch, 's.dpc', ['e']);
+    const deleted = await ch.deleteQueue('s.dpc');
+    await c.done();
+    await done();
+    return { first: m.content.toString(), second: got && got.content.toString(), purged, deleted };
+  },
+
   /** The reply codes and texts of errors a client commonly meets. */
   async errors(url) {
     const setup = await open(url);
