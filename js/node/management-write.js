@@ -207,8 +207,7 @@ async function getMessages(broker, user, vhost, queue, body) {
   });
 }
 
-/** RabbitMQ's "properties key" of a binding: the routing key, "~" when empty. */
-/** A binding's `properties_key` in URLs: its routing key, or '~' for the empty one. */
+/** RabbitMQ's "properties key" of a binding, in URLs and /api/bindings: the routing key, "~" when empty. */
 export const propsKey = (routingKey) => (routingKey === '' ? '~' : routingKey);
 const routingKeyOf = (props) => (props === '~' ? '' : props);
 

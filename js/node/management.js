@@ -332,7 +332,9 @@ export function managementApi(broker, info, parts) {
     const found = one(list.filter(byVhost(vhost)));
     return Array.isArray(found) ? found : found ? [200, found] : notFound;
   };
-  const declared = () => declarations(broker);
+  // Read from the engine once a request, and only by the paths that need it.
+  let known;
+  const declared = () => (known ??= declarations(broker));
   // GET /api/queues/{vhost}/{name}/bindings and /api/exchanges/{vhost}/{name}/bindings/{source|destination}.
   const bindingsOf = (found, keep) => {
     if (!found || Array.isArray(found)) return notFound;

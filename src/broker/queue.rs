@@ -358,12 +358,8 @@ impl ReadyList {
     /// The next message to deliver: the oldest of the highest priority. None
     /// also while that message is on a page not yet read back.
     pub fn pop_front(&mut self) -> Option<Entry> {
-        let level = self
-            .levels
-            .iter_mut()
-            .rev()
-            .find(|l| !l.head.is_empty() || !l.runs.is_empty())?;
-        let slot = level.pop_head()?;
+        let level = self.head_level()?;
+        let slot = self.levels.get_mut(level)?.pop_head()?;
         Some(self.took(slot))
     }
 
