@@ -14,7 +14,8 @@
 //!   integer width is one integer (`I8(1)` equals `I64(1)`), a float equals a
 //!   double of the same value, a long string equals a byte array with the same
 //!   bytes, and arrays and tables compare element by element *with* their field
-//!   types. An integer never equals a float.
+//!   types. An integer never equals a float. (RabbitMQ 3.10 compared with
+//!   `==`: any two numbers of the same value, timestamps among them.)
 //! - Where a header key appears twice, the last one counts.
 //!
 //! One deliberate difference: RabbitMQ 4.x turns a header timestamp into
