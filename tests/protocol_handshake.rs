@@ -31,8 +31,10 @@ fn handshake_with_plain() {
         "basic.nack",
         "consumer_cancel_notify",
         "connection.blocked",
+        "consumer_priorities",
         "authentication_failure_close",
         "per_consumer_qos",
+        "direct_reply_to",
     ] {
         let mut e = vec![cap.len() as u8];
         e.extend_from_slice(cap.as_bytes());

@@ -127,6 +127,14 @@ async function until(list, n) {
 }
 
 const scenarios = {
+  /** What connection.start announces (capabilities, mechanisms) and connection.tune proposes. */
+  async connectionStart(url) {
+    const c = await amqplib.connect(url);
+    const { serverProperties, channelMax, frameMax, heartbeat } = c.connection;
+    await c.close();
+    return { capabilities: sorted(serverProperties.capabilities), channelMax, frameMax, heartbeat };
+  },
+
   /** Requeues go back to their original place, with redelivered set. */
   async requeueOrder(url) {
     const { ch, done } = await open(url);

@@ -120,6 +120,7 @@ const CAPABILITIES: &[&str] = &[
     "consumer_priorities",
     "authentication_failure_close",
     "per_consumer_qos",
+    "direct_reply_to",
 ];
 
 fn start_method(config: &ServerConfig, external: bool) -> Method {
