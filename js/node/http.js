@@ -7,6 +7,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { authenticate, crossOrigin } from './auth.js';
 import { toJson } from './event-stream.js';
+import { healthCheck } from './health-checks.js';
 import { exportApi, managementApi, writeApi } from './management.js';
 import { managementWrite, userReads } from './management-write.js';
 import { metricsText } from './metrics.js';
@@ -73,22 +74,28 @@ const UNAUTHORIZED = { 'www-authenticate': 'Basic realm="RabbitMQ Management"' }
  * RabbitMQ: objects of the vhosts it has permissions in, and its own
  * connections. Monitoring and administrator users see everything.
  */
-function visible(broker, user, [what], answer) {
+function visible(broker, user, [what, vhost], answer) {
   const [status, body] = answer;
   if (user.monitor || status !== 200) return answer;
+  const notFound = [404, { error: 'Object Not Found', reason: 'Not Found' }];
   const vhosts = new Set(
     broker
       .users()
       .find((u) => u.name === user.username)
       ?.permissions.map((p) => p.vhost) ?? [],
   );
+  if (what === 'aliveness-test') return vhosts.has(vhost) ? answer : notFound;
+  // Connections and their channels: the user's own; vhosts: those it has permissions in.
+  const mine = {
+    connections: (c) => c.user === user.username,
+    channels: (c) => c.user === user.username,
+    vhosts: (v) => vhosts.has(v.name),
+  }[what];
+  if (mine) return Array.isArray(body) ? [200, body.filter(mine)] : mine(body) ? answer : notFound;
   // Queues, exchanges, bindings carry a vhost; consumers their queue's.
   const vhostOf = (x) => (x && typeof x === 'object' ? (x.vhost ?? x.queue?.vhost) : undefined);
-  if (what === 'connections') return [200, body.filter((c) => c.user === user.username)];
-  if (what === 'vhosts') return [200, body.filter((v) => vhosts.has(v.name))];
   if (Array.isArray(body)) return [200, body.filter((x) => vhostOf(x) === undefined || vhosts.has(vhostOf(x)))];
-  if (body && typeof body === 'object' && typeof body.vhost === 'string' && !vhosts.has(body.vhost))
-    return [404, { error: 'Object Not Found', reason: 'Not Found' }];
+  if (body && typeof body === 'object' && typeof body.vhost === 'string' && !vhosts.has(body.vhost)) return notFound;
   return answer;
 }
 
@@ -140,7 +147,7 @@ export function createHttpServer({ broker, root, info, events, log, tlsOptions, 
       const answer =
         parts[0] === 'redrives' && parts.length === 1
           ? [200, info.redrives.list()]
-          : (userReads(broker, user, parts) ?? managementApi(broker, info, parts));
+          : (userReads(broker, user, parts) ?? healthCheck(broker, info, parts) ?? managementApi(broker, info, parts));
       if (answer) return json(res, ...visible(broker, user, parts, answer));
       return json(res, 404, { error: 'Object Not Found', reason: 'Not Found' });
     }

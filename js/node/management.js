@@ -239,31 +239,68 @@ function connections(snap, info) {
   }));
 }
 
+/** Engine connections by id: a channel's or consumer's user, vhost and name. */
+const connectionsById = (snap) => new Map(snap.connections.map((c) => [c.id, c]));
+
 function channels(snap) {
-  return snap.channels.map((ch) => ({
-    connection: ch.connection,
-    number: ch.channel,
-    prefetch_count: ch.prefetch,
-    global_prefetch_count: ch.globalPrefetch,
-    confirm: ch.confirm,
-    transactional: ch.tx,
-    messages_unacknowledged: ch.unacked,
-  }));
+  const conns = connectionsById(snap);
+  return snap.channels.map((ch) => {
+    const conn = conns.get(ch.connection);
+    return {
+      // RabbitMQ's name for a channel: its connection's, then its number.
+      name: `${conn?.name ?? ch.connection} (${ch.channel})`,
+      connection: ch.connection,
+      connection_details: { name: conn?.name },
+      number: ch.channel,
+      user: conn?.user,
+      vhost: conn?.vhost,
+      prefetch_count: ch.prefetch,
+      global_prefetch_count: ch.globalPrefetch,
+      confirm: ch.confirm,
+      transactional: ch.tx,
+      messages_unacknowledged: ch.unacked,
+    };
+  });
 }
 
 function consumers(snap) {
-  // (The snapshot names a consumer's queue without its vhost: the one it is in.)
-  const vhosts = new Map();
-  for (const q of snap.queues) if (!vhosts.has(q.name)) vhosts.set(q.name, q.vhost);
-  const vhostOf = (name) => vhosts.get(name) ?? '/';
-  return snap.consumers.map((c) => ({
-    queue: { name: c.queue, vhost: vhostOf(c.queue) },
-    consumer_tag: c.tag,
-    channel_details: { connection: c.connection, number: c.channel },
-    ack_required: !c.noAck,
-    prefetch_count: c.prefetch,
-    messages_unacknowledged: c.unacked,
-  }));
+  // A consumer's queue is in its connection's vhost.
+  const conns = connectionsById(snap);
+  return snap.consumers.map((c) => {
+    const conn = conns.get(c.connection);
+    return {
+      queue: { name: c.queue, vhost: conn?.vhost ?? '/' },
+      consumer_tag: c.tag,
+      channel_details: {
+        connection: c.connection,
+        number: c.channel,
+        name: `${conn?.name ?? c.connection} (${c.channel})`,
+        connection_name: conn?.name,
+        user: conn?.user,
+      },
+      ack_required: !c.noAck,
+      prefetch_count: c.prefetch,
+      messages_unacknowledged: c.unacked,
+    };
+  });
+}
+
+/** Each vhost with its messages, as RabbitMQ lists them. */
+function vhosts(snap, broker) {
+  return broker.vhosts().map((name) => {
+    const queues = snap.queues.filter((q) => q.vhost === name);
+    const ready = sum(queues, (q) => q.ready);
+    const unacked = sum(queues, (q) => q.unacked);
+    return {
+      name,
+      description: '',
+      tags: [],
+      tracing: false,
+      messages: ready + unacked,
+      messages_ready: ready,
+      messages_unacknowledged: unacked,
+    };
+  });
 }
 
 function overview(snap, info, pages) {
@@ -327,6 +364,12 @@ export function managementApi(broker, info, parts) {
   const snap = normalize(raw);
   const notFound = [404, { error: 'Object Not Found', reason: 'Not Found' }];
   const one = (list) => (name === undefined ? [200, list] : (list.find((x) => x.name === name) ?? null));
+  // /api/{connections,channels,vhosts}[/{name}]: one segment names the object.
+  const pickNamed = (list, key) => {
+    if (key === undefined) return [200, list];
+    const found = list.find((x) => x.name === key);
+    return found ? [200, found] : notFound;
+  };
   const pick = (list) => {
     if (rest.length) return notFound;
     const found = one(list.filter(byVhost(vhost)));
@@ -386,15 +429,15 @@ export function managementApi(broker, info, parts) {
       return found ? [200, found] : notFound;
     }
     case 'connections':
-      return [200, connections(snap, info)];
+      return name === undefined ? pickNamed(connections(snap, info), vhost) : notFound;
     case 'channels':
-      return [200, channels(snap)];
+      return name === undefined ? pickNamed(channels(snap), vhost) : notFound;
     case 'consumers':
       return [200, consumers(snap).filter((c) => vhost === undefined || c.queue.vhost === vhost)];
     case 'policies':
       return pick(broker.policies().map(policy));
     case 'vhosts':
-      return [200, broker.vhosts().map((v) => ({ name: v }))];
+      return name === undefined ? pickNamed(vhosts(snap, broker), vhost) : notFound;
     case 'vhost-limits':
       return vhostLimitsRead(broker, parts.slice(1));
     case 'snapshot':

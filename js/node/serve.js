@@ -146,10 +146,13 @@ export async function serve(opts, { log }) {
   if (broker.recoveryDamage) log('warn', `store: recovery stopped at a damaged record: ${broker.recoveryDamage}`);
   if (broker.recovery?.upgraded)
     log('info', `store: log format version ${broker.recovery.version} rewritten in the current format`);
-  broker.onstorefull = (err) =>
-    err
-      ? log('warn', `store: ${err.message}; publishers blocked, confirms wait until a write succeeds`)
-      : log('info', 'store: writing again; publishers unblocked');
+  // RabbitMQ's disk alarm, for /api/health/checks/alarms.
+  let diskAlarm = false;
+  broker.onstorefull = (err) => {
+    diskAlarm = Boolean(err);
+    if (err) log('warn', `store: ${err.message}; publishers blocked, confirms wait until a write succeeds`);
+    else log('info', 'store: writing again; publishers unblocked');
+  };
   // A failed write or fsync: confirms stop; better to stop than to run on
   // without durability. The exit code says so.
   broker.onerror = (err) => {
@@ -227,6 +230,8 @@ export async function serve(opts, { log }) {
 
   const stopAlarm = memoryAlarm(broker, opts.memoryHighWatermark, log);
   info.alarm = stopAlarm;
+  info.alarms = () => [...(stopAlarm.blocked ? ['memory'] : []), ...(diskAlarm ? ['disk'] : [])];
+  info.tls = tlsFiles && { certfile: opts.tlsCert, expires: tlsFiles.expires };
   info.redrives = new Redrives(broker, log);
   info.rates = new Rates(broker, opts.statsInterval);
   // After the API changed users, permissions or vhosts.

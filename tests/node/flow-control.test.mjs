@@ -60,9 +60,23 @@ test('publishers are blocked while queued messages pass the high-watermark, and 
     for (let i = 0; i < 100; i++) await ch.basicPublish('', 'fill', body);
     assert.equal(await blocked, 'low on memory');
     await server.waitFor(/above the high watermark of 64 KiB: publishers blocked/);
+    // RabbitMQ's health check fails while the alarm is on.
+    const alarms = async () => {
+      const res = await server.api('/api/health/checks/alarms');
+      return [res.status, await res.json()];
+    };
+    assert.deepEqual(await alarms(), [
+      503,
+      {
+        status: 'failed',
+        reason: 'There are alarms in effect in the cluster',
+        alarms: [{ node: (await (await server.api('/api/overview')).json()).node, resource: 'memory' }],
+      },
+    ]);
     await ch.queuePurge('fill');
     await unblocked;
     await server.waitFor(/below the high watermark of 64 KiB: publishers unblocked/);
+    assert.deepEqual(await alarms(), [200, { status: 'ok' }]);
     assert.equal(blockedWith, 'low on memory');
     await c.close();
   } finally {

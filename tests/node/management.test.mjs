@@ -174,6 +174,67 @@ test('/api/connections, /api/channels and /api/consumers', async () => {
   await consumerCh.close();
 });
 
+test('/api/connections/{name} and /api/channels/{name}: one object, named as RabbitMQ names them, or 404', async () => {
+  const [conn] = (await get('/api/connections')).body;
+  const one = await get(`/api/connections/${encodeURIComponent(conn.name)}`);
+  assert.equal(one.status, 200);
+  assert.equal(one.body.name, conn.name);
+  assert.equal((await get('/api/connections/nope')).status, 404);
+  const channels = (await get('/api/channels')).body;
+  const mine = channels.find((c) => c.name === `${conn.name} (1)`);
+  assert.ok(mine, JSON.stringify(channels));
+  assert.deepEqual([mine.user, mine.vhost, mine.number], ['guest', '/', 1]);
+  const ch1 = await get(`/api/channels/${encodeURIComponent(mine.name)}`);
+  assert.equal(ch1.status, 200);
+  assert.equal(ch1.body.connection_details.name, conn.name);
+  assert.equal((await get(`/api/channels/${encodeURIComponent(`${conn.name} (99)`)}`)).status, 404);
+});
+
+test('health checks as RabbitMQ answers them: 200 and status ok, 503 with what is missing, 400 for bad input', async () => {
+  for (const path of [
+    '/api/health/checks/alarms',
+    '/api/health/checks/local-alarms',
+    '/api/health/checks/virtual-hosts',
+    '/api/health/checks/node-is-quorum-critical',
+    '/api/health/checks/certificate-expiration/1/years',
+    '/api/aliveness-test/%2F',
+    '/api/healthchecks/node',
+  ]) {
+    const { status, body } = await get(path);
+    assert.deepEqual([status, body], [200, { status: 'ok' }], path);
+  }
+  assert.deepEqual((await get(`/api/health/checks/port-listener/${server.amqpPort}`)).body, {
+    status: 'ok',
+    port: server.amqpPort,
+  });
+  // Any port the broker does not listen on: the HTTP port plus one is not an AMQP or HTTP listener here.
+  const missing = await get(`/api/health/checks/port-listener/${server.httpPort + 1}`);
+  assert.equal(missing.status, 503);
+  assert.deepEqual(missing.body, {
+    status: 'failed',
+    reason: 'No active listener',
+    missing: server.httpPort + 1,
+    ports: [server.amqpPort, server.httpPort],
+  });
+  assert.deepEqual((await get('/api/health/checks/protocol-listener/AMQP091')).body, {
+    status: 'ok',
+    protocol: 'amqp',
+  });
+  const amqps = await get('/api/health/checks/protocol-listener/amqps');
+  assert.equal(amqps.status, 503);
+  assert.deepEqual(amqps.body.missing, 'amqp/ssl');
+  assert.deepEqual(amqps.body.protocols, ['amqp', 'http']);
+  assert.deepEqual(await get('/api/health/checks/port-listener/x'), {
+    status: 400,
+    type: 'application/json',
+    body: { error: 'bad_request', reason: 'Invalid port' },
+  });
+  assert.equal((await get('/api/health/checks/certificate-expiration/1/fortnights')).status, 400);
+  assert.equal((await get('/api/aliveness-test/nope')).status, 404);
+  assert.equal((await get('/api/health/checks/nope')).status, 404);
+  assert.equal((await get('/api/health/checks/alarms', {})).status, 401);
+});
+
 test('the API wants a login; unknown paths are 404', async () => {
   const anonymous = await get('/api/overview', {});
   assert.equal(anonymous.status, 401);

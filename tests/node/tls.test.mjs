@@ -135,6 +135,29 @@ test('https serves the API and wss carries AMQP (amqp-client.js over WebSocket)'
   }
 });
 
+test("the certificate-expiration health check: ok within a day of the test certificate's two, failed within a week", async () => {
+  assert.deepEqual(await httpsGet('/api/health/checks/certificate-expiration/1/days'), {
+    status: 200,
+    body: { status: 'ok' },
+  });
+  const week = await httpsGet('/api/health/checks/certificate-expiration/1/weeks');
+  assert.equal(week.status, 503);
+  assert.equal(week.body.reason, 'Certificates expiring');
+  const listeners = week.body.expired.map((l) => [l.protocol, l.interface, l.port]);
+  assert.deepEqual(
+    listeners.filter(([, ip]) => ip === '127.0.0.1'),
+    [
+      ['https', '127.0.0.1', server.httpPort],
+      ['amqp/ssl', '127.0.0.1', amqpsPort()],
+    ],
+  );
+  // RabbitMQ's form: "2026-12-07 9:05:03", the hour not padded.
+  const [y, mo, d, h, mi, sec] = week.body.expired[0].certfile_expires_on[0].match(/\d+/g).map(Number);
+  const ends = Date.UTC(y, mo - 1, d, h, mi, sec);
+  assert.ok(Math.abs(ends - (Date.now() + 2 * 86400e3)) < 3600e3, week.body.expired[0].certfile_expires_on[0]);
+  assert.equal(week.body.expired[0].certfile, pki.file('server-chain.pem'));
+});
+
 test('bad TLS files stop the start, naming the file and the problem', () => {
   const start = (...args) =>
     spawnSync(process.execPath, [bin, 'serve', '--memory', '--port', '0', '--http-port', '0', ...args], {

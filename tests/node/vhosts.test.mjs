@@ -144,3 +144,36 @@ test('vhost limits: max-queues gives 406 and max-connections 530 with RabbitMQ t
   assert.equal(refused.status, 400);
   assert.match(refused.body.reason, /queue limit in vhost 'small' \(0\) is reached/);
 });
+
+test('/api/vhosts/{name}, and consumers and channels in their own vhost where two vhosts have a queue of one name', async () => {
+  assert.equal((await call('/api/vhosts/twin', { method: 'PUT' })).status, 201);
+  const conns = [];
+  for (const [vhost, tag] of [
+    ['/', 'in-default'],
+    ['twin', 'in-twin'],
+  ]) {
+    const c = await client(vhost).connect();
+    conns.push(c);
+    const ch = await c.channel();
+    await ch.queueDeclare('same-name');
+    await ch.basicPublish('', 'same-name', 'x');
+    await ch.basicConsume('same-name', { tag, noAck: false }, () => {});
+  }
+  const twin = await call('/api/vhosts/twin');
+  assert.equal(twin.status, 200);
+  assert.equal(twin.body.name, 'twin');
+  for (let i = 0; i < 50 && (await call('/api/vhosts/twin')).body.messages_unacknowledged !== 1; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal((await call('/api/vhosts/twin')).body.messages_unacknowledged, 1);
+  assert.equal((await call('/api/vhosts/nope')).status, 404);
+  assert.equal((await call('/api/vhosts/twin/extra')).status, 404);
+  const consumers = (await call('/api/consumers')).body;
+  const vhostOf = (tag) => consumers.find((c) => c.consumer_tag === tag)?.queue.vhost;
+  assert.equal(vhostOf('in-default'), '/');
+  assert.equal(vhostOf('in-twin'), 'twin');
+  const channels = (await call('/api/channels')).body;
+  assert.deepEqual(channels.map((c) => c.vhost).sort(), ['/', 'twin']);
+  for (const c of conns) await c.close();
+  assert.equal((await call('/api/vhosts/twin', { method: 'DELETE' })).status, 204);
+});
