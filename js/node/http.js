@@ -85,6 +85,7 @@ function visible(broker, user, [what, vhost], answer) {
       ?.permissions.map((p) => p.vhost) ?? [],
   );
   if (what === 'aliveness-test') return vhosts.has(vhost) ? answer : notFound;
+  if (what === 'nodes') return [401, { error: 'not_authorised', reason: 'Not monitor user' }];
   // Connections and their channels: the user's own; vhosts: those it has permissions in.
   const mine = {
     connections: (c) => c.user === user.username,

@@ -5,6 +5,7 @@
 // (POST /api/definitions), here.
 import { DefinitionsError, parseDefinitions } from '../definitions.js';
 import { propsKey } from './management-write.js';
+import { nodeView } from './node-view.js';
 import { detail } from './rates.js';
 import { vhostLimitsRead } from './vhost-api.js';
 const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
@@ -428,6 +429,8 @@ export function managementApi(broker, info, parts) {
       const found = between.find((b) => b.properties_key === props);
       return found ? [200, found] : notFound;
     }
+    case 'nodes':
+      return name === undefined ? pickNamed([nodeView(broker, info)], vhost) : notFound;
     case 'connections':
       return name === undefined ? pickNamed(connections(snap, info), vhost) : notFound;
     case 'channels':

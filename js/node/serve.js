@@ -177,7 +177,17 @@ export async function serve(opts, { log }) {
     closes,
     lingering,
   };
-  const info = { version, node: `warren@${os.hostname()}`, vhosts: opts.vhosts, listeners: [], peers, closes };
+  const info = {
+    version,
+    node: `warren@${os.hostname()}`,
+    startedAt: Date.now(),
+    dataDir: opts.memory ? null : opts.dataDir,
+    maxConnections: opts.maxConnections,
+    vhosts: opts.vhosts,
+    listeners: [],
+    peers,
+    closes,
+  };
   const events = eventStream(broker);
   const httpServer = createHttpServer({
     broker,

@@ -313,8 +313,15 @@ test('a management user sees only its vhosts and its own connections; monitoring
   const client = new AMQPClient(`amqp://admin:test12@127.0.0.1:${server.amqpPort}/`);
   await client.connect();
   assert.equal((await dev('/api/connections')).length, 0);
+  assert.equal((await dev('/api/channels')).length, 0);
   const mon = (await call('/api/connections', { user: 'mon:mon' })).body;
   assert.ok(mon.some((c) => c.user === 'admin'));
+  await client.channel();
+  assert.ok((await call('/api/channels', { user: 'mon:mon' })).body.some((c) => c.user === 'admin'));
+  assert.equal((await dev('/api/channels')).length, 0);
+  // The node's memory and sockets: monitoring users only, as in RabbitMQ.
+  assert.equal((await call('/api/nodes', { user: 'dev:dev' })).status, 401);
+  assert.equal((await call('/api/nodes', { user: 'mon:mon' })).status, 200);
   assert.ok((await call('/api/queues', { user: 'mon:mon' })).body.some((q) => q.vhost === 'private'));
   await client.close();
 });

@@ -190,6 +190,25 @@ test('/api/connections/{name} and /api/channels/{name}: one object, named as Rab
   assert.equal((await get(`/api/channels/${encodeURIComponent(`${conn.name} (99)`)}`)).status, 404);
 });
 
+test('/api/nodes: the one node, its memory against the high watermark, its sockets; /api/nodes/{name}', async () => {
+  const { status, body } = await get('/api/nodes');
+  assert.equal(status, 200);
+  assert.equal(body.length, 1);
+  const [node] = body;
+  assert.equal(node.name, (await get('/api/overview')).body.node);
+  assert.deepEqual([node.running, node.type, node.mem_alarm, node.disk_free_alarm], [true, 'ram', false, false]);
+  // Three queued messages of two bytes, and what the engine counts beside each.
+  assert.ok(node.mem_used >= 6 && node.mem_used < node.mem_limit, JSON.stringify(node));
+  assert.equal(node.sockets_used, 1);
+  assert.ok(node.uptime > 0 && node.uptime < 600e3);
+  assert.deepEqual(
+    node.exchange_types.map((x) => x.name),
+    ['direct', 'fanout', 'headers', 'topic'],
+  );
+  assert.deepEqual((await get(`/api/nodes/${encodeURIComponent(node.name)}`)).body.name, node.name);
+  assert.equal((await get('/api/nodes/rabbit@elsewhere')).status, 404);
+});
+
 test('health checks as RabbitMQ answers them: 200 and status ok, 503 with what is missing, 400 for bad input', async () => {
   for (const path of [
     '/api/health/checks/alarms',

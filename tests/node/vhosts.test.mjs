@@ -174,6 +174,10 @@ test('/api/vhosts/{name}, and consumers and channels in their own vhost where tw
   assert.equal(vhostOf('in-twin'), 'twin');
   const channels = (await call('/api/channels')).body;
   assert.deepEqual(channels.map((c) => c.vhost).sort(), ['/', 'twin']);
+  // With a data directory the node is a disc node, with the free space of its file system.
+  const [node] = (await call('/api/nodes')).body;
+  assert.deepEqual([node.type, node.db_dir], ['disc', dataDir]);
+  assert.ok(node.disk_free > 0);
   for (const c of conns) await c.close();
   assert.equal((await call('/api/vhosts/twin', { method: 'DELETE' })).status, 204);
 });
