@@ -192,13 +192,15 @@ async function getMessages(broker, user, vhost, queue, body) {
         const body = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).subarray(0, truncate);
         const text = body.toString('utf8');
         const printable = encoding === 'auto' && Buffer.from(text, 'utf8').equals(body);
+        const properties = propertiesToApi(m.properties);
         return {
           payload_bytes: m.body.byteLength,
           redelivered: m.redelivered,
           exchange: m.exchange,
           routing_key: m.routingKey,
           message_count: m.messageCount,
-          properties: propertiesToApi(m.properties),
+          // (RabbitMQ writes no properties as an empty list.)
+          properties: Object.keys(properties).length ? properties : [],
           payload: printable ? text : body.toString('base64'),
           payload_encoding: printable ? 'string' : 'base64',
         };
@@ -207,9 +209,62 @@ async function getMessages(broker, user, vhost, queue, body) {
   });
 }
 
-/** RabbitMQ's "properties key" of a binding, in URLs and /api/bindings: the routing key, "~" when empty. */
-export const propsKey = (routingKey) => (routingKey === '' ? '~' : routingKey);
-const routingKeyOf = (props) => (props === '~' ? '' : props);
+/** A binding's key as RabbitMQ quotes it in a properties key: form-encoded, "~" escaped (it separates the arguments). */
+function quoteBinding(text) {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    if (/[A-Za-z0-9._-]/.test(c)) out += c;
+    else if (c === ' ') out += '+';
+    else out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** The arguments' JSON with keys sorted, so equal tables give equal text. */
+const canonical = (v) =>
+  v && typeof v === 'object' && !Array.isArray(v)
+    ? `{${Object.keys(v)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+        .join(',')}}`
+    : Array.isArray(v)
+      ? `[${v.map(canonical).join(',')}]`
+      : JSON.stringify(v);
+
+/** Four bytes of FNV-1a over the arguments, base64url: what tells apart bindings that differ only in them. */
+function argsHash(args) {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(canonical(args), 'utf8')) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(h);
+  return b.toString('base64url');
+}
+
+/**
+ * RabbitMQ's "properties key" of a binding, in URLs and /api/bindings: the
+ * routing key quoted, "~" for an empty one, and "~" then a hash of the
+ * arguments when there are any (RabbitMQ hashes its own term of them, so the
+ * hash is Warren's; the rest is as RabbitMQ writes it).
+ */
+export function propsKey(routingKey, args = {}) {
+  if (Object.keys(args).length === 0) return routingKey === '' ? '~' : quoteBinding(routingKey);
+  return `${quoteBinding(routingKey)}~${argsHash(args)}`;
+}
+
+/** A properties key read back: { key, hash } (hash undefined without arguments); null if it is not one. */
+function parsePropsKey(props) {
+  const unquote = (t) => decodeURIComponent(t.replace(/\+/g, ' '));
+  if (props === '~') return { key: '', hash: undefined };
+  const tilde = props.indexOf('~');
+  try {
+    if (tilde < 0) return { key: unquote(props), hash: undefined };
+    if (props.indexOf('~', tilde + 1) >= 0) return null;
+    return { key: unquote(props.slice(0, tilde)), hash: props.slice(tilde + 1) };
+  } catch {
+    return null;
+  }
+}
 
 async function bindings(broker, user, method, [vhost, srcKind, source, destKind, destination, props], body) {
   if (srcKind !== 'e' || !['q', 'e'].includes(destKind) || destination === undefined) return null;
@@ -217,18 +272,43 @@ async function bindings(broker, user, method, [vhost, srcKind, source, destKind,
   if (method === 'POST' && props === undefined) {
     const key = body.routing_key ?? '';
     if (typeof key !== 'string') throw bad('routing_key must be a string');
+    const args = body.arguments ?? {};
     return asUser(broker, user, vhost, async (ch) => {
-      if (toQueue) await ch.queueBind(destination, source, key, body.arguments ?? {});
-      else await ch.exchangeBind(destination, source, key, body.arguments ?? {});
+      if (toQueue) await ch.queueBind(destination, source, key, args);
+      else await ch.exchangeBind(destination, source, key, args);
       // As RabbitMQ: relative to the path posted to, destination/props.
-      return [201, null, { location: `${encodeURIComponent(destination)}/${encodeURIComponent(propsKey(key))}` }];
+      return [201, null, { location: `${encodeURIComponent(destination)}/${propsKey(key, args)}` }];
     });
   }
   if (method === 'DELETE' && props !== undefined) {
-    const key = routingKeyOf(props);
+    const parsed = parsePropsKey(props);
+    if (!parsed) throw bad(`not a binding's properties key: ${props}`);
+    // The binding it names, with the arguments to unbind it by.
+    const named = () =>
+      broker
+        ._topology({ exclusive: true })
+        .bindings.find(
+          (b) =>
+            b.vhost === vhost &&
+            b.source === source &&
+            b.destination === destination &&
+            b.destination_type === (toQueue ? 'queue' : 'exchange') &&
+            b.routing_key === parsed.key &&
+            (parsed.hash === undefined
+              ? Object.keys(b.arguments).length === 0
+              : propsKey(b.routing_key, b.arguments) === props),
+        );
+    const found = named();
+    if (!found) throw notFound();
     return asUser(broker, user, vhost, async (ch) => {
-      if (toQueue) await ch.queueUnbind(destination, source, key);
-      else await ch.exchangeUnbind(destination, source, key);
+      if (toQueue) await ch.queueUnbind(destination, source, found.routing_key, found.arguments);
+      else await ch.exchangeUnbind(destination, source, found.routing_key, found.arguments);
+      // queue.unbind matches arguments with their AMQP types, which JSON does
+      // not keep: a byte 1 comes back as the int 1 and matches nothing.
+      if (named())
+        throw bad(
+          "the binding's arguments have AMQP types JSON does not keep (a byte or a long integer); unbind it over AMQP with the table it was bound with",
+        );
       return [204, null];
     });
   }

@@ -207,7 +207,7 @@ function bindings(snap, declared) {
     destination_type: type,
     routing_key: key,
     arguments: args,
-    properties_key: propsKey(key),
+    properties_key: propsKey(key, args),
   });
   return [
     ...snap.queues.map((q) => binding(q.vhost, '', q.name, 'queue', q.name, {})),
@@ -311,6 +311,7 @@ function overview(snap, info, pages) {
   const total = (f) => sum(snap.queues, (q) => q.stats[f]);
   return {
     product_name: 'Warren',
+    cluster_name: info.node,
     product_version: info.version,
     management_version: info.version,
     node: info.node,
@@ -351,6 +352,18 @@ function overview(snap, info, pages) {
     },
   };
 }
+
+// Runtime parameters (federation, shovels), operator policies, topic
+// permissions, user limits and UI extensions: Warren has none, so their lists
+// (down to this many path segments) are empty, and any one of them is not found.
+const NONE_LIST_DEPTH = {
+  parameters: 3,
+  'global-parameters': 1,
+  'operator-policies': 2,
+  'topic-permissions': 2,
+  'user-limits': 2,
+  extensions: 1,
+};
 
 const byVhost = (vhost) => (x) => vhost === undefined || x.vhost === vhost;
 
@@ -443,6 +456,15 @@ export function managementApi(broker, info, parts) {
       return name === undefined ? pickNamed(vhosts(snap, broker), vhost) : notFound;
     case 'vhost-limits':
       return vhostLimitsRead(broker, parts.slice(1));
+    case 'cluster-name':
+      return parts.length === 1 ? [200, { name: info.node }] : notFound;
+    case 'parameters':
+    case 'global-parameters':
+    case 'operator-policies':
+    case 'topic-permissions':
+    case 'user-limits':
+    case 'extensions':
+      return parts.length <= NONE_LIST_DEPTH[what] ? [200, []] : notFound;
     case 'snapshot':
       // The engine's own view, as the tutorial page draws it (messages too).
       return [200, broker.snapshot()];

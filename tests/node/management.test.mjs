@@ -123,9 +123,12 @@ test('arguments, flags, consumers and bindings as RabbitMQ shows them, with the 
     destination_type: type,
     routing_key: key,
     arguments: args,
-    properties_key: key === '' ? '~' : key,
+    properties_key: key === '' ? '~' : key.replace('#', '%23'),
   });
-  const toArgs = binding('api.ae', 'api.args', 'queue', 'a.#', { z: 1 });
+  // With arguments, "~" and a hash of them follows the key.
+  const withArgs = (await get('/api/queues/%2F/api.args/bindings')).body[1].properties_key;
+  assert.match(withArgs, /^a\.%23~[\w-]{6}$/);
+  const toArgs = { ...binding('api.ae', 'api.args', 'queue', 'a.#', { z: 1 }), properties_key: withArgs };
   const toExclusive = binding('api.ae', exclusive, 'queue', '');
   const toExchange = binding('api.ae', 'api.in', 'exchange', 'k');
   // The default exchange's implicit binding first, as RabbitMQ lists it.
@@ -207,6 +210,26 @@ test('/api/nodes: the one node, its memory against the high watermark, its socke
   );
   assert.deepEqual((await get(`/api/nodes/${encodeURIComponent(node.name)}`)).body.name, node.name);
   assert.equal((await get('/api/nodes/rabbit@elsewhere')).status, 404);
+});
+
+test('what Warren has none of lists empty, as RabbitMQ lists them without any; /api/cluster-name is the node', async () => {
+  for (const path of [
+    '/api/parameters',
+    '/api/parameters/shovel',
+    '/api/parameters/federation-upstream/%2F',
+    '/api/global-parameters',
+    '/api/operator-policies',
+    '/api/operator-policies/%2F',
+    '/api/topic-permissions',
+    '/api/user-limits/guest',
+    '/api/extensions',
+  ]) {
+    assert.deepEqual(await get(path), { status: 200, type: 'application/json', body: [] }, path);
+  }
+  assert.equal((await get('/api/parameters/shovel/%2F/one')).status, 404);
+  const node = (await get('/api/overview')).body.node;
+  assert.deepEqual((await get('/api/cluster-name')).body, { name: node });
+  assert.equal((await get('/api/overview')).body.cluster_name, node);
 });
 
 test('health checks as RabbitMQ answers them: 200 and status ok, 503 with what is missing, 400 for bad input', async () => {
