@@ -74,7 +74,7 @@ const UNAUTHORIZED = { 'www-authenticate': 'Basic realm="RabbitMQ Management"' }
  * RabbitMQ: objects of the vhosts it has permissions in, and its own
  * connections. Monitoring and administrator users see everything.
  */
-function visible(broker, user, [what, vhost], answer) {
+function visible(broker, user, [resource, vhost, sub], answer) {
   const [status, body] = answer;
   if (user.monitor || status !== 200) return answer;
   const notFound = [404, { error: 'Object Not Found', reason: 'Not Found' }];
@@ -84,6 +84,10 @@ function visible(broker, user, [what, vhost], answer) {
       .find((u) => u.name === user.username)
       ?.permissions.map((p) => p.vhost) ?? [],
   );
+  // A vhost's or a connection's channels and connections are those lists, within it.
+  const nested = (resource === 'vhosts' || resource === 'connections') && sub !== undefined;
+  if (nested && resource === 'vhosts' && !vhosts.has(vhost)) return notFound;
+  const what = nested ? sub : resource;
   if (what === 'aliveness-test') return vhosts.has(vhost) ? answer : notFound;
   if (what === 'nodes') return [401, { error: 'not_authorised', reason: 'Not monitor user' }];
   // Connections and their channels: the user's own; vhosts: those it has permissions in.

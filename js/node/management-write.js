@@ -530,10 +530,18 @@ export async function managementWrite(broker, info, user, method, parts, body) {
 
 /** GET endpoints about users (administrators only): null when not one of them. */
 export function userReads(broker, user, parts) {
-  const [what, name, sub] = parts;
+  const [what, name, sub, ...rest] = parts;
   if (what === 'whoami') return [200, { name: user.username, tags: user.tags }];
-  if (what !== 'users' && what !== 'permissions') return null;
+  // A vhost's permissions (/api/vhosts/{name}/permissions and topic-permissions) are the users'.
+  const vhostPermissions = what === 'vhosts' && (sub === 'permissions' || sub === 'topic-permissions');
+  if (what !== 'users' && what !== 'permissions' && !vhostPermissions) return null;
   if (!user.admin) return [401, { error: 'not_authorised', reason: 'Not administrator user' }];
+  const notFound = [404, { error: 'Object Not Found', reason: 'Not Found' }];
+  if (vhostPermissions) {
+    if (rest.length || !broker.vhosts().includes(name)) return notFound;
+    // (Warren has no topic permissions.)
+    return [200, sub === 'permissions' ? permissionViews(broker).filter((p) => p.vhost === name) : []];
+  }
   if (what === 'permissions') {
     try {
       return permissions(broker, 'GET', parts.slice(1), {});
@@ -545,7 +553,8 @@ export function userReads(broker, user, parts) {
   const users = broker.users();
   if (name === undefined) return [200, users.map(userView)];
   const u = users.find((x) => x.name === name);
-  if (!u) return [404, { error: 'Object Not Found', reason: 'Not Found' }];
+  if (!u || rest.length) return notFound;
   if (sub === 'permissions') return [200, permissionViews(broker).filter((p) => p.user === name)];
-  return [200, userView(u)];
+  if (sub === 'topic-permissions') return [200, []];
+  return sub === undefined ? [200, userView(u)] : notFound;
 }

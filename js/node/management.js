@@ -444,16 +444,27 @@ export function managementApi(broker, info, parts) {
     }
     case 'nodes':
       return name === undefined ? pickNamed([nodeView(broker, info)], vhost) : notFound;
-    case 'connections':
-      return name === undefined ? pickNamed(connections(snap, info), vhost) : notFound;
+    case 'connections': {
+      if (name === undefined) return pickNamed(connections(snap, info), vhost);
+      // /api/connections/{name}/channels
+      const conn = snap.connections.find((c) => c.name === vhost);
+      if (name !== 'channels' || rest.length || !conn) return notFound;
+      return [200, channels(snap).filter((c) => c.connection === conn.id)];
+    }
     case 'channels':
       return name === undefined ? pickNamed(channels(snap), vhost) : notFound;
     case 'consumers':
       return [200, consumers(snap).filter((c) => vhost === undefined || c.queue.vhost === vhost)];
     case 'policies':
       return pick(broker.policies().map(policy));
-    case 'vhosts':
-      return name === undefined ? pickNamed(vhosts(snap, broker), vhost) : notFound;
+    case 'vhosts': {
+      if (name === undefined) return pickNamed(vhosts(snap, broker), vhost);
+      // /api/vhosts/{name}/connections and /channels
+      if (rest.length || !broker.vhosts().includes(vhost)) return notFound;
+      if (name === 'connections') return [200, connections(snap, info).filter((c) => c.vhost === vhost)];
+      if (name === 'channels') return [200, channels(snap).filter((c) => c.vhost === vhost)];
+      return notFound;
+    }
     case 'vhost-limits':
       return vhostLimitsRead(broker, parts.slice(1));
     case 'cluster-name':

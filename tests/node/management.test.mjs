@@ -191,6 +191,21 @@ test('/api/connections/{name} and /api/channels/{name}: one object, named as Rab
   assert.equal(ch1.status, 200);
   assert.equal(ch1.body.connection_details.name, conn.name);
   assert.equal((await get(`/api/channels/${encodeURIComponent(`${conn.name} (99)`)}`)).status, 404);
+  // A connection's channels, and a vhost's connections and channels.
+  const names = (list) => list.map((x) => x.name).sort();
+  const ofConn = await get(`/api/connections/${encodeURIComponent(conn.name)}/channels`);
+  assert.deepEqual(names(ofConn.body), names(channels.filter((c) => c.connection_details.name === conn.name)));
+  assert.equal((await get('/api/connections/nope/channels')).status, 404);
+  assert.deepEqual(names((await get('/api/vhosts/%2F/connections')).body), [conn.name]);
+  assert.deepEqual(names((await get('/api/vhosts/%2F/channels')).body), names(channels));
+  assert.equal((await get('/api/vhosts/nope/channels')).status, 404);
+  // A user's and a vhost's permissions; topic permissions, which Warren has none of.
+  const guest = { user: 'guest', vhost: '/', configure: '.*', write: '.*', read: '.*' };
+  assert.deepEqual((await get('/api/users/guest/permissions')).body, [guest]);
+  assert.deepEqual((await get('/api/vhosts/%2F/permissions')).body, [guest]);
+  assert.deepEqual((await get('/api/users/guest/topic-permissions')).body, []);
+  assert.equal((await get('/api/users/guest/nonsense')).status, 404);
+  assert.equal((await get('/api/vhosts/nope/permissions')).status, 404);
 });
 
 test('/api/nodes: the one node, its memory against the high watermark, its sockets; /api/nodes/{name}', async () => {
