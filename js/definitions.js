@@ -179,13 +179,16 @@ function check(defs) {
     });
   }
   for (const [q, path] of items('queues')) {
+    const args = field(q, path, 'arguments', 'object', { optional: true, def: {} });
+    // Later RabbitMQ versions write a queue's type beside its arguments.
+    const type = field(q, path, 'type', 'string', { optional: true, def: 'classic' });
     out.queues.push({
       path,
       vhost: vhost(q, path),
       name: field(q, path, 'name', 'string'),
       durable: field(q, path, 'durable', 'boolean', { optional: true, def: true }),
       autoDelete: field(q, path, 'auto_delete', 'boolean', { optional: true, def: false }),
-      args: field(q, path, 'arguments', 'object', { optional: true, def: {} }),
+      args: type === 'classic' || 'x-queue-type' in args ? args : { ...args, 'x-queue-type': type },
     });
   }
   for (const [x, path] of items('exchanges')) {

@@ -915,3 +915,87 @@ fn deliveries_from_a_deleted_queue_can_still_be_acked() {
     w.ack(ch, 1, false).unwrap();
     assert!(w.broker.channel_is_open(ch));
 }
+
+// ---- queue types -------------------------------------------------------------
+
+fn typed(name: &str, kind: &str) -> QueueDeclare {
+    QueueDeclare {
+        durable: true,
+        arguments: FieldTable::new().with("x-queue-type", FieldValue::str(kind)),
+        ..queue(name)
+    }
+}
+
+#[test]
+fn a_quorum_queue_is_declared_under_quorum_rules_with_rabbitmq_texts() {
+    let mut w = World::new();
+    let c = w.client();
+    declare_queue(&mut w, c, typed("qq", "quorum")).unwrap();
+    let refused = [
+        (QueueDeclare { durable: false, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'non-durable' for queue 'qq.a' in vhost '/'"),
+        (QueueDeclare { exclusive: true, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'exclusive-owner' for queue 'qq.a' in vhost '/'"),
+        (QueueDeclare { auto_delete: true, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'auto-delete' for queue 'qq.a' in vhost '/'"),
+        (
+            QueueDeclare {
+                arguments: FieldTable::new()
+                    .with("x-queue-type", FieldValue::str("quorum"))
+                    .with("x-max-priority", FieldValue::I32(5)),
+                ..typed("qq.a", "quorum")
+            },
+            "PRECONDITION_FAILED - invalid arg 'x-max-priority' for queue 'qq.a' in vhost '/' of queue type rabbit_quorum_queue",
+        ),
+    ];
+    for (d, text) in refused {
+        let c = w.client();
+        assert_error(declare_queue(&mut w, c, d), 406, text);
+    }
+    assert!(!queue_exists(&w, "qq.a"));
+}
+
+#[test]
+fn a_stream_or_an_unknown_queue_type_is_refused_and_a_type_must_be_a_string() {
+    let mut w = World::new();
+    for (kind, text) in [
+        ("stream", "PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue 'q' in vhost '/': \"unsupported queue type 'stream'\" (Warren has no streams)"),
+        ("foo", "PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue 'q' in vhost '/': \"unsupported queue type 'foo'\""),
+    ] {
+        let c = w.client();
+        assert_error(declare_queue(&mut w, c, typed("q", kind)), 406, text);
+    }
+    let c = w.client();
+    let number = QueueDeclare {
+        arguments: FieldTable::new().with("x-queue-type", FieldValue::I32(5)),
+        ..queue("q")
+    };
+    assert_error(
+        declare_queue(&mut w, c, number),
+        406,
+        "PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue 'q' in vhost '/': must be a string",
+    );
+    assert!(!queue_exists(&w, "q"));
+}
+
+#[test]
+fn a_redeclare_with_another_queue_type_is_inequivalent_and_no_type_is_classic() {
+    let mut w = World::new();
+    let c = w.client();
+    declare_queue(
+        &mut w,
+        c,
+        QueueDeclare {
+            durable: true,
+            ..queue("plain")
+        },
+    )
+    .unwrap();
+    declare_queue(&mut w, c, typed("plain", "classic")).unwrap();
+    declare_queue(&mut w, c, typed("qq", "quorum")).unwrap();
+    for (d, text) in [
+        (typed("plain", "quorum"), "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'plain' in vhost '/': received the value 'quorum' of type 'longstr' but current is none"),
+        (typed("qq", "classic"), "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'qq' in vhost '/': received 'classic' but current is 'quorum'"),
+        (QueueDeclare { durable: true, ..queue("qq") }, "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'qq' in vhost '/': received none but current is the value 'quorum' of type 'longstr'"),
+    ] {
+        let c = w.client();
+        assert_error(declare_queue(&mut w, c, d), 406, text);
+    }
+}

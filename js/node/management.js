@@ -47,14 +47,16 @@ function declarations(broker) {
 /** `queue(q, rates, declared, details)`: `details` its consumers as /api/consumers lists them. */
 function queue(q, rates, declared, details) {
   const r = rates?.queue(q.vhost, q.name) ?? {};
+  const args = declared.queue(q.vhost, q.name)?.arguments ?? {};
   return {
     name: q.name,
     vhost: q.vhost,
-    type: 'classic',
+    // One kind of queue, declared as classic or (under quorum queues' rules) quorum.
+    type: args['x-queue-type'] === 'quorum' ? 'quorum' : 'classic',
     durable: q.durable,
     exclusive: q.exclusive,
     auto_delete: q.autoDelete,
-    arguments: declared.queue(q.vhost, q.name)?.arguments ?? {},
+    arguments: args,
     messages: q.ready + q.unacked,
     messages_details: detail(r.messages ?? 0),
     messages_ready: q.ready,

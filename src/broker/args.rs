@@ -16,6 +16,26 @@ pub enum Overflow {
     RejectPublishDlx,
 }
 
+/// A queue's `x-queue-type`. Warren's queues are of one kind; one declared
+/// a quorum queue follows quorum queues' rules at declare (durable, neither
+/// exclusive nor auto-delete, no classic-only arguments) and is shown as one.
+/// Streams are refused: a classic queue would consume destructively what a
+/// stream's readers expect to read again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum QueueType {
+    #[default]
+    Classic,
+    Quorum,
+}
+
+/// Arguments RabbitMQ refuses on a quorum queue.
+const CLASSIC_ONLY: &[&str] = &[
+    "x-max-priority",
+    "x-queue-mode",
+    "x-queue-master-locator",
+    "x-queue-version",
+];
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dedup {
     pub cache_size: usize,
@@ -54,6 +74,7 @@ pub struct QueueArgs {
     pub consumer_timeout: Option<u64>,
     pub dedup: Option<Dedup>,
     pub delayed_retry: Option<DelayedRetry>,
+    pub queue_type: QueueType,
 }
 
 /// The arguments compared when a queue is declared again (RabbitMQ answers a
@@ -72,6 +93,7 @@ pub const EQUIVALENCE_KEYS: &[&str] = &[
     "x-message-deduplication",
     "x-delayed-retry-min",
     "x-delayed-retry-max",
+    "x-queue-type",
 ];
 
 /// Checks one argument: RabbitMQ rejects a bad value with 406 naming the argument.
@@ -137,6 +159,33 @@ impl QueueArgs {
             what,
             err: None,
         };
+        let queue_type = match c.args.get("x-queue-type").map(FieldValue::as_str) {
+            None | Some(Some("classic")) => QueueType::Classic,
+            Some(Some("quorum")) => QueueType::Quorum,
+            Some(Some(other)) => {
+                let hint = if other == "stream" {
+                    " (Warren has no streams)"
+                } else {
+                    ""
+                };
+                c.invalid(
+                    "x-queue-type",
+                    &format!("\"unsupported queue type '{other}'\"{hint}"),
+                );
+                QueueType::Classic
+            }
+            Some(None) => {
+                c.invalid("x-queue-type", "must be a string");
+                QueueType::Classic
+            }
+        };
+        if queue_type == QueueType::Quorum && c.err.is_none() {
+            if let Some(key) = CLASSIC_ONLY.iter().find(|k| arguments.get(k).is_some()) {
+                c.err = Some(AmqpError::precondition(format_args!(
+                    "invalid arg '{key}' for {what} of queue type rabbit_quorum_queue"
+                )));
+            }
+        }
         let overflow = match c.string("x-overflow").as_deref() {
             None | Some("drop-head") => Overflow::DropHead,
             Some("reject-publish") => Overflow::RejectPublish,
@@ -212,6 +261,7 @@ impl QueueArgs {
             consumer_timeout: c.uint("x-consumer-timeout", 1),
             dedup,
             delayed_retry,
+            queue_type,
         };
         match c.err.take() {
             Some(e) => Err(e),
@@ -224,8 +274,17 @@ impl QueueArgs {
 pub fn inequivalent_key<'a>(current: &FieldTable, received: &FieldTable) -> Option<&'a str> {
     EQUIVALENCE_KEYS
         .iter()
-        .find(|k| !same_value(current.get(k), received.get(k)))
+        .find(|k| match **k {
+            // As RabbitMQ: no type is the classic type.
+            "x-queue-type" => type_name(current) != type_name(received),
+            _ => !same_value(current.get(k), received.get(k)),
+        })
         .copied()
+}
+
+fn type_name(args: &FieldTable) -> Option<&str> {
+    args.get("x-queue-type")
+        .map_or(Some("classic"), FieldValue::as_str)
 }
 
 /// Integers compare by value whatever their wire type: clients differ in the

@@ -1,7 +1,7 @@
 //! Exchanges, queues and bindings: declare, delete, bind, unbind, purge.
 
 use super::access::{Perm, Resource};
-use super::args::{inequivalent_key, QueueArgs};
+use super::args::{inequivalent_key, QueueArgs, QueueType};
 use super::command::{Bind, ExchangeDeclare, QueueDeclare, QueueDeclareOk};
 use super::dedup::DedupCache;
 use super::direct_reply::is_reply_name;
@@ -360,10 +360,23 @@ impl Broker {
                     ));
                 }
                 if let Some(key) = inequivalent_key(&q.arguments, &d.arguments) {
+                    let [received, current] = [&d.arguments, &q.arguments].map(|a| a.get(key));
+                    // RabbitMQ names two queue types bare, other values with their type.
+                    let names = (
+                        received.and_then(FieldValue::as_str),
+                        current.and_then(FieldValue::as_str),
+                    );
+                    if let (Some(r), Some(c)) = names {
+                        if key == "x-queue-type" {
+                            return Err(AmqpError::precondition(format_args!(
+                                "inequivalent arg '{key}' for {what}: received '{r}' but current is '{c}'"
+                            )));
+                        }
+                    }
                     return Err(AmqpError::precondition(format_args!(
                         "inequivalent arg '{key}' for {what}: received {} but current is {}",
-                        arg_value(d.arguments.get(key)),
-                        arg_value(q.arguments.get(key)),
+                        arg_value(received),
+                        arg_value(current),
                     )));
                 }
             }
@@ -389,6 +402,22 @@ impl Broker {
             self.check_access(ch, Resource::Exchange, dlx, Perm::Write)?;
         }
         let args = QueueArgs::parse(&d.arguments, &what)?;
+        if args.queue_type == QueueType::Quorum {
+            let refused = if !d.durable {
+                Some("non-durable")
+            } else if d.exclusive {
+                Some("exclusive-owner")
+            } else if d.auto_delete {
+                Some("auto-delete")
+            } else {
+                None
+            };
+            if let Some(property) = refused {
+                return Err(AmqpError::precondition(format_args!(
+                    "invalid property '{property}' for {what}"
+                )));
+            }
+        }
         if ch.conn.0 != 0 {
             // not when recovering: queues stored before a lower limit stay
             self.check_queue_limit(v, &name)?;

@@ -152,6 +152,27 @@ test('malformed definitions are refused with where and what', async () => {
   await broker.close();
 });
 
+test("definitions: a queue's type as later RabbitMQ versions write it; a stream is refused, saying so", async () => {
+  const broker = new Broker({ events: false });
+  const queue = (name, type) => ({ name, vhost: '/', durable: true, auto_delete: false, arguments: {}, type });
+  await broker.importDefinitions({ queues: [queue('qq', 'quorum'), queue('cq', 'classic')] });
+  assert.deepEqual(
+    broker
+      ._topology({})
+      .queues.map((q) => [q.name, q.arguments])
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+    [
+      ['cq', {}],
+      ['qq', { 'x-queue-type': 'quorum' }],
+    ],
+  );
+  await assert.rejects(
+    broker.importDefinitions({ queues: [queue('st', 'stream')] }),
+    (e) => e.path === 'queues[0]' && /unsupported queue type 'stream'.*Warren has no streams/.test(e.message),
+  );
+  await broker.close();
+});
+
 test('users from definitions: a RabbitMQ password hash logs in; permissions are the vhosts it may open', async () => {
   const broker = new Broker({ events: false });
   const hash = await passwordHash('s3cret', new Uint8Array([0x90, 0x8d, 0xc6, 0x0a]));

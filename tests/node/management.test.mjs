@@ -105,6 +105,9 @@ test('arguments, flags, consumers and bindings as RabbitMQ shows them, with the 
 
   const q = (await get('/api/queues/%2F/api.args')).body;
   assert.equal(q.type, 'classic');
+  await c.queueDeclare('api.quorum', { durable: true }, { 'x-queue-type': 'quorum' });
+  assert.equal((await get('/api/queues/%2F/api.quorum')).body.type, 'quorum');
+  await c.queueDelete('api.quorum');
   assert.deepEqual(q.arguments, { 'x-max-length': 10 });
   assert.deepEqual(
     q.consumer_details.map((d) => [d.consumer_tag, d.ack_required, d.queue.name]),

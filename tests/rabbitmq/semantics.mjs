@@ -1477,6 +1477,37 @@ const scenarios = {
         return ch.waitForConfirms();
       },
       emptyNameNoPrevious: (ch) => ch.consume('', () => {}),
+      queueTypeUnknown: (ch) => ch.assertQueue('s.err.bad', { durable: true, arguments: { 'x-queue-type': 'foo' } }),
+      queueTypeNumber: (ch) => ch.assertQueue('s.err.bad', { durable: true, arguments: { 'x-queue-type': 5 } }),
+      quorumNonDurable: (ch) =>
+        ch.assertQueue('s.err.bad', { durable: false, arguments: { 'x-queue-type': 'quorum' } }),
+      quorumExclusive: (ch) =>
+        ch.assertQueue('s.err.bad', { durable: true, exclusive: true, arguments: { 'x-queue-type': 'quorum' } }),
+      quorumAutoDelete: (ch) =>
+        ch.assertQueue('s.err.bad', { durable: true, autoDelete: true, arguments: { 'x-queue-type': 'quorum' } }),
+      quorumPriority: (ch) =>
+        ch.assertQueue('s.err.bad', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-max-priority': 3 } }),
+      queueTypeRedeclare: async (ch, c) => {
+        await ch.assertQueue('s.err.qq', { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+        await ch.assertQueue('s.err.cq', { durable: true });
+        const again = async (name, args) => {
+          const r = await outcome(url, (x) =>
+            x.assertQueue(name, { durable: true, arguments: args }).then((q) => q.queue),
+          );
+          return r;
+        };
+        const out = {
+          quorumAgain: await again('s.err.qq', { 'x-queue-type': 'quorum' }),
+          quorumAsClassic: await again('s.err.qq', { 'x-queue-type': 'classic' }),
+          quorumUntyped: await again('s.err.qq', {}),
+          classicTyped: await again('s.err.cq', { 'x-queue-type': 'classic' }),
+          classicAsQuorum: await again('s.err.cq', { 'x-queue-type': 'quorum' }),
+        };
+        const other = await c.createChannel();
+        await other.deleteQueue('s.err.qq');
+        await other.deleteQueue('s.err.cq');
+        return out;
+      },
       ackTwice: async (ch) => {
         const m = await ch.get('s.err.full');
         ch.ack(m);
