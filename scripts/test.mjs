@@ -22,6 +22,9 @@ function files(dir, re) {
 // A `needs` check returns how to install what is missing, or nothing when all is there.
 const needChromium = () =>
   fs.existsSync('/usr/bin/chromium') ? null : 'apt-get update && apt-get install -y chromium chromium-driver';
+// Debian's amqp-tools: command-line clients on librabbitmq (rabbitmq-c).
+const needAmqpTools = () =>
+  fs.existsSync('/usr/bin/amqp-publish') ? null : 'apt-get update && apt-get install -y amqp-tools';
 const needChromedriver = () =>
   needChromium() ??
   (fs.existsSync('/usr/bin/chromedriver') ? null : 'apt-get update && apt-get install -y chromium-driver');
@@ -55,8 +58,12 @@ const browserTests = files('tests/browser', /\.test\.mjs$/);
 const pageTests = files('tests/page', /\.test\.mjs$/);
 // The server (warren-mq serve) against real clients; pika's part (tests/node/pika.test.mjs
 // drives the scripts in tests/python) needs the Python environment.
-const serverTests = files('tests/node', /\.test\.mjs$/).filter((f) => !f.endsWith('pika.test.mjs'));
+// librabbitmq's part (tests/node/librabbitmq.test.mjs) needs Debian's amqp-tools.
+const serverTests = files('tests/node', /\.test\.mjs$/).filter(
+  (f) => !f.endsWith('pika.test.mjs') && !f.endsWith('librabbitmq.test.mjs'),
+);
 const pikaServerTests = files('tests/node', /pika\.test\.mjs$/);
+const librabbitmqServerTests = files('tests/node', /librabbitmq\.test\.mjs$/);
 
 const loadgenManifest = path.join('bench', 'loadgen', 'Cargo.toml');
 
@@ -91,6 +98,12 @@ const suites = [
     needs: needPython,
     env: withVenv,
     cmd: ['node', '--test', ...pikaServerTests],
+  },
+  {
+    name: 'server vs librabbitmq',
+    tests: librabbitmqServerTests,
+    needs: needAmqpTools,
+    cmd: ['node', '--test', ...librabbitmqServerTests],
   },
   // The benchmark's load generator: its own Cargo package, checked and run against warren-mq serve.
   { name: 'loadgen fmt', cmd: ['cargo', 'fmt', '--check', '--manifest-path', loadgenManifest] },
