@@ -43,6 +43,17 @@ test('declare, publish with properties and headers, get, consume with acks, an e
   ok(tool('amqp-publish', url, ['-r', 'c.q', '-b', 'second']));
   ok(tool('amqp-publish', url, ['-r', 'c.q', '-b', 'third']));
   assert.equal((await queueView('c.q')).messages, 3);
+  // The first message's properties, read back through the API without taking it.
+  const peek = await server.api('/api/queues/%2F/c.q/get', {
+    method: 'POST',
+    body: { count: 1, ackmode: 'ack_requeue_true', encoding: 'auto' },
+  });
+  assert.deepEqual((await peek.json())[0].properties, {
+    content_type: 'text/plain',
+    content_encoding: 'utf8',
+    delivery_mode: 2,
+    headers: { trace: 'abc' },
+  });
   assert.equal(ok(tool('amqp-get', url, ['-q', 'c.q'])), 'hello');
   // amqp-consume hands each body to the command and acks it after.
   assert.equal(ok(tool('amqp-consume', url, ['-q', 'c.q', '-c', '2', '-p', '1', 'cat'])), 'secondthird');
