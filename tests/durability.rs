@@ -729,3 +729,31 @@ fn after_a_crash_a_dead_lettered_copy_of_a_recovered_message_comes_flagged() {
     let later = got.iter().find(|m| m.body == "later").unwrap();
     assert!(!later.redelivered);
 }
+
+#[test]
+fn queues_stored_before_the_queue_type_rules_come_back() {
+    // Earlier versions stored any x-queue-type, and a quorum queue with
+    // classic-only arguments; a new declaration of either is refused now.
+    let typed = |name: &str, args: FieldTable| StoreRecord::Queue {
+        vhost: s("/"),
+        declare: QueueDeclare {
+            queue: s(name),
+            durable: true,
+            auto_delete: name == "old.auto",
+            arguments: args,
+            ..Default::default()
+        },
+    };
+    let kind = |k: &str| FieldTable::new().with("x-queue-type", FieldValue::str(k));
+    let r = recovered(vec![
+        typed("old.stream", kind("stream")),
+        typed("old.auto", kind("quorum")),
+        typed(
+            "old.priority",
+            kind("quorum").with("x-max-priority", FieldValue::I32(3)),
+        ),
+    ]);
+    for q in ["old.stream", "old.auto", "old.priority"] {
+        assert!(r.broker.queue_counts("/", q).is_some(), "{q}");
+    }
+}

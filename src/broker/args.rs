@@ -1,5 +1,6 @@
 //! Queue arguments (`x-...`), parsed and checked once at declare.
 
+use super::command::QueueDeclare;
 use super::dedup::DedupCache;
 use super::error::AmqpError;
 use super::value::{FieldTable, FieldValue, ShortStr};
@@ -16,16 +17,45 @@ pub enum Overflow {
     RejectPublishDlx,
 }
 
-/// A queue's `x-queue-type`. Warren's queues are of one kind; one declared
-/// a quorum queue follows quorum queues' rules at declare (durable, neither
-/// exclusive nor auto-delete, no classic-only arguments) and is shown as one.
+/// RabbitMQ's rules for a new queue's `x-queue-type`, with its texts: a
+/// string, classic or quorum, and a quorum queue durable, neither exclusive
+/// nor auto-delete, without classic-only arguments. Warren's queues are of one
+/// kind: a quorum queue is declared under these rules and shown as one.
 /// Streams are refused: a classic queue would consume destructively what a
-/// stream's readers expect to read again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum QueueType {
-    #[default]
-    Classic,
-    Quorum,
+/// stream's readers expect to read again. Only new declarations are checked:
+/// queues stored or imaged before these rules come back as they were.
+pub fn check_queue_type(d: &QueueDeclare, what: &str) -> Result<(), AmqpError> {
+    let invalid = |why: &str| {
+        AmqpError::precondition(format_args!("invalid arg 'x-queue-type' for {what}: {why}"))
+    };
+    match d.arguments.get("x-queue-type").map(FieldValue::as_str) {
+        None | Some(Some("classic")) => return Ok(()),
+        Some(Some("quorum")) => {}
+        Some(Some("stream")) => {
+            return Err(invalid(
+                "\"unsupported queue type 'stream'\" (Warren has no streams)",
+            ))
+        }
+        Some(Some(other)) => return Err(invalid(&format!("\"unsupported queue type '{other}'\""))),
+        Some(None) => return Err(invalid("must be a string")),
+    }
+    let refused = if !d.durable {
+        "non-durable"
+    } else if d.exclusive {
+        "exclusive-owner"
+    } else if d.auto_delete {
+        "auto-delete"
+    } else {
+        return match CLASSIC_ONLY.iter().find(|k| d.arguments.get(k).is_some()) {
+            Some(key) => Err(AmqpError::precondition(format_args!(
+                "invalid arg '{key}' for {what} of queue type rabbit_quorum_queue"
+            ))),
+            None => Ok(()),
+        };
+    };
+    Err(AmqpError::precondition(format_args!(
+        "invalid property '{refused}' for {what}"
+    )))
 }
 
 /// Arguments RabbitMQ refuses on a quorum queue.
@@ -74,7 +104,6 @@ pub struct QueueArgs {
     pub consumer_timeout: Option<u64>,
     pub dedup: Option<Dedup>,
     pub delayed_retry: Option<DelayedRetry>,
-    pub queue_type: QueueType,
 }
 
 /// The arguments compared when a queue is declared again (RabbitMQ answers a
@@ -159,33 +188,6 @@ impl QueueArgs {
             what,
             err: None,
         };
-        let queue_type = match c.args.get("x-queue-type").map(FieldValue::as_str) {
-            None | Some(Some("classic")) => QueueType::Classic,
-            Some(Some("quorum")) => QueueType::Quorum,
-            Some(Some(other)) => {
-                let hint = if other == "stream" {
-                    " (Warren has no streams)"
-                } else {
-                    ""
-                };
-                c.invalid(
-                    "x-queue-type",
-                    &format!("\"unsupported queue type '{other}'\"{hint}"),
-                );
-                QueueType::Classic
-            }
-            Some(None) => {
-                c.invalid("x-queue-type", "must be a string");
-                QueueType::Classic
-            }
-        };
-        if queue_type == QueueType::Quorum && c.err.is_none() {
-            if let Some(key) = CLASSIC_ONLY.iter().find(|k| arguments.get(k).is_some()) {
-                c.err = Some(AmqpError::precondition(format_args!(
-                    "invalid arg '{key}' for {what} of queue type rabbit_quorum_queue"
-                )));
-            }
-        }
         let overflow = match c.string("x-overflow").as_deref() {
             None | Some("drop-head") => Overflow::DropHead,
             Some("reject-publish") => Overflow::RejectPublish,
@@ -261,7 +263,6 @@ impl QueueArgs {
             consumer_timeout: c.uint("x-consumer-timeout", 1),
             dedup,
             delayed_retry,
-            queue_type,
         };
         match c.err.take() {
             Some(e) => Err(e),

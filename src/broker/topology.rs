@@ -1,7 +1,7 @@
 //! Exchanges, queues and bindings: declare, delete, bind, unbind, purge.
 
 use super::access::{Perm, Resource};
-use super::args::{inequivalent_key, QueueArgs, QueueType};
+use super::args::{check_queue_type, inequivalent_key, QueueArgs};
 use super::command::{Bind, ExchangeDeclare, QueueDeclare, QueueDeclareOk};
 use super::dedup::DedupCache;
 use super::direct_reply::is_reply_name;
@@ -402,24 +402,9 @@ impl Broker {
             self.check_access(ch, Resource::Exchange, dlx, Perm::Write)?;
         }
         let args = QueueArgs::parse(&d.arguments, &what)?;
-        if args.queue_type == QueueType::Quorum {
-            let refused = if !d.durable {
-                Some("non-durable")
-            } else if d.exclusive {
-                Some("exclusive-owner")
-            } else if d.auto_delete {
-                Some("auto-delete")
-            } else {
-                None
-            };
-            if let Some(property) = refused {
-                return Err(AmqpError::precondition(format_args!(
-                    "invalid property '{property}' for {what}"
-                )));
-            }
-        }
         if ch.conn.0 != 0 {
-            // not when recovering: queues stored before a lower limit stay
+            // not when recovering: queues stored before a lower limit or these type rules stay
+            check_queue_type(&d, &what)?;
             self.check_queue_limit(v, &name)?;
         }
         let (policy, with_policy) = self.queue_settings(v, &name, &d.arguments, &what);
