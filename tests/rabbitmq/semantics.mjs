@@ -1508,6 +1508,25 @@ const scenarios = {
         await other.deleteQueue('s.err.cq');
         return out;
       },
+      prefetchSize: (ch) => rpc(ch, 'BasicQos', { prefetchSize: 1024, prefetchCount: 0, global: false }, 'BasicQosOk'),
+      txThenConfirm: async (ch) => {
+        await txRpc(ch, txMethods.TxSelect, txMethods.TxSelectOk);
+        return rpc(ch, 'ConfirmSelect', { nowait: false }, 'ConfirmSelectOk');
+      },
+      consumerPriorityText: (ch) => ch.consume('s.err', () => {}, { arguments: { 'x-priority': 'high' } }),
+      deleteSystemExchange: (ch) => ch.deleteExchange('amq.direct'),
+      bindExchangeMissing: (ch) => ch.bindExchange('s.err.none', 'amq.direct', 'k'),
+      declareReplyTo: (ch) => ch.assertQueue('amq.rabbitmq.reply-to', { durable: false }),
+      purgeExclusiveElsewhere: async (ch, c) => {
+        const mine = await c.createChannel();
+        await mine.assertQueue('s.err.excl3', { exclusive: true });
+        return {
+          purge: await outcome(url, (x) => x.purgeQueue('s.err.excl3')),
+          get: await outcome(url, (x) => x.get('s.err.excl3')),
+          delete: await outcome(url, (x) => x.deleteQueue('s.err.excl3')),
+          bind: await outcome(url, (x) => x.bindQueue('s.err.excl3', 'amq.fanout', '')),
+        };
+      },
       ackTwice: async (ch) => {
         const m = await ch.get('s.err.full');
         ch.ack(m);
