@@ -44,8 +44,11 @@ function declarations(broker) {
   };
 }
 
-/** `queue(q, rates, declared, details)`: `details` its consumers as /api/consumers lists them. */
-function queue(q, rates, declared, details) {
+/**
+ * `queue(q, info, declared, details, policies)`: `details` its consumers as
+ * /api/consumers lists them; `policies` by vhost and name.
+ */
+function queue(q, { rates, node }, declared, details, policies) {
   const r = rates?.queue(q.vhost, q.name) ?? {};
   const args = declared.queue(q.vhost, q.name)?.arguments ?? {};
   return {
@@ -85,7 +88,9 @@ function queue(q, rates, declared, details) {
       dead_lettered: q.stats.deadLettered,
     },
     policy: q.policy ?? null,
+    effective_policy_definition: policies.get(`${q.vhost}\0${q.policy}`)?.definition ?? {},
     state: 'running',
+    node,
   };
 }
 
@@ -410,7 +415,8 @@ export function managementApi(broker, info, parts) {
         if (!byQueue.has(key)) byQueue.set(key, []);
         byQueue.get(key).push(c);
       }
-      const list = snap.queues.map((q) => queue(q, info.rates, d, byQueue.get(`${q.vhost}\0${q.name}`) ?? []));
+      const policies = new Map(broker.policies().map((p) => [`${p.vhost}\0${p.name}`, p]));
+      const list = snap.queues.map((q) => queue(q, info, d, byQueue.get(`${q.vhost}\0${q.name}`) ?? [], policies));
       if (rest.length === 1 && rest[0] === 'bindings') {
         const found = one(list.filter(byVhost(vhost)));
         return bindingsOf(found, (b) => b.destination_type === 'queue' && b.destination === name);

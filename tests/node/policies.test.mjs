@@ -48,7 +48,10 @@ test('PUT a policy: it applies to a queue amqplib fills, shows in the API, and g
   assert.equal((await api('PUT', '/api/policies/%2F/cap', policy)).status, 201);
   assert.equal((await api('PUT', '/api/policies/%2F/cap', policy)).status, 204);
   assert.equal(await readyCount('capped.jobs'), 2, 'applied to the existing queue');
-  assert.equal((await api('GET', '/api/queues/%2F/capped.jobs')).body.policy, 'cap');
+  const capped = (await api('GET', '/api/queues/%2F/capped.jobs')).body;
+  assert.equal(capped.policy, 'cap');
+  assert.deepEqual(capped.effective_policy_definition, { 'max-length': 2 });
+  assert.equal(capped.node, (await api('GET', '/api/overview')).body.node);
   assert.deepEqual((await api('GET', '/api/policies/%2F/cap')).body, { vhost: '/', name: 'cap', ...policy });
   assert.equal((await api('GET', '/api/policies')).body.length, 1);
   const first = await ch.get('capped.jobs', { noAck: true });
