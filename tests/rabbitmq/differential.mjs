@@ -7,7 +7,8 @@
 //     add and remove, a bad value refused with 400;
 //   - the management API: queues' and exchanges' arguments and flags, and the
 //     bindings of a queue, of an exchange and between two;
-//   - definitions: RabbitMQ -> Warren -> RabbitMQ with the same topology, and
+//   - definitions: RabbitMQ -> Warren -> RabbitMQ with the same topology (a
+//     quorum queue among it), and
 //     each one's user password hashes accepted by the other.
 //
 // usage: node tests/rabbitmq/differential.mjs AMQP_PORT HTTP_PORT
@@ -158,7 +159,7 @@ async function managementViews({ url, http }) {
 }
 
 const pick = (d) => ({
-  queues: d.queues.filter((q) => q.name.startsWith('rt.')),
+  queues: d.queues.filter((q) => q.name.startsWith('rt.')).sort((a, b) => a.name.localeCompare(b.name)),
   exchanges: d.exchanges.filter((x) => x.name.startsWith('rt.')).sort((a, b) => a.name.localeCompare(b.name)),
   bindings: d.bindings
     .filter((b) => b.source.startsWith('rt.'))
@@ -177,6 +178,7 @@ try {
   const ch = await c.createChannel();
   await ch.assertExchange('rt.x', 'topic', { durable: true, arguments: { 'alternate-exchange': 'amq.fanout' } });
   await ch.assertQueue('rt.q', { durable: true, arguments: { 'x-message-ttl': 60000, 'x-max-priority': 5 } });
+  await ch.assertQueue('rt.qq', { durable: true, arguments: { 'x-queue-type': 'quorum', 'x-delivery-limit': 3 } });
   await ch.bindQueue('rt.q', 'rt.x', 'a.*', { k: 'v' });
   await ch.assertExchange('rt.y', 'fanout', { durable: true });
   await ch.bindExchange('rt.y', 'rt.x', '#');
@@ -199,6 +201,7 @@ try {
   const fromWarren = await (await fetch(`${warren.http}/api/definitions`, { headers: auth })).json();
   assert.deepEqual(pick(fromWarren), pick(fromRabbit), 'RabbitMQ -> Warren');
   await ch.deleteQueue('rt.q');
+  await ch.deleteQueue('rt.qq');
   await ch.deleteExchange('rt.x');
   await ch.deleteExchange('rt.y');
   await c.close();
