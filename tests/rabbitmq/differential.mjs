@@ -8,8 +8,8 @@
 //   - the management API: queues' and exchanges' arguments and flags, and the
 //     bindings of a queue, of an exchange and between two;
 //   - definitions: RabbitMQ -> Warren -> RabbitMQ with the same topology (a
-//     quorum queue among it), and
-//     each one's user password hashes accepted by the other.
+//     quorum queue among it), and each one's user password hashes accepted
+//     by the other.
 //
 // usage: node tests/rabbitmq/differential.mjs AMQP_PORT HTTP_PORT
 //   (a RabbitMQ 3.10+ with the management plugin, guest/guest allowed from
