@@ -316,7 +316,8 @@ fn apply_to_a_queue_type_matches_the_declared_x_queue_type() {
     let mut w = World::new();
     let ch = w.client();
     w.declare(ch, "plain");
-    w.declare_with(
+    // (A quorum queue must be durable.)
+    w.durable_queue_with(
         ch,
         "qq",
         table(&[("x-queue-type", FieldValue::str("quorum"))]),

@@ -282,7 +282,7 @@ export class Console {
       h(
         'tr',
         {},
-        h('td', {}, `${c.connection}/${c.number}`),
+        h('td', {}, c.name),
         h('td', {}, String(c.prefetch_count)),
         h('td', {}, c.confirm ? 'confirm' : c.transactional ? 'tx' : ''),
         h('td', {}, String(c.messages_unacknowledged)),

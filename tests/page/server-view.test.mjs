@@ -136,6 +136,8 @@ test('console: tables, publish, get, purge, close a connection, redrive a dead-l
     () => document.querySelector('#console tr[data-queue="orders.dlq"] [data-col=ready]')?.textContent === '5',
   );
   assert.match(await page.locator('#console').innerText(), /guest \(administrator\)/);
+  // The client's channel, named as RabbitMQ names it: its connection's name and number.
+  assert.match(await page.locator('#console').innerText(), /127\.0\.0\.1:\d+ \(1\)/);
 
   // Get shows the messages with their x-death, and requeues them.
   await row('orders.dlq').locator('[data-act=get]').click();
