@@ -3,8 +3,9 @@
 // declares a queue with random limits, overflow, priorities and
 // dead-lettering, then runs random publishes (with confirms, some with a TTL
 // of 0), gets (acked or not), acks, nacks and rejects (single and multiple,
-// requeued or not), recovers, channel closes that requeue, purges and counts,
-// and drains both queues at the end. What a client
+// requeued or not), consumers that take up to their prefetch and cancel,
+// recovers, channel closes that requeue, purges and counts, and drains both
+// queues at the end. What a client
 // sees at every step is compared; the first step where the brokers part is
 // printed with the walk's seed, which replays it.
 //
@@ -45,6 +46,7 @@ function queueArgs(r) {
     args['x-max-length'] = 1 + r.int(5);
     args['x-overflow'] = r.pick(['drop-head', 'reject-publish', 'reject-publish-dlx']);
   }
+  if (r.chance(0.3)) args['x-max-length-bytes'] = 4 + r.int(9);
   if (r.chance(0.4)) args['x-max-priority'] = 3;
   if (r.chance(0.6)) {
     args['x-dead-letter-exchange'] = '';
@@ -82,7 +84,7 @@ async function walk(url, seed, count) {
     for (let i = 0; i < count && !closed; i++) {
       const op = r.pick([
         ...['publish', 'publish', 'publish', 'expiring', 'get', 'get', 'getNoAck'],
-        ...['ack', 'nack', 'reject', 'recover', 'reopen', 'count', 'purge'],
+        ...['ack', 'nack', 'reject', 'recover', 'reopen', 'count', 'purge', 'consume'],
       ]);
       if (op === 'publish') {
         const body = `m${published++}`;
@@ -105,6 +107,17 @@ async function walk(url, seed, count) {
         const m = await ch.get('rw.q', { noAck: op === 'getNoAck' });
         if (m && op === 'get') unacked.push(m);
         trace.push([op, seen(m)]);
+      } else if (op === 'consume') {
+        // A consumer with a prefetch of 1 to 3 takes what it may, then cancels;
+        // what it took stays unacked on the channel.
+        const prefetch = 1 + r.int(3);
+        const got = [];
+        await ch.prefetch(prefetch);
+        const { consumerTag } = await ch.consume('rw.q', (m) => m && got.push(m));
+        await sleep(50);
+        await ch.cancel(consumerTag);
+        unacked.push(...got);
+        trace.push([op, prefetch, got.map(seen)]);
       } else if (op === 'reopen') {
         // A channel's close requeues what it had unacked, in its original place.
         await ch.close();
