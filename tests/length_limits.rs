@@ -274,6 +274,24 @@ fn a_message_requeued_by_a_close_past_the_limit_is_the_head_dropped() {
 }
 
 #[test]
+fn a_close_requeues_everything_before_drop_head_drops_the_oldest() {
+    // RabbitMQ 3.10 (tests/rabbitmq/random-walk.mjs, seed 7118): the close
+    // returns m2 (tag 2) and m1 (tag 3) together, then drops from the head,
+    // m1 first. One at a time in tag order, m2 would go first.
+    let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(2))]);
+    w.fill(ch, "q", &["m1", "m2"]);
+    let c = w.client();
+    let m1 = w.get(c, "q", false).unwrap();
+    w.get(c, "q", false).unwrap();
+    w.reject(c, m1.tag, true).unwrap();
+    assert_eq!(w.get(c, "q", false).unwrap().body, "m1");
+    w.fill(ch, "q", &["m3", "m4"]);
+    w.close_channel(c);
+    assert_eq!(drain(&mut w, "dead"), ["m1", "m2"]);
+    assert_eq!(drain(&mut w, "q"), ["m3", "m4"]);
+}
+
+#[test]
 fn max_length_zero_with_drop_head_passes_everything_to_the_dead_letter_exchange() {
     let (mut w, ch) = dead_lettering_queue(&[("x-max-length", FieldValue::I32(0))]);
     w.confirm_select(ch);

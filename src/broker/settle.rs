@@ -380,25 +380,38 @@ impl Broker {
 
     /// Returns deliveries to their queues, each at its original position, in
     /// tag order; past a delivery limit or expired ones are dead-lettered.
-    /// `failed`: the deliveries failed (see `queue::Entry::failed`).
+    /// `failed`: the deliveries failed (see `queue::Entry::failed`). A length
+    /// limit is applied once all are back, as RabbitMQ does: `drop-head`
+    /// then drops the oldest, not whichever came back last.
     pub(crate) fn requeue_all(&mut self, ch: ChannelRef, taken: Vec<Unacked>, failed: bool) {
+        let mut limited: Vec<QueueId> = Vec::new();
         for u in taken {
             self.release_unacked(ch, &u);
-            self.requeue(u.queue, u.entry, failed);
+            if self.requeue(u.queue, u.entry, failed) && !limited.contains(&u.queue) {
+                limited.push(u.queue);
+            }
+        }
+        for q in limited {
+            self.enforce_limits(q);
         }
     }
 
-    pub(crate) fn requeue(&mut self, q: QueueId, mut entry: Entry, failed: bool) {
+    /// One delivery back to its queue; true when it went back to a queue
+    /// with a length limit, which the caller then applies.
+    #[must_use]
+    fn requeue(&mut self, q: QueueId, mut entry: Entry, failed: bool) -> bool {
         if failed {
             entry.failed = entry.failed.saturating_add(1);
         }
         let now = self.now;
         let Some(queue) = self.queue(q) else {
             // Its queue was deleted: the message goes with it.
-            return self.entry_gone(q, &entry, DropReason::QueueDeleted);
+            self.entry_gone(q, &entry, DropReason::QueueDeleted);
+            return false;
         };
         if entry.expires_at <= now {
-            return self.expire(q, entry);
+            self.expire(q, entry);
+            return false;
         }
         if queue
             .args
@@ -411,7 +424,8 @@ impl Broker {
             // (x-delivery-count) exceed the limit is dead-lettered; returns
             // that are not failures (nack, recover, consumer timeout) do not
             // count. LavinMQ counts every delivery; Warren follows RabbitMQ.
-            return self.dead_letter(q, entry, DeadLetterReason::DeliveryLimit);
+            self.dead_letter(q, entry, DeadLetterReason::DeliveryLimit);
+            return false;
         }
         let delay = queue
             .args
@@ -432,18 +446,18 @@ impl Broker {
             delay_ms: delay,
         });
         let Some(queue) = self.queue_mut(q) else {
-            return;
+            return false;
         };
         if delay > 0 {
             let due = now.saturating_add(delay);
             queue.delayed.insert(due, entry);
             self.schedule(due);
+            false
         } else {
             queue.push_ready(entry);
-            if queue.has_length_limit() {
-                self.enforce_limits(q);
-            }
+            let limited = queue.has_length_limit();
             self.mark_dirty(q);
+            limited
         }
     }
 
