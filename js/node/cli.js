@@ -54,7 +54,12 @@ export async function main(argv = process.argv.slice(2), env = process.env) {
     server = await serve(opts, { log });
   } catch (e) {
     const unbuilt = /pkg[\\/]warren/.test(e.message);
-    log('error', `cannot start: ${e.message}${unbuilt ? ' (build the engine first: npm run build)' : ''}`);
+    const hint = unbuilt
+      ? ' (build the engine first: npm run build)'
+      : e.code === 'EADDRINUSE'
+        ? ' (another process listens there: choose other ports with --port and --http-port, or 0 for free ones)'
+        : '';
+    log('error', `cannot start: ${e.message}${hint}`);
     return 1;
   }
   // Handlers first: a parent that reads the URLs below may signal at once.

@@ -59,7 +59,7 @@ test('a port in use is a clear error and exit code 1', async () => {
   const r = run(['serve', '--memory', '--port', String(blocker.address().port), '--http-port', '0']);
   blocker.close();
   assert.equal(r.status, 1);
-  assert.match(r.stdout, /cannot start: .*EADDRINUSE/);
+  assert.match(r.stdout, /cannot start: .*EADDRINUSE.*choose other ports with --port and --http-port/);
 });
 
 test('it prints where it listens, and WARREN_* variables configure it (flags win)', async () => {
