@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use warren::broker::{ChannelRef, Effect, Message, Properties};
+use warren::broker::{ChannelRef, Effect, FieldValue, Message, Properties};
 
 fn tx_world() -> (World, ChannelRef) {
     let mut w = World::new();
@@ -226,4 +226,99 @@ fn acking_an_unknown_tag_in_a_transaction_fails_at_once() {
     assert_eq!(e.code.code(), 406);
     assert_eq!(e.text, "PRECONDITION_FAILED - unknown delivery tag 9");
     assert!(!w.broker.channel_is_open(ch));
+}
+
+#[test]
+fn a_delivery_settled_in_a_transaction_cannot_be_settled_again() {
+    // RabbitMQ takes it from the channel's unacked list at the settle.
+    let (mut w, ch) = tx_world();
+    let p = w.client();
+    w.fill(p, "q", &["a", "b"]);
+    w.consume(ch, "q", false);
+    assert_eq!(w.bodies(ch), ["a", "b"]);
+    w.ack(ch, 2, true).unwrap();
+    let e = w.reject(ch, 1, true).unwrap_err();
+    assert_eq!(e.text, "PRECONDITION_FAILED - unknown delivery tag 1");
+    assert!(!w.broker.channel_is_open(ch));
+    // The close requeues both: the ack was never committed.
+    assert_eq!(w.ready("/", "q"), 2);
+}
+
+#[test]
+fn recover_leaves_what_the_transaction_settled() {
+    // RabbitMQ 3.10 (tests/rabbitmq/random-walk.mjs, seed 136): the nack
+    // waits for the commit; the recover requeues only b.
+    let (mut w, ch) = tx_world();
+    let p = w.client();
+    w.fill(p, "q", &["a", "b"]);
+    let a = w.get(ch, "q", false).unwrap();
+    w.get(ch, "q", false).unwrap();
+    w.nack(ch, a.tag, false, false).unwrap();
+    w.broker.basic_recover(w.now, ch, true).unwrap();
+    w.settle();
+    assert_eq!(w.ready("/", "q"), 1);
+    assert_eq!(w.unacked("/", "q"), 1);
+    commit(&mut w, ch);
+    assert_eq!(w.unacked("/", "q"), 0);
+    assert_eq!(w.get(p, "q", true).unwrap().body, "b");
+}
+
+#[test]
+fn a_rollback_makes_settled_deliveries_outstanding_again() {
+    let (mut w, ch) = tx_world();
+    let p = w.client();
+    w.fill(p, "q", &["a", "b"]);
+    w.consume(ch, "q", false);
+    assert_eq!(w.bodies(ch), ["a", "b"]);
+    w.ack(ch, 0, true).unwrap();
+    rollback(&mut w, ch);
+    w.broker.basic_recover(w.now, ch, true).unwrap();
+    w.settle();
+    assert_eq!(w.deliveries(ch).len(), 2);
+    assert_eq!(w.unacked("/", "q"), 2);
+}
+
+#[test]
+fn ack_all_in_a_transaction_reaches_only_what_was_delivered_before_it() {
+    let (mut w, ch) = tx_world();
+    let p = w.client();
+    w.fill(p, "q", &["a"]);
+    w.consume(ch, "q", false);
+    assert_eq!(w.bodies(ch), ["a"]);
+    w.ack(ch, 0, true).unwrap();
+    w.fill(p, "q", &["b"]);
+    assert_eq!(w.bodies(ch), ["b"]);
+    commit(&mut w, ch);
+    assert_eq!(w.unacked("/", "q"), 1);
+    w.ack(ch, 2, false).unwrap();
+    commit(&mut w, ch);
+    assert_eq!(w.unacked("/", "q"), 0);
+}
+
+#[test]
+fn a_commit_with_a_publish_a_queue_refused_fails_after_applying_the_rest() {
+    // RabbitMQ 3.10 (tests/rabbitmq/random-walk.mjs, seed 139): 406
+    // "partial tx completion"; the other publish and the ack stand.
+    let mut w = World::new();
+    let ch = w.client();
+    let args = table(&[
+        ("x-max-length", FieldValue::I32(1)),
+        ("x-overflow", FieldValue::str("reject-publish")),
+    ]);
+    w.declare_with(ch, "q", args);
+    w.declare(ch, "other");
+    w.fill(ch, "other", &["x"]);
+    w.broker.tx_select(w.now, ch).unwrap();
+    let x = w.get(ch, "other", false).unwrap();
+    w.publish(ch, "", "q", "a").unwrap();
+    w.publish(ch, "", "q", "refused").unwrap();
+    w.ack(ch, x.tag, false).unwrap();
+    let e = w.broker.tx_commit(w.now, ch).unwrap_err();
+    assert_eq!(e.code.code(), 406);
+    assert_eq!(e.text, "PRECONDITION_FAILED - partial tx completion");
+    assert!(!w.broker.channel_is_open(ch));
+    let c = w.client();
+    assert_eq!(w.get(c, "q", true).unwrap().body, "a");
+    assert!(w.get(c, "q", true).is_none());
+    assert_eq!(w.ready("/", "other"), 0);
 }

@@ -39,6 +39,23 @@ pub enum Settle {
     },
 }
 
+impl Settle {
+    /// The same settlement of delivery `tag`.
+    pub fn naming(self, tag: u64) -> Settle {
+        match self {
+            Settle::Ack { multiple, .. } => Settle::Ack { tag, multiple },
+            Settle::Nack {
+                multiple, requeue, ..
+            } => Settle::Nack {
+                tag,
+                multiple,
+                requeue,
+            },
+            Settle::Reject { requeue, .. } => Settle::Reject { tag, requeue },
+        }
+    }
+}
+
 /// A publisher confirm not yet sent, in publish order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pending {
@@ -59,7 +76,63 @@ pub enum Mode {
     Tx {
         publishes: Vec<(Message, bool)>,
         settles: Vec<Settle>,
+        /// The deliveries `settles` names.
+        held: Held,
     },
+}
+
+/// The deliveries a transaction has settled but not committed. RabbitMQ
+/// takes them from the channel's unacked list at once: settling one again
+/// is an unknown tag, and `basic.recover` leaves them. A rollback gives
+/// them back. Here they stay in the list, where the prefetch, the views and
+/// a channel's close still count them (the queue has not seen the settle),
+/// and are marked. It follows from `settles` (see [`Held::of`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Every delivery up to this tag (a `multiple` settle); 0: none.
+    upto: u64,
+    /// Single deliveries, sorted (some may be below `upto` too).
+    tags: Vec<u64>,
+}
+
+impl Held {
+    pub fn contains(&self, tag: u64) -> bool {
+        tag <= self.upto || self.tags.binary_search(&tag).is_ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.upto == 0 && self.tags.is_empty()
+    }
+
+    /// Marks what `s` settles: with `multiple`, every delivery up to its
+    /// tag (never 0: the settle names the newest it reaches).
+    pub fn hold(&mut self, s: Settle) {
+        match s {
+            Settle::Ack {
+                tag,
+                multiple: true,
+            }
+            | Settle::Nack {
+                tag,
+                multiple: true,
+                ..
+            } => self.upto = self.upto.max(tag),
+            Settle::Ack { tag, .. } | Settle::Nack { tag, .. } | Settle::Reject { tag, .. } => {
+                if let Err(at) = self.tags.binary_search(&tag) {
+                    self.tags.insert(at, tag);
+                }
+            }
+        }
+    }
+
+    /// What a transaction's settles hold (a channel read back from an image).
+    pub fn of(settles: &[Settle]) -> Held {
+        let mut held = Held::default();
+        for &s in settles {
+            held.hold(s);
+        }
+        held
+    }
 }
 
 #[derive(Debug)]
@@ -121,6 +194,57 @@ impl Channel {
     pub fn has_room(&self) -> bool {
         self.flow_active
             && (self.channel_prefetch == 0 || self.unacked.len() < self.channel_prefetch as usize)
+    }
+
+    /// In a transaction, marks the deliveries `s` names and keeps it for
+    /// the commit, as RabbitMQ takes them from the channel then: a tag
+    /// settled already in it is unknown (`Err` with the tag).
+    #[inline(never)]
+    pub fn hold(&mut self, s: Settle) -> Result<(), u64> {
+        let (tag, reach_all) = match s {
+            Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. } => {
+                (tag, multiple && tag == 0)
+            }
+            Settle::Reject { tag, .. } => (tag, false),
+        };
+        let outstanding = self.position(tag).is_some();
+        let Mode::Tx { settles, held, .. } = &mut self.mode else {
+            return Ok(());
+        };
+        let named = if reach_all {
+            // Up to the newest not settled yet: what is delivered before
+            // the commit stays out of it.
+            self.unacked
+                .iter()
+                .rev()
+                .map(|u| u.tag)
+                .find(|&t| !held.contains(t))
+        } else if outstanding && !held.contains(tag) {
+            Some(tag)
+        } else {
+            return Err(tag);
+        };
+        if let Some(tag) = named {
+            let s = s.naming(tag);
+            held.hold(s);
+            settles.push(s);
+        }
+        Ok(())
+    }
+
+    /// Takes out the deliveries `take` picks, in tag order; the rest stay.
+    /// (`dyn`: one copy of the loop for its few, cold callers.)
+    pub fn take_where(&mut self, take: &dyn Fn(&Unacked) -> bool) -> Vec<Unacked> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::new();
+        for u in self.unacked.drain(..) {
+            match take(&u) {
+                true => taken.push(u),
+                false => kept.push_back(u),
+            }
+        }
+        self.unacked = kept;
+        taken
     }
 
     pub fn position(&self, tag: u64) -> Option<usize> {

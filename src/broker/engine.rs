@@ -114,6 +114,9 @@ pub struct Broker {
     /// Scratch space for the deliveries an ack settles, reused across acks;
     /// empty between commands, so not part of the image.
     pub(crate) settle_scratch: Vec<super::channel::Unacked>,
+    /// A queue refused a publish since `tx.commit` cleared it; read by the
+    /// commit before it returns, so not part of the image.
+    pub(crate) publish_refused: bool,
     /// The reason given to publishers while blocked (`connection.blocked`).
     pub(crate) blocked: Option<ShortStr>,
     /// Dead letters waiting to be routed while another one is (see
@@ -169,6 +172,7 @@ impl Broker {
             route_scratch: Vec::new(),
             route_cache: Default::default(),
             settle_scratch: Vec::new(),
+            publish_refused: false,
             blocked: None,
             dead_letters: Default::default(),
             routing_dead_letters: false,

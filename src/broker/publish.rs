@@ -3,7 +3,7 @@
 
 use super::access::{Perm, Resource};
 use super::args::Overflow;
-use super::channel::{Mode, Pending};
+use super::channel::{Held, Mode, Pending};
 use super::dead_letter::{is_cycle, DeadLetterReason};
 use super::direct_reply::REPLY_TO_PREFIX;
 use super::effect::Effect;
@@ -263,7 +263,10 @@ impl Broker {
     ) {
         let r = self.enqueue(now, q, message, msg_id);
         match r {
-            Enqueued::Refused => *outcome = Pending::Ready(false),
+            Enqueued::Refused => {
+                *outcome = Pending::Ready(false);
+                self.publish_refused = true;
+            }
             Enqueued::Accepted(Some(n)) | Enqueued::Delivered(Some(n))
                 if *outcome != Pending::Ready(false) =>
             {
@@ -744,6 +747,7 @@ impl Broker {
                 c.mode = Mode::Tx {
                     publishes: Vec::new(),
                     settles: Vec::new(),
+                    held: Held::default(),
                 };
                 Ok(())
             }
@@ -752,7 +756,10 @@ impl Broker {
     }
 
     /// Applies the transaction's publishes, then its acks, in the order they
-    /// came. Returns of mandatory publishes are queued before the reply.
+    /// came. Returns of mandatory publishes are queued before the reply. A
+    /// publish a queue refused (`reject-publish`) fails the commit once all
+    /// is applied, as RabbitMQ does: 406 `partial tx completion`, which
+    /// closes the channel.
     pub fn tx_commit(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
         let now = self.advance(now_ms);
         let r = self.tx_commit_inner(now, ch);
@@ -761,16 +768,22 @@ impl Broker {
 
     fn tx_commit_inner(&mut self, now: u64, ch: ChannelRef) -> Result<()> {
         let v = self.conn_vhost(ch.conn)?;
-        let (publishes, settles) = self.take_tx(ch)?;
+        let (publishes, settles, _) = self.take_tx(ch)?;
+        self.publish_refused = false;
         for (message, mandatory) in publishes {
             self.publish_one(now, ch, v, message, mandatory, None)?;
         }
         for s in settles {
             self.apply_settle(ch, s)?;
         }
+        if std::mem::take(&mut self.publish_refused) {
+            return Err(AmqpError::precondition("partial tx completion"));
+        }
         Ok(())
     }
 
+    /// Drops the transaction's publishes and settles: what it settled is
+    /// outstanding again.
     pub fn tx_rollback(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
         self.advance(now_ms);
         let r = self.take_tx(ch).map(|_| ());
@@ -781,11 +794,17 @@ impl Broker {
     fn take_tx(
         &mut self,
         ch: ChannelRef,
-    ) -> Result<(Vec<(Message, bool)>, Vec<super::channel::Settle>)> {
+    ) -> Result<(Vec<(Message, bool)>, Vec<super::channel::Settle>, Held)> {
         match &mut self.open_channel(ch)?.mode {
-            Mode::Tx { publishes, settles } => {
-                Ok((std::mem::take(publishes), std::mem::take(settles)))
-            }
+            Mode::Tx {
+                publishes,
+                settles,
+                held,
+            } => Ok((
+                std::mem::take(publishes),
+                std::mem::take(settles),
+                std::mem::take(held),
+            )),
             _ => Err(AmqpError::precondition("channel is not transactional")),
         }
     }

@@ -77,28 +77,11 @@ impl Broker {
             let r = Err(channel_not_open(ch));
             return self.fail(ch, r);
         };
-        if let Mode::Tx { settles, .. } = &mut c.mode {
-            // In a transaction the tag is checked now, as RabbitMQ does;
-            // the settlement itself waits for the commit.
-            let tag = match s {
-                Settle::Ack { tag, multiple } | Settle::Nack { tag, multiple, .. }
-                    if multiple && tag == 0 =>
-                {
-                    None
-                }
-                Settle::Ack { tag, .. } | Settle::Nack { tag, .. } | Settle::Reject { tag, .. } => {
-                    Some(tag)
-                }
-            };
-            let r = match tag.filter(|t| c.unacked.binary_search_by_key(t, |u| u.tag).is_err()) {
-                Some(tag) => Err(AmqpError::precondition(format_args!(
-                    "unknown delivery tag {tag}"
-                ))),
-                None => {
-                    settles.push(s);
-                    Ok(())
-                }
-            };
+        if matches!(c.mode, Mode::Tx { .. }) {
+            // The settlement itself waits for the commit.
+            let r = c
+                .hold(s)
+                .map_err(|tag| AmqpError::precondition(format_args!("unknown delivery tag {tag}")));
             return self.fail(ch, r);
         }
         // An ack of the oldest delivery alone (a client acking each message,
@@ -263,15 +246,21 @@ impl Broker {
         }
     }
 
-    /// `basic.recover`: every unacked delivery of the channel is requeued.
-    /// `requeue = false` is not supported, as in RabbitMQ (540).
+    /// `basic.recover`: every unacked delivery of the channel is requeued,
+    /// but those its transaction settled. `requeue = false` is not
+    /// supported, as in RabbitMQ (540).
     pub fn basic_recover(&mut self, now_ms: u64, ch: ChannelRef, requeue: bool) -> Result<()> {
         self.advance(now_ms);
         let r = if !requeue {
             Err(AmqpError::not_implemented("requeue=false"))
         } else {
-            self.open_channel(ch)
-                .map(|c| c.unacked.drain(..).collect::<Vec<_>>())
+            self.open_channel(ch).map(|c| match &c.mode {
+                Mode::Tx { held, .. } if !held.is_empty() => {
+                    let held = held.clone();
+                    c.take_where(&|u| !held.contains(u.tag))
+                }
+                _ => c.unacked.drain(..).collect::<Vec<_>>(),
+            })
         };
         let r = r.map(|taken| self.requeue_all(ch, taken, false));
         self.fail(ch, r)

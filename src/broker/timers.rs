@@ -1,6 +1,7 @@
 //! What happens with time: message expiry, delayed retries, unused queues
 //! expiring, and consumer timeouts.
 
+use super::channel::{Held, Mode};
 use super::effect::Effect;
 use super::engine::Broker;
 use super::error::AmqpError;
@@ -105,11 +106,15 @@ impl Broker {
                     Some(c) => {
                         c.consumers
                             .retain(|(q, t)| !(*q == queue && *t == consumer_tag));
-                        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut c.unacked)
-                            .into_iter()
-                            .partition(|u| u.queue == queue && u.consumer == consumer);
-                        c.unacked = kept.into();
-                        taken
+                        // What its transaction settled stays for the commit
+                        // (it still times out: the queue has not seen the settle).
+                        let held = match &c.mode {
+                            Mode::Tx { held, .. } => held.clone(),
+                            _ => Held::default(),
+                        };
+                        c.take_where(&|u| {
+                            u.queue == queue && u.consumer == consumer && !held.contains(u.tag)
+                        })
                     }
                     None => Vec::new(),
                 };

@@ -10,7 +10,7 @@
 use super::codec::{Bad, Dec, Enc};
 use super::ImageError;
 use crate::broker::args::QueueArgs;
-use crate::broker::channel::{Channel, Mode, Pending, Settle, Unacked};
+use crate::broker::channel::{Channel, Held, Mode, Pending, Settle, Unacked};
 use crate::broker::dedup::DedupCache;
 use crate::broker::exchange::{Binding, Destination, Exchange};
 use crate::broker::fxhash::FxHashMap;
@@ -319,7 +319,9 @@ impl Writer {
                     }
                 }
             }
-            Mode::Tx { publishes, settles } => {
+            Mode::Tx {
+                publishes, settles, ..
+            } => {
                 w.u8(2);
                 w.usize(publishes.len());
                 for (msg, mandatory) in publishes {
@@ -846,7 +848,12 @@ impl Reader<'_, '_> {
                         t => return Err(d.bad_n("settlement kind ", u64::from(t), "")),
                     });
                 }
-                Mode::Tx { publishes, settles }
+                let held = Held::of(&settles);
+                Mode::Tx {
+                    publishes,
+                    settles,
+                    held,
+                }
             }
             m => return Err(d.bad_n("channel mode ", u64::from(m), "")),
         };
