@@ -5,12 +5,16 @@
 // of 0), gets (acked or not), acks, nacks and rejects (single and multiple,
 // requeued or not), consumers that take up to their prefetch and cancel,
 // recovers, channel closes that requeue, purges and counts, and drains both
-// queues at the end. What a client
+// queues at the end. One walk in four runs in a transaction (tx.select
+// instead of confirms): its publishes, acks, nacks and rejects wait for a
+// random commit or rollback, and the channel's close drops what is
+// uncommitted. What a client
 // sees at every step is compared; the first step where the brokers part is
 // printed with the walk's seed, which replays it.
 //
 // usage: node tests/rabbitmq/random-walk.mjs AMQP_PORT [WALKS] [FIRST_SEED] [STEPS]
 //   (defaults: 100 walks from seed 1, 40 steps each; queues rw.* on vhost /)
+import { createRequire } from 'node:module';
 import amqplib from 'amqplib';
 import { startServer } from '../node/server.mjs';
 
@@ -39,6 +43,11 @@ function random(seed) {
   };
 }
 
+// amqplib's method definitions: its channel API has no tx methods.
+const defs = createRequire(import.meta.url)('amqplib/lib/defs');
+const txRpc = (ch, method) =>
+  new Promise((resolve, reject) => ch._rpc(defs[method], {}, defs[`${method}Ok`], (e) => (e ? reject(e) : resolve())));
+
 /** The queue's arguments for a walk. */
 function queueArgs(r) {
   const args = {};
@@ -65,12 +74,28 @@ function seen(m) {
 /** One walk on the broker at `url`: the list of what each step showed. */
 async function walk(url, seed, count) {
   const r = random(seed);
+  // From a generator of its own, so that walks without one replay as before.
+  const tx = random(seed ^ 0x5bd1e995).chance(0.25);
   const c = await amqplib.connect(url);
   c.on('error', () => {});
-  let ch = await c.createConfirmChannel();
   let closed = null;
-  ch.on('error', (e) => (closed = e.message));
-  const trace = [];
+  const open = async () => {
+    const channel = tx ? await c.createChannel() : await c.createConfirmChannel();
+    channel.on('error', (e) => (closed = e.message));
+    if (tx) await txRpc(channel, 'TxSelect');
+    return channel;
+  };
+  let ch = await open();
+  const trace = tx ? [['tx.select']] : [];
+  // What this walk's transaction has settled but not committed: a rollback gives it back.
+  let uncommitted = [];
+  /** A publish's outcome: its confirm, or 'tx' when a commit is to decide. */
+  const send = (body, options) =>
+    tx
+      ? (ch.sendToQueue('rw.q', Buffer.from(body), options), 'tx')
+      : new Promise((resolve) =>
+          ch.sendToQueue('rw.q', Buffer.from(body), options, (e) => resolve(e ? 'nack' : 'ack')),
+        );
   try {
     for (const q of ['rw.q', 'rw.dlq']) await ch.deleteQueue(q);
     const args = queueArgs(r);
@@ -85,24 +110,27 @@ async function walk(url, seed, count) {
       const op = r.pick([
         ...['publish', 'publish', 'publish', 'expiring', 'get', 'get', 'getNoAck'],
         ...['ack', 'nack', 'reject', 'recover', 'reopen', 'count', 'purge', 'consume'],
+        ...(tx ? ['commit', 'commit', 'rollback'] : []),
       ]);
       if (op === 'publish') {
         const body = `m${published++}`;
         const priority = r.chance(0.5) ? r.int(5) : undefined;
-        const confirmed = await new Promise((resolve) =>
-          ch.sendToQueue('rw.q', Buffer.from(body), { priority }, (e) => resolve(e ? 'nack' : 'ack')),
-        );
-        trace.push([op, body, priority, confirmed]);
+        trace.push([op, body, priority, await send(body, { priority })]);
       } else if (op === 'expiring') {
         // A TTL of 0 into an empty queue with no consumer: it expires at once,
         // dead-lettered where the queue says. (Behind other messages RabbitMQ
-        // keeps it until it reaches the head; Warren does not: README.)
+        // keeps it until it reaches the head; Warren does not: README.) In a
+        // transaction, commits around it keep what is pending out of its way.
+        const commit = async () => {
+          await txRpc(ch, 'TxCommit');
+          uncommitted = [];
+          await sleep(30);
+        };
+        if (tx) await commit();
         const purged = (await ch.purgeQueue('rw.q')).messageCount;
         const body = `m${published++}`;
-        const confirmed = await new Promise((resolve) =>
-          ch.sendToQueue('rw.q', Buffer.from(body), { expiration: '0' }, (e) => resolve(e ? 'nack' : 'ack')),
-        );
-        trace.push([op, purged, body, confirmed]);
+        trace.push([op, purged, body, await send(body, { expiration: '0' })]);
+        if (tx) await commit();
       } else if (op === 'get' || op === 'getNoAck') {
         const m = await ch.get('rw.q', { noAck: op === 'getNoAck' });
         if (m && op === 'get') unacked.push(m);
@@ -121,9 +149,9 @@ async function walk(url, seed, count) {
       } else if (op === 'reopen') {
         // A channel's close requeues what it had unacked, in its original place.
         await ch.close();
-        ch = await c.createConfirmChannel();
-        ch.on('error', (e) => (closed = e.message));
+        ch = await open();
         unacked = [];
+        uncommitted = [];
         trace.push([op]);
         await sleep(30);
       } else if (op === 'recover') {
@@ -134,6 +162,13 @@ async function walk(url, seed, count) {
       } else if (op === 'count') {
         const q = await ch.checkQueue('rw.q');
         trace.push([op, q.messageCount]);
+      } else if (op === 'commit' || op === 'rollback') {
+        await txRpc(ch, op === 'commit' ? 'TxCommit' : 'TxRollback');
+        // A rollback leaves what the transaction settled unacked again.
+        if (op === 'rollback') unacked = [...unacked, ...uncommitted];
+        uncommitted = [];
+        await sleep(30);
+        trace.push([op]);
       } else if (op === 'purge') {
         trace.push([op, (await ch.purgeQueue('rw.q')).messageCount]);
       } else if (unacked.length) {
@@ -143,7 +178,9 @@ async function walk(url, seed, count) {
         if (op === 'ack') ch.ack(m, multiple);
         else if (op === 'nack') ch.nack(m, multiple, requeue);
         else ch.reject(m, requeue);
+        const before = unacked;
         settle(m, op !== 'reject' && multiple);
+        if (tx) uncommitted.push(...before.filter((u) => !unacked.includes(u)));
         trace.push([op, m.content.toString(), multiple, op === 'ack' ? undefined : requeue]);
         // RabbitMQ settles asynchronously: a count or get sent at once can miss a requeue.
         await sleep(30);
