@@ -195,6 +195,8 @@ export class Channel {
   #closeError = null;
   /** pending basic.get answers, in order: [resolve, reject] */
   #gets = [];
+  /** txCommit calls waiting for commit-ok, oldest first. */
+  #commits = [];
   #confirm = false;
   #seq = 0;
   /** unconfirmed publishes: seq -> [resolve, reject], in seq order */
@@ -604,8 +606,22 @@ export class Channel {
     return this.#run((w, now, c, ch) => w.txSelect(now, c, ch));
   }
 
+  /** Resolves once the broker answers: after what the commit stored is durable. */
   txCommit() {
-    return this.#run((w, now, c, ch) => w.txCommit(now, c, ch));
+    const core = this.#core;
+    try {
+      this.#live();
+      core.wasm.txCommit(core.now(), this.connection.id, this.id);
+    } catch (e) {
+      return this.#failed(e);
+    }
+    const p = new Promise((resolve, reject) => this.#commits.push([resolve, reject]));
+    core.drain();
+    return p;
+  }
+
+  _committed() {
+    this.#commits.shift()?.[0]();
   }
 
   txRollback() {
@@ -636,6 +652,7 @@ export class Channel {
     for (const [, fns] of this.#unconfirmed) fns[1](why);
     this.#unconfirmed.clear();
     for (const [, reject] of this.#gets.splice(0)) reject(why);
+    for (const [, reject] of this.#commits.splice(0)) reject(why);
     for (const consumer of this._consumers.values()) consumer._settle(err);
     this._consumers.clear();
     if (err && notify && this.onerror) {

@@ -390,6 +390,9 @@ export class Core {
           this.conns.get(conn)?._channels[ch]?._confirm(tag, multiple, ack);
           break;
         }
+        case K.TX_COMMIT_OK:
+          this.conns.get(conn)?._channels[ch]?._committed();
+          break;
         case K.RETURN: {
           const replyCode = r.u16();
           const replyText = r.str8();

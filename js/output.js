@@ -21,6 +21,7 @@ export const CLOSED = 12;
 export const FLUSH = 13;
 export const WIRE = 14;
 export const DELIVER_NEXT = 15;
+export const TX_COMMIT_OK = 16;
 
 // Drains bigger than this are copied out whole (see OutputReader.reset).
 const COPY_ABOVE = 2048;

@@ -735,6 +735,7 @@ impl Run {
             | Effect::GetOk { to, .. }
             | Effect::GetEmpty { to }
             | Effect::Confirm { to, .. }
+            | Effect::TxCommitOk { to }
             | Effect::Return { to, .. }
             | Effect::Cancel { to, .. }
             | Effect::CloseChannel { to, .. } => *to,

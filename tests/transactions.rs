@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use warren::broker::{ChannelRef, Effect, FieldValue, Message, Properties};
+use warren::broker::{BrokerConfig, ChannelRef, Effect, FieldValue, Message, Properties};
 
 fn tx_world() -> (World, ChannelRef) {
     let mut w = World::new();
@@ -130,10 +130,11 @@ fn mandatory_unroutable_publish_is_returned_at_commit_before_commit_ok() {
         "nothing is returned before commit"
     );
     w.broker.tx_commit(w.now, ch).unwrap();
-    // Effects queued while the command ran go out before its reply.
-    let before_reply = w.broker.take_effects();
-    assert_eq!(before_reply.len(), 1, "{before_reply:?}");
-    match &before_reply[0] {
+    // The commit-ok follows the effects queued while the command ran.
+    let effects = w.broker.take_effects();
+    assert_eq!(effects.len(), 2, "{effects:?}");
+    assert_eq!(effects[1], Effect::TxCommitOk { to: ch });
+    match &effects[0] {
         Effect::Return {
             to,
             reply_code,
@@ -156,7 +157,7 @@ fn rolled_back_mandatory_publish_is_never_returned() {
     w.broker.basic_publish(w.now, ch, m, true, false).unwrap();
     rollback(&mut w, ch);
     commit(&mut w, ch);
-    assert!(w.take_for(ch).is_empty());
+    assert_eq!(w.take_for(ch), [Effect::TxCommitOk { to: ch }]);
 }
 
 #[test]
@@ -321,4 +322,72 @@ fn a_commit_with_a_publish_a_queue_refused_fails_after_applying_the_rest() {
     assert_eq!(w.get(c, "q", true).unwrap().body, "a");
     assert!(w.get(c, "q", true).is_none());
     assert_eq!(w.ready("/", "other"), 0);
+}
+
+fn durable_tx_world() -> (World, ChannelRef) {
+    let mut w = World::with(BrokerConfig {
+        durable_store: true,
+        ..Default::default()
+    });
+    let ch = w.client();
+    w.durable_queue(ch, "d");
+    w.broker.tx_select(w.now, ch).unwrap();
+    (w, ch)
+}
+
+fn commit_oks(w: &mut World, ch: ChannelRef) -> usize {
+    w.settle();
+    let oks = w.take_for(ch);
+    assert!(
+        oks.iter().all(|e| *e == Effect::TxCommitOk { to: ch }),
+        "{oks:?}"
+    );
+    oks.len()
+}
+
+#[test]
+fn commit_ok_waits_until_the_commits_persistent_messages_are_durable() {
+    // As RabbitMQ: tx.commit-ok once the queues have confirmed the publishes,
+    // which for a persistent message in a durable queue is once it is stored.
+    let (mut w, ch) = durable_tx_world();
+    w.publish_props(ch, "", "d", "kept", persistent()).unwrap();
+    let before = w.broker.store_emitted();
+    w.broker.tx_commit(w.now, ch).unwrap();
+    let until = w.broker.store_emitted();
+    assert!(until > before, "the commit stored the message");
+    assert_eq!(commit_oks(&mut w, ch), 0);
+    w.broker.store_durable(until - 1);
+    assert_eq!(commit_oks(&mut w, ch), 0);
+    w.broker.store_durable(until);
+    assert_eq!(commit_oks(&mut w, ch), 1);
+}
+
+#[test]
+fn a_commit_that_stores_nothing_is_answered_at_once_unless_one_before_it_waits() {
+    let (mut w, ch) = durable_tx_world();
+    w.publish(ch, "", "d", "transient").unwrap();
+    w.broker.tx_commit(w.now, ch).unwrap();
+    assert_eq!(commit_oks(&mut w, ch), 1);
+    // A stored commit, then one with nothing stored: answered in order.
+    w.publish_props(ch, "", "d", "kept", persistent()).unwrap();
+    w.broker.tx_commit(w.now, ch).unwrap();
+    let until = w.broker.store_emitted();
+    w.broker.tx_commit(w.now, ch).unwrap();
+    assert_eq!(commit_oks(&mut w, ch), 0);
+    w.broker.store_durable(until);
+    assert_eq!(commit_oks(&mut w, ch), 2);
+}
+
+#[test]
+fn a_channel_closed_while_its_commit_waits_gets_no_commit_ok() {
+    let (mut w, ch) = durable_tx_world();
+    w.publish_props(ch, "", "d", "kept", persistent()).unwrap();
+    w.broker.tx_commit(w.now, ch).unwrap();
+    let until = w.broker.store_emitted();
+    w.close_channel(ch);
+    w.broker.store_durable(until);
+    w.settle();
+    assert!(w.take_for(ch).is_empty());
+    // The commit stands: the message was published.
+    assert_eq!(w.ready("/", "d"), 1);
 }

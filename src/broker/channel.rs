@@ -78,7 +78,20 @@ pub enum Mode {
         settles: Vec<Settle>,
         /// The deliveries `settles` names.
         held: Held,
+        /// Commit-oks not sent yet (see [`CommitsOwed`]).
+        owed: CommitsOwed,
     },
+}
+
+/// Commit-oks owed to a transactional channel: a commit whose records are
+/// not durable yet is answered once they are, as RabbitMQ answers once its
+/// queues have confirmed the publishes, and each later commit after it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CommitsOwed {
+    /// How many.
+    pub count: u32,
+    /// The store record (`Broker::store_emitted`) that must be durable first.
+    pub until: u64,
 }
 
 /// The deliveries a transaction has settled but not committed. RabbitMQ

@@ -37,6 +37,8 @@ pub enum Effect {
         multiple: bool,
         ack: bool,
     },
+    /// `tx.commit-ok`, once what the commit stored is durable.
+    TxCommitOk { to: ChannelRef },
     /// `basic.return` of a mandatory message that reached no queue.
     Return {
         to: ChannelRef,
@@ -69,6 +71,7 @@ impl Effect {
             | Effect::GetOk { to, .. }
             | Effect::GetEmpty { to }
             | Effect::Confirm { to, .. }
+            | Effect::TxCommitOk { to }
             | Effect::Return { to, .. }
             | Effect::Cancel { to, .. }
             | Effect::CloseChannel { to, .. } => to.conn,

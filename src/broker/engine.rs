@@ -371,18 +371,29 @@ impl Broker {
             return;
         }
         self.store_durable = n.min(self.store_emitted);
+        let durable = self.store_durable;
+        let mut commits = Vec::new();
         // Released from the back: pushed from the highest channel down, so the
         // lowest goes first, whatever the map's order.
         for id in self.connection_ids().into_iter().rev() {
-            let Some(conn) = self.conns.get(&id) else {
+            let Some(conn) = self.conns.get_mut(&id) else {
                 continue;
             };
-            for ch in conn.channels.iter().rev().flatten() {
-                if let Mode::Confirm { pending, .. } = &ch.mode {
-                    if !pending.is_empty() {
+            for ch in conn.channels.iter_mut().rev().flatten() {
+                match &mut ch.mode {
+                    Mode::Confirm { pending, .. } if !pending.is_empty() => {
                         self.confirm_dirty.push(ch.id);
                     }
+                    Mode::Tx { owed, .. } if owed.count > 0 && owed.until <= durable => {
+                        commits.push((ch.id, std::mem::take(owed).count));
+                    }
+                    _ => {}
                 }
+            }
+        }
+        for (to, n) in commits {
+            for _ in 0..n {
+                self.emit(Effect::TxCommitOk { to });
             }
         }
     }

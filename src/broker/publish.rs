@@ -3,7 +3,7 @@
 
 use super::access::{Perm, Resource};
 use super::args::Overflow;
-use super::channel::{Held, Mode, Pending};
+use super::channel::{CommitsOwed, Held, Mode, Pending};
 use super::dead_letter::{is_cycle, DeadLetterReason};
 use super::direct_reply::REPLY_TO_PREFIX;
 use super::effect::Effect;
@@ -748,6 +748,7 @@ impl Broker {
                     publishes: Vec::new(),
                     settles: Vec::new(),
                     held: Held::default(),
+                    owed: CommitsOwed::default(),
                 };
                 Ok(())
             }
@@ -756,10 +757,11 @@ impl Broker {
     }
 
     /// Applies the transaction's publishes, then its acks, in the order they
-    /// came. Returns of mandatory publishes are queued before the reply. A
-    /// publish a queue refused (`reject-publish`) fails the commit once all
-    /// is applied, as RabbitMQ does: 406 `partial tx completion`, which
-    /// closes the channel.
+    /// came; `Effect::TxCommitOk` answers it, after the returns of mandatory
+    /// publishes, once the store records it made are durable. A publish a
+    /// queue refused (`reject-publish`) fails the commit once all is
+    /// applied, as RabbitMQ does: 406 `partial tx completion`, which closes
+    /// the channel.
     pub fn tx_commit(&mut self, now_ms: u64, ch: ChannelRef) -> Result<()> {
         let now = self.advance(now_ms);
         let r = self.tx_commit_inner(now, ch);
@@ -769,6 +771,7 @@ impl Broker {
     fn tx_commit_inner(&mut self, now: u64, ch: ChannelRef) -> Result<()> {
         let v = self.conn_vhost(ch.conn)?;
         let (publishes, settles, _) = self.take_tx(ch)?;
+        let emitted = self.store_emitted;
         self.publish_refused = false;
         for (message, mandatory) in publishes {
             self.publish_one(now, ch, v, message, mandatory, None)?;
@@ -779,6 +782,18 @@ impl Broker {
         if std::mem::take(&mut self.publish_refused) {
             return Err(AmqpError::precondition("partial tx completion"));
         }
+        let (until, durable) = (self.store_emitted, self.store_durable);
+        if let Mode::Tx { owed, .. } = &mut self.open_channel(ch)?.mode {
+            let waits = until > emitted && until > durable;
+            if waits || owed.count > 0 {
+                if waits {
+                    owed.until = until;
+                }
+                owed.count += 1;
+                return Ok(());
+            }
+        }
+        self.emit(Effect::TxCommitOk { to: ch });
         Ok(())
     }
 
@@ -800,6 +815,7 @@ impl Broker {
                 publishes,
                 settles,
                 held,
+                ..
             } => Ok((
                 std::mem::take(publishes),
                 std::mem::take(settles),

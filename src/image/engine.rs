@@ -10,7 +10,7 @@
 use super::codec::{Bad, Dec, Enc};
 use super::ImageError;
 use crate::broker::args::QueueArgs;
-use crate::broker::channel::{Channel, Held, Mode, Pending, Settle, Unacked};
+use crate::broker::channel::{Channel, CommitsOwed, Held, Mode, Pending, Settle, Unacked};
 use crate::broker::dedup::DedupCache;
 use crate::broker::exchange::{Binding, Destination, Exchange};
 use crate::broker::fxhash::FxHashMap;
@@ -320,9 +320,19 @@ impl Writer {
                 }
             }
             Mode::Tx {
-                publishes, settles, ..
+                publishes,
+                settles,
+                owed,
+                ..
             } => {
-                w.u8(2);
+                // 3: with commit-oks owed (images before them have none).
+                if owed.count > 0 {
+                    w.u8(3);
+                    w.u64(u64::from(owed.count));
+                    w.u64(owed.until);
+                } else {
+                    w.u8(2);
+                }
                 w.usize(publishes.len());
                 for (msg, mandatory) in publishes {
                     w.message(msg);
@@ -824,7 +834,12 @@ impl Reader<'_, '_> {
                 }
                 Mode::Confirm { next_seq, pending }
             }
-            2 => {
+            mode @ (2 | 3) => {
+                let mut owed = CommitsOwed::default();
+                if mode == 3 {
+                    owed.count = d.u32()?;
+                    owed.until = d.u64()?;
+                }
                 let mut publishes = Vec::new();
                 for _ in 0..d.count()? {
                     publishes.push((d.message()?, d.bool()?));
@@ -853,6 +868,7 @@ impl Reader<'_, '_> {
                     publishes,
                     settles,
                     held,
+                    owed,
                 }
             }
             m => return Err(d.bad_n("channel mode ", u64::from(m), "")),

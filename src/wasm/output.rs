@@ -36,6 +36,8 @@ pub const FLUSH: u8 = 13;
 pub const WIRE: u8 = 14;
 /// A delivery like the previous one (see the module docs): no head of its own.
 pub const DELIVER_NEXT: u8 = 15;
+/// `tx.commit-ok`: the head alone.
+pub const TX_COMMIT_OK: u8 = 16;
 
 #[inline]
 fn str8(out: &mut Vec<u8>, s: &str) {
@@ -174,6 +176,7 @@ pub fn pack(e: &Effect, out: &mut Vec<u8>) {
             out.push(u8::from(*multiple));
             out.push(u8::from(*ack));
         }
+        Effect::TxCommitOk { to } => head(out, TX_COMMIT_OK, to.conn.0, to.channel),
         Effect::Return {
             to,
             reply_code,

@@ -11,7 +11,7 @@
 use super::output::{blob, head, WIRE};
 use crate::amqp::codec::method::{
     BasicAck, BasicCancel, BasicDeliver, BasicGetEmpty, BasicGetOk, BasicNack, BasicReturn,
-    ChannelClose, ConnectionBlocked, ConnectionClose, ConnectionUnblocked, Method,
+    ChannelClose, ConnectionBlocked, ConnectionClose, ConnectionUnblocked, Method, TxCommitOk,
 };
 use crate::amqp::codec::{write_message, write_method_frame};
 use crate::broker::{AmqpError, Effect, Message, ShortStr};
@@ -131,6 +131,7 @@ pub fn effect(e: &Effect, out: &mut Vec<u8>, frame_max: u32) {
             };
             ((to.conn.0, to.channel), m, None)
         }
+        Effect::TxCommitOk { to } => ((to.conn.0, to.channel), TxCommitOk {}.into(), None),
         Effect::Return {
             to,
             reply_code,

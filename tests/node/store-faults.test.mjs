@@ -218,6 +218,48 @@ test('a slow disk delays confirms and never releases one before its fsync', asyn
   assert.equal((await afterRestart(dir)).bodies.length, 20);
 });
 
+test("a transaction's commit-ok waits for the fsync of what it published: in-process and over TCP (amqp-client.js)", async () => {
+  const dir = tmpDir();
+  const faults = new Faults();
+  const { broker } = await open(dir, faults);
+  const sockets = new Set();
+  const server = amqpTcpServer(broker, { maxQueuedBytes: 1 << 20, log: quiet, sockets, peers: new Set() });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new AMQPClient(`amqp://127.0.0.1:${server.address().port}`);
+  const tcp = await (await client.connect()).channel();
+  const local = await (await broker.connect()).channel();
+  await local.queueDeclare('dq', { durable: true });
+  faults.delayMs = 30;
+  for (const [name, ch] of [
+    ['in-process', local],
+    ['amqp-client.js', tcp],
+  ]) {
+    await ch.txSelect();
+    for (let i = 0; i < 3; i++) await ch.basicPublish('', 'dq', `${name}-${i}`, { deliveryMode: 2 });
+    const syncsBefore = faults.syncs;
+    await ch.txCommit();
+    assert.ok(faults.syncs > syncsBefore, `${name}: commit-ok before the fsync of its messages`);
+    // A commit that stores nothing is answered at once.
+    await ch.basicPublish('', 'dq', 'transient');
+    const syncs = faults.syncs;
+    await ch.txCommit();
+    assert.equal(faults.syncs, syncs, `${name}: a transient commit waited for the disk`);
+  }
+  await client.close();
+  server.close();
+  for (const s of sockets) s.destroy();
+  await broker.close();
+  const { bodies } = await afterRestart(dir);
+  assert.deepEqual(bodies, [
+    'in-process-0',
+    'in-process-1',
+    'in-process-2',
+    'amqp-client.js-0',
+    'amqp-client.js-1',
+    'amqp-client.js-2',
+  ]);
+});
+
 test('closing a broker while its disk is full gives up the write: nothing unconfirmed is promised', async () => {
   const dir = tmpDir();
   const faults = new Faults();

@@ -146,9 +146,8 @@ pub fn run_channel_method(broker: &mut Broker, now: u64, ch: ChannelRef, method:
         Method::TxSelect(_) => broker
             .tx_select(now, ch)
             .map(|()| Some(TxSelectOk {}.into())),
-        Method::TxCommit(_) => broker
-            .tx_commit(now, ch)
-            .map(|()| Some(TxCommitOk {}.into())),
+        // Answered by Effect::TxCommitOk, once what it stored is durable.
+        Method::TxCommit(_) => broker.tx_commit(now, ch).map(|()| None),
         Method::TxRollback(_) => broker
             .tx_rollback(now, ch)
             .map(|()| Some(TxRollbackOk {}.into())),

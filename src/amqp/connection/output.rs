@@ -5,7 +5,7 @@ use super::channels::ChanState;
 use super::{CloseReport, Connection, Phase};
 use crate::amqp::codec::method::{
     BasicAck, BasicCancel, BasicGetEmpty, BasicNack, ChannelClose, ConnectionBlocked,
-    ConnectionClose, ConnectionUnblocked, Method,
+    ConnectionClose, ConnectionUnblocked, Method, TxCommitOk,
 };
 use crate::amqp::codec::{write_carried, write_method_frame, Carrier};
 use crate::broker::{AmqpError, Effect, Message, ShortStr};
@@ -91,6 +91,7 @@ impl Connection {
             | Effect::GetOk { to, .. }
             | Effect::GetEmpty { to }
             | Effect::Confirm { to, .. }
+            | Effect::TxCommitOk { to }
             | Effect::Return { to, .. }
             | Effect::Cancel { to, .. }
             | Effect::CloseChannel { to, .. } => to.channel,
@@ -159,6 +160,7 @@ impl Connection {
                 };
                 self.send_method(channel, &m.into());
             }
+            Effect::TxCommitOk { .. } => self.send_method(channel, &TxCommitOk {}.into()),
             Effect::Return {
                 reply_code,
                 reply_text,
