@@ -122,6 +122,60 @@ fn a_consumer_without_room_is_skipped_by_round_robin() {
 }
 
 #[test]
+fn a_new_consumer_joins_the_back_of_the_round() {
+    // RabbitMQ 3.10 (tests/rabbitmq/dispatch-walk.mjs, seed 5): b got the
+    // last message, yet a new consumer c waits behind it.
+    let mut w = World::new();
+    let (a, b, c) = (w.client(), w.client(), w.client());
+    w.declare(a, "q");
+    w.consume(a, "q", false);
+    w.consume(b, "q", false);
+    fill_n(&mut w, a, "q", 2);
+    w.consume(c, "q", false);
+    fill_n(&mut w, a, "q", 3);
+    assert_eq!(w.bodies(a), ["m1", "m1"]);
+    assert_eq!(w.bodies(b), ["m2", "m2"]);
+    assert_eq!(w.bodies(c), ["m3"]);
+}
+
+#[test]
+fn each_priority_keeps_its_own_round() {
+    // RabbitMQ 3.10 (dispatch-walk.mjs, seed 20): the high-priority consumer's
+    // deliveries do not move the round of those below it.
+    let mut w = World::new();
+    let (a, high, b) = (w.client(), w.client(), w.client());
+    w.declare(a, "q");
+    w.consume(a, "q", false);
+    w.prefetch(high, 1);
+    w.consume_with(high, "q", false, with_priority(1));
+    w.consume(b, "q", false);
+    fill_n(&mut w, a, "q", 3);
+    assert_eq!(w.bodies(high), ["m1"]);
+    assert_eq!(w.bodies(a), ["m2"]);
+    assert_eq!(w.bodies(b), ["m3"]);
+}
+
+#[test]
+fn a_consumer_passed_over_while_full_joins_the_back_once_it_has_room() {
+    // RabbitMQ 3.10 (dispatch-walk.mjs, seed 12): a was full when its turn
+    // came, so after its ack it waits behind b, which had room all along.
+    let mut w = World::new();
+    let (a, b) = (w.client(), w.client());
+    w.declare(a, "q");
+    w.prefetch(a, 1);
+    w.consume(a, "q", false);
+    w.consume(b, "q", false);
+    fill_n(&mut w, a, "q", 3);
+    assert_eq!(w.bodies(a), ["m1"]);
+    assert_eq!(w.bodies(b), ["m2", "m3"]);
+    w.ack(a, 1, false).unwrap();
+    w.settle();
+    fill_n(&mut w, a, "q", 2);
+    assert_eq!(w.bodies(b), ["m1"]);
+    assert_eq!(w.bodies(a), ["m2"]);
+}
+
+#[test]
 fn prefetch_applies_to_each_consumer_of_the_channel() {
     let mut w = World::new();
     let ch = w.client();

@@ -257,7 +257,7 @@ fn settling_a_persistent_message_is_recorded() {
         .collect();
     assert_eq!(seqs.len(), 3);
     w.prefetch(ch, 3);
-    w.consume(ch, "dq", false);
+    let manual = w.consume(ch, "dq", false);
     assert_eq!(w.bodies(ch), ["ack", "requeue", "drop"]);
     // Each delivery of a persistent message is recorded, so a crash while it
     // is out brings it back marked redelivered.
@@ -287,6 +287,7 @@ fn settling_a_persistent_message_is_recorded() {
     assert_eq!(log(&mut w), [StoreRecord::Settled { seq: seqs[1] }]);
     send(&mut w, ch, "", "dq", "auto", persistent());
     w.broker.channel_flow(w.now, ch, true).unwrap();
+    w.broker.basic_cancel(w.now, ch, &manual).unwrap();
     w.consume(ch, "dq", true);
     assert_eq!(kinds(&log(&mut w)), ["message", "settled"]);
 }

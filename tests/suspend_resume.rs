@@ -523,7 +523,7 @@ fn damaged_images_are_refused_with_a_reason_never_a_panic() {
     let e = resume(&future).err().unwrap();
     assert_eq!(
         e.to_string(),
-        "broker image format version 6 is not supported (this build reads version 5)"
+        "broker image format version 7 is not supported (this build reads version 6)"
     );
     assert!(resume(&image).is_ok());
 }

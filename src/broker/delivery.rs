@@ -12,7 +12,7 @@ use super::error::{AmqpError, ReplyCode, Result};
 use super::event::EventKind;
 use super::ids::{ChannelRef, QueueId};
 use super::message::Message;
-use super::queue::{Entry, QueueConsumer, NEVER};
+use super::queue::{block_passed, Entry, QueueConsumer, NEVER};
 use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
 
@@ -68,6 +68,7 @@ impl Broker {
                 "{what} in exclusive use"
             )));
         }
+        queue.turns += 1;
         queue.consumers.push(QueueConsumer {
             tag: tag.clone(),
             channel: ch,
@@ -78,6 +79,8 @@ impl Broker {
             unacked: 0,
             priority,
             timeout_ms: timeout,
+            turn: queue.turns,
+            blocked: false,
         });
         queue.had_consumer = true;
         queue.last_used = now;
@@ -100,9 +103,6 @@ impl Broker {
     /// unknown tag is not an error (RabbitMQ answers cancel-ok).
     pub fn basic_cancel(&mut self, now_ms: u64, ch: ChannelRef, consumer_tag: &str) -> Result<()> {
         self.advance(now_ms);
-        if self.cancel_reply_to(ch, consumer_tag) {
-            return Ok(());
-        }
         if self.cancel_reply_to(ch, consumer_tag) {
             return Ok(());
         }
@@ -136,9 +136,6 @@ impl Broker {
             return;
         };
         queue.consumers.remove(at);
-        if queue.next_consumer > at {
-            queue.next_consumer -= 1;
-        }
         queue.last_used = now;
         let delete = queue.auto_delete && queue.consumers.is_empty() && queue.had_consumer;
         let expires = queue.args.expires.filter(|_| queue.consumers.is_empty());
@@ -297,6 +294,7 @@ impl Broker {
                 return true;
             }
             let Some(at) = self.pick_consumer(q) else {
+                self.block_passed(q, None);
                 if let Some(queue) = self.queue_mut(q) {
                     queue.waits_for_room = true;
                 }
@@ -305,6 +303,9 @@ impl Broker {
             let Some(queue) = self.queue_mut(q) else {
                 return true;
             };
+            if queue.consumers.len() > 1 && !queue.args.single_active_consumer {
+                block_passed(&mut queue.consumers, Some(at));
+            }
             queue.waits_for_room = false;
             let Some(entry) = queue.pop_ready() else {
                 return true;
@@ -342,7 +343,9 @@ impl Broker {
         if queue.consumers.len() == 1 || queue.args.single_active_consumer {
             return self.deliver_to(q, 0, entry, true).err();
         }
-        let Some(at) = self.pick_consumer(q) else {
+        let picked = self.pick_consumer(q);
+        self.block_passed(q, picked);
+        let Some(at) = picked else {
             return Some(entry);
         };
         self.deliver_to(q, at, entry, false).err()
@@ -393,9 +396,9 @@ impl Broker {
         Ok(())
     }
 
-    /// The consumer that gets the next message: round-robin among those of
-    /// the highest priority with room; with single active consumer, only the
-    /// first.
+    /// The consumer that gets the next message: of those with room, the
+    /// highest priority, and of those the one at the front of the round
+    /// (see `Queue::turns`); with single active consumer, only the first.
     pub(crate) fn pick_consumer(&self, q: QueueId) -> Option<usize> {
         let queue = self.queue(q)?;
         let n = queue.consumers.len();
@@ -414,18 +417,24 @@ impl Broker {
         if n == 1 {
             return queue.consumers.first().filter(|c| has_room(c)).map(|_| 0);
         }
-        let top = queue
-            .consumers
-            .iter()
-            .filter(|c| has_room(c))
-            .map(|c| c.priority)
-            .max()?;
-        (0..n).map(|i| (queue.next_consumer + i) % n).find(|&i| {
-            queue
-                .consumers
-                .get(i)
-                .is_some_and(|c| c.priority == top && has_room(c))
-        })
+        let mut best: Option<(usize, &QueueConsumer)> = None;
+        for (i, c) in queue.consumers.iter().enumerate() {
+            // Compared first: the room, a channel look-up, only if it would win.
+            if best.map_or(true, |(_, b)| c.before(b)) && has_room(c) {
+                best = Some((i, c));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    /// [`block_passed`] for queue `q`, where the order is not fixed by a
+    /// lone or single active consumer.
+    fn block_passed(&mut self, q: QueueId, winner: Option<usize>) {
+        if let Some(queue) = self.queue_mut(q) {
+            if queue.consumers.len() > 1 && !queue.args.single_active_consumer {
+                block_passed(&mut queue.consumers, winner);
+            }
+        }
     }
 
     /// Gives an entry to a channel: a tag, the redelivered flag, the
@@ -510,9 +519,10 @@ impl Broker {
             queue.stats.redelivered += u64::from(redelivered);
             queue.unacked += u64::from(!no_ack);
             if let Some(at) = at {
-                queue.next_consumer = at + 1;
-                if let Some(c) = queue.consumers.get_mut(at).filter(|_| !no_ack) {
-                    c.unacked += 1;
+                queue.turns += 1;
+                if let Some(c) = queue.consumers.get_mut(at) {
+                    c.turn = queue.turns;
+                    c.unacked += u32::from(!no_ack);
                 }
             }
         }

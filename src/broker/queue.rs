@@ -531,6 +531,45 @@ pub struct QueueConsumer {
     pub unacked: u32,
     pub priority: i32,
     pub timeout_ms: Option<u64>,
+    /// When it last joined the back of the round (see `Queue::turns`).
+    pub turn: u64,
+    /// It had no room when its turn came: RabbitMQ takes it out of the
+    /// round then, and it joins the back again once it has room.
+    pub blocked: bool,
+}
+
+impl QueueConsumer {
+    /// Whether it comes before `other` in the round.
+    #[inline]
+    pub fn before(&self, other: &QueueConsumer) -> bool {
+        self.priority > other.priority
+            || (self.priority == other.priority && self.turn < other.turn)
+    }
+
+    /// Back in the round, at its back: `turn` is the queue's next.
+    #[cold]
+    pub fn rejoin(&mut self, turn: u64) {
+        self.blocked = false;
+        self.turn = turn;
+    }
+}
+
+/// Marks the consumers whose turn came before `winner`'s (every one without
+/// a winner): they had no room for the message, so RabbitMQ takes them out
+/// of the round (see `QueueConsumer::blocked`). For more than one consumer
+/// and not single active consumer, where the order is fixed.
+#[inline(never)]
+pub fn block_passed(consumers: &mut [QueueConsumer], winner: Option<usize>) {
+    let w = winner
+        .and_then(|at| consumers.get(at))
+        .map(|c| (c.priority, c.turn));
+    for c in consumers {
+        if w.map_or(true, |(p, t)| {
+            c.priority > p || (c.priority == p && c.turn < t)
+        }) {
+            c.blocked = true;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -548,8 +587,11 @@ pub struct Queue {
     /// Requeued entries waiting out a delayed retry: (due, seq).
     pub delayed: Delayed,
     pub consumers: Vec<QueueConsumer>,
-    /// Round-robin position among consumers.
-    pub next_consumer: usize,
+    /// Round-robin as RabbitMQ turns it: a consumer joins the back of its
+    /// priority's round when it is added and after each delivery, and the
+    /// next message goes to the one at the front (the lowest `turn`). This
+    /// counts the joins.
+    pub turns: u64,
     pub had_consumer: bool,
     /// The last dispatch pass stopped with messages ready and no consumer
     /// with room. Every change that gives a consumer room marks the queue
@@ -610,7 +652,7 @@ impl Queue {
             expiry: TimerSet::default(),
             delayed: Delayed::default(),
             consumers: Vec::new(),
-            next_consumer: 0,
+            turns: 0,
             had_consumer: false,
             waits_for_room: false,
             unacked: 0,

@@ -346,6 +346,11 @@ impl Broker {
                 .find(|c| c.id == consumer && c.channel == ch)
             {
                 c.unacked = c.unacked.saturating_sub(n);
+                if c.blocked {
+                    // Room again: to the back of the round.
+                    queue.turns += 1;
+                    c.rejoin(queue.turns);
+                }
             }
         }
         // With nothing ready (paged runs count as ready) there is nothing for
@@ -355,7 +360,9 @@ impl Broker {
         }
     }
 
-    /// Marks every queue the channel consumes from for a dispatch pass.
+    /// Marks every queue the channel consumes from for a dispatch pass; its
+    /// consumers passed over for the channel's lack of room join the back of
+    /// their rounds.
     #[cold]
     fn wake_channel_queues(&mut self, ch: ChannelRef) {
         let wake: Vec<QueueId> = self
@@ -363,6 +370,14 @@ impl Broker {
             .map(|c| c.consumers.iter().map(|(q, _)| *q).collect())
             .unwrap_or_default();
         for q in wake {
+            if let Some(queue) = self.queue_mut(q) {
+                for c in &mut queue.consumers {
+                    if c.channel == ch && c.blocked {
+                        queue.turns += 1;
+                        c.rejoin(queue.turns);
+                    }
+                }
+            }
             self.mark_dirty(q);
         }
     }

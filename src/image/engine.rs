@@ -223,8 +223,10 @@ impl Writer {
             w.u64(u64::from(c.unacked));
             w.i64(i64::from(c.priority));
             w.opt_u64(c.timeout_ms);
+            w.u64(c.turn);
+            w.bool(c.blocked);
         }
-        w.usize(q.next_consumer);
+        w.u64(q.turns);
         w.bool(q.had_consumer);
         w.u64(q.unacked);
         w.u64(q.last_used);
@@ -721,9 +723,11 @@ impl Reader<'_, '_> {
                 priority: i32::try_from(d.i64()?)
                     .map_err(|_| d.bad("consumer priority does not fit 32 bits"))?,
                 timeout_ms: d.opt_u64()?,
+                turn: d.u64()?,
+                blocked: d.bool()?,
             });
         }
-        q.next_consumer = d.usize()?;
+        q.turns = d.u64()?;
         q.had_consumer = d.bool()?;
         q.unacked = d.u64()?;
         q.last_used = d.u64()?;

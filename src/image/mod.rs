@@ -42,7 +42,7 @@ use std::fmt;
 /// The first bytes of every image.
 pub const MAGIC: &[u8; 8] = b"WARRENIM";
 /// The format this build writes and reads.
-pub const VERSION: u16 = 5;
+pub const VERSION: u16 = 6;
 const HEADER: usize = 8 + 2 + 8;
 const TRAILER: usize = 4;
 
