@@ -176,6 +176,21 @@ fn a_consumer_passed_over_while_full_joins_the_back_once_it_has_room() {
 }
 
 #[test]
+fn a_per_consumer_prefetch_set_after_a_channel_prefetch_lifts_it() {
+    // As RabbitMQ 3.10 (tests/rabbitmq/dispatch-walk.mjs, seed 2): basic.qos
+    // with global=false ends the channel-wide limit; the other order keeps
+    // both (per_consumer_and_global_prefetch_both_apply).
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "q");
+    global_prefetch(&mut w, ch, 2);
+    w.prefetch(ch, 3);
+    w.consume(ch, "q", false);
+    fill_n(&mut w, ch, "q", 4);
+    assert_eq!(w.bodies(ch), ["m1", "m2", "m3"]);
+}
+
+#[test]
 fn prefetch_applies_to_each_consumer_of_the_channel() {
     let mut w = World::new();
     let ch = w.client();

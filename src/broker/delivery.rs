@@ -230,12 +230,12 @@ impl Broker {
         if qos.global {
             c.channel_prefetch = qos.prefetch_count;
         } else {
+            // As RabbitMQ: a prefetch for new consumers lifts the channel's
+            // own limit (set it after them to have both).
             c.consumer_prefetch = qos.prefetch_count;
+            c.channel_prefetch = 0;
         }
-        let queues: Vec<QueueId> = c.consumers.iter().map(|(q, _)| *q).collect();
-        for q in queues {
-            self.mark_dirty(q);
-        }
+        self.wake_channel_queues(ch);
         Ok(())
     }
 

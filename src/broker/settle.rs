@@ -364,7 +364,7 @@ impl Broker {
     /// consumers passed over for the channel's lack of room join the back of
     /// their rounds.
     #[cold]
-    fn wake_channel_queues(&mut self, ch: ChannelRef) {
+    pub(crate) fn wake_channel_queues(&mut self, ch: ChannelRef) {
         let wake: Vec<QueueId> = self
             .channel(ch)
             .map(|c| c.consumers.iter().map(|(q, _)| *q).collect())

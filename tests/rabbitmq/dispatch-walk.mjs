@@ -2,8 +2,8 @@
 // on `warren-mq serve` (not part of `npm test`: it needs RabbitMQ): which
 // consumer each message goes to. Three channels consume one queue with random
 // prefetches and priorities; the walk publishes, acks (single and multiple),
-// nacks with requeue, cancels and consumes again, and closes channels (which
-// requeues what they held), waiting after each step until both brokers are
+// nacks with requeue, cancels and consumes again, sets a channel-wide
+// prefetch (`global`), and closes channels (which requeues what they held), waiting after each step until both brokers are
 // quiet. After each step it compares which consumer got which message, with
 // its redelivered flag; the first step where the brokers part is printed with
 // the walk's seed, which replays it.
@@ -78,7 +78,10 @@ async function walk(url, seed, count) {
     for (let step = 0; step < count; step++) {
       const i = r.int(CHANNELS);
       const s = slots[i];
-      const op = r.pick(['publish', 'publish', 'publish', 'ack', 'ack', 'nack', 'cancel', 'consume', 'reopen']);
+      const op = r.pick([
+        ...['publish', 'publish', 'publish', 'ack', 'ack', 'nack'],
+        ...['cancel', 'consume', 'reopen', 'global'],
+      ]);
       let what;
       if (op === 'publish') {
         const n = 1 + r.int(3);
@@ -100,6 +103,10 @@ async function walk(url, seed, count) {
         what = [op, i];
       } else if (op === 'consume' && !s.tag) {
         what = [op, i, await consume(i)];
+      } else if (op === 'global') {
+        const n = r.int(4); // 0: no limit
+        await s.ch.prefetch(n, true);
+        what = [op, i, n];
       } else if (op === 'reopen') {
         await s.ch.close();
         what = [op, i, await open(i)];
