@@ -646,6 +646,7 @@ export class Channel {
   extendLease(deliveryTag: number, ms: number): Promise<void>;
   confirmSelect(): Promise<void>;
   txSelect(): Promise<void>;
+  /** Resolves once the commit is applied and what it stored (persistent messages in durable queues) is durable. */
   txCommit(): Promise<void>;
   txRollback(): Promise<void>;
   /** mandatory messages that reached no queue */
