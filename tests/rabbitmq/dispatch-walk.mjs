@@ -89,7 +89,9 @@ async function walk(url, seed, count) {
         await publisher.waitForConfirms();
         what = [op, n];
       } else if ((op === 'ack' || op === 'nack') && s.unacked.length) {
-        const m = s.unacked[r.int(s.unacked.length)];
+        // By tag, not by when the callback ran.
+        const held = [...s.unacked].sort((a, b) => a.fields.deliveryTag - b.fields.deliveryTag);
+        const m = held[r.int(held.length)];
         const multiple = r.chance(0.3);
         if (op === 'ack') s.ch.ack(m, multiple);
         else s.ch.nack(m, multiple, true);
