@@ -123,7 +123,7 @@ fn a_consumer_without_room_is_skipped_by_round_robin() {
 
 #[test]
 fn a_new_consumer_joins_the_back_of_the_round() {
-    // RabbitMQ 3.10 (tests/rabbitmq/dispatch-walk.mjs, seed 5): b got the
+    // RabbitMQ 3.10 (tests/rabbitmq/dispatch-walk.mjs): b got the
     // last message, yet a new consumer c waits behind it.
     let mut w = World::new();
     let (a, b, c) = (w.client(), w.client(), w.client());
@@ -140,7 +140,7 @@ fn a_new_consumer_joins_the_back_of_the_round() {
 
 #[test]
 fn each_priority_keeps_its_own_round() {
-    // RabbitMQ 3.10 (dispatch-walk.mjs, seed 20): the high-priority consumer's
+    // RabbitMQ 3.10 (dispatch-walk.mjs): the high-priority consumer's
     // deliveries do not move the round of those below it.
     let mut w = World::new();
     let (a, high, b) = (w.client(), w.client(), w.client());
@@ -157,7 +157,7 @@ fn each_priority_keeps_its_own_round() {
 
 #[test]
 fn a_consumer_passed_over_while_full_joins_the_back_once_it_has_room() {
-    // RabbitMQ 3.10 (dispatch-walk.mjs, seed 12): a was full when its turn
+    // RabbitMQ 3.10 (dispatch-walk.mjs): a was full when its turn
     // came, so after its ack it waits behind b, which had room all along.
     let mut w = World::new();
     let (a, b) = (w.client(), w.client());
@@ -177,7 +177,7 @@ fn a_consumer_passed_over_while_full_joins_the_back_once_it_has_room() {
 
 #[test]
 fn a_per_consumer_prefetch_set_after_a_channel_prefetch_lifts_it() {
-    // As RabbitMQ 3.10 (tests/rabbitmq/dispatch-walk.mjs, seed 2): basic.qos
+    // As RabbitMQ 3.10 (tests/rabbitmq/dispatch-walk.mjs): basic.qos
     // with global=false ends the channel-wide limit; the other order keeps
     // both (per_consumer_and_global_prefetch_both_apply).
     let mut w = World::new();

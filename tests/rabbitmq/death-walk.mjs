@@ -12,7 +12,7 @@
 // usage: node tests/rabbitmq/death-walk.mjs AMQP_PORT [WALKS] [FIRST_SEED] [STEPS]
 //   (defaults: 100 walks from seed 1, 30 steps each; queues dl.* on vhost /)
 import amqplib from 'amqplib';
-import { startServer } from '../node/server.mjs';
+import { random, runWalks, sleep } from './walks.mjs';
 
 const [amqpPort, walks = '100', firstSeed = '1', steps = '30'] = process.argv.slice(2);
 if (!Number(amqpPort)) {
@@ -22,20 +22,6 @@ if (!Number(amqpPort)) {
 
 const QUEUES = 4;
 const name = (i) => `dl.q${i}`;
-
-/** mulberry32: a small seeded generator, so a walk replays from its seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  return { int, chance: (p) => next() < p, pick: (xs) => xs[int(xs.length)] };
-}
 
 /** The queues' arguments and the steps of one walk. */
 function plan(seed, count) {
@@ -104,7 +90,7 @@ async function walk(url, seed, count) {
         if (m) ch.reject(m, false);
         // Let the dead letter land before the next step.
         await ch.checkQueue(name(q));
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
       }
     }
     const out = [];
@@ -122,28 +108,23 @@ async function walk(url, seed, count) {
   }
 }
 
-const warren = await startServer();
-let differ = 0;
-let dead = 0;
-try {
-  for (let seed = Number(firstSeed); seed < Number(firstSeed) + Number(walks); seed++) {
-    const fromRabbit = await walk(`amqp://guest:guest@127.0.0.1:${amqpPort}`, seed, Number(steps));
-    const fromWarren = await walk(warren.url, seed, Number(steps));
-    dead += fromRabbit.flat().filter((m) => Array.isArray(m) && m[2].length).length;
-    if (JSON.stringify(fromRabbit) === JSON.stringify(fromWarren)) continue;
-    differ++;
-    console.log(`DIFFERENT: seed ${seed}\n  queues ${JSON.stringify(plan(seed, 0).queues)}`);
-    fromRabbit.forEach((held, q) => {
-      if (JSON.stringify(held) === JSON.stringify(fromWarren[q])) return;
-      console.log(`  ${name(q)}: RabbitMQ ${JSON.stringify(held)}\n         Warren   ${JSON.stringify(fromWarren[q])}`);
-    });
-  }
-} finally {
-  await warren.stop();
+/** The queues, and each queue where the brokers part. */
+function show(fromRabbit, fromWarren, seed) {
+  console.log(`  queues ${JSON.stringify(plan(seed, 0).queues)}`);
+  fromRabbit.forEach((held, q) => {
+    if (JSON.stringify(held) === JSON.stringify(fromWarren[q])) return;
+    console.log(`  ${name(q)}: RabbitMQ ${JSON.stringify(held)}\n         Warren   ${JSON.stringify(fromWarren[q])}`);
+  });
 }
-console.log(
-  differ
-    ? `death walks: ${differ} of ${walks} differ`
-    : `death walks: RabbitMQ and Warren agree on ${walks} walks (${dead} messages that died)`,
-);
-process.exitCode = differ ? 1 : 0;
+
+const died = (held) => held.flat().filter((m) => Array.isArray(m) && m[2].length).length;
+died.what = 'messages that died';
+await runWalks({
+  label: 'death walks',
+  amqpPort,
+  walks,
+  firstSeed,
+  walk: (url, seed) => walk(url, seed, Number(steps)),
+  show,
+  tally: died,
+});

@@ -11,7 +11,7 @@
 // usage: node tests/rabbitmq/dispatch-walk.mjs AMQP_PORT [WALKS] [FIRST_SEED] [STEPS]
 //   (defaults: 100 walks from seed 1, 40 steps each; queue dw.q on vhost /)
 import amqplib from 'amqplib';
-import { startServer } from '../node/server.mjs';
+import { random, runWalks, sleep } from './walks.mjs';
 
 const [amqpPort, walks = '100', firstSeed = '1', steps = '40'] = process.argv.slice(2);
 if (!Number(amqpPort)) {
@@ -19,22 +19,7 @@ if (!Number(amqpPort)) {
   process.exit(2);
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const CHANNELS = 3;
-
-/** mulberry32: a small seeded generator, so a walk replays from its seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  return { int, chance: (p) => next() < p, pick: (xs) => xs[int(xs.length)] };
-}
 
 /** One walk on the broker at `url`: what each step showed. */
 async function walk(url, seed, count) {
@@ -134,26 +119,10 @@ async function walk(url, seed, count) {
   return trace;
 }
 
-const warren = await startServer();
-let differ = 0;
-try {
-  for (let seed = Number(firstSeed); seed < Number(firstSeed) + Number(walks); seed++) {
-    const fromRabbit = await walk(`amqp://guest:guest@127.0.0.1:${amqpPort}`, seed, Number(steps));
-    const fromWarren = await walk(warren.url, seed, Number(steps));
-    const at = fromRabbit.findIndex((s, i) => JSON.stringify(s) !== JSON.stringify(fromWarren[i]));
-    if (at < 0 && fromRabbit.length === fromWarren.length) continue;
-    differ++;
-    const step = at < 0 ? fromRabbit.length : at;
-    console.log(`DIFFERENT: seed ${seed}, step ${step}`);
-    for (let i = 0; i < step; i++) console.log(`  same     ${JSON.stringify(fromRabbit[i])}`);
-    console.log(`  RabbitMQ ${JSON.stringify(fromRabbit[step])}\n  Warren   ${JSON.stringify(fromWarren[step])}`);
-  }
-} finally {
-  await warren.stop();
-}
-console.log(
-  differ
-    ? `dispatch walks: ${differ} of ${walks} differ`
-    : `dispatch walks: RabbitMQ and Warren agree on ${walks} walks`,
-);
-process.exitCode = differ ? 1 : 0;
+await runWalks({
+  label: 'dispatch walks',
+  amqpPort,
+  walks,
+  firstSeed,
+  walk: (url, seed) => walk(url, seed, Number(steps)),
+});

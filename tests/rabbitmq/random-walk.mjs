@@ -16,31 +16,12 @@
 //   (defaults: 100 walks from seed 1, 40 steps each; queues rw.* on vhost /)
 import { createRequire } from 'node:module';
 import amqplib from 'amqplib';
-import { startServer } from '../node/server.mjs';
+import { random, runWalks, sleep } from './walks.mjs';
 
 const [amqpPort, walks = '100', firstSeed = '1', steps = '40'] = process.argv.slice(2);
 if (!Number(amqpPort)) {
   console.error('usage: node tests/rabbitmq/random-walk.mjs AMQP_PORT [WALKS] [FIRST_SEED] [STEPS]');
   process.exit(2);
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** mulberry32: a small seeded generator, so a walk replays from its seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    int: (n) => Math.floor(next() * n),
-    chance: (p) => next() < p,
-    pick: (xs) => xs[Math.floor(next() * xs.length)],
-  };
 }
 
 // amqplib's method definitions: its channel API has no tx methods.
@@ -206,24 +187,10 @@ async function walk(url, seed, count) {
   return trace;
 }
 
-const warren = await startServer();
-let differ = 0;
-try {
-  for (let seed = Number(firstSeed); seed < Number(firstSeed) + Number(walks); seed++) {
-    const fromRabbit = await walk(`amqp://guest:guest@127.0.0.1:${amqpPort}`, seed, Number(steps));
-    const fromWarren = await walk(warren.url, seed, Number(steps));
-    const at = fromRabbit.findIndex((s, i) => JSON.stringify(s) !== JSON.stringify(fromWarren[i]));
-    if (at < 0 && fromRabbit.length === fromWarren.length) continue;
-    differ++;
-    const step = at < 0 ? fromRabbit.length : at;
-    console.log(`DIFFERENT: seed ${seed}, step ${step}`);
-    for (let i = 0; i < step; i++) console.log(`  same     ${JSON.stringify(fromRabbit[i])}`);
-    console.log(`  RabbitMQ ${JSON.stringify(fromRabbit[step])}\n  Warren   ${JSON.stringify(fromWarren[step])}`);
-  }
-} finally {
-  await warren.stop();
-}
-console.log(
-  differ ? `random walks: ${differ} of ${walks} differ` : `random walks: RabbitMQ and Warren agree on ${walks} walks`,
-);
-process.exitCode = differ ? 1 : 0;
+await runWalks({
+  label: 'random walks',
+  amqpPort,
+  walks,
+  firstSeed,
+  walk: (url, seed) => walk(url, seed, Number(steps)),
+});

@@ -9,26 +9,12 @@
 // usage: node tests/rabbitmq/routing-walk.mjs AMQP_PORT [WALKS] [FIRST_SEED]
 //   (defaults: 100 walks from seed 1; exchanges and queues rt.* on vhost /)
 import amqplib from 'amqplib';
-import { startServer } from '../node/server.mjs';
+import { random, runWalks } from './walks.mjs';
 
 const [amqpPort, walks = '100', firstSeed = '1'] = process.argv.slice(2);
 if (!Number(amqpPort)) {
   console.error('usage: node tests/rabbitmq/routing-walk.mjs AMQP_PORT [WALKS] [FIRST_SEED]');
   process.exit(2);
-}
-
-/** mulberry32: a small seeded generator, so a walk replays from its seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  return { int, chance: (p) => next() < p, pick: (xs) => xs[int(xs.length)] };
 }
 
 const QUEUES = 6;
@@ -110,35 +96,21 @@ async function walk(url, seed) {
   }
 }
 
-const warren = await startServer();
-let differ = 0;
-let delivered = 0;
-try {
-  for (let seed = Number(firstSeed); seed < Number(firstSeed) + Number(walks); seed++) {
-    const fromRabbit = await walk(`amqp://guest:guest@127.0.0.1:${amqpPort}`, seed);
-    const fromWarren = await walk(warren.url, seed);
-    delivered += fromRabbit.flat().length;
-    if (JSON.stringify(fromRabbit) === JSON.stringify(fromWarren)) continue;
-    differ++;
-    const { bindings, unbinds, messages } = plan(seed);
-    console.log(`DIFFERENT: seed ${seed}`);
-    console.log(`  bindings ${JSON.stringify(bindings)}\n  unbinds  ${JSON.stringify(unbinds)}`);
-    fromRabbit.forEach((bodies, q) => {
-      if (JSON.stringify(bodies) === JSON.stringify(fromWarren[q])) return;
-      const only = (a, b) => a.filter((x) => !b.includes(x)).map((x) => JSON.stringify(messages[parseInt(x.slice(1))]));
-      console.log(
-        `  queue ${q}: RabbitMQ ${JSON.stringify(bodies)}\n           Warren   ${JSON.stringify(fromWarren[q])}`,
-      );
-      console.log(`    only RabbitMQ: ${only(bodies, fromWarren[q] ?? []).join(' ')}`);
-      console.log(`    only Warren:   ${only(fromWarren[q] ?? [], bodies).join(' ')}`);
-    });
-  }
-} finally {
-  await warren.stop();
+/** Each queue where the brokers part: what each got, and what only one did. */
+function show(fromRabbit, fromWarren, seed) {
+  const { bindings, unbinds, messages } = plan(seed);
+  console.log(`  bindings ${JSON.stringify(bindings)}\n  unbinds  ${JSON.stringify(unbinds)}`);
+  fromRabbit.forEach((bodies, q) => {
+    if (JSON.stringify(bodies) === JSON.stringify(fromWarren[q])) return;
+    const only = (a, b) => a.filter((x) => !b.includes(x)).map((x) => JSON.stringify(messages[parseInt(x.slice(1))]));
+    console.log(
+      `  queue ${q}: RabbitMQ ${JSON.stringify(bodies)}\n           Warren   ${JSON.stringify(fromWarren[q])}`,
+    );
+    console.log(`    only RabbitMQ: ${only(bodies, fromWarren[q] ?? []).join(' ')}`);
+    console.log(`    only Warren:   ${only(fromWarren[q] ?? [], bodies).join(' ')}`);
+  });
 }
-console.log(
-  differ
-    ? `routing walks: ${differ} of ${walks} differ`
-    : `routing walks: RabbitMQ and Warren agree on ${walks} walks (${delivered} deliveries)`,
-);
-process.exitCode = differ ? 1 : 0;
+
+const deliveries = (got) => got.flat().length;
+deliveries.what = 'deliveries';
+await runWalks({ label: 'routing walks', amqpPort, walks, firstSeed, walk, show, tally: deliveries });
