@@ -113,10 +113,6 @@ impl Held {
         tag <= self.upto || self.tags.binary_search(&tag).is_ok()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.upto == 0 && self.tags.is_empty()
-    }
-
     /// Marks what `s` settles: with `multiple`, every delivery up to its
     /// tag (never 0: the settle names the newest it reaches).
     pub fn hold(&mut self, s: Settle) {
@@ -245,13 +241,18 @@ impl Channel {
         Ok(())
     }
 
-    /// Takes out the deliveries `take` picks, in tag order; the rest stay.
+    /// Takes out the deliveries `take` picks, in tag order, but those the
+    /// transaction settled, which stay for its commit; the rest stay too.
     /// (`dyn`: one copy of the loop for its few, cold callers.)
-    pub fn take_where(&mut self, take: &dyn Fn(&Unacked) -> bool) -> Vec<Unacked> {
+    pub fn take_unsettled(&mut self, take: &dyn Fn(&Unacked) -> bool) -> Vec<Unacked> {
+        let held = match &self.mode {
+            Mode::Tx { held, .. } => Some(held),
+            _ => None,
+        };
         let mut taken = Vec::new();
         let mut kept = VecDeque::new();
         for u in self.unacked.drain(..) {
-            match take(&u) {
+            match take(&u) && !held.is_some_and(|h| h.contains(u.tag)) {
                 true => taken.push(u),
                 false => kept.push_back(u),
             }

@@ -12,7 +12,7 @@ use super::error::{AmqpError, ReplyCode, Result};
 use super::event::EventKind;
 use super::ids::{ChannelRef, QueueId};
 use super::message::Message;
-use super::queue::{block_passed, Entry, QueueConsumer, NEVER};
+use super::queue::{Entry, QueueConsumer, NEVER};
 use super::store::StoreRecord;
 use super::value::{FieldValue, ShortStr};
 
@@ -303,9 +303,7 @@ impl Broker {
             let Some(queue) = self.queue_mut(q) else {
                 return true;
             };
-            if queue.consumers.len() > 1 && !queue.args.single_active_consumer {
-                block_passed(&mut queue.consumers, Some(at));
-            }
+            queue.block_passed(Some(at));
             queue.waits_for_room = false;
             let Some(entry) = queue.pop_ready() else {
                 return true;
@@ -427,13 +425,10 @@ impl Broker {
         best.map(|(i, _)| i)
     }
 
-    /// [`block_passed`] for queue `q`, where the order is not fixed by a
-    /// lone or single active consumer.
+    /// [`Queue::block_passed`](super::queue::Queue::block_passed) for queue `q`.
     fn block_passed(&mut self, q: QueueId, winner: Option<usize>) {
         if let Some(queue) = self.queue_mut(q) {
-            if queue.consumers.len() > 1 && !queue.args.single_active_consumer {
-                block_passed(&mut queue.consumers, winner);
-            }
+            queue.block_passed(winner);
         }
     }
 

@@ -539,37 +539,31 @@ pub struct QueueConsumer {
 }
 
 impl QueueConsumer {
+    /// Its place in the round: priority, then turn.
+    #[inline]
+    fn place(&self) -> (i32, u64) {
+        (self.priority, self.turn)
+    }
+
     /// Whether it comes before `other` in the round.
     #[inline]
     pub fn before(&self, other: &QueueConsumer) -> bool {
-        self.priority > other.priority
-            || (self.priority == other.priority && self.turn < other.turn)
+        comes_before(self.place(), other.place())
     }
 
-    /// Back in the round, at its back: `turn` is the queue's next.
+    /// Back in the round, at its back: the next of the queue's `turns`.
     #[cold]
-    pub fn rejoin(&mut self, turn: u64) {
+    pub fn rejoin(&mut self, turns: &mut u64) {
+        *turns += 1;
         self.blocked = false;
-        self.turn = turn;
+        self.turn = *turns;
     }
 }
 
-/// Marks the consumers whose turn came before `winner`'s (every one without
-/// a winner): they had no room for the message, so RabbitMQ takes them out
-/// of the round (see `QueueConsumer::blocked`). For more than one consumer
-/// and not single active consumer, where the order is fixed.
-#[inline(never)]
-pub fn block_passed(consumers: &mut [QueueConsumer], winner: Option<usize>) {
-    let w = winner
-        .and_then(|at| consumers.get(at))
-        .map(|c| (c.priority, c.turn));
-    for c in consumers {
-        if w.map_or(true, |(p, t)| {
-            c.priority > p || (c.priority == p && c.turn < t)
-        }) {
-            c.blocked = true;
-        }
-    }
+/// The higher priority first, then the earlier turn.
+#[inline]
+fn comes_before((priority, turn): (i32, u64), (p, t): (i32, u64)) -> bool {
+    priority > p || (priority == p && turn < t)
 }
 
 #[derive(Debug)]
@@ -626,6 +620,29 @@ pub struct QueueStats {
 }
 
 impl Queue {
+    /// Marks the consumers whose turn came before `winner`'s (every one
+    /// without a winner): they had no room for the message, so RabbitMQ
+    /// takes them out of the round (see `QueueConsumer::blocked`). Not with
+    /// a lone or single active consumer, where the order is fixed.
+    #[inline]
+    pub fn block_passed(&mut self, winner: Option<usize>) {
+        if self.consumers.len() > 1 && !self.args.single_active_consumer {
+            self.mark_passed(winner);
+        }
+    }
+
+    #[inline(never)]
+    fn mark_passed(&mut self, winner: Option<usize>) {
+        let w = winner
+            .and_then(|at| self.consumers.get(at))
+            .map(QueueConsumer::place);
+        for c in &mut self.consumers {
+            if w.map_or(true, |w| comes_before(c.place(), w)) {
+                c.blocked = true;
+            }
+        }
+    }
+
     /// A new queue from its declaration (`d.queue` already resolved to the
     /// final name) and its parsed arguments.
     pub fn new(

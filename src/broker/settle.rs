@@ -254,11 +254,8 @@ impl Broker {
         let r = if !requeue {
             Err(AmqpError::not_implemented("requeue=false"))
         } else {
-            self.open_channel(ch).map(|c| match &c.mode {
-                Mode::Tx { held, .. } if !held.is_empty() => {
-                    let held = held.clone();
-                    c.take_where(&|u| !held.contains(u.tag))
-                }
+            self.open_channel(ch).map(|c| match c.mode {
+                Mode::Tx { .. } => c.take_unsettled(&|_| true),
                 _ => c.unacked.drain(..).collect::<Vec<_>>(),
             })
         };
@@ -348,8 +345,7 @@ impl Broker {
                 c.unacked = c.unacked.saturating_sub(n);
                 if c.blocked {
                     // Room again: to the back of the round.
-                    queue.turns += 1;
-                    c.rejoin(queue.turns);
+                    c.rejoin(&mut queue.turns);
                 }
             }
         }
@@ -373,8 +369,7 @@ impl Broker {
             if let Some(queue) = self.queue_mut(q) {
                 for c in &mut queue.consumers {
                     if c.channel == ch && c.blocked {
-                        queue.turns += 1;
-                        c.rejoin(queue.turns);
+                        c.rejoin(&mut queue.turns);
                     }
                 }
             }

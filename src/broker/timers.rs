@@ -1,7 +1,6 @@
 //! What happens with time: message expiry, delayed retries, unused queues
 //! expiring, and consumer timeouts.
 
-use super::channel::{Held, Mode};
 use super::effect::Effect;
 use super::engine::Broker;
 use super::error::AmqpError;
@@ -108,13 +107,7 @@ impl Broker {
                             .retain(|(q, t)| !(*q == queue && *t == consumer_tag));
                         // What its transaction settled stays for the commit
                         // (it still times out: the queue has not seen the settle).
-                        let held = match &c.mode {
-                            Mode::Tx { held, .. } => held.clone(),
-                            _ => Held::default(),
-                        };
-                        c.take_where(&|u| {
-                            u.queue == queue && u.consumer == consumer && !held.contains(u.tag)
-                        })
+                        c.take_unsettled(&|u| u.queue == queue && u.consumer == consumer)
                     }
                     None => Vec::new(),
                 };

@@ -327,14 +327,9 @@ impl Writer {
                 owed,
                 ..
             } => {
-                // 3: with commit-oks owed (images before them have none).
-                if owed.count > 0 {
-                    w.u8(3);
-                    w.u64(u64::from(owed.count));
-                    w.u64(owed.until);
-                } else {
-                    w.u8(2);
-                }
+                w.u8(2);
+                w.u64(u64::from(owed.count));
+                w.u64(owed.until);
                 w.usize(publishes.len());
                 for (msg, mandatory) in publishes {
                     w.message(msg);
@@ -838,12 +833,11 @@ impl Reader<'_, '_> {
                 }
                 Mode::Confirm { next_seq, pending }
             }
-            mode @ (2 | 3) => {
-                let mut owed = CommitsOwed::default();
-                if mode == 3 {
-                    owed.count = d.u32()?;
-                    owed.until = d.u64()?;
-                }
+            2 => {
+                let owed = CommitsOwed {
+                    count: d.u32()?,
+                    until: d.u64()?,
+                };
                 let mut publishes = Vec::new();
                 for _ in 0..d.count()? {
                     publishes.push((d.message()?, d.bool()?));
