@@ -166,6 +166,32 @@ fn redeclaring_an_exchange_with_another_durability_is_inequivalent() {
 }
 
 #[test]
+fn redeclaring_an_exchange_with_another_alternate_exchange_is_inequivalent() {
+    let mut w = World::new();
+    let ch = w.client();
+    let with = |name: &str, ae: Option<&str>| ExchangeDeclare {
+        arguments: match ae {
+            Some(ae) => FieldTable::new().with("alternate-exchange", FieldValue::str(ae)),
+            None => FieldTable::new(),
+        },
+        ..exchange(name, "fanout")
+    };
+    declare_exchange(&mut w, ch, with("x", None)).unwrap();
+    assert_error(
+        declare_exchange(&mut w, ch, with("x", Some("ae"))),
+        406,
+        "PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'x' in vhost '/': received the value 'ae' of type 'longstr' but current is none",
+    );
+    let ch = w.channel(ch, 2);
+    declare_exchange(&mut w, ch, with("y", Some("ae"))).unwrap();
+    assert_error(
+        declare_exchange(&mut w, ch, with("y", Some("other"))),
+        406,
+        "PRECONDITION_FAILED - inequivalent arg 'alternate-exchange' for exchange 'y' in vhost '/': received 'other' but current is 'ae'",
+    );
+}
+
+#[test]
 fn redeclaring_amq_direct_as_another_type_is_inequivalent() {
     let mut w = World::new();
     let ch = w.client();
@@ -329,6 +355,69 @@ fn binding_to_a_missing_exchange_or_queue_is_not_found() {
             .exchange_bind(w.now, ch, bind("nope", "amq.direct", "k")),
         404,
         "NOT_FOUND - no exchange 'nope' in vhost '/'",
+    );
+}
+
+#[test]
+fn a_binding_names_its_missing_source_first_and_the_default_exchange_before_either() {
+    let mut w = World::new();
+    let ch = w.client();
+    // Neither end is there: the source is named, as RabbitMQ does.
+    assert_error(
+        w.broker.queue_bind(w.now, ch, bind("nope", "none", "k")),
+        404,
+        "NOT_FOUND - no exchange 'none' in vhost '/'",
+    );
+    let ch = w.channel(ch, 2);
+    assert_error(
+        w.broker.exchange_bind(w.now, ch, bind("nope", "none", "k")),
+        404,
+        "NOT_FOUND - no exchange 'none' in vhost '/'",
+    );
+    // The default exchange is refused before anything is looked up.
+    let ch = w.channel(ch, 3);
+    assert_error(
+        w.broker.queue_bind(w.now, ch, bind("nope", "", "k")),
+        403,
+        "ACCESS_REFUSED - operation not permitted on the default exchange",
+    );
+    let ch = w.channel(ch, 4);
+    assert_error(
+        w.broker.exchange_bind(w.now, ch, bind("", "none", "k")),
+        403,
+        "ACCESS_REFUSED - operation not permitted on the default exchange",
+    );
+}
+
+#[test]
+fn removing_a_binding_that_is_not_there_succeeds_whether_or_not_its_ends_are() {
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "q");
+    w.broker
+        .exchange_declare(w.now, ch, exchange("x", "direct"))
+        .unwrap();
+    for b in [
+        bind("q", "x", "k"),
+        bind("q", "none", "k"),
+        bind("nope", "x", "k"),
+        bind("nope", "none", "k"),
+    ] {
+        w.broker.queue_unbind(w.now, ch, b).unwrap();
+    }
+    for b in [
+        bind("x", "none", "k"),
+        bind("none", "x", "k"),
+        bind("x", "amq.direct", "k"),
+    ] {
+        w.broker.exchange_unbind(w.now, ch, b).unwrap();
+    }
+    assert!(w.broker.channel_is_open(ch));
+    // The default exchange is still refused.
+    assert_error(
+        w.broker.queue_unbind(w.now, ch, bind("q", "", "q")),
+        403,
+        "ACCESS_REFUSED - operation not permitted on the default exchange",
     );
 }
 
@@ -526,13 +615,46 @@ fn redeclaring_a_queue_with_other_arguments_is_inequivalent() {
             },
         ),
         406,
-        "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received the value '6' of type 'long' but current is the value '5' of type 'signedint'",
+        "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received '6' but current is '5'",
+    );
+    // Both there: RabbitMQ shows the values bare, whatever their types.
+    let ch = w.channel(ch, 3);
+    assert_error(
+        declare_queue(
+            &mut w,
+            ch,
+            QueueDeclare {
+                arguments: table(&[("x-max-length", FieldValue::LongStr("5".into()))]),
+                ..queue("q")
+            },
+        ),
+        406,
+        "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received '5' but current is '5'",
     );
     let ch = w.channel(ch, 2);
     assert_error(
         declare_queue(&mut w, ch, queue("q")),
         406,
         "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'q' in vhost '/': received none but current is the value '5' of type 'signedint'",
+    );
+}
+
+#[test]
+fn the_first_inequivalent_argument_is_named_in_rabbitmqs_order() {
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare_with(ch, "q", table(&[("x-max-length", FieldValue::I32(5))]));
+    let d = QueueDeclare {
+        arguments: table(&[
+            ("x-max-length", FieldValue::I32(2)),
+            ("x-dead-letter-exchange", FieldValue::LongStr("dlx".into())),
+        ]),
+        ..queue("q")
+    };
+    assert_error(
+        declare_queue(&mut w, ch, d),
+        406,
+        "PRECONDITION_FAILED - inequivalent arg 'x-dead-letter-exchange' for queue 'q' in vhost '/': received the value 'dlx' of type 'longstr' but current is none",
     );
 }
 
@@ -619,6 +741,11 @@ fn exclusive_setup() -> (World, ChannelRef, ChannelRef) {
         ..queue("excl")
     };
     declare_queue(&mut w, owner, d).unwrap();
+    // The binding another connection's unbind tries: removing one that is
+    // not there succeeds.
+    w.broker
+        .queue_bind(w.now, owner, bind("excl", "amq.direct", "k"))
+        .unwrap();
     w.fill(owner, "excl", &["m"]);
     let other = w.client();
     (w, owner, other)
@@ -933,6 +1060,20 @@ fn a_quorum_queue_is_declared_under_quorum_rules_with_rabbitmq_texts() {
     declare_queue(&mut w, c, typed("qq", "quorum")).unwrap();
     let refused = [
         (QueueDeclare { durable: false, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'non-durable' for queue 'qq.a' in vhost '/'"),
+        // RabbitMQ's order: auto-delete, then exclusive, then non-durable.
+        (QueueDeclare { durable: false, exclusive: true, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'exclusive-owner' for queue 'qq.a' in vhost '/'"),
+        (QueueDeclare { exclusive: true, auto_delete: true, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'auto-delete' for queue 'qq.a' in vhost '/'"),
+        // A classic-only argument before any of them.
+        (
+            QueueDeclare {
+                durable: false,
+                arguments: FieldTable::new()
+                    .with("x-queue-type", FieldValue::str("quorum"))
+                    .with("x-queue-mode", FieldValue::str("lazy")),
+                ..typed("qq.a", "quorum")
+            },
+            "PRECONDITION_FAILED - invalid arg 'x-queue-mode' for queue 'qq.a' in vhost '/' of queue type rabbit_quorum_queue",
+        ),
         (QueueDeclare { exclusive: true, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'exclusive-owner' for queue 'qq.a' in vhost '/'"),
         (QueueDeclare { auto_delete: true, ..typed("qq.a", "quorum") }, "PRECONDITION_FAILED - invalid property 'auto-delete' for queue 'qq.a' in vhost '/'"),
         (
@@ -950,6 +1091,30 @@ fn a_quorum_queue_is_declared_under_quorum_rules_with_rabbitmq_texts() {
         assert_error(declare_queue(&mut w, c, d), 406, text);
     }
     assert!(!queue_exists(&w, "qq.a"));
+}
+
+#[test]
+fn deleting_a_quorum_queue_if_unused_or_if_empty_is_not_implemented() {
+    let mut w = World::new();
+    let c = w.client();
+    declare_queue(&mut w, c, typed("qq", "quorum")).unwrap();
+    for (if_unused, if_empty, flag) in [(true, true, "if-unused"), (false, true, "if-empty")] {
+        let c = w.client();
+        let e = w
+            .broker
+            .queue_delete(w.now, c, "qq", if_unused, if_empty)
+            .unwrap_err();
+        assert_eq!(
+            (e.code.code(), e.text.as_str()),
+            (540, format!("NOT_IMPLEMENTED - cannot delete queue 'qq' in vhost '/'. queue.delete operations with {flag} flag set are not supported by quorum queues").as_str())
+        );
+        // A hard error: the connection goes, the queue stays.
+        assert!(w.broker.connection_info(c.conn).is_none());
+        assert!(queue_exists(&w, "qq"));
+    }
+    let c = w.client();
+    assert_eq!(w.broker.queue_delete(w.now, c, "qq", false, false), Ok(0));
+    assert!(!queue_exists(&w, "qq"));
 }
 
 #[test]

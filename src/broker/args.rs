@@ -39,19 +39,20 @@ pub fn check_queue_type(d: &QueueDeclare, what: &str) -> Result<(), AmqpError> {
         Some(Some(other)) => return Err(invalid(&format!("\"unsupported queue type '{other}'\""))),
         Some(None) => return Err(invalid("must be a string")),
     }
-    let refused = if !d.durable {
-        "non-durable"
+    // RabbitMQ 3.10's order: a classic-only argument, then each property.
+    if let Some(key) = CLASSIC_ONLY.iter().find(|k| d.arguments.get(k).is_some()) {
+        return Err(AmqpError::precondition(format_args!(
+            "invalid arg '{key}' for {what} of queue type rabbit_quorum_queue"
+        )));
+    }
+    let refused = if d.auto_delete {
+        "auto-delete"
     } else if d.exclusive {
         "exclusive-owner"
-    } else if d.auto_delete {
-        "auto-delete"
+    } else if !d.durable {
+        "non-durable"
     } else {
-        return match CLASSIC_ONLY.iter().find(|k| d.arguments.get(k).is_some()) {
-            Some(key) => Err(AmqpError::precondition(format_args!(
-                "invalid arg '{key}' for {what} of queue type rabbit_quorum_queue"
-            ))),
-            None => Ok(()),
-        };
+        return Ok(());
     };
     Err(AmqpError::precondition(format_args!(
         "invalid property '{refused}' for {what}"
@@ -107,18 +108,19 @@ pub struct QueueArgs {
 }
 
 /// The arguments compared when a queue is declared again (RabbitMQ answers a
-/// difference in any of these with 406).
+/// difference in any of these with 406, naming the first in its order for
+/// classic queues; Warren's own arguments come before the type).
 pub const EQUIVALENCE_KEYS: &[&str] = &[
-    "x-message-ttl",
     "x-expires",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-overflow",
+    "x-message-ttl",
     "x-dead-letter-exchange",
     "x-dead-letter-routing-key",
+    "x-max-length",
+    "x-max-length-bytes",
     "x-max-priority",
-    "x-delivery-limit",
+    "x-overflow",
     "x-single-active-consumer",
+    "x-delivery-limit",
     "x-message-deduplication",
     "x-delayed-retry-min",
     "x-delayed-retry-max",
@@ -281,6 +283,11 @@ pub fn inequivalent_key<'a>(current: &FieldTable, received: &FieldTable) -> Opti
             _ => !same_value(current.get(k), received.get(k)),
         })
         .copied()
+}
+
+/// Was the queue declared as a quorum queue?
+pub fn is_quorum(args: &FieldTable) -> bool {
+    type_name(args) == Some("quorum")
 }
 
 fn type_name(args: &FieldTable) -> Option<&str> {

@@ -30,19 +30,32 @@ fn inequivalent(
     ))
 }
 
-/// An argument in an inequivalence text, as RabbitMQ prints it: `none` or
-/// `the value '5' of type 'signedint'`.
-fn arg_value(v: Option<&super::value::FieldValue>) -> String {
+/// A differing argument, in RabbitMQ's words: both values bare when both
+/// are there (`received '5' but current is '3'`), each with its type when
+/// one is missing (`the value '5' of type 'signedint'` against `none`).
+fn inequivalent_arg(
+    what: &str,
+    key: &str,
+    received: Option<&super::value::FieldValue>,
+    current: Option<&super::value::FieldValue>,
+) -> AmqpError {
     use super::routing::headers::{erlang_term, erlang_type};
     use super::value::FieldValue;
-    let Some(v) = v else {
-        return "none".to_owned();
-    };
-    let shown = match v {
+    let bare = |v: &FieldValue| match v {
         FieldValue::LongStr(b) | FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         other => erlang_term(other),
     };
-    format!("the value '{shown}' of type '{}'", erlang_type(v))
+    let typed = |v: Option<&FieldValue>| match v {
+        Some(v) => format!("the value '{}' of type '{}'", bare(v), erlang_type(v)),
+        None => "none".to_owned(),
+    };
+    let (received, current) = match (received, current) {
+        (Some(r), Some(c)) => (format!("'{}'", bare(r)), format!("'{}'", bare(c))),
+        (r, c) => (typed(r), typed(c)),
+    };
+    AmqpError::precondition(format_args!(
+        "inequivalent arg '{key}' for {what}: received {received} but current is {current}"
+    ))
 }
 
 fn locked_queue(name: &str, vname: &str) -> AmqpError {
@@ -168,10 +181,9 @@ impl Broker {
                 return Err(inequivalent(&what, "internal", d.internal, x.internal));
             }
             for key in ["alternate-exchange", "x-message-deduplication"] {
-                if x.arguments.get(key) != d.arguments.get(key) {
-                    return Err(AmqpError::precondition(format_args!(
-                        "inequivalent arg '{key}' for {what}"
-                    )));
+                let [received, current] = [&d.arguments, &x.arguments].map(|a| a.get(key));
+                if received != current {
+                    return Err(inequivalent_arg(&what, key, received, current));
                 }
             }
             return Ok(());
@@ -361,23 +373,7 @@ impl Broker {
                 }
                 if let Some(key) = inequivalent_key(&q.arguments, &d.arguments) {
                     let [received, current] = [&d.arguments, &q.arguments].map(|a| a.get(key));
-                    // RabbitMQ names two queue types bare, other values with their type.
-                    let names = (
-                        received.and_then(FieldValue::as_str),
-                        current.and_then(FieldValue::as_str),
-                    );
-                    if let (Some(r), Some(c)) = names {
-                        if key == "x-queue-type" {
-                            return Err(AmqpError::precondition(format_args!(
-                                "inequivalent arg '{key}' for {what}: received '{r}' but current is '{c}'"
-                            )));
-                        }
-                    }
-                    return Err(AmqpError::precondition(format_args!(
-                        "inequivalent arg '{key}' for {what}: received {} but current is {}",
-                        arg_value(received),
-                        arg_value(current),
-                    )));
+                    return Err(inequivalent_arg(&what, key, received, current));
                 }
             }
             q.last_used = now;
@@ -513,6 +509,15 @@ impl Broker {
         };
         self.check_exclusive(id, ch, &vname)?;
         let q = self.queue(id).ok_or_else(|| AmqpError::not_found(name))?;
+        if super::args::is_quorum(&q.arguments) && (if_unused || if_empty) {
+            // RabbitMQ refuses both flags on a quorum queue, used or not, and
+            // the refusal closes the connection.
+            let flag = if if_unused { "if-unused" } else { "if-empty" };
+            return Err(AmqpError::not_implemented(format_args!(
+                "cannot delete queue '{name}' in vhost '{vname}'. queue.delete operations \
+                 with {flag} flag set are not supported by quorum queues"
+            )));
+        }
         if if_unused && !q.consumers.is_empty() {
             return Err(AmqpError::precondition(format_args!(
                 "queue '{name}' in vhost '{vname}' in use"
@@ -666,27 +671,47 @@ impl Broker {
         } else {
             Resource::Exchange
         };
+        // RabbitMQ's order: write access to the destination, the default
+        // exchange at either end (403), read access to the source, then the
+        // source's existence before the destination's (and its exclusivity).
         self.check_access(ch, kind, &b.destination, Perm::Write)?;
-        if !b.source.is_empty() {
-            self.check_access(ch, Resource::Exchange, &b.source, Perm::Read)?;
-        }
-        let destination = if to_queue {
-            let id = self.find_queue(ch, &b.destination)?;
-            Destination::Queue(id, b.destination.clone())
-        } else {
-            if b.destination.is_empty() {
-                return Err(default_exchange_refused());
-            }
-            if !self.vhost_ref(v).exchanges.contains_key(&b.destination) {
-                return Err(AmqpError::not_found(format_args!(
-                    "no exchange '{}' in vhost '{vname}'",
-                    b.destination
-                )));
-            }
-            Destination::Exchange(b.destination.clone())
-        };
-        if b.source.is_empty() {
+        if b.source.is_empty() || (!to_queue && b.destination.is_empty()) {
             return Err(default_exchange_refused());
+        }
+        self.check_access(ch, Resource::Exchange, &b.source, Perm::Read)?;
+        let no_exchange = |name: &str| {
+            AmqpError::not_found(format_args!("no exchange '{name}' in vhost '{vname}'"))
+        };
+        let vhost = self.vhost_ref(v);
+        let queue = to_queue.then(|| vhost.queues.get(&b.destination).copied());
+        let destination = match queue {
+            Some(Some(id)) => Some(Destination::Queue(id, b.destination.clone())),
+            Some(None) => None,
+            None => vhost
+                .exchanges
+                .contains_key(&b.destination)
+                .then(|| Destination::Exchange(b.destination.clone())),
+        };
+        let (Some(x), Some(destination)) = (vhost.exchanges.get(&b.source), destination) else {
+            // As RabbitMQ: removing a binding that is not there succeeds,
+            // whether or not its ends are.
+            if !add {
+                return Ok(());
+            }
+            return Err(match vhost.exchanges.contains_key(&b.source) {
+                false => no_exchange(&b.source),
+                true if to_queue => AmqpError::not_found(format_args!(
+                    "no queue '{}' in vhost '{vname}'",
+                    b.destination
+                )),
+                true => no_exchange(&b.destination),
+            });
+        };
+        if !add && !x.has_binding(&destination, &b.routing_key, &b.arguments) {
+            return Ok(());
+        }
+        if let Destination::Queue(id, _) = destination {
+            self.check_exclusive(id, ch, &vname)?;
         }
         let dest_durable = match &destination {
             Destination::Queue(id, _) => self.queue(*id).is_some_and(|q| self.persists_queue(q)),
@@ -701,12 +726,7 @@ impl Broker {
             .vhost_mut(v)
             .exchanges
             .get_mut(&b.source)
-            .ok_or_else(|| {
-                AmqpError::not_found(format_args!(
-                    "no exchange '{}' in vhost '{vname}'",
-                    b.source
-                ))
-            })?;
+            .ok_or_else(|| no_exchange(&b.source))?;
         let durable = store && x.durable && dest_durable;
         if add {
             if x.kind == ExchangeKind::Headers {
