@@ -3,7 +3,7 @@
 // steps over four queues and three exchanges: declares (durable, exclusive,
 // auto-delete, passive, with arguments), deletes (if-unused, if-empty),
 // queue and exchange bindings and their removal, mandatory publishes with
-// confirms, consumers (exclusive or not) and their cancels, purges, and the
+// confirms, gets, consumers (exclusive or not) and their cancels, purges, and the
 // close of a connection. Each step's reply is compared: its counts, or the
 // code and text of the error it raised. After an error the walk opens a new
 // channel (or connection) and goes on. At the end what each consumer got,
@@ -98,7 +98,7 @@ async function walk(url, seed, count) {
         ...['declareQueue', 'declareQueue', 'checkQueue', 'deleteQueue', 'purge'],
         ...['declareExchange', 'declareExchange', 'checkExchange', 'deleteExchange'],
         ...['bindQueue', 'bindQueue', 'unbindQueue', 'bindExchange', 'unbindExchange'],
-        ...['publish', 'publish', 'publish', 'consume', 'consume', 'cancel', 'reconnect'],
+        ...['publish', 'publish', 'publish', 'get', 'consume', 'consume', 'cancel', 'reconnect'],
       ]);
       if (op === 'declareQueue') {
         const o = queueOptions(r);
@@ -148,6 +148,11 @@ async function walk(url, seed, count) {
         await step(side, [s, op, to, key, body], (ch) => {
           ch.publish(to, key, Buffer.from(body), { mandatory: true });
           return ch.waitForConfirms().then(() => 'confirmed');
+        });
+      } else if (op === 'get') {
+        await step(side, [s, op, q], async (ch) => {
+          const m = await ch.get(q, { noAck: true });
+          return m ? [m.content.toString(), m.fields.exchange, m.fields.routingKey, m.fields.messageCount] : 'empty';
         });
       } else if (op === 'consume') {
         const o = { exclusive: r.chance(0.3), noAck: true };
