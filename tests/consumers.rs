@@ -222,6 +222,26 @@ fn per_consumer_prefetch_only_affects_consumers_created_after_it() {
 }
 
 #[test]
+fn a_channel_wide_prefetch_does_not_count_basic_get_deliveries() {
+    // As RabbitMQ's limiter (tests/rabbitmq/channel-walk.mjs seed 222): a
+    // get's unacked message leaves the consumers their whole window.
+    let mut w = World::new();
+    let ch = w.client();
+    w.declare(ch, "q");
+    global_prefetch(&mut w, ch, 2);
+    fill_n(&mut w, ch, "q", 5);
+    assert_eq!(get(&mut w, ch, "q", false).as_deref(), Some("m1"));
+    assert_eq!(get(&mut w, ch, "q", false).as_deref(), Some("m2"));
+    w.consume(ch, "q", false);
+    assert_eq!(w.bodies(ch), ["m3", "m4"]);
+    // Acking the gets makes no room for the consumer; acking its own does.
+    w.ack(ch, 2, true).unwrap();
+    assert!(w.bodies(ch).is_empty());
+    w.ack(ch, 3, false).unwrap();
+    assert_eq!(w.bodies(ch), ["m5"]);
+}
+
+#[test]
 fn global_prefetch_limits_the_channel_as_a_whole() {
     let mut w = World::new();
     let ch = w.client();

@@ -156,6 +156,10 @@ pub struct Channel {
     pub consumer_prefetch: u16,
     /// Limit over all the channel's consumers (`global = true`; 0: none).
     pub channel_prefetch: u16,
+    /// A `basic.get` has left a delivery unacked here at some time. The
+    /// channel-wide limit then counts consumers' deliveries one by one:
+    /// RabbitMQ's limiter never counts a get's.
+    pub has_got: bool,
     pub flow_active: bool,
     pub mode: Mode,
     /// (queue, consumer tag) of the channel's consumers.
@@ -177,6 +181,7 @@ impl Channel {
             unacked: VecDeque::new(),
             consumer_prefetch: 0,
             channel_prefetch: 0,
+            has_got: false,
             flow_active: true,
             mode: Mode::Plain,
             consumers: Vec::new(),
@@ -201,8 +206,17 @@ impl Channel {
 
     /// Room left under the channel-wide prefetch.
     pub fn has_room(&self) -> bool {
+        let limit = self.channel_prefetch as usize;
         self.flow_active
-            && (self.channel_prefetch == 0 || self.unacked.len() < self.channel_prefetch as usize)
+            && (limit == 0
+                || self.unacked.len() < limit
+                || (self.has_got
+                    && self
+                        .unacked
+                        .iter()
+                        .filter(|u| u.consumer != 0)
+                        .nth(limit - 1)
+                        .is_none()))
     }
 
     /// In a transaction, marks the deliveries `s` names and keeps it for

@@ -499,6 +499,7 @@ impl Broker {
         let settled = if no_ack {
             Some(entry)
         } else {
+            channel.has_got |= id == 0;
             channel.unacked.push_back(Unacked {
                 tag,
                 queue: q,

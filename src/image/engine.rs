@@ -813,6 +813,7 @@ impl Reader<'_, '_> {
                 deadline,
             });
         }
+        ch.has_got = ch.unacked.iter().any(|u| u.consumer == 0);
         let d = &mut *self.d;
         ch.consumer_prefetch = d.u16()?;
         ch.channel_prefetch = d.u16()?;
