@@ -332,60 +332,74 @@ fn binding_exchanges_to_or_from_the_default_exchange_is_access_refused() {
     );
 }
 
+const DEFAULT_REFUSED: &str = "ACCESS_REFUSED - operation not permitted on the default exchange";
+
+/// Each binding (to a queue, or else to an exchange) on a channel of its
+/// own, with the error it must get.
+fn assert_bind_errors(w: &mut World, cases: &[(bool, Bind, u16, &str)]) {
+    for (to_queue, b, code, text) in cases {
+        let ch = w.client();
+        let r = match to_queue {
+            true => w.broker.queue_bind(w.now, ch, b.clone()),
+            false => w.broker.exchange_bind(w.now, ch, b.clone()),
+        };
+        assert_error(r, *code, text);
+    }
+}
+
 #[test]
 fn binding_to_a_missing_exchange_or_queue_is_not_found() {
     let mut w = World::new();
     let ch = w.client();
     w.declare(ch, "q");
-    assert_error(
-        w.broker.queue_bind(w.now, ch, bind("q", "nope", "k")),
-        404,
-        "NOT_FOUND - no exchange 'nope' in vhost '/'",
-    );
-    let ch = w.channel(ch, 2);
-    assert_error(
-        w.broker
-            .queue_bind(w.now, ch, bind("nope", "amq.direct", "k")),
-        404,
-        "NOT_FOUND - no queue 'nope' in vhost '/'",
-    );
-    let ch = w.channel(ch, 3);
-    assert_error(
-        w.broker
-            .exchange_bind(w.now, ch, bind("nope", "amq.direct", "k")),
-        404,
-        "NOT_FOUND - no exchange 'nope' in vhost '/'",
+    assert_bind_errors(
+        &mut w,
+        &[
+            (
+                true,
+                bind("q", "nope", "k"),
+                404,
+                "NOT_FOUND - no exchange 'nope' in vhost '/'",
+            ),
+            (
+                true,
+                bind("nope", "amq.direct", "k"),
+                404,
+                "NOT_FOUND - no queue 'nope' in vhost '/'",
+            ),
+            (
+                false,
+                bind("nope", "amq.direct", "k"),
+                404,
+                "NOT_FOUND - no exchange 'nope' in vhost '/'",
+            ),
+        ],
     );
 }
 
 #[test]
 fn a_binding_names_its_missing_source_first_and_the_default_exchange_before_either() {
     let mut w = World::new();
-    let ch = w.client();
-    // Neither end is there: the source is named, as RabbitMQ does.
-    assert_error(
-        w.broker.queue_bind(w.now, ch, bind("nope", "none", "k")),
-        404,
-        "NOT_FOUND - no exchange 'none' in vhost '/'",
-    );
-    let ch = w.channel(ch, 2);
-    assert_error(
-        w.broker.exchange_bind(w.now, ch, bind("nope", "none", "k")),
-        404,
-        "NOT_FOUND - no exchange 'none' in vhost '/'",
-    );
-    // The default exchange is refused before anything is looked up.
-    let ch = w.channel(ch, 3);
-    assert_error(
-        w.broker.queue_bind(w.now, ch, bind("nope", "", "k")),
-        403,
-        "ACCESS_REFUSED - operation not permitted on the default exchange",
-    );
-    let ch = w.channel(ch, 4);
-    assert_error(
-        w.broker.exchange_bind(w.now, ch, bind("", "none", "k")),
-        403,
-        "ACCESS_REFUSED - operation not permitted on the default exchange",
+    assert_bind_errors(
+        &mut w,
+        &[
+            // Neither end is there: the source is named, as RabbitMQ does.
+            (
+                true,
+                bind("nope", "none", "k"),
+                404,
+                "NOT_FOUND - no exchange 'none' in vhost '/'",
+            ),
+            (
+                false,
+                bind("nope", "none", "k"),
+                404,
+                "NOT_FOUND - no exchange 'none' in vhost '/'",
+            ),
+            // The default exchange is refused before anything is looked up.
+            (true, bind("nope", "", "k"), 403, DEFAULT_REFUSED),
+            (false, bind("", "none", "k"), 403, DEFAULT_REFUSED),
+        ],
     );
 }
 
