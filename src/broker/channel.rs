@@ -205,18 +205,21 @@ impl Channel {
     }
 
     /// Room left under the channel-wide prefetch.
+    #[inline]
     pub fn has_room(&self) -> bool {
         let limit = self.channel_prefetch as usize;
         self.flow_active
             && (limit == 0
                 || self.unacked.len() < limit
-                || (self.has_got
-                    && self
-                        .unacked
-                        .iter()
-                        .filter(|u| u.consumer != 0)
-                        .nth(limit - 1)
-                        .is_none()))
+                || (self.has_got && self.consumers_below(limit)))
+    }
+
+    /// Fewer than `limit` of the unacked deliveries are consumers': the
+    /// count past a `basic.get`'s, which is rare and kept off the hot path.
+    #[inline(never)]
+    fn consumers_below(&self, limit: usize) -> bool {
+        let mut of_consumers = self.unacked.iter().filter(|u| u.consumer != 0);
+        of_consumers.nth(limit - 1).is_none()
     }
 
     /// In a transaction, marks the deliveries `s` names and keeps it for
