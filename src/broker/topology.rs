@@ -49,13 +49,18 @@ fn inequivalent_arg(
         Some(v) => format!("the value '{}' of type '{}'", bare(v), erlang_type(v)),
         None => "none".to_owned(),
     };
-    let (received, current) = match (received, current) {
-        (Some(r), Some(c)) => (format!("'{}'", bare(r)), format!("'{}'", bare(c))),
-        (r, c) => (typed(r), typed(c)),
-    };
-    AmqpError::precondition(format_args!(
-        "inequivalent arg '{key}' for {what}: received {received} but current is {current}"
-    ))
+    match (received, current) {
+        (Some(r), Some(c)) => inequivalent(what, key, bare(r), bare(c)),
+        (r, c) => AmqpError::precondition(format_args!(
+            "inequivalent arg '{key}' for {what}: received {} but current is {}",
+            typed(r),
+            typed(c)
+        )),
+    }
+}
+
+fn no_queue(name: &str, vname: &str) -> AmqpError {
+    AmqpError::not_found(format_args!("no queue '{name}' in vhost '{vname}'"))
 }
 
 fn locked_queue(name: &str, vname: &str) -> AmqpError {
@@ -472,9 +477,12 @@ impl Broker {
     /// The queue a client named, checked for existence and exclusivity.
     pub(crate) fn find_queue(&self, ch: ChannelRef, name: &str) -> Result<QueueId> {
         let (v, vname) = self.vhost_of(ch)?;
-        let id = self.vhost_ref(v).queues.get(name).copied().ok_or_else(|| {
-            AmqpError::not_found(format_args!("no queue '{name}' in vhost '{vname}'"))
-        })?;
+        let id = self
+            .vhost_ref(v)
+            .queues
+            .get(name)
+            .copied()
+            .ok_or_else(|| no_queue(name, &vname))?;
         self.check_exclusive(id, ch, &vname)?;
         Ok(id)
     }
@@ -682,30 +690,22 @@ impl Broker {
         let no_exchange = |name: &str| {
             AmqpError::not_found(format_args!("no exchange '{name}' in vhost '{vname}'"))
         };
+        // As RabbitMQ: removing a binding that is not there succeeds,
+        // whether or not its ends are.
+        let missing = |e: AmqpError| if add { Err(e) } else { Ok(()) };
         let vhost = self.vhost_ref(v);
-        let queue = to_queue.then(|| vhost.queues.get(&b.destination).copied());
-        let destination = match queue {
-            Some(Some(id)) => Some(Destination::Queue(id, b.destination.clone())),
-            Some(None) => None,
-            None => vhost
-                .exchanges
-                .contains_key(&b.destination)
-                .then(|| Destination::Exchange(b.destination.clone())),
+        let Some(x) = vhost.exchanges.get(&b.source) else {
+            return missing(no_exchange(&b.source));
         };
-        let (Some(x), Some(destination)) = (vhost.exchanges.get(&b.source), destination) else {
-            // As RabbitMQ: removing a binding that is not there succeeds,
-            // whether or not its ends are.
-            if !add {
-                return Ok(());
+        let destination = if to_queue {
+            match vhost.queues.get(&b.destination) {
+                Some(&id) => Destination::Queue(id, b.destination.clone()),
+                None => return missing(no_queue(&b.destination, &vname)),
             }
-            return Err(match vhost.exchanges.contains_key(&b.source) {
-                false => no_exchange(&b.source),
-                true if to_queue => AmqpError::not_found(format_args!(
-                    "no queue '{}' in vhost '{vname}'",
-                    b.destination
-                )),
-                true => no_exchange(&b.destination),
-            });
+        } else if vhost.exchanges.contains_key(&b.destination) {
+            Destination::Exchange(b.destination.clone())
+        } else {
+            return missing(no_exchange(&b.destination));
         };
         if !add && !x.has_binding(&destination, &b.routing_key, &b.arguments) {
             return Ok(());
