@@ -92,13 +92,20 @@ export async function launch({ serviceWorkers = 'block' } = {}) {
   };
 }
 
-/** Opens `hash` and waits until the lesson (or view) has its broker running. */
+/**
+ * Opens `hash` and waits until the lesson (or view) has its broker running.
+ * On a page already open, going to another hash is an in-page navigation: the
+ * last view reads ready until the page routes, so the new route's nav item is
+ * waited for too (as `navigated` does).
+ */
 export async function open(page, base, hash) {
   await page.goto(`${base}#${hash}`);
-  await page.waitForFunction(
-    (h) => document.documentElement.dataset.ready === 'true' && location.hash === `#${h}`,
-    hash,
-  );
+  const route = hash.startsWith('playground')
+    ? 'playground'
+    : hash.startsWith('compare')
+      ? 'compare'
+      : (/^lesson-\d/.exec(hash)?.[0] ?? hash);
+  await navigated(page, hash, route);
 }
 
 /**
