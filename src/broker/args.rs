@@ -290,7 +290,9 @@ pub fn is_quorum(args: &FieldTable) -> bool {
     type_name(args) == Some("quorum")
 }
 
-fn type_name(args: &FieldTable) -> Option<&str> {
+/// The queue's type as declared (none given: `classic`); none for a value
+/// that is not a string, which only a queue stored before type checks has.
+pub fn type_name(args: &FieldTable) -> Option<&str> {
     args.get("x-queue-type")
         .map_or(Some("classic"), FieldValue::as_str)
 }

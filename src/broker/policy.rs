@@ -65,16 +65,13 @@ impl ApplyTo {
 
     /// Does it apply to a queue declared with these arguments?
     fn queue(self, arguments: &FieldTable) -> bool {
-        let kind = arguments
-            .get("x-queue-type")
-            .and_then(|v| v.as_str())
-            .unwrap_or("classic");
+        let kind = super::args::type_name(arguments);
         match self {
             ApplyTo::All | ApplyTo::Queues => true,
             ApplyTo::Exchanges => false,
-            ApplyTo::ClassicQueues => kind == "classic",
-            ApplyTo::QuorumQueues => kind == "quorum",
-            ApplyTo::Streams => kind == "stream",
+            ApplyTo::ClassicQueues => kind == Some("classic"),
+            ApplyTo::QuorumQueues => kind == Some("quorum"),
+            ApplyTo::Streams => kind == Some("stream"),
         }
     }
 }
