@@ -148,9 +148,7 @@ impl Broker {
         if name.as_str() == REPLY_TO || self.replies.contains_key(name) {
             return Ok((0, 1));
         }
-        Err(AmqpError::not_found(format_args!(
-            "no queue '{name}' in vhost '{vname}'"
-        )))
+        Err(AmqpError::no_queue(name, vname))
     }
 
     /// A publish to the default exchange with a reply name as routing key:

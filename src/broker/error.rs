@@ -141,6 +141,14 @@ impl AmqpError {
     pub fn not_found(detail: impl fmt::Display) -> Self {
         Self::new(ReplyCode::NotFound, detail)
     }
+    /// 404 for a queue the vhost does not have, in RabbitMQ's words.
+    pub fn no_queue(name: &str, vhost: &str) -> Self {
+        Self::not_found(format_args!("no queue '{name}' in vhost '{vhost}'"))
+    }
+    /// 404 for an exchange the vhost does not have, in RabbitMQ's words.
+    pub fn no_exchange(name: &str, vhost: &str) -> Self {
+        Self::not_found(format_args!("no exchange '{name}' in vhost '{vhost}'"))
+    }
     pub fn precondition(detail: impl fmt::Display) -> Self {
         Self::new(ReplyCode::PreconditionFailed, detail)
     }

@@ -117,9 +117,7 @@ impl Broker {
     fn check_publishable(&self, v: VhostId, exchange: &str) -> Result<bool> {
         let vname = self.vhost_name(v);
         match self.vhost_ref(v).exchanges.get(exchange) {
-            None => Err(AmqpError::not_found(format_args!(
-                "no exchange '{exchange}' in vhost '{vname}'"
-            ))),
+            None => Err(AmqpError::no_exchange(exchange, vname)),
             Some(x) if x.internal => Err(AmqpError::access_refused(format_args!(
                 "cannot publish to internal exchange '{exchange}' in vhost '{vname}'"
             ))),

@@ -59,10 +59,6 @@ fn inequivalent_arg(
     }
 }
 
-fn no_queue(name: &str, vname: &str) -> AmqpError {
-    AmqpError::not_found(format_args!("no queue '{name}' in vhost '{vname}'"))
-}
-
 fn locked_queue(name: &str, vname: &str) -> AmqpError {
     AmqpError::locked(format_args!(
         "cannot obtain exclusive access to locked queue '{name}' in vhost '{vname}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration."
@@ -482,7 +478,7 @@ impl Broker {
             .queues
             .get(name)
             .copied()
-            .ok_or_else(|| no_queue(name, &vname))?;
+            .ok_or_else(|| AmqpError::no_queue(name, &vname))?;
         self.check_exclusive(id, ch, &vname)?;
         Ok(id)
     }
@@ -687,25 +683,22 @@ impl Broker {
             return Err(default_exchange_refused());
         }
         self.check_access(ch, Resource::Exchange, &b.source, Perm::Read)?;
-        let no_exchange = |name: &str| {
-            AmqpError::not_found(format_args!("no exchange '{name}' in vhost '{vname}'"))
-        };
         // As RabbitMQ: removing a binding that is not there succeeds,
         // whether or not its ends are.
         let missing = |e: AmqpError| if add { Err(e) } else { Ok(()) };
         let vhost = self.vhost_ref(v);
         let Some(x) = vhost.exchanges.get(&b.source) else {
-            return missing(no_exchange(&b.source));
+            return missing(AmqpError::no_exchange(&b.source, &vname));
         };
         let destination = if to_queue {
             match vhost.queues.get(&b.destination) {
                 Some(&id) => Destination::Queue(id, b.destination.clone()),
-                None => return missing(no_queue(&b.destination, &vname)),
+                None => return missing(AmqpError::no_queue(&b.destination, &vname)),
             }
         } else if vhost.exchanges.contains_key(&b.destination) {
             Destination::Exchange(b.destination.clone())
         } else {
-            return missing(no_exchange(&b.destination));
+            return missing(AmqpError::no_exchange(&b.destination, &vname));
         };
         if !add && !x.has_binding(&destination, &b.routing_key, &b.arguments) {
             return Ok(());
@@ -726,7 +719,7 @@ impl Broker {
             .vhost_mut(v)
             .exchanges
             .get_mut(&b.source)
-            .ok_or_else(|| no_exchange(&b.source))?;
+            .ok_or_else(|| AmqpError::no_exchange(&b.source, &vname))?;
         let durable = store && x.durable && dest_durable;
         if add {
             if x.kind == ExchangeKind::Headers {
