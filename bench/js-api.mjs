@@ -2,7 +2,9 @@
 // bodies, one queue, one consumer; then the same engine loop run entirely
 // inside wasm, set against the native figure from `cargo bench --bench engine`.
 //
-//   npm run build && node bench/js-api.mjs [--messages N] [--no-native] [--no-wasm-loop]
+//   npm run build && node bench/js-api.mjs [--messages N] [--no-native] [--no-wasm-loop] [--lite]
+//
+// --lite: the JS API on warren-mq/lite's engine (pkg/warren_lite_bg.wasm).
 //
 // The in-wasm loop comes from a separate build with the `bench` feature
 // (`node scripts/build.mjs --bench`, into target/bench-pkg/), run here if missing:
@@ -16,15 +18,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Broker } from '../js/entry-node.js';
 
 const { values: opts } = parseArgs({
   options: {
     messages: { type: 'string', default: '2000000' },
     'no-native': { type: 'boolean', default: false },
     'no-wasm-loop': { type: 'boolean', default: false },
+    lite: { type: 'boolean', default: false },
   },
 });
+const { Broker } = await import(opts.lite ? '../js/entry-lite-node.js' : '../js/entry-node.js');
 const N = Number(opts.messages);
 const BODY = new TextEncoder().encode('0123456789abcdef');
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -120,7 +123,8 @@ function native() {
   return figures;
 }
 
-console.log(`JS API, ${N} messages, 16 B bodies, events off (node ${process.version}):`);
+const engine = opts.lite ? 'lite engine' : 'full engine';
+console.log(`JS API, ${engine}, ${N} messages, 16 B bodies, events off (node ${process.version}):`);
 console.log(`  publish, deliver, ack each            ${await best((n) => oneByOne(n))}`);
 console.log(`  same, events on (default)             ${await best((n) => oneByOne(n, { events: true }))}`);
 console.log(`  publish each, ack multiple every 100  ${await best((n) => ackEvery(n, 100))}`);

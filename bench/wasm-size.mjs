@@ -1,4 +1,4 @@
-// The shipped wasm's size (raw and gzipped, as `node scripts/build.mjs` prints it)
+// The shipped wasm's size, full and lite (raw and gzipped, as `node scripts/build.mjs` prints it)
 // and where the code goes: function bodies of the wasm before wasm-opt (which
 // still has its name section) summed by crate, with the generic families that
 // used to dominate (sorts, B-trees, hash maps, formatting) counted apart.
@@ -35,11 +35,11 @@ const targetDir = path.resolve(root, process.env.CARGO_TARGET_DIR ?? 'target');
 
 build();
 
-const shipped = fs.readFileSync(path.join(root, 'pkg', 'warren_bg.wasm'));
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
-console.log(
-  `pkg/warren_bg.wasm: ${kib(shipped.length)} raw, ${kib(zlib.gzipSync(shipped, { level: 9 }).length)} gzipped`,
-);
+for (const file of ['warren_bg.wasm', 'warren_lite_bg.wasm']) {
+  const shipped = fs.readFileSync(path.join(root, 'pkg', file));
+  console.log(`pkg/${file}: ${kib(shipped.length)} raw, ${kib(zlib.gzipSync(shipped, { level: 9 }).length)} gzipped`);
+}
 
 /** The unsigned LEB128 at `at`, and the offset after it. */
 function readLeb(buf, at) {

@@ -7,7 +7,7 @@ import { Connection } from './client.js';
 import { RealClock } from './clock.js';
 import { Core } from './core.js';
 import { readData } from './data.js';
-import { engineReady, loadEngine } from './engine.js';
+import { engineReady, loadEngine, requireEngine } from './engine.js';
 import { exportDefinitions, importDefinitions } from './definitions.js';
 import { AMQPError, argError, fromEngine } from './errors.js';
 import { StoreWriter } from './store-writer.js';
@@ -132,6 +132,7 @@ export class Broker {
     checkOptions(options);
     if (!(image instanceof Uint8Array)) throw argError('Broker.resume', 'image must be a Uint8Array', image);
     await loadEngine();
+    requireEngine('resume', 'Broker.resume');
     const broker = new Broker(options, FROM_CREATE, image);
     if (broker.#store) {
       // The state is the image's; the log is only continued, not replayed:
@@ -155,6 +156,7 @@ export class Broker {
       );
     }
     const store = options.store === undefined || options.store === 'memory' ? null : options.store;
+    if (store) requireEngine('recover', 'Broker: options.store');
     if (store && from !== FROM_CREATE) {
       throw new TypeError('Broker: a durable store is loaded first: use `await Broker.create({ store })`');
     }
@@ -305,6 +307,7 @@ export class Broker {
 
   /** Makes a byte transport ({ send(bytes), close() }) an AMQP connection. */
   accept(transport, options = {}) {
+    requireEngine('accept', 'Broker.accept');
     this.#live();
     if (typeof transport?.send !== 'function' || typeof transport?.close !== 'function') {
       throw new TypeError('accept: transport must have send(bytes) and close()');
@@ -324,17 +327,20 @@ export class Broker {
 
   /** Users with tags and permissions: [{ name, tags, passwordHash, hashingAlgorithm, permissions }]. */
   users() {
+    requireEngine('users', 'Broker.users');
     return readData(this.#core.wasm.users());
   }
 
   /** The user's tags if `password` is right (and a loopback-only user comes from this machine), else null. */
   authenticate(username, password, { loopback = false } = {}) {
+    requireEngine('authenticate', 'Broker.authenticate');
     if (typeof username !== 'string' || typeof password !== 'string') return null;
     return this.#core.wasm.authenticate(username, password, loopback) ?? null;
   }
 
   /** Adds or updates a user: { password } or { passwordHash } (rabbit_password_hashing_sha256), tags. */
   putUser(name, { password, passwordHash, tags = [] } = {}) {
+    requireEngine('putUser', 'Broker.putUser');
     if (typeof name !== 'string' || !name) throw argError('putUser', 'name must be a non-empty string', name);
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string'))
       throw argError('putUser', 'tags must be an array of strings', tags);
@@ -343,11 +349,13 @@ export class Broker {
 
   /** Removes a user; true if it existed. */
   deleteUser(name) {
+    requireEngine('deleteUser', 'Broker.deleteUser');
     return this.#core.wasm.deleteUser(String(name));
   }
 
   /** Sets a user's configure, write and read regular expressions in a vhost. */
   setPermissions(user, vhost, { configure = '', write = '', read = '' } = {}) {
+    requireEngine('setPermission', 'Broker.setPermissions');
     for (const [k, v] of Object.entries({ configure, write, read }))
       if (typeof v !== 'string') throw argError('setPermissions', `${k} must be a string`, v);
     this.#core.wasm.setPermission(String(user), String(vhost), configure, write, read);
@@ -355,16 +363,19 @@ export class Broker {
 
   /** Removes a user's permissions in a vhost; true if it had some. */
   clearPermissions(user, vhost) {
+    requireEngine('clearPermission', 'Broker.clearPermissions');
     return this.#core.wasm.clearPermission(String(user), String(vhost));
   }
 
   /** Adds a virtual host with its standard exchanges. */
   addVhost(name) {
+    requireEngine('addVhost', 'Broker.addVhost');
     this.#core.wasm.addVhost(String(name));
   }
 
   /** The virtual hosts' names. */
   vhosts() {
+    requireEngine('vhostNames', 'Broker.vhosts');
     return this.#core.wasm.vhostNames();
   }
 
@@ -375,6 +386,7 @@ export class Broker {
    * False when there is no such vhost.
    */
   deleteVhost(name) {
+    requireEngine('deleteVhost', 'Broker.deleteVhost');
     this.#live();
     if (typeof name !== 'string') throw argError('deleteVhost', 'name must be a string', name);
     const core = this.#core;
@@ -391,6 +403,7 @@ export class Broker {
    * connections and queues are refused; a bad name or value is a TypeError.
    */
   setVhostLimit(vhost, name, value) {
+    requireEngine('setVhostLimit', 'Broker.setVhostLimit');
     this.#live();
     if (typeof vhost !== 'string') throw argError('setVhostLimit', 'vhost must be a string', vhost);
     if (typeof name !== 'string') throw argError('setVhostLimit', 'name must be a string', name);
@@ -403,11 +416,13 @@ export class Broker {
 
   /** Vhosts with limits, as RabbitMQ's GET /api/vhost-limits: [{ vhost, value: { 'max-queues': n } }]. */
   vhostLimits() {
+    requireEngine('vhostLimits', 'Broker.vhostLimits');
     return readData(this.#core.wasm.vhostLimits());
   }
 
   /** RabbitMQ's rabbit_password_hashing_sha256 hash of `password`, with a random salt. */
   static hashPassword(password) {
+    requireEngine('hashPassword', 'Broker.hashPassword');
     if (typeof password !== 'string') throw argError('hashPassword', 'password must be a string', password);
     if (!engineReady()) throw new Error('Broker.hashPassword: the engine is not loaded yet');
     return WasmBroker.hashPassword(password, globalThis.crypto.getRandomValues(new Uint8Array(4)));
@@ -418,6 +433,7 @@ export class Broker {
    * transport carries yet.
    */
   get unattached() {
+    requireEngine('transportIds', 'Broker.unattached');
     const core = this.#core;
     return core.wasm.transportIds().filter((id) => !core.transports.has(id));
   }
@@ -428,6 +444,7 @@ export class Broker {
    * on where it was: channels, consumers, unacked deliveries, confirms.
    */
   reattach(id, transport, options = {}) {
+    requireEngine('transportIds', 'Broker.reattach');
     this.#live();
     if (typeof transport?.send !== 'function' || typeof transport?.close !== 'function') {
       throw new TypeError('reattach: transport must have send(bytes) and close()');
@@ -444,6 +461,7 @@ export class Broker {
    * requeued, exclusive queues deleted). Returns how many.
    */
   closeUnattached() {
+    requireEngine('transportIds', 'Broker.closeUnattached');
     const core = this.#core;
     const gone = this.unattached;
     for (const id of gone) core.wasm.transportClosed(core.now(), id);
@@ -464,6 +482,7 @@ export class Broker {
    * function that stops it; the tap costs an encode per frame while on.
    */
   tapWire(listener) {
+    requireEngine('setWireTap', 'Broker.tapWire');
     if (typeof listener !== 'function') throw argError('tapWire', 'listener must be a function', listener);
     const core = this.#core;
     core.wireTaps.add(listener);
@@ -480,6 +499,7 @@ export class Broker {
    * messages (`ready: []`), so the cost does not grow with the backlog.
    */
   snapshot(options = {}) {
+    requireEngine('snapshot', 'Broker.snapshot');
     return readData(this.#core.wasm.snapshot(options?.messages !== false));
   }
 
@@ -488,6 +508,7 @@ export class Broker {
    * overhead per message. Walks every queue: for a periodic check.
    */
   heldBytes() {
+    requireEngine('heldBytes', 'Broker.heldBytes');
     return this.#core.wasm.heldBytes();
   }
 
@@ -505,6 +526,7 @@ export class Broker {
    * to the vhost's existing queues at once. A bad one is a TypeError saying why.
    */
   setPolicy(name, { pattern, definition, priority = 0, applyTo = 'all', vhost = '/' } = {}) {
+    requireEngine('setPolicy', 'Broker.setPolicy');
     this.#live();
     if (typeof name !== 'string' || name === '') throw argError('setPolicy', 'name must be a non-empty string', name);
     if (typeof pattern !== 'string') throw argError('setPolicy', 'pattern must be a string', pattern);
@@ -523,6 +545,7 @@ export class Broker {
 
   /** Removes a policy; false when the vhost has none of that name. */
   deletePolicy(name, { vhost = '/' } = {}) {
+    requireEngine('deletePolicy', 'Broker.deletePolicy');
     this.#live();
     if (typeof name !== 'string') throw argError('deletePolicy', 'name must be a string', name);
     const core = this.#core;
@@ -533,6 +556,7 @@ export class Broker {
 
   /** Every policy: { vhost, name, pattern, applyTo, priority, definition }. */
   policies() {
+    requireEngine('policies', 'Broker.policies');
     return readData(this.#core.wasm.policies());
   }
 
@@ -542,6 +566,7 @@ export class Broker {
    * exchanges, queues, bindings). `version` fills product_version.
    */
   exportDefinitions({ version = '' } = {}) {
+    requireEngine('topology', 'Broker.exportDefinitions');
     return exportDefinitions(this, { plain: this.#plainPasswords, version });
   }
 
@@ -550,6 +575,7 @@ export class Broker {
    * queues, bindings. Rejects with a DefinitionsError naming the entry.
    */
   importDefinitions(definitions) {
+    requireEngine('setPolicy', 'Broker.importDefinitions');
     this.#live();
     return importDefinitions(this, definitions);
   }
@@ -567,6 +593,7 @@ export class Broker {
 
   /** Sends connection.blocked (reason) or unblocked (null) to publishers that understand it. */
   setBlocked(reason) {
+    requireEngine('setBlocked', 'Broker.setBlocked');
     this.#live();
     if (reason !== null && typeof reason !== 'string')
       throw argError('setBlocked', 'reason must be a string or null', reason);
@@ -581,6 +608,7 @@ export class Broker {
    * change, so resume from the latest one, once.
    */
   async suspend() {
+    requireEngine('image', 'Broker.suspend');
     this.#live();
     const core = this.#core;
     core.drain();

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { vendor } from './vendor-amqp-client.mjs';
+import { withoutExports } from './wasm-exports.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET = 'wasm32-unknown-unknown';
@@ -35,6 +36,57 @@ export const WASM_OPT_FLAGS = [
   '--enable-reference-types',
   '--enable-multivalue',
 ];
+// warren-mq/lite's engine (pkg/warren_lite_bg.wasm): the same build without
+// the WasmBroker methods an in-process broker does without, and so without
+// every function only they reach. The JS API names what is missing when one
+// is called (requireEngine in js/engine.js). Grouped by what a user loses.
+export const LITE_LEAVES_OUT = {
+  'the AMQP server (accept, webSocketFor, servePort, tapWire)': [
+    'accept',
+    'engineConn',
+    'receive',
+    'wantsRead',
+    'setBacklog',
+    'forceClose',
+    'transportClosed',
+    'transportIds',
+    'setWireTap',
+  ],
+  'stores, recovery and paging': [
+    'recover',
+    'logHeader',
+    'logVersion',
+    'snapshotLog',
+    'storeDurable',
+    'storeEmitted',
+    'takeStoreBytes',
+    'takePageOps',
+    'pageLoaded',
+    'pagesReading',
+    'livePages',
+  ],
+  'suspend and resume': ['image', 'resume'],
+  'snapshot and definitions': ['snapshot', 'topology'],
+  'users, permissions, vhosts, limits and policies after creation': [
+    'putUser',
+    'deleteUser',
+    'users',
+    'authenticate',
+    'hashPassword',
+    'setPermission',
+    'clearPermission',
+    'addVhost',
+    'deleteVhost',
+    'vhostNames',
+    'setVhostLimit',
+    'vhostLimits',
+    'setPolicy',
+    'deletePolicy',
+    'policies',
+  ],
+  'blocking publishers, and the bytes held': ['setBlocked', 'heldBytes'],
+};
+
 // --target web gives ES module glue with a default async init (browsers, Vite) and
 // initSync({ module }) taking bytes or a WebAssembly.Module (Node, workerd).
 const BINDGEN_FLAGS = ['--target', 'web', '--out-name', 'warren'];
@@ -161,13 +213,32 @@ export function build() {
       run(wasmOpt, [path.join(bindgenDir, 'warren_bg.wasm'), ...WASM_OPT_FLAGS, '-o', finalWasm]);
     },
   );
+  const liteWasm = path.join(pkgDir, 'warren_lite_bg.wasm');
+  const liteExports = Object.values(LITE_LEAVES_OUT)
+    .flat()
+    .map((m) => `wasmbroker_${m}`);
+  step(
+    'wasm-opt lite',
+    {
+      inputs: [path.join(bindgenDir, 'warren_bg.wasm'), path.join(root, 'scripts', 'wasm-exports.mjs')],
+      outputs: [liteWasm],
+      key: `${binaryen} ${WASM_OPT_FLAGS.join(' ')} ${liteExports.join(' ')}`,
+    },
+    () => {
+      const stripped = path.join(bindgenDir, 'warren_lite_stripped.wasm');
+      fs.writeFileSync(stripped, withoutExports(fs.readFileSync(path.join(bindgenDir, 'warren_bg.wasm')), liteExports));
+      run(wasmOpt, [stripped, ...WASM_OPT_FLAGS, '-o', liteWasm]);
+    },
+  );
   // The glue is tiny: copy it every time rather than track it.
   for (const f of glue) fs.copyFileSync(path.join(bindgenDir, f), path.join(pkgDir, f));
 
-  const bytes = fs.readFileSync(finalWasm);
   const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
-  const gz = zlib.gzipSync(bytes, { level: 9 }).length;
-  console.log(`build: ${path.relative(root, finalWasm)} ${kb(bytes.length)} raw, ${kb(gz)} gzipped`);
+  for (const wasm of [finalWasm, liteWasm]) {
+    const bytes = fs.readFileSync(wasm);
+    const gz = zlib.gzipSync(bytes, { level: 9 }).length;
+    console.log(`build: ${path.relative(root, wasm)} ${kb(bytes.length)} raw, ${kb(gz)} gzipped`);
+  }
   console.log(`build: finished in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
 }
 

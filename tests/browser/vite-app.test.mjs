@@ -2,7 +2,8 @@
 // page, amqp-client.js's AMQPWebSocketClient connected through the WebSocket
 // stand-in (publish with confirms, consume with acks), and the IndexedDB
 // store keeping a durable message across a reload; then the broker in a
-// module worker, the client in the page, connected through a MessagePort.
+// module worker, the client in the page, connected through a MessagePort;
+// and warren-mq/lite, whose page fetches the lite engine alone.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -160,3 +161,35 @@ test('the broker in a module worker, AMQPWebSocketClient in the page', { timeout
   assert.equal(r.left, 0);
   assert.deepEqual(errors, []);
 });
+
+test(
+  'warren-mq/lite in a Vite app: the page fetches the lite engine alone, and a client works',
+  { timeout: 120_000 },
+  async (t) => {
+    const page = await context.newPage();
+    t.after(() => page.close());
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    const wasm = [];
+    page.on('response', (res) => res.url().endsWith('.wasm') && wasm.push(res));
+    page.setDefaultTimeout(30_000);
+    await page.goto(`${url}lite.html`);
+    await page.waitForFunction(() => window.warrenLite !== undefined);
+    const r = await page.evaluate(() => window.warrenLite.run());
+    assert.deepEqual(r.seqs, [1, 2]);
+    assert.deepEqual(r.consumed, [
+      ['a', false],
+      ['a', true],
+      ['b', false],
+    ]);
+    assert.match(r.snapshot, /^Broker.snapshot is not in warren-mq\/lite/);
+    const sizes = await Promise.all(wasm.map(async (res) => (await res.body()).length));
+    assert.deepEqual(
+      sizes,
+      [fs.statSync(path.join(root, 'pkg', 'warren_lite_bg.wasm')).size],
+      'one wasm: the lite one',
+    );
+    assert.deepEqual(errors, []);
+  },
+);

@@ -19,6 +19,7 @@ import {
   type Transport,
 } from 'warren-mq';
 import { IndexedDBStore } from 'warren-mq/browser';
+import * as liteApi from 'warren-mq/lite';
 import * as node from 'warren-mq/node';
 import * as worker from 'warren-mq/worker';
 
@@ -116,4 +117,26 @@ export async function everything(): Promise<void> {
   await ch.basicConsume('q', { noAck: 'yes' }, () => {});
   // @ts-expect-error a store needs load and append
   await Broker.create({ store: {} });
+}
+
+// warren-mq/lite: the in-process API on the lite engine, without what it leaves out.
+export async function lite(): Promise<void> {
+  const broker: liteApi.Broker = await liteApi.Broker.create({ consumerTimeout: 60_000, events: true });
+  const stop = broker.subscribe((events: liteApi.BrokerEvent[]) => console.log(events.length));
+  const conn: liteApi.Connection = await broker.connect({ username: 'guest', password: 'guest' });
+  const ch: liteApi.Channel = await conn.channel();
+  await ch.queueDeclare('q', { durable: true }, { 'x-max-length': 10 });
+  await ch.confirmSelect();
+  await ch.basicPublish('', 'q', 'body', { headers: { n: 1 } });
+  const msg: liteApi.Message | null = await ch.basicGet('q', { noAck: false });
+  msg?.ack();
+  stop();
+  await broker.close();
+  new liteApi.Broker({ clock: new liteApi.ManualClock(0) });
+  // @ts-expect-error the lite engine has no AMQP server
+  broker.accept({ send() {}, close() {} });
+  // @ts-expect-error nor snapshots
+  broker.snapshot();
+  // @ts-expect-error nor stores
+  await liteApi.Broker.create({ store: new MemoryStore() });
 }
