@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 import { build, run, WASM_OPT_FLAGS } from '../scripts/build.mjs';
+import { readLeb } from '../scripts/wasm-exports.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -39,19 +40,6 @@ const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 for (const file of ['warren_bg.wasm', 'warren_lite_bg.wasm']) {
   const shipped = fs.readFileSync(path.join(root, 'pkg', file));
   console.log(`pkg/${file}: ${kib(shipped.length)} raw, ${kib(zlib.gzipSync(shipped, { level: 9 }).length)} gzipped`);
-}
-
-/** The unsigned LEB128 at `at`, and the offset after it. */
-function readLeb(buf, at) {
-  let value = 0;
-  let shift = 0;
-  let b;
-  do {
-    b = buf[at++];
-    value += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (b & 0x80);
-  return { value, next: at };
 }
 
 /** Each function body's size and name, from a wasm with a name section. */

@@ -3,7 +3,7 @@
 // Only the export section changes; every other section is copied as it is.
 
 /** The unsigned LEB128 at `at` in `buf`, and the offset after it. */
-function readLeb(buf, at) {
+export function readLeb(buf, at) {
   let value = 0;
   let shift = 0;
   let b;
@@ -12,7 +12,7 @@ function readLeb(buf, at) {
     value += (b & 0x7f) * 2 ** shift;
     shift += 7;
   } while (b & 0x80);
-  return [value, at];
+  return { value, next: at };
 }
 
 function leb(n) {
@@ -39,21 +39,21 @@ export function withoutExports(wasm, names) {
   let p = 8;
   while (p < wasm.length) {
     const id = wasm[p];
-    const [size, bodyStart] = readLeb(wasm, p + 1);
+    const { value: size, next: bodyStart } = readLeb(wasm, p + 1);
     const end = bodyStart + size;
     if (id !== EXPORT_SECTION) {
       parts.push(wasm.subarray(p, end));
       p = end;
       continue;
     }
-    let [count, q] = readLeb(wasm, bodyStart);
+    let { value: count, next: q } = readLeb(wasm, bodyStart);
     const kept = [];
     for (; count > 0; count--) {
       const start = q;
-      const [nameLength, nameStart] = readLeb(wasm, q);
+      const { value: nameLength, next: nameStart } = readLeb(wasm, q);
       const name = decoder.decode(wasm.subarray(nameStart, nameStart + nameLength));
       // the export's kind (one byte), then its index
-      [, q] = readLeb(wasm, nameStart + nameLength + 1);
+      q = readLeb(wasm, nameStart + nameLength + 1).next;
       if (!gone.delete(name)) kept.push(wasm.subarray(start, q));
     }
     const body = concat([leb(kept.length), ...kept]);
