@@ -48,11 +48,49 @@ function int(method, what, v, max) {
   }
 }
 
-/** No properties to encode: the publish can be batched. */
-function bare(properties) {
+// AMQP's basic properties, named as amqp-client.js names them.
+const PROPERTIES = new Set([
+  'contentType',
+  'contentEncoding',
+  'headers',
+  'deliveryMode',
+  'priority',
+  'correlationId',
+  'replyTo',
+  'expiration',
+  'messageId',
+  'timestamp',
+  'type',
+  'userId',
+  'appId',
+  'clusterId',
+]);
+const HINTS = {
+  persistent: '; a persistent message has deliveryMode: 2',
+  mandatory: "; mandatory is the publish's next argument",
+};
+
+/**
+ * No properties to encode, so the publish can be batched. A key that is no
+ * property is refused: dropped, it would fail without a word (amqplib's
+ * `persistent: true` leaving a message transient).
+ */
+function bare(method, properties) {
   if (properties === undefined || properties === null) return true;
-  for (const _ in properties) return false;
-  return true;
+  let none = true;
+  for (const key in properties) {
+    if (!PROPERTIES.has(key)) {
+      throw new TypeError(
+        `${method}: unknown property '${key}' (properties: ${[...PROPERTIES].join(', ')})${HINTS[key] ?? ''}`,
+      );
+    }
+    none = false;
+  }
+  return none;
+}
+
+function bool(method, what, v) {
+  if (typeof v !== 'boolean') throw argError(method, `${what} must be a boolean`, v);
 }
 
 // Names up to this many UTF-16 units fit a short string (255 bytes of UTF-8)
@@ -366,21 +404,13 @@ export class Channel {
       str('basicPublish', 'exchange', exchange);
       str('basicPublish', 'routingKey', routingKey);
       if (properties !== undefined) obj('basicPublish', 'properties', properties);
+      bool('basicPublish', 'mandatory', mandatory);
       const bytes = body instanceof Uint8Array ? body : toBytes('basicPublish', body);
-      if (bare(properties) && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
-        core.queuePublish(this, exchange, routingKey, bytes, mandatory === true);
+      if (bare('basicPublish', properties) && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
+        core.queuePublish(this, exchange, routingKey, bytes, mandatory);
         return this.#confirm ? this.#awaitConfirm(++this.#seq) : this.#batchPromise();
       }
-      core.wasm.publish(
-        core.now(),
-        this.connection.id,
-        this.id,
-        exchange,
-        routingKey,
-        properties,
-        bytes,
-        mandatory === true,
-      );
+      core.wasm.publish(core.now(), this.connection.id, this.id, exchange, routingKey, properties, bytes, mandatory);
     } catch (e) {
       return this.#failed(e);
     }
@@ -403,6 +433,8 @@ export class Channel {
       str('basicPublishBatch', 'routingKey', routingKey);
       if (!Array.isArray(bodies)) throw argError('basicPublishBatch', 'bodies must be an array', bodies);
       if (properties !== undefined) obj('basicPublishBatch', 'properties', properties);
+      bool('basicPublishBatch', 'mandatory', mandatory);
+      const noProperties = bare('basicPublishBatch', properties);
       // Converted only if some are not bytes already.
       let all = bodies;
       for (let i = 0; i < bodies.length; i++) {
@@ -410,8 +442,8 @@ export class Channel {
         all = bodies.map((b) => toBytes('basicPublishBatch', b));
         break;
       }
-      if (!this.#confirm && bare(properties) && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
-        this.#core.queuePublishMany(this, exchange, routingKey, all, mandatory === true);
+      if (!this.#confirm && noProperties && exchange.length <= BATCH_NAME && routingKey.length <= BATCH_NAME) {
+        this.#core.queuePublishMany(this, exchange, routingKey, all, mandatory);
         return all.length > 0 ? this.#batchPromise() : ZERO;
       }
       const confirms = this.#confirm ? [] : null;

@@ -181,6 +181,18 @@ test('bad arguments from JS throw a TypeError saying what is wrong, and change n
     [() => ch.basicConsume('q', {}, 'not a function'), /basicConsume: onMessage must be a function/],
     [() => ch.basicAck(1.5), /delivery tag is a non-negative integer/],
     [() => ch.basicGet(null), /basicGet: queue must be a string \(got null\)/],
+    // amqplib's habits: dropped, `persistent` would leave the message transient
+    [
+      () => ch.basicPublish('', 'q', 'x', { persistent: true }),
+      /basicPublish: unknown property 'persistent' \(properties: contentType, .*\); a persistent message has deliveryMode: 2/,
+    ],
+    [
+      () => ch.basicPublish('', 'q', 'x', { mandatory: true }),
+      /basicPublish: unknown property 'mandatory' .*; mandatory is the publish's next argument/,
+    ],
+    [() => ch.basicPublish('', 'q', 'x', {}, 'yes'), /basicPublish: mandatory must be a boolean \(got string\)/],
+    [() => ch.basicPublishBatch('', 'q', ['x'], { durable: true }), /basicPublishBatch: unknown property 'durable'/],
+    [() => ch.basicPublishBatch('', 'q', ['x'], {}, 1), /basicPublishBatch: mandatory must be a boolean/],
   ];
   for (const [call, message] of cases)
     await assert.rejects(call(), (e) => e instanceof TypeError && message.test(e.message));
