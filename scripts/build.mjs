@@ -41,7 +41,7 @@ export const WASM_OPT_FLAGS = [
 // every function only they reach. The JS API names what is missing when one
 // is called (requireEngine in js/engine.js). Grouped by what a user loses.
 export const LITE_LEAVES_OUT = {
-  'the AMQP server (accept, webSocketFor, servePort, tapWire)': [
+  'the AMQP server and the wire tap (accept, webSocketFor, servePort, tapWire)': [
     'accept',
     'engineConn',
     'receive',
