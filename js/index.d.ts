@@ -1,6 +1,7 @@
 // Public API of warren-mq. The same in every runtime; the entry points
 // (`warren-mq`, `warren-mq/node`, `warren-mq/browser`, `warren-mq/worker`)
-// differ only in how they load the WebAssembly engine.
+// differ only in how they load the WebAssembly engine. `warren-mq/lite`
+// (lite.d.ts) is this API on a smaller engine, without some Broker methods.
 
 /** An AMQP error: the reply code and text a client would see. */
 export class AMQPError extends Error {
